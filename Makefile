@@ -1,0 +1,114 @@
+# Stratus -- build, run and test.
+#
+#   make               build ./stratus
+#   make run           install missing packages, build, start examples/hello on :7071
+#   make test          install missing packages, build, run unit and end-to-end tests
+#   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz          build the libFuzzer drivers (clang) into build/fuzz/
+#   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
+#   make bench         run bench/http_hello (nginx vs Stratus)
+
+CC      ?= cc
+PYTHON  ?= /usr/bin/python3
+PKGS    := libuv jansson openssl sqlite3
+SANITIZE ?= 0
+
+ifeq ($(SANITIZE),1)
+  BUILD    := build/san
+  OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  BIN      := $(BUILD)/stratus
+else
+  BUILD    := build/release
+  OPT      := -O2 -g
+  BIN      := stratus
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS  ?=
+CFLAGS  += $(OPT) -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
+           -D_GNU_SOURCE -Iinclude -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+LDFLAGS ?=
+LDLIBS  := $(PKG_LIBS) -lhttp_parser -ldl -lm -lpthread
+EXPORTS := -Wl,--dynamic-list=src/runtimes/stratus.dynlist
+
+SRC      := $(shell find src -name '*.c' | sort)
+LIB_SRC  := $(filter-out src/main.c,$(SRC))
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stratus_h.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stratus_h.o
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all deps run test unit e2e fuzz fuzz-run bench clean examples
+all: $(BIN)
+
+$(BIN): $(OBJ) src/runtimes/stratus.dynlist
+	$(CC) $(OPT) $(LDFLAGS) $(EXPORTS) -o $@ $(OBJ) $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The public header, embedded so `stratus start` can build functions
+# anywhere without an installed copy.
+$(BUILD)/gen/stratus_h.c: include/stratus.h scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh stratus_h_text $< > $@
+
+$(BUILD)/gen/stratus_h.o: $(BUILD)/gen/stratus_h.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+run: deps
+	$(MAKE) all
+	./$(BIN) start examples/hello --port 7071
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do $$t; done
+
+e2e: $(BIN)
+	STRATUS_BIN=$(abspath $(BIN)) STRATUS_SANITIZE=$(filter 1,$(SANITIZE)) $(PYTHON) -m pytest -q tests/e2e
+
+test: deps
+	$(MAKE) all unit
+	$(MAKE) e2e
+
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iinclude \
+               -Ibuild/fuzz/gen $(PKG_CFLAGS)
+FUZZ_LIB    := $(filter-out src/main.c,$(SRC))
+FUZZ_BIN    := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+build/fuzz/gen/stratus_h.c: include/stratus.h scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh stratus_h_text $< > $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) build/fuzz/gen/stratus_h.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) build/fuzz/gen/stratus_h.c $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+
+FUZZ_SECONDS ?= 60
+fuzz-run: fuzz
+	@set -e; for f in $(FUZZ_BIN); do \
+	  n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n; \
+	done
+
+bench: all
+	sh bench/http_hello
+
+clean:
+	rm -rf build stratus
+
+-include $(OBJ:.o=.d) $(UNIT_BIN:%=%.d)

@@ -1,0 +1,322 @@
+/*
+ * init.c -- `stratus init`: create a function app folder, as `func init`
+ * does (host.json, local.settings.json, .gitignore).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/buf.h"
+
+static const char *const runtimes[] = {"native", "custom", "python", "node"};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: stratus init [DIR] [options]\n\n"
+            "Create a function app in DIR (default: the current folder): host.json,\n"
+            "local.settings.json and .gitignore.\n\n"
+            "Options:\n"
+            "  --worker-runtime RT  native (default), custom, python or node\n"
+            "  --force              overwrite an existing host.json and local.settings.json\n"
+            "  -h, --help           show this help\n\n"
+            "Example: stratus init myapp && cd myapp && stratus new --template http --name hello\n");
+}
+
+/* Create dir and its missing parents (like mkdir -p). 0 or -1 with errno. */
+static int mkdir_p(const char *dir)
+{
+    char path[PATH_MAX];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+static int join(char *out, size_t outlen, const char *dir, const char *name)
+{
+    int n = snprintf(out, outlen, "%s/%s", dir, name);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/* Write text to path (replacing it). 0, or -1 after printing why. */
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "stratus init: cannot create %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            fprintf(stderr, "stratus init: cannot write %s: %s\n", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) != 0) {
+        fprintf(stderr, "stratus init: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void host_json(buf_t *b, const char *runtime)
+{
+    buf_puts(b, "{\n"
+                "  \"version\": \"2.0\",\n"
+                "  \"logging\": {\n"
+                "    \"logLevel\": {\n"
+                "      \"default\": \"Information\"\n"
+                "    }\n"
+                "  },\n");
+    if (!strcmp(runtime, "custom"))
+        buf_puts(b, "  \"customHandler\": {\n"
+                    "    \"description\": {\n"
+                    "      \"defaultExecutablePath\": \"handler\",\n"
+                    "      \"workingDirectory\": \"\",\n"
+                    "      \"arguments\": []\n"
+                    "    },\n"
+                    "    \"enableForwardingHttpRequest\": false\n"
+                    "  },\n");
+    buf_puts(b, "  \"extensions\": {\n"
+                "    \"http\": {\n"
+                "      \"routePrefix\": \"api\"\n"
+                "    }\n"
+                "  }\n"
+                "}\n");
+}
+
+static void local_settings_json(buf_t *b, const char *runtime)
+{
+    buf_printf(b,
+               "{\n"
+               "  \"IsEncrypted\": false,\n"
+               "  \"Values\": {\n"
+               "    \"FUNCTIONS_WORKER_RUNTIME\": \"%s\",\n"
+               "    \"AzureWebJobsStorage\": \"UseDevelopmentStorage=true\"\n"
+               "  },\n"
+               "  \"Host\": {\n"
+               "    \"LocalHttpPort\": 7071\n"
+               "  }\n"
+               "}\n",
+               runtime);
+}
+
+static const char *const ignored[] = {"local.settings.json", ".stratus/", "*.so"};
+
+/* Write .gitignore, or add the lines it lacks to an existing one. Sets
+ * *what to "created", "updated" or "kept". */
+static int gitignore(const char *path, const char **what)
+{
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char line[1024];
+        buf_t old;
+        buf_init(&old, 1 << 20);
+        while (fgets(line, sizeof line, f))
+            buf_puts(&old, line);
+        fclose(f);
+        int missing = 0;
+        for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
+            int found = 0;
+            size_t n = strlen(ignored[i]);
+            for (const char *s = old.p; s && *s && !found;) {
+                const char *e = strchr(s, '\n');
+                size_t len = e ? (size_t)(e - s) : strlen(s);
+                found = len == n && !memcmp(s, ignored[i], n);
+                s = e ? e + 1 : s + len;
+            }
+            if (!found) {
+                if (!missing && old.len && old.p[old.len - 1] != '\n')
+                    buf_putc(&b, '\n');
+                missing = 1;
+                buf_printf(&b, "%s\n", ignored[i]);
+            }
+        }
+        buf_free(&old);
+        if (!missing) {
+            *what = "kept";
+            buf_free(&b);
+            return 0;
+        }
+        /* Append what is missing. */
+        FILE *a = fopen(path, "a");
+        int rc = a && fputs(b.p, a) >= 0 ? 0 : -1;
+        if (a && fclose(a) != 0)
+            rc = -1;
+        if (rc != 0)
+            fprintf(stderr, "stratus init: cannot update %s: %s\n", path, strerror(errno));
+        *what = "updated";
+        buf_free(&b);
+        return rc;
+    }
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
+        buf_printf(&b, "%s\n", ignored[i]);
+    int rc = write_text(path, b.p);
+    *what = "created";
+    buf_free(&b);
+    return rc;
+}
+
+int cmd_init(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    const char *dir = NULL, *runtime = "native";
+    int force = 0, opts_done = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int rc;
+        if (!opts_done && !strcmp(argv[i], "--")) {
+            opts_done = 1;
+        } else if (!opts_done && !strcmp(argv[i], "--force")) {
+            force = 1;
+        } else if (!opts_done &&
+                   (rc = cli_opt_value(argc, argv, &i, "init", "--worker-runtime", &v)) != 0) {
+            if (rc < 0)
+                return 2;
+            runtime = v;
+        } else if (!opts_done && cli_is_option(argv[i])) {
+            return cli_bad_option("init", argv[i]);
+        } else if (!dir) {
+            dir = argv[i];
+        } else {
+            fprintf(stderr, "stratus init: unexpected argument '%s' (one folder only)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    size_t r = 0;
+    while (r < sizeof runtimes / sizeof runtimes[0] && strcmp(runtime, runtimes[r]))
+        r++;
+    if (r == sizeof runtimes / sizeof runtimes[0]) {
+        fprintf(stderr,
+                "stratus init: unknown worker runtime '%s' (expected native, custom, python "
+                "or node)\n",
+                runtime);
+        return 2;
+    }
+    if (!dir || !*dir)
+        dir = ".";
+    char dirbuf[PATH_MAX];
+    size_t dlen = strlen(dir);
+    while (dlen > 1 && dir[dlen - 1] == '/')
+        dlen--; /* "app/" -> "app", so that paths read well */
+    if (dlen >= sizeof dirbuf) {
+        fprintf(stderr, "stratus init: folder name too long\n");
+        return 1;
+    }
+    memcpy(dirbuf, dir, dlen);
+    dirbuf[dlen] = '\0';
+    dir = dirbuf;
+
+    char host_path[PATH_MAX], settings_path[PATH_MAX], ignore_path[PATH_MAX];
+    if (join(host_path, sizeof host_path, dir, "host.json") ||
+        join(settings_path, sizeof settings_path, dir, "local.settings.json") ||
+        join(ignore_path, sizeof ignore_path, dir, ".gitignore")) {
+        fprintf(stderr, "stratus init: folder name too long\n");
+        return 1;
+    }
+    if (exists(host_path) && !force) {
+        fprintf(stderr,
+                "stratus init: %s already exists: '%s' is already a function app.\n"
+                "Use --force to overwrite host.json and local.settings.json.\n",
+                host_path, dir);
+        return 1;
+    }
+    if (mkdir_p(dir) != 0) {
+        fprintf(stderr, "stratus init: cannot create folder %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+
+    buf_t b;
+    buf_init(&b, 64 * 1024);
+    host_json(&b, runtime);
+    int failed = write_text(host_path, b.p) != 0;
+    if (!failed)
+        printf("Writing %s\n", host_path);
+
+    int had_settings = exists(settings_path);
+    if (!failed && had_settings && !force) {
+        printf("Keeping the existing %s\n", settings_path);
+    } else if (!failed) {
+        buf_reset(&b);
+        local_settings_json(&b, runtime);
+        failed = write_text(settings_path, b.p) != 0;
+        if (!failed)
+            printf("Writing %s\n", settings_path);
+    }
+    buf_free(&b);
+
+    const char *what = "created";
+    if (!failed)
+        failed = gitignore(ignore_path, &what) != 0;
+    if (failed)
+        return 1;
+    if (!strcmp(what, "created"))
+        printf("Writing %s\n", ignore_path);
+    else if (!strcmp(what, "updated"))
+        printf("Updating %s\n", ignore_path);
+
+    printf("\nCreated a function app (worker runtime: %s) in %s\n", runtime, dir);
+    if (!strcmp(runtime, "native")) {
+        int here = !strcmp(dir, ".");
+        int quote = strspn(dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789_-./+,:@%") != strlen(dir);
+        printf("Next: %s%s%s%s%sstratus new --template http --name hello && stratus start\n",
+               here ? "" : "cd ", here || !quote ? "" : "'", here ? "" : dir,
+               here || !quote ? "" : "'", here ? "" : " && ");
+    } else if (!strcmp(runtime, "custom")) {
+        printf("Next: put your handler executable at %s/handler (or change\n"
+               "customHandler.description.defaultExecutablePath in host.json), add a folder\n"
+               "with a function.json per function, then run 'stratus start'.\n",
+               dir);
+    } else {
+        printf("Next: add a folder with a function.json per function, then run "
+               "'stratus start'.\n");
+    }
+    return 0;
+}

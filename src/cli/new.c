@@ -1,0 +1,565 @@
+/*
+ * new.c -- `stratus new` (add a function to an app from a template) and
+ * `stratus templates` (list the templates), as `func new` and
+ * `func templates list` do.
+ *
+ * A template is a static descriptor in the table below: the runtime it is
+ * for, its names, and the files it writes (text with {{FN}} for the
+ * function name, {{ENTRY}} for the C symbol and {{AUTH}} for the auth
+ * level). Native templates write only sources and function.json: the host
+ * compiles the folder's .c files into <fn>.so when they are newer.
+ */
+#include "cli.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/buf.h"
+
+/* ---- templates ------------------------------------------------------------ */
+
+typedef struct template_file {
+    const char *name; /* file name inside the function folder, with {{FN}} */
+    const char *text;
+} template_file_t;
+
+typedef struct template {
+    int version;                     /* of this descriptor layout: 1 */
+    const char *runtime;             /* FUNCTIONS_WORKER_RUNTIME it is for */
+    const char *name;                /* display name, as Azure's */
+    const char *const *aliases;      /* other accepted names, NULL-terminated */
+    const char *summary;
+    const template_file_t *files;    /* terminated by {NULL, NULL} */
+} template_t;
+
+static const char http_function_json[] =
+    "{\n"
+    "  \"scriptFile\": \"{{FN}}.so\",\n"
+    "{{ENTRYPOINT}}"
+    "  \"bindings\": [\n"
+    "    {\n"
+    "      \"authLevel\": \"{{AUTH}}\",\n"
+    "      \"type\": \"httpTrigger\",\n"
+    "      \"direction\": \"in\",\n"
+    "      \"name\": \"req\",\n"
+    "      \"methods\": [\n"
+    "        \"get\",\n"
+    "        \"post\"\n"
+    "      ]\n"
+    "    },\n"
+    "    {\n"
+    "      \"type\": \"http\",\n"
+    "      \"direction\": \"out\",\n"
+    "      \"name\": \"res\"\n"
+    "    }\n"
+    "  ]\n"
+    "}\n";
+
+static const char http_function_c[] =
+    "/*\n"
+    " * {{FN}}.c -- an HTTP-triggered function (from the Stratus \"http\" template).\n"
+    " *\n"
+    " *   curl \"http://localhost:7071/api/{{FN}}?name=Azure\"\n"
+    " *   curl -d '{\"name\": \"Azure\"}' http://localhost:7071/api/{{FN}}\n"
+    " *\n"
+    " * (add ?code=<function key> when the host enforces keys). The host compiles\n"
+    " * this folder's .c files into {{FN}}.so when they change; function.json\n"
+    " * declares the trigger and the output.\n"
+    " */\n"
+    "#include <stratus.h>\n"
+    "#include <string.h>\n"
+    "\n"
+    "static int is_space(char c) { return c == ' ' || c == '\\t' || c == '\\r' || c == '\\n'; }\n"
+    "\n"
+    "/* Copy the name found in a request body into out (at most outlen - 1 bytes):\n"
+    " * the \"name\" string of a JSON object such as {\"name\": \"Azure\"}, or else the\n"
+    " * whole body as plain text. Returns 1 when a non-empty name was found. */\n"
+    "static int find_name(const char *body, size_t len, char *out, size_t outlen)\n"
+    "{\n"
+    "    size_t n = 0;\n"
+    "    while (len > 0 && is_space(*body)) {\n"
+    "        body++;\n"
+    "        len--;\n"
+    "    }\n"
+    "    while (len > 0 && is_space(body[len - 1]))\n"
+    "        len--;\n"
+    "    if (len > 0 && body[0] == '{') {\n"
+    "        /* Just enough JSON for {\"name\": \"...\"}; use a JSON library for more. */\n"
+    "        const char *p = body, *end = body + len;\n"
+    "        while (end - p >= 6 && memcmp(p, \"\\\"name\\\"\", 6) != 0)\n"
+    "            p++;\n"
+    "        if (end - p < 6)\n"
+    "            return 0;\n"
+    "        for (p += 6; p < end && is_space(*p); p++)\n"
+    "            ;\n"
+    "        if (p == end || *p++ != ':')\n"
+    "            return 0;\n"
+    "        while (p < end && is_space(*p))\n"
+    "            p++;\n"
+    "        if (p == end || *p++ != '\"')\n"
+    "            return 0;\n"
+    "        while (p < end && *p != '\"' && n + 1 < outlen) {\n"
+    "            if (*p == '\\\\' && p + 1 < end)\n"
+    "                p++; /* take the escaped character as it is */\n"
+    "            out[n++] = *p++;\n"
+    "        }\n"
+    "    } else {\n"
+    "        for (; n < len && n + 1 < outlen; n++)\n"
+    "            out[n] = body[n];\n"
+    "    }\n"
+    "    out[n] = '\\0';\n"
+    "    return n > 0;\n"
+    "}\n"
+    "\n"
+    "int {{ENTRY}}(stratus_ctx *ctx)\n"
+    "{\n"
+    "    stratus_log(ctx, STRATUS_LOG_INFO, \"C HTTP trigger function processed a request.\");\n"
+    "\n"
+    "    /* ?name=... first, else the body (for an admin-API invocation, the input). */\n"
+    "    char from_body[256];\n"
+    "    const char *name = stratus_req_query(ctx, \"name\");\n"
+    "    if (!name || !*name) {\n"
+    "        size_t len;\n"
+    "        const char *body = stratus_trigger_data(ctx, &len);\n"
+    "        name = find_name(body, len, from_body, sizeof from_body) ? from_body : NULL;\n"
+    "    }\n"
+    "\n"
+    "    stratus_res_header(ctx, \"Content-Type\", \"text/plain; charset=utf-8\");\n"
+    "    if (name)\n"
+    "        stratus_res_printf(ctx, \"Hello, %s. This HTTP triggered function executed \"\n"
+    "                                \"successfully.\", name);\n"
+    "    else\n"
+    "        stratus_res_printf(ctx, \"This HTTP triggered function executed successfully. \"\n"
+    "                                \"Pass a name in the query string or in the request \"\n"
+    "                                \"body for a personalized response.\");\n"
+    "    return 0; /* non-zero would fail the invocation (500) */\n"
+    "}\n";
+
+/* Names compare case-insensitively, so "HttpTrigger" covers "httptrigger". */
+static const char *const http_aliases[] = {"http", "HttpTrigger", "http-trigger", NULL};
+
+static const template_file_t http_files[] = {
+    {"function.json", http_function_json},
+    {"{{FN}}.c", http_function_c},
+    {NULL, NULL},
+};
+
+static const template_t templates[] = {
+    {1, "native", "HTTP trigger", http_aliases,
+     "a function run by an HTTP request (GET/POST /api/<name>)", http_files},
+};
+
+#define NTEMPLATES (sizeof templates / sizeof templates[0])
+
+static const char *const known_runtimes[] = {"native", "custom", "python", "node"};
+
+static int template_matches(const template_t *t, const char *name)
+{
+    if (!strcasecmp(t->name, name))
+        return 1;
+    for (const char *const *a = t->aliases; a && *a; a++)
+        if (!strcasecmp(*a, name))
+            return 1;
+    return 0;
+}
+
+/* The display names of the templates of a runtime, ", "-separated, or
+ * "none yet". */
+static void template_names(const char *runtime, buf_t *b)
+{
+    size_t before = b->len;
+    for (size_t i = 0; i < NTEMPLATES; i++)
+        if (!strcmp(templates[i].runtime, runtime))
+            buf_printf(b, "%s\"%s\"", b->len > before ? ", " : "", templates[i].name);
+    if (b->len == before)
+        buf_puts(b, "none yet");
+}
+
+/* ---- stratus templates ---------------------------------------------------- */
+
+static void templates_usage(FILE *out)
+{
+    fprintf(out, "Usage: stratus templates [list] [options]\n\n"
+                 "List the templates 'stratus new --template NAME' can use.\n\n"
+                 "Options:\n"
+                 "  --worker-runtime RT  only the templates of RT (native, custom, python, node)\n"
+                 "  -h, --help           show this help\n");
+}
+
+int cmd_templates(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        templates_usage(stdout);
+        return 0;
+    }
+    const char *only = NULL;
+    int listed = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int rc = cli_opt_value(argc, argv, &i, "templates", "--worker-runtime", &v);
+        if (rc < 0)
+            return 2;
+        if (rc > 0)
+            only = v;
+        else if (cli_is_option(argv[i]))
+            return cli_bad_option("templates", argv[i]);
+        else if (!strcmp(argv[i], "list") && !listed)
+            listed = 1;
+        else {
+            fprintf(stderr, "stratus templates: unexpected argument '%s'\n", argv[i]);
+            templates_usage(stderr);
+            return 2;
+        }
+    }
+    int found = 0, any_template = 0;
+    for (size_t r = 0; r < sizeof known_runtimes / sizeof known_runtimes[0]; r++) {
+        const char *rt = known_runtimes[r];
+        if (only && strcasecmp(only, rt))
+            continue;
+        found = 1;
+        printf("%s%s runtime:\n", r && !only ? "\n" : "", rt);
+        int any = 0;
+        for (size_t i = 0; i < NTEMPLATES; i++) {
+            const template_t *t = &templates[i];
+            if (strcmp(t->runtime, rt))
+                continue;
+            any = any_template = 1;
+            printf("  %-16s %s\n", t->name, t->summary);
+            buf_t a;
+            buf_init(&a, 4096);
+            for (const char *const *al = t->aliases; al && *al; al++)
+                buf_printf(&a, "%s%s", a.len ? ", " : "", *al);
+            if (a.len)
+                printf("  %-16s also: %s\n", "", a.p);
+            buf_free(&a);
+        }
+        if (!any)
+            printf("  (no templates yet: add a folder with a function.json by hand)\n");
+    }
+    if (!found) {
+        fprintf(stderr,
+                "stratus templates: unknown worker runtime '%s' (expected native, custom, "
+                "python or node)\n",
+                only);
+        return 2;
+    }
+    if (any_template)
+        printf("\nUse: stratus new --template \"HTTP trigger\" --name NAME [--authlevel LEVEL]\n");
+    return 0;
+}
+
+/* ---- stratus new ---------------------------------------------------------- */
+
+static void new_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: stratus new --template NAME --name FUNCTION [options]\n\n"
+            "Add a function to the app from a template (see 'stratus templates').\n\n"
+            "Options:\n"
+            "  -t, --template NAME  the template, e.g. http or \"HTTP trigger\"\n"
+            "  -n, --name FUNCTION  the function (folder) name: a letter, then letters,\n"
+            "                       digits, '_' or '-' (at most 128; not \"host\")\n"
+            "  --authlevel LEVEL    anonymous, function (default) or admin\n"
+            "  --app DIR            the app folder (default: the current folder)\n"
+            "  -h, --help           show this help\n\n"
+            "Example: stratus new --template http --name hello --authlevel anonymous\n");
+}
+
+/* Names a native entry point must not take: C keywords, names the C
+ * library or the compiler already uses, and the template's own helpers. */
+static const char *const reserved_symbols[] = {
+    "auto", "bool", "break", "case", "char", "const", "continue", "default", "do", "double",
+    "else", "enum", "extern", "false", "float", "for", "goto", "if", "inline", "int", "long",
+    "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+    "switch", "true", "typedef", "typeof", "union", "unsigned", "void", "volatile", "while",
+    "asm", "main", "abort", "abs", "accept", "access", "alarm", "atoi", "bcmp", "bind", "bzero",
+    "calloc", "chdir", "clock", "close", "connect", "creat", "div", "dup", "environ", "errno",
+    "exit", "exp", "fabs", "fclose", "ffs", "floor", "fopen", "fork", "free", "getenv",
+    "index", "kill", "link", "listen", "log", "malloc", "memchr", "memcmp", "memcpy",
+    "memmove", "memset", "mkdir", "open", "pause", "pipe", "poll", "pow", "printf", "puts",
+    "qsort", "raise", "rand", "random", "read", "realloc", "recv", "remove", "rename", "rindex",
+    "rmdir", "round", "select", "send", "signal", "sin", "sleep", "socket", "sqrt", "stat",
+    "strcat", "strchr", "strcmp", "strcpy", "strdup", "strlen", "strstr", "sync", "system",
+    "time", "unlink", "wait", "write", "is_space", "find_name", NULL};
+
+/* The C symbol for function fn: fn itself when it is a safe C identifier,
+ * else "-" turned into "_" and, for reserved names, an "_fn" suffix. */
+static void entry_symbol(const char *fn, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (; fn[n] && n + 1 < outlen; n++)
+        out[n] = fn[n] == '-' ? '_' : fn[n];
+    out[n] = '\0';
+    int clash = !strncmp(out, "stratus_", 8);
+    for (const char *const *r = reserved_symbols; !clash && *r; r++)
+        clash = !strcmp(out, *r);
+    if (clash && n + 4 <= outlen - 1)
+        memcpy(out + n, "_fn", 4);
+}
+
+/* Replace the {{...}} placeholders of text into b. */
+static int expand(buf_t *b, const char *text, const char *fn, const char *entry,
+                  const char *auth)
+{
+    char entry_line[200];
+    entry_line[0] = '\0';
+    if (strcmp(entry, fn))
+        snprintf(entry_line, sizeof entry_line, "  \"entryPoint\": \"%s\",\n", entry);
+    const struct {
+        const char *key, *value;
+    } vars[] = {{"{{FN}}", fn}, {"{{ENTRY}}", entry}, {"{{ENTRYPOINT}}", entry_line},
+                {"{{AUTH}}", auth}};
+    const char *p = text;
+    while (*p) {
+        const char *open = strstr(p, "{{");
+        if (!open)
+            return buf_puts(b, p);
+        if (buf_append(b, p, (size_t)(open - p)))
+            return -1;
+        size_t k = 0, nvars = sizeof vars / sizeof vars[0];
+        while (k < nvars && strncmp(open, vars[k].key, strlen(vars[k].key)))
+            k++;
+        if (k == nvars) { /* not a placeholder ("{{" in C code): keep it */
+            if (buf_puts(b, "{{"))
+                return -1;
+            p = open + 2;
+            continue;
+        }
+        if (buf_puts(b, vars[k].value))
+            return -1;
+        p = open + strlen(vars[k].key);
+    }
+    return 0;
+}
+
+/* Create path exclusively and write the text. 0, or -1 after printing why. */
+static int write_new_file(const char *path, const char *text, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "stratus new: cannot create %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            break;
+        off += (size_t)w;
+    }
+    if (close(fd) != 0 || off < len) {
+        fprintf(stderr, "stratus new: cannot write %s: %s\n", path, strerror(errno));
+        unlink(path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The name of an entry of dir equal to name ignoring case, copied into out;
+ * 1 when there is one. */
+static int find_entry(const char *dir, const char *name, char *out, size_t outlen)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d)) != NULL) {
+        if (!strcasecmp(e->d_name, name)) {
+            snprintf(out, outlen, "%s", e->d_name);
+            found = 1;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* The app's worker runtime: local.settings.json Values, else the
+ * environment, else "native". Copied into out. */
+static void app_runtime(const char *app, char *out, size_t outlen)
+{
+    char path[PATH_MAX];
+    const char *rt = NULL;
+    json_t *root = NULL;
+    if (snprintf(path, sizeof path, "%s/local.settings.json", app) < (int)sizeof path)
+        root = json_load_file(path, 0, NULL);
+    rt = json_string_value(json_object_get(json_object_get(root, "Values"),
+                                           "FUNCTIONS_WORKER_RUNTIME"));
+    if (!rt || !*rt)
+        rt = getenv("FUNCTIONS_WORKER_RUNTIME");
+    snprintf(out, outlen, "%s", rt && *rt ? rt : "native");
+    json_decref(root);
+}
+
+/* host.json extensions.http.routePrefix ("api" when unset). */
+static void route_prefix(const char *host_json, char *out, size_t outlen)
+{
+    json_t *root = json_load_file(host_json, 0, NULL);
+    json_t *v = json_object_get(json_object_get(json_object_get(root, "extensions"), "http"),
+                                "routePrefix");
+    snprintf(out, outlen, "%s", json_is_string(v) ? json_string_value(v) : "api");
+    json_decref(root);
+}
+
+int cmd_new(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        new_usage(stdout);
+        return 0;
+    }
+    const char *tname = NULL, *fn = NULL, *auth = "function", *app = ".";
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int rc;
+        if ((rc = cli_opt_value(argc, argv, &i, "new", "--template", &v)) ||
+            (rc = cli_opt_value(argc, argv, &i, "new", "-t", &v))) {
+            if (rc < 0)
+                return 2;
+            tname = v;
+        } else if ((rc = cli_opt_value(argc, argv, &i, "new", "--name", &v)) ||
+                   (rc = cli_opt_value(argc, argv, &i, "new", "-n", &v))) {
+            if (rc < 0)
+                return 2;
+            fn = v;
+        } else if ((rc = cli_opt_value(argc, argv, &i, "new", "--authlevel", &v))) {
+            if (rc < 0)
+                return 2;
+            auth = v;
+        } else if ((rc = cli_opt_value(argc, argv, &i, "new", "--app", &v))) {
+            if (rc < 0)
+                return 2;
+            app = *v ? v : ".";
+        } else if (cli_is_option(argv[i])) {
+            return cli_bad_option("new", argv[i]);
+        } else {
+            fprintf(stderr, "stratus new: unexpected argument '%s' (use --name and --template)\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    if (!tname || !fn) {
+        fprintf(stderr, "stratus new: %s is required\n", !tname ? "--template" : "--name");
+        new_usage(stderr);
+        return 2;
+    }
+    static const char *const levels[] = {"anonymous", "function", "admin"};
+    size_t l = 0;
+    while (l < 3 && strcasecmp(auth, levels[l]))
+        l++;
+    if (l == 3) {
+        fprintf(stderr, "stratus new: --authlevel: expected anonymous, function or admin, got "
+                        "'%s'\n",
+                auth);
+        return 2;
+    }
+    auth = levels[l];
+    if (!cli_valid_function_name(fn)) {
+        fprintf(stderr,
+                "stratus new: invalid function name '%s': it must start with a letter, then "
+                "letters, digits, '_' or '-' (at most 128 characters), and not be \"host\"\n",
+                fn);
+        return 2;
+    }
+
+    char host_json[PATH_MAX];
+    struct stat st;
+    if (snprintf(host_json, sizeof host_json, "%s/host.json", app) >= (int)sizeof host_json ||
+        stat(host_json, &st) != 0) {
+        fprintf(stderr,
+                "stratus new: '%s' is not a function app (no host.json). Run 'stratus init' "
+                "there first, or pass --app DIR.\n",
+                app);
+        return 1;
+    }
+
+    char runtime[64];
+    app_runtime(app, runtime, sizeof runtime);
+    const template_t *t = NULL;
+    for (size_t i = 0; i < NTEMPLATES && !t; i++)
+        if (!strcasecmp(templates[i].runtime, runtime) && template_matches(&templates[i], tname))
+            t = &templates[i];
+    if (!t) {
+        buf_t names;
+        buf_init(&names, 4096);
+        template_names(runtime, &names);
+        fprintf(stderr,
+                "stratus new: template \"%s\" is not available for runtime \"%s\" "
+                "(available: %s). See 'stratus templates'.\n",
+                tname, runtime, names.p);
+        buf_free(&names);
+        return 1;
+    }
+
+    char existing[NAME_MAX + 1];
+    if (find_entry(app, fn, existing, sizeof existing)) {
+        fprintf(stderr, "stratus new: '%s/%s' already exists (function names ignore case); "
+                        "choose another --name\n",
+                app, existing);
+        return 1;
+    }
+    char dir[PATH_MAX];
+    int here = !strcmp(app, ".");
+    if (snprintf(dir, sizeof dir, "%s%s%s", here ? "" : app, here ? "" : "/", fn) >=
+        (int)sizeof dir) {
+        fprintf(stderr, "stratus new: path too long\n");
+        return 1;
+    }
+    if (mkdir(dir, 0755) != 0) {
+        fprintf(stderr, "stratus new: cannot create folder %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+
+    char entry[160];
+    entry_symbol(fn, entry, sizeof entry);
+    buf_t text, name;
+    buf_init(&text, 1 << 20);
+    buf_init(&name, PATH_MAX);
+    char *written[8];
+    size_t nwritten = 0;
+    int failed = 0;
+    for (const template_file_t *f = t->files; f->name && !failed; f++) {
+        buf_reset(&text);
+        buf_reset(&name);
+        if (buf_puts(&name, dir) || buf_putc(&name, '/') ||
+            expand(&name, f->name, fn, entry, auth) || expand(&text, f->text, fn, entry, auth)) {
+            fprintf(stderr, "stratus new: out of memory\n");
+            failed = 1;
+        } else if (write_new_file(name.p, text.p, text.len) != 0) {
+            failed = 1;
+        } else if (nwritten < sizeof written / sizeof written[0]) {
+            written[nwritten++] = strdup(name.p);
+        }
+    }
+    if (failed) { /* leave nothing half-made behind */
+        for (size_t i = 0; i < nwritten; i++)
+            if (written[i])
+                unlink(written[i]);
+        rmdir(dir);
+    } else {
+        char prefix[256];
+        route_prefix(host_json, prefix, sizeof prefix);
+        printf("Created function %s from template \"%s\" (authLevel %s):\n", fn, t->name, auth);
+        for (size_t i = 0; i < nwritten; i++)
+            printf("  %s\n", written[i] ? written[i] : "?");
+        printf("\nRun 'stratus start'%s%s; it will answer at http://localhost:%d/%s%s%s\n",
+               here ? "" : " in ", here ? "" : app, cli_app_port(app), prefix,
+               *prefix ? "/" : "", fn);
+    }
+    for (size_t i = 0; i < nwritten; i++)
+        free(written[i]);
+    buf_free(&text);
+    buf_free(&name);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,111 @@
+/*
+ * start.c -- `stratus start` (development) and `stratus host` (production):
+ * parse the options and run the host.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/host.h"
+#include "cli.h"
+
+static void usage(FILE *out, int production)
+{
+    if (production)
+        fprintf(out,
+                "Usage: stratus host [APP_DIR] [options]\n\n"
+                "Run the function app in APP_DIR (default: the current folder) in production:\n"
+                "authorization is always enforced and logs are JSON lines.\n\n");
+    else
+        fprintf(out,
+                "Usage: stratus start [APP_DIR] [options]\n\n"
+                "Run the function app in APP_DIR (default: the current folder) for development:\n"
+                "readable coloured logs, authorization off unless --enable-auth, native\n"
+                "functions rebuilt from their .c sources when those are newer.\n\n");
+    fprintf(out,
+            "Options:\n"
+            "  -p, --port N         port to listen on (default: local.settings.json\n"
+            "                       Host.LocalHttpPort, else 7071; 0 = any free port)\n"
+            "      --listen ADDR    address to bind (default 0.0.0.0)\n"
+            "%s"
+            "      --functions A B  load only these functions\n"
+            "      --port-file F    write the bound port to file F once listening\n"
+            "      --verbose        debug-level logs\n"
+            "  -h, --help           show this help\n\n"
+            "Environment: STRATUS_MASTER_KEY sets the master key (else it is generated into\n"
+            "APP_DIR/.stratus/secrets/host.json on first start).\n",
+            production ? "" : "      --enable-auth    enforce authLevel keys as in production\n");
+}
+
+static int run(int argc, char **argv, int production)
+{
+    host_options_t o;
+    memset(&o, 0, sizeof o);
+    o.production = production;
+    const char **fns = calloc((size_t)argc + 1, sizeof *fns);
+    if (!fns)
+        return 1;
+    int rc = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout, production);
+            rc = 0;
+            goto out;
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--port")) {
+            char *end;
+            if (i + 1 >= argc) {
+                fprintf(stderr, "stratus: %s needs a port number\n", a);
+                goto out;
+            }
+            long p = strtol(argv[++i], &end, 10);
+            if (*end || p < 0 || p > 65535) {
+                fprintf(stderr, "stratus: --port: '%s' is not a port number (0-65535)\n", argv[i]);
+                goto out;
+            }
+            o.port = p == 0 ? -1 : (int)p;
+        } else if (!strcmp(a, "--listen")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "stratus: --listen needs an address\n");
+                goto out;
+            }
+            o.listen = argv[++i];
+        } else if (!strcmp(a, "--port-file")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "stratus: --port-file needs a file name\n");
+                goto out;
+            }
+            o.port_file = argv[++i];
+        } else if (!production && (!strcmp(a, "--enable-auth") || !strcmp(a, "--enableAuth"))) {
+            o.enable_auth = 1;
+        } else if (!strcmp(a, "--verbose")) {
+            o.verbose = 1;
+        } else if (!strcmp(a, "--functions")) {
+            while (i + 1 < argc && argv[i + 1][0] != '-')
+                fns[o.nfunctions++] = argv[++i];
+            if (!o.nfunctions) {
+                fprintf(stderr, "stratus: --functions needs at least one function name\n");
+                goto out;
+            }
+        } else if (a[0] == '-') {
+            fprintf(stderr, "stratus %s: unknown option '%s' (see --help)\n",
+                    production ? "host" : "start", a);
+            goto out;
+        } else if (!o.app_dir) {
+            o.app_dir = a;
+        } else {
+            fprintf(stderr, "stratus: unexpected argument '%s' (one app folder only)\n", a);
+            goto out;
+        }
+    }
+    if (o.nfunctions)
+        o.functions = fns;
+    rc = host_run(&o);
+out:
+    free(fns);
+    return rc;
+}
+
+int cmd_start(int argc, char **argv) { return run(argc, argv, 0); }
+
+int cmd_host(int argc, char **argv) { return run(argc, argv, 1); }

@@ -1,0 +1,281 @@
+/*
+ * util.c -- what the sub-commands share: option parsing, the app's port and
+ * master key, and calls to the admin API of a running host (see cli.h).
+ */
+#include "cli.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../http/client.h"
+
+#define DEFAULT_PORT 7071
+#define DEFAULT_HOST "127.0.0.1"
+#define ADMIN_TIMEOUT_MS 30000
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    }
+    return 0;
+}
+
+int cli_is_option(const char *arg) { return arg[0] == '-' && arg[1] != '\0'; }
+
+int cli_opt_value(int argc, char **argv, int *i, const char *cmd, const char *name,
+                  const char **value)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return 0;
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        return 1;
+    }
+    if (arg[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "stratus %s: option %s needs a value\n", cmd, name);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+int cli_bad_option(const char *cmd, const char *arg)
+{
+    fprintf(stderr, "stratus %s: unknown option '%s'\nRun 'stratus %s --help' for its options.\n",
+            cmd, arg, cmd);
+    return 2;
+}
+
+int cli_valid_function_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 1 || n > 128 || !isalpha((unsigned char)name[0]) || !strcasecmp(name, "host"))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!(isascii(c) && (isalnum(c) || c == '_' || c == '-')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Parse a port number 1..65535; -1 when s is not one. */
+static int parse_port(const char *s)
+{
+    char *end;
+    if (!*s || !isdigit((unsigned char)*s))
+        return -1;
+    long v = strtol(s, &end, 10);
+    return (*end || v < 1 || v > 65535) ? -1 : (int)v;
+}
+
+/* Load dir/rel as JSON; NULL when missing or invalid. */
+static json_t *load_json(const char *dir, const char *rel)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/%s", dir && *dir ? dir : ".", rel);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return NULL;
+    return json_load_file(path, 0, NULL);
+}
+
+int cli_app_port(const char *dir)
+{
+    json_t *root = load_json(dir, "local.settings.json");
+    int port = DEFAULT_PORT;
+    json_t *v = json_object_get(json_object_get(root, "Host"), "LocalHttpPort");
+    if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 65535)
+        port = (int)json_integer_value(v);
+    else if (json_is_string(v) && parse_port(json_string_value(v)) > 0)
+        port = parse_port(json_string_value(v));
+    json_decref(root);
+    return port;
+}
+
+char *cli_master_key(const char *dir)
+{
+    const char *env = getenv("STRATUS_MASTER_KEY");
+    if (env && *env)
+        return strdup(env);
+    json_t *root = load_json(dir, ".stratus/secrets/host.json");
+    json_t *m = json_object_get(root, "masterKey");
+    const char *value = NULL;
+    if (json_is_string(m))
+        value = json_string_value(m);
+    else if (json_is_object(m) && !json_is_true(json_object_get(m, "encrypted")))
+        value = json_string_value(json_object_get(m, "value"));
+    char *key = value && *value ? strdup(value) : NULL;
+    json_decref(root);
+    return key;
+}
+
+int cli_target_option(int argc, char **argv, int *i, const char *cmd, cli_target_t *t)
+{
+    const char *v;
+    int rc;
+    if ((rc = cli_opt_value(argc, argv, i, cmd, "--app", &v)) != 0) {
+        if (rc > 0)
+            t->app = v;
+        return rc;
+    }
+    if ((rc = cli_opt_value(argc, argv, i, cmd, "--host", &v)) != 0) {
+        if (rc > 0 && !*v) {
+            fprintf(stderr, "stratus %s: --host needs an address\n", cmd);
+            return -1;
+        }
+        if (rc > 0)
+            t->host = v;
+        return rc;
+    }
+    if ((rc = cli_opt_value(argc, argv, i, cmd, "--port", &v)) != 0) {
+        if (rc > 0) {
+            t->port = parse_port(v);
+            if (t->port < 0) {
+                fprintf(stderr, "stratus %s: --port: expected a number 1..65535, got '%s'\n",
+                        cmd, v);
+                return -1;
+            }
+        }
+        return rc;
+    }
+    return 0;
+}
+
+int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method,
+                      const char *path, const char *json, struct httpc_res *res)
+{
+    const char *app = t->app && *t->app ? t->app : ".";
+    char *key = cli_master_key(app);
+    httpc_header_t headers[3];
+    size_t nh = 0;
+    headers[nh++] = (httpc_header_t){"Accept", "application/json"};
+    if (json)
+        headers[nh++] = (httpc_header_t){"Content-Type", "application/json"};
+    if (key)
+        headers[nh++] = (httpc_header_t){"x-functions-key", key};
+    httpc_req_t req = {
+        .method = method,
+        .host = t->host && *t->host ? t->host : DEFAULT_HOST,
+        .port = t->port > 0 ? t->port : cli_app_port(app),
+        .path = path,
+        .headers = headers,
+        .nheaders = nh,
+        .body = json,
+        .body_len = json ? strlen(json) : 0,
+        .timeout_ms = ADMIN_TIMEOUT_MS,
+    };
+    char err[512];
+    int rc = httpc_send(&req, res, err, sizeof err);
+    free(key);
+    if (rc == HTTPC_OK)
+        return 0;
+    fprintf(stderr, "stratus %s: %s%s\n", cmd, err,
+            rc == HTTPC_ERR_CONNECT ? " (is `stratus start` running?)" : "");
+    return -1;
+}
+
+static const char *standard_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+    }
+}
+
+const char *cli_status_text(const struct httpc_res *res, char *out, size_t outlen)
+{
+    const char *reason = res->reason && *res->reason ? res->reason : standard_reason(res->status);
+    snprintf(out, outlen, "%d%s%s", res->status, *reason ? " " : "", reason);
+    return out;
+}
+
+void cli_print_http_error(const char *cmd, const char *what, const cli_target_t *t,
+                          const struct httpc_res *res)
+{
+    char status[96];
+    fprintf(stderr, "stratus %s: %s failed: %s\n", cmd, what,
+            cli_status_text(res, status, sizeof status));
+
+    /* The body: a JSON error's message, else the text itself. */
+    json_t *j = res->body_len ? json_loadb(res->body, res->body_len, 0, NULL) : NULL;
+    const char *msg = NULL;
+    if (json_is_object(j)) {
+        static const char *const fields[] = {"message", "Message", "error", "detail"};
+        for (size_t i = 0; !msg && i < sizeof fields / sizeof fields[0]; i++)
+            msg = json_string_value(json_object_get(j, fields[i]));
+    }
+    if (msg)
+        fprintf(stderr, "  %s\n", msg);
+    else if (res->body_len)
+        fprintf(stderr, "  %.*s%s", (int)(res->body_len > 2000 ? 2000 : res->body_len), res->body,
+                res->body[res->body_len - 1] == '\n' ? "" : "\n");
+    json_decref(j);
+
+    const char *app = t->app && *t->app ? t->app : ".";
+    if (res->status == 401 || res->status == 403) {
+        char *key = cli_master_key(app);
+        if (!key)
+            fprintf(stderr, "  No master key found: set STRATUS_MASTER_KEY or run in the app "
+                            "folder (or pass --app DIR).\n");
+        else
+            fprintf(stderr, "  The master key (from %s) was refused: is this host running the "
+                            "app in '%s'?\n",
+                    getenv("STRATUS_MASTER_KEY") && *getenv("STRATUS_MASTER_KEY")
+                        ? "STRATUS_MASTER_KEY"
+                        : ".stratus/secrets/host.json",
+                    app);
+        free(key);
+    }
+}
+
+int cli_path_escape(const char *seg, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *s = (const unsigned char *)seg; *s; s++) {
+        int plain = isascii(*s) && (isalnum(*s) || *s == '-' || *s == '_' || *s == '.' ||
+                                    *s == '~');
+        size_t need = plain ? 1 : 3;
+        if (o + need >= outlen)
+            return -1;
+        if (plain) {
+            out[o++] = (char)*s;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*s >> 4];
+            out[o++] = hex[*s & 15];
+        }
+    }
+    if (o >= outlen)
+        return -1;
+    out[o] = '\0';
+    return 0;
+}

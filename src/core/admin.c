@@ -1,0 +1,400 @@
+/*
+ * admin.c -- the admin API: /admin/host/status, /admin/host/ping,
+ * /admin/functions[/{name}], invocation of any function, and the key
+ * endpoints, with the paths and answers of Azure Functions' host.
+ *
+ * Everything but ping needs the master key, except from loopback when the
+ * host runs in development mode without --enable-auth.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cli/cli.h"
+#include "../http/method.h"
+#include "../telemetry/log.h"
+#include "host.h"
+
+typedef void (*admin_fn)(host_t *h, http_request_t *req, route_params_t *p);
+
+typedef struct admin_route {
+    const char *tmpl;
+    unsigned methods;
+    admin_fn fn;
+} admin_route_t;
+
+/* ---- helpers ---- */
+
+static void respond_json(http_request_t *req, int status, json_t *j)
+{
+    static const http_header_t ct = {{"Content-Type", 12}, {"application/json; charset=utf-8", 31}};
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!text) {
+        http_respond(req, 500, NULL, 0, NULL, 0);
+        return;
+    }
+    http_respond(req, status, &ct, 1, text, strlen(text));
+    free(text);
+}
+
+static void respond_error(http_request_t *req, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void respond_error(http_request_t *req, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    respond_json(req, status, json_pack("{s:s}", "error", msg));
+}
+
+/* A route parameter as a C string in the request's arena, or NULL. */
+static const char *param(http_request_t *req, route_params_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (sv_ieq_cstr(p->v[i].name, name) && p->v[i].value.p)
+            return arena_strndup(&req->arena, p->v[i].value.p, p->v[i].value.n);
+    return NULL;
+}
+
+static int is_loopback(const char *addr)
+{
+    return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+           strncmp(addr, "::ffff:127.", 11) == 0;
+}
+
+static json_t *body_json(http_request_t *req, char *err, size_t errlen)
+{
+    if (!req->body.len) {
+        snprintf(err, errlen, "a JSON body is required");
+        return NULL;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(req->body.p, req->body.len, 0, &je);
+    if (!j) {
+        snprintf(err, errlen, "request body is not valid JSON: %d:%d: %s", je.line, je.column,
+                 je.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        snprintf(err, errlen, "request body must be a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- host ---- */
+
+static void host_status(host_t *h, http_request_t *req, route_params_t *p)
+{
+    (void)p;
+    json_t *errors = json_array();
+    for (size_t i = 0; i < h->app->nerrors; i++)
+        json_array_append_new(errors, json_string(h->app->errors[i].message));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:o, s:{s:s, s:s?, s:I}}", "id", h->id,
+                          "state", h->state, "version", STRATUS_VERSION, "processUptime",
+                          (json_int_t)(uv_now(h->loop) - h->start_ms), "errors", errors,
+                          "app", "root", h->app->root, "runtime", h->app->worker_runtime,
+                          "functions", (json_int_t)h->app->nfunctions);
+    respond_json(req, 200, j);
+}
+
+static void host_ping(host_t *h, http_request_t *req, route_params_t *p)
+{
+    (void)h;
+    (void)p;
+    http_respond(req, 200, NULL, 0, NULL, 0);
+}
+
+/* ---- functions ---- */
+
+static json_t *function_json(host_t *h, http_request_t *req, function_t *fn)
+{
+    json_error_t je;
+    json_t *config = json_load_file(fn->config_path, 0, &je);
+    sv_t hosthdr = http_request_header(req, "Host");
+    char base[300];
+    if (hosthdr.p && hosthdr.n < 256)
+        snprintf(base, sizeof base, "http://%.*s", (int)hosthdr.n, hosthdr.p);
+    else
+        snprintf(base, sizeof base, "http://localhost:%d", h->port);
+    char url[ROUTE_MAX_TEMPLATE + 600];
+    url[0] = '\0';
+    if (fn->http) {
+        const char *route = fn->http->route ? fn->http->route : fn->name;
+        snprintf(url, sizeof url, "%s/%s%s%s", base, h->app->route_prefix,
+                 h->app->route_prefix[0] ? "/" : "", route);
+    }
+    char href[600];
+    snprintf(href, sizeof href, "%s/admin/functions/%s", base, fn->name);
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s?, s:b, s:o}", "name", fn->name, "href", href,
+                     "invoke_url_template", url[0] ? url : NULL, "language",
+                     h->app->worker_runtime ? h->app->worker_runtime : "native", "trigger",
+                     fn->trigger ? fn->trigger->type : NULL, "isDisabled", fn->disabled,
+                     "config", config ? config : json_object());
+}
+
+static void functions_list(host_t *h, http_request_t *req, route_params_t *p)
+{
+    (void)p;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < h->app->nfunctions; i++)
+        json_array_append_new(arr, function_json(h, req, h->app->functions[i]));
+    respond_json(req, 200, arr);
+}
+
+static function_t *find_function(host_t *h, http_request_t *req, route_params_t *p)
+{
+    const char *name = param(req, p, "name");
+    function_t *fn = name ? app_function(h->app, name) : NULL;
+    if (!fn)
+        respond_error(req, 404, "no function named '%s'", name ? name : "");
+    return fn;
+}
+
+static void function_get(host_t *h, http_request_t *req, route_params_t *p)
+{
+    function_t *fn = find_function(h, req, p);
+    if (fn)
+        respond_json(req, 200, function_json(h, req, fn));
+}
+
+typedef struct admin_invocation {
+    uv_timer_t timer;
+    arena_t arena;
+    invocation_t *inv;
+    host_t *host;
+} admin_invocation_t;
+
+static void admin_invocation_free(uv_handle_t *t)
+{
+    admin_invocation_t *ai = t->data;
+    arena_free(&ai->arena);
+    free(ai);
+}
+
+static void admin_done(invocation_t *inv, int ok, const char *reason, void *data)
+{
+    admin_invocation_t *ai = data;
+    uint64_t ns = uv_hrtime() - inv->start_ns;
+    log_invocation(inv->fn->name, inv->id, ok, 0, ns, reason);
+    uv_close((uv_handle_t *)&ai->timer, admin_invocation_free);
+}
+
+static void admin_run(uv_timer_t *t)
+{
+    admin_invocation_t *ai = t->data;
+    ai->inv->start_ns = uv_hrtime();
+    ai->host->runtime->invoke(ai->inv, admin_done, ai);
+}
+
+static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
+{
+    function_t *fn = find_function(h, req, p);
+    if (!fn)
+        return;
+    char err[256];
+    json_t *body = body_json(req, err, sizeof err);
+    if (!body) {
+        respond_error(req, 400, "%s, e.g. {\"input\": \"...\"}", err);
+        return;
+    }
+    json_t *input = json_object_get(body, "input");
+    char *text = NULL;
+    if (json_is_string(input))
+        text = strdup(json_string_value(input));
+    else if (input && !json_is_null(input))
+        text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
+    else
+        text = strdup("");
+    json_decref(body);
+    admin_invocation_t *ai = calloc(1, sizeof *ai);
+    if (!ai || !text) {
+        free(ai);
+        free(text);
+        respond_error(req, 500, "out of memory");
+        return;
+    }
+    arena_init(&ai->arena, 4096);
+    ai->host = h;
+    ai->inv = invocation_new(&ai->arena, h->app, fn);
+    char *copy = ai->inv ? arena_strndup(&ai->arena, text, strlen(text)) : NULL;
+    free(text);
+    if (!copy) {
+        arena_free(&ai->arena);
+        free(ai);
+        respond_error(req, 500, "out of memory");
+        return;
+    }
+    ai->inv->trigger_data = copy;
+    ai->inv->trigger_len = strlen(copy);
+    uv_timer_init(h->loop, &ai->timer);
+    ai->timer.data = ai;
+    uv_timer_start(&ai->timer, admin_run, 0, 0);
+    log_write(LOG_INFO, "Host", ai->inv->id, "Executing 'Functions.%s' (Reason='This function "
+              "was programmatically called via the host APIs.', Id=%s)", fn->name, ai->inv->id);
+    http_header_t hdr = {SV_LIT("x-invocation-id"), sv_cstr(ai->inv->id)};
+    http_respond(req, 202, &hdr, 1, NULL, 0);
+}
+
+/* ---- keys ---- */
+
+static int key_scope(host_t *h, http_request_t *req, route_params_t *p, key_scope_t *scope,
+                     const char **fname)
+{
+    const char *tmpl_fn = param(req, p, "name");
+    *fname = NULL;
+    if (tmpl_fn) {
+        function_t *fn = app_function(h->app, tmpl_fn);
+        if (!fn) {
+            respond_error(req, 404, "no function named '%s'", tmpl_fn);
+            return -1;
+        }
+        *scope = KEYS_FUNCTION;
+        *fname = fn->name;
+        return 0;
+    }
+    *scope = memmem(req->path.p, req->path.n, "/systemkeys", 11) ? KEYS_SYSTEM : KEYS_HOST;
+    return 0;
+}
+
+static void keys_list(host_t *h, http_request_t *req, route_params_t *p)
+{
+    key_scope_t scope;
+    const char *fname;
+    if (key_scope(h, req, p, &scope, &fname) != 0)
+        return;
+    respond_json(req, 200, keystore_list(h->keys, scope, fname));
+}
+
+static void key_op(host_t *h, http_request_t *req, route_params_t *p)
+{
+    key_scope_t scope;
+    const char *fname;
+    if (key_scope(h, req, p, &scope, &fname) != 0)
+        return;
+    const char *kname = param(req, p, "key");
+    if (!kname)
+        kname = "";
+    char err[256] = "";
+    if (req->method == METHOD_GET || req->method == METHOD_HEAD) {
+        const char *v = keystore_get(h->keys, scope, fname, kname);
+        if (!v) {
+            respond_error(req, 404, "no key named '%s'", kname);
+            return;
+        }
+        respond_json(req, 200, json_pack("{s:s, s:s}", "name", kname, "value", v));
+        return;
+    }
+    if (req->method == METHOD_DELETE) {
+        if (keystore_delete(h->keys, scope, fname, kname, err, sizeof err) != 0) {
+            respond_error(req, 404, "%s", err[0] ? err : "no such key");
+            return;
+        }
+        http_respond(req, 204, NULL, 0, NULL, 0);
+        return;
+    }
+    const char *value = NULL;
+    json_t *body = NULL;
+    if (req->method == METHOD_PUT) {
+        body = body_json(req, err, sizeof err);
+        if (!body) {
+            respond_error(req, 400, "%s, e.g. {\"name\": \"%s\", \"value\": \"...\"}", err, kname);
+            return;
+        }
+        value = json_string_value(json_object_get(body, "value"));
+        if (!value) {
+            json_decref(body);
+            respond_error(req, 400, "field 'value' (a string) is required");
+            return;
+        }
+    }
+    char out[KEY_MAX_LEN + 1];
+    int rc = keystore_set(h->keys, scope, fname, kname, value, out, sizeof out, err, sizeof err);
+    json_decref(body);
+    if (rc < 0) {
+        respond_error(req, 400, "%s", err);
+        return;
+    }
+    respond_json(req, rc == 1 ? 201 : 200, json_pack("{s:s, s:s}", "name", kname, "value", out));
+}
+
+static const admin_route_t routes[] = {
+    {"admin/host/status", METHOD_GET, host_status},
+    {"admin/host/ping", METHOD_GET | METHOD_POST, host_ping},
+    {"admin/functions", METHOD_GET, functions_list},
+    {"admin/functions/{name}", METHOD_GET, function_get},
+    {"admin/functions/{name}", METHOD_POST, function_invoke},
+    {"admin/functions/{name}/keys", METHOD_GET, keys_list},
+    {"admin/functions/{name}/keys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
+    {"admin/host/keys", METHOD_GET, keys_list},
+    {"admin/host/keys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
+    {"admin/host/systemkeys", METHOD_GET, keys_list},
+    {"admin/host/systemkeys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
+};
+
+int admin_init(host_t *h)
+{
+    h->admin_router = router_new();
+    if (!h->admin_router)
+        return -1;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        char err[256];
+        if (router_add(h->admin_router, routes[i].tmpl, routes[i].methods, (void *)&routes[i],
+                       err, sizeof err) != 0) {
+            log_error("admin route %s: %s", routes[i].tmpl, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void admin_handle(host_t *h, http_request_t *req)
+{
+    size_t scratch_len = req->path.n + ROUTE_MAX_PARAMS + 1;
+    char *scratch = arena_alloc(&req->arena, scratch_len);
+    route_params_t *params = arena_alloc(&req->arena, sizeof *params);
+    if (!scratch || !params) {
+        http_respond(req, 500, NULL, 0, NULL, 0);
+        return;
+    }
+    void *data = NULL;
+    unsigned allowed = 0;
+    int r = router_lookup(h->admin_router, req->method, req->path.p, req->path.n, params,
+                          scratch, scratch_len, &data, &allowed);
+    if (r == ROUTER_NOT_FOUND) {
+        respond_error(req, 404, "no admin endpoint at this path");
+        return;
+    }
+    const admin_route_t *route = data;
+    if (r == ROUTER_MATCH && route->fn == host_ping) {
+        host_ping(h, req, params);
+        return;
+    }
+    int trusted = !h->enforce_auth && !h->production && is_loopback(req->remote_addr);
+    if (!trusted) {
+        sv_t key = host_request_key(req);
+        key_level_t level = key.n ? keystore_check(h->keys, NULL, key.p, key.n) : KEY_NONE;
+        if (level == KEY_NONE) {
+            respond_error(req, 401, "the admin API needs the master key (x-functions-key header "
+                                    "or ?code=)");
+            return;
+        }
+        if (level != KEY_MASTER) {
+            respond_error(req, 403, "this key may not use the admin API; use the master key");
+            return;
+        }
+    }
+    if (r == ROUTER_METHOD_NOT_ALLOWED) {
+        char list[128];
+        method_list(allowed, list, sizeof list);
+        http_header_t allow = {SV_LIT("Allow"), sv_cstr(list)};
+        http_respond(req, 405, &allow, 1, NULL, 0);
+        return;
+    }
+    route->fn(h, req, params);
+}

@@ -1,0 +1,703 @@
+/*
+ * app.c -- the app loader: reads host.json (with AzureFunctionsJobHost__
+ * overrides), local.settings.json and every function folder into an app_t
+ * (see app.h), and the app's lifecycle and lookups. Per-function validation
+ * is in function_json.c; the overrides and typed settings of host.json in
+ * host_json.c.
+ */
+#include "app.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "app_priv.h"
+
+/* ---- small shared helpers (app_priv.h) ---- */
+
+static void oom(void)
+{
+    fputs("stratus: out of memory\n", stderr);
+    abort();
+}
+
+void *app__xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *app__xrealloc(void *p, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        oom();
+    void *q = realloc(p, n && size ? n * size : 1);
+    if (!q)
+        oom();
+    return q;
+}
+
+char *app__xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        oom();
+    return p;
+}
+
+json_t *app__get(const json_t *obj, const char *key)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(obj))
+        return NULL;
+    json_object_foreach((json_t *)obj, k, v)
+        if (strcasecmp(k, key) == 0)
+            return json_is_null(v) ? NULL : v;
+    return NULL;
+}
+
+void app__escape(const char *s, char *out, size_t n)
+{
+    size_t o = 0, i = 0;
+    if (n == 0)
+        return;
+    for (; s[i] && i < 128; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            if (o + 4 >= n)
+                break;
+            snprintf(out + o, n - o, "\\x%02x", c);
+            o += 4;
+        } else {
+            if (o + 1 >= n)
+                break;
+            out[o++] = (char)c;
+        }
+    }
+    if (s[i]) {
+        while (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0x80)
+            o--; /* continuation bytes of a cut sequence */
+        if (o > 0 && ((unsigned char)out[o - 1] & 0xc0) == 0xc0)
+            o--; /* its lead byte */
+        if (o + 3 < n) {
+            memcpy(out + o, "...", 3);
+            o += 3;
+        }
+    }
+    out[o] = '\0';
+}
+
+void app__show(const json_t *v, char *out, size_t n)
+{
+    char text[300];
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_STRING:
+        app__escape(json_string_value(v), text, sizeof text);
+        snprintf(out, n, "'%s'", text);
+        break;
+    case JSON_INTEGER: snprintf(out, n, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: snprintf(out, n, "%g", json_real_value(v)); break;
+    case JSON_TRUE: snprintf(out, n, "true"); break;
+    case JSON_FALSE: snprintf(out, n, "false"); break;
+    case JSON_NULL: snprintf(out, n, "null"); break;
+    case JSON_ARRAY: snprintf(out, n, "an array"); break;
+    case JSON_OBJECT: snprintf(out, n, "an object"); break;
+    }
+}
+
+char *app__path_join(const char *dir, const char *rel)
+{
+    size_t dl = rel[0] == '/' ? 0 : strlen(dir), rl = strlen(rel);
+    char *src = app__xcalloc(dl + rl + 2, 1), *out = app__xcalloc(dl + rl + 2, 1);
+    size_t o = 0;
+    memcpy(src, dir, dl);
+    src[dl] = '/';
+    memcpy(src + dl + 1, rel, rl);
+
+    for (const char *p = src; *p;) {
+        while (*p == '/')
+            p++;
+        const char *seg = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - seg);
+        if (len == 0 || (len == 1 && seg[0] == '.'))
+            continue;
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (o > 0 && out[o - 1] != '/')
+                o--;
+            if (o > 0)
+                o--;
+            continue;
+        }
+        out[o++] = '/';
+        memcpy(out + o, seg, len);
+        o += len;
+    }
+    if (o == 0)
+        out[o++] = '/';
+    out[o] = '\0';
+    free(src);
+    return out;
+}
+
+int app__read_file(const char *path, size_t max, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 4096, n = 0;
+    char *p = app__xcalloc(cap + 1, 1);
+    for (;;) {
+        if (n == cap) {
+            if (cap >= max + 1) {
+                free(p);
+                fclose(f);
+                errno = EFBIG;
+                return -1;
+            }
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            p = app__xrealloc(p, cap + 1, 1);
+        }
+        size_t got = fread(p + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(p);
+        errno = EIO;
+        return -1;
+    }
+    if (n > max) {
+        free(p);
+        errno = EFBIG;
+        return -1;
+    }
+    p[n] = '\0';
+    *text = p;
+    *len = n;
+    return 0;
+}
+
+int app__parse_ll(const char *s, long long *out)
+{
+    const char *d = s[0] == '-' ? s + 1 : s;
+    if (*d < '0' || *d > '9')
+        return 0;
+    for (const char *p = d; *p; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int app__int(const json_t *v, long long *out)
+{
+    if (json_is_integer(v)) {
+        *out = (long long)json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v) && app__parse_ll(json_string_value(v), out))
+        return 0;
+    return -1;
+}
+
+int app__bool(const json_t *v, int *out)
+{
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    if (json_is_string(v) && strcasecmp(json_string_value(v), "true") == 0) {
+        *out = 1;
+        return 0;
+    }
+    if (json_is_string(v) && strcasecmp(json_string_value(v), "false") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+/* ---- errors, settings, lookups ---- */
+
+void app_add_error(app_t *app, const char *function, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        oom();
+    app->errors = app__xrealloc(app->errors, app->nerrors + 1, sizeof *app->errors);
+    app->errors[app->nerrors].function = function ? app__xstrdup(function) : NULL;
+    app->errors[app->nerrors].message = msg;
+    app->nerrors++;
+}
+
+const char *app_setting(const app_t *app, const char *name)
+{
+    const char *v = getenv(name);
+    if (v)
+        return v;
+    for (size_t i = 0; i < app->nsettings; i++)
+        if (strcmp(app->settings[i].name, name) == 0)
+            return app->settings[i].value;
+    return NULL;
+}
+
+void app_export_settings(const app_t *app)
+{
+    for (size_t i = 0; i < app->nsettings; i++)
+        if (app->settings[i].name[0] && !strchr(app->settings[i].name, '='))
+            setenv(app->settings[i].name, app->settings[i].value, 0);
+}
+
+function_t *app_function(const app_t *app, const char *name)
+{
+    for (size_t i = 0; i < app->nfunctions; i++)
+        if (strcasecmp(app->functions[i]->name, name) == 0)
+            return app->functions[i];
+    return NULL;
+}
+
+void app__function_free(function_t *fn)
+{
+    if (!fn)
+        return;
+    for (size_t i = 0; i < fn->nbindings; i++) {
+        binding_t *b = &fn->bindings[i];
+        if (b->conf && b->kind && b->kind->free_conf)
+            b->kind->free_conf(b->conf);
+        free(b->name);
+        free(b->type);
+        free(b->data_type);
+        free(b->connection);
+    }
+    free(fn->bindings);
+    free(fn->name);
+    free(fn->dir);
+    free(fn->config_path);
+    free(fn->script_file);
+    free(fn->entry_point);
+    free(fn);
+}
+
+void app_drop_function(app_t *app, function_t *fn)
+{
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        if (app->functions[i] != fn)
+            continue;
+        memmove(&app->functions[i], &app->functions[i + 1],
+                (app->nfunctions - i - 1) * sizeof *app->functions);
+        app->nfunctions--;
+        app__function_free(fn);
+        return;
+    }
+}
+
+void app_free(app_t *app)
+{
+    if (!app)
+        return;
+    for (size_t i = 0; i < app->nfunctions; i++)
+        app__function_free(app->functions[i]);
+    free(app->functions);
+    for (size_t i = 0; i < app->nerrors; i++) {
+        free(app->errors[i].function);
+        free(app->errors[i].message);
+    }
+    free(app->errors);
+    for (size_t i = 0; i < app->nsettings; i++) {
+        free(app->settings[i].name);
+        free(app->settings[i].value);
+    }
+    free(app->settings);
+    for (size_t i = 0; i < app->nfunctions_filter; i++)
+        free(app->functions_filter[i]);
+    free(app->functions_filter);
+    json_decref(app->host_json);
+    free(app->root);
+    free(app->worker_runtime);
+    free(app->route_prefix);
+    free(app->cors);
+    free(app);
+}
+
+/* ---- name and TimeSpan rules ---- */
+
+int function_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 128 || strcasecmp(name, "host") == 0)
+        return 0;
+    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int binding_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (strcmp(name, "$return") == 0)
+        return 1;
+    if (n == 0 || n > 128)
+        return 0;
+    if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Read 1..maxdigits decimal digits at *p. */
+static int digits(const char **p, int maxdigits, long long *out)
+{
+    long long v = 0;
+    int n = 0;
+    while (**p >= '0' && **p <= '9') {
+        if (++n > maxdigits)
+            return -1;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    if (n == 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int timespan_parse(const char *s, int64_t *ms)
+{
+    long long v[4], days = 0, h, m, sec = 0, frac = 0;
+    int nv = 1, has_days = 0;
+    const char *p = s;
+
+    if (strcmp(s, "-1") == 0) {
+        *ms = -1;
+        return 0;
+    }
+    /* [d.]hh:mm[:ss[.fffffff]], or .NET's "g" form d:hh:mm:ss[.fffffff] */
+    if (digits(&p, 8, &v[0]) != 0)
+        return -1;
+    if (*p == '.') {
+        days = v[0];
+        has_days = 1;
+        p++;
+        if (digits(&p, 2, &v[0]) != 0)
+            return -1;
+    }
+    while (*p == ':' && nv < 4) {
+        p++;
+        if (digits(&p, 2, &v[nv++]) != 0)
+            return -1;
+    }
+    if (*p == '.' && nv >= 3) {
+        const char *f = ++p;
+        if (digits(&p, 7, &frac) != 0)
+            return -1;
+        for (long nd = p - f; nd < 3; nd++)
+            frac *= 10;
+        for (long nd = p - f; nd > 3; nd--)
+            frac /= 10;
+    }
+    if (*p != '\0' || nv < 2 + has_days || (nv == 4 && has_days))
+        return -1;
+    if (nv == 4) {
+        days = v[0];
+        h = v[1], m = v[2], sec = v[3];
+    } else {
+        h = v[0], m = v[1];
+        if (nv == 3)
+            sec = v[2];
+    }
+    if (h > 23 || m > 59 || sec > 59 || days > 10675199)
+        return -1;
+    *ms = (((days * 24 + h) * 60 + m) * 60 + sec) * 1000 + frac;
+    return 0;
+}
+
+/* ---- host.json and local.settings.json ---- */
+
+/* Parse a configuration file in the app root. 0 with *out, 1 when the file
+ * is absent, -1 with err. */
+static int load_json(const app_t *app, const char *file, json_t **out, char *err, size_t errlen)
+{
+    char *path = app__path_join(app->root, file), *text;
+    size_t len;
+    json_error_t je;
+    if (app__read_file(path, APP_MAX_FILE, &text, &len) != 0) {
+        int e = errno;
+        free(path);
+        if (e == ENOENT)
+            return 1;
+        snprintf(err, errlen, "%s: %s", file,
+                 e == EFBIG ? "file too large" : strerror(e));
+        return -1;
+    }
+    free(path);
+    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!*out) {
+        snprintf(err, errlen, "%s:%d:%d: %s", file, je.line, je.column, je.text);
+        return -1;
+    }
+    if (!json_is_object(*out)) {
+        char shown[128];
+        app__show(*out, shown, sizeof shown);
+        snprintf(err, errlen, "%s: expected a JSON object, got %s", file, shown);
+        json_decref(*out);
+        *out = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static int load_host_json(app_t *app, char *err, size_t errlen)
+{
+    int rc = load_json(app, "host.json", &app->host_json, err, errlen);
+    if (rc == 1)
+        snprintf(err, errlen, "host.json: not found in %s (an app folder needs a host.json "
+                 "with \"version\": \"2.0\")", app->root);
+    if (rc != 0)
+        return -1;
+    json_t *v = app__get(app->host_json, "version");
+    if (!json_is_string(v) || strcmp(json_string_value(v), "2.0") != 0) {
+        char shown[128] = "nothing";
+        if (v)
+            app__show(v, shown, sizeof shown);
+        snprintf(err, errlen, "host.json: field 'version': expected \"2.0\", got %s", shown);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_local_settings(app_t *app, char *err, size_t errlen)
+{
+    json_t *root = NULL, *v;
+    char shown[128];
+    const char *k;
+    int rc = load_json(app, "local.settings.json", &root, err, errlen);
+    if (rc != 0)
+        return rc == 1 ? 0 : -1;
+
+    int enc = 0;
+    if ((v = app__get(root, "IsEncrypted")) && (app__bool(v, &enc) != 0 || enc)) {
+        snprintf(err, errlen, "local.settings.json: field 'IsEncrypted': encrypted settings are "
+                 "not supported (run 'func settings decrypt')");
+        goto fail;
+    }
+    json_t *values = app__get(root, "Values");
+    if (values && !json_is_object(values)) {
+        app__show(values, shown, sizeof shown);
+        snprintf(err, errlen, "local.settings.json: field 'Values': expected an object, got %s",
+                 shown);
+        goto fail;
+    }
+    json_object_foreach(values, k, v) {
+        if (!json_is_string(v)) {
+            char key[300];
+            app__escape(k, key, sizeof key);
+            app__show(v, shown, sizeof shown);
+            snprintf(err, errlen, "local.settings.json: field 'Values.%s': expected a string, "
+                     "got %s", key, shown);
+            goto fail;
+        }
+        app->settings = app__xrealloc(app->settings, app->nsettings + 1, sizeof *app->settings);
+        app->settings[app->nsettings].name = app__xstrdup(k);
+        app->settings[app->nsettings].value = app__xstrdup(json_string_value(v));
+        app->nsettings++;
+    }
+
+    json_t *host = app__get(root, "Host");
+    if (host && !json_is_object(host)) {
+        app__show(host, shown, sizeof shown);
+        snprintf(err, errlen, "local.settings.json: field 'Host': expected an object, got %s",
+                 shown);
+        goto fail;
+    }
+    long long port;
+    if ((v = app__get(host, "LocalHttpPort"))) {
+        if (app__int(v, &port) != 0 || port < 1 || port > 65535) {
+            app__show(v, shown, sizeof shown);
+            snprintf(err, errlen, "local.settings.json: field 'Host.LocalHttpPort': expected a "
+                     "port number 1-65535, got %s", shown);
+            goto fail;
+        }
+        app->local_http_port = (int)port;
+    }
+    if ((v = app__get(host, "CORS"))) {
+        if (!json_is_string(v)) {
+            app__show(v, shown, sizeof shown);
+            snprintf(err, errlen, "local.settings.json: field 'Host.CORS': expected a string of "
+                     "origins, got %s", shown);
+            goto fail;
+        }
+        app->cors = app__xstrdup(json_string_value(v));
+    }
+    json_decref(root);
+    return 0;
+fail:
+    json_decref(root);
+    return -1;
+}
+
+/* ---- function folders ---- */
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int in_filter(const app_t *app, const char *name)
+{
+    if (app->nfunctions_filter == 0)
+        return 1;
+    for (size_t i = 0; i < app->nfunctions_filter; i++)
+        if (strcasecmp(app->functions_filter[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The names of the sub-folders holding a function.json, sorted. */
+static char **list_function_dirs(app_t *app, size_t *n)
+{
+    char **names = NULL;
+    size_t count = 0;
+    DIR *d = opendir(app->root);
+    struct dirent *de;
+    *n = 0;
+    if (!d) {
+        app_add_error(app, NULL, "%s: %s", app->root, strerror(errno));
+        return NULL;
+    }
+    while ((de = readdir(d))) {
+        struct stat st;
+        if (de->d_name[0] == '.')
+            continue;
+        char *dir = app__path_join(app->root, de->d_name);
+        char *cfg = app__path_join(dir, "function.json");
+        int found = stat(cfg, &st) == 0 && S_ISREG(st.st_mode);
+        free(dir);
+        free(cfg);
+        if (!found)
+            continue;
+        names = app__xrealloc(names, count + 1, sizeof *names);
+        names[count++] = app__xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (count)
+        qsort(names, count, sizeof *names, cmp_names);
+    *n = count;
+    return names;
+}
+
+static void load_function(app_t *app, const char *name, const app_load_opts_t *opts)
+{
+    char *dir = app__path_join(app->root, name);
+    char *cfg = app__path_join(dir, "function.json");
+    char *text, qname[300];
+    size_t len;
+    if (app__read_file(cfg, APP_MAX_FILE, &text, &len) != 0) {
+        app__escape(name, qname, sizeof qname);
+        app_add_error(app, name, "%s/function.json: %s", qname,
+                      errno == EFBIG ? "file too large" : strerror(errno));
+    } else {
+        app_parse_function_json(app, name, dir, text, len, opts);
+        free(text);
+    }
+    free(cfg);
+    free(dir);
+}
+
+static void load_functions(app_t *app, const app_load_opts_t *opts)
+{
+    size_t n, loaded = 0;
+    char **names = list_function_dirs(app, &n);
+
+    for (size_t i = 0; i < app->nfunctions_filter; i++) {
+        size_t j = 0;
+        while (j < n && strcasecmp(names[j], app->functions_filter[i]) != 0)
+            j++;
+        if (j == n) {
+            char q[300];
+            app__escape(app->functions_filter[i], q, sizeof q);
+            app_add_error(app, NULL, "function '%s' is listed in %s but there is no folder "
+                          "%s/ with a function.json", q,
+                          opts && opts->nfunctions ? "the functions to load"
+                                                   : "host.json \"functions\"", q);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!in_filter(app, names[i]))
+            continue;
+        if (loaded++ == APP_MAX_FUNCTIONS) {
+            char q[300];
+            app__escape(names[i], q, sizeof q);
+            app_add_error(app, NULL, "too many functions: only the first %d are loaded ('%s' "
+                          "and later are skipped)", APP_MAX_FUNCTIONS, q);
+            break;
+        }
+        load_function(app, names[i], opts);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* ---- app_load ---- */
+
+int app_load(const char *root, const app_load_opts_t *opts, app_t **out, char *err,
+             size_t errlen)
+{
+    char real[PATH_MAX];
+    *out = NULL;
+    if (!realpath(root, real)) {
+        snprintf(err, errlen, "%s: %s", root, strerror(errno));
+        return -1;
+    }
+    app_t *app = app__xcalloc(1, sizeof *app);
+    app->root = app__xstrdup(real);
+
+    if (load_host_json(app, err, errlen) != 0 || load_local_settings(app, err, errlen) != 0)
+        goto fail;
+    if (app__host_settings(app, opts, err, errlen) != 0)
+        goto fail;
+
+    const char *rt = app_setting(app, "FUNCTIONS_WORKER_RUNTIME");
+    app->worker_runtime = rt ? app__xstrdup(rt) : NULL;
+
+    load_functions(app, opts);
+    *out = app;
+    return 0;
+fail:
+    app_free(app);
+    return -1;
+}

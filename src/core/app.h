@@ -1,0 +1,144 @@
+/*
+ * app.h -- the app model: host.json, local.settings.json and each
+ * function's function.json, loaded and validated once into typed structs.
+ *
+ * Lifecycle: app_load() builds an app_t that the caller owns and frees with
+ * app_free(). Functions that fail validation are not in `functions`; each
+ * failure is one entry of `errors`, a message naming file, function, binding
+ * and field. Everything in the app (strings, functions, bindings) lives
+ * until app_free(). Runtime code reads these structs and never parses
+ * configuration itself.
+ */
+#ifndef STRATUS_APP_H
+#define STRATUS_APP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../bindings/binding.h"
+
+#define APP_MAX_FUNCTIONS 4096
+#define APP_MAX_BINDINGS 64
+#define APP_DEFAULT_TIMEOUT_MS (30LL * 60 * 1000)
+#define APP_DEFAULT_MAX_BODY (100LL * 1024 * 1024)
+
+typedef struct function {
+    char *name;          /* folder name, as written */
+    char *dir;           /* absolute folder path */
+    char *config_path;   /* absolute path of its function.json */
+    char *script_file;   /* absolute path, or NULL when not given */
+    char *entry_point;   /* as written, or NULL (then the name is used) */
+    int disabled;
+    binding_t *bindings;
+    size_t nbindings;
+    binding_t *trigger;         /* points into bindings */
+    http_trigger_conf_t *http;  /* the trigger's config when it is an httpTrigger */
+    void *runtime_data;         /* owned by the executor that loaded it */
+} function_t;
+
+typedef struct app_error {
+    char *function; /* NULL for an app-level error */
+    char *message;  /* full text, e.g. "hello/function.json: binding 'req': ..." */
+} app_error_t;
+
+typedef struct setting {
+    char *name;
+    char *value;
+} setting_t;
+
+typedef struct app {
+    char *root;                 /* absolute path of the app folder */
+    char *worker_runtime;       /* FUNCTIONS_WORKER_RUNTIME, or NULL */
+    json_t *host_json;          /* host.json after AzureFunctionsJobHost__ overrides */
+
+    /* typed host settings, defaults applied */
+    int64_t function_timeout_ms;      /* functionTimeout; -1 = none; default 30 min */
+    char *route_prefix;               /* extensions.http.routePrefix; "api"; "" = none */
+    int64_t max_concurrent_requests;  /* extensions.http.maxConcurrentRequests; -1 */
+    int64_t max_outstanding_requests; /* extensions.http.maxOutstandingRequests; -1 */
+    int64_t max_request_body;         /* stratus.http.maxRequestBodySize (bytes); 100 MB */
+    int64_t header_timeout_ms;        /* stratus.http.headerTimeout; 30 s */
+    int64_t keepalive_timeout_ms;     /* stratus.http.keepAliveTimeout; 120 s */
+    int64_t max_connections;          /* stratus.http.maxConnections; 10000 */
+    int in_process;                   /* stratus.native.inProcess; default 1 until workers exist */
+
+    int local_http_port;        /* local.settings.json Host.LocalHttpPort, 0 when absent */
+    char *cors;                 /* local.settings.json Host.CORS, or NULL */
+
+    char **functions_filter;    /* host.json "functions" (or the caller's list) */
+    size_t nfunctions_filter;
+
+    setting_t *settings;        /* local.settings.json Values, in file order */
+    size_t nsettings;
+
+    function_t **functions;     /* valid functions, sorted by name */
+    size_t nfunctions;
+
+    app_error_t *errors;
+    size_t nerrors;
+} app_t;
+
+typedef struct app_load_opts {
+    /* Function names to load, overriding host.json "functions"; NULL = use
+     * host.json. */
+    const char *const *functions;
+    size_t nfunctions;
+    /* 1 when a missing scriptFile may still be built from .c sources in the
+     * function folder (stratus start); then only "no .so and no sources"
+     * is an error. */
+    int allow_build;
+} app_load_opts_t;
+
+/* Load the app in `root`. Returns 0 with *out set (function-level problems
+ * are in (*out)->errors), or -1 when the app as a whole cannot load (no
+ * host.json, host.json not valid JSON, wrong version, bad host setting),
+ * with a message in err such as
+ * "host.json:3:5: '}' expected near 'x'". opts may be NULL. */
+int app_load(const char *root, const app_load_opts_t *opts, app_t **out, char *err,
+             size_t errlen);
+void app_free(app_t *app);
+
+/* The value of an app setting: the process environment first, then
+ * local.settings.json Values. NULL when unset. */
+const char *app_setting(const app_t *app, const char *name);
+
+/* Export local.settings.json Values into the process environment, without
+ * replacing variables that are already set. */
+void app_export_settings(const app_t *app);
+
+/* Find a loaded function by name (case-insensitive), or NULL. */
+function_t *app_function(const app_t *app, const char *name);
+
+/* Record an error (printf-style); function may be NULL. */
+void app_add_error(app_t *app, const char *function, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Remove a function from `functions` (it failed to load later, e.g. its
+ * shared object would not open) and free it. The error should have been
+ * recorded first. */
+void app_drop_function(app_t *app, function_t *fn);
+
+/* Validate one function from the text of its function.json (len bytes, need
+ * not be NUL-terminated) and add it to `functions`, kept in name order.
+ * name is the folder name, dir the folder's absolute path (scriptFile is
+ * resolved against it); app->worker_runtime decides whether scriptFile is
+ * required; opts may be NULL. Returns 0, or -1 after recording one error
+ * (for function `name`) whose message starts with "<name>/function.json: ".
+ * app_load() calls it for each function folder; fuzzers call it directly. */
+int app_parse_function_json(app_t *app, const char *name, const char *dir, const char *text,
+                            size_t len, const app_load_opts_t *opts);
+
+/* Parse an Azure TimeSpan ("00:05:00", "1.02:03:04", "-1", "00:00:00.5")
+ * into milliseconds. Returns 0, or -1 when s is not a TimeSpan. "-1" gives
+ * -1. */
+int timespan_parse(const char *s, int64_t *ms);
+
+/* Check a function name against Azure's rule ^[a-z][a-z0-9_-]{0,127}$
+ * (case-insensitive), never "host". 1 when valid. */
+int function_name_valid(const char *name);
+
+/* Check a binding name against ^([a-zA-Z][a-zA-Z0-9]{0,127}|\$return)$. */
+int binding_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * function_json.c -- one function.json validated into a function_t (see
+ * app_parse_function_json in app.h): the function's own fields (scriptFile,
+ * entryPoint, disabled), every binding's common fields (name, type,
+ * direction, dataType, cardinality, connection), then the fields of the
+ * binding's kind through its parse(). The first problem found becomes the
+ * function's one error; other properties are accepted and ignored, as Azure
+ * keeps them for the extensions.
+ */
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "app.h"
+#include "app_priv.h"
+
+#define ERR_MAX 1024
+#define NAME_RULE                                                                       \
+    "a function name starts with a letter, holds only letters, digits, '_' and '-', is " \
+    "at most 128 characters long and is not 'host'"
+#define BINDING_NAME_RULE \
+    "a name of letters and digits starting with a letter (at most 128), or $return"
+
+/* Write ": <message>" into err (the caller prefixes "<name>/function.json"). */
+static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    int used = snprintf(err, n, ": ");
+    va_start(ap, fmt);
+    vsnprintf(err + used, n - (size_t)used, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const char *dir_name(binding_dir_t d)
+{
+    return d == BINDING_IN ? "in" : d == BINDING_OUT ? "out" : "inout";
+}
+
+static int parse_direction(const char *s, binding_dir_t *d)
+{
+    if (strcasecmp(s, "in") == 0)
+        *d = BINDING_IN;
+    else if (strcasecmp(s, "out") == 0)
+        *d = BINDING_OUT;
+    else if (strcasecmp(s, "inout") == 0)
+        *d = BINDING_INOUT;
+    else
+        return -1;
+    return 0;
+}
+
+/* The directions a kind accepts, for messages. */
+static const char *dirs_text(unsigned bits)
+{
+    switch (bits & BINDING_INOUT) {
+    case BINDING_IN: return "in";
+    case BINDING_OUT: return "out";
+    default: return "in, out or inout";
+    }
+}
+
+/* An optional string field whose value is one of `allowed` (any case). On
+ * success *out is the canonical spelling, or NULL when absent. */
+static int one_of(const json_t *entry, const char *field, const char *const *allowed,
+                  const char *list, const char *label, const char **out, char *err, size_t n)
+{
+    json_t *v = app__get(entry, field);
+    char shown[128];
+    *out = NULL;
+    if (!v)
+        return 0;
+    for (size_t i = 0; json_is_string(v) && allowed[i]; i++)
+        if (strcasecmp(json_string_value(v), allowed[i]) == 0) {
+            *out = allowed[i];
+            return 0;
+        }
+    app__show(v, shown, sizeof shown);
+    return fail(err, n, "%s: field '%s': expected %s, got %s", label, field, list, shown);
+}
+
+/* The name, type and direction of a binding: what identifies it. */
+static int parse_identity(const json_t *entry, size_t idx, binding_t *b, char *label,
+                          size_t labellen, char *err, size_t n)
+{
+    char shown[128], type[300];
+    json_t *v;
+
+    if (!json_is_object(entry)) {
+        app__show(entry, shown, sizeof shown);
+        return fail(err, n, "binding #%zu: expected an object, got %s", idx + 1, shown);
+    }
+    if (!(v = app__get(entry, "name")))
+        return fail(err, n, "binding #%zu: field 'name' is required", idx + 1);
+    if (!json_is_string(v) || !binding_name_valid(json_string_value(v))) {
+        app__show(v, shown, sizeof shown);
+        return fail(err, n, "binding #%zu: field 'name': expected %s, got %s", idx + 1,
+                    BINDING_NAME_RULE, shown);
+    }
+    b->name = app__xstrdup(json_string_value(v));
+
+    if (!(v = app__get(entry, "type")))
+        return fail(err, n, "binding '%s': field 'type' is required", b->name);
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        app__show(v, shown, sizeof shown);
+        return fail(err, n, "binding '%s': field 'type': expected a binding type such as "
+                    "httpTrigger, got %s", b->name, shown);
+    }
+    b->type = app__xstrdup(json_string_value(v));
+    app__escape(b->type, type, sizeof type);
+    snprintf(label, labellen, "binding '%s' (%s)", b->name, type);
+    if (!(b->kind = binding_kind_find(b->type))) {
+        char names[512];
+        binding_kind_names(names, sizeof names);
+        return fail(err, n, "%s: unknown binding type '%s' (known: %s)", label, type, names);
+    }
+    b->is_trigger = b->kind->is_trigger;
+
+    if (!(v = app__get(entry, "direction")))
+        return fail(err, n, "%s: field 'direction' is required (in, out or inout)", label);
+    if (!json_is_string(v) || parse_direction(json_string_value(v), &b->direction) != 0) {
+        app__show(v, shown, sizeof shown);
+        return fail(err, n, "%s: field 'direction': expected in, out or inout, got %s", label,
+                    shown);
+    }
+    if (b->is_trigger && b->direction != BINDING_IN)
+        return fail(err, n, "%s: field 'direction': a trigger's direction must be in, got '%s'",
+                    label, dir_name(b->direction));
+    if ((b->direction & b->kind->directions) != (unsigned)b->direction)
+        return fail(err, n, "%s: field 'direction': %s bindings must be %s, got '%s'", label,
+                    b->kind->type, dirs_text(b->kind->directions), dir_name(b->direction));
+    return 0;
+}
+
+static int parse_binding(const json_t *entry, size_t idx, binding_t *b, char *err, size_t n)
+{
+    static const char *const data_types[] = {"string", "binary", "stream", NULL};
+    static const char *const cardinalities[] = {"one", "many", NULL};
+    char label[400], shown[128], kerr[ERR_MAX - 64];
+    const char *s;
+    json_t *v;
+
+    if (parse_identity(entry, idx, b, label, sizeof label, err, n) != 0)
+        return -1;
+    if (one_of(entry, "dataType", data_types, "string, binary or stream", label, &s, err, n))
+        return -1;
+    b->data_type = s ? app__xstrdup(s) : NULL;
+    if (one_of(entry, "cardinality", cardinalities, "one or many", label, &s, err, n))
+        return -1;
+    if ((v = app__get(entry, "connection"))) {
+        if (!json_is_string(v)) {
+            app__show(v, shown, sizeof shown);
+            return fail(err, n, "%s: field 'connection': expected the name of an app setting, "
+                        "got %s", label, shown);
+        }
+        b->connection = app__xstrdup(json_string_value(v));
+    }
+    if (b->kind->parse) {
+        kerr[0] = '\0';
+        if (b->kind->parse(entry, b, kerr, sizeof kerr) != 0)
+            return fail(err, n, "%s: %s", label, kerr[0] ? kerr : "invalid");
+    }
+    return 0;
+}
+
+static int parse_bindings(const json_t *root, function_t *fn, char *err, size_t n)
+{
+    json_t *list = app__get(root, "bindings");
+    char shown[128];
+    if (!list || (json_is_array(list) && json_array_size(list) == 0))
+        return fail(err, n, "At least one binding must be declared.");
+    if (!json_is_array(list)) {
+        app__show(list, shown, sizeof shown);
+        return fail(err, n, "field 'bindings': expected a list of bindings, got %s", shown);
+    }
+    size_t count = json_array_size(list);
+    if (count > APP_MAX_BINDINGS)
+        return fail(err, n, "too many bindings: %zu (at most %d)", count, APP_MAX_BINDINGS);
+
+    fn->bindings = app__xcalloc(count, sizeof *fn->bindings);
+    for (size_t i = 0; i < count; i++) {
+        binding_t *b = &fn->bindings[i];
+        fn->nbindings = i + 1;
+        if (parse_binding(json_array_get(list, i), i, b, err, n) != 0)
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (strcasecmp(fn->bindings[j].name, b->name) == 0)
+                return fail(err, n, "binding '%s': the name is used twice (binding names are "
+                            "case-insensitive; also '%s')", b->name, fn->bindings[j].name);
+        if (b->is_trigger && fn->trigger)
+            return fail(err, n, "only one trigger is allowed, found '%s' (%s) and '%s' (%s)",
+                        fn->trigger->name, fn->trigger->kind->type, b->name, b->kind->type);
+        if (b->is_trigger)
+            fn->trigger = b;
+    }
+    if (!fn->trigger)
+        return fail(err, n, "no trigger: exactly one binding must be a trigger (a type ending "
+                    "in 'Trigger', such as httpTrigger)");
+    if (fn->trigger->kind == &binding_http_trigger)
+        fn->http = fn->trigger->conf;
+    return 0;
+}
+
+static int has_c_sources(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int found = 0;
+    if (!d)
+        return 0;
+    while (!found && (de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        found = len > 2 && de->d_name[0] != '.' && strcmp(de->d_name + len - 2, ".c") == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+static int parse_code(const app_t *app, const json_t *root, function_t *fn,
+                      const app_load_opts_t *opts, char *err, size_t n)
+{
+    char shown[128], file[300];
+    struct stat st;
+    json_t *v = app__get(root, "scriptFile");
+    const char *rt = app->worker_runtime;
+
+    if (v && (!json_is_string(v) || json_string_length(v) == 0)) {
+        app__show(v, shown, sizeof shown);
+        return fail(err, n, "field 'scriptFile': expected a file path relative to the function "
+                    "folder, got %s", shown);
+    }
+    if (!v && (!rt || strcasecmp(rt, "native") == 0))
+        return fail(err, n, "scriptFile is required for native functions (the shared object "
+                    "to load, e.g. \"%s.so\")", fn->name);
+    if (v) {
+        fn->script_file = app__path_join(fn->dir, json_string_value(v));
+        int exists = stat(fn->script_file, &st) == 0 && S_ISREG(st.st_mode);
+        int buildable = opts && opts->allow_build && has_c_sources(fn->dir);
+        if (!exists && !buildable) {
+            app__escape(json_string_value(v), file, sizeof file);
+            return fail(err, n, "field 'scriptFile': '%s' not found (looked for %.300s)%s", file,
+                        fn->script_file,
+                        opts && opts->allow_build ? " and there are no .c sources to build it "
+                                                    "from"
+                                                  : "");
+        }
+    }
+
+    if ((v = app__get(root, "entryPoint"))) {
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            app__show(v, shown, sizeof shown);
+            return fail(err, n, "field 'entryPoint': expected a function name, got %s", shown);
+        }
+        fn->entry_point = app__xstrdup(json_string_value(v));
+    }
+    return 0;
+}
+
+static int parse_disabled(const app_t *app, const json_t *root, function_t *fn, char *err,
+                          size_t n)
+{
+    char shown[128], setting[200];
+    json_t *v = app__get(root, "disabled");
+    if (v && app__bool(v, &fn->disabled) != 0) {
+        app__show(v, shown, sizeof shown);
+        return fail(err, n, "field 'disabled': expected true or false, got %s", shown);
+    }
+    /* Azure's app setting AzureWebJobs.<name>.Disabled also disables. */
+    snprintf(setting, sizeof setting, "AzureWebJobs.%s.Disabled", fn->name);
+    const char *s = app_setting(app, setting);
+    if (s && (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0))
+        fn->disabled = 1;
+    return 0;
+}
+
+static int parse_function(app_t *app, function_t *fn, const char *text, size_t len,
+                          const app_load_opts_t *opts, char *err, size_t n)
+{
+    json_error_t je;
+    char shown[300];
+    const function_t *other;
+
+    if (!function_name_valid(fn->name)) {
+        app__escape(fn->name, shown, sizeof shown);
+        return fail(err, n, "invalid function name '%s': %s", shown, NAME_RULE);
+    }
+    if ((other = app_function(app, fn->name)))
+        return fail(err, n, "function name '%s' is used twice (function names are "
+                    "case-insensitive; also '%s')", fn->name, other->name);
+    if (app->nfunctions >= APP_MAX_FUNCTIONS)
+        return fail(err, n, "too many functions (at most %d)", APP_MAX_FUNCTIONS);
+
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        snprintf(err, n, ":%d:%d: %s", je.line, je.column, je.text);
+        return -1;
+    }
+    int rc = -1;
+    if (!json_is_object(root)) {
+        app__show(root, shown, sizeof shown);
+        fail(err, n, "expected a JSON object, got %s", shown);
+    } else if (parse_bindings(root, fn, err, n) == 0 && parse_code(app, root, fn, opts, err, n) == 0 &&
+               parse_disabled(app, root, fn, err, n) == 0) {
+        rc = 0;
+    }
+    json_decref(root);
+    return rc;
+}
+
+int app_parse_function_json(app_t *app, const char *name, const char *dir, const char *text,
+                            size_t len, const app_load_opts_t *opts)
+{
+    char err[ERR_MAX], qname[300];
+    function_t *fn = app__xcalloc(1, sizeof *fn);
+    fn->name = app__xstrdup(name);
+    fn->dir = app__xstrdup(dir);
+    fn->config_path = app__path_join(dir, "function.json");
+
+    if (parse_function(app, fn, text, len, opts, err, sizeof err) != 0) {
+        app__function_free(fn);
+        app__escape(name, qname, sizeof qname);
+        app_add_error(app, name, "%s/function.json%s", qname, err);
+        return -1;
+    }
+    size_t at = app->nfunctions;
+    while (at > 0 && strcmp(app->functions[at - 1]->name, name) > 0)
+        at--;
+    app->functions = app__xrealloc(app->functions, app->nfunctions + 1, sizeof *app->functions);
+    memmove(&app->functions[at + 1], &app->functions[at],
+            (app->nfunctions - at) * sizeof *app->functions);
+    app->functions[at] = fn;
+    app->nfunctions++;
+    return 0;
+}

@@ -1,0 +1,283 @@
+/*
+ * host.c -- starting, running and stopping a host (see host.h).
+ *
+ * Start: load the app (reporting every broken function), open the key
+ * store, load each function into its runtime, register HTTP routes, listen.
+ * Run: the loop. Stop (SIGTERM/SIGINT): stop accepting, let in-flight
+ * requests finish within HOST_DRAIN_MS, free everything, exit 0.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../cli/cli.h"
+#include "../http/method.h"
+#include "../telemetry/log.h"
+#include "host.h"
+
+void host_on_request(http_request_t *req, void *data)
+{
+    host_t *h = data;
+    sv_t path = req->path;
+    if (path.n >= 6 && strncasecmp(path.p, "/admin", 6) == 0 && (path.n == 6 || path.p[6] == '/')) {
+        admin_handle(h, req);
+        return;
+    }
+    if (sv_istarts(path, SV_LIT("/runtime/webhooks/"))) {
+        http_respond(req, 404, NULL, 0, NULL, 0);
+        return;
+    }
+    http_trigger_handle(h, req);
+}
+
+/* ---- stopping ---- */
+
+static void stop_loop(host_t *h)
+{
+    if (h->stopping == 2)
+        return;
+    h->stopping = 2;
+    uv_timer_stop(&h->drain_timer);
+    http_server_close(&h->server);
+    uv_close((uv_handle_t *)&h->sigterm, NULL);
+    uv_close((uv_handle_t *)&h->sigint, NULL);
+    uv_close((uv_handle_t *)&h->drain_timer, NULL);
+}
+
+static void on_drained(http_server_t *s)
+{
+    host_t *h = (host_t *)((char *)s - offsetof(host_t, server));
+    log_info("All requests finished; host stopped");
+    stop_loop(h);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    host_t *h = t->data;
+    log_warn("Stopping with %zu request(s) still in flight after %d ms (drain limit)",
+             h->server.active_requests, HOST_DRAIN_MS);
+    stop_loop(h);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    host_t *h = sig->data;
+    if (h->stopping) {
+        if (signum == SIGINT) {
+            log_warn("Second interrupt: stopping now");
+            stop_loop(h);
+        }
+        return;
+    }
+    h->stopping = 1;
+    h->state = "Stopping";
+    log_info("Received %s; stopping: no new connections, finishing %zu in-flight request(s)",
+             signum == SIGTERM ? "SIGTERM" : "SIGINT", h->server.active_requests);
+    uv_timer_start(&h->drain_timer, on_drain_timeout, HOST_DRAIN_MS, 0);
+    http_server_drain(&h->server, on_drained);
+}
+
+/* ---- starting ---- */
+
+static void print_errors(const app_t *app, size_t from)
+{
+    for (size_t i = from; i < app->nerrors; i++)
+        log_write(LOG_ERROR, "Host.Startup", NULL, "%s", app->errors[i].message);
+}
+
+static void load_functions(host_t *h)
+{
+    app_t *app = h->app;
+    for (size_t i = 0; i < app->nfunctions;) {
+        function_t *fn = app->functions[i];
+        char err[8192];
+        if (h->runtime->load(app, fn, err, sizeof err) != 0) {
+            app_add_error(app, fn->name, "%s: %s", fn->name, err);
+            app_drop_function(app, fn);
+            continue;
+        }
+        if (fn->http && fn->http->auth_level == AUTH_FUNCTION &&
+            keystore_ensure_function(h->keys, fn->name, err, sizeof err) != 0)
+            log_warn("%s: cannot create its default key: %s", fn->name, err);
+        i++;
+    }
+}
+
+static void print_functions(host_t *h, const char *listen)
+{
+    app_t *app = h->app;
+    const char *shown = strcmp(listen, "0.0.0.0") == 0 || strcmp(listen, "::") == 0 ? "localhost" : listen;
+    if (h->production) {
+        for (size_t i = 0; i < app->nfunctions; i++) {
+            function_t *fn = app->functions[i];
+            log_info("Function '%s' loaded (trigger %s)", fn->name, fn->trigger->type);
+        }
+        return;
+    }
+    FILE *out = stdout;
+    fprintf(out, "\nFunctions:\n\n");
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        function_t *fn = app->functions[i];
+        if (!fn->http) {
+            fprintf(out, "        %s: %s\n", fn->name, fn->trigger->type);
+            continue;
+        }
+        char methods[128];
+        unsigned set = fn->http->methods ? fn->http->methods : METHOD_ALL;
+        method_list(set, methods, sizeof methods);
+        for (char *p = methods; *p; p++)
+            if (*p == ' ')
+                memmove(p, p + 1, strlen(p));
+        const char *route = fn->http->route ? fn->http->route : fn->name;
+        fprintf(out, "        %s: [%s] http://%s:%d/%s%s%s%s\n", fn->name, methods, shown, h->port,
+                app->route_prefix, app->route_prefix[0] ? "/" : "", route,
+                fn->disabled ? " (disabled)" : "");
+    }
+    if (!app->nfunctions)
+        fprintf(out, "        (none loaded)\n");
+    fprintf(out, "\n");
+    fflush(out);
+}
+
+static void free_host(host_t *h)
+{
+    if (h->app) {
+        for (size_t i = 0; i < h->app->nfunctions; i++)
+            if (h->runtime && h->runtime->unload)
+                h->runtime->unload(h->app->functions[i]);
+        if (h->runtime && h->runtime->app_stop)
+            h->runtime->app_stop(h->app);
+        app_free(h->app);
+    }
+    router_free(h->router);
+    router_free(h->admin_router);
+    keystore_free(h->keys);
+}
+
+static int write_port_file(const char *path, int port)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%d\n", port);
+    return fclose(f);
+}
+
+int host_run(const host_options_t *opts)
+{
+    host_t host, *h = &host;
+    memset(h, 0, sizeof *h);
+    h->production = opts->production;
+    h->enforce_auth = opts->production || opts->enable_auth;
+    h->state = "Running";
+    uuid_generate(h->id);
+
+    int colour = !opts->production && isatty(1) && !getenv("NO_COLOR");
+    log_setup(opts->production ? LOG_FORMAT_JSON : LOG_FORMAT_DEV, 1, colour,
+              opts->verbose ? LOG_DEBUG : LOG_INFO);
+
+    const char *dir = opts->app_dir ? opts->app_dir : ".";
+    char err[4096];
+    /* Both modes build native functions whose sources are newer. */
+    app_load_opts_t lo = {opts->functions, opts->nfunctions, 1};
+    if (app_load(dir, &lo, &h->app, err, sizeof err) != 0) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL, "Cannot load the app in '%s': %s", dir, err);
+        return 1;
+    }
+    app_t *app = h->app;
+    app_export_settings(app);
+    print_errors(app, 0);
+    size_t reported = app->nerrors;
+
+    h->runtime = runtime_find(app->worker_runtime);
+    if (!h->runtime) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL,
+                  "local.settings.json: FUNCTIONS_WORKER_RUNTIME '%s' is not supported by this "
+                  "host (supported: native)", app->worker_runtime);
+        free_host(h);
+        return 1;
+    }
+    if (h->runtime->app_start && h->runtime->app_start(app, NULL, err, sizeof err) != 0) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL, "%s runtime: %s", h->runtime->name, err);
+        free_host(h);
+        return 1;
+    }
+
+    char secrets[4200];
+    snprintf(secrets, sizeof secrets, "%s/.stratus/secrets", app->root);
+    const char *master = getenv("STRATUS_MASTER_KEY");
+    h->keys = keystore_open(secrets, master, err, sizeof err);
+    if (!h->keys) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL, "key store: %s", err);
+        free_host(h);
+        return 1;
+    }
+
+    load_functions(h);
+    h->router = router_new();
+    if (!h->router || admin_init(h) != 0) {
+        free_host(h);
+        return 1;
+    }
+    http_trigger_register(h);
+    print_errors(app, reported);
+
+    h->loop = uv_default_loop();
+    h->start_ms = uv_now(h->loop);
+    http_server_config_t cfg = {
+        .max_url = HTTP_MAX_URL,
+        .max_headers = HTTP_MAX_HEADERS_BYTES,
+        .max_body = (uint64_t)app->max_request_body,
+        .header_timeout_ms = (uint64_t)app->header_timeout_ms,
+        .keepalive_timeout_ms = (uint64_t)app->keepalive_timeout_ms,
+        .max_connections = (size_t)app->max_connections,
+    };
+    int rc = http_server_init(&h->server, h->loop, &cfg, host_on_request, h);
+    int port = opts->port > 0 ? opts->port : app->local_http_port > 0 ? app->local_http_port
+                                                                       : HOST_DEFAULT_PORT;
+    if (opts->port < 0)
+        port = 0; /* any free port */
+    const char *listen = opts->listen ? opts->listen : "0.0.0.0";
+    if (rc == 0)
+        rc = http_server_listen(&h->server, listen, port);
+    if (rc != 0) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL, "Cannot listen on %s:%d: %s%s", listen, port,
+                  uv_strerror(rc),
+                  rc == UV_EADDRINUSE ? " (another host running? choose one with --port)" : "");
+        http_server_close(&h->server);
+        uv_run(h->loop, UV_RUN_DEFAULT);
+        http_server_free(&h->server);
+        uv_loop_close(h->loop);
+        free_host(h);
+        return 1;
+    }
+    h->port = http_server_port(&h->server);
+
+    uv_signal_init(h->loop, &h->sigterm);
+    uv_signal_init(h->loop, &h->sigint);
+    h->sigterm.data = h->sigint.data = h;
+    uv_signal_start(&h->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&h->sigint, on_signal, SIGINT);
+    uv_timer_init(h->loop, &h->drain_timer);
+    h->drain_timer.data = h;
+    signal(SIGPIPE, SIG_IGN);
+
+    print_functions(h, listen);
+    log_info("Host started: app '%s', runtime %s, %zu function(s) loaded, %zu error(s); "
+             "listening on %s:%d%s", app->root, h->runtime->name, app->nfunctions, app->nerrors,
+             listen, h->port, h->enforce_auth ? "" : " (authorization off: development mode)");
+    if (opts->port_file && write_port_file(opts->port_file, h->port) != 0)
+        log_warn("cannot write port file %s: %s", opts->port_file, strerror(errno));
+    log_set_buffered(1);
+
+    uv_run(h->loop, UV_RUN_DEFAULT);
+
+    log_set_buffered(0);
+    http_server_free(&h->server);
+    uv_loop_close(h->loop);
+    free_host(h);
+    log_flush();
+    return 0;
+}

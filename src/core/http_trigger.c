@@ -1,0 +1,145 @@
+/*
+ * http_trigger.c -- the HTTP trigger front end: route -> authorize ->
+ * invoke -> reply, for every HTTP-triggered function of the app.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../http/method.h"
+#include "../telemetry/log.h"
+#include "host.h"
+
+void http_trigger_register(host_t *h)
+{
+    app_t *app = h->app;
+    for (size_t i = 0; i < app->nfunctions;) {
+        function_t *fn = app->functions[i];
+        if (!fn->http) {
+            i++;
+            continue;
+        }
+        const char *route = fn->http->route ? fn->http->route : fn->name;
+        char tmpl[ROUTE_MAX_TEMPLATE + 256];
+        if (app->route_prefix[0])
+            snprintf(tmpl, sizeof tmpl, "%s/%s", app->route_prefix, route);
+        else
+            snprintf(tmpl, sizeof tmpl, "%s", route);
+        char err[512];
+        if (router_add(h->router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
+            app_add_error(app, fn->name, "%s/function.json: binding '%s' (httpTrigger): field "
+                          "'route': %s", fn->name, fn->trigger->name, err);
+            app_drop_function(app, fn);
+            continue;
+        }
+        i++;
+    }
+}
+
+sv_t host_request_key(http_request_t *req)
+{
+    sv_t k = http_request_header(req, "x-functions-key");
+    if (k.p && k.n)
+        return k;
+    sv_t q = req->query;
+    size_t i = 0;
+    while (i < q.n) {
+        size_t end = i;
+        while (end < q.n && q.p[end] != '&')
+            end++;
+        if (end - i > 5 && strncmp(q.p + i, "code=", 5) == 0) {
+            size_t n = end - i - 5;
+            char *v = arena_alloc(&req->arena, n + 1);
+            if (!v)
+                return SV_NULL;
+            long m = url_decode(q.p + i + 5, n, v, n + 1);
+            if (m < 0)
+                return SV_NULL;
+            return sv_make(v, (size_t)m);
+        }
+        i = end + 1;
+    }
+    return SV_NULL;
+}
+
+void host_respond_text(http_request_t *req, int status, const char *text)
+{
+    static const http_header_t ct = {{"Content-Type", 12}, {"text/plain; charset=utf-8", 25}};
+    if (!text || !*text) {
+        http_respond(req, status, NULL, 0, NULL, 0);
+        return;
+    }
+    http_respond(req, status, &ct, 1, text, strlen(text));
+}
+
+static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
+{
+    (void)data;
+    http_request_t *req = inv->req;
+    uint64_t ns = uv_hrtime() - inv->start_ns;
+    if (!ok) {
+        log_invocation(inv->fn->name, inv->id, 0, 500, ns, reason);
+        char body[256];
+        snprintf(body, sizeof body, "Function '%s' failed (invocation id %s)%s%s\n",
+                 inv->fn->name, inv->id, reason ? ": " : "", reason ? reason : "");
+        http_header_t hdr[2] = {{SV_LIT("Content-Type"), SV_LIT("text/plain; charset=utf-8")},
+                                {SV_LIT("x-invocation-id"), sv_cstr(inv->id)}};
+        http_respond(req, 500, hdr, 2, body, strlen(body));
+        return;
+    }
+    log_invocation(inv->fn->name, inv->id, 1, inv->status, ns, NULL);
+    http_respond(req, inv->status, inv->res_headers, inv->nres_headers, inv->res_body.p,
+                 inv->res_body.len);
+}
+
+void http_trigger_handle(host_t *h, http_request_t *req)
+{
+    size_t scratch_len = req->path.n + ROUTE_MAX_PARAMS + 1;
+    char *scratch = arena_alloc(&req->arena, scratch_len);
+    route_params_t *params = arena_alloc(&req->arena, sizeof *params);
+    if (!scratch || !params) {
+        host_respond_text(req, 500, "out of memory\n");
+        return;
+    }
+    void *data = NULL;
+    unsigned allowed = 0;
+    int r = router_lookup(h->router, req->method, req->path.p, req->path.n, params, scratch,
+                          scratch_len, &data, &allowed);
+    if (r == ROUTER_NOT_FOUND) {
+        http_respond(req, 404, NULL, 0, NULL, 0);
+        return;
+    }
+    if (r == ROUTER_METHOD_NOT_ALLOWED) {
+        char list[128];
+        method_list(allowed, list, sizeof list);
+        http_header_t allow = {SV_LIT("Allow"), sv_cstr(list)};
+        http_respond(req, 405, &allow, 1, NULL, 0);
+        return;
+    }
+    function_t *fn = data;
+    if (fn->disabled || (h->enforce_auth && fn->http->auth_level != AUTH_ANONYMOUS)) {
+        sv_t key = host_request_key(req);
+        key_level_t level = key.n ? keystore_check(h->keys, fn->name, key.p, key.n) : KEY_NONE;
+        if (fn->disabled && level != KEY_MASTER) {
+            http_respond(req, 404, NULL, 0, NULL, 0);
+            return;
+        }
+        if (h->enforce_auth) {
+            if ((fn->http->auth_level == AUTH_FUNCTION && level == KEY_NONE) ||
+                (fn->http->auth_level == AUTH_ADMIN && level != KEY_MASTER)) {
+                http_respond(req, 401, NULL, 0, NULL, 0);
+                return;
+            }
+        }
+    }
+    invocation_t *inv = invocation_new(&req->arena, h->app, fn);
+    if (!inv) {
+        host_respond_text(req, 500, "out of memory\n");
+        return;
+    }
+    inv->req = req;
+    inv->params = *params;
+    inv->trigger_data = req->body.p ? req->body.p : "";
+    inv->trigger_len = req->body.len;
+    inv->start_ns = req->start_ns;
+    h->runtime->invoke(inv, http_done, h);
+}

@@ -1,0 +1,69 @@
+/*
+ * invocation.h -- one run of one function: what triggered it, what it
+ * answered, and its bookkeeping (id, timing).
+ *
+ * The invocation is the stratus_ctx that native functions receive. It is
+ * allocated in an arena: the HTTP request's arena for HTTP triggers (so it
+ * lives until the answer is sent), or its own heap arena for invocations
+ * from the admin API. The executor fills the response fields; the trigger
+ * source (the HTTP front end, the admin API) turns them into its reply.
+ */
+#ifndef STRATUS_INVOCATION_H
+#define STRATUS_INVOCATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../http/server.h"
+#include "../util/arena.h"
+#include "../util/buf.h"
+#include "../util/id.h"
+#include "app.h"
+#include "route.h"
+
+#define INVOCATION_MAX_RESPONSE (256u << 20) /* 256 MB */
+#define INVOCATION_MAX_RES_HEADERS 128
+
+typedef struct query_param {
+    char *name;
+    char *value;
+} query_param_t;
+
+struct stratus_ctx {
+    char id[UUID_STR_LEN];
+    app_t *app;
+    function_t *fn;
+    arena_t *arena;
+
+    /* trigger */
+    http_request_t *req;      /* NULL unless started by HTTP */
+    route_params_t params;    /* route parameters (values point into arena) */
+    const char *trigger_data; /* HTTP body or admin "input" */
+    size_t trigger_len;
+
+    /* lazily built views of the request */
+    char *path;               /* decoded path */
+    char *query_string;
+    query_param_t *query;
+    size_t nquery;
+    int query_parsed;
+
+    /* response */
+    int status;
+    http_header_t res_headers[INVOCATION_MAX_RES_HEADERS];
+    size_t nres_headers;
+    buf_t res_body;
+
+    uint64_t start_ns;
+};
+
+typedef struct stratus_ctx invocation_t;
+
+/* Set up an invocation of fn in arena (which must outlive it). */
+invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn);
+
+/* Release what the invocation holds outside its arena (the response body).
+ * Registered on the arena, so callers normally need not call it. */
+void invocation_release(invocation_t *inv);
+
+#endif

@@ -1,0 +1,351 @@
+/*
+ * parser.c -- http-parser behind the reqparser and respparser interfaces
+ * (see parser.h).
+ */
+#include "parser.h"
+
+#include <http_parser.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../util/buf.h"
+
+struct reqparser {
+    http_parser hp; /* first, so a http_parser * is a reqparser_t * */
+    const reqparser_callbacks_t *cb;
+    void *data;
+    int callback_failed;
+};
+
+#define P(hp) ((reqparser_t *)(hp))
+
+static int fail(http_parser *hp, int rc)
+{
+    if (rc != 0)
+        P(hp)->callback_failed = 1;
+    return rc != 0;
+}
+
+static int on_message_begin(http_parser *hp)
+{
+    P(hp)->callback_failed = 0;
+    return P(hp)->cb->on_message_begin ? fail(hp, P(hp)->cb->on_message_begin(P(hp)->data)) : 0;
+}
+
+static int on_url(http_parser *hp, const char *at, size_t len)
+{
+    return fail(hp, P(hp)->cb->on_url(P(hp)->data, at, len));
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t len)
+{
+    return fail(hp, P(hp)->cb->on_header_field(P(hp)->data, at, len));
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t len)
+{
+    return fail(hp, P(hp)->cb->on_header_value(P(hp)->data, at, len));
+}
+
+static int on_headers_complete(http_parser *hp)
+{
+    reqparser_head_t head;
+    head.method = http_method_str((enum http_method)hp->method);
+    head.http_major = hp->http_major;
+    head.http_minor = hp->http_minor;
+    head.keep_alive = http_should_keep_alive(hp);
+    head.chunked = (hp->flags & F_CHUNKED) != 0;
+    head.upgrade = hp->upgrade;
+    head.has_length = (hp->flags & F_CONTENTLENGTH) != 0;
+    head.content_length = head.has_length ? hp->content_length : 0;
+    /* Not fail()'s 1: from on_headers_complete, http-parser takes 1 as "the
+     * message has no body" (and would parse the body as the next request);
+     * only other values are errors. */
+    return fail(hp, P(hp)->cb->on_headers_complete(P(hp)->data, &head)) ? -1 : 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t len)
+{
+    return fail(hp, P(hp)->cb->on_body(P(hp)->data, at, len));
+}
+
+static int on_message_complete(http_parser *hp)
+{
+    int rc = P(hp)->cb->on_message_complete(P(hp)->data);
+    if (rc == 1) {
+        http_parser_pause(hp, 1);
+        return 0;
+    }
+    return fail(hp, rc);
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+reqparser_t *reqparser_new(const reqparser_callbacks_t *cb, void *data)
+{
+    reqparser_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    http_parser_init(&p->hp, HTTP_REQUEST);
+    p->cb = cb;
+    p->data = data;
+    return p;
+}
+
+void reqparser_free(reqparser_t *p) { free(p); }
+
+int reqparser_feed(reqparser_t *p, const char *data, size_t len, size_t *used)
+{
+    *used = http_parser_execute(&p->hp, &settings, data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
+    if (e == HPE_OK) {
+        /* An upgrade request stops the parser early; the rest is not HTTP. */
+        if (p->hp.upgrade)
+            *used = len;
+        return PARSE_OK;
+    }
+    if (e == HPE_PAUSED)
+        return PARSE_PAUSED;
+    return PARSE_ERROR;
+}
+
+void reqparser_resume(reqparser_t *p) { http_parser_pause(&p->hp, 0); }
+
+const char *reqparser_error(const reqparser_t *p)
+{
+    return http_errno_description(HTTP_PARSER_ERRNO(&p->hp));
+}
+
+int reqparser_error_is_callback(const reqparser_t *p) { return p->callback_failed; }
+
+/* ---- responses ------------------------------------------------------------ */
+
+enum { HDR_NONE, HDR_FIELD, HDR_VALUE }; /* which header callback came last */
+
+struct respparser {
+    http_parser hp; /* first, so a http_parser * is a respparser_t * */
+    buf_t reason;   /* reason phrase */
+    buf_t head;     /* headers as "name\0value\0" pairs */
+    size_t nheaders;
+    int hdr_state;
+    buf_t body;
+    int status;
+    int done;
+    char err[96]; /* our own error (a limit), else "" */
+};
+
+#define R(hp) ((respparser_t *)(hp))
+
+#define REASON_MAX 256
+
+static void resp_clear(respparser_t *p)
+{
+    buf_reset(&p->reason);
+    buf_reset(&p->head);
+    buf_reset(&p->body);
+    p->nheaders = 0;
+    p->hdr_state = HDR_NONE;
+    p->status = 0;
+}
+
+/* Record that a limit was passed; -1 is an error for every http-parser
+ * callback (1 is not, from on_headers_complete). */
+static int resp_limit(respparser_t *p, const char *what, size_t max)
+{
+    snprintf(p->err, sizeof p->err, "response %s larger than %zu bytes", what, max);
+    return -1;
+}
+
+/* End the current header value: drop its trailing blanks, then NUL. */
+static int resp_end_value(respparser_t *p)
+{
+    while (p->head.len > 0 && (p->head.p[p->head.len - 1] == ' ' ||
+                               p->head.p[p->head.len - 1] == '\t'))
+        p->head.len--;
+    return buf_putc(&p->head, '\0') ? resp_limit(p, "headers", p->head.max) : 0;
+}
+
+static int resp_on_status(http_parser *hp, const char *at, size_t len)
+{
+    respparser_t *p = R(hp);
+    return buf_append(&p->reason, at, len) ? resp_limit(p, "reason phrase", p->reason.max) : 0;
+}
+
+static int resp_on_header_field(http_parser *hp, const char *at, size_t len)
+{
+    respparser_t *p = R(hp);
+    if (p->hdr_state != HDR_FIELD) {
+        if (p->hdr_state == HDR_VALUE && resp_end_value(p))
+            return -1;
+        p->hdr_state = HDR_FIELD;
+        p->nheaders++;
+    }
+    return buf_append(&p->head, at, len) ? resp_limit(p, "headers", p->head.max) : 0;
+}
+
+static int resp_on_header_value(http_parser *hp, const char *at, size_t len)
+{
+    respparser_t *p = R(hp);
+    if (p->hdr_state == HDR_NONE)
+        return 0; /* cannot happen: http-parser sends a field first */
+    if (p->hdr_state == HDR_FIELD) {
+        if (buf_putc(&p->head, '\0'))
+            return resp_limit(p, "headers", p->head.max);
+        p->hdr_state = HDR_VALUE;
+    }
+    return buf_append(&p->head, at, len) ? resp_limit(p, "headers", p->head.max) : 0;
+}
+
+static int resp_on_headers_complete(http_parser *hp)
+{
+    respparser_t *p = R(hp);
+    if (p->hdr_state == HDR_FIELD && buf_putc(&p->head, '\0'))
+        return resp_limit(p, "headers", p->head.max);
+    if (p->hdr_state != HDR_NONE && resp_end_value(p))
+        return -1;
+    p->hdr_state = HDR_NONE;
+    p->status = (int)hp->status_code;
+    if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->body.max)
+        return resp_limit(p, "body", p->body.max);
+    return 0;
+}
+
+static int resp_on_body(http_parser *hp, const char *at, size_t len)
+{
+    respparser_t *p = R(hp);
+    return buf_append(&p->body, at, len) ? resp_limit(p, "body", p->body.max) : 0;
+}
+
+static int resp_on_message_complete(http_parser *hp)
+{
+    respparser_t *p = R(hp);
+    if (hp->status_code / 100 == 1 && hp->status_code != 101) {
+        resp_clear(p); /* an interim response: the real one follows */
+        return 0;
+    }
+    p->done = 1;
+    http_parser_pause(hp, 1); /* ignore whatever follows */
+    return 0;
+}
+
+static const http_parser_settings resp_settings = {
+    .on_status = resp_on_status,
+    .on_header_field = resp_on_header_field,
+    .on_header_value = resp_on_header_value,
+    .on_headers_complete = resp_on_headers_complete,
+    .on_body = resp_on_body,
+    .on_message_complete = resp_on_message_complete,
+};
+
+respparser_t *respparser_new(size_t max_body)
+{
+    respparser_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    http_parser_init(&p->hp, HTTP_RESPONSE);
+    buf_init(&p->reason, REASON_MAX);
+    buf_init(&p->head, RESPPARSER_MAX_HEAD);
+    buf_init(&p->body, max_body ? max_body : RESPPARSER_MAX_BODY);
+    /* Allocate now so that the getters never see NULL storage. */
+    if (buf_reserve(&p->reason, 1) || buf_reserve(&p->head, 1) || buf_reserve(&p->body, 1)) {
+        respparser_free(p);
+        return NULL;
+    }
+    resp_clear(p);
+    return p;
+}
+
+void respparser_free(respparser_t *p)
+{
+    if (!p)
+        return;
+    buf_free(&p->reason);
+    buf_free(&p->head);
+    buf_free(&p->body);
+    free(p);
+}
+
+int respparser_feed(respparser_t *p, const char *data, size_t len)
+{
+    if (p->done)
+        return PARSE_OK;
+    if (len == 0)
+        return PARSE_OK; /* a zero length would mean end of stream to http-parser */
+    http_parser_execute(&p->hp, &resp_settings, data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
+    if (e == HPE_OK || (e == HPE_PAUSED && p->done))
+        return PARSE_OK;
+    return PARSE_ERROR;
+}
+
+int respparser_finish(respparser_t *p)
+{
+    if (p->done)
+        return PARSE_OK;
+    if (HTTP_PARSER_ERRNO(&p->hp) != HPE_OK)
+        return PARSE_ERROR;
+    http_parser_execute(&p->hp, &resp_settings, NULL, 0);
+    if (p->done)
+        return PARSE_OK;
+    if (HTTP_PARSER_ERRNO(&p->hp) == HPE_OK)
+        snprintf(p->err, sizeof p->err, "connection closed before the response was complete");
+    return PARSE_ERROR;
+}
+
+int respparser_done(const respparser_t *p) { return p->done; }
+
+int respparser_status(const respparser_t *p) { return p->status; }
+
+const char *respparser_reason(const respparser_t *p) { return p->reason.p; }
+
+int respparser_header_at(const respparser_t *p, size_t i, const char **name,
+                         const char **value)
+{
+    if (i >= p->nheaders || p->hdr_state != HDR_NONE)
+        return -1; /* past the end, or the headers are still arriving */
+    const char *s = p->head.p;
+    for (size_t k = 0; k < i; k++) {
+        s += strlen(s) + 1;
+        s += strlen(s) + 1;
+    }
+    *name = s;
+    *value = s + strlen(s) + 1;
+    return 0;
+}
+
+const char *respparser_header(const respparser_t *p, const char *name)
+{
+    const char *n, *v;
+    for (size_t i = 0; respparser_header_at(p, i, &n, &v) == 0; i++)
+        if (!strcasecmp(n, name))
+            return v;
+    return NULL;
+}
+
+const char *respparser_body(const respparser_t *p, size_t *len)
+{
+    if (len)
+        *len = p->body.len;
+    return p->body.p;
+}
+
+const char *respparser_error(const respparser_t *p)
+{
+    if (p->err[0])
+        return p->err;
+    enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
+    if (e == HPE_INVALID_EOF_STATE)
+        return "connection closed before the response was complete";
+    return http_errno_description(e);
+}

@@ -1,0 +1,928 @@
+/*
+ * server.c -- HTTP/1.1 server on libuv and the request parser (see
+ * server.h).
+ *
+ * A connection moves through: idle (waiting for a request; closed after the
+ * keep-alive timeout) -> reading (a request's bytes have begun; 408 when it
+ * stalls) -> busy (the handler has the request) -> idle again, or closing.
+ * Bytes that arrive while busy wait in `pending` (bounded; reading stops
+ * when it fills). Answers go to `out`; a check handle writes every dirty
+ * connection once per loop turn. Deadlines are checked by one sweep timer
+ * instead of a timer per connection.
+ */
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../telemetry/log.h"
+#include "method.h"
+#include "parser.h"
+
+#define READ_BUF_SIZE (64 * 1024)
+#define PENDING_MAX (256 * 1024)
+#define OUT_SOFT_MAX (4u << 20)       /* stop reading while this much is unsent */
+#define OUT_HARD_MAX ((size_t)1 << 40) /* responses are bounded by the host */
+#define LINGER_MS 2000
+#define SWEEP_MS 250
+
+typedef struct header_off {
+    uint32_t name_off, name_len, value_off, value_len;
+} header_off_t;
+
+struct http_conn {
+    uv_tcp_t tcp; /* first: a handle pointer is a connection pointer */
+    http_server_t *server;
+    http_conn_t *prev, *next;   /* server->conns */
+    http_conn_t *dprev, *dnext; /* server->dirty */
+    int in_dirty;
+    reqparser_t *parser;
+    http_request_t req;
+    char remote[64];
+
+    buf_t url;
+    buf_t hdr;                  /* header names and values back to back */
+    header_off_t hoff[HTTP_MAX_HEADER_COUNT];
+    size_t nh;
+    int last_was_value;
+
+    buf_t pending;  /* received bytes not yet parsed */
+    buf_t out;      /* answer bytes not yet written */
+    uv_write_t wreq;
+    char *wbase;    /* the buffer uv_write is sending */
+    uv_shutdown_t sreq;
+
+    uint64_t deadline;   /* uv_now() ms at which the sweep acts; 0 = none */
+    int error_status;    /* status a callback chose for a parse error */
+    const char *error_reason;
+    unsigned in_request : 1; /* bytes of a request have been parsed */
+    unsigned busy : 1;       /* the handler has the request */
+    unsigned processing : 1; /* inside conn_process */
+    unsigned reading : 1;
+    unsigned writing : 1;
+    unsigned close_after : 1; /* close once the output is written */
+    unsigned closing : 1;     /* uv_close called */
+    unsigned closed : 1;      /* close callback ran */
+    unsigned lingering : 1;   /* write side shut; discarding input */
+    unsigned gone : 1;        /* the peer went away */
+    unsigned keep_alive : 1;
+    unsigned is_head : 1;
+    unsigned resume : 1;      /* answered outside conn_process: parse pending */
+    unsigned eof : 1;         /* the peer has finished sending */
+};
+
+static void conn_close(http_conn_t *c);
+static void read_start(http_conn_t *c);
+static void conn_process(http_conn_t *c, const char *data, size_t len);
+static void conn_error(http_conn_t *c, int status, const char *reason);
+
+/* ---- status text and date ---------------------------------------------- */
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return status < 200 ? "Informational" : status < 300 ? "Success"
+                  : status < 400 ? "Redirection" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+static const char *http_date(void)
+{
+    static time_t cached;
+    static char text[40];
+    time_t now = time(NULL);
+    if (now != cached) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached = now;
+    }
+    return text;
+}
+
+/* ---- dirty list ------------------------------------------------------- */
+
+static void mark_dirty(http_conn_t *c)
+{
+    if (c->in_dirty || c->closing)
+        return;
+    http_server_t *s = c->server;
+    c->in_dirty = 1;
+    c->dprev = NULL;
+    c->dnext = s->dirty;
+    if (s->dirty)
+        s->dirty->dprev = c;
+    s->dirty = c;
+}
+
+static void unmark_dirty(http_conn_t *c)
+{
+    if (!c->in_dirty)
+        return;
+    if (c->dprev)
+        c->dprev->dnext = c->dnext;
+    else
+        c->server->dirty = c->dnext;
+    if (c->dnext)
+        c->dnext->dprev = c->dprev;
+    c->in_dirty = 0;
+    c->dprev = c->dnext = NULL;
+}
+
+/* ---- parser callbacks ------------------------------------------------- */
+
+static int on_message_begin(void *data)
+{
+    http_conn_t *c = data;
+    c->in_request = 1;
+    c->deadline = uv_now(c->server->loop) + c->server->cfg.header_timeout_ms;
+    buf_reset(&c->url);
+    buf_reset(&c->hdr);
+    c->nh = 0;
+    c->last_was_value = 0;
+    c->error_status = 0;
+    return 0;
+}
+
+static int on_url(void *data, const char *at, size_t len)
+{
+    http_conn_t *c = data;
+    if (buf_append(&c->url, at, len) != 0) {
+        c->error_status = 414;
+        c->error_reason = "request URL too long";
+        return -1;
+    }
+    return 0;
+}
+
+static int header_bytes(http_conn_t *c, const char *at, size_t len)
+{
+    if (buf_append(&c->hdr, at, len) != 0) {
+        c->error_status = 431;
+        c->error_reason = "request headers too large";
+        return -1;
+    }
+    return 0;
+}
+
+static int on_header_field(void *data, const char *at, size_t len)
+{
+    http_conn_t *c = data;
+    if (c->nh == 0 || c->last_was_value) {
+        if (c->nh == HTTP_MAX_HEADER_COUNT) {
+            c->error_status = 431;
+            c->error_reason = "too many request headers";
+            return -1;
+        }
+        header_off_t *h = &c->hoff[c->nh++];
+        h->name_off = (uint32_t)c->hdr.len;
+        h->name_len = 0;
+        h->value_off = 0;
+        h->value_len = 0;
+        c->last_was_value = 0;
+    }
+    c->hoff[c->nh - 1].name_len += (uint32_t)len;
+    return header_bytes(c, at, len);
+}
+
+static int on_header_value(void *data, const char *at, size_t len)
+{
+    http_conn_t *c = data;
+    if (c->nh == 0)
+        return -1;
+    header_off_t *h = &c->hoff[c->nh - 1];
+    if (!c->last_was_value) {
+        h->value_off = (uint32_t)c->hdr.len;
+        c->last_was_value = 1;
+    }
+    h->value_len += (uint32_t)len;
+    return header_bytes(c, at, len);
+}
+
+static int on_headers_complete(void *data, const reqparser_head_t *head)
+{
+    http_conn_t *c = data;
+    http_server_t *s = c->server;
+    http_request_t *r = &c->req;
+
+    r->headers = arena_alloc(&r->arena, (c->nh ? c->nh : 1) * sizeof(http_header_t));
+    if (!r->headers) {
+        c->error_status = 500;
+        return -1;
+    }
+    const char *base = c->hdr.p ? c->hdr.p : "";
+    for (size_t i = 0; i < c->nh; i++) {
+        r->headers[i].name = sv_make(base + c->hoff[i].name_off, c->hoff[i].name_len);
+        r->headers[i].value = sv_make(c->hoff[i].value_len ? base + c->hoff[i].value_off : "",
+                                      c->hoff[i].value_len);
+    }
+    r->nheaders = c->nh;
+    r->method_name = head->method;
+    r->method = method_from_name(head->method, strlen(head->method));
+    if (!r->method)
+        r->method = METHOD_OTHER;
+    r->http_major = head->http_major;
+    r->http_minor = head->http_minor;
+    c->keep_alive = head->keep_alive && !s->draining;
+    c->is_head = r->method == METHOD_HEAD;
+
+    if (head->has_length && head->content_length > s->cfg.max_body) {
+        c->error_status = 413;
+        c->error_reason = "request body too large";
+        return -1;
+    }
+    sv_t expect = http_request_header(r, "Expect");
+    if (expect.p) {
+        if (!sv_ieq_cstr(expect, "100-continue")) {
+            c->error_status = 417;
+            c->error_reason = "unsupported Expect header";
+            return -1;
+        }
+        if (r->http_major == 1 && r->http_minor >= 1) {
+            buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+            mark_dirty(c);
+        }
+    }
+    return 0;
+}
+
+static int on_body(void *data, const char *at, size_t len)
+{
+    http_conn_t *c = data;
+    if (buf_append(&c->req.body, at, len) != 0) {
+        c->error_status = 413;
+        c->error_reason = "request body too large";
+        return -1;
+    }
+    c->deadline = uv_now(c->server->loop) + c->server->cfg.header_timeout_ms;
+    return 0;
+}
+
+static int on_message_complete(void *data)
+{
+    (void)data;
+    return 1; /* pause: answer this request before parsing the next */
+}
+
+static const reqparser_callbacks_t callbacks = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- requests ---------------------------------------------------------- */
+
+sv_t http_request_header(const http_request_t *req, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++)
+        if (req->headers[i].name.n == n && strncasecmp(req->headers[i].name.p, name, n) == 0)
+            return req->headers[i].value;
+    return SV_NULL;
+}
+
+int http_request_gone(const http_request_t *req) { return req->conn->gone; }
+
+static void conn_dispatch(http_conn_t *c)
+{
+    http_server_t *s = c->server;
+    http_request_t *r = &c->req;
+    r->target = sv_make(c->url.p ? c->url.p : "/", c->url.len);
+    const char *q = memchr(r->target.p, '?', r->target.n);
+    if (q) {
+        r->path = sv_make(r->target.p, (size_t)(q - r->target.p));
+        r->query = sv_make(q + 1, r->target.n - r->path.n - 1);
+    } else {
+        r->path = r->target;
+        r->query = sv_make("", 0);
+    }
+    /* Strip a fragment, which clients should not send. */
+    const char *frag = memchr(r->path.p, '#', r->path.n);
+    if (frag)
+        r->path.n = (size_t)(frag - r->path.p);
+    r->start_ns = uv_hrtime();
+    c->in_request = 0;
+    c->busy = 1;
+    c->deadline = 0;
+    s->active_requests++;
+    s->handler(r, s->handler_data);
+}
+
+static void request_reset(http_conn_t *c)
+{
+    http_request_t *r = &c->req;
+    arena_reset(&r->arena);
+    r->headers = NULL;
+    r->nheaders = 0;
+    if (r->body.cap > READ_BUF_SIZE)
+        buf_free(&r->body);
+    else
+        buf_reset(&r->body);
+    if (c->hdr.cap > 16384)
+        buf_free(&c->hdr);
+}
+
+static void write_response_head(buf_t *o, int status, size_t body_len, int keep_alive,
+                                const http_header_t *headers, size_t nheaders, int http10)
+{
+    buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_text(status),
+               http_date());
+    if (status >= 200 && status != 204 && status != 304)
+        buf_printf(o, "Content-Length: %zu\r\n", body_len);
+    if (!keep_alive)
+        buf_puts(o, "Connection: close\r\n");
+    else if (http10)
+        buf_puts(o, "Connection: keep-alive\r\n");
+    for (size_t i = 0; i < nheaders; i++) {
+        sv_t n = headers[i].name;
+        if (sv_ieq_cstr(n, "Content-Length") || sv_ieq_cstr(n, "Transfer-Encoding") ||
+            sv_ieq_cstr(n, "Connection") || sv_ieq_cstr(n, "Date"))
+            continue;
+        buf_append(o, n.p, n.n);
+        buf_append(o, ": ", 2);
+        buf_append(o, headers[i].value.p, headers[i].value.n);
+        buf_append(o, "\r\n", 2);
+    }
+    buf_append(o, "\r\n", 2);
+}
+
+void http_respond(http_request_t *req, int status, const http_header_t *headers,
+                  size_t nheaders, const void *body, size_t body_len)
+{
+    http_conn_t *c = req->conn;
+    http_server_t *s = c->server;
+    if (!c->busy)
+        return; /* answered twice: ignore */
+    c->busy = 0;
+    s->active_requests--;
+    if (c->closing) {
+        request_reset(c);
+        if (c->closed)
+            conn_close(c); /* frees now that nobody holds the request */
+        return;
+    }
+    if (status < 100 || status > 599)
+        status = 500;
+    int keep_alive = c->keep_alive && !s->draining && !c->close_after;
+    int http10 = req->http_major == 1 && req->http_minor == 0;
+    if (!body)
+        body_len = 0;
+    write_response_head(&c->out, status, body_len, keep_alive, headers, nheaders, http10);
+    if (body_len && !c->is_head && status >= 200 && status != 204 && status != 304)
+        buf_append(&c->out, body, body_len);
+    request_reset(c);
+    if (!keep_alive)
+        c->close_after = 1;
+    c->deadline = uv_now(s->loop) + s->cfg.keepalive_timeout_ms;
+    if (!c->processing)
+        c->resume = 1;
+    mark_dirty(c);
+}
+
+/* ---- connection I/O ---------------------------------------------------- */
+
+static void conn_free(http_conn_t *c)
+{
+    http_server_t *s = c->server;
+    unmark_dirty(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    reqparser_free(c->parser);
+    arena_free(&c->req.arena);
+    buf_free(&c->req.body);
+    buf_free(&c->url);
+    buf_free(&c->hdr);
+    buf_free(&c->pending);
+    buf_free(&c->out);
+    free(c->wbase);
+    free(c);
+    if (s->draining && s->nconns == 0 && s->drained_cb) {
+        void (*cb)(http_server_t *) = s->drained_cb;
+        s->drained_cb = NULL;
+        cb(s);
+    }
+}
+
+static void on_close(uv_handle_t *h)
+{
+    http_conn_t *c = (http_conn_t *)h;
+    c->closed = 1;
+    if (!c->busy)
+        conn_free(c);
+}
+
+static void conn_close(http_conn_t *c)
+{
+    if (c->closed && !c->busy) {
+        conn_free(c);
+        return;
+    }
+    if (c->closing)
+        return;
+    c->closing = 1;
+    unmark_dirty(c);
+    if (c->busy)
+        c->gone = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    http_conn_t *c = req->data;
+    /* Otherwise keep reading and dropping input a little while (until EOF
+     * or the linger deadline), so unread request bytes do not turn the
+     * close into a reset that eats our answer. */
+    if (status < 0 || c->gone || c->eof)
+        conn_close(c);
+}
+
+static void conn_finish(http_conn_t *c)
+{
+    if (c->closing || c->lingering)
+        return;
+    if (c->gone) {
+        conn_close(c);
+        return;
+    }
+    c->sreq.data = c;
+    if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->lingering = 1;
+    c->deadline = uv_now(c->server->loop) + LINGER_MS;
+    if (c->eof)
+        return; /* nothing more will come; on_shutdown closes */
+    buf_reset(&c->pending);
+    read_start(c);
+}
+
+static void conn_flush(http_conn_t *c);
+
+static void on_write(uv_write_t *w, int status)
+{
+    http_conn_t *c = w->data;
+    free(c->wbase);
+    c->wbase = NULL;
+    c->writing = 0;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        c->gone = 1;
+        conn_close(c);
+        return;
+    }
+    c->deadline = uv_now(c->server->loop) + c->server->cfg.keepalive_timeout_ms;
+    conn_flush(c);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
+
+static void read_start(http_conn_t *c)
+{
+    if (c->reading || c->closing || c->eof)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0)
+        c->reading = 1;
+}
+
+static void read_stop(http_conn_t *c)
+{
+    if (!c->reading)
+        return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+}
+
+static void conn_flush(http_conn_t *c)
+{
+    if (c->closing || c->writing)
+        return;
+    if (c->out.len) {
+        uv_buf_t b = uv_buf_init(c->out.p, (unsigned)c->out.len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == (int)c->out.len) {
+            if (c->out.cap > OUT_SOFT_MAX)
+                buf_free(&c->out);
+            else
+                buf_reset(&c->out);
+        } else if (n < 0 && n != UV_EAGAIN) {
+            c->gone = 1;
+            conn_close(c);
+            return;
+        } else {
+            size_t done = n > 0 ? (size_t)n : 0;
+            size_t total = c->out.len;
+            c->wbase = buf_steal(&c->out);
+            buf_init(&c->out, OUT_HARD_MAX);
+            uv_buf_t rest = uv_buf_init(c->wbase + done, (unsigned)(total - done));
+            c->wreq.data = c;
+            if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &rest, 1, on_write) != 0) {
+                c->gone = 1;
+                conn_close(c);
+                return;
+            }
+            c->writing = 1;
+            if (total - done > OUT_SOFT_MAX)
+                read_stop(c);
+            return;
+        }
+    }
+    if (!c->busy && (c->close_after || (c->eof && !c->pending.len))) {
+        conn_finish(c);
+        return;
+    }
+    if (!c->reading && !c->busy && c->pending.len < PENDING_MAX)
+        read_start(c);
+}
+
+static void conn_error(http_conn_t *c, int status, const char *reason)
+{
+    if (!reason)
+        reason = http_status_text(status);
+    char body[160];
+    int n = snprintf(body, sizeof body, "%d %s: %s\n", status, http_status_text(status), reason);
+    if (n < 0 || (size_t)n >= sizeof body)
+        n = (int)strlen(body);
+    static const http_header_t ct = {{"Content-Type", 12}, {"text/plain; charset=utf-8", 25}};
+    c->is_head = 0;
+    write_response_head(&c->out, status, (size_t)n, 0, &ct, 1, 0);
+    buf_append(&c->out, body, (size_t)n);
+    c->close_after = 1;
+    c->in_request = 0;
+    buf_reset(&c->pending);
+    read_stop(c);
+    mark_dirty(c);
+    log_write(LOG_DEBUG, "Host.Http", NULL, "%s: answered %d (%s)", c->remote, status, reason);
+}
+
+static void conn_process(http_conn_t *c, const char *data, size_t len)
+{
+    c->processing = 1;
+    while (len > 0 && !c->busy && !c->close_after && !c->closing) {
+        size_t used = 0;
+        int rc = reqparser_feed(c->parser, data, len, &used);
+        data += used;
+        len -= used;
+        if (rc == PARSE_PAUSED) {
+            reqparser_resume(c->parser);
+            conn_dispatch(c);
+            continue;
+        }
+        if (rc == PARSE_ERROR) {
+            if (c->error_status)
+                conn_error(c, c->error_status, c->error_reason);
+            else
+                conn_error(c, 400, reqparser_error(c->parser));
+            len = 0;
+            break;
+        }
+        len = 0; /* all consumed */
+    }
+    c->processing = 0;
+    if (len > 0 && !c->close_after && !c->closing) {
+        if (buf_append(&c->pending, data, len) != 0) {
+            conn_error(c, 431, "too much pipelined input");
+            return;
+        }
+    }
+    if (c->pending.len >= PENDING_MAX)
+        read_stop(c);
+}
+
+static void process_pending(http_conn_t *c)
+{
+    if (!c->pending.len || c->busy || c->closing)
+        return;
+    buf_t p = c->pending;
+    buf_init(&c->pending, PENDING_MAX);
+    conn_process(c, p.p, p.len);
+    buf_free(&p);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    http_conn_t *c = (http_conn_t *)h;
+    http_server_t *s = c->server;
+    (void)suggested;
+    if (!s->rbuf_in_use) {
+        s->rbuf_in_use = 1;
+        *b = uv_buf_init(s->rbuf, (unsigned)s->rbuf_size);
+        return;
+    }
+    char *p = malloc(READ_BUF_SIZE);
+    *b = uv_buf_init(p, p ? READ_BUF_SIZE : 0);
+}
+
+static void release_buf(http_server_t *s, const uv_buf_t *b)
+{
+    if (b->base == s->rbuf)
+        s->rbuf_in_use = 0;
+    else
+        free(b->base);
+}
+
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+    http_conn_t *c = (http_conn_t *)st;
+    http_server_t *s = c->server;
+    if (nread < 0) {
+        release_buf(s, b);
+        read_stop(c);
+        if (nread != UV_EOF || c->lingering) {
+            if (nread != UV_EOF)
+                c->gone = 1;
+            conn_close(c);
+            return;
+        }
+        /* The client finished sending; answer what it asked, then close. */
+        c->eof = 1;
+        if (c->in_request && !c->busy) {
+            conn_close(c); /* a request cut short */
+            return;
+        }
+        if (c->busy || c->out.len || c->writing || c->pending.len) {
+            if (!c->busy)
+                process_pending(c);
+            mark_dirty(c);
+        } else {
+            conn_close(c);
+        }
+        return;
+    }
+    if (nread == 0 || c->lingering || c->closing) {
+        release_buf(s, b);
+        return;
+    }
+    if (c->busy || c->pending.len) {
+        if (buf_append(&c->pending, b->base, (size_t)nread) != 0)
+            read_stop(c);
+        else if (c->pending.len >= PENDING_MAX)
+            read_stop(c);
+        release_buf(s, b);
+        return;
+    }
+    if (!c->in_request)
+        c->deadline = uv_now(s->loop) + s->cfg.header_timeout_ms;
+    conn_process(c, b->base, (size_t)nread);
+    release_buf(s, b);
+    if (c->out.len || c->close_after)
+        mark_dirty(c);
+}
+
+/* ---- server ------------------------------------------------------------ */
+
+static void flush_cb(uv_check_t *h)
+{
+    http_server_t *s = h->data;
+    while (s->dirty) {
+        http_conn_t *c = s->dirty;
+        unmark_dirty(c);
+        if (c->resume) {
+            c->resume = 0;
+            process_pending(c);
+            if (c->in_dirty)
+                unmark_dirty(c);
+        }
+        conn_flush(c);
+    }
+    log_flush();
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+    http_server_t *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    http_conn_t *c = s->conns;
+    while (c) {
+        http_conn_t *next = c->next;
+        if (c->deadline && now >= c->deadline && !c->busy && !c->closing) {
+            if (c->lingering || c->writing) {
+                c->gone = 1;
+                conn_close(c);
+            } else if (c->in_request) {
+                conn_error(c, 408, "request not received in time");
+                conn_flush(c);
+            } else {
+                conn_close(c); /* idle keep-alive connection */
+            }
+        }
+        c = next;
+    }
+}
+
+static void on_connection(uv_stream_t *ls, int status)
+{
+    http_server_t *s = ls->data;
+    if (status < 0) {
+        log_error("accept: %s", uv_strerror(status));
+        return;
+    }
+    http_conn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->server = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->parser = reqparser_new(&callbacks, c);
+    arena_init(&c->req.arena, 4096);
+    buf_init(&c->req.body, (size_t)s->cfg.max_body);
+    buf_init(&c->url, s->cfg.max_url);
+    buf_init(&c->hdr, s->cfg.max_headers);
+    buf_init(&c->pending, PENDING_MAX);
+    buf_init(&c->out, OUT_HARD_MAX);
+    c->req.conn = c;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (!c->parser || uv_accept(ls, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6)
+            uv_ip6_name((struct sockaddr_in6 *)&ss, c->remote, sizeof c->remote);
+        else
+            uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof c->remote);
+    }
+    memcpy(c->req.remote_addr, c->remote, sizeof c->remote);
+    c->deadline = uv_now(s->loop) + s->cfg.header_timeout_ms;
+    if (s->nconns > s->cfg.max_connections) {
+        log_warn("connection limit (%zu) reached; refusing %s", s->cfg.max_connections, c->remote);
+        conn_error(c, 503, "too many connections");
+        return;
+    }
+    read_start(c);
+}
+
+int http_server_init(http_server_t *s, uv_loop_t *loop, const http_server_config_t *cfg,
+                     http_handler_fn handler, void *data)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    s->cfg = *cfg;
+    if (!s->cfg.max_url)
+        s->cfg.max_url = HTTP_MAX_URL;
+    if (!s->cfg.max_headers)
+        s->cfg.max_headers = HTTP_MAX_HEADERS_BYTES;
+    if (!s->cfg.max_connections)
+        s->cfg.max_connections = 10000;
+    if (!s->cfg.header_timeout_ms)
+        s->cfg.header_timeout_ms = 30000;
+    if (!s->cfg.keepalive_timeout_ms)
+        s->cfg.keepalive_timeout_ms = 120000;
+    s->handler = handler;
+    s->handler_data = data;
+    s->rbuf_size = READ_BUF_SIZE;
+    s->rbuf = malloc(s->rbuf_size);
+    if (!s->rbuf)
+        return UV_ENOMEM;
+    int rc = uv_tcp_init(loop, &s->listener);
+    if (rc)
+        return rc;
+    s->listener.data = s;
+    uv_check_init(loop, &s->flush_check);
+    s->flush_check.data = s;
+    uv_check_start(&s->flush_check, flush_cb);
+    uv_unref((uv_handle_t *)&s->flush_check);
+    uv_timer_init(loop, &s->sweep_timer);
+    s->sweep_timer.data = s;
+    uv_timer_start(&s->sweep_timer, sweep_cb, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *)&s->sweep_timer);
+    return 0;
+}
+
+int http_server_listen(http_server_t *s, const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    int rc;
+    if (strchr(host, ':'))
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
+    else
+        rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+    if (rc)
+        return rc;
+    rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
+    if (rc)
+        return rc;
+    rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+    if (rc)
+        return rc;
+    s->listening = 1;
+    return 0;
+}
+
+int http_server_port(http_server_t *s)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+void http_server_drain(http_server_t *s, void (*cb)(http_server_t *s))
+{
+    s->draining = 1;
+    s->drained_cb = cb;
+    if (s->listening) {
+        s->listening = 0;
+        uv_close((uv_handle_t *)&s->listener, NULL);
+    }
+    http_conn_t *c = s->conns;
+    while (c) {
+        http_conn_t *next = c->next;
+        if (!c->busy && !c->in_request && !c->out.len && !c->writing && !c->pending.len)
+            conn_close(c);
+        else
+            c->close_after = 1;
+        c = next;
+    }
+    if (s->nconns == 0 && s->drained_cb) {
+        s->drained_cb = NULL;
+        cb(s);
+    }
+}
+
+void http_server_close(http_server_t *s)
+{
+    s->drained_cb = NULL;
+    s->draining = 1;
+    if (s->listening) {
+        s->listening = 0;
+        uv_close((uv_handle_t *)&s->listener, NULL);
+    }
+    http_conn_t *c = s->conns;
+    while (c) {
+        http_conn_t *next = c->next;
+        c->gone = 1;
+        conn_close(c);
+        c = next;
+    }
+    if (!uv_is_closing((uv_handle_t *)&s->flush_check))
+        uv_close((uv_handle_t *)&s->flush_check, NULL);
+    if (!uv_is_closing((uv_handle_t *)&s->sweep_timer))
+        uv_close((uv_handle_t *)&s->sweep_timer, NULL);
+}
+
+void http_server_free(http_server_t *s)
+{
+    free(s->rbuf);
+    s->rbuf = NULL;
+}

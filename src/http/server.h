@@ -1,0 +1,131 @@
+/*
+ * server.h -- the HTTP/1.1 server: libuv streams + the request parser.
+ *
+ * Keep-alive, pipelining (requests are answered in order, one at a time per
+ * connection), Content-Length and chunked bodies, HEAD, Expect:
+ * 100-continue, Connection: close, limits with their status codes (URL 414,
+ * headers 431, body 413, slow headers 408, too many connections 503,
+ * malformed 400), and a graceful stop.
+ *
+ * Lifecycle of a request: the server parses it into the connection's one
+ * http_request_t and calls the handler. The handler answers with
+ * http_respond(), at once or later from the same loop; until then the
+ * connection reads no further request. The request and everything reachable
+ * from it (headers, body, arena) stay valid until http_respond() returns;
+ * after that the pointer must not be used. If the client goes away first,
+ * http_respond() still must be called and just releases the request;
+ * http_request_gone() tells whether that happened.
+ *
+ * Output is buffered per connection and written once per loop turn (a check
+ * handle), so pipelined and concurrent answers cost one write each turn.
+ */
+#ifndef STRATUS_SERVER_H
+#define STRATUS_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "../util/arena.h"
+#include "../util/buf.h"
+#include "../util/sv.h"
+
+#define HTTP_MAX_URL 8192
+#define HTTP_MAX_HEADERS_BYTES (64 * 1024)
+#define HTTP_MAX_HEADER_COUNT 256
+
+typedef struct http_header {
+    sv_t name;
+    sv_t value;
+} http_header_t;
+
+typedef struct http_conn http_conn_t;
+typedef struct http_server http_server_t;
+
+typedef struct http_request {
+    unsigned method;          /* METHOD_* bit (http/method.h) or METHOD_OTHER */
+    const char *method_name;  /* "GET", ... */
+    int http_major, http_minor;
+    sv_t target;              /* the raw request target */
+    sv_t path;                /* target up to '?', still percent-encoded */
+    sv_t query;               /* after '?', without it; n == 0 when none */
+    http_header_t *headers;
+    size_t nheaders;
+    buf_t body;
+    arena_t arena;            /* per-request memory, reset after the answer */
+    char remote_addr[64];     /* "127.0.0.1" */
+    uint64_t start_ns;        /* uv_hrtime() when the headers were complete */
+    http_conn_t *conn;
+} http_request_t;
+
+typedef void (*http_handler_fn)(http_request_t *req, void *data);
+
+typedef struct http_server_config {
+    size_t max_url;              /* 414 beyond */
+    size_t max_headers;          /* 431 beyond (bytes of names and values) */
+    uint64_t max_body;           /* 413 beyond */
+    uint64_t header_timeout_ms;  /* 408 when a request's head or body stalls */
+    uint64_t keepalive_timeout_ms; /* idle connections are closed after it */
+    size_t max_connections;      /* 503 beyond */
+} http_server_config_t;
+
+struct http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_check_t flush_check;
+    uv_timer_t sweep_timer;
+    http_server_config_t cfg;
+    http_handler_fn handler;
+    void *handler_data;
+    http_conn_t *conns;        /* all open connections (doubly linked) */
+    http_conn_t *dirty;        /* connections with output or work pending */
+    size_t nconns;
+    size_t active_requests;    /* requests handed to the handler, not yet answered */
+    int listening;
+    int draining;
+    void (*drained_cb)(http_server_t *s);
+    char *rbuf;                /* shared read buffer */
+    size_t rbuf_size;
+    int rbuf_in_use;
+};
+
+/* Prepare a server on loop. 0 or a negative libuv error. */
+int http_server_init(http_server_t *s, uv_loop_t *loop, const http_server_config_t *cfg,
+                     http_handler_fn handler, void *data);
+
+/* Bind and listen. host is an IPv4 or IPv6 address. 0 or a negative libuv
+ * error (e.g. UV_EADDRINUSE). */
+int http_server_listen(http_server_t *s, const char *host, int port);
+
+/* The port actually bound (useful with port 0). */
+int http_server_port(http_server_t *s);
+
+/* Stop accepting; let in-flight requests finish and close each connection
+ * after its current answer; idle connections close now. cb runs once no
+ * connection is left. */
+void http_server_drain(http_server_t *s, void (*cb)(http_server_t *s));
+
+/* Close every connection and the server's handles now (after a bounded
+ * drain). Requests still with the handler are released when it answers. */
+void http_server_close(http_server_t *s);
+
+/* Release the server's memory once its handles have closed (after
+ * http_server_close() and a run of the loop). */
+void http_server_free(http_server_t *s);
+
+/* Answer a request. headers are the response headers to add (the server
+ * adds Date, Content-Length and Connection); body may be NULL. For HEAD the
+ * body is not sent. After this call req must not be used. */
+void http_respond(http_request_t *req, int status, const http_header_t *headers,
+                  size_t nheaders, const void *body, size_t body_len);
+
+/* The first value of a request header (case-insensitive), or SV_NULL. */
+sv_t http_request_header(const http_request_t *req, const char *name);
+
+/* 1 when the client has gone away while the request was being handled. */
+int http_request_gone(const http_request_t *req);
+
+/* The reason phrase of a status code ("Not Found"). */
+const char *http_status_text(int status);
+
+#endif

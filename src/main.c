@@ -1,0 +1,58 @@
+/*
+ * main.c -- the stratus command: dispatches to a sub-command (src/cli/), or
+ * runs as a worker when re-executed by the host.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"init", cmd_init, "create a new function app folder"},
+    {"new", cmd_new, "add a function to the app from a template"},
+    {"templates", cmd_templates, "list the function templates"},
+    {"start", cmd_start, "run the app locally for development (auth off, readable logs)"},
+    {"host", cmd_host, "run the app in production (auth enforced, JSON logs)"},
+    {"invoke", cmd_invoke, "run a function of a running host through its admin API"},
+    {"keys", cmd_keys, "list, set, generate and delete function and host keys"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Stratus %s -- a self-hosted, event-driven functions host.\n\n"
+            "Usage: stratus <command> [options]\n\nCommands:\n",
+            STRATUS_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'stratus <command> --help' for a command's options.\n"
+                 "Quick start: stratus init myapp && cd myapp && stratus new --template http "
+                 "--name hello && stratus start\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+        printf("stratus %s\n", STRATUS_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "stratus: unknown command '%s'\n\n", name);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,47 @@
+/*
+ * log.h -- the host's log: readable coloured lines in development
+ * (`stratus start`), one JSON object per line in production (`stratus host`).
+ *
+ * Lines are appended to a process buffer and written out by log_flush(),
+ * which the host calls once per loop turn (and at exit), so a busy loop pays
+ * one write for many lines. Before log_set_buffered(1) every line is written
+ * at once. Levels follow stratus.h (STRATUS_LOG_TRACE .. CRITICAL).
+ */
+#ifndef STRATUS_LOG_H
+#define STRATUS_LOG_H
+
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+enum { LOG_TRACE = 0, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_CRITICAL };
+
+typedef enum log_format { LOG_FORMAT_DEV = 0, LOG_FORMAT_JSON = 1 } log_format_t;
+
+/* Configure the log. fd is where lines go (normally 1); colour applies to
+ * the dev format only. */
+void log_setup(log_format_t format, int fd, int colour, int min_level);
+void log_set_buffered(int on);
+int log_min_level(void);
+
+/* One line. category is e.g. "Host" or "Function.hello"; invocation_id may
+ * be NULL. */
+void log_write(int level, const char *category, const char *invocation_id,
+               const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void log_writev(int level, const char *category, const char *invocation_id,
+                const char *fmt, va_list ap);
+
+/* The line that closes every invocation: function, id, outcome, HTTP
+ * status (0 when none), duration in nanoseconds, and an optional reason. */
+void log_invocation(const char *function, const char *invocation_id, int ok,
+                    int status, uint64_t duration_ns, const char *reason);
+
+/* Write out what is buffered. */
+void log_flush(void);
+
+#define log_info(...) log_write(LOG_INFO, "Host", NULL, __VA_ARGS__)
+#define log_warn(...) log_write(LOG_WARN, "Host", NULL, __VA_ARGS__)
+#define log_error(...) log_write(LOG_ERROR, "Host", NULL, __VA_ARGS__)
+#define log_debug(...) log_write(LOG_DEBUG, "Host", NULL, __VA_ARGS__)
+
+#endif

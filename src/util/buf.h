@@ -1,0 +1,46 @@
+/*
+ * buf.h -- growable byte buffers with a hard maximum.
+ *
+ * Lifecycle: buf_init() (no allocation), appends grow the storage up to
+ * `max` bytes, buf_free() releases it. buf_reset() keeps the storage for
+ * reuse. The contents are always followed by a NUL byte that is not counted
+ * in len, so a buffer of text can be used as a C string.
+ */
+#ifndef STRATUS_BUF_H
+#define STRATUS_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+typedef struct buf {
+    char *p;    /* NULL until the first append */
+    size_t len; /* bytes used */
+    size_t cap; /* bytes allocated (excluding the NUL) */
+    size_t max; /* hard limit of len */
+} buf_t;
+
+void buf_init(buf_t *b, size_t max);
+void buf_free(buf_t *b);
+void buf_reset(buf_t *b);
+
+/* Make room for `extra` more bytes. 0, or -1 past max or out of memory. */
+int buf_reserve(buf_t *b, size_t extra);
+
+/* Append bytes, a C string, or formatted text. 0, or -1 (nothing appended)
+ * when the result would exceed max. */
+int buf_append(buf_t *b, const void *data, size_t len);
+int buf_puts(buf_t *b, const char *s);
+int buf_putc(buf_t *b, char c);
+int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
+
+/* Append `s` as the inside of a JSON string (escaped, without quotes). */
+int buf_json_escape(buf_t *b, const char *s, size_t len);
+
+/* Drop the first n bytes. */
+void buf_consume(buf_t *b, size_t n);
+
+/* Hand the storage to the caller (who frees it); the buffer is left empty. */
+char *buf_steal(buf_t *b);
+
+#endif

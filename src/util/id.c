@@ -1,0 +1,62 @@
+/*
+ * id.c -- fast random UUIDs (see id.h).
+ */
+#include "id.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t state[4];
+static int seeded;
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static void seed(void)
+{
+    if (getrandom(state, sizeof state, 0) != (ssize_t)sizeof state) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        state[0] = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+        state[1] = (uint64_t)ts.tv_sec * 0x9E3779B97F4A7C15ull;
+        state[2] = 0xD1B54A32D192ED03ull;
+        state[3] = 0x8CB92BA72F3D8DD7ull;
+    }
+    seeded = 1;
+}
+
+uint64_t id_random64(void)
+{
+    if (!seeded)
+        seed();
+    uint64_t result = rotl(state[1] * 5, 7) * 9;
+    uint64_t t = state[1] << 17;
+    state[2] ^= state[0];
+    state[3] ^= state[1];
+    state[1] ^= state[2];
+    state[0] ^= state[3];
+    state[2] ^= t;
+    state[3] = rotl(state[3], 45);
+    return result;
+}
+
+void uuid_generate(char out[UUID_STR_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    uint64_t a = id_random64(), c = id_random64();
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = '\0';
+}

@@ -1,0 +1,20 @@
+/*
+ * id.h -- identifiers: random UUIDs for invocations and hosts.
+ *
+ * A per-process xoshiro256** generator seeded from the kernel once; fast
+ * enough for every request. Ids are unique, not secret (keys use OpenSSL).
+ */
+#ifndef STRATUS_ID_H
+#define STRATUS_ID_H
+
+#include <stdint.h>
+
+#define UUID_STR_LEN 37 /* 36 characters + NUL */
+
+/* Write a version-4 UUID ("1b4e28ba-2fa1-41d2-883f-0016d3cca427"). */
+void uuid_generate(char out[UUID_STR_LEN]);
+
+/* 64 random bits. */
+uint64_t id_random64(void);
+
+#endif
