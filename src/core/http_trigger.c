@@ -28,6 +28,8 @@ void http_trigger_register(host_t *h)
         if (router_add(h->router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
             app_add_error(app, fn->name, "%s/function.json: binding '%s' (httpTrigger): field "
                           "'route': %s", fn->name, fn->trigger->name, err);
+            if (h->runtime->unload)
+                h->runtime->unload(fn);
             app_drop_function(app, fn);
             continue;
         }

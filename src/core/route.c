@@ -27,12 +27,11 @@
 #define SVF(v) (int)(v).n, (v).p
 
 enum { SEG_LIT, SEG_PARAM, SEG_CATCHALL, SEG_COMPLEX };
-enum { C_INT, C_LONG, C_BOOL, C_ALPHA, C_GUID, C_DATETIME, C_DOUBLE, C_DECIMAL, C_RANGE,
-       C_LENGTH, C_REGEX };
+enum { C_RANGE, C_LENGTH, C_BOOL, C_ALPHA, C_GUID, C_DATETIME, C_DOUBLE, C_DECIMAL, C_REGEX };
 
 typedef struct cons {
     int kind;
-    long long a, b; /* C_RANGE: value in [a,b]; C_LENGTH: length in [a,b] */
+    long long a, b; /* C_RANGE: an integer in [a,b]; C_LENGTH: length in [a,b] */
     regex_t re;     /* C_REGEX */
 } cons_t;
 
@@ -50,18 +49,26 @@ typedef struct part {
 
 typedef struct seg {
     int kind;
+    uint32_t hash;       /* SEG_LIT: seg_hash() of the literal */
     sv_t lit;            /* SEG_LIT, lower-cased */
     size_t param;        /* SEG_PARAM, SEG_CATCHALL */
     size_t part, nparts; /* SEG_COMPLEX: range in route->parts */
 } seg_t;
 
+#define QUICK 4 /* literal segments checked by hash alone before anything else */
+
 struct route {
-    char *tmpl; /* without surrounding slashes */
-    char *pool; /* names, literals, defaults, regex sources */
-    size_t pool_used;
-    seg_t *segs;
     size_t nsegs, nreq; /* a path needs at least nreq segments */
     int catchall;       /* the last segment is a catch-all */
+    size_t nquick;
+    struct {
+        size_t seg;
+        uint32_t hash;
+    } quick[QUICK]; /* the first literal segments */
+    char *tmpl;     /* without surrounding slashes */
+    char *pool;     /* names, literals, defaults, regex sources */
+    size_t pool_used;
+    seg_t *segs;
     part_t *parts;
     size_t nparts;
     cons_t *cons;
@@ -80,6 +87,22 @@ static int hexval(int c)
         return c - '0';
     c |= 32;
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* FNV-1a of lower-cased (path: and percent-decoded) text, so that a
+ * literal segment is compared with a path segment by one integer first. */
+static uint32_t seg_hash(const char *s, size_t n, int decode)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (decode && c == '%' && n - i >= 3 && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            c = hexval(s[i + 1]) << 4 | hexval(s[i + 2]);
+            i += 2;
+        }
+        h = (h ^ (uint32_t)lower(c)) * 16777619u;
+    }
+    return h;
 }
 
 long url_decode(const char *src, size_t len, char *dst, size_t dstlen)
@@ -266,10 +289,6 @@ static int cons_ok(const cons_t *c, const char *v, size_t n)
     long long x;
     size_t i, len;
     switch (c->kind) {
-    case C_INT:
-        return parse_ll(v, n, &x) && x >= INT32_MIN && x <= INT32_MAX;
-    case C_LONG:
-        return parse_ll(v, n, &x);
     case C_BOOL:
         return (n == 4 && strncasecmp(v, "true", 4) == 0) ||
                (n == 5 && strncasecmp(v, "false", 5) == 0);
@@ -348,11 +367,10 @@ static sv_t param_text(const parser_t *ps, size_t start)
     return sv_make(ps->s + start, e - start);
 }
 
-static sv_t pool_copy(route_t *r, const char *s, size_t n, int lowercase)
+static sv_t pool_copy(route_t *r, const char *s, size_t n)
 {
     char *w = r->pool + r->pool_used;
-    for (size_t k = 0; k < n; k++)
-        w[k] = (char)(lowercase ? lower((unsigned char)s[k]) : s[k]);
+    memcpy(w, s, n);
     w[n] = '\0';
     r->pool_used += n + 1;
     return sv_make(w, n);
@@ -514,16 +532,30 @@ static int regex_prepare(parser_t *ps, size_t at, sv_t arg, sv_t text, const cha
     return 0;
 }
 
+/* int and long are ranges; a single argument sets the bound that `one`
+ * names: 'a' the lower, 'b' the upper, '=' both. */
 static const struct {
     const char *name;
     int kind, amin, amax;
+    long long a, b;
+    char one;
 } ctab[] = {
-    {"int", C_INT, 0, 0},         {"long", C_LONG, 0, 0},       {"bool", C_BOOL, 0, 0},
-    {"alpha", C_ALPHA, 0, 0},     {"guid", C_GUID, 0, 0},       {"datetime", C_DATETIME, 0, 0},
-    {"double", C_DOUBLE, 0, 0},   {"float", C_DOUBLE, 0, 0},    {"decimal", C_DECIMAL, 0, 0},
-    {"min", C_RANGE, 1, 1},       {"max", C_RANGE, 1, 1},       {"range", C_RANGE, 2, 2},
-    {"length", C_LENGTH, 1, 2},   {"minlength", C_LENGTH, 1, 1}, {"maxlength", C_LENGTH, 1, 1},
-    {"regex", C_REGEX, 1, 1},
+    {"int", C_RANGE, 0, 0, INT32_MIN, INT32_MAX, 0},
+    {"long", C_RANGE, 0, 0, LLONG_MIN, LLONG_MAX, 0},
+    {"bool", C_BOOL, 0, 0, 0, 0, 0},
+    {"alpha", C_ALPHA, 0, 0, 0, 0, 0},
+    {"guid", C_GUID, 0, 0, 0, 0, 0},
+    {"datetime", C_DATETIME, 0, 0, 0, 0, 0},
+    {"double", C_DOUBLE, 0, 0, 0, 0, 0},
+    {"float", C_DOUBLE, 0, 0, 0, 0, 0},
+    {"decimal", C_DECIMAL, 0, 0, 0, 0, 0},
+    {"min", C_RANGE, 1, 1, 0, LLONG_MAX, 'a'},
+    {"max", C_RANGE, 1, 1, LLONG_MIN, 0, 'b'},
+    {"range", C_RANGE, 2, 2, 0, 0, 0},
+    {"length", C_LENGTH, 1, 2, 0, 0, '='},
+    {"minlength", C_LENGTH, 1, 1, 0, LLONG_MAX, 'a'},
+    {"maxlength", C_LENGTH, 1, 1, 0, 0, 'b'},
+    {"regex", C_REGEX, 1, 1, 0, 0, 0},
 };
 
 static int add_constraint(parser_t *ps, size_t at, sv_t name, sv_t arg, sv_t text)
@@ -531,7 +563,7 @@ static int add_constraint(parser_t *ps, size_t at, sv_t name, sv_t arg, sv_t tex
     route_t *r = ps->r;
     cons_t *c = &r->cons[r->ncons];
     size_t t;
-    long long v[2];
+    long long v[2] = {0, 0};
     int nv = 0;
     if (name.n == 0)
         return fail(ps, at, "empty constraint in '%.*s'", SVF(text));
@@ -547,13 +579,11 @@ static int add_constraint(parser_t *ps, size_t at, sv_t name, sv_t arg, sv_t tex
         return fail(ps, at, "constraint '%s' needs an argument in '%.*s'", ctab[t].name,
                     SVF(text));
     c->kind = ctab[t].kind;
-    if (ctab[t].amax == 0) {
-        r->ncons++;
-        return 0;
-    }
+    c->a = ctab[t].a;
+    c->b = ctab[t].b;
     if (c->kind == C_REGEX) {
         char msg[128];
-        const char *re;
+        const char *re = NULL;
         int rc;
         if (arg.n == 0)
             return fail(ps, at, "empty regex in '%.*s'", SVF(text));
@@ -567,7 +597,7 @@ static int add_constraint(parser_t *ps, size_t at, sv_t name, sv_t arg, sv_t tex
         r->ncons++;
         return 0;
     }
-    for (size_t i = 0, s = 0; i <= arg.n; i++) {
+    for (size_t i = 0, s = 0; arg.p && i <= arg.n; i++) {
         if (i < arg.n && arg.p[i] != ',')
             continue;
         if (nv == 2 || !parse_ll(arg.p + s, i - s, &v[nv]))
@@ -580,14 +610,10 @@ static int add_constraint(parser_t *ps, size_t at, sv_t name, sv_t arg, sv_t tex
         (nv == 2 && (v[1] < v[0])))
         return fail(ps, at, "bad argument '%.*s' for constraint '%s' in '%.*s'", SVF(arg),
                     ctab[t].name, SVF(text));
-    c->a = v[0];
-    c->b = nv == 2 ? v[1] : v[0];
-    if (!strcmp(ctab[t].name, "min") || !strcmp(ctab[t].name, "minlength"))
-        c->b = LLONG_MAX;
-    else if (!strcmp(ctab[t].name, "max"))
-        c->a = LLONG_MIN, c->b = v[0];
-    else if (!strcmp(ctab[t].name, "maxlength"))
-        c->a = 0, c->b = v[0];
+    if (nv && (nv == 2 || ctab[t].one != 'b'))
+        c->a = v[0];
+    if (nv && (nv == 2 || ctab[t].one != 'a'))
+        c->b = v[nv - 1];
     r->ncons++;
     return 0;
 }
@@ -622,12 +648,12 @@ static int parse_param(parser_t *ps, int *star)
     for (size_t k = 0; k < r->nparams; k++)
         if (sv_ieq(r->params[k].name, name))
             return fail(ps, start, "duplicate parameter name '%.*s'", SVF(name));
-    p->name = pool_copy(r, name.p, name.n, 0);
+    p->name = pool_copy(r, name.p, name.n);
     p->cons = r->ncons;
     while (i < n && s[i] == ':') {
         size_t cs = ++i, ce;
         sv_t arg = SV_NULL;
-        while (i < n && is_alpha((unsigned char)s[i]))
+        while (i < n && (is_alpha((unsigned char)s[i]) || is_digit(s[i])))
             i++;
         ce = i;
         if (i < n && s[i] == '(') {
@@ -648,7 +674,7 @@ static int parse_param(parser_t *ps, int *star)
         if (i > ds && s[i - 1] == '?')
             return fail(ps, ds, "optional parameter '%.*s' cannot have a default value",
                         SVF(name));
-        p->def = pool_copy(r, s + ds, i - ds, 0);
+        p->def = pool_copy(r, s + ds, i - ds);
     }
     if (i < n && s[i] == '?') {
         p->optional = 1;
@@ -735,12 +761,18 @@ static int parse_segment(parser_t *ps)
         sg->lit = r->parts[first].lit;
         sg->param = r->parts[first].param;
         sg->kind = sg->lit.p ? SEG_LIT : star ? SEG_CATCHALL : SEG_PARAM;
+        sg->hash = sg->lit.p ? seg_hash(sg->lit.p, sg->lit.n, 0) : 0;
+        if (sg->lit.p && r->nquick < QUICK) {
+            r->quick[r->nquick].seg = r->nsegs;
+            r->quick[r->nquick++].hash = sg->hash;
+        }
     } else {
         sg->kind = SEG_COMPLEX;
         for (size_t k = first; k < r->nparts; k++) {
-            const param_t *p = &r->params[r->parts[k].param];
+            const param_t *p;
             if (r->parts[k].lit.p)
                 continue;
+            p = &r->params[r->parts[k].param];
             if (p->def.p)
                 return fail(ps, start, "parameter '%.*s' in a complex segment cannot have a "
                                        "default value", SVF(p->name));
@@ -846,6 +878,7 @@ typedef struct split {
     size_t n;        /* segments; may exceed MAX_SEGS, then only the first are recorded */
     const char *p[MAX_SEGS];
     size_t len[MAX_SEGS];
+    uint32_t hash[MAX_SEGS]; /* seg_hash() of each */
 } split_t;
 
 typedef struct out {
@@ -869,6 +902,7 @@ static void split_path(const char *path, size_t len, split_t *sp)
         if (sp->n < MAX_SEGS) {
             sp->p[sp->n] = s;
             sp->len[sp->n] = (size_t)(e - s);
+            sp->hash[sp->n] = seg_hash(s, (size_t)(e - s), 1);
         }
         sp->n++;
         if (!q)
@@ -963,14 +997,10 @@ static int place_parts(const part_t *pt, size_t np, const char *d, size_t dn, si
         vl[k + 1] = last - pos - L;
         last = pos;
     }
-    if (end > first) { /* pt[first] is a parameter */
-        if (last <= lo)
-            return 0;
-        vs[first] = lo;
-        vl[first] = last - lo;
-    } else if (lo != hi) {
+    if (last <= lo) /* pt[first] is a parameter */
         return 0;
-    }
+    vs[first] = lo;
+    vl[first] = last - lo;
     return 1;
 }
 
@@ -1016,8 +1046,12 @@ static int match_split(const route_t *r, const split_t *sp, route_params_t *pr, 
     if (k < r->nreq || (k > r->nsegs && !r->catchall))
         return 0;
     upto = k < fixed ? k : fixed;
+    for (size_t i = 0; i < r->nquick; i++) /* cheap rejection first */
+        if (sp->hash[r->quick[i].seg] != r->quick[i].hash)
+            return 0;
     for (size_t i = 0; i < upto; i++)
-        if (r->segs[i].kind == SEG_LIT && !lit_eq(sp->p[i], sp->len[i], r->segs[i].lit))
+        if (r->segs[i].kind == SEG_LIT && (sp->hash[i] != r->segs[i].hash ||
+                                           !lit_eq(sp->p[i], sp->len[i], r->segs[i].lit)))
             return 0;
     for (size_t j = 0; j < r->nparams; j++) {
         pr->v[j].name = r->params[j].name;
@@ -1059,8 +1093,7 @@ int route_match(const route_t *r, const char *path, size_t len, route_params_t *
 
 typedef struct entry {
     route_t *r;
-    unsigned methods; /* as registered, 0 for all */
-    unsigned accept;  /* what requests it takes: HEAD with GET, OTHER with all */
+    unsigned accept; /* the methods it takes: HEAD with GET, OTHER when registered for all */
     void *data;
 } entry_t;
 
@@ -1119,7 +1152,7 @@ int router_add(router_t *rt, const char *tmpl, unsigned methods, void *data, cha
         rt->v = v;
         rt->cap = cap;
     }
-    rt->v[rt->n++] = (entry_t){r, methods, acc, data};
+    rt->v[rt->n++] = (entry_t){r, acc, data};
     return 0;
 }
 

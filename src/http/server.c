@@ -332,12 +332,25 @@ static void conn_dispatch(http_conn_t *c)
     http_server_t *s = c->server;
     http_request_t *r = &c->req;
     r->target = sv_make(c->url.p ? c->url.p : "/", c->url.len);
-    const char *q = memchr(r->target.p, '?', r->target.n);
+    /* The absolute form ("http://host/path?q") names the same resource. */
+    sv_t t = r->target;
+    if (t.n && t.p[0] != '/') {
+        const char *scheme = memmem(t.p, t.n, "://", 3);
+        if (scheme) {
+            const char *slash = memchr(scheme + 3, '/', t.n - (size_t)(scheme + 3 - t.p));
+            const char *qm = memchr(scheme + 3, '?', t.n - (size_t)(scheme + 3 - t.p));
+            if (slash && (!qm || slash < qm))
+                t = sv_make(slash, t.n - (size_t)(slash - t.p));
+            else
+                t = qm ? sv_make(qm, t.n - (size_t)(qm - t.p)) : sv_make("/", 1);
+        }
+    }
+    const char *q = memchr(t.p, '?', t.n);
     if (q) {
-        r->path = sv_make(r->target.p, (size_t)(q - r->target.p));
-        r->query = sv_make(q + 1, r->target.n - r->path.n - 1);
+        r->path = q == t.p ? sv_make("/", 1) : sv_make(t.p, (size_t)(q - t.p));
+        r->query = sv_make(q + 1, t.n - (size_t)(q - t.p) - 1);
     } else {
-        r->path = r->target;
+        r->path = t; /* also "*" (OPTIONS), which no route matches */
         r->query = sv_make("", 0);
     }
     /* Strip a fragment, which clients should not send. */

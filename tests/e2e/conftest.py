@@ -234,3 +234,219 @@ def master_key(app):
 def function_key(app, fn):
     with open(os.path.join(app, ".stratus", "secrets", fn.lower() + ".json")) as f:
         return json.load(f)["keys"][0]["value"]
+
+
+class RawConn:
+    """A raw client socket reading HTTP/1.1 responses one at a time, for
+    tests that need byte-level control (pipelining, chunked, malformed)."""
+
+    def __init__(self, port, timeout=20):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.timeout = timeout
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def close(self):
+        self.sock.close()
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by the server; unread: %r" % self.buf[:200])
+        self.buf += chunk
+
+    def read_until(self, marker):
+        while marker not in self.buf:
+            self._fill()
+        i = self.buf.index(marker) + len(marker)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def read_exact(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_response(self, head=False):
+        """One response: Response with .version and .reason added. head=True
+        for a response to HEAD (no body whatever Content-Length says)."""
+        raw = self.read_until(b"\r\n\r\n")
+        lines = raw[:-4].decode("latin-1").split("\r\n")
+        version, status, reason = (lines[0].split(" ", 2) + [""])[:3]
+        headers = []
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers.append((k, v.strip()))
+        resp = Response(int(status), headers, b"")
+        resp.version = version
+        resp.reason = reason
+        te = resp.header("Transfer-Encoding")
+        cl = resp.header("Content-Length")
+        if head or resp.status < 200 or resp.status in (204, 304):
+            pass
+        elif te and "chunked" in te.lower():
+            body = b""
+            while True:
+                size = int(self.read_until(b"\r\n").split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.read_until(b"\r\n") != b"\r\n":
+                        pass
+                    break
+                body += self.read_exact(size)
+                self.read_exact(2)
+            resp.body = body
+        elif cl is not None:
+            resp.body = self.read_exact(int(cl))
+        else:
+            while True:
+                try:
+                    self._fill()
+                except EOFError:
+                    break
+            resp.body, self.buf = self.buf, b""
+        return resp
+
+    def wait_closed(self, timeout):
+        """Wait up to timeout seconds for the server to close. Returns
+        (closed, extra bytes received meanwhile)."""
+        deadline = time.time() + timeout
+        extra = self.buf
+        self.buf = b""
+        try:
+            while True:
+                left = deadline - time.time()
+                if left <= 0:
+                    return False, extra
+                self.sock.settimeout(left)
+                try:
+                    chunk = self.sock.recv(65536)
+                except socket.timeout:
+                    return False, extra
+                if not chunk:
+                    return True, extra
+                extra += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            return True, extra
+        finally:
+            self.sock.settimeout(self.timeout)
+
+
+# ---- helpers for module-scoped hosts (test_routes, test_auth, test_admin,
+# test_app_errors, test_cli): one host per module instead of one per test ----
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "SUMMARY: AddressSanitizer", "SUMMARY: UndefinedBehaviorSanitizer",
+                     "runtime error:")
+
+
+def sanitizer_report(text):
+    """True when text holds a sanitizer report."""
+    return any(m in text for m in SANITIZER_MARKERS)
+
+
+def write_app(root, functions, host=None, settings=None, files=None):
+    """make_app's work into folder root (created as needed); returns str(root)."""
+    root = str(root)
+    os.makedirs(root, exist_ok=True)
+    with open(os.path.join(root, "host.json"), "w") as f:
+        f.write(host if isinstance(host, str) else json.dumps(HOST_JSON if host is None else host))
+    if settings is not False:
+        with open(os.path.join(root, "local.settings.json"), "w") as f:
+            f.write(settings if isinstance(settings, str)
+                    else json.dumps(SETTINGS if settings is None else settings))
+    for name, content in functions.items():
+        d = os.path.join(root, name)
+        os.makedirs(d, exist_ok=True)
+        for fname, data in content.items():
+            if isinstance(data, (dict, list)):
+                data = json.dumps(data)
+            with open(os.path.join(d, fname), "w") as f:
+                f.write(data)
+    for rel, data in (files or {}).items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(data)
+    return root
+
+
+def wait_for(predicate, timeout=30, interval=0.05):
+    """Poll predicate() until it returns something true; return that (or None)."""
+    deadline = time.time() + timeout
+    while True:
+        v = predicate()
+        if v or time.time() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+class HostGroup:
+    """Hosts started from one work folder and stopped together (see module_hosts)."""
+
+    def __init__(self, workdir):
+        self.workdir = str(workdir)
+        self.hosts = []
+
+    def spawn(self, app, *args, env=None, mode="start"):
+        """Start a host without waiting for it (see ready())."""
+        n = len(self.hosts)
+        port_file = os.path.join(self.workdir, "port%d" % n)
+        log_path = os.path.join(self.workdir, "host%d.log" % n)
+        e = dict(os.environ)
+        e.pop("STRATUS_MASTER_KEY", None)
+        e["NO_COLOR"] = "1"
+        if env:
+            e.update(env)
+        cmd = [BIN, mode, app, "--port", "0", "--listen", "127.0.0.1", "--port-file",
+               port_file] + list(args)
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=e)
+        host = Host(proc, None, app, log_path)
+        host.port_file = port_file
+        self.hosts.append(host)
+        return host
+
+    @staticmethod
+    def ready(host, timeout=90):
+        """Wait for a spawned host's port; AssertionError with its log if it dies."""
+        deadline = time.time() + timeout
+        while host.port is None and time.time() < deadline:
+            try:
+                with open(host.port_file) as f:
+                    host.port = int(f.read().strip())
+                break
+            except (OSError, ValueError):
+                if host.proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+        if host.port is None:
+            raise AssertionError("host did not start:\n" + host.log())
+        return host
+
+    def start(self, app, *args, env=None, mode="start"):
+        return self.ready(self.spawn(app, *args, env=env, mode=mode))
+
+    def stop_all(self):
+        reports = []
+        for h in self.hosts:
+            h.stop()
+            if os.environ.get("STRATUS_SANITIZE") and h.proc.returncode not in (0, None):
+                text = h.log()
+                if sanitizer_report(text) or "Sanitizer" in text:
+                    reports.append(text[-4000:])
+        self.hosts = []
+        if reports:
+            raise AssertionError("sanitizer report:\n" + "\n----\n".join(reports))
+
+
+@pytest.fixture(scope="module")
+def module_hosts(tmp_path_factory):
+    """A HostGroup whose hosts live for the whole module: .start(app, *args,
+    env=None, mode="start") -> Host, .spawn()/.ready() to start several at once,
+    .workdir for app folders. Sanitizer reports fail the module's teardown."""
+    group = HostGroup(tmp_path_factory.mktemp("hosts"))
+    yield group
+    group.stop_all()

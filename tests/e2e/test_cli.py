@@ -1,0 +1,266 @@
+"""The stratus command line: help, init, new, templates, and the commands that
+talk to a running host's admin API (invoke, keys) (AZURE-CONTRACT.md section 6)."""
+import json
+import os
+import re
+import socket
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import BIN, function_key, master_key, sanitizer_report, wait_for
+
+COMMANDS = ["init", "new", "start", "host", "invoke", "keys", "templates"]
+
+
+def run(*args, cwd=None, env=None, timeout=60, input=None):
+    e = dict(os.environ)
+    e.pop("STRATUS_MASTER_KEY", None)
+    e["NO_COLOR"] = "1"
+    if env:
+        e.update(env)
+    p = subprocess.run([BIN] + [str(a) for a in args], cwd=cwd, env=e, timeout=timeout,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, input=input)
+    p.out = p.stdout.decode("utf-8", "replace")
+    p.err = p.stderr.decode("utf-8", "replace")
+    assert not sanitizer_report(p.out + p.err), p.out + p.err
+    return p
+
+
+# ---- help and usage -----------------------------------------------------------------
+
+def test_top_level_help():
+    p = run("--help")
+    assert p.returncode == 0, p.err
+    assert "Usage" in p.out
+    for c in COMMANDS:
+        assert c in p.out
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_command_help(cmd):
+    for flag in ("--help", "-h"):
+        p = run(cmd, flag)
+        assert p.returncode == 0, (cmd, flag, p.err)
+        assert "Usage: stratus " + cmd in p.out, (cmd, p.out)
+
+
+def test_unknown_command_exits_2():
+    p = run("frobnicate")
+    assert p.returncode == 2
+    assert "frobnicate" in p.err
+
+
+def test_no_command_exits_2():
+    p = run()
+    assert p.returncode == 2
+    assert "Usage" in p.err
+
+
+def test_templates_lists_http():
+    p = run("templates")
+    assert p.returncode == 0, p.err
+    assert "HTTP trigger" in p.out
+
+
+# ---- init and new -----------------------------------------------------------------
+
+def test_init_creates_app(tmp_path):
+    d = tmp_path / "myapp"
+    p = run("init", d)
+    assert p.returncode == 0, p.err
+    with open(d / "host.json") as f:
+        assert json.load(f)["version"] == "2.0"
+    with open(d / "local.settings.json") as f:
+        ls = json.load(f)
+    assert ls["Values"]["FUNCTIONS_WORKER_RUNTIME"] == "native"
+    ignore = (d / ".gitignore").read_text().splitlines()
+    assert "local.settings.json" in ignore
+    # the key store must never be committed
+    assert any(line.strip().rstrip("/") == ".stratus" for line in ignore), ignore
+
+
+def test_init_unknown_runtime_is_usage_error(tmp_path):
+    p = run("init", tmp_path / "x", "--worker-runtime", "cobol")
+    assert p.returncode == 2
+    assert "cobol" in p.err
+    assert not (tmp_path / "x" / "host.json").exists()
+
+
+def test_second_init_refused_without_force(tmp_path):
+    d = tmp_path / "myapp"
+    assert run("init", d).returncode == 0
+    (d / "host.json").write_text('{"version": "2.0", "marker": 1}')
+    p = run("init", d)
+    assert p.returncode != 0
+    assert "--force" in p.err
+    assert "marker" in (d / "host.json").read_text()
+    p = run("init", d, "--force")
+    assert p.returncode == 0, p.err
+    assert "marker" not in (d / "host.json").read_text()
+
+
+def test_new_creates_function(tmp_path):
+    d = tmp_path / "app"
+    assert run("init", d).returncode == 0
+    p = run("new", "--template", "http", "--name", "hello", "--app", d)
+    assert p.returncode == 0, p.err
+    with open(d / "hello" / "function.json") as f:
+        fj = json.load(f)
+    trig = [b for b in fj["bindings"] if b["type"].lower() == "httptrigger"]
+    assert len(trig) == 1
+    assert any(n.endswith(".c") for n in os.listdir(d / "hello"))
+    # a second function with the same name is refused
+    p = run("new", "--template", "http", "--name", "HELLO", "--app", d)
+    assert p.returncode != 0
+
+
+def test_new_refuses_bad_name_and_template(tmp_path):
+    d = tmp_path / "app"
+    assert run("init", d).returncode == 0
+    p = run("new", "--template", "http", "--name", "1bad", "--app", d)
+    assert p.returncode == 2
+    assert not (d / "1bad").exists()
+    p = run("new", "--template", "nosuchtemplate", "--name", "ok", "--app", d)
+    assert p.returncode != 0
+    assert "nosuchtemplate" in p.err
+    assert not (d / "ok").exists()
+
+
+def test_new_without_app_refused(tmp_path):
+    p = run("new", "--template", "http", "--name", "hello", "--app", tmp_path / "nothing")
+    assert p.returncode != 0
+    assert "host.json" in p.err
+
+
+# ---- against a running host --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def live(module_hosts):
+    """`stratus init` + `stratus new` app, running with --enable-auth."""
+    d = os.path.join(module_hosts.workdir, "cliapp")
+    p = run("init", d)
+    assert p.returncode == 0, p.err
+    p = run("new", "--template", "http", "--name", "hello", "--app", d)
+    assert p.returncode == 0, p.err
+    p = run("new", "-t", "HTTP trigger", "-n", "pub", "--authlevel", "anonymous", "--app", d)
+    assert p.returncode == 0, p.err
+    return module_hosts.start(d, "--enable-auth")
+
+
+def test_template_function_compiles_and_answers(live):
+    key = function_key(live.app, "hello")
+    r = live.get("/api/hello?name=x&code=" + key)
+    assert r.status == 200, (r.text, live.log()[-3000:])
+    assert "Hello, x" in r.text
+    r = live.post("/api/hello?code=" + key, body=b'{"name": "Ada"}')
+    assert r.status == 200 and "Ada" in r.text
+    assert live.get("/api/hello?name=x").status == 401
+
+
+def test_invoke_command(live):
+    marker = "cli-" + uuid.uuid4().hex
+    p = run("invoke", "hello", "--data", marker, "--port", live.port, "--app", live.app)
+    assert p.returncode == 0, p.out + p.err
+    assert "hello" in p.out
+    # the printed invocation id ends as a succeeded invocation in the host's log
+    m = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", p.out)
+    assert m, p.out
+    inv = m.group(0)
+    assert wait_for(lambda: any(inv in ln and "Succeeded" in ln
+                                for ln in live.log().splitlines()), timeout=30), \
+        live.log()[-3000:]
+
+
+def test_new_authlevel_anonymous(live):
+    r = live.get("/api/pub?name=anon")
+    assert r.status == 200, r.text
+    assert "Hello, anon" in r.text
+
+
+def test_invoke_with_file(live, tmp_path):
+    marker = "file-" + uuid.uuid4().hex
+    f = tmp_path / "input.txt"
+    f.write_text(marker)
+    p = run("invoke", "hello", "--file", f, "--port", live.port, "--app", live.app)
+    assert p.returncode == 0, p.out + p.err
+    m = re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", p.out)
+    assert m, p.out
+    assert wait_for(lambda: any(m.group(0) in ln and "Succeeded" in ln
+                                for ln in live.log().splitlines()), timeout=30)
+
+
+def test_invoke_unknown_function_fails(live):
+    p = run("invoke", "nosuchfn", "--data", "x", "--port", live.port, "--app", live.app)
+    assert p.returncode != 0
+    assert "404" in p.err
+
+
+def test_keys_list(live):
+    p = run("keys", "list", "--port", live.port, "--app", live.app)
+    assert p.returncode == 0, p.err
+    with open(os.path.join(live.app, ".stratus", "secrets", "host.json")) as f:
+        default = json.load(f)["functionKeys"][0]["value"]
+    assert "default" in p.out and default in p.out
+    p = run("keys", "list", "--function", "hello", "--port", live.port, "--app", live.app)
+    assert p.returncode == 0, p.err
+    assert function_key(live.app, "hello") in p.out
+
+
+def test_keys_master(live):
+    p = run("keys", "master", "--port", live.port, "--app", live.app)
+    assert p.returncode == 0, p.err
+    assert p.out.strip() == master_key(live.app)
+
+
+def test_keys_set_then_key_works(live):
+    value = "CliSetKey_" + uuid.uuid4().hex
+    assert live.get("/api/hello?name=k", headers={"x-functions-key": value}).status == 401
+    p = run("keys", "set", "mykey", value, "--function", "hello", "--port", live.port,
+            "--app", live.app)
+    assert p.returncode == 0, p.out + p.err
+    r = live.get("/api/hello?name=k", headers={"x-functions-key": value})
+    assert r.status == 200, r.text
+    p = run("keys", "delete", "mykey", "--function", "hello", "--port", live.port,
+            "--app", live.app)
+    assert p.returncode == 0, p.err
+    assert live.get("/api/hello?name=k", headers={"x-functions-key": value}).status == 401
+
+
+def test_keys_generate_prints_working_key(live):
+    p = run("keys", "generate", "ci", "--function", "hello", "--port", live.port,
+            "--app", live.app)
+    assert p.returncode == 0, p.err
+    value = p.out.strip().split()[-1]
+    assert len(value) >= 32, p.out
+    assert live.get("/api/hello?code=" + value).status == 200
+
+
+def test_cli_without_master_key_is_refused(live, tmp_path):
+    # another folder: no master key to send, the host says 401
+    p = run("keys", "list", "--port", live.port, "--app", tmp_path)
+    assert p.returncode != 0
+    assert "401" in p.err
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_invoke_with_nothing_listening(tmp_path):
+    p = run("invoke", "hello", "--data", "x", "--port", free_port(), "--app", tmp_path)
+    assert p.returncode != 0
+    assert "connect" in p.err.lower(), p.err
+
+
+@pytest.mark.parametrize("args", [["--port", "notaport"], ["--bogus-option"],
+                                  ["--functions"]])
+def test_start_bad_options_are_usage_errors(tmp_path, args):
+    p = run("start", tmp_path, *args, timeout=30)
+    assert p.returncode == 2, (args, p.out, p.err)
+    assert p.err.strip(), args
