@@ -10,7 +10,7 @@
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS    := libuv jansson openssl sqlite3
+PKGS    := libuv jansson openssl
 SANITIZE ?= 0
 
 ifeq ($(SANITIZE),1)

@@ -292,7 +292,8 @@ static void key_op(host_t *h, http_request_t *req, route_params_t *p)
     }
     if (req->method == METHOD_DELETE) {
         if (keystore_delete(h->keys, scope, fname, kname, err, sizeof err) != 0) {
-            respond_error(req, 404, "%s", err[0] ? err : "no such key");
+            int master = scope == KEYS_HOST && strcmp(kname, "_master") == 0;
+            respond_error(req, master ? 400 : 404, "%s", err[0] ? err : "no such key");
             return;
         }
         http_respond(req, 204, NULL, 0, NULL, 0);

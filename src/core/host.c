@@ -25,7 +25,7 @@ void host_on_request(http_request_t *req, void *data)
         admin_handle(h, req);
         return;
     }
-    if (sv_istarts(path, SV_LIT("/runtime/webhooks/"))) {
+    if (sv_istarts(path, SV_LIT("/runtime/webhooks/")) || sv_ieq(path, SV_LIT("/runtime/webhooks"))) {
         http_respond(req, 404, NULL, 0, NULL, 0);
         return;
     }
@@ -240,6 +240,8 @@ int host_run(const host_options_t *opts)
     if (opts->port < 0)
         port = 0; /* any free port */
     const char *listen = opts->listen ? opts->listen : "0.0.0.0";
+    if (strcmp(listen, "localhost") == 0)
+        listen = "127.0.0.1";
     if (rc == 0)
         rc = http_server_listen(&h->server, listen, port);
     if (rc != 0) {

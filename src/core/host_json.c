@@ -91,6 +91,9 @@ static void override_apply(json_t *root, const char *path, const char *value)
                 json_object_set_new(node, key, child);
             }
         } else if (json_is_array(node) && is_index(seg, &idx)) {
+            /* Pad with nulls so "__1" before "__0" lands at index 1. */
+            while (json_array_size(node) < idx)
+                json_array_append_new(node, json_null());
             size_t size = json_array_size(node);
             if (last) {
                 if (idx < size)
@@ -101,7 +104,8 @@ static void override_apply(json_t *root, const char *path, const char *value)
             }
             child = idx < size ? json_array_get(node, idx) : NULL;
             if (!json_is_object(child) && !json_is_array(child)) {
-                child = is_index(next, &idx) ? json_array() : json_object();
+                size_t nidx;
+                child = is_index(next, &nidx) ? json_array() : json_object();
                 if (idx < size)
                     json_array_set_new(node, idx, child);
                 else

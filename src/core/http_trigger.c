@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../http/method.h"
 #include "../telemetry/log.h"
@@ -25,7 +26,12 @@ void http_trigger_register(host_t *h)
         else
             snprintf(tmpl, sizeof tmpl, "%s", route);
         char err[512];
-        if (router_add(h->router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
+        int reserved = !strncasecmp(tmpl, "admin", 5) && (tmpl[5] == '/' || !tmpl[5]);
+        reserved |= !strncasecmp(tmpl, "runtime/webhooks", 16) && (tmpl[16] == '/' || !tmpl[16]);
+        if (reserved)
+            snprintf(err, sizeof err, "'%.200s' is reserved for the host (admin/ and "
+                     "runtime/webhooks/)", tmpl);
+        if (reserved || router_add(h->router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
             app_add_error(app, fn->name, "%s/function.json: binding '%s' (httpTrigger): field "
                           "'route': %s", fn->name, fn->trigger->name, err);
             if (h->runtime->unload)

@@ -901,10 +901,10 @@ void http_server_drain(http_server_t *s, void (*cb)(http_server_t *s))
     http_conn_t *c = s->conns;
     while (c) {
         http_conn_t *next = c->next;
+        /* Idle connections close now; the others finish the request they
+         * are reading or running, and http_respond closes them after it. */
         if (!c->busy && !c->in_request && !c->out.len && !c->writing && !c->pending.len)
             conn_close(c);
-        else
-            c->close_after = 1;
         c = next;
     }
     if (s->nconns == 0 && s->drained_cb) {

@@ -202,7 +202,10 @@ static int compile(const function_t *fn, char **sources, int nsources, char *err
     return ok ? 0 : -1;
 }
 
-static int build_if_needed(const function_t *fn, char *err, size_t errlen)
+/* Build the shared object when a source is newer (or force is set and
+ * there are sources). Returns 1 when it built, 0 when nothing was needed,
+ * -1 on failure with err set. */
+static int build_if_needed(const function_t *fn, int force, char *err, size_t errlen)
 {
     char *sources[MAX_SOURCES];
     struct timespec newest;
@@ -210,11 +213,11 @@ static int build_if_needed(const function_t *fn, char *err, size_t errlen)
     int rc = 0;
     struct stat st;
     int have = stat(fn->script_file, &st) == 0;
-    if (n > 0 && (!have || newest.tv_sec > st.st_mtim.tv_sec ||
+    if (n > 0 && (force || !have || newest.tv_sec > st.st_mtim.tv_sec ||
                   (newest.tv_sec == st.st_mtim.tv_sec && newest.tv_nsec > st.st_mtim.tv_nsec))) {
         uint64_t t0 = uv_hrtime();
-        rc = compile(fn, sources, n, err, errlen);
-        if (rc == 0)
+        rc = compile(fn, sources, n, err, errlen) == 0 ? 1 : -1;
+        if (rc == 1)
             log_info("Built %s from %d source file%s in %.0f ms", fn->name, n, n == 1 ? "" : "s",
                      (double)(uv_hrtime() - t0) / 1e6);
     } else if (!have) {
@@ -235,7 +238,8 @@ static int native_load(app_t *app, function_t *fn, char *err, size_t errlen)
         snprintf(err, errlen, "scriptFile is required for native functions");
         return -1;
     }
-    if (build_if_needed(fn, err, errlen) != 0)
+    int built = build_if_needed(fn, 0, err, errlen);
+    if (built < 0)
         return -1;
     void *dl = dlopen(fn->script_file, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
@@ -248,6 +252,25 @@ static int native_load(app_t *app, function_t *fn, char *err, size_t errlen)
                  fn->script_file);
         dlclose(dl);
         return -1;
+    }
+    if (*abi != STRATUS_ABI_VERSION && !built) {
+        /* Built by another host version: rebuild from the sources, if any. */
+        dlclose(dl);
+        int rebuilt = build_if_needed(fn, 1, err, errlen);
+        if (rebuilt < 0)
+            return -1;
+        dl = dlopen(fn->script_file, RTLD_NOW | RTLD_LOCAL);
+        if (!dl) {
+            snprintf(err, errlen, "cannot load %s: %s", fn->script_file, dlerror());
+            return -1;
+        }
+        abi = dlsym(dl, "stratus_abi_version");
+        if (!abi) {
+            snprintf(err, errlen, "%s was not built with stratus.h (no stratus_abi_version "
+                     "symbol)", fn->script_file);
+            dlclose(dl);
+            return -1;
+        }
     }
     if (*abi != STRATUS_ABI_VERSION) {
         snprintf(err, errlen,
