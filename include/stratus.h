@@ -104,12 +104,12 @@ const char *stratus_req_body(stratus_ctx *ctx, size_t *len);
 /* ---- HTTP response ------------------------------------------------------- */
 
 /* Set the status code (default 200). Returns 0, or -1 for a code outside
- * 100..599. */
+ * 200..599 (interim 1xx codes are not final answers). */
 int stratus_res_status(stratus_ctx *ctx, int status);
 
 /* Add a response header. Names and values with CR or LF are refused (-1).
- * Content-Length and Transfer-Encoding are managed by the host and are
- * ignored here. */
+ * Content-Length, Transfer-Encoding, Connection and Date are managed by the
+ * host and are ignored here. */
 int stratus_res_header(stratus_ctx *ctx, const char *name, const char *value);
 
 /* Append bytes to the response body. Returns 0, or -1 past the response

@@ -72,6 +72,7 @@ struct http_conn {
     unsigned is_head : 1;
     unsigned resume : 1;      /* answered outside conn_process: parse pending */
     unsigned eof : 1;         /* the peer has finished sending */
+    size_t last_queue;        /* write queue size at the last sweep */
 };
 
 static void conn_close(http_conn_t *c);
@@ -222,6 +223,13 @@ static int on_header_field(void *data, const char *at, size_t len)
         c->last_was_value = 0;
     }
     c->hoff[c->nh - 1].name_len += (uint32_t)len;
+    /* http-parser lets spaces into names ("Content-Length : 4"); a
+     * smuggling vector behind proxies, refused as RFC 9112 says. */
+    if (memchr(at, ' ', len) || memchr(at, '\t', len)) {
+        c->error_status = 400;
+        c->error_reason = "whitespace in a header name";
+        return -1;
+    }
     return header_bytes(c, at, len);
 }
 
@@ -251,12 +259,22 @@ static int on_headers_complete(void *data, const reqparser_head_t *head)
         return -1;
     }
     const char *base = c->hdr.p ? c->hdr.p : "";
+    int hosts = 0;
     for (size_t i = 0; i < c->nh; i++) {
+        sv_t v = sv_make(c->hoff[i].value_len ? base + c->hoff[i].value_off : "",
+                         c->hoff[i].value_len);
+        while (v.n && (v.p[v.n - 1] == ' ' || v.p[v.n - 1] == '\t'))
+            v.n--;
         r->headers[i].name = sv_make(base + c->hoff[i].name_off, c->hoff[i].name_len);
-        r->headers[i].value = sv_make(c->hoff[i].value_len ? base + c->hoff[i].value_off : "",
-                                      c->hoff[i].value_len);
+        r->headers[i].value = v;
+        hosts += sv_ieq_cstr(r->headers[i].name, "Host");
     }
     r->nheaders = c->nh;
+    if (hosts > 1 || (hosts == 0 && head->http_major == 1 && head->http_minor >= 1)) {
+        c->error_status = 400;
+        c->error_reason = hosts ? "more than one Host header" : "missing Host header";
+        return -1;
+    }
     r->method_name = head->method;
     r->method = method_from_name(head->method, strlen(head->method));
     if (!r->method)
@@ -418,8 +436,8 @@ void http_respond(http_request_t *req, int status, const http_header_t *headers,
             conn_close(c); /* frees now that nobody holds the request */
         return;
     }
-    if (status < 100 || status > 599)
-        status = 500;
+    if (status < 200 || status > 599)
+        status = 500; /* 1xx would not end the exchange */
     int keep_alive = c->keep_alive && !s->draining && !c->close_after;
     int http10 = req->http_major == 1 && req->http_minor == 0;
     if (!body)
@@ -759,6 +777,13 @@ static void sweep_cb(uv_timer_t *t)
     http_conn_t *c = s->conns;
     while (c) {
         http_conn_t *next = c->next;
+        if (c->writing) {
+            /* A slow reader that still makes progress is not idle. */
+            size_t q = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+            if (q != c->last_queue)
+                c->deadline = now + s->cfg.keepalive_timeout_ms;
+            c->last_queue = q;
+        }
         if (c->deadline && now >= c->deadline && !c->busy && !c->closing) {
             if (c->lingering || c->writing) {
                 c->gone = 1;

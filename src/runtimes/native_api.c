@@ -36,22 +36,27 @@ const char *stratus_setting(stratus_ctx *ctx, const char *name)
 
 const char *stratus_req_method(stratus_ctx *ctx) { return ctx->req ? ctx->req->method_name : ""; }
 
-/* Decode into the arena; on a malformed escape keep the raw text. */
+/* Decode into the arena; on a malformed escape keep the raw text. In a
+ * query, '+' stands for a space, but an escaped "%2B" is a plus. */
 static char *decode(arena_t *a, const char *p, size_t n, int plus_is_space)
 {
     char *out = arena_alloc(a, n + 1);
     if (!out)
         return NULL;
-    long m = url_decode(p, n, out, n + 1);
-    if (m < 0) {
-        memcpy(out, p, n);
-        out[n] = '\0';
-        m = (long)n;
+    const char *src = p;
+    if (plus_is_space && memchr(p, '+', n)) {
+        char *tmp = arena_strndup(a, p, n);
+        if (!tmp)
+            return NULL;
+        for (size_t i = 0; i < n; i++)
+            if (tmp[i] == '+')
+                tmp[i] = ' ';
+        src = tmp;
     }
-    if (plus_is_space)
-        for (long i = 0; i < m; i++)
-            if (out[i] == '+')
-                out[i] = ' ';
+    if (url_decode(src, n, out, n + 1) < 0) {
+        memcpy(out, src, n);
+        out[n] = '\0';
+    }
     return out;
 }
 
@@ -190,8 +195,8 @@ const char *stratus_req_body(stratus_ctx *ctx, size_t *len)
 
 int stratus_res_status(stratus_ctx *ctx, int status)
 {
-    if (status < 100 || status > 599)
-        return -1;
+    if (status < 200 || status > 599)
+        return -1; /* 1xx are not final answers */
     ctx->status = status;
     return 0;
 }
