@@ -1,0 +1,138 @@
+/*
+ * test_util.c -- unit tests for the small pieces under src/util/ and the
+ * method table: bounded buffers, arenas, ids, HTTP method sets.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/http/method.h"
+#include "../../src/util/arena.h"
+#include "../../src/util/buf.h"
+#include "../../src/util/id.h"
+#include "test.h"
+
+TEST(buf_append_and_max)
+{
+    buf_t b;
+    buf_init(&b, 8);
+    CHECK_INT(buf_puts(&b, "abcd"), 0);
+    CHECK_INT(buf_puts(&b, "efgh"), 0);
+    CHECK_STR(b.p, "abcdefgh");
+    CHECK_INT(buf_putc(&b, 'x'), -1); /* past max: refused, unchanged */
+    CHECK_INT(b.len, 8);
+    CHECK_STR(b.p, "abcdefgh");
+    buf_consume(&b, 3);
+    CHECK_STR(b.p, "defgh");
+    buf_reset(&b);
+    CHECK_INT(b.len, 0);
+    CHECK_STR(b.p, "");
+    buf_free(&b);
+}
+
+TEST(buf_printf_long)
+{
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    char big[1000];
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK_INT(buf_printf(&b, "[%s]%d", big, 42), 0);
+    CHECK_INT(b.len, 1003);
+    CHECK(b.p[0] == '[' && b.p[1000] == ']' && strcmp(b.p + 1001, "42") == 0);
+    buf_t small;
+    buf_init(&small, 10);
+    CHECK_INT(buf_printf(&small, "%s", big), -1);
+    CHECK_INT(small.len, 0);
+    buf_free(&small);
+    buf_free(&b);
+}
+
+TEST(buf_json_escape_controls)
+{
+    buf_t b;
+    buf_init(&b, 1024);
+    const char in[] = "a\"b\\c\nd\te\x01";
+    CHECK_INT(buf_json_escape(&b, in, sizeof in - 1), 0);
+    CHECK_STR(b.p, "a\\\"b\\\\c\\nd\\te\\u0001");
+    buf_free(&b);
+}
+
+TEST(buf_steal_empty)
+{
+    buf_t b;
+    buf_init(&b, 16);
+    char *p = buf_steal(&b);
+    CHECK(p != NULL && p[0] == '\0');
+    free(p);
+}
+
+static int cleanups;
+static void count_cleanup(void *p) { cleanups += *(int *)p; }
+
+TEST(arena_alloc_reset_free)
+{
+    arena_t a;
+    arena_init(&a, 256);
+    char *s = arena_strndup(&a, "hello world", 5);
+    CHECK_STR(s, "hello");
+    void *p = arena_alloc(&a, 100);
+    CHECK(p != NULL && ((uintptr_t)p & 15) == 0);
+    void *big = arena_alloc(&a, 10000); /* larger than a block */
+    CHECK(big != NULL);
+    memset(big, 1, 10000);
+    static int one = 1;
+    CHECK_INT(arena_on_cleanup(&a, count_cleanup, &one), 0);
+    CHECK_INT(arena_on_cleanup(&a, count_cleanup, &one), 0);
+    cleanups = 0;
+    arena_reset(&a);
+    CHECK_INT(cleanups, 2);
+    char *z = arena_calloc(&a, 64);
+    CHECK(z != NULL && z[0] == 0 && z[63] == 0);
+    for (int i = 0; i < 1000; i++)
+        CHECK(arena_alloc(&a, 48) != NULL);
+    arena_on_cleanup(&a, count_cleanup, &one);
+    arena_free(&a);
+    CHECK_INT(cleanups, 3);
+}
+
+TEST(uuid_format_and_uniqueness)
+{
+    char a[UUID_STR_LEN], b[UUID_STR_LEN];
+    uuid_generate(a);
+    uuid_generate(b);
+    CHECK_INT(strlen(a), 36);
+    CHECK(strcmp(a, b) != 0);
+    CHECK(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-');
+    CHECK(a[14] == '4');
+    CHECK(strchr("89ab", a[19]) != NULL);
+    for (int i = 0; i < 36; i++)
+        CHECK(a[i] == '-' || (a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'));
+}
+
+TEST(method_names_and_lists)
+{
+    CHECK_INT(method_from_name("get", 3), METHOD_GET);
+    CHECK_INT(method_from_name("PATCH", 5), METHOD_PATCH);
+    CHECK_INT(method_from_name("BREW", 4), 0);
+    CHECK_INT(method_from_name("GETX", 3), METHOD_GET); /* length-bounded */
+    CHECK_STR(method_name(METHOD_DELETE), "DELETE");
+    CHECK(method_name(METHOD_GET | METHOD_POST) == NULL);
+    char list[64];
+    method_list(METHOD_GET | METHOD_HEAD | METHOD_POST, list, sizeof list);
+    CHECK_STR(list, "GET, HEAD, POST");
+    method_list(METHOD_ALL, list, 12); /* truncated, still terminated */
+    CHECK(strlen(list) < 12);
+}
+
+int main(void)
+{
+    RUN(buf_append_and_max);
+    RUN(buf_printf_long);
+    RUN(buf_json_escape_controls);
+    RUN(buf_steal_empty);
+    RUN(arena_alloc_reset_free);
+    RUN(uuid_format_and_uniqueness);
+    RUN(method_names_and_lists);
+    return TEST_REPORT();
+}
