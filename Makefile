@@ -72,7 +72,7 @@ run: deps
 	./$(BIN) start examples/hello --port 7071
 
 unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do $$t; done
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
 e2e: $(BIN)
 	STRATUS_BIN=$(abspath $(BIN)) STRATUS_SANITIZE=$(filter 1,$(SANITIZE)) $(PYTHON) -m pytest -q tests/e2e

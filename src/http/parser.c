@@ -234,6 +234,12 @@ static int resp_on_message_complete(http_parser *hp)
         resp_clear(p); /* an interim response: the real one follows */
         return 0;
     }
+    /* Trailer fields came through the header callbacks: close the last. */
+    if (p->hdr_state == HDR_FIELD && buf_putc(&p->head, '\0'))
+        return resp_limit(p, "headers", p->head.max);
+    if (p->hdr_state != HDR_NONE && resp_end_value(p))
+        return -1;
+    p->hdr_state = HDR_NONE;
     p->done = 1;
     http_parser_pause(hp, 1); /* ignore whatever follows */
     return 0;

@@ -72,6 +72,7 @@ struct http_conn {
     unsigned is_head : 1;
     unsigned resume : 1;      /* answered outside conn_process: parse pending */
     unsigned eof : 1;         /* the peer has finished sending */
+    unsigned head_done : 1;   /* headers complete: later fields are trailers */
     size_t last_queue;        /* write queue size at the last sweep */
 };
 
@@ -182,6 +183,7 @@ static int on_message_begin(void *data)
     c->nh = 0;
     c->last_was_value = 0;
     c->error_status = 0;
+    c->head_done = 0;
     return 0;
 }
 
@@ -209,6 +211,8 @@ static int header_bytes(http_conn_t *c, const char *at, size_t len)
 static int on_header_field(void *data, const char *at, size_t len)
 {
     http_conn_t *c = data;
+    if (c->head_done)
+        return 0; /* chunked trailers are dropped: r->headers points into hdr */
     if (c->nh == 0 || c->last_was_value) {
         if (c->nh == HTTP_MAX_HEADER_COUNT) {
             c->error_status = 431;
@@ -236,6 +240,8 @@ static int on_header_field(void *data, const char *at, size_t len)
 static int on_header_value(void *data, const char *at, size_t len)
 {
     http_conn_t *c = data;
+    if (c->head_done)
+        return 0;
     if (c->nh == 0)
         return -1;
     header_off_t *h = &c->hoff[c->nh - 1];
@@ -253,6 +259,7 @@ static int on_headers_complete(void *data, const reqparser_head_t *head)
     http_server_t *s = c->server;
     http_request_t *r = &c->req;
 
+    c->head_done = 1;
     r->headers = arena_alloc(&r->arena, (c->nh ? c->nh : 1) * sizeof(http_header_t));
     if (!r->headers) {
         c->error_status = 500;

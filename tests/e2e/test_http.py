@@ -765,3 +765,17 @@ def test_sigint_exits_zero(echo_host):
     closed, extra = idle.wait_closed(5)
     idle.close()
     assert closed and extra == b""
+
+
+def test_chunked_trailers_do_not_corrupt_headers(make_app, start_host):
+    """Trailer fields after a chunked body must not disturb the request's
+    headers (they once shared a buffer that a big trailer reallocated)."""
+    host = start_host(make_app({"echo": http_fn()}))
+    trailer = b"X-Trailer: " + b"a" * 8000 + b"\r\n"
+    req = (b"POST /api/echo HTTP/1.1\r\nHost: x\r\nX-Test: kept\r\n"
+           b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+           b"5\r\nhello\r\n0\r\n" + trailer + b"\r\n")
+    out = host.raw(req)
+    assert out.startswith(b"HTTP/1.1 200 ")
+    assert b"h=kept len=5" in out
+    assert host.get("/api/echo").status == 200
