@@ -19,6 +19,7 @@ int cmd_host(int argc, char **argv);   /* production host */
 int cmd_invoke(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
+int cmd_worker(int argc, char **argv);  /* started by the host only */
 
 /* 1 when argv[i] is "--help" or "-h" for some i. */
 int cli_wants_help(int argc, char **argv);

@@ -100,7 +100,20 @@ static void host_status(host_t *h, http_request_t *req, route_params_t *p)
                           (json_int_t)(uv_now(h->loop) - h->start_ms), "errors", errors,
                           "app", "root", h->app->root, "runtime", h->app->worker_runtime,
                           "functions", (json_int_t)h->app->nfunctions);
+    json_t *health = h->runtime->health ? h->runtime->health(h->app) : NULL;
+    if (health)
+        json_object_set_new(j, "workers", health);
     respond_json(req, 200, j);
+}
+
+static void host_scale(host_t *h, http_request_t *req, route_params_t *p)
+{
+    (void)p;
+    json_t *st = h->runtime->scale_status ? h->runtime->scale_status(h->app) : NULL;
+    if (!st)
+        st = json_pack("{s:s, s:s}", "runtime", h->runtime->name, "mode", "in-process");
+    json_object_set_new(st, "app", json_string(h->app->root));
+    respond_json(req, 200, json_pack("{s:[o]}", "apps", st));
 }
 
 static void host_ping(host_t *h, http_request_t *req, route_params_t *p)
@@ -327,6 +340,7 @@ static void key_op(host_t *h, http_request_t *req, route_params_t *p)
 static const admin_route_t routes[] = {
     {"admin/host/status", METHOD_GET, host_status},
     {"admin/host/ping", METHOD_GET | METHOD_POST, host_ping},
+    {"admin/host/scale", METHOD_GET, host_scale},
     {"admin/functions", METHOD_GET, functions_list},
     {"admin/functions/{name}", METHOD_GET, function_get},
     {"admin/functions/{name}", METHOD_POST, function_invoke},

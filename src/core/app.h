@@ -22,6 +22,10 @@
 #define APP_MAX_BINDINGS 64
 #define APP_DEFAULT_TIMEOUT_MS (30LL * 60 * 1000)
 #define APP_DEFAULT_MAX_BODY (100LL * 1024 * 1024)
+#define APP_DEFAULT_MAX_INSTANCES 4
+#define APP_DEFAULT_CONCURRENCY 64
+#define APP_DEFAULT_IDLE_TIMEOUT_MS (5LL * 60 * 1000)
+#define APP_DEFAULT_WORKER_MEMORY_MB 1024
 
 typedef struct function {
     char *name;          /* folder name, as written */
@@ -62,6 +66,11 @@ typedef struct app {
     int64_t keepalive_timeout_ms;     /* stratus.http.keepAliveTimeout; 120 s */
     int64_t max_connections;          /* stratus.http.maxConnections; 10000 */
     int in_process;                   /* stratus.native.inProcess; default 1 until workers exist */
+    int64_t scale_min_instances;      /* stratus.scale.minInstances; 0 (scale to zero) */
+    int64_t scale_max_instances;      /* stratus.scale.maxInstances; 4 */
+    int64_t scale_concurrency;        /* stratus.scale.perInstanceConcurrency; 64 */
+    int64_t scale_idle_timeout_ms;    /* stratus.scale.idleTimeout; 5 min */
+    int64_t worker_memory_mb;         /* stratus.worker.memoryLimitMB; 1024; -1 = none */
 
     int local_http_port;        /* local.settings.json Host.LocalHttpPort, 0 when absent */
     char *cors;                 /* local.settings.json Host.CORS, or NULL */
@@ -77,6 +86,8 @@ typedef struct app {
 
     app_error_t *errors;
     size_t nerrors;
+
+    void *runtime_state;        /* owned by the app's runtime (e.g. its worker pool) */
 } app_t;
 
 typedef struct app_load_opts {

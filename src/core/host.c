@@ -46,19 +46,45 @@ static void stop_loop(host_t *h)
     uv_close((uv_handle_t *)&h->drain_timer, NULL);
 }
 
+static void on_runtime_stopped(void *data)
+{
+    host_t *h = data;
+    log_info("Host stopped");
+    stop_loop(h);
+}
+
+/* Stop the runtime (its workers), then the loop. */
+static void stop_runtime(host_t *h)
+{
+    if (h->runtime_stopping)
+        return;
+    h->runtime_stopping = 1;
+    if (h->runtime->app_stop)
+        h->runtime->app_stop(h->app, on_runtime_stopped, h);
+    else
+        on_runtime_stopped(h);
+}
+
 static void on_drained(http_server_t *s)
 {
     host_t *h = (host_t *)((char *)s - offsetof(host_t, server));
-    log_info("All requests finished; host stopped");
-    stop_loop(h);
+    log_info("All requests finished");
+    stop_runtime(h);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
 {
     host_t *h = t->data;
+    if (h->runtime_stopping) {
+        log_warn("Workers did not stop in time; stopping anyway");
+        stop_loop(h);
+        return;
+    }
     log_warn("Stopping with %zu request(s) still in flight after %d ms (drain limit)",
              h->server.active_requests, HOST_DRAIN_MS);
-    stop_loop(h);
+    http_server_close(&h->server);
+    uv_timer_start(&h->drain_timer, on_drain_timeout, HOST_DRAIN_MS, 0);
+    stop_runtime(h);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -67,7 +93,8 @@ static void on_signal(uv_signal_t *sig, int signum)
     if (h->stopping) {
         if (signum == SIGINT) {
             log_warn("Second interrupt: stopping now");
-            stop_loop(h);
+            http_server_close(&h->server);
+            stop_runtime(h);
         }
         return;
     }
@@ -147,13 +174,26 @@ static void free_host(host_t *h)
         for (size_t i = 0; i < h->app->nfunctions; i++)
             if (h->runtime && h->runtime->unload)
                 h->runtime->unload(h->app->functions[i]);
-        if (h->runtime && h->runtime->app_stop)
-            h->runtime->app_stop(h->app);
+        if (h->runtime && h->runtime->app_free)
+            h->runtime->app_free(h->app);
         app_free(h->app);
     }
     router_free(h->router);
     router_free(h->admin_router);
     keystore_free(h->keys);
+}
+
+static void on_stopped_now(void *data) { *(int *)data = 1; }
+
+/* Stop the runtime and run the loop until everything has closed (used when
+ * the host gives up while starting). */
+static void stop_runtime_now(host_t *h)
+{
+    int done = 0;
+    if (h->runtime && h->runtime->app_stop && h->app->runtime_state)
+        h->runtime->app_stop(h->app, on_stopped_now, &done);
+    uv_run(h->loop, UV_RUN_DEFAULT);
+    uv_loop_close(h->loop);
 }
 
 static int write_port_file(const char *path, int port)
@@ -191,7 +231,8 @@ int host_run(const host_options_t *opts)
     print_errors(app, 0);
     size_t reported = app->nerrors;
 
-    h->runtime = runtime_find(app->worker_runtime);
+    h->loop = uv_default_loop();
+    h->runtime = runtime_for_app(app);
     if (!h->runtime) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL,
                   "local.settings.json: FUNCTIONS_WORKER_RUNTIME '%s' is not supported by this "
@@ -199,7 +240,7 @@ int host_run(const host_options_t *opts)
         free_host(h);
         return 1;
     }
-    if (h->runtime->app_start && h->runtime->app_start(app, NULL, err, sizeof err) != 0) {
+    if (h->runtime->app_start && h->runtime->app_start(app, h->loop, err, sizeof err) != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "%s runtime: %s", h->runtime->name, err);
         free_host(h);
         return 1;
@@ -216,6 +257,24 @@ int host_run(const host_options_t *opts)
     }
 
     load_functions(h);
+    if (h->runtime->ready && h->runtime->ready(app, h->loop, err, sizeof err) != 0) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL, "%s runtime: %s", h->runtime->name, err);
+        stop_runtime_now(h);
+        free_host(h);
+        return 1;
+    }
+    for (size_t i = 0; h->runtime->load_error && i < app->nfunctions;) {
+        function_t *fn = app->functions[i];
+        const char *why = h->runtime->load_error(app, fn);
+        if (!why) {
+            i++;
+            continue;
+        }
+        app_add_error(app, fn->name, "%s: %s", fn->name, why);
+        if (h->runtime->unload)
+            h->runtime->unload(fn);
+        app_drop_function(app, fn);
+    }
     h->router = router_new();
     if (!h->router || admin_init(h) != 0) {
         free_host(h);
@@ -224,7 +283,6 @@ int host_run(const host_options_t *opts)
     http_trigger_register(h);
     print_errors(app, reported);
 
-    h->loop = uv_default_loop();
     h->start_ms = uv_now(h->loop);
     http_server_config_t cfg = {
         .max_url = HTTP_MAX_URL,
@@ -249,9 +307,8 @@ int host_run(const host_options_t *opts)
                   uv_strerror(rc),
                   rc == UV_EADDRINUSE ? " (another host running? choose one with --port)" : "");
         http_server_close(&h->server);
-        uv_run(h->loop, UV_RUN_DEFAULT);
+        stop_runtime_now(h);
         http_server_free(&h->server);
-        uv_loop_close(h->loop);
         free_host(h);
         return 1;
     }

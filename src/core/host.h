@@ -50,6 +50,7 @@ typedef struct host {
     int production;
     int port;
     int stopping;
+    int runtime_stopping;
     char id[UUID_STR_LEN];
     uint64_t start_ms;
     const char *state;      /* "Running", "Stopping" */

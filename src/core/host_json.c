@@ -254,6 +254,11 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
     app->keepalive_timeout_ms = 120 * 1000;
     app->max_connections = 10000;
     app->in_process = 1;
+    app->scale_min_instances = 0;
+    app->scale_max_instances = APP_DEFAULT_MAX_INSTANCES;
+    app->scale_concurrency = APP_DEFAULT_CONCURRENCY;
+    app->scale_idle_timeout_ms = APP_DEFAULT_IDLE_TIMEOUT_MS;
+    app->worker_memory_mb = APP_DEFAULT_WORKER_MEMORY_MB;
 
     if (get_timespan(app__get(h, "functionTimeout"), "functionTimeout", 1,
                      &app->function_timeout_ms, err, errlen) != 0)
@@ -286,6 +291,28 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
         return -1;
     if ((v = app__get(native, "inProcess")) && app__bool(v, &app->in_process) != 0)
         return bad(err, errlen, "stratus.native.inProcess", "true or false", v);
+
+    json_t *scale, *worker;
+    if (section(st, "scale", "stratus.scale", &scale, err, errlen) != 0 ||
+        section(st, "worker", "stratus.worker", &worker, err, errlen) != 0)
+        return -1;
+    if (get_int(app__get(scale, "minInstances"), "stratus.scale.minInstances", 0, 0,
+                &app->scale_min_instances, err, errlen) != 0 ||
+        get_int(app__get(scale, "maxInstances"), "stratus.scale.maxInstances", 1, 0,
+                &app->scale_max_instances, err, errlen) != 0 ||
+        get_int(app__get(scale, "perInstanceConcurrency"), "stratus.scale.perInstanceConcurrency",
+                1, 0, &app->scale_concurrency, err, errlen) != 0 ||
+        get_timespan(app__get(scale, "idleTimeout"), "stratus.scale.idleTimeout", 0,
+                     &app->scale_idle_timeout_ms, err, errlen) != 0 ||
+        get_int(app__get(worker, "memoryLimitMB"), "stratus.worker.memoryLimitMB", 16, 1,
+                &app->worker_memory_mb, err, errlen) != 0)
+        return -1;
+    if (app->scale_min_instances > app->scale_max_instances) {
+        snprintf(err, errlen, "host.json: field 'stratus.scale.minInstances' (%lld) is larger "
+                 "than 'stratus.scale.maxInstances' (%lld)",
+                 (long long)app->scale_min_instances, (long long)app->scale_max_instances);
+        return -1;
+    }
 
     return get_filter(app, opts, err, errlen);
 }

@@ -85,13 +85,17 @@ static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
     http_request_t *req = inv->req;
     uint64_t ns = uv_hrtime() - inv->start_ns;
     if (!ok) {
-        log_invocation(inv->fn->name, inv->id, 0, 500, ns, reason);
-        char body[256];
-        snprintf(body, sizeof body, "Function '%s' failed (invocation id %s)%s%s\n",
-                 inv->fn->name, inv->id, reason ? ": " : "", reason ? reason : "");
-        http_header_t hdr[2] = {{SV_LIT("Content-Type"), SV_LIT("text/plain; charset=utf-8")},
-                                {SV_LIT("x-invocation-id"), sv_cstr(inv->id)}};
-        http_respond(req, 500, hdr, 2, body, strlen(body));
+        int status = inv->fail_status ? inv->fail_status : 500;
+        log_invocation(inv->fn->name, inv->id, 0, status, ns, reason);
+        char body[512];
+        snprintf(body, sizeof body, "Function '%s' %s (invocation id %s)%s%s\n", inv->fn->name,
+                 status == 429 || status == 503 ? "was not run" : "failed", inv->id,
+                 reason ? ": " : "", reason ? reason : "");
+        http_header_t hdr[3] = {{SV_LIT("Content-Type"), SV_LIT("text/plain; charset=utf-8")},
+                                {SV_LIT("x-invocation-id"), sv_cstr(inv->id)},
+                                {SV_LIT("Retry-After"), SV_LIT("1")}};
+        http_respond(req, status, hdr, status == 429 || status == 503 ? 3 : 2, body,
+                     strlen(body));
         return;
     }
     log_invocation(inv->fn->name, inv->id, 1, inv->status, ns, NULL);

@@ -55,6 +55,7 @@ struct stratus_ctx {
     buf_t res_body;
 
     uint64_t start_ns;
+    int fail_status;          /* HTTP status of a failure: 0 = 500; 429, 503, 504 */
 };
 
 typedef struct stratus_ctx invocation_t;

@@ -66,7 +66,7 @@ static int write_header(const app_t *app, char *err, size_t errlen)
     return 0;
 }
 
-static int native_app_start(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
+int native_app_start(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
 {
     (void)loop;
     return write_header(app, err, errlen);
@@ -230,17 +230,8 @@ static int build_if_needed(const function_t *fn, int force, char *err, size_t er
     return rc;
 }
 
-static int native_load(app_t *app, function_t *fn, char *err, size_t errlen)
+int native_open(function_t *fn, char *err, size_t errlen)
 {
-    (void)app;
-    err[0] = '\0';
-    if (!fn->script_file) {
-        snprintf(err, errlen, "scriptFile is required for native functions");
-        return -1;
-    }
-    int built = build_if_needed(fn, 0, err, errlen);
-    if (built < 0)
-        return -1;
     void *dl = dlopen(fn->script_file, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         snprintf(err, errlen, "cannot load %s: %s", fn->script_file, dlerror());
@@ -253,32 +244,13 @@ static int native_load(app_t *app, function_t *fn, char *err, size_t errlen)
         dlclose(dl);
         return -1;
     }
-    if (*abi != STRATUS_ABI_VERSION && !built) {
-        /* Built by another host version: rebuild from the sources, if any. */
-        dlclose(dl);
-        int rebuilt = build_if_needed(fn, 1, err, errlen);
-        if (rebuilt < 0)
-            return -1;
-        dl = dlopen(fn->script_file, RTLD_NOW | RTLD_LOCAL);
-        if (!dl) {
-            snprintf(err, errlen, "cannot load %s: %s", fn->script_file, dlerror());
-            return -1;
-        }
-        abi = dlsym(dl, "stratus_abi_version");
-        if (!abi) {
-            snprintf(err, errlen, "%s was not built with stratus.h (no stratus_abi_version "
-                     "symbol)", fn->script_file);
-            dlclose(dl);
-            return -1;
-        }
-    }
     if (*abi != STRATUS_ABI_VERSION) {
         snprintf(err, errlen,
                  "%s was built for Stratus ABI version %d, but this host provides version %d; "
                  "rebuild it against this host's stratus.h",
                  fn->script_file, *abi, STRATUS_ABI_VERSION);
         dlclose(dl);
-        return -1;
+        return NATIVE_ABI_MISMATCH;
     }
     const char *entry = fn->entry_point ? fn->entry_point : fn->name;
     void *sym = dlsym(dl, entry);
@@ -299,10 +271,41 @@ static int native_load(app_t *app, function_t *fn, char *err, size_t errlen)
     return 0;
 }
 
-static void native_invoke(invocation_t *inv, invocation_done_fn done, void *data)
+int native_build(function_t *fn, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    if (!fn->script_file) {
+        snprintf(err, errlen, "scriptFile is required for native functions");
+        return -1;
+    }
+    return build_if_needed(fn, 0, err, errlen);
+}
+
+int native_call(invocation_t *inv)
 {
     native_fn_t *nf = inv->fn->runtime_data;
-    int rc = nf->entry(inv);
+    return nf->entry(inv);
+}
+
+static int native_load(app_t *app, function_t *fn, char *err, size_t errlen)
+{
+    (void)app;
+    int built = native_build(fn, err, errlen);
+    if (built < 0)
+        return -1;
+    int rc = native_open(fn, err, errlen);
+    if (rc == NATIVE_ABI_MISMATCH && !built) {
+        /* Built by another host version: rebuild from the sources, if any. */
+        if (build_if_needed(fn, 1, err, errlen) != 1)
+            return -1;
+        rc = native_open(fn, err, errlen);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+static void native_invoke(invocation_t *inv, invocation_done_fn done, void *data)
+{
+    int rc = native_call(inv);
     if (rc == 0) {
         done(inv, 1, NULL, data);
         return;
@@ -312,7 +315,7 @@ static void native_invoke(invocation_t *inv, invocation_done_fn done, void *data
     done(inv, 0, reason, data);
 }
 
-static void native_unload(function_t *fn)
+void native_close(function_t *fn)
 {
     native_fn_t *nf = fn->runtime_data;
     if (!nf)
@@ -329,6 +332,5 @@ const runtime_t runtime_native = {
     .app_start = native_app_start,
     .load = native_load,
     .invoke = native_invoke,
-    .unload = native_unload,
-    .app_stop = NULL,
+    .unload = native_close,
 };

@@ -11,6 +11,7 @@
 #define STRATUS_RUNTIME_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "../core/app.h"
@@ -23,21 +24,60 @@ typedef void (*invocation_done_fn)(invocation_t *inv, int ok, const char *reason
 typedef struct runtime {
     int version;          /* RUNTIME_VERSION */
     const char *name;     /* FUNCTIONS_WORKER_RUNTIME value */
-    /* Prepare the runtime for app (once). 0 or -1 with err set. */
+    /* Prepare the runtime for app, before functions load. 0 or -1 with err
+     * set. May be NULL. */
     int (*app_start)(app_t *app, uv_loop_t *loop, char *err, size_t errlen);
-    /* Load one function. 0, or -1 with a message in err. */
+    /* Load (or build) one function. 0, or -1 with a message in err. */
     int (*load)(app_t *app, function_t *fn, char *err, size_t errlen);
+    /* After every function loaded: start executing (e.g. the first worker).
+     * 0 or -1 with err set. May be NULL. */
+    int (*ready)(app_t *app, uv_loop_t *loop, char *err, size_t errlen);
+    /* Why fn could not be loaded where it runs (a worker), or NULL. May be
+     * NULL. Asked after ready(). */
+    const char *(*load_error)(app_t *app, function_t *fn);
     /* Run an invocation; call done exactly once. */
     void (*invoke)(invocation_t *inv, invocation_done_fn done, void *data);
+    /* The runtime's state for /admin/host/scale and /admin/host/status
+     * (new references), or NULL. May be NULL. */
+    json_t *(*scale_status)(app_t *app);
+    json_t *(*health)(app_t *app);
     /* Release what load stored in fn->runtime_data. */
     void (*unload)(function_t *fn);
-    void (*app_stop)(app_t *app);
+    /* Stop executing; cb(data) once everything is closed (may be at once).
+     * May be NULL. */
+    void (*app_stop)(app_t *app, void (*cb)(void *data), void *data);
+    /* Free what app_start/ready made, after app_stop's callback. */
+    void (*app_free)(app_t *app);
 } runtime_t;
 
-extern const runtime_t runtime_native;
+extern const runtime_t runtime_native;          /* in-process */
+extern const runtime_t runtime_native_isolated; /* in worker processes */
 
-/* The runtime for a FUNCTIONS_WORKER_RUNTIME value (NULL or "" = native),
- * or NULL when unknown. */
-const runtime_t *runtime_find(const char *name);
+/* ---- native code, shared by the in-process runtime and native workers ---- */
+
+#define NATIVE_ABI_MISMATCH (-2)
+
+/* Build fn's shared object from the .c files of its folder when one is
+ * newer (or the object is missing). 1 when it built, 0 when nothing was
+ * needed, -1 with err set (compiler output included). */
+int native_build(function_t *fn, char *err, size_t errlen);
+
+/* dlopen fn's shared object, check its ABI version and find its entry
+ * point; stores the result in fn->runtime_data. 0, NATIVE_ABI_MISMATCH or
+ * -1, with err set. */
+int native_open(function_t *fn, char *err, size_t errlen);
+
+/* Call the entry point on inv; returns the function's return value. */
+int native_call(invocation_t *inv);
+
+/* Write the public header into <app>/.stratus/include for builds. */
+int native_app_start(app_t *app, uv_loop_t *loop, char *err, size_t errlen);
+
+/* Release what native_open stored (the code stays mapped). */
+void native_close(function_t *fn);
+
+/* The runtime for an app: FUNCTIONS_WORKER_RUNTIME (unset = native), and
+ * for native, stratus.native.inProcess. NULL when unknown. */
+const runtime_t *runtime_for_app(const app_t *app);
 
 #endif

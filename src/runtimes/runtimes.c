@@ -7,14 +7,15 @@
 #include <strings.h>
 
 static const runtime_t *const runtimes[] = {
-    &runtime_native,
+    &runtime_native_isolated,
     NULL,
 };
 
-const runtime_t *runtime_find(const char *name)
+const runtime_t *runtime_for_app(const app_t *app)
 {
-    if (!name || !*name)
-        return &runtime_native;
+    const char *name = app->worker_runtime;
+    if (!name || !*name || strcasecmp(name, "native") == 0)
+        return app->in_process ? &runtime_native : &runtime_native_isolated;
     for (size_t i = 0; runtimes[i]; i++)
         if (strcasecmp(runtimes[i]->name, name) == 0)
             return runtimes[i];

@@ -25,7 +25,9 @@ static struct {
     buf_t out;
     time_t cached_sec;
     char cached_prefix[32]; /* "2026-11-26T18:56:46" */
-} L = {LOG_FORMAT_DEV, 2, 0, LOG_INFO, 0, {NULL, 0, 0, LOG_BUF_MAX}, 0, ""};
+    log_sink_fn sink;
+    void *sink_data;
+} L = {LOG_FORMAT_DEV, 2, 0, LOG_INFO, 0, {NULL, 0, 0, LOG_BUF_MAX}, 0, "", NULL, NULL};
 
 static const char *level_names[] = {"trace", "debug", "info", "warning", "error", "critical"};
 static const char *level_colours[] = {"\033[2m", "\033[2m", "", "\033[33m", "\033[31m", "\033[1;31m"};
@@ -130,11 +132,25 @@ static void append_message(const char *fmt, va_list ap)
     buf_free(&tmp);
 }
 
+void log_set_sink(log_sink_fn sink, void *data)
+{
+    L.sink = sink;
+    L.sink_data = data;
+}
+
 void log_writev(int level, const char *category, const char *invocation_id,
                 const char *fmt, va_list ap)
 {
     if (level < L.min_level)
         return;
+    if (L.sink) {
+        buf_t msg;
+        buf_init(&msg, 1u << 20);
+        buf_vprintf(&msg, fmt, ap);
+        L.sink(level, category, invocation_id, msg.p ? msg.p : "", msg.len, L.sink_data);
+        buf_free(&msg);
+        return;
+    }
     line_start(level, category, invocation_id);
     append_message(fmt, ap);
     line_end();

@@ -36,6 +36,13 @@ void log_writev(int level, const char *category, const char *invocation_id,
 void log_invocation(const char *function, const char *invocation_id, int ok,
                     int status, uint64_t duration_ns, const char *reason);
 
+/* Divert log_write/log_writev to sink (a worker sends its lines to the
+ * host this way); NULL restores normal output. The message is formatted
+ * and NUL-terminated; it lives only during the call. */
+typedef void (*log_sink_fn)(int level, const char *category, const char *invocation_id,
+                            const char *message, size_t len, void *data);
+void log_set_sink(log_sink_fn sink, void *data);
+
 /* Write out what is buffered. */
 void log_flush(void);
 

@@ -1,0 +1,1201 @@
+/*
+ * pool.c -- worker processes and the scale controller (see pool.h).
+ *
+ * An invocation becomes a pool_call_t (in the invocation's arena). A call
+ * is queued, then sent to a worker (moved to that worker's in-flight list),
+ * then completed by the worker's result frame, a timeout, or the worker's
+ * death. A worker is STARTING (spawned; load sent) -> READY (functions
+ * loaded) -> STOPPING (asked to stop, or killed) -> gone after its exit and
+ * the close of its four handles (process, channel, stdout, stderr).
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "../telemetry/log.h"
+#include "../util/buf.h"
+#include "frame.h"
+
+#define POOL_QUEUE_MAX 10000
+#define SWEEP_MS 50
+#define HOUSEKEEPING_MS 500
+#define STOP_GRACE_MS 3000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 30000
+#define READ_SIZE (256 * 1024)
+#define LINE_MAX_BYTES (16 * 1024)
+#define WBUF_MAX ((size_t)1 << 34)
+
+typedef enum { W_STARTING, W_READY, W_STOPPING } worker_state_t;
+
+typedef struct worker worker_t;
+
+typedef struct pool_call {
+    struct pool_call *prev, *next;
+    invocation_t *inv;
+    invocation_done_fn done;
+    void *data;
+    uint64_t id;
+    uint64_t deadline; /* uv_now() ms; 0 = none */
+    worker_t *worker;
+} pool_call_t;
+
+typedef struct call_list {
+    pool_call_t *head, *tail;
+    size_t n;
+} call_list_t;
+
+typedef struct out_pipe {
+    uv_pipe_t pipe;
+    worker_t *w;
+    int is_err;
+    buf_t line;
+} out_pipe_t;
+
+struct worker {
+    pool_t *pool;
+    worker_t *prev, *next;
+    uv_process_t proc;
+    uv_pipe_t chan;
+    out_pipe_t out, err;
+    int open_handles;
+    int pid;
+    int seq;
+    worker_state_t state;
+    int exited;
+    int stop_requested; /* shut down or killed on purpose */
+    char reason[160];   /* why it was killed */
+    frame_decoder_t dec;
+    buf_t wbuf;
+    char *wbase;
+    uv_write_t wreq;
+    int writing;
+    int dirty;
+    call_list_t inflight;
+    uint64_t invocations;
+    uint64_t spawn_ns;
+    uint64_t last_active;  /* uv_now() ms */
+    uint64_t stop_deadline;
+};
+
+typedef struct load_error {
+    char *function;
+    char *message;
+} load_error_t;
+
+struct pool {
+    uv_loop_t *loop;
+    app_t *app;
+    char exe[4096];
+    worker_t *workers;
+    size_t nworkers;   /* alive (not yet exited) */
+    int next_seq;
+    call_list_t queue;
+    size_t running;    /* calls in flight on workers */
+    uint64_t next_id;
+    uv_check_t flush;
+    uv_timer_t sweep;
+    uv_timer_t housekeeping;
+    uv_timer_t backoff;
+    int sweeping;
+    int closing;
+    int handles_closing;
+    int handles_open;
+    void (*close_cb)(void *);
+    void *close_data;
+    char *rbuf;
+    int rbuf_busy;
+    /* figures */
+    uint64_t cold_starts;
+    double last_cold_start_ms;
+    double total_cold_start_ms;
+    uint64_t crashes;
+    unsigned consecutive_crashes;
+    uint64_t backoff_until;
+    char last_crash[200];
+    uint64_t last_crash_ms;
+    uint64_t rejected;
+    uint64_t timeouts;
+    /* first load */
+    int loaded;
+    char start_error[256];
+    load_error_t *load_errors;
+    size_t nload_errors;
+};
+
+static void worker_kill(worker_t *w, const char *reason);
+static void pool_dispatch(pool_t *p);
+static void mark_dirty(worker_t *w);
+
+/* ---- call lists ---- */
+
+static void list_push(call_list_t *l, pool_call_t *c)
+{
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->n++;
+}
+
+static void list_remove(call_list_t *l, pool_call_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    l->n--;
+}
+
+static void call_fail(pool_call_t *c, int status, const char *reason)
+{
+    c->inv->fail_status = status;
+    c->done(c->inv, 0, reason, c->data);
+}
+
+/* ---- output ---- */
+
+static void on_write(uv_write_t *req, int status)
+{
+    worker_t *w = req->data;
+    free(w->wbase);
+    w->wbase = NULL;
+    w->writing = 0;
+    if (status < 0) {
+        if (w->state != W_STOPPING)
+            worker_kill(w, "its channel failed");
+        return;
+    }
+    if (w->wbuf.len)
+        mark_dirty(w);
+}
+
+static void worker_flush(worker_t *w)
+{
+    w->dirty = 0;
+    if (w->writing || !w->wbuf.len || w->exited)
+        return;
+    uv_buf_t b = uv_buf_init(w->wbuf.p, (unsigned)w->wbuf.len);
+    int n = uv_try_write((uv_stream_t *)&w->chan, &b, 1);
+    if (n == (int)w->wbuf.len) {
+        buf_reset(&w->wbuf);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        worker_kill(w, "its channel failed");
+        return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0, total = w->wbuf.len;
+    w->wbase = buf_steal(&w->wbuf);
+    buf_init(&w->wbuf, WBUF_MAX);
+    uv_buf_t rest = uv_buf_init(w->wbase + done, (unsigned)(total - done));
+    w->wreq.data = w;
+    if (uv_write(&w->wreq, (uv_stream_t *)&w->chan, &rest, 1, on_write) != 0) {
+        free(w->wbase);
+        w->wbase = NULL;
+        worker_kill(w, "its channel failed");
+        return;
+    }
+    w->writing = 1;
+}
+
+static void mark_dirty(worker_t *w) { w->dirty = 1; }
+
+static void flush_cb(uv_check_t *h)
+{
+    pool_t *p = h->data;
+    for (worker_t *w = p->workers; w; w = w->next)
+        if (w->dirty)
+            worker_flush(w);
+}
+
+/* ---- sending ---- */
+
+static void send_load(worker_t *w)
+{
+    app_t *app = w->pool->app;
+    buf_t m;
+    buf_init(&m, FRAME_MAX_META);
+    buf_puts(&m, "{\"appRoot\":\"");
+    buf_json_escape(&m, app->root, strlen(app->root));
+    buf_puts(&m, "\",\"functions\":[");
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        function_t *fn = app->functions[i];
+        buf_puts(&m, i ? ",{\"name\":\"" : "{\"name\":\"");
+        buf_json_escape(&m, fn->name, strlen(fn->name));
+        buf_puts(&m, "\",\"scriptFile\":\"");
+        buf_json_escape(&m, fn->script_file, strlen(fn->script_file));
+        buf_puts(&m, "\"");
+        if (fn->entry_point) {
+            buf_puts(&m, ",\"entryPoint\":\"");
+            buf_json_escape(&m, fn->entry_point, strlen(fn->entry_point));
+            buf_puts(&m, "\"");
+        }
+        buf_puts(&m, "}");
+    }
+    buf_puts(&m, "]}");
+    char ready[96];
+    int n = snprintf(ready, sizeof ready, "{\"protocol\":%d,\"workerId\":%d}",
+                     FRAME_PROTOCOL_VERSION, w->seq);
+    frame_encode(&w->wbuf, FRAME_READY, 0, ready, (size_t)n, NULL, 0);
+    frame_encode(&w->wbuf, FRAME_LOAD, 0, m.p, m.len, NULL, 0);
+    buf_free(&m);
+    mark_dirty(w);
+}
+
+static void json_pair(buf_t *m, sv_t a, sv_t b)
+{
+    buf_puts(m, "[\"");
+    buf_json_escape(m, a.p, a.n);
+    buf_puts(m, "\",");
+    if (b.p) {
+        buf_puts(m, "\"");
+        buf_json_escape(m, b.p, b.n);
+        buf_puts(m, "\"]");
+    } else {
+        buf_puts(m, "null]");
+    }
+}
+
+static void send_invoke(worker_t *w, pool_call_t *c)
+{
+    pool_t *p = w->pool;
+    invocation_t *inv = c->inv;
+    buf_t m;
+    buf_init(&m, FRAME_MAX_META);
+    buf_puts(&m, "{\"function\":\"");
+    buf_json_escape(&m, inv->fn->name, strlen(inv->fn->name));
+    buf_printf(&m, "\",\"invocationId\":\"%s\"", inv->id);
+    if (c->deadline)
+        buf_printf(&m, ",\"deadlineMs\":%llu",
+                   (unsigned long long)(c->deadline - uv_now(p->loop)));
+    http_request_t *r = inv->req;
+    if (r) {
+        buf_puts(&m, ",\"http\":{\"method\":\"");
+        buf_puts(&m, r->method_name);
+        buf_puts(&m, "\",\"path\":\"");
+        buf_json_escape(&m, r->path.p, r->path.n);
+        buf_puts(&m, "\",\"query\":\"");
+        buf_json_escape(&m, r->query.p, r->query.n);
+        buf_puts(&m, "\",\"headers\":[");
+        for (size_t i = 0; i < r->nheaders; i++) {
+            if (i)
+                buf_putc(&m, ',');
+            json_pair(&m, r->headers[i].name, r->headers[i].value);
+        }
+        buf_puts(&m, "],\"params\":[");
+        for (size_t i = 0; i < inv->params.n; i++) {
+            if (i)
+                buf_putc(&m, ',');
+            json_pair(&m, inv->params.v[i].name, inv->params.v[i].value);
+        }
+        buf_puts(&m, "]}");
+    }
+    buf_puts(&m, "}");
+    int rc = frame_encode(&w->wbuf, FRAME_INVOKE, c->id, m.p, m.len, inv->trigger_data,
+                          inv->trigger_len);
+    buf_free(&m);
+    if (rc != 0) {
+        call_fail(c, 500, "the request is too large for the worker protocol");
+        return;
+    }
+    c->worker = w;
+    list_push(&w->inflight, c);
+    p->running++;
+    w->last_active = uv_now(p->loop);
+    mark_dirty(w);
+}
+
+/* ---- receiving ---- */
+
+static pool_call_t *find_call(worker_t *w, uint64_t id)
+{
+    for (pool_call_t *c = w->inflight.head; c; c = c->next)
+        if (c->id == id)
+            return c;
+    return NULL;
+}
+
+static void record_load_errors(pool_t *p, json_t *meta)
+{
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(meta, "functions"), i, item) {
+        if (json_is_true(json_object_get(item, "ok")))
+            continue;
+        const char *name = json_string_value(json_object_get(item, "name"));
+        const char *error = json_string_value(json_object_get(item, "error"));
+        if (!name)
+            continue;
+        load_error_t *grown = realloc(p->load_errors, (p->nload_errors + 1) * sizeof *grown);
+        if (!grown)
+            return;
+        p->load_errors = grown;
+        p->load_errors[p->nload_errors].function = strdup(name);
+        p->load_errors[p->nload_errors].message = strdup(error ? error : "could not be loaded");
+        p->nload_errors++;
+    }
+}
+
+static void on_loaded(worker_t *w, const frame_t *f)
+{
+    pool_t *p = w->pool;
+    char err[200];
+    json_t *meta = frame_meta_json(f, err, sizeof err);
+    if (!meta) {
+        worker_kill(w, "it sent a malformed loaded frame");
+        return;
+    }
+    if (!p->loaded)
+        record_load_errors(p, meta);
+    json_decref(meta);
+    p->loaded = 1;
+    w->state = W_READY;
+    double ms = (double)(uv_hrtime() - w->spawn_ns) / 1e6;
+    p->cold_starts++;
+    p->last_cold_start_ms = ms;
+    p->total_cold_start_ms += ms;
+    log_write(LOG_INFO, "Host.Scale", NULL, "Worker %d (pid %d) ready in %.2f ms (cold start); "
+              "%zu instance(s)", w->seq, w->pid, ms, p->nworkers);
+    pool_dispatch(p);
+}
+
+static void on_result(worker_t *w, const frame_t *f)
+{
+    pool_t *p = w->pool;
+    pool_call_t *c = find_call(w, f->id);
+    if (!c)
+        return; /* already failed (timeout); the late answer is dropped */
+    list_remove(&w->inflight, c);
+    p->running--;
+    w->invocations++;
+    w->last_active = uv_now(p->loop);
+    invocation_t *inv = c->inv;
+    char err[200];
+    json_t *meta = frame_meta_json(f, err, sizeof err);
+    if (!meta) {
+        call_fail(c, 500, "the worker sent a malformed result");
+        worker_kill(w, "it sent a malformed result frame");
+        return;
+    }
+    if (!json_is_true(json_object_get(meta, "ok"))) {
+        const char *e = json_string_value(json_object_get(meta, "error"));
+        char *reason = arena_strndup(inv->arena, e ? e : "failed", strlen(e ? e : "failed"));
+        json_decref(meta);
+        p->consecutive_crashes = 0;
+        c->done(inv, 0, reason, c->data);
+        return;
+    }
+    json_int_t status = json_integer_value(json_object_get(meta, "status"));
+    inv->status = status >= 200 && status <= 599 ? (int)status : 200;
+    size_t i;
+    json_t *pair;
+    json_array_foreach(json_object_get(meta, "headers"), i, pair) {
+        json_t *n = json_array_get(pair, 0), *v = json_array_get(pair, 1);
+        if (!json_is_string(n) || !json_is_string(v) ||
+            inv->nres_headers == INVOCATION_MAX_RES_HEADERS)
+            continue;
+        char *ns = arena_strndup(inv->arena, json_string_value(n), json_string_length(n));
+        char *vs = arena_strndup(inv->arena, json_string_value(v), json_string_length(v));
+        if (!ns || !vs || strpbrk(ns, "\r\n:") || strpbrk(vs, "\r\n"))
+            continue;
+        inv->res_headers[inv->nres_headers].name = sv_cstr(ns);
+        inv->res_headers[inv->nres_headers].value = sv_cstr(vs);
+        inv->nres_headers++;
+    }
+    json_decref(meta);
+    int ok = buf_append(&inv->res_body, f->body.p, f->body.n) == 0;
+    p->consecutive_crashes = 0;
+    c->done(inv, ok, ok ? NULL : "the response is too large", c->data);
+}
+
+static void on_log(worker_t *w, const frame_t *f)
+{
+    char err[200];
+    json_t *meta = frame_meta_json(f, err, sizeof err);
+    if (!meta)
+        return;
+    pool_call_t *c = f->id ? find_call(w, f->id) : NULL;
+    const char *cat = json_string_value(json_object_get(meta, "category"));
+    const char *msg = json_string_value(json_object_get(meta, "message"));
+    json_int_t level = json_integer_value(json_object_get(meta, "level"));
+    log_write((int)level, cat ? cat : "Worker", c ? c->inv->id : NULL, "%s", msg ? msg : "");
+    json_decref(meta);
+}
+
+static void on_frame(worker_t *w, const frame_t *f)
+{
+    switch (f->type) {
+    case FRAME_HELLO: {
+        char err[200];
+        json_t *meta = frame_meta_json(f, err, sizeof err);
+        json_int_t proto = json_integer_value(json_object_get(meta, "protocol"));
+        json_decref(meta);
+        if (proto != FRAME_PROTOCOL_VERSION)
+            worker_kill(w, "it speaks another protocol version");
+        break;
+    }
+    case FRAME_LOADED:
+        on_loaded(w, f);
+        break;
+    case FRAME_RESULT:
+        on_result(w, f);
+        break;
+    case FRAME_LOG:
+        on_log(w, f);
+        break;
+    default: /* pong */
+        break;
+    }
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    pool_t *p = ((worker_t *)h->data)->pool;
+    (void)suggested;
+    if (!p->rbuf_busy && p->rbuf) {
+        p->rbuf_busy = 1;
+        *b = uv_buf_init(p->rbuf, READ_SIZE);
+        return;
+    }
+    char *m = malloc(READ_SIZE);
+    *b = uv_buf_init(m, m ? READ_SIZE : 0);
+}
+
+static void release(pool_t *p, const uv_buf_t *b)
+{
+    if (b->base == p->rbuf)
+        p->rbuf_busy = 0;
+    else
+        free(b->base);
+}
+
+static void chan_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    worker_t *w = s->data;
+    pool_t *p = w->pool;
+    if (n < 0) {
+        release(p, b);
+        uv_read_stop(s);
+        if (w->state != W_STOPPING)
+            worker_kill(w, "it closed its channel");
+        return;
+    }
+    if (n == 0) {
+        release(p, b);
+        return;
+    }
+    frame_decoder_feed(&w->dec, b->base, (size_t)n);
+    frame_t f;
+    int rc;
+    while (!w->exited && (rc = frame_decoder_next(&w->dec, &f)) == 1)
+        on_frame(w, &f);
+    if (!w->exited && rc < 0) {
+        char reason[240];
+        snprintf(reason, sizeof reason, "protocol error: %s", frame_decoder_error(&w->dec));
+        worker_kill(w, reason);
+    }
+    release(p, b);
+}
+
+/* stdout and stderr of the worker become log lines, attributed to the
+ * invocation when exactly one is in flight. */
+static void out_line(out_pipe_t *o, const char *p, size_t n)
+{
+    worker_t *w = o->w;
+    while (n && (p[n - 1] == '\r'))
+        n--;
+    pool_call_t *c = w->inflight.n == 1 ? w->inflight.head : NULL;
+    char cat[160];
+    if (c)
+        snprintf(cat, sizeof cat, "Function.%s", c->inv->fn->name);
+    else
+        snprintf(cat, sizeof cat, "Worker.%d", w->seq);
+    log_write(o->is_err ? LOG_ERROR : LOG_INFO, cat, c ? c->inv->id : NULL, "%.*s", (int)n, p);
+}
+
+static void out_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    worker_t *w = s->data;
+    out_pipe_t *o = s == (uv_stream_t *)&w->out.pipe ? &w->out : &w->err;
+    pool_t *p = w->pool;
+    if (n <= 0) {
+        if (n < 0) {
+            if (o->line.len)
+                out_line(o, o->line.p, o->line.len);
+            buf_reset(&o->line);
+            uv_read_stop(s);
+        }
+        release(p, b);
+        return;
+    }
+    const char *d = b->base;
+    size_t left = (size_t)n;
+    while (left) {
+        const char *nl = memchr(d, '\n', left);
+        size_t take = nl ? (size_t)(nl - d) : left;
+        if (o->line.len + take > LINE_MAX_BYTES) {
+            buf_append(&o->line, d, LINE_MAX_BYTES - o->line.len);
+            out_line(o, o->line.p, o->line.len);
+            buf_reset(&o->line);
+        } else if (nl) {
+            if (o->line.len) {
+                buf_append(&o->line, d, take);
+                out_line(o, o->line.p, o->line.len);
+                buf_reset(&o->line);
+            } else {
+                out_line(o, d, take);
+            }
+        } else {
+            buf_append(&o->line, d, take);
+        }
+        if (!nl)
+            break;
+        d = nl + 1;
+        left -= take + 1;
+    }
+    release(p, b);
+}
+
+/* ---- worker lifecycle ---- */
+
+static void handle_closed(uv_handle_t *h);
+static void pool_maybe_finish(pool_t *p);
+
+static void worker_release(worker_t *w)
+{
+    pool_t *p = w->pool;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->workers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    frame_decoder_free(&w->dec);
+    buf_free(&w->wbuf);
+    buf_free(&w->out.line);
+    buf_free(&w->err.line);
+    free(w->wbase);
+    free(w);
+    pool_maybe_finish(p);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    worker_t *w = h->data;
+    if (--w->open_handles == 0)
+        worker_release(w);
+}
+
+static void close_if_open(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, handle_closed);
+}
+
+static void worker_fail_all(worker_t *w, const char *why)
+{
+    pool_t *p = w->pool;
+    while (w->inflight.head) {
+        pool_call_t *c = w->inflight.head;
+        list_remove(&w->inflight, c);
+        p->running--;
+        call_fail(c, 500, why);
+    }
+}
+
+static void schedule_respawn(pool_t *p);
+
+static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
+{
+    worker_t *w = proc->data;
+    pool_t *p = w->pool;
+    char how[120];
+    if (sig)
+        snprintf(how, sizeof how, "killed by signal %d (%s)", sig, strsignal(sig));
+    else
+        snprintf(how, sizeof how, "exited with status %lld", (long long)status);
+    int unexpected = !w->stop_requested;
+    char why[400];
+    if (w->reason[0])
+        snprintf(why, sizeof why, "worker %d (pid %d) was stopped: %s", w->seq, w->pid, w->reason);
+    else
+        snprintf(why, sizeof why, "worker %d (pid %d) %s", w->seq, w->pid,
+                 unexpected ? (sig ? "crashed" : "exited unexpectedly") : "stopped");
+    if (unexpected || w->inflight.n)
+        log_write(LOG_ERROR, "Host.Scale", NULL, "%s (%s) with %zu invocation(s) in flight", why,
+                  how, w->inflight.n);
+    else
+        log_write(LOG_DEBUG, "Host.Scale", NULL, "%s (%s)", why, how);
+    w->exited = 1;
+    w->state = W_STOPPING;
+    p->nworkers--;
+    char reason[600];
+    snprintf(reason, sizeof reason, "%s (%s)", why, how);
+    worker_fail_all(w, reason);
+    if (unexpected) {
+        p->crashes++;
+        p->consecutive_crashes++;
+        snprintf(p->last_crash, sizeof p->last_crash, "worker %d (pid %d) %s", w->seq, w->pid,
+                 how);
+        p->last_crash_ms = uv_now(p->loop);
+    }
+    close_if_open((uv_handle_t *)&w->proc);
+    close_if_open((uv_handle_t *)&w->chan);
+    close_if_open((uv_handle_t *)&w->out.pipe);
+    close_if_open((uv_handle_t *)&w->err.pipe);
+    if (!p->closing)
+        schedule_respawn(p);
+}
+
+static void worker_kill(worker_t *w, const char *reason)
+{
+    if (w->exited || w->stop_requested == 2)
+        return;
+    if (!w->reason[0])
+        snprintf(w->reason, sizeof w->reason, "%s", reason);
+    w->stop_requested = 2;
+    w->state = W_STOPPING;
+    log_write(LOG_WARN, "Host.Scale", NULL, "Killing worker %d (pid %d): %s", w->seq, w->pid,
+              reason);
+    /* The worker leads its own process group: take its children too. */
+    if (kill(-w->pid, SIGKILL) != 0)
+        kill(w->pid, SIGKILL);
+}
+
+static void worker_stop(worker_t *w)
+{
+    if (w->exited || w->stop_requested)
+        return;
+    w->stop_requested = 1;
+    w->state = W_STOPPING;
+    w->stop_deadline = uv_now(w->pool->loop) + STOP_GRACE_MS;
+    frame_encode(&w->wbuf, FRAME_SHUTDOWN, 0, NULL, 0, NULL, 0);
+    mark_dirty(w);
+}
+
+static char **worker_env(pool_t *p, int seq)
+{
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 5, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "STRATUS_WORKER_", 15) != 0 &&
+            strncmp(environ[i], "STRATUS_APP_ROOT=", 17) != 0)
+            env[k++] = environ[i];
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_FD=3");
+    env[k++] = strdup(tmp);
+    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_ID=%d", seq);
+    env[k++] = strdup(tmp);
+    snprintf(tmp, sizeof tmp, "STRATUS_APP_ROOT=%s", p->app->root);
+    env[k++] = strdup(tmp);
+    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_MEMORY_MB=%lld",
+             (long long)(p->app->worker_memory_mb > 0 ? p->app->worker_memory_mb : 0));
+    env[k++] = strdup(tmp);
+    env[k] = NULL;
+    return env;
+}
+
+static void free_env(char **env)
+{
+    size_t n = 0;
+    while (env[n])
+        n++;
+    for (size_t i = n - 4; i < n; i++)
+        free(env[i]);
+    free(env);
+}
+
+static worker_t *worker_spawn(pool_t *p)
+{
+    worker_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->pool = p;
+    w->seq = ++p->next_seq;
+    frame_decoder_init(&w->dec, FRAME_FROM_WORKER);
+    buf_init(&w->wbuf, WBUF_MAX);
+    buf_init(&w->out.line, LINE_MAX_BYTES);
+    buf_init(&w->err.line, LINE_MAX_BYTES);
+    w->out.w = w->err.w = w;
+    w->err.is_err = 1;
+    uv_pipe_init(p->loop, &w->chan, 0);
+    uv_pipe_init(p->loop, &w->out.pipe, 0);
+    uv_pipe_init(p->loop, &w->err.pipe, 0);
+    w->chan.data = w;
+    w->out.pipe.data = w;
+    w->err.pipe.data = w;
+    w->proc.data = w;
+
+    uv_stdio_container_t stdio[4];
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&w->out.pipe;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&w->err.pipe;
+    stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
+    stdio[3].data.stream = (uv_stream_t *)&w->chan;
+    char *args[] = {p->exe, "worker", NULL};
+    char **env = worker_env(p, w->seq);
+    uv_process_options_t o;
+    memset(&o, 0, sizeof o);
+    o.file = p->exe;
+    o.args = args;
+    o.env = env;
+    o.cwd = p->app->root;
+    o.flags = UV_PROCESS_DETACHED;
+    o.stdio_count = 4;
+    o.stdio = stdio;
+    o.exit_cb = on_exit_cb;
+    w->spawn_ns = uv_hrtime();
+    int rc = env ? uv_spawn(p->loop, &w->proc, &o) : UV_ENOMEM;
+    if (env)
+        free_env(env);
+    /* Link it in first, so the close callbacks find a listed worker. */
+    w->next = p->workers;
+    if (p->workers)
+        p->workers->prev = w;
+    p->workers = w;
+    if (rc != 0) {
+        log_write(LOG_ERROR, "Host.Scale", NULL, "cannot start a worker (%s): %s", p->exe,
+                  uv_strerror(rc));
+        snprintf(p->start_error, sizeof p->start_error, "cannot start a worker: %s",
+                 uv_strerror(rc));
+        w->exited = 1;
+        w->open_handles = 3;
+        close_if_open((uv_handle_t *)&w->chan);
+        close_if_open((uv_handle_t *)&w->out.pipe);
+        close_if_open((uv_handle_t *)&w->err.pipe);
+        return NULL;
+    }
+    w->open_handles = 4;
+    w->pid = w->proc.pid;
+    w->state = W_STARTING;
+    w->last_active = uv_now(p->loop);
+    p->nworkers++;
+    uv_read_start((uv_stream_t *)&w->chan, alloc_cb, chan_read_cb);
+    uv_read_start((uv_stream_t *)&w->out.pipe, alloc_cb, out_read_cb);
+    uv_read_start((uv_stream_t *)&w->err.pipe, alloc_cb, out_read_cb);
+    send_load(w);
+    log_write(LOG_DEBUG, "Host.Scale", NULL, "Started worker %d (pid %d)", w->seq, w->pid);
+    return w;
+}
+
+/* ---- scheduling ---- */
+
+static int can_spawn(pool_t *p)
+{
+    return !p->closing && (int64_t)p->nworkers < p->app->scale_max_instances &&
+           uv_now(p->loop) >= p->backoff_until;
+}
+
+static worker_t *pick(pool_t *p)
+{
+    worker_t *best = NULL;
+    size_t cap = (size_t)p->app->scale_concurrency;
+    for (worker_t *w = p->workers; w; w = w->next) {
+        if (w->exited || w->state == W_STOPPING || w->inflight.n >= cap)
+            continue;
+        if (!best || (w->state == W_READY && best->state != W_READY) ||
+            (w->state == best->state && w->inflight.n < best->inflight.n))
+            best = w;
+    }
+    return best;
+}
+
+static void sweep_start(pool_t *p);
+
+static void pool_dispatch(pool_t *p)
+{
+    while (p->queue.head && !p->closing) {
+        if (p->app->max_concurrent_requests > 0 &&
+            (int64_t)p->running >= p->app->max_concurrent_requests)
+            break;
+        worker_t *w = pick(p);
+        if (!w) {
+            if (!can_spawn(p) || !(w = worker_spawn(p)))
+                break;
+        }
+        pool_call_t *c = p->queue.head;
+        list_remove(&p->queue, c);
+        send_invoke(w, c);
+    }
+    if (p->queue.n || p->running)
+        sweep_start(p);
+}
+
+static void backoff_cb(uv_timer_t *t)
+{
+    pool_t *p = t->data;
+    pool_dispatch(p);
+    while (!p->closing && (int64_t)p->nworkers < p->app->scale_min_instances && can_spawn(p))
+        if (!worker_spawn(p))
+            break;
+}
+
+static void schedule_respawn(pool_t *p)
+{
+    int needed = p->queue.n || (int64_t)p->nworkers < p->app->scale_min_instances;
+    if (p->consecutive_crashes > 1) {
+        uint64_t delay = BACKOFF_MIN_MS << (p->consecutive_crashes - 2 > 12 ? 12 : p->consecutive_crashes - 2);
+        if (delay > BACKOFF_MAX_MS)
+            delay = BACKOFF_MAX_MS;
+        p->backoff_until = uv_now(p->loop) + delay;
+        log_write(LOG_WARN, "Host.Scale", NULL,
+                  "%u crashes in a row; starting workers again in %llu ms", p->consecutive_crashes,
+                  (unsigned long long)delay);
+        uv_timer_start(&p->backoff, backoff_cb, delay, 0);
+        return;
+    }
+    if (needed)
+        backoff_cb(&p->backoff);
+}
+
+void pool_submit(pool_t *p, invocation_t *inv, invocation_done_fn done, void *data)
+{
+    size_t outstanding = p->running + p->queue.n;
+    int64_t max_out = p->app->max_outstanding_requests;
+    if (p->closing || (max_out > 0 && (int64_t)outstanding >= max_out) ||
+        p->queue.n >= POOL_QUEUE_MAX) {
+        p->rejected++;
+        char reason[160];
+        if (p->closing)
+            snprintf(reason, sizeof reason, "the host is stopping");
+        else if (max_out > 0 && (int64_t)outstanding >= max_out)
+            snprintf(reason, sizeof reason, "%zu requests outstanding "
+                     "(extensions.http.maxOutstandingRequests is %lld)", outstanding,
+                     (long long)max_out);
+        else
+            snprintf(reason, sizeof reason, "the queue is full (%d waiting)", POOL_QUEUE_MAX);
+        inv->fail_status = p->closing ? 503 : 429;
+        done(inv, 0, reason, data);
+        return;
+    }
+    pool_call_t *c = arena_calloc(inv->arena, sizeof *c);
+    if (!c) {
+        done(inv, 0, "out of memory", data);
+        return;
+    }
+    c->inv = inv;
+    c->done = done;
+    c->data = data;
+    c->id = ++p->next_id;
+    if (p->app->function_timeout_ms > 0)
+        c->deadline = uv_now(p->loop) + (uint64_t)p->app->function_timeout_ms;
+    list_push(&p->queue, c);
+    pool_dispatch(p);
+}
+
+/* ---- timers ---- */
+
+static void format_timespan(int64_t ms, char *out, size_t n)
+{
+    snprintf(out, n, "%02lld:%02lld:%02lld", (long long)(ms / 3600000),
+             (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60));
+    if (ms % 1000) {
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, ".%03lld", (long long)(ms % 1000));
+    }
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+    pool_t *p = t->data;
+    uint64_t now = uv_now(p->loop);
+    char limit[48], reason[200];
+    format_timespan(p->app->function_timeout_ms, limit, sizeof limit);
+    for (pool_call_t *c = p->queue.head; c;) {
+        pool_call_t *next = c->next;
+        if (c->deadline && now >= c->deadline) {
+            list_remove(&p->queue, c);
+            p->timeouts++;
+            snprintf(reason, sizeof reason, "timed out after %s (functionTimeout) waiting for a "
+                     "worker", limit);
+            call_fail(c, 504, reason);
+        }
+        c = next;
+    }
+    for (worker_t *w = p->workers; w; w = w->next) {
+        for (pool_call_t *c = w->inflight.head; c;) {
+            pool_call_t *next = c->next;
+            if (c->deadline && now >= c->deadline) {
+                list_remove(&w->inflight, c);
+                p->running--;
+                p->timeouts++;
+                frame_encode(&w->wbuf, FRAME_CANCEL, c->id, NULL, 0, NULL, 0);
+                mark_dirty(w);
+                snprintf(reason, sizeof reason, "timed out after %s (functionTimeout)", limit);
+                char kill_reason[300];
+                snprintf(kill_reason, sizeof kill_reason, "invocation %s of '%s' timed out after "
+                         "%s (functionTimeout)", c->inv->id, c->inv->fn->name, limit);
+                call_fail(c, 504, reason);
+                /* Native code cannot be interrupted: replace the worker. */
+                worker_kill(w, kill_reason);
+            }
+            c = next;
+        }
+    }
+    if (!p->queue.n && !p->running) {
+        uv_timer_stop(&p->sweep);
+        p->sweeping = 0;
+    }
+}
+
+static void sweep_start(pool_t *p)
+{
+    if (p->sweeping || p->app->function_timeout_ms <= 0 || p->closing)
+        return;
+    p->sweeping = 1;
+    uv_timer_start(&p->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
+}
+
+static long rss_mb(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long size = 0, resident = 0;
+    int n = fscanf(f, "%ld %ld", &size, &resident);
+    fclose(f);
+    if (n != 2)
+        return -1;
+    return resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
+}
+
+static void housekeeping_cb(uv_timer_t *t)
+{
+    pool_t *p = t->data;
+    uint64_t now = uv_now(p->loop);
+    size_t alive = p->nworkers;
+    for (worker_t *w = p->workers; w; w = w->next) {
+        if (w->exited)
+            continue;
+        if (w->state == W_STOPPING && w->stop_requested == 1 && now >= w->stop_deadline) {
+            worker_kill(w, "it did not stop within the grace period");
+            continue;
+        }
+        if (p->app->worker_memory_mb > 0) {
+            long mb = rss_mb(w->pid);
+            if (mb > p->app->worker_memory_mb) {
+                char reason[160];
+                snprintf(reason, sizeof reason, "it exceeded the memory limit of %lld MB "
+                         "(resident %ld MB; stratus.worker.memoryLimitMB)",
+                         (long long)p->app->worker_memory_mb, mb);
+                worker_kill(w, reason);
+                continue;
+            }
+        }
+        if (w->state == W_READY && !w->inflight.n && (int64_t)alive > p->app->scale_min_instances &&
+            now - w->last_active >= (uint64_t)p->app->scale_idle_timeout_ms) {
+            log_write(LOG_INFO, "Host.Scale", NULL, "Worker %d (pid %d) idle for %llu ms; "
+                      "stopping it (%zu instance(s) left)", w->seq, w->pid,
+                      (unsigned long long)(now - w->last_active), alive - 1);
+            worker_stop(w);
+            alive--;
+        }
+    }
+}
+
+/* ---- pool ---- */
+
+pool_t *pool_new(uv_loop_t *loop, app_t *app)
+{
+    pool_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->loop = loop;
+    p->app = app;
+    size_t len = sizeof p->exe;
+    if (uv_exepath(p->exe, &len) != 0)
+        snprintf(p->exe, sizeof p->exe, "/proc/self/exe");
+    p->rbuf = malloc(READ_SIZE);
+    uv_check_init(loop, &p->flush);
+    p->flush.data = p;
+    uv_check_start(&p->flush, flush_cb);
+    uv_unref((uv_handle_t *)&p->flush);
+    uv_timer_init(loop, &p->sweep);
+    p->sweep.data = p;
+    uv_unref((uv_handle_t *)&p->sweep);
+    uv_timer_init(loop, &p->housekeeping);
+    p->housekeeping.data = p;
+    uv_timer_init(loop, &p->backoff);
+    p->backoff.data = p;
+    uv_unref((uv_handle_t *)&p->backoff);
+    p->handles_open = 4;
+    return p;
+}
+
+static void start_timeout_cb(uv_timer_t *t) { *(int *)t->data = 1; }
+
+int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
+{
+    worker_t *w = worker_spawn(p);
+    if (!w) {
+        snprintf(err, errlen, "%s", p->start_error);
+        return -1;
+    }
+    int timed_out = 0;
+    uv_timer_t t;
+    uv_timer_init(p->loop, &t);
+    t.data = &timed_out;
+    uv_timer_start(&t, start_timeout_cb, (uint64_t)timeout_ms, 0);
+    while (!p->loaded && !timed_out && p->nworkers > 0)
+        uv_run(p->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(p->loop, UV_RUN_NOWAIT);
+    if (!p->loaded) {
+        snprintf(err, errlen, "the first worker %s", timed_out ? "did not load the functions in "
+                 "time" : p->last_crash[0] ? p->last_crash : "failed to start");
+        return -1;
+    }
+    uv_timer_start(&p->housekeeping, housekeeping_cb, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
+    uv_unref((uv_handle_t *)&p->housekeeping);
+    while ((int64_t)p->nworkers < p->app->scale_min_instances)
+        if (!worker_spawn(p))
+            break;
+    return 0;
+}
+
+const char *pool_load_error(const pool_t *p, const function_t *fn)
+{
+    for (size_t i = 0; i < p->nload_errors; i++)
+        if (strcasecmp(p->load_errors[i].function, fn->name) == 0)
+            return p->load_errors[i].message;
+    return NULL;
+}
+
+json_t *pool_status(const pool_t *p)
+{
+    json_t *workers = json_array();
+    size_t busy = 0, idle = 0, starting = 0;
+    uint64_t now = uv_now(p->loop);
+    for (const worker_t *w = p->workers; w; w = w->next) {
+        if (w->exited)
+            continue;
+        const char *state = w->state == W_STARTING ? "starting"
+                            : w->state == W_STOPPING ? "stopping"
+                            : w->inflight.n ? "busy" : "idle";
+        if (w->state == W_STARTING)
+            starting++;
+        else if (w->state == W_READY)
+            w->inflight.n ? busy++ : idle++;
+        json_array_append_new(workers,
+                              json_pack("{s:i, s:i, s:s, s:I, s:I, s:I}", "id", w->seq, "pid",
+                                        w->pid, "state", state, "inFlight",
+                                        (json_int_t)w->inflight.n, "invocations",
+                                        (json_int_t)w->invocations, "idleMs",
+                                        (json_int_t)(w->inflight.n ? 0 : now - w->last_active)));
+    }
+    return json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
+        "s:o}",
+        "runtime", "native", "mode", "isolated", "minInstances",
+        (json_int_t)p->app->scale_min_instances, "maxInstances",
+        (json_int_t)p->app->scale_max_instances, "perInstanceConcurrency",
+        (json_int_t)p->app->scale_concurrency, "idleTimeoutMs",
+        (json_int_t)p->app->scale_idle_timeout_ms, "instances", (json_int_t)p->nworkers, "busy",
+        (json_int_t)busy, "idle", (json_int_t)idle, "starting", (json_int_t)starting,
+        "queueLength", (json_int_t)p->queue.n, "inFlight", (json_int_t)p->running, "coldStarts",
+        (json_int_t)p->cold_starts, "lastColdStartMs", p->last_cold_start_ms,
+        "averageColdStartMs", p->cold_starts ? p->total_cold_start_ms / (double)p->cold_starts : 0.0,
+        "rejected", (json_int_t)p->rejected, "timeouts", (json_int_t)p->timeouts, "workers",
+        workers);
+}
+
+json_t *pool_health(const pool_t *p)
+{
+    uint64_t now = uv_now(p->loop);
+    return json_pack("{s:I, s:I, s:s?, s:I?, s:I}", "crashes", (json_int_t)p->crashes,
+                     "consecutiveCrashes", (json_int_t)p->consecutive_crashes, "lastCrash",
+                     p->last_crash[0] ? p->last_crash : NULL, "lastCrashAgoMs",
+                     p->last_crash[0] ? (json_int_t)(now - p->last_crash_ms) : (json_int_t)0,
+                     "restartDelayMs",
+                     (json_int_t)(p->backoff_until > now ? p->backoff_until - now : 0));
+}
+
+static void pool_handle_closed(uv_handle_t *h)
+{
+    pool_t *p = h->data;
+    p->handles_open--;
+    pool_maybe_finish(p);
+}
+
+/* Once closing and every worker is gone: close the pool's own handles,
+ * then tell the owner. */
+static void pool_maybe_finish(pool_t *p)
+{
+    if (!p->closing || p->workers)
+        return;
+    if (!p->handles_closing) {
+        p->handles_closing = 1;
+        uv_close((uv_handle_t *)&p->flush, pool_handle_closed);
+        uv_close((uv_handle_t *)&p->sweep, pool_handle_closed);
+        uv_close((uv_handle_t *)&p->housekeeping, pool_handle_closed);
+        uv_close((uv_handle_t *)&p->backoff, pool_handle_closed);
+        return;
+    }
+    if (p->handles_open == 0 && p->close_cb) {
+        void (*cb)(void *) = p->close_cb;
+        p->close_cb = NULL;
+        cb(p->close_data);
+    }
+}
+
+void pool_close(pool_t *p, void (*cb)(void *data), void *data)
+{
+    p->closing = 1;
+    p->close_cb = cb;
+    p->close_data = data;
+    while (p->queue.head) {
+        pool_call_t *c = p->queue.head;
+        list_remove(&p->queue, c);
+        call_fail(c, 503, "the host is stopping");
+    }
+    for (worker_t *w = p->workers; w; w = w->next) {
+        if (w->exited)
+            continue;
+        worker_stop(w);
+        worker_flush(w);
+        /* The grace period is short at shutdown: the host waits for us. */
+        w->stop_deadline = uv_now(p->loop) + STOP_GRACE_MS;
+    }
+    uv_ref((uv_handle_t *)&p->housekeeping);
+    if (!uv_is_active((uv_handle_t *)&p->housekeeping))
+        uv_timer_start(&p->housekeeping, housekeeping_cb, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
+    pool_maybe_finish(p);
+}
+
+void pool_free(pool_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nload_errors; i++) {
+        free(p->load_errors[i].function);
+        free(p->load_errors[i].message);
+    }
+    free(p->load_errors);
+    free(p->rbuf);
+    free(p);
+}

@@ -1,0 +1,71 @@
+/*
+ * pool.h -- an app's worker processes and the scale controller that sizes
+ * them to the load.
+ *
+ * A pool starts workers (the stratus binary re-executed as `stratus
+ * worker`), talks to them with the frame protocol over a socketpair, and
+ * sends each invocation to the least busy worker with room for it
+ * (perInstanceConcurrency). With no room it starts another worker, up to
+ * maxInstances; beyond that, invocations wait in a bounded queue, and past
+ * extensions.http.maxOutstandingRequests they are refused with 429. Idle
+ * workers beyond minInstances stop after idleTimeout, so an app can scale to
+ * zero; the next invocation starts one and waits for it (a cold start, which
+ * is measured and logged).
+ *
+ * A worker that crashes fails its in-flight invocations (500 with the
+ * reason) and is replaced; repeated crashes back off exponentially. An
+ * invocation past functionTimeout fails with 504, and its worker, which
+ * cannot be interrupted, is killed and replaced. A worker over its memory
+ * limit is killed the same way.
+ *
+ * Frames for workers are queued during a loop turn and written once per
+ * worker from a check handle; the worker answers a whole batch in one write.
+ *
+ * Lifecycle: pool_new() -> pool_start() (runs the loop until a first worker
+ * has loaded the functions, so load errors are known before serving) ->
+ * pool_submit() per invocation -> pool_close() (asks workers to stop, kills
+ * the stragglers, closes the handles; cb runs when all are closed) ->
+ * pool_free().
+ */
+#ifndef STRATUS_POOL_H
+#define STRATUS_POOL_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "runtime.h"
+
+typedef struct pool pool_t;
+
+/* A new pool for app on loop (nothing started yet); NULL when out of
+ * memory. */
+pool_t *pool_new(uv_loop_t *loop, app_t *app);
+
+/* Start the first worker and wait (running the loop) until it has loaded
+ * the app's functions or failed to, at most timeout_ms. 0, or -1 with err
+ * set when no worker could be started. Per-function load errors are then
+ * available from pool_load_error(). Also starts minInstances workers. */
+int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen);
+
+/* Why fn could not be loaded by the first worker, or NULL. */
+const char *pool_load_error(const pool_t *p, const function_t *fn);
+
+/* Run an invocation in a worker; done is called exactly once, possibly
+ * before this returns (refused with 429, inv->fail_status set). */
+void pool_submit(pool_t *p, invocation_t *inv, invocation_done_fn done, void *data);
+
+/* The pool's state for /admin/host/scale (new reference). */
+json_t *pool_status(const pool_t *p);
+
+/* Crash and restart figures for /admin/host/status (new reference). */
+json_t *pool_health(const pool_t *p);
+
+/* Stop every worker (gracefully, then by force after a grace period) and
+ * close the pool's handles; queued invocations fail with 503. cb runs once
+ * everything is closed. */
+void pool_close(pool_t *p, void (*cb)(void *data), void *data);
+
+/* Free a closed pool. */
+void pool_free(pool_t *p);
+
+#endif

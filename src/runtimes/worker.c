@@ -1,0 +1,379 @@
+/*
+ * worker.c -- the native worker: the stratus binary re-executed by the
+ * host (`stratus worker`) to run an app's native functions in a process of
+ * their own, so that a crash, a hang or a leak in user code costs a worker
+ * and never the host.
+ *
+ * The worker speaks the frame protocol (frame.h, docs/worker-protocol.md)
+ * on the socket the host passes as STRATUS_WORKER_FD. It is a plain loop,
+ * without libuv: read what is there, handle every whole frame of that read
+ * (running invocations one after another with the same stratus.h API as
+ * in-process code), then answer them all with one write.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "../core/invocation.h"
+#include "../http/method.h"
+#include "../telemetry/log.h"
+#include "frame.h"
+#include "runtime.h"
+
+#define READ_CHUNK (256 * 1024)
+#define OUT_MAX ((size_t)1 << 34)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
+typedef struct worker_state {
+    int fd;
+    app_t app;
+    function_t **functions;
+    size_t nfunctions;
+    buf_t out;
+    uint64_t current_id; /* the invocation being run, for its log lines */
+    int shutdown;
+} worker_state_t;
+
+static worker_state_t W;
+
+/* Log lines of user code (stratus_log) go to the host as log frames. */
+static void log_sink(int level, const char *category, const char *invocation_id,
+                     const char *message, size_t len, void *data)
+{
+    (void)invocation_id;
+    (void)data;
+    buf_t meta;
+    buf_init(&meta, FRAME_MAX_META);
+    buf_printf(&meta, "{\"level\":%d,\"category\":\"", level);
+    buf_json_escape(&meta, category, strlen(category));
+    buf_puts(&meta, "\",\"message\":\"");
+    buf_json_escape(&meta, message, len);
+    buf_puts(&meta, "\"}");
+    frame_encode(&W.out, FRAME_LOG, W.current_id, meta.p, meta.len, NULL, 0);
+    buf_free(&meta);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static void flush_out(void)
+{
+    if (W.out.len && write_all(W.fd, W.out.p, W.out.len) != 0)
+        _exit(0); /* the host is gone */
+    buf_reset(&W.out);
+}
+
+static function_t *find_function(const char *name)
+{
+    for (size_t i = 0; i < W.nfunctions; i++)
+        if (strcasecmp(W.functions[i]->name, name) == 0)
+            return W.functions[i];
+    return NULL;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static void handle_load(const frame_t *f)
+{
+    char err[4096];
+    json_t *meta = frame_meta_json(f, err, sizeof err);
+    buf_t m;
+    buf_init(&m, FRAME_MAX_META);
+    buf_puts(&m, "{\"functions\":[");
+    json_t *list = meta ? json_object_get(meta, "functions") : NULL;
+    size_t i;
+    json_t *item;
+    int first = 1;
+    json_array_foreach(list, i, item) {
+        const char *name = jstr(item, "name");
+        const char *script = jstr(item, "scriptFile");
+        if (!name || !script || find_function(name))
+            continue;
+        function_t *fn = calloc(1, sizeof *fn);
+        fn->name = strdup(name);
+        fn->script_file = strdup(script);
+        const char *entry = jstr(item, "entryPoint");
+        fn->entry_point = entry ? strdup(entry) : NULL;
+        int rc = native_open(fn, err, sizeof err);
+        W.functions = realloc(W.functions, (W.nfunctions + 1) * sizeof *W.functions);
+        W.functions[W.nfunctions++] = fn;
+        buf_printf(&m, "%s{\"name\":\"", first ? "" : ",");
+        buf_json_escape(&m, name, strlen(name));
+        buf_printf(&m, "\",\"ok\":%s", rc == 0 ? "true" : "false");
+        if (rc != 0) {
+            buf_puts(&m, ",\"error\":\"");
+            buf_json_escape(&m, err, strlen(err));
+            buf_puts(&m, "\"");
+        }
+        buf_puts(&m, "}");
+        first = 0;
+    }
+    buf_puts(&m, "]}");
+    frame_encode(&W.out, FRAME_LOADED, 0, m.p, m.len, NULL, 0);
+    buf_free(&m);
+    json_decref(meta);
+}
+
+/* Append {"ok":false,"error":...} for invocation id. */
+static void result_error(uint64_t id, const char *error)
+{
+    buf_t m;
+    buf_init(&m, FRAME_MAX_META);
+    buf_puts(&m, "{\"ok\":false,\"error\":\"");
+    buf_json_escape(&m, error, strlen(error));
+    buf_puts(&m, "\"}");
+    frame_encode(&W.out, FRAME_RESULT, id, m.p, m.len, NULL, 0);
+    buf_free(&m);
+}
+
+/* Fill an HTTP request from the invoke frame's "http" object. Strings
+ * point into the JSON, which outlives the call. */
+static int fill_request(http_request_t *r, json_t *http, arena_t *arena)
+{
+    const char *method = jstr(http, "method");
+    const char *path = jstr(http, "path");
+    const char *query = jstr(http, "query");
+    if (!method || !path)
+        return -1;
+    r->method_name = method;
+    r->method = method_from_name(method, strlen(method));
+    if (!r->method)
+        r->method = METHOD_OTHER;
+    r->path = sv_cstr(path);
+    r->query = sv_cstr(query ? query : "");
+    r->target = r->path;
+    r->http_major = 1;
+    r->http_minor = 1;
+    json_t *headers = json_object_get(http, "headers");
+    size_t n = json_array_size(headers);
+    r->headers = arena_alloc(arena, (n ? n : 1) * sizeof(http_header_t));
+    if (!r->headers)
+        return -1;
+    r->nheaders = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *pair = json_array_get(headers, i);
+        json_t *name = json_array_get(pair, 0), *value = json_array_get(pair, 1);
+        if (!json_is_string(name) || !json_is_string(value))
+            continue;
+        r->headers[r->nheaders].name = sv_make(json_string_value(name), json_string_length(name));
+        r->headers[r->nheaders].value = sv_make(json_string_value(value), json_string_length(value));
+        r->nheaders++;
+    }
+    return 0;
+}
+
+static void handle_invoke(const frame_t *f)
+{
+    char err[256];
+    json_t *meta = frame_meta_json(f, err, sizeof err);
+    const char *name = meta ? jstr(meta, "function") : NULL;
+    function_t *fn = name ? find_function(name) : NULL;
+    if (!fn || !fn->runtime_data) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "function '%s' is not loaded in this worker",
+                 name ? name : "?");
+        result_error(f->id, meta ? msg : err);
+        json_decref(meta);
+        return;
+    }
+    arena_t arena;
+    arena_init(&arena, 8192);
+    invocation_t *inv = invocation_new(&arena, &W.app, fn);
+    http_request_t *req = NULL;
+    json_t *http = json_object_get(meta, "http");
+    char *body = arena_strndup(&arena, f->body.p ? f->body.p : "", f->body.n);
+    const char *id = jstr(meta, "invocationId");
+    if (inv && id && strlen(id) < sizeof inv->id)
+        memcpy(inv->id, id, strlen(id) + 1);
+    if (inv && body && json_is_object(http)) {
+        req = arena_calloc(&arena, sizeof *req);
+        if (req && fill_request(req, http, &arena) == 0) {
+            req->body.p = body;
+            req->body.len = f->body.n;
+            inv->req = req;
+            json_t *params = json_object_get(http, "params");
+            size_t i;
+            json_t *pair;
+            json_array_foreach(params, i, pair) {
+                if (inv->params.n == ROUTE_MAX_PARAMS)
+                    break;
+                json_t *pn = json_array_get(pair, 0), *pv = json_array_get(pair, 1);
+                if (!json_is_string(pn))
+                    continue;
+                route_param_t *p = &inv->params.v[inv->params.n++];
+                p->name = sv_make(json_string_value(pn), json_string_length(pn));
+                p->value = json_is_string(pv)
+                               ? sv_make(json_string_value(pv), json_string_length(pv))
+                               : SV_NULL;
+            }
+        }
+    }
+    if (!inv || !body) {
+        result_error(f->id, "out of memory in the worker");
+        arena_free(&arena);
+        json_decref(meta);
+        return;
+    }
+    inv->trigger_data = body;
+    inv->trigger_len = f->body.n;
+
+    W.current_id = f->id;
+    int rc = native_call(inv);
+    W.current_id = 0;
+
+    buf_t m;
+    buf_init(&m, FRAME_MAX_META);
+    if (rc != 0) {
+        buf_printf(&m, "{\"ok\":false,\"error\":\"function returned %d\"}", rc);
+        frame_encode(&W.out, FRAME_RESULT, f->id, m.p, m.len, NULL, 0);
+    } else {
+        buf_printf(&m, "{\"ok\":true,\"status\":%d,\"headers\":[", inv->status);
+        for (size_t i = 0; i < inv->nres_headers; i++) {
+            buf_puts(&m, i ? ",[\"" : "[\"");
+            buf_json_escape(&m, inv->res_headers[i].name.p, inv->res_headers[i].name.n);
+            buf_puts(&m, "\",\"");
+            buf_json_escape(&m, inv->res_headers[i].value.p, inv->res_headers[i].value.n);
+            buf_puts(&m, "\"]");
+        }
+        buf_puts(&m, "]}");
+        if (frame_encode(&W.out, FRAME_RESULT, f->id, m.p, m.len, inv->res_body.p,
+                         inv->res_body.len) != 0)
+            result_error(f->id, "response too large for the worker protocol");
+    }
+    buf_free(&m);
+    arena_free(&arena);
+    json_decref(meta);
+}
+
+static void handle(const frame_t *f)
+{
+    switch (f->type) {
+    case FRAME_READY:
+        break;
+    case FRAME_LOAD:
+        handle_load(f);
+        break;
+    case FRAME_INVOKE:
+        handle_invoke(f);
+        break;
+    case FRAME_PING:
+        frame_encode(&W.out, FRAME_PONG, f->id, NULL, 0, NULL, 0);
+        break;
+    case FRAME_SHUTDOWN:
+        W.shutdown = 1;
+        break;
+    default: /* cancel: native code cannot be interrupted; the host kills us */
+        break;
+    }
+}
+
+static void limit_memory(void)
+{
+    const char *mb = getenv("STRATUS_WORKER_MEMORY_MB");
+    long v = mb ? strtol(mb, NULL, 10) : 0;
+    if (v <= 0 || UNDER_ASAN) /* ASan needs a huge address space; the host watches RSS */
+        return;
+    struct rlimit rl = {(rlim_t)v << 20, (rlim_t)v << 20};
+    setrlimit(RLIMIT_AS, &rl);
+}
+
+int cmd_worker(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    const char *fdv = getenv("STRATUS_WORKER_FD");
+    if (!fdv) {
+        fprintf(stderr, "stratus worker: this command is started by the host, not by hand\n");
+        return 2;
+    }
+    W.fd = atoi(fdv);
+    /* Die with the host; never gain privileges; cap memory. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        return 0;
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    limit_memory();
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *root = getenv("STRATUS_APP_ROOT");
+    W.app.root = (char *)(root ? root : ".");
+    W.app.route_prefix = (char *)"api";
+    buf_init(&W.out, OUT_MAX);
+    log_set_sink(log_sink, NULL);
+
+    buf_t hello;
+    buf_init(&hello, 4096);
+    buf_printf(&hello, "{\"runtime\":\"native\",\"protocol\":%d,\"pid\":%d,\"concurrency\":1}",
+               FRAME_PROTOCOL_VERSION, (int)getpid());
+    frame_encode(&W.out, FRAME_HELLO, 0, hello.p, hello.len, NULL, 0);
+    buf_free(&hello);
+    flush_out();
+
+    frame_decoder_t dec;
+    frame_decoder_init(&dec, FRAME_FROM_HOST);
+    char *chunk = malloc(READ_CHUNK);
+    if (!chunk)
+        return 1;
+    while (!W.shutdown) {
+        ssize_t n = read(W.fd, chunk, READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* the host closed the socket */
+        frame_decoder_feed(&dec, chunk, (size_t)n);
+        frame_t f;
+        int rc;
+        while ((rc = frame_decoder_next(&dec, &f)) == 1)
+            handle(&f);
+        if (rc < 0) {
+            fprintf(stderr, "stratus worker: bad frame from the host: %s\n",
+                    frame_decoder_error(&dec));
+            break;
+        }
+        flush_out();
+    }
+    flush_out();
+    frame_decoder_free(&dec);
+    free(chunk);
+    buf_free(&W.out);
+    for (size_t i = 0; i < W.nfunctions; i++) {
+        native_close(W.functions[i]);
+        free(W.functions[i]->name);
+        free(W.functions[i]->script_file);
+        free(W.functions[i]->entry_point);
+        free(W.functions[i]);
+    }
+    free(W.functions);
+    return 0;
+}
