@@ -248,9 +248,12 @@ static void send_load(worker_t *w)
         buf_puts(&m, "}");
     }
     buf_puts(&m, "]}");
-    char ready[96];
-    int n = snprintf(ready, sizeof ready, "{\"protocol\":%d,\"workerId\":%d}",
-                     FRAME_PROTOCOL_VERSION, w->seq);
+    char ready[160];
+    int n = snprintf(ready, sizeof ready,
+                     "{\"protocol\":%d,\"workerId\":%d,\"concurrency\":%lld,\"maxMeta\":%u,"
+                     "\"maxBody\":%u}",
+                     FRAME_PROTOCOL_VERSION, w->seq, (long long)app->scale_concurrency,
+                     FRAME_MAX_META, FRAME_MAX_BODY);
     frame_encode(&w->wbuf, FRAME_READY, 0, ready, (size_t)n, NULL, 0);
     frame_encode(&w->wbuf, FRAME_LOAD, 0, m.p, m.len, NULL, 0);
     buf_free(&m);
@@ -280,6 +283,13 @@ static void send_invoke(worker_t *w, pool_call_t *c)
     buf_puts(&m, "{\"function\":\"");
     buf_json_escape(&m, inv->fn->name, strlen(inv->fn->name));
     buf_printf(&m, "\",\"invocationId\":\"%s\"", inv->id);
+    if (inv->fn->trigger) {
+        buf_puts(&m, ",\"trigger\":{\"type\":\"");
+        buf_json_escape(&m, inv->fn->trigger->type, strlen(inv->fn->trigger->type));
+        buf_puts(&m, "\",\"name\":\"");
+        buf_json_escape(&m, inv->fn->trigger->name, strlen(inv->fn->trigger->name));
+        buf_puts(&m, "\"}");
+    }
     if (c->deadline)
         buf_printf(&m, ",\"deadlineMs\":%llu",
                    (unsigned long long)(c->deadline - uv_now(p->loop)));
@@ -287,6 +297,13 @@ static void send_invoke(worker_t *w, pool_call_t *c)
     if (r) {
         buf_puts(&m, ",\"http\":{\"method\":\"");
         buf_puts(&m, r->method_name);
+        sv_t host = http_request_header(r, "Host");
+        buf_puts(&m, "\",\"url\":\"");
+        if (host.p && r->target.n && r->target.p[0] == '/') {
+            buf_puts(&m, "http://");
+            buf_json_escape(&m, host.p, host.n);
+        }
+        buf_json_escape(&m, r->target.p, r->target.n);
         buf_puts(&m, "\",\"path\":\"");
         buf_json_escape(&m, r->path.p, r->path.n);
         buf_puts(&m, "\",\"query\":\"");
@@ -297,13 +314,21 @@ static void send_invoke(worker_t *w, pool_call_t *c)
                 buf_putc(&m, ',');
             json_pair(&m, r->headers[i].name, r->headers[i].value);
         }
-        buf_puts(&m, "],\"params\":[");
+        buf_puts(&m, "],\"params\":{");
         for (size_t i = 0; i < inv->params.n; i++) {
-            if (i)
-                buf_putc(&m, ',');
-            json_pair(&m, inv->params.v[i].name, inv->params.v[i].value);
+            route_param_t *rp = &inv->params.v[i];
+            buf_puts(&m, i ? ",\"" : "\"");
+            buf_json_escape(&m, rp->name.p, rp->name.n);
+            buf_puts(&m, "\":");
+            if (rp->value.p) {
+                buf_putc(&m, '"');
+                buf_json_escape(&m, rp->value.p, rp->value.n);
+                buf_putc(&m, '"');
+            } else {
+                buf_puts(&m, "null");
+            }
         }
-        buf_puts(&m, "]}");
+        buf_puts(&m, "}}");
     }
     buf_puts(&m, "}");
     int rc = frame_encode(&w->wbuf, FRAME_INVOKE, c->id, m.p, m.len, inv->trigger_data,
@@ -432,8 +457,20 @@ static void on_log(worker_t *w, const frame_t *f)
     pool_call_t *c = f->id ? find_call(w, f->id) : NULL;
     const char *cat = json_string_value(json_object_get(meta, "category"));
     const char *msg = json_string_value(json_object_get(meta, "message"));
-    json_int_t level = json_integer_value(json_object_get(meta, "level"));
-    log_write((int)level, cat ? cat : "Worker", c ? c->inv->id : NULL, "%s", msg ? msg : "");
+    json_t *lv = json_object_get(meta, "level");
+    int level = LOG_INFO;
+    if (json_is_integer(lv)) {
+        level = (int)json_integer_value(lv);
+    } else if (json_is_string(lv)) {
+        static const char *names[] = {"trace", "debug", "information", "warning", "error",
+                                      "critical"};
+        const char *v = json_string_value(lv);
+        for (int i = 0; i < 6; i++)
+            if (!strcasecmp(v, names[i]) || (i == 2 && !strcasecmp(v, "info")) ||
+                (i == 3 && !strcasecmp(v, "warn")))
+                level = i;
+    }
+    log_write(level, cat ? cat : "Worker", c ? c->inv->id : NULL, "%s", msg ? msg : "");
     json_decref(meta);
 }
 
@@ -501,10 +538,13 @@ static void chan_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     }
     frame_decoder_feed(&w->dec, b->base, (size_t)n);
     frame_t f;
-    int rc;
-    while (!w->exited && (rc = frame_decoder_next(&w->dec, &f)) == 1)
-        on_frame(w, &f);
-    if (!w->exited && rc < 0) {
+    int rc = 0;
+    /* Drain the decoder even if the worker was killed on the way: the
+     * chunk must not be fed again half-used. */
+    while ((rc = frame_decoder_next(&w->dec, &f)) == 1)
+        if (!w->exited && w->stop_requested != 2)
+            on_frame(w, &f);
+    if (rc < 0 && !w->exited) {
         char reason[240];
         snprintf(reason, sizeof reason, "protocol error: %s", frame_decoder_error(&w->dec));
         worker_kill(w, reason);

@@ -222,17 +222,13 @@ static void handle_invoke(const frame_t *f)
             req->body.p = body;
             req->body.len = f->body.n;
             inv->req = req;
-            json_t *params = json_object_get(http, "params");
-            size_t i;
-            json_t *pair;
-            json_array_foreach(params, i, pair) {
+            const char *pname;
+            json_t *pv;
+            json_object_foreach(json_object_get(http, "params"), pname, pv) {
                 if (inv->params.n == ROUTE_MAX_PARAMS)
                     break;
-                json_t *pn = json_array_get(pair, 0), *pv = json_array_get(pair, 1);
-                if (!json_is_string(pn))
-                    continue;
                 route_param_t *p = &inv->params.v[inv->params.n++];
-                p->name = sv_make(json_string_value(pn), json_string_length(pn));
+                p->name = sv_cstr(pname);
                 p->value = json_is_string(pv)
                                ? sv_make(json_string_value(pv), json_string_length(pv))
                                : SV_NULL;
