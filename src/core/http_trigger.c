@@ -149,7 +149,7 @@ void http_trigger_handle(host_t *h, http_request_t *req)
         return;
     }
     inv->req = req;
-    inv->params = *params;
+    inv->params = params;
     inv->trigger_data = req->body.p ? req->body.p : "";
     inv->trigger_len = req->body.len;
     inv->start_ns = req->start_ns;

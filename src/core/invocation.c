@@ -26,3 +26,29 @@ invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn)
 }
 
 void invocation_release(invocation_t *inv) { buf_free(&inv->res_body); }
+
+int invocation_add_header(invocation_t *inv, sv_t name, sv_t value)
+{
+    if (inv->nres_headers == inv->cap_res_headers) {
+        size_t cap = inv->cap_res_headers ? inv->cap_res_headers * 2 : 8;
+        if (cap > INVOCATION_MAX_RES_HEADERS)
+            cap = INVOCATION_MAX_RES_HEADERS;
+        if (cap == inv->nres_headers)
+            return -1;
+        http_header_t *grown = arena_alloc(inv->arena, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        if (inv->nres_headers)
+            memcpy(grown, inv->res_headers, inv->nres_headers * sizeof *grown);
+        inv->res_headers = grown;
+        inv->cap_res_headers = cap;
+    }
+    char *n = arena_strndup(inv->arena, name.p, name.n);
+    char *v = arena_strndup(inv->arena, value.p, value.n);
+    if (!n || !v)
+        return -1;
+    inv->res_headers[inv->nres_headers].name = sv_make(n, name.n);
+    inv->res_headers[inv->nres_headers].value = sv_make(v, value.n);
+    inv->nres_headers++;
+    return 0;
+}

@@ -37,7 +37,7 @@ struct stratus_ctx {
 
     /* trigger */
     http_request_t *req;      /* NULL unless started by HTTP */
-    route_params_t params;    /* route parameters (values point into arena) */
+    route_params_t *params;   /* route parameters (in the arena), or NULL */
     const char *trigger_data; /* HTTP body or admin "input" */
     size_t trigger_len;
 
@@ -50,8 +50,9 @@ struct stratus_ctx {
 
     /* response */
     int status;
-    http_header_t res_headers[INVOCATION_MAX_RES_HEADERS];
+    http_header_t *res_headers; /* in the arena, grown by invocation_add_header */
     size_t nres_headers;
+    size_t cap_res_headers;
     buf_t res_body;
 
     uint64_t start_ns;
@@ -62,6 +63,11 @@ typedef struct stratus_ctx invocation_t;
 
 /* Set up an invocation of fn in arena (which must outlive it). */
 invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn);
+
+/* Add a response header, copying name and value into the arena. 0, or -1
+ * past INVOCATION_MAX_RES_HEADERS or out of memory. The caller has
+ * checked the text (no CR/LF). */
+int invocation_add_header(invocation_t *inv, sv_t name, sv_t value);
 
 /* Release what the invocation holds outside its arena (the response body).
  * Registered on the arena, so callers normally need not call it. */

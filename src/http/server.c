@@ -407,10 +407,18 @@ static void request_reset(http_conn_t *c)
 static void write_response_head(buf_t *o, int status, size_t body_len, int keep_alive,
                                 const http_header_t *headers, size_t nheaders, int http10)
 {
-    buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, http_status_text(status),
-               http_date());
-    if (status >= 200 && status != 204 && status != 304)
-        buf_printf(o, "Content-Length: %zu\r\n", body_len);
+    buf_puts(o, "HTTP/1.1 ");
+    buf_put_uint(o, (unsigned)status);
+    buf_putc(o, ' ');
+    buf_puts(o, http_status_text(status));
+    buf_puts(o, "\r\nDate: ");
+    buf_puts(o, http_date());
+    buf_puts(o, "\r\n");
+    if (status >= 200 && status != 204 && status != 304) {
+        buf_puts(o, "Content-Length: ");
+        buf_put_uint(o, body_len);
+        buf_puts(o, "\r\n");
+    }
     if (!keep_alive)
         buf_puts(o, "Connection: close\r\n");
     else if (http10)

@@ -173,8 +173,8 @@ const char *stratus_req_param(stratus_ctx *ctx, const char *name)
     if (!name)
         return NULL;
     size_t nlen = strlen(name);
-    for (size_t i = 0; i < ctx->params.n; i++) {
-        route_param_t *p = &ctx->params.v[i];
+    for (size_t i = 0; ctx->params && i < ctx->params->n; i++) {
+        route_param_t *p = &ctx->params->v[i];
         if (p->name.n == nlen && strncasecmp(p->name.p, name, nlen) == 0)
             return p->value.p ? arena_strndup(ctx->arena, p->value.p, p->value.n) : NULL;
     }
@@ -213,16 +213,7 @@ int stratus_res_header(stratus_ctx *ctx, const char *name, const char *value)
 {
     if (!name || !value || !*name || has_crlf(name) || has_crlf(value) || strchr(name, ':'))
         return -1;
-    if (ctx->nres_headers == INVOCATION_MAX_RES_HEADERS)
-        return -1;
-    char *n = arena_strndup(ctx->arena, name, strlen(name));
-    char *v = arena_strndup(ctx->arena, value, strlen(value));
-    if (!n || !v)
-        return -1;
-    ctx->res_headers[ctx->nres_headers].name = sv_cstr(n);
-    ctx->res_headers[ctx->nres_headers].value = sv_cstr(v);
-    ctx->nres_headers++;
-    return 0;
+    return invocation_add_header(ctx, sv_cstr(name), sv_cstr(value));
 }
 
 int stratus_res_body(stratus_ctx *ctx, const void *data, size_t len)

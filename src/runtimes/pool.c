@@ -20,6 +20,7 @@
 
 #include "../telemetry/log.h"
 #include "../util/buf.h"
+#include "../util/jsontok.h"
 #include "frame.h"
 
 #define POOL_QUEUE_MAX 10000
@@ -31,6 +32,7 @@
 #define READ_SIZE (256 * 1024)
 #define LINE_MAX_BYTES (16 * 1024)
 #define WBUF_MAX ((size_t)1 << 34)
+#define RESULT_MAX_TOKENS 512
 
 typedef enum { W_STARTING, W_READY, W_STOPPING } worker_state_t;
 
@@ -282,7 +284,9 @@ static void send_invoke(worker_t *w, pool_call_t *c)
     buf_init(&m, FRAME_MAX_META);
     buf_puts(&m, "{\"function\":\"");
     buf_json_escape(&m, inv->fn->name, strlen(inv->fn->name));
-    buf_printf(&m, "\",\"invocationId\":\"%s\"", inv->id);
+    buf_puts(&m, "\",\"invocationId\":\"");
+    buf_puts(&m, inv->id);
+    buf_putc(&m, '"');
     if (inv->fn->trigger) {
         buf_puts(&m, ",\"trigger\":{\"type\":\"");
         buf_json_escape(&m, inv->fn->trigger->type, strlen(inv->fn->trigger->type));
@@ -290,9 +294,11 @@ static void send_invoke(worker_t *w, pool_call_t *c)
         buf_json_escape(&m, inv->fn->trigger->name, strlen(inv->fn->trigger->name));
         buf_puts(&m, "\"}");
     }
-    if (c->deadline)
-        buf_printf(&m, ",\"deadlineMs\":%llu",
-                   (unsigned long long)(c->deadline - uv_now(p->loop)));
+    if (c->deadline) {
+        uint64_t now = uv_now(p->loop);
+        buf_puts(&m, ",\"deadlineMs\":");
+        buf_put_uint(&m, c->deadline > now ? c->deadline - now : 0);
+    }
     http_request_t *r = inv->req;
     if (r) {
         buf_puts(&m, ",\"http\":{\"method\":\"");
@@ -315,8 +321,8 @@ static void send_invoke(worker_t *w, pool_call_t *c)
             json_pair(&m, r->headers[i].name, r->headers[i].value);
         }
         buf_puts(&m, "],\"params\":{");
-        for (size_t i = 0; i < inv->params.n; i++) {
-            route_param_t *rp = &inv->params.v[i];
+        for (size_t i = 0; inv->params && i < inv->params->n; i++) {
+            route_param_t *rp = &inv->params->v[i];
             buf_puts(&m, i ? ",\"" : "\"");
             buf_json_escape(&m, rp->name.p, rp->name.n);
             buf_puts(&m, "\":");
@@ -410,41 +416,41 @@ static void on_result(worker_t *w, const frame_t *f)
     w->invocations++;
     w->last_active = uv_now(p->loop);
     invocation_t *inv = c->inv;
-    char err[200];
-    json_t *meta = frame_meta_json(f, err, sizeof err);
-    if (!meta) {
+    jsmntok_t tok[RESULT_MAX_TOKENS];
+    jt_doc_t d;
+    if (jt_parse(&d, f->meta.p, f->meta.n, tok, RESULT_MAX_TOKENS) != 0) {
         call_fail(c, 500, "the worker sent a malformed result");
         worker_kill(w, "it sent a malformed result frame");
         return;
     }
-    if (!json_is_true(json_object_get(meta, "ok"))) {
-        const char *e = json_string_value(json_object_get(meta, "error"));
-        char *reason = arena_strndup(inv->arena, e ? e : "failed", strlen(e ? e : "failed"));
-        json_decref(meta);
-        p->consecutive_crashes = 0;
-        c->done(inv, 0, reason, c->data);
+    p->consecutive_crashes = 0;
+    if (!jt_is_true(&d, jt_get(&d, 0, "ok"))) {
+        sv_t e;
+        if (jt_string(&d, jt_get(&d, 0, "error"), inv->arena, &e) != 0)
+            e = SV_LIT("failed");
+        char *reason = arena_strndup(inv->arena, e.p, e.n);
+        c->done(inv, 0, reason ? reason : "failed", c->data);
         return;
     }
-    json_int_t status = json_integer_value(json_object_get(meta, "status"));
+    long long status = 200;
+    jt_int(&d, jt_get(&d, 0, "status"), &status);
     inv->status = status >= 200 && status <= 599 ? (int)status : 200;
-    size_t i;
-    json_t *pair;
-    json_array_foreach(json_object_get(meta, "headers"), i, pair) {
-        json_t *n = json_array_get(pair, 0), *v = json_array_get(pair, 1);
-        if (!json_is_string(n) || !json_is_string(v) ||
-            inv->nres_headers == INVOCATION_MAX_RES_HEADERS)
+    int hs = jt_get(&d, 0, "headers");
+    int n = hs >= 0 && d.tok[hs].type == JSMN_ARRAY ? d.tok[hs].size : 0;
+    for (int k = 0, j = hs + 1; k < n; k++, j = jt_skip(&d, j)) {
+        sv_t hn, hv;
+        if (d.tok[j].type != JSMN_ARRAY || d.tok[j].size != 2 ||
+            jt_string(&d, j + 1, inv->arena, &hn) != 0 ||
+            jt_string(&d, j + 2, inv->arena, &hv) != 0)
             continue;
-        char *ns = arena_strndup(inv->arena, json_string_value(n), json_string_length(n));
-        char *vs = arena_strndup(inv->arena, json_string_value(v), json_string_length(v));
-        if (!ns || !vs || strpbrk(ns, "\r\n:") || strpbrk(vs, "\r\n"))
+        /* A worker must not be able to split the response. */
+        if (!hn.n || memchr(hn.p, '\0', hn.n) || memchr(hv.p, '\0', hv.n) ||
+            memchr(hn.p, '\r', hn.n) || memchr(hn.p, '\n', hn.n) || memchr(hn.p, ':', hn.n) ||
+            memchr(hv.p, '\r', hv.n) || memchr(hv.p, '\n', hv.n))
             continue;
-        inv->res_headers[inv->nres_headers].name = sv_cstr(ns);
-        inv->res_headers[inv->nres_headers].value = sv_cstr(vs);
-        inv->nres_headers++;
+        invocation_add_header(inv, hn, hv);
     }
-    json_decref(meta);
     int ok = buf_append(&inv->res_body, f->body.p, f->body.n) == 0;
-    p->consecutive_crashes = 0;
     c->done(inv, ok, ok ? NULL : "the response is too large", c->data);
 }
 

@@ -23,6 +23,7 @@
 #include "../core/invocation.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
+#include "../util/jsontok.h"
 #include "frame.h"
 #include "runtime.h"
 
@@ -46,6 +47,8 @@ typedef struct worker_state {
     function_t **functions;
     size_t nfunctions;
     buf_t out;
+    buf_t meta;      /* scratch for result metadata */
+    arena_t arena;   /* per-invocation memory, reset after each */
     uint64_t current_id; /* the invocation being run, for its log lines */
     int shutdown;
 } worker_state_t;
@@ -157,89 +160,118 @@ static void result_error(uint64_t id, const char *error)
     buf_free(&m);
 }
 
-/* Fill an HTTP request from the invoke frame's "http" object. Strings
- * point into the JSON, which outlives the call. */
-static int fill_request(http_request_t *r, json_t *http, arena_t *arena)
+#define INVOKE_MAX_TOKENS 1024
+
+/* Fill an HTTP request from the invoke frame's "http" object (token h).
+ * Views point into the frame's metadata, which outlives the call. */
+static int fill_request(http_request_t *r, const jt_doc_t *d, int h, arena_t *arena)
 {
-    const char *method = jstr(http, "method");
-    const char *path = jstr(http, "path");
-    const char *query = jstr(http, "query");
-    if (!method || !path)
+    sv_t method, path, query = SV_LIT("");
+    if (jt_string(d, jt_get(d, h, "method"), arena, &method) != 0 ||
+        jt_string(d, jt_get(d, h, "path"), arena, &path) != 0)
         return -1;
-    r->method_name = method;
-    r->method = method_from_name(method, strlen(method));
+    int q = jt_get(d, h, "query");
+    if (q >= 0 && jt_string(d, q, arena, &query) != 0)
+        return -1;
+    r->method_name = arena_strndup(arena, method.p, method.n);
+    if (!r->method_name)
+        return -1;
+    r->method = method_from_name(method.p, method.n);
     if (!r->method)
         r->method = METHOD_OTHER;
-    r->path = sv_cstr(path);
-    r->query = sv_cstr(query ? query : "");
-    r->target = r->path;
+    r->path = path;
+    r->query = query;
+    r->target = path;
     r->http_major = 1;
     r->http_minor = 1;
-    json_t *headers = json_object_get(http, "headers");
-    size_t n = json_array_size(headers);
-    r->headers = arena_alloc(arena, (n ? n : 1) * sizeof(http_header_t));
+    int hs = jt_get(d, h, "headers");
+    int n = hs >= 0 && d->tok[hs].type == JSMN_ARRAY ? d->tok[hs].size : 0;
+    r->headers = arena_alloc(arena, (size_t)(n ? n : 1) * sizeof(http_header_t));
     if (!r->headers)
         return -1;
     r->nheaders = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *pair = json_array_get(headers, i);
-        json_t *name = json_array_get(pair, 0), *value = json_array_get(pair, 1);
-        if (!json_is_string(name) || !json_is_string(value))
-            continue;
-        r->headers[r->nheaders].name = sv_make(json_string_value(name), json_string_length(name));
-        r->headers[r->nheaders].value = sv_make(json_string_value(value), json_string_length(value));
-        r->nheaders++;
+    int j = hs + 1;
+    for (int k = 0; k < n; k++) {
+        const jsmntok_t *pair = &d->tok[j];
+        sv_t hn, hv;
+        if (pair->type == JSMN_ARRAY && pair->size == 2 &&
+            jt_string(d, j + 1, arena, &hn) == 0 && jt_string(d, j + 2, arena, &hv) == 0) {
+            r->headers[r->nheaders].name = hn;
+            r->headers[r->nheaders].value = hv;
+            r->nheaders++;
+        }
+        j = jt_skip(d, j);
+    }
+    return 0;
+}
+
+static int fill_params(invocation_t *inv, const jt_doc_t *d, int h, arena_t *arena)
+{
+    int ps = jt_get(d, h, "params");
+    if (ps < 0 || d->tok[ps].type != JSMN_OBJECT || d->tok[ps].size == 0)
+        return 0;
+    inv->params = arena_calloc(arena, sizeof *inv->params);
+    if (!inv->params)
+        return -1;
+    int j = ps + 1;
+    for (int k = 0; k < d->tok[ps].size && inv->params->n < ROUTE_MAX_PARAMS; k++) {
+        route_param_t *p = &inv->params->v[inv->params->n];
+        if (jt_string(d, j, arena, &p->name) != 0)
+            return -1;
+        if (jt_is_null(d, j + 1))
+            p->value = SV_NULL;
+        else if (jt_string(d, j + 1, arena, &p->value) != 0)
+            return -1;
+        inv->params->n++;
+        j = jt_skip(d, j + 1);
     }
     return 0;
 }
 
 static void handle_invoke(const frame_t *f)
 {
-    char err[256];
-    json_t *meta = frame_meta_json(f, err, sizeof err);
-    const char *name = meta ? jstr(meta, "function") : NULL;
-    function_t *fn = name ? find_function(name) : NULL;
+    static jsmntok_t tok[INVOKE_MAX_TOKENS];
+    jt_doc_t d;
+    arena_t *arena = &W.arena;
+    sv_t name = SV_NULL, id = SV_NULL;
+    if (jt_parse(&d, f->meta.p, f->meta.n, tok, INVOKE_MAX_TOKENS) != 0 ||
+        jt_string(&d, jt_get(&d, 0, "function"), arena, &name) != 0) {
+        result_error(f->id, "malformed invoke metadata");
+        arena_reset(arena);
+        return;
+    }
+    char *fname = arena_strndup(arena, name.p, name.n);
+    function_t *fn = fname ? find_function(fname) : NULL;
     if (!fn || !fn->runtime_data) {
         char msg[300];
-        snprintf(msg, sizeof msg, "function '%s' is not loaded in this worker",
-                 name ? name : "?");
-        result_error(f->id, meta ? msg : err);
-        json_decref(meta);
+        snprintf(msg, sizeof msg, "function '%.200s' is not loaded in this worker",
+                 fname ? fname : "?");
+        result_error(f->id, msg);
+        arena_reset(arena);
         return;
     }
-    arena_t arena;
-    arena_init(&arena, 8192);
-    invocation_t *inv = invocation_new(&arena, &W.app, fn);
-    http_request_t *req = NULL;
-    json_t *http = json_object_get(meta, "http");
-    char *body = arena_strndup(&arena, f->body.p ? f->body.p : "", f->body.n);
-    const char *id = jstr(meta, "invocationId");
-    if (inv && id && strlen(id) < sizeof inv->id)
-        memcpy(inv->id, id, strlen(id) + 1);
-    if (inv && body && json_is_object(http)) {
-        req = arena_calloc(&arena, sizeof *req);
-        if (req && fill_request(req, http, &arena) == 0) {
-            req->body.p = body;
-            req->body.len = f->body.n;
-            inv->req = req;
-            const char *pname;
-            json_t *pv;
-            json_object_foreach(json_object_get(http, "params"), pname, pv) {
-                if (inv->params.n == ROUTE_MAX_PARAMS)
-                    break;
-                route_param_t *p = &inv->params.v[inv->params.n++];
-                p->name = sv_cstr(pname);
-                p->value = json_is_string(pv)
-                               ? sv_make(json_string_value(pv), json_string_length(pv))
-                               : SV_NULL;
-            }
-        }
-    }
+    invocation_t *inv = invocation_new(arena, &W.app, fn);
+    char *body = arena_strndup(arena, f->body.p ? f->body.p : "", f->body.n);
     if (!inv || !body) {
         result_error(f->id, "out of memory in the worker");
-        arena_free(&arena);
-        json_decref(meta);
+        arena_reset(arena);
         return;
+    }
+    if (jt_string(&d, jt_get(&d, 0, "invocationId"), arena, &id) == 0 && id.n < sizeof inv->id) {
+        memcpy(inv->id, id.p, id.n);
+        inv->id[id.n] = '\0';
+    }
+    int h = jt_get(&d, 0, "http");
+    if (h >= 0 && d.tok[h].type == JSMN_OBJECT) {
+        http_request_t *req = arena_calloc(arena, sizeof *req);
+        if (!req || fill_request(req, &d, h, arena) != 0 || fill_params(inv, &d, h, arena) != 0) {
+            result_error(f->id, "malformed http object in invoke metadata");
+            arena_reset(arena);
+            return;
+        }
+        req->body.p = body;
+        req->body.len = f->body.n;
+        inv->req = req;
     }
     inv->trigger_data = body;
     inv->trigger_len = f->body.n;
@@ -248,28 +280,29 @@ static void handle_invoke(const frame_t *f)
     int rc = native_call(inv);
     W.current_id = 0;
 
-    buf_t m;
-    buf_init(&m, FRAME_MAX_META);
+    buf_t *m = &W.meta;
+    buf_reset(m);
     if (rc != 0) {
-        buf_printf(&m, "{\"ok\":false,\"error\":\"function returned %d\"}", rc);
-        frame_encode(&W.out, FRAME_RESULT, f->id, m.p, m.len, NULL, 0);
+        buf_printf(m, "{\"ok\":false,\"error\":\"function returned %d\"}", rc);
+        frame_encode(&W.out, FRAME_RESULT, f->id, m->p, m->len, NULL, 0);
     } else {
-        buf_printf(&m, "{\"ok\":true,\"status\":%d,\"headers\":[", inv->status);
+        char status[48];
+        int sn = snprintf(status, sizeof status, "{\"ok\":true,\"status\":%d,\"headers\":[",
+                          inv->status);
+        buf_append(m, status, (size_t)sn);
         for (size_t i = 0; i < inv->nres_headers; i++) {
-            buf_puts(&m, i ? ",[\"" : "[\"");
-            buf_json_escape(&m, inv->res_headers[i].name.p, inv->res_headers[i].name.n);
-            buf_puts(&m, "\",\"");
-            buf_json_escape(&m, inv->res_headers[i].value.p, inv->res_headers[i].value.n);
-            buf_puts(&m, "\"]");
+            buf_puts(m, i ? ",[\"" : "[\"");
+            buf_json_escape(m, inv->res_headers[i].name.p, inv->res_headers[i].name.n);
+            buf_puts(m, "\",\"");
+            buf_json_escape(m, inv->res_headers[i].value.p, inv->res_headers[i].value.n);
+            buf_puts(m, "\"]");
         }
-        buf_puts(&m, "]}");
-        if (frame_encode(&W.out, FRAME_RESULT, f->id, m.p, m.len, inv->res_body.p,
+        buf_puts(m, "]}");
+        if (frame_encode(&W.out, FRAME_RESULT, f->id, m->p, m->len, inv->res_body.p,
                          inv->res_body.len) != 0)
             result_error(f->id, "response too large for the worker protocol");
     }
-    buf_free(&m);
-    arena_free(&arena);
-    json_decref(meta);
+    arena_reset(arena);
 }
 
 static void handle(const frame_t *f)
@@ -326,6 +359,9 @@ int cmd_worker(int argc, char **argv)
     W.app.root = (char *)(root ? root : ".");
     W.app.route_prefix = (char *)"api";
     buf_init(&W.out, OUT_MAX);
+    buf_init(&W.meta, FRAME_MAX_META);
+    arena_init(&W.arena, 16384);
+    setvbuf(stdout, NULL, _IOLBF, 0);
     log_set_sink(log_sink, NULL);
 
     buf_t hello;
@@ -363,6 +399,8 @@ int cmd_worker(int argc, char **argv)
     frame_decoder_free(&dec);
     free(chunk);
     buf_free(&W.out);
+    buf_free(&W.meta);
+    arena_free(&W.arena);
     for (size_t i = 0; i < W.nfunctions; i++) {
         native_close(W.functions[i]);
         free(W.functions[i]->name);

@@ -74,7 +74,17 @@ static void timestamp(char *out, size_t outlen)
         strftime(L.cached_prefix, sizeof L.cached_prefix, "%Y-%m-%dT%H:%M:%S", &tm);
         L.cached_sec = tv.tv_sec;
     }
-    snprintf(out, outlen, "%s.%03dZ", L.cached_prefix, (int)(tv.tv_usec / 1000));
+    size_t n = strlen(L.cached_prefix);
+    int ms = (int)(tv.tv_usec / 1000);
+    if (outlen < n + 6)
+        return;
+    memcpy(out, L.cached_prefix, n);
+    out[n] = '.';
+    out[n + 1] = (char)('0' + ms / 100);
+    out[n + 2] = (char)('0' + ms / 10 % 10);
+    out[n + 3] = (char)('0' + ms % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = '\0';
 }
 
 static void line_start(int level, const char *category, const char *invocation_id)
@@ -165,41 +175,68 @@ void log_write(int level, const char *category, const char *invocation_id,
     va_end(ap);
 }
 
+static void put_escaped(const char *s)
+{
+    buf_json_escape(&L.out, s, strlen(s));
+}
+
 void log_invocation(const char *function, const char *invocation_id, int ok,
                     int status, uint64_t duration_ns, const char *reason)
 {
     int level = ok ? LOG_INFO : LOG_ERROR;
     if (level < L.min_level)
         return;
-    double ms = (double)duration_ns / 1e6;
+    /* Formatted by hand: this line is written for every invocation. */
     if (L.format == LOG_FORMAT_JSON) {
         char ts[40];
         timestamp(ts, sizeof ts);
-        buf_printf(&L.out,
-                   "{\"time\":\"%s\",\"level\":\"%s\",\"category\":\"Function.%s\","
-                   "\"invocationId\":\"%s\",\"message\":\"Executed\",\"function\":\"%s\","
-                   "\"outcome\":\"%s\",",
-                   ts, level_names[level], function, invocation_id, function,
-                   ok ? "Succeeded" : "Failed");
-        if (status)
-            buf_printf(&L.out, "\"status\":%d,", status);
+        buf_puts(&L.out, "{\"time\":\"");
+        buf_puts(&L.out, ts);
+        buf_puts(&L.out, "\",\"level\":\"");
+        buf_puts(&L.out, level_names[level]);
+        buf_puts(&L.out, "\",\"category\":\"Function.");
+        put_escaped(function);
+        buf_puts(&L.out, "\",\"invocationId\":\"");
+        put_escaped(invocation_id);
+        buf_puts(&L.out, "\",\"message\":\"Executed\",\"function\":\"");
+        put_escaped(function);
+        buf_puts(&L.out, ok ? "\",\"outcome\":\"Succeeded\"," : "\",\"outcome\":\"Failed\",");
+        if (status) {
+            buf_puts(&L.out, "\"status\":");
+            buf_put_uint(&L.out, (unsigned)status);
+            buf_putc(&L.out, ',');
+        }
         if (reason) {
             buf_puts(&L.out, "\"reason\":\"");
-            buf_json_escape(&L.out, reason, strlen(reason));
+            put_escaped(reason);
             buf_puts(&L.out, "\",");
         }
-        buf_printf(&L.out, "\"durationMs\":%.3f}\n", ms);
+        buf_puts(&L.out, "\"durationMs\":");
+        buf_put_ms(&L.out, duration_ns);
+        buf_puts(&L.out, "}\n");
         if (!L.buffered || L.out.len >= LOG_FLUSH_AT)
             log_flush();
         return;
     }
     line_start(level, "Host", NULL);
-    buf_printf(&L.out, "Executed 'Functions.%s' (%s, Id=%s", function,
-               ok ? "Succeeded" : "Failed", invocation_id);
-    if (status)
-        buf_printf(&L.out, ", Status=%d", status);
-    buf_printf(&L.out, ", Duration=%.3fms)", ms);
-    if (reason)
-        buf_printf(&L.out, ": %s", reason);
+    buf_puts(&L.out, "Executed 'Functions.");
+    buf_puts(&L.out, function);
+    buf_puts(&L.out, ok ? "' (Succeeded, Id=" : "' (Failed, Id=");
+    buf_puts(&L.out, invocation_id);
+    if (status) {
+        buf_puts(&L.out, ", Status=");
+        buf_put_uint(&L.out, (unsigned)status);
+    }
+    buf_puts(&L.out, ", Duration=");
+    buf_put_ms(&L.out, duration_ns);
+    buf_puts(&L.out, "ms)");
+    if (reason) {
+        size_t at = L.out.len;
+        buf_puts(&L.out, ": ");
+        buf_puts(&L.out, reason);
+        for (size_t i = at; i < L.out.len; i++) /* one entry, one line */
+            if (L.out.p[i] == '\n' || L.out.p[i] == '\r')
+                L.out.p[i] = ' ';
+    }
     line_end();
 }

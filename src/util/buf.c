@@ -144,3 +144,24 @@ char *buf_steal(buf_t *b)
     b->len = b->cap = 0;
     return p;
 }
+
+int buf_put_uint(buf_t *b, unsigned long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+int buf_put_ms(buf_t *b, unsigned long long ns)
+{
+    unsigned long long us = (ns + 500) / 1000;
+    char frac[4] = {(char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
+                    (char)('0' + us % 10), 0};
+    if (buf_put_uint(b, us / 1000) != 0 || buf_putc(b, '.') != 0)
+        return -1;
+    return buf_append(b, frac, 3);
+}

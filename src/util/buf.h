@@ -34,6 +34,13 @@ int buf_putc(buf_t *b, char c);
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
 
+/* Append an unsigned integer in decimal (no printf on hot paths). */
+int buf_put_uint(buf_t *b, unsigned long long v);
+
+/* Append a duration given in nanoseconds as milliseconds with three
+ * decimals ("0.125"). */
+int buf_put_ms(buf_t *b, unsigned long long ns);
+
 /* Append `s` as the inside of a JSON string (escaped, without quotes). */
 int buf_json_escape(buf_t *b, const char *s, size_t len);
 
