@@ -258,6 +258,7 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
     app->scale_max_instances = APP_DEFAULT_MAX_INSTANCES;
     app->scale_concurrency = APP_DEFAULT_CONCURRENCY;
     app->scale_idle_timeout_ms = APP_DEFAULT_IDLE_TIMEOUT_MS;
+    app->scale_prewarm = 1;
     app->worker_memory_mb = APP_DEFAULT_WORKER_MEMORY_MB;
 
     if (get_timespan(app__get(h, "functionTimeout"), "functionTimeout", 1,
@@ -307,6 +308,8 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
         get_int(app__get(worker, "memoryLimitMB"), "stratus.worker.memoryLimitMB", 16, 1,
                 &app->worker_memory_mb, err, errlen) != 0)
         return -1;
+    if ((v = app__get(scale, "prewarm")) && app__bool(v, &app->scale_prewarm) != 0)
+        return bad(err, errlen, "stratus.scale.prewarm", "true or false", v);
     if (app->scale_min_instances > app->scale_max_instances) {
         snprintf(err, errlen, "host.json: field 'stratus.scale.minInstances' (%lld) is larger "
                  "than 'stratus.scale.maxInstances' (%lld)",

@@ -34,7 +34,10 @@
 #define WBUF_MAX ((size_t)1 << 34)
 #define RESULT_MAX_TOKENS 512
 
-typedef enum { W_STARTING, W_READY, W_STOPPING } worker_state_t;
+/* A placeholder is a started worker that has not loaded the app yet: the
+ * next scale-up specialises it (sends the load) instead of starting a
+ * process, which removes process start-up from cold starts. */
+typedef enum { W_PLACEHOLDER, W_STARTING, W_READY, W_STOPPING } worker_state_t;
 
 typedef struct worker worker_t;
 
@@ -96,7 +99,9 @@ struct pool {
     app_t *app;
     char exe[4096];
     worker_t *workers;
-    size_t nworkers;   /* alive (not yet exited) */
+    size_t nworkers;   /* alive (not yet exited), placeholders included */
+    worker_t *placeholder; /* the pre-started generic worker, or NULL */
+    uv_timer_t prewarm;
     int next_seq;
     call_list_t queue;
     size_t running;    /* calls in flight on workers */
@@ -133,6 +138,7 @@ struct pool {
 
 static void worker_kill(worker_t *w, const char *reason);
 static void pool_dispatch(pool_t *p);
+static size_t instances(const pool_t *p);
 static void mark_dirty(worker_t *w);
 
 /* ---- call lists ---- */
@@ -401,7 +407,7 @@ static void on_loaded(worker_t *w, const frame_t *f)
     p->last_cold_start_ms = ms;
     p->total_cold_start_ms += ms;
     log_write(LOG_INFO, "Host.Scale", NULL, "Worker %d (pid %d) ready in %.2f ms (cold start); "
-              "%zu instance(s)", w->seq, w->pid, ms, p->nworkers);
+              "%zu instance(s)", w->seq, w->pid, ms, instances(p));
     pool_dispatch(p);
 }
 
@@ -690,6 +696,8 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
     w->exited = 1;
     w->state = W_STOPPING;
     p->nworkers--;
+    if (p->placeholder == w)
+        p->placeholder = NULL;
     char reason[600];
     snprintf(reason, sizeof reason, "%s (%s)", why, how);
     worker_fail_all(w, reason);
@@ -772,7 +780,7 @@ static void free_env(char **env)
     free(env);
 }
 
-static worker_t *worker_spawn(pool_t *p)
+static worker_t *worker_spawn(pool_t *p, int placeholder)
 {
     worker_t *w = calloc(1, sizeof *w);
     if (!w)
@@ -836,23 +844,54 @@ static worker_t *worker_spawn(pool_t *p)
     }
     w->open_handles = 4;
     w->pid = w->proc.pid;
-    w->state = W_STARTING;
+    w->state = placeholder ? W_PLACEHOLDER : W_STARTING;
     w->last_active = uv_now(p->loop);
     p->nworkers++;
     uv_read_start((uv_stream_t *)&w->chan, alloc_cb, chan_read_cb);
     uv_read_start((uv_stream_t *)&w->out.pipe, alloc_cb, out_read_cb);
     uv_read_start((uv_stream_t *)&w->err.pipe, alloc_cb, out_read_cb);
-    send_load(w);
-    log_write(LOG_DEBUG, "Host.Scale", NULL, "Started worker %d (pid %d)", w->seq, w->pid);
+    if (placeholder)
+        p->placeholder = w;
+    else
+        send_load(w);
+    log_write(LOG_DEBUG, "Host.Scale", NULL, "Started %s %d (pid %d)",
+              placeholder ? "placeholder worker" : "worker", w->seq, w->pid);
     return w;
 }
 
 /* ---- scheduling ---- */
 
+static size_t instances(const pool_t *p)
+{
+    return p->nworkers - (p->placeholder ? 1 : 0);
+}
+
 static int can_spawn(pool_t *p)
 {
-    return !p->closing && (int64_t)p->nworkers < p->app->scale_max_instances &&
+    return !p->closing && (int64_t)instances(p) < p->app->scale_max_instances &&
            uv_now(p->loop) >= p->backoff_until;
+}
+
+static void prewarm_cb(uv_timer_t *t)
+{
+    pool_t *p = t->data;
+    if (!p->closing && !p->placeholder && p->app->scale_prewarm && uv_now(p->loop) >= p->backoff_until)
+        worker_spawn(p, 1);
+}
+
+/* A new instance: the placeholder specialised (then another placeholder is
+ * started a little later, off this request's path), or a new process. */
+static worker_t *new_instance(pool_t *p)
+{
+    worker_t *w = p->placeholder;
+    if (!w || w->exited || w->stop_requested)
+        return worker_spawn(p, 0);
+    p->placeholder = NULL;
+    w->state = W_STARTING;
+    w->spawn_ns = uv_hrtime();
+    send_load(w);
+    uv_timer_start(&p->prewarm, prewarm_cb, 20, 0);
+    return w;
 }
 
 static worker_t *pick(pool_t *p)
@@ -860,7 +899,8 @@ static worker_t *pick(pool_t *p)
     worker_t *best = NULL;
     size_t cap = (size_t)p->app->scale_concurrency;
     for (worker_t *w = p->workers; w; w = w->next) {
-        if (w->exited || w->state == W_STOPPING || w->inflight.n >= cap)
+        if (w->exited || w->state == W_STOPPING || w->state == W_PLACEHOLDER ||
+            w->inflight.n >= cap)
             continue;
         if (!best || (w->state == W_READY && best->state != W_READY) ||
             (w->state == best->state && w->inflight.n < best->inflight.n))
@@ -879,7 +919,7 @@ static void pool_dispatch(pool_t *p)
             break;
         worker_t *w = pick(p);
         if (!w) {
-            if (!can_spawn(p) || !(w = worker_spawn(p)))
+            if (!can_spawn(p) || !(w = new_instance(p)))
                 break;
         }
         pool_call_t *c = p->queue.head;
@@ -894,14 +934,16 @@ static void backoff_cb(uv_timer_t *t)
 {
     pool_t *p = t->data;
     pool_dispatch(p);
-    while (!p->closing && (int64_t)p->nworkers < p->app->scale_min_instances && can_spawn(p))
-        if (!worker_spawn(p))
+    while (!p->closing && (int64_t)instances(p) < p->app->scale_min_instances && can_spawn(p))
+        if (!new_instance(p))
             break;
+    prewarm_cb(&p->prewarm);
 }
 
 static void schedule_respawn(pool_t *p)
 {
-    int needed = p->queue.n || (int64_t)p->nworkers < p->app->scale_min_instances;
+    int needed = p->queue.n || (int64_t)instances(p) < p->app->scale_min_instances ||
+                 (p->app->scale_prewarm && !p->placeholder);
     if (p->consecutive_crashes > 1) {
         uint64_t delay = BACKOFF_MIN_MS << (p->consecutive_crashes - 2 > 12 ? 12 : p->consecutive_crashes - 2);
         if (delay > BACKOFF_MAX_MS)
@@ -1034,7 +1076,7 @@ static void housekeeping_cb(uv_timer_t *t)
 {
     pool_t *p = t->data;
     uint64_t now = uv_now(p->loop);
-    size_t alive = p->nworkers;
+    size_t alive = instances(p);
     for (worker_t *w = p->workers; w; w = w->next) {
         if (w->exited)
             continue;
@@ -1089,7 +1131,10 @@ pool_t *pool_new(uv_loop_t *loop, app_t *app)
     uv_timer_init(loop, &p->backoff);
     p->backoff.data = p;
     uv_unref((uv_handle_t *)&p->backoff);
-    p->handles_open = 4;
+    uv_timer_init(loop, &p->prewarm);
+    p->prewarm.data = p;
+    uv_unref((uv_handle_t *)&p->prewarm);
+    p->handles_open = 5;
     return p;
 }
 
@@ -1097,7 +1142,7 @@ static void start_timeout_cb(uv_timer_t *t) { *(int *)t->data = 1; }
 
 int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
 {
-    worker_t *w = worker_spawn(p);
+    worker_t *w = worker_spawn(p, 0);
     if (!w) {
         snprintf(err, errlen, "%s", p->start_error);
         return -1;
@@ -1118,9 +1163,10 @@ int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
     }
     uv_timer_start(&p->housekeeping, housekeeping_cb, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
     uv_unref((uv_handle_t *)&p->housekeeping);
-    while ((int64_t)p->nworkers < p->app->scale_min_instances)
-        if (!worker_spawn(p))
+    while ((int64_t)instances(p) < p->app->scale_min_instances)
+        if (!worker_spawn(p, 0))
             break;
+    prewarm_cb(&p->prewarm);
     return 0;
 }
 
@@ -1140,6 +1186,8 @@ json_t *pool_status(const pool_t *p)
     for (const worker_t *w = p->workers; w; w = w->next) {
         if (w->exited)
             continue;
+        if (w->state == W_PLACEHOLDER)
+            continue; /* not an instance of the app (yet) */
         const char *state = w->state == W_STARTING ? "starting"
                             : w->state == W_STOPPING ? "stopping"
                             : w->inflight.n ? "busy" : "idle";
@@ -1154,20 +1202,22 @@ json_t *pool_status(const pool_t *p)
                                         (json_int_t)w->invocations, "idleMs",
                                         (json_int_t)(w->inflight.n ? 0 : now - w->last_active)));
     }
-    return json_pack(
+    json_t *st = json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
         "s:o}",
         "runtime", "native", "mode", "isolated", "minInstances",
         (json_int_t)p->app->scale_min_instances, "maxInstances",
         (json_int_t)p->app->scale_max_instances, "perInstanceConcurrency",
         (json_int_t)p->app->scale_concurrency, "idleTimeoutMs",
-        (json_int_t)p->app->scale_idle_timeout_ms, "instances", (json_int_t)p->nworkers, "busy",
+        (json_int_t)p->app->scale_idle_timeout_ms, "instances", (json_int_t)instances(p), "busy",
         (json_int_t)busy, "idle", (json_int_t)idle, "starting", (json_int_t)starting,
         "queueLength", (json_int_t)p->queue.n, "inFlight", (json_int_t)p->running, "coldStarts",
         (json_int_t)p->cold_starts, "lastColdStartMs", p->last_cold_start_ms,
         "averageColdStartMs", p->cold_starts ? p->total_cold_start_ms / (double)p->cold_starts : 0.0,
         "rejected", (json_int_t)p->rejected, "timeouts", (json_int_t)p->timeouts, "workers",
         workers);
+    json_object_set_new(st, "placeholders", json_integer(p->placeholder ? 1 : 0));
+    return st;
 }
 
 json_t *pool_health(const pool_t *p)
@@ -1200,6 +1250,7 @@ static void pool_maybe_finish(pool_t *p)
         uv_close((uv_handle_t *)&p->sweep, pool_handle_closed);
         uv_close((uv_handle_t *)&p->housekeeping, pool_handle_closed);
         uv_close((uv_handle_t *)&p->backoff, pool_handle_closed);
+        uv_close((uv_handle_t *)&p->prewarm, pool_handle_closed);
         return;
     }
     if (p->handles_open == 0 && p->close_cb) {
