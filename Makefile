@@ -6,7 +6,8 @@
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz          build the libFuzzer drivers (clang) into build/fuzz/
 #   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
-#   make bench         run bench/http_hello (nginx vs Stratus)
+#   make bench         run bench/http_hello (nginx vs Stratus in-process and isolated)
+#   make bench-cold    run bench/cold_start (a request at zero workers vs process start)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
@@ -41,7 +42,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps run test unit e2e fuzz fuzz-run bench clean examples
+.PHONY: all deps run test unit e2e fuzz fuzz-run bench bench-cold clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -107,6 +108,9 @@ fuzz-run: fuzz
 
 bench: all
 	sh bench/http_hello
+
+bench-cold: all
+	sh bench/cold_start
 
 clean:
 	rm -rf build stratus

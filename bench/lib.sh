@@ -66,7 +66,10 @@ bench_stop() {
 
 bench_cleanup() {
     trap - EXIT INT TERM HUP
-    for _pid in $BENCH_PIDS; do
+    # Last started first: clients before the servers they talk to.
+    _rev=""
+    for _pid in $BENCH_PIDS; do _rev="$_pid $_rev"; done
+    for _pid in $_rev; do
         bench_stop "$_pid"
     done
     BENCH_PIDS=""
@@ -186,7 +189,7 @@ bench_wait_file() {
         if ! kill -0 "$_pid" 2>/dev/null; then
             bench_warn "server (pid $_pid) exited during startup; its log:"
             [ -f "$_logf" ] && tail -n 20 "$_logf" >&2
-            bench_die "server for $_url did not start"
+            bench_die "server (pid $_pid) did not start"
         fi
         if [ "$(date +%s)" -ge "$_deadline" ]; then
             [ -f "$_logf" ] && tail -n 20 "$_logf" >&2
@@ -202,6 +205,34 @@ bench_wait_file() {
 bench_status_kb() {
     awk -v f="$2:" '$1 == f { print $2; found = 1 } END { if (!found) print "NA" }' \
         "/proc/$1/status" 2>/dev/null || echo NA
+}
+
+# bench_private_kb PID: print the private resident memory of PID in kB
+# (Private_Clean + Private_Dirty: pages no other process maps, what stopping
+# PID would free; NA when unreadable). Unlike VmRSS it leaves out shared
+# libraries, so it can be summed over processes.
+bench_private_kb() {
+    awk '$1 == "Private_Clean:" || $1 == "Private_Dirty:" { t += $2; found = 1 }
+        END { if (found) print t; else print "NA" }' \
+        "/proc/$1/smaps_rollup" 2>/dev/null || echo NA
+}
+
+# bench_sum_kb A B ...: sum of kB figures, NA if any is NA.
+bench_sum_kb() {
+    _s=0
+    for _v in "$@"; do
+        case $_v in ''|NA) echo NA; return 0 ;; esac
+        _s=$((_s + _v))
+    done
+    echo "$_s"
+}
+
+# bench_children PID: print the pids of PID's direct children, space-separated.
+bench_children() { ps -o pid= --ppid "$1" 2>/dev/null | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'; }
+
+# bench_cpus_allowed PID: print the CPUs PID may run on (e.g. "1" or "0-1").
+bench_cpus_allowed() {
+    awk '$1 == "Cpus_allowed_list:" { print $2 }' "/proc/$1/status" 2>/dev/null
 }
 
 # bench_kb_to_mb KB: print KB as MB (MiB) with one decimal.
@@ -254,6 +285,57 @@ bench_wrk_parse() {
     }' "$1"
 }
 
+# --- Stratus apps ----------------------------------------------------------
+
+# bench_app_copy SRC DEST STRATUS_JSON: copy the function app folder SRC to
+# DEST (timestamps kept, so built .so files stay newer than their sources and
+# nothing is rebuilt; secrets left out) and set the "stratus" section of
+# DEST/host.json to the JSON object STRATUS_JSON, keeping the other sections.
+bench_app_copy() {
+    [ -d "$1" ] || bench_die "app folder $1 not found"
+    cp -Rp "$1" "$2" || bench_die "cannot copy $1 to $2"
+    rm -rf "$2/.stratus/secrets"
+    python3 - "$2/host.json" "$3" <<'EOF' || bench_die "cannot write $2/host.json"
+import json, sys
+path, section = sys.argv[1], json.loads(sys.argv[2])
+try:
+    with open(path) as f:
+        h = json.load(f)
+except FileNotFoundError:
+    h = {"version": "2.0"}
+h["stratus"] = section
+with open(path, "w") as f:
+    json.dump(h, f, indent=2)
+    f.write("\n")
+EOF
+}
+
+# bench_master_key: print a random 40-character master key (for
+# STRATUS_MASTER_KEY, so the admin API can be used in `stratus host` mode).
+bench_master_key() {
+    python3 -c 'import secrets; print(secrets.token_urlsafe(30)[:40])' \
+        || bench_die "cannot make a master key (python3)"
+}
+
+# bench_scale BASE_URL [KEY]: print "INSTANCES COLD_STARTS LAST_COLD_MS
+# WORKER_PIDS" of the first app from GET BASE_URL/admin/host/scale
+# (WORKER_PIDS comma-separated, "-" when none; "in-process 0 0 -" for an
+# in-process app). KEY is sent as x-functions-key when given.
+bench_scale() {
+    python3 - "$1" "${2:-}" <<'EOF'
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + "/admin/host/scale")
+if sys.argv[2]:
+    req.add_header("x-functions-key", sys.argv[2])
+a = json.load(urllib.request.urlopen(req, timeout=5))["apps"][0]
+if a.get("mode") != "isolated":
+    print("in-process 0 0 -")
+else:
+    pids = ",".join(str(w["pid"]) for w in a.get("workers", [])) or "-"
+    print(a["instances"], a["coldStarts"], "%.3f" % a["lastColdStartMs"], pids)
+EOF
+}
+
 # --- statistics and verdicts -----------------------------------------------
 
 # bench_median: median of the numbers on stdin (one per line).
@@ -290,18 +372,23 @@ bench_verdict() {
 # Noise-resistant figures: the CPU time a server spent per request, and how
 # much of the server's CPU was taken by anything else during a run.
 
-# bench_proc_ticks PID...: print utime+stime (clock ticks) summed over the
-# PIDs and their direct children (nginx's workers are its master's children).
+# bench_proc_ticks PID...: print CPU time (utime+stime, clock ticks) summed
+# over the PIDs and their live direct children (nginx's workers are its
+# master's children; Stratus's worker processes are the host's), plus the
+# PIDs' cutime+cstime: the CPU time of children already exited and reaped, so
+# a worker that stops during a run still counts. Sample it before and after a
+# run and take the difference.
 bench_proc_ticks() {
-    _all=""
-    for _p in "$@"; do
-        _all="$_all $_p $(ps -o pid= --ppid "$_p" 2>/dev/null | tr '\n' ' ')"
-    done
     _t=0
-    for _p in $_all; do
-        # Fields after "(comm)": state is field 1, utime 12, stime 13.
-        _v=$(sed 's/^.*) //' "/proc/$_p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+    for _p in "$@"; do
+        # Fields after "(comm)": state is field 1, utime 12, stime 13,
+        # cutime 14, cstime 15.
+        _v=$(sed 's/^.*) //' "/proc/$_p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }')
         _t=$((_t + ${_v:-0}))
+        for _c in $(ps -o pid= --ppid "$_p" 2>/dev/null); do
+            _v=$(sed 's/^.*) //' "/proc/$_c/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+            _t=$((_t + ${_v:-0}))
+        done
     done
     echo "$_t"
 }

@@ -253,7 +253,7 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
     app->header_timeout_ms = 30 * 1000;
     app->keepalive_timeout_ms = 120 * 1000;
     app->max_connections = 10000;
-    app->in_process = 1;
+    app->in_process = 0;
     app->scale_min_instances = 0;
     app->scale_max_instances = APP_DEFAULT_MAX_INSTANCES;
     app->scale_concurrency = APP_DEFAULT_CONCURRENCY;

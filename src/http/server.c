@@ -23,7 +23,10 @@
 #include "parser.h"
 
 #define READ_BUF_SIZE (64 * 1024)
-#define PENDING_MAX (256 * 1024)
+#define PENDING_MAX (256 * 1024) /* stop reading once this much waits */
+/* Room for one more read past PENDING_MAX: bytes already read are never
+ * dropped. */
+#define PENDING_CAP (PENDING_MAX + READ_BUF_SIZE)
 #define OUT_SOFT_MAX (4u << 20)       /* stop reading while this much is unsent */
 #define OUT_HARD_MAX ((size_t)1 << 40) /* responses are bounded by the host */
 #define LINGER_MS 2000
@@ -691,7 +694,7 @@ static void process_pending(http_conn_t *c)
     if (!c->pending.len || c->busy || c->closing)
         return;
     buf_t p = c->pending;
-    buf_init(&c->pending, PENDING_MAX);
+    buf_init(&c->pending, PENDING_CAP);
     conn_process(c, p.p, p.len);
     buf_free(&p);
 }
@@ -751,9 +754,12 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (c->busy || c->pending.len) {
-        if (buf_append(&c->pending, b->base, (size_t)nread) != 0)
-            read_stop(c);
-        else if (c->pending.len >= PENDING_MAX)
+        if (buf_append(&c->pending, b->base, (size_t)nread) != 0) {
+            release_buf(s, b);
+            conn_error(c, 500, "input buffer overflow");
+            return;
+        }
+        if (c->pending.len >= PENDING_MAX)
             read_stop(c);
         release_buf(s, b);
         return;
@@ -831,7 +837,7 @@ static void on_connection(uv_stream_t *ls, int status)
     buf_init(&c->req.body, (size_t)s->cfg.max_body);
     buf_init(&c->url, s->cfg.max_url);
     buf_init(&c->hdr, s->cfg.max_headers);
-    buf_init(&c->pending, PENDING_MAX);
+    buf_init(&c->pending, PENDING_CAP);
     buf_init(&c->out, OUT_HARD_MAX);
     c->req.conn = c;
     c->next = s->conns;

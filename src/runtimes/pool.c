@@ -540,8 +540,10 @@ static void chan_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (n < 0) {
         release(p, b);
         uv_read_stop(s);
-        if (w->state != W_STOPPING)
-            worker_kill(w, "it closed its channel");
+        /* Most likely it is dying: let on_exit_cb tell a crash from a stop.
+         * A worker that closed its channel on purpose is of no use either. */
+        if (!w->exited && !w->stop_requested && kill(-w->pid, SIGKILL) != 0)
+            kill(w->pid, SIGKILL);
         return;
     }
     if (n == 0) {
@@ -556,6 +558,9 @@ static void chan_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     while ((rc = frame_decoder_next(&w->dec, &f)) == 1)
         if (!w->exited && w->stop_requested != 2)
             on_frame(w, &f);
+    /* Results free slots: give queued invocations to whoever has room. */
+    if (p->queue.n)
+        pool_dispatch(p);
     if (rc < 0 && !w->exited) {
         char reason[240];
         snprintf(reason, sizeof reason, "protocol error: %s", frame_decoder_error(&w->dec));
@@ -1223,7 +1228,7 @@ json_t *pool_status(const pool_t *p)
 json_t *pool_health(const pool_t *p)
 {
     uint64_t now = uv_now(p->loop);
-    return json_pack("{s:I, s:I, s:s?, s:I?, s:I}", "crashes", (json_int_t)p->crashes,
+    return json_pack("{s:I, s:I, s:s?, s:I, s:I}", "crashes", (json_int_t)p->crashes,
                      "consecutiveCrashes", (json_int_t)p->consecutive_crashes, "lastCrash",
                      p->last_crash[0] ? p->last_crash : NULL, "lastCrashAgoMs",
                      p->last_crash[0] ? (json_int_t)(now - p->last_crash_ms) : (json_int_t)0,

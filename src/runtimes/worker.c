@@ -312,6 +312,7 @@ static void handle(const frame_t *f)
         break;
     case FRAME_LOAD:
         handle_load(f);
+        flush_out(); /* tell the host at once: invocations may follow in this read */
         break;
     case FRAME_INVOKE:
         handle_invoke(f);

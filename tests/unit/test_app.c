@@ -177,7 +177,7 @@ TEST(good_app_with_defaults)
     CHECK_INT(app->header_timeout_ms, 30000);
     CHECK_INT(app->keepalive_timeout_ms, 120000);
     CHECK_INT(app->max_connections, 10000);
-    CHECK_INT(app->in_process, 1);
+    CHECK_INT(app->in_process, 0); /* isolated workers by default */
     CHECK_INT(app->local_http_port, 0);
     CHECK(app->cors == NULL);
     CHECK(app->worker_runtime == NULL);
