@@ -408,10 +408,7 @@ void admin_handle(host_t *h, http_request_t *req)
         }
     }
     if (r == ROUTER_METHOD_NOT_ALLOWED) {
-        char list[128];
-        method_list(allowed, list, sizeof list);
-        http_header_t allow = {SV_LIT("Allow"), sv_cstr(list)};
-        http_respond(req, 405, &allow, 1, NULL, 0);
+        host_respond_405(req, allowed);
         return;
     }
     route->fn(h, req, params);

@@ -62,6 +62,9 @@ int host_run(const host_options_t *opts);
 /* The HTTP handler of the host's server: admin API or a function. */
 void host_on_request(http_request_t *req, void *data);
 
+/* Answer 405 with an Allow header listing the allowed methods. */
+void host_respond_405(http_request_t *req, unsigned allowed);
+
 /* Answer with a short text body (and optional extra header). */
 void host_respond_text(http_request_t *req, int status, const char *text);
 

@@ -69,6 +69,14 @@ sv_t host_request_key(http_request_t *req)
     return SV_NULL;
 }
 
+void host_respond_405(http_request_t *req, unsigned allowed)
+{
+    char list[128];
+    method_list(allowed, list, sizeof list);
+    http_header_t allow = {SV_LIT("Allow"), sv_cstr(list)};
+    http_respond(req, 405, &allow, 1, NULL, 0);
+}
+
 void host_respond_text(http_request_t *req, int status, const char *text)
 {
     static const http_header_t ct = {{"Content-Type", 12}, {"text/plain; charset=utf-8", 25}};
@@ -121,10 +129,7 @@ void http_trigger_handle(host_t *h, http_request_t *req)
         return;
     }
     if (r == ROUTER_METHOD_NOT_ALLOWED) {
-        char list[128];
-        method_list(allowed, list, sizeof list);
-        http_header_t allow = {SV_LIT("Allow"), sv_cstr(list)};
-        http_respond(req, 405, &allow, 1, NULL, 0);
+        host_respond_405(req, allowed);
         return;
     }
     function_t *fn = data;

@@ -976,3 +976,44 @@ def test_sigkill_of_host_leaves_no_orphan_workers(make_app, start_host):
             except (OSError, http.client.HTTPException):
                 pass
     assert gone, "workers outlived their host: %r" % [p for p in pids if worker_alive(p)]
+
+
+# Writes garbage (or a frame header announcing an oversized body) into the
+# worker's own channel to the host, as a buggy function could.
+CORRUPT_C = r"""
+#include <stratus.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int corrupt(stratus_ctx *ctx)
+{
+    int fd = atoi(getenv("STRATUS_WORKER_FD"));
+    const char *how = stratus_req_query(ctx, "how");
+    if (how && !strcmp(how, "oversized")) {
+        unsigned char h[24] = {0x01, 'R', 'T', 'S', 6, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+                               0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f};
+        write(fd, h, sizeof h);
+    } else {
+        write(fd, "this is not a frame at all!!", 28);
+    }
+    sleep(5);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("how", ["garbage", "oversized"])
+def test_malformed_frame_kills_only_that_worker(make_app, start_host, how):
+    app = make_app(fns(corrupt=CORRUPT_C, hello=HELLO_C),
+                   host=host_json(min_instances=1, max_instances=2))
+    h = start_host(app)
+    [pid0] = ready_workers(h, 1)
+    r = h.get("/api/corrupt?how=" + how, timeout=30)
+    assert r.status == 500, (r.status, r.text)
+    assert "protocol error" in r.text, r.text
+    reason = "bad magic" if how == "garbage" else "exceeds the limit"
+    log_line_with(h, "Killing worker", reason)
+    assert wait_for(lambda: not worker_alive(pid0), timeout=10), pid0
+    r = h.get("/api/hello", timeout=30)
+    assert r.status == 200, r.text
+    assert h.alive()
