@@ -286,70 +286,78 @@ static void send_invoke(worker_t *w, pool_call_t *c)
 {
     pool_t *p = w->pool;
     invocation_t *inv = c->inv;
-    buf_t m;
-    buf_init(&m, FRAME_MAX_META);
-    buf_puts(&m, "{\"function\":\"");
-    buf_json_escape(&m, inv->fn->name, strlen(inv->fn->name));
-    buf_puts(&m, "\",\"invocationId\":\"");
-    buf_puts(&m, inv->id);
-    buf_putc(&m, '"');
+    /* Encoded straight into the worker's output: header first (patched
+     * once the lengths are known), then the metadata, then the body. */
+    buf_t *out = &w->wbuf;
+    size_t frame_start = out->len;
+    static const uint8_t blank[FRAME_HEADER_SIZE];
+    buf_append(out, blank, sizeof blank);
+    size_t meta_start = out->len;
+    buf_puts(out, "{\"function\":\"");
+    buf_json_escape(out, inv->fn->name, strlen(inv->fn->name));
+    buf_puts(out, "\",\"invocationId\":\"");
+    buf_puts(out, inv->id);
+    buf_putc(out, '"');
     if (inv->fn->trigger) {
-        buf_puts(&m, ",\"trigger\":{\"type\":\"");
-        buf_json_escape(&m, inv->fn->trigger->type, strlen(inv->fn->trigger->type));
-        buf_puts(&m, "\",\"name\":\"");
-        buf_json_escape(&m, inv->fn->trigger->name, strlen(inv->fn->trigger->name));
-        buf_puts(&m, "\"}");
+        buf_puts(out, ",\"trigger\":{\"type\":\"");
+        buf_json_escape(out, inv->fn->trigger->type, strlen(inv->fn->trigger->type));
+        buf_puts(out, "\",\"name\":\"");
+        buf_json_escape(out, inv->fn->trigger->name, strlen(inv->fn->trigger->name));
+        buf_puts(out, "\"}");
     }
     if (c->deadline) {
         uint64_t now = uv_now(p->loop);
-        buf_puts(&m, ",\"deadlineMs\":");
-        buf_put_uint(&m, c->deadline > now ? c->deadline - now : 0);
+        buf_puts(out, ",\"deadlineMs\":");
+        buf_put_uint(out, c->deadline > now ? c->deadline - now : 0);
     }
     http_request_t *r = inv->req;
     if (r) {
-        buf_puts(&m, ",\"http\":{\"method\":\"");
-        buf_puts(&m, r->method_name);
+        buf_puts(out, ",\"http\":{\"method\":\"");
+        buf_puts(out, r->method_name);
         sv_t host = http_request_header(r, "Host");
-        buf_puts(&m, "\",\"url\":\"");
+        buf_puts(out, "\",\"url\":\"");
         if (host.p && r->target.n && r->target.p[0] == '/') {
-            buf_puts(&m, "http://");
-            buf_json_escape(&m, host.p, host.n);
+            buf_puts(out, "http://");
+            buf_json_escape(out, host.p, host.n);
         }
-        buf_json_escape(&m, r->target.p, r->target.n);
-        buf_puts(&m, "\",\"path\":\"");
-        buf_json_escape(&m, r->path.p, r->path.n);
-        buf_puts(&m, "\",\"query\":\"");
-        buf_json_escape(&m, r->query.p, r->query.n);
-        buf_puts(&m, "\",\"headers\":[");
+        buf_json_escape(out, r->target.p, r->target.n);
+        buf_puts(out, "\",\"path\":\"");
+        buf_json_escape(out, r->path.p, r->path.n);
+        buf_puts(out, "\",\"query\":\"");
+        buf_json_escape(out, r->query.p, r->query.n);
+        buf_puts(out, "\",\"headers\":[");
         for (size_t i = 0; i < r->nheaders; i++) {
             if (i)
-                buf_putc(&m, ',');
-            json_pair(&m, r->headers[i].name, r->headers[i].value);
+                buf_putc(out, ',');
+            json_pair(out, r->headers[i].name, r->headers[i].value);
         }
-        buf_puts(&m, "],\"params\":{");
+        buf_puts(out, "],\"params\":{");
         for (size_t i = 0; inv->params && i < inv->params->n; i++) {
             route_param_t *rp = &inv->params->v[i];
-            buf_puts(&m, i ? ",\"" : "\"");
-            buf_json_escape(&m, rp->name.p, rp->name.n);
-            buf_puts(&m, "\":");
+            buf_puts(out, i ? ",\"" : "\"");
+            buf_json_escape(out, rp->name.p, rp->name.n);
+            buf_puts(out, "\":");
             if (rp->value.p) {
-                buf_putc(&m, '"');
-                buf_json_escape(&m, rp->value.p, rp->value.n);
-                buf_putc(&m, '"');
+                buf_putc(out, '"');
+                buf_json_escape(out, rp->value.p, rp->value.n);
+                buf_putc(out, '"');
             } else {
-                buf_puts(&m, "null");
+                buf_puts(out, "null");
             }
         }
-        buf_puts(&m, "}}");
+        buf_puts(out, "}}");
     }
-    buf_puts(&m, "}");
-    int rc = frame_encode(&w->wbuf, FRAME_INVOKE, c->id, m.p, m.len, inv->trigger_data,
-                          inv->trigger_len);
-    buf_free(&m);
-    if (rc != 0) {
+    buf_puts(out, "}");
+    size_t meta_len = out->len - meta_start;
+    if (meta_len > FRAME_MAX_META || inv->trigger_len > FRAME_MAX_BODY ||
+        buf_append(out, inv->trigger_data, inv->trigger_len) != 0) {
+        out->len = frame_start; /* drop the partial frame */
+        out->p[frame_start] = '\0';
         call_fail(c, 500, "the request is too large for the worker protocol");
         return;
     }
+    frame_header_pack((uint8_t *)out->p + frame_start, FRAME_INVOKE, c->id, (uint32_t)meta_len,
+                      (uint32_t)inv->trigger_len);
     c->worker = w;
     list_push(&w->inflight, c);
     p->running++;
