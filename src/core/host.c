@@ -329,8 +329,9 @@ int host_run(const host_options_t *opts)
     signal(SIGPIPE, SIG_IGN);
 
     print_functions(h, listen);
-    log_info("Host started: app '%s', runtime %s, %zu function(s) loaded, %zu error(s); "
-             "listening on %s:%d%s", app->root, h->runtime->name, app->nfunctions, app->nerrors,
+    log_info("Host started: app '%s', runtime %s (%s), %zu function(s) loaded, %zu error(s); "
+             "listening on %s:%d%s", app->root, h->runtime->name,
+             h->runtime->ready ? "isolated workers" : "in-process", app->nfunctions, app->nerrors,
              listen, h->port, h->enforce_auth ? "" : " (authorization off: development mode)");
     if (opts->port_file && write_port_file(opts->port_file, h->port) != 0)
         log_warn("cannot write port file %s: %s", opts->port_file, strerror(errno));
