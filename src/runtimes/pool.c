@@ -765,9 +765,12 @@ static char **worker_env(pool_t *p, int seq)
     if (!env)
         return NULL;
     size_t k = 0;
+    /* The host's own secrets stay in the host: user code never sees the
+     * master key. */
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "STRATUS_WORKER_", 15) != 0 &&
-            strncmp(environ[i], "STRATUS_APP_ROOT=", 17) != 0)
+            strncmp(environ[i], "STRATUS_APP_ROOT=", 17) != 0 &&
+            strncmp(environ[i], "STRATUS_MASTER_KEY=", 19) != 0)
             env[k++] = environ[i];
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "STRATUS_WORKER_FD=3");

@@ -1017,3 +1017,27 @@ def test_malformed_frame_kills_only_that_worker(make_app, start_host, how):
     r = h.get("/api/hello", timeout=30)
     assert r.status == 200, r.text
     assert h.alive()
+
+
+ENV_C = r"""
+#include <stratus.h>
+#include <stdlib.h>
+int env(stratus_ctx *ctx)
+{
+    const char *k = getenv("STRATUS_MASTER_KEY");
+    const char *g = stratus_setting(ctx, "GREETING");
+    stratus_res_printf(ctx, "master=%s greeting=%s\n", k ? k : "-", g ? g : "-");
+    return 0;
+}
+"""
+
+
+def test_master_key_does_not_reach_workers(make_app, start_host):
+    settings = {"IsEncrypted": False,
+                "Values": {"FUNCTIONS_WORKER_RUNTIME": "native", "GREETING": "hi"}}
+    app = make_app(fns(env=ENV_C), host=host_json(), settings=settings)
+    key = "k" * 40
+    h = start_host(app, env={"STRATUS_MASTER_KEY": key})
+    r = h.get("/api/env", timeout=30)
+    assert r.status == 200, r.text
+    assert r.text == "master=- greeting=hi\n"
