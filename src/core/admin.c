@@ -234,7 +234,7 @@ static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
     }
     arena_init(&ai->arena, 4096);
     ai->host = h;
-    ai->inv = invocation_new(&ai->arena, h->app, fn);
+    ai->inv = invocation_new(&ai->arena, h->app, fn, SV_NULL);
     char *copy = ai->inv ? arena_strndup(&ai->arena, text, strlen(text)) : NULL;
     free(text);
     if (!copy) {

@@ -148,7 +148,7 @@ void http_trigger_handle(host_t *h, http_request_t *req)
             }
         }
     }
-    invocation_t *inv = invocation_new(&req->arena, h->app, fn);
+    invocation_t *inv = invocation_new(&req->arena, h->app, fn, SV_NULL);
     if (!inv) {
         host_respond_text(req, 500, "out of memory\n");
         return;

@@ -7,12 +7,17 @@
 
 static void release_cb(void *p) { invocation_release(p); }
 
-invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn)
+invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn, sv_t id)
 {
     invocation_t *inv = arena_calloc(arena, sizeof *inv);
     if (!inv)
         return NULL;
-    uuid_generate(inv->id);
+    if (id.p && id.n && id.n < sizeof inv->id) {
+        memcpy(inv->id, id.p, id.n);
+        inv->id[id.n] = '\0';
+    } else {
+        uuid_generate(inv->id);
+    }
     inv->app = app;
     inv->fn = fn;
     inv->arena = arena;

@@ -61,8 +61,10 @@ struct stratus_ctx {
 
 typedef struct stratus_ctx invocation_t;
 
-/* Set up an invocation of fn in arena (which must outlive it). */
-invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn);
+/* Set up an invocation of fn in arena (which must outlive it), with the
+ * given id (a UUID string, as a worker receives it) or a new one when id is
+ * NULL or unusable. */
+invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn, sv_t id);
 
 /* Add a response header, copying name and value into the arena. 0, or -1
  * past INVOCATION_MAX_RES_HEADERS or out of memory. The caller has

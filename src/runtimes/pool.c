@@ -240,14 +240,47 @@ static void send_load(worker_t *w)
     buf_init(&m, FRAME_MAX_META);
     buf_puts(&m, "{\"appRoot\":\"");
     buf_json_escape(&m, app->root, strlen(app->root));
-    buf_puts(&m, "\",\"functions\":[");
+    buf_puts(&m, "\",\"settings\":{");
+    for (size_t i = 0; i < app->nsettings; i++) {
+        buf_puts(&m, i ? ",\"" : "\"");
+        buf_json_escape(&m, app->settings[i].name, strlen(app->settings[i].name));
+        buf_puts(&m, "\":\"");
+        buf_json_escape(&m, app->settings[i].value, strlen(app->settings[i].value));
+        buf_puts(&m, "\"");
+    }
+    buf_puts(&m, "},\"functions\":[");
     for (size_t i = 0; i < app->nfunctions; i++) {
         function_t *fn = app->functions[i];
         buf_puts(&m, i ? ",{\"name\":\"" : "{\"name\":\"");
         buf_json_escape(&m, fn->name, strlen(fn->name));
+        buf_puts(&m, "\",\"directory\":\"");
+        buf_json_escape(&m, fn->dir, strlen(fn->dir));
         buf_puts(&m, "\",\"scriptFile\":\"");
         buf_json_escape(&m, fn->script_file, strlen(fn->script_file));
-        buf_puts(&m, "\"");
+        buf_puts(&m, "\",\"bindings\":[");
+        for (size_t b = 0; b < fn->nbindings; b++) {
+            const binding_t *bd = &fn->bindings[b];
+            static const char *dirs[] = {"", "in", "out", "inout"};
+            buf_puts(&m, b ? ",{\"type\":\"" : "{\"type\":\"");
+            buf_json_escape(&m, bd->type, strlen(bd->type));
+            buf_puts(&m, "\",\"direction\":\"");
+            buf_puts(&m, dirs[bd->direction & 3]);
+            buf_puts(&m, "\",\"name\":\"");
+            buf_json_escape(&m, bd->name, strlen(bd->name));
+            buf_puts(&m, "\"");
+            if (bd->data_type) {
+                buf_puts(&m, ",\"dataType\":\"");
+                buf_json_escape(&m, bd->data_type, strlen(bd->data_type));
+                buf_puts(&m, "\"");
+            }
+            if (bd->connection) {
+                buf_puts(&m, ",\"connection\":\"");
+                buf_json_escape(&m, bd->connection, strlen(bd->connection));
+                buf_puts(&m, "\"");
+            }
+            buf_puts(&m, "}");
+        }
+        buf_puts(&m, "]");
         if (fn->entry_point) {
             buf_puts(&m, ",\"entryPoint\":\"");
             buf_json_escape(&m, fn->entry_point, strlen(fn->entry_point));
@@ -298,13 +331,6 @@ static void send_invoke(worker_t *w, pool_call_t *c)
     buf_puts(out, "\",\"invocationId\":\"");
     buf_puts(out, inv->id);
     buf_putc(out, '"');
-    if (inv->fn->trigger) {
-        buf_puts(out, ",\"trigger\":{\"type\":\"");
-        buf_json_escape(out, inv->fn->trigger->type, strlen(inv->fn->trigger->type));
-        buf_puts(out, "\",\"name\":\"");
-        buf_json_escape(out, inv->fn->trigger->name, strlen(inv->fn->trigger->name));
-        buf_puts(out, "\"}");
-    }
     if (c->deadline) {
         uint64_t now = uv_now(p->loop);
         buf_puts(out, ",\"deadlineMs\":");

@@ -250,16 +250,14 @@ static void handle_invoke(const frame_t *f)
         arena_reset(arena);
         return;
     }
-    invocation_t *inv = invocation_new(arena, &W.app, fn);
+    if (jt_string(&d, jt_get(&d, 0, "invocationId"), arena, &id) != 0)
+        id = SV_NULL;
+    invocation_t *inv = invocation_new(arena, &W.app, fn, id);
     char *body = arena_strndup(arena, f->body.p ? f->body.p : "", f->body.n);
     if (!inv || !body) {
         result_error(f->id, "out of memory in the worker");
         arena_reset(arena);
         return;
-    }
-    if (jt_string(&d, jt_get(&d, 0, "invocationId"), arena, &id) == 0 && id.n < sizeof inv->id) {
-        memcpy(inv->id, id.p, id.n);
-        inv->id[id.n] = '\0';
     }
     int h = jt_get(&d, 0, "http");
     if (h >= 0 && d.tok[h].type == JSMN_OBJECT) {
@@ -286,10 +284,9 @@ static void handle_invoke(const frame_t *f)
         buf_printf(m, "{\"ok\":false,\"error\":\"function returned %d\"}", rc);
         frame_encode(&W.out, FRAME_RESULT, f->id, m->p, m->len, NULL, 0);
     } else {
-        char status[48];
-        int sn = snprintf(status, sizeof status, "{\"ok\":true,\"status\":%d,\"headers\":[",
-                          inv->status);
-        buf_append(m, status, (size_t)sn);
+        buf_puts(m, "{\"ok\":true,\"status\":");
+        buf_put_uint(m, (unsigned)inv->status);
+        buf_puts(m, ",\"headers\":[");
         for (size_t i = 0; i < inv->nres_headers; i++) {
             buf_puts(m, i ? ",[\"" : "[\"");
             buf_json_escape(m, inv->res_headers[i].name.p, inv->res_headers[i].name.n);
