@@ -83,6 +83,13 @@ struct worker {
     int writing;
     int dirty;
     call_list_t inflight;
+    /* A sequential worker (hello concurrency 1, as native workers are) runs
+     * one invocation at a time, so new invokes wait here until it has
+     * answered those it has: it then gets them as one batch, with one
+     * wake-up, instead of one wake-up per host loop turn. */
+    int sequential;
+    size_t queued_invokes; /* in wbuf, not yet written */
+    size_t outstanding;    /* written, not yet answered */
     uint64_t invocations;
     uint64_t spawn_ns;
     uint64_t last_active;  /* uv_now() ms */
@@ -194,9 +201,13 @@ static void on_write(uv_write_t *req, int status)
 
 static void worker_flush(worker_t *w)
 {
+    if (w->sequential && w->outstanding && !w->stop_requested)
+        return; /* stays dirty: flushed once the worker has answered */
     w->dirty = 0;
     if (w->writing || !w->wbuf.len || w->exited)
         return;
+    w->outstanding += w->queued_invokes;
+    w->queued_invokes = 0;
     uv_buf_t b = uv_buf_init(w->wbuf.p, (unsigned)w->wbuf.len);
     int n = uv_try_write((uv_stream_t *)&w->chan, &b, 1);
     if (n == (int)w->wbuf.len) {
@@ -384,6 +395,7 @@ static void send_invoke(worker_t *w, pool_call_t *c)
     }
     frame_header_pack((uint8_t *)out->p + frame_start, FRAME_INVOKE, c->id, (uint32_t)meta_len,
                       (uint32_t)inv->trigger_len);
+    w->queued_invokes++;
     c->worker = w;
     list_push(&w->inflight, c);
     p->running++;
@@ -448,6 +460,8 @@ static void on_loaded(worker_t *w, const frame_t *f)
 static void on_result(worker_t *w, const frame_t *f)
 {
     pool_t *p = w->pool;
+    if (w->outstanding && --w->outstanding == 0 && w->wbuf.len)
+        mark_dirty(w);
     pool_call_t *c = find_call(w, f->id);
     if (!c)
         return; /* already failed (timeout); the late answer is dropped */
@@ -527,6 +541,7 @@ static void on_frame(worker_t *w, const frame_t *f)
         char err[200];
         json_t *meta = frame_meta_json(f, err, sizeof err);
         json_int_t proto = json_integer_value(json_object_get(meta, "protocol"));
+        w->sequential = json_integer_value(json_object_get(meta, "concurrency")) == 1;
         json_decref(meta);
         if (proto != FRAME_PROTOCOL_VERSION)
             worker_kill(w, "it speaks another protocol version");
