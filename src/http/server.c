@@ -307,7 +307,7 @@ static int on_headers_complete(void *data, const reqparser_head_t *head)
             return -1;
         }
         if (r->http_major == 1 && r->http_minor >= 1) {
-            buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+            buf_lit(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
             mark_dirty(c);
         }
     }
@@ -410,22 +410,22 @@ static void request_reset(http_conn_t *c)
 static void write_response_head(buf_t *o, int status, size_t body_len, int keep_alive,
                                 const http_header_t *headers, size_t nheaders, int http10)
 {
-    buf_puts(o, "HTTP/1.1 ");
+    buf_lit(o, "HTTP/1.1 ");
     buf_put_uint(o, (unsigned)status);
     buf_putc(o, ' ');
     buf_puts(o, http_status_text(status));
-    buf_puts(o, "\r\nDate: ");
+    buf_lit(o, "\r\nDate: ");
     buf_puts(o, http_date());
-    buf_puts(o, "\r\n");
+    buf_lit(o, "\r\n");
     if (status >= 200 && status != 204 && status != 304) {
-        buf_puts(o, "Content-Length: ");
+        buf_lit(o, "Content-Length: ");
         buf_put_uint(o, body_len);
-        buf_puts(o, "\r\n");
+        buf_lit(o, "\r\n");
     }
     if (!keep_alive)
-        buf_puts(o, "Connection: close\r\n");
+        buf_lit(o, "Connection: close\r\n");
     else if (http10)
-        buf_puts(o, "Connection: keep-alive\r\n");
+        buf_lit(o, "Connection: keep-alive\r\n");
     for (size_t i = 0; i < nheaders; i++) {
         sv_t n = headers[i].name;
         if (sv_ieq_cstr(n, "Content-Length") || sv_ieq_cstr(n, "Transfer-Encoding") ||

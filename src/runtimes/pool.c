@@ -249,57 +249,57 @@ static void send_load(worker_t *w)
     app_t *app = w->pool->app;
     buf_t m;
     buf_init(&m, FRAME_MAX_META);
-    buf_puts(&m, "{\"appRoot\":\"");
+    buf_lit(&m, "{\"appRoot\":\"");
     buf_json_escape(&m, app->root, strlen(app->root));
-    buf_puts(&m, "\",\"settings\":{");
+    buf_lit(&m, "\",\"settings\":{");
     for (size_t i = 0; i < app->nsettings; i++) {
         buf_puts(&m, i ? ",\"" : "\"");
         buf_json_escape(&m, app->settings[i].name, strlen(app->settings[i].name));
-        buf_puts(&m, "\":\"");
+        buf_lit(&m, "\":\"");
         buf_json_escape(&m, app->settings[i].value, strlen(app->settings[i].value));
-        buf_puts(&m, "\"");
+        buf_lit(&m, "\"");
     }
-    buf_puts(&m, "},\"functions\":[");
+    buf_lit(&m, "},\"functions\":[");
     for (size_t i = 0; i < app->nfunctions; i++) {
         function_t *fn = app->functions[i];
         buf_puts(&m, i ? ",{\"name\":\"" : "{\"name\":\"");
         buf_json_escape(&m, fn->name, strlen(fn->name));
-        buf_puts(&m, "\",\"directory\":\"");
+        buf_lit(&m, "\",\"directory\":\"");
         buf_json_escape(&m, fn->dir, strlen(fn->dir));
-        buf_puts(&m, "\",\"scriptFile\":\"");
+        buf_lit(&m, "\",\"scriptFile\":\"");
         buf_json_escape(&m, fn->script_file, strlen(fn->script_file));
-        buf_puts(&m, "\",\"bindings\":[");
+        buf_lit(&m, "\",\"bindings\":[");
         for (size_t b = 0; b < fn->nbindings; b++) {
             const binding_t *bd = &fn->bindings[b];
             static const char *dirs[] = {"", "in", "out", "inout"};
             buf_puts(&m, b ? ",{\"type\":\"" : "{\"type\":\"");
             buf_json_escape(&m, bd->type, strlen(bd->type));
-            buf_puts(&m, "\",\"direction\":\"");
+            buf_lit(&m, "\",\"direction\":\"");
             buf_puts(&m, dirs[bd->direction & 3]);
-            buf_puts(&m, "\",\"name\":\"");
+            buf_lit(&m, "\",\"name\":\"");
             buf_json_escape(&m, bd->name, strlen(bd->name));
-            buf_puts(&m, "\"");
+            buf_lit(&m, "\"");
             if (bd->data_type) {
-                buf_puts(&m, ",\"dataType\":\"");
+                buf_lit(&m, ",\"dataType\":\"");
                 buf_json_escape(&m, bd->data_type, strlen(bd->data_type));
-                buf_puts(&m, "\"");
+                buf_lit(&m, "\"");
             }
             if (bd->connection) {
-                buf_puts(&m, ",\"connection\":\"");
+                buf_lit(&m, ",\"connection\":\"");
                 buf_json_escape(&m, bd->connection, strlen(bd->connection));
-                buf_puts(&m, "\"");
+                buf_lit(&m, "\"");
             }
-            buf_puts(&m, "}");
+            buf_lit(&m, "}");
         }
-        buf_puts(&m, "]");
+        buf_lit(&m, "]");
         if (fn->entry_point) {
-            buf_puts(&m, ",\"entryPoint\":\"");
+            buf_lit(&m, ",\"entryPoint\":\"");
             buf_json_escape(&m, fn->entry_point, strlen(fn->entry_point));
-            buf_puts(&m, "\"");
+            buf_lit(&m, "\"");
         }
-        buf_puts(&m, "}");
+        buf_lit(&m, "}");
     }
-    buf_puts(&m, "]}");
+    buf_lit(&m, "]}");
     char ready[160];
     int n = snprintf(ready, sizeof ready,
                      "{\"protocol\":%d,\"workerId\":%d,\"concurrency\":%lld,\"maxMeta\":%u,"
@@ -314,15 +314,15 @@ static void send_load(worker_t *w)
 
 static void json_pair(buf_t *m, sv_t a, sv_t b)
 {
-    buf_puts(m, "[\"");
+    buf_lit(m, "[\"");
     buf_json_escape(m, a.p, a.n);
-    buf_puts(m, "\",");
+    buf_lit(m, "\",");
     if (b.p) {
-        buf_puts(m, "\"");
+        buf_lit(m, "\"");
         buf_json_escape(m, b.p, b.n);
-        buf_puts(m, "\"]");
+        buf_lit(m, "\"]");
     } else {
-        buf_puts(m, "null]");
+        buf_lit(m, "null]");
     }
 }
 
@@ -337,54 +337,54 @@ static void send_invoke(worker_t *w, pool_call_t *c)
     static const uint8_t blank[FRAME_HEADER_SIZE];
     buf_append(out, blank, sizeof blank);
     size_t meta_start = out->len;
-    buf_puts(out, "{\"function\":\"");
+    buf_lit(out, "{\"function\":\"");
     buf_json_escape(out, inv->fn->name, strlen(inv->fn->name));
-    buf_puts(out, "\",\"invocationId\":\"");
+    buf_lit(out, "\",\"invocationId\":\"");
     buf_puts(out, inv->id);
     buf_putc(out, '"');
     if (c->deadline) {
         uint64_t now = uv_now(p->loop);
-        buf_puts(out, ",\"deadlineMs\":");
+        buf_lit(out, ",\"deadlineMs\":");
         buf_put_uint(out, c->deadline > now ? c->deadline - now : 0);
     }
     http_request_t *r = inv->req;
     if (r) {
-        buf_puts(out, ",\"http\":{\"method\":\"");
+        buf_lit(out, ",\"http\":{\"method\":\"");
         buf_puts(out, r->method_name);
         sv_t host = http_request_header(r, "Host");
-        buf_puts(out, "\",\"url\":\"");
+        buf_lit(out, "\",\"url\":\"");
         if (host.p && r->target.n && r->target.p[0] == '/') {
-            buf_puts(out, "http://");
+            buf_lit(out, "http://");
             buf_json_escape(out, host.p, host.n);
         }
         buf_json_escape(out, r->target.p, r->target.n);
-        buf_puts(out, "\",\"path\":\"");
+        buf_lit(out, "\",\"path\":\"");
         buf_json_escape(out, r->path.p, r->path.n);
-        buf_puts(out, "\",\"query\":\"");
+        buf_lit(out, "\",\"query\":\"");
         buf_json_escape(out, r->query.p, r->query.n);
-        buf_puts(out, "\",\"headers\":[");
+        buf_lit(out, "\",\"headers\":[");
         for (size_t i = 0; i < r->nheaders; i++) {
             if (i)
                 buf_putc(out, ',');
             json_pair(out, r->headers[i].name, r->headers[i].value);
         }
-        buf_puts(out, "],\"params\":{");
+        buf_lit(out, "],\"params\":{");
         for (size_t i = 0; inv->params && i < inv->params->n; i++) {
             route_param_t *rp = &inv->params->v[i];
             buf_puts(out, i ? ",\"" : "\"");
             buf_json_escape(out, rp->name.p, rp->name.n);
-            buf_puts(out, "\":");
+            buf_lit(out, "\":");
             if (rp->value.p) {
                 buf_putc(out, '"');
                 buf_json_escape(out, rp->value.p, rp->value.n);
                 buf_putc(out, '"');
             } else {
-                buf_puts(out, "null");
+                buf_lit(out, "null");
             }
         }
-        buf_puts(out, "}}");
+        buf_lit(out, "}}");
     }
-    buf_puts(out, "}");
+    buf_lit(out, "}");
     size_t meta_len = out->len - meta_start;
     if (meta_len > FRAME_MAX_META || inv->trigger_len > FRAME_MAX_BODY ||
         buf_append(out, inv->trigger_data, inv->trigger_len) != 0) {

@@ -65,9 +65,9 @@ static void log_sink(int level, const char *category, const char *invocation_id,
     buf_init(&meta, FRAME_MAX_META);
     buf_printf(&meta, "{\"level\":%d,\"category\":\"", level);
     buf_json_escape(&meta, category, strlen(category));
-    buf_puts(&meta, "\",\"message\":\"");
+    buf_lit(&meta, "\",\"message\":\"");
     buf_json_escape(&meta, message, len);
-    buf_puts(&meta, "\"}");
+    buf_lit(&meta, "\"}");
     frame_encode(&W.out, FRAME_LOG, W.current_id, meta.p, meta.len, NULL, 0);
     buf_free(&meta);
 }
@@ -113,7 +113,7 @@ static void handle_load(const frame_t *f)
     json_t *meta = frame_meta_json(f, err, sizeof err);
     buf_t m;
     buf_init(&m, FRAME_MAX_META);
-    buf_puts(&m, "{\"functions\":[");
+    buf_lit(&m, "{\"functions\":[");
     json_t *list = meta ? json_object_get(meta, "functions") : NULL;
     size_t i;
     json_t *item;
@@ -135,14 +135,14 @@ static void handle_load(const frame_t *f)
         buf_json_escape(&m, name, strlen(name));
         buf_printf(&m, "\",\"ok\":%s", rc == 0 ? "true" : "false");
         if (rc != 0) {
-            buf_puts(&m, ",\"error\":\"");
+            buf_lit(&m, ",\"error\":\"");
             buf_json_escape(&m, err, strlen(err));
-            buf_puts(&m, "\"");
+            buf_lit(&m, "\"");
         }
-        buf_puts(&m, "}");
+        buf_lit(&m, "}");
         first = 0;
     }
-    buf_puts(&m, "]}");
+    buf_lit(&m, "]}");
     frame_encode(&W.out, FRAME_LOADED, 0, m.p, m.len, NULL, 0);
     buf_free(&m);
     json_decref(meta);
@@ -153,9 +153,9 @@ static void result_error(uint64_t id, const char *error)
 {
     buf_t m;
     buf_init(&m, FRAME_MAX_META);
-    buf_puts(&m, "{\"ok\":false,\"error\":\"");
+    buf_lit(&m, "{\"ok\":false,\"error\":\"");
     buf_json_escape(&m, error, strlen(error));
-    buf_puts(&m, "\"}");
+    buf_lit(&m, "\"}");
     frame_encode(&W.out, FRAME_RESULT, id, m.p, m.len, NULL, 0);
     buf_free(&m);
 }
@@ -284,17 +284,17 @@ static void handle_invoke(const frame_t *f)
         buf_printf(m, "{\"ok\":false,\"error\":\"function returned %d\"}", rc);
         frame_encode(&W.out, FRAME_RESULT, f->id, m->p, m->len, NULL, 0);
     } else {
-        buf_puts(m, "{\"ok\":true,\"status\":");
+        buf_lit(m, "{\"ok\":true,\"status\":");
         buf_put_uint(m, (unsigned)inv->status);
-        buf_puts(m, ",\"headers\":[");
+        buf_lit(m, ",\"headers\":[");
         for (size_t i = 0; i < inv->nres_headers; i++) {
             buf_puts(m, i ? ",[\"" : "[\"");
             buf_json_escape(m, inv->res_headers[i].name.p, inv->res_headers[i].name.n);
-            buf_puts(m, "\",\"");
+            buf_lit(m, "\",\"");
             buf_json_escape(m, inv->res_headers[i].value.p, inv->res_headers[i].value.n);
-            buf_puts(m, "\"]");
+            buf_lit(m, "\"]");
         }
-        buf_puts(m, "]}");
+        buf_lit(m, "]}");
         if (frame_encode(&W.out, FRAME_RESULT, f->id, m->p, m->len, inv->res_body.p,
                          inv->res_body.len) != 0)
             result_error(f->id, "response too large for the worker protocol");

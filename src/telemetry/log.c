@@ -98,10 +98,10 @@ static void line_start(int level, const char *category, const char *invocation_i
     if (L.format == LOG_FORMAT_JSON) {
         buf_printf(&L.out, "{\"time\":\"%s\",\"level\":\"%s\",\"category\":\"", ts, level_names[level]);
         buf_json_escape(&L.out, category, strlen(category));
-        buf_puts(&L.out, "\"");
+        buf_lit(&L.out, "\"");
         if (invocation_id)
             buf_printf(&L.out, ",\"invocationId\":\"%s\"", invocation_id);
-        buf_puts(&L.out, ",\"message\":\"");
+        buf_lit(&L.out, ",\"message\":\"");
     } else {
         if (L.colour)
             buf_printf(&L.out, "\033[2m[%s]\033[0m %s", ts, level_colours[level]);
@@ -117,7 +117,7 @@ static void line_start(int level, const char *category, const char *invocation_i
 static void line_end(void)
 {
     if (L.format == LOG_FORMAT_JSON)
-        buf_puts(&L.out, "\"}\n");
+        buf_lit(&L.out, "\"}\n");
     else
         buf_puts(&L.out, L.colour ? "\033[0m\n" : "\n");
     if (!L.buffered || L.out.len >= LOG_FLUSH_AT)
@@ -190,49 +190,49 @@ void log_invocation(const char *function, const char *invocation_id, int ok,
     if (L.format == LOG_FORMAT_JSON) {
         char ts[40];
         timestamp(ts, sizeof ts);
-        buf_puts(&L.out, "{\"time\":\"");
+        buf_lit(&L.out, "{\"time\":\"");
         buf_puts(&L.out, ts);
-        buf_puts(&L.out, "\",\"level\":\"");
+        buf_lit(&L.out, "\",\"level\":\"");
         buf_puts(&L.out, level_names[level]);
-        buf_puts(&L.out, "\",\"category\":\"Function.");
+        buf_lit(&L.out, "\",\"category\":\"Function.");
         put_escaped(function);
-        buf_puts(&L.out, "\",\"invocationId\":\"");
+        buf_lit(&L.out, "\",\"invocationId\":\"");
         put_escaped(invocation_id);
-        buf_puts(&L.out, "\",\"message\":\"Executed\",\"function\":\"");
+        buf_lit(&L.out, "\",\"message\":\"Executed\",\"function\":\"");
         put_escaped(function);
         buf_puts(&L.out, ok ? "\",\"outcome\":\"Succeeded\"," : "\",\"outcome\":\"Failed\",");
         if (status) {
-            buf_puts(&L.out, "\"status\":");
+            buf_lit(&L.out, "\"status\":");
             buf_put_uint(&L.out, (unsigned)status);
             buf_putc(&L.out, ',');
         }
         if (reason) {
-            buf_puts(&L.out, "\"reason\":\"");
+            buf_lit(&L.out, "\"reason\":\"");
             put_escaped(reason);
-            buf_puts(&L.out, "\",");
+            buf_lit(&L.out, "\",");
         }
-        buf_puts(&L.out, "\"durationMs\":");
+        buf_lit(&L.out, "\"durationMs\":");
         buf_put_ms(&L.out, duration_ns);
-        buf_puts(&L.out, "}\n");
+        buf_lit(&L.out, "}\n");
         if (!L.buffered || L.out.len >= LOG_FLUSH_AT)
             log_flush();
         return;
     }
     line_start(level, "Host", NULL);
-    buf_puts(&L.out, "Executed 'Functions.");
+    buf_lit(&L.out, "Executed 'Functions.");
     buf_puts(&L.out, function);
     buf_puts(&L.out, ok ? "' (Succeeded, Id=" : "' (Failed, Id=");
     buf_puts(&L.out, invocation_id);
     if (status) {
-        buf_puts(&L.out, ", Status=");
+        buf_lit(&L.out, ", Status=");
         buf_put_uint(&L.out, (unsigned)status);
     }
-    buf_puts(&L.out, ", Duration=");
+    buf_lit(&L.out, ", Duration=");
     buf_put_ms(&L.out, duration_ns);
-    buf_puts(&L.out, "ms)");
+    buf_lit(&L.out, "ms)");
     if (reason) {
         size_t at = L.out.len;
-        buf_puts(&L.out, ": ");
+        buf_lit(&L.out, ": ");
         buf_puts(&L.out, reason);
         for (size_t i = at; i < L.out.len; i++) /* one entry, one line */
             if (L.out.p[i] == '\n' || L.out.p[i] == '\r')

@@ -30,6 +30,8 @@ int buf_reserve(buf_t *b, size_t extra);
  * when the result would exceed max. */
 int buf_append(buf_t *b, const void *data, size_t len);
 int buf_puts(buf_t *b, const char *s);
+/* Append a string literal (its length known at compile time). */
+#define buf_lit(b, lit) buf_append((b), "" lit, sizeof(lit) - 1)
 int buf_putc(buf_t *b, char c);
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
