@@ -22,7 +22,12 @@ static int isolated_ready(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
         return -1;
     }
     app->runtime_state = p;
-    return pool_start(p, 30000, err, errlen);
+    int rc = pool_start(p, 30000, err, errlen);
+    if (rc == 1) {
+        app_add_error(app, NULL, "%s", err);
+        return 0;
+    }
+    return rc;
 }
 
 static const char *isolated_load_error(app_t *app, function_t *fn)

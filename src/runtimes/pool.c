@@ -1209,14 +1209,22 @@ int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
     uv_timer_init(p->loop, &t);
     t.data = &timed_out;
     uv_timer_start(&t, start_timeout_cb, (uint64_t)timeout_ms, 0);
-    while (!p->loaded && !timed_out && p->nworkers > 0)
+    while (!p->loaded && !timed_out && !p->crashes)
         uv_run(p->loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&t, NULL);
     uv_run(p->loop, UV_RUN_NOWAIT);
+    int rc = 0;
     if (!p->loaded) {
-        snprintf(err, errlen, "the first worker %s", timed_out ? "did not load the functions in "
-                 "time" : p->last_crash[0] ? p->last_crash : "failed to start");
-        return -1;
+        /* A function that crashes or hangs while loading: say so, and serve
+         * anyway; its invocations fail and restarts back off. */
+        snprintf(err, errlen, "the first worker %s while loading the functions, so their load "
+                 "errors are unknown; invocations will fail until it loads",
+                 timed_out ? "did not finish in time" : p->last_crash[0] ? p->last_crash
+                                                                          : "failed");
+        for (worker_t *x = p->workers; x; x = x->next)
+            if (timed_out)
+                worker_kill(x, "it did not load the functions in time");
+        rc = 1;
     }
     uv_timer_start(&p->housekeeping, housekeeping_cb, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
     uv_unref((uv_handle_t *)&p->housekeeping);
@@ -1224,7 +1232,7 @@ int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
         if (!worker_spawn(p, 0))
             break;
     prewarm_cb(&p->prewarm);
-    return 0;
+    return rc;
 }
 
 const char *pool_load_error(const pool_t *p, const function_t *fn)

@@ -42,9 +42,11 @@ typedef struct pool pool_t;
 pool_t *pool_new(uv_loop_t *loop, app_t *app);
 
 /* Start the first worker and wait (running the loop) until it has loaded
- * the app's functions or failed to, at most timeout_ms. 0, or -1 with err
- * set when no worker could be started. Per-function load errors are then
- * available from pool_load_error(). Also starts minInstances workers. */
+ * the app's functions or failed to, at most timeout_ms. 0 when it loaded
+ * (per-function load errors are then available from pool_load_error()); 1
+ * with a warning in err when it crashed or hung while loading (the pool
+ * still runs); -1 with err set when no worker could be started. Also starts
+ * minInstances workers. */
 int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen);
 
 /* Why fn could not be loaded by the first worker, or NULL. */

@@ -1041,3 +1041,23 @@ def test_master_key_does_not_reach_workers(make_app, start_host):
     r = h.get("/api/env", timeout=30)
     assert r.status == 200, r.text
     assert r.text == "master=- greeting=hi\n"
+
+
+CTOR_CRASH_C = r"""
+#include <stratus.h>
+#include <stdlib.h>
+__attribute__((constructor)) static void boom(void) { abort(); }
+int ctorcrash(stratus_ctx *ctx) { (void)ctx; return 0; }
+"""
+
+
+def test_function_crashing_while_loading_is_reported_and_host_serves(make_app, start_host):
+    app = make_app(fns(ctorcrash=CTOR_CRASH_C, hello=HELLO_C), host=host_json())
+    h = start_host(app)
+    errors = status(h)["errors"]
+    assert any("while loading the functions" in e for e in errors), errors
+    assert "while loading the functions" in h.log()
+    r = h.get("/api/hello", timeout=30)
+    assert r.status == 500, (r.status, r.text)  # every worker dies loading the app
+    assert "worker" in r.text, r.text
+    assert h.alive()
