@@ -75,6 +75,8 @@ struct worker {
     worker_state_t state;
     int exited;
     int stop_requested; /* shut down or killed on purpose */
+    int via_fs;         /* forked by the fork server (no process handle here) */
+    int kill_pending;   /* killed before the fork server told us its pid */
     char reason[160];   /* why it was killed */
     frame_decoder_t dec;
     buf_t wbuf;
@@ -109,6 +111,11 @@ struct pool {
     size_t nworkers;   /* alive (not yet exited), placeholders included */
     worker_t *placeholder; /* the pre-started generic worker, or NULL */
     uv_timer_t prewarm;
+    /* the fork server (forkserver.c): forks workers without an exec */
+    uv_process_t fs_proc;
+    uv_pipe_t fs_ctl;
+    int fs_up, fs_started, fs_exited, fs_closing;
+    buf_t fs_line;
     int next_seq;
     call_list_t queue;
     size_t running;    /* calls in flight on workers */
@@ -591,7 +598,7 @@ static void chan_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         uv_read_stop(s);
         /* Most likely it is dying: let on_exit_cb tell a crash from a stop.
          * A worker that closed its channel on purpose is of no use either. */
-        if (!w->exited && !w->stop_requested && kill(-w->pid, SIGKILL) != 0)
+        if (!w->exited && !w->stop_requested && w->pid && kill(-w->pid, SIGKILL) != 0)
             kill(w->pid, SIGKILL);
         return;
     }
@@ -726,10 +733,11 @@ static void worker_fail_all(worker_t *w, const char *why)
 
 static void schedule_respawn(pool_t *p);
 
-static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
+static void worker_exited(worker_t *w, int64_t status, int sig)
 {
-    worker_t *w = proc->data;
     pool_t *p = w->pool;
+    if (w->exited)
+        return;
     char how[120];
     if (sig)
         snprintf(how, sizeof how, "killed by signal %d (%s)", sig, strsignal(sig));
@@ -762,12 +770,18 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
                  how);
         p->last_crash_ms = uv_now(p->loop);
     }
-    close_if_open((uv_handle_t *)&w->proc);
+    if (!w->via_fs)
+        close_if_open((uv_handle_t *)&w->proc);
     close_if_open((uv_handle_t *)&w->chan);
     close_if_open((uv_handle_t *)&w->out.pipe);
     close_if_open((uv_handle_t *)&w->err.pipe);
     if (!p->closing)
         schedule_respawn(p);
+}
+
+static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
+{
+    worker_exited(proc->data, status, sig);
 }
 
 static void worker_kill(worker_t *w, const char *reason)
@@ -780,6 +794,10 @@ static void worker_kill(worker_t *w, const char *reason)
     w->state = W_STOPPING;
     log_write(LOG_WARN, "Host.Scale", NULL, "Killing worker %d (pid %d): %s", w->seq, w->pid,
               reason);
+    if (!w->pid) {
+        w->kill_pending = 1; /* killed once the fork server says who it is */
+        return;
+    }
     /* The worker leads its own process group: take its children too. */
     if (kill(-w->pid, SIGKILL) != 0)
         kill(w->pid, SIGKILL);
@@ -796,26 +814,21 @@ static void worker_stop(worker_t *w)
     mark_dirty(w);
 }
 
-static char **worker_env(pool_t *p, int seq)
+/* The environment of a worker: the host's, without the host's own secrets
+ * (user code never sees the master key) and with the worker's variables.
+ * The first *added entries are allocated; free_env releases them. */
+static char **worker_env(pool_t *p, int seq, int fork_server, size_t *added)
 {
     extern char **environ;
     size_t n = 0;
     while (environ[n])
         n++;
-    char **env = calloc(n + 5, sizeof *env);
+    char **env = calloc(n + 6, sizeof *env);
     if (!env)
         return NULL;
-    size_t k = 0;
-    /* The host's own secrets stay in the host: user code never sees the
-     * master key. */
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "STRATUS_WORKER_", 15) != 0 &&
-            strncmp(environ[i], "STRATUS_APP_ROOT=", 17) != 0 &&
-            strncmp(environ[i], "STRATUS_MASTER_KEY=", 19) != 0)
-            env[k++] = environ[i];
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_FD=3");
-    env[k++] = strdup(tmp);
+    size_t k = 0;
+    env[k++] = strdup("STRATUS_WORKER_FD=3");
     snprintf(tmp, sizeof tmp, "STRATUS_WORKER_ID=%d", seq);
     env[k++] = strdup(tmp);
     snprintf(tmp, sizeof tmp, "STRATUS_APP_ROOT=%s", p->app->root);
@@ -823,18 +836,217 @@ static char **worker_env(pool_t *p, int seq)
     snprintf(tmp, sizeof tmp, "STRATUS_WORKER_MEMORY_MB=%lld",
              (long long)(p->app->worker_memory_mb > 0 ? p->app->worker_memory_mb : 0));
     env[k++] = strdup(tmp);
+    if (fork_server)
+        env[k++] = strdup("STRATUS_FORK_SERVER=1");
+    *added = k;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "STRATUS_WORKER_", 15) != 0 &&
+            strncmp(environ[i], "STRATUS_APP_ROOT=", 17) != 0 &&
+            strncmp(environ[i], "STRATUS_FORK_SERVER=", 20) != 0 &&
+            strncmp(environ[i], "STRATUS_MASTER_KEY=", 19) != 0)
+            env[k++] = environ[i];
     env[k] = NULL;
     return env;
 }
 
-static void free_env(char **env)
+static void free_env(char **env, size_t added)
 {
-    size_t n = 0;
-    while (env[n])
-        n++;
-    for (size_t i = n - 4; i < n; i++)
+    for (size_t i = 0; i < added; i++)
         free(env[i]);
     free(env);
+}
+
+/* ---- the fork server ---- */
+
+/* Ask the fork server for a worker: three socketpairs, our ends opened as
+ * w's channel, stdout and stderr, theirs sent along. 0, or -1 (then w's
+ * pipes are untouched and the caller starts a process instead). */
+static int fs_fork(pool_t *p, worker_t *w)
+{
+    uv_os_sock_t ch[2], out[2], err[2];
+    if (uv_socketpair(SOCK_STREAM, 0, ch, 0, 0) != 0)
+        return -1;
+    if (uv_socketpair(SOCK_STREAM, 0, out, 0, 0) != 0) {
+        close(ch[0]);
+        close(ch[1]);
+        return -1;
+    }
+    if (uv_socketpair(SOCK_STREAM, 0, err, 0, 0) != 0) {
+        close(ch[0]), close(ch[1]), close(out[0]), close(out[1]);
+        return -1;
+    }
+    char line[64];
+    int n = snprintf(line, sizeof line, "spawn %d %lld\n", w->seq,
+                     (long long)(p->app->worker_memory_mb > 0 ? p->app->worker_memory_mb : 0));
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(3 * sizeof(int))];
+    } u;
+    memset(&u, 0, sizeof u);
+    struct iovec iov = {line, (size_t)n};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = u.space;
+    msg.msg_controllen = sizeof u.space;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+    int theirs[3] = {ch[1], out[1], err[1]};
+    memcpy(CMSG_DATA(c), theirs, sizeof theirs);
+    uv_os_fd_t ctl;
+    ssize_t sent = -1;
+    if (uv_fileno((uv_handle_t *)&p->fs_ctl, &ctl) == 0)
+        do
+            sent = sendmsg(ctl, &msg, MSG_NOSIGNAL);
+        while (sent < 0 && errno == EINTR);
+    for (int i = 0; i < 3; i++)
+        close(theirs[i]);
+    if (sent != n) {
+        close(ch[0]), close(out[0]), close(err[0]);
+        return -1;
+    }
+    uv_pipe_open(&w->chan, ch[0]);
+    uv_pipe_open(&w->out.pipe, out[0]);
+    uv_pipe_open(&w->err.pipe, err[0]);
+    return 0;
+}
+
+static worker_t *find_worker(pool_t *p, int seq, int pid)
+{
+    for (worker_t *w = p->workers; w; w = w->next)
+        if (w->via_fs && !w->exited && ((seq && w->seq == seq) || (pid && w->pid == pid)))
+            return w;
+    return NULL;
+}
+
+static void fs_message(pool_t *p, const char *line)
+{
+    int a = 0, b = 0, c = 0;
+    worker_t *w;
+    if (sscanf(line, "spawned %d %d", &a, &b) == 2) {
+        if ((w = find_worker(p, a, 0))) {
+            w->pid = b;
+            if (w->kill_pending && kill(-b, SIGKILL) != 0)
+                kill(b, SIGKILL);
+        }
+    } else if (sscanf(line, "exited %d %d %d", &a, &b, &c) == 3) {
+        if ((w = find_worker(p, 0, a)))
+            worker_exited(w, b, c);
+    } else if (sscanf(line, "failed %d %d", &a, &b) == 2) {
+        if ((w = find_worker(p, a, 0))) {
+            snprintf(w->reason, sizeof w->reason, "the fork server could not fork: %s",
+                     strerror(b));
+            worker_exited(w, 127, 0);
+        }
+    }
+}
+
+static void fs_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    pool_t *p = s->data;
+    if (n < 0) {
+        release(p, b);
+        uv_read_stop(s);
+        return;
+    }
+    const char *d = b->base;
+    size_t left = (size_t)n;
+    while (left) {
+        const char *nl = memchr(d, '\n', left);
+        size_t take = nl ? (size_t)(nl - d) : left;
+        buf_append(&p->fs_line, d, take);
+        if (!nl)
+            break;
+        fs_message(p, p->fs_line.p ? p->fs_line.p : "");
+        buf_reset(&p->fs_line);
+        d = nl + 1;
+        left -= take + 1;
+    }
+    release(p, b);
+}
+
+static void fs_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    pool_t *p = h->data;
+    (void)suggested;
+    char *m = p->rbuf_busy ? malloc(4096) : (p->rbuf_busy = 1, p->rbuf);
+    *b = uv_buf_init(m, m ? (m == p->rbuf ? READ_SIZE : 4096) : 0);
+}
+
+static void pool_handle_closed(uv_handle_t *h);
+static void schedule_respawn(pool_t *p);
+
+static void fs_exit_cb(uv_process_t *proc, int64_t status, int sig)
+{
+    pool_t *p = proc->data;
+    p->fs_up = 0;
+    p->fs_exited = 1;
+    if (!p->closing)
+        log_write(LOG_WARN, "Host.Scale", NULL, "The fork server exited (status %lld, signal "
+                  "%d); workers are started as new processes from now on", (long long)status, sig);
+    uv_close((uv_handle_t *)proc, pool_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&p->fs_ctl))
+        uv_close((uv_handle_t *)&p->fs_ctl, pool_handle_closed);
+    /* Its children die with it (their parent-death signal). */
+    for (worker_t *w = p->workers; w; w = w->next)
+        if (w->via_fs && !w->exited) {
+            if (!w->reason[0])
+                snprintf(w->reason, sizeof w->reason, "its fork server exited");
+            w->stop_requested = w->stop_requested ? w->stop_requested : 2;
+            if (w->pid && kill(-w->pid, SIGKILL) != 0)
+                kill(w->pid, SIGKILL);
+            worker_exited(w, 0, SIGKILL);
+        }
+    pool_maybe_finish(p);
+}
+
+/* Start the fork server (best effort: without it, workers are started as
+ * processes). */
+static void fs_start(pool_t *p)
+{
+    uv_pipe_init(p->loop, &p->fs_ctl, 0);
+    p->fs_ctl.data = p;
+    p->fs_proc.data = p;
+    buf_init(&p->fs_line, 256);
+    uv_stdio_container_t stdio[4];
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = 1;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = 2;
+    stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
+    stdio[3].data.stream = (uv_stream_t *)&p->fs_ctl;
+    char *args[] = {p->exe, "worker", "--fork-server", NULL};
+    size_t added = 0;
+    char **env = worker_env(p, 0, 1, &added);
+    uv_process_options_t o;
+    memset(&o, 0, sizeof o);
+    o.file = p->exe;
+    o.args = args;
+    o.env = env;
+    o.cwd = p->app->root;
+    o.flags = UV_PROCESS_DETACHED;
+    o.stdio_count = 4;
+    o.stdio = stdio;
+    o.exit_cb = fs_exit_cb;
+    int rc = env ? uv_spawn(p->loop, &p->fs_proc, &o) : UV_ENOMEM;
+    if (env)
+        free_env(env, added);
+    p->fs_started = 1;
+    p->handles_open += 2;
+    if (rc != 0) {
+        log_write(LOG_WARN, "Host.Scale", NULL, "cannot start the fork server: %s; workers are "
+                  "started as new processes", uv_strerror(rc));
+        p->fs_exited = 1;
+        uv_close((uv_handle_t *)&p->fs_ctl, pool_handle_closed);
+        p->handles_open--; /* the process handle was never initialised */
+        return;
+    }
+    uv_read_start((uv_stream_t *)&p->fs_ctl, fs_alloc_cb, fs_read_cb);
+    p->fs_up = 1;
 }
 
 static worker_t *worker_spawn(pool_t *p, int placeholder)
@@ -858,6 +1070,27 @@ static worker_t *worker_spawn(pool_t *p, int placeholder)
     w->err.pipe.data = w;
     w->proc.data = w;
 
+    if (p->fs_up && fs_fork(p, w) == 0) {
+        w->next = p->workers;
+        if (p->workers)
+            p->workers->prev = w;
+        p->workers = w;
+        w->via_fs = 1;
+        w->open_handles = 3;
+        w->state = placeholder ? W_PLACEHOLDER : W_STARTING;
+        w->last_active = uv_now(p->loop);
+        w->spawn_ns = uv_hrtime();
+        p->nworkers++;
+        uv_read_start((uv_stream_t *)&w->chan, alloc_cb, chan_read_cb);
+        uv_read_start((uv_stream_t *)&w->out.pipe, alloc_cb, out_read_cb);
+        uv_read_start((uv_stream_t *)&w->err.pipe, alloc_cb, out_read_cb);
+        if (placeholder)
+            p->placeholder = w;
+        else
+            send_load(w);
+        return w;
+    }
+
     uv_stdio_container_t stdio[4];
     stdio[0].flags = UV_IGNORE;
     stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
@@ -867,7 +1100,8 @@ static worker_t *worker_spawn(pool_t *p, int placeholder)
     stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&w->chan;
     char *args[] = {p->exe, "worker", NULL};
-    char **env = worker_env(p, w->seq);
+    size_t added = 0;
+    char **env = worker_env(p, w->seq, 0, &added);
     uv_process_options_t o;
     memset(&o, 0, sizeof o);
     o.file = p->exe;
@@ -881,7 +1115,7 @@ static worker_t *worker_spawn(pool_t *p, int placeholder)
     w->spawn_ns = uv_hrtime();
     int rc = env ? uv_spawn(p->loop, &w->proc, &o) : UV_ENOMEM;
     if (env)
-        free_env(env);
+        free_env(env, added);
     /* Link it in first, so the close callbacks find a listed worker. */
     w->next = p->workers;
     if (p->workers)
@@ -1228,6 +1462,7 @@ int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
     }
     uv_timer_start(&p->housekeeping, housekeeping_cb, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
     uv_unref((uv_handle_t *)&p->housekeeping);
+    fs_start(p);
     while ((int64_t)instances(p) < p->app->scale_min_instances)
         if (!worker_spawn(p, 0))
             break;
@@ -1309,6 +1544,17 @@ static void pool_maybe_finish(pool_t *p)
 {
     if (!p->closing || p->workers)
         return;
+    if (p->fs_started && !p->fs_exited) {
+        /* Every worker is gone: the fork server exits at the end of its
+         * control stream (killed too, in case it does not). */
+        if (!p->fs_closing) {
+            p->fs_closing = 1;
+            uv_read_stop((uv_stream_t *)&p->fs_ctl);
+            uv_close((uv_handle_t *)&p->fs_ctl, pool_handle_closed);
+            uv_process_kill(&p->fs_proc, SIGKILL);
+        }
+        return;
+    }
     if (!p->handles_closing) {
         p->handles_closing = 1;
         uv_close((uv_handle_t *)&p->flush, pool_handle_closed);
@@ -1358,6 +1604,7 @@ void pool_free(pool_t *p)
         free(p->load_errors[i].message);
     }
     free(p->load_errors);
+    buf_free(&p->fs_line);
     free(p->rbuf);
     free(p);
 }

@@ -73,6 +73,10 @@ int native_call(invocation_t *inv);
 /* Write the public header into <app>/.stratus/include for builds. */
 int native_app_start(app_t *app, uv_loop_t *loop, char *err, size_t errlen);
 
+/* Run as a pool's fork server on control socket ctl (forkserver.c).
+ * Returns 0 only in a forked child, set up as a worker on fd 3. */
+int forkserver_main(int ctl);
+
 /* Release what native_open stored (the code stays mapped). */
 void native_close(function_t *fn);
 

@@ -337,14 +337,19 @@ static void limit_memory(void)
 
 int cmd_worker(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
     const char *fdv = getenv("STRATUS_WORKER_FD");
     if (!fdv) {
         fprintf(stderr, "stratus worker: this command is started by the host, not by hand\n");
         return 2;
     }
     W.fd = atoi(fdv);
+    if (getenv("STRATUS_FORK_SERVER")) {
+        forkserver_main(W.fd); /* returns in each forked worker */
+        W.fd = 3;
+        /* Show as a plain worker in ps: blank "--fork-server" in place. */
+        for (int i = 1; i < argc; i++)
+            memset(argv[i], ' ', strlen(argv[i]));
+    }
     /* Die with the host; never gain privileges; cap memory. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
