@@ -92,6 +92,7 @@ struct worker {
     int sequential;
     size_t queued_invokes; /* in wbuf, not yet written */
     size_t outstanding;    /* written, not yet answered */
+    int urgent;            /* a control frame (cancel) is queued: never held */
     uint64_t invocations;
     uint64_t spawn_ns;
     uint64_t last_active;  /* uv_now() ms */
@@ -208,9 +209,10 @@ static void on_write(uv_write_t *req, int status)
 
 static void worker_flush(worker_t *w)
 {
-    if (w->sequential && w->outstanding && !w->stop_requested)
+    if (w->sequential && w->outstanding && !w->stop_requested && !w->urgent)
         return; /* stays dirty: flushed once the worker has answered */
     w->dirty = 0;
+    w->urgent = 0;
     if (w->writing || !w->wbuf.len || w->exited)
         return;
     w->outstanding += w->queued_invokes;
@@ -1322,7 +1324,8 @@ static void sweep_cb(uv_timer_t *t)
                 p->running--;
                 p->timeouts++;
                 frame_encode(&w->wbuf, FRAME_CANCEL, c->id, NULL, 0, NULL, 0);
-                mark_dirty(w);
+                w->urgent = 1;
+                worker_flush(w); /* the cancel goes out before the kill */
                 snprintf(reason, sizeof reason, "timed out after %s (functionTimeout)", limit);
                 char kill_reason[300];
                 snprintf(kill_reason, sizeof kill_reason, "invocation %s of '%s' timed out after "
