@@ -4,6 +4,7 @@
  */
 #undef JSMN_HEADER
 #define JSMN_STRICT
+#define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
 #include "jsontok.h"
