@@ -31,18 +31,7 @@
 
 static int send_line(int ctl, const char *line)
 {
-    size_t n = strlen(line);
-    while (n) {
-        ssize_t w = write(ctl, line, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        line += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return worker__write_all(ctl, line, strlen(line));
 }
 
 /* In the child: descriptors into place, then back to the worker's main. */

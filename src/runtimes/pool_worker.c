@@ -83,69 +83,41 @@ void pool__flush_cb(uv_check_t *h)
 
 void pool__send_load(worker_t *w)
 {
+    /* Once per worker, so built with jansson; the per-invocation frames are
+     * written by hand (pool__send_invoke). */
+    static const char *dirs[] = {"", "in", "out", "inout"};
     app_t *app = w->pool->app;
-    buf_t m;
-    buf_init(&m, FRAME_MAX_META);
-    buf_lit(&m, "{\"appRoot\":\"");
-    buf_json_escape(&m, app->root, strlen(app->root));
-    buf_lit(&m, "\",\"settings\":{");
-    for (size_t i = 0; i < app->nsettings; i++) {
-        buf_puts(&m, i ? ",\"" : "\"");
-        buf_json_escape(&m, app->settings[i].name, strlen(app->settings[i].name));
-        buf_lit(&m, "\":\"");
-        buf_json_escape(&m, app->settings[i].value, strlen(app->settings[i].value));
-        buf_lit(&m, "\"");
-    }
-    buf_lit(&m, "},\"functions\":[");
+    json_t *settings = json_object();
+    for (size_t i = 0; i < app->nsettings; i++)
+        json_object_set_new(settings, app->settings[i].name,
+                            json_string(app->settings[i].value));
+    json_t *fns = json_array();
     for (size_t i = 0; i < app->nfunctions; i++) {
         function_t *fn = app->functions[i];
-        buf_puts(&m, i ? ",{\"name\":\"" : "{\"name\":\"");
-        buf_json_escape(&m, fn->name, strlen(fn->name));
-        buf_lit(&m, "\",\"directory\":\"");
-        buf_json_escape(&m, fn->dir, strlen(fn->dir));
-        buf_lit(&m, "\",\"scriptFile\":\"");
-        buf_json_escape(&m, fn->script_file, strlen(fn->script_file));
-        buf_lit(&m, "\",\"bindings\":[");
+        json_t *bindings = json_array();
         for (size_t b = 0; b < fn->nbindings; b++) {
             const binding_t *bd = &fn->bindings[b];
-            static const char *dirs[] = {"", "in", "out", "inout"};
-            buf_puts(&m, b ? ",{\"type\":\"" : "{\"type\":\"");
-            buf_json_escape(&m, bd->type, strlen(bd->type));
-            buf_lit(&m, "\",\"direction\":\"");
-            buf_puts(&m, dirs[bd->direction & 3]);
-            buf_lit(&m, "\",\"name\":\"");
-            buf_json_escape(&m, bd->name, strlen(bd->name));
-            buf_lit(&m, "\"");
-            if (bd->data_type) {
-                buf_lit(&m, ",\"dataType\":\"");
-                buf_json_escape(&m, bd->data_type, strlen(bd->data_type));
-                buf_lit(&m, "\"");
-            }
-            if (bd->connection) {
-                buf_lit(&m, ",\"connection\":\"");
-                buf_json_escape(&m, bd->connection, strlen(bd->connection));
-                buf_lit(&m, "\"");
-            }
-            buf_lit(&m, "}");
+            json_array_append_new(bindings,
+                                  json_pack("{s:s, s:s, s:s, s:s*, s:s*}", "type", bd->type,
+                                            "direction", dirs[bd->direction & 3], "name",
+                                            bd->name, "dataType", bd->data_type, "connection",
+                                            bd->connection));
         }
-        buf_lit(&m, "]");
-        if (fn->entry_point) {
-            buf_lit(&m, ",\"entryPoint\":\"");
-            buf_json_escape(&m, fn->entry_point, strlen(fn->entry_point));
-            buf_lit(&m, "\"");
-        }
-        buf_lit(&m, "}");
+        json_array_append_new(fns, json_pack("{s:s, s:s, s:s, s:o, s:s*}", "name", fn->name,
+                                             "directory", fn->dir, "scriptFile", fn->script_file,
+                                             "bindings", bindings, "entryPoint",
+                                             fn->entry_point));
     }
-    buf_lit(&m, "]}");
-    char ready[160];
-    int n = snprintf(ready, sizeof ready,
-                     "{\"protocol\":%d,\"workerId\":%d,\"concurrency\":%lld,\"maxMeta\":%u,"
-                     "\"maxBody\":%u}",
-                     FRAME_PROTOCOL_VERSION, w->seq, (long long)app->scale_concurrency,
-                     FRAME_MAX_META, FRAME_MAX_BODY);
-    frame_encode(&w->wbuf, FRAME_READY, 0, ready, (size_t)n, NULL, 0);
-    frame_encode(&w->wbuf, FRAME_LOAD, 0, m.p, m.len, NULL, 0);
-    buf_free(&m);
+    json_t *load = json_pack("{s:s, s:o, s:o}", "appRoot", app->root, "settings", settings,
+                             "functions", fns);
+    json_t *ready = json_pack("{s:i, s:i, s:I, s:I, s:I}", "protocol", FRAME_PROTOCOL_VERSION,
+                              "workerId", w->seq, "concurrency",
+                              (json_int_t)app->scale_concurrency, "maxMeta",
+                              (json_int_t)FRAME_MAX_META, "maxBody", (json_int_t)FRAME_MAX_BODY);
+    frame_encode_json(&w->wbuf, FRAME_READY, 0, ready, NULL, 0);
+    frame_encode_json(&w->wbuf, FRAME_LOAD, 0, load, NULL, 0);
+    json_decref(ready);
+    json_decref(load);
     pool__mark_dirty(w);
 }
 

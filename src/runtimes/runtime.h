@@ -73,6 +73,9 @@ int native_call(invocation_t *inv);
 /* Write the public header into <app>/.stratus/include for builds. */
 int native_app_start(app_t *app, uv_loop_t *loop, char *err, size_t errlen);
 
+/* Write all n bytes to a blocking descriptor (worker side). 0 or -1. */
+int worker__write_all(int fd, const char *p, size_t n);
+
 /* Run as a pool's fork server on control socket ctl (forkserver.c).
  * Returns 0 only in a forked child, set up as a worker on fd 3. */
 int forkserver_main(int ctl);

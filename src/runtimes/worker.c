@@ -72,7 +72,7 @@ static void log_sink(int level, const char *category, const char *invocation_id,
     buf_free(&meta);
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int worker__write_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, p, n);
@@ -89,7 +89,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 static void flush_out(void)
 {
-    if (W.out.len && write_all(W.fd, W.out.p, W.out.len) != 0)
+    if (W.out.len && worker__write_all(W.fd, W.out.p, W.out.len) != 0)
         _exit(0); /* the host is gone */
     buf_reset(&W.out);
 }
