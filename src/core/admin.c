@@ -393,10 +393,8 @@ void admin_handle(host_t *h, http_request_t *req)
     int trusted = !h->enforce_auth && !h->production && is_loopback(req->remote_addr);
     if (!trusted) {
         sv_t key = host_request_key(req);
-        key_level_t level = key.n ? keystore_check(h->keys, NULL, key.p, key.n) : KEY_NONE;
         /* A function's own key is valid, just not enough: 403, not 401. */
-        for (size_t i = 0; key.n && level == KEY_NONE && i < h->app->nfunctions; i++)
-            level = keystore_check(h->keys, h->app->functions[i]->name, key.p, key.n);
+        key_level_t level = key.n ? keystore_check_any(h->keys, key.p, key.n) : KEY_NONE;
         if (level == KEY_NONE) {
             respond_error(req, 401, "the admin API needs the master key (x-functions-key header "
                                     "or ?code=)");

@@ -630,6 +630,19 @@ key_level_t keystore_check(const keystore_t *ks, const char *function, const cha
     return master ? KEY_MASTER : sys ? KEY_SYSTEM : host || own ? KEY_FUNCTION : KEY_NONE;
 }
 
+key_level_t keystore_check_any(const keystore_t *ks, const char *key, size_t keylen)
+{
+    key_level_t level = keystore_check(ks, NULL, key, keylen);
+    if (level != KEY_NONE || !key || keylen == 0 || keylen > KEY_MAX_LEN)
+        return level;
+    unsigned char d[DIGEST_LEN];
+    digest(key, keylen, d);
+    int any = 0;
+    for (const keyset_t *s = ks->fns; s; s = s->next)
+        any |= match_any(s, d);
+    return any ? KEY_FUNCTION : KEY_NONE;
+}
+
 json_t *keystore_list(const keystore_t *ks, key_scope_t scope, const char *function)
 {
     static const keyset_t empty;

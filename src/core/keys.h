@@ -55,6 +55,11 @@ const char *keystore_master(const keystore_t *ks);
 key_level_t keystore_check(const keystore_t *ks, const char *function, const char *key,
                            size_t keylen);
 
+/* The level a key grants anywhere: as keystore_check for host-level checks,
+ * except that any function's own key counts as KEY_FUNCTION (for telling
+ * "too low a key" (403) from "no valid key" (401)). */
+key_level_t keystore_check_any(const keystore_t *ks, const char *key, size_t keylen);
+
 /* Make sure a function has a key file with at least a "default" key. */
 int keystore_ensure_function(keystore_t *ks, const char *function, char *err, size_t errlen);
 

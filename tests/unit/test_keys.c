@@ -257,6 +257,11 @@ TEST(check_levels)
     CHECK_INT(check(ks, "Orders", FNKEY), KEY_FUNCTION);
     CHECK_INT(check(ks, "billing", FNKEY), KEY_NONE);
     CHECK_INT(check(ks, NULL, FNKEY), KEY_NONE);
+    /* anywhere: a function's own key is known, though only as KEY_FUNCTION */
+    CHECK_INT(keystore_check_any(ks, FNKEY, strlen(FNKEY)), KEY_FUNCTION);
+    CHECK_INT(keystore_check_any(ks, master, strlen(master)), KEY_MASTER);
+    CHECK_INT(keystore_check_any(ks, "not-a-key-at-all-here", 21), KEY_NONE);
+    CHECK_INT(keystore_check_any(ks, "", 0), KEY_NONE);
     keystore_free(ks);
     fx_done(&fx);
 }
