@@ -1,0 +1,361 @@
+// host.js -- the worker's side of an app, from LOAD on: the table of loaded
+// functions and the invocations in flight. Each INVOKE becomes a call of the
+// function's entry point with (context, trigger value, inputs...); its
+// outcome (a returned promise, context.done, context.res.send, a throw)
+// becomes one RESULT frame with the HTTP response and the output bindings.
+//
+// Lifecycle: create() once per worker, then load() once; invoke() and
+// cancel() per frame. Results and logs go to the shared FrameWriter and
+// leave with the next flush.
+'use strict';
+
+const { format } = require('util');
+const { T } = require('./frames');
+const { loadFunction, userStack } = require('./loader');
+const { Context, LEVEL } = require('./context');
+const { Request, Response, httpResult, TEXT } = require('./http');
+const con = require('./console');
+
+const EMPTY = Buffer.alloc(0);
+const PLAIN_HEADERS = '[["Content-Type",' + JSON.stringify(TEXT) + ']]';
+const NO_HTTP = { method: 'POST', url: '', headers: null, query: '', params: null };
+const FUNCTION_KEY = '{"function":"';
+const ID_KEY = '","invocationId":"';
+
+// What one function's bindings mean for calling it, worked out once.
+function describeFunction(f) {
+  const bindings = Array.isArray(f.bindings) ? f.bindings : [];
+  const rec = {
+    name: f.name, directory: f.directory, bindings, ok: false, error: null, fn: null, self: null,
+    trigger: null, isHttp: false, argNames: [], httpOut: null, outNames: [], hasReturn: false,
+    returnIsHttp: false, binary: false, needsMeta: true,
+  };
+  for (const b of bindings) {
+    const type = String(b.type || '').toLowerCase();
+    const dir = String(b.direction || 'in').toLowerCase();
+    if (type.endsWith('trigger') && !rec.trigger) {
+      rec.trigger = b;
+      rec.isHttp = type === 'httptrigger';
+      rec.binary = String(b.dataType || '').toLowerCase() === 'binary';
+    }
+    if (dir === 'in' || dir === 'inout') rec.argNames.push(b.name);
+    if (dir === 'out' || dir === 'inout') {
+      if (b.name === '$return') {
+        rec.hasReturn = true;
+        rec.returnIsHttp = type === 'http';
+        if (type === 'http') rec.httpOut = '$return';
+      } else if (type === 'http' && !rec.httpOut) {
+        rec.httpOut = b.name;
+      } else {
+        rec.outNames.push(b.name);
+      }
+    }
+  }
+  // An HTTP function without other inputs needs nothing of the invoke
+  // frame up front: its request is decoded when first read.
+  rec.needsMeta = !rec.isHttp || rec.argNames.length > 1;
+  return rec;
+}
+
+// Non-HTTP trigger data: bytes for dataType binary, parsed JSON for an
+// object or array, else text.
+function triggerValue(body, binary) {
+  if (binary) return body;
+  const text = body.toString('utf8');
+  const c = text.trimStart()[0];
+  if (c === '{' || c === '[') {
+    try {
+      return JSON.parse(text);
+    } catch (e) { /* text, then */ }
+  }
+  return text;
+}
+
+// The text of a failure for RESULT's `error`: name, message and the stack
+// frames of user code.
+function errorText(err) {
+  if (err && typeof err.stack === 'string') return userStack(err.stack);
+  if (typeof err === 'string') return err;
+  if (err instanceof Error) return err.name + ': ' + err.message;
+  return 'Error: the function failed with ' + format(err);
+}
+
+// Output binding values as JSON: bytes go as UTF-8 text.
+function plain(v) {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+  return v;
+}
+
+class Invocation {
+  // text: the invoke frame's metadata (JSON text), parsed on first use of
+  // meta unless the caller has it parsed already.
+  constructor(host, id, text, meta, invocationId, fn, body) {
+    this.host = host;
+    this.id = id;
+    this.text = text;
+    this.parsed = meta;
+    this.fn = fn;
+    this.body = body;
+    this.invocationId = invocationId;
+    this.ctx = null;
+    this.finished = false;
+    this.cancelled = false;
+    this.promised = false;
+    this.doneCalled = false;
+  }
+
+  get meta() {
+    return this.parsed || (this.parsed = JSON.parse(this.text));
+  }
+
+  // The invoke frame's "http" object (for the Request).
+  http() {
+    return this.meta.http || NO_HTTP;
+  }
+
+  log(level, args) {
+    this.host.send(this.id, level, con.message(args));
+  }
+
+  // context.done(err, result)
+  done(err, result) {
+    this.doneCalled = true;
+    if (this.finished) {
+      this.log(LEVEL.warning, [this.promised
+        ? "context.done was called by a function that also returned a promise: use one or the other"
+        : 'context.done was called more than once; the extra calls are ignored']);
+      return;
+    }
+    if (err) this.finish(err, undefined, true);
+    else this.finish(null, result, false);
+  }
+
+  // context.res.end()/send()
+  end() {
+    if (!this.finished) this.finish(null, undefined, false);
+  }
+
+  fail(err) {
+    this.finish(err === undefined || err === null
+      ? new Error('the function failed with ' + String(err)) : err, undefined, true);
+  }
+
+  resolved(value) {
+    if (!this.finished) this.finish(null, value, false);
+    else if (this.doneCalled) this.done(null);
+  }
+
+  finish(err, value, failed) {
+    if (this.finished) return;
+    this.finished = true;
+    const host = this.host;
+    if (this.cancelled) return;
+    host.inflight.delete(this.id);
+    if (failed) host.sendError(this.id, err);
+    else host.sendResult(this, value);
+    if (host.inflight.size === 0) host.onIdle();
+  }
+}
+
+function run(inv) {
+  const fn = inv.fn;
+  const bindings = {};
+  const ctx = new Context(inv, bindings);
+  inv.ctx = ctx;
+  let trigger;
+  if (fn.isHttp) {
+    trigger = new Request(inv, inv.body, fn.binary);
+    ctx.req = trigger;
+    ctx.res = new Response(inv);
+  } else {
+    trigger = triggerValue(inv.body, fn.binary);
+  }
+  const args = [ctx];
+  const tname = fn.trigger ? fn.trigger.name : null;
+  const inputs = inv.parsed !== null ? inv.parsed.inputs : undefined;
+  for (let i = 0; i < fn.argNames.length; i++) {
+    const name = fn.argNames[i];
+    const v = name === tname ? trigger : inputs ? inputs[name] : undefined;
+    bindings[name] = v;
+    args.push(v);
+  }
+  let ret;
+  try {
+    ret = fn.fn.apply(fn.self, args);
+  } catch (e) {
+    if (!inv.finished) inv.fail(e);
+    else inv.log(LEVEL.error, ['The function threw after it had completed: ' + errorText(e)]);
+    return;
+  }
+  if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') &&
+      typeof ret.then === 'function') {
+    inv.promised = true;
+    ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
+  }
+}
+
+class Host {
+  constructor(writer, onIdle, fatal) {
+    this.writer = writer;
+    this.onIdle = onIdle;
+    this.fatal = fatal;
+    this.functions = new Map();
+    this.inflight = new Map();
+  }
+
+  send(id, level, text) {
+    this.writer.add(T.LOG, id, '{"level":' + level + ',"message":' + JSON.stringify(text) + '}', null);
+  }
+
+  // Load every function of the LOAD frame; resolves to LOADED's list.
+  async load(meta) {
+    if (meta.appRoot && process.cwd() !== meta.appRoot) {
+      try {
+        process.chdir(meta.appRoot);
+      } catch (e) { /* the host started us there already */ }
+    }
+    const settings = meta.settings || {};
+    for (const k in settings) {
+      if (process.env[k] === undefined) process.env[k] = String(settings[k]);
+    }
+    con.install((id, level, text) => this.send(id, level, text));
+    const out = [];
+    for (const f of Array.isArray(meta.functions) ? meta.functions : []) {
+      const rec = describeFunction(f);
+      this.functions.set(rec.name, rec);
+      try {
+        const ep = await loadFunction(f);
+        rec.fn = ep.fn;
+        rec.self = ep.self;
+        rec.ok = true;
+        out.push({ name: rec.name, ok: true });
+      } catch (e) {
+        rec.error = e && e.message ? e.message : String(e);
+        out.push({ name: rec.name, ok: false, error: rec.error });
+      }
+    }
+    return out;
+  }
+
+  inflightCount() {
+    return this.inflight.size;
+  }
+
+  invoke(id, buf, metaStart, metaLen, bodyStart, bodyLen) {
+    const text = buf.toString('utf8', metaStart, metaStart + metaLen);
+    // The host writes "function" and "invocationId" first: read them
+    // without parsing the rest, which an HTTP function that never looks at
+    // its request does not need. Anything else is parsed whole.
+    let name;
+    let invocationId;
+    let meta = null;
+    if (text.startsWith(FUNCTION_KEY)) {
+      const e = text.indexOf('"', FUNCTION_KEY.length);
+      if (e > 0 && text.startsWith(ID_KEY, e)) {
+        const e2 = text.indexOf('"', e + ID_KEY.length);
+        name = text.slice(FUNCTION_KEY.length, e);
+        invocationId = text.slice(e + ID_KEY.length, e2);
+        if (e2 < 0 || name.indexOf('\\') >= 0 || invocationId.indexOf('\\') >= 0) name = undefined;
+      }
+    }
+    if (name === undefined) {
+      try {
+        meta = JSON.parse(text);
+      } catch (e) {
+        this.fatal('an invoke frame holds invalid JSON: ' + e.message);
+        return;
+      }
+      name = meta.function;
+      invocationId = meta.invocationId;
+    }
+    const fn = this.functions.get(name);
+    if (fn === undefined || !fn.ok) {
+      this.sendError(id, fn ? 'function ' + fn.name + ' could not be loaded: ' + fn.error
+        : 'no function named ' + JSON.stringify(name) + ' in this app');
+      return;
+    }
+    if (meta === null && fn.needsMeta) meta = JSON.parse(text);
+    // Bodies are views of the chunk read from the socket, which is never
+    // reused: they stay valid for as long as the invocation needs them.
+    const inv = new Invocation(this, id, text, meta, typeof invocationId === 'string' ? invocationId : '',
+      fn, bodyLen ? buf.subarray(bodyStart, bodyStart + bodyLen) : EMPTY);
+    this.inflight.set(id, inv);
+    con.als.run(inv, run, inv);
+  }
+
+  // CANCEL: answer at once; whatever the function does later is discarded.
+  cancel(id) {
+    const inv = this.inflight.get(id);
+    if (!inv) return;
+    inv.cancelled = true;
+    this.inflight.delete(id);
+    this.writer.add(T.RESULT, id, '{"ok":false,"error":"cancelled"}', null);
+    if (this.inflight.size === 0) this.onIdle();
+  }
+
+  sendError(id, err) {
+    this.writer.add(T.RESULT, id, '{"ok":false,"error":' + JSON.stringify(errorText(err)) + '}', null);
+  }
+
+  sendResult(inv, value) {
+    const fn = inv.fn;
+    const ctx = inv.ctx;
+    const b = ctx.bindings;
+    let outputs = null;
+    // Without a $return binding, a returned object holds output values by
+    // binding name (and wins over context.bindings).
+    const fromReturn = value !== null && typeof value === 'object' && !fn.hasReturn ? value : null;
+    for (let i = 0; i < fn.outNames.length; i++) {
+      const name = fn.outNames[i];
+      const v = fromReturn !== null && fromReturn[name] !== undefined ? fromReturn[name] : b[name];
+      if (v !== undefined) (outputs || (outputs = {}))[name] = plain(v);
+    }
+    if (fn.hasReturn && !fn.returnIsHttp) {
+      const v = value !== undefined ? value : b.$return;
+      if (v !== undefined) (outputs || (outputs = {})).$return = plain(v);
+    }
+    let meta = '{"ok":true';
+    let body = null;
+    if (ctx.req !== undefined || fn.httpOut) {
+      let res;
+      if (fn.returnIsHttp) {
+        res = value !== undefined ? value : b.$return !== undefined ? b.$return : ctx.res;
+      } else if (fn.httpOut) {
+        res = fromReturn !== null && fromReturn[fn.httpOut] !== undefined ? fromReturn[fn.httpOut]
+          : b[fn.httpOut] !== undefined ? b[fn.httpOut] : ctx.res;
+      } else {
+        res = ctx.res;
+      }
+      let r;
+      try {
+        r = httpResult(res);
+      } catch (e) {
+        this.sendError(inv.id, e);
+        return;
+      }
+      meta += ',"status":' + r.status;
+      const h = r.headers;
+      if (h !== null) {
+        meta += ',"headers":' + (h.length === 1 && h[0][1] === TEXT && h[0][0] === 'Content-Type'
+          ? PLAIN_HEADERS : JSON.stringify(h));
+      }
+      body = r.body;
+    }
+    if (outputs !== null) meta += ',"outputs":' + JSON.stringify(outputs);
+    this.writer.add(T.RESULT, inv.id, meta + '}', body);
+  }
+}
+
+// A Host for one worker. onIdle() is called whenever the last invocation in
+// flight has finished; fatal(reason) ends the worker on a protocol error.
+function create(writer, onIdle, fatal) {
+  const host = new Host(writer, onIdle, fatal);
+  return {
+    load: (meta) => host.load(meta),
+    invoke: (id, buf, ms, ml, bs, bl) => host.invoke(id, buf, ms, ml, bs, bl),
+    cancel: (id) => host.cancel(id),
+    inflight: () => host.inflightCount(),
+  };
+}
+
+module.exports = { create };
