@@ -65,7 +65,7 @@ void pool__call_fail(pool_call_t *c, int status, const char *reason)
 
 size_t pool__instances(const pool_t *p)
 {
-    return p->nworkers - (p->placeholder ? 1 : 0);
+    return p->nworkers - p->nplaceholders;
 }
 
 static int can_spawn(pool_t *p)
@@ -77,18 +77,22 @@ static int can_spawn(pool_t *p)
 static void prewarm_cb(uv_timer_t *t)
 {
     pool_t *p = t->data;
-    if (!p->closing && !p->placeholder && p->app->scale_prewarm && uv_now(p->loop) >= p->backoff_until)
-        pool__worker_spawn(p, 1);
+    while (!p->closing && p->nplaceholders < (size_t)p->app->scale_prewarm &&
+           uv_now(p->loop) >= p->backoff_until)
+        if (!pool__worker_spawn(p, 1))
+            break;
 }
 
 /* A new instance: the placeholder specialised (then another placeholder is
  * started a little later, off this request's path), or a new process. */
 static worker_t *new_instance(pool_t *p)
 {
-    worker_t *w = p->placeholder;
-    if (!w || w->exited || w->stop_requested)
+    worker_t *w = p->workers;
+    while (w && (w->state != W_PLACEHOLDER || w->exited || w->stop_requested))
+        w = w->next;
+    if (!w)
         return pool__worker_spawn(p, 0);
-    p->placeholder = NULL;
+    p->nplaceholders--;
     w->state = W_STARTING;
     w->spawn_ns = uv_hrtime();
     pool__send_load(w);
@@ -145,7 +149,7 @@ static void backoff_cb(uv_timer_t *t)
 void pool__schedule_respawn(pool_t *p)
 {
     int needed = p->queue.n || (int64_t)pool__instances(p) < p->app->scale_min_instances ||
-                 (p->app->scale_prewarm && !p->placeholder);
+                 p->nplaceholders < (size_t)p->app->scale_prewarm;
     if (p->consecutive_crashes > 1) {
         uint64_t delay = BACKOFF_MIN_MS << (p->consecutive_crashes - 2 > 12 ? 12 : p->consecutive_crashes - 2);
         if (delay > BACKOFF_MAX_MS)
@@ -311,7 +315,7 @@ static void housekeeping_cb(uv_timer_t *t)
 
 /* ---- pool ---- */
 
-pool_t *pool_new(uv_loop_t *loop, app_t *app)
+pool_t *pool_new(uv_loop_t *loop, app_t *app, const pool_spec_t *spec)
 {
     pool_t *p = calloc(1, sizeof *p);
     if (!p)
@@ -321,7 +325,21 @@ pool_t *pool_new(uv_loop_t *loop, app_t *app)
     size_t len = sizeof p->exe;
     if (uv_exepath(p->exe, &len) != 0)
         snprintf(p->exe, sizeof p->exe, "/proc/self/exe");
+    snprintf(p->runtime, sizeof p->runtime, "%s", spec->runtime);
+    p->limit_memory = spec->limit_memory;
+    size_t n = 0;
+    while (spec->argv && spec->argv[n])
+        n++;
+    p->argv = calloc(n + 1, sizeof *p->argv);
     p->rbuf = malloc(READ_SIZE);
+    if (!p->argv || !p->rbuf) {
+        free(p->argv);
+        free(p->rbuf);
+        free(p);
+        return NULL;
+    }
+    for (; p->argc < n; p->argc++)
+        p->argv[p->argc] = strdup(spec->argv[p->argc]);
     uv_check_init(loop, &p->flush);
     p->flush.data = p;
     uv_check_start(&p->flush, pool__flush_cb);
@@ -417,7 +435,7 @@ json_t *pool_status(const pool_t *p)
     json_t *st = json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
         "s:o}",
-        "runtime", "native", "mode", "isolated", "minInstances",
+        "runtime", p->runtime, "mode", "isolated", "minInstances",
         (json_int_t)p->app->scale_min_instances, "maxInstances",
         (json_int_t)p->app->scale_max_instances, "perInstanceConcurrency",
         (json_int_t)p->app->scale_concurrency, "idleTimeoutMs",
@@ -428,7 +446,7 @@ json_t *pool_status(const pool_t *p)
         "averageColdStartMs", p->cold_starts ? p->total_cold_start_ms / (double)p->cold_starts : 0.0,
         "rejected", (json_int_t)p->rejected, "timeouts", (json_int_t)p->timeouts, "workers",
         workers);
-    json_object_set_new(st, "placeholders", json_integer(p->placeholder ? 1 : 0));
+    json_object_set_new(st, "placeholders", json_integer((json_int_t)p->nplaceholders));
     return st;
 }
 
@@ -517,6 +535,9 @@ void pool_free(pool_t *p)
     }
     free(p->load_errors);
     buf_free(&p->fs_line);
+    for (size_t i = 0; i < p->argc; i++)
+        free(p->argv[i]);
+    free(p->argv);
     free(p->rbuf);
     free(p);
 }

@@ -99,9 +99,13 @@ struct pool {
     uv_loop_t *loop;
     app_t *app;
     char exe[4096];
+    char runtime[32];  /* pool_spec_t.runtime */
+    char **argv;       /* pool_spec_t.argv (owned copy; empty for native) */
+    size_t argc;
+    int limit_memory;
     worker_t *workers;
     size_t nworkers;   /* alive (not yet exited), placeholders included */
-    worker_t *placeholder; /* the pre-started generic worker, or NULL */
+    size_t nplaceholders; /* pre-started generic workers (W_PLACEHOLDER) */
     uv_timer_t prewarm;
     /* the fork server (forkserver.c): forks workers without an exec */
     uv_process_t fs_proc;

@@ -350,10 +350,17 @@ static void on_frame(worker_t *w, const frame_t *f)
         char err[200];
         json_t *meta = frame_meta_json(f, err, sizeof err);
         json_int_t proto = json_integer_value(json_object_get(meta, "protocol"));
+        const char *rt = json_string_value(json_object_get(meta, "runtime"));
         w->sequential = json_integer_value(json_object_get(meta, "concurrency")) == 1;
-        json_decref(meta);
-        if (proto != FRAME_PROTOCOL_VERSION)
+        char why[120];
+        if (proto != FRAME_PROTOCOL_VERSION) {
             pool__worker_kill(w, "it speaks another protocol version");
+        } else if (!rt || strcasecmp(rt, w->pool->runtime) != 0) {
+            snprintf(why, sizeof why, "it serves the runtime '%.32s', not '%s'", rt ? rt : "",
+                     w->pool->runtime);
+            pool__worker_kill(w, why);
+        }
+        json_decref(meta);
         break;
     }
     case FRAME_LOADED:
@@ -558,10 +565,10 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
     else
         log_write(LOG_DEBUG, "Host.Scale", NULL, "%s (%s)", why, how);
     w->exited = 1;
+    if (w->state == W_PLACEHOLDER)
+        p->nplaceholders--;
     w->state = W_STOPPING;
     p->nworkers--;
-    if (p->placeholder == w)
-        p->placeholder = NULL;
     char reason[600];
     snprintf(reason, sizeof reason, "%s (%s)", why, how);
     worker_fail_all(w, reason);
@@ -616,6 +623,11 @@ void pool__worker_stop(worker_t *w)
     pool__mark_dirty(w);
 }
 
+static long long memory_cap_mb(const pool_t *p)
+{
+    return p->limit_memory && p->app->worker_memory_mb > 0 ? (long long)p->app->worker_memory_mb : 0;
+}
+
 /* The environment of a worker: the host's, without the host's own secrets
  * (user code never sees the master key) and with the worker's variables.
  * The first *added entries are allocated; free_env releases them. */
@@ -635,8 +647,7 @@ static char **worker_env(pool_t *p, int seq, int fork_server, size_t *added)
     env[k++] = strdup(tmp);
     snprintf(tmp, sizeof tmp, "STRATUS_APP_ROOT=%s", p->app->root);
     env[k++] = strdup(tmp);
-    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_MEMORY_MB=%lld",
-             (long long)(p->app->worker_memory_mb > 0 ? p->app->worker_memory_mb : 0));
+    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_MEMORY_MB=%lld", memory_cap_mb(p));
     env[k++] = strdup(tmp);
     if (fork_server)
         env[k++] = strdup("STRATUS_FORK_SERVER=1");
@@ -649,6 +660,27 @@ static char **worker_env(pool_t *p, int seq, int fork_server, size_t *added)
             env[k++] = environ[i];
     env[k] = NULL;
     return env;
+}
+
+/* `stratus worker [--fork-server] [--exec PROGRAM ARGS...]` (the strings
+ * are the pool's); free() the array. NULL when out of memory. */
+static char **worker_args(pool_t *p, int fork_server)
+{
+    char **a = calloc(p->argc + 5, sizeof *a);
+    if (!a)
+        return NULL;
+    size_t k = 0;
+    a[k++] = p->exe;
+    a[k++] = "worker";
+    if (fork_server)
+        a[k++] = "--fork-server";
+    if (p->argc) {
+        a[k++] = "--exec";
+        for (size_t i = 0; i < p->argc; i++)
+            a[k++] = p->argv[i];
+    }
+    a[k] = NULL;
+    return a;
 }
 
 static void free_env(char **env, size_t added)
@@ -678,8 +710,7 @@ static int fs_fork(pool_t *p, worker_t *w)
         return -1;
     }
     char line[64];
-    int n = snprintf(line, sizeof line, "spawn %d %lld\n", w->seq,
-                     (long long)(p->app->worker_memory_mb > 0 ? p->app->worker_memory_mb : 0));
+    int n = snprintf(line, sizeof line, "spawn %d %lld\n", w->seq, memory_cap_mb(p));
     union {
         struct cmsghdr h;
         char space[CMSG_SPACE(3 * sizeof(int))];
@@ -821,9 +852,9 @@ void pool__fs_start(pool_t *p)
     stdio[2].data.fd = 2;
     stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&p->fs_ctl;
-    char *args[] = {p->exe, "worker", "--fork-server", NULL};
+    char **args = worker_args(p, 1);
     size_t added = 0;
-    char **env = worker_env(p, 0, 1, &added);
+    char **env = args ? worker_env(p, 0, 1, &added) : NULL;
     uv_process_options_t o;
     memset(&o, 0, sizeof o);
     o.file = p->exe;
@@ -837,6 +868,7 @@ void pool__fs_start(pool_t *p)
     int rc = env ? uv_spawn(p->loop, &p->fs_proc, &o) : UV_ENOMEM;
     if (env)
         free_env(env, added);
+    free(args);
     p->fs_started = 1;
     p->handles_open += 2;
     if (rc != 0) {
@@ -887,7 +919,7 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
         uv_read_start((uv_stream_t *)&w->out.pipe, alloc_cb, out_read_cb);
         uv_read_start((uv_stream_t *)&w->err.pipe, alloc_cb, out_read_cb);
         if (placeholder)
-            p->placeholder = w;
+            p->nplaceholders++;
         else
             pool__send_load(w);
         return w;
@@ -901,9 +933,9 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
     stdio[2].data.stream = (uv_stream_t *)&w->err.pipe;
     stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&w->chan;
-    char *args[] = {p->exe, "worker", NULL};
+    char **args = worker_args(p, 0);
     size_t added = 0;
-    char **env = worker_env(p, w->seq, 0, &added);
+    char **env = args ? worker_env(p, w->seq, 0, &added) : NULL;
     uv_process_options_t o;
     memset(&o, 0, sizeof o);
     o.file = p->exe;
@@ -918,6 +950,7 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
     int rc = env ? uv_spawn(p->loop, &w->proc, &o) : UV_ENOMEM;
     if (env)
         free_env(env, added);
+    free(args);
     /* Link it in first, so the close callbacks find a listed worker. */
     w->next = p->workers;
     if (p->workers)
@@ -944,7 +977,7 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
     uv_read_start((uv_stream_t *)&w->out.pipe, alloc_cb, out_read_cb);
     uv_read_start((uv_stream_t *)&w->err.pipe, alloc_cb, out_read_cb);
     if (placeholder)
-        p->placeholder = w;
+        p->nplaceholders++;
     else
         pool__send_load(w);
     log_write(LOG_DEBUG, "Host.Scale", NULL, "Started %s %d (pid %d)",
