@@ -216,7 +216,7 @@ static void sweep_cb(uv_timer_t *t)
 {
     pool_t *p = t->data;
     uint64_t now = uv_now(p->loop);
-    char limit[48], reason[200];
+    char limit[48], reason[300];
     format_timespan(p->app->function_timeout_ms, limit, sizeof limit);
     for (pool_call_t *c = p->queue.head; c;) {
         pool_call_t *next = c->next;
@@ -240,20 +240,53 @@ static void sweep_cb(uv_timer_t *t)
                 w->urgent = 1;
                 pool__worker_flush(w); /* the cancel goes out before the kill */
                 snprintf(reason, sizeof reason, "timed out after %s (functionTimeout)", limit);
-                char kill_reason[300];
-                snprintf(kill_reason, sizeof kill_reason, "invocation %s of '%s' timed out after "
-                         "%s (functionTimeout)", c->inv->id, c->inv->fn->name, limit);
+                char what[200], kill_reason[300];
+                snprintf(what, sizeof what, "invocation %s of '%.100s'", c->inv->id,
+                         c->inv->fn->name);
+                snprintf(kill_reason, sizeof kill_reason, "%s timed out after %s "
+                         "(functionTimeout)", what, limit);
+                uint64_t id = c->id;
                 pool__call_fail(c, 504, reason);
-                /* Native code cannot be interrupted: replace the worker. */
-                pool__worker_kill(w, kill_reason);
+                /* Native code cannot be interrupted: replace the worker. A
+                 * worker running others concurrently (Python, Node.js)
+                 * gets a grace period to end this one first. */
+                if (w->sequential || pool__await_cancelled(w, id, what) != 0)
+                    pool__worker_kill(w, kill_reason);
             }
             c = next;
         }
+        for (size_t i = 0; i < w->ncancelled && !w->exited; i++)
+            if (now >= w->cancelled[i].until) {
+                snprintf(reason, sizeof reason, "%s did not end within %d ms of its cancellation",
+                         w->cancelled[i].what, CANCEL_GRACE_MS);
+                pool__worker_kill(w, reason);
+                break;
+            }
     }
-    if (!p->queue.n && !p->running) {
+    if (!p->queue.n && !p->running && !p->cancelled) {
         uv_timer_stop(&p->sweep);
         p->sweeping = 0;
     }
+}
+
+int pool__await_cancelled(worker_t *w, uint64_t id, const char *what)
+{
+    cancelled_t *v = realloc(w->cancelled, (w->ncancelled + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    w->cancelled = v;
+    cancelled_t *x = &v[w->ncancelled++];
+    x->id = id;
+    x->until = uv_now(w->pool->loop) + CANCEL_GRACE_MS;
+    snprintf(x->what, sizeof x->what, "%s", what);
+    w->pool->cancelled++;
+    return 0;
+}
+
+void pool__forget_cancelled(worker_t *w, size_t i)
+{
+    w->cancelled[i] = w->cancelled[--w->ncancelled];
+    w->pool->cancelled--;
 }
 
 static void sweep_start(pool_t *p)

@@ -272,16 +272,31 @@ static void on_result(worker_t *w, const frame_t *f)
     if (w->outstanding && --w->outstanding == 0 && w->wbuf.len)
         pool__mark_dirty(w);
     pool_call_t *c = find_call(w, f->id);
-    if (!c)
-        return; /* already failed (timeout); the late answer is dropped */
+    if (!c) {
+        /* Already failed (timeout); the late answer is dropped, and a
+         * cancelled invocation no longer holds the worker. */
+        for (size_t i = 0; i < w->ncancelled; i++)
+            if (w->cancelled[i].id == f->id) {
+                pool__forget_cancelled(w, i);
+                break;
+            }
+        return;
+    }
     pool__list_remove(&w->inflight, c);
     p->running--;
     w->invocations++;
     w->last_active = uv_now(p->loop);
     invocation_t *inv = c->inv;
-    jsmntok_t tok[RESULT_MAX_TOKENS];
+    jsmntok_t tok[RESULT_MAX_TOKENS], *big = NULL;
     jt_doc_t d;
-    if (jt_parse(&d, f->meta.p, f->meta.n, tok, RESULT_MAX_TOKENS) != 0) {
+    int rc = jt_parse(&d, f->meta.p, f->meta.n, tok, RESULT_MAX_TOKENS);
+    if (rc != 0) {
+        /* Many headers or outputs: a second try with room for them all. */
+        int need = jt_count(f->meta.p, f->meta.n);
+        if (need > RESULT_MAX_TOKENS && (big = arena_alloc(inv->arena, (size_t)need * sizeof *big)))
+            rc = jt_parse(&d, f->meta.p, f->meta.n, big, need);
+    }
+    if (rc != 0) {
         pool__call_fail(c, 500, "the worker sent a malformed result");
         pool__worker_kill(w, "it sent a malformed result frame");
         return;
@@ -512,6 +527,7 @@ static void worker_release(worker_t *w)
     buf_free(&w->out.line);
     buf_free(&w->err.line);
     free(w->wbase);
+    free(w->cancelled);
     free(w);
     pool__maybe_finish(p);
 }
@@ -565,6 +581,8 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
     else
         log_write(LOG_DEBUG, "Host.Scale", NULL, "%s (%s)", why, how);
     w->exited = 1;
+    p->cancelled -= w->ncancelled;
+    w->ncancelled = 0;
     if (w->state == W_PLACEHOLDER)
         p->nplaceholders--;
     w->state = W_STOPPING;
