@@ -326,7 +326,15 @@ static void on_result(worker_t *w, const frame_t *f)
             memchr(hn.p, '\r', hn.n) || memchr(hn.p, '\n', hn.n) || memchr(hn.p, ':', hn.n) ||
             memchr(hv.p, '\r', hv.n) || memchr(hv.p, '\n', hv.n))
             continue;
-        invocation_add_header(inv, hn, hv);
+        if (invocation_add_header(inv, hn, hv) != 0) {
+            /* Never a response with some of its headers missing. */
+            char why[80];
+            snprintf(why, sizeof why, "the response has more than %d headers",
+                     INVOCATION_MAX_RES_HEADERS);
+            char *r = arena_strndup(inv->arena, why, strlen(why));
+            c->done(inv, 0, r ? r : "too many response headers", c->data);
+            return;
+        }
     }
     int ok = buf_append(&inv->res_body, f->body.p, f->body.n) == 0;
     c->done(inv, ok, ok ? NULL : "the response is too large", c->data);
