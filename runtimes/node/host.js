@@ -26,7 +26,8 @@ const ID_KEY = '","invocationId":"';
 function describeFunction(f) {
   const bindings = Array.isArray(f.bindings) ? f.bindings : [];
   const rec = {
-    name: f.name, directory: f.directory, bindings, ok: false, error: null, fn: null, self: null,
+    name: f.name, directory: f.directory, bindings, ok: false,
+    category: JSON.stringify('Function.' + f.name + '.User'), error: null, fn: null, self: null,
     trigger: null, isHttp: false, argNames: [], httpOut: null, outNames: [], hasReturn: false,
     returnIsHttp: false, binary: false, needsMeta: true,
   };
@@ -114,7 +115,7 @@ class Invocation {
   }
 
   log(level, args) {
-    this.host.send(this.id, level, con.message(args));
+    this.host.send(this.id, level, con.message(args), this.fn.category);
   }
 
   // context.done(err, result)
@@ -203,8 +204,11 @@ class Host {
     this.inflight = new Map();
   }
 
-  send(id, level, text) {
-    this.writer.add(T.LOG, id, '{"level":' + level + ',"message":' + JSON.stringify(text) + '}', null);
+  // A LOG frame; category is JSON text (e.g. '"Function.hello.User"') or
+  // omitted for a worker line.
+  send(id, level, text, category) {
+    this.writer.add(T.LOG, id, '{"level":' + level + ',"message":' + JSON.stringify(text) +
+      (category ? ',"category":' + category + '}' : '}'), null);
   }
 
   // Load every function of the LOAD frame; resolves to LOADED's list.
