@@ -8,6 +8,7 @@
 #   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
 #   make bench         run bench/http_hello (nginx vs Stratus in-process and isolated)
 #   make bench-cold    run bench/cold_start (a request at zero workers vs process start)
+#   make bench-node    run bench/node_hello (Stratus + Node.js vs node http vs workerd)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
@@ -46,7 +47,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all deps run test unit e2e fuzz fuzz-run bench bench-cold clean examples
+.PHONY: FORCE all deps run test unit e2e fuzz fuzz-run bench bench-cold bench-node clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -132,6 +133,9 @@ bench: all
 
 bench-cold: all
 	sh bench/cold_start
+
+bench-node: all
+	sh bench/node_hello
 
 clean:
 	rm -rf build stratus

@@ -21,11 +21,11 @@ const T = {
 // Frame types the host may send.
 const FROM_HOST = new Set([T.READY, T.LOAD, T.INVOKE, T.CANCEL, T.PING, T.SHUTDOWN]);
 
-// FrameReader: push() each chunk read from the socket; onFrame(type, id,
-// buf, metaStart, metaLen, bodyStart, bodyLen) is called for every whole
-// frame, in order. buf is only valid during the call (copy the body to keep
-// it). onError(reason) is called once for a malformed stream; nothing is
-// delivered after it.
+// FrameReader: push() each chunk read from the socket (the chunk may be
+// reused once push returns); onFrame(type, id, buf, metaStart, metaLen,
+// bodyStart, bodyLen) is called for every whole frame, in order. buf is only
+// valid during the call (copy the body to keep it). onError(reason) is
+// called once for a malformed stream; nothing is delivered after it.
 class FrameReader {
   constructor(onFrame, onError) {
     this.onFrame = onFrame;

@@ -279,10 +279,10 @@ class Host {
       return;
     }
     if (meta === null && fn.needsMeta) meta = JSON.parse(text);
-    // Bodies are views of the chunk read from the socket, which is never
-    // reused: they stay valid for as long as the invocation needs them.
+    // buf is the socket's read buffer, reused by the next read: the body
+    // is copied out.
     const inv = new Invocation(this, id, text, meta, typeof invocationId === 'string' ? invocationId : '',
-      fn, bodyLen ? buf.subarray(bodyStart, bodyStart + bodyLen) : EMPTY);
+      fn, bodyLen ? Buffer.from(buf.subarray(bodyStart, bodyStart + bodyLen)) : EMPTY);
     this.inflight.set(id, inv);
     con.als.run(inv, run, inv);
   }

@@ -133,8 +133,12 @@ function describe(err, file, esm) {
       where = esmSyntaxLocation(file);
     }
     if (where) {
-      const loc = where.split('\n', 1)[0].replace(/^file:\/\//, '');
-      return 'SyntaxError: ' + err.message + ' (' + loc + ')\n' + where.split('\n').slice(1).join('\n');
+      // "file:line", the source line, a caret line under the culprit.
+      const lines = where.split('\n');
+      const caret = lines[2] ? lines[2].search(/\^/) : -1;
+      const loc = lines[0].replace(/^file:\/\//, '') + (caret >= 0 ? ':' + (caret + 1) : '');
+      const src = (lines[1] || '').trim();
+      return 'SyntaxError: ' + err.message + ' (' + loc + ')' + (src ? ': ' + src : '');
     }
     return 'SyntaxError: ' + err.message + ' (in ' + file + ' or a module it imports)';
   }

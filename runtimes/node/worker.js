@@ -16,7 +16,13 @@ const { T, FrameReader, FrameWriter } = require('./frames');
 const fd = Number(process.env.STRATUS_WORKER_FD || 3);
 const concurrency = Math.max(1, Number(process.env.STRATUS_NODE_CONCURRENCY) || 1000);
 
-const socket = new net.Socket({ fd, readable: true, writable: true });
+// Reads land in one reused buffer (no allocation per read); whatever must
+// outlive the read (a body, a frame split across reads) is copied out.
+const rbuf = Buffer.allocUnsafeSlow(64 * 1024);
+const socket = new net.Socket({
+  fd, readable: true, writable: true,
+  onread: { buffer: rbuf, callback: (n, buf) => reader.push(buf.subarray(0, n)) },
+});
 const writer = new FrameWriter(socket, () => setImmediate(flush));
 function flush() {
   writer.flush();
@@ -106,7 +112,6 @@ function exit() {
 }
 
 const reader = new FrameReader(onFrame, (reason) => fatal('malformed frame from the host: ' + reason));
-socket.on('data', (chunk) => reader.push(chunk));
 socket.on('end', () => process.exit(0));
 socket.on('error', () => process.exit(0));
 

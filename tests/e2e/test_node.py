@@ -160,12 +160,16 @@ module.exports = async function (context, req) {
 };
 """
 
-# Line 8 throws: the error must name it.
+# Line 12 throws: the error must name it.
 THROWS_JS = r"""module.exports = function (context, req) {
   const how = req.query.how;
   if (how === 'reject') return Promise.reject(new TypeError('boom-rejected'));
   if (how === 'stray') {
     setTimeout(() => { throw new RangeError('boom-stray'); }, 1);
+    return;
+  }
+  if (how === 'unhandled') {
+    Promise.reject(new SyntaxError('boom-unhandled'));
     return;
   }
   throw new Error('boom-thrown');
@@ -410,7 +414,8 @@ def test_logs_of_overlapping_invocations_keep_their_ids(host):
 
 @pytest.mark.parametrize("how,needle", [("throw", "Error: boom-thrown"),
                                         ("reject", "TypeError: boom-rejected"),
-                                        ("stray", "RangeError: boom-stray")])
+                                        ("stray", "RangeError: boom-stray"),
+                                        ("unhandled", "SyntaxError: boom-unhandled")])
 def test_exception_is_500_with_invocation_id_and_worker_survives(host, how, needle):
     pid = host.get("/api/pid").text
     r = host.get("/api/throws?how=" + how, timeout=30)
@@ -418,7 +423,7 @@ def test_exception_is_500_with_invocation_id_and_worker_survives(host, how, need
     inv = failure_id(r)
     e = log_entry(host, lambda e: e.get("invocationId") == inv and needle in text(e))
     if how == "throw":
-        assert "throws/index.js:8" in text(e), e
+        assert "throws/index.js:12" in text(e), e
     r = host.get("/api/echo/1")
     assert r.status == 200, r.text
     assert host.get("/api/pid").text == pid
