@@ -241,7 +241,7 @@ int host_run(const host_options_t *opts)
     if (!h->runtime) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL,
                   "local.settings.json: FUNCTIONS_WORKER_RUNTIME '%s' is not supported by this "
-                  "host (supported: native)", app->worker_runtime);
+                  "host (supported: native, lambda, provided)", app->worker_runtime);
         free_host(h);
         return 1;
     }

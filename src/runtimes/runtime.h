@@ -52,6 +52,8 @@ typedef struct runtime {
 
 extern const runtime_t runtime_native;          /* in-process */
 extern const runtime_t runtime_native_isolated; /* in worker processes */
+extern const runtime_t runtime_lambda;          /* Lambda custom runtimes (bootstrap) */
+extern const runtime_t runtime_lambda_provided; /* the same, named "provided" */
 
 /* ---- native code, shared by the in-process runtime and native workers ---- */
 

@@ -8,6 +8,8 @@
 
 static const runtime_t *const runtimes[] = {
     &runtime_native_isolated,
+    &runtime_lambda,
+    &runtime_lambda_provided,
     NULL,
 };
 
