@@ -197,7 +197,7 @@ static void lambda_invoke(invocation_t *inv, invocation_done_fn done, void *data
     lambda_fn_t *lf = inv->fn->runtime_data;
     lambda_rt_t *rt = lf->rt;
     app_t *app = rt->app;
-    size_t outstanding = rt->running + queued(rt);
+    size_t outstanding = app->max_outstanding_requests > 0 ? rt->running + queued(rt) : 0;
     if (rt->closing || (app->max_outstanding_requests > 0 &&
                         (int64_t)outstanding >= app->max_outstanding_requests) ||
         lf->queue.n >= LAMBDA_QUEUE_MAX) {
@@ -507,7 +507,8 @@ static void tick_fn(lambda_fn_t *lf, uint64_t now)
             n--;
         }
     }
-    ensure(lf);
+    /* Also what maxConcurrentRequests held back while other functions ran. */
+    lambda__dispatch(lf);
 }
 
 static void tick_cb(uv_timer_t *t)
