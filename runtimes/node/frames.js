@@ -126,6 +126,23 @@ class FrameWriter {
     this.start = 0;      // where the part of buf not yet in chunks begins
     this.chunks = null;  // earlier parts of the batch, when it has big bodies
     this.pending = false;
+    this.maxMeta = MAX_META; // lowered by the host's READY
+    this.maxBody = MAX_BODY;
+  }
+
+  // Throw a RangeError, before anything is written, when a frame would pass
+  // the limits (the host ends a worker that sends such a frame).
+  checkSize(meta, body) {
+    if (meta.length * 3 > this.maxMeta && Buffer.byteLength(meta) > this.maxMeta) {
+      throw new RangeError('the metadata is ' + Buffer.byteLength(meta) + ' bytes, more than the ' +
+        this.maxMeta + ' a frame may carry');
+    }
+    const n = body === null ? 0 : typeof body === 'string'
+      ? (body.length * 3 > this.maxBody ? Buffer.byteLength(body) : 0) : body.length;
+    if (n > this.maxBody) {
+      throw new RangeError('the body is ' + n + ' bytes, more than the ' + this.maxBody +
+        ' a frame may carry');
+    }
   }
 
   reserve(n) {
@@ -138,8 +155,10 @@ class FrameWriter {
   }
 
   // Append one frame. meta is the JSON text ('' for none); body a string
-  // (sent as UTF-8), a Buffer or Uint8Array, or null.
+  // (sent as UTF-8), a Buffer or Uint8Array, or null. Throws a RangeError
+  // (and appends nothing) when the frame is over the limits.
   add(type, id, meta, body) {
+    this.checkSize(meta, body);
     if (typeof body === 'string') {
       if (body.length >= BIG_BODY) body = Buffer.from(body, 'utf8');
       else return this.addText(type, id, meta, body);

@@ -81,6 +81,15 @@ function errorText(err) {
   return 'Error: the function failed with ' + format(err);
 }
 
+// Log lines and error texts are cut to this many characters: even all
+// escaped (6 bytes each) they fit a frame's 1 MiB of metadata.
+const CLIP = 100000;
+
+function clip(text) {
+  return text.length <= CLIP ? text
+    : text.slice(0, CLIP) + '... (' + (text.length - CLIP) + ' more characters cut)';
+}
+
 // Output binding values as JSON: bytes go as UTF-8 text.
 function plain(v) {
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
@@ -152,8 +161,12 @@ class Invocation {
     const host = this.host;
     if (this.cancelled) return;
     host.inflight.delete(this.id);
-    if (failed) host.sendError(this.id, err);
-    else host.sendResult(this, value);
+    try {
+      if (failed) host.sendError(this.id, err);
+      else host.sendResult(this, value);
+    } catch (e) {
+      host.sendError(this.id, 'the result could not be sent: ' + errorText(e));
+    }
     if (host.inflight.size === 0) host.onIdle();
   }
 }
@@ -205,9 +218,9 @@ class Host {
   }
 
   // A LOG frame; category is JSON text (e.g. '"Function.hello.User"') or
-  // omitted for a worker line.
+  // omitted for a worker line. A very long message is cut to fit a frame.
   send(id, level, text, category) {
-    this.writer.add(T.LOG, id, '{"level":' + level + ',"message":' + JSON.stringify(text) +
+    this.writer.add(T.LOG, id, '{"level":' + level + ',"message":' + JSON.stringify(clip(text)) +
       (category ? ',"category":' + category + '}' : '}'), null);
   }
 
@@ -298,7 +311,7 @@ class Host {
   }
 
   sendError(id, err) {
-    this.writer.add(T.RESULT, id, '{"ok":false,"error":' + JSON.stringify(errorText(err)) + '}', null);
+    this.writer.add(T.RESULT, id, '{"ok":false,"error":' + JSON.stringify(clip(errorText(err))) + '}', null);
   }
 
   sendResult(inv, value) {
@@ -345,9 +358,20 @@ class Host {
       }
       body = r.body;
     }
-    if (outputs !== null) meta += ',"outputs":' + JSON.stringify(outputs);
-    this.writer.add(T.RESULT, inv.id, meta + '}', body);
+    try {
+      if (outputs !== null) meta += ',"outputs":' + JSON.stringify(outputs);
+    } catch (e) {
+      this.sendError(inv.id, 'the output bindings cannot be sent as JSON: ' + errorText(e));
+      return;
+    }
+    try {
+      this.writer.add(T.RESULT, inv.id, meta + '}', body);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      this.sendError(inv.id, 'the result is too large for the worker protocol: ' + e.message);
+    }
   }
+
 }
 
 // A Host for one worker. onIdle() is called whenever the last invocation in

@@ -62,9 +62,24 @@ function onFrame(type, id, buf, metaStart, metaLen, bodyStart, bodyLen) {
   case T.SHUTDOWN:
     shutdown(buf.toString('utf8', metaStart, metaStart + metaLen));
     break;
-  default: // READY: nothing to answer
+  case T.READY:
+    ready(buf.toString('utf8', metaStart, metaStart + metaLen));
+    break;
+  default:
     break;
   }
+}
+
+// READY needs no answer; it may lower the limits for frames we send.
+function ready(metaText) {
+  let m;
+  try {
+    m = JSON.parse(metaText || '{}');
+  } catch (e) {
+    fatal('the ready frame holds invalid JSON: ' + e.message);
+  }
+  if (Number.isInteger(m.maxMeta) && m.maxMeta > 0) writer.maxMeta = Math.min(writer.maxMeta, m.maxMeta);
+  if (Number.isInteger(m.maxBody) && m.maxBody >= 0) writer.maxBody = Math.min(writer.maxBody, m.maxBody);
 }
 
 function load(metaText) {

@@ -3,7 +3,8 @@ JavaScript functions served by the real host through the runtimes/node
 worker shim. Requests, responses ($return, context.res, context.bindings,
 context.done), binary bodies, ES modules, logs with their invocation id,
 failures (throw, rejected promise, stray exception, syntax error while
-loading), concurrency within one worker, and functionTimeout.
+loading), concurrency within one worker, functionTimeout, and the
+examples/node-hello app.
 
 Most tests share one production-mode host (JSON log lines carry the
 invocation id) on an app with one worker, so they also show that a failure
@@ -12,10 +13,11 @@ never costs the worker. Nothing here measures time.
 import concurrent.futures
 import json
 import re
+import shutil
 
 import pytest
 
-from conftest import wait_for, write_app
+from conftest import ROOT, wait_for, write_app
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MASTER = "node-test-master-key-0123456789abcdefABCDEF"
@@ -464,3 +466,21 @@ def test_function_timeout_is_504_and_the_worker_keeps_serving(make_app, start_ho
     assert "timed out" in r.text and UUID_RE.search(r.text), r.text
     r = h.get("/api/pid", timeout=30)
     assert r.status == 200 and r.text == pid, (r.text, pid)
+
+
+# ---- the example app ------------------------------------------------------------------
+
+def test_example_node_hello_app_serves(tmp_path, start_host):
+    app = str(tmp_path / "node-hello")
+    shutil.copytree(ROOT + "/examples/node-hello", app,
+                    ignore=shutil.ignore_patterns(".stratus"))
+    h = start_host(app)
+    r = h.get("/api/hello?name=Ada", timeout=30)
+    assert r.status == 200 and r.text == "Hello, Ada!\n", r.text
+    r = h.post("/api/hello", body=b'{"name": "Bo"}', headers={"Content-Type": "application/json"})
+    assert r.text == "Hello, Bo!\n", r.text
+    assert h.get("/api/products/books/42").json() == {"category": "books", "id": 42}
+    assert h.get("/api/products/books").json() == {"category": "books", "items": []}
+    data = bytes(range(256))
+    r = h.post("/api/echo", body=data, headers={"Content-Type": "image/x-test"})
+    assert r.status == 200 and r.body == data and r.header("Content-Type") == "image/x-test"

@@ -2,8 +2,8 @@
 the frame protocol of docs/worker-protocol.md, without the host: the
 handshake and placeholder behaviour, framing (split and batched frames),
 PING, CANCEL, SHUTDOWN, end of file, malformed input, output bindings,
-non-HTTP triggers, and the v3 rules for finding a function's script and
-entry point. The host-level behaviour is in test_node.py.
+non-HTTP triggers, the v3 rules for finding a function's script and entry
+point, and results or logs too large for a frame. The host-level behaviour is in test_node.py.
 """
 import json
 import os
@@ -380,3 +380,39 @@ def test_settings_of_load_reach_process_env(worker):
     (t, i, meta, body), _ = w.recv_type(RESULT)
     assert body == b"Hi"
     assert wait_for(lambda: w.proc.poll() is None, timeout=1)
+
+
+# ---- results that cannot be sent as they are -------------------------------------------
+
+ODD_JS = r"""
+module.exports = async function (context, req) {
+  const how = req.query.how;
+  if (how === 'biglog') context.log('x'.repeat(5 * 1024 * 1024));
+  if (how === 'circular') { const o = {}; o.self = o; context.bindings.out1 = o; }
+  if (how === 'bigbody') return { body: 'y'.repeat(2000) };
+  return { body: 'fine' };
+};
+"""
+
+
+def test_results_and_logs_that_do_not_fit_a_frame(worker):
+    w = worker({"odd": {"function.json": {}, "index.js": ODD_JS}})
+    fn = http_fn("odd", w.app, out="$return")
+    fn["bindings"].append({"type": "queue", "direction": "out", "name": "out1"})
+    w.send(frame(READY, 0, {"protocol": 1, "maxMeta": 1 << 20, "maxBody": 1000}))
+    w.load([fn])
+    w.send(frame(INVOKE, 1, invoke("odd", "how=biglog")))
+    (t, i, meta, body), others = w.recv_type(RESULT)
+    assert meta["ok"] and body == b"fine", meta
+    [log] = [f for f in others if f[0] == LOG]
+    assert log[2]["message"].startswith("xxx") and "characters cut" in log[2]["message"]
+    assert len(log[2]["message"]) < 200000
+    w.send(frame(INVOKE, 2, invoke("odd", "how=circular")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert not meta["ok"] and "cannot be sent as JSON" in meta["error"], meta
+    w.send(frame(INVOKE, 3, invoke("odd", "how=bigbody")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert not meta["ok"] and "too large" in meta["error"] and "1000" in meta["error"], meta
+    w.send(frame(INVOKE, 4, invoke("odd")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert meta["ok"] and body == b"fine"
