@@ -33,10 +33,16 @@ function own(obj, name, value) {
 class Context {
   #inv;
 
-  // inv: the invocation (host.js); bindings: the input values by name.
-  constructor(inv, bindings) {
+  // inv: the invocation (host.js); bindings: the input values by name;
+  // req and res: the request and response of an HTTP trigger, else
+  // undefined (and then not properties at all).
+  constructor(inv, bindings, req, res) {
     this.invocationId = inv.invocationId;
     this.bindings = bindings;
+    if (req !== undefined) {
+      this.req = req;
+      this.res = res;
+    }
     this.#inv = inv;
   }
 

@@ -13,11 +13,10 @@ const { format } = require('util');
 const { T } = require('./frames');
 const { loadFunction, userStack } = require('./loader');
 const { Context, LEVEL } = require('./context');
-const { Request, Response, httpResult, TEXT } = require('./http');
+const { Request, Response, httpResult, TYPES } = require('./http');
 const con = require('./console');
 
 const EMPTY = Buffer.alloc(0);
-const PLAIN_HEADERS = '[["Content-Type",' + JSON.stringify(TEXT) + ']]';
 const NO_HTTP = { method: 'POST', url: '', headers: null, query: '', params: null };
 const FUNCTION_KEY = '{"function":"';
 const ID_KEY = '","invocationId":"';
@@ -79,6 +78,23 @@ function errorText(err) {
   if (typeof err === 'string') return err;
   if (err instanceof Error) return err.name + ': ' + err.message;
   return 'Error: the function failed with ' + format(err);
+}
+
+// The result of httpResult(), reused (results are built one at a time).
+const scratch = { status: 200, headers: null, type: 0, body: null };
+
+// RESULT metadata for a status and a default Content-Type (an index in
+// TYPES), built once per pair.
+const plainMetas = new Map();
+function plainMeta(status, type) {
+  const key = status * 4 + type;
+  let m = plainMetas.get(key);
+  if (m === undefined) {
+    m = '{"ok":true,"status":' + status +
+      (type ? ',"headers":[["Content-Type",' + JSON.stringify(TYPES[type]) + ']]}' : '}');
+    plainMetas.set(key, m);
+  }
+  return m;
 }
 
 // Log lines and error texts are cut to this many characters: even all
@@ -174,16 +190,16 @@ class Invocation {
 function run(inv) {
   const fn = inv.fn;
   const bindings = {};
-  const ctx = new Context(inv, bindings);
-  inv.ctx = ctx;
   let trigger;
+  let ctx;
   if (fn.isHttp) {
     trigger = new Request(inv, inv.body, fn.binary);
-    ctx.req = trigger;
-    ctx.res = new Response(inv);
+    ctx = new Context(inv, bindings, trigger, new Response(inv));
   } else {
     trigger = triggerValue(inv.body, fn.binary);
+    ctx = new Context(inv, bindings, undefined, undefined);
   }
+  inv.ctx = ctx;
   const args = [ctx];
   const tname = fn.trigger ? fn.trigger.name : null;
   const inputs = inv.parsed !== null ? inv.parsed.inputs : undefined;
@@ -332,6 +348,7 @@ class Host {
       if (v !== undefined) (outputs || (outputs = {})).$return = plain(v);
     }
     let meta = '{"ok":true';
+    let text = null; // the finished metadata, when the common case applies
     let body = null;
     if (ctx.req !== undefined || fn.httpOut) {
       let res;
@@ -345,33 +362,38 @@ class Host {
       }
       let r;
       try {
-        r = httpResult(res);
+        r = httpResult(res, scratch);
       } catch (e) {
         this.sendError(inv.id, e);
         return;
       }
-      meta += ',"status":' + r.status;
-      const h = r.headers;
-      if (h !== null) {
-        meta += ',"headers":' + (h.length === 1 && h[0][1] === TEXT && h[0][0] === 'Content-Type'
-          ? PLAIN_HEADERS : JSON.stringify(h));
-      }
       body = r.body;
+      if (r.headers === null && outputs === null) {
+        // The common case: a status and at most a default Content-Type.
+        text = plainMeta(r.status, r.type);
+      } else {
+        meta += ',"status":' + r.status;
+        let h = r.headers;
+        if (r.type !== 0) (h || (h = [])).push(['Content-Type', TYPES[r.type]]);
+        if (h !== null) meta += ',"headers":' + JSON.stringify(h);
+      }
+    }
+    if (text === null) {
+      try {
+        if (outputs !== null) meta += ',"outputs":' + JSON.stringify(outputs);
+      } catch (e) {
+        this.sendError(inv.id, 'the output bindings cannot be sent as JSON: ' + errorText(e));
+        return;
+      }
+      text = meta + '}';
     }
     try {
-      if (outputs !== null) meta += ',"outputs":' + JSON.stringify(outputs);
-    } catch (e) {
-      this.sendError(inv.id, 'the output bindings cannot be sent as JSON: ' + errorText(e));
-      return;
-    }
-    try {
-      this.writer.add(T.RESULT, inv.id, meta + '}', body);
+      this.writer.add(T.RESULT, inv.id, text, body);
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
       this.sendError(inv.id, 'the result is too large for the worker protocol: ' + e.message);
     }
   }
-
 }
 
 // A Host for one worker. onIdle() is called whenever the last invocation in

@@ -253,24 +253,39 @@ function cookieHeader(c) {
   return s;
 }
 
-// Convert a function's HTTP response to {status, headers: [[name, value]],
-// body: string | Uint8Array | null}. A value that is not an object is an
+// The default Content-Type of a body kind; 0 means none.
+const TYPES = [null, TEXT, JSON_TYPE, OCTETS];
+
+// Convert a function's HTTP response into out: status; headers, the
+// [name, value] pairs it sets (null for none); type, the index in TYPES of
+// the Content-Type to add because it set none (0: none to add); body, a
+// string, a Uint8Array or null. out is the caller's scratch object, so the
+// common case allocates nothing here. A value that is not an object is an
 // error, as in Azure; undefined means "nothing set": 200, empty body.
-function httpResult(v) {
-  if (v === undefined || v === null) return { status: 200, headers: null, body: null };
+function httpResult(v, out) {
+  if (v === undefined || v === null) {
+    out.status = 200;
+    out.headers = null;
+    out.type = 0;
+    out.body = null;
+    return out;
+  }
   if (typeof v !== 'object' || Array.isArray(v)) {
     throw new TypeError("the HTTP response must be an object with properties such as 'body', " +
       "'status' and 'headers' (got " + (Array.isArray(v) ? 'an array' : typeof v) + ')');
   }
+  // Everything is read into locals first, out written last: reading the
+  // response may run user code (getters).
   const status = statusOf(v);
-  const headers = [];
-  let type = null;
+  let headers = null;
+  let typed = false;
   const h = v.headers;
   if (h && typeof h === 'object') {
     for (const k in h) {
       const val = h[k];
       if (val === undefined || val === null) continue;
-      if (type === null && k.length === 12 && k.toLowerCase() === 'content-type') type = String(val);
+      if (!typed && k.length === 12 && k.toLowerCase() === 'content-type') typed = true;
+      if (headers === null) headers = [];
       if (Array.isArray(val)) {
         for (const x of val) headers.push([k, String(x)]);
       } else {
@@ -278,29 +293,33 @@ function httpResult(v) {
       }
     }
   }
-  if (Array.isArray(v.cookies)) {
+  if (Array.isArray(v.cookies) && v.cookies.length) {
+    if (headers === null) headers = [];
     for (const c of v.cookies) headers.push(['Set-Cookie', cookieHeader(c)]);
   }
   let body = v.body;
-  let defaultType = null;
+  let type = 0;
   if (body === undefined || body === null) {
     body = null;
   } else if (typeof body === 'string') {
-    defaultType = TEXT;
+    type = 1;
   } else if (body instanceof Uint8Array) {
-    defaultType = OCTETS;
+    type = 3;
   } else if (body instanceof ArrayBuffer) {
     body = new Uint8Array(body);
-    defaultType = OCTETS;
+    type = 3;
   } else if (ArrayBuffer.isView(body)) {
     body = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-    defaultType = OCTETS;
+    type = 3;
   } else {
     body = JSON.stringify(body);
-    defaultType = JSON_TYPE;
+    type = 2;
   }
-  if (type === null && defaultType !== null) headers.push(['Content-Type', defaultType]);
-  return { status, headers: headers.length ? headers : null, body };
+  out.status = status;
+  out.headers = headers;
+  out.type = typed ? 0 : type;
+  out.body = body;
+  return out;
 }
 
-module.exports = { Request, Response, httpResult, TEXT };
+module.exports = { Request, Response, httpResult, TYPES };
