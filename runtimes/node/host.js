@@ -200,28 +200,47 @@ function run(inv) {
     ctx = new Context(inv, bindings, undefined, undefined);
   }
   inv.ctx = ctx;
-  const args = [ctx];
+  const names = fn.argNames;
   const tname = fn.trigger ? fn.trigger.name : null;
-  const inputs = inv.parsed !== null ? inv.parsed.inputs : undefined;
-  for (let i = 0; i < fn.argNames.length; i++) {
-    const name = fn.argNames[i];
-    const v = name === tname ? trigger : inputs ? inputs[name] : undefined;
-    bindings[name] = v;
-    args.push(v);
-  }
   let ret;
   try {
-    ret = fn.fn.apply(fn.self, args);
+    if (names.length === 1 && names[0] === tname) {
+      // The usual shape, (context, req): no argument list to build.
+      bindings[tname] = trigger;
+      ret = fn.fn.call(fn.self, ctx, trigger);
+    } else {
+      const args = [ctx];
+      const inputs = inv.parsed !== null ? inv.parsed.inputs : undefined;
+      for (let i = 0; i < names.length; i++) {
+        const v = names[i] === tname ? trigger : inputs ? inputs[names[i]] : undefined;
+        bindings[names[i]] = v;
+        args.push(v);
+      }
+      ret = fn.fn.apply(fn.self, args);
+    }
   } catch (e) {
     if (!inv.finished) inv.fail(e);
     else inv.log(LEVEL.error, ['The function threw after it had completed: ' + errorText(e)]);
     return;
   }
-  if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') &&
+  if (ret instanceof Promise) {
+    // A native promise's reactions run with the invocation as the
+    // AsyncLocalStorage store: shared callbacks find it there.
+    inv.promised = true;
+    ret.then(promiseResolved, promiseRejected);
+  } else if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') &&
       typeof ret.then === 'function') {
     inv.promised = true;
     ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
   }
+}
+
+function promiseResolved(v) {
+  con.als.getStore().resolved(v);
+}
+
+function promiseRejected(e) {
+  con.als.getStore().fail(e);
 }
 
 class Host {

@@ -416,3 +416,17 @@ def test_results_and_logs_that_do_not_fit_a_frame(worker):
     w.send(frame(INVOKE, 4, invoke("odd")))
     (t, i, meta, body), _ = w.recv_type(RESULT)
     assert meta["ok"] and body == b"fine"
+
+
+def test_a_thenable_that_is_not_a_native_promise_ends_the_invocation(worker):
+    js = ("module.exports = function () {\n"
+          "  return { then(ok) { setTimeout(() => ok({ body: 'thenable' }), 1); } };\n"
+          "};\n")
+    w = worker({"t": {"function.json": {}, "index.js": js}})
+    w.load([http_fn("t", w.app, out="$return")])
+    w.send(b"".join(frame(INVOKE, k, invoke("t")) for k in range(1, 4)))
+    got = {}
+    while len(got) < 3:
+        (t, i, meta, body), _ = w.recv_type(RESULT)
+        got[i] = (meta["ok"], body)
+    assert got == {k: (True, b"thenable") for k in range(1, 4)}
