@@ -70,7 +70,7 @@ typedef struct app {
     int64_t scale_max_instances;      /* stratus.scale.maxInstances; 4 */
     int64_t scale_concurrency;        /* stratus.scale.perInstanceConcurrency; 64 */
     int64_t scale_idle_timeout_ms;    /* stratus.scale.idleTimeout; 5 min */
-    int scale_prewarm;                /* stratus.scale.prewarm: keep a placeholder worker; 1 */
+    int scale_prewarm;                /* stratus.scale.prewarm: placeholder workers kept; 1 */
     int64_t worker_memory_mb;         /* stratus.worker.memoryLimitMB; 1024; -1 = none */
 
     int local_http_port;        /* local.settings.json Host.LocalHttpPort, 0 when absent */

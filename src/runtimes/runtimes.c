@@ -4,10 +4,13 @@
  */
 #include "runtime.h"
 
+#include <stdio.h>
 #include <strings.h>
 
 static const runtime_t *const runtimes[] = {
     &runtime_native_isolated,
+    &runtime_python,
+    &runtime_node,
     NULL,
 };
 
@@ -20,4 +23,12 @@ const runtime_t *runtime_for_app(const app_t *app)
         if (strcasecmp(runtimes[i]->name, name) == 0)
             return runtimes[i];
     return NULL;
+}
+
+void runtime_names(char *out, size_t outlen)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t i = 0; runtimes[i] && off < outlen; i++)
+        off += (size_t)snprintf(out + off, outlen - off, "%s%s", i ? ", " : "", runtimes[i]->name);
 }
