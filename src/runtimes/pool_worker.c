@@ -103,7 +103,7 @@ void pool__send_load(worker_t *w)
                                             bd->name, "dataType", bd->data_type, "connection",
                                             bd->connection));
         }
-        json_array_append_new(fns, json_pack("{s:s, s:s, s:s, s:o, s:s*}", "name", fn->name,
+        json_array_append_new(fns, json_pack("{s:s, s:s, s:s*, s:o, s:s*}", "name", fn->name,
                                              "directory", fn->dir, "scriptFile", fn->script_file,
                                              "bindings", bindings, "entryPoint",
                                              fn->entry_point));
