@@ -37,8 +37,8 @@ def emit(inv, level, message, category=None):
         fid, cat = inv.id, inv.plan.category
     meta = ('{"level":"%s","category":%s,"message":%s}' % (level, cat, quote(message))).encode()
     _out.extend((pack_header(MAGIC, LOG, fid, len(meta), 0), meta))
-    if len(_out) > _FLUSH_AT:
-        _flush()
+    if fid == 0 or len(_out) > _FLUSH_AT:
+        _flush()        # worker lines are rare and may come from any thread
 
 
 def finish(inv):
