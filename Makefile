@@ -3,11 +3,13 @@
 #   make               build ./stratus
 #   make run           install missing packages, build, start examples/hello on :7071
 #   make test          install missing packages, build, run unit and end-to-end tests
+#   make pyunit        unit tests of the Python worker shim (runtimes/python)
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz          build the libFuzzer drivers (clang) into build/fuzz/
 #   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
 #   make bench         run bench/http_hello (nginx vs Stratus in-process and isolated)
 #   make bench-cold    run bench/cold_start (a request at zero workers vs process start)
+#   make bench-python  run bench/python_hello (uwsgi vs Stratus with a Python worker)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
@@ -46,7 +48,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all deps run test unit e2e fuzz fuzz-run bench bench-cold clean examples
+.PHONY: FORCE all deps run test unit pyunit e2e fuzz fuzz-run bench bench-cold bench-python clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -88,6 +90,9 @@ run: deps
 	$(MAKE) all
 	./$(BIN) start examples/hello --port 7071
 
+pyunit:
+	$(PYTHON) -m pytest -q tests/python
+
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
@@ -95,7 +100,7 @@ e2e: $(BIN)
 	STRATUS_BIN=$(abspath $(BIN)) STRATUS_SANITIZE=$(filter 1,$(SANITIZE)) $(PYTHON) -m pytest -q tests/e2e
 
 test: deps
-	$(MAKE) all unit
+	$(MAKE) all unit pyunit
 	$(MAKE) e2e
 
 FUZZ_CC     ?= clang
@@ -132,6 +137,9 @@ bench: all
 
 bench-cold: all
 	sh bench/cold_start
+
+bench-python: all
+	sh bench/python_hello
 
 clean:
 	rm -rf build stratus

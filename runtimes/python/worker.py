@@ -33,7 +33,15 @@ def main():
             % (RUNTIME, PROTOCOL, os.getpid(), CONCURRENCY, v[0], v[1], v[2])).encode()
     sock.sendall(struct.pack("<IIQII", 0x53545201, 1, 0, len(meta), 0) + meta)
 
-    from stratus_worker import dispatcher
+    # The shim's bytecode is cached beside it (in the app's .stratus folder)
+    # even under PYTHONDONTWRITEBYTECODE: compiling it costs more than a cold
+    # start should. The app's own modules keep the user's setting.
+    no_cache = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        from stratus_worker import dispatcher
+    finally:
+        sys.dont_write_bytecode = no_cache
     d = dispatcher.Dispatcher(sock, dispatcher.default_threads())
     d.serve()
     return 0

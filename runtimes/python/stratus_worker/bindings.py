@@ -8,8 +8,7 @@ no signature inspection and no class creation: arguments come from a list
 of small builder functions, and the common response (an HttpResponse with
 no extra headers) reuses cached metadata bytes."""
 import os
-import threading
-import types
+from _thread import _local
 
 from . import capture
 from .protocol import dumps
@@ -18,7 +17,20 @@ OK_EMPTY = b'{"ok":true}'
 CO_COROUTINE = 0x80
 CO_VARARGS = 0x04
 CO_VARKEYWORDS = 0x08
-_EMPTY = types.MappingProxyType({})
+# Types without importing types (cheap, but every import counts at start).
+FunctionType = type(lambda: None)
+MappingProxyType = type(type.__dict__)
+_EMPTY = MappingProxyType({})
+
+
+async def _coroutine():
+    pass
+
+
+_c = _coroutine()
+CoroutineType = type(_c)
+_c.close()
+del _c
 
 
 class LoadError(Exception):
@@ -212,7 +224,7 @@ def _make_context_class(base, TraceContext, RetryContext):
         @property
         def thread_local_storage(self):
             if self._tls is None:
-                self._tls = threading.local()
+                self._tls = _local()
                 self._tls.invocation_id = self.invocation_id
             return self._tls
 
@@ -227,7 +239,7 @@ def _make_context_class(base, TraceContext, RetryContext):
 def _parameters(fn):
     """[(name, has_default, keyword_only)] of fn's parameters. Plain
     functions are read from their code object (no inspect import)."""
-    if type(fn) is types.FunctionType and not hasattr(fn, "__wrapped__"):
+    if type(fn) is FunctionType and not hasattr(fn, "__wrapped__"):
         code = fn.__code__
         if not code.co_flags & (CO_VARARGS | CO_VARKEYWORDS):
             n, k = code.co_argcount, code.co_kwonlyargcount
@@ -304,7 +316,7 @@ class Plan:
         self.category = capture.quote("Function.%s.User" % name)
         code = getattr(fn, "__code__", None)
         self.is_async = bool(code is not None and code.co_flags & CO_COROUTINE)
-        if not self.is_async and not isinstance(fn, types.FunctionType):
+        if not self.is_async and not isinstance(fn, FunctionType):
             call = getattr(type(fn), "__call__", None)
             code = getattr(call, "__code__", None)
             self.is_async = bool(code is not None and code.co_flags & CO_COROUTINE)

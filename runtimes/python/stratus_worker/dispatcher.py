@@ -19,20 +19,17 @@ Frames leave through one deque of pieces (a frame's pieces are queued
 together) and flush(), which writes everything queued, in order, under one
 lock. The reader flushes at the end of each turn; threads that finish
 outside a turn, and the asyncio loop, flush themselves."""
-import json
-import json.scanner
 import os
 import sys
-import threading
 import time
-import types
-from collections import deque
+from _collections import deque
+from _thread import allocate_lock, start_new_thread
 
 from . import capture, loader
-from .bindings import describe_exception
+from .bindings import CoroutineType, describe_exception
 from .invocation import CURRENT, Invocation
 from .protocol import (CANCEL, HEADER_SIZE, INVOKE, LOAD, LOADED, MAGIC, MAX_BODY, MAX_META,
-                       PING, PONG, READY, RESULT, SHUTDOWN, TYPE_NAMES, dumps, frame,
+                       PING, PONG, READY, RESULT, SHUTDOWN, TYPE_NAMES, dumps, frame, loads,
                        pack_header, quote, unpack_header)
 
 BUFSZ = 64 * 1024
@@ -43,22 +40,38 @@ _set = CURRENT.set
 _reset = CURRENT.reset
 
 
-_scan = (json.scanner.c_make_scanner or json.scanner.py_make_scanner)(json.JSONDecoder())
-
-
 def _parse_meta(raw):
     """A frame's metadata (bytes) as a dict, or None when it is not a JSON
-    object in UTF-8. The C scanner directly: a third of json.loads's cost."""
+    object in UTF-8."""
     try:
-        s = raw.decode("utf-8")
-        if s[:1] == "{":
-            obj, end = _scan(s, 0)
-            if end == len(s) or not s[end:].strip():
-                return obj
-        obj = json.loads(s)
-    except (StopIteration, ValueError):
+        obj = loads(raw.decode("utf-8"))
+    except ValueError:          # UnicodeDecodeError included
         return None
     return obj if obj.__class__ is dict else None
+
+
+class _Signal:
+    """A wake-up for one waiting thread: set() before or during wait() makes
+    it return; each wait() consumes one set(). (threading is not imported:
+    it costs a millisecond of every cold start.)"""
+    __slots__ = ("_lock",)
+
+    def __init__(self):
+        self._lock = allocate_lock()
+        self._lock.acquire()
+
+    def wait(self):
+        self._lock.acquire()
+
+    def set(self):
+        try:
+            self._lock.release()
+        except RuntimeError:
+            pass                # already set
+
+
+def _spawn(target, *args):
+    start_new_thread(target, args)
 
 
 class _Token:
@@ -66,7 +79,7 @@ class _Token:
     __slots__ = ("ev", "seq")
 
     def __init__(self):
-        self.ev = threading.Event()
+        self.ev = _Signal()
         self.seq = 0        # invocations this thread has started
 
 
@@ -77,8 +90,8 @@ class Dispatcher:
         self.sock = sock
         self.max_threads = max_threads
         self.out = deque()
-        self.wlock = threading.Lock()
-        self.role = threading.Lock()
+        self.wlock = allocate_lock()
+        self.role = allocate_lock()
         self.inflight = {}          # frame id -> Invocation
         self.runq = deque()         # synchronous invocations waiting to run
         self.plans = None           # function name -> Plan, after LOAD
@@ -95,7 +108,7 @@ class Dispatcher:
         self.draining = 0           # threads running function code
         self.idle = []              # tokens of threads waiting for the role
         self.monitor_parked = False
-        self.monitor_ev = threading.Event()
+        self.monitor_ev = _Signal()
         capture.init(self.out, self.flush)
 
     # ---- entry ----
@@ -105,14 +118,13 @@ class Dispatcher:
         asks to shut down; never returns (the process exits)."""
         me = _Token()
         self.reader = me
-        threading.Thread(target=self._monitor, name="stratus-monitor", daemon=True).start()
+        _spawn(self._monitor)
         self._thread_main(me)
 
     def _thread_main(self, me):
         while True:
             self._read_turns(me)
             me.ev.wait()
-            me.ev.clear()
 
     # ---- the reader role ----
 
@@ -185,7 +197,6 @@ class Dispatcher:
                     quiet = quiet + 1 if not self.inflight else 0
                     if quiet >= PARK_AFTER:
                         self.monitor_parked = True
-                        self.monitor_ev.clear()
                 elif tok is last_tok and tok.seq == last_seq:
                     self._promote_locked()
                     last_tok = None
@@ -206,8 +217,7 @@ class Dispatcher:
         else:
             tok = _Token()
             self.reader = tok
-            threading.Thread(target=self._thread_main, args=(tok,), name="stratus-worker",
-                             daemon=True).start()
+            _spawn(self._thread_main, tok)
 
     # ---- frames in ----
 
@@ -335,8 +345,7 @@ class Dispatcher:
         if self.shutting_down:
             return
         self.shutting_down = True
-        threading.Thread(target=self._finish_and_exit, name="stratus-shutdown",
-                         daemon=True).start()
+        _spawn(self._finish_and_exit)
 
     def _finish_and_exit(self):
         while self.inflight:
@@ -352,7 +361,7 @@ class Dispatcher:
         token = _set(inv)
         try:
             ret = plan.call(inv)
-            if ret.__class__ is types.CoroutineType:
+            if ret.__class__ is CoroutineType:
                 # A plain function that returned a coroutine (a wrapped
                 # async def): finish it on the loop.
                 _reset(token)

@@ -1,9 +1,9 @@
 """One invocation in flight on this worker, and the context variable that
 says which invocation the running code belongs to (so print() and logging
 calls, on any thread or asyncio task, are tied to the right one)."""
-import contextvars
+from _contextvars import ContextVar
 
-CURRENT = contextvars.ContextVar("stratus_invocation", default=None)
+CURRENT = ContextVar("stratus_invocation", default=None)
 
 
 class Invocation:

@@ -10,11 +10,8 @@ package whose path is the app root (so relative imports between a
 function's files and `from ..shared_code import x` work). The worker's own
 folder leaves sys.path first, so nothing of the app can resolve to the
 worker's files."""
-import importlib
-import importlib.machinery
 import os
 import sys
-import types
 
 from .bindings import LoadError, Plan, Types, describe_load_error
 
@@ -42,16 +39,23 @@ def setup_paths(app_root):
     sys.path[:] = front + [p for p in sys.path if not any(_same(p, f) for f in front)]
     app = sys.modules.get("__app__")
     if app is None:
-        app = types.ModuleType("__app__")
+        app = type(sys)("__app__")
         app.__path__ = [app_root]
         app.__package__ = "__app__"
-        app.__spec__ = importlib.machinery.ModuleSpec("__app__", None, is_package=True)
+        app.__spec__ = type(sys.__spec__)("__app__", None, is_package=True)
         app.__spec__.submodule_search_locations = [app_root]
         sys.modules["__app__"] = app
     for p in sys.path:
         if os.path.isdir(os.path.join(p or ".", "azure", "functions")):
             return False
     sys.path.append(COMPAT_DIR)
+    # Import the stand-in now, its bytecode cached like the rest of the shim.
+    no_cache = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        __import__("azure.functions")
+    finally:
+        sys.dont_write_bytecode = no_cache
     return True
 
 
@@ -68,7 +72,8 @@ def _module_name(script, app_root):
 def _import_script(script, app_root):
     name = _module_name(script, app_root)
     if name is not None:
-        return importlib.import_module(name)
+        __import__(name)
+        return sys.modules[name]
     # A script outside the app folder: load it under a name of its own.
     from importlib import util
     name = "__app_script__%d" % abs(hash(script))
@@ -128,7 +133,8 @@ def load(meta):
     plans = {}
     if imported:
         try:
-            T = Types(importlib.import_module("azure.functions"))
+            __import__("azure.functions")
+            T = Types(sys.modules["azure.functions"])
         except BaseException as e:
             err = "cannot import azure.functions: " + describe_load_error(e, app_root,
                                                                           RUNTIME_DIR)

@@ -1,8 +1,14 @@
 """Frame layout of the Stratus worker protocol (docs/worker-protocol.md): the
-24-byte little-endian header, frame types, limits, and the small encoders
-the worker needs. A frame is built as separate pieces (header, meta, body)
-that the dispatcher joins into one write with everything else of a turn."""
-import json
+24-byte little-endian header, frame types, limits, and the JSON codec the
+worker uses for frame metadata. A frame is built as separate pieces
+(header, meta, body) that the dispatcher joins into one write with
+everything else of a turn.
+
+The JSON codec calls the C scanner and encoder of the standard library's
+_json module directly: importing the json package costs milliseconds (it
+pulls in re and enum) on every cold start, and json.loads adds a
+microsecond of Python around the scanner on every frame. Should _json ever
+lack them, the json package is used instead."""
 import struct
 
 MAGIC = 0x53545201                      # "STR" + protocol version 1
@@ -23,8 +29,52 @@ MAX_BODY = 256 << 20
 pack_header = HEADER.pack
 unpack_header = HEADER.unpack_from
 
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
-quote = json.encoder.encode_basestring_ascii   # str -> JSON string literal (C)
+
+def _not_serializable(o):
+    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+
+class _ScanContext:
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"),
+                      "NaN": float("nan")}.__getitem__
+
+
+try:
+    import _json
+    _scan = _json.make_scanner(_ScanContext())
+    _iterencode = _json.make_encoder(None, _not_serializable, _json.encode_basestring_ascii,
+                                     None, ":", ",", False, False, True)
+    quote = _json.encode_basestring_ascii       # str -> JSON string literal
+    _iterencode(None, 0)
+
+    def _encode(obj):
+        return "".join(_iterencode(obj, 0))
+except (ImportError, AttributeError, TypeError):
+    import json
+    import json.scanner
+    _scan = json.scanner.make_scanner(json.JSONDecoder())
+    _encode = json.JSONEncoder(separators=(",", ":")).encode
+    quote = json.encoder.encode_basestring_ascii
+
+_WS = " \t\r\n"
+
+
+def loads(s):
+    """The JSON value in str s; ValueError when s is not one JSON value."""
+    if s[:1] in _WS:
+        s = s.lstrip(_WS)
+    try:
+        obj, end = _scan(s, 0)
+    except StopIteration as e:
+        raise ValueError("invalid JSON at offset %s" % e.value) from None
+    if end != len(s) and s[end:].strip(_WS):
+        raise ValueError("extra data after the JSON value at offset %d" % end)
+    return obj
 
 
 def dumps(obj):

@@ -7,14 +7,15 @@ defaults to status 200, text/plain, utf-8).
 The worker builds requests with _from_worker(), which keeps the frame's raw
 fields and decodes headers, query and form only when the function asks for
 them: most functions read one or two of them, or none."""
-import collections.abc
-import json
-import types
+from _collections_abc import Mapping, MutableMapping
 
-_EMPTY = types.MappingProxyType({})
+# Imports are kept to what the interpreter has already loaded: this module
+# is imported on every cold start. json and urllib.parse load when used.
+MappingProxyType = type(type.__dict__)
+_EMPTY = MappingProxyType({})
 
 
-class _Headers(collections.abc.Mapping):
+class _Headers(Mapping):
     """Read-only, case-insensitive header mapping; keys are lower-cased."""
 
     __slots__ = ("_d",)
@@ -50,7 +51,7 @@ class HttpRequestHeaders(_Headers):
     __slots__ = ()
 
 
-class HttpResponseHeaders(_Headers, collections.abc.MutableMapping):
+class HttpResponseHeaders(_Headers, MutableMapping):
     """The headers of an HttpResponse: case-insensitive, settable. Keys are
     lower-cased like Azure's; the name as first written is kept for the
     wire (_names)."""
@@ -140,8 +141,8 @@ class HttpRequest:
         self._method = method
         self._url = url
         self._headers = HttpRequestHeaders(headers or {})
-        self._params = types.MappingProxyType(dict(params or {}))
-        self._route_params = types.MappingProxyType(dict(route_params or {}))
+        self._params = MappingProxyType(dict(params or {}))
+        self._route_params = MappingProxyType(dict(route_params or {}))
         self._body = body
 
     @property
@@ -177,7 +178,7 @@ class HttpRequest:
                 d = {}
                 for k, v in parse_qsl(q, keep_blank_values=True):
                     d[k] = d[k] + "," + v if k in d else v
-                p = types.MappingProxyType(d)
+                p = MappingProxyType(d)
             else:
                 p = _EMPTY
             self._params = p
@@ -189,7 +190,7 @@ class HttpRequest:
         p = self._route_params
         if p is None:
             r = self._raw.get("params")
-            p = self._route_params = types.MappingProxyType(r) if r else _EMPTY
+            p = self._route_params = MappingProxyType(r) if r else _EMPTY
         return p
 
     @property
@@ -214,6 +215,7 @@ class HttpRequest:
     def get_json(self):
         """Decode and return request body as JSON; ValueError when the body
         is not valid JSON (or not UTF-8)."""
+        import json
         return json.loads(self._body.decode("utf-8"))
 
     def _parse_form(self):
