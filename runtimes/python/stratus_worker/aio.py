@@ -8,7 +8,7 @@ import asyncio
 import threading
 
 from . import capture
-from .dispatcher import CANCELLED
+from .dispatcher import CANCELLED, _guarded
 from .invocation import CURRENT
 
 
@@ -19,11 +19,13 @@ class Runner:
         self.d = d
         self.loop = asyncio.new_event_loop()
         self.flush_pending = False
-        threading.Thread(target=self._run, name="stratus-asyncio", daemon=True).start()
+        threading.Thread(target=_guarded, args=(self._run, ()), name="stratus-asyncio",
+                         daemon=True).start()
 
     def _run(self):
         asyncio.set_event_loop(self.loop)
         self.loop.run_forever()
+        raise RuntimeError("the asyncio loop stopped")
 
     def submit(self, invs):
         """Start the async invocations invs (a list); any thread."""

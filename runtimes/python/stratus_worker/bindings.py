@@ -175,6 +175,7 @@ def _make_out_class(base):
         def get(self):
             return self._value
 
+    Out.__abstractmethods__ = frozenset()
     return Out
 
 
@@ -231,6 +232,9 @@ def _make_context_class(base, TraceContext, RetryContext):
         def __repr__(self):
             return "<Context %s %s>" % (self.function_name, self.invocation_id)
 
+    # Every member Azure's Context declares is implemented above; abstract
+    # members a newer azure-functions may add must not make it unusable.
+    InvocationContext.__abstractmethods__ = frozenset()
     return InvocationContext
 
 

@@ -70,8 +70,22 @@ class _Signal:
             pass                # already set
 
 
+def _guarded(target, args):
+    try:
+        target(*args)
+    except BaseException:
+        # A fault of the worker itself (never of function code, which is
+        # caught where it runs): a worker with a dead thread would hang, so
+        # it ends and the host starts another.
+        import traceback
+        sys.__stderr__.write("stratus worker: internal error, exiting:\n" +
+                             traceback.format_exc())
+        sys.__stderr__.flush()
+        os._exit(70)
+
+
 def _spawn(target, *args):
-    start_new_thread(target, args)
+    start_new_thread(_guarded, (target, args))
 
 
 class _Token:
@@ -119,7 +133,7 @@ class Dispatcher:
         me = _Token()
         self.reader = me
         _spawn(self._monitor)
-        self._thread_main(me)
+        _guarded(self._thread_main, (me,))
 
     def _thread_main(self, me):
         while True:
@@ -285,8 +299,11 @@ class Dispatcher:
                 self._load(meta)
                 plans = self.plans
             elif ftype == READY:
-                self.max_meta = min(int(meta.get("maxMeta") or MAX_META), MAX_META)
-                self.max_body = min(int(meta.get("maxBody") or MAX_BODY), MAX_BODY)
+                try:
+                    self.max_meta = min(int(meta.get("maxMeta") or MAX_META), MAX_META)
+                    self.max_body = min(int(meta.get("maxBody") or MAX_BODY), MAX_BODY)
+                except (TypeError, ValueError):
+                    self._fatal("READY frame with a maxMeta or maxBody that is not a number")
             elif ftype == SHUTDOWN:
                 self._shutdown()
             else:
