@@ -3,6 +3,8 @@
 #   make               build ./stratus
 #   make run           install missing packages, build, start examples/hello on :7071
 #   make test          install missing packages, build, run unit and end-to-end tests
+#                      (first installs the Lambda runtime client for the Lambda tests
+#                      into build/lambda-ric; STRATUS_SKIP_LAMBDA_RIC=1 skips it)
 #   make pyunit        unit tests of the Python worker shim (runtimes/python)
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz          build the libFuzzer drivers (clang) into build/fuzz/
@@ -48,7 +50,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all deps run test unit pyunit e2e fuzz fuzz-run bench bench-cold bench-python clean examples
+.PHONY: FORCE all deps lambda-ric run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
+        bench-python clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -99,8 +102,15 @@ unit: $(UNIT_BIN)
 e2e: $(BIN)
 	STRATUS_BIN=$(abspath $(BIN)) STRATUS_SANITIZE=$(filter 1,$(SANITIZE)) $(PYTHON) -m pytest -q tests/e2e
 
+# Node.js 22 and npm aws-lambda-ric, for tests/e2e/test_lambda.py (quick
+# once installed).
+lambda-ric:
+	@if [ -n "$(STRATUS_SKIP_LAMBDA_RIC)" ]; then echo "lambda-ric: skipped"; \
+	else sh scripts/lambda-ric.sh; fi
+
 test: deps
 	$(MAKE) all unit pyunit
+	$(MAKE) lambda-ric
 	$(MAKE) e2e
 
 FUZZ_CC     ?= clang

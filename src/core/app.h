@@ -33,6 +33,7 @@ typedef struct function {
     char *config_path;   /* absolute path of its function.json */
     char *script_file;   /* absolute path, or NULL when not given */
     char *entry_point;   /* as written, or NULL (then the name is used) */
+    char *bootstrap;     /* "bootstrap": absolute path of a Lambda bootstrap, or NULL */
     int disabled;
     binding_t *bindings;
     size_t nbindings;

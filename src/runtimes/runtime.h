@@ -54,6 +54,8 @@ extern const runtime_t runtime_native;          /* in-process */
 extern const runtime_t runtime_native_isolated; /* in worker processes */
 extern const runtime_t runtime_python;
 extern const runtime_t runtime_node;
+extern const runtime_t runtime_lambda;          /* Lambda custom runtimes (bootstrap) */
+extern const runtime_t runtime_lambda_provided; /* the same, named "provided" */
 
 /* ---- native code, shared by the in-process runtime and native workers ---- */
 

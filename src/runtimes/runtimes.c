@@ -11,6 +11,8 @@ static const runtime_t *const runtimes[] = {
     &runtime_native_isolated,
     &runtime_python,
     &runtime_node,
+    &runtime_lambda,
+    &runtime_lambda_provided,
     NULL,
 };
 
