@@ -569,6 +569,27 @@ def main(req):
     assert res.body.endswith(b"worker hidden")
 
 
+def test_invoke_metadata_in_any_key_order(worker, app):
+    write_fn(app, "echo", ECHO_PY)
+    w = worker([http_fn("echo", app)])
+    meta = {"invocationId": "x", "http": http_req("GET", "/api/echo", "a=1"), "function": "echo"}
+    w.send(frame(INVOKE, 77, meta))
+    res = w.expect(RESULT, 77)
+    assert res.meta["ok"], res.meta
+    assert json.loads(res.body)["params"] == {"a": "1"}
+
+
+def test_malformed_invoke_metadata_fails_that_invocation(worker, app):
+    write_fn(app, "echo", ECHO_PY)
+    w = worker([http_fn("echo", app)])
+    import struct
+    bad = b'{"function":"echo","http":{"method":'
+    w.send(struct.pack("<IIQII", 0x53545201, INVOKE, 5, len(bad), 0) + bad)
+    res = w.expect(RESULT, 5)
+    assert res.meta["ok"] is False
+    assert "INVOKE metadata that is not a JSON object" in res.meta["error"]
+
+
 def test_unknown_function_and_invoke_before_load(app):
     write_fn(app, "hello", HELLO_PY)
     w = Worker(app)

@@ -124,8 +124,8 @@ def _concrete(cls, fallback):
 
 class Types:
     """The classes functions see, from the azure.functions in use (the
-    app's own or the worker's stand-in): request factory, response class,
-    Out and Context implementations."""
+    app's own or the worker's stand-in): request factory (make_request(inv)),
+    response class, Out and Context implementations."""
 
     def __init__(self, azf):
         self.azf = azf
@@ -134,11 +134,13 @@ class Types:
         self.HttpResponse = azf.HttpResponse
         self.compat_response = fast is not None
         if fast is not None:
-            self.make_request = fast
+            self.make_request = lambda inv: fast(inv, inv.body)
         else:
             HttpRequest = azf.HttpRequest
 
-            def make_request(raw, body):
+            def make_request(inv):
+                raw = inv.meta.get("http") or {}
+                body = inv.body
                 headers = {}
                 for k, v in raw.get("headers") or ():
                     low = k.lower()
@@ -270,12 +272,7 @@ def is_trigger(binding):
 def _trigger_builder(binding, T):
     kind = str(binding.get("type", "")).lower()
     if kind == "httptrigger":
-        make = T.make_request
-        empty = {}
-
-        def http_arg(inv):
-            return make(inv.meta.get("http") or empty, inv.body)
-        return http_arg
+        return T.make_request
     binary = str(binding.get("dataType", "")).lower() == "binary"
     # Other triggers (queue, timer, blob, ...) get their azure.functions
     # types here as they are added; until then the raw trigger data.

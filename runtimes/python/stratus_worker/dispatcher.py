@@ -29,8 +29,8 @@ from . import capture, loader
 from .bindings import CoroutineType, describe_exception
 from .invocation import CURRENT, Invocation
 from .protocol import (CANCEL, HEADER_SIZE, INVOKE, LOAD, LOADED, MAGIC, MAX_BODY, MAX_META,
-                       PING, PONG, READY, RESULT, SHUTDOWN, TYPE_NAMES, dumps, frame, loads,
-                       pack_header, quote, unpack_header)
+                       PING, PONG, READY, RESULT, SHUTDOWN, TYPE_NAMES, dumps, frame,
+                       pack_header, parse_meta, quote, unpack_header)
 
 BUFSZ = 64 * 1024
 TICK = 0.005                # monitor period, seconds
@@ -40,14 +40,23 @@ _set = CURRENT.set
 _reset = CURRENT.reset
 
 
-def _parse_meta(raw):
-    """A frame's metadata (bytes) as a dict, or None when it is not a JSON
-    object in UTF-8."""
-    try:
-        obj = loads(raw.decode("utf-8"))
-    except ValueError:          # UnicodeDecodeError included
-        return None
-    return obj if obj.__class__ is dict else None
+_FN_PREFIX = b'{"function":"'
+
+
+def _function_name(raw):
+    """The function an INVOKE names, read without decoding the metadata
+    when it starts as the host writes it ({"function":"name",...}); None
+    when it does not."""
+    if raw[:13] == _FN_PREFIX:
+        end = raw.find(b'"', 13)
+        if end > 13:
+            name = raw[13:end]
+            if b"\\" not in name:
+                try:
+                    return name.decode("ascii")
+                except UnicodeDecodeError:
+                    pass
+    return None
 
 
 class _Signal:
@@ -266,20 +275,27 @@ class Dispatcher:
         runq = self.runq
         batch = None
         for ftype, fid, s, m, blen in frames:
-            meta = _parse_meta(data[s:s + m]) if m else {}
-            if meta is None:
-                self._fatal("%s frame metadata is not a JSON object: %r"
-                            % (TYPE_NAMES.get(ftype, ftype), bytes(data[s:s + min(m, 80)])))
             if ftype == INVOKE:
                 if fid == 0:
                     self._fatal("INVOKE frame with id 0")
+                raw = data[s:s + m]
                 body = data[s + m:s + m + blen] if blen else b""
-                if body.__class__ is not bytes:
+                if data.__class__ is not bytes:
+                    raw = bytes(raw)
                     body = bytes(body)
-                plan = plans.get(meta.get("function")) if plans is not None else None
-                inv = Invocation(fid, meta, body, plan)
+                name = _function_name(raw)
+                meta = None
+                if name is None:
+                    meta = parse_meta(raw) if m else {}
+                    if meta is None:
+                        self._bad_meta(ftype, raw)
+                    name = meta.get("function")
+                plan = plans.get(name) if plans is not None else None
+                inv = Invocation(fid, raw, body, plan)
+                if meta is not None:
+                    inv._meta = meta
                 if plan is None:
-                    self._result(inv, self._unknown(meta.get("function")), b"")
+                    self._result(inv, self._unknown(name), b"")
                     continue
                 inflight[fid] = inv
                 if plan.is_async:
@@ -288,7 +304,11 @@ class Dispatcher:
                     batch.append(inv)
                 else:
                     runq.append(inv)
-            elif ftype == PING:
+                continue
+            meta = parse_meta(data[s:s + m]) if m else {}
+            if meta is None:
+                self._bad_meta(ftype, data[s:s + m])
+            if ftype == PING:
                 pm = b'{"inflight":%d}' % len(inflight)
                 self.out.extend((pack_header(MAGIC, PONG, fid, len(pm), 0), pm))
             elif ftype == CANCEL:
@@ -311,6 +331,10 @@ class Dispatcher:
                             % (TYPE_NAMES.get(ftype, "unknown"), ftype))
         if batch:
             self.aio.submit(batch)
+
+    def _bad_meta(self, ftype, raw):
+        self._fatal("%s frame metadata is not a JSON object: %r"
+                    % (TYPE_NAMES.get(ftype, ftype), bytes(raw[:80])))
 
     def _unknown(self, name):
         if self.plans is None:

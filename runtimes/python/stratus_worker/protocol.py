@@ -77,6 +77,16 @@ def loads(s):
     return obj
 
 
+def parse_meta(raw):
+    """A frame's metadata (bytes) as a dict, or None when it is not a JSON
+    object in UTF-8."""
+    try:
+        obj = loads(raw.decode("utf-8"))
+    except ValueError:          # UnicodeDecodeError included
+        return None
+    return obj if obj.__class__ is dict else None
+
+
 def dumps(obj):
     """Compact JSON of obj as ASCII bytes. Raises TypeError/ValueError for
     values JSON cannot hold."""

@@ -129,13 +129,16 @@ class HttpRequest:
     """An HTTP request object."""
 
     # Attributes set lazily; class-level defaults keep the worker's
-    # constructor to four assignments.
+    # constructor to three assignments.
+    _method = None
+    _url = None
     _headers = None
     _params = None
     _route_params = None
     _form = None
     _files = None
     _raw = None
+    _src = None
 
     def __init__(self, method, url, *, headers=None, params=None, route_params=None, body):
         self._method = method
@@ -145,15 +148,30 @@ class HttpRequest:
         self._route_params = MappingProxyType(dict(route_params or {}))
         self._body = body
 
+    def _http(self):
+        """The worker's `http` object of the request (see _from_worker)."""
+        raw = self._raw
+        if raw is None:
+            src = self._src
+            raw = src if isinstance(src, dict) else src.meta.get("http")
+            raw = self._raw = raw or {}
+        return raw
+
     @property
     def method(self):
         """Request method."""
-        return self._method
+        m = self._method
+        if m is None:
+            m = self._method = self._http().get("method", "")
+        return m
 
     @property
     def url(self):
         """Request URL."""
-        return self._url
+        u = self._url
+        if u is None:
+            u = self._url = self._http().get("url", "")
+        return u
 
     @property
     def headers(self):
@@ -162,7 +180,7 @@ class HttpRequest:
         if h is None:
             h = self._headers = HttpRequestHeaders()
             d = h._d
-            for name, value in self._raw.get("headers") or ():
+            for name, value in self._http().get("headers") or ():
                 low = name.lower()
                 d[low] = d[low] + ", " + value if low in d else value
         return h
@@ -172,7 +190,7 @@ class HttpRequest:
         """A dictionary containing request GET parameters."""
         p = self._params
         if p is None:
-            q = self._raw.get("query") or ""
+            q = self._http().get("query") or ""
             if q:
                 from urllib.parse import parse_qsl
                 d = {}
@@ -189,7 +207,7 @@ class HttpRequest:
         """A dictionary containing request route parameters."""
         p = self._route_params
         if p is None:
-            r = self._raw.get("params")
+            r = self._http().get("params")
             p = self._route_params = MappingProxyType(r) if r else _EMPTY
         return p
 
@@ -247,17 +265,16 @@ class HttpRequest:
         self._files = _MultiDict(files)
 
     def __repr__(self):
-        return "<azure.functions.HttpRequest method=%s url=%s>" % (self._method, self._url)
+        return "<azure.functions.HttpRequest method=%s url=%s>" % (self.method, self.url)
 
 
-def _from_worker(raw, body, _new=object.__new__, _cls=HttpRequest):
-    """An HttpRequest for the worker from an invoke frame's `http` object
-    (method, url, query, headers as pairs, params) and body bytes; the
-    fields are decoded on first use."""
+def _from_worker(src, body, _new=object.__new__, _cls=HttpRequest):
+    """An HttpRequest for the worker: src is an invoke frame's `http` object
+    (method, url, query, headers as pairs, params), or an object whose
+    `meta` holds it under "http", read only when a field is first used;
+    body is the request body (bytes)."""
     r = _new(_cls)
-    r._method = raw.get("method", "")
-    r._url = raw.get("url", "")
-    r._raw = raw
+    r._src = src
     r._body = body
     return r
 
