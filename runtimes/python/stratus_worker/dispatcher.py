@@ -43,22 +43,6 @@ _reset = CURRENT.reset
 _FN_PREFIX = b'{"function":"'
 
 
-def _function_name(raw):
-    """The function an INVOKE names, read without decoding the metadata
-    when it starts as the host writes it ({"function":"name",...}); None
-    when it does not."""
-    if raw[:13] == _FN_PREFIX:
-        end = raw.find(b'"', 13)
-        if end > 13:
-            name = raw[13:end]
-            if b"\\" not in name:
-                try:
-                    return name.decode("ascii")
-                except UnicodeDecodeError:
-                    pass
-    return None
-
-
 class _Signal:
     """A wake-up for one waiting thread: set() before or during wait() makes
     it return; each wait() consumes one set(). (threading is not imported:
@@ -249,42 +233,41 @@ class Dispatcher:
         if tail is not None:
             tail += data
             data = tail
+        copy = data.__class__ is not bytes
         n = len(data)
         pos = 0
-        frames = []
-        while n - pos >= HEADER_SIZE:
-            magic, ftype, fid, mlen, blen = unpack_header(data, pos)
-            if magic != MAGIC:
-                self._fatal("bad magic 0x%08x (not a Stratus frame)" % magic)
-            if mlen > MAX_META or blen > MAX_BODY:
-                self._fatal("%s frame too large (meta %d, body %d bytes)"
-                            % (TYPE_NAMES.get(ftype, ftype), mlen, blen))
-            end = pos + HEADER_SIZE + mlen + blen
-            if end > n:
-                break
-            frames.append((ftype, fid, pos + HEADER_SIZE, mlen, blen))
-            pos = end
-        if pos == n:
-            self.tail = None
-        elif pos == 0:
-            self.tail = data if data.__class__ is bytearray else bytearray(data)
-        else:
-            self.tail = bytearray(data[pos:])
         inflight = self.inflight
         plans = self.plans
         runq = self.runq
         batch = None
-        for ftype, fid, s, m, blen in frames:
+        while n - pos >= HEADER_SIZE:
+            magic, ftype, fid, m, blen = unpack_header(data, pos)
+            if magic != MAGIC:
+                self._fatal("bad magic 0x%08x (not a Stratus frame)" % magic)
+            if m > MAX_META or blen > MAX_BODY:
+                self._fatal("%s frame too large (meta %d, body %d bytes)"
+                            % (TYPE_NAMES.get(ftype, ftype), m, blen))
+            s = pos + HEADER_SIZE
+            end = s + m + blen
+            if end > n:
+                break
+            pos = end
             if ftype == INVOKE:
                 if fid == 0:
                     self._fatal("INVOKE frame with id 0")
                 raw = data[s:s + m]
-                body = data[s + m:s + m + blen] if blen else b""
-                if data.__class__ is not bytes:
+                body = data[s + m:end] if blen else b""
+                if copy:
                     raw = bytes(raw)
                     body = bytes(body)
-                name = _function_name(raw)
-                meta = None
+                # The function's name, read without decoding the metadata
+                # when it starts as the host writes it: {"function":"name",
+                # (names are [a-z0-9_-]); the rest is decoded on first use.
+                meta = name = None
+                if raw[:13] == _FN_PREFIX:
+                    q = raw.find(b'"', 13)
+                    if q > 13 and raw.find(b"\\", 13, q) < 0:
+                        name = raw[13:q].decode("utf-8", "replace")
                 if name is None:
                     meta = parse_meta(raw) if m else {}
                     if meta is None:
@@ -296,13 +279,13 @@ class Dispatcher:
                     inv._meta = meta
                 if plan is None:
                     self._result(inv, self._unknown(name), b"")
-                    continue
-                inflight[fid] = inv
-                if plan.is_async:
+                elif plan.is_async:
+                    inflight[fid] = inv
                     if batch is None:
                         batch = []
                     batch.append(inv)
                 else:
+                    inflight[fid] = inv
                     runq.append(inv)
                 continue
             meta = parse_meta(data[s:s + m]) if m else {}
@@ -329,6 +312,12 @@ class Dispatcher:
             else:
                 self._fatal("unexpected %s frame (type %d) from the host"
                             % (TYPE_NAMES.get(ftype, "unknown"), ftype))
+        if pos == n:
+            self.tail = None
+        elif pos == 0:
+            self.tail = data if data.__class__ is bytearray else bytearray(data)
+        else:
+            self.tail = bytearray(data[pos:])
         if batch:
             self.aio.submit(batch)
 
