@@ -13,6 +13,8 @@ import concurrent.futures
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -392,12 +394,19 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def test_stand_in_azure_functions_when_none_is_installed(make_app, start_host):
+    # The interpreter running these tests, unless it has azure-functions.
+    probe = subprocess.run([sys.executable, "-c", "import azure.functions"],
+                           capture_output=True, env=dict(os.environ, PYTHONPATH=""))
+    if probe.returncode == 0:
+        pytest.skip("%s has azure-functions installed" % sys.executable)
+    settings = {"IsEncrypted": False, "Values": dict(
+        PY_SETTINGS["Values"], languageWorkers__python__defaultExecutablePath=sys.executable)}
     app = make_app({"which": py_fn('''
 import azure.functions as func
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(func.__file__)
-''')}, settings=PY_SETTINGS)
+''')}, settings=settings)
     host = start_host(app, env={"PYTHONPATH": ""})
     r = host.get("/api/which")
     assert r.status == 200
