@@ -11,7 +11,7 @@
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS    := libuv jansson openssl
+PKGS    := libuv jansson openssl sqlite3
 SANITIZE ?= 0
 
 ifeq ($(SANITIZE),1)

@@ -9,8 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t state[4];
-static int seeded;
+/* One generator per thread, so the store's thread and the loop thread never
+ * share state; each seeds itself from the kernel on first use. */
+static _Thread_local uint64_t state[4];
+static _Thread_local int seeded;
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 

@@ -1,8 +1,8 @@
 /*
  * id.h -- identifiers: random UUIDs for invocations and hosts.
  *
- * A per-process xoshiro256** generator seeded from the kernel once; fast
- * enough for every request. Ids are unique, not secret (keys use OpenSSL).
+ * A per-thread xoshiro256** generator seeded from the kernel once; fast
+ * enough for every request, and safe to call from any thread. Ids are unique, not secret (keys use OpenSSL).
  */
 #ifndef STRATUS_ID_H
 #define STRATUS_ID_H
