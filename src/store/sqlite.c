@@ -50,7 +50,7 @@ static const migration_t migrations[] = {
         "CREATE TABLE message ("
         "  seq INTEGER PRIMARY KEY,"          /* insertion order */
         "  queue TEXT NOT NULL,"
-        "  id TEXT NOT NULL UNIQUE,"          /* a UUID */
+        "  id TEXT NOT NULL UNIQUE,"          /* a version-7 UUID: appended to the index */
         "  receipt TEXT NOT NULL,"            /* the current pop receipt */
         "  dequeue_count INTEGER NOT NULL,"
         "  inserted INTEGER NOT NULL,"        /* ms since the epoch, UTC */

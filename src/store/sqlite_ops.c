@@ -111,7 +111,7 @@ static int op_put(sq_t *s, store_req_t *r, int64_t now)
     store_msg_t *m = calloc(1, sizeof *m);
     if (!m)
         return oom(r);
-    uuid_generate(m->id);
+    uuid_generate_v7(m->id, now);
     uuid_generate(m->pop_receipt);
     m->insertion_time = now;
     m->expiration_time =

@@ -234,7 +234,7 @@ typedef enum store_op {
 
 /* One message with Azure's metadata. */
 typedef struct store_msg {
-    char id[STORE_ID_LEN];          /* a UUID */
+    char id[STORE_ID_LEN];          /* a UUID (version 7: later messages sort later) */
     char pop_receipt[STORE_ID_LEN]; /* "" in peek results */
     uint32_t dequeue_count;         /* deliveries so far, this one included */
     int64_t insertion_time;

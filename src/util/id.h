@@ -14,6 +14,11 @@
 /* Write a version-4 UUID ("1b4e28ba-2fa1-41d2-883f-0016d3cca427"). */
 void uuid_generate(char out[UUID_STR_LEN]);
 
+/* Write a version-7 UUID: unix_ms (milliseconds since the epoch) in its
+ * first 48 bits, then random bits. Ids made later sort later, so a
+ * database index of them grows at one end instead of everywhere. */
+void uuid_generate_v7(char out[UUID_STR_LEN], int64_t unix_ms);
+
 /* 64 random bits. */
 uint64_t id_random64(void);
 
