@@ -84,20 +84,46 @@ static void free_msgs(store_req_t *r)
     r->n_msgs = 0;
 }
 
-/* Make sure queue has its row in `queue` (for listing empty queues). */
-static int ensure_queue(sq_t *s, const char *queue, int64_t now)
+/* Write the deltas to queue.messages (creating the queues that got
+ * messages) and forget them. */
+static int apply_deltas(sq_t *s, int64_t now)
 {
-    for (unsigned i = 0; i < s->n_known; i++)
-        if (strcmp(s->known[i], queue) == 0)
-            return SQLITE_OK;
-    sqlite3_stmt *st = s->stmt[SQ_QUEUE_ENSURE];
-    bind_text(st, 1, queue);
-    sqlite3_bind_int64(st, 2, now);
-    int rc = step_done(st);
-    if (rc != SQLITE_OK)
-        return rc;
-    unsigned slot = s->n_known < SQ_KNOWN_MAX ? s->n_known++ : s->next_known++ % SQ_KNOWN_MAX;
-    snprintf(s->known[slot], sizeof s->known[slot], "%s", queue);
+    sqlite3_stmt *st = s->stmt[SQ_QUEUE_ADD];
+    for (size_t i = 0; i < s->n_deltas; i++) {
+        if (s->deltas[i].delta == 0 && !s->deltas[i].put)
+            continue;
+        bind_text(st, 1, s->deltas[i].queue);
+        sqlite3_bind_int64(st, 2, now);
+        sqlite3_bind_int64(st, 3, s->deltas[i].delta);
+        int rc = step_done(st);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    s->n_deltas = 0;
+    return SQLITE_OK;
+}
+
+/* Count n messages into (n > 0) or out of (n < 0) queue in the open
+ * transaction; put says messages were added. When SQ_DELTAS_MAX queues are
+ * pending, they are written first (same transaction, same outcome). */
+static int count_in(sq_t *s, const char *queue, int64_t n, int put, int64_t now)
+{
+    size_t i = s->n_deltas;
+    while (i > 0 && strcmp(s->deltas[i - 1].queue, queue) != 0)
+        i--;
+    if (i == 0) {
+        if (s->n_deltas == SQ_DELTAS_MAX) {
+            int rc = apply_deltas(s, now);
+            if (rc != SQLITE_OK)
+                return rc;
+        }
+        i = ++s->n_deltas;
+        snprintf(s->deltas[i - 1].queue, sizeof s->deltas[i - 1].queue, "%s", queue);
+        s->deltas[i - 1].delta = 0;
+        s->deltas[i - 1].put = 0;
+    }
+    s->deltas[i - 1].delta += n;
+    s->deltas[i - 1].put |= put;
     return SQLITE_OK;
 }
 
@@ -105,9 +131,6 @@ static int ensure_queue(sq_t *s, const char *queue, int64_t now)
 
 static int op_put(sq_t *s, store_req_t *r, int64_t now)
 {
-    int rc = ensure_queue(s, r->in.queue, now);
-    if (rc != SQLITE_OK)
-        return rc;
     store_msg_t *m = calloc(1, sizeof *m);
     if (!m)
         return oom(r);
@@ -125,14 +148,14 @@ static int op_put(sq_t *s, store_req_t *r, int64_t now)
     sqlite3_bind_int64(st, 5, m->expiration_time);
     sqlite3_bind_int64(st, 6, m->next_visible_time);
     bind_blob(st, 7, r->in.body, r->in.body_len);
-    rc = step_done(st);
+    int rc = step_done(st);
     if (rc != SQLITE_OK) {
         free(m);
         return rc;
     }
     r->msgs = m;
     r->n_msgs = 1;
-    return SQLITE_OK;
+    return count_in(s, r->in.queue, 1, 1, now);
 }
 
 /* Select up to `want` visible messages: deliverable ones into r->msgs
@@ -194,6 +217,8 @@ static int op_get(sq_t *s, store_req_t *r, int64_t now)
             if ((rc = step_done(st)) != SQLITE_OK)
                 return rc;
             r->count++;
+            if ((rc = count_in(s, r->in.queue, -1, 0, now)) != SQLITE_OK)
+                return rc;
         }
         for (size_t i = first; i < r->n_msgs; i++) {
             sqlite3_stmt *st = s->stmt[SQ_MSG_DELIVER];
@@ -278,7 +303,9 @@ static int op_delete(sq_t *s, store_req_t *r, int64_t now)
     int rc = step_done(st);
     if (rc != SQLITE_OK)
         return rc;
-    return sqlite3_changes(s->db) == 1 ? SQLITE_OK : explain_miss(s, r, now);
+    if (sqlite3_changes(s->db) != 1)
+        return explain_miss(s, r, now);
+    return count_in(s, r->in.queue, -1, 0, now);
 }
 
 static int op_update(sq_t *s, store_req_t *r, int64_t now)
@@ -323,7 +350,7 @@ static int op_poison(sq_t *s, store_req_t *r, int64_t now)
     store_msg_t *m = calloc(1, sizeof *m);
     if (!m)
         return oom(r);
-    snprintf(m->id, sizeof m->id, "%s", r->in.id);
+    uuid_generate_v7(m->id, now);
     uuid_generate(m->pop_receipt);
     m->insertion_time = now;
     m->next_visible_time = now;
@@ -336,43 +363,63 @@ static int op_poison(sq_t *s, store_req_t *r, int64_t now)
     bind_text(st, 5, m->pop_receipt);
     sqlite3_bind_int64(st, 6, now);
     sqlite3_bind_int64(st, 7, m->expiration_time);
+    bind_text(st, 8, m->id);
     int rc = step_done(st);
     if (rc == SQLITE_OK && sqlite3_changes(s->db) != 1) {
         free(m);
         return explain_miss(s, r, now);
     }
-    if (rc == SQLITE_OK)
-        rc = ensure_queue(s, r->in.poison, now);
     if (rc != SQLITE_OK) {
         free(m);
         return rc;
     }
     r->msgs = m;
     r->n_msgs = 1;
-    return SQLITE_OK;
+    if ((rc = count_in(s, r->in.queue, -1, 0, now)) != SQLITE_OK)
+        return rc;
+    return count_in(s, r->in.poison, 1, 1, now);
 }
 
-static int op_clear(sq_t *s, store_req_t *r)
+static int op_clear(sq_t *s, store_req_t *r, int64_t now)
 {
     sqlite3_stmt *st = s->stmt[SQ_MSG_CLEAR];
     bind_text(st, 1, r->in.queue);
     int rc = step_done(st);
-    if (rc == SQLITE_OK)
-        r->count = sqlite3_changes(s->db);
-    return rc;
+    if (rc != SQLITE_OK)
+        return rc;
+    r->count = sqlite3_changes(s->db);
+    return count_in(s, r->in.queue, -r->count, 0, now);
 }
 
-/* Fill q from a row of (total, visible, oldest) at column col. */
-static void queue_info(store_queue_info_t *q, sqlite3_stmt *st, int col, int64_t now)
+/* One integer from a statement binding (queue, now); 0 when no row. */
+static int query_queue(sq_t *s, int which, const char *queue, int64_t now, int64_t *out)
 {
-    int64_t total = sqlite3_column_int64(st, col);
-    q->visible = (int64_t)sqlite3_column_double(st, col + 1);
-    q->invisible = total - q->visible;
-    q->oldest_insertion_time =
-        sqlite3_column_type(st, col + 2) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, col + 2);
-    q->oldest_age_ms = q->oldest_insertion_time && now > q->oldest_insertion_time
-                           ? now - q->oldest_insertion_time
-                           : 0;
+    sqlite3_stmt *st = s->stmt[which];
+    bind_text(st, 1, queue);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        sqlite3_bind_int64(st, 2, now);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Fill q with queue's depth at now. */
+static int queue_info(sq_t *s, store_queue_info_t *q, const char *queue, int64_t now)
+{
+    int64_t total, expired, invisible, oldest;
+    int rc;
+    if ((rc = query_queue(s, SQ_QUEUE_TOTAL, queue, now, &total)) ||
+        (rc = query_queue(s, SQ_QUEUE_EXPIRED, queue, now, &expired)) ||
+        (rc = query_queue(s, SQ_QUEUE_INVISIBLE, queue, now, &invisible)) ||
+        (rc = query_queue(s, SQ_QUEUE_OLDEST, queue, now, &oldest)))
+        return rc;
+    snprintf(q->name, sizeof q->name, "%s", queue);
+    q->invisible = invisible;
+    q->visible = total - expired - invisible > 0 ? total - expired - invisible : 0;
+    q->oldest_insertion_time = oldest;
+    q->oldest_age_ms = oldest && now > oldest ? now - oldest : 0;
+    return SQLITE_OK;
 }
 
 static int op_count(sq_t *s, store_req_t *r, int64_t now)
@@ -380,17 +427,8 @@ static int op_count(sq_t *s, store_req_t *r, int64_t now)
     r->queues = calloc(1, sizeof *r->queues);
     if (!r->queues)
         return oom(r);
-    snprintf(r->queues[0].name, sizeof r->queues[0].name, "%s", r->in.queue);
-    sqlite3_stmt *st = s->stmt[SQ_QUEUE_COUNT];
-    bind_text(st, 1, r->in.queue);
-    sqlite3_bind_int64(st, 2, now);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        queue_info(&r->queues[0], st, 0, now);
-        rc = SQLITE_DONE;
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    int rc = queue_info(s, &r->queues[0], r->in.queue, now);
+    if (rc != SQLITE_OK)
         return rc;
     r->n_queues = 1;
     return SQLITE_OK;
@@ -398,9 +436,9 @@ static int op_count(sq_t *s, store_req_t *r, int64_t now)
 
 static int op_list(sq_t *s, store_req_t *r, int64_t now)
 {
+    /* The names first (a statement is not stepped while others run). */
     sqlite3_stmt *st = s->stmt[SQ_QUEUE_LIST];
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_int64(st, 2, (int64_t)r->in.max + 1);
+    sqlite3_bind_int64(st, 1, (int64_t)r->in.max + 1);
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -421,10 +459,17 @@ static int op_list(sq_t *s, store_req_t *r, int64_t now)
         store_queue_info_t *q = &r->queues[r->n_queues++];
         memset(q, 0, sizeof *q);
         snprintf(q->name, sizeof q->name, "%s", (const char *)sqlite3_column_text(st, 0));
-        queue_info(q, st, 1, now);
     }
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    if (rc != SQLITE_DONE)
+        return rc;
+    for (size_t i = 0; i < r->n_queues; i++) {
+        char name[sizeof r->queues[i].name];
+        memcpy(name, r->queues[i].name, sizeof name);
+        if ((rc = queue_info(s, &r->queues[i], name, now)) != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
 }
 
 static int op_sweep(sq_t *s, store_req_t *r, int64_t now)
@@ -433,10 +478,21 @@ static int op_sweep(sq_t *s, store_req_t *r, int64_t now)
         sqlite3_stmt *st = s->stmt[SQ_SWEEP];
         sqlite3_bind_int64(st, 1, now);
         sqlite3_bind_int64(st, 2, SQ_SWEEP_CHUNK);
-        int rc = step_done(st);
-        if (rc != SQLITE_OK)
+        int rc, n = 0;
+        /* RETURNING rows come after the deletes are done, so counting (which
+         * may write queue rows) while stepping is safe. */
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *queue = (const char *)sqlite3_column_text(st, 0);
+            int crc = queue ? count_in(s, queue, -1, 0, now) : SQLITE_OK;
+            if (crc != SQLITE_OK) {
+                sqlite3_reset(st);
+                return crc;
+            }
+            n++;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
             return rc;
-        int n = sqlite3_changes(s->db);
         r->count += n;
         if (n < SQ_SWEEP_CHUNK)
             break;
@@ -547,7 +603,7 @@ static int run_op(sq_t *s, store_req_t *r, int64_t now)
     case STORE_OP_QUEUE_DELETE: return op_delete(s, r, now);
     case STORE_OP_QUEUE_UPDATE: return op_update(s, r, now);
     case STORE_OP_QUEUE_POISON: return op_poison(s, r, now);
-    case STORE_OP_QUEUE_CLEAR: return op_clear(s, r);
+    case STORE_OP_QUEUE_CLEAR: return op_clear(s, r, now);
     case STORE_OP_QUEUE_COUNT: return op_count(s, r, now);
     case STORE_OP_QUEUE_LIST: return op_list(s, r, now);
     case STORE_OP_SWEEP: return op_sweep(s, r, now);
@@ -568,6 +624,7 @@ static int run_tx(sq_t *s, store_req_t **reqs, size_t n, int64_t now, char *msg,
         snprintf(msg, msglen, "%s (while beginning a transaction)", sqlite3_errmsg(s->db));
         return rc;
     }
+    s->n_deltas = 0;
     for (size_t i = 0; i < n; i++) {
         reqs[i]->status = STORE_OK;
         reqs[i]->err[0] = '\0';
@@ -577,6 +634,8 @@ static int run_tx(sq_t *s, store_req_t **reqs, size_t n, int64_t now, char *msg,
             break;
         }
     }
+    if (rc == SQLITE_OK && (rc = apply_deltas(s, now)) != SQLITE_OK)
+        snprintf(msg, msglen, "%s (while counting messages)", sqlite3_errmsg(s->db));
     if (rc == SQLITE_OK) {
         rc = step_done(s->stmt[SQ_COMMIT]);
         if (rc == SQLITE_OK)
@@ -585,8 +644,6 @@ static int run_tx(sq_t *s, store_req_t **reqs, size_t n, int64_t now, char *msg,
     }
     if (!sqlite3_get_autocommit(s->db))
         step_done(s->stmt[SQ_ROLLBACK]);
-    s->n_known = 0;
-    s->next_known = 0;
     return rc;
 }
 

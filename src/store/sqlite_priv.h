@@ -17,7 +17,7 @@ enum {
     SQ_BEGIN_IMMEDIATE,
     SQ_COMMIT,
     SQ_ROLLBACK,
-    SQ_QUEUE_ENSURE,
+    SQ_QUEUE_ADD,
     SQ_MSG_INSERT,
     SQ_MSG_VISIBLE,
     SQ_MSG_PEEK,
@@ -28,7 +28,10 @@ enum {
     SQ_MSG_UPDATE,
     SQ_MSG_POISON,
     SQ_MSG_CLEAR,
-    SQ_QUEUE_COUNT,
+    SQ_QUEUE_TOTAL,
+    SQ_QUEUE_EXPIRED,
+    SQ_QUEUE_INVISIBLE,
+    SQ_QUEUE_OLDEST,
     SQ_QUEUE_LIST,
     SQ_SWEEP,
     SQ_KV_PUT,
@@ -40,9 +43,17 @@ enum {
 
 extern const char *const sq_sql[SQ_N];
 
-#define SQ_KNOWN_MAX 64 /* queue names remembered as having their `queue` row */
+#define SQ_DELTAS_MAX 64 /* queues counted per transaction before a flush */
 #define SQ_SWEEP_CHUNK 1000
 #define SQ_SWEEP_CHUNKS 10
+
+/* What one transaction changed in a queue's message count: written to
+ * queue.messages once per queue just before the commit. */
+typedef struct sq_delta {
+    char queue[STORE_QUEUE_REF_MAX + 1];
+    int64_t delta;
+    int put; /* messages were added: the queue's row must exist */
+} sq_delta_t;
 
 typedef struct sq {
     sqlite3 *db;
@@ -53,10 +64,8 @@ typedef struct sq {
     int version;    /* schema version */
     char check[96]; /* outcome of the integrity check at open */
     store_options_t opts;
-    /* Queues whose row in `queue` exists: a put skips its INSERT OR IGNORE.
-     * Forgotten on every rollback. */
-    char known[SQ_KNOWN_MAX][STORE_QUEUE_REF_MAX + 1];
-    unsigned n_known, next_known;
+    sq_delta_t deltas[SQ_DELTAS_MAX]; /* of the open transaction */
+    size_t n_deltas;
 } sq_t;
 
 /* Run a batch (store_backend_t.run). */

@@ -165,6 +165,8 @@ static void merge_options(store_options_t *o, const store_options_t *given)
         o->max_batch = STORE_DEFAULT_MAX_BATCH;
     if (!o->check_ms)
         o->check_ms = STORE_DEFAULT_CHECK_MS;
+    if (!o->check_max_bytes)
+        o->check_max_bytes = STORE_DEFAULT_CHECK_MAX_BYTES;
     if (!o->busy_timeout_ms)
         o->busy_timeout_ms = STORE_DEFAULT_BUSY_MS;
     if (!o->clock) {

@@ -119,6 +119,7 @@ const char *store_strerror(int status);
 #define STORE_DEFAULT_MAX_PENDING 10000
 #define STORE_DEFAULT_MAX_BATCH 1000
 #define STORE_DEFAULT_CHECK_MS 2000
+#define STORE_DEFAULT_CHECK_MAX_BYTES ((size_t)128 * 1024 * 1024)
 #define STORE_DEFAULT_BUSY_MS 5000
 #define STORE_DEFAULT_TTL_MS (7LL * 24 * 3600 * 1000) /* 7 days, as Azure */
 #define STORE_MAX_VISIBILITY_MS (7LL * 24 * 3600 * 1000)
@@ -139,6 +140,10 @@ typedef struct store_options {
     unsigned max_batch;       /* operations per transaction; 0: 1,000 */
     unsigned check_ms;        /* time budget of the integrity check at open; past it
                                  the check stops without error; 0: 2,000 ms */
+    size_t check_max_bytes;   /* files up to this size get a full PRAGMA quick_check
+                                 at open; bigger ones a partial check (the small
+                                 tables, and each message index at both ends), so
+                                 that opening stays quick; 0: 128 MiB */
     unsigned busy_timeout_ms; /* wait for a lock held by a reader; 0: 5,000 ms */
     /* 1: commit with SQLite synchronous=NORMAL instead of FULL. In WAL mode a
      * commit then survives a crash of the process but not a power loss or an
@@ -158,7 +163,7 @@ typedef struct store_options {
  * that the default location and relative paths use (NULL: relative paths
  * are relative to the working directory, and the default location is an
  * error). A missing file is created with the current schema; an existing
- * one is checked (PRAGMA quick_check, within check_ms) and migrated to the
+ * one is checked (PRAGMA quick_check, see check_ms) and migrated to the
  * current schema version. Returns STORE_OK with *out set, or a status with
  * a message in err naming the file and what is wrong (ESCHEME, ELOCKED,
  * ECORRUPT, EVERSION, EIO, EINVAL). Existing data is never re-created or
@@ -198,7 +203,8 @@ const char *store_location(const store_t *st);
 int store_schema_version(const store_t *st);
 
 /* The outcome of the integrity check at open: "ok", "new store",
- * "skipped: read-only", or "incomplete: time budget of N ms reached". */
+ * "skipped: read-only", "partial: N MiB file; ..." (see check_max_bytes),
+ * or "incomplete: time budget of N ms reached". */
 const char *store_check_result(const store_t *st);
 
 typedef struct store_stats {
@@ -354,9 +360,10 @@ int store_queue_update(store_t *st, store_req_t *req, const char *queue, const c
                        const char *receipt, int64_t visibility_ms, store_cb cb);
 
 /* Move a delivered message to "<queue>-poison" in one atomic step: the same
- * id and body, DequeueCount 0, visible at once, a new pop receipt and a
- * fresh default time to live. msgs[0] describes it in the poison queue.
- * STORE_ESTALE / STORE_ENOTFOUND as delete (nothing moves). */
+ * body as a new message there (as Azure's poison copy: a new id,
+ * DequeueCount 0, visible at once, a new pop receipt, the default time to
+ * live). msgs[0] describes it in the poison queue. STORE_ESTALE /
+ * STORE_ENOTFOUND as delete (nothing moves). */
 int store_queue_poison(store_t *st, store_req_t *req, const char *queue, const char *id,
                        const char *receipt, store_cb cb);
 

@@ -202,6 +202,49 @@ TEST(batch_size_is_capped)
     fx_done(&fx);
 }
 
+TEST(many_queues_in_one_batch)
+{
+    enum { NQ = 150 }; /* more queues than one transaction counts before a flush */
+    fx_t fx;
+    fx_init(&fx);
+    CHECK_INT(fx_open(&fx), STORE_OK);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ctx_t c;
+    ctx_init(&c, &fx);
+    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    store_req_t reqs[2 * NQ + 1];
+    memset(reqs, 0, sizeof reqs);
+    char name[32];
+    for (int i = 0; i < NQ; i++) {
+        snprintf(name, sizeof name, "queue-%03d", i);
+        reqs[2 * i].data = reqs[2 * i + 1].data = &c;
+        CHECK_INT(store_queue_put(fx.st, &reqs[2 * i], name, "short", 5, 0, 1000, count_cb),
+                  STORE_OK);
+        CHECK_INT(store_queue_put(fx.st, &reqs[2 * i + 1], name, "long", 4, 0, 0, count_cb),
+                  STORE_OK);
+    }
+    fx_run_until(&loop, &c.done, 2 * NQ);
+    CHECK_INT(c.ok, 2 * NQ);
+    store_req_t r = {0};
+    CHECK_INT(store_queue_list(fx.st, &r, NULL), STORE_OK);
+    CHECK_INT(r.n_queues, NQ);
+    for (size_t i = 0; i < r.n_queues; i++)
+        CHECK_INT(r.queues[i].visible, 2);
+    store_req_cleanup(&r);
+
+    /* A sweep across all of them, inside a batch of other work. */
+    fx.now += 1000;
+    reqs[2 * NQ].data = &c;
+    CHECK_INT(store_sweep(fx.st, &reqs[2 * NQ], count_cb), STORE_OK);
+    fx_run_until(&loop, &c.done, 2 * NQ + 1);
+    CHECK_INT(c.ok, 2 * NQ + 1);
+    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM queue WHERE messages != 1"), 0);
+    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM message"), NQ);
+    fx_stop(&fx, &loop);
+    fx_done(&fx);
+}
+
 TEST(back_pressure)
 {
     enum { CAP = 10 };
@@ -426,6 +469,7 @@ int main(void)
     RUN(completions_on_the_loop_thread);
     RUN(group_commit_of_one_loop_turn);
     RUN(batch_size_is_capped);
+    RUN(many_queues_in_one_batch);
     RUN(back_pressure);
     RUN(not_started_and_stopping);
     RUN(one_failing_operation_leaves_the_batch);
