@@ -347,14 +347,28 @@ static const char *notify_queue(const store_req_t *r)
     }
 }
 
-/* Tell the notify callback about each queue once. */
+/* Was queue notified for a request of list before r? */
+static int notified_before(store_req_t *list, store_req_t *r, const char *queue)
+{
+    for (store_req_t *p = list; p != r; p = p->next_) {
+        const char *q = notify_queue(p);
+        if (q && strcmp(q, queue) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Tell the notify callback about each queue once. The names of the first
+ * few queues are remembered; past them, the earlier requests are searched. */
 static void deliver_notifications(store_t *st, store_req_t *list)
 {
     const char *seen[16];
     size_t n_seen = 0;
+    if (!st->notify_cb)
+        return;
     for (store_req_t *r = list; r; r = r->next_) {
         const char *q = notify_queue(r);
-        if (!q || !st->notify_cb)
+        if (!q)
             continue;
         size_t i = 0;
         while (i < n_seen && strcmp(seen[i], q) != 0)
@@ -363,6 +377,8 @@ static void deliver_notifications(store_t *st, store_req_t *list)
             continue;
         if (n_seen < sizeof seen / sizeof seen[0])
             seen[n_seen++] = q;
+        else if (notified_before(list, r, q))
+            continue;
         st->notify_cb(st, q, st->notify_data);
     }
 }

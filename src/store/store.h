@@ -68,6 +68,8 @@
  *   thread and may call store functions, including submitting more work.
  *   The only other thread is the store's own, which never runs caller code
  *   except the clock (store_options_t.clock).
+ *   A synchronous call on a started store waits for the batch the thread
+ *   is running, if any: it blocks the loop, so it is for start-up only.
  *
  * Times are milliseconds since the Unix epoch, UTC; durations are
  * milliseconds.
@@ -154,7 +156,8 @@ typedef struct store_options {
      * hold it), no migration runs, every write fails with STORE_EIO. */
     int read_only;
     /* The clock, in ms since the epoch (UTC); NULL for the system's
-     * real-time clock. Called on the store's thread once per batch. */
+     * real-time clock. Called once per batch, on the thread that runs it
+     * (the store's, or the caller's for a synchronous call). */
     int64_t (*clock)(void *clock_data);
     void *clock_data;
 } store_options_t;

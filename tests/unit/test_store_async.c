@@ -18,6 +18,7 @@ typedef struct ctx {
     char last_err[STORE_ERR_LEN];
     int notified;
     char notified_queue[STORE_QUEUE_REF_MAX + 1];
+    int per_queue[200]; /* notifications of "queue-NNN" */
 } ctx_t;
 
 static void count_cb(store_req_t *req)
@@ -43,6 +44,9 @@ static void notify_cb(store_t *st, const char *queue, void *data)
     ctx_t *c = data;
     c->notified++;
     snprintf(c->notified_queue, sizeof c->notified_queue, "%s", queue);
+    int n;
+    if (sscanf(queue, "queue-%d", &n) == 1 && n >= 0 && n < 200)
+        c->per_queue[n]++;
 }
 
 static void ctx_init(ctx_t *c, fx_t *fx)
@@ -212,7 +216,10 @@ TEST(many_queues_in_one_batch)
     uv_loop_init(&loop);
     ctx_t c;
     ctx_init(&c, &fx);
+    store_set_notify(fx.st, notify_cb, &c);
     CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    store_stats_t before, after;
+    store_stats(fx.st, &before);
     store_req_t reqs[2 * NQ + 1];
     memset(reqs, 0, sizeof reqs);
     char name[32];
@@ -226,6 +233,14 @@ TEST(many_queues_in_one_batch)
     }
     fx_run_until(&loop, &c.done, 2 * NQ);
     CHECK_INT(c.ok, 2 * NQ);
+    /* Each queue told once per transaction that put into it, not per message. */
+    store_stats(fx.st, &after);
+    for (int i = 0; i < NQ; i++) {
+        CHECK(c.per_queue[i] >= 1);
+        CHECK(c.per_queue[i] <= (int)(after.transactions - before.transactions));
+    }
+    if (after.transactions - before.transactions == 1)
+        CHECK_INT(c.notified, NQ);
     store_req_t r = {0};
     CHECK_INT(store_queue_list(fx.st, &r, NULL), STORE_OK);
     CHECK_INT(r.n_queues, NQ);

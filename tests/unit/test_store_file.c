@@ -275,6 +275,34 @@ TEST(damaged_pages_are_refused)
     fx_done(&fx);
 }
 
+TEST(big_files_get_a_partial_check)
+{
+    fx_t fx;
+    fx_init(&fx);
+    make_store(&fx, 300, 500);
+    fx.opts.check_max_bytes = 4096; /* every file is "big" */
+    CHECK_INT(fx_open(&fx), STORE_OK);
+    CHECK_CONTAINS(fx.st ? store_check_result(fx.st) : "", "partial: 0 MiB file");
+    store_close(fx.st);
+    fx.st = NULL;
+    /* Garbage over the root pages of the message table and its id index:
+     * the probes walk from there. */
+    const char *roots[] = {"SELECT rootpage FROM sqlite_master WHERE name = 'message'",
+                           "SELECT rootpage FROM sqlite_master WHERE name = 'message_id'"};
+    long long page_size = fx_sql_int(fx.db, "PRAGMA page_size");
+    for (int i = 0; i < 2; i++) {
+        long long root = fx_sql_int(fx.db, roots[i]);
+        CHECK(root > 1);
+        char junk[4096];
+        memset(junk, 0x5A, sizeof junk);
+        CHECK_INT(write_at(fx.db, (off_t)((root - 1) * page_size), junk,
+                           (size_t)page_size < sizeof junk ? (size_t)page_size : sizeof junk),
+                  0);
+    }
+    refused(&fx, "sqlite:", fx.db, STORE_ECORRUPT, "is damaged");
+    fx_done(&fx);
+}
+
 TEST(another_applications_database_is_left_alone)
 {
     fx_t fx;
@@ -373,6 +401,7 @@ int main(void)
     RUN(garbage_header_is_not_a_database);
     RUN(text_file_is_not_a_database);
     RUN(damaged_pages_are_refused);
+    RUN(big_files_get_a_partial_check);
     RUN(another_applications_database_is_left_alone);
     RUN(newer_schema_version_is_refused);
     RUN(locked_by_another_process);
