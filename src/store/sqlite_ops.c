@@ -204,11 +204,9 @@ static int op_get(sq_t *s, store_req_t *r, int64_t now)
      * with a zero timeout one round only (delivered messages stay visible). */
     for (int round = 0; round < 8 && r->n_msgs < r->in.max; round++) {
         unsigned first = (unsigned)r->n_msgs, want = r->in.max - first, n_dead = 0, rows = 0;
+        /* Out of memory midway (rows of an earlier round already changed)
+         * fails the transaction: it is rolled back. */
         int rc = select_visible(s, r, want, now, seqs, dead, &n_dead, &rows);
-        if (rc == SQLITE_NOMEM) {
-            free_msgs(r);
-            return oom(r);
-        }
         if (rc != SQLITE_OK)
             return rc;
         for (unsigned i = 0; i < n_dead; i++) {
@@ -630,7 +628,9 @@ static int run_tx(sq_t *s, store_req_t **reqs, size_t n, int64_t now, char *msg,
         reqs[i]->err[0] = '\0';
         rc = run_op(s, reqs[i], now);
         if (rc != SQLITE_OK) {
-            snprintf(msg, msglen, "%s (while %s)", sqlite3_errmsg(s->db), op_name(reqs[i]->op));
+            snprintf(msg, msglen, "%s (while %s)",
+                     rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(s->db),
+                     op_name(reqs[i]->op));
             break;
         }
     }

@@ -375,6 +375,50 @@ TEST(one_failing_operation_leaves_the_batch)
     fx_done(&fx);
 }
 
+TEST(a_backend_failure_fails_only_its_operation)
+{
+    /* A trigger added to the file behind the store's back makes SQLite
+     * fail one insert: the batch is rolled back and rerun one by one. */
+    fx_t fx;
+    fx_init(&fx);
+    CHECK_INT(fx_open(&fx), STORE_OK);
+    store_close(fx.st);
+    fx.st = NULL;
+    CHECK_INT(fx_sql_exec(fx.db, "CREATE TRIGGER boom BEFORE INSERT ON message"
+                                 " WHEN CAST(NEW.body AS TEXT) = 'boom'"
+                                 " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"),
+              0);
+    CHECK_INT(fx_open(&fx), STORE_OK);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ctx_t c;
+    ctx_init(&c, &fx);
+    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    store_stats_t before, after;
+    store_stats(fx.st, &before);
+    store_req_t r[3];
+    memset(r, 0, sizeof r);
+    const char *bodies[] = {"a", "boom", "b"};
+    for (int i = 0; i < 3; i++) {
+        r[i].data = &c;
+        CHECK_INT(store_queue_put(fx.st, &r[i], Q, bodies[i], strlen(bodies[i]), 0, 0, count_cb),
+                  STORE_OK);
+    }
+    fx_run_until(&loop, &c.done, 3);
+    CHECK_INT(c.statuses[0], STORE_OK);
+    CHECK_INT(c.statuses[1], STORE_EIO);
+    CHECK_INT(c.statuses[2], STORE_OK);
+    CHECK_CONTAINS(c.last_err, "disk on fire (while putting a message)");
+    CHECK_CONTAINS(c.last_err, fx.db);
+    store_stats(fx.st, &after);
+    if (after.transactions - before.transactions == 4) /* one batch: failed, then 3 alone */
+        CHECK_INT(after.operations - before.operations, 3);
+    CHECK_INT(fx_count(&fx, Q).visible, 2);
+    CHECK_INT(fx_sql_int(fx.db, "SELECT messages FROM queue WHERE name = 'work'"), 2);
+    fx_stop(&fx, &loop);
+    fx_done(&fx);
+}
+
 TEST(notifications)
 {
     fx_t fx;
@@ -488,6 +532,7 @@ int main(void)
     RUN(back_pressure);
     RUN(not_started_and_stopping);
     RUN(one_failing_operation_leaves_the_batch);
+    RUN(a_backend_failure_fails_only_its_operation);
     RUN(notifications);
     RUN(read_only_beside_a_running_store);
     RUN(real_clock_redelivery);
