@@ -10,10 +10,11 @@
 #   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
 #   make bench         run bench/http_hello (nginx vs Stratus in-process and isolated)
 #   make bench-cold    run bench/cold_start (a request at zero workers vs process start)
+#   make bench-store   run bench/store (durable queue throughput vs raw SQLite commits)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS    := libuv jansson openssl
+PKGS    := libuv jansson openssl sqlite3
 SANITIZE ?= 0
 
 ifeq ($(SANITIZE),1)
@@ -48,7 +49,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all deps lambda-ric run test unit e2e fuzz fuzz-run bench bench-cold clean examples
+.PHONY: FORCE all deps lambda-ric run test unit e2e fuzz fuzz-run bench bench-cold bench-store clean \
+        examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -141,6 +143,15 @@ bench: all
 
 bench-cold: all
 	sh bench/cold_start
+
+# The store benchmark's driver: the store and the small pieces it uses.
+STORE_OBJ := $(filter $(BUILD)/src/store/% $(BUILD)/src/util/%,$(LIB_OBJ))
+$(BUILD)/bench/store-driver: bench/store/driver.c $(STORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STORE_OBJ) $(LDLIBS)
+
+bench-store:
+	sh bench/store/run
 
 clean:
 	rm -rf build stratus
