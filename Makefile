@@ -12,10 +12,11 @@
 #   make bench         run bench/http_hello (nginx vs Stratus in-process and isolated)
 #   make bench-cold    run bench/cold_start (a request at zero workers vs process start)
 #   make bench-python  run bench/python_hello (uwsgi vs Stratus with a Python worker)
+#   make bench-store   run bench/store (durable queue throughput vs raw SQLite commits)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS    := libuv jansson openssl
+PKGS    := libuv jansson openssl sqlite3
 SANITIZE ?= 0
 
 ifeq ($(SANITIZE),1)
@@ -51,7 +52,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: FORCE all deps lambda-ric run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
-        bench-python clean examples
+        bench-python bench-store clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -150,6 +151,15 @@ bench-cold: all
 
 bench-python: all
 	sh bench/python_hello
+
+# The store benchmark's driver: the store and the small pieces it uses.
+STORE_OBJ := $(filter $(BUILD)/src/store/% $(BUILD)/src/util/%,$(LIB_OBJ))
+$(BUILD)/bench/store-driver: bench/store/driver.c $(STORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STORE_OBJ) $(LDLIBS)
+
+bench-store:
+	sh bench/store/run
 
 clean:
 	rm -rf build stratus
