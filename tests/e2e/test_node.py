@@ -423,6 +423,7 @@ def test_exception_is_500_with_invocation_id_and_worker_survives(host, how, need
     r = host.get("/api/throws?how=" + how, timeout=30)
     assert r.status == 500, r.text
     inv = failure_id(r)
+    assert "boom" not in r.text and "index.js" not in r.text  # the error is for the log only
     e = log_entry(host, lambda e: e.get("invocationId") == inv and needle in text(e))
     if how == "throw":
         assert "throws/index.js:12" in text(e), e
