@@ -239,9 +239,11 @@ int host_run(const host_options_t *opts)
     h->loop = uv_default_loop();
     h->runtime = runtime_for_app(app);
     if (!h->runtime) {
+        char names[256];
+        runtime_names(names, sizeof names);
         log_write(LOG_CRITICAL, "Host.Startup", NULL,
                   "local.settings.json: FUNCTIONS_WORKER_RUNTIME '%s' is not supported by this "
-                  "host (supported: native)", app->worker_runtime);
+                  "host (supported: %s)", app->worker_runtime, names);
         free_host(h);
         return 1;
     }

@@ -331,6 +331,7 @@ static void conn_write(upstream_conn_t *c)
     size_t total = 0;
     for (unsigned i = 0; i < n; i++)
         total += bufs[i].len;
+    call->maybe_sent = 1;
     int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
     if (w == (int)total) {
         c->written = 1;
@@ -525,6 +526,7 @@ void upstream_send(upstream_t *u, upstream_call_t *call)
     call->qnext = NULL;
     call->queued = 0;
     if (!call->retried) {
+        call->maybe_sent = 0;
         call->error[0] = '\0';
         call->deadline = call->timeout_ms ? uv_now(u->loop) + call->timeout_ms : 0;
     }

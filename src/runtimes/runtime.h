@@ -52,6 +52,7 @@ typedef struct runtime {
 
 extern const runtime_t runtime_native;          /* in-process */
 extern const runtime_t runtime_native_isolated; /* in worker processes */
+extern const runtime_t runtime_custom;          /* custom handlers (custom.c) */
 
 /* ---- native code, shared by the in-process runtime and native workers ---- */
 
@@ -80,11 +81,19 @@ int worker__write_all(int fd, const char *p, size_t n);
  * Returns 0 only in a forked child, set up as a worker on fd 3. */
 int forkserver_main(int ctl);
 
+/* `stratus worker --exec PROGRAM ARGS...`: become the custom handler
+ * PROGRAM (argv[0], an absolute path), set to die with the host. Returns
+ * only when the exec fails (127, with the reason on stderr). */
+int custom_exec(int argc, char **argv);
+
 /* Release what native_open stored (the code stays mapped). */
 void native_close(function_t *fn);
 
 /* The runtime for an app: FUNCTIONS_WORKER_RUNTIME (unset = native), and
  * for native, stratus.native.inProcess. NULL when unknown. */
 const runtime_t *runtime_for_app(const app_t *app);
+
+/* The FUNCTIONS_WORKER_RUNTIME values this host knows, comma-separated. */
+void runtime_names(char *out, size_t n);
 
 #endif

@@ -4,12 +4,27 @@
  */
 #include "runtime.h"
 
+#include <stdio.h>
 #include <strings.h>
 
 static const runtime_t *const runtimes[] = {
     &runtime_native_isolated,
+    &runtime_custom,
     NULL,
 };
+
+void runtime_names(char *out, size_t n)
+{
+    size_t len = 0;
+    if (n)
+        out[0] = '\0';
+    for (size_t i = 0; runtimes[i] && len < n; i++) {
+        int k = snprintf(out + len, n - len, "%s%s", i ? ", " : "", runtimes[i]->name);
+        if (k < 0)
+            break;
+        len += (size_t)k;
+    }
+}
 
 const runtime_t *runtime_for_app(const app_t *app)
 {

@@ -267,7 +267,7 @@ TEST(concurrent_calls_and_connection_limit)
     upstream_opts_t o = {.max_conns = 2};
     upstream_t *u = upstream_new(&loop, "127.0.0.1", server_port, &o);
     static result_t r[6];
-    char bodies[6][16];
+    char bodies[6][32];
     int all = 0;
     for (int i = 0; i < 6; i++) {
         snprintf(bodies[i], sizeof bodies[i], "body %d", i);
