@@ -184,9 +184,21 @@ static int resp_on_status(http_parser *hp, const char *at, size_t len)
     return buf_append(&p->reason, at, len) ? resp_limit(p, "reason phrase", p->reason.max) : 0;
 }
 
+/* Headers are stored NUL-separated: a NUL inside one is refused (http-parser
+ * lets it through in values). */
+static int resp_nul(respparser_t *p, const char *at, size_t len)
+{
+    if (!memchr(at, '\0', len))
+        return 0;
+    snprintf(p->err, sizeof p->err, "NUL byte in a response header");
+    return -1;
+}
+
 static int resp_on_header_field(http_parser *hp, const char *at, size_t len)
 {
     respparser_t *p = R(hp);
+    if (resp_nul(p, at, len))
+        return -1;
     if (p->hdr_state != HDR_FIELD) {
         if (p->hdr_state == HDR_VALUE && resp_end_value(p))
             return -1;
@@ -199,6 +211,8 @@ static int resp_on_header_field(http_parser *hp, const char *at, size_t len)
 static int resp_on_header_value(http_parser *hp, const char *at, size_t len)
 {
     respparser_t *p = R(hp);
+    if (resp_nul(p, at, len))
+        return -1;
     if (p->hdr_state == HDR_NONE)
         return 0; /* cannot happen: http-parser sends a field first */
     if (p->hdr_state == HDR_FIELD) {
@@ -217,6 +231,12 @@ static int resp_on_headers_complete(http_parser *hp)
     if (p->hdr_state != HDR_NONE && resp_end_value(p))
         return -1;
     p->hdr_state = HDR_NONE;
+    if (hp->status_code < 100 || hp->status_code > 599) {
+        /* http-parser takes any three digits or fewer */
+        snprintf(p->err, sizeof p->err, "invalid HTTP status code %u (not 100 to 599)",
+                 (unsigned)hp->status_code);
+        return -1;
+    }
     p->status = (int)hp->status_code;
     if (p->no_body && hp->status_code / 100 != 1)
         return 1; /* http-parser: this message has no body */

@@ -1019,6 +1019,24 @@ TEST(resp_head_has_no_body)
     respparser_free(p);
 }
 
+TEST(resp_status_out_of_range)
+{
+    static const char *bad[] = {"HTTP/1.1 1 Continue\r\n\r\n", "HTTP/1.1 99 X\r\n\r\n",
+                                "HTTP/1.1 600 X\r\nContent-Length: 0\r\n\r\n",
+                                "HTTP/1.1 999 X\r\nContent-Length: 0\r\n\r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        respparser_t *p = respparser_new(0);
+        CHECK_INT(respparser_feed(p, bad[i], strlen(bad[i])), PARSE_ERROR);
+        CHECK_CONTAINS(respparser_error(p), "invalid HTTP status code");
+        respparser_free(p);
+    }
+    respparser_t *p = respparser_new(0);
+    /* http-parser lets a NUL through at the start of a value. */
+    CHECK_INT(respparser_feed(p, S("HTTP/1.1 200 OK\r\nX-A:\0b\r\n\r\n")), PARSE_ERROR);
+    CHECK(respparser_error(p)[0] != '\0');
+    respparser_free(p);
+}
+
 TEST(resp_header_next)
 {
     respparser_t *p = respparser_new(0);
@@ -1098,6 +1116,7 @@ int main(void)
     RUN(resp_feed_n_reports_trailing_bytes);
     RUN(resp_keep_alive_rules);
     RUN(resp_head_has_no_body);
+    RUN(resp_status_out_of_range);
     RUN(resp_header_next);
     RUN(resp_reset_releases_large_buffers);
     return TEST_REPORT();
