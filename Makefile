@@ -8,6 +8,7 @@
 #   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
 #   make bench         run bench/http_hello (nginx vs Stratus in-process and isolated)
 #   make bench-cold    run bench/cold_start (a request at zero workers vs process start)
+#   make bench-custom  run bench/custom_handler (a Node.js handler directly vs behind Stratus)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
@@ -42,7 +43,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps run test unit e2e fuzz fuzz-run bench bench-cold clean examples
+.PHONY: all deps run test unit e2e fuzz fuzz-run bench bench-cold bench-custom clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -111,6 +112,9 @@ bench: all
 
 bench-cold: all
 	sh bench/cold_start
+
+bench-custom: all
+	sh bench/custom_handler
 
 clean:
 	rm -rf build stratus

@@ -5,7 +5,7 @@
 set -e
 
 PACKAGES="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev \
-libsqlite3-dev libssl-dev libjsmn-dev python3 python3-pytest ${STRATUS_DEPS_EXTRA:-}"
+libsqlite3-dev libssl-dev libjsmn-dev python3 python3-pytest nodejs ${STRATUS_DEPS_EXTRA:-}"
 
 missing=""
 for p in $PACKAGES; do
