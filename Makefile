@@ -3,6 +3,8 @@
 #   make               build ./stratus
 #   make run           install missing packages, build, start examples/hello on :7071
 #   make test          install missing packages, build, run unit and end-to-end tests
+#                      (first installs the Lambda runtime client for the Lambda tests
+#                      into build/lambda-ric; STRATUS_SKIP_LAMBDA_RIC=1 skips it)
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz          build the libFuzzer drivers (clang) into build/fuzz/
 #   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
@@ -37,13 +39,17 @@ EXPORTS := -Wl,--dynamic-list=src/runtimes/stratus.dynlist
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
-OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stratus_h.o
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/stratus_h.o
+GEN_OBJ  := $(BUILD)/gen/stratus_h.o $(BUILD)/gen/runtime_files.o
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(GEN_OBJ)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_OBJ)
+# The worker shims of the interpreter runtimes, carried inside the binary.
+RT_FILES := $(shell find runtimes -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
+              ! -path '*/node_modules/*' 2>/dev/null | LC_ALL=C sort)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps run test unit e2e fuzz fuzz-run bench bench-cold bench-custom clean examples
+.PHONY: FORCE all deps lambda-ric run test unit e2e fuzz fuzz-run bench bench-cold bench-custom clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -62,6 +68,18 @@ $(BUILD)/gen/stratus_h.c: include/stratus.h scripts/embed.sh
 $(BUILD)/gen/stratus_h.o: $(BUILD)/gen/stratus_h.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# Rewritten only when the list of files changes, so adding or removing a
+# shim file re-embeds even when its date is old.
+$(BUILD)/gen/runtime_files.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(RT_FILES)' | cmp -s - $@ || echo '$(RT_FILES)' > $@
+
+$(BUILD)/gen/runtime_files.c: $(BUILD)/gen/runtime_files.list $(RT_FILES) scripts/embed_tree.sh
+	sh scripts/embed_tree.sh runtime_files runtimes $(RT_FILES) > $@
+
+$(BUILD)/gen/runtime_files.o: $(BUILD)/gen/runtime_files.c
+	$(CC) $(CFLAGS) -Isrc/runtimes -c -o $@ $<
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
@@ -79,8 +97,15 @@ unit: $(UNIT_BIN)
 e2e: $(BIN)
 	STRATUS_BIN=$(abspath $(BIN)) STRATUS_SANITIZE=$(filter 1,$(SANITIZE)) $(PYTHON) -m pytest -q tests/e2e
 
+# Node.js 22 and npm aws-lambda-ric, for tests/e2e/test_lambda.py (quick
+# once installed).
+lambda-ric:
+	@if [ -n "$(STRATUS_SKIP_LAMBDA_RIC)" ]; then echo "lambda-ric: skipped"; \
+	else sh scripts/lambda-ric.sh; fi
+
 test: deps
 	$(MAKE) all unit
+	$(MAKE) lambda-ric
 	$(MAKE) e2e
 
 FUZZ_CC     ?= clang
@@ -93,9 +118,14 @@ build/fuzz/gen/stratus_h.c: include/stratus.h scripts/embed.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed.sh stratus_h_text $< > $@
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) build/fuzz/gen/stratus_h.c
+build/fuzz/gen/runtime_files.c: $(RT_FILES) scripts/embed_tree.sh
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) build/fuzz/gen/stratus_h.c $(LDLIBS)
+	sh scripts/embed_tree.sh runtime_files runtimes $(RT_FILES) > $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) build/fuzz/gen/stratus_h.c build/fuzz/gen/runtime_files.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/runtimes -o $@ $< $(FUZZ_LIB) build/fuzz/gen/stratus_h.c \
+	  build/fuzz/gen/runtime_files.c $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 

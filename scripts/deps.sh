@@ -2,10 +2,12 @@
 # deps.sh -- install the Debian packages Stratus needs to build and test,
 # when they are missing. Safe to run repeatedly; does nothing when all are
 # present. Set STRATUS_DEPS_EXTRA to add packages (e.g. for benchmarks).
+# cmake is for the tests: it builds the native part of the Lambda runtime
+# client that scripts/lambda-ric.sh installs.
 set -e
 
 PACKAGES="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev \
-libsqlite3-dev libssl-dev libjsmn-dev python3 python3-pytest nodejs ${STRATUS_DEPS_EXTRA:-}"
+libsqlite3-dev libssl-dev libjsmn-dev python3 python3-pytest cmake nodejs ${STRATUS_DEPS_EXTRA:-}"
 
 missing=""
 for p in $PACKAGES; do

@@ -51,6 +51,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(name, "worker")) /* re-executed by the host; not for users */
         return cmd_worker(argc - 1, argv + 1);
+    if (!strcmp(name, "lambda-bootstrap")) /* started by the host; not for users */
+        return cmd_lambda_bootstrap(argc - 1, argv + 1);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(name, commands[i].name))
             return commands[i].run(argc - 1, argv + 1);

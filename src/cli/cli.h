@@ -20,6 +20,9 @@ int cmd_invoke(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
 int cmd_worker(int argc, char **argv);  /* started by the host only */
+/* Make the process die with the host, then execute a Lambda bootstrap
+ * (runtimes/lambda_proc.c; started by the host only). */
+int cmd_lambda_bootstrap(int argc, char **argv);
 
 /* 1 when argv[i] is "--help" or "-h" for some i. */
 int cli_wants_help(int argc, char **argv);

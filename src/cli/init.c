@@ -302,21 +302,18 @@ int cmd_init(int argc, char **argv)
         printf("Updating %s\n", ignore_path);
 
     printf("\nCreated a function app (worker runtime: %s) in %s\n", runtime, dir);
-    if (!strcmp(runtime, "native")) {
+    if (strcmp(runtime, "custom") != 0) {
         int here = !strcmp(dir, ".");
         int quote = strspn(dir, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                                 "0123456789_-./+,:@%") != strlen(dir);
         printf("Next: %s%s%s%s%sstratus new --template http --name hello && stratus start\n",
                here ? "" : "cd ", here || !quote ? "" : "'", here ? "" : dir,
                here || !quote ? "" : "'", here ? "" : " && ");
-    } else if (!strcmp(runtime, "custom")) {
+    } else {
         printf("Next: put your handler executable at %s/handler (or change\n"
                "customHandler.description.defaultExecutablePath in host.json), add a folder\n"
                "with a function.json per function, then run 'stratus start'.\n",
                dir);
-    } else {
-        printf("Next: add a folder with a function.json per function, then run "
-               "'stratus start'.\n");
     }
     return 0;
 }

@@ -145,6 +145,99 @@ static const char http_function_c[] =
     "    return 0; /* non-zero would fail the invocation (500) */\n"
     "}\n";
 
+/* function.json of the interpreter templates: scriptFile is the runtime's
+ * convention, written out so the file is plain to see. */
+#define INTERP_HTTP_JSON(script, out)                                          \
+    "{\n"                                                                      \
+    "  \"scriptFile\": \"" script "\",\n"                                       \
+    "  \"bindings\": [\n"                                                      \
+    "    {\n"                                                                  \
+    "      \"authLevel\": \"{{AUTH}}\",\n"                                      \
+    "      \"type\": \"httpTrigger\",\n"                                        \
+    "      \"direction\": \"in\",\n"                                            \
+    "      \"name\": \"req\",\n"                                                \
+    "      \"methods\": [\n"                                                   \
+    "        \"get\",\n"                                                       \
+    "        \"post\"\n"                                                       \
+    "      ]\n"                                                                \
+    "    },\n"                                                                 \
+    "    {\n"                                                                  \
+    "      \"type\": \"http\",\n"                                               \
+    "      \"direction\": \"out\",\n"                                           \
+    "      \"name\": \"" out "\"\n"                                              \
+    "    }\n"                                                                  \
+    "  ]\n"                                                                    \
+    "}\n"
+
+static const char python_http_json[] = INTERP_HTTP_JSON("__init__.py", "$return");
+static const char node_http_json[] = INTERP_HTTP_JSON("index.js", "res");
+
+static const char python_http_py[] =
+    "\"\"\"{{FN}} -- an HTTP-triggered function (from the Stratus \"http\" template).\n"
+    "\n"
+    "    curl \"http://localhost:7071/api/{{FN}}?name=Azure\"\n"
+    "    curl -d '{\"name\": \"Azure\"}' http://localhost:7071/api/{{FN}}\n"
+    "\n"
+    "(add ?code=<function key> when the host enforces keys).\n"
+    "\"\"\"\n"
+    "import logging\n"
+    "\n"
+    "import azure.functions as func\n"
+    "\n"
+    "\n"
+    "def main(req: func.HttpRequest) -> func.HttpResponse:\n"
+    "    logging.info(\"Python HTTP trigger function processed a request.\")\n"
+    "\n"
+    "    name = req.params.get(\"name\")\n"
+    "    if not name:\n"
+    "        try:\n"
+    "            body = req.get_json()\n"
+    "        except ValueError:\n"
+    "            body = None\n"
+    "        if isinstance(body, dict):\n"
+    "            name = body.get(\"name\")\n"
+    "\n"
+    "    if name:\n"
+    "        return func.HttpResponse(\n"
+    "            f\"Hello, {name}. This HTTP triggered function executed successfully.\")\n"
+    "    return func.HttpResponse(\n"
+    "        \"This HTTP triggered function executed successfully. Pass a name in the query \"\n"
+    "        \"string or in the request body for a personalized response.\",\n"
+    "        status_code=200)\n";
+
+static const char node_http_js[] =
+    "// {{FN}} -- an HTTP-triggered function (from the Stratus \"http\" template).\n"
+    "//\n"
+    "//   curl \"http://localhost:7071/api/{{FN}}?name=Azure\"\n"
+    "//   curl -H 'Content-Type: application/json' -d '{\"name\": \"Azure\"}' "
+    "http://localhost:7071/api/{{FN}}\n"
+    "//\n"
+    "// (add ?code=<function key> when the host enforces keys).\n"
+    "module.exports = async function (context, req) {\n"
+    "    context.log(\"JavaScript HTTP trigger function processed a request.\");\n"
+    "\n"
+    "    const name = req.query.name || (req.body && req.body.name);\n"
+    "    context.res = {\n"
+    "        // status: 200 is the default\n"
+    "        body: name\n"
+    "            ? \"Hello, \" + name + \". This HTTP triggered function executed successfully.\"\n"
+    "            : \"This HTTP triggered function executed successfully. Pass a name in the \" +\n"
+    "              \"query string or in the request body for a personalized response.\",\n"
+    "    };\n"
+    "};\n";
+
+static const template_file_t python_http_files[] = {
+    {"function.json", python_http_json},
+    {"__init__.py", python_http_py},
+    {NULL, NULL},
+};
+
+static const template_file_t node_http_files[] = {
+    {"function.json", node_http_json},
+    {"index.js", node_http_js},
+    {NULL, NULL},
+};
+
 /* Names compare case-insensitively, so "HttpTrigger" covers "httptrigger". */
 static const char *const http_aliases[] = {"http", "HttpTrigger", "http-trigger", NULL};
 
@@ -157,6 +250,10 @@ static const template_file_t http_files[] = {
 static const template_t templates[] = {
     {1, "native", "HTTP trigger", http_aliases,
      "a function run by an HTTP request (GET/POST /api/<name>)", http_files},
+    {1, "python", "HTTP trigger", http_aliases,
+     "a function run by an HTTP request (GET/POST /api/<name>)", python_http_files},
+    {1, "node", "HTTP trigger", http_aliases,
+     "a function run by an HTTP request (GET/POST /api/<name>)", node_http_files},
 };
 
 #define NTEMPLATES (sizeof templates / sizeof templates[0])

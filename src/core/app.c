@@ -298,6 +298,7 @@ void app__function_free(function_t *fn)
     free(fn->config_path);
     free(fn->script_file);
     free(fn->entry_point);
+    free(fn->bootstrap);
     free(fn);
 }
 

@@ -33,6 +33,7 @@ typedef struct function {
     char *config_path;   /* absolute path of its function.json */
     char *script_file;   /* absolute path, or NULL when not given */
     char *entry_point;   /* as written, or NULL (then the name is used) */
+    char *bootstrap;     /* "bootstrap": absolute path of a Lambda bootstrap, or NULL */
     int disabled;
     binding_t *bindings;
     size_t nbindings;
@@ -87,7 +88,7 @@ typedef struct app {
     int64_t scale_max_instances;      /* stratus.scale.maxInstances; 4 */
     int64_t scale_concurrency;        /* stratus.scale.perInstanceConcurrency; 64 */
     int64_t scale_idle_timeout_ms;    /* stratus.scale.idleTimeout; 5 min */
-    int scale_prewarm;                /* stratus.scale.prewarm: keep a placeholder worker; 1 */
+    int scale_prewarm;                /* stratus.scale.prewarm: placeholder workers kept; 1 */
     int64_t worker_memory_mb;         /* stratus.worker.memoryLimitMB; 1024; -1 = none */
 
     custom_handler_conf_t custom_handler; /* host.json customHandler / httpWorker */

@@ -1,7 +1,7 @@
 /*
  * function_json.c -- one function.json validated into a function_t (see
  * app_parse_function_json in app.h): the function's own fields (scriptFile,
- * entryPoint, disabled), every binding's common fields (name, type,
+ * entryPoint, bootstrap, disabled), every binding's common fields (name, type,
  * direction, dataType, cardinality, connection), then the fields of the
  * binding's kind through its parse(). The first problem found becomes the
  * function's one error; other properties are accepted and ignored, as Azure
@@ -258,6 +258,17 @@ static int parse_code(const app_t *app, const json_t *root, function_t *fn,
             return fail(err, n, "field 'entryPoint': expected a function name, got %s", shown);
         }
         fn->entry_point = app__xstrdup(json_string_value(v));
+    }
+
+    /* The Lambda runtime's executable, when not the usual "bootstrap" file
+     * of the function or app folder (the runtime checks that it runs). */
+    if ((v = app__get(root, "bootstrap"))) {
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            app__show(v, shown, sizeof shown);
+            return fail(err, n, "field 'bootstrap': expected the path of an executable, "
+                        "relative to the function folder, got %s", shown);
+        }
+        fn->bootstrap = app__path_join(fn->dir, json_string_value(v));
     }
     return 0;
 }

@@ -308,8 +308,14 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
         get_int(app__get(worker, "memoryLimitMB"), "stratus.worker.memoryLimitMB", 16, 1,
                 &app->worker_memory_mb, err, errlen) != 0)
         return -1;
-    if ((v = app__get(scale, "prewarm")) && app__bool(v, &app->scale_prewarm) != 0)
-        return bad(err, errlen, "stratus.scale.prewarm", "true or false", v);
+    /* prewarm: true (one placeholder), false, or how many to keep. */
+    if ((v = app__get(scale, "prewarm")) && app__bool(v, &app->scale_prewarm) != 0) {
+        long long n;
+        if (app__int(v, &n) != 0 || n < 0 || n > 16)
+            return bad(err, errlen, "stratus.scale.prewarm",
+                       "true, false or a count from 0 to 16", v);
+        app->scale_prewarm = (int)n;
+    }
     if (app->scale_min_instances > app->scale_max_instances) {
         snprintf(err, errlen, "host.json: field 'stratus.scale.minInstances' (%lld) is larger "
                  "than 'stratus.scale.maxInstances' (%lld)",

@@ -474,6 +474,8 @@ void http_respond(http_request_t *req, int status, const http_header_t *headers,
 
 /* ---- connection I/O ---------------------------------------------------- */
 
+static void maybe_closed(http_server_t *s);
+
 static void conn_free(http_conn_t *c)
 {
     http_server_t *s = c->server;
@@ -497,6 +499,17 @@ static void conn_free(http_conn_t *c)
     if (s->draining && s->nconns == 0 && s->drained_cb) {
         void (*cb)(http_server_t *) = s->drained_cb;
         s->drained_cb = NULL;
+        cb(s);
+    }
+    maybe_closed(s);
+}
+
+/* After http_server_close_cb: tell the owner once nothing is left. */
+static void maybe_closed(http_server_t *s)
+{
+    if (s->closed_cb && s->handles_open == 0 && s->nconns == 0) {
+        void (*cb)(http_server_t *) = s->closed_cb;
+        s->closed_cb = NULL;
         cb(s);
     }
 }
@@ -645,6 +658,10 @@ static void conn_error(http_conn_t *c, int status, const char *reason)
         n = (int)strlen(body);
     static const http_header_t ct = {{"Content-Type", 12}, {"text/plain; charset=utf-8", 25}};
     c->is_head = 0;
+    if (status == 413 && c->head_done && c->server->refused && c->req.method_name)
+        c->server->refused(c->server, sv_cstr(c->req.method_name),
+                           sv_make(c->url.p ? c->url.p : "", c->url.len), status,
+                           c->server->handler_data);
     write_response_head(&c->out, status, (size_t)n, 0, &ct, 1, 0);
     buf_append(&c->out, body, (size_t)n);
     c->close_after = 1;
@@ -979,6 +996,41 @@ void http_server_close(http_server_t *s)
     if (!uv_is_closing((uv_handle_t *)&s->sweep_timer))
         uv_close((uv_handle_t *)&s->sweep_timer, NULL);
 }
+
+static void server_handle_closed(uv_handle_t *h)
+{
+    http_server_t *s = h->data;
+    s->handles_open--;
+    maybe_closed(s);
+}
+
+void http_server_close_cb(http_server_t *s, void (*cb)(http_server_t *s))
+{
+    s->drained_cb = NULL;
+    s->draining = 1;
+    s->listening = 0;
+    s->handles_open = 0;
+    s->closed_cb = NULL; /* set once the handles are counted */
+    uv_handle_t *own[] = {(uv_handle_t *)&s->listener, (uv_handle_t *)&s->flush_check,
+                          (uv_handle_t *)&s->sweep_timer};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (!uv_is_closing(own[i])) {
+            own[i]->data = s;
+            uv_close(own[i], server_handle_closed);
+            s->handles_open++;
+        }
+    s->closed_cb = cb;
+    http_conn_t *c = s->conns;
+    while (c) {
+        http_conn_t *next = c->next;
+        c->gone = 1;
+        conn_close(c);
+        c = next;
+    }
+    maybe_closed(s); /* when nothing was open */
+}
+
+void http_server_on_refused(http_server_t *s, http_refused_fn fn) { s->refused = fn; }
 
 void http_server_free(http_server_t *s)
 {

@@ -60,6 +60,12 @@ typedef struct http_request {
 
 typedef void (*http_handler_fn)(http_request_t *req, void *data);
 
+/* Told when the server refuses a request on its own after its head was
+ * read (413 for a body over max_body): target is the request target, valid
+ * during the call. The handler never sees such a request. */
+typedef void (*http_refused_fn)(http_server_t *s, sv_t method, sv_t target, int status,
+                                void *data);
+
 typedef struct http_server_config {
     size_t max_url;              /* 414 beyond */
     size_t max_headers;          /* 431 beyond (bytes of names and values) */
@@ -87,6 +93,9 @@ struct http_server {
     char *rbuf;                /* shared read buffer */
     size_t rbuf_size;
     int rbuf_in_use;
+    http_refused_fn refused;   /* optional, see http_server_on_refused() */
+    void (*closed_cb)(http_server_t *s);
+    int handles_open;          /* listener, check, timer: counted once closing */
 };
 
 /* Prepare a server on loop. 0 or a negative libuv error. */
@@ -108,6 +117,15 @@ void http_server_drain(http_server_t *s, void (*cb)(http_server_t *s));
 /* Close every connection and the server's handles now (after a bounded
  * drain). Requests still with the handler are released when it answers. */
 void http_server_close(http_server_t *s);
+
+/* Like http_server_close(), then cb(s) once every handle and connection of
+ * the server is closed and freed, so that the memory holding s may go (after
+ * http_server_free()). Requests still with the handler must be answered
+ * (http_respond releases them) before cb can run. */
+void http_server_close_cb(http_server_t *s, void (*cb)(http_server_t *s));
+
+/* Be told of requests the server refuses itself (see http_refused_fn). */
+void http_server_on_refused(http_server_t *s, http_refused_fn fn);
 
 /* Release the server's memory once its handles have closed (after
  * http_server_close() and a run of the loop). */

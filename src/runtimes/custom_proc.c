@@ -1,7 +1,7 @@
 /*
  * custom_proc.c -- the processes of the custom handler runtime (see
  * custom.h): a free port, the process (started through `stratus worker
- * --exec`, which makes it die with the host, in a process group of its
+ * --handler`, which makes it die with the host, in a process group of its
  * own), its environment (the app settings and the port, never the host's
  * master key), readiness (GET / every CH_PROBE_MS until any HTTP answer),
  * stdout and stderr as log lines, and its exit.
@@ -344,7 +344,7 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     p->up = upstream_new(ca->loop, "127.0.0.1", port, &uo);
     size_t added = 0;
     char **env = p->up ? proc_env(p, &added) : NULL;
-    /* argv: stratus worker --exec <handler> [arguments...] [defaultWorkerPath] */
+    /* argv: stratus worker --handler <handler> [arguments...] [defaultWorkerPath] */
     size_t nargs = 4 + conf->narguments + 2;
     char **args = calloc(nargs, sizeof *args);
     if (!env || !args) {
@@ -362,7 +362,7 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     size_t k = 0;
     args[k++] = ca->exe;
     args[k++] = (char *)"worker";
-    args[k++] = (char *)"--exec";
+    args[k++] = (char *)"--handler";
     args[k++] = ca->handler;
     for (size_t i = 0; i < conf->narguments; i++)
         args[k++] = conf->arguments[i];
@@ -436,7 +436,7 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
 int custom_exec(int argc, char **argv)
 {
     if (argc < 1) {
-        fprintf(stderr, "stratus worker --exec: no program given\n");
+        fprintf(stderr, "stratus worker --handler: no program given\n");
         return 2;
     }
     /* Die with the host (kept across exec for ordinary binaries). */

@@ -65,7 +65,7 @@ void pool__call_fail(pool_call_t *c, int status, const char *reason)
 
 size_t pool__instances(const pool_t *p)
 {
-    return p->nworkers - (p->placeholder ? 1 : 0);
+    return p->nworkers - p->nplaceholders;
 }
 
 static int can_spawn(pool_t *p)
@@ -77,18 +77,22 @@ static int can_spawn(pool_t *p)
 static void prewarm_cb(uv_timer_t *t)
 {
     pool_t *p = t->data;
-    if (!p->closing && !p->placeholder && p->app->scale_prewarm && uv_now(p->loop) >= p->backoff_until)
-        pool__worker_spawn(p, 1);
+    while (!p->closing && p->nplaceholders < (size_t)p->app->scale_prewarm &&
+           uv_now(p->loop) >= p->backoff_until)
+        if (!pool__worker_spawn(p, 1))
+            break;
 }
 
 /* A new instance: the placeholder specialised (then another placeholder is
  * started a little later, off this request's path), or a new process. */
 static worker_t *new_instance(pool_t *p)
 {
-    worker_t *w = p->placeholder;
-    if (!w || w->exited || w->stop_requested)
+    worker_t *w = p->workers;
+    while (w && (w->state != W_PLACEHOLDER || w->exited || w->stop_requested))
+        w = w->next;
+    if (!w)
         return pool__worker_spawn(p, 0);
-    p->placeholder = NULL;
+    p->nplaceholders--;
     w->state = W_STARTING;
     w->spawn_ns = uv_hrtime();
     pool__send_load(w);
@@ -145,7 +149,7 @@ static void backoff_cb(uv_timer_t *t)
 void pool__schedule_respawn(pool_t *p)
 {
     int needed = p->queue.n || (int64_t)pool__instances(p) < p->app->scale_min_instances ||
-                 (p->app->scale_prewarm && !p->placeholder);
+                 p->nplaceholders < (size_t)p->app->scale_prewarm;
     if (p->consecutive_crashes > 1) {
         uint64_t delay = BACKOFF_MIN_MS << (p->consecutive_crashes - 2 > 12 ? 12 : p->consecutive_crashes - 2);
         if (delay > BACKOFF_MAX_MS)
@@ -212,7 +216,7 @@ static void sweep_cb(uv_timer_t *t)
 {
     pool_t *p = t->data;
     uint64_t now = uv_now(p->loop);
-    char limit[48], reason[200];
+    char limit[48], reason[300];
     format_timespan(p->app->function_timeout_ms, limit, sizeof limit);
     for (pool_call_t *c = p->queue.head; c;) {
         pool_call_t *next = c->next;
@@ -236,20 +240,53 @@ static void sweep_cb(uv_timer_t *t)
                 w->urgent = 1;
                 pool__worker_flush(w); /* the cancel goes out before the kill */
                 snprintf(reason, sizeof reason, "timed out after %s (functionTimeout)", limit);
-                char kill_reason[300];
-                snprintf(kill_reason, sizeof kill_reason, "invocation %s of '%s' timed out after "
-                         "%s (functionTimeout)", c->inv->id, c->inv->fn->name, limit);
+                char what[200], kill_reason[300];
+                snprintf(what, sizeof what, "invocation %s of '%.100s'", c->inv->id,
+                         c->inv->fn->name);
+                snprintf(kill_reason, sizeof kill_reason, "%s timed out after %s "
+                         "(functionTimeout)", what, limit);
+                uint64_t id = c->id;
                 pool__call_fail(c, 504, reason);
-                /* Native code cannot be interrupted: replace the worker. */
-                pool__worker_kill(w, kill_reason);
+                /* Native code cannot be interrupted: replace the worker. A
+                 * worker running others concurrently (Python, Node.js)
+                 * gets a grace period to end this one first. */
+                if (w->sequential || pool__await_cancelled(w, id, what) != 0)
+                    pool__worker_kill(w, kill_reason);
             }
             c = next;
         }
+        for (size_t i = 0; i < w->ncancelled && !w->exited; i++)
+            if (now >= w->cancelled[i].until) {
+                snprintf(reason, sizeof reason, "%s did not end within %d ms of its cancellation",
+                         w->cancelled[i].what, CANCEL_GRACE_MS);
+                pool__worker_kill(w, reason);
+                break;
+            }
     }
-    if (!p->queue.n && !p->running) {
+    if (!p->queue.n && !p->running && !p->cancelled) {
         uv_timer_stop(&p->sweep);
         p->sweeping = 0;
     }
+}
+
+int pool__await_cancelled(worker_t *w, uint64_t id, const char *what)
+{
+    cancelled_t *v = realloc(w->cancelled, (w->ncancelled + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    w->cancelled = v;
+    cancelled_t *x = &v[w->ncancelled++];
+    x->id = id;
+    x->until = uv_now(w->pool->loop) + CANCEL_GRACE_MS;
+    snprintf(x->what, sizeof x->what, "%s", what);
+    w->pool->cancelled++;
+    return 0;
+}
+
+void pool__forget_cancelled(worker_t *w, size_t i)
+{
+    w->cancelled[i] = w->cancelled[--w->ncancelled];
+    w->pool->cancelled--;
 }
 
 static void sweep_start(pool_t *p)
@@ -311,7 +348,7 @@ static void housekeeping_cb(uv_timer_t *t)
 
 /* ---- pool ---- */
 
-pool_t *pool_new(uv_loop_t *loop, app_t *app)
+pool_t *pool_new(uv_loop_t *loop, app_t *app, const pool_spec_t *spec)
 {
     pool_t *p = calloc(1, sizeof *p);
     if (!p)
@@ -321,7 +358,21 @@ pool_t *pool_new(uv_loop_t *loop, app_t *app)
     size_t len = sizeof p->exe;
     if (uv_exepath(p->exe, &len) != 0)
         snprintf(p->exe, sizeof p->exe, "/proc/self/exe");
+    snprintf(p->runtime, sizeof p->runtime, "%s", spec->runtime);
+    p->limit_memory = spec->limit_memory;
+    size_t n = 0;
+    while (spec->argv && spec->argv[n])
+        n++;
+    p->argv = calloc(n + 1, sizeof *p->argv);
     p->rbuf = malloc(READ_SIZE);
+    if (!p->argv || !p->rbuf) {
+        free(p->argv);
+        free(p->rbuf);
+        free(p);
+        return NULL;
+    }
+    for (; p->argc < n; p->argc++)
+        p->argv[p->argc] = strdup(spec->argv[p->argc]);
     uv_check_init(loop, &p->flush);
     p->flush.data = p;
     uv_check_start(&p->flush, pool__flush_cb);
@@ -417,7 +468,7 @@ json_t *pool_status(const pool_t *p)
     json_t *st = json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I, "
         "s:o}",
-        "runtime", "native", "mode", "isolated", "minInstances",
+        "runtime", p->runtime, "mode", "isolated", "minInstances",
         (json_int_t)p->app->scale_min_instances, "maxInstances",
         (json_int_t)p->app->scale_max_instances, "perInstanceConcurrency",
         (json_int_t)p->app->scale_concurrency, "idleTimeoutMs",
@@ -428,7 +479,7 @@ json_t *pool_status(const pool_t *p)
         "averageColdStartMs", p->cold_starts ? p->total_cold_start_ms / (double)p->cold_starts : 0.0,
         "rejected", (json_int_t)p->rejected, "timeouts", (json_int_t)p->timeouts, "workers",
         workers);
-    json_object_set_new(st, "placeholders", json_integer(p->placeholder ? 1 : 0));
+    json_object_set_new(st, "placeholders", json_integer((json_int_t)p->nplaceholders));
     return st;
 }
 
@@ -517,6 +568,9 @@ void pool_free(pool_t *p)
     }
     free(p->load_errors);
     buf_free(&p->fs_line);
+    for (size_t i = 0; i < p->argc; i++)
+        free(p->argv[i]);
+    free(p->argv);
     free(p->rbuf);
     free(p);
 }

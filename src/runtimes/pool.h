@@ -37,9 +37,23 @@
 
 typedef struct pool pool_t;
 
-/* A new pool for app on loop (nothing started yet); NULL when out of
- * memory. */
-pool_t *pool_new(uv_loop_t *loop, app_t *app);
+/* What a pool's workers run. A worker is always `stratus worker`, which
+ * sets itself up (own session, dies with the host, no new privileges,
+ * memory cap) and then either serves native functions itself or, with
+ * argv, executes that program (an interpreter running its worker shim)
+ * with the channel still on fd 3. */
+typedef struct pool_spec {
+    const char *runtime;   /* what workers must say in HELLO, e.g. "python" */
+    char *const *argv;     /* NULL-terminated program to execute; NULL: native */
+    int limit_memory;      /* cap the address space at stratus.worker.memoryLimitMB
+                            * (not for runtimes that reserve huge address ranges,
+                            * like V8; the host's resident-memory watchdog still
+                            * applies) */
+} pool_spec_t;
+
+/* A new pool for app on loop (nothing started yet); spec is copied. NULL
+ * when out of memory. */
+pool_t *pool_new(uv_loop_t *loop, app_t *app, const pool_spec_t *spec);
 
 /* Start the first worker and wait (running the loop) until it has loaded
  * the app's functions or failed to, at most timeout_ms. 0 when it loaded
@@ -69,5 +83,18 @@ void pool_close(pool_t *p, void (*cb)(void *data), void *data);
 
 /* Free a closed pool. */
 void pool_free(pool_t *p);
+
+/* ---- runtime operations for runtimes that run in a pool (pooled.c) ----
+ * The app's runtime_state is its pool. ready() makes the pool and starts it
+ * (pool_start); the others map onto the pool functions above. */
+int pool_runtime_ready(app_t *app, uv_loop_t *loop, const pool_spec_t *spec, char *err,
+                       size_t errlen);
+const char *pool_runtime_load_error(app_t *app, function_t *fn);
+void pool_runtime_invoke(invocation_t *inv, invocation_done_fn done, void *data);
+json_t *pool_runtime_scale_status(app_t *app);
+json_t *pool_runtime_health(app_t *app);
+void pool_runtime_stop(app_t *app, void (*cb)(void *data), void *data);
+void pool_runtime_free(app_t *app);
+void pool_runtime_unload(function_t *fn);
 
 #endif

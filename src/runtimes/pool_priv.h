@@ -24,6 +24,10 @@
 #define LINE_MAX_BYTES (16 * 1024)
 #define WBUF_MAX ((size_t)1 << 34)
 #define RESULT_MAX_TOKENS 512
+/* How long a worker that runs invocations concurrently has to end one
+ * that was cancelled (functionTimeout) before it is killed with all the
+ * others it runs. */
+#define CANCEL_GRACE_MS 2000
 
 /* A placeholder is a started worker that has not loaded the app yet: the
  * next scale-up specialises it (sends the load) instead of starting a
@@ -31,6 +35,15 @@
 typedef enum { W_PLACEHOLDER, W_STARTING, W_READY, W_STOPPING } worker_state_t;
 
 typedef struct worker worker_t;
+
+/* An invocation cancelled on a concurrent worker, whose RESULT is awaited
+ * until `until` (the caller has had its 504 already). */
+typedef struct cancelled {
+    uint64_t id;
+    uint64_t until;     /* uv_now() ms */
+    char what[200];     /* "invocation <id> of '<function>'", for the kill reason */
+} cancelled_t;
+
 
 typedef struct pool_call {
     struct pool_call *prev, *next;
@@ -84,6 +97,8 @@ struct worker {
     size_t queued_invokes; /* in wbuf, not yet written */
     size_t outstanding;    /* written, not yet answered */
     int urgent;            /* a control frame (cancel) is queued: never held */
+    cancelled_t *cancelled; /* awaiting their RESULT after a cancel */
+    size_t ncancelled;
     uint64_t invocations;
     uint64_t spawn_ns;
     uint64_t last_active;  /* uv_now() ms */
@@ -99,9 +114,13 @@ struct pool {
     uv_loop_t *loop;
     app_t *app;
     char exe[4096];
+    char runtime[32];  /* pool_spec_t.runtime */
+    char **argv;       /* pool_spec_t.argv (owned copy; empty for native) */
+    size_t argc;
+    int limit_memory;
     worker_t *workers;
     size_t nworkers;   /* alive (not yet exited), placeholders included */
-    worker_t *placeholder; /* the pre-started generic worker, or NULL */
+    size_t nplaceholders; /* pre-started generic workers (W_PLACEHOLDER) */
     uv_timer_t prewarm;
     /* the fork server (forkserver.c): forks workers without an exec */
     uv_process_t fs_proc;
@@ -111,6 +130,7 @@ struct pool {
     int next_seq;
     call_list_t queue;
     size_t running;    /* calls in flight on workers */
+    size_t cancelled;  /* cancelled calls still running on workers */
     uint64_t next_id;
     uv_check_t flush;
     uv_timer_t sweep;
@@ -148,6 +168,11 @@ void pool__list_push(call_list_t *l, pool_call_t *c);
 void pool__list_remove(call_list_t *l, pool_call_t *c);
 /* Fail a call with an HTTP status (500, 503, 504) and a reason. */
 void pool__call_fail(pool_call_t *c, int status, const char *reason);
+/* Await the RESULT of call id, cancelled on w (what names it for the kill
+ * reason), for CANCEL_GRACE_MS. 0, or -1 when out of memory. */
+int pool__await_cancelled(worker_t *w, uint64_t id, const char *what);
+/* Drop entry i of w's cancelled calls (its RESULT came). */
+void pool__forget_cancelled(worker_t *w, size_t i);
 /* Give queued calls to workers with room, starting workers as allowed. */
 void pool__dispatch(pool_t *p);
 /* Alive workers that are instances of the app (placeholders excluded). */

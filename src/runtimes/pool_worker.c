@@ -103,7 +103,7 @@ void pool__send_load(worker_t *w)
                                             bd->name, "dataType", bd->data_type, "connection",
                                             bd->connection));
         }
-        json_array_append_new(fns, json_pack("{s:s, s:s, s:s, s:o, s:s*}", "name", fn->name,
+        json_array_append_new(fns, json_pack("{s:s, s:s, s:s*, s:o, s:s*}", "name", fn->name,
                                              "directory", fn->dir, "scriptFile", fn->script_file,
                                              "bindings", bindings, "entryPoint",
                                              fn->entry_point));
@@ -272,16 +272,31 @@ static void on_result(worker_t *w, const frame_t *f)
     if (w->outstanding && --w->outstanding == 0 && w->wbuf.len)
         pool__mark_dirty(w);
     pool_call_t *c = find_call(w, f->id);
-    if (!c)
-        return; /* already failed (timeout); the late answer is dropped */
+    if (!c) {
+        /* Already failed (timeout); the late answer is dropped, and a
+         * cancelled invocation no longer holds the worker. */
+        for (size_t i = 0; i < w->ncancelled; i++)
+            if (w->cancelled[i].id == f->id) {
+                pool__forget_cancelled(w, i);
+                break;
+            }
+        return;
+    }
     pool__list_remove(&w->inflight, c);
     p->running--;
     w->invocations++;
     w->last_active = uv_now(p->loop);
     invocation_t *inv = c->inv;
-    jsmntok_t tok[RESULT_MAX_TOKENS];
+    jsmntok_t tok[RESULT_MAX_TOKENS], *big = NULL;
     jt_doc_t d;
-    if (jt_parse(&d, f->meta.p, f->meta.n, tok, RESULT_MAX_TOKENS) != 0) {
+    int rc = jt_parse(&d, f->meta.p, f->meta.n, tok, RESULT_MAX_TOKENS);
+    if (rc != 0) {
+        /* Many headers or outputs: a second try with room for them all. */
+        int need = jt_count(f->meta.p, f->meta.n);
+        if (need > RESULT_MAX_TOKENS && (big = arena_alloc(inv->arena, (size_t)need * sizeof *big)))
+            rc = jt_parse(&d, f->meta.p, f->meta.n, big, need);
+    }
+    if (rc != 0) {
         pool__call_fail(c, 500, "the worker sent a malformed result");
         pool__worker_kill(w, "it sent a malformed result frame");
         return;
@@ -311,7 +326,15 @@ static void on_result(worker_t *w, const frame_t *f)
             memchr(hn.p, '\r', hn.n) || memchr(hn.p, '\n', hn.n) || memchr(hn.p, ':', hn.n) ||
             memchr(hv.p, '\r', hv.n) || memchr(hv.p, '\n', hv.n))
             continue;
-        invocation_add_header(inv, hn, hv);
+        if (invocation_add_header(inv, hn, hv) != 0) {
+            /* Never a response with some of its headers missing. */
+            char why[80];
+            snprintf(why, sizeof why, "the response has more than %d headers",
+                     INVOCATION_MAX_RES_HEADERS);
+            char *r = arena_strndup(inv->arena, why, strlen(why));
+            c->done(inv, 0, r ? r : "too many response headers", c->data);
+            return;
+        }
     }
     int ok = buf_append(&inv->res_body, f->body.p, f->body.n) == 0;
     c->done(inv, ok, ok ? NULL : "the response is too large", c->data);
@@ -350,10 +373,17 @@ static void on_frame(worker_t *w, const frame_t *f)
         char err[200];
         json_t *meta = frame_meta_json(f, err, sizeof err);
         json_int_t proto = json_integer_value(json_object_get(meta, "protocol"));
+        const char *rt = json_string_value(json_object_get(meta, "runtime"));
         w->sequential = json_integer_value(json_object_get(meta, "concurrency")) == 1;
-        json_decref(meta);
-        if (proto != FRAME_PROTOCOL_VERSION)
+        char why[120];
+        if (proto != FRAME_PROTOCOL_VERSION) {
             pool__worker_kill(w, "it speaks another protocol version");
+        } else if (!rt || strcasecmp(rt, w->pool->runtime) != 0) {
+            snprintf(why, sizeof why, "it serves the runtime '%.32s', not '%s'", rt ? rt : "",
+                     w->pool->runtime);
+            pool__worker_kill(w, why);
+        }
+        json_decref(meta);
         break;
     }
     case FRAME_LOADED:
@@ -505,6 +535,7 @@ static void worker_release(worker_t *w)
     buf_free(&w->out.line);
     buf_free(&w->err.line);
     free(w->wbase);
+    free(w->cancelled);
     free(w);
     pool__maybe_finish(p);
 }
@@ -558,10 +589,12 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
     else
         log_write(LOG_DEBUG, "Host.Scale", NULL, "%s (%s)", why, how);
     w->exited = 1;
+    p->cancelled -= w->ncancelled;
+    w->ncancelled = 0;
+    if (w->state == W_PLACEHOLDER)
+        p->nplaceholders--;
     w->state = W_STOPPING;
     p->nworkers--;
-    if (p->placeholder == w)
-        p->placeholder = NULL;
     char reason[600];
     snprintf(reason, sizeof reason, "%s (%s)", why, how);
     worker_fail_all(w, reason);
@@ -616,6 +649,11 @@ void pool__worker_stop(worker_t *w)
     pool__mark_dirty(w);
 }
 
+static long long memory_cap_mb(const pool_t *p)
+{
+    return p->limit_memory && p->app->worker_memory_mb > 0 ? (long long)p->app->worker_memory_mb : 0;
+}
+
 /* The environment of a worker: the host's, without the host's own secrets
  * (user code never sees the master key) and with the worker's variables.
  * The first *added entries are allocated; free_env releases them. */
@@ -635,8 +673,7 @@ static char **worker_env(pool_t *p, int seq, int fork_server, size_t *added)
     env[k++] = strdup(tmp);
     snprintf(tmp, sizeof tmp, "STRATUS_APP_ROOT=%s", p->app->root);
     env[k++] = strdup(tmp);
-    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_MEMORY_MB=%lld",
-             (long long)(p->app->worker_memory_mb > 0 ? p->app->worker_memory_mb : 0));
+    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_MEMORY_MB=%lld", memory_cap_mb(p));
     env[k++] = strdup(tmp);
     if (fork_server)
         env[k++] = strdup("STRATUS_FORK_SERVER=1");
@@ -649,6 +686,27 @@ static char **worker_env(pool_t *p, int seq, int fork_server, size_t *added)
             env[k++] = environ[i];
     env[k] = NULL;
     return env;
+}
+
+/* `stratus worker [--fork-server] [--exec PROGRAM ARGS...]` (the strings
+ * are the pool's); free() the array. NULL when out of memory. */
+static char **worker_args(pool_t *p, int fork_server)
+{
+    char **a = calloc(p->argc + 5, sizeof *a);
+    if (!a)
+        return NULL;
+    size_t k = 0;
+    a[k++] = p->exe;
+    a[k++] = "worker";
+    if (fork_server)
+        a[k++] = "--fork-server";
+    if (p->argc) {
+        a[k++] = "--exec";
+        for (size_t i = 0; i < p->argc; i++)
+            a[k++] = p->argv[i];
+    }
+    a[k] = NULL;
+    return a;
 }
 
 static void free_env(char **env, size_t added)
@@ -678,8 +736,7 @@ static int fs_fork(pool_t *p, worker_t *w)
         return -1;
     }
     char line[64];
-    int n = snprintf(line, sizeof line, "spawn %d %lld\n", w->seq,
-                     (long long)(p->app->worker_memory_mb > 0 ? p->app->worker_memory_mb : 0));
+    int n = snprintf(line, sizeof line, "spawn %d %lld\n", w->seq, memory_cap_mb(p));
     union {
         struct cmsghdr h;
         char space[CMSG_SPACE(3 * sizeof(int))];
@@ -821,9 +878,9 @@ void pool__fs_start(pool_t *p)
     stdio[2].data.fd = 2;
     stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&p->fs_ctl;
-    char *args[] = {p->exe, "worker", "--fork-server", NULL};
+    char **args = worker_args(p, 1);
     size_t added = 0;
-    char **env = worker_env(p, 0, 1, &added);
+    char **env = args ? worker_env(p, 0, 1, &added) : NULL;
     uv_process_options_t o;
     memset(&o, 0, sizeof o);
     o.file = p->exe;
@@ -837,6 +894,7 @@ void pool__fs_start(pool_t *p)
     int rc = env ? uv_spawn(p->loop, &p->fs_proc, &o) : UV_ENOMEM;
     if (env)
         free_env(env, added);
+    free(args);
     p->fs_started = 1;
     p->handles_open += 2;
     if (rc != 0) {
@@ -887,7 +945,7 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
         uv_read_start((uv_stream_t *)&w->out.pipe, alloc_cb, out_read_cb);
         uv_read_start((uv_stream_t *)&w->err.pipe, alloc_cb, out_read_cb);
         if (placeholder)
-            p->placeholder = w;
+            p->nplaceholders++;
         else
             pool__send_load(w);
         return w;
@@ -901,9 +959,9 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
     stdio[2].data.stream = (uv_stream_t *)&w->err.pipe;
     stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&w->chan;
-    char *args[] = {p->exe, "worker", NULL};
+    char **args = worker_args(p, 0);
     size_t added = 0;
-    char **env = worker_env(p, w->seq, 0, &added);
+    char **env = args ? worker_env(p, w->seq, 0, &added) : NULL;
     uv_process_options_t o;
     memset(&o, 0, sizeof o);
     o.file = p->exe;
@@ -918,6 +976,7 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
     int rc = env ? uv_spawn(p->loop, &w->proc, &o) : UV_ENOMEM;
     if (env)
         free_env(env, added);
+    free(args);
     /* Link it in first, so the close callbacks find a listed worker. */
     w->next = p->workers;
     if (p->workers)
@@ -944,7 +1003,7 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
     uv_read_start((uv_stream_t *)&w->out.pipe, alloc_cb, out_read_cb);
     uv_read_start((uv_stream_t *)&w->err.pipe, alloc_cb, out_read_cb);
     if (placeholder)
-        p->placeholder = w;
+        p->nplaceholders++;
     else
         pool__send_load(w);
     log_write(LOG_DEBUG, "Host.Scale", NULL, "Started %s %d (pid %d)",

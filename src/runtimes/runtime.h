@@ -52,6 +52,10 @@ typedef struct runtime {
 
 extern const runtime_t runtime_native;          /* in-process */
 extern const runtime_t runtime_native_isolated; /* in worker processes */
+extern const runtime_t runtime_python;
+extern const runtime_t runtime_node;
+extern const runtime_t runtime_lambda;          /* Lambda custom runtimes (bootstrap) */
+extern const runtime_t runtime_lambda_provided; /* the same, named "provided" */
 extern const runtime_t runtime_custom;          /* custom handlers (custom.c) */
 
 /* ---- native code, shared by the in-process runtime and native workers ---- */
@@ -81,7 +85,7 @@ int worker__write_all(int fd, const char *p, size_t n);
  * Returns 0 only in a forked child, set up as a worker on fd 3. */
 int forkserver_main(int ctl);
 
-/* `stratus worker --exec PROGRAM ARGS...`: become the custom handler
+/* `stratus worker --handler PROGRAM ARGS...`: become the custom handler
  * PROGRAM (argv[0], an absolute path), set to die with the host. Returns
  * only when the exec fails (127, with the reason on stderr). */
 int custom_exec(int argc, char **argv);
@@ -89,11 +93,25 @@ int custom_exec(int argc, char **argv);
 /* Release what native_open stored (the code stays mapped). */
 void native_close(function_t *fn);
 
+/* ---- interpreter runtimes (interp.c) ---- */
+
+/* Write the worker shim for lang ("python", "node"), carried in the binary,
+ * into <app>/.stratus/runtimes/<lang>/ (files that differ only) and put
+ * that folder in dir. 0, or -1 with err set. */
+int interp_extract(const app_t *app, const char *lang, char *dir, size_t dirlen, char *err,
+                   size_t errlen);
+
+/* The interpreter to run: the app setting (or environment variable)
+ * `setting` when set, else dflt, looked up on PATH; its path goes to out.
+ * 0, or -1 with err saying what was not found and how to name it. */
+int interp_find(const app_t *app, const char *setting, const char *dflt, char *out,
+                size_t outlen, char *err, size_t errlen);
+
 /* The runtime for an app: FUNCTIONS_WORKER_RUNTIME (unset = native), and
  * for native, stratus.native.inProcess. NULL when unknown. */
 const runtime_t *runtime_for_app(const app_t *app);
 
-/* The FUNCTIONS_WORKER_RUNTIME values this host knows, comma-separated. */
-void runtime_names(char *out, size_t n);
+/* The names of the runtimes this host has, ", "-separated, into out. */
+void runtime_names(char *out, size_t outlen);
 
 #endif

@@ -9,22 +9,13 @@
 
 static const runtime_t *const runtimes[] = {
     &runtime_native_isolated,
+    &runtime_python,
+    &runtime_node,
+    &runtime_lambda,
+    &runtime_lambda_provided,
     &runtime_custom,
     NULL,
 };
-
-void runtime_names(char *out, size_t n)
-{
-    size_t len = 0;
-    if (n)
-        out[0] = '\0';
-    for (size_t i = 0; runtimes[i] && len < n; i++) {
-        int k = snprintf(out + len, n - len, "%s%s", i ? ", " : "", runtimes[i]->name);
-        if (k < 0)
-            break;
-        len += (size_t)k;
-    }
-}
 
 const runtime_t *runtime_for_app(const app_t *app)
 {
@@ -35,4 +26,12 @@ const runtime_t *runtime_for_app(const app_t *app)
         if (strcasecmp(runtimes[i]->name, name) == 0)
             return runtimes[i];
     return NULL;
+}
+
+void runtime_names(char *out, size_t outlen)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t i = 0; runtimes[i] && off < outlen; i++)
+        off += (size_t)snprintf(out + off, outlen - off, "%s%s", i ? ", " : "", runtimes[i]->name);
 }

@@ -337,7 +337,7 @@ static void limit_memory(void)
 
 int cmd_worker(int argc, char **argv)
 {
-    if (argc >= 2 && !strcmp(argv[1], "--exec")) /* a custom handler's trampoline */
+    if (argc >= 2 && !strcmp(argv[1], "--handler")) /* a custom handler's trampoline */
         return custom_exec(argc - 2, argv + 2);
     const char *fdv = getenv("STRATUS_WORKER_FD");
     if (!fdv) {
@@ -345,19 +345,35 @@ int cmd_worker(int argc, char **argv)
         return 2;
     }
     W.fd = atoi(fdv);
+    /* `--exec PROGRAM ARGS...`: set up, then become PROGRAM (an
+     * interpreter running its worker shim) with the channel on fd 3. */
+    char **exec_argv = NULL;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--exec") == 0 && i + 1 < argc) {
+            exec_argv = argv + i + 1;
+            break;
+        }
     if (getenv("STRATUS_FORK_SERVER")) {
         forkserver_main(W.fd); /* returns in each forked worker */
         W.fd = 3;
         /* Show as a plain worker in ps: blank "--fork-server" in place. */
-        for (int i = 1; i < argc; i++)
+        for (int i = 1; i < argc && !exec_argv; i++)
             memset(argv[i], ' ', strlen(argv[i]));
     }
-    /* Die with the host; never gain privileges; cap memory. */
+    /* Die with the host; never gain privileges; cap memory. All three
+     * survive an exec. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         return 0;
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     limit_memory();
+    if (exec_argv) {
+        unsetenv("STRATUS_WORKER_MEMORY_MB");
+        signal(SIGPIPE, SIG_DFL); /* an ignored signal would survive the exec */
+        execvp(exec_argv[0], exec_argv);
+        fprintf(stderr, "stratus worker: cannot run %s: %s\n", exec_argv[0], strerror(errno));
+        return 127;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     const char *root = getenv("STRATUS_APP_ROOT");

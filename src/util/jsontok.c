@@ -33,6 +33,16 @@ int jt_parse(jt_doc_t *doc, const char *text, size_t len, jsmntok_t *tok, int ma
     return 0;
 }
 
+int jt_count(const char *text, size_t len)
+{
+    if (len > (size_t)0x7fffffff)
+        return -1;
+    jsmn_parser p;
+    jsmn_init(&p);
+    int n = jsmn_parse(&p, text, len, NULL, 0);
+    return n < 0 ? -1 : n;
+}
+
 int jt_skip(const jt_doc_t *doc, int i)
 {
     int end = doc->tok[i].end;

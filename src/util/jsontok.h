@@ -32,6 +32,10 @@ typedef struct jt_doc {
  * tokens, or the root is not an object. */
 int jt_parse(jt_doc_t *doc, const char *text, size_t len, jsmntok_t *tok, int max);
 
+/* How many tokens text needs (for a second try with a larger array after
+ * jt_parse refused it), or -1 when it is not JSON. */
+int jt_count(const char *text, size_t len);
+
 /* The index of the token after value i and all it contains. */
 int jt_skip(const jt_doc_t *doc, int i);
 

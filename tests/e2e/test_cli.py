@@ -116,6 +116,24 @@ def test_new_creates_function(tmp_path):
     assert p.returncode != 0
 
 
+@pytest.mark.parametrize("runtime,code,output", [("python", "__init__.py", "$return"),
+                                                 ("node", "index.js", "res")])
+def test_new_for_interpreter_runtimes(tmp_path, runtime, code, output):
+    d = tmp_path / "app"
+    p = run("init", d, "--worker-runtime", runtime)
+    assert p.returncode == 0, p.err
+    assert "stratus new --template http --name hello" in p.out
+    p = run("new", "--template", "HTTP trigger", "--name", "hello", "--app", d,
+            "--authlevel", "anonymous")
+    assert p.returncode == 0, p.err
+    fj = json.loads((d / "hello" / "function.json").read_text())
+    assert fj["scriptFile"] == code
+    assert fj["bindings"][0]["authLevel"] == "anonymous"
+    assert fj["bindings"][1] == {"type": "http", "direction": "out", "name": output}
+    assert "hello" in (d / "hello" / code).read_text()
+    assert sorted(os.listdir(d / "hello")) == sorted(["function.json", code])
+
+
 def test_new_refuses_bad_name_and_template(tmp_path):
     d = tmp_path / "app"
     assert run("init", d).returncode == 0

@@ -668,6 +668,20 @@ def test_cold_start_time_excludes_the_first_invocation(make_app, start_host):
     assert float(last) < 2500, h.log()[-2000:]
 
 
+@pytest.mark.parametrize("prewarm,expected", [(3, 3), (False, 0), (True, 1)])
+def test_prewarm_keeps_that_many_placeholders(make_app, start_host, prewarm, expected):
+    """stratus.scale.prewarm: a count of pre-started placeholder workers (true
+    means one); a cold start specialises one and another takes its place."""
+    hj = host_json(min_instances=0, idle="00:00:01")
+    hj["stratus"]["scale"]["prewarm"] = prewarm
+    h = start_host(make_app(fns(hello=HELLO_C), host=hj))
+    assert wait_for(lambda: scale(h)["instances"] == 0 and
+                    scale(h)["placeholders"] == expected, timeout=20), scale(h)
+    assert h.get("/api/hello", timeout=30).status == 200
+    assert scale(h)["instances"] == 1
+    assert wait_for(lambda: scale(h)["placeholders"] == expected, timeout=10), scale(h)
+
+
 def test_scale_out_up_to_max_instances(make_app, start_host):
     app = make_app(fns(slow=SLOW_C),
                    host=host_json(min_instances=0, max_instances=3, concurrency=1,

@@ -397,6 +397,12 @@ TEST(host_bad_settings)
     CHECK_CONTAINS(app_fails("{\"version\": \"2.0\", \"stratus\": {\"native\": "
                              "{\"inProcess\": \"yes\"}}}", NULL),
                    "field 'stratus.native.inProcess': expected true or false, got 'yes'");
+    CHECK_CONTAINS(app_fails("{\"version\": \"2.0\", \"stratus\": {\"scale\": "
+                             "{\"prewarm\": 17}}}", NULL),
+                   "field 'stratus.scale.prewarm': expected true, false or a count from 0 to 16");
+    CHECK_CONTAINS(app_fails("{\"version\": \"2.0\", \"stratus\": {\"scale\": "
+                             "{\"prewarm\": \"some\"}}}", NULL),
+                   "field 'stratus.scale.prewarm'");
     CHECK_CONTAINS(app_fails("{\"version\": \"2.0\", \"extensions\": {\"http\": "
                              "{\"maxConcurrentRequests\": 0}}}", NULL),
                    "field 'extensions.http.maxConcurrentRequests'");

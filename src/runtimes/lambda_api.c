@@ -1,0 +1,238 @@
+/*
+ * lambda_api.c -- the AWS Lambda Runtime API (version 2018-06-01) that a
+ * bootstrap process talks to, served by the host's HTTP server on a
+ * listener of the process's own (see lambda_priv.h):
+ *
+ *   GET  /2018-06-01/runtime/invocation/next            long poll for an event
+ *   POST /2018-06-01/runtime/invocation/{id}/response   the result     -> 202
+ *   POST /2018-06-01/runtime/invocation/{id}/error      a failure      -> 202
+ *   POST /2018-06-01/runtime/init/error                 cannot start   -> 202
+ *
+ * An unknown request id gets 400 InvalidRequestID, an unknown path 404, a
+ * wrong method 405, a body over 6 MB 413 (and fails the invocation), as
+ * Lambda answers. This file speaks HTTP; lambda.c decides what happens.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "../http/method.h"
+#include "../telemetry/log.h"
+#include "../util/id.h"
+#include "lambda_priv.h"
+
+static const http_header_t ct_json = {{"Content-Type", 12}, {"application/json", 16}};
+
+void lambda__api_error(http_request_t *req, int status, const char *type, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    buf_t b;
+    buf_init(&b, 4096);
+    buf_lit(&b, "{\"errorMessage\":\"");
+    buf_json_escape(&b, msg, strlen(msg));
+    buf_lit(&b, "\",\"errorType\":\"");
+    buf_json_escape(&b, type, strlen(type));
+    buf_lit(&b, "\"}");
+    http_respond(req, status, &ct_json, 1, b.p, b.len);
+    buf_free(&b);
+}
+
+static void allow(http_request_t *req, const char *methods)
+{
+    http_header_t h = {SV_LIT("Allow"), sv_cstr(methods)};
+    http_respond(req, 405, &h, 1, NULL, 0);
+}
+
+static void accepted(http_request_t *req)
+{
+    http_respond(req, 202, &ct_json, 1, "{\"status\":\"OK\"}", 15);
+}
+
+/* ---- `next` answers ---- */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The X-Ray trace header: from the request's W3C traceparent when it has
+ * one ("00-<32 hex>-<16 hex>-<2 hex>"), else new random ids. The runtime
+ * client needs this header on every event. */
+static void trace_id(const invocation_t *inv, char *out, size_t n)
+{
+    sv_t tp = inv->req ? http_request_header(inv->req, "traceparent") : SV_NULL;
+    if (tp.n == 55 && tp.p[2] == '-' && tp.p[35] == '-' && tp.p[52] == '-') {
+        int ok = 1;
+        for (size_t i = 3; i < 55 && ok; i++)
+            ok = i == 35 || i == 52 || hexval(tp.p[i]) >= 0;
+        if (ok) {
+            snprintf(out, n, "Root=1-%.8s-%.24s;Parent=%.16s;Sampled=%d", tp.p + 3, tp.p + 11,
+                     tp.p + 36, hexval(tp.p[54]) & 1);
+            return;
+        }
+    }
+    uint64_t a = id_random64(), b = id_random64(), c = id_random64();
+    snprintf(out, n, "Root=1-%08llx-%08llx%016llx;Parent=%016llx;Sampled=0",
+             (unsigned long long)(time(NULL) & 0xffffffff), (unsigned long long)(a >> 32),
+             (unsigned long long)b, (unsigned long long)c);
+}
+
+int lambda__api_send(lambda_proc_t *p, http_request_t *req, lambda_call_t *c)
+{
+    lambda_fn_t *lf = p->lf;
+    lambda_rt_t *rt = lf->rt;
+    invocation_t *inv = c->inv;
+    buf_reset(&rt->event);
+    if (lambda_event_http(&rt->event, inv, rt->app->route_prefix, lf->route, c->start_unix) != 0)
+        return -1;
+    char deadline[32], trace[160];
+    uint64_t dl = c->deadline_unix;
+    snprintf(deadline, sizeof deadline, "%llu", (unsigned long long)dl);
+    trace_id(inv, trace, sizeof trace);
+    http_header_t h[5] = {
+        ct_json,
+        {SV_LIT("Lambda-Runtime-Aws-Request-Id"), sv_cstr(inv->id)},
+        {SV_LIT("Lambda-Runtime-Deadline-Ms"), sv_cstr(deadline)},
+        {SV_LIT("Lambda-Runtime-Invoked-Function-Arn"), sv_cstr(lf->arn)},
+        {SV_LIT("Lambda-Runtime-Trace-Id"), sv_cstr(trace)},
+    };
+    http_respond(req, 200, h, 5, rt->event.p ? rt->event.p : "{}", rt->event.p ? rt->event.len : 2);
+    return 0;
+}
+
+/* ---- requests ---- */
+
+static int path_is(sv_t rest, const char *s) { return sv_eq(rest, sv_cstr(s)); }
+
+static void api_handle(http_request_t *req, void *data)
+{
+    lambda_proc_t *p = data;
+    sv_t path = req->path;
+    sv_t prefix = SV_LIT(LAMBDA_API_PREFIX);
+    if (path.n < prefix.n || memcmp(path.p, prefix.p, prefix.n) != 0) {
+        lambda__api_error(req, 404, "InvalidRequest", "no Runtime API endpoint at %.*s (this is "
+                          "API version 2018-06-01)", (int)(path.n > 200 ? 200 : path.n), path.p);
+        return;
+    }
+    sv_t rest = sv_make(path.p + prefix.n, path.n - prefix.n);
+    int is_post = req->method == METHOD_POST;
+    const char *body = req->body.p ? req->body.p : "";
+    size_t len = req->body.len;
+    sv_t type_hdr = http_request_header(req, "Lambda-Runtime-Function-Error-Type");
+
+    if (path_is(rest, "invocation/next")) {
+        if (req->method != METHOD_GET) {
+            allow(req, "GET");
+            return;
+        }
+        lambda__next(p, req); /* answers now or later */
+        return;
+    }
+    if (path_is(rest, "init/error")) {
+        if (!is_post) {
+            allow(req, "POST");
+            return;
+        }
+        lambda__init_error(p, body, len, type_hdr);
+        accepted(req);
+        return;
+    }
+    sv_t inv_prefix = SV_LIT("invocation/");
+    if (rest.n > inv_prefix.n && memcmp(rest.p, inv_prefix.p, inv_prefix.n) == 0) {
+        sv_t tail = sv_make(rest.p + inv_prefix.n, rest.n - inv_prefix.n);
+        const char *slash = memchr(tail.p, '/', tail.n);
+        if (slash) {
+            sv_t id = sv_make(tail.p, (size_t)(slash - tail.p));
+            sv_t what = sv_make(slash + 1, tail.n - id.n - 1);
+            int is_response = path_is(what, "response"), is_error = path_is(what, "error");
+            if (is_response || is_error) {
+                if (!is_post) {
+                    allow(req, "POST");
+                    return;
+                }
+                lambda_call_t *c = lambda__find(p, id);
+                if (!c) {
+                    lambda__api_error(req, 400, "InvalidRequestID", "Invalid request ID: no "
+                                      "invocation %.*s is in flight on this runtime",
+                                      (int)(id.n > 64 ? 64 : id.n), id.p);
+                    return;
+                }
+                /* The body is read before the answer releases the request. */
+                if (is_response)
+                    lambda__respond(p, c, body, len);
+                else
+                    lambda__error(p, c, body, len, type_hdr);
+                accepted(req);
+                return;
+            }
+        }
+    }
+    lambda__api_error(req, 404, "InvalidRequest", "no Runtime API endpoint at %.*s",
+                      (int)(path.n > 200 ? 200 : path.n), path.p);
+}
+
+/* A body over 6 MB: the server answered 413 itself; fail the invocation
+ * it was meant for (or report the init error) instead of letting it wait
+ * for its timeout. */
+static void api_refused(http_server_t *s, sv_t method, sv_t target, int status, void *data)
+{
+    lambda_proc_t *p = data;
+    (void)s;
+    (void)method;
+    (void)status;
+    sv_t prefix = SV_LIT(LAMBDA_API_PREFIX "invocation/");
+    if (target.n > prefix.n && memcmp(target.p, prefix.p, prefix.n) == 0) {
+        sv_t tail = sv_make(target.p + prefix.n, target.n - prefix.n);
+        const char *slash = memchr(tail.p, '/', tail.n);
+        lambda_call_t *c = slash ? lambda__find(p, sv_make(tail.p, (size_t)(slash - tail.p))) : NULL;
+        if (c)
+            lambda__too_large(p, c);
+        return;
+    }
+    if (sv_eq(target, SV_LIT(LAMBDA_API_PREFIX "init/error"))) {
+        static const char msg[] = "{\"errorType\":\"Runtime.InitError\",\"errorMessage\":\"the "
+                                  "init error document is larger than 6 MB\"}";
+        lambda__init_error(p, msg, sizeof msg - 1, SV_NULL);
+    }
+}
+
+int lambda__api_open(lambda_proc_t *p, char *err, size_t errlen)
+{
+    lambda_rt_t *rt = p->lf->rt;
+    http_server_config_t cfg = {
+        .max_url = 4096,
+        .max_headers = 64 * 1024,
+        .max_body = LAMBDA_MAX_PAYLOAD,
+        .header_timeout_ms = 30000,
+        .keepalive_timeout_ms = 15 * 60 * 1000,
+        .max_connections = (size_t)rt->concurrency * 2 + 16,
+    };
+    int rc = http_server_init(&p->api, rt->loop, &cfg, api_handle, p);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot set up its Runtime API listener: %s", uv_strerror(rc));
+        return -1;
+    }
+    http_server_on_refused(&p->api, api_refused);
+    rc = http_server_listen(&p->api, "127.0.0.1", 0);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot listen on 127.0.0.1 for its Runtime API: %s",
+                 uv_strerror(rc));
+        return -2;
+    }
+    p->port = http_server_port(&p->api);
+    return 0;
+}
+
+static void api_closed(http_server_t *s)
+{
+    lambda_proc_t *p = (lambda_proc_t *)((char *)s - offsetof(lambda_proc_t, api));
+    http_server_free(s);
+    lambda__api_closed(p);
+}
+
+void lambda__api_close(lambda_proc_t *p) { http_server_close_cb(&p->api, api_closed); }

@@ -1,0 +1,737 @@
+/*
+ * lambda_event.c -- the API Gateway proxy event and result, and runtime
+ * error documents (see lambda_event.h).
+ *
+ * The event is written by hand into a bounded buffer (one per invocation,
+ * on the request path); the result and error documents, which come from
+ * user code, are parsed with jansson and checked field by field.
+ */
+#include "lambda_event.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "stratus.h"
+
+#define MALFORMED "Malformed Lambda proxy response: "
+
+/* ---- UTF-8 and JSON strings ---- */
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned min, cp;
+    if ((c & 0xe0) == 0xc0)
+        len = 2, min = 0x80, cp = c & 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+        len = 3, min = 0x800, cp = c & 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+        len = 4, min = 0x10000, cp = c & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+int lambda_utf8_valid(const char *p, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t i = 0;
+    while (i < len) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = utf8_seq(s + i, len - i);
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 1;
+}
+
+/* Append a JSON string (quoted); bytes that are not UTF-8 become U+FFFD,
+ * so the event is always valid JSON. */
+static int jstr(buf_t *b, const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    int rc = buf_putc(b, '"');
+    size_t start = 0, i = 0;
+    while (i < n && rc == 0) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = utf8_seq(s + i, n - i);
+        if (k) {
+            i += k;
+            continue;
+        }
+        rc |= buf_json_escape(b, p + start, i - start);
+        rc |= buf_lit(b, "\\ufffd");
+        start = ++i;
+    }
+    rc |= buf_json_escape(b, p + start, n - start);
+    rc |= buf_putc(b, '"');
+    return rc ? -1 : 0;
+}
+
+static int jstr_c(buf_t *b, const char *s) { return jstr(b, s, strlen(s)); }
+
+/* ---- the event ---- */
+
+/* "/api/items/{id}" from "items/{id:int?}" behind prefix "api"; a
+ * catch-all "{*rest}" becomes API Gateway's greedy "{rest+}". */
+static int put_resource(buf_t *b, const char *prefix, const char *route)
+{
+    buf_t r;
+    buf_init(&r, ROUTE_MAX_TEMPLATE * 2);
+    int rc = 0;
+    if (*prefix) {
+        rc |= buf_putc(&r, '/');
+        rc |= buf_puts(&r, prefix);
+    }
+    while (*route == '/')
+        route++;
+    rc |= buf_putc(&r, '/');
+    for (const char *p = route; *p && rc == 0; p++) {
+        if (*p != '{') {
+            rc |= buf_putc(&r, *p);
+            continue;
+        }
+        const char *end = strchr(p, '}');
+        if (!end) {
+            rc |= buf_puts(&r, p);
+            break;
+        }
+        const char *name = p + 1;
+        int greedy = *name == '*';
+        if (greedy)
+            name++;
+        size_t len = strcspn(name, ":?}");
+        rc |= buf_putc(&r, '{');
+        rc |= buf_append(&r, name, len);
+        if (greedy)
+            rc |= buf_putc(&r, '+');
+        rc |= buf_putc(&r, '}');
+        p = end;
+    }
+    if (r.len > 1 && r.p[r.len - 1] == '/')
+        r.len--;
+    rc |= jstr(b, r.p ? r.p : "/", r.p ? r.len : 1);
+    buf_free(&r);
+    return rc ? -1 : 0;
+}
+
+/* headers (the last value of each name) and multiValueHeaders (all of
+ * them), names grouped case-insensitively under their first spelling. */
+static int put_headers(buf_t *b, const http_request_t *r)
+{
+    int rc = buf_lit(b, ",\"headers\":{");
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        if (pass == 1)
+            rc |= buf_lit(b, "},\"multiValueHeaders\":{");
+        int first = 1;
+        for (size_t i = 0; i < r->nheaders && rc == 0; i++) {
+            sv_t name = r->headers[i].name;
+            size_t j = 0;
+            while (j < i && !sv_ieq(r->headers[j].name, name))
+                j++;
+            if (j < i)
+                continue; /* grouped under an earlier spelling */
+            rc |= first ? 0 : buf_putc(b, ',');
+            first = 0;
+            rc |= jstr(b, name.p, name.n);
+            rc |= buf_puts(b, pass ? ":[" : ":");
+            int firstv = 1;
+            size_t last = i;
+            for (size_t k = i; k < r->nheaders && rc == 0; k++) {
+                if (!sv_ieq(r->headers[k].name, name))
+                    continue;
+                last = k;
+                if (pass) {
+                    rc |= firstv ? 0 : buf_putc(b, ',');
+                    firstv = 0;
+                    rc |= jstr(b, r->headers[k].value.p, r->headers[k].value.n);
+                }
+            }
+            if (pass)
+                rc |= buf_putc(b, ']');
+            else
+                rc |= jstr(b, r->headers[last].value.p, r->headers[last].value.n);
+        }
+    }
+    rc |= buf_putc(b, '}');
+    return rc ? -1 : 0;
+}
+
+/* queryStringParameters (last value) and multiValueQueryStringParameters
+ * (all), decoded, or null for both when the request has no parameters. */
+static int put_query(buf_t *b, invocation_t *inv)
+{
+    stratus_req_query(inv, ""); /* parses the query into inv->query */
+    if (!inv->nquery)
+        return buf_lit(b, ",\"queryStringParameters\":null,"
+                          "\"multiValueQueryStringParameters\":null");
+    int rc = buf_lit(b, ",\"queryStringParameters\":{");
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
+        if (pass == 1)
+            rc |= buf_lit(b, "},\"multiValueQueryStringParameters\":{");
+        int first = 1;
+        for (size_t i = 0; i < inv->nquery && rc == 0; i++) {
+            const char *name = inv->query[i].name;
+            size_t j = 0;
+            while (j < i && strcmp(inv->query[j].name, name) != 0)
+                j++;
+            if (j < i)
+                continue;
+            rc |= first ? 0 : buf_putc(b, ',');
+            first = 0;
+            rc |= jstr_c(b, name);
+            rc |= buf_puts(b, pass ? ":[" : ":");
+            int firstv = 1;
+            size_t last = i;
+            for (size_t k = i; k < inv->nquery && rc == 0; k++) {
+                if (strcmp(inv->query[k].name, name) != 0)
+                    continue;
+                last = k;
+                if (pass) {
+                    rc |= firstv ? 0 : buf_putc(b, ',');
+                    firstv = 0;
+                    rc |= jstr_c(b, inv->query[k].value);
+                }
+            }
+            if (pass)
+                rc |= buf_putc(b, ']');
+            else
+                rc |= jstr_c(b, inv->query[last].value);
+        }
+    }
+    rc |= buf_putc(b, '}');
+    return rc ? -1 : 0;
+}
+
+static int put_path_params(buf_t *b, const invocation_t *inv)
+{
+    int rc = buf_lit(b, ",\"pathParameters\":");
+    int first = 1;
+    for (size_t i = 0; inv->params && i < inv->params->n && rc == 0; i++) {
+        const route_param_t *p = &inv->params->v[i];
+        if (!p->value.p)
+            continue; /* an optional parameter that is absent */
+        rc |= buf_putc(b, first ? '{' : ',');
+        first = 0;
+        rc |= jstr(b, p->name.p, p->name.n);
+        rc |= buf_putc(b, ':');
+        rc |= jstr(b, p->value.p, p->value.n);
+    }
+    rc |= first ? buf_lit(b, "null") : buf_putc(b, '}');
+    return rc ? -1 : 0;
+}
+
+/* Content types whose bodies API Gateway passes as text. */
+static int textual(sv_t ct)
+{
+    static const char *const exact[] = {"application/json", "application/xml",
+                                        "application/javascript", "application/ecmascript",
+                                        "application/x-www-form-urlencoded", "application/graphql",
+                                        "application/x-yaml", "application/yaml",
+                                        "application/x-ndjson", "application/ld+json", NULL};
+    size_t n = 0;
+    while (n < ct.n && ct.p[n] != ';' && ct.p[n] != ' ')
+        n++;
+    sv_t type = sv_make(ct.p, n);
+    if (sv_istarts(type, SV_LIT("text/")))
+        return 1;
+    for (size_t i = 0; exact[i]; i++)
+        if (sv_ieq_cstr(type, exact[i]))
+            return 1;
+    return (n > 5 && strncasecmp(type.p + n - 5, "+json", 5) == 0) ||
+           (n > 4 && strncasecmp(type.p + n - 4, "+xml", 4) == 0);
+}
+
+static int put_body(buf_t *b, const invocation_t *inv)
+{
+    const http_request_t *r = inv->req;
+    size_t n = inv->trigger_len;
+    if (!n)
+        return buf_lit(b, ",\"body\":null,\"isBase64Encoded\":false");
+    sv_t ct = http_request_header(r, "Content-Type");
+    if ((!ct.p || textual(ct)) && lambda_utf8_valid(inv->trigger_data, n)) {
+        int rc = buf_lit(b, ",\"body\":");
+        rc |= jstr(b, inv->trigger_data, n);
+        rc |= buf_lit(b, ",\"isBase64Encoded\":false");
+        return rc ? -1 : 0;
+    }
+    size_t enc = 4 * ((n + 2) / 3);
+    if (n > (size_t)1 << 30 || buf_lit(b, ",\"body\":\"") != 0 || buf_reserve(b, enc + 1) != 0)
+        return -1;
+    int got = EVP_EncodeBlock((unsigned char *)b->p + b->len, (const unsigned char *)inv->trigger_data,
+                              (int)n);
+    b->len += (size_t)got;
+    b->p[b->len] = '\0';
+    return buf_lit(b, "\",\"isBase64Encoded\":true");
+}
+
+static int put_context(buf_t *b, const invocation_t *inv, const char *resource_json,
+                       size_t resource_len, const char *path, uint64_t now_ms)
+{
+    const http_request_t *r = inv->req;
+    char when[64];
+    time_t secs = (time_t)(now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    sv_t host = http_request_header(r, "Host");
+    sv_t ua = http_request_header(r, "User-Agent");
+    size_t hostlen = 0;
+    while (host.p && hostlen < host.n && host.p[hostlen] != ':')
+        hostlen++;
+    size_t prefixlen = 0;
+    while (prefixlen < hostlen && host.p[prefixlen] != '.')
+        prefixlen++;
+    char proto[16];
+    snprintf(proto, sizeof proto, "HTTP/%d.%d", r->http_major, r->http_minor);
+
+    int rc = buf_lit(b, ",\"requestContext\":{\"resourceId\":\"stratus\",\"resourcePath\":");
+    rc |= buf_append(b, resource_json, resource_len);
+    rc |= buf_lit(b, ",\"httpMethod\":");
+    rc |= jstr_c(b, r->method_name);
+    rc |= buf_lit(b, ",\"extendedRequestId\":");
+    rc |= jstr_c(b, inv->id);
+    rc |= buf_lit(b, ",\"requestTime\":");
+    rc |= jstr_c(b, when);
+    rc |= buf_lit(b, ",\"path\":");
+    rc |= jstr_c(b, path);
+    rc |= buf_lit(b, ",\"accountId\":\"" LAMBDA_ACCOUNT_ID "\",\"protocol\":");
+    rc |= jstr_c(b, proto);
+    rc |= buf_lit(b, ",\"stage\":\"" LAMBDA_STAGE "\",\"domainPrefix\":");
+    rc |= jstr(b, host.p ? host.p : "", prefixlen);
+    rc |= buf_lit(b, ",\"requestTimeEpoch\":");
+    rc |= buf_put_uint(b, now_ms);
+    rc |= buf_lit(b, ",\"requestId\":");
+    rc |= jstr_c(b, inv->id);
+    rc |= buf_lit(b, ",\"identity\":{\"cognitoIdentityPoolId\":null,\"accountId\":null,"
+                     "\"cognitoIdentityId\":null,\"caller\":null,\"sourceIp\":");
+    rc |= jstr_c(b, r->remote_addr);
+    rc |= buf_lit(b, ",\"principalOrgId\":null,\"accessKey\":null,"
+                     "\"cognitoAuthenticationType\":null,\"cognitoAuthenticationProvider\":null,"
+                     "\"userArn\":null,\"userAgent\":");
+    if (ua.p)
+        rc |= jstr(b, ua.p, ua.n);
+    else
+        rc |= buf_lit(b, "null");
+    rc |= buf_lit(b, ",\"user\":null,\"apiKey\":null,\"apiKeyId\":null,\"clientCert\":null},"
+                     "\"domainName\":");
+    rc |= jstr(b, host.p ? host.p : "", hostlen);
+    rc |= buf_lit(b, ",\"apiId\":\"stratus\"}");
+    return rc ? -1 : 0;
+}
+
+int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const char *route,
+                      uint64_t now_ms)
+{
+    const http_request_t *r = inv->req;
+    if (!r)
+        return lambda_event_raw(out, inv);
+    const char *path = stratus_req_path(inv);
+    size_t start = out->len;
+    int rc = buf_lit(out, "{\"resource\":");
+    size_t res_at = out->len;
+    rc |= put_resource(out, prefix ? prefix : "", route ? route : "");
+    size_t res_len = out->len - res_at;
+    rc |= buf_lit(out, ",\"path\":");
+    rc |= jstr_c(out, path);
+    rc |= buf_lit(out, ",\"httpMethod\":");
+    rc |= jstr_c(out, r->method_name);
+    rc |= rc ? -1 : put_headers(out, r);
+    rc |= rc ? -1 : put_query(out, inv);
+    rc |= rc ? -1 : put_path_params(out, inv);
+    rc |= buf_lit(out, ",\"stageVariables\":null");
+    if (rc == 0) {
+        /* The resource is copied into the context from where it was
+         * written (the buffer may move meanwhile, so by offset). */
+        char *res = malloc(res_len);
+        if (!res)
+            return -1;
+        memcpy(res, out->p + res_at, res_len);
+        rc |= put_context(out, inv, res, res_len, path, now_ms);
+        free(res);
+    }
+    rc |= rc ? -1 : put_body(out, inv);
+    rc |= buf_putc(out, '}');
+    if (rc) {
+        out->len = start;
+        if (out->p)
+            out->p[start] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+int lambda_event_raw(buf_t *out, const invocation_t *inv)
+{
+    const char *p = inv->trigger_data ? inv->trigger_data : "";
+    size_t n = inv->trigger_len;
+    json_error_t je;
+    json_t *doc = n ? json_loadb(p, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je) : NULL;
+    int rc;
+    if (doc)
+        rc = buf_append(out, p, n);
+    else if (!n)
+        rc = buf_lit(out, "{}");
+    else
+        rc = jstr(out, p, n);
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- the proxy result ---- */
+
+/* A short description of a JSON value for an error message. */
+static void show(const json_t *v, char *out, size_t n)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: snprintf(out, n, "an object"); break;
+    case JSON_ARRAY: snprintf(out, n, "an array"); break;
+    case JSON_STRING: {
+        const char *s = json_string_value(v);
+        size_t len = json_string_length(v), k = 0;
+        char shown[64];
+        for (size_t i = 0; i < len && k + 1 < sizeof shown; i++)
+            shown[k++] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
+        shown[k] = '\0';
+        snprintf(out, n, "the string '%s%s'", shown, len > k ? "..." : "");
+        break;
+    }
+    case JSON_INTEGER: snprintf(out, n, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: snprintf(out, n, "%g", json_real_value(v)); break;
+    case JSON_TRUE: snprintf(out, n, "true"); break;
+    case JSON_FALSE: snprintf(out, n, "false"); break;
+    default: snprintf(out, n, "null"); break;
+    }
+}
+
+static int malformed(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int malformed(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    int used = snprintf(err, n, MALFORMED);
+    if (used < 0 || (size_t)used >= n)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(err + used, n - (size_t)used, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* A header value as text: strings as they are, numbers and booleans
+ * written out (as JavaScript would). 0, 1 for null (skipped), -1. */
+static int header_text(const json_t *v, char *tmp, size_t tn, sv_t *out)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: *out = sv_make(json_string_value(v), json_string_length(v)); return 0;
+    case JSON_INTEGER: snprintf(tmp, tn, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: snprintf(tmp, tn, "%.17g", json_real_value(v)); break;
+    case JSON_TRUE: snprintf(tmp, tn, "true"); break;
+    case JSON_FALSE: snprintf(tmp, tn, "false"); break;
+    case JSON_NULL: return 1;
+    default: return -1;
+    }
+    *out = sv_cstr(tmp);
+    return 0;
+}
+
+static int token_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
+
+/* Add one header after checking it cannot split the response. */
+static int add_header(invocation_t *inv, const char *field, const char *name, const json_t *v,
+                      char *err, size_t n)
+{
+    char tmp[64], shown[96];
+    sv_t value;
+    int t = header_text(v, tmp, sizeof tmp, &value);
+    if (t == 1)
+        return 0;
+    if (t < 0) {
+        show(v, shown, sizeof shown);
+        return malformed(err, n, "field '%s': header '%.100s': expected a string, got %s", field,
+                         name, shown);
+    }
+    size_t nl = strlen(name);
+    if (!nl)
+        return malformed(err, n, "field '%s': a header name is empty", field);
+    for (size_t i = 0; i < nl; i++)
+        if (!token_char((unsigned char)name[i]))
+            return malformed(err, n, "field '%s': header name '%.100s' has a character not "
+                             "allowed in header names", field, name);
+    for (size_t i = 0; i < value.n; i++)
+        if (value.p[i] == '\r' || value.p[i] == '\n' || value.p[i] == '\0')
+            return malformed(err, n, "field '%s': the value of header '%.100s' has a line break "
+                             "or NUL byte", field, name);
+    if (invocation_add_header(inv, sv_make(name, nl), value) != 0)
+        return malformed(err, n, "too many headers (at most %d)", INVOCATION_MAX_RES_HEADERS);
+    return 0;
+}
+
+static int parse_status(const json_t *v, int *status, char *err, size_t n)
+{
+    char shown[96];
+    long long s = -1;
+    if (!v)
+        return malformed(err, n, "field 'statusCode' is missing (expected an HTTP status such "
+                         "as 200)");
+    if (json_is_integer(v)) {
+        s = json_integer_value(v);
+    } else if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 3) {
+        const char *t = json_string_value(v);
+        s = 0;
+        for (; *t; t++)
+            s = *t >= '0' && *t <= '9' ? s * 10 + (*t - '0') : -1000;
+    }
+    if (s < 200 || s > 599) {
+        show(v, shown, sizeof shown);
+        return malformed(err, n, "field 'statusCode': expected an HTTP status from 200 to 599, "
+                         "got %s", shown);
+    }
+    *status = (int)s;
+    return 0;
+}
+
+/* Decode standard base64 (padding optional, surrounding white space
+ * ignored) onto the end of out. 0 or -1. */
+static int base64_decode(buf_t *out, const char *s, size_t n)
+{
+    while (n && (s[0] == ' ' || s[0] == '\n' || s[0] == '\r' || s[0] == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t'))
+        n--;
+    if (!n)
+        return 0;
+    if (n % 4 == 1 || n > (size_t)1 << 30)
+        return -1;
+    size_t padded = (n + 3) / 4 * 4, pad = 0;
+    char *in = malloc(padded);
+    if (!in)
+        return -1;
+    memcpy(in, s, n);
+    memset(in + n, '=', padded - n);
+    for (size_t i = padded; i > 0 && in[i - 1] == '=' && pad < 2; i--)
+        pad++;
+    int rc = -1;
+    if (memchr(in, '=', padded - pad) == NULL && buf_reserve(out, padded / 4 * 3 + 1) == 0) {
+        int got = EVP_DecodeBlock((unsigned char *)out->p + out->len, (unsigned char *)in,
+                                  (int)padded);
+        if (got >= 0 && (size_t)got >= pad) {
+            out->len += (size_t)got - pad;
+            out->p[out->len] = '\0';
+            rc = 0;
+        }
+    }
+    free(in);
+    return rc;
+}
+
+static void reset_response(invocation_t *inv)
+{
+    inv->status = 200;
+    inv->nres_headers = 0;
+    buf_reset(&inv->res_body);
+}
+
+static int map_result(invocation_t *inv, const json_t *doc, char *err, size_t n)
+{
+    char shown[96];
+    if (!json_is_object(doc)) {
+        show(doc, shown, sizeof shown);
+        return malformed(err, n, "expected a JSON object with statusCode, headers and body, got "
+                         "%s", shown);
+    }
+    int status = 200;
+    if (parse_status(json_object_get(doc, "statusCode"), &status, err, n) != 0)
+        return -1;
+    const json_t *headers = json_object_get(doc, "headers");
+    const json_t *multi = json_object_get(doc, "multiValueHeaders");
+    const json_t *body = json_object_get(doc, "body");
+    const json_t *b64 = json_object_get(doc, "isBase64Encoded");
+    if (headers && !json_is_null(headers) && !json_is_object(headers)) {
+        show(headers, shown, sizeof shown);
+        return malformed(err, n, "field 'headers': expected an object of names and values, "
+                         "got %s", shown);
+    }
+    if (multi && !json_is_null(multi) && !json_is_object(multi)) {
+        show(multi, shown, sizeof shown);
+        return malformed(err, n, "field 'multiValueHeaders': expected an object of names and "
+                         "lists of values, got %s", shown);
+    }
+    if (body && !json_is_null(body) && !json_is_string(body)) {
+        show(body, shown, sizeof shown);
+        return malformed(err, n, "field 'body': expected a string, got %s (serialize it, e.g. "
+                         "with JSON.stringify)", shown);
+    }
+    if (b64 && !json_is_null(b64) && !json_is_boolean(b64)) {
+        show(b64, shown, sizeof shown);
+        return malformed(err, n, "field 'isBase64Encoded': expected true or false, got %s",
+                         shown);
+    }
+    inv->status = status;
+    const char *name;
+    json_t *v;
+    int has_type = 0;
+    json_object_foreach((json_t *)headers, name, v) {
+        /* A name that multiValueHeaders also gives takes those values. */
+        const char *mname;
+        json_t *mv;
+        int overridden = 0;
+        json_object_foreach((json_t *)multi, mname, mv)
+            if (strcasecmp(mname, name) == 0 && !json_is_null(mv))
+                overridden = 1;
+        if (overridden)
+            continue;
+        if (add_header(inv, "headers", name, v, err, n) != 0)
+            return -1;
+        has_type |= strcasecmp(name, "Content-Type") == 0 && !json_is_null(v);
+    }
+    json_object_foreach((json_t *)multi, name, v) {
+        if (json_is_null(v))
+            continue;
+        if (!json_is_array(v)) {
+            show(v, shown, sizeof shown);
+            return malformed(err, n, "field 'multiValueHeaders': header '%.100s': expected a "
+                             "list of values, got %s", name, shown);
+        }
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item) {
+            if (add_header(inv, "multiValueHeaders", name, item, err, n) != 0)
+                return -1;
+            has_type |= strcasecmp(name, "Content-Type") == 0;
+        }
+    }
+    if (!has_type &&
+        invocation_add_header(inv, SV_LIT("Content-Type"), SV_LIT("application/json")) != 0)
+        return malformed(err, n, "too many headers (at most %d)", INVOCATION_MAX_RES_HEADERS);
+    if (!json_is_string(body))
+        return 0;
+    const char *text = json_string_value(body);
+    size_t len = json_string_length(body);
+    if (json_is_true(b64)) {
+        if (base64_decode(&inv->res_body, text, len) != 0)
+            return malformed(err, n, "field 'body': isBase64Encoded is true but the body is not "
+                             "valid base64");
+        return 0;
+    }
+    if (buf_append(&inv->res_body, text, len) != 0)
+        return malformed(err, n, "field 'body': too large");
+    return 0;
+}
+
+int lambda_proxy_result(invocation_t *inv, const char *json, size_t len, char *err,
+                        size_t errlen)
+{
+    json_error_t je;
+    reset_response(inv);
+    json_t *doc = json_loadb(json ? json : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!doc)
+        return malformed(err, errlen, "not JSON (%d:%d: %s)", je.line, je.column, je.text);
+    int rc = map_result(inv, doc, err, errlen);
+    json_decref(doc);
+    if (rc != 0)
+        reset_response(inv);
+    return rc;
+}
+
+/* ---- error documents ---- */
+
+/* Copy n bytes into out (size on), control characters as spaces unless
+ * keep_newlines lets '\n' through. */
+static void put_clean(char *out, size_t on, size_t *at, const char *s, size_t n, int keep_newlines)
+{
+    for (size_t i = 0; i < n && *at + 1 < on; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[(*at)++] = c < 0x20 && !(keep_newlines && c == '\n') ? ' ' : (char)c;
+    }
+    out[*at] = '\0';
+}
+
+void lambda_error_describe(const char *json, size_t len, sv_t type_header, char *out, size_t n,
+                           char *trace, size_t tn)
+{
+    json_error_t je;
+    json_t *doc = len ? json_loadb(json, len, JSON_DECODE_ANY, &je) : NULL;
+    const char *type = NULL, *msg = NULL;
+    size_t type_len = 0, msg_len = 0;
+    char *dumped = NULL;
+    if (json_is_object(doc)) {
+        json_t *t = json_object_get(doc, "errorType");
+        json_t *m = json_object_get(doc, "errorMessage");
+        if (json_is_string(t))
+            type = json_string_value(t), type_len = json_string_length(t);
+        if (json_is_string(m)) {
+            msg = json_string_value(m), msg_len = json_string_length(m);
+        } else if (m && !json_is_null(m)) {
+            dumped = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
+            msg = dumped, msg_len = dumped ? strlen(dumped) : 0;
+        }
+    } else if (json_is_string(doc)) {
+        msg = json_string_value(doc), msg_len = json_string_length(doc);
+    } else if (len) {
+        msg = json, msg_len = len;
+    }
+    if (!type && type_header.n)
+        type = type_header.p, type_len = type_header.n;
+    if (!type)
+        type = "Unhandled", type_len = 9;
+    if (!msg)
+        msg = "(no message)", msg_len = 12;
+    size_t at = 0;
+    if (n) {
+        out[0] = '\0';
+        put_clean(out, n, &at, type, type_len, 0);
+        put_clean(out, n, &at, ": ", 2, 0);
+        put_clean(out, n, &at, msg, msg_len, 0);
+    }
+    if (trace && tn) {
+        size_t tat = 0;
+        trace[0] = '\0';
+        json_t *st = json_is_object(doc) ? json_object_get(doc, "stackTrace") : NULL;
+        if (!st && json_is_object(doc))
+            st = json_object_get(doc, "trace"); /* as the Node.js client sends it */
+        if (json_is_string(st)) {
+            put_clean(trace, tn, &tat, json_string_value(st), json_string_length(st), 1);
+        } else if (json_is_array(st)) {
+            size_t i;
+            json_t *frame;
+            json_array_foreach(st, i, frame) {
+                if (!json_is_string(frame))
+                    continue;
+                if (tat)
+                    put_clean(trace, tn, &tat, "\n", 1, 1);
+                put_clean(trace, tn, &tat, json_string_value(frame), json_string_length(frame),
+                          1);
+            }
+        }
+    }
+    free(dumped);
+    json_decref(doc);
+}

@@ -1,0 +1,73 @@
+/*
+ * lambda_event.h -- what a Lambda function receives and answers, as pure
+ * functions of their input (no process, socket or loop): the API Gateway
+ * REST proxy event (payload format 1.0) built from an HTTP invocation, the
+ * proxy result mapped back onto the invocation's response, and the error
+ * document a runtime posts to /error or /init/error.
+ *
+ * Everything here reads what it is given and writes into the caller's
+ * buffer or the invocation; nothing keeps state between calls.
+ */
+#ifndef STRATUS_LAMBDA_EVENT_H
+#define STRATUS_LAMBDA_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/invocation.h"
+#include "../util/buf.h"
+#include "../util/sv.h"
+
+/* Lambda's limit on a synchronous invocation's event and response. */
+#define LAMBDA_MAX_PAYLOAD ((size_t)6 * 1024 * 1024)
+
+/* The stage and account that events and ARNs name. */
+#define LAMBDA_STAGE "$default"
+#define LAMBDA_ACCOUNT_ID "000000000000"
+
+/* Append to out the API Gateway proxy event of an HTTP invocation
+ * (inv->req set): resource (the route template in API Gateway's notation),
+ * path (decoded), httpMethod, headers and multiValueHeaders,
+ * queryStringParameters and multiValueQueryStringParameters (decoded; null
+ * when there is no query), pathParameters (null when none), stageVariables
+ * (null), requestContext, body (null when empty) and isBase64Encoded
+ * (true unless the body is UTF-8 text of a textual or absent Content-Type).
+ * route is the route template without the prefix (function.json "route",
+ * or the function name), prefix the route prefix ("" for none), now_ms the
+ * Unix time of the request in milliseconds. 0, or -1 when out reached its
+ * maximum (the event is too large) or memory ran out. */
+int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const char *route,
+                      uint64_t now_ms);
+
+/* Append the event of an invocation without an HTTP request: its trigger
+ * data when that is a JSON document, else the data as a JSON string. 0 or
+ * -1 as above. */
+int lambda_event_raw(buf_t *out, const invocation_t *inv);
+
+/* Map an API Gateway proxy result (len bytes of JSON, need not be
+ * NUL-terminated) onto inv: status from statusCode (an integer 200-599,
+ * or a string of one), headers from headers and multiValueHeaders (a name
+ * in both takes the multiValueHeaders values), Content-Type
+ * application/json when none is given, body (base64-decoded when
+ * isBase64Encoded is true). Returns 0, or -1 with err set to a message
+ * starting "Malformed Lambda proxy response: " and naming the field; then
+ * inv's response is left empty (status 200, no headers, no body). */
+int lambda_proxy_result(invocation_t *inv, const char *json, size_t len, char *err,
+                        size_t errlen);
+
+/* Describe an error document posted by a runtime ({"errorMessage",
+ * "errorType", "stackTrace"} -- or "trace", as the Node.js client names
+ * it -- a list of lines or one string; any other text is taken as the message) as
+ * "errorType: errorMessage" in out. type_header is the
+ * Lambda-Runtime-Function-Error-Type header (used when the document has
+ * no errorType), may be empty. When trace is not NULL it receives the
+ * stack trace, one frame a line ("" when none). Control characters become
+ * spaces in out; both are cut to their size. */
+void lambda_error_describe(const char *json, size_t len, sv_t type_header, char *out, size_t n,
+                           char *trace, size_t tn);
+
+/* 1 when len bytes at p are valid UTF-8 (no overlong forms, surrogates or
+ * code points past U+10FFFF). */
+int lambda_utf8_valid(const char *p, size_t len);
+
+#endif

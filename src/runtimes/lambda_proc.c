@@ -1,0 +1,419 @@
+/*
+ * lambda_proc.c -- bootstrap processes of the Lambda runtime (see
+ * lambda_priv.h): their environment, starting them through the launcher
+ * (`stratus lambda-bootstrap`, which makes them die with the host and then
+ * executes the bootstrap), their output as log lines, stopping, killing,
+ * their exit and the release of their handles.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cli/cli.h"
+#include "../telemetry/log.h"
+#include "../util/id.h"
+#include "lambda_priv.h"
+
+#define READ_CHUNK (64 * 1024)
+
+/* ---- the launcher (a sub-command of the stratus binary) ---- */
+
+int cmd_lambda_bootstrap(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: stratus lambda-bootstrap <bootstrap> <host pid>  (started by "
+                        "the host for the Lambda runtime)\n");
+        return 2;
+    }
+    /* Die with the host, which started us: the death signal outlives the
+     * exec below. The host may already be gone by now. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if ((long)getppid() != atol(argv[2]))
+        return 1;
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    char *args[] = {argv[1], NULL};
+    execv(argv[1], args);
+    fprintf(stderr, "stratus: cannot run the Lambda bootstrap '%s': %s%s\n", argv[1],
+            strerror(errno),
+            errno == ENOEXEC ? " (a script needs a #! line, e.g. #!/bin/sh)" : "");
+    return 127;
+}
+
+/* ---- environment ---- */
+
+/* Variables the host sets for every bootstrap (they replace inherited
+ * ones), and the host's own that a bootstrap never sees. */
+static const char *const lambda_vars[] = {
+    "AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "TZ", "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_EXECUTION_ENV", NULL,
+};
+
+static int hidden(const char *entry)
+{
+    static const char *const prefixes[] = {"STRATUS_MASTER_KEY=", "STRATUS_WORKER_",
+                                           "STRATUS_APP_ROOT=", "STRATUS_FORK_SERVER=", NULL};
+    for (size_t i = 0; prefixes[i]; i++)
+        if (strncmp(entry, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    for (size_t i = 0; lambda_vars[i]; i++) {
+        size_t n = strlen(lambda_vars[i]);
+        if (strncmp(entry, lambda_vars[i], n) == 0 && entry[n] == '=')
+            return 1;
+    }
+    return 0;
+}
+
+static void free_env(char **env, size_t added)
+{
+    for (size_t i = 0; env && i < added; i++)
+        free(env[i]);
+    free(env);
+}
+
+/* The host's environment (the app's settings are in it) without its
+ * secrets, plus the Lambda variables of p. The first *added entries are
+ * allocated. NULL when out of memory. */
+static char **build_env(lambda_proc_t *p, size_t *added)
+{
+    extern char **environ;
+    lambda_fn_t *lf = p->lf;
+    lambda_rt_t *rt = lf->rt;
+    app_t *app = rt->app;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 20, sizeof *env);
+    if (!env)
+        return NULL;
+    char api[64], memory[32], group[300], dir[4200];
+    snprintf(api, sizeof api, "127.0.0.1:%d", p->port);
+    snprintf(memory, sizeof memory, "%lld",
+             (long long)(app->worker_memory_mb > 0 ? app->worker_memory_mb : 10240));
+    snprintf(group, sizeof group, "/aws/lambda/%s", lf->name);
+    snprintf(dir, sizeof dir, "%s", lf->bootstrap);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    const char *pairs[][2] = {
+        {"AWS_LAMBDA_RUNTIME_API", api},
+        {"_HANDLER", lf->handler},
+        {"LAMBDA_TASK_ROOT", lf->task_root},
+        {"LAMBDA_RUNTIME_DIR", dir},
+        {"AWS_LAMBDA_FUNCTION_NAME", lf->name},
+        {"AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"},
+        {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory},
+        {"AWS_LAMBDA_LOG_GROUP_NAME", group},
+        {"AWS_LAMBDA_LOG_STREAM_NAME", p->log_stream},
+        {"AWS_REGION", rt->region},
+        {"AWS_DEFAULT_REGION", rt->region},
+        {"TZ", rt->tz},
+        {"AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"},
+    };
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        size_t len = strlen(pairs[i][0]) + strlen(pairs[i][1]) + 2;
+        if (!(env[k] = malloc(len))) {
+            free_env(env, k);
+            return NULL;
+        }
+        snprintf(env[k++], len, "%s=%s", pairs[i][0], pairs[i][1]);
+    }
+    *added = k;
+    for (size_t i = 0; i < n; i++)
+        if (!hidden(environ[i]))
+            env[k++] = environ[i];
+    env[k] = NULL;
+    return env;
+}
+
+/* ---- output ---- */
+
+/* One line of the process's output as a log line of its function, with
+ * the invocation id when exactly one invocation is in flight. */
+static void out_line(lambda_out_t *o, const char *s, size_t n)
+{
+    lambda_proc_t *p = o->proc;
+    while (n && s[n - 1] == '\r')
+        n--;
+    lambda_call_t *c = p->inflight.n == 1 ? p->inflight.head : NULL;
+    char cat[200];
+    lambda__category(p->lf, cat, sizeof cat);
+    log_write(o->is_err ? LOG_ERROR : LOG_INFO, cat, c ? c->inv->id : NULL, "%.*s", (int)n, s);
+}
+
+static void out_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)h;
+    (void)suggested;
+    char *m = malloc(READ_CHUNK);
+    *b = uv_buf_init(m, m ? READ_CHUNK : 0);
+}
+
+static void out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    lambda_proc_t *p = s->data;
+    lambda_out_t *o = s == (uv_stream_t *)&p->out.pipe ? &p->out : &p->err;
+    if (n < 0) {
+        if (o->line.len)
+            out_line(o, o->line.p, o->line.len);
+        buf_reset(&o->line);
+        uv_read_stop(s);
+    }
+    const char *d = b->base;
+    size_t left = n > 0 ? (size_t)n : 0;
+    while (left) {
+        const char *nl = memchr(d, '\n', left);
+        size_t take = nl ? (size_t)(nl - d) : left;
+        if (o->line.len + take > LAMBDA_LINE_MAX) {
+            size_t room = LAMBDA_LINE_MAX - o->line.len;
+            buf_append(&o->line, d, room);
+            out_line(o, o->line.p, o->line.len);
+            buf_reset(&o->line);
+            d += room;
+            left -= room;
+            continue;
+        }
+        if (!nl) {
+            buf_append(&o->line, d, take);
+            break;
+        }
+        if (o->line.len) {
+            buf_append(&o->line, d, take);
+            out_line(o, o->line.p, o->line.len);
+            buf_reset(&o->line);
+        } else {
+            out_line(o, d, take);
+        }
+        d = nl + 1;
+        left -= take + 1;
+    }
+    free(b->base);
+}
+
+/* ---- lifecycle ---- */
+
+static void proc_free(lambda_proc_t *p)
+{
+    lambda_fn_t *lf = p->lf;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        lf->procs = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    buf_free(&p->out.line);
+    buf_free(&p->err.line);
+    free(p->parked);
+    free(p);
+    lambda__maybe_finish(lf->rt);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    lambda_proc_t *p = h->data;
+    if (--p->open_handles == 0)
+        proc_free(p);
+}
+
+void lambda__api_closed(lambda_proc_t *p)
+{
+    if (--p->open_handles == 0)
+        proc_free(p);
+}
+
+static void close_if_open(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, handle_closed);
+}
+
+/* Close whatever p has open; it is freed when the last has closed. */
+static void proc_close(lambda_proc_t *p)
+{
+    /* `next` calls still waiting hold their connections: release them. */
+    for (size_t i = 0; i < p->nparked; i++)
+        http_respond(p->parked[i], 503, NULL, 0, NULL, 0);
+    p->nparked = 0;
+    if (p->has_proc)
+        close_if_open((uv_handle_t *)&p->proc);
+    close_if_open((uv_handle_t *)&p->out.pipe);
+    close_if_open((uv_handle_t *)&p->err.pipe);
+    lambda__api_close(p);
+}
+
+static void on_exit_cb(uv_process_t *h, int64_t status, int sig)
+{
+    lambda_proc_t *p = h->data;
+    lambda_fn_t *lf = p->lf;
+    lambda_rt_t *rt = lf->rt;
+    if (p->exited)
+        return;
+    char how[120], why[600];
+    if (sig)
+        snprintf(how, sizeof how, "was killed by signal %d (%s)", sig, strsignal(sig));
+    else
+        snprintf(how, sizeof how, "exited with status %lld", (long long)status);
+    int unexpected = !p->stop_requested;
+    if (p->reason[0])
+        snprintf(why, sizeof why, "bootstrap %d (pid %d) of function '%s' was stopped: %s (it %s)",
+                 p->seq, p->pid, lf->name, p->reason, how);
+    else
+        snprintf(why, sizeof why, "bootstrap %d (pid %d) of function '%s' %s", p->seq, p->pid,
+                 lf->name, how);
+    if (unexpected || p->inflight.n)
+        log_write(LOG_ERROR, "Host.Scale", NULL, "%s with %zu invocation(s) in flight", why,
+                  p->inflight.n);
+    else
+        log_write(LOG_DEBUG, "Host.Scale", NULL, "%s", why);
+    p->exited = 1;
+    p->state = LP_STOPPING;
+    lf->nprocs--;
+    lambda__proc_exited(p, unexpected, why);
+    proc_close(p);
+    if (!rt->closing)
+        lambda__dispatch(lf); /* starts a replacement when one is needed */
+}
+
+/* "2024/05/01/[$LATEST]" and 32 hex digits, as Lambda names streams. */
+static void log_stream_name(char *out, size_t n)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char day[16];
+    strftime(day, sizeof day, "%Y/%m/%d", &tm);
+    snprintf(out, n, "%s/[$LATEST]%016llx%016llx", day, (unsigned long long)id_random64(),
+             (unsigned long long)id_random64());
+}
+
+lambda_proc_t *lambda__spawn(lambda_fn_t *lf)
+{
+    lambda_rt_t *rt = lf->rt;
+    char err[300];
+    lambda_proc_t *p = calloc(1, sizeof *p);
+    http_request_t **parked = calloc((size_t)rt->concurrency, sizeof *parked);
+    if (!p || !parked) {
+        free(p);
+        free(parked);
+        lambda__crashed(lf, "out of memory");
+        return NULL;
+    }
+    p->lf = lf;
+    p->parked = parked;
+    p->seq = ++rt->next_seq;
+    p->state = LP_STARTING;
+    buf_init(&p->out.line, LAMBDA_LINE_MAX);
+    buf_init(&p->err.line, LAMBDA_LINE_MAX);
+    p->out.proc = p->err.proc = p;
+    p->err.is_err = 1;
+    log_stream_name(p->log_stream, sizeof p->log_stream);
+    int rc = lambda__api_open(p, err, sizeof err);
+    if (rc == -1) {
+        buf_free(&p->out.line);
+        buf_free(&p->err.line);
+        free(p->parked);
+        free(p);
+        log_write(LOG_ERROR, "Host.Scale", NULL, "Function '%s': %s", lf->name, err);
+        lambda__crashed(lf, err);
+        return NULL;
+    }
+    /* Linked from here on: closing it goes through proc_free. */
+    p->next = lf->procs;
+    if (lf->procs)
+        lf->procs->prev = p;
+    lf->procs = p;
+    uv_pipe_init(rt->loop, &p->out.pipe, 0);
+    uv_pipe_init(rt->loop, &p->err.pipe, 0);
+    p->out.pipe.data = p;
+    p->err.pipe.data = p;
+    p->proc.data = p;
+    p->open_handles = 3; /* the pipes and the listener; 4 once spawned */
+    p->spawn_ns = uv_hrtime();
+    if (rc != 0) {
+        log_write(LOG_ERROR, "Host.Scale", NULL, "Function '%s': %s", lf->name, err);
+        lambda__crashed(lf, err);
+        p->exited = 1;
+        proc_close(p);
+        return NULL;
+    }
+
+    char host_pid[32];
+    snprintf(host_pid, sizeof host_pid, "%ld", (long)getpid());
+    char *args[] = {rt->exe, "lambda-bootstrap", lf->bootstrap, host_pid, NULL};
+    size_t added = 0;
+    char **env = build_env(p, &added);
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&p->out.pipe;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&p->err.pipe;
+    uv_process_options_t o;
+    memset(&o, 0, sizeof o);
+    o.file = rt->exe;
+    o.args = args;
+    o.env = env;
+    o.cwd = lf->task_root;
+    o.flags = UV_PROCESS_DETACHED; /* its own session and process group */
+    o.stdio_count = 3;
+    o.stdio = stdio;
+    o.exit_cb = on_exit_cb;
+    rc = UV_ENOMEM;
+    if (env) {
+        /* The handle needs closing even when the start fails. */
+        rc = uv_spawn(rt->loop, &p->proc, &o);
+        p->has_proc = 1;
+        p->open_handles = 4;
+    }
+    free_env(env, added);
+    if (rc != 0) {
+        snprintf(err, sizeof err, "cannot start the bootstrap %s: %s", lf->bootstrap,
+                 uv_strerror(rc));
+        log_write(LOG_ERROR, "Host.Scale", NULL, "Function '%s': %s", lf->name, err);
+        lambda__crashed(lf, err);
+        p->exited = 1;
+        proc_close(p);
+        return NULL;
+    }
+    p->pid = p->proc.pid;
+    p->last_active = uv_now(rt->loop);
+    lf->nprocs++;
+    uv_read_start((uv_stream_t *)&p->out.pipe, out_alloc, out_read);
+    uv_read_start((uv_stream_t *)&p->err.pipe, out_alloc, out_read);
+    log_write(LOG_DEBUG, "Host.Scale", NULL, "Function '%s': started bootstrap %d (pid %d), "
+              "Runtime API on 127.0.0.1:%d", lf->name, p->seq, p->pid, p->port);
+    return p;
+}
+
+void lambda__stop(lambda_proc_t *p)
+{
+    if (p->exited || p->stop_requested || p->pid <= 0)
+        return;
+    p->stop_requested = 1;
+    p->state = LP_STOPPING;
+    p->stop_deadline = uv_now(p->lf->rt->loop) + LAMBDA_STOP_GRACE_MS;
+    if (kill(-p->pid, SIGTERM) != 0)
+        kill(p->pid, SIGTERM);
+}
+
+void lambda__kill(lambda_proc_t *p, const char *reason)
+{
+    if (p->exited || p->stop_requested == 2 || p->pid <= 0)
+        return;
+    if (!p->reason[0])
+        snprintf(p->reason, sizeof p->reason, "%s", reason);
+    p->stop_requested = 2;
+    p->state = LP_STOPPING;
+    log_write(LOG_WARN, "Host.Scale", NULL, "Killing bootstrap %d (pid %d) of function '%s': %s",
+              p->seq, p->pid, p->lf->name, reason);
+    /* The bootstrap leads its own process group: take its children too. */
+    if (kill(-p->pid, SIGKILL) != 0)
+        kill(p->pid, SIGKILL);
+}

