@@ -172,7 +172,6 @@ static void up_cb(upstream_call_t *call, int status, const respparser_t *resp)
         return; /* cannot happen: a finished call is detached */
     ch__list_remove(&p->inflight, c);
     ca->running--;
-    p->invocations++;
     p->last_active = uv_now(ca->loop);
     char err[600];
     if (status == UPSTREAM_ECONNECT && !call->maybe_sent && c->requeues < CH_MAX_REQUEUES &&
@@ -186,6 +185,7 @@ static void up_cb(upstream_call_t *call, int status, const respparser_t *resp)
         ch__dispatch(ca);
         return;
     }
+    p->invocations++;
     if (status != UPSTREAM_OK) {
         snprintf(err, sizeof err, "custom handler %d (pid %d, port %d): %s", p->seq, p->pid,
                  p->port, call->error);

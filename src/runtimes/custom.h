@@ -77,6 +77,7 @@ struct ch_call {
     uint64_t deadline;        /* functionTimeout, uv_now() ms; 0 = none */
     upstream_call_t up;
     buf_t json;               /* the Data/Metadata body; released with the arena */
+    int json_built;
     int finished;
     int requeues;             /* sent back to the queue (the handler was not listening) */
 };

@@ -461,12 +461,18 @@ static int data_request(ch_call_t *c, const ch_fn_t *cf, const char *host, char 
                         size_t errlen)
 {
     invocation_t *inv = c->inv;
-    buf_init(&c->json, CH_MAX_JSON_BODY);
-    if (arena_on_cleanup(inv->arena, json_release, &c->json) != 0 ||
-        ch__msg_build_json(&c->json, inv, cf) != 0) {
-        snprintf(err, errlen, "the request is too large to send to the custom handler "
-                 "(more than %u MB as JSON)", CH_MAX_JSON_BODY >> 20);
-        return -1;
+    if (!c->json_built) { /* a call sent again keeps its body; the head names the port */
+        buf_init(&c->json, CH_MAX_JSON_BODY);
+        if (arena_on_cleanup(inv->arena, json_release, &c->json) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        c->json_built = 1;
+        if (ch__msg_build_json(&c->json, inv, cf) != 0) {
+            snprintf(err, errlen, "the request is too large to send to the custom handler "
+                     "(more than %u MB as JSON)", CH_MAX_JSON_BODY >> 20);
+            return -1;
+        }
     }
     const char *name = inv->fn->name;
     size_t need = strlen(name) + strlen(host) + 64 + 64 + 48 + UUID_STR_LEN + 160;
