@@ -116,12 +116,12 @@ static void deliver(upstream_call_t *call, int status)
 {
     call->conn = NULL;
     if (!call->error[0]) {
-        const char *what = status == UPSTREAM_ECONNECT   ? "cannot connect"
-                           : status == UPSTREAM_EIO      ? "the connection closed before a whole response"
-                           : status == UPSTREAM_EPROTO   ? "invalid response"
+        const char *what = status == UPSTREAM_ECONNECT    ? "cannot connect"
+                           : status == UPSTREAM_EIO       ? "the connection closed early"
+                           : status == UPSTREAM_EPROTO    ? "invalid response"
                            : status == UPSTREAM_ETIMEDOUT ? "no response in time"
-                           : status == UPSTREAM_ECLOSED  ? "the client was closed"
-                                                         : "out of memory";
+                           : status == UPSTREAM_ECLOSED   ? "the client was closed"
+                                                          : "out of memory";
         snprintf(call->error, sizeof call->error, "%s", what);
     }
     call->cb(call, status, NULL);

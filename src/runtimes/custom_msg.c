@@ -269,8 +269,8 @@ static void utc_now(char *out, size_t n)
     snprintf(out, n, "%.20s.%07dZ", date, (int)(ts.tv_nsec / 100) % 10000000);
 }
 
-/* Query parameters, merged by name (case-insensitive) with "," between
- * repeated values: the i-th distinct name and its value in out. */
+/* A query parameter, merged by name (case-insensitive) with "," between
+ * repeated values. */
 typedef struct qv {
     const char *name;
     buf_t value;
@@ -279,6 +279,50 @@ typedef struct qv {
 static int is_reserved_key(const char *k)
 {
     return !strcasecmp(k, "Query") || !strcasecmp(k, "Headers") || !strcasecmp(k, "sys");
+}
+
+/* {"name": "value", ...} of the merged query parameters. */
+static int put_query(buf_t *b, const qv_t *qs, size_t nq)
+{
+    int rc = buf_putc(b, '{');
+    for (size_t i = 0; i < nq; i++) {
+        rc |= i ? buf_putc(b, ',') : 0;
+        rc |= put_json_string(b, qs[i].name, strlen(qs[i].name));
+        rc |= buf_putc(b, ':');
+        rc |= put_json_string(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
+    }
+    return rc | buf_putc(b, '}');
+}
+
+/* The request headers, same-named ones together (case-insensitive, the
+ * first spelling, in order of first appearance): {"Name": ["a", "b"]} when
+ * lists, else {"Name": "a,b"}. */
+static int put_headers(buf_t *b, const http_request_t *r, int lists)
+{
+    int rc = buf_putc(b, '{'), first = 1;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        sv_t n = r->headers[i].name;
+        size_t j = 0;
+        while (j < i && !sv_ieq(r->headers[j].name, n))
+            j++;
+        if (j < i)
+            continue;
+        rc |= first ? 0 : buf_putc(b, ',');
+        first = 0;
+        rc |= put_json_string(b, n.p, n.n);
+        rc |= lists ? buf_lit(b, ":[") : buf_lit(b, ":\"");
+        for (size_t k = i, m = 0; k < r->nheaders; k++) {
+            if (!sv_ieq(r->headers[k].name, n))
+                continue;
+            rc |= m++ ? buf_putc(b, ',') : 0;
+            if (lists)
+                rc |= put_json_string(b, r->headers[k].value.p, r->headers[k].value.n);
+            else
+                rc |= buf_json_escape(b, r->headers[k].value.p, r->headers[k].value.n);
+        }
+        rc |= buf_putc(b, lists ? ']' : '"');
+    }
+    return rc | buf_putc(b, '}');
 }
 
 static int put_http_trigger(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t *qs, size_t nq)
@@ -295,37 +339,12 @@ static int put_http_trigger(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t
     }
     rc |= buf_lit(b, "\",\"Method\":");
     rc |= put_json_string(b, r->method_name, strlen(r->method_name));
-    rc |= buf_lit(b, ",\"Query\":{");
-    for (size_t i = 0; i < nq; i++) {
-        rc |= i ? buf_putc(b, ',') : 0;
-        rc |= put_json_string(b, qs[i].name, strlen(qs[i].name));
-        rc |= buf_putc(b, ':');
-        rc |= put_json_string(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
-    }
-    rc |= buf_lit(b, "},\"Headers\":{");
-    /* Same-named headers together, in order of first appearance. */
+    rc |= buf_lit(b, ",\"Query\":");
+    rc |= put_query(b, qs, nq);
+    rc |= buf_lit(b, ",\"Headers\":");
+    rc |= put_headers(b, r, 1);
+    rc |= buf_lit(b, ",\"Params\":{");
     int first = 1;
-    for (size_t i = 0; i < r->nheaders; i++) {
-        sv_t n = r->headers[i].name;
-        size_t j = 0;
-        while (j < i && !sv_ieq(r->headers[j].name, n))
-            j++;
-        if (j < i)
-            continue;
-        rc |= first ? 0 : buf_putc(b, ',');
-        first = 0;
-        rc |= put_json_string(b, n.p, n.n);
-        rc |= buf_lit(b, ":[");
-        for (size_t k = i, m = 0; k < r->nheaders; k++) {
-            if (!sv_ieq(r->headers[k].name, n))
-                continue;
-            rc |= m++ ? buf_putc(b, ',') : 0;
-            rc |= put_json_string(b, r->headers[k].value.p, r->headers[k].value.n);
-        }
-        rc |= buf_putc(b, ']');
-    }
-    rc |= buf_lit(b, "},\"Params\":{");
-    first = 1;
     for (size_t i = 0; inv->params && i < inv->params->n; i++) {
         route_param_t *p = &inv->params->v[i];
         if (!p->value.p)
@@ -363,7 +382,8 @@ static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
         for (size_t i = 0; i < nq; i++) {
             int shadowed = is_reserved_key(qs[i].name);
             for (size_t k = 0; !shadowed && inv->params && k < inv->params->n; k++)
-                shadowed = inv->params->v[k].value.p && sv_ieq_cstr(inv->params->v[k].name, qs[i].name);
+                shadowed = inv->params->v[k].value.p &&
+                           sv_ieq_cstr(inv->params->v[k].name, qs[i].name);
             if (shadowed)
                 continue;
             rc |= put_json_string(b, qs[i].name, strlen(qs[i].name));
@@ -371,35 +391,11 @@ static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
             rc |= put_json_string(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
             rc |= buf_putc(b, ',');
         }
-        rc |= buf_lit(b, "\"Query\":{");
-        for (size_t i = 0; i < nq; i++) {
-            rc |= i ? buf_putc(b, ',') : 0;
-            rc |= put_json_string(b, qs[i].name, strlen(qs[i].name));
-            rc |= buf_putc(b, ':');
-            rc |= put_json_string(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
-        }
-        rc |= buf_lit(b, "},\"Headers\":{");
-        int first = 1;
-        for (size_t i = 0; i < r->nheaders; i++) {
-            sv_t n = r->headers[i].name;
-            size_t j = 0;
-            while (j < i && !sv_ieq(r->headers[j].name, n))
-                j++;
-            if (j < i)
-                continue;
-            rc |= first ? 0 : buf_putc(b, ',');
-            first = 0;
-            rc |= put_json_string(b, n.p, n.n);
-            rc |= buf_lit(b, ":\"");
-            for (size_t k = i, m = 0; k < r->nheaders; k++) {
-                if (!sv_ieq(r->headers[k].name, n))
-                    continue;
-                rc |= m++ ? buf_putc(b, ',') : 0;
-                rc |= buf_json_escape(b, r->headers[k].value.p, r->headers[k].value.n);
-            }
-            rc |= buf_putc(b, '"');
-        }
-        rc |= buf_lit(b, "},");
+        rc |= buf_lit(b, "\"Query\":");
+        rc |= put_query(b, qs, nq);
+        rc |= buf_lit(b, ",\"Headers\":");
+        rc |= put_headers(b, r, 0);
+        rc |= buf_putc(b, ',');
     }
     char now[48], guid[UUID_STR_LEN];
     utc_now(now, sizeof now);

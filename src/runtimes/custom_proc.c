@@ -316,7 +316,8 @@ void ch__proc_recheck(ch_proc_t *p)
     if (p->exited || p->state != CH_READY)
         return;
     p->state = CH_STARTING;
-    p->ready_deadline = uv_now(p->ca->loop) + (uint64_t)p->ca->app->custom_handler.startup_timeout_ms;
+    int64_t limit = p->ca->app->custom_handler.startup_timeout_ms;
+    p->ready_deadline = uv_now(p->ca->loop) + (uint64_t)limit;
     log_write(LOG_WARN, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) refused a "
               "connection on port %d; checking it with GET / again", p->seq, p->pid, p->port);
     uv_timer_start(&p->probe_timer, probe_start, CH_PROBE_MS, 0);

@@ -366,9 +366,10 @@ TEST(answer_outputs)
     fixture_t f;
     char err[512] = "";
     fixture_init(&f, 1);
-    CHECK_INT(apply(&f, "{\"Outputs\": {\"res\": {\"statusCode\": 201, \"headers\": {\"X-A\": "
-                        "\"1\", \"X-N\": 2, \"X-B\": true, \"X-L\": [\"p\", \"q\"], \"Bad\\nName\": "
-                        "\"x\", \"X-Bad\": \"a\\r\\nb\"}, \"body\": {\"k\": [1, 2]}}}, "
+    CHECK_INT(apply(&f, "{\"Outputs\": {\"res\": {\"statusCode\": 201, \"headers\": {"
+                        "\"X-A\": \"1\", \"X-N\": 2, \"X-B\": true, \"X-L\": [\"p\", \"q\"], "
+                        "\"Bad\\nName\": \"x\", \"X-Bad\": \"a\\r\\nb\"}, "
+                        "\"body\": {\"k\": [1, 2]}}}, "
                         "\"Logs\": [\"one\", 2], \"ReturnValue\": 5}",
                     err, sizeof err),
               1);
