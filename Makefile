@@ -5,16 +5,19 @@
 #   make test          install missing packages, build, run unit and end-to-end tests
 #                      (first installs the Lambda runtime client for the Lambda tests
 #                      into build/lambda-ric; STRATUS_SKIP_LAMBDA_RIC=1 skips it)
+#   make pyunit        unit tests of the Python worker shim (runtimes/python)
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz          build the libFuzzer drivers (clang) into build/fuzz/
 #   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
 #   make bench         run bench/http_hello (nginx vs Stratus in-process and isolated)
 #   make bench-cold    run bench/cold_start (a request at zero workers vs process start)
 #   make bench-custom  run bench/custom_handler (a Node.js handler directly vs behind Stratus)
+#   make bench-python  run bench/python_hello (uwsgi vs Stratus with a Python worker)
+#   make bench-store   run bench/store (durable queue throughput vs raw SQLite commits)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
-PKGS    := libuv jansson openssl
+PKGS    := libuv jansson openssl sqlite3
 SANITIZE ?= 0
 
 ifeq ($(SANITIZE),1)
@@ -49,7 +52,8 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all deps lambda-ric run test unit e2e fuzz fuzz-run bench bench-cold bench-custom clean examples
+.PHONY: FORCE all deps lambda-ric run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
+        bench-custom bench-python bench-store clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -91,6 +95,9 @@ run: deps
 	$(MAKE) all
 	./$(BIN) start examples/hello --port 7071
 
+pyunit:
+	$(PYTHON) -m pytest -q tests/python
+
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
@@ -104,7 +111,7 @@ lambda-ric:
 	else sh scripts/lambda-ric.sh; fi
 
 test: deps
-	$(MAKE) all unit
+	$(MAKE) all unit pyunit
 	$(MAKE) lambda-ric
 	$(MAKE) e2e
 
@@ -145,6 +152,18 @@ bench-cold: all
 
 bench-custom: all
 	sh bench/custom_handler
+
+bench-python: all
+	sh bench/python_hello
+
+# The store benchmark's driver: the store and the small pieces it uses.
+STORE_OBJ := $(filter $(BUILD)/src/store/% $(BUILD)/src/util/%,$(LIB_OBJ))
+$(BUILD)/bench/store-driver: bench/store/driver.c $(STORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STORE_OBJ) $(LDLIBS)
+
+bench-store:
+	sh bench/store/run
 
 clean:
 	rm -rf build stratus

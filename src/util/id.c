@@ -9,8 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t state[4];
-static int seeded;
+/* One generator per thread, so the store's thread and the loop thread never
+ * share state; each seeds itself from the kernel on first use. */
+static _Thread_local uint64_t state[4];
+static _Thread_local int seeded;
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -42,15 +44,9 @@ uint64_t id_random64(void)
     return result;
 }
 
-void uuid_generate(char out[UUID_STR_LEN])
+static void uuid_format(char out[UUID_STR_LEN], const unsigned char b[16])
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char b[16];
-    uint64_t a = id_random64(), c = id_random64();
-    memcpy(b, &a, 8);
-    memcpy(b + 8, &c, 8);
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     char *p = out;
     for (int i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
@@ -59,4 +55,29 @@ void uuid_generate(char out[UUID_STR_LEN])
         *p++ = hex[b[i] & 15];
     }
     *p = '\0';
+}
+
+void uuid_generate(char out[UUID_STR_LEN])
+{
+    unsigned char b[16];
+    uint64_t a = id_random64(), c = id_random64();
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    uuid_format(out, b);
+}
+
+void uuid_generate_v7(char out[UUID_STR_LEN], int64_t unix_ms)
+{
+    unsigned char b[16];
+    uint64_t a = id_random64(), c = id_random64();
+    uint64_t ms = unix_ms < 0 ? 0 : (uint64_t)unix_ms;
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    memcpy(b + 6, &a, 2);
+    memcpy(b + 8, &c, 8);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x70);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    uuid_format(out, b);
 }

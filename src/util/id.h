@@ -1,8 +1,8 @@
 /*
  * id.h -- identifiers: random UUIDs for invocations and hosts.
  *
- * A per-process xoshiro256** generator seeded from the kernel once; fast
- * enough for every request. Ids are unique, not secret (keys use OpenSSL).
+ * A per-thread xoshiro256** generator seeded from the kernel once; fast
+ * enough for every request, and safe to call from any thread. Ids are unique, not secret (keys use OpenSSL).
  */
 #ifndef STRATUS_ID_H
 #define STRATUS_ID_H
@@ -13,6 +13,11 @@
 
 /* Write a version-4 UUID ("1b4e28ba-2fa1-41d2-883f-0016d3cca427"). */
 void uuid_generate(char out[UUID_STR_LEN]);
+
+/* Write a version-7 UUID: unix_ms (milliseconds since the epoch) in its
+ * first 48 bits, then random bits. Ids made later sort later, so a
+ * database index of them grows at one end instead of everywhere. */
+void uuid_generate_v7(char out[UUID_STR_LEN], int64_t unix_ms);
 
 /* 64 random bits. */
 uint64_t id_random64(void);

@@ -110,6 +110,19 @@ TEST(uuid_format_and_uniqueness)
         CHECK(a[i] == '-' || (a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f'));
 }
 
+TEST(uuid_v7_time_ordered)
+{
+    char a[UUID_STR_LEN], b[UUID_STR_LEN], c[UUID_STR_LEN];
+    uuid_generate_v7(a, 0x0123456789abLL);
+    CHECK_INT(strlen(a), 36);
+    CHECK(strncmp(a, "01234567-89ab-7", 15) == 0); /* the time, then version 7 */
+    CHECK(strchr("89ab", a[19]) != NULL);
+    uuid_generate_v7(b, 0x0123456789abLL);
+    CHECK(strcmp(a, b) != 0); /* same millisecond, still unique */
+    uuid_generate_v7(c, 0x0123456789acLL);
+    CHECK(strcmp(a, c) < 0 && strcmp(b, c) < 0); /* later sorts later */
+}
+
 TEST(method_names_and_lists)
 {
     CHECK_INT(method_from_name("get", 3), METHOD_GET);
@@ -133,6 +146,7 @@ int main(void)
     RUN(buf_steal_empty);
     RUN(arena_alloc_reset_free);
     RUN(uuid_format_and_uniqueness);
+    RUN(uuid_v7_time_ordered);
     RUN(method_names_and_lists);
     return TEST_REPORT();
 }

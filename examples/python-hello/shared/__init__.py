@@ -1,0 +1,1 @@
+"""Code shared by the app's functions (not a function: no function.json)."""

@@ -1,0 +1,474 @@
+"""The worker's engine: reads frames from the host, runs invocations, and
+sends every frame of a turn (results, logs, pongs) with one write.
+
+Threads, leader/follower style. One thread at a time holds the *reader*
+role: it reads what the socket has (many frames per read), answers PING at
+once, queues the synchronous invocations and then runs them itself, inline,
+so a burst of short functions costs no thread hand-off at all; async
+functions go to the asyncio loop in one hand-off per read. A monitor thread
+looks every few milliseconds: when the reader has been inside one function
+for a whole tick (it blocks on I/O, sleeps, or computes), the monitor gives
+the reader role to another thread (an idle one, or a new one), which goes
+on reading, answering PING and running the rest of the queue. The old
+reader finishes its function, helps with the queue, then waits until it is
+needed again. At most PYTHON_THREADPOOL_THREAD_COUNT threads run function
+code at once (Azure's default: min(32, CPUs + 4)); the reader never stops
+reading.
+
+Frames leave through one deque of pieces (a frame's pieces are queued
+together) and flush(), which writes everything queued, in order, under one
+lock. The reader flushes at the end of each turn; threads that finish
+outside a turn, and the asyncio loop, flush themselves."""
+import os
+import sys
+import time
+from _collections import deque
+from _thread import allocate_lock, start_new_thread
+
+from . import capture, loader
+from .bindings import CoroutineType, describe_exception
+from .invocation import CURRENT, Invocation
+from .protocol import (CANCEL, HEADER_SIZE, INVOKE, LOAD, LOADED, MAGIC, MAX_BODY, MAX_META,
+                       PING, PONG, READY, RESULT, SHUTDOWN, TYPE_NAMES, dumps, frame,
+                       pack_header, parse_meta, quote, unpack_header)
+
+BUFSZ = 64 * 1024
+TICK = 0.005                # monitor period, seconds
+PARK_AFTER = 200            # idle monitor ticks before the monitor sleeps
+CANCELLED = b'{"ok":false,"error":"cancelled"}'
+_set = CURRENT.set
+_reset = CURRENT.reset
+
+
+_FN_PREFIX = b'{"function":"'
+
+
+class _Signal:
+    """A wake-up for one waiting thread: set() before or during wait() makes
+    it return; each wait() consumes one set(). (threading is not imported:
+    it costs a millisecond of every cold start.)"""
+    __slots__ = ("_lock",)
+
+    def __init__(self):
+        self._lock = allocate_lock()
+        self._lock.acquire()
+
+    def wait(self):
+        self._lock.acquire()
+
+    def set(self):
+        try:
+            self._lock.release()
+        except RuntimeError:
+            pass                # already set
+
+
+def _guarded(target, args):
+    try:
+        target(*args)
+    except BaseException:
+        # A fault of the worker itself (never of function code, which is
+        # caught where it runs): a worker with a dead thread would hang, so
+        # it ends and the host starts another.
+        import traceback
+        sys.__stderr__.write("stratus worker: internal error, exiting:\n" +
+                             traceback.format_exc())
+        sys.__stderr__.flush()
+        os._exit(70)
+
+
+def _spawn(target, *args):
+    start_new_thread(_guarded, (target, args))
+
+
+class _Token:
+    """A worker thread's identity for the reader role."""
+    __slots__ = ("ev", "seq")
+
+    def __init__(self):
+        self.ev = _Signal()
+        self.seq = 0        # invocations this thread has started
+
+
+class Dispatcher:
+    """Serves one host connection; see the module comment."""
+
+    def __init__(self, sock, max_threads):
+        self.sock = sock
+        self.max_threads = max_threads
+        self.out = deque()
+        self.wlock = allocate_lock()
+        self.role = allocate_lock()
+        self.inflight = {}          # frame id -> Invocation
+        self.runq = deque()         # synchronous invocations waiting to run
+        self.plans = None           # function name -> Plan, after LOAD
+        self.load_errors = {}       # function name -> why it did not load
+        self.app_root = os.getcwd()
+        self.aio = None
+        self.tail = None            # bytes of an incomplete frame
+        self.max_meta = MAX_META
+        self.max_body = MAX_BODY
+        self.shutting_down = False
+        # reader role (all under self.role)
+        self.reader = None
+        self.reader_busy = False    # the reader is running function code
+        self.draining = 0           # threads running function code
+        self.idle = []              # tokens of threads waiting for the role
+        self.monitor_parked = False
+        self.monitor_ev = _Signal()
+        capture.init(self.out, self.flush)
+
+    # ---- entry ----
+
+    def serve(self):
+        """Run on the calling thread until the host closes the socket or
+        asks to shut down; never returns (the process exits)."""
+        me = _Token()
+        self.reader = me
+        _spawn(self._monitor)
+        _guarded(self._thread_main, (me,))
+
+    def _thread_main(self, me):
+        while True:
+            self._read_turns(me)
+            me.ev.wait()
+
+    # ---- the reader role ----
+
+    def _read_turns(self, me):
+        recv = self.sock.recv
+        while True:
+            if self.runq and not self._drain_as(me):
+                break
+            self.flush()
+            if self.reader is not me:
+                break
+            try:
+                data = recv(BUFSZ)
+            except OSError as e:
+                self._exit(0, "reading from the host failed: %s" % e)
+            if not data:
+                self._exit(0)
+            self._handle(data)
+            if self.runq and not self._drain_as(me):
+                break
+        with self.role:
+            self.idle.append(me)
+
+    def _drain_as(self, me):
+        """Run queued synchronous invocations while there is room for one
+        more thread in function code. True while me still holds the reader
+        role (False: it was given away while me ran a slow function)."""
+        role = self.role
+        while True:
+            with role:
+                if self.draining >= self.max_threads:
+                    return self.reader is me
+                self.draining += 1
+                if self.reader is me:
+                    self.reader_busy = True
+                    if self.monitor_parked:
+                        self.monitor_parked = False
+                        self.monitor_ev.set()
+            self._drain(me)
+            with role:
+                self.draining -= 1
+                is_reader = self.reader is me
+                if is_reader:
+                    self.reader_busy = False
+                again = bool(self.runq) and self.draining < self.max_threads
+            if not is_reader:
+                self.flush()
+            if not again:
+                return is_reader
+
+    def _drain(self, me):
+        runq = self.runq
+        run = self._run_sync
+        while runq:
+            try:
+                inv = runq.popleft()
+            except IndexError:
+                return
+            me.seq += 1
+            run(inv)
+
+    def _monitor(self):
+        last_tok, last_seq, quiet = None, -1, 0
+        while True:
+            time.sleep(TICK)
+            with self.role:
+                tok = self.reader
+                if not self.reader_busy:
+                    last_tok = None
+                    quiet = quiet + 1 if not self.inflight else 0
+                    if quiet >= PARK_AFTER:
+                        self.monitor_parked = True
+                elif tok is last_tok and tok.seq == last_seq:
+                    self._promote_locked()
+                    last_tok = None
+                else:
+                    last_tok, last_seq, quiet = tok, tok.seq, 0
+                parked = self.monitor_parked
+            if parked:
+                self.monitor_ev.wait()
+                quiet = 0
+
+    def _promote_locked(self):
+        """Give the reader role to an idle thread or a new one (role held)."""
+        self.reader_busy = False
+        if self.idle:
+            tok = self.idle.pop()
+            self.reader = tok
+            tok.ev.set()
+        else:
+            tok = _Token()
+            self.reader = tok
+            _spawn(self._thread_main, tok)
+
+    # ---- frames in ----
+
+    def _handle(self, data):
+        tail = self.tail
+        if tail is not None:
+            tail += data
+            data = tail
+        copy = data.__class__ is not bytes
+        n = len(data)
+        pos = 0
+        inflight = self.inflight
+        plans = self.plans
+        runq = self.runq
+        batch = None
+        while n - pos >= HEADER_SIZE:
+            magic, ftype, fid, m, blen = unpack_header(data, pos)
+            if magic != MAGIC:
+                self._fatal("bad magic 0x%08x (not a Stratus frame)" % magic)
+            if m > MAX_META or blen > MAX_BODY:
+                self._fatal("%s frame too large (meta %d, body %d bytes)"
+                            % (TYPE_NAMES.get(ftype, ftype), m, blen))
+            s = pos + HEADER_SIZE
+            end = s + m + blen
+            if end > n:
+                break
+            pos = end
+            if ftype == INVOKE:
+                if fid == 0:
+                    self._fatal("INVOKE frame with id 0")
+                raw = data[s:s + m]
+                body = data[s + m:end] if blen else b""
+                if copy:
+                    raw = bytes(raw)
+                    body = bytes(body)
+                # The function's name, read without decoding the metadata
+                # when it starts as the host writes it: {"function":"name",
+                # (names are [a-z0-9_-]); the rest is decoded on first use.
+                meta = name = None
+                if raw[:13] == _FN_PREFIX:
+                    q = raw.find(b'"', 13)
+                    if q > 13 and raw.find(b"\\", 13, q) < 0:
+                        name = raw[13:q].decode("utf-8", "replace")
+                if name is None:
+                    meta = parse_meta(raw) if m else {}
+                    if meta is None:
+                        self._bad_meta(ftype, raw)
+                    name = meta.get("function")
+                plan = plans.get(name) if plans is not None else None
+                inv = Invocation(fid, raw, body, plan)
+                if meta is not None:
+                    inv._meta = meta
+                if plan is None:
+                    self._result(inv, self._unknown(name), b"")
+                elif plan.is_async:
+                    inflight[fid] = inv
+                    if batch is None:
+                        batch = []
+                    batch.append(inv)
+                else:
+                    inflight[fid] = inv
+                    runq.append(inv)
+                continue
+            meta = parse_meta(data[s:s + m]) if m else {}
+            if meta is None:
+                self._bad_meta(ftype, data[s:s + m])
+            if ftype == PING:
+                pm = b'{"inflight":%d}' % len(inflight)
+                self.out.extend((pack_header(MAGIC, PONG, fid, len(pm), 0), pm))
+            elif ftype == CANCEL:
+                if fid == 0:
+                    self._fatal("CANCEL frame with id 0")
+                self._cancel(fid)
+            elif ftype == LOAD:
+                self._load(meta)
+                plans = self.plans
+            elif ftype == READY:
+                try:
+                    self.max_meta = min(int(meta.get("maxMeta") or MAX_META), MAX_META)
+                    self.max_body = min(int(meta.get("maxBody") or MAX_BODY), MAX_BODY)
+                except (TypeError, ValueError):
+                    self._fatal("READY frame with a maxMeta or maxBody that is not a number")
+            elif ftype == SHUTDOWN:
+                self._shutdown()
+            else:
+                self._fatal("unexpected %s frame (type %d) from the host"
+                            % (TYPE_NAMES.get(ftype, "unknown"), ftype))
+        if pos == n:
+            self.tail = None
+        elif pos == 0:
+            self.tail = data if data.__class__ is bytearray else bytearray(data)
+        else:
+            self.tail = bytearray(data[pos:])
+        if batch:
+            self.aio.submit(batch)
+
+    def _bad_meta(self, ftype, raw):
+        self._fatal("%s frame metadata is not a JSON object: %r"
+                    % (TYPE_NAMES.get(ftype, ftype), bytes(raw[:80])))
+
+    def _unknown(self, name):
+        if self.plans is None:
+            why = "the app is not loaded yet (INVOKE before LOAD)"
+        elif name in self.load_errors:
+            why = "function %s failed to load: %s" % (name, self.load_errors[name])
+        else:
+            why = "no function named %r on this worker" % (name,)
+        return b'{"ok":false,"error":' + quote(why).encode() + b"}"
+
+    def _cancel(self, fid):
+        inv = self.inflight.get(fid)
+        if inv is None:
+            return          # already answered: the frames crossed
+        inv.cancelled = True
+        if inv.task is not None:
+            self.aio.cancel(inv)
+            return
+        try:
+            self.runq.remove(inv)
+        except ValueError:
+            return          # running: a synchronous function cannot be stopped
+        self._result(inv, CANCELLED, b"")
+
+    def _load(self, meta):
+        if self.plans is not None:
+            sys.__stderr__.write("stratus worker: a second LOAD frame was ignored\n")
+            return
+        self.app_root = meta.get("appRoot") or self.app_root
+        capture.install_streams()
+        capture.hook_logging(capture.debug_logging_enabled())
+        plans, entries, any_async = loader.load(meta)
+        for e in entries:
+            if not e["ok"]:
+                self.load_errors[e["name"]] = e["error"]
+        if any_async:
+            self._start_aio()
+        self.plans = plans
+        self.out.append(frame(LOADED, 0, dumps({"functions": entries})))
+        self.flush()
+
+    def _start_aio(self):
+        if self.aio is None:
+            from . import aio
+            self.aio = aio.Runner(self)
+        return self.aio
+
+    def _shutdown(self):
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        _spawn(self._finish_and_exit)
+
+    def _finish_and_exit(self):
+        while self.inflight:
+            time.sleep(0.005)
+        self.flush()
+        with self.wlock:    # another thread's flush may still be writing
+            self._exit(0)
+
+    # ---- running ----
+
+    def _run_sync(self, inv):
+        plan = inv.plan
+        token = _set(inv)
+        try:
+            ret = plan.call(inv)
+            if ret.__class__ is CoroutineType:
+                # A plain function that returned a coroutine (a wrapped
+                # async def): finish it on the loop.
+                _reset(token)
+                self._start_aio().submit_coroutine(inv, ret)
+                return
+            meta, body = plan.encode(inv, ret)
+        except BaseException as e:
+            meta, body = self.error_meta(inv, e), b""
+        if inv.pout is not None or inv.perr is not None:
+            capture.finish(inv)
+        _reset(token)
+        self._result(inv, meta, body)
+
+    def error_meta(self, inv, exc):
+        """RESULT metadata for an invocation whose code raised exc."""
+        text = describe_exception(exc, self.app_root, loader.RUNTIME_DIR)
+        return b'{"ok":false,"error":' + quote(text).encode() + b"}"
+
+    def result(self, inv, meta, body):
+        """Queue inv's RESULT (after its logs); it leaves the in-flight table."""
+        self._result(inv, meta, body)
+
+    def _result(self, inv, meta, body):
+        if len(meta) > self.max_meta or len(body) > self.max_body:
+            why = "the response (%d bytes of metadata, %d of body) is larger than the host " \
+                  "accepts (%d, %d)" % (len(meta), len(body), self.max_meta, self.max_body)
+            meta, body = b'{"ok":false,"error":' + quote(why).encode() + b"}", b""
+        self.out.extend((pack_header(MAGIC, RESULT, inv.id, len(meta), len(body)), meta, body))
+        # Queued first, then out of the table: shutdown waits for an empty
+        # table and then flushes, so the result is always written.
+        self.inflight.pop(inv.id, None)
+
+    # ---- frames out ----
+
+    def flush(self):
+        """Write every queued frame, in order, with one write."""
+        out = self.out
+        if not out:
+            return
+        with self.wlock:
+            n = len(out)
+            if not n:
+                return
+            pop = out.popleft
+            data = pop() if n == 1 else b"".join([pop() for _ in range(n)])
+            try:
+                self.sock.sendall(data)
+            except OSError as e:
+                self._exit(0, "writing to the host failed: %s" % e)
+
+    # ---- ending ----
+
+    def _fatal(self, why):
+        sys.__stderr__.write("stratus worker: malformed frame from the host: %s\n" % why)
+        self._exit(2)
+
+    def _exit(self, code, why=None):
+        if why:
+            sys.__stderr__.write("stratus worker: %s\n" % why)
+        for s in (sys.__stdout__, sys.__stderr__):
+            try:
+                s.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+
+def default_threads():
+    """PYTHON_THREADPOOL_THREAD_COUNT, or Azure's default min(32, CPUs + 4)."""
+    v = os.environ.get("PYTHON_THREADPOOL_THREAD_COUNT", "").strip()
+    if v:
+        try:
+            n = int(v)
+            if n >= 1:
+                return n
+        except ValueError:
+            pass
+        sys.__stderr__.write("stratus worker: PYTHON_THREADPOOL_THREAD_COUNT=%r is not a "
+                             "positive integer; using the default\n" % v)
+    return min(32, (os.cpu_count() or 1) + 4)

@@ -1,0 +1,153 @@
+"""LOAD: make the app importable as Azure does, import each function's
+script and find its entry point, and build its plan. A function that fails
+(syntax error, import error, no entry point, parameters that do not match
+function.json) is reported with the file and line; the others load.
+
+As in Azure's Python worker, the app root is on sys.path (absolute imports
+such as `import shared_code`), `.python_packages/lib/site-packages` is put
+before it, and each function is imported as a submodule of the `__app__`
+package whose path is the app root (so relative imports between a
+function's files and `from ..shared_code import x` work). The worker's own
+folder leaves sys.path first, so nothing of the app can resolve to the
+worker's files."""
+import os
+import sys
+
+from .bindings import LoadError, Plan, Types, describe_load_error
+
+RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+COMPAT_DIR = os.path.join(RUNTIME_DIR, "compat")
+
+
+def _same(a, b):
+    try:
+        return os.path.realpath(a or ".") == os.path.realpath(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def setup_paths(app_root):
+    """Arrange sys.path for the app (see the module comment). Adds the
+    azure.functions stand-in at the end only when no azure/functions package
+    is on sys.path. Returns True when the stand-in is in use."""
+    sys.path[:] = [p for p in sys.path if not _same(p, RUNTIME_DIR)]
+    front = []
+    pkgs = os.path.join(app_root, ".python_packages", "lib", "site-packages")
+    if os.path.isdir(pkgs):
+        front.append(pkgs)
+    front.append(app_root)
+    sys.path[:] = front + [p for p in sys.path if not any(_same(p, f) for f in front)]
+    app = sys.modules.get("__app__")
+    if app is None:
+        app = type(sys)("__app__")
+        app.__path__ = [app_root]
+        app.__package__ = "__app__"
+        app.__spec__ = type(sys.__spec__)("__app__", None, is_package=True)
+        app.__spec__.submodule_search_locations = [app_root]
+        sys.modules["__app__"] = app
+    for p in sys.path:
+        if os.path.isdir(os.path.join(p or ".", "azure", "functions")):
+            return False
+    sys.path.append(COMPAT_DIR)
+    # Import the stand-in now, its bytecode cached like the rest of the shim.
+    no_cache = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+    try:
+        __import__("azure.functions")
+    finally:
+        sys.dont_write_bytecode = no_cache
+    return True
+
+
+def _module_name(script, app_root):
+    rel = os.path.relpath(script, app_root)
+    if rel.startswith(".."):
+        return None
+    parts = rel[:-3].split(os.sep)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return "__app__." + ".".join(parts) if parts else None
+
+
+def _import_script(script, app_root):
+    name = _module_name(script, app_root)
+    if name is not None:
+        __import__(name)
+        return sys.modules[name]
+    # A script outside the app folder: load it under a name of its own.
+    from importlib import util
+    name = "__app_script__%d" % abs(hash(script))
+    spec = util.spec_from_file_location(name, script)
+    mod = util.module_from_spec(spec)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return mod
+
+
+def import_function(fdesc, app_root):
+    """Import one function of LOAD; returns (fn, script) or raises
+    (LoadError for what the user must fix in the layout)."""
+    name = fdesc.get("name")
+    directory = fdesc.get("directory") or os.path.join(app_root, name)
+    script = fdesc.get("scriptFile") or os.path.join(directory, "__init__.py")
+    if not os.path.isabs(script):
+        script = os.path.join(directory, script)
+    rel = os.path.relpath(script, app_root)
+    if not script.endswith(".py"):
+        raise LoadError("scriptFile %s is not a Python file (.py)" % rel)
+    if not os.path.isfile(script):
+        raise LoadError("%s not found: a Python function needs __init__.py in its folder or "
+                        "a scriptFile in function.json" % rel)
+    entry = fdesc.get("entryPoint") or "main"
+    mod = _import_script(script, app_root)
+    fn = getattr(mod, entry, None)
+    if fn is None:
+        raise LoadError("entry point %s() is not defined in %s%s" % (
+            entry, rel, "" if fdesc.get("entryPoint") else
+            " (name another function with entryPoint in function.json)"))
+    if not callable(fn):
+        raise LoadError("entry point %s in %s is a %s, not a function"
+                        % (entry, rel, type(fn).__name__))
+    return fn, rel
+
+
+def load(meta):
+    """Handle a LOAD frame's metadata. Returns (plans by function name,
+    LOADED entries, any_async)."""
+    app_root = meta.get("appRoot") or os.getcwd()
+    setup_paths(app_root)
+    imported = []
+    entries = []
+    for fdesc in meta.get("functions") or ():
+        name = fdesc.get("name")
+        try:
+            fn, rel = import_function(fdesc, app_root)
+            imported.append((fdesc, fn, rel))
+        except BaseException as e:  # SystemExit from module code too
+            entries.append({"name": name, "ok": False,
+                            "error": describe_load_error(e, app_root, RUNTIME_DIR)})
+    plans = {}
+    if imported:
+        try:
+            __import__("azure.functions")
+            T = Types(sys.modules["azure.functions"])
+        except BaseException as e:
+            err = "cannot import azure.functions: " + describe_load_error(e, app_root,
+                                                                          RUNTIME_DIR)
+            for fdesc, _, _ in imported:
+                entries.append({"name": fdesc.get("name"), "ok": False, "error": err})
+            imported = []
+        for fdesc, fn, rel in imported:
+            name = fdesc.get("name")
+            try:
+                plans[name] = Plan(name, fdesc.get("directory") or os.path.join(app_root, name),
+                                   fn, fdesc.get("bindings") or [], T, rel)
+                entries.append({"name": name, "ok": True})
+            except BaseException as e:
+                entries.append({"name": name, "ok": False,
+                                "error": describe_load_error(e, app_root, RUNTIME_DIR)})
+    return plans, entries, any(p.is_async for p in plans.values())

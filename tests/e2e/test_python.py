@@ -1,0 +1,422 @@
+"""The Python runtime end to end (FUNCTIONS_WORKER_RUNTIME=python): Azure
+Functions Python (v1 model) apps served by the real host through the worker
+shim of runtimes/python/. HTTP requests and responses, func.Out and
+$return, logs in the host's log with the invocation id, user exceptions,
+load errors, async concurrency, functionTimeout, and that an installed
+azure.functions is used rather than the shim's stand-in.
+
+Most tests share one host (`stratus host`, JSON logs) running one worker
+(minInstances = maxInstances = 1), so "the same worker" is certain.
+Concurrency is proven by two requests that can only finish together, never
+by timing."""
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import master_key, wait_for, write_app
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+PY_SETTINGS = {"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "python"}}
+ONE_WORKER = {"scale": {"minInstances": 1, "maxInstances": 1}}
+
+
+def py_fn(code, route=None, methods=None, out="$return", extra_bindings=(), script=None,
+          entry=None):
+    """A Python function folder: function.json + __init__.py (or script)."""
+    trig = {"authLevel": "anonymous", "type": "httpTrigger", "direction": "in", "name": "req"}
+    if route is not None:
+        trig["route"] = route
+    if methods is not None:
+        trig["methods"] = methods
+    fj = {"bindings": [trig, {"type": "http", "direction": "out", "name": out}] +
+          list(extra_bindings)}
+    if script:
+        fj["scriptFile"] = script
+    if entry:
+        fj["entryPoint"] = entry
+    return {"function.json": fj, (script or "__init__.py"): code}
+
+
+ECHO = '''
+import json
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    body = {"method": req.method, "url": req.url, "params": dict(req.params),
+            "route": dict(req.route_params), "x_test": req.headers.get("X-Test"),
+            "ua": req.headers.get("user-agent"), "len": len(req.get_body())}
+    if req.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body["json"] = req.get_json()
+        except ValueError:
+            return func.HttpResponse("bad json", status_code=400)
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
+'''
+
+BINARY = '''
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(bytes(reversed(req.get_body())),
+                             mimetype="application/octet-stream")
+'''
+
+STATUS = '''
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    r = func.HttpResponse("status " + req.params["code"], status_code=int(req.params["code"]),
+                          headers={"X-Custom": "yes"})
+    r.headers["Cache-Control"] = "no-store"
+    return r
+'''
+
+OUT_HTTP = '''
+import azure.functions as func
+
+def main(req: func.HttpRequest, res: func.Out[func.HttpResponse]) -> None:
+    res.set(func.HttpResponse("set through func.Out", status_code=202))
+'''
+
+RETURN_STR = '''
+def main(req):
+    return "returned a str"
+'''
+
+LOGS = '''
+import logging
+import azure.functions as func
+
+log = logging.getLogger("app.child")
+
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    mark = req.params["mark"]
+    logging.info("logging line %s", mark)
+    log.warning("child logger line %s", mark)
+    print("printed line", mark)
+    return func.HttpResponse(context.invocation_id)
+'''
+
+BOOM = '''
+import os
+import azure.functions as func
+
+def check(value):
+    if value != "ok":
+        raise ValueError("unexpected value %r" % value)
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    check(req.params.get("v"))
+    return func.HttpResponse(str(os.getpid()))
+'''
+
+PAIR = '''
+import asyncio
+import os
+import azure.functions as func
+
+_released = None
+
+async def main(req: func.HttpRequest) -> func.HttpResponse:
+    global _released
+    if _released is None:
+        _released = asyncio.Event()
+    if req.params.get("role") == "wait":
+        # Finishes only if the other request runs while this one waits.
+        await asyncio.wait_for(_released.wait(), 60)
+        return func.HttpResponse("released %d" % os.getpid())
+    await asyncio.sleep(float(req.params.get("delay", "0")))
+    _released.set()
+    return func.HttpResponse("releasing %d" % os.getpid())
+'''
+
+SLOW_ASYNC = '''
+import asyncio
+import time
+import azure.functions as func
+
+async def main(req: func.HttpRequest) -> func.HttpResponse:
+    start = time.time()
+    await asyncio.sleep(float(req.params.get("s", "1")))
+    return func.HttpResponse("%f %f" % (start, time.time()))
+'''
+
+BROKEN = "import azure.functions as func\n\nx = = 1\n\ndef main(req):\n    pass\n"
+NO_MAIN = "def handler(req):\n    return 'never'\n"
+
+
+@pytest.fixture(scope="module")
+def py_host(module_hosts):
+    app = write_app(os.path.join(module_hosts.workdir, "pyapp"), {
+        "echo": py_fn(ECHO, route="echo/{name?}"),
+        "binary": py_fn(BINARY, methods=["post"]),
+        "status": py_fn(STATUS),
+        "outhttp": py_fn(OUT_HTTP, out="res"),
+        "retstr": py_fn(RETURN_STR),
+        "logs": py_fn(LOGS),
+        "boom": py_fn(BOOM),
+        "pair": py_fn(PAIR),
+        "slow": py_fn(SLOW_ASYNC),
+        "broken": py_fn(BROKEN),
+        "nomain": py_fn(NO_MAIN),
+    }, host={"version": "2.0", "stratus": ONE_WORKER}, settings=PY_SETTINGS)
+    return module_hosts.start(app, mode="host")
+
+
+def test_route_params_query_and_headers(py_host):
+    r = py_host.get("/api/echo/ann?x=1&x=2&empty=&sp=a%20b",
+                    headers={"X-Test": "hello", "User-Agent": "e2e"})
+    assert r.status == 200, r.text
+    assert r.header("Content-Type") == "application/json"
+    body = r.json()
+    assert body["method"] == "GET"
+    assert body["url"].endswith("/api/echo/ann?x=1&x=2&empty=&sp=a%20b")
+    assert body["params"] == {"x": "1,2", "empty": "", "sp": "a b"}
+    assert body["route"] == {"name": "ann"}
+    assert body["x_test"] == "hello" and body["ua"] == "e2e"
+    r = py_host.get("/api/echo")
+    assert r.status == 200 and r.json()["route"] in ({}, {"name": None})
+
+
+def test_json_body(py_host):
+    r = py_host.post("/api/echo", body=json.dumps({"a": [1, 2], "b": "\u00e9"}).encode(),
+                     headers={"Content-Type": "application/json"})
+    assert r.status == 200
+    assert r.json()["json"] == {"a": [1, 2], "b": "\u00e9"}
+    r = py_host.post("/api/echo", body=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status == 400 and r.body == b"bad json"
+
+
+def test_binary_body_both_ways(py_host):
+    data = bytes(range(256)) * 512 + b"\x00\xff\r\n"
+    r = py_host.post("/api/binary", body=data)
+    assert r.status == 200
+    assert r.header("Content-Type") == "application/octet-stream"
+    assert r.body == bytes(reversed(data))
+
+
+@pytest.mark.parametrize("code", [201, 204, 302, 404, 418, 503])
+def test_status_codes_and_headers(py_host, code):
+    r = py_host.get("/api/status?code=%d" % code)
+    assert r.status == code
+    assert r.header("X-Custom") == "yes"
+    assert r.header("Cache-Control") == "no-store"
+    if code not in (204, 304):
+        assert r.body == b"status %d" % code
+        assert r.header("Content-Type") == "text/plain; charset=utf-8"
+
+
+def test_out_http_binding_and_str_return(py_host):
+    r = py_host.get("/api/outhttp")
+    assert r.status == 202 and r.body == b"set through func.Out"
+    r = py_host.get("/api/retstr")
+    assert r.status == 200 and r.body == b"returned a str"
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
+
+
+def _log_lines(host):
+    out = []
+    for line in host.log().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def test_logs_and_print_reach_the_host_log_with_the_invocation_id(py_host):
+    mark = "m%d" % time.time_ns()
+    r = py_host.get("/api/logs?mark=" + mark)
+    assert r.status == 200
+    inv_id = r.text
+    assert UUID_RE.fullmatch(inv_id), inv_id
+
+    def mine():
+        lines = [x for x in _log_lines(py_host) if mark in x.get("message", "")]
+        return lines if len(lines) >= 3 else None
+    lines = wait_for(mine, timeout=20)
+    assert lines, py_host.log()[-3000:]
+    got = {(x["message"], x["level"]) for x in lines}
+    assert got == {("logging line " + mark, "info"), ("child logger line " + mark, "warning"),
+                   ("printed line " + mark, "info")}
+    for x in lines:
+        assert x.get("invocationId") == inv_id, x
+        assert x.get("category") == "Function.logs.User", x
+
+
+def test_exception_is_a_500_with_the_invocation_id_and_the_worker_survives(py_host):
+    ok = py_host.get("/api/boom?v=ok")
+    assert ok.status == 200
+    pid = ok.text
+    r = py_host.get("/api/boom?v=bad")
+    assert r.status == 500
+    inv_id = r.header("x-invocation-id")
+    assert inv_id and UUID_RE.fullmatch(inv_id)
+    assert inv_id in r.text
+
+    def failed_line():
+        return [x for x in _log_lines(py_host)
+                if x.get("invocationId") == inv_id and x.get("level") == "error"]
+    lines = wait_for(failed_line, timeout=20)
+    assert lines, py_host.log()[-3000:]
+    text = json.dumps(lines)
+    assert "ValueError: unexpected value 'bad'" in text
+    assert 'boom/__init__.py\\", line 10, in main' in text
+    assert 'boom/__init__.py\\", line 7, in check' in text
+    again = py_host.get("/api/boom?v=ok")
+    assert again.status == 200 and again.text == pid
+
+
+def test_load_errors_name_file_and_line_and_the_others_serve(py_host):
+    key = master_key(py_host.app)
+    st = py_host.get("/admin/host/status", headers={"x-functions-key": key})
+    assert st.status == 200
+    errors = st.json()["errors"]
+    broken = [e for e in errors if e.startswith("broken")]
+    assert broken and "SyntaxError" in broken[0] and "broken/__init__.py, line 3" in broken[0]
+    nomain = [e for e in errors if e.startswith("nomain")]
+    assert nomain and "main() is not defined in nomain/__init__.py" in nomain[0]
+    log = py_host.log()
+    assert "broken/__init__.py, line 3" in log
+    assert "main() is not defined in nomain/__init__.py" in log
+    assert py_host.get("/api/broken").status == 404
+    assert py_host.get("/api/nomain").status == 404
+    assert py_host.get("/api/retstr").status == 200
+
+
+def test_async_functions_run_concurrently(py_host):
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        waiter = ex.submit(py_host.get, "/api/pair?role=wait", timeout=90)
+        releaser = ex.submit(py_host.get, "/api/pair?role=set&delay=0.2", timeout=90)
+        a, b = waiter.result(), releaser.result()
+    assert a.status == 200 and a.text.startswith("released"), a.text
+    assert b.status == 200 and b.text.startswith("releasing"), b.text
+    assert a.text.split()[1] == b.text.split()[1]       # one worker ran both
+
+
+def test_slow_async_requests_overlap(py_host):
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        futs = [ex.submit(py_host.get, "/api/slow?s=1", timeout=90) for _ in range(2)]
+        spans = [tuple(map(float, f.result().text.split())) for f in futs]
+    # Each started before the other ended: they ran at the same time.
+    (s1, e1), (s2, e2) = spans
+    assert s1 < e2 and s2 < e1, spans
+
+
+SLEEPERS = '''
+import asyncio
+import time
+import azure.functions as func
+
+async def main(req: func.HttpRequest) -> func.HttpResponse:
+    if req.params.get("s"):
+        await asyncio.sleep(float(req.params["s"]))
+    return func.HttpResponse("async done")
+'''
+
+SYNC_SLEEPER = '''
+import os
+import time
+
+def main(req):
+    if req.params.get("s"):
+        time.sleep(float(req.params["s"]))
+    return "sync done %d" % os.getpid()
+'''
+
+
+def test_function_timeout_gives_504(make_app, start_host):
+    app = make_app({"asleep": py_fn(SLEEPERS), "ssleep": py_fn(SYNC_SLEEPER)},
+                   host={"version": "2.0", "functionTimeout": "00:00:02",
+                         "stratus": ONE_WORKER}, settings=PY_SETTINGS)
+    host = start_host(app)
+    r = host.get("/api/asleep?s=30", timeout=60)
+    assert r.status == 504, r.text
+    assert "functionTimeout" in r.text
+    # The cancelled coroutine left the worker healthy.
+    assert host.get("/api/asleep").text == "async done"
+    r = host.get("/api/ssleep?s=30", timeout=60)
+    assert r.status == 504, r.text
+    r = wait_for(lambda: (lambda x: x if x.status == 200 else None)(host.get("/api/ssleep")),
+                 timeout=30)
+    assert r and r.text.startswith("sync done")
+
+
+def test_installed_azure_functions_is_not_shadowed(make_app, start_host, tmp_path):
+    site = tmp_path / "site"
+    pkg = site / "azure" / "functions"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text('''
+MARK = "installed azure-functions"
+
+class HttpRequest:
+    def __init__(self, method, url, *, headers=None, params=None, route_params=None, body):
+        self.method, self.url, self.params, self.body = method, url, params, body
+    def get_body(self):
+        return self.body
+
+class HttpResponse:
+    def __init__(self, body=None, *, status_code=None, headers=None, mimetype=None,
+                 charset=None):
+        self.status_code = status_code or 200
+        self.headers = dict(headers or {})
+        self.mimetype = mimetype or "text/plain"
+        self.charset = charset or "utf-8"
+        self._body = body.encode() if isinstance(body, str) else (body or b"")
+    def get_body(self):
+        return self._body
+
+class Out:
+    pass
+
+class Context:
+    pass
+''')
+    app = make_app({"which": py_fn('''
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("%s from %s (%s)" % (func.MARK, func.__file__, type(req).__module__),
+                             headers={"X-From": "fake"})
+''')}, settings=PY_SETTINGS)
+    host = start_host(app, env={"PYTHONPATH": str(site)})
+    r = host.get("/api/which")
+    assert r.status == 200, r.text
+    assert r.text.startswith("installed azure-functions from " + str(pkg))
+    assert r.text.endswith("(azure.functions)")
+    assert r.header("X-From") == "fake"
+
+
+def test_stand_in_azure_functions_when_none_is_installed(make_app, start_host):
+    # The interpreter running these tests, unless it has azure-functions.
+    probe = subprocess.run([sys.executable, "-c", "import azure.functions"],
+                           capture_output=True, env=dict(os.environ, PYTHONPATH=""))
+    if probe.returncode == 0:
+        pytest.skip("%s has azure-functions installed" % sys.executable)
+    settings = {"IsEncrypted": False, "Values": dict(
+        PY_SETTINGS["Values"], languageWorkers__python__defaultExecutablePath=sys.executable)}
+    app = make_app({"which": py_fn('''
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(func.__file__)
+''')}, settings=settings)
+    host = start_host(app, env={"PYTHONPATH": ""})
+    r = host.get("/api/which")
+    assert r.status == 200
+    assert r.text.endswith(os.path.join(".stratus", "runtimes", "python", "compat", "azure",
+                                        "functions", "__init__.py"))
+
+
+def test_entry_point_and_script_file(make_app, start_host):
+    app = make_app({"custom": py_fn("def run(req):\n    return 'custom entry'\n",
+                                    script="app.py", entry="run")}, settings=PY_SETTINGS)
+    host = start_host(app)
+    r = host.get("/api/custom")
+    assert r.status == 200 and r.text == "custom entry"

@@ -1,0 +1,799 @@
+"""Unit tests of the Python worker shim (runtimes/python/): the worker is
+started on a socketpair by harness.Worker, which plays the host's side of
+the protocol frame by frame. Concurrency is proven by functions that can
+only finish when run at the same time (one waits for what the other sets),
+never by timing."""
+import json
+import os
+import signal
+import sys
+
+import pytest
+
+from harness import (CANCEL, HELLO, LOAD, LOADED, LOG, PING, PONG, READY, RESULT, SHUTDOWN,
+                     INVOKE, Worker, frame, http_fn, http_req, write_fn)
+
+HELLO_PY = '''
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    name = req.params.get("name") or req.route_params.get("name") or "world"
+    return func.HttpResponse("hello " + name)
+'''
+
+
+@pytest.fixture
+def app(tmp_path):
+    return str(tmp_path)
+
+
+@pytest.fixture
+def worker(app):
+    started = []
+
+    def start(functions, env=None, python=None):
+        w = Worker(app, env=env, python=python)
+        started.append(w)
+        w.handshake(functions)
+        return w
+
+    yield start
+    for w in started:
+        w.close()
+
+
+# ---- handshake ----
+
+def test_hello_comes_first_and_describes_the_worker(app):
+    w = Worker(app)
+    try:
+        f = w.recv()
+        assert f.type == HELLO and f.id == 0
+        assert f.meta["runtime"] == "python"
+        assert f.meta["protocol"] == 1
+        assert f.meta["pid"] == w.proc.pid
+        assert f.meta["concurrency"] >= 64
+        import subprocess
+        v = subprocess.run([w.proc.args[0], "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                           capture_output=True, text=True).stdout.strip()
+        assert f.meta["version"] == v
+    finally:
+        w.close()
+
+
+def test_worker_waits_for_load_before_importing_app_code(app):
+    # A placeholder: the module would write a marker when imported.
+    write_fn(app, "hello", "open(%r, 'w').write('imported')\n" % os.path.join(app, "marker") +
+             HELLO_PY)
+    w = Worker(app)
+    try:
+        assert w.recv().type == HELLO
+        w.send(frame(PING, 5))
+        assert w.expect(PONG).id == 5
+        assert not os.path.exists(os.path.join(app, "marker"))
+        w.send(frame(READY, 0, {"protocol": 1}) +
+               frame(LOAD, 0, {"appRoot": app, "functions": [http_fn("hello", app)]}))
+        assert w.expect(LOADED).meta == {"functions": [{"name": "hello", "ok": True}]}
+        assert os.path.exists(os.path.join(app, "marker"))
+    finally:
+        w.close()
+
+
+def test_load_and_invokes_in_one_write_run_in_order(app):
+    write_fn(app, "hello", HELLO_PY)
+    w = Worker(app)
+    try:
+        assert w.recv().type == HELLO
+        inv = {"function": "hello", "invocationId": "x",
+               "http": http_req("GET", "/api/hello", "name=ann")}
+        w.send(frame(READY, 0, {"protocol": 1}) +
+               frame(LOAD, 0, {"appRoot": app, "functions": [http_fn("hello", app)]}) +
+               b"".join(frame(INVOKE, i, inv) for i in range(1, 21)))
+        assert w.recv().type == LOADED
+        ids = set()
+        for _ in range(20):
+            f = w.expect(RESULT)
+            assert f.meta["ok"] and f.body == b"hello ann"
+            ids.add(f.id)
+        assert ids == set(range(1, 21))
+    finally:
+        w.close()
+
+
+# ---- HTTP requests and responses ----
+
+ECHO_PY = '''
+import json
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    info = {
+        "method": req.method,
+        "url": req.url,
+        "params": dict(req.params),
+        "route": dict(req.route_params),
+        "x_test": req.headers.get("x-test"),
+        "X_TEST": req.headers["X-Test"] if "X-TEST" in req.headers else None,
+        "multi": req.headers.get("x-multi"),
+        "keys": sorted(req.headers),
+        "len": len(req.get_body()),
+    }
+    return func.HttpResponse(json.dumps(info), mimetype="application/json")
+'''
+
+
+def test_request_fields(worker, app):
+    write_fn(app, "echo", ECHO_PY)
+    w = worker([http_fn("echo", app)])
+    http = http_req("POST", "/api/echo/ann", "x=1&x=2&y=&z=%20a",
+                    headers=[("X-Test", "yes"), ("X-Multi", "a"), ("x-multi", "b")],
+                    params={"name": "ann"})
+    res, _ = w.invoke("echo", http=http, body=b"12345")
+    assert res.meta["ok"], res.meta
+    assert res.meta["status"] == 200
+    assert res.meta["headers"] == [["Content-Type", "application/json"]]
+    info = json.loads(res.body)
+    assert info["method"] == "POST"
+    assert info["url"] == "http://localhost:7071/api/echo/ann?x=1&x=2&y=&z=%20a"
+    assert info["params"] == {"x": "1,2", "y": "", "z": " a"}
+    assert info["route"] == {"name": "ann"}
+    assert info["x_test"] == "yes" and info["X_TEST"] == "yes"
+    assert info["multi"] == "a, b"
+    assert info["keys"] == ["host", "x-multi", "x-test"]
+    assert info["len"] == 5
+
+
+def test_get_json_and_bad_json(worker, app):
+    write_fn(app, "js", '''
+import azure.functions as func
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    try:
+        data = req.get_json()
+    except ValueError as e:
+        return func.HttpResponse("bad: " + type(e).__name__, status_code=400)
+    return func.HttpResponse(str(data["n"] * 2))
+''')
+    w = worker([http_fn("js", app)])
+    res, _ = w.invoke("js", http=http_req("POST", "/api/js"), body=b'{"n": 21}')
+    assert res.body == b"42"
+    res, _ = w.invoke("js", http=http_req("POST", "/api/js"), body=b'{"n": ')
+    assert res.meta["status"] == 400 and res.body == b"bad: JSONDecodeError"
+    res, _ = w.invoke("js", http=http_req("POST", "/api/js"), body=b"\xff\xfe")
+    assert res.meta["status"] == 400
+
+
+def test_binary_bodies_both_ways(worker, app):
+    write_fn(app, "bin", '''
+import azure.functions as func
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(bytes(reversed(req.get_body())),
+                             mimetype="application/octet-stream")
+''')
+    w = worker([http_fn("bin", app)])
+    data = bytes(range(256)) * 1000
+    res, _ = w.invoke("bin", http=http_req("POST", "/api/bin"), body=data)
+    assert res.body == bytes(reversed(data))
+    assert res.meta["headers"] == [["Content-Type", "application/octet-stream"]]
+
+
+def test_large_body_in_many_reads(worker, app):
+    write_fn(app, "size", '''
+def main(req):
+    import hashlib
+    return hashlib.sha256(req.get_body()).hexdigest()
+''')
+    w = worker([http_fn("size", app)])
+    import hashlib
+    data = os.urandom(3 << 20)
+    res, _ = w.invoke("size", http=http_req("POST", "/api/size"), body=data)
+    assert res.body.decode() == hashlib.sha256(data).hexdigest()
+
+
+def test_status_headers_mimetype_charset(worker, app):
+    write_fn(app, "st", '''
+import azure.functions as func
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    r = func.HttpResponse("caf\\u00e9", status_code=201, headers={"X-One": "1"},
+                          mimetype="text/html", charset="latin-1")
+    r.headers["X-Two"] = "2"
+    r.headers["x-one"] = "uno"
+    return r
+''')
+    w = worker([http_fn("st", app)])
+    res, _ = w.invoke("st", http=http_req("GET", "/api/st"))
+    assert res.meta["status"] == 201
+    assert res.meta["headers"] == [["Content-Type", "text/html; charset=latin-1"],
+                                   ["X-One", "uno"], ["X-Two", "2"]]
+    assert res.body == "caf\u00e9".encode("latin-1")
+
+
+def test_content_type_header_wins_over_mimetype(worker, app):
+    write_fn(app, "ct", '''
+import azure.functions as func
+def main(req):
+    return func.HttpResponse(b"{}", headers={"content-type": "application/json"})
+''')
+    w = worker([http_fn("ct", app)])
+    res, _ = w.invoke("ct", http=http_req("GET", "/api/ct"))
+    assert res.meta["headers"] == [["content-type", "application/json"]]
+
+
+def test_str_and_bytes_return_and_none(worker, app):
+    write_fn(app, "ret", '''
+def main(req):
+    kind = req.params.get("kind")
+    if kind == "str":
+        return "plain text"
+    if kind == "bytes":
+        return b"\\x00\\x01"
+    return None
+''')
+    w = worker([http_fn("ret", app)])
+    res, _ = w.invoke("ret", http=http_req("GET", "/api/ret", "kind=str"))
+    assert res.meta["status"] == 200 and res.body == b"plain text"
+    assert res.meta["headers"] == [["Content-Type", "text/plain; charset=utf-8"]]
+    res, _ = w.invoke("ret", http=http_req("GET", "/api/ret", "kind=bytes"))
+    assert res.body == b"\x00\x01"
+    res, _ = w.invoke("ret", http=http_req("GET", "/api/ret"))
+    assert res.meta == {"ok": True} and res.body == b""
+
+
+def test_bad_return_value_fails_with_a_clear_error(worker, app):
+    write_fn(app, "bad", "def main(req):\n    return 42\n")
+    w = worker([http_fn("bad", app)])
+    res, _ = w.invoke("bad", http=http_req("GET", "/api/bad"))
+    assert res.meta["ok"] is False
+    assert "func.HttpResponse, str or bytes, not int" in res.meta["error"]
+
+
+def test_named_http_output_through_out(worker, app):
+    write_fn(app, "outfn", '''
+import azure.functions as func
+def main(req: func.HttpRequest, res: func.Out[func.HttpResponse]) -> None:
+    res.set(func.HttpResponse("via out", status_code=202))
+''')
+    w = worker([http_fn("outfn", app, out="res")])
+    res, _ = w.invoke("outfn", http=http_req("GET", "/api/outfn"))
+    assert res.meta["status"] == 202 and res.body == b"via out"
+
+
+def test_other_outputs_and_inputs_and_return_value(worker, app):
+    write_fn(app, "multi", '''
+import azure.functions as func
+def main(req: func.HttpRequest, msg: func.Out[str], doc: func.Out[dict], cfg) -> str:
+    msg.set("queued " + req.params["n"])
+    doc.set({"n": int(req.params["n"]), "cfg": cfg})
+    return "done"
+''')
+    fn = {"name": "multi", "directory": os.path.join(app, "multi"),
+          "bindings": [{"type": "httpTrigger", "direction": "in", "name": "req"},
+                       {"type": "queue", "direction": "out", "name": "msg"},
+                       {"type": "blob", "direction": "out", "name": "doc"},
+                       {"type": "blob", "direction": "in", "name": "cfg"},
+                       {"type": "queue", "direction": "out", "name": "$return"}]}
+    w = worker([fn])
+    res, _ = w.invoke("multi", http=http_req("GET", "/api/multi", "n=7"),
+                      extra={"inputs": {"cfg": {"a": 1}}})
+    assert res.meta["ok"], res.meta
+    assert res.meta["outputs"] == {"$return": "done", "msg": "queued 7",
+                                   "doc": {"n": 7, "cfg": {"a": 1}}}
+    assert "status" not in res.meta
+
+
+def test_context_parameter(worker, app):
+    write_fn(app, "ctx", '''
+import json
+import azure.functions as func
+def main(req: func.HttpRequest, context: func.Context) -> str:
+    return json.dumps({"id": context.invocation_id, "name": context.function_name,
+                       "dir": context.function_directory,
+                       "tp": context.trace_context.trace_parent,
+                       "tls": context.thread_local_storage.invocation_id,
+                       "retry": context.retry_context.retry_count,
+                       "is_ctx": isinstance(context, func.Context)})
+''')
+    w = worker([http_fn("ctx", app)])
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    res, _ = w.invoke("ctx", http=http_req("GET", "/api/ctx", headers=[("traceparent", tp)]),
+                      extra={"invocationId": "11111111-2222-4333-8444-555555555555"})
+    info = json.loads(res.body)
+    assert info == {"id": "11111111-2222-4333-8444-555555555555", "name": "ctx",
+                    "dir": os.path.join(app, "ctx"), "tp": tp,
+                    "tls": "11111111-2222-4333-8444-555555555555", "retry": 0, "is_ctx": True}
+
+
+def test_form_fields_and_files(worker, app):
+    write_fn(app, "form", '''
+import json
+def main(req):
+    f = req.files.get("up")
+    return json.dumps({"a": req.form.get("a"), "all": req.form.getlist("a"),
+                       "file": f and [f.filename, f.read().decode(), f.content_type]})
+''')
+    w = worker([http_fn("form", app)])
+    res, _ = w.invoke("form", http=http_req(
+        "POST", "/api/form", headers=[("Content-Type", "application/x-www-form-urlencoded")]),
+        body=b"a=1&a=2&b=x")
+    assert json.loads(res.body) == {"a": "1", "all": ["1", "2"], "file": None}
+    body = (b"--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n"
+            b"--XX\r\nContent-Disposition: form-data; name=\"up\"; filename=\"t.txt\"\r\n"
+            b"Content-Type: text/plain\r\n\r\nfile body\r\n--XX--\r\n")
+    res, _ = w.invoke("form", http=http_req(
+        "POST", "/api/form", headers=[("Content-Type", "multipart/form-data; boundary=XX")]),
+        body=body)
+    assert json.loads(res.body) == {"a": "v", "all": ["v"],
+                                    "file": ["t.txt", "file body", "text/plain"]}
+
+
+# ---- logs ----
+
+def test_logging_and_print_become_log_frames_of_the_invocation(worker, app):
+    write_fn(app, "logs", '''
+import logging
+import sys
+log = logging.getLogger("my.module")
+def main(req):
+    logging.info("info %s", 1)
+    logging.debug("hidden by default")
+    log.warning("child warning")
+    logging.error("err")
+    logging.critical("crit")
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        logging.exception("boom")
+    print("printed", "line")
+    print("partial", end="")
+    print("two\\nlines")
+    print("to stderr", file=sys.stderr)
+    sys.stdout.write("no newline at the end")
+    return "ok"
+''')
+    w = worker([http_fn("logs", app)])
+    res, logs = w.invoke("logs", http=http_req("GET", "/api/logs"))
+    assert res.meta["ok"]
+    got = [(f.meta["level"], f.meta["message"].split("\n")[0]) for f in logs]
+    assert got == [("information", "info 1"), ("warning", "child warning"), ("error", "err"),
+                   ("critical", "crit"), ("error", "boom"), ("information", "printed line"),
+                   ("information", "partialtwo"), ("information", "lines"),
+                   ("error", "to stderr"), ("information", "no newline at the end")]
+    assert all(f.meta["category"] == "Function.logs.User" for f in logs)
+    exc = [f for f in logs if f.meta["message"].startswith("boom")][0]
+    assert "ZeroDivisionError" in exc.meta["message"]
+
+
+def test_debug_logging_setting(worker, app):
+    write_fn(app, "dbg", "import logging\ndef main(req):\n    logging.debug('dbg')\n")
+    w = worker([http_fn("dbg", app)], env={"PYTHON_ENABLE_DEBUG_LOGGING": "1"})
+    _, logs = w.invoke("dbg", http=http_req("GET", "/api/dbg"))
+    assert [(f.meta["level"], f.meta["message"]) for f in logs] == [("debug", "dbg")]
+
+
+def test_logging_imported_lazily_inside_the_function(worker, app):
+    write_fn(app, "lazy", "def main(req):\n    import logging\n    logging.warning('late')\n")
+    w = worker([http_fn("lazy", app)])
+    _, logs = w.invoke("lazy", http=http_req("GET", "/api/lazy"))
+    assert [f.meta["message"] for f in logs] == ["late"]
+
+
+def test_log_outside_an_invocation_has_id_zero(worker, app):
+    write_fn(app, "mod", "import logging\nlogging.warning('at import')\n"
+             "def main(req):\n    return 'x'\n")
+    w = worker([http_fn("mod", app)])
+    # Sent while loading, so before LOADED: the harness kept it aside.
+    worker_lines = [f for f in w.pending if f.type == LOG]
+    assert [(f.id, f.meta["level"], f.meta["message"]) for f in worker_lines] == \
+        [(0, "warning", "at import")]
+    res, logs = w.invoke("mod", http=http_req("GET", "/api/mod"))
+    assert res.body == b"x" and logs == []
+
+
+# ---- errors ----
+
+def test_exception_fails_the_invocation_and_the_worker_survives(worker, app):
+    write_fn(app, "boom", '''
+def helper(x):
+    raise ValueError("bad value %d" % x)
+
+def main(req):
+    if req.params.get("ok"):
+        return "fine"
+    helper(3)
+''')
+    w = worker([http_fn("boom", app)])
+    res, _ = w.invoke("boom", http=http_req("GET", "/api/boom"))
+    assert res.meta["ok"] is False
+    err = res.meta["error"]
+    assert err.startswith("ValueError: bad value 3")
+    assert 'File "boom/__init__.py", line 8, in main' in err
+    assert 'File "boom/__init__.py", line 3, in helper' in err
+    assert 'raise ValueError("bad value %d" % x)' in err
+    assert "stratus_worker" not in err
+    res, _ = w.invoke("boom", http=http_req("GET", "/api/boom", "ok=1"))
+    assert res.meta["ok"] and res.body == b"fine"
+    assert w.proc.poll() is None
+
+
+def test_sys_exit_in_a_function_is_an_error_not_an_exit(worker, app):
+    write_fn(app, "ex", "import sys\ndef main(req):\n    sys.exit(3)\n")
+    w = worker([http_fn("ex", app)])
+    res, _ = w.invoke("ex", http=http_req("GET", "/api/ex"))
+    assert res.meta["ok"] is False and res.meta["error"].startswith("SystemExit: 3")
+    assert w.proc.poll() is None
+
+
+def test_syntax_error_in_one_function_others_load(worker, app):
+    write_fn(app, "good", HELLO_PY)
+    write_fn(app, "broken", "import azure.functions as func\n\nx = = 1\n")
+    w = worker([http_fn("good", app), http_fn("broken", app)])
+    assert w.loaded["good"]["ok"] is True
+    b = w.loaded["broken"]
+    assert b["ok"] is False
+    assert b["error"].startswith("SyntaxError: ")
+    assert "(broken/__init__.py, line 3)" in b["error"]
+    res, _ = w.invoke("good", http=http_req("GET", "/api/good"))
+    assert res.body == b"hello world"
+    res, _ = w.invoke("broken", http=http_req("GET", "/api/broken"))
+    assert res.meta["ok"] is False and "failed to load" in res.meta["error"]
+
+
+def test_import_error_names_file_and_line(worker, app):
+    write_fn(app, "imp", "import os\nimport no_such_module_here\ndef main(req):\n    pass\n")
+    w = worker([http_fn("imp", app)])
+    err = w.loaded["imp"]["error"]
+    assert err.startswith("ModuleNotFoundError: No module named 'no_such_module_here'")
+    assert err.endswith("(imp/__init__.py, line 2)")
+
+
+def test_missing_entry_point(worker, app):
+    write_fn(app, "noentry", "def handler(req):\n    return 'x'\n")
+    write_fn(app, "custom", "def handler(req):\n    return 'custom'\n")
+    write_fn(app, "wrong", "def main(req):\n    return 'x'\n")
+    w = worker([http_fn("noentry", app), http_fn("custom", app, entry="handler"),
+                http_fn("wrong", app, entry="nothere")])
+    assert w.loaded["noentry"]["ok"] is False
+    assert "main() is not defined in noentry/__init__.py" in w.loaded["noentry"]["error"]
+    assert w.loaded["custom"]["ok"] is True
+    assert "nothere() is not defined in wrong/__init__.py" in w.loaded["wrong"]["error"]
+    res, _ = w.invoke("custom", http=http_req("GET", "/api/custom"))
+    assert res.body == b"custom"
+
+
+def test_missing_init_file(worker, app):
+    os.makedirs(os.path.join(app, "empty"))
+    w = worker([http_fn("empty", app)])
+    assert "empty/__init__.py not found" in w.loaded["empty"]["error"]
+
+
+def test_parameters_must_match_bindings(worker, app):
+    write_fn(app, "extra", "def main(req, other):\n    pass\n")
+    write_fn(app, "fewer", "def main():\n    pass\n")
+    write_fn(app, "defaults", "def main(req, other=5):\n    return str(other)\n")
+    w = worker([http_fn("extra", app), http_fn("fewer", app), http_fn("defaults", app)])
+    assert "declared in Python but not in function.json: other" in w.loaded["extra"]["error"]
+    assert "declared in function.json but not as parameters" in w.loaded["fewer"]["error"]
+    assert "req" in w.loaded["fewer"]["error"]
+    res, _ = w.invoke("defaults", http=http_req("GET", "/api/defaults"))
+    assert res.body == b"5"
+
+
+def test_script_file_and_relative_imports_and_shared_code(worker, app):
+    os.makedirs(os.path.join(app, "shared_code"))
+    with open(os.path.join(app, "shared_code", "__init__.py"), "w") as f:
+        f.write("def greet(n):\n    return 'hi ' + n\n")
+    write_fn(app, "rel", "SUFFIX = '!'\n")
+    write_fn(app, "rel", "from . import helper\n", "dummy.py")
+    write_fn(app, "rel", "def punct():\n    return '!'\n", "helper.py")
+    write_fn(app, "rel", '''
+from shared_code import greet
+from ..shared_code import greet as greet2
+from .helper import punct
+def run(req):
+    return greet("a") + greet2("b") + punct()
+''', "main.py")
+    w = worker([http_fn("rel", app, script="main.py", entry="run")])
+    assert w.loaded["rel"]["ok"], w.loaded
+    res, _ = w.invoke("rel", http=http_req("GET", "/api/rel"))
+    assert res.body == b"hi ahi b!"
+
+
+def test_python_packages_folder_is_on_the_path(worker, app):
+    pk = os.path.join(app, ".python_packages", "lib", "site-packages", "vendored_pkg")
+    os.makedirs(pk)
+    with open(os.path.join(pk, "__init__.py"), "w") as f:
+        f.write("VALUE = 'from .python_packages'\n")
+    write_fn(app, "pk", "import vendored_pkg\ndef main(req):\n    return vendored_pkg.VALUE\n")
+    w = worker([http_fn("pk", app)])
+    res, _ = w.invoke("pk", http=http_req("GET", "/api/pk"))
+    assert res.body == b"from .python_packages"
+
+
+def test_real_azure_functions_is_not_shadowed(worker, app, tmp_path_factory):
+    fake = tmp_path_factory.mktemp("site")
+    os.makedirs(fake / "azure" / "functions")
+    (fake / "azure" / "functions" / "__init__.py").write_text('''
+MARK = "the installed azure-functions"
+class HttpRequest:
+    def __init__(self, method, url, *, headers=None, params=None, route_params=None, body):
+        self.method, self.url, self.params, self.body = method, url, params, body
+        self.headers = headers
+    def get_body(self):
+        return self.body
+class HttpResponse:
+    def __init__(self, body=None, *, status_code=None, headers=None, mimetype=None,
+                 charset=None):
+        self.status_code = status_code or 200
+        self.headers = headers or {}
+        self.mimetype = mimetype or "text/plain"
+        self.charset = charset or "utf-8"
+        self._b = body.encode() if isinstance(body, str) else body
+    def get_body(self):
+        return self._b
+class Out:
+    pass
+class Context:
+    pass
+''')
+    write_fn(app, "which", '''
+import azure.functions as func
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(func.MARK + " " + req.params["q"] + " " +
+                             type(req).__module__, headers={"X-Fake": "1"})
+''')
+    w = worker([http_fn("which", app)], env={"PYTHONPATH": str(fake)})
+    res, _ = w.invoke("which", http=http_req("GET", "/api/which", "q=v"))
+    assert res.meta["ok"], res.meta
+    assert res.body == b"the installed azure-functions v azure.functions"
+    assert ["X-Fake", "1"] in res.meta["headers"]
+
+
+def test_no_stand_in_module_name_leaks_into_the_app(worker, app):
+    write_fn(app, "paths", '''
+import sys
+def main(req):
+    try:
+        import stratus_worker
+        found = "shim importable"
+    except ImportError:
+        found = "shim hidden"
+    try:
+        import worker
+        found += ", worker importable"
+    except ImportError:
+        found += ", worker hidden"
+    return found
+''')
+    w = worker([http_fn("paths", app)])
+    res, _ = w.invoke("paths", http=http_req("GET", "/api/paths"))
+    # stratus_worker is already imported (sys.modules); worker.py is not on the path.
+    assert res.body.endswith(b"worker hidden")
+
+
+def test_invoke_metadata_in_any_key_order(worker, app):
+    write_fn(app, "echo", ECHO_PY)
+    w = worker([http_fn("echo", app)])
+    meta = {"invocationId": "x", "http": http_req("GET", "/api/echo", "a=1"), "function": "echo"}
+    w.send(frame(INVOKE, 77, meta))
+    res = w.expect(RESULT, 77)
+    assert res.meta["ok"], res.meta
+    assert json.loads(res.body)["params"] == {"a": "1"}
+
+
+def test_malformed_invoke_metadata_fails_that_invocation(worker, app):
+    write_fn(app, "echo", ECHO_PY)
+    w = worker([http_fn("echo", app)])
+    import struct
+    bad = b'{"function":"echo","http":{"method":'
+    w.send(struct.pack("<IIQII", 0x53545201, INVOKE, 5, len(bad), 0) + bad)
+    res = w.expect(RESULT, 5)
+    assert res.meta["ok"] is False
+    assert "INVOKE metadata that is not a JSON object" in res.meta["error"]
+
+
+def test_unknown_function_and_invoke_before_load(app):
+    write_fn(app, "hello", HELLO_PY)
+    w = Worker(app)
+    try:
+        assert w.recv().type == HELLO
+        w.send(frame(INVOKE, 1, {"function": "hello"}))
+        res = w.expect(RESULT, 1)
+        assert res.meta["ok"] is False and "not loaded yet" in res.meta["error"]
+        w.send(frame(LOAD, 0, {"appRoot": app, "functions": [http_fn("hello", app)]}))
+        w.expect(LOADED)
+        w.send(frame(INVOKE, 2, {"function": "nope"}))
+        res = w.expect(RESULT, 2)
+        assert "no function named 'nope'" in res.meta["error"]
+    finally:
+        w.close()
+
+
+# ---- concurrency, cancel, ping ----
+
+ASYNC_PAIR = '''
+import asyncio
+import azure.functions as func
+
+_ev = None
+
+def _event():
+    global _ev
+    if _ev is None:
+        _ev = asyncio.Event()
+    return _ev
+
+async def main(req: func.HttpRequest) -> func.HttpResponse:
+    if req.params.get("role") == "wait":
+        await asyncio.wait_for(_event().wait(), 30)
+        return func.HttpResponse("released")
+    if req.params.get("role") == "sleep":
+        await asyncio.sleep(60)
+    _event().set()
+    return func.HttpResponse("released the other")
+'''
+
+
+def test_async_functions_run_concurrently(worker, app):
+    write_fn(app, "pair", ASYNC_PAIR)
+    w = worker([http_fn("pair", app)])
+    a = w.start_invoke("pair", http=http_req("GET", "/api/pair", "role=wait"))
+    b = w.start_invoke("pair", http=http_req("GET", "/api/pair", "role=set"))
+    rb, _ = w.result(b)
+    ra, _ = w.result(a)
+    assert ra.body == b"released" and rb.body == b"released the other"
+
+
+def test_cancel_stops_an_async_invocation(worker, app):
+    write_fn(app, "pair", ASYNC_PAIR)
+    w = worker([http_fn("pair", app)])
+    a = w.start_invoke("pair", http=http_req("GET", "/api/pair", "role=sleep"))
+    w.send(frame(PING, 9))
+    assert w.expect(PONG, 9).meta["inflight"] == 1
+    w.send(frame(CANCEL, a, {"reason": "timeout"}))
+    res, _ = w.result(a)
+    assert res.meta == {"ok": False, "error": "cancelled"}
+    w.send(frame(CANCEL, a, {"reason": "timeout"}))     # already answered: ignored
+    res, _ = w.invoke("pair", http=http_req("GET", "/api/pair", "role=set"))
+    assert res.meta["ok"]
+
+
+SYNC_PAIR = '''
+import threading
+import time
+_ev = threading.Event()
+def main(req):
+    role = req.params.get("role")
+    if role == "wait":
+        return "released" if _ev.wait(30) else "timed out"
+    if role == "spin":
+        end = time.time() + float(req.params.get("s", "0.3"))
+        while time.time() < end:
+            pass
+        return "spun"
+    _ev.set()
+    return "set"
+'''
+
+
+def test_a_blocked_sync_function_does_not_block_the_others(worker, app):
+    write_fn(app, "sp", SYNC_PAIR)
+    w = worker([http_fn("sp", app)])
+    a = w.start_invoke("sp", http=http_req("GET", "/api/sp", "role=wait"))
+    w.send(frame(PING, 3))
+    assert w.expect(PONG, 3).meta["inflight"] >= 1
+    b = w.start_invoke("sp", http=http_req("GET", "/api/sp", "role=set"))
+    rb, _ = w.result(b)
+    ra, _ = w.result(a)
+    assert ra.body == b"released" and rb.body == b"set"
+
+
+def test_batch_with_a_blocked_function_in_the_middle(worker, app):
+    write_fn(app, "sp", SYNC_PAIR)
+    w = worker([http_fn("sp", app)])
+    inv = lambda q: frame(INVOKE, w.next_id, {"function": "sp",
+                                              "http": http_req("GET", "/api/sp", q)})
+    data = b""
+    ids = []
+    for q in ["role=x"] * 3 + ["role=wait"] + ["role=y"] * 3:
+        data += inv(q)
+        ids.append(w.next_id)
+        w.next_id += 1
+    w.send(data)        # the waiter blocks; the last three still run, then free it
+    w.send(frame(INVOKE, w.next_id, {"function": "sp", "http": http_req("GET", "/", "role=set")}))
+    results = {}
+    for _ in range(len(ids) + 1):
+        f = w.expect(RESULT)
+        results[f.id] = f.body
+    assert results[ids[3]] == b"released"
+
+
+def test_one_thread_setting_still_answers_ping(worker, app):
+    write_fn(app, "sp", SYNC_PAIR)
+    w = worker([http_fn("sp", app)], env={"PYTHON_THREADPOOL_THREAD_COUNT": "1"})
+    a = w.start_invoke("sp", http=http_req("GET", "/api/sp", "role=spin&s=0.2"))
+    b = w.start_invoke("sp", http=http_req("GET", "/api/sp", "role=spin&s=0.2"))
+    w.send(frame(PING, 4))
+    assert w.expect(PONG, 4).id == 4
+    for fid in (a, b):
+        res, _ = w.result(fid)
+        assert res.body == b"spun"
+
+
+def test_cancel_of_a_queued_sync_invocation(worker, app):
+    write_fn(app, "sp", SYNC_PAIR)
+    w = worker([http_fn("sp", app)], env={"PYTHON_THREADPOOL_THREAD_COUNT": "1"})
+    a = w.start_invoke("sp", http=http_req("GET", "/api/sp", "role=wait"))
+    w.send(frame(PING, 1))
+    w.expect(PONG, 1)
+    b = w.start_invoke("sp", http=http_req("GET", "/api/sp", "role=x"))
+    w.send(frame(CANCEL, b, {"reason": "timeout"}))
+    rb, _ = w.result(b)
+    assert rb.meta == {"ok": False, "error": "cancelled"}
+    # With one thread the setter waits behind the waiter: cancel it as well.
+    c = w.start_invoke("sp", http=http_req("GET", "/api/sp", "role=set"))
+    w.send(frame(CANCEL, c, {"reason": "shutdown"}))
+    rc, _ = w.result(c)
+    assert rc.meta["error"] == "cancelled"
+
+
+def test_ping_is_answered_while_functions_run(worker, app):
+    write_fn(app, "sp", SYNC_PAIR)
+    w = worker([http_fn("sp", app)])
+    a = w.start_invoke("sp", http=http_req("GET", "/api/sp", "role=spin&s=1"))
+    for i in range(10, 15):
+        w.send(frame(PING, i))
+        assert w.expect(PONG, i).id == i
+    res, _ = w.result(a)
+    assert res.body == b"spun"
+
+
+def test_wrapped_async_function_is_awaited(worker, app):
+    write_fn(app, "wrap", '''
+import asyncio, functools
+def deco(f):
+    def inner(req):
+        return f(req)
+    return inner
+@deco
+async def main(req):
+    await asyncio.sleep(0)
+    return "awaited"
+''')
+    w = worker([http_fn("wrap", app)])
+    res, _ = w.invoke("wrap", http=http_req("GET", "/api/wrap"))
+    assert res.body == b"awaited"
+
+
+# ---- shutdown and errors of the host ----
+
+def test_shutdown_finishes_in_flight_work_then_exits_0(worker, app):
+    write_fn(app, "sp", SYNC_PAIR)
+    w = worker([http_fn("sp", app)])
+    a = w.start_invoke("sp", http=http_req("GET", "/api/sp", "role=spin&s=0.5"))
+    w.send(frame(SHUTDOWN, 0, {"graceMs": 10000}))
+    res, _ = w.result(a)
+    assert res.body == b"spun"
+    assert w.wait() == 0
+
+
+def test_end_of_file_exits_0(worker, app):
+    write_fn(app, "hello", HELLO_PY)
+    w = worker([http_fn("hello", app)])
+    w.sock.shutdown(2)
+    assert w.wait() == 0
+
+
+def test_malformed_frame_exits_non_zero_with_a_reason(worker, app):
+    write_fn(app, "hello", HELLO_PY)
+    w = worker([http_fn("hello", app)])
+    w.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert w.wait() not in (0, None)
+    assert "bad magic" in w.output()
+
+
+def test_malformed_metadata_exits_non_zero(worker, app):
+    write_fn(app, "hello", HELLO_PY)
+    w = worker([http_fn("hello", app)])
+    import struct
+    w.send(struct.pack("<IIQII", 0x53545201, INVOKE, 1, 5, 0) + b"[1,2]")
+    assert w.wait() not in (0, None)
+    assert "not a JSON object" in w.output()
