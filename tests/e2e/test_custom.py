@@ -9,14 +9,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
-import time
 
 import pytest
 
-from conftest import RawConn, wait_for
+from conftest import RawConn, master_key, wait_for
 
 NODE = "node"
 
@@ -402,7 +400,6 @@ def test_data_logs_reach_host_log_with_invocation_id(make_app, start_host):
 def test_admin_invoke_sends_input_as_data(make_app, start_host):
     h = start_host(make(make_app, functions=DATA_FNS, host=custom_host(forward=False)),
                    mode="host")
-    from conftest import master_key
     key = master_key(h.app)
     r = h.post("/admin/functions/noresponse", body=json.dumps({"input": "some input"}),
                headers={"x-functions-key": key, "Content-Type": "application/json"})
