@@ -95,10 +95,13 @@ static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
     if (!ok) {
         int status = inv->fail_status ? inv->fail_status : 500;
         log_invocation(inv->fn->name, inv->id, 0, status, ns, reason);
+        /* The host's own reasons (timeout, crash, overload) are for the
+         * caller; the function's error text stays in the log. */
         char body[512];
+        int show = reason && !inv->user_error;
         snprintf(body, sizeof body, "Function '%s' %s (invocation id %s)%s%s\n", inv->fn->name,
                  status == 429 || status == 503 ? "was not run" : "failed", inv->id,
-                 reason ? ": " : "", reason ? reason : "");
+                 show ? ": " : "", show ? reason : "; the error is in the host's log");
         http_header_t hdr[3] = {{SV_LIT("Content-Type"), SV_LIT("text/plain; charset=utf-8")},
                                 {SV_LIT("x-invocation-id"), sv_cstr(inv->id)},
                                 {SV_LIT("Retry-After"), SV_LIT("1")}};

@@ -318,6 +318,7 @@ void lambda__error(lambda_proc_t *p, lambda_call_t *c, const char *body, size_t 
     log_write(LOG_ERROR, cat, inv->id, "Invocation failed: %s%s%s", desc, trace[0] ? "\n" : "",
               trace);
     snprintf(reason, sizeof reason, "the function returned an error: %s", desc);
+    inv->user_error = 1;
     call_fail(c, 502, reason);
     lambda__dispatch(lf);
 }

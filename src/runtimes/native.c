@@ -312,6 +312,7 @@ static void native_invoke(invocation_t *inv, invocation_done_fn done, void *data
     }
     char reason[64];
     snprintf(reason, sizeof reason, "function returned %d", rc);
+    inv->user_error = 1;
     done(inv, 0, reason, data);
 }
 

@@ -307,6 +307,7 @@ static void on_result(worker_t *w, const frame_t *f)
         if (jt_string(&d, jt_get(&d, 0, "error"), inv->arena, &e) != 0)
             e = SV_LIT("failed");
         char *reason = arena_strndup(inv->arena, e.p, e.n);
+        inv->user_error = 1;
         c->done(inv, 0, reason ? reason : "failed", c->data);
         return;
     }
