@@ -193,6 +193,9 @@ static void up_cb(upstream_call_t *call, int status, const respparser_t *resp)
     } else {
         int ok = ch__msg_response(c, resp, err, sizeof err);
         c->finished = 1;
+        /* What went wrong is in the handler's answer: the log has it, the
+         * caller gets the invocation id. */
+        c->inv->user_error = !ok;
         c->done(c->inv, ok, ok ? NULL : err, c->data); /* may free c */
     }
     if (ca->queue.n)
