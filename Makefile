@@ -11,6 +11,7 @@
 #   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
 #   make bench         run bench/http_hello (nginx vs Stratus in-process and isolated)
 #   make bench-cold    run bench/cold_start (a request at zero workers vs process start)
+#   make bench-custom  run bench/custom_handler (a Node.js handler directly vs behind Stratus)
 #   make bench-python  run bench/python_hello (uwsgi vs Stratus with a Python worker)
 #   make bench-store   run bench/store (durable queue throughput vs raw SQLite commits)
 
@@ -52,7 +53,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: FORCE all deps lambda-ric run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
-        bench-python bench-store clean examples
+        bench-custom bench-python bench-store clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -148,6 +149,9 @@ bench: all
 
 bench-cold: all
 	sh bench/cold_start
+
+bench-custom: all
+	sh bench/custom_handler
 
 bench-python: all
 	sh bench/python_hello

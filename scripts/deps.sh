@@ -7,7 +7,7 @@
 set -e
 
 PACKAGES="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev \
-libsqlite3-dev libssl-dev libjsmn-dev python3 python3-pytest cmake ${STRATUS_DEPS_EXTRA:-}"
+libsqlite3-dev libssl-dev libjsmn-dev python3 python3-pytest cmake nodejs ${STRATUS_DEPS_EXTRA:-}"
 
 missing=""
 for p in $PACKAGES; do
