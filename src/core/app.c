@@ -335,6 +335,7 @@ void app_free(app_t *app)
     for (size_t i = 0; i < app->nfunctions_filter; i++)
         free(app->functions_filter[i]);
     free(app->functions_filter);
+    app__custom_handler_free(&app->custom_handler);
     json_decref(app->host_json);
     free(app->root);
     free(app->worker_runtime);

@@ -52,6 +52,23 @@ typedef struct setting {
     char *value;
 } setting_t;
 
+/* host.json "customHandler" (or the legacy "httpWorker"), read once by
+ * host_json_custom.c; see docs/custom-handlers.md. Only checked for types
+ * when the app runs another runtime; the custom runtime says what it lacks. */
+typedef struct custom_handler_conf {
+    int present;                /* one of the two sections is there */
+    const char *section;        /* "customHandler" or "httpWorker": for messages */
+    char *executable;           /* description.defaultExecutablePath, %NAME% expanded; NULL when absent */
+    char *working_dir;          /* description.workingDirectory, expanded and absolute; default the app root */
+    char **arguments;           /* description.arguments, each expanded */
+    size_t narguments;
+    char *worker_path;          /* description.defaultWorkerPath, expanded and absolute; or NULL */
+    int forward_http;           /* enableForwardingHttpRequest (synonym enableProxyingHttpRequest) */
+    int64_t startup_timeout_ms; /* stratus.customHandler.startupTimeout; 30 s */
+} custom_handler_conf_t;
+
+#define APP_DEFAULT_CUSTOM_STARTUP_MS (30LL * 1000)
+
 typedef struct app {
     char *root;                 /* absolute path of the app folder */
     char *worker_runtime;       /* FUNCTIONS_WORKER_RUNTIME, or NULL */
@@ -73,6 +90,8 @@ typedef struct app {
     int64_t scale_idle_timeout_ms;    /* stratus.scale.idleTimeout; 5 min */
     int scale_prewarm;                /* stratus.scale.prewarm: placeholder workers kept; 1 */
     int64_t worker_memory_mb;         /* stratus.worker.memoryLimitMB; 1024; -1 = none */
+
+    custom_handler_conf_t custom_handler; /* host.json customHandler / httpWorker */
 
     int local_http_port;        /* local.settings.json Host.LocalHttpPort, 0 when absent */
     char *cors;                 /* local.settings.json Host.CORS, or NULL */
@@ -115,6 +134,11 @@ void app_free(app_t *app);
 /* The value of an app setting: the process environment first, then
  * local.settings.json Values. NULL when unset. */
 const char *app_setting(const app_t *app, const char *name);
+
+/* s with every %NAME% whose NAME is an app setting (app_setting) replaced
+ * by its value, as Windows expands environment variables; unknown names and
+ * lone percent signs stay as written. The caller frees the result. */
+char *app_expand_settings(const app_t *app, const char *s);
 
 /* Export local.settings.json Values into the process environment, without
  * replacing variables that are already set. */

@@ -62,4 +62,13 @@ void app__function_free(function_t *fn);
  * a message naming host.json and the field. Defined in host_json.c. */
 int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_t errlen);
 
+/* Read host.json "customHandler" (or "httpWorker"; the first wins) into
+ * app->custom_handler, expanding %NAME% and making paths absolute. 0, or -1
+ * with a message naming host.json and the field. Defined in
+ * host_json_custom.c. */
+int app__custom_handler_settings(app_t *app, char *err, size_t errlen);
+
+/* Release what app__custom_handler_settings stored. */
+void app__custom_handler_free(custom_handler_conf_t *c);
+
 #endif

@@ -239,7 +239,7 @@ int host_run(const host_options_t *opts)
     h->loop = uv_default_loop();
     h->runtime = runtime_for_app(app);
     if (!h->runtime) {
-        char names[200];
+        char names[256];
         runtime_names(names, sizeof names);
         log_write(LOG_CRITICAL, "Host.Startup", NULL,
                   "local.settings.json: FUNCTIONS_WORKER_RUNTIME '%s' is not supported by this "

@@ -323,5 +323,7 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
         return -1;
     }
 
+    if (app__custom_handler_settings(app, err, errlen) != 0)
+        return -1;
     return get_filter(app, opts, err, errlen);
 }

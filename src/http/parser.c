@@ -142,6 +142,8 @@ struct respparser {
     buf_t body;
     int status;
     int done;
+    int no_body;    /* the request was HEAD */
+    int keep_alive; /* set when the response completes */
     char err[96]; /* our own error (a limit), else "" */
 };
 
@@ -182,9 +184,21 @@ static int resp_on_status(http_parser *hp, const char *at, size_t len)
     return buf_append(&p->reason, at, len) ? resp_limit(p, "reason phrase", p->reason.max) : 0;
 }
 
+/* Headers are stored NUL-separated: a NUL inside one is refused (http-parser
+ * lets it through in values). */
+static int resp_nul(respparser_t *p, const char *at, size_t len)
+{
+    if (!memchr(at, '\0', len))
+        return 0;
+    snprintf(p->err, sizeof p->err, "NUL byte in a response header");
+    return -1;
+}
+
 static int resp_on_header_field(http_parser *hp, const char *at, size_t len)
 {
     respparser_t *p = R(hp);
+    if (resp_nul(p, at, len))
+        return -1;
     if (p->hdr_state != HDR_FIELD) {
         if (p->hdr_state == HDR_VALUE && resp_end_value(p))
             return -1;
@@ -197,6 +211,8 @@ static int resp_on_header_field(http_parser *hp, const char *at, size_t len)
 static int resp_on_header_value(http_parser *hp, const char *at, size_t len)
 {
     respparser_t *p = R(hp);
+    if (resp_nul(p, at, len))
+        return -1;
     if (p->hdr_state == HDR_NONE)
         return 0; /* cannot happen: http-parser sends a field first */
     if (p->hdr_state == HDR_FIELD) {
@@ -215,7 +231,15 @@ static int resp_on_headers_complete(http_parser *hp)
     if (p->hdr_state != HDR_NONE && resp_end_value(p))
         return -1;
     p->hdr_state = HDR_NONE;
+    if (hp->status_code < 100 || hp->status_code > 599) {
+        /* http-parser takes any three digits or fewer */
+        snprintf(p->err, sizeof p->err, "invalid HTTP status code %u (not 100 to 599)",
+                 (unsigned)hp->status_code);
+        return -1;
+    }
     p->status = (int)hp->status_code;
+    if (p->no_body && hp->status_code / 100 != 1)
+        return 1; /* http-parser: this message has no body */
     if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->body.max)
         return resp_limit(p, "body", p->body.max);
     return 0;
@@ -241,6 +265,7 @@ static int resp_on_message_complete(http_parser *hp)
         return -1;
     p->hdr_state = HDR_NONE;
     p->done = 1;
+    p->keep_alive = http_should_keep_alive(hp);
     http_parser_pause(hp, 1); /* ignore whatever follows */
     return 0;
 }
@@ -282,17 +307,67 @@ void respparser_free(respparser_t *p)
     free(p);
 }
 
-int respparser_feed(respparser_t *p, const char *data, size_t len)
+int respparser_feed_n(respparser_t *p, const char *data, size_t len, size_t *used)
 {
+    *used = 0;
     if (p->done)
         return PARSE_OK;
     if (len == 0)
         return PARSE_OK; /* a zero length would mean end of stream to http-parser */
-    http_parser_execute(&p->hp, &resp_settings, data, len);
+    *used = http_parser_execute(&p->hp, &resp_settings, data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
     if (e == HPE_OK || (e == HPE_PAUSED && p->done))
         return PARSE_OK;
     return PARSE_ERROR;
+}
+
+int respparser_feed(respparser_t *p, const char *data, size_t len)
+{
+    size_t used;
+    return respparser_feed_n(p, data, len, &used);
+}
+
+/* Buffers above this size are released between responses. */
+#define RESP_KEEP_MAX (256 * 1024)
+
+void respparser_reset(respparser_t *p, int no_body)
+{
+    if (p->head.cap > RESP_KEEP_MAX || p->body.cap > RESP_KEEP_MAX) {
+        size_t max_body = p->body.max;
+        buf_free(&p->head);
+        buf_free(&p->body);
+        buf_init(&p->head, RESPPARSER_MAX_HEAD);
+        buf_init(&p->body, max_body);
+        /* As in respparser_new; should this fail, the getters still cope. */
+        (void)(buf_reserve(&p->head, 1) || buf_reserve(&p->body, 1));
+    }
+    http_parser_init(&p->hp, HTTP_RESPONSE);
+    resp_clear(p);
+    p->done = 0;
+    p->keep_alive = 0;
+    p->no_body = no_body;
+    p->err[0] = '\0';
+}
+
+int respparser_keep_alive(const respparser_t *p) { return p->done && p->keep_alive; }
+
+int respparser_header_next(const respparser_t *p, size_t *pos, const char **name,
+                           size_t *name_len, const char **value, size_t *value_len)
+{
+    if (p->hdr_state != HDR_NONE || !p->head.p || *pos >= p->head.len)
+        return -1;
+    const char *s = p->head.p + *pos, *end = p->head.p + p->head.len;
+    size_t nl = strlen(s);
+    const char *v = s + nl + 1;
+    if (v >= end)
+        return -1; /* cannot happen: every name is followed by a value */
+    size_t vl = strlen(v);
+    *name = s;
+    *name_len = nl;
+    *value = v;
+    *value_len = vl;
+    *pos = (size_t)(v + vl + 1 - p->head.p);
+    return 0;
 }
 
 int respparser_finish(respparser_t *p)
@@ -343,7 +418,7 @@ const char *respparser_body(const respparser_t *p, size_t *len)
 {
     if (len)
         *len = p->body.len;
-    return p->body.p;
+    return p->body.p ? p->body.p : "";
 }
 
 const char *respparser_error(const respparser_t *p)

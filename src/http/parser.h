@@ -1,6 +1,7 @@
 /*
  * parser.h -- the one small wrapper around the HTTP/1.1 parser: requests
- * for the server, responses for the command-line client.
+ * for the server, responses for the command-line client and for the
+ * asynchronous upstream client (upstream.h).
  *
  * Only parser.c knows the parser library (http-parser today); swapping in
  * llhttp means rewriting that one file. Request events arrive through
@@ -113,5 +114,34 @@ const char *respparser_body(const respparser_t *p, size_t *len);
 /* A short description of the last error ("response body larger than 16777216
  * bytes", "invalid HTTP status code", ...). */
 const char *respparser_error(const respparser_t *p);
+
+/* ---- responses on a kept-alive connection ----------------------------------
+ *
+ * A connection that carries one request after another reuses one parser:
+ * respparser_reset() before each response keeps the storage (releasing
+ * buffers that grew large), so a steady stream of responses allocates
+ * nothing.
+ */
+
+/* Forget the last response and get ready for the next one. no_body: the
+ * request was HEAD, so the response ends with its headers whatever they
+ * announce. */
+void respparser_reset(respparser_t *p, int no_body);
+
+/* respparser_feed() that also tells how many bytes were used: *used < len
+ * when the response completed before the end of data (what follows belongs
+ * to no request; a connection that sends it cannot be trusted). */
+int respparser_feed_n(respparser_t *p, const char *data, size_t len, size_t *used);
+
+/* Once respparser_done(): 1 when the connection may carry another request
+ * (HTTP/1.1 without "Connection: close", or HTTP/1.0 with keep-alive, and
+ * a body not delimited by the end of the connection), else 0. */
+int respparser_keep_alive(const respparser_t *p);
+
+/* Walk the headers in arrival order without rescanning: *pos starts at 0.
+ * 0 with name/value (NUL-terminated) and their lengths set, or -1 at the
+ * end (or while the headers are still arriving). */
+int respparser_header_next(const respparser_t *p, size_t *pos, const char **name,
+                           size_t *name_len, const char **value, size_t *value_len);
 
 #endif

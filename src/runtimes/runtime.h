@@ -56,6 +56,7 @@ extern const runtime_t runtime_python;
 extern const runtime_t runtime_node;
 extern const runtime_t runtime_lambda;          /* Lambda custom runtimes (bootstrap) */
 extern const runtime_t runtime_lambda_provided; /* the same, named "provided" */
+extern const runtime_t runtime_custom;          /* custom handlers (custom.c) */
 
 /* ---- native code, shared by the in-process runtime and native workers ---- */
 
@@ -83,6 +84,11 @@ int worker__write_all(int fd, const char *p, size_t n);
 /* Run as a pool's fork server on control socket ctl (forkserver.c).
  * Returns 0 only in a forked child, set up as a worker on fd 3. */
 int forkserver_main(int ctl);
+
+/* `stratus worker --handler PROGRAM ARGS...`: become the custom handler
+ * PROGRAM (argv[0], an absolute path), set to die with the host. Returns
+ * only when the exec fails (127, with the reason on stderr). */
+int custom_exec(int argc, char **argv);
 
 /* Release what native_open stored (the code stays mapped). */
 void native_close(function_t *fn);

@@ -13,6 +13,7 @@ static const runtime_t *const runtimes[] = {
     &runtime_node,
     &runtime_lambda,
     &runtime_lambda_provided,
+    &runtime_custom,
     NULL,
 };
 

@@ -934,6 +934,153 @@ TEST(resp_malformed)
     }
 }
 
+/* ---- responses on a kept-alive connection ---- */
+
+TEST(resp_reset_reuses_parser)
+{
+    respparser_t *p = respparser_new(0);
+    size_t used = 0;
+    static const char a[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: 1\r\n\r\nabc";
+    CHECK_INT(respparser_feed_n(p, S(a), &used), PARSE_OK);
+    CHECK_INT(used, sizeof a - 1);
+    CHECK_INT(respparser_done(p), 1);
+    CHECK_INT(respparser_keep_alive(p), 1);
+    respparser_reset(p, 0);
+    CHECK_INT(respparser_done(p), 0);
+    CHECK_INT(respparser_keep_alive(p), 0);
+    CHECK(respparser_header(p, "X-A") == NULL);
+    CHECK_STR(respparser_body(p, NULL), "");
+    static const char b[] = "HTTP/1.1 404 Nope\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "2\r\nno\r\n0\r\n\r\n";
+    CHECK_INT(respparser_feed_n(p, S(b), &used), PARSE_OK);
+    CHECK_INT(respparser_status(p), 404);
+    CHECK_STR(respparser_reason(p), "Nope");
+    CHECK_STR(respparser_body(p, NULL), "no");
+    CHECK_INT(respparser_keep_alive(p), 1);
+    respparser_free(p);
+}
+
+TEST(resp_feed_n_reports_trailing_bytes)
+{
+    respparser_t *p = respparser_new(0);
+    size_t used = 0;
+    static const char a[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA";
+    CHECK_INT(respparser_feed_n(p, S(a), &used), PARSE_OK);
+    CHECK_INT(respparser_done(p), 1);
+    CHECK_INT(used, sizeof a - 1 - 5);
+    /* Once done, more bytes are not taken. */
+    CHECK_INT(respparser_feed_n(p, "x", 1, &used), PARSE_OK);
+    CHECK_INT(used, 0);
+    respparser_free(p);
+}
+
+TEST(resp_keep_alive_rules)
+{
+    static const struct {
+        const char *text;
+        int keep;
+    } cases[] = {
+        {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1},
+        {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", 0},
+        {"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 0},
+        {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", 1},
+        {"HTTP/1.1 204 No Content\r\n\r\n", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        respparser_t *p = respparser_new(0);
+        CHECK_INT(respparser_feed(p, cases[i].text, strlen(cases[i].text)), PARSE_OK);
+        CHECK_INT(respparser_done(p), 1);
+        CHECK_INT(respparser_keep_alive(p), cases[i].keep);
+        respparser_free(p);
+    }
+    /* A body delimited by the end of the connection cannot be kept. */
+    respparser_t *p = respparser_new(0);
+    CHECK_INT(respparser_feed(p, S("HTTP/1.1 200 OK\r\n\r\nbody")), PARSE_OK);
+    CHECK_INT(respparser_finish(p), PARSE_OK);
+    CHECK_INT(respparser_keep_alive(p), 0);
+    respparser_free(p);
+}
+
+TEST(resp_head_has_no_body)
+{
+    respparser_t *p = respparser_new(0);
+    respparser_reset(p, 1);
+    static const char a[] = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+    CHECK_INT(respparser_feed(p, S(a)), PARSE_OK);
+    CHECK_INT(respparser_done(p), 1);
+    CHECK_INT(respparser_keep_alive(p), 1);
+    CHECK_STR(respparser_header(p, "content-length"), "1000");
+    /* The next one is an ordinary response again. */
+    respparser_reset(p, 0);
+    CHECK_INT(respparser_feed(p, S("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n")), PARSE_OK);
+    CHECK_INT(respparser_done(p), 0);
+    CHECK_INT(respparser_feed(p, S("z")), PARSE_OK);
+    CHECK_STR(respparser_body(p, NULL), "z");
+    respparser_free(p);
+}
+
+TEST(resp_status_out_of_range)
+{
+    static const char *bad[] = {"HTTP/1.1 1 Continue\r\n\r\n", "HTTP/1.1 99 X\r\n\r\n",
+                                "HTTP/1.1 600 X\r\nContent-Length: 0\r\n\r\n",
+                                "HTTP/1.1 999 X\r\nContent-Length: 0\r\n\r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        respparser_t *p = respparser_new(0);
+        CHECK_INT(respparser_feed(p, bad[i], strlen(bad[i])), PARSE_ERROR);
+        CHECK_CONTAINS(respparser_error(p), "invalid HTTP status code");
+        respparser_free(p);
+    }
+    respparser_t *p = respparser_new(0);
+    /* http-parser lets a NUL through at the start of a value. */
+    CHECK_INT(respparser_feed(p, S("HTTP/1.1 200 OK\r\nX-A:\0b\r\n\r\n")), PARSE_ERROR);
+    CHECK(respparser_error(p)[0] != '\0');
+    respparser_free(p);
+}
+
+TEST(resp_header_next)
+{
+    respparser_t *p = respparser_new(0);
+    static const char a[] = "HTTP/1.1 200 OK\r\nA: 1\r\nEmpty:\r\nLong-Name:  two words \r\n"
+                            "Content-Length: 0\r\n\r\n";
+    CHECK_INT(respparser_feed(p, S(a)), PARSE_OK);
+    size_t pos = 0, nl, vl;
+    const char *n, *v;
+    CHECK_INT(respparser_header_next(p, &pos, &n, &nl, &v, &vl), 0);
+    CHECK_STR(n, "A");
+    CHECK_INT(nl, 1);
+    CHECK_STR(v, "1");
+    CHECK_INT(respparser_header_next(p, &pos, &n, &nl, &v, &vl), 0);
+    CHECK_STR(n, "Empty");
+    CHECK_INT(vl, 0);
+    CHECK_INT(respparser_header_next(p, &pos, &n, &nl, &v, &vl), 0);
+    CHECK_STR(v, "two words");
+    CHECK_INT(vl, 9);
+    CHECK_INT(respparser_header_next(p, &pos, &n, &nl, &v, &vl), 0);
+    CHECK_STR(n, "Content-Length");
+    CHECK_INT(respparser_header_next(p, &pos, &n, &nl, &v, &vl), -1);
+    respparser_free(p);
+}
+
+TEST(resp_reset_releases_large_buffers)
+{
+    respparser_t *p = respparser_new(0);
+    static char big[600 * 1024];
+    memset(big, 'x', sizeof big);
+    char head[80];
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", sizeof big);
+    CHECK_INT(respparser_feed(p, head, strlen(head)), PARSE_OK);
+    CHECK_INT(respparser_feed(p, big, sizeof big), PARSE_OK);
+    size_t len = 0;
+    respparser_body(p, &len);
+    CHECK_INT(len, sizeof big);
+    respparser_reset(p, 0);
+    CHECK_STR(respparser_body(p, &len), "");
+    CHECK_INT(len, 0);
+    CHECK_INT(respparser_feed(p, S("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")), PARSE_OK);
+    CHECK_STR(respparser_body(p, NULL), "hi");
+    respparser_free(p);
+}
+
 int main(void)
 {
     RUN(req_get_fields);
@@ -965,5 +1112,12 @@ int main(void)
     RUN(resp_headers_over_max);
     RUN(resp_ignores_trailing_bytes);
     RUN(resp_malformed);
+    RUN(resp_reset_reuses_parser);
+    RUN(resp_feed_n_reports_trailing_bytes);
+    RUN(resp_keep_alive_rules);
+    RUN(resp_head_has_no_body);
+    RUN(resp_status_out_of_range);
+    RUN(resp_header_next);
+    RUN(resp_reset_releases_large_buffers);
     return TEST_REPORT();
 }

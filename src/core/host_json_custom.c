@@ -1,0 +1,194 @@
+/*
+ * host_json_custom.c -- host.json "customHandler" (and the legacy
+ * "httpWorker") into app->custom_handler, with %NAME% expanded from the
+ * app settings and paths made absolute, once at load (see app.h). The
+ * custom runtime (src/runtimes/custom.c) reads the typed result and decides
+ * what it needs; this file only checks that what is there has the right
+ * type.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/buf.h"
+#include "app.h"
+#include "app_priv.h"
+
+#define EXPAND_MAX (64 * 1024)
+
+char *app_expand_settings(const app_t *app, const char *s)
+{
+    buf_t b;
+    buf_init(&b, EXPAND_MAX);
+    size_t at = 0, n = strlen(s);
+    while (at < n) {
+        const char *open = strchr(s + at, '%');
+        if (!open) {
+            buf_append(&b, s + at, n - at);
+            break;
+        }
+        buf_append(&b, s + at, (size_t)(open - (s + at)));
+        const char *close = strchr(open + 1, '%');
+        if (!close) {
+            buf_puts(&b, open);
+            break;
+        }
+        size_t len = (size_t)(close - open - 1);
+        char name[256];
+        const char *value = NULL;
+        if (len > 0 && len < sizeof name) {
+            memcpy(name, open + 1, len);
+            name[len] = '\0';
+            value = app_setting(app, name);
+        }
+        if (value) {
+            buf_puts(&b, value);
+            at = (size_t)(close + 1 - s);
+        } else {
+            /* Not a known name: keep the '%'; the closing one may open the next. */
+            buf_append(&b, open, (size_t)(close - open));
+            at = (size_t)(close - s);
+        }
+    }
+    char *out = b.p ? buf_steal(&b) : app__xstrdup("");
+    buf_free(&b);
+    return out;
+}
+
+static int bad(char *err, size_t errlen, const char *section, const char *field,
+               const char *expected, const json_t *got)
+{
+    char shown[128];
+    app__show(got, shown, sizeof shown);
+    snprintf(err, errlen, "host.json: field '%s%s%s': expected %s, got %s", section,
+             field[0] ? "." : "", field, expected, shown);
+    return -1;
+}
+
+/* A string field (*out expanded, or left NULL when absent). */
+static int get_string(const app_t *app, const json_t *obj, const char *key, const char *section,
+                      const char *field, char **out, char *err, size_t errlen)
+{
+    json_t *v = app__get(obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_string(v))
+        return bad(err, errlen, section, field, "a string", v);
+    *out = app_expand_settings(app, json_string_value(v));
+    return 0;
+}
+
+static int get_bool(const json_t *obj, const char *key, const char *section, int *out,
+                    char *err, size_t errlen)
+{
+    json_t *v = app__get(obj, key);
+    if (v && app__bool(v, out) != 0)
+        return bad(err, errlen, section, key, "true or false", v);
+    return 0;
+}
+
+static int get_description(app_t *app, custom_handler_conf_t *c, const json_t *d, char *err,
+                           size_t errlen)
+{
+    const char *sec = c->section;
+    char *wd = NULL, *worker = NULL;
+    if (get_string(app, d, "defaultExecutablePath", sec, "description.defaultExecutablePath",
+                   &c->executable, err, errlen) != 0 ||
+        get_string(app, d, "workingDirectory", sec, "description.workingDirectory", &wd, err,
+                   errlen) != 0 ||
+        get_string(app, d, "defaultWorkerPath", sec, "description.defaultWorkerPath", &worker,
+                   err, errlen) != 0) {
+        free(wd);
+        return -1;
+    }
+    if (c->executable && !c->executable[0]) {
+        free(c->executable);
+        c->executable = NULL;
+    }
+    /* Relative paths are relative to the app root, as in Azure. */
+    if (wd && wd[0]) {
+        c->working_dir = app__path_join(app->root, wd);
+        free(wd);
+    } else {
+        free(wd);
+    }
+    if (worker && worker[0])
+        c->worker_path = app__path_join(app->root, worker);
+    free(worker);
+
+    json_t *args = app__get(d, "arguments"), *a;
+    size_t i;
+    if (args && !json_is_array(args))
+        return bad(err, errlen, sec, "description.arguments", "a list of strings", args);
+    json_array_foreach(args, i, a) {
+        if (!json_is_string(a)) {
+            char field[64];
+            snprintf(field, sizeof field, "description.arguments[%zu]", i);
+            return bad(err, errlen, sec, field, "a string", a);
+        }
+    }
+    if (args && json_array_size(args)) {
+        c->arguments = app__xcalloc(json_array_size(args), sizeof *c->arguments);
+        json_array_foreach(args, i, a)
+            c->arguments[c->narguments++] = app_expand_settings(app, json_string_value(a));
+    }
+    return 0;
+}
+
+int app__custom_handler_settings(app_t *app, char *err, size_t errlen)
+{
+    custom_handler_conf_t *c = &app->custom_handler;
+    memset(c, 0, sizeof *c);
+    c->startup_timeout_ms = APP_DEFAULT_CUSTOM_STARTUP_MS;
+
+    json_t *st = app__get(app->host_json, "stratus");
+    json_t *sch = json_is_object(st) ? app__get(st, "customHandler") : NULL;
+    if (sch && !json_is_object(sch))
+        return bad(err, errlen, "stratus.customHandler", "", "an object", sch);
+    json_t *v = app__get(sch, "startupTimeout");
+    if (v) {
+        int64_t ms = 0;
+        if (!json_is_string(v) || timespan_parse(json_string_value(v), &ms) != 0 || ms <= 0)
+            return bad(err, errlen, "stratus.customHandler", "startupTimeout",
+                       "a TimeSpan such as \"00:01:00\" greater than zero", v);
+        c->startup_timeout_ms = ms;
+    }
+
+    json_t *sec = app__get(app->host_json, "customHandler");
+    c->section = "customHandler";
+    if (!sec) {
+        sec = app__get(app->host_json, "httpWorker");
+        c->section = "httpWorker";
+    }
+    if (!sec) {
+        c->section = "customHandler";
+        c->working_dir = app__xstrdup(app->root);
+        return 0;
+    }
+    if (!json_is_object(sec))
+        return bad(err, errlen, c->section, "", "an object", sec);
+    c->present = 1;
+    json_t *d = app__get(sec, "description");
+    if (d && !json_is_object(d))
+        return bad(err, errlen, c->section, "description", "an object", d);
+    int fwd = 0, proxy = 0;
+    if ((d && get_description(app, c, d, err, errlen) != 0) ||
+        get_bool(sec, "enableForwardingHttpRequest", c->section, &fwd, err, errlen) != 0 ||
+        get_bool(sec, "enableProxyingHttpRequest", c->section, &proxy, err, errlen) != 0)
+        return -1;
+    c->forward_http = fwd || proxy;
+    if (!c->working_dir)
+        c->working_dir = app__xstrdup(app->root);
+    return 0;
+}
+
+void app__custom_handler_free(custom_handler_conf_t *c)
+{
+    free(c->executable);
+    free(c->working_dir);
+    free(c->worker_path);
+    for (size_t i = 0; i < c->narguments; i++)
+        free(c->arguments[i]);
+    free(c->arguments);
+    memset(c, 0, sizeof *c);
+}

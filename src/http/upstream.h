@@ -1,0 +1,119 @@
+/*
+ * upstream.h -- an asynchronous HTTP/1.1 client on libuv, for talking to
+ * local HTTP servers from the loop (custom handlers): one upstream_t per
+ * address, a pool of keep-alive connections, one request at a time per
+ * connection (no pipelining), bounded buffers, timeouts.
+ *
+ * The caller builds the request head itself (request line, headers,
+ * framing header and the blank line) and hands it over with the body; the
+ * client writes both with one system call when it can, and reads the
+ * response with the shared response parser (parser.h): Content-Length,
+ * chunked, or delimited by the end of the connection.
+ *
+ * Lifecycle of a call: the caller owns an upstream_call_t (in an arena, for
+ * instance), fills its public fields and calls upstream_send(). The head
+ * and body are referenced, not copied, until the callback runs or the call
+ * is detached. The callback runs exactly once, from the loop, unless the
+ * call is detached first; during the callback the response (status,
+ * headers, body) can be read from the parser it receives, which belongs to
+ * the connection and is reused as soon as the callback returns.
+ * upstream_detach() gives up on a call: the callback will not run and the
+ * call's memory may be reused at once. A connection still writing the
+ * request is closed; one waiting for the answer waits on (up to the call's
+ * timeout) so that the peer can finish, then is reused or closed.
+ *
+ * A connection that has served one exchange goes back to the pool when
+ * both sides agreed to keep it alive, and is closed after idle_timeout_ms
+ * unused, or at once if the peer closes it or sends anything unasked.
+ *
+ * Lifecycle of an upstream: upstream_new() -> upstream_send() ... ->
+ * upstream_close(): calls still pending fail with UPSTREAM_ECLOSED, every
+ * connection is closed, the upstream frees itself once its handles have
+ * closed and then runs the close callback.
+ */
+#ifndef STRATUS_UPSTREAM_H
+#define STRATUS_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "parser.h"
+
+/* Status given to the callback. */
+enum {
+    UPSTREAM_OK = 0,
+    UPSTREAM_ECONNECT = -1,   /* could not connect (refused, ...) */
+    UPSTREAM_EIO = -2,        /* the connection failed or closed before a whole response */
+    UPSTREAM_EPROTO = -3,     /* the response is not valid HTTP or passes a limit */
+    UPSTREAM_ETIMEDOUT = -4,  /* no whole response within the call's timeout */
+    UPSTREAM_ECLOSED = -5,    /* upstream_close() was called */
+    UPSTREAM_ENOMEM = -6
+};
+
+typedef struct upstream upstream_t;
+typedef struct upstream_call upstream_call_t;
+typedef struct upstream_conn upstream_conn_t;
+
+/* status is UPSTREAM_OK with resp complete, or an error with resp NULL. */
+typedef void (*upstream_cb)(upstream_call_t *call, int status, const respparser_t *resp);
+
+struct upstream_call {
+    /* ---- filled by the caller ---- */
+    const char *head;       /* request line ... "\r\n\r\n"; with the framing header */
+    size_t head_len;
+    const char *body;       /* may be NULL */
+    size_t body_len;
+    int chunked;            /* send the body as one chunk and a last chunk (the head
+                               says "Transfer-Encoding: chunked") */
+    int no_body;            /* HEAD: the response has no body */
+    int replayable;         /* may be sent again on a fresh connection when a reused
+                               one turns out closed before any answer (idempotent) */
+    uint64_t timeout_ms;    /* whole exchange, connect included; 0 = none */
+    upstream_cb cb;
+    void *data;
+
+    /* ---- set by the client ---- */
+    char error[160];        /* a one-line description of a failure, else "" */
+    int maybe_sent;         /* bytes of the request went to a connection at least once:
+                               on failure, the peer may have acted on it */
+
+    /* ---- private ---- */
+    upstream_t *up;
+    upstream_conn_t *conn;
+    upstream_call_t *qnext; /* waiting for a connection */
+    int queued;
+    uint64_t deadline;      /* uv_now() ms; 0 = none */
+    int retried;
+    char chunk_line[24];    /* "<hex size>\r\n" when chunked */
+};
+
+typedef struct upstream_opts {
+    size_t max_conns;         /* connections at most; calls wait beyond (0: 1024) */
+    size_t max_idle;          /* idle connections kept (0: 256) */
+    uint64_t idle_timeout_ms; /* idle connections closed after (0: 2000) */
+    size_t max_body;          /* response body limit in bytes (0: 256 MB) */
+} upstream_opts_t;
+
+/* A new upstream for ip (IPv4 or IPv6 literal) and port on loop; opts may
+ * be NULL. NULL when out of memory or ip is not an address. */
+upstream_t *upstream_new(uv_loop_t *loop, const char *ip, int port, const upstream_opts_t *opts);
+
+/* Start a call (see above). The callback never runs before this returns,
+ * except with UPSTREAM_ENOMEM or UPSTREAM_ECLOSED. */
+void upstream_send(upstream_t *u, upstream_call_t *call);
+
+/* Give up on a call that was sent and whose callback has not run; no-op
+ * otherwise. */
+void upstream_detach(upstream_call_t *call);
+
+/* Connections open (busy, idle, connecting) and busy. */
+size_t upstream_conns(const upstream_t *u);
+size_t upstream_busy(const upstream_t *u);
+
+/* Fail pending calls with UPSTREAM_ECLOSED, close every connection, free u
+ * once its handles have closed, then run cb(data) (cb may be NULL). u must
+ * not be used after this call. */
+void upstream_close(upstream_t *u, void (*cb)(void *data), void *data);
+
+#endif

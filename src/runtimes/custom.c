@@ -1,0 +1,790 @@
+/*
+ * custom.c -- the custom handler runtime (FUNCTIONS_WORKER_RUNTIME=custom):
+ * the app's own executable, a web server started by the host on a free
+ * port and called over HTTP, as Azure Functions does (see custom.h for the
+ * files and lifecycles, docs/custom-handlers.md for users).
+ *
+ * An invocation waits in the app's queue until a READY handler process has
+ * room (perInstanceConcurrency); when none has, another process starts, up
+ * to maxInstances. Idle processes beyond minInstances (and at least one)
+ * stop after idleTimeout. At functionTimeout an invocation answers 504;
+ * the HTTP exchange with the handler may go on a minute longer, detached.
+ * A process that exits unexpectedly fails its invocations and is restarted
+ * with a growing delay; three such crashes within 30 minutes stop this
+ * app's custom handler (requests then answer 503 and /admin/host/status
+ * says why) while the host and its other work go on.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../telemetry/log.h"
+#include "custom.h"
+
+/* ---- call lists ---- */
+
+void ch__list_push(ch_list_t *l, ch_call_t *c)
+{
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
+    l->tail = c;
+    l->n++;
+}
+
+static void list_push_front(ch_list_t *l, ch_call_t *c)
+{
+    c->prev = NULL;
+    c->next = l->head;
+    if (l->head)
+        l->head->prev = c;
+    else
+        l->tail = c;
+    l->head = c;
+    l->n++;
+}
+
+void ch__list_remove(ch_list_t *l, ch_call_t *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
+    c->prev = c->next = NULL;
+    l->n--;
+}
+
+void ch__call_fail(ch_call_t *c, int status, const char *reason)
+{
+    if (c->finished)
+        return;
+    c->finished = 1;
+    upstream_detach(&c->up);
+    c->inv->fail_status = status;
+    c->done(c->inv, 0, reason, c->data); /* may free c (the arena) */
+}
+
+/* ---- scheduling ---- */
+
+static int64_t min_instances(const ch_app_t *ca)
+{
+    return ca->app->scale_min_instances > 1 ? ca->app->scale_min_instances : 1;
+}
+
+/* Processes that are or will be instances (not stopping, not gone). */
+static size_t instances(const ch_app_t *ca)
+{
+    size_t n = 0;
+    for (const ch_proc_t *p = ca->procs; p; p = p->next)
+        n += !p->exited && p->state != CH_STOPPING;
+    return n;
+}
+
+static int can_spawn(const ch_app_t *ca)
+{
+    return !ca->closing && !ca->stopped && uv_now(ca->loop) >= ca->backoff_until &&
+           (int64_t)instances(ca) < ca->app->scale_max_instances;
+}
+
+static ch_proc_t *pick(ch_app_t *ca)
+{
+    ch_proc_t *best = NULL;
+    size_t cap = (size_t)ca->app->scale_concurrency;
+    for (ch_proc_t *p = ca->procs; p; p = p->next)
+        if (!p->exited && p->state == CH_READY && p->inflight.n < cap &&
+            (!best || p->inflight.n < best->inflight.n))
+            best = p;
+    return best;
+}
+
+static void up_cb(upstream_call_t *call, int status, const respparser_t *resp);
+
+static void send_call(ch_proc_t *p, ch_call_t *c)
+{
+    ch_app_t *ca = p->ca;
+    uint64_t now = uv_now(ca->loop);
+    char host[40], err[300];
+    snprintf(host, sizeof host, "127.0.0.1:%d", p->port);
+    c->proc = p;
+    ch__list_push(&p->inflight, c);
+    ca->running++;
+    p->last_active = now;
+    if (ch__msg_request(c, host, err, sizeof err) != 0) {
+        ch__list_remove(&p->inflight, c);
+        ca->running--;
+        ch__call_fail(c, 500, err);
+        return;
+    }
+    c->up.cb = up_cb;
+    c->up.data = c;
+    /* The handler gets functionTimeout plus a minute; the caller gets its
+     * 504 at functionTimeout (the sweep). */
+    c->up.timeout_ms = c->deadline ? (c->deadline > now ? c->deadline - now : 0) +
+                                         CH_TIMEOUT_GRACE_MS
+                                   : 0;
+    upstream_send(p->up, &c->up);
+}
+
+static void sweep_start(ch_app_t *ca);
+
+void ch__dispatch(ch_app_t *ca)
+{
+    while (ca->queue.head && !ca->closing && !ca->stopped) {
+        if (ca->app->max_concurrent_requests > 0 &&
+            (int64_t)ca->running >= ca->app->max_concurrent_requests)
+            break;
+        ch_proc_t *p = pick(ca);
+        if (!p) {
+            /* Grow when what is starting cannot take the queue. */
+            size_t starting = 0;
+            for (ch_proc_t *q = ca->procs; q; q = q->next)
+                starting += !q->exited && q->state == CH_STARTING;
+            if (ca->queue.n > starting * (size_t)ca->app->scale_concurrency && can_spawn(ca))
+                ch__proc_spawn(ca);
+            break;
+        }
+        ch_call_t *c = ca->queue.head;
+        ch__list_remove(&ca->queue, c);
+        send_call(p, c);
+    }
+    if (ca->queue.n || ca->running)
+        sweep_start(ca);
+}
+
+static void up_cb(upstream_call_t *call, int status, const respparser_t *resp)
+{
+    ch_call_t *c = call->data;
+    ch_proc_t *p = c->proc;
+    ch_app_t *ca = c->ca;
+    if (c->finished)
+        return; /* cannot happen: a finished call is detached */
+    ch__list_remove(&p->inflight, c);
+    ca->running--;
+    p->last_active = uv_now(ca->loop);
+    char err[600];
+    if (status == UPSTREAM_ECONNECT && !call->maybe_sent && c->requeues < CH_MAX_REQUEUES &&
+        !ca->closing && !ca->stopped) {
+        /* Nothing reached the handler: the call waits for a process that
+         * listens (this one, rechecked, or its replacement). */
+        c->requeues++;
+        c->proc = NULL;
+        list_push_front(&ca->queue, c); /* it was first in line: it stays so */
+        ch__proc_recheck(p);
+        ch__dispatch(ca);
+        return;
+    }
+    p->invocations++;
+    if (status != UPSTREAM_OK) {
+        snprintf(err, sizeof err, "custom handler %d (pid %d, port %d): %s", p->seq, p->pid,
+                 p->port, call->error);
+        ch__call_fail(c, status == UPSTREAM_ETIMEDOUT ? 504 : 500, err);
+    } else {
+        int ok = ch__msg_response(c, resp, err, sizeof err);
+        c->finished = 1;
+        /* What went wrong is in the handler's answer: the log has it, the
+         * caller gets the invocation id. */
+        c->inv->user_error = !ok;
+        c->done(c->inv, ok, ok ? NULL : err, c->data); /* may free c */
+    }
+    if (ca->queue.n)
+        ch__dispatch(ca);
+}
+
+static void submit(ch_app_t *ca, invocation_t *inv, invocation_done_fn done, void *data)
+{
+    size_t outstanding = ca->running + ca->queue.n;
+    int64_t max_out = ca->app->max_outstanding_requests;
+    if (ca->closing || ca->stopped || (max_out > 0 && (int64_t)outstanding >= max_out) ||
+        ca->queue.n >= CH_QUEUE_MAX) {
+        char reason[700];
+        int status = 429;
+        if (ca->stopped) {
+            snprintf(reason, sizeof reason, "%s", ca->stop_reason);
+            status = 503;
+        } else if (ca->closing) {
+            snprintf(reason, sizeof reason, "the host is stopping");
+            status = 503;
+        } else if (max_out > 0 && (int64_t)outstanding >= max_out) {
+            snprintf(reason, sizeof reason, "%zu requests outstanding "
+                     "(extensions.http.maxOutstandingRequests is %lld)", outstanding,
+                     (long long)max_out);
+        } else {
+            snprintf(reason, sizeof reason, "the queue is full (%d waiting)", CH_QUEUE_MAX);
+        }
+        ca->rejected++;
+        inv->fail_status = status;
+        done(inv, 0, reason, data);
+        return;
+    }
+    ch_call_t *c = arena_calloc(inv->arena, sizeof *c);
+    if (!c) {
+        done(inv, 0, "out of memory", data);
+        return;
+    }
+    c->ca = ca;
+    c->inv = inv;
+    c->done = done;
+    c->data = data;
+    if (ca->app->function_timeout_ms > 0)
+        c->deadline = uv_now(ca->loop) + (uint64_t)ca->app->function_timeout_ms;
+    ch__list_push(&ca->queue, c);
+    ch__dispatch(ca);
+}
+
+/* ---- timers ---- */
+
+static void format_timespan(int64_t ms, char *out, size_t n)
+{
+    snprintf(out, n, "%02lld:%02lld:%02lld", (long long)(ms / 3600000),
+             (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60));
+    if (ms % 1000) {
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, ".%03lld", (long long)(ms % 1000));
+    }
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+    ch_app_t *ca = t->data;
+    uint64_t now = uv_now(ca->loop);
+    char limit[48], reason[200];
+    format_timespan(ca->app->function_timeout_ms, limit, sizeof limit);
+    for (ch_call_t *c = ca->queue.head, *next; c; c = next) {
+        next = c->next;
+        if (c->deadline && now >= c->deadline) {
+            ch__list_remove(&ca->queue, c);
+            ca->timeouts++;
+            snprintf(reason, sizeof reason, "timed out after %s (functionTimeout) waiting for "
+                     "the custom handler to start or have room", limit);
+            ch__call_fail(c, 504, reason);
+        }
+    }
+    for (ch_proc_t *p = ca->procs; p; p = p->next) {
+        for (ch_call_t *c = p->inflight.head, *next; c; c = next) {
+            next = c->next;
+            if (c->deadline && now >= c->deadline) {
+                ch__list_remove(&p->inflight, c);
+                ca->running--;
+                ca->timeouts++;
+                snprintf(reason, sizeof reason, "timed out after %s (functionTimeout); the "
+                         "custom handler (pid %d) did not answer", limit, p->pid);
+                ch__call_fail(c, 504, reason);
+            }
+        }
+    }
+    if (!ca->queue.n && !ca->running) {
+        uv_timer_stop(&ca->sweep);
+        ca->sweeping = 0;
+    } else if (ca->queue.n) {
+        ch__dispatch(ca); /* slots freed by timeouts */
+    }
+}
+
+static void sweep_start(ch_app_t *ca)
+{
+    if (ca->sweeping || ca->app->function_timeout_ms <= 0 || ca->closing)
+        return;
+    ca->sweeping = 1;
+    uv_timer_start(&ca->sweep, sweep_cb, CH_SWEEP_MS, CH_SWEEP_MS);
+}
+
+static void ensure_min(ch_app_t *ca)
+{
+    while ((int64_t)instances(ca) < min_instances(ca) && can_spawn(ca))
+        if (!ch__proc_spawn(ca))
+            break;
+}
+
+static void backoff_cb(uv_timer_t *t)
+{
+    ch_app_t *ca = t->data;
+    ensure_min(ca);
+    ch__dispatch(ca);
+}
+
+static void housekeeping_cb(uv_timer_t *t)
+{
+    ch_app_t *ca = t->data;
+    uint64_t now = uv_now(ca->loop);
+    size_t alive = instances(ca);
+    for (ch_proc_t *p = ca->procs; p; p = p->next) {
+        if (p->exited)
+            continue;
+        if (p->state == CH_STOPPING && p->stop_requested == 1 && now >= p->stop_deadline) {
+            ch__proc_kill(p, "it did not stop within the grace period");
+            continue;
+        }
+        if (ca->app->worker_memory_mb > 0 && p->state != CH_STOPPING) {
+            long mb = ch__proc_rss_mb(p);
+            if (mb > ca->app->worker_memory_mb) {
+                char reason[160];
+                snprintf(reason, sizeof reason, "it exceeded the memory limit of %lld MB "
+                         "(resident %ld MB; stratus.worker.memoryLimitMB)",
+                         (long long)ca->app->worker_memory_mb, mb);
+                ch__proc_kill(p, reason);
+                continue;
+            }
+        }
+        if (p->state == CH_READY && !p->inflight.n && (int64_t)alive > min_instances(ca) &&
+            now - p->last_active >= (uint64_t)ca->app->scale_idle_timeout_ms) {
+            log_write(LOG_INFO, "Host.Scale", NULL, "Custom handler %d (pid %d) idle for %llu "
+                      "ms; stopping it (%zu instance(s) left)", p->seq, p->pid,
+                      (unsigned long long)(now - p->last_active), alive - 1);
+            ch__proc_stop(p, "idle");
+            alive--;
+        }
+    }
+    if (!ca->closing)
+        ensure_min(ca);
+}
+
+/* ---- process events (from custom_proc.c) ---- */
+
+void ch__proc_ready(ch_proc_t *p)
+{
+    ch_app_t *ca = p->ca;
+    p->state = CH_READY;
+    p->last_active = uv_now(ca->loop);
+    if (p->was_ready) {
+        log_write(LOG_INFO, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) answers "
+                  "again on port %d", p->seq, p->pid, p->port);
+        ch__dispatch(ca);
+        return;
+    }
+    p->was_ready = 1;
+    double ms = (double)(uv_hrtime() - p->spawn_ns) / 1e6;
+    ca->cold_starts++;
+    ca->last_cold_start_ms = ms;
+    ca->total_cold_start_ms += ms;
+    ca->consecutive_crashes = 0;
+    log_write(LOG_INFO, "Host.Scale", NULL, "Custom handler %d (pid %d) ready on port %d in "
+              "%.1f ms (cold start); %zu instance(s)", p->seq, p->pid, p->port, ms,
+              instances(ca));
+    ch__dispatch(ca);
+}
+
+static void stop_app(ch_app_t *ca, const char *last)
+{
+    ca->stopped = 1;
+    snprintf(ca->stop_reason, sizeof ca->stop_reason, "the custom handler of this app crashed "
+             "%d times within 30 minutes (last: %.400s); Stratus stopped it: fix the handler and "
+             "restart the host", CH_CRASH_LIMIT, last);
+    log_write(LOG_CRITICAL, "Host.CustomHandler", NULL, "App '%s': %s. Only this app is "
+              "stopped; the host goes on.", ca->app->root, ca->stop_reason);
+    app_add_error(ca->app, NULL, "custom handler stopped: %s", ca->stop_reason);
+    while (ca->queue.head) {
+        ch_call_t *c = ca->queue.head;
+        ch__list_remove(&ca->queue, c);
+        ch__call_fail(c, 503, ca->stop_reason);
+    }
+    for (ch_proc_t *p = ca->procs; p; p = p->next)
+        ch__proc_stop(p, "the app's custom handler is stopped");
+}
+
+void ch__proc_exited(ch_proc_t *p, int64_t status, int sig)
+{
+    ch_app_t *ca = p->ca;
+    uint64_t now = uv_now(ca->loop);
+    ca->nprocs--;
+    p->state = CH_STOPPING;
+    char how[120], why[400], reason[600];
+    if (sig)
+        snprintf(how, sizeof how, "killed by signal %d (%s)", sig, strsignal(sig));
+    else
+        snprintf(how, sizeof how, "exited with status %lld", (long long)status);
+    int unexpected = !p->stop_requested || p->failed_start;
+    if (p->reason[0])
+        snprintf(why, sizeof why, "custom handler %d (pid %d) was stopped: %s", p->seq, p->pid,
+                 p->reason);
+    else
+        snprintf(why, sizeof why, "custom handler %d (pid %d) %s", p->seq, p->pid,
+                 unexpected ? (sig ? "crashed" : "exited unexpectedly") : "stopped");
+    snprintf(reason, sizeof reason, "%s (%s)", why, how);
+    if (unexpected || p->inflight.n)
+        log_write(LOG_ERROR, "Host.CustomHandler", NULL, "%s with %zu invocation(s) in flight",
+                  reason, p->inflight.n);
+    else
+        log_write(LOG_DEBUG, "Host.CustomHandler", NULL, "%s", reason);
+    while (p->inflight.head) {
+        ch_call_t *c = p->inflight.head;
+        ch__list_remove(&p->inflight, c);
+        ca->running--;
+        ch__call_fail(c, 500, reason);
+    }
+    if (!unexpected || ca->closing)
+        return;
+    ca->crashes++;
+    ca->consecutive_crashes++;
+    snprintf(ca->last_crash, sizeof ca->last_crash, "%.230s", reason);
+    ca->last_crash_ms = now;
+    /* The window: crashes of the last 30 minutes. */
+    size_t k = 0;
+    for (size_t i = 0; i < ca->ncrash; i++)
+        if (now - ca->crash_ms[i] < CH_CRASH_WINDOW_MS)
+            ca->crash_ms[k++] = ca->crash_ms[i];
+    ca->ncrash = k;
+    if (ca->ncrash == CH_CRASH_LIMIT) {
+        memmove(ca->crash_ms, ca->crash_ms + 1, (CH_CRASH_LIMIT - 1) * sizeof *ca->crash_ms);
+        ca->ncrash--;
+    }
+    ca->crash_ms[ca->ncrash++] = now;
+    if (ca->ncrash >= CH_CRASH_LIMIT) {
+        if (!ca->stopped)
+            stop_app(ca, reason);
+        return;
+    }
+    if (ca->stopped)
+        return;
+    uint64_t delay = 0;
+    if (ca->consecutive_crashes > 1) {
+        unsigned shift = ca->consecutive_crashes - 2 > 12 ? 12 : ca->consecutive_crashes - 2;
+        delay = (uint64_t)CH_BACKOFF_MIN_MS << shift;
+        if (delay > CH_BACKOFF_MAX_MS)
+            delay = CH_BACKOFF_MAX_MS;
+    }
+    ca->backoff_until = now + delay;
+    log_write(LOG_WARN, "Host.CustomHandler", NULL, "Restarting the custom handler%s%llu ms "
+              "(%zu crash(es) in the last 30 minutes; %d stop the app)",
+              delay ? " in " : " now, after ", (unsigned long long)delay, ca->ncrash,
+              CH_CRASH_LIMIT);
+    uv_timer_start(&ca->backoff, backoff_cb, delay, 0);
+}
+
+/* ---- the runtime ---- */
+
+static int is_file(const char *path, struct stat *st)
+{
+    return stat(path, st) == 0 && S_ISREG(st->st_mode);
+}
+
+/* The handler's executable as an absolute path: a relative one that exists
+ * under the working directory (or the app root) is taken from there, a bare
+ * name otherwise from PATH. 0, or -1 with err naming host.json. */
+static int resolve_executable(ch_app_t *ca, char *err, size_t errlen)
+{
+    const app_t *app = ca->app;
+    const custom_handler_conf_t *c = &app->custom_handler;
+    char field[128];
+    snprintf(field, sizeof field, "%s.description.defaultExecutablePath", c->section);
+    if (!c->present) {
+        snprintf(err, errlen, "host.json: FUNCTIONS_WORKER_RUNTIME is 'custom' but host.json "
+                 "has no 'customHandler' section (with description.defaultExecutablePath: the "
+                 "program that starts the handler's web server)");
+        return -1;
+    }
+    if (!c->executable) {
+        snprintf(err, errlen, "host.json: field '%s' is required: the program that starts the "
+                 "custom handler's web server (e.g. \"handler\" or \"node\")", field);
+        return -1;
+    }
+    struct stat st;
+    if (stat(c->working_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "host.json: field '%s.description.workingDirectory': '%s' is not "
+                 "a folder", c->section, c->working_dir);
+        return -1;
+    }
+    const char *exe = c->executable;
+    char *found = NULL;
+    if (exe[0] == '/') {
+        if (is_file(exe, &st))
+            found = strdup(exe);
+    } else {
+        const char *bases[] = {c->working_dir, app->root};
+        for (size_t i = 0; i < 2 && !found; i++) {
+            size_t n = strlen(bases[i]) + strlen(exe) + 2;
+            char *cand = malloc(n);
+            if (!cand)
+                break;
+            snprintf(cand, n, "%s/%s", bases[i], exe);
+            if (is_file(cand, &st))
+                found = cand;
+            else
+                free(cand);
+        }
+        const char *path = app_setting(app, "PATH");
+        if (!found && !strchr(exe, '/') && path) {
+            for (const char *d = path; *d && !found;) {
+                const char *colon = strchr(d, ':');
+                size_t dl = colon ? (size_t)(colon - d) : strlen(d);
+                if (dl) {
+                    size_t n = dl + strlen(exe) + 2;
+                    char *cand = malloc(n);
+                    if (!cand)
+                        break;
+                    snprintf(cand, n, "%.*s/%s", (int)dl, d, exe);
+                    if (is_file(cand, &st) && access(cand, X_OK) == 0)
+                        found = cand;
+                    else
+                        free(cand);
+                }
+                d += dl + (colon ? 1 : 0);
+            }
+        }
+    }
+    if (!found) {
+        snprintf(err, errlen, "host.json: field '%s': '%s' not found (looked in %s%s%s%s)",
+                 field, exe, exe[0] == '/' ? "that path" : c->working_dir,
+                 exe[0] != '/' && strcmp(c->working_dir, app->root) ? ", " : "",
+                 exe[0] != '/' && strcmp(c->working_dir, app->root) ? app->root : "",
+                 exe[0] != '/' && !strchr(exe, '/') ? " and on PATH" : "");
+        return -1;
+    }
+    if (access(found, X_OK) != 0) {
+        snprintf(err, errlen, "host.json: field '%s': '%s' is not executable (%s; chmod +x "
+                 "it)", field, found, strerror(errno));
+        free(found);
+        return -1;
+    }
+    ca->handler = found;
+    return 0;
+}
+
+static int ch_app_start(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
+{
+    ch_app_t *ca = calloc(1, sizeof *ca);
+    if (!ca) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ca->loop = loop;
+    ca->app = app;
+    if (resolve_executable(ca, err, errlen) != 0) {
+        free(ca);
+        return -1;
+    }
+    size_t len = sizeof ca->exe;
+    if (uv_exepath(ca->exe, &len) != 0)
+        snprintf(ca->exe, sizeof ca->exe, "/proc/self/exe");
+    uv_timer_init(loop, &ca->sweep);
+    uv_timer_init(loop, &ca->housekeeping);
+    uv_timer_init(loop, &ca->backoff);
+    ca->sweep.data = ca->housekeeping.data = ca->backoff.data = ca;
+    uv_unref((uv_handle_t *)&ca->sweep);
+    uv_unref((uv_handle_t *)&ca->backoff);
+    ca->handles_open = 3;
+    app->runtime_state = ca;
+    return 0;
+}
+
+static int ch_load(app_t *app, function_t *fn, char *err, size_t errlen)
+{
+    ch_fn_t *cf = calloc(1, sizeof *cf);
+    if (!cf) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    size_t http_out = 0, others = 0;
+    for (size_t i = 0; i < fn->nbindings; i++) {
+        const binding_t *b = &fn->bindings[i];
+        if (b == fn->trigger)
+            continue;
+        if (!strcasecmp(b->type, "http") && b->direction == BINDING_OUT) {
+            http_out++;
+            if (!strcmp(b->name, "$return"))
+                cf->http_return = 1;
+            else if (!cf->http_out)
+                cf->http_out = b->name;
+        } else {
+            others++;
+        }
+    }
+    cf->forward = app->custom_handler.forward_http && fn->http && http_out == 1 && !others;
+    cf->binary_body = fn->trigger && fn->trigger->data_type &&
+                      !strcasecmp(fn->trigger->data_type, "binary");
+    fn->runtime_data = cf;
+    return 0;
+}
+
+static void ch_unload(function_t *fn)
+{
+    free(fn->runtime_data);
+    fn->runtime_data = NULL;
+}
+
+static int ch_ready(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
+{
+    ch_app_t *ca = app->runtime_state;
+    (void)loop;
+    size_t forwarded = 0;
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        const ch_fn_t *cf = app->functions[i]->runtime_data;
+        forwarded += cf && cf->forward;
+    }
+    const custom_handler_conf_t *conf = &app->custom_handler;
+    buf_t cmd;
+    buf_init(&cmd, 2048);
+    buf_puts(&cmd, ca->handler);
+    for (size_t i = 0; i < conf->narguments; i++) {
+        buf_putc(&cmd, ' ');
+        buf_puts(&cmd, conf->arguments[i]);
+    }
+    if (conf->worker_path) {
+        buf_putc(&cmd, ' ');
+        buf_puts(&cmd, conf->worker_path);
+    }
+    log_write(LOG_INFO, "Host.CustomHandler", NULL, "Custom handler (host.json %s): %s, in %s; "
+              "%zu of %zu function(s) forwarded as-is (enableForwardingHttpRequest %s), the "
+              "others called with POST /{function}", conf->section, cmd.p ? cmd.p : "",
+              conf->working_dir, forwarded, app->nfunctions, conf->forward_http ? "true" : "false");
+    buf_free(&cmd);
+    if (!ch__proc_spawn(ca)) {
+        snprintf(err, errlen, "cannot start the custom handler %s (see the log above)",
+                 ca->handler);
+        return -1;
+    }
+    ensure_min(ca);
+    uv_timer_start(&ca->housekeeping, housekeeping_cb, CH_HOUSEKEEPING_MS, CH_HOUSEKEEPING_MS);
+    uv_unref((uv_handle_t *)&ca->housekeeping);
+    return 0;
+}
+
+static void ch_invoke(invocation_t *inv, invocation_done_fn done, void *data)
+{
+    submit(inv->app->runtime_state, inv, done, data);
+}
+
+static json_t *ch_scale_status(app_t *app)
+{
+    ch_app_t *ca = app->runtime_state;
+    if (!ca)
+        return NULL;
+    json_t *workers = json_array();
+    size_t busy = 0, idle = 0, starting = 0;
+    uint64_t now = uv_now(ca->loop);
+    for (const ch_proc_t *p = ca->procs; p; p = p->next) {
+        if (p->exited)
+            continue;
+        const char *state = p->state == CH_STARTING   ? "starting"
+                            : p->state == CH_STOPPING ? "stopping"
+                            : p->inflight.n           ? "busy"
+                                                      : "idle";
+        if (p->state == CH_STARTING)
+            starting++;
+        else if (p->state == CH_READY)
+            p->inflight.n ? busy++ : idle++;
+        json_array_append_new(
+            workers, json_pack("{s:i, s:i, s:i, s:s, s:I, s:I, s:I}", "id", p->seq, "pid",
+                               p->pid, "port", p->port, "state", state, "inFlight",
+                               (json_int_t)p->inflight.n, "invocations",
+                               (json_int_t)p->invocations, "idleMs",
+                               (json_int_t)(p->inflight.n ? 0 : now - p->last_active)));
+    }
+    json_t *st = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, "
+        "s:I, s:I, s:o}",
+        "runtime", "custom", "mode", "isolated", "state", ca->stopped ? "stopped" : "running",
+        "handler", ca->handler, "minInstances", (json_int_t)min_instances(ca), "maxInstances",
+        (json_int_t)app->scale_max_instances, "perInstanceConcurrency",
+        (json_int_t)app->scale_concurrency, "idleTimeoutMs",
+        (json_int_t)app->scale_idle_timeout_ms, "instances", (json_int_t)instances(ca), "busy",
+        (json_int_t)busy, "idle", (json_int_t)idle, "starting", (json_int_t)starting,
+        "queueLength", (json_int_t)ca->queue.n, "inFlight", (json_int_t)ca->running,
+        "coldStarts", (json_int_t)ca->cold_starts, "lastColdStartMs", ca->last_cold_start_ms,
+        "averageColdStartMs",
+        ca->cold_starts ? ca->total_cold_start_ms / (double)ca->cold_starts : 0.0, "rejected",
+        (json_int_t)ca->rejected, "timeouts", (json_int_t)ca->timeouts, "workers", workers);
+    return st;
+}
+
+static json_t *ch_health(app_t *app)
+{
+    ch_app_t *ca = app->runtime_state;
+    if (!ca)
+        return NULL;
+    uint64_t now = uv_now(ca->loop);
+    size_t recent = 0;
+    for (size_t i = 0; i < ca->ncrash; i++)
+        recent += now - ca->crash_ms[i] < CH_CRASH_WINDOW_MS;
+    return json_pack("{s:s, s:s?, s:s, s:I, s:I, s:I, s:s?, s:I, s:I}", "customHandler",
+                     ca->stopped ? "stopped" : "running", "stoppedReason",
+                     ca->stopped ? ca->stop_reason : NULL, "handler", ca->handler, "crashes",
+                     (json_int_t)ca->crashes, "crashesInWindow", (json_int_t)recent,
+                     "consecutiveCrashes", (json_int_t)ca->consecutive_crashes, "lastCrash",
+                     ca->last_crash[0] ? ca->last_crash : NULL, "lastCrashAgoMs",
+                     ca->last_crash[0] ? (json_int_t)(now - ca->last_crash_ms) : (json_int_t)0,
+                     "restartDelayMs",
+                     (json_int_t)(ca->backoff_until > now ? ca->backoff_until - now : 0));
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    ch_app_t *ca = h->data;
+    if (--ca->handles_open == 0 && ca->close_cb) {
+        void (*cb)(void *) = ca->close_cb;
+        ca->close_cb = NULL;
+        cb(ca->close_data);
+    }
+}
+
+void ch__maybe_finish(ch_app_t *ca)
+{
+    if (!ca->closing || ca->procs)
+        return;
+    if (!uv_is_closing((uv_handle_t *)&ca->sweep)) {
+        uv_close((uv_handle_t *)&ca->sweep, timer_closed);
+        uv_close((uv_handle_t *)&ca->housekeeping, timer_closed);
+        uv_close((uv_handle_t *)&ca->backoff, timer_closed);
+    }
+}
+
+static void ch_app_stop(app_t *app, void (*cb)(void *data), void *data)
+{
+    ch_app_t *ca = app->runtime_state;
+    if (!ca) {
+        cb(data);
+        return;
+    }
+    ca->closing = 1;
+    ca->close_cb = cb;
+    ca->close_data = data;
+    while (ca->queue.head) {
+        ch_call_t *c = ca->queue.head;
+        ch__list_remove(&ca->queue, c);
+        ch__call_fail(c, 503, "the host is stopping");
+    }
+    uv_timer_stop(&ca->backoff);
+    for (ch_proc_t *p = ca->procs; p; p = p->next)
+        ch__proc_stop(p, "the host is stopping");
+    /* The housekeeping timer now keeps the loop alive and kills stragglers. */
+    uv_ref((uv_handle_t *)&ca->housekeeping);
+    if (!uv_is_active((uv_handle_t *)&ca->housekeeping))
+        uv_timer_start(&ca->housekeeping, housekeeping_cb, CH_HOUSEKEEPING_MS,
+                       CH_HOUSEKEEPING_MS);
+    ch__maybe_finish(ca);
+}
+
+static void ch_app_free(app_t *app)
+{
+    ch_app_t *ca = app->runtime_state;
+    if (!ca)
+        return;
+    free(ca->handler);
+    free(ca);
+    app->runtime_state = NULL;
+}
+
+const runtime_t runtime_custom = {
+    .version = RUNTIME_VERSION,
+    .name = "custom",
+    .app_start = ch_app_start,
+    .load = ch_load,
+    .ready = ch_ready,
+    .invoke = ch_invoke,
+    .scale_status = ch_scale_status,
+    .health = ch_health,
+    .unload = ch_unload,
+    .app_stop = ch_app_stop,
+    .app_free = ch_app_free,
+};

@@ -1,0 +1,732 @@
+/*
+ * custom_msg.c -- what the custom handler runtime sends and reads over
+ * HTTP (see custom.h and docs/custom-handlers.md).
+ *
+ * Forwarding mode: the caller's request goes to the handler as it came
+ * (method, path, query, headers, body) less the hop-by-hop headers, and the
+ * handler's response comes back the same way. Otherwise: POST
+ * /{functionName} with {"Data": {...}, "Metadata": {...}}, and the answer
+ * {"Outputs": {...}, "Logs": [...], "ReturnValue": ...} is applied to the
+ * invocation. Request heads are written into the invocation's arena; the
+ * JSON body into the call's own buffer. The forwarding path allocates
+ * nothing else.
+ */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <stratus.h>
+
+#include "../cli/cli.h"
+#include "../http/method.h"
+#include "../telemetry/log.h"
+#include "../util/id.h"
+#include "custom.h"
+
+#define HOST_VERSION_HEADER "X-Azure-Functions-HostVersion"
+#define INVOCATION_HEADER "X-Azure-Functions-InvocationId"
+
+/* ---- small text helpers ---- */
+
+/* Headers that describe one connection, not the message (RFC 9110 7.6.1). */
+static int hop_by_hop(sv_t n)
+{
+    static const sv_t names[] = {SV_LIT("Connection"), SV_LIT("Keep-Alive"),
+                                 SV_LIT("Proxy-Connection"), SV_LIT("TE"), SV_LIT("Trailer"),
+                                 SV_LIT("Transfer-Encoding"), SV_LIT("Upgrade")};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (sv_ieq(n, names[i]))
+            return 1;
+    return 0;
+}
+
+/* 1 when name is one of the comma-separated tokens of a Connection value. */
+static int in_connection_list(sv_t list, sv_t name)
+{
+    size_t i = 0;
+    while (i < list.n) {
+        while (i < list.n && (list.p[i] == ' ' || list.p[i] == '\t' || list.p[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < list.n && list.p[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (list.p[e - 1] == ' ' || list.p[e - 1] == '\t'))
+            e--;
+        if (e > s && sv_ieq(sv_make(list.p + s, e - s), name))
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct writer {
+    char *p;
+    size_t len, cap;
+} writer_t;
+
+static void w_put(writer_t *w, const char *s, size_t n)
+{
+    if (w->len + n <= w->cap) /* sized in advance: never false */
+        memcpy(w->p + w->len, s, n);
+    w->len += n;
+}
+
+#define W_LIT(w, lit) w_put((w), "" lit, sizeof(lit) - 1)
+
+static void w_sv(writer_t *w, sv_t s) { w_put(w, s.p, s.n); }
+
+static void w_uint(writer_t *w, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    w_put(w, tmp + sizeof tmp - n, n);
+}
+
+/* ---- forwarding mode ---- */
+
+static int forward_request(ch_call_t *c, const char *host, char *err, size_t errlen)
+{
+    invocation_t *inv = c->inv;
+    http_request_t *r = inv->req;
+    sv_t conn = http_request_header(r, "Connection");
+    /* HEAD goes as GET: the host answers HEAD from it (no body, but the
+     * Content-Length of the GET), so a handler need not know HEAD. */
+    int head = r->method == METHOD_HEAD;
+    sv_t method = head ? SV_LIT("GET") : sv_cstr(r->method_name);
+    size_t need = method.n + r->path.n + r->query.n + 64 + 40 + UUID_STR_LEN + 80 +
+                  strlen(host) + 48;
+    for (size_t i = 0; i < r->nheaders; i++)
+        need += r->headers[i].name.n + r->headers[i].value.n + 4;
+    writer_t w = {arena_alloc(inv->arena, need), 0, need};
+    if (!w.p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w_sv(&w, method);
+    W_LIT(&w, " ");
+    w_sv(&w, r->path);
+    if (r->query.n) {
+        W_LIT(&w, "?");
+        w_sv(&w, r->query);
+    }
+    W_LIT(&w, " HTTP/1.1\r\n");
+    int has_host = 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        sv_t n = r->headers[i].name;
+        if (hop_by_hop(n) || sv_ieq_cstr(n, "Content-Length") || sv_ieq_cstr(n, "Expect") ||
+            sv_ieq_cstr(n, INVOCATION_HEADER) || sv_ieq_cstr(n, HOST_VERSION_HEADER) ||
+            (conn.n && in_connection_list(conn, n)))
+            continue;
+        has_host |= sv_ieq_cstr(n, "Host");
+        w_sv(&w, n);
+        W_LIT(&w, ": ");
+        w_sv(&w, r->headers[i].value);
+        W_LIT(&w, "\r\n");
+    }
+    if (!has_host) {
+        W_LIT(&w, "Host: ");
+        w_put(&w, host, strlen(host));
+        W_LIT(&w, "\r\n");
+    }
+    W_LIT(&w, INVOCATION_HEADER ": ");
+    w_put(&w, inv->id, strlen(inv->id));
+    W_LIT(&w, "\r\n" HOST_VERSION_HEADER ": " STRATUS_VERSION "\r\n");
+    size_t blen = r->body.len;
+    if (blen || r->method & (METHOD_POST | METHOD_PUT | METHOD_PATCH)) {
+        W_LIT(&w, "Content-Length: ");
+        w_uint(&w, blen);
+        W_LIT(&w, "\r\n");
+    }
+    W_LIT(&w, "\r\n");
+    if (w.len > w.cap) { /* cannot happen: sized above */
+        snprintf(err, errlen, "internal error: request head larger than planned");
+        return -1;
+    }
+    upstream_call_t *u = &c->up;
+    u->head = w.p;
+    u->head_len = w.len;
+    u->body = blen ? r->body.p : NULL;
+    u->body_len = blen;
+    u->no_body = 0;
+    u->replayable = (r->method & (METHOD_GET | METHOD_HEAD | METHOD_OPTIONS | METHOD_PUT |
+                                  METHOD_DELETE)) != 0;
+    return 0;
+}
+
+static int forward_response(ch_call_t *c, const respparser_t *resp, char *err, size_t errlen)
+{
+    invocation_t *inv = c->inv;
+    inv->status = respparser_status(resp);
+    const char *conn = respparser_header(resp, "Connection");
+    sv_t conn_list = sv_cstr(conn);
+    size_t pos = 0, nl, vl;
+    const char *n, *v;
+    while (respparser_header_next(resp, &pos, &n, &nl, &v, &vl) == 0) {
+        sv_t name = sv_make(n, nl);
+        if (hop_by_hop(name) || sv_ieq_cstr(name, "Content-Length") ||
+            sv_ieq_cstr(name, "Date") || (conn_list.n && in_connection_list(conn_list, name)))
+            continue;
+        if (invocation_add_header(inv, name, sv_make(v, vl)) != 0) {
+            log_write(LOG_WARN, "Host.CustomHandler", inv->id,
+                      "dropping response headers past the %d-th", INVOCATION_MAX_RES_HEADERS);
+            break;
+        }
+    }
+    size_t len;
+    const char *body = respparser_body(resp, &len);
+    if (len && (buf_reserve(&inv->res_body, len) != 0 ||
+                buf_append(&inv->res_body, body, len) != 0)) {
+        snprintf(err, errlen, "the response is too large");
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- Data/Metadata request ---- */
+
+static int utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : 0;
+        if (!k || c > 0xf4 || n - i <= k)
+            return 0;
+        for (size_t j = 1; j <= k; j++)
+            if ((s[i + j] & 0xc0) != 0x80)
+                return 0;
+        unsigned cp = c & (0x3f >> k);
+        for (size_t j = 1; j <= k; j++)
+            cp = cp << 6 | (s[i + j] & 0x3f);
+        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+            return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+static int put_json_string(buf_t *b, const char *s, size_t n)
+{
+    return buf_putc(b, '"') || buf_json_escape(b, s, n) || buf_putc(b, '"');
+}
+
+static int put_base64(buf_t *b, const char *s, size_t n)
+{
+    if (buf_putc(b, '"'))
+        return -1;
+    /* In slices, so EVP_EncodeBlock's int length never overflows. */
+    for (size_t at = 0; at < n;) {
+        size_t take = n - at > 3 * 65536 ? 3 * 65536 : n - at;
+        size_t out = 4 * ((take + 2) / 3);
+        if (buf_reserve(b, out + 1) != 0)
+            return -1;
+        int k = EVP_EncodeBlock((unsigned char *)b->p + b->len, (const unsigned char *)s + at,
+                                (int)take);
+        b->len += (size_t)k;
+        b->p[b->len] = '\0';
+        at += take;
+    }
+    return buf_putc(b, '"');
+}
+
+/* Text as a JSON string; bytes that are not UTF-8 (or binary), base64. */
+static int put_payload(buf_t *b, const char *s, size_t n, int binary)
+{
+    if (binary || !utf8_valid((const unsigned char *)s, n))
+        return put_base64(b, s, n);
+    return put_json_string(b, s, n);
+}
+
+static int body_is_binary(const invocation_t *inv, const ch_fn_t *cf)
+{
+    if (cf && cf->binary_body)
+        return 1;
+    sv_t ct = http_request_header(inv->req, "Content-Type");
+    return sv_istarts(ct, SV_LIT("application/octet-stream")) ||
+           sv_istarts(ct, SV_LIT("multipart/"));
+}
+
+/* "2026-11-26T19:17:18.3381234Z", as .NET writes UtcNow. */
+static void utc_now(char *out, size_t n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%.20s.%07dZ", date, (int)(ts.tv_nsec / 100) % 10000000);
+}
+
+/* A query parameter, merged by name (case-insensitive) with "," between
+ * repeated values. */
+typedef struct qv {
+    const char *name;
+    buf_t value;
+} qv_t;
+
+static int is_reserved_key(const char *k)
+{
+    return !strcasecmp(k, "Query") || !strcasecmp(k, "Headers") || !strcasecmp(k, "sys");
+}
+
+/* {"name": "value", ...} of the merged query parameters. */
+static int put_query(buf_t *b, const qv_t *qs, size_t nq)
+{
+    int rc = buf_putc(b, '{');
+    for (size_t i = 0; i < nq; i++) {
+        rc |= i ? buf_putc(b, ',') : 0;
+        rc |= put_json_string(b, qs[i].name, strlen(qs[i].name));
+        rc |= buf_putc(b, ':');
+        rc |= put_json_string(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
+    }
+    return rc | buf_putc(b, '}');
+}
+
+/* The request headers, same-named ones together (case-insensitive, the
+ * first spelling, in order of first appearance): {"Name": ["a", "b"]} when
+ * lists, else {"Name": "a,b"}. */
+static int put_headers(buf_t *b, const http_request_t *r, int lists)
+{
+    int rc = buf_putc(b, '{'), first = 1;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        sv_t n = r->headers[i].name;
+        size_t j = 0;
+        while (j < i && !sv_ieq(r->headers[j].name, n))
+            j++;
+        if (j < i)
+            continue;
+        rc |= first ? 0 : buf_putc(b, ',');
+        first = 0;
+        rc |= put_json_string(b, n.p, n.n);
+        rc |= lists ? buf_lit(b, ":[") : buf_lit(b, ":\"");
+        for (size_t k = i, m = 0; k < r->nheaders; k++) {
+            if (!sv_ieq(r->headers[k].name, n))
+                continue;
+            rc |= m++ ? buf_putc(b, ',') : 0;
+            if (lists)
+                rc |= put_json_string(b, r->headers[k].value.p, r->headers[k].value.n);
+            else
+                rc |= buf_json_escape(b, r->headers[k].value.p, r->headers[k].value.n);
+        }
+        rc |= buf_putc(b, lists ? ']' : '"');
+    }
+    return rc | buf_putc(b, '}');
+}
+
+static int put_http_trigger(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t *qs, size_t nq)
+{
+    http_request_t *r = inv->req;
+    sv_t host = http_request_header(r, "Host");
+    int rc = 0;
+    rc |= buf_lit(b, "{\"Url\":\"http://");
+    rc |= host.n ? buf_json_escape(b, host.p, host.n) : buf_lit(b, "localhost");
+    rc |= buf_json_escape(b, r->path.p, r->path.n);
+    if (r->query.n) {
+        rc |= buf_putc(b, '?');
+        rc |= buf_json_escape(b, r->query.p, r->query.n);
+    }
+    rc |= buf_lit(b, "\",\"Method\":");
+    rc |= put_json_string(b, r->method_name, strlen(r->method_name));
+    rc |= buf_lit(b, ",\"Query\":");
+    rc |= put_query(b, qs, nq);
+    rc |= buf_lit(b, ",\"Headers\":");
+    rc |= put_headers(b, r, 1);
+    rc |= buf_lit(b, ",\"Params\":{");
+    int first = 1;
+    for (size_t i = 0; inv->params && i < inv->params->n; i++) {
+        route_param_t *p = &inv->params->v[i];
+        if (!p->value.p)
+            continue;
+        rc |= first ? 0 : buf_putc(b, ',');
+        first = 0;
+        rc |= put_json_string(b, p->name.p, p->name.n);
+        rc |= buf_putc(b, ':');
+        rc |= put_json_string(b, p->value.p, p->value.n);
+    }
+    rc |= buf_lit(b, "},\"Identities\":[],\"Body\":");
+    rc |= put_payload(b, r->body.p ? r->body.p : "", r->body.len, body_is_binary(inv, cf));
+    rc |= buf_putc(b, '}');
+    return rc ? -1 : 0;
+}
+
+static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
+{
+    http_request_t *r = inv->req;
+    int rc = buf_lit(b, "\"Metadata\":{");
+    if (r) {
+        /* Binding data of an HTTP trigger: route parameters, then query
+         * parameters (a route parameter wins), Query and Headers. */
+        for (size_t i = 0; inv->params && i < inv->params->n; i++) {
+            route_param_t *p = &inv->params->v[i];
+            char name[ROUTE_MAX_TEMPLATE];
+            snprintf(name, sizeof name, "%.*s", (int)p->name.n, p->name.p);
+            if (!p->value.p || is_reserved_key(name))
+                continue;
+            rc |= put_json_string(b, p->name.p, p->name.n);
+            rc |= buf_putc(b, ':');
+            rc |= put_json_string(b, p->value.p, p->value.n);
+            rc |= buf_putc(b, ',');
+        }
+        for (size_t i = 0; i < nq; i++) {
+            int shadowed = is_reserved_key(qs[i].name);
+            for (size_t k = 0; !shadowed && inv->params && k < inv->params->n; k++)
+                shadowed = inv->params->v[k].value.p &&
+                           sv_ieq_cstr(inv->params->v[k].name, qs[i].name);
+            if (shadowed)
+                continue;
+            rc |= put_json_string(b, qs[i].name, strlen(qs[i].name));
+            rc |= buf_putc(b, ':');
+            rc |= put_json_string(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
+            rc |= buf_putc(b, ',');
+        }
+        rc |= buf_lit(b, "\"Query\":");
+        rc |= put_query(b, qs, nq);
+        rc |= buf_lit(b, ",\"Headers\":");
+        rc |= put_headers(b, r, 0);
+        rc |= buf_putc(b, ',');
+    }
+    char now[48], guid[UUID_STR_LEN];
+    utc_now(now, sizeof now);
+    uuid_generate(guid);
+    rc |= buf_lit(b, "\"sys\":{\"MethodName\":");
+    rc |= put_json_string(b, inv->fn->name, strlen(inv->fn->name));
+    rc |= buf_lit(b, ",\"UtcNow\":\"");
+    rc |= buf_puts(b, now);
+    rc |= buf_lit(b, "\",\"RandGuid\":\"");
+    rc |= buf_puts(b, guid);
+    rc |= buf_lit(b, "\"}}");
+    return rc ? -1 : 0;
+}
+
+int ch__msg_build_json(buf_t *b, const invocation_t *cinv, const ch_fn_t *cf)
+{
+    invocation_t *inv = (invocation_t *)cinv; /* the lazy query view is filled in */
+    qv_t *qs = NULL;
+    size_t nq = 0;
+    int rc = 0;
+    if (inv->req) {
+        stratus_req_query(inv, ""); /* decode the query into inv->query */
+        qs = inv->nquery ? arena_calloc(inv->arena, inv->nquery * sizeof *qs) : NULL;
+        if (inv->nquery && !qs)
+            return -1;
+        for (size_t i = 0; i < inv->nquery; i++) {
+            size_t k = 0;
+            while (k < nq && strcasecmp(qs[k].name, inv->query[i].name) != 0)
+                k++;
+            if (k == nq) {
+                qs[nq].name = inv->query[i].name;
+                buf_init(&qs[nq].value, CH_MAX_JSON_BODY);
+                nq++;
+            } else {
+                rc |= buf_putc(&qs[k].value, ',');
+            }
+            rc |= buf_puts(&qs[k].value, inv->query[i].value);
+        }
+    }
+    const char *trigger = inv->fn->trigger ? inv->fn->trigger->name : "req";
+    rc |= buf_lit(b, "{\"Data\":{");
+    rc |= put_json_string(b, trigger, strlen(trigger));
+    rc |= buf_putc(b, ':');
+    if (inv->req)
+        rc |= put_http_trigger(b, inv, cf, qs, nq);
+    else
+        rc |= put_payload(b, inv->trigger_data, inv->trigger_len, cf && cf->binary_body);
+    rc |= buf_lit(b, "},");
+    rc |= put_metadata(b, inv, qs, nq);
+    rc |= buf_putc(b, '}');
+    for (size_t i = 0; i < nq; i++)
+        buf_free(&qs[i].value);
+    return rc ? -1 : 0;
+}
+
+static void json_release(void *p) { buf_free(p); }
+
+static int data_request(ch_call_t *c, const ch_fn_t *cf, const char *host, char *err,
+                        size_t errlen)
+{
+    invocation_t *inv = c->inv;
+    if (!c->json_built) { /* a call sent again keeps its body; the head names the port */
+        buf_init(&c->json, CH_MAX_JSON_BODY);
+        if (arena_on_cleanup(inv->arena, json_release, &c->json) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        c->json_built = 1;
+        if (ch__msg_build_json(&c->json, inv, cf) != 0) {
+            snprintf(err, errlen, "the request is too large to send to the custom handler "
+                     "(more than %u MB as JSON)", CH_MAX_JSON_BODY >> 20);
+            return -1;
+        }
+    }
+    const char *name = inv->fn->name;
+    size_t need = strlen(name) + strlen(host) + 64 + 64 + 48 + UUID_STR_LEN + 160;
+    writer_t w = {arena_alloc(inv->arena, need), 0, need};
+    if (!w.p) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    W_LIT(&w, "POST /");
+    w_put(&w, name, strlen(name));
+    W_LIT(&w, " HTTP/1.1\r\nHost: ");
+    w_put(&w, host, strlen(host));
+    W_LIT(&w, "\r\nContent-Type: application/json\r\nContent-Length: ");
+    w_uint(&w, c->json.len);
+    W_LIT(&w, "\r\n" INVOCATION_HEADER ": ");
+    w_put(&w, inv->id, strlen(inv->id));
+    W_LIT(&w, "\r\n" HOST_VERSION_HEADER ": " STRATUS_VERSION
+              "\r\nUser-Agent: Azure-Functions-Host/" STRATUS_VERSION "\r\n\r\n");
+    upstream_call_t *u = &c->up;
+    u->head = w.p;
+    u->head_len = w.len;
+    u->body = c->json.p;
+    u->body_len = c->json.len;
+    u->no_body = 0;
+    u->replayable = 0;
+    return 0;
+}
+
+int ch__msg_request(ch_call_t *c, const char *host, char *err, size_t errlen)
+{
+    const ch_fn_t *cf = c->inv->fn->runtime_data;
+    if (cf && cf->forward && c->inv->req)
+        return forward_request(c, host, err, errlen);
+    return data_request(c, cf, host, err, errlen);
+}
+
+/* ---- Data/Metadata answer ---- */
+
+/* obj[key], keys matched case-insensitively (as .NET reads JSON); NULL
+ * when absent or null. */
+static json_t *get_ci(const json_t *obj, const char *key)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(obj))
+        return NULL;
+    json_object_foreach((json_t *)obj, k, v)
+        if (!strcasecmp(k, key))
+            return json_is_null(v) ? NULL : v;
+    return NULL;
+}
+
+static int header_text_ok(const char *s, size_t n, int name)
+{
+    if (name && !n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\r' || c == '\n' || c == '\0' || (name && (c == ':' || c <= ' ' || c == 0x7f)))
+            return 0;
+    }
+    return 1;
+}
+
+static void add_header(invocation_t *inv, const char *binding, const char *name, json_t *v)
+{
+    char num[64];
+    const char *text = NULL;
+    size_t len = 0;
+    if (json_is_string(v)) {
+        text = json_string_value(v);
+        len = json_string_length(v);
+    } else if (json_is_integer(v)) {
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+        text = num;
+    } else if (json_is_real(v)) {
+        snprintf(num, sizeof num, "%.17g", json_real_value(v));
+        text = num;
+    } else if (json_is_boolean(v)) {
+        text = json_is_true(v) ? "true" : "false";
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+            if (!json_is_array(item))
+                add_header(inv, binding, name, item);
+        return;
+    }
+    if (!text)
+        return;
+    if (!len)
+        len = strlen(text);
+    if (!header_text_ok(name, strlen(name), 1) || !header_text_ok(text, len, 0)) {
+        log_write(LOG_WARN, "Host.CustomHandler", inv->id, "http output '%s': header '%.100s' "
+                  "dropped (control characters or not a header name)", binding, name);
+        return;
+    }
+    invocation_add_header(inv, sv_cstr(name), sv_make(text, len));
+}
+
+static int has_header(const invocation_t *inv, const char *name)
+{
+    for (size_t i = 0; i < inv->nres_headers; i++)
+        if (sv_ieq_cstr(inv->res_headers[i].name, name))
+            return 1;
+    return 0;
+}
+
+/* Set the body from a JSON value: a string as it is, anything else as JSON. */
+static int set_body(invocation_t *inv, json_t *body, char *err, size_t errlen)
+{
+    const char *ctype = "text/plain; charset=utf-8";
+    int rc;
+    if (!body) {
+        return 1;
+    } else if (json_is_string(body)) {
+        rc = buf_append(&inv->res_body, json_string_value(body), json_string_length(body));
+    } else {
+        char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        rc = text ? buf_puts(&inv->res_body, text) : -1;
+        free(text);
+        ctype = "application/json; charset=utf-8";
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "the response body is too large");
+        return 0;
+    }
+    if (inv->res_body.len && !has_header(inv, "Content-Type"))
+        invocation_add_header(inv, SV_LIT("Content-Type"), sv_cstr(ctype));
+    return 1;
+}
+
+static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *err,
+                      size_t errlen)
+{
+    json_t *status = get_ci(v, "statusCode"), *headers = get_ci(v, "headers"),
+           *body = get_ci(v, "body");
+    if (!status)
+        status = get_ci(v, "status");
+    if (!json_is_object(v) || (!status && !headers && !body && !get_ci(v, "cookies")))
+        return set_body(inv, v, err, errlen); /* a plain value is the body */
+    if (status) {
+        long long code = 0;
+        int ok = 0;
+        if (json_is_integer(status)) {
+            code = json_integer_value(status);
+            ok = 1;
+        } else if (json_is_string(status)) {
+            const char *s = json_string_value(status);
+            char *end;
+            while (*s == ' ')
+                s++;
+            code = strtoll(s, &end, 10);
+            while (*end == ' ')
+                end++;
+            ok = end != s && !*end;
+        }
+        if (!ok || code < 100 || code > 599) {
+            char shown[64];
+            if (json_is_string(status))
+                snprintf(shown, sizeof shown, "'%.40s'", json_string_value(status));
+            else
+                snprintf(shown, sizeof shown, "%s", ok ? "out of range" : "not a number");
+            snprintf(err, errlen, "http output '%s': statusCode %s is not an HTTP status (100 "
+                     "to 599)", binding, shown);
+            return 0;
+        }
+        inv->status = (int)code;
+    }
+    if (headers) {
+        const char *k;
+        json_t *hv;
+        if (!json_is_object(headers)) {
+            snprintf(err, errlen, "http output '%s': headers must be an object", binding);
+            return 0;
+        }
+        json_object_foreach(headers, k, hv)
+            add_header(inv, binding, k, hv);
+    }
+    return set_body(inv, body, err, errlen);
+}
+
+int ch__msg_apply_answer(invocation_t *inv, const ch_fn_t *cf, const char *body, size_t len,
+                         char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = len ? json_loadb(body, len, JSON_DECODE_ANY, &je) : NULL;
+    if (!root || !json_is_object(root)) {
+        char shown[80];
+        size_t n = len > 60 ? 60 : len, o = 0;
+        for (size_t i = 0; i < n && o + 1 < sizeof shown; i++)
+            shown[o++] = (unsigned char)body[i] < 0x20 ? ' ' : body[i];
+        shown[o] = '\0';
+        if (!len)
+            snprintf(err, errlen, "the custom handler's answer is empty (expected JSON "
+                     "{\"Outputs\": ..., \"Logs\": ..., \"ReturnValue\": ...})");
+        else if (!root)
+            snprintf(err, errlen, "the custom handler's answer is not JSON (%s at %d:%d): "
+                     "'%s%s'", je.text, je.line, je.column, shown, len > n ? "..." : "");
+        else
+            snprintf(err, errlen, "the custom handler's answer is not a JSON object: '%s%s'",
+                     shown, len > n ? "..." : "");
+        json_decref(root);
+        return 0;
+    }
+    char category[200];
+    snprintf(category, sizeof category, "Function.%s", inv->fn->name);
+    json_t *logs = get_ci(root, "Logs"), *line;
+    size_t i;
+    json_array_foreach(logs, i, line) {
+        if (json_is_string(line)) {
+            log_write(LOG_INFO, category, inv->id, "%s", json_string_value(line));
+        } else {
+            char *text = json_dumps(line, JSON_COMPACT | JSON_ENCODE_ANY);
+            if (text)
+                log_write(LOG_INFO, category, inv->id, "%s", text);
+            free(text);
+        }
+    }
+    json_t *outputs = get_ci(root, "Outputs");
+    int ok = 1;
+    if (outputs && !json_is_object(outputs)) {
+        snprintf(err, errlen, "the custom handler's answer has \"Outputs\" that is not an object");
+        ok = 0;
+    } else if (cf) {
+        /* The named http output when the handler set it, else $return. */
+        json_t *v = cf->http_out ? get_ci(outputs, cf->http_out) : NULL;
+        const char *name = cf->http_out;
+        if (!v && cf->http_return) {
+            v = get_ci(root, "ReturnValue");
+            name = "$return";
+        }
+        if (v)
+            ok = apply_http(inv, name, v, err, errlen);
+    }
+    json_decref(root);
+    return ok;
+}
+
+int ch__msg_response(ch_call_t *c, const respparser_t *resp, char *err, size_t errlen)
+{
+    invocation_t *inv = c->inv;
+    const ch_fn_t *cf = inv->fn->runtime_data;
+    if (cf && cf->forward && inv->req)
+        return forward_response(c, resp, err, errlen);
+    int status = respparser_status(resp);
+    size_t len;
+    const char *body = respparser_body(resp, &len);
+    if (status < 200 || status > 299) {
+        char shown[160];
+        size_t n = len > 120 ? 120 : len, o = 0;
+        for (size_t i = 0; i < n && o + 1 < sizeof shown; i++)
+            shown[o++] = (unsigned char)body[i] < 0x20 ? ' ' : body[i];
+        shown[o] = '\0';
+        snprintf(err, errlen, "the custom handler answered %d %s to POST /%s%s%s%s", status,
+                 respparser_reason(resp), inv->fn->name, len ? ": '" : "", shown,
+                 len ? (len > n ? "...'" : "'") : "");
+        return 0;
+    }
+    return ch__msg_apply_answer(inv, cf, body, len, err, errlen);
+}

@@ -1,0 +1,450 @@
+/*
+ * custom_proc.c -- the processes of the custom handler runtime (see
+ * custom.h): a free port, the process (started through `stratus worker
+ * --handler`, which makes it die with the host, in a process group of its
+ * own), its environment (the app settings and the port, never the host's
+ * master key), readiness (GET / every CH_PROBE_MS until any HTTP answer),
+ * stdout and stderr as log lines, and its exit.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../telemetry/log.h"
+#include "custom.h"
+
+extern char **environ;
+
+/* ---- a free port ---- */
+
+/* A port on 127.0.0.1 that nothing listens on now (the kernel's choice). */
+static int free_port(char *err, size_t errlen)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        snprintf(err, errlen, "cannot find a free port: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* ---- environment ---- */
+
+static int skip_var(const char *e)
+{
+    static const char *const prefixes[] = {"STRATUS_MASTER_KEY=", "STRATUS_WORKER_",
+                                           "STRATUS_APP_ROOT=", "STRATUS_FORK_SERVER=",
+                                           "FUNCTIONS_CUSTOMHANDLER_", "FUNCTIONS_HTTPWORKER_"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (!strncmp(e, prefixes[i], strlen(prefixes[i])))
+            return 1;
+    return 0;
+}
+
+/* The host's environment (which holds the app settings: the host exported
+ * local.settings.json Values at start) less its own secrets, plus the
+ * handler's port and id under their current and legacy names. The first
+ * *added entries are allocated. */
+static char **proc_env(ch_proc_t *p, size_t *added)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 5, sizeof *env);
+    if (!env)
+        return NULL;
+    char tmp[96];
+    size_t k = 0;
+    snprintf(tmp, sizeof tmp, "FUNCTIONS_CUSTOMHANDLER_PORT=%d", p->port);
+    env[k++] = strdup(tmp);
+    snprintf(tmp, sizeof tmp, "FUNCTIONS_HTTPWORKER_PORT=%d", p->port);
+    env[k++] = strdup(tmp);
+    snprintf(tmp, sizeof tmp, "FUNCTIONS_CUSTOMHANDLER_WORKER_ID=%d", p->seq);
+    env[k++] = strdup(tmp);
+    snprintf(tmp, sizeof tmp, "FUNCTIONS_HTTPWORKER_ID=%d", p->seq);
+    env[k++] = strdup(tmp);
+    *added = k;
+    for (size_t i = 0; i < k; i++)
+        if (!env[i]) {
+            for (size_t j = 0; j < k; j++)
+                free(env[j]);
+            free(env);
+            return NULL;
+        }
+    for (size_t i = 0; i < n; i++)
+        if (!skip_var(environ[i]))
+            env[k++] = environ[i];
+    env[k] = NULL;
+    return env;
+}
+
+/* ---- output lines ---- */
+
+/* One line of the handler's stdout (info) or stderr (error), attributed to
+ * the invocation when exactly one is in flight on this process. */
+static void out_line(ch_out_t *o, const char *s, size_t n)
+{
+    ch_proc_t *p = o->proc;
+    while (n && s[n - 1] == '\r')
+        n--;
+    ch_call_t *c = p->inflight.n == 1 ? p->inflight.head : NULL;
+    char cat[200];
+    if (c)
+        snprintf(cat, sizeof cat, "Function.%s", c->inv->fn->name);
+    else
+        snprintf(cat, sizeof cat, "CustomHandler.%d", p->seq);
+    log_write(o->is_err ? LOG_ERROR : LOG_INFO, cat, c ? c->inv->id : NULL, "%.*s", (int)n, s);
+}
+
+static void out_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)h;
+    (void)suggested;
+    static char chunk[64 * 1024]; /* the loop is single-threaded; read_cb is done with it */
+    *b = uv_buf_init(chunk, sizeof chunk);
+}
+
+static void out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    ch_out_t *o = s->data;
+    if (n <= 0) {
+        if (n < 0) {
+            if (o->line.len)
+                out_line(o, o->line.p, o->line.len);
+            buf_reset(&o->line);
+            uv_read_stop(s);
+        }
+        return;
+    }
+    const char *d = b->base;
+    size_t left = (size_t)n;
+    while (left) {
+        const char *nl = memchr(d, '\n', left);
+        size_t take = nl ? (size_t)(nl - d) : left;
+        if (o->line.len + take > CH_LINE_MAX) {
+            size_t room = CH_LINE_MAX - o->line.len;
+            buf_append(&o->line, d, room);
+            out_line(o, o->line.p, o->line.len);
+            buf_reset(&o->line);
+            d += room;
+            left -= room;
+            continue;
+        }
+        if (nl && !o->line.len) {
+            out_line(o, d, take);
+        } else {
+            buf_append(&o->line, d, take);
+            if (nl) {
+                out_line(o, o->line.p, o->line.len);
+                buf_reset(&o->line);
+            }
+        }
+        if (!nl)
+            break;
+        d = nl + 1;
+        left -= take + 1;
+    }
+}
+
+/* ---- lifecycle ---- */
+
+static void proc_release(ch_proc_t *p)
+{
+    ch_app_t *ca = p->ca;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        ca->procs = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    buf_free(&p->out.line);
+    buf_free(&p->err.line);
+    free(p);
+    ch__maybe_finish(ca);
+}
+
+static void proc_unref(ch_proc_t *p)
+{
+    if (--p->open_handles == 0)
+        proc_release(p);
+}
+
+/* The process handle and the probe timer carry p; the pipes their ch_out_t. */
+static void handle_closed(uv_handle_t *h) { proc_unref(h->data); }
+static void pipe_closed(uv_handle_t *h) { proc_unref(((ch_out_t *)h->data)->proc); }
+static void upstream_closed(void *data) { proc_unref(data); }
+
+static void close_if_open(uv_handle_t *h, uv_close_cb cb)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, cb);
+}
+
+/* Close every handle of p (it is gone, or never started). */
+static void proc_close_handles(ch_proc_t *p)
+{
+    close_if_open((uv_handle_t *)&p->process, handle_closed);
+    close_if_open((uv_handle_t *)&p->out.pipe, pipe_closed);
+    close_if_open((uv_handle_t *)&p->err.pipe, pipe_closed);
+    close_if_open((uv_handle_t *)&p->probe_timer, handle_closed);
+    if (p->up) {
+        upstream_t *up = p->up;
+        p->up = NULL;
+        p->probing = 0;
+        upstream_close(up, upstream_closed, p);
+    }
+}
+
+static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
+{
+    ch_proc_t *p = proc->data;
+    p->exited = 1;
+    uv_timer_stop(&p->probe_timer);
+    ch__proc_exited(p, status, sig); /* fails its calls, detaching them */
+    proc_close_handles(p);
+}
+
+void ch__proc_kill(ch_proc_t *p, const char *reason)
+{
+    if (p->exited || p->stop_requested == 2)
+        return;
+    if (!p->reason[0])
+        snprintf(p->reason, sizeof p->reason, "%s", reason);
+    p->stop_requested = 2;
+    p->state = CH_STOPPING;
+    log_write(LOG_WARN, "Host.CustomHandler", NULL, "Killing custom handler %d (pid %d): %s",
+              p->seq, p->pid, reason);
+    /* It leads its own process group: its children go too. */
+    if (kill(-p->pid, SIGKILL) != 0)
+        kill(p->pid, SIGKILL);
+}
+
+void ch__proc_stop(ch_proc_t *p, const char *reason)
+{
+    if (p->exited || p->stop_requested)
+        return;
+    if (!p->reason[0])
+        snprintf(p->reason, sizeof p->reason, "%s", reason);
+    p->stop_requested = 1;
+    p->state = CH_STOPPING;
+    p->stop_deadline = uv_now(p->ca->loop) + CH_STOP_GRACE_MS;
+    if (kill(-p->pid, SIGTERM) != 0)
+        kill(p->pid, SIGTERM);
+}
+
+long ch__proc_rss_mb(const ch_proc_t *p)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", p->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long size = 0, resident = 0;
+    int n = fscanf(f, "%ld %ld", &size, &resident);
+    fclose(f);
+    if (n != 2)
+        return -1;
+    return resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
+}
+
+/* ---- readiness ---- */
+
+static void probe_start(uv_timer_t *t);
+
+static void probe_cb(upstream_call_t *call, int status, const respparser_t *resp)
+{
+    ch_proc_t *p = call->data;
+    (void)resp;
+    p->probing = 0;
+    if (p->exited || p->state != CH_STARTING)
+        return;
+    if (status == UPSTREAM_OK) {
+        ch__proc_ready(p);
+        return;
+    }
+    if (uv_now(p->ca->loop) >= p->ready_deadline) {
+        char reason[240];
+        snprintf(reason, sizeof reason, "it did not answer GET / on 127.0.0.1:%d within %lld "
+                 "ms (stratus.customHandler.startupTimeout)", p->port,
+                 (long long)p->ca->app->custom_handler.startup_timeout_ms);
+        p->failed_start = 1;
+        ch__proc_kill(p, reason);
+        return;
+    }
+    uv_timer_start(&p->probe_timer, probe_start, CH_PROBE_MS, 0);
+}
+
+static void probe_start(uv_timer_t *t)
+{
+    ch_proc_t *p = t->data;
+    if (p->exited || p->state != CH_STARTING || p->probing || !p->up)
+        return;
+    uint64_t now = uv_now(p->ca->loop);
+    memset(&p->probe, 0, sizeof p->probe);
+    int n = snprintf(p->probe_head, sizeof p->probe_head,
+                     "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", p->port);
+    p->probe.head = p->probe_head;
+    p->probe.head_len = (size_t)n;
+    p->probe.timeout_ms = p->ready_deadline > now ? p->ready_deadline - now : 1;
+    p->probe.replayable = 1;
+    p->probe.cb = probe_cb;
+    p->probe.data = p;
+    p->probing = 1;
+    upstream_send(p->up, &p->probe);
+}
+
+void ch__proc_recheck(ch_proc_t *p)
+{
+    if (p->exited || p->state != CH_READY)
+        return;
+    p->state = CH_STARTING;
+    int64_t limit = p->ca->app->custom_handler.startup_timeout_ms;
+    p->ready_deadline = uv_now(p->ca->loop) + (uint64_t)limit;
+    log_write(LOG_WARN, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) refused a "
+              "connection on port %d; checking it with GET / again", p->seq, p->pid, p->port);
+    uv_timer_start(&p->probe_timer, probe_start, CH_PROBE_MS, 0);
+}
+
+/* ---- start ---- */
+
+ch_proc_t *ch__proc_spawn(ch_app_t *ca)
+{
+    const custom_handler_conf_t *conf = &ca->app->custom_handler;
+    char err[200];
+    int port = free_port(err, sizeof err);
+    if (port < 0) {
+        log_write(LOG_ERROR, "Host.CustomHandler", NULL, "cannot start the custom handler: %s",
+                  err);
+        return NULL;
+    }
+    ch_proc_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->ca = ca;
+    p->seq = ++ca->next_seq;
+    p->port = port;
+    upstream_opts_t uo = {.max_conns = 4096, .max_idle = 1024};
+    p->up = upstream_new(ca->loop, "127.0.0.1", port, &uo);
+    size_t added = 0;
+    char **env = p->up ? proc_env(p, &added) : NULL;
+    /* argv: stratus worker --handler <handler> [arguments...] [defaultWorkerPath] */
+    size_t nargs = 4 + conf->narguments + 2;
+    char **args = calloc(nargs, sizeof *args);
+    if (!env || !args) {
+        if (env) {
+            for (size_t i = 0; i < added; i++)
+                free(env[i]);
+            free(env);
+        }
+        free(args);
+        if (p->up)
+            upstream_close(p->up, NULL, NULL);
+        free(p);
+        return NULL;
+    }
+    size_t k = 0;
+    args[k++] = ca->exe;
+    args[k++] = (char *)"worker";
+    args[k++] = (char *)"--handler";
+    args[k++] = ca->handler;
+    for (size_t i = 0; i < conf->narguments; i++)
+        args[k++] = conf->arguments[i];
+    if (conf->worker_path)
+        args[k++] = conf->worker_path;
+    args[k] = NULL;
+
+    uv_pipe_init(ca->loop, &p->out.pipe, 0);
+    uv_pipe_init(ca->loop, &p->err.pipe, 0);
+    uv_timer_init(ca->loop, &p->probe_timer);
+    p->out.pipe.data = &p->out;
+    p->err.pipe.data = &p->err;
+    p->out.proc = p->err.proc = p;
+    p->err.is_err = 1;
+    buf_init(&p->out.line, CH_LINE_MAX);
+    buf_init(&p->err.line, CH_LINE_MAX);
+    p->process.data = p;
+    p->probe_timer.data = p;
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&p->out.pipe;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)&p->err.pipe;
+    uv_process_options_t o;
+    memset(&o, 0, sizeof o);
+    o.file = ca->exe;
+    o.args = args;
+    o.env = env;
+    o.cwd = conf->working_dir;
+    o.flags = UV_PROCESS_DETACHED; /* its own session and process group */
+    o.stdio_count = 3;
+    o.stdio = stdio;
+    o.exit_cb = on_exit_cb;
+    p->spawn_ns = uv_hrtime();
+    int rc = uv_spawn(ca->loop, &p->process, &o);
+    for (size_t i = 0; i < added; i++)
+        free(env[i]);
+    free(env);
+    free(args);
+    /* Listed first, so that the close callbacks find it. */
+    p->next = ca->procs;
+    if (ca->procs)
+        ca->procs->prev = p;
+    ca->procs = p;
+    if (rc != 0) {
+        log_write(LOG_ERROR, "Host.CustomHandler", NULL, "cannot start the custom handler %s "
+                  "(in %s): %s", ca->handler, conf->working_dir, uv_strerror(rc));
+        p->exited = 1;
+        p->open_handles = 5; /* uv_spawn initialised the process handle even so */
+        proc_close_handles(p);
+        return NULL;
+    }
+    p->open_handles = 5; /* process, two pipes, timer, upstream */
+    p->pid = p->process.pid;
+    p->state = CH_STARTING;
+    p->last_active = uv_now(ca->loop);
+    p->ready_deadline = p->last_active + (uint64_t)conf->startup_timeout_ms;
+    ca->nprocs++;
+    uv_read_start((uv_stream_t *)&p->out.pipe, out_alloc, out_read);
+    uv_read_start((uv_stream_t *)&p->err.pipe, out_alloc, out_read);
+    uv_unref((uv_handle_t *)&p->probe_timer);
+    log_write(LOG_DEBUG, "Host.CustomHandler", NULL, "Started custom handler %d (pid %d) on "
+              "port %d: %s", p->seq, p->pid, port, ca->handler);
+    probe_start(&p->probe_timer);
+    return p;
+}
+
+/* ---- the exec trampoline ---- */
+
+int custom_exec(int argc, char **argv)
+{
+    if (argc < 1) {
+        fprintf(stderr, "stratus worker --handler: no program given\n");
+        return 2;
+    }
+    /* Die with the host (kept across exec for ordinary binaries). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1)
+        return 1; /* the host is already gone */
+    execv(argv[0], argv);
+    fprintf(stderr, "cannot run the custom handler %s: %s\n", argv[0], strerror(errno));
+    return 127;
+}

@@ -1,0 +1,786 @@
+"""Custom handlers (FUNCTIONS_WORKER_RUNTIME=custom): the app's own web server,
+started by the host on a free port and called over HTTP, in forwarding mode
+and with the {"Data", "Metadata"} payloads; a Node.js handler (standard
+library only), a compiled C handler, the legacy httpWorker section, %NAME%
+expansion, readiness, crashes and restarts, timeouts, scaling, and the
+errors for bad configuration."""
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+
+import pytest
+
+from conftest import RawConn, master_key, wait_for
+
+NODE = "node"
+
+# One handler for every test: behaviour chosen by path (forwarding mode) or
+# by function name (POST /{function}, Data/Metadata mode).
+SERVER_JS = r"""
+const http = require('http');
+const port = process.env.FUNCTIONS_CUSTOMHANDLER_PORT;
+const delay = parseInt(process.env.START_DELAY_MS || '0', 10);
+if (process.env.EXIT_AT_START) { console.error('failing at start on purpose'); process.exit(7); }
+let probes = 0;
+
+function answer(req, res, body) {
+  const u = new URL(req.url, 'http://x');
+  const p = u.pathname;
+  if (p === '/') { probes++; res.end('ready'); return; }
+  if (p === '/api/echo' || p.startsWith('/api/items/')) {
+    const status = parseInt(u.searchParams.get('status') || '200', 10);
+    res.setHeader('X-Handler', 'node');
+    res.setHeader('X-Multi', ['a', 'b']);
+    res.setHeader('Keep-Alive', 'timeout=5');
+    res.setHeader('Content-Type', 'application/json');
+    res.writeHead(status);
+    res.end(JSON.stringify({method: req.method, url: req.url, headers: req.headers,
+                            rawHeaders: req.rawHeaders, body: body.toString('base64')}));
+    return;
+  }
+  if (p === '/api/bytes') {
+    const b = Buffer.alloc(256);
+    for (let i = 0; i < 256; i++) b[i] = i;
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.end(b);
+    return;
+  }
+  if (p === '/api/chunked') {
+    res.setHeader('Content-Type', 'text/plain');
+    res.write('first,');
+    setTimeout(() => { res.write('second,'); res.end('third'); }, 20);
+    return;
+  }
+  if (p === '/api/slow') {
+    setTimeout(() => res.end('slow done'), parseInt(u.searchParams.get('ms') || '100', 10));
+    return;
+  }
+  if (p === '/api/crash') { console.error('crashing on purpose'); process.exit(3); }
+  if (p === '/api/env') {
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({env: process.env, argv: process.argv, cwd: process.cwd(),
+                            pid: process.pid, probes}));
+    return;
+  }
+  if (p === '/api/log') {
+    console.log('a line on stdout');
+    console.error('a line on stderr');
+    res.end('logged');
+    return;
+  }
+  // Data/Metadata mode: POST /{function}
+  const fn = p.slice(1);
+  const meta = {invocationId: req.headers['x-azure-functions-invocationid'],
+                hostVersion: req.headers['x-azure-functions-hostversion'],
+                userAgent: req.headers['user-agent'], contentType: req.headers['content-type'],
+                method: req.method, path: p};
+  let inv = null;
+  try { inv = JSON.parse(body.toString()); } catch (e) { inv = {parseError: String(e)}; }
+  const reply = (o) => { res.setHeader('Content-Type', 'application/json'); res.end(JSON.stringify(o)); };
+  switch (fn) {
+    case 'inspect':
+      reply({Outputs: {res: {statusCode: 201, headers: {'X-From': 'handler', 'X-Num': 7},
+                             body: {received: inv, meta}}},
+             Logs: ['first log line', 'second log line ' + meta.invocationId]});
+      return;
+    case 'ret':
+      reply({Outputs: {}, Logs: [], ReturnValue: {statusCode: '202', body: 'from return value',
+                                                 headers: {'Content-Type': 'text/x-ret'}}});
+      return;
+    case 'plain':
+      reply({Outputs: {res: 'just a string'}});
+      return;
+    case 'fail':
+      res.writeHead(500, {'Content-Type': 'text/plain'});
+      res.end('handler exploded');
+      return;
+    case 'notjson':
+      res.end('this is not json');
+      return;
+    case 'noresponse':
+      reply({Outputs: {}, Logs: ['nothing to say']});
+      return;
+    case 'badstatus':
+      reply({Outputs: {res: {statusCode: 'abc'}}});
+      return;
+    case 'slowdata':
+      setTimeout(() => reply({Outputs: {res: {body: 'late'}}}), 3000);
+      return;
+    default:
+      reply({Outputs: {res: {statusCode: 404, body: 'no function ' + fn}}});
+  }
+}
+
+setTimeout(() => {
+  http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => answer(req, res, Buffer.concat(chunks)));
+  }).listen(port, '127.0.0.1', () => console.log('handler listening on ' + port));
+}, delay);
+"""
+
+
+def trigger(name="req", route=None, methods=None, auth="anonymous", data_type=None):
+    t = {"type": "httpTrigger", "direction": "in", "name": name, "authLevel": auth}
+    if route is not None:
+        t["route"] = route
+    if methods is not None:
+        t["methods"] = methods
+    if data_type:
+        t["dataType"] = data_type
+    return t
+
+
+def fn(route=None, methods=None, out="res", extra=None, data_type=None):
+    bindings = [trigger(route=route, methods=methods, data_type=data_type)]
+    for name in ([out] if isinstance(out, str) else out):
+        bindings.append({"type": "http", "direction": "out", "name": name})
+    return {"function.json": {"bindings": bindings + (extra or [])}}
+
+
+def custom_host(forward=True, section="customHandler", description=None, extra=None):
+    desc = {"defaultExecutablePath": NODE, "arguments": ["server.js"]}
+    if description is not None:
+        desc = description
+    h = {"version": "2.0", section: {"description": desc, "enableForwardingHttpRequest": forward}}
+    if extra:
+        h.update(extra)
+    return h
+
+
+def settings(values=None):
+    v = {"FUNCTIONS_WORKER_RUNTIME": "custom"}
+    v.update(values or {})
+    return {"IsEncrypted": False, "Values": v}
+
+
+FORWARD_FNS = {"echo": fn(), "items": fn(route="items/{id}"), "bytes": fn(), "chunked": fn(),
+               "slow": fn(), "crash": fn(), "env": fn(), "log": fn()}
+
+
+def make(make_app, functions=None, host=None, values=None, files=None):
+    f = {"server.js": SERVER_JS}
+    f.update(files or {})
+    return make_app(functions or FORWARD_FNS, host=host or custom_host(),
+                    settings=settings(values), files=f)
+
+
+def log_has(h, text, timeout=10):
+    """The host log contains text (lines are flushed once per loop turn, so
+    they may follow the response that they go with)."""
+    if wait_for(lambda: text in h.log(), timeout=timeout):
+        return True
+    print(h.log())
+    return False
+
+
+def scale(h):
+    return h.get("/admin/host/scale").json()["apps"][0]
+
+
+def status(h):
+    return h.get("/admin/host/status").json()
+
+
+# ---- forwarding mode ----
+
+def test_forward_round_trip(make_app, start_host):
+    h = start_host(make(make_app))
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+        body = b"" if method in ("GET", "DELETE") else ("payload for " + method).encode()
+        r = h.request(method, "/api/echo?code=secret&x=1&x=2&y=%20z",
+                      body=body or None, headers={"X-Custom": "v1", "X-Two": "a"})
+        assert r.status == 200, r.text
+        got = r.json()
+        assert got["method"] == method
+        assert got["url"] == "/api/echo?code=secret&x=1&x=2&y=%20z"
+        assert got["headers"]["x-custom"] == "v1"
+        assert got["headers"]["x-two"] == "a"
+        assert got["headers"]["host"] == "127.0.0.1:%d" % h.port
+        assert base64.b64decode(got["body"]) == body
+        # The handler's headers come back; hop-by-hop ones do not.
+        assert r.header("X-Handler") == "node"
+        assert r.header("Content-Type") == "application/json"
+        assert r.header("Keep-Alive") is None
+        assert [v for k, v in r.headers if k.lower() == "x-multi"] == ["a", "b"]
+        # The invocation id travels in a header, as Azure sends it.
+        assert re.match(r"^[0-9a-f-]{36}$", got["headers"]["x-azure-functions-invocationid"])
+    # Status codes come back as they are.
+    r = h.get("/api/echo?status=418")
+    assert r.status == 418
+    # Route parameters are the handler's business: the path is as sent.
+    r = h.get("/api/items/42?q=1")
+    assert r.json()["url"] == "/api/items/42?q=1"
+
+
+def test_forward_hop_by_hop_request_headers(make_app, start_host):
+    h = start_host(make(make_app))
+    c = RawConn(h.port)
+    c.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Private\r\n"
+           b"X-Private: secret\r\nKeep-Alive: timeout=9\r\nTE: trailers\r\nX-Kept: yes\r\n"
+           b"Content-Length: 3\r\n\r\nabc")
+    r = c.read_response()
+    c.close()
+    assert r.status == 200
+    hdrs = r.json()["headers"]
+    assert hdrs["x-kept"] == "yes"
+    assert "x-private" not in hdrs and "te" not in hdrs and "keep-alive" not in hdrs
+    assert hdrs.get("connection", "keep-alive") == "keep-alive"  # the host's own
+    assert hdrs["content-length"] == "3"
+
+
+def test_forward_binary_and_chunked_bodies(make_app, start_host):
+    h = start_host(make(make_app))
+    blob = bytes(range(256)) * 40
+    r = h.post("/api/echo", body=blob, headers={"Content-Type": "application/octet-stream"})
+    assert base64.b64decode(r.json()["body"]) == blob
+    r = h.get("/api/bytes")
+    assert r.body == bytes(range(256))
+    assert r.header("Content-Type") == "application/octet-stream"
+    # A chunked request reaches the handler whole; a chunked answer comes back whole.
+    c = RawConn(h.port)
+    c.send(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+           b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    r = c.read_response()
+    assert base64.b64decode(r.json()["body"]) == b"hello world"
+    assert "transfer-encoding" not in r.json()["headers"]
+    c.send(b"GET /api/chunked HTTP/1.1\r\nHost: x\r\n\r\n")
+    r = c.read_response()
+    c.close()
+    assert r.body == b"first,second,third"
+    assert r.header("Content-Length") == str(len(b"first,second,third"))
+
+
+def test_forward_head_is_answered_from_get(make_app, start_host):
+    h = start_host(make(make_app))
+    c = RawConn(h.port)
+    c.send(b"HEAD /api/bytes HTTP/1.1\r\nHost: x\r\n\r\n")
+    r = c.read_response(head=True)
+    assert r.status == 200
+    assert r.header("Content-Length") == "256"
+    c.send(b"GET /api/bytes HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert c.read_response().body == bytes(range(256))
+    c.close()
+
+
+def test_forwarding_needs_one_trigger_and_one_http_output(make_app, start_host):
+    """With two http outputs the function is called with POST /{function}
+    even though forwarding is on."""
+    fns = {"echo": fn(), "inspect": fn(out=["res", "$return"])}
+    h = start_host(make(make_app, functions=fns))
+    assert h.get("/api/echo").json()["url"] == "/api/echo"
+    r = h.get("/api/inspect")
+    assert r.status == 201
+    assert r.json()["meta"]["path"] == "/inspect"
+    assert log_has(h, "1 of 2 function(s) forwarded")
+
+
+# ---- Data/Metadata mode ----
+
+DATA_FNS = {"inspect": fn(route="inspect/{id:int}/{opt?}"), "ret": fn(out="$return"),
+            "plain": fn(), "fail": fn(), "notjson": fn(), "noresponse": fn(),
+            "badstatus": fn(), "slowdata": fn(), "bin": fn(data_type="binary")}
+
+
+def test_data_metadata_request_shape(make_app, start_host):
+    h = start_host(make(make_app, functions=DATA_FNS, host=custom_host(forward=False)))
+    r = h.request("POST", "/api/inspect/42?name=Ada&tag=a&tag=b&code=k",
+                  body=b'{"hello": "world"}',
+                  headers={"Content-Type": "application/json", "X-Multi": "one",
+                           "x-multi": "two"})
+    assert r.status == 201, r.text
+    got = r.json()
+    meta, inv = got["meta"], got["received"]
+    # The HTTP request to the handler.
+    assert meta["method"] == "POST" and meta["path"] == "/inspect"
+    assert meta["contentType"] == "application/json"
+    assert re.match(r"^Azure-Functions-Host/\d+\.\d+\.\d+$", meta["userAgent"])
+    assert meta["hostVersion"] == meta["userAgent"].split("/")[1]
+    assert re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                    meta["invocationId"])
+    assert set(inv) == {"Data", "Metadata"}
+    # Data: one entry, the trigger.
+    assert set(inv["Data"]) == {"req"}
+    req = inv["Data"]["req"]
+    assert set(req) == {"Url", "Method", "Query", "Headers", "Params", "Identities", "Body"}
+    assert req["Url"] == "http://127.0.0.1:%d/api/inspect/42?name=Ada&tag=a&tag=b&code=k" % h.port
+    assert req["Method"] == "POST"
+    assert req["Query"] == {"name": "Ada", "tag": "a,b", "code": "k"}
+    assert req["Headers"]["X-Multi"] == ["one", "two"]
+    assert req["Headers"]["Content-Type"] == ["application/json"]
+    assert req["Headers"]["Host"] == ["127.0.0.1:%d" % h.port]
+    assert all(isinstance(v, list) for v in req["Headers"].values())
+    assert req["Params"] == {"id": "42"}  # the optional one was not given
+    assert req["Identities"] == []
+    assert req["Body"] == '{"hello": "world"}'
+    # Metadata: the trigger's binding data and sys.
+    md = inv["Metadata"]
+    assert md["id"] == "42" and md["name"] == "Ada" and md["tag"] == "a,b"
+    assert md["Query"] == req["Query"]
+    assert md["Headers"]["X-Multi"] == "one,two"
+    assert md["sys"]["MethodName"] == "inspect"
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$", md["sys"]["UtcNow"])
+    assert re.match(r"^[0-9a-f-]{36}$", md["sys"]["RandGuid"])
+    assert not any(k.endswith("Trigger") for k in md)
+    # The answer's http output.
+    assert r.header("X-From") == "handler"
+    assert r.header("X-Num") == "7"
+    assert r.header("Content-Type").startswith("application/json")
+
+
+def test_data_bodies_text_and_base64(make_app, start_host):
+    h = start_host(make(make_app, functions=DATA_FNS, host=custom_host(forward=False)))
+    blob = bytes(range(256))
+    r = h.post("/api/inspect/1", body=blob, headers={"Content-Type": "application/octet-stream"})
+    assert base64.b64decode(r.json()["received"]["Data"]["req"]["Body"]) == blob
+    r = h.post("/api/inspect/1", body=b"--b\r\nx\r\n--b--",
+               headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert base64.b64decode(r.json()["received"]["Data"]["req"]["Body"]) == b"--b\r\nx\r\n--b--"
+    r = h.post("/api/inspect/1", body="héllo".encode(), headers={"Content-Type": "text/plain"})
+    assert r.json()["received"]["Data"]["req"]["Body"] == "héllo"
+    r = h.get("/api/inspect/1")
+    assert r.json()["received"]["Data"]["req"]["Body"] == ""
+    assert r.json()["received"]["Data"]["req"]["Method"] == "GET"
+
+
+def test_data_outputs_and_return_value(make_app, start_host):
+    h = start_host(make(make_app, functions=DATA_FNS, host=custom_host(forward=False)))
+    r = h.get("/api/ret")
+    assert r.status == 202  # a statusCode given as a string
+    assert r.text == "from return value"
+    assert r.header("Content-Type") == "text/x-ret"
+    r = h.get("/api/plain")
+    assert r.status == 200 and r.text == "just a string"
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
+    r = h.get("/api/noresponse")
+    assert r.status == 200 and r.body == b""
+
+
+def test_data_failures_answer_500_with_invocation_id(make_app, start_host):
+    h = start_host(make(make_app, functions=DATA_FNS, host=custom_host(forward=False)))
+    for name, why in (("fail", "answered 500"), ("notjson", "not JSON"),
+                      ("badstatus", "statusCode 'abc' is not an HTTP status")):
+        r = h.get("/api/" + name)
+        assert r.status == 500, (name, r.status, r.text)
+        inv = r.header("x-invocation-id")
+        assert inv and inv in r.text
+        # The handler's own text stays in the log; the caller gets the id.
+        assert why not in r.text
+        assert "the error is in the host's log" in r.text
+        assert log_has(h, why)
+    assert log_has(h, "handler exploded")
+
+
+def test_data_logs_reach_host_log_with_invocation_id(make_app, start_host):
+    h = start_host(make(make_app, functions=DATA_FNS, host=custom_host(forward=False)),
+                   mode="host")
+    r = h.get("/api/inspect/5")
+    inv = r.json()["meta"]["invocationId"]
+
+    def lines():
+        out = []
+        for line in h.log().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return [l for l in out if l.get("invocationId") == inv and l.get("level") == "info"
+                and l.get("category") == "Function.inspect"]
+
+    got = wait_for(lambda: len(lines()) >= 2 and lines(), timeout=10)
+    assert got, h.log()
+    messages = [l["message"] for l in got]
+    assert "first log line" in messages
+    assert "second log line " + inv in messages
+
+
+def test_admin_invoke_sends_input_as_data(make_app, start_host):
+    h = start_host(make(make_app, functions=DATA_FNS, host=custom_host(forward=False)),
+                   mode="host")
+    key = master_key(h.app)
+    r = h.post("/admin/functions/noresponse", body=json.dumps({"input": "some input"}),
+               headers={"x-functions-key": key, "Content-Type": "application/json"})
+    assert r.status == 202
+    assert wait_for(lambda: "nothing to say" in h.log(), timeout=10), h.log()
+
+
+def test_data_timeout_answers_504(make_app, start_host):
+    h = start_host(make(make_app, functions=DATA_FNS,
+                        host=custom_host(forward=False, extra={"functionTimeout": "00:00:01"})))
+    r = h.get("/api/slowdata", timeout=30)
+    assert r.status == 504
+    assert "functionTimeout" in r.text
+    assert r.header("x-invocation-id") in r.text
+    # The handler keeps serving.
+    assert h.get("/api/plain").text == "just a string"
+
+
+# ---- configuration ----
+
+def test_http_worker_legacy_section(make_app, start_host):
+    h = start_host(make(make_app, host=custom_host(section="httpWorker")))
+    assert h.get("/api/echo").json()["url"] == "/api/echo"
+    assert log_has(h, "host.json httpWorker")
+
+
+def test_custom_handler_wins_over_http_worker(make_app, start_host):
+    host = custom_host()
+    host["httpWorker"] = {"description": {"defaultExecutablePath": "does-not-exist"}}
+    h = start_host(make(make_app, host=host))
+    assert h.get("/api/echo").status == 200
+
+
+def test_proxying_is_a_synonym_of_forwarding(make_app, start_host):
+    host = custom_host(forward=False)
+    host["customHandler"]["enableProxyingHttpRequest"] = True
+    h = start_host(make(make_app, host=host))
+    assert h.get("/api/echo?a=b").json()["url"] == "/api/echo?a=b"
+
+
+def test_percent_expansion_environment_and_working_directory(make_app, start_host):
+    desc = {"defaultExecutablePath": "%NODE_NAME%", "arguments": ["%SCRIPT%", "%UNKNOWN_X%"],
+            "workingDirectory": "%SUBDIR%"}
+    app = make(make_app, host=custom_host(description=desc),
+               values={"NODE_NAME": NODE, "SCRIPT": "server.js", "SUBDIR": "handler",
+                       "GREETING": "hello from settings"},
+               files={"handler/server.js": SERVER_JS})
+    os.remove(os.path.join(app, "server.js"))
+    h = start_host(app, env={"STRATUS_MASTER_KEY": "a-master-key-of-at-least-some-length-xx"})
+    got = h.get("/api/env").json()
+    assert got["cwd"] == os.path.join(app, "handler")
+    assert got["argv"][1:] == [os.path.join(app, "handler", "server.js"), "%UNKNOWN_X%"] or \
+        got["argv"][1:] == ["server.js", "%UNKNOWN_X%"]
+    env = got["env"]
+    assert env["GREETING"] == "hello from settings"
+    assert env["FUNCTIONS_CUSTOMHANDLER_PORT"] == env["FUNCTIONS_HTTPWORKER_PORT"]
+    assert int(env["FUNCTIONS_CUSTOMHANDLER_PORT"]) != h.port
+    assert "STRATUS_MASTER_KEY" not in env
+
+
+def test_relative_executable_in_app_and_default_worker_path(make_app, start_host):
+    """A relative defaultExecutablePath found in the app is made absolute;
+    defaultWorkerPath is the last argument."""
+    script = "#!/bin/sh\nexec %s \"$@\"\n" % NODE
+    desc = {"defaultExecutablePath": "bin/run.sh", "defaultWorkerPath": "server.js",
+            "arguments": []}
+    app = make(make_app, host=custom_host(description=desc), files={"bin/run.sh": script})
+    os.chmod(os.path.join(app, "bin", "run.sh"), 0o755)
+    h = start_host(app)
+    got = h.get("/api/env").json()
+    assert got["argv"][1] == os.path.join(app, "server.js")
+    assert log_has(h, "run.sh")
+
+
+@pytest.mark.parametrize("host_json, expected", [
+    (custom_host(description={"defaultExecutablePath": "no-such-handler-xyz"}),
+     "host.json: field 'customHandler.description.defaultExecutablePath': "
+     "'no-such-handler-xyz' not found"),
+    (custom_host(description={"defaultExecutablePath": "./missing/handler"}),
+     "'./missing/handler' not found"),
+    (custom_host(description={"defaultExecutablePath": "server.js"}),
+     "is not executable"),
+    ({"version": "2.0"}, "host.json has no 'customHandler' section"),
+    (custom_host(description={"arguments": ["x"]}),
+     "host.json: field 'customHandler.description.defaultExecutablePath' is required"),
+    (custom_host(description={"defaultExecutablePath": "node", "arguments": "server.js"}),
+     "host.json: field 'customHandler.description.arguments': expected a list of strings"),
+    (custom_host(description={"defaultExecutablePath": 42}),
+     "host.json: field 'customHandler.description.defaultExecutablePath': expected a string"),
+    (custom_host(description={"defaultExecutablePath": "node", "workingDirectory": "nope"}),
+     "host.json: field 'customHandler.description.workingDirectory'"),
+    ({"version": "2.0", "httpWorker": {"description": {"defaultExecutablePath": "node"},
+                                       "enableForwardingHttpRequest": "maybe"}},
+     "host.json: field 'httpWorker.enableForwardingHttpRequest': expected true or false"),
+    (custom_host(extra={"stratus": {"customHandler": {"startupTimeout": "soon"}}}),
+     "host.json: field 'stratus.customHandler.startupTimeout'"),
+])
+def test_bad_configuration_is_a_clear_error(make_app, start_host, host_json, expected):
+    app = make(make_app, host=host_json)
+    h = start_host(app, wait=False)
+    rc = h.proc.wait(60)
+    assert rc != 0
+    assert log_has(h, expected)
+
+
+# ---- processes ----
+
+def test_readiness_first_request_waits(make_app, start_host):
+    app = make(make_app, values={"START_DELAY_MS": "1500"})
+    h = start_host(app)
+    r = h.get("/api/echo", timeout=30)  # sent before the handler listens
+    assert r.status == 200
+    assert h.get("/api/env").json()["probes"] >= 1
+    assert log_has(h, "ready on port")
+
+
+def test_readiness_gives_up_after_startup_timeout(make_app, start_host):
+    host = custom_host(extra={"stratus": {"customHandler": {"startupTimeout": "00:00:01"}}})
+    app = make(make_app, host=host, values={"START_DELAY_MS": "600000"})
+    h = start_host(app)
+    r = h.get("/api/echo", timeout=60)
+    assert r.status == 503
+    assert log_has(h, "did not answer GET /")
+    assert "startupTimeout" in r.text
+
+
+def test_stdout_and_stderr_become_log_lines(make_app, start_host):
+    h = start_host(make(make_app), mode="host")
+    assert h.get("/api/log").text == "logged"
+
+    def find():
+        levels = {}
+        for line in h.log().splitlines():
+            try:
+                l = json.loads(line)
+            except ValueError:
+                continue
+            if l.get("message") in ("a line on stdout", "a line on stderr"):
+                levels[l["message"]] = (l["level"], l.get("category"), l.get("invocationId"))
+        return len(levels) == 2 and levels
+
+    got = wait_for(find, timeout=10)
+    assert got, h.log()
+    assert got["a line on stdout"][0] == "info"
+    assert got["a line on stderr"][0] == "error"
+    assert got["a line on stdout"][1] == "Function.log"
+    assert got["a line on stdout"][2]
+
+
+def test_crash_fails_in_flight_and_restarts(make_app, start_host):
+    h = start_host(make(make_app))
+    pid1 = h.get("/api/env").json()["pid"]
+    r = h.get("/api/crash")
+    assert r.status == 500
+    assert r.header("x-invocation-id") in r.text
+    # The next request waits for the restarted handler.
+    r = h.get("/api/env", timeout=30)
+    assert r.status == 200
+    assert r.json()["pid"] != pid1
+    st = status(h)
+    assert st["workers"]["crashes"] == 1
+    assert st["workers"]["customHandler"] == "running"
+    assert "exited with status 3" in st["workers"]["lastCrash"]
+
+
+def test_three_crashes_stop_the_app(make_app, start_host):
+    app = make(make_app, values={"EXIT_AT_START": "1"})
+    h = start_host(app)
+    r = h.get("/api/echo", timeout=60)
+    assert r.status == 503
+    assert "crashed 3 times within 30 minutes" in r.text
+    st = status(h)
+    assert st["workers"]["customHandler"] == "stopped"
+    assert any("custom handler stopped" in e for e in st["errors"])
+    assert log_has(h, "Only this app is stopped")
+    assert log_has(h, "failing at start on purpose")
+    # The host itself goes on.
+    assert h.get("/admin/host/ping").status == 200
+    assert h.get("/api/echo").status == 503
+    assert scale(h)["state"] == "stopped"
+
+
+def test_function_timeout_answers_504_and_handler_goes_on(make_app, start_host):
+    h = start_host(make(make_app, host=custom_host(extra={"functionTimeout": "00:00:01"})))
+    pid = h.get("/api/env").json()["pid"]
+    r = h.get("/api/slow?ms=5000", timeout=30)
+    assert r.status == 504
+    assert "functionTimeout" in r.text
+    assert h.get("/api/env").json()["pid"] == pid
+    assert scale(h)["timeouts"] == 1
+
+
+def test_scale_out_and_idle_stop(make_app, start_host):
+    host = custom_host(extra={"stratus": {"scale": {"maxInstances": 2, "perInstanceConcurrency": 1,
+                                                    "idleTimeout": "00:00:01"}}})
+    h = start_host(make(make_app, host=host))
+    assert h.get("/api/echo").status == 200
+    results = []
+
+    def slow():
+        results.append(h.get("/api/slow?ms=1500", timeout=60).status)
+
+    threads = [threading.Thread(target=slow) for _ in range(3)]
+    for t in threads:
+        t.start()
+    seen = wait_for(lambda: scale(h)["instances"] == 2 and scale(h), timeout=30)
+    for t in threads:
+        t.join()
+    assert results == [200, 200, 200]
+    assert seen, scale(h)
+    assert len({w["port"] for w in seen["workers"]}) == 2
+    assert seen["runtime"] == "custom"
+    # Idle beyond the minimum (one process): back to one.
+    assert wait_for(lambda: scale(h)["instances"] == 1, timeout=30), scale(h)
+    assert h.get("/api/echo").status == 200
+
+
+def test_handler_dies_with_the_host(make_app, start_host):
+    h = start_host(make(make_app))
+    pid = h.get("/api/env").json()["pid"]
+    os.kill(h.proc.pid, signal.SIGKILL)
+    h.proc.wait(10)
+
+    def gone():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # A zombie of an exited process counts as gone.
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().split(")")[1].split()[0] == "Z"
+        except OSError:
+            return True
+
+    assert wait_for(gone, timeout=10)
+
+
+def test_host_stop_stops_the_handler(make_app, start_host):
+    h = start_host(make(make_app))
+    pid = h.get("/api/env").json()["pid"]
+    assert h.stop() == 0
+    assert wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+                    open("/proc/%d/stat" % pid).read().split(")")[1].split()[0] == "Z",
+                    timeout=10)
+
+
+# ---- a handler in C ----
+
+C_HANDLER = r"""
+/* A tiny HTTP/1.1 server with libc only: keep-alive, Content-Length bodies,
+ * several connections at once (poll). GET / and /api/... answer text; POST
+ * /{function} answers the Data/Metadata JSON. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAXC 256
+static char buf[MAXC][65536];
+static size_t len[MAXC];
+
+static void reply(int fd, const char *type, const char *body)
+{
+    char out[70000];
+    int n = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\n\r\n%s", type, strlen(body), body);
+    write(fd, out, (size_t)n);
+}
+
+static int handle(int fd, char *b, size_t n)
+{
+    char *end = strstr(b, "\r\n\r\n");
+    if (!end)
+        return 0;
+    size_t head = (size_t)(end + 4 - b), clen = 0;
+    char *cl = strcasestr(b, "\r\ncontent-length:");
+    if (cl && cl < end)
+        clen = strtoul(cl + 17, NULL, 10);
+    if (n < head + clen)
+        return 0;
+    char method[16] = "", path[1024] = "";
+    sscanf(b, "%15s %1023s", method, path);
+    char body[4096];
+    if (!strcmp(method, "POST") && path[1] && !strstr(path, "/api/")) {
+        snprintf(body, sizeof body, "{\"Outputs\":{\"res\":{\"body\":\"C handled %s\","
+                 "\"headers\":{\"X-Lang\":\"c\"}}},\"Logs\":[\"from the C handler\"]}", path + 1);
+        reply(fd, "application/json", body);
+    } else {
+        snprintf(body, sizeof body, "hello from C: %s %s (%zu bytes)", method, path, clen);
+        reply(fd, "text/plain", body);
+    }
+    return (int)(head + clen);
+}
+
+int main(void)
+{
+    const char *p = getenv("FUNCTIONS_CUSTOMHANDLER_PORT");
+    int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((unsigned short)atoi(p ? p : "0"));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 64))
+        return 1;
+    printf("C handler on %s\n", p);
+    fflush(stdout);
+    struct pollfd fds[MAXC + 1];
+    int nfds = 0;
+    for (;;) {
+        fds[0].fd = ls;
+        fds[0].events = POLLIN;
+        if (poll(fds, (nfds_t)nfds + 1, -1) < 0)
+            continue;
+        for (int i = 1; i <= nfds; i++) {
+            if (!fds[i].revents)
+                continue;
+            ssize_t r = read(fds[i].fd, buf[i] + len[i], sizeof buf[i] - 1 - len[i]);
+            if (r <= 0) {
+                close(fds[i].fd);
+                fds[i] = fds[nfds];
+                memcpy(buf[i], buf[nfds], len[nfds]);
+                len[i] = len[nfds];
+                nfds--;
+                i--;
+                continue;
+            }
+            len[i] += (size_t)r;
+            buf[i][len[i]] = 0;
+            int used;
+            while ((used = handle(fds[i].fd, buf[i], len[i])) > 0) {
+                memmove(buf[i], buf[i] + used, len[i] - (size_t)used + 1);
+                len[i] -= (size_t)used;
+            }
+        }
+        if (fds[0].revents && nfds < MAXC) {
+            int c = accept(ls, NULL, NULL);
+            if (c >= 0) {
+                nfds++;
+                fds[nfds].fd = c;
+                fds[nfds].events = POLLIN;
+                fds[nfds].revents = 0;
+                len[nfds] = 0;
+            }
+        }
+    }
+}
+"""
+
+
+def test_compiled_c_handler(make_app, start_host):
+    fns = {"hello": fn(), "data": fn(out=["res", "$return"])}
+    app = make_app(fns, host=custom_host(description={"defaultExecutablePath": "handler"}),
+                   settings=settings(), files={"handler.c": C_HANDLER})
+    subprocess.run(["cc", "-O1", "-D_GNU_SOURCE", "-w", "-o", os.path.join(app, "handler"),
+                    os.path.join(app, "handler.c")], check=True)
+    h = start_host(app)
+    r = h.post("/api/hello?x=1", body=b"12345")
+    assert r.status == 200
+    assert r.text == "hello from C: POST /api/hello?x=1 (5 bytes)"
+    r = h.get("/api/data")
+    assert r.status == 200
+    assert r.text == "C handled data"
+    assert r.header("X-Lang") == "c"
+    assert log_has(h, "C handler on")
+    assert log_has(h, "from the C handler")
+    # Many requests at once, over kept-alive connections.
+    out = []
+
+    def many():
+        for i in range(20):
+            out.append(h.get("/api/hello?i=%d" % i).status)
+
+    ts = [threading.Thread(target=many) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert out == [200] * 80

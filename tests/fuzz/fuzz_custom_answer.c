@@ -1,0 +1,142 @@
+/*
+ * fuzz_custom_answer.c -- libFuzzer driver for what a custom handler sends
+ * back: the response parser as a kept-alive upstream connection uses it
+ * (src/http/parser.c: respparser_feed_n, respparser_reset, header walks,
+ * keep-alive) and the reading of a Data/Metadata answer into an invocation
+ * (src/runtimes/custom_msg.c: ch__msg_apply_answer).
+ *
+ * Input: one byte that picks the target and seeds the chunking, then the
+ * bytes. Responses are fed in pseudo-random chunks, each a private heap copy
+ * freed after the feed (so a view that outlives its chunk is a
+ * use-after-free ASan sees); after each whole response the headers are
+ * walked both ways and must agree, and the parser is reset for the next one
+ * with the bytes that were left over.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/http/parser.h"
+#include "../../src/runtimes/custom.h"
+#include "../../src/telemetry/log.h"
+
+static uint32_t next_rand(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+static void check_headers(const respparser_t *p)
+{
+    size_t pos = 0, nl, vl, i = 0;
+    const char *n, *v, *n2, *v2;
+    while (respparser_header_next(p, &pos, &n, &nl, &v, &vl) == 0) {
+        if (respparser_header_at(p, i, &n2, &v2) != 0 || n != n2 || v != v2 ||
+            strlen(n) != nl || strlen(v) != vl)
+            abort();
+        i++;
+    }
+    if (respparser_header_at(p, i, &n2, &v2) == 0)
+        abort();
+}
+
+static void responses(const uint8_t *data, size_t size, uint32_t seed)
+{
+    respparser_t *p = respparser_new(4096);
+    if (!p)
+        return;
+    respparser_reset(p, seed & 1);
+    size_t at = 0;
+    int guard = 0;
+    while (at < size && guard++ < 1000) {
+        size_t take = 1 + next_rand(&seed) % 64;
+        if (take > size - at)
+            take = size - at;
+        char *chunk = malloc(take);
+        memcpy(chunk, data + at, take);
+        size_t used = 0;
+        int rc = respparser_feed_n(p, chunk, take, &used);
+        free(chunk);
+        if (rc != PARSE_OK) {
+            if (!respparser_error(p)[0])
+                abort();
+            break;
+        }
+        if (used > take)
+            abort();
+        at += used;
+        if (respparser_done(p)) {
+            size_t len = 0;
+            const char *body = respparser_body(p, &len);
+            if (!body || body[len] != '\0' || respparser_status(p) < 100)
+                abort();
+            check_headers(p);
+            (void)respparser_keep_alive(p);
+            respparser_reset(p, next_rand(&seed) & 1);
+        } else if (used != take) {
+            abort(); /* an unfinished response takes every byte */
+        }
+    }
+    if (!respparser_done(p) && respparser_finish(p) == PARSE_OK)
+        check_headers(p);
+    respparser_free(p);
+}
+
+static void answer(const uint8_t *data, size_t size, uint32_t seed)
+{
+    static app_t app;
+    static function_t fn;
+    static binding_t b[3];
+    static ch_fn_t cf;
+    fn.name = "fuzz";
+    b[0] = (binding_t){.name = "req", .type = "httpTrigger", .direction = BINDING_IN};
+    b[1] = (binding_t){.name = "res", .type = "http", .direction = BINDING_OUT};
+    b[2] = (binding_t){.name = "$return", .type = "http", .direction = BINDING_OUT};
+    fn.bindings = b;
+    fn.nbindings = 3;
+    fn.trigger = &b[0];
+    fn.runtime_data = &cf;
+    cf.http_out = seed & 2 ? "res" : NULL;
+    cf.http_return = (seed & 4) != 0;
+    arena_t a;
+    arena_init(&a, 1024);
+    invocation_t *inv = invocation_new(&a, &app, &fn, SV_NULL);
+    if (inv) {
+        char err[512];
+        err[0] = '\0';
+        char *copy = malloc(size ? size : 1);
+        memcpy(copy, data, size);
+        int ok = ch__msg_apply_answer(inv, &cf, copy, size, err, sizeof err);
+        free(copy);
+        if (!ok && !err[0])
+            abort();
+        if (inv->status < 100 || inv->status > 599)
+            abort();
+        for (size_t i = 0; i < inv->nres_headers; i++) {
+            sv_t n = inv->res_headers[i].name, v = inv->res_headers[i].value;
+            if (!n.n || memchr(n.p, '\n', n.n) || memchr(v.p, '\n', v.n) ||
+                memchr(v.p, '\r', v.n) || memchr(n.p, ':', n.n))
+                abort(); /* the answer must not be able to split the response */
+        }
+    }
+    arena_free(&a);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int quiet;
+    if (!quiet) {
+        log_setup(LOG_FORMAT_DEV, 2, 0, LOG_CRITICAL + 1);
+        quiet = 1;
+    }
+    if (size < 1)
+        return 0;
+    uint32_t seed = 0x9e3779b9u ^ data[0];
+    if (data[0] & 0x80)
+        answer(data + 1, size - 1, seed);
+    else
+        responses(data + 1, size - 1, seed);
+    return 0;
+}

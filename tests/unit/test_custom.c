@@ -1,0 +1,479 @@
+/*
+ * test_custom.c -- the custom handler runtime's parsing parts: host.json
+ * customHandler / httpWorker into typed settings (host_json_custom.c),
+ * %NAME% expansion, the Data/Metadata request JSON and the reading of the
+ * handler's {"Outputs", "Logs", "ReturnValue"} answer (custom_msg.c).
+ */
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../src/core/app.h"
+#include "../../src/core/invocation.h"
+#include "../../src/http/method.h"
+#include "../../src/runtimes/custom.h"
+#include "../../src/telemetry/log.h"
+#include "test.h"
+
+/* ---- temp apps ---- */
+
+static char *mkapp(const char *host_json, const char *values)
+{
+    char tmpl[] = "/tmp/stratus-test-custom-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/host.json", tmpl);
+    FILE *f = fopen(path, "w");
+    fputs(host_json, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/local.settings.json", tmpl);
+    f = fopen(path, "w");
+    fprintf(f, "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"custom\"%s%s}}", values ? ", " : "",
+            values ? values : "");
+    fclose(f);
+    return strdup(tmpl);
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void rmapp(char *root)
+{
+    nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(root);
+}
+
+/* Load an app with this host.json; NULL with err set when it fails. */
+static app_t *load(const char *host_json, const char *values, char **root, char *err,
+                   size_t errlen)
+{
+    *root = mkapp(host_json, values);
+    app_t *app = NULL;
+    if (app_load(*root, NULL, &app, err, errlen) != 0)
+        return NULL;
+    return app;
+}
+
+/* ---- configuration ---- */
+
+TEST(config_full_section)
+{
+    char err[512], *root, want[4300];
+    app_t *app = load("{\"version\": \"2.0\", \"customHandler\": {\"description\": {"
+                      "\"defaultExecutablePath\": \"%RUNNER%\", \"workingDirectory\": \"sub\", "
+                      "\"arguments\": [\"--port\", \"%TEST_CH_PORTNAME%\", \"%NOPE_X%\"], "
+                      "\"defaultWorkerPath\": \"w/%RUNNER%.js\"}, "
+                      "\"enableForwardingHttpRequest\": true}, "
+                      "\"stratus\": {\"customHandler\": {\"startupTimeout\": \"00:01:00\"}}}",
+                      "\"RUNNER\": \"node\", \"TEST_CH_PORTNAME\": \"p%\"", &root, err,
+                      sizeof err);
+    CHECK(app != NULL);
+    if (!app) {
+        fprintf(stderr, "%s\n", err);
+        rmapp(root);
+        return;
+    }
+    const custom_handler_conf_t *c = &app->custom_handler;
+    CHECK_INT(c->present, 1);
+    CHECK_STR(c->section, "customHandler");
+    CHECK_STR(c->executable, "node");
+    snprintf(want, sizeof want, "%s/sub", app->root);
+    CHECK_STR(c->working_dir, want);
+    CHECK_INT(c->narguments, 3);
+    CHECK_STR(c->arguments[0], "--port");
+    CHECK_STR(c->arguments[1], "p%");
+    CHECK_STR(c->arguments[2], "%NOPE_X%");
+    snprintf(want, sizeof want, "%s/w/node.js", app->root);
+    CHECK_STR(c->worker_path, want);
+    CHECK_INT(c->forward_http, 1);
+    CHECK_INT(c->startup_timeout_ms, 60000);
+    app_free(app);
+    rmapp(root);
+}
+
+TEST(config_defaults_and_legacy_section)
+{
+    char err[512], *root;
+    app_t *app = load("{\"version\": \"2.0\", \"httpWorker\": {\"description\": "
+                      "{\"defaultExecutablePath\": \"handler\"}, \"enableProxyingHttpRequest\": "
+                      "\"true\"}}",
+                      NULL, &root, err, sizeof err);
+    CHECK(app != NULL);
+    if (app) {
+        const custom_handler_conf_t *c = &app->custom_handler;
+        CHECK_STR(c->section, "httpWorker");
+        CHECK_STR(c->executable, "handler");
+        CHECK_STR(c->working_dir, app->root);
+        CHECK_INT(c->narguments, 0);
+        CHECK(c->worker_path == NULL);
+        CHECK_INT(c->forward_http, 1);
+        CHECK_INT(c->startup_timeout_ms, APP_DEFAULT_CUSTOM_STARTUP_MS);
+        app_free(app);
+    }
+    rmapp(root);
+
+    /* customHandler wins over httpWorker; none at all is not an error here. */
+    app = load("{\"version\": \"2.0\", \"httpWorker\": {\"description\": {"
+               "\"defaultExecutablePath\": \"old\"}}, \"customHandler\": {\"description\": {"
+               "\"defaultExecutablePath\": \"new\"}}}",
+               NULL, &root, err, sizeof err);
+    CHECK(app && !strcmp(app->custom_handler.executable, "new"));
+    CHECK(app && app->custom_handler.forward_http == 0);
+    app_free(app);
+    rmapp(root);
+    app = load("{\"version\": \"2.0\"}", NULL, &root, err, sizeof err);
+    CHECK(app && !app->custom_handler.present && !app->custom_handler.executable);
+    app_free(app);
+    rmapp(root);
+}
+
+TEST(config_errors_name_the_field)
+{
+    static const struct {
+        const char *host;
+        const char *msg;
+    } cases[] = {
+        {"{\"version\": \"2.0\", \"customHandler\": 3}",
+         "host.json: field 'customHandler': expected an object, got 3"},
+        {"{\"version\": \"2.0\", \"customHandler\": {\"description\": []}}",
+         "host.json: field 'customHandler.description': expected an object, got an array"},
+        {"{\"version\": \"2.0\", \"customHandler\": {\"description\": {\"arguments\": [1]}}}",
+         "host.json: field 'customHandler.description.arguments[0]': expected a string, got 1"},
+        {"{\"version\": \"2.0\", \"customHandler\": {\"description\": {\"workingDirectory\": "
+         "true}}}",
+         "host.json: field 'customHandler.description.workingDirectory': expected a string, got "
+         "true"},
+        {"{\"version\": \"2.0\", \"httpWorker\": {\"enableForwardingHttpRequest\": 2}}",
+         "host.json: field 'httpWorker.enableForwardingHttpRequest': expected true or false, got "
+         "2"},
+        {"{\"version\": \"2.0\", \"stratus\": {\"customHandler\": {\"startupTimeout\": 5}}}",
+         "host.json: field 'stratus.customHandler.startupTimeout': expected a TimeSpan"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char err[512] = "", *root;
+        app_t *app = load(cases[i].host, NULL, &root, err, sizeof err);
+        CHECK(app == NULL);
+        CHECK_CONTAINS(err, cases[i].msg);
+        app_free(app);
+        rmapp(root);
+    }
+}
+
+TEST(expand_settings)
+{
+    app_t app;
+    memset(&app, 0, sizeof app);
+    setting_t s[] = {{(char *)"A_ONE", (char *)"1"}, {(char *)"EMPTY_V", (char *)""}};
+    app.settings = s;
+    app.nsettings = 2;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"},          {"%A_ONE%", "1"},
+        {"x%A_ONE%y%A_ONE%", "x1y1"}, {"%NOT_SET_Q%", "%NOT_SET_Q%"},
+        {"%NOT_SET_Q%A_ONE%", "%NOT_SET_Q1"}, {"100%", "100%"},
+        {"%%", "%%"},                 {"%EMPTY_V%.", "."},
+        {"", ""},                     {"%", "%"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = app_expand_settings(&app, cases[i].in);
+        CHECK_STR(got, cases[i].out);
+        free(got);
+    }
+}
+
+/* ---- the Data/Metadata request ---- */
+
+typedef struct fixture {
+    app_t app;
+    function_t fn;
+    binding_t bindings[2];
+    http_request_t req;
+    http_header_t headers[4];
+    route_params_t params;
+    arena_t arena;
+    invocation_t *inv;
+    ch_fn_t cf;
+} fixture_t;
+
+static void fixture_init(fixture_t *f, int http)
+{
+    memset(f, 0, sizeof *f);
+    f->app.root = (char *)"/app";
+    f->fn.name = (char *)"hello";
+    f->bindings[0].name = (char *)"req";
+    f->bindings[0].type = (char *)"httpTrigger";
+    f->bindings[0].direction = BINDING_IN;
+    f->bindings[0].is_trigger = 1;
+    f->bindings[1].name = (char *)"res";
+    f->bindings[1].type = (char *)"http";
+    f->bindings[1].direction = BINDING_OUT;
+    f->fn.bindings = f->bindings;
+    f->fn.nbindings = 2;
+    f->fn.trigger = &f->bindings[0];
+    f->fn.runtime_data = &f->cf;
+    f->cf.http_out = "res";
+    arena_init(&f->arena, 4096);
+    f->inv = invocation_new(&f->arena, &f->app, &f->fn, SV_NULL);
+    if (!http) {
+        f->inv->trigger_data = "queue \"text\"";
+        f->inv->trigger_len = strlen(f->inv->trigger_data);
+        return;
+    }
+    http_request_t *r = &f->req;
+    r->method = METHOD_POST;
+    r->method_name = "POST";
+    r->path = SV_LIT("/api/hello/7");
+    r->query = SV_LIT("a=1&b=x%20y&a=2&Query=shadowed&id=9");
+    r->target = SV_LIT("/api/hello/7?a=1&b=x%20y&a=2&Query=shadowed&id=9");
+    f->headers[0] = (http_header_t){SV_LIT("Host"), SV_LIT("example.org")};
+    f->headers[1] = (http_header_t){SV_LIT("X-Two"), SV_LIT("one")};
+    f->headers[2] = (http_header_t){SV_LIT("x-two"), SV_LIT("t\"wo")};
+    f->headers[3] = (http_header_t){SV_LIT("Content-Type"), SV_LIT("text/plain")};
+    r->headers = f->headers;
+    r->nheaders = 4;
+    buf_init(&r->body, 1 << 20);
+    buf_append(&r->body, "body text", 9);
+    f->params.n = 2;
+    f->params.v[0].name = SV_LIT("id");
+    f->params.v[0].value = SV_LIT("7");
+    f->params.v[1].name = SV_LIT("opt");
+    f->params.v[1].value = SV_NULL;
+    f->inv->req = r;
+    f->inv->params = &f->params;
+}
+
+static void fixture_free(fixture_t *f)
+{
+    arena_free(&f->arena);
+    buf_free(&f->req.body);
+}
+
+static json_t *build(fixture_t *f)
+{
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    CHECK_INT(ch__msg_build_json(&b, f->inv, &f->cf), 0);
+    json_error_t je;
+    json_t *j = json_loadb(b.p, b.len, 0, &je);
+    if (!j)
+        fprintf(stderr, "not JSON (%s): %s\n", je.text, b.p);
+    buf_free(&b);
+    return j;
+}
+
+static const char *str_at(json_t *j, const char *path)
+{
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", path);
+    for (char *save = NULL, *k = strtok_r(copy, ".", &save); k && j;
+         k = strtok_r(NULL, ".", &save))
+        j = json_is_array(j) ? json_array_get(j, (size_t)atoi(k)) : json_object_get(j, k);
+    return json_string_value(j);
+}
+
+TEST(data_request_http)
+{
+    fixture_t f;
+    fixture_init(&f, 1);
+    json_t *j = build(&f);
+    CHECK(j != NULL);
+    CHECK_INT(json_object_size(j), 2);
+    CHECK_STR(str_at(j, "Data.req.Url"),
+              "http://example.org/api/hello/7?a=1&b=x%20y&a=2&Query=shadowed&id=9");
+    CHECK_STR(str_at(j, "Data.req.Method"), "POST");
+    CHECK_STR(str_at(j, "Data.req.Query.a"), "1,2");
+    CHECK_STR(str_at(j, "Data.req.Query.b"), "x y");
+    CHECK_STR(str_at(j, "Data.req.Headers.X-Two.0"), "one");
+    CHECK_STR(str_at(j, "Data.req.Headers.X-Two.1"), "t\"wo");
+    json_t *hdrs = json_object_get(json_object_get(json_object_get(j, "Data"), "req"), "Headers");
+    CHECK_INT(json_object_size(hdrs), 3); /* X-Two and x-two are one header */
+    CHECK_STR(str_at(j, "Data.req.Params.id"), "7");
+    CHECK(str_at(j, "Data.req.Params.opt") == NULL);
+    CHECK_INT(json_array_size(json_object_get(json_object_get(json_object_get(j, "Data"), "req"),
+                                              "Identities")),
+              0);
+    CHECK_STR(str_at(j, "Data.req.Body"), "body text");
+    /* Metadata: route parameters win over query ones; reserved names stay. */
+    CHECK_STR(str_at(j, "Metadata.id"), "7");
+    CHECK_STR(str_at(j, "Metadata.a"), "1,2");
+    CHECK_STR(str_at(j, "Metadata.Query.Query"), "shadowed");
+    CHECK_STR(str_at(j, "Metadata.Headers.X-Two"), "one,t\"wo");
+    CHECK_STR(str_at(j, "Metadata.sys.MethodName"), "hello");
+    CHECK(str_at(j, "Metadata.sys.UtcNow") && strlen(str_at(j, "Metadata.sys.UtcNow")) == 28);
+    CHECK(str_at(j, "Metadata.sys.RandGuid") && strlen(str_at(j, "Metadata.sys.RandGuid")) == 36);
+    json_decref(j);
+    fixture_free(&f);
+}
+
+TEST(data_request_binary_and_non_http)
+{
+    fixture_t f;
+    fixture_init(&f, 1);
+    buf_reset(&f.req.body);
+    buf_append(&f.req.body, "\xff\x00\x01z", 4);
+    json_t *j = build(&f);
+    CHECK_STR(str_at(j, "Data.req.Body"), "/wABeg=="); /* not UTF-8: base64 */
+    json_decref(j);
+    buf_reset(&f.req.body);
+    buf_append(&f.req.body, "plain", 5);
+    f.cf.binary_body = 1; /* dataType binary */
+    j = build(&f);
+    CHECK_STR(str_at(j, "Data.req.Body"), "cGxhaW4=");
+    json_decref(j);
+    fixture_free(&f);
+
+    fixture_init(&f, 0);
+    j = build(&f);
+    CHECK_STR(str_at(j, "Data.req"), "queue \"text\"");
+    CHECK(json_object_get(json_object_get(j, "Metadata"), "Query") == NULL);
+    CHECK_STR(str_at(j, "Metadata.sys.MethodName"), "hello");
+    json_decref(j);
+    fixture_free(&f);
+}
+
+/* ---- the handler's answer ---- */
+
+static int apply(fixture_t *f, const char *answer, char *err, size_t errlen)
+{
+    return ch__msg_apply_answer(f->inv, &f->cf, answer, strlen(answer), err, errlen);
+}
+
+static const char *res_header(const invocation_t *inv, const char *name)
+{
+    static char v[256];
+    for (size_t i = 0; i < inv->nres_headers; i++)
+        if (sv_ieq_cstr(inv->res_headers[i].name, name)) {
+            snprintf(v, sizeof v, "%.*s", (int)inv->res_headers[i].value.n,
+                     inv->res_headers[i].value.p);
+            return v;
+        }
+    return NULL;
+}
+
+TEST(answer_outputs)
+{
+    fixture_t f;
+    char err[512] = "";
+    fixture_init(&f, 1);
+    CHECK_INT(apply(&f, "{\"Outputs\": {\"res\": {\"statusCode\": 201, \"headers\": {"
+                        "\"X-A\": \"1\", \"X-N\": 2, \"X-B\": true, \"X-L\": [\"p\", \"q\"], "
+                        "\"Bad\\nName\": \"x\", \"X-Bad\": \"a\\r\\nb\"}, "
+                        "\"body\": {\"k\": [1, 2]}}}, "
+                        "\"Logs\": [\"one\", 2], \"ReturnValue\": 5}",
+                    err, sizeof err),
+              1);
+    CHECK_INT(f.inv->status, 201);
+    CHECK_STR(res_header(f.inv, "X-A"), "1");
+    CHECK_STR(res_header(f.inv, "X-N"), "2");
+    CHECK_STR(res_header(f.inv, "X-B"), "true");
+    CHECK_STR(res_header(f.inv, "X-L"), "p");
+    CHECK(res_header(f.inv, "Bad\nName") == NULL);
+    CHECK(res_header(f.inv, "X-Bad") == NULL);
+    CHECK_STR(res_header(f.inv, "Content-Type"), "application/json; charset=utf-8");
+    CHECK_STR(f.inv->res_body.p, "{\"k\":[1,2]}");
+    fixture_free(&f);
+
+    /* Keys in any case; the status as a string; a string body. */
+    fixture_init(&f, 1);
+    CHECK_INT(apply(&f, "{\"outputs\": {\"RES\": {\"StatusCode\": \" 404 \", \"Body\": \"nf\"}}}",
+                    err, sizeof err),
+              1);
+    CHECK_INT(f.inv->status, 404);
+    CHECK_STR(f.inv->res_body.p, "nf");
+    CHECK_STR(res_header(f.inv, "Content-Type"), "text/plain; charset=utf-8");
+    fixture_free(&f);
+
+    /* Nothing set: 200 and no body. A plain value is the body. */
+    fixture_init(&f, 1);
+    CHECK_INT(apply(&f, "{\"Outputs\": {}, \"Logs\": null}", err, sizeof err), 1);
+    CHECK_INT(f.inv->status, 200);
+    CHECK_INT(f.inv->res_body.len, 0);
+    CHECK_INT(f.inv->nres_headers, 0);
+    fixture_free(&f);
+    fixture_init(&f, 1);
+    CHECK_INT(apply(&f, "{\"Outputs\": {\"res\": [1, 2]}}", err, sizeof err), 1);
+    CHECK_STR(f.inv->res_body.p, "[1,2]");
+    fixture_free(&f);
+}
+
+TEST(answer_return_value)
+{
+    fixture_t f;
+    char err[512] = "";
+    fixture_init(&f, 1);
+    f.cf.http_out = NULL;
+    f.cf.http_return = 1;
+    CHECK_INT(apply(&f, "{\"ReturnValue\": {\"statusCode\": 202, \"body\": \"r\"}}", err,
+                    sizeof err),
+              1);
+    CHECK_INT(f.inv->status, 202);
+    CHECK_STR(f.inv->res_body.p, "r");
+    fixture_free(&f);
+    /* With both a named output and $return, the named one wins when set. */
+    fixture_init(&f, 1);
+    f.cf.http_return = 1;
+    CHECK_INT(apply(&f, "{\"Outputs\": {\"res\": {\"body\": \"named\"}}, \"ReturnValue\": "
+                        "{\"body\": \"ret\"}}",
+                    err, sizeof err),
+              1);
+    CHECK_STR(f.inv->res_body.p, "named");
+    fixture_free(&f);
+    fixture_init(&f, 1);
+    f.cf.http_return = 1;
+    CHECK_INT(apply(&f, "{\"Outputs\": {}, \"ReturnValue\": {\"body\": \"ret\"}}", err,
+                    sizeof err),
+              1);
+    CHECK_STR(f.inv->res_body.p, "ret");
+    fixture_free(&f);
+}
+
+TEST(answer_errors)
+{
+    static const struct {
+        const char *answer, *msg;
+    } cases[] = {
+        {"", "the custom handler's answer is empty"},
+        {"not json", "the custom handler's answer is not JSON"},
+        {"[1, 2]", "the custom handler's answer is not a JSON object"},
+        {"{\"Outputs\": 3}", "\"Outputs\" that is not an object"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": \"abc\"}}}",
+         "http output 'res': statusCode 'abc' is not an HTTP status"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": 99}}}", "statusCode out of range"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": 1.5}}}", "statusCode not a number"},
+        {"{\"Outputs\": {\"res\": {\"headers\": [1]}}}", "headers must be an object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fixture_t f;
+        char err[512] = "";
+        fixture_init(&f, 1);
+        CHECK_INT(apply(&f, cases[i].answer, err, sizeof err), 0);
+        CHECK_CONTAINS(err, cases[i].msg);
+        fixture_free(&f);
+    }
+}
+
+int main(void)
+{
+    log_setup(LOG_FORMAT_DEV, 2, 0, LOG_CRITICAL);
+    RUN(config_full_section);
+    RUN(config_defaults_and_legacy_section);
+    RUN(config_errors_name_the_field);
+    RUN(expand_settings);
+    RUN(data_request_http);
+    RUN(data_request_binary_and_non_http);
+    RUN(answer_outputs);
+    RUN(answer_return_value);
+    RUN(answer_errors);
+    return TEST_REPORT();
+}
