@@ -11,7 +11,6 @@
  * JSON body into the call's own buffer. The forwarding path allocates
  * nothing else.
  */
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "../cli/cli.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
+#include "../util/codec.h"
 #include "../util/id.h"
 #include "custom.h"
 
@@ -190,32 +190,6 @@ static int forward_response(ch_call_t *c, const respparser_t *resp, char *err, s
 
 /* ---- Data/Metadata request ---- */
 
-static int utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = c >= 0xf0 && c <= 0xf4 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 && c < 0xe0 ? 1 : 0;
-        if (!k || c > 0xf4 || n - i <= k)
-            return 0;
-        for (size_t j = 1; j <= k; j++)
-            if ((s[i + j] & 0xc0) != 0x80)
-                return 0;
-        unsigned cp = c & (0x3f >> k);
-        for (size_t j = 1; j <= k; j++)
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        if ((k == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (k == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 static int put_json_string(buf_t *b, const char *s, size_t n)
 {
     return buf_putc(b, '"') || buf_json_escape(b, s, n) || buf_putc(b, '"');
@@ -223,27 +197,13 @@ static int put_json_string(buf_t *b, const char *s, size_t n)
 
 static int put_base64(buf_t *b, const char *s, size_t n)
 {
-    if (buf_putc(b, '"'))
-        return -1;
-    /* In slices, so EVP_EncodeBlock's int length never overflows. */
-    for (size_t at = 0; at < n;) {
-        size_t take = n - at > 3 * 65536 ? 3 * 65536 : n - at;
-        size_t out = 4 * ((take + 2) / 3);
-        if (buf_reserve(b, out + 1) != 0)
-            return -1;
-        int k = EVP_EncodeBlock((unsigned char *)b->p + b->len, (const unsigned char *)s + at,
-                                (int)take);
-        b->len += (size_t)k;
-        b->p[b->len] = '\0';
-        at += take;
-    }
-    return buf_putc(b, '"');
+    return buf_putc(b, '"') || base64_encode(b, s, n) || buf_putc(b, '"');
 }
 
 /* Text as a JSON string; bytes that are not UTF-8 (or binary), base64. */
 static int put_payload(buf_t *b, const char *s, size_t n, int binary)
 {
-    if (binary || !utf8_valid((const unsigned char *)s, n))
+    if (binary || !utf8_valid(s, n))
         return put_base64(b, s, n);
     return put_json_string(b, s, n);
 }

@@ -9,7 +9,6 @@
 #include "lambda_event.h"
 
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,55 +16,11 @@
 #include <time.h>
 
 #include "stratus.h"
+#include "../util/codec.h"
 
 #define MALFORMED "Malformed Lambda proxy response: "
 
 /* ---- UTF-8 and JSON strings ---- */
-
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned min, cp;
-    if ((c & 0xe0) == 0xc0)
-        len = 2, min = 0x80, cp = c & 0x1f;
-    else if ((c & 0xf0) == 0xe0)
-        len = 3, min = 0x800, cp = c & 0x0f;
-    else if ((c & 0xf8) == 0xf0)
-        len = 4, min = 0x10000, cp = c & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-int lambda_utf8_valid(const char *p, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)p;
-    size_t i = 0;
-    while (i < len) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k = utf8_seq(s + i, len - i);
-        if (!k)
-            return 0;
-        i += k;
-    }
-    return 1;
-}
 
 /* Append a JSON string (quoted); bytes that are not UTF-8 become U+FFFD,
  * so the event is always valid JSON. */
@@ -79,7 +34,7 @@ static int jstr(buf_t *b, const char *p, size_t n)
             i++;
             continue;
         }
-        size_t k = utf8_seq(s + i, n - i);
+        size_t k = utf8_char_len(s + i, n - i);
         if (k) {
             i += k;
             continue;
@@ -274,19 +229,15 @@ static int put_body(buf_t *b, const invocation_t *inv)
     if (!n)
         return buf_lit(b, ",\"body\":null,\"isBase64Encoded\":false");
     sv_t ct = http_request_header(r, "Content-Type");
-    if ((!ct.p || textual(ct)) && lambda_utf8_valid(inv->trigger_data, n)) {
+    if ((!ct.p || textual(ct)) && utf8_valid(inv->trigger_data, n)) {
         int rc = buf_lit(b, ",\"body\":");
         rc |= jstr(b, inv->trigger_data, n);
         rc |= buf_lit(b, ",\"isBase64Encoded\":false");
         return rc ? -1 : 0;
     }
-    size_t enc = 4 * ((n + 2) / 3);
-    if (n > (size_t)1 << 30 || buf_lit(b, ",\"body\":\"") != 0 || buf_reserve(b, enc + 1) != 0)
+    if (n > (size_t)1 << 30 || buf_lit(b, ",\"body\":\"") != 0 ||
+        base64_encode(b, inv->trigger_data, n) != 0)
         return -1;
-    int got = EVP_EncodeBlock((unsigned char *)b->p + b->len, (const unsigned char *)inv->trigger_data,
-                              (int)n);
-    b->len += (size_t)got;
-    b->p[b->len] = '\0';
     return buf_lit(b, "\",\"isBase64Encoded\":true");
 }
 
@@ -516,40 +467,6 @@ static int parse_status(const json_t *v, int *status, char *err, size_t n)
     }
     *status = (int)s;
     return 0;
-}
-
-/* Decode standard base64 (padding optional, surrounding white space
- * ignored) onto the end of out. 0 or -1. */
-static int base64_decode(buf_t *out, const char *s, size_t n)
-{
-    while (n && (s[0] == ' ' || s[0] == '\n' || s[0] == '\r' || s[0] == '\t'))
-        s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t'))
-        n--;
-    if (!n)
-        return 0;
-    if (n % 4 == 1 || n > (size_t)1 << 30)
-        return -1;
-    size_t padded = (n + 3) / 4 * 4, pad = 0;
-    char *in = malloc(padded);
-    if (!in)
-        return -1;
-    memcpy(in, s, n);
-    memset(in + n, '=', padded - n);
-    for (size_t i = padded; i > 0 && in[i - 1] == '=' && pad < 2; i--)
-        pad++;
-    int rc = -1;
-    if (memchr(in, '=', padded - pad) == NULL && buf_reserve(out, padded / 4 * 3 + 1) == 0) {
-        int got = EVP_DecodeBlock((unsigned char *)out->p + out->len, (unsigned char *)in,
-                                  (int)padded);
-        if (got >= 0 && (size_t)got >= pad) {
-            out->len += (size_t)got - pad;
-            out->p[out->len] = '\0';
-            rc = 0;
-        }
-    }
-    free(in);
-    return rc;
 }
 
 static void reset_response(invocation_t *inv)

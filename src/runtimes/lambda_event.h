@@ -66,8 +66,5 @@ int lambda_proxy_result(invocation_t *inv, const char *json, size_t len, char *e
 void lambda_error_describe(const char *json, size_t len, sv_t type_header, char *out, size_t n,
                            char *trace, size_t tn);
 
-/* 1 when len bytes at p are valid UTF-8 (no overlong forms, surrogates or
- * code points past U+10FFFF). */
-int lambda_utf8_valid(const char *p, size_t len);
 
 #endif

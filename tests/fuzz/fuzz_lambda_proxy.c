@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../../src/runtimes/lambda_event.h"
+#include "../../src/util/codec.h"
 
 static int token_char(unsigned char c)
 {
@@ -66,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     inv->trigger_len = size;
     if (lambda_event_raw(&ev, inv) != 0 && size < LAMBDA_MAX_PAYLOAD / 8)
         __builtin_trap();
-    (void)lambda_utf8_valid(text, size);
+    (void)utf8_valid(text, size);
     buf_free(&ev);
     arena_free(&a);
     return 0;

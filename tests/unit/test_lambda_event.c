@@ -9,6 +9,7 @@
 
 #include "../../src/http/method.h"
 #include "../../src/runtimes/lambda_event.h"
+#include "../../src/util/codec.h"
 #include "test.h"
 
 #define ID "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -389,13 +390,13 @@ TEST(error_describe)
 
 TEST(utf8)
 {
-    CHECK(lambda_utf8_valid("", 0));
-    CHECK(lambda_utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12));
-    CHECK(!lambda_utf8_valid("\xc0\xaf", 2));         /* overlong */
-    CHECK(!lambda_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    CHECK(!lambda_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
-    CHECK(!lambda_utf8_valid("\xe2\x82", 2));         /* cut short */
-    CHECK(!lambda_utf8_valid("\x80", 1));
+    CHECK(utf8_valid("", 0));
+    CHECK(utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12));
+    CHECK(!utf8_valid("\xc0\xaf", 2));         /* overlong */
+    CHECK(!utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    CHECK(!utf8_valid("\xe2\x82", 2));         /* cut short */
+    CHECK(!utf8_valid("\x80", 1));
 }
 
 int main(void)

@@ -1,0 +1,72 @@
+/*
+ * test_codec.c -- unit tests for src/util/codec.c: UTF-8 checks and base64.
+ */
+#include <string.h>
+
+#include "../../src/util/buf.h"
+#include "../../src/util/codec.h"
+#include "test.h"
+
+TEST(utf8)
+{
+    CHECK(utf8_valid("", 0));
+    CHECK(utf8_valid("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12));
+    CHECK(!utf8_valid("\xc0\xaf", 2));         /* overlong */
+    CHECK(!utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+    CHECK(!utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+    CHECK(!utf8_valid("\xe2\x82", 2));         /* cut short */
+    CHECK(!utf8_valid("\x80", 1));
+    CHECK_INT(utf8_char_len((const unsigned char *)"\xe2\x82\xac", 3), 3);
+}
+
+TEST(base64_round_trip)
+{
+    buf_t b, d;
+    buf_init(&b, 1 << 20);
+    buf_init(&d, 1 << 20);
+    static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                        "Zm9vYmFy"};
+    for (size_t i = 0; i < 7; i++) {
+        buf_reset(&b);
+        buf_reset(&d);
+        CHECK_INT(base64_encode(&b, plain[i], strlen(plain[i])), 0);
+        CHECK_STR(b.p ? b.p : "", coded[i]);
+        CHECK_INT(base64_decode(&d, coded[i], strlen(coded[i])), 0);
+        CHECK_INT(d.len, strlen(plain[i]));
+        CHECK(d.len == 0 || memcmp(d.p, plain[i], d.len) == 0);
+    }
+    /* padding optional, white space around ignored, bytes kept */
+    buf_reset(&d);
+    CHECK_INT(base64_decode(&d, " Zm9vYg\n", 8), 0);
+    CHECK_STR(d.p, "foob");
+    unsigned char bin[256];
+    for (int i = 0; i < 256; i++)
+        bin[i] = (unsigned char)i;
+    buf_reset(&b);
+    buf_reset(&d);
+    CHECK_INT(base64_encode(&b, bin, sizeof bin), 0);
+    CHECK_INT(base64_decode(&d, b.p, b.len), 0);
+    CHECK_INT(d.len, 256);
+    CHECK(memcmp(d.p, bin, 256) == 0);
+    buf_free(&b);
+    buf_free(&d);
+}
+
+TEST(base64_malformed)
+{
+    buf_t d;
+    buf_init(&d, 1 << 20);
+    CHECK_INT(base64_decode(&d, "Zm9v!", 5), -1);
+    CHECK_INT(base64_decode(&d, "Z", 1), -1);
+    CHECK_INT(base64_decode(&d, "Zg==Zg==", 8), -1); /* '=' inside */
+    buf_free(&d);
+}
+
+int main(void)
+{
+    RUN(utf8);
+    RUN(base64_round_trip);
+    RUN(base64_malformed);
+    return TEST_REPORT();
+}
