@@ -11,6 +11,7 @@
 #   make fuzz-run FUZZ_SECONDS=300   run each driver on its seed corpus
 #   make bench         run bench/http_hello (nginx vs Stratus in-process and isolated)
 #   make bench-cold    run bench/cold_start (a request at zero workers vs process start)
+#   make bench-node    run bench/node_hello (Stratus + Node.js vs node http vs workerd)
 #   make bench-custom  run bench/custom_handler (a Node.js handler directly vs behind Stratus)
 #   make bench-python  run bench/python_hello (uwsgi vs Stratus with a Python worker)
 #   make bench-store   run bench/store (durable queue throughput vs raw SQLite commits)
@@ -53,7 +54,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: FORCE all deps lambda-ric run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
-        bench-custom bench-python bench-store clean examples
+        bench-custom bench-python bench-store bench-node clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -149,6 +150,9 @@ bench: all
 
 bench-cold: all
 	sh bench/cold_start
+
+bench-node: all
+	sh bench/node_hello
 
 bench-custom: all
 	sh bench/custom_handler

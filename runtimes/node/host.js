@@ -1,0 +1,430 @@
+// host.js -- the worker's side of an app, from LOAD on: the table of loaded
+// functions and the invocations in flight. Each INVOKE becomes a call of the
+// function's entry point with (context, trigger value, inputs...); its
+// outcome (a returned promise, context.done, context.res.send, a throw)
+// becomes one RESULT frame with the HTTP response and the output bindings.
+//
+// Lifecycle: create() once per worker, then load() once; invoke() and
+// cancel() per frame. Results and logs go to the shared FrameWriter and
+// leave with the next flush.
+'use strict';
+
+const { format } = require('util');
+const { T } = require('./frames');
+const { loadFunction, userStack } = require('./loader');
+const { Context, LEVEL } = require('./context');
+const { Request, Response, httpResult, TYPES } = require('./http');
+const con = require('./console');
+
+const EMPTY = Buffer.alloc(0);
+const NO_HTTP = { method: 'POST', url: '', headers: null, query: '', params: null };
+const FUNCTION_KEY = '{"function":"';
+const ID_KEY = '","invocationId":"';
+
+// What one function's bindings mean for calling it, worked out once.
+function describeFunction(f) {
+  const bindings = Array.isArray(f.bindings) ? f.bindings : [];
+  const rec = {
+    name: f.name, directory: f.directory, bindings, ok: false,
+    category: JSON.stringify('Function.' + f.name + '.User'), error: null, fn: null, self: null,
+    trigger: null, isHttp: false, argNames: [], httpOut: null, outNames: [], hasReturn: false,
+    returnIsHttp: false, binary: false, needsMeta: true,
+  };
+  for (const b of bindings) {
+    const type = String(b.type || '').toLowerCase();
+    const dir = String(b.direction || 'in').toLowerCase();
+    if (type.endsWith('trigger') && !rec.trigger) {
+      rec.trigger = b;
+      rec.isHttp = type === 'httptrigger';
+      rec.binary = String(b.dataType || '').toLowerCase() === 'binary';
+    }
+    if (dir === 'in' || dir === 'inout') rec.argNames.push(b.name);
+    if (dir === 'out' || dir === 'inout') {
+      if (b.name === '$return') {
+        rec.hasReturn = true;
+        rec.returnIsHttp = type === 'http';
+        if (type === 'http') rec.httpOut = '$return';
+      } else if (type === 'http' && !rec.httpOut) {
+        rec.httpOut = b.name;
+      } else {
+        rec.outNames.push(b.name);
+      }
+    }
+  }
+  // An HTTP function without other inputs needs nothing of the invoke
+  // frame up front: its request is decoded when first read.
+  rec.needsMeta = !rec.isHttp || rec.argNames.length > 1;
+  return rec;
+}
+
+// Non-HTTP trigger data: bytes for dataType binary, parsed JSON for an
+// object or array, else text.
+function triggerValue(body, binary) {
+  if (binary) return body;
+  const text = body.toString('utf8');
+  const c = text.trimStart()[0];
+  if (c === '{' || c === '[') {
+    try {
+      return JSON.parse(text);
+    } catch (e) { /* text, then */ }
+  }
+  return text;
+}
+
+// The text of a failure for RESULT's `error`: name, message and the stack
+// frames of user code.
+function errorText(err) {
+  if (err && typeof err.stack === 'string') return userStack(err.stack);
+  if (typeof err === 'string') return err;
+  if (err instanceof Error) return err.name + ': ' + err.message;
+  return 'Error: the function failed with ' + format(err);
+}
+
+// The result of httpResult(), reused (results are built one at a time).
+const scratch = { status: 200, headers: null, type: 0, body: null };
+
+// RESULT metadata for a status and a default Content-Type (an index in
+// TYPES), built once per pair.
+const plainMetas = new Map();
+function plainMeta(status, type) {
+  const key = status * 4 + type;
+  let m = plainMetas.get(key);
+  if (m === undefined) {
+    m = '{"ok":true,"status":' + status +
+      (type ? ',"headers":[["Content-Type",' + JSON.stringify(TYPES[type]) + ']]}' : '}');
+    plainMetas.set(key, m);
+  }
+  return m;
+}
+
+// Log lines and error texts are cut to this many characters: even all
+// escaped (6 bytes each) they fit a frame's 1 MiB of metadata.
+const CLIP = 100000;
+
+function clip(text) {
+  return text.length <= CLIP ? text
+    : text.slice(0, CLIP) + '... (' + (text.length - CLIP) + ' more characters cut)';
+}
+
+// Output binding values as JSON: bytes go as UTF-8 text.
+function plain(v) {
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+  return v;
+}
+
+class Invocation {
+  // text: the invoke frame's metadata (JSON text), parsed on first use of
+  // meta unless the caller has it parsed already.
+  constructor(host, id, text, meta, invocationId, fn, body) {
+    this.host = host;
+    this.id = id;
+    this.text = text;
+    this.parsed = meta;
+    this.fn = fn;
+    this.body = body;
+    this.invocationId = invocationId;
+    this.ctx = null;
+    this.finished = false;
+    this.cancelled = false;
+    this.promised = false;
+    this.doneCalled = false;
+  }
+
+  get meta() {
+    return this.parsed || (this.parsed = JSON.parse(this.text));
+  }
+
+  // The invoke frame's "http" object (for the Request).
+  http() {
+    return this.meta.http || NO_HTTP;
+  }
+
+  log(level, args) {
+    this.host.send(this.id, level, con.message(args), this.fn.category);
+  }
+
+  // context.done(err, result)
+  done(err, result) {
+    this.doneCalled = true;
+    if (this.finished) {
+      this.log(LEVEL.warning, [this.promised
+        ? "context.done was called by a function that also returned a promise: use one or the other"
+        : 'context.done was called more than once; the extra calls are ignored']);
+      return;
+    }
+    if (err) this.finish(err, undefined, true);
+    else this.finish(null, result, false);
+  }
+
+  // context.res.end()/send()
+  end() {
+    if (!this.finished) this.finish(null, undefined, false);
+  }
+
+  fail(err) {
+    this.finish(err === undefined || err === null
+      ? new Error('the function failed with ' + String(err)) : err, undefined, true);
+  }
+
+  resolved(value) {
+    if (!this.finished) this.finish(null, value, false);
+    else if (this.doneCalled) this.done(null);
+  }
+
+  finish(err, value, failed) {
+    if (this.finished) return;
+    this.finished = true;
+    const host = this.host;
+    if (this.cancelled) return;
+    host.inflight.delete(this.id);
+    try {
+      if (failed) host.sendError(this.id, err);
+      else host.sendResult(this, value);
+    } catch (e) {
+      host.sendError(this.id, 'the result could not be sent: ' + errorText(e));
+    }
+    if (host.inflight.size === 0) host.onIdle();
+  }
+}
+
+function run(inv) {
+  const fn = inv.fn;
+  const bindings = {};
+  let trigger;
+  let ctx;
+  if (fn.isHttp) {
+    trigger = new Request(inv, inv.body, fn.binary);
+    ctx = new Context(inv, bindings, trigger, new Response(inv));
+  } else {
+    trigger = triggerValue(inv.body, fn.binary);
+    ctx = new Context(inv, bindings, undefined, undefined);
+  }
+  inv.ctx = ctx;
+  const names = fn.argNames;
+  const tname = fn.trigger ? fn.trigger.name : null;
+  let ret;
+  try {
+    if (names.length === 1 && names[0] === tname) {
+      // The usual shape, (context, req): no argument list to build.
+      bindings[tname] = trigger;
+      ret = fn.fn.call(fn.self, ctx, trigger);
+    } else {
+      const args = [ctx];
+      const inputs = inv.parsed !== null ? inv.parsed.inputs : undefined;
+      for (let i = 0; i < names.length; i++) {
+        const v = names[i] === tname ? trigger : inputs ? inputs[names[i]] : undefined;
+        bindings[names[i]] = v;
+        args.push(v);
+      }
+      ret = fn.fn.apply(fn.self, args);
+    }
+  } catch (e) {
+    if (!inv.finished) inv.fail(e);
+    else inv.log(LEVEL.error, ['The function threw after it had completed: ' + errorText(e)]);
+    return;
+  }
+  if (ret instanceof Promise) {
+    // A native promise's reactions run with the invocation as the
+    // AsyncLocalStorage store: shared callbacks find it there.
+    inv.promised = true;
+    ret.then(promiseResolved, promiseRejected);
+  } else if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') &&
+      typeof ret.then === 'function') {
+    inv.promised = true;
+    ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
+  }
+}
+
+function promiseResolved(v) {
+  con.als.getStore().resolved(v);
+}
+
+function promiseRejected(e) {
+  con.als.getStore().fail(e);
+}
+
+class Host {
+  constructor(writer, onIdle, fatal) {
+    this.writer = writer;
+    this.onIdle = onIdle;
+    this.fatal = fatal;
+    this.functions = new Map();
+    this.inflight = new Map();
+  }
+
+  // A LOG frame; category is JSON text (e.g. '"Function.hello.User"') or
+  // omitted for a worker line. A very long message is cut to fit a frame.
+  send(id, level, text, category) {
+    this.writer.add(T.LOG, id, '{"level":' + level + ',"message":' + JSON.stringify(clip(text)) +
+      (category ? ',"category":' + category + '}' : '}'), null);
+  }
+
+  // Load every function of the LOAD frame; resolves to LOADED's list.
+  async load(meta) {
+    if (meta.appRoot && process.cwd() !== meta.appRoot) {
+      try {
+        process.chdir(meta.appRoot);
+      } catch (e) { /* the host started us there already */ }
+    }
+    const settings = meta.settings || {};
+    for (const k in settings) {
+      if (process.env[k] === undefined) process.env[k] = String(settings[k]);
+    }
+    con.install((id, level, text) => this.send(id, level, text));
+    const out = [];
+    for (const f of Array.isArray(meta.functions) ? meta.functions : []) {
+      const rec = describeFunction(f);
+      this.functions.set(rec.name, rec);
+      try {
+        const ep = await loadFunction(f);
+        rec.fn = ep.fn;
+        rec.self = ep.self;
+        rec.ok = true;
+        out.push({ name: rec.name, ok: true });
+      } catch (e) {
+        rec.error = e && e.message ? e.message : String(e);
+        out.push({ name: rec.name, ok: false, error: rec.error });
+      }
+    }
+    return out;
+  }
+
+  inflightCount() {
+    return this.inflight.size;
+  }
+
+  invoke(id, buf, metaStart, metaLen, bodyStart, bodyLen) {
+    const text = buf.toString('utf8', metaStart, metaStart + metaLen);
+    // The host writes "function" and "invocationId" first: read them
+    // without parsing the rest, which an HTTP function that never looks at
+    // its request does not need. Anything else is parsed whole.
+    let name;
+    let invocationId;
+    let meta = null;
+    if (text.startsWith(FUNCTION_KEY)) {
+      const e = text.indexOf('"', FUNCTION_KEY.length);
+      if (e > 0 && text.startsWith(ID_KEY, e)) {
+        const e2 = text.indexOf('"', e + ID_KEY.length);
+        name = text.slice(FUNCTION_KEY.length, e);
+        invocationId = text.slice(e + ID_KEY.length, e2);
+        if (e2 < 0 || name.indexOf('\\') >= 0 || invocationId.indexOf('\\') >= 0) name = undefined;
+      }
+    }
+    if (name === undefined) {
+      try {
+        meta = JSON.parse(text);
+      } catch (e) {
+        this.fatal('an invoke frame holds invalid JSON: ' + e.message);
+        return;
+      }
+      name = meta.function;
+      invocationId = meta.invocationId;
+    }
+    const fn = this.functions.get(name);
+    if (fn === undefined || !fn.ok) {
+      this.sendError(id, fn ? 'function ' + fn.name + ' could not be loaded: ' + fn.error
+        : 'no function named ' + JSON.stringify(name) + ' in this app');
+      return;
+    }
+    if (meta === null && fn.needsMeta) meta = JSON.parse(text);
+    // buf is the socket's read buffer, reused by the next read: the body
+    // is copied out.
+    const inv = new Invocation(this, id, text, meta, typeof invocationId === 'string' ? invocationId : '',
+      fn, bodyLen ? Buffer.from(buf.subarray(bodyStart, bodyStart + bodyLen)) : EMPTY);
+    this.inflight.set(id, inv);
+    con.als.run(inv, run, inv);
+  }
+
+  // CANCEL: answer at once; whatever the function does later is discarded.
+  cancel(id) {
+    const inv = this.inflight.get(id);
+    if (!inv) return;
+    inv.cancelled = true;
+    this.inflight.delete(id);
+    this.writer.add(T.RESULT, id, '{"ok":false,"error":"cancelled"}', null);
+    if (this.inflight.size === 0) this.onIdle();
+  }
+
+  sendError(id, err) {
+    this.writer.add(T.RESULT, id, '{"ok":false,"error":' + JSON.stringify(clip(errorText(err))) + '}', null);
+  }
+
+  sendResult(inv, value) {
+    const fn = inv.fn;
+    const ctx = inv.ctx;
+    const b = ctx.bindings;
+    let outputs = null;
+    // Without a $return binding, a returned object holds output values by
+    // binding name (and wins over context.bindings).
+    const fromReturn = value !== null && typeof value === 'object' && !fn.hasReturn ? value : null;
+    for (let i = 0; i < fn.outNames.length; i++) {
+      const name = fn.outNames[i];
+      const v = fromReturn !== null && fromReturn[name] !== undefined ? fromReturn[name] : b[name];
+      if (v !== undefined) (outputs || (outputs = {}))[name] = plain(v);
+    }
+    if (fn.hasReturn && !fn.returnIsHttp) {
+      const v = value !== undefined ? value : b.$return;
+      if (v !== undefined) (outputs || (outputs = {})).$return = plain(v);
+    }
+    let meta = '{"ok":true';
+    let text = null; // the finished metadata, when the common case applies
+    let body = null;
+    if (ctx.req !== undefined || fn.httpOut) {
+      let res;
+      if (fn.returnIsHttp) {
+        res = value !== undefined ? value : b.$return !== undefined ? b.$return : ctx.res;
+      } else if (fn.httpOut) {
+        res = fromReturn !== null && fromReturn[fn.httpOut] !== undefined ? fromReturn[fn.httpOut]
+          : b[fn.httpOut] !== undefined ? b[fn.httpOut] : ctx.res;
+      } else {
+        res = ctx.res;
+      }
+      let r;
+      try {
+        r = httpResult(res, scratch);
+      } catch (e) {
+        this.sendError(inv.id, e);
+        return;
+      }
+      body = r.body;
+      if (r.headers === null && outputs === null) {
+        // The common case: a status and at most a default Content-Type.
+        text = plainMeta(r.status, r.type);
+      } else {
+        meta += ',"status":' + r.status;
+        let h = r.headers;
+        if (r.type !== 0) (h || (h = [])).push(['Content-Type', TYPES[r.type]]);
+        if (h !== null) meta += ',"headers":' + JSON.stringify(h);
+      }
+    }
+    if (text === null) {
+      try {
+        if (outputs !== null) meta += ',"outputs":' + JSON.stringify(outputs);
+      } catch (e) {
+        this.sendError(inv.id, 'the output bindings cannot be sent as JSON: ' + errorText(e));
+        return;
+      }
+      text = meta + '}';
+    }
+    try {
+      this.writer.add(T.RESULT, inv.id, text, body);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      this.sendError(inv.id, 'the result is too large for the worker protocol: ' + e.message);
+    }
+  }
+}
+
+// A Host for one worker. onIdle() is called whenever the last invocation in
+// flight has finished; fatal(reason) ends the worker on a protocol error.
+function create(writer, onIdle, fatal) {
+  const host = new Host(writer, onIdle, fatal);
+  return {
+    load: (meta) => host.load(meta),
+    invoke: (id, buf, ms, ml, bs, bl) => host.invoke(id, buf, ms, ml, bs, bl),
+    cancel: (id) => host.cancel(id),
+    inflight: () => host.inflightCount(),
+  };
+}
+
+module.exports = { create };

@@ -1,0 +1,325 @@
+// http.js -- the HTTP request and response of the Azure Functions Node.js v3
+// model: the Request a function receives (req, context.req), the Response it
+// fills in (context.res, or any object with status/body/headers/cookies), and
+// the conversion of that response into a RESULT frame's status, headers and
+// body.
+'use strict';
+
+// ---- the request ----
+
+// Header pairs from the invoke frame -> {lower-case name: value}; repeated
+// headers are joined with commas.
+function headerObject(pairs) {
+  const h = {};
+  if (!pairs) return h;
+  for (let i = 0; i < pairs.length; i++) {
+    const k = pairs[i][0].toLowerCase();
+    const v = pairs[i][1] === null ? '' : pairs[i][1];
+    h[k] = h[k] === undefined ? v : h[k] + ',' + v;
+  }
+  return h;
+}
+
+// "a=1&b=x%20y&a=2" -> {a: "1,2", b: "x y"}
+function queryObject(qs) {
+  const q = {};
+  if (!qs) return q;
+  for (const [k, v] of new URLSearchParams(qs)) {
+    q[k] = q[k] === undefined ? v : q[k] + ',' + v;
+  }
+  return q;
+}
+
+function paramObject(params) {
+  const p = {};
+  if (!params) return p;
+  for (const k in params) {
+    if (params[k] !== null && params[k] !== undefined) p[k] = params[k];
+  }
+  return p;
+}
+
+function mediaType(headers) {
+  const ct = headers['content-type'];
+  if (!ct) return '';
+  const semi = ct.indexOf(';');
+  return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase();
+}
+
+// The request body as Azure hands it to JavaScript: parsed JSON for
+// application/json (the text when it does not parse), a Buffer for
+// application/octet-stream, multipart/* and `dataType: binary`, else text.
+function bodyValue(buf, type, binary) {
+  if (binary || type === 'application/octet-stream' || type.startsWith('multipart/')) return buf;
+  const text = buf.toString('utf8');
+  if (type === 'application/json') {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      return text;
+    }
+  }
+  return text;
+}
+
+const FIELDS = ['method', 'url', 'originalUrl', 'headers', 'query', 'params', 'user', 'body',
+  'rawBody', 'bufferBody'];
+
+// The request's fields, from the invoke frame's "http" object.
+function requestFields(http, body, binary) {
+  const headers = headerObject(http.headers);
+  const d = {
+    method: http.method, url: http.url, originalUrl: http.url, headers,
+    query: queryObject(http.query), params: paramObject(http.params), user: null,
+    body: undefined, rawBody: undefined, bufferBody: undefined,
+  };
+  if (body && body.length) {
+    d.body = bodyValue(body, mediaType(headers), binary);
+    d.rawBody = typeof d.body === 'string' ? d.body : body.toString('utf8');
+    d.bufferBody = body;
+  }
+  return d;
+}
+
+// req and context.req. Its fields (method, url, originalUrl, headers, query,
+// params, user, body, rawBody, bufferBody) are worked out from the invoke
+// frame on first use, so a function that does not read its request does not
+// pay for decoding it. They are accessors: JSON.stringify and console.log
+// show them, Object.keys does not.
+class Request {
+  #src;
+  #body;
+  #binary;
+  #d = null;
+
+  // src: an object whose http() returns the invoke frame's "http" object;
+  // body: the request body (a Buffer, may be empty); binary: the trigger
+  // says dataType "binary".
+  constructor(src, body, binary) {
+    this.#src = src;
+    this.#body = body;
+    this.#binary = binary;
+  }
+
+  #load() {
+    this.#d = requestFields(this.#src.http(), this.#body, this.#binary);
+    return this.#d;
+  }
+
+  // A request header by name, any case.
+  get(field) {
+    return this.headers[String(field).toLowerCase()];
+  }
+
+  // The body of an application/x-www-form-urlencoded or multipart/form-data
+  // request as a form: get(name), getAll(name), has(name), length.
+  parseFormBody() {
+    return require('./form').parseForm(this.bufferBody || Buffer.alloc(0), this.headers['content-type'] || '');
+  }
+
+  // The fields, worked out on first use.
+  static fields(req) {
+    return req.#d || req.#load();
+  }
+
+  toJSON() {
+    return Object.assign({}, Request.fields(this));
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
+    const fields = this.toJSON();
+    return inspect ? 'Request ' + inspect(fields, options) : fields;
+  }
+}
+
+for (const name of FIELDS) {
+  Object.defineProperty(Request.prototype, name, {
+    get() {
+      return Request.fields(this)[name];
+    },
+    set(v) {
+      Request.fields(this)[name] = v;
+    },
+    enumerable: true,
+    configurable: true,
+  });
+}
+
+// ---- the response ----
+
+// context.res: a plain object with fluent helpers, as in v3.
+class Response {
+  #owner;
+
+  // owner: the invocation; end() and send() call its end().
+  constructor(owner) {
+    this.headers = {};
+    this.cookies = [];
+    this.#owner = owner;
+  }
+
+  status(code) {
+    this.statusCode = code;
+    return this;
+  }
+
+  setHeader(field, value) {
+    this.headers[String(field).toLowerCase()] = value;
+    return this;
+  }
+
+  header(field, value) {
+    return this.setHeader(field, value);
+  }
+
+  set(field, value) {
+    return this.setHeader(field, value);
+  }
+
+  getHeader(field) {
+    return this.headers[String(field).toLowerCase()];
+  }
+
+  get(field) {
+    return this.getHeader(field);
+  }
+
+  removeHeader(field) {
+    delete this.headers[String(field).toLowerCase()];
+    return this;
+  }
+
+  type(value) {
+    return this.setHeader('content-type', value);
+  }
+
+  // Set the body (when given) and end the invocation.
+  end(body) {
+    if (body !== undefined) this.body = body;
+    if (this.body !== undefined && Buffer.isBuffer(this.body) && !this.getHeader('content-type')) {
+      this.type('application/octet-stream');
+    }
+    if (this.#owner) this.#owner.end();
+    return this;
+  }
+
+  send(body) {
+    return this.end(body);
+  }
+
+  json(body) {
+    this.type('application/json');
+    this.end(body);
+  }
+
+  sendStatus(code) {
+    this.status(code);
+    return this.end();
+  }
+}
+
+// ---- response -> RESULT ----
+
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+const OCTETS = 'application/octet-stream';
+
+function statusOf(v) {
+  let s = v.statusCode;
+  if (s === undefined || s === null || s === '') s = typeof v.status === 'function' ? undefined : v.status;
+  if (s === undefined || s === null || s === '') return 200;
+  const n = typeof s === 'number' ? s : /^\s*\d+\s*$/.test(String(s)) ? Number(s) : NaN;
+  if (!Number.isInteger(n) || n < 200 || n > 599) {
+    throw new TypeError('the HTTP response status ' + JSON.stringify(s) +
+      ' is not a number from 200 to 599');
+  }
+  return n;
+}
+
+function cookieHeader(c) {
+  if (!c || typeof c !== 'object' || !c.name) {
+    throw new TypeError('a cookie of the HTTP response needs at least a name and a value');
+  }
+  let s = c.name + '=' + (c.value === undefined ? '' : c.value);
+  if (c.domain) s += '; Domain=' + c.domain;
+  if (c.path) s += '; Path=' + c.path;
+  if (c.expires !== undefined && c.expires !== null) {
+    s += '; Expires=' + (c.expires instanceof Date ? c.expires : new Date(c.expires)).toUTCString();
+  }
+  if (c.maxAge !== undefined && c.maxAge !== null) s += '; Max-Age=' + Math.trunc(Number(c.maxAge));
+  if (c.secure) s += '; Secure';
+  if (c.httpOnly) s += '; HttpOnly';
+  if (c.sameSite) s += '; SameSite=' + c.sameSite;
+  return s;
+}
+
+// The default Content-Type of a body kind; 0 means none.
+const TYPES = [null, TEXT, JSON_TYPE, OCTETS];
+
+// Convert a function's HTTP response into out: status; headers, the
+// [name, value] pairs it sets (null for none); type, the index in TYPES of
+// the Content-Type to add because it set none (0: none to add); body, a
+// string, a Uint8Array or null. out is the caller's scratch object, so the
+// common case allocates nothing here. A value that is not an object is an
+// error, as in Azure; undefined means "nothing set": 200, empty body.
+function httpResult(v, out) {
+  if (v === undefined || v === null) {
+    out.status = 200;
+    out.headers = null;
+    out.type = 0;
+    out.body = null;
+    return out;
+  }
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw new TypeError("the HTTP response must be an object with properties such as 'body', " +
+      "'status' and 'headers' (got " + (Array.isArray(v) ? 'an array' : typeof v) + ')');
+  }
+  // Everything is read into locals first, out written last: reading the
+  // response may run user code (getters).
+  const status = statusOf(v);
+  let headers = null;
+  let typed = false;
+  const h = v.headers;
+  if (h && typeof h === 'object') {
+    for (const k in h) {
+      const val = h[k];
+      if (val === undefined || val === null) continue;
+      if (!typed && k.length === 12 && k.toLowerCase() === 'content-type') typed = true;
+      if (headers === null) headers = [];
+      if (Array.isArray(val)) {
+        for (const x of val) headers.push([k, String(x)]);
+      } else {
+        headers.push([k, String(val)]);
+      }
+    }
+  }
+  if (Array.isArray(v.cookies) && v.cookies.length) {
+    if (headers === null) headers = [];
+    for (const c of v.cookies) headers.push(['Set-Cookie', cookieHeader(c)]);
+  }
+  let body = v.body;
+  let type = 0;
+  if (body === undefined || body === null) {
+    body = null;
+  } else if (typeof body === 'string') {
+    type = 1;
+  } else if (body instanceof Uint8Array) {
+    type = 3;
+  } else if (body instanceof ArrayBuffer) {
+    body = new Uint8Array(body);
+    type = 3;
+  } else if (ArrayBuffer.isView(body)) {
+    body = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    type = 3;
+  } else {
+    body = JSON.stringify(body);
+    type = 2;
+  }
+  out.status = status;
+  out.headers = headers;
+  out.type = typed ? 0 : type;
+  out.body = body;
+  return out;
+}
+
+module.exports = { Request, Response, httpResult, TYPES };

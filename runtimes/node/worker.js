@@ -1,0 +1,136 @@
+// worker.js -- the Stratus worker for Node.js apps (FUNCTIONS_WORKER_RUNTIME
+// = node): started by the host as `node worker.js` with the app root as
+// working directory and a Unix socket on fd STRATUS_WORKER_FD, it speaks the
+// frame protocol of docs/worker-protocol.md and runs Azure Functions v3-model
+// functions (module.exports = async function (context, req) {...}).
+//
+// Start-up is kept short: the worker sends HELLO at once and requires the
+// rest of the shim only when LOAD arrives (a pre-started placeholder sits
+// idle until then). Frames of one read are handled together, and every
+// frame produced in one loop turn (results, logs, pongs) leaves in one write.
+'use strict';
+
+const net = require('net');
+const { T, FrameReader, FrameWriter } = require('./frames');
+
+const fd = Number(process.env.STRATUS_WORKER_FD || 3);
+const concurrency = Math.max(1, Number(process.env.STRATUS_NODE_CONCURRENCY) || 1000);
+
+// Reads land in one reused buffer (no allocation per read); whatever must
+// outlive the read (a body, a frame split across reads) is copied out.
+const rbuf = Buffer.allocUnsafeSlow(64 * 1024);
+const socket = new net.Socket({
+  fd, readable: true, writable: true,
+  onread: { buffer: rbuf, callback: (n, buf) => reader.push(buf.subarray(0, n)) },
+});
+const writer = new FrameWriter(socket, () => setImmediate(flush));
+function flush() {
+  writer.flush();
+}
+
+let host = null;          // the invocation machinery (./host.js), after LOAD
+let queued = null;        // frames that arrived while LOAD was in progress
+let shuttingDown = false;
+
+function fatal(reason) {
+  process.stderr.write('stratus node worker: ' + reason + '\n');
+  process.exit(2);
+}
+
+function onFrame(type, id, buf, metaStart, metaLen, bodyStart, bodyLen) {
+  if (type === T.PING) {
+    writer.add(T.PONG, id, '{"inflight":' + (host ? host.inflight() : 0) + '}', null);
+    return;
+  }
+  if (queued) {
+    // LOAD is still running (an ES module is being imported): keep order.
+    queued.push([type, id, Buffer.from(buf.subarray(metaStart, bodyStart + bodyLen)), metaLen, bodyLen]);
+    return;
+  }
+  switch (type) {
+  case T.INVOKE:
+    if (!host) fatal('an invoke frame arrived before the load frame');
+    host.invoke(id, buf, metaStart, metaLen, bodyStart, bodyLen);
+    break;
+  case T.CANCEL:
+    if (host) host.cancel(id);
+    break;
+  case T.LOAD:
+    if (host) fatal('a second load frame');
+    load(buf.toString('utf8', metaStart, metaStart + metaLen));
+    break;
+  case T.SHUTDOWN:
+    shutdown(buf.toString('utf8', metaStart, metaStart + metaLen));
+    break;
+  case T.READY:
+    ready(buf.toString('utf8', metaStart, metaStart + metaLen));
+    break;
+  default:
+    break;
+  }
+}
+
+// READY needs no answer; it may lower the limits for frames we send.
+function ready(metaText) {
+  let m;
+  try {
+    m = JSON.parse(metaText || '{}');
+  } catch (e) {
+    fatal('the ready frame holds invalid JSON: ' + e.message);
+  }
+  if (Number.isInteger(m.maxMeta) && m.maxMeta > 0) writer.maxMeta = Math.min(writer.maxMeta, m.maxMeta);
+  if (Number.isInteger(m.maxBody) && m.maxBody >= 0) writer.maxBody = Math.min(writer.maxBody, m.maxBody);
+}
+
+function load(metaText) {
+  let meta;
+  try {
+    meta = JSON.parse(metaText || '{}');
+  } catch (e) {
+    fatal('the load frame holds invalid JSON: ' + e.message);
+  }
+  queued = [];
+  host = require('./host').create(writer, onIdle, fatal);
+  host.load(meta).then((loaded) => {
+    writer.add(T.LOADED, 0, JSON.stringify({ functions: loaded }), null);
+    const frames = queued;
+    queued = null;
+    for (const [type, id, b, metaLen, bodyLen] of frames) {
+      onFrame(type, id, b, 0, metaLen, metaLen, bodyLen);
+    }
+  }, (e) => fatal('loading the app failed: ' + (e && e.stack || e)));
+}
+
+function shutdown(metaText) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  let grace = 10000;
+  try {
+    const m = JSON.parse(metaText || '{}');
+    if (Number.isFinite(m.graceMs)) grace = m.graceMs;
+  } catch (e) { /* keep the default */ }
+  // Past the grace period the host kills the worker; leave just before.
+  setTimeout(exit, Math.max(0, grace - 100)).unref();
+  onIdle();
+}
+
+// Called by the host module when its last invocation has finished.
+function onIdle() {
+  if (shuttingDown && (!host || host.inflight() === 0)) exit();
+}
+
+function exit() {
+  writer.flush(() => {
+    socket.end();
+    process.exit(0);
+  });
+}
+
+const reader = new FrameReader(onFrame, (reason) => fatal('malformed frame from the host: ' + reason));
+socket.on('end', () => process.exit(0));
+socket.on('error', () => process.exit(0));
+
+writer.add(T.HELLO, 0, JSON.stringify({
+  runtime: 'node', protocol: 1, pid: process.pid, concurrency, version: process.version,
+}), null);
+writer.flush();

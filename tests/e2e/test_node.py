@@ -1,0 +1,487 @@
+"""Node.js apps (FUNCTIONS_WORKER_RUNTIME=node): Azure Functions v3-model
+JavaScript functions served by the real host through the runtimes/node
+worker shim. Requests, responses ($return, context.res, context.bindings,
+context.done), binary bodies, ES modules, logs with their invocation id,
+failures (throw, rejected promise, stray exception, syntax error while
+loading), concurrency within one worker, functionTimeout, and the
+examples/node-hello app.
+
+Most tests share one production-mode host (JSON log lines carry the
+invocation id) on an app with one worker, so they also show that a failure
+never costs the worker. Nothing here measures time.
+"""
+import concurrent.futures
+import json
+import re
+import shutil
+
+import pytest
+
+from conftest import ROOT, wait_for, write_app
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+MASTER = "node-test-master-key-0123456789abcdefABCDEF"
+SETTINGS = {"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "node"}}
+
+
+def http_json(route=None, out="res", methods=None, data_type=None, entry=None, script=None):
+    """function.json of an anonymous HTTP function."""
+    trig = {"authLevel": "anonymous", "type": "httpTrigger", "direction": "in", "name": "req"}
+    if route:
+        trig["route"] = route
+    if methods:
+        trig["methods"] = methods
+    if data_type:
+        trig["dataType"] = data_type
+    fj = {"bindings": [trig, {"type": "http", "direction": "out", "name": out}]}
+    if entry:
+        fj["entryPoint"] = entry
+    if script:
+        fj["scriptFile"] = script
+    return fj
+
+
+def host_json(timeout="00:05:00", max_instances=1):
+    return {"version": "2.0", "functionTimeout": timeout,
+            "stratus": {"scale": {"minInstances": 1, "maxInstances": max_instances}}}
+
+
+# ---- the functions ------------------------------------------------------------------
+
+ECHO_JS = r"""
+module.exports = async function (context, req) {
+  const b = req.body;
+  context.res = {
+    headers: { 'Content-Type': 'application/json' },
+    body: {
+      method: req.method, url: req.url, originalUrl: req.originalUrl,
+      params: req.params, query: req.query,
+      header: req.headers['x-test'], viaGet: req.get('X-Test'),
+      lowerKeys: Object.keys(req.headers).every((k) => k === k.toLowerCase()),
+      bodyType: Buffer.isBuffer(b) ? 'buffer' : typeof b,
+      body: Buffer.isBuffer(b) ? b.toString('hex') : b,
+      rawBody: req.rawBody === undefined ? null : req.rawBody,
+      bufferLen: req.bufferBody ? req.bufferBody.length : null,
+      sameReq: context.req === req && context.bindings.req === req,
+      invocationId: context.invocationId,
+      exec: context.executionContext,
+      bdId: context.bindingData.id, bdQuery: context.bindingData.query,
+      bdSys: Object.keys(context.bindingData.sys).sort(),
+      bdMethod: context.bindingData.sys.methodName,
+      bdInvocationId: context.bindingData.invocationId,
+      traceparent: context.traceContext.traceparent,
+      asJson: JSON.parse(JSON.stringify(req)).method,
+    },
+  };
+};
+"""
+
+BINARY_JS = r"""
+module.exports = async function (context, req) {
+  if (!Buffer.isBuffer(req.body)) throw new Error('not a Buffer: ' + typeof req.body);
+  context.res = { body: Buffer.from(req.body).reverse() };
+};
+"""
+
+STATUS_JS = r"""
+module.exports = async function (context, req) {
+  context.res = {
+    status: req.query.status || 201,
+    headers: { 'X-One': 1, 'X-Many': ['a', 'b'], 'Content-Type': 'text/html; charset=utf-8' },
+    cookies: [{ name: 'session', value: 'abc', path: '/', httpOnly: true, sameSite: 'Lax', maxAge: 60 }],
+    body: '<b>created</b>',
+  };
+};
+"""
+
+# Not async and never calls context.done: res.json() ends the invocation.
+FLUENT_JS = r"""
+module.exports = function (context, req) {
+  context.res.status(202).set('X-Fluent', 'yes').json({ fluent: true, name: req.query.name });
+};
+"""
+
+RETURN_JS = r"""
+module.exports = async function (context, req) {
+  return { body: { hello: req.params.who || 'world' } };
+};
+"""
+
+CALLBACK_JS = r"""
+module.exports = function (context, req) {
+  setTimeout(() => {
+    if (req.query.mode === 'error') {
+      context.done(new Error('done with an error'));
+    } else {
+      context.res = { body: 'called back ' + req.query.n };
+      context.done();
+    }
+  }, 20);
+};
+"""
+
+CALLBACK_RETURN_JS = r"""
+module.exports = function (context, req) {
+  process.nextTick(() => context.done(null, { status: 203, body: 'via done' }));
+};
+"""
+
+BINDINGS_JS = r"""
+module.exports = async function (context, req) {
+  context.res = { body: 'from context.res' };
+  context.bindings.res = { status: 200, body: 'from context.bindings' };
+};
+"""
+
+EMPTY_JS = "module.exports = async function (context, req) {};\n"
+
+ESM_JS = r"""
+export default async function (context, req) {
+  await new Promise((r) => setTimeout(r, 1));
+  return { body: 'esm ' + import.meta.url.endsWith('/esm/index.mjs') };
+}
+"""
+
+ESM_PKG_JS = r"""
+export const version = 3;
+export async function handler(context, req) {
+  return { body: 'named export, ' + typeof require };
+}
+"""
+
+LOGS_JS = r"""
+module.exports = async function (context, req) {
+  const m = req.query.m;
+  context.log('ctx-info', m);
+  context.log.warn('ctx-warn', m);
+  context.log.error('ctx-error', m);
+  await new Promise((r) => setTimeout(r, 5));
+  console.log('console-after-await', m);
+  console.warn('console-warn', m);
+  context.res = { body: context.invocationId };
+};
+"""
+
+# Line 12 throws: the error must name it.
+THROWS_JS = r"""module.exports = function (context, req) {
+  const how = req.query.how;
+  if (how === 'reject') return Promise.reject(new TypeError('boom-rejected'));
+  if (how === 'stray') {
+    setTimeout(() => { throw new RangeError('boom-stray'); }, 1);
+    return;
+  }
+  if (how === 'unhandled') {
+    Promise.reject(new SyntaxError('boom-unhandled'));
+    return;
+  }
+  throw new Error('boom-thrown');
+};
+"""
+
+# A syntax error on line 3.
+BROKEN_JS = """module.exports = async function (context, req) {
+  const x = 1;
+  return x +;
+};
+"""
+
+BROKEN_ESM_JS = """export default async function (context) {
+  let let = 2;
+}
+"""
+
+# The first request waits (up to 20 s) for a second to arrive in the same
+# worker: both answer "met" only if they ran at the same time.
+MEET_JS = r"""
+let waiting = null;
+module.exports = async function (context, req) {
+  if (waiting) {
+    const w = waiting;
+    waiting = null;
+    w();
+    return { body: 'second' };
+  }
+  const met = await new Promise((resolve) => {
+    waiting = () => resolve(true);
+    setTimeout(() => resolve(false), 20000);
+  });
+  return { body: met ? 'first-met' : 'first-alone' };
+};
+"""
+
+HANG_JS = "module.exports = async function () { await new Promise(() => {}); };\n"
+PID_JS = "module.exports = async function () { return { body: String(process.pid) }; };\n"
+
+
+def app_functions():
+    return {
+        "echo": {"function.json": http_json(route="echo/{id}/{rest?}"), "index.js": ECHO_JS},
+        "binary": {"function.json": http_json(data_type="binary"), "index.js": BINARY_JS},
+        "status": {"function.json": http_json(), "index.js": STATUS_JS},
+        "fluent": {"function.json": http_json(), "index.js": FLUENT_JS},
+        "ret": {"function.json": http_json(route="ret/{who?}", out="$return"), "index.js": RETURN_JS},
+        "callback": {"function.json": http_json(), "index.js": CALLBACK_JS},
+        "callbackret": {"function.json": http_json(out="$return"), "index.js": CALLBACK_RETURN_JS},
+        "bindings": {"function.json": http_json(), "index.js": BINDINGS_JS},
+        "empty": {"function.json": http_json(), "index.js": EMPTY_JS},
+        "esm": {"function.json": http_json(out="$return"), "index.mjs": ESM_JS},
+        "esmpkg": {"function.json": http_json(out="$return", entry="handler"),
+                   "index.js": ESM_PKG_JS, "package.json": {"type": "module"}},
+        "logs": {"function.json": http_json(), "index.js": LOGS_JS},
+        "throws": {"function.json": http_json(), "index.js": THROWS_JS},
+        "broken": {"function.json": http_json(), "index.js": BROKEN_JS},
+        "brokenesm": {"function.json": http_json(), "index.mjs": BROKEN_ESM_JS},
+        "meet": {"function.json": http_json(out="$return"), "index.js": MEET_JS},
+        "pid": {"function.json": http_json(out="$return"), "index.js": PID_JS},
+    }
+
+
+@pytest.fixture(scope="module")
+def host(module_hosts):
+    app = write_app(module_hosts.workdir + "/app", app_functions(), host=host_json(),
+                    settings=SETTINGS)
+    return module_hosts.start(app, mode="host", env={"STRATUS_MASTER_KEY": MASTER})
+
+
+def admin(h, path):
+    r = h.get(path, headers={"x-functions-key": MASTER})
+    assert r.status == 200, r.text
+    return r.json()
+
+
+def log_entries(h):
+    out = []
+    for ln in h.log().splitlines():
+        if ln.startswith("{"):
+            try:
+                out.append(json.loads(ln))
+            except ValueError:
+                pass
+    return out
+
+
+def log_entry(h, pred, timeout=15):
+    entry = wait_for(lambda: next((e for e in log_entries(h) if pred(e)), None), timeout=timeout)
+    assert entry, "no such log entry:\n" + h.log()[-4000:]
+    return entry
+
+
+def text(e):
+    """A log entry's message and, for a failed invocation, its reason."""
+    return e.get("message", "") + "\n" + e.get("reason", "")
+
+
+def failure_id(r):
+    m = UUID_RE.search(r.text)
+    assert m, r.text
+    return m.group(0)
+
+
+# ---- requests -----------------------------------------------------------------------
+
+def test_route_params_query_headers_and_json_body(host):
+    r = host.post("/api/echo/42/more?x=1&name=Ada%20L&x=2",
+                  body=b'{"greeting": "hi", "n": [1, 2]}',
+                  headers={"X-Test": "yes", "Content-Type": "application/json"})
+    assert r.status == 200, r.text
+    assert r.header("Content-Type").startswith("application/json")
+    j = r.json()
+    assert j["method"] == "POST"
+    assert j["url"].endswith("/api/echo/42/more?x=1&name=Ada%20L&x=2"), j["url"]
+    assert j["originalUrl"] == j["url"]
+    assert j["params"] == {"id": "42", "rest": "more"}
+    assert j["query"] == {"x": "1,2", "name": "Ada L"}
+    assert j["header"] == "yes" and j["viaGet"] == "yes" and j["lowerKeys"]
+    assert j["bodyType"] == "object" and j["body"] == {"greeting": "hi", "n": [1, 2]}
+    assert j["rawBody"] == '{"greeting": "hi", "n": [1, 2]}'
+    assert j["bufferLen"] == len(b'{"greeting": "hi", "n": [1, 2]}')
+    assert j["sameReq"] is True
+    assert UUID_RE.fullmatch(j["invocationId"])
+    assert j["exec"]["invocationId"] == j["invocationId"]
+    assert j["exec"]["functionName"] == "echo"
+    assert j["exec"]["functionDirectory"].endswith("/echo")
+    assert j["bdId"] == "42" and j["bdQuery"] == j["query"]
+    assert j["bdSys"] == ["methodName", "randGuid", "utcNow"] and j["bdMethod"] == "echo"
+    assert j["bdInvocationId"] == j["invocationId"]
+    assert j["asJson"] == "POST"
+
+
+def test_optional_param_absent_and_text_body(host):
+    r = host.post("/api/echo/7", body=b"plain words", headers={"Content-Type": "text/plain"})
+    assert r.status == 200, r.text
+    j = r.json()
+    assert j["params"] == {"id": "7"}
+    assert j["bodyType"] == "string" and j["body"] == "plain words"
+    r = host.get("/api/echo/7")
+    j = r.json()
+    assert j["bodyType"] == "undefined" and j["rawBody"] is None and j["bufferLen"] is None
+
+
+def test_binary_bodies_both_ways(host):
+    data = bytes([0, 255, 254, 128, 1]) + b"abc\x00\xc3"
+    r = host.post("/api/binary", body=data, headers={"Content-Type": "image/png"})
+    assert r.status == 200, r.text
+    assert r.body == data[::-1]
+    assert r.header("Content-Type") == "application/octet-stream"
+    # application/octet-stream arrives as a Buffer even without dataType binary
+    r = host.post("/api/echo/1", body=data, headers={"Content-Type": "application/octet-stream"})
+    j = r.json()
+    assert j["bodyType"] == "buffer" and j["body"] == data.hex()
+
+
+def test_status_headers_and_cookies(host):
+    r = host.get("/api/status")
+    assert r.status == 201, r.text
+    assert r.text == "<b>created</b>"
+    assert r.header("Content-Type") == "text/html; charset=utf-8"
+    assert r.header("X-One") == "1"
+    assert [v for k, v in r.headers if k.lower() == "x-many"] == ["a", "b"]
+    cookie = r.header("Set-Cookie")
+    assert cookie.startswith("session=abc") and "Path=/" in cookie and "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie and "Max-Age=60" in cookie
+    assert host.get("/api/status?status=418").status == 418
+
+
+def test_context_res_fluent_methods_end_a_sync_function(host):
+    r = host.get("/api/fluent?name=Ann")
+    assert r.status == 202, r.text
+    assert r.header("X-Fluent") == "yes"
+    assert r.header("Content-Type").startswith("application/json")
+    assert r.json() == {"fluent": True, "name": "Ann"}
+
+
+def test_return_value_feeds_dollar_return(host):
+    r = host.get("/api/ret/Bo")
+    assert r.status == 200, r.text
+    assert r.header("Content-Type") == "application/json; charset=utf-8"
+    assert r.json() == {"hello": "Bo"}
+    assert host.get("/api/ret").json() == {"hello": "world"}
+
+
+def test_context_done_callback_style(host):
+    r = host.get("/api/callback?n=5")
+    assert r.status == 200 and r.text == "called back 5", r.text
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
+    r = host.get("/api/callbackret")
+    assert r.status == 203 and r.text == "via done", r.text
+    r = host.get("/api/callback?mode=error")
+    assert r.status == 500
+    inv = failure_id(r)
+    log_entry(host, lambda e: e.get("invocationId") == inv and "done with an error" in text(e))
+
+
+def test_context_bindings_output_wins_over_context_res(host):
+    r = host.get("/api/bindings")
+    assert r.status == 200 and r.text == "from context.bindings", r.text
+
+
+def test_nothing_set_is_200_with_an_empty_body(host):
+    r = host.get("/api/empty")
+    assert r.status == 200 and r.body == b"", (r.status, r.body)
+
+
+def test_es_modules(host):
+    r = host.get("/api/esm")
+    assert r.status == 200 and r.text == "esm true", r.text
+    r = host.get("/api/esmpkg")
+    assert r.status == 200 and r.text == "named export, undefined", r.text
+
+
+# ---- logs ---------------------------------------------------------------------------
+
+def test_context_log_and_console_reach_the_host_log(host):
+    r = host.get("/api/logs?m=mk1")
+    assert r.status == 200, r.text
+    inv = r.text
+    assert UUID_RE.fullmatch(inv), inv
+    want = {"ctx-info mk1": "info", "ctx-warn mk1": "warning", "ctx-error mk1": "error",
+            "console-after-await mk1": "info", "console-warn mk1": "warning"}
+    for msg, level in want.items():
+        e = log_entry(host, lambda e, msg=msg: e.get("message") == msg)
+        assert e.get("invocationId") == inv, e
+        assert e.get("level") == level, e
+        assert e.get("category") == "Function.logs.User", e
+
+
+def test_logs_of_overlapping_invocations_keep_their_ids(host):
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        rs = list(ex.map(lambda i: host.get("/api/logs?m=par%d" % i, timeout=30), range(8)))
+    for i, r in enumerate(rs):
+        assert r.status == 200, r.text
+        e = log_entry(host, lambda e, i=i: e.get("message") == "console-after-await par%d" % i)
+        assert e.get("invocationId") == r.text, (e, r.text)
+
+
+# ---- failures -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("how,needle", [("throw", "Error: boom-thrown"),
+                                        ("reject", "TypeError: boom-rejected"),
+                                        ("stray", "RangeError: boom-stray"),
+                                        ("unhandled", "SyntaxError: boom-unhandled")])
+def test_exception_is_500_with_invocation_id_and_worker_survives(host, how, needle):
+    pid = host.get("/api/pid").text
+    r = host.get("/api/throws?how=" + how, timeout=30)
+    assert r.status == 500, r.text
+    inv = failure_id(r)
+    assert "boom" not in r.text and "index.js" not in r.text  # the error is for the log only
+    e = log_entry(host, lambda e: e.get("invocationId") == inv and needle in text(e))
+    if how == "throw":
+        assert "throws/index.js:12" in text(e), e
+    r = host.get("/api/echo/1")
+    assert r.status == 200, r.text
+    assert host.get("/api/pid").text == pid
+
+
+def test_syntax_error_names_file_and_line_and_others_serve(host):
+    errors = admin(host, "/admin/host/status")["errors"]
+    broken = [e for e in errors if "broken" in e and "brokenesm" not in e]
+    assert broken, errors
+    assert "SyntaxError" in broken[0] and "broken/index.js:3" in broken[0], broken
+    esm = [e for e in errors if "brokenesm" in e]
+    assert esm and "SyntaxError" in esm[0] and "brokenesm/index.mjs:2" in esm[0], esm
+    assert "broken/index.js:3" in host.log()
+    assert host.get("/api/broken").status in (404, 500)
+    assert host.get("/api/echo/1").status == 200
+    assert host.get("/api/ret").status == 200
+
+
+# ---- concurrency and timeouts --------------------------------------------------------
+
+def test_two_slow_requests_overlap_in_one_worker(host):
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        first = ex.submit(host.get, "/api/meet", timeout=60)
+        second = ex.submit(host.get, "/api/meet", timeout=60)
+        bodies = sorted([first.result().text, second.result().text])
+    assert bodies == ["first-met", "second"], bodies
+    assert admin(host, "/admin/host/scale")["apps"][0]["instances"] == 1
+
+
+def test_function_timeout_is_504_and_the_worker_keeps_serving(make_app, start_host):
+    app = make_app({"hang": {"function.json": http_json(), "index.js": HANG_JS},
+                    "pid": {"function.json": http_json(out="$return"), "index.js": PID_JS}},
+                   host=host_json(timeout="00:00:02"), settings=SETTINGS)
+    h = start_host(app)
+    pid = h.get("/api/pid", timeout=30).text
+    r = h.get("/api/hang", timeout=60)
+    assert r.status == 504, (r.status, r.text)
+    assert "timed out" in r.text and UUID_RE.search(r.text), r.text
+    r = h.get("/api/pid", timeout=30)
+    assert r.status == 200 and r.text == pid, (r.text, pid)
+
+
+# ---- the example app ------------------------------------------------------------------
+
+def test_example_node_hello_app_serves(tmp_path, start_host):
+    app = str(tmp_path / "node-hello")
+    shutil.copytree(ROOT + "/examples/node-hello", app,
+                    ignore=shutil.ignore_patterns(".stratus"))
+    h = start_host(app)
+    r = h.get("/api/hello?name=Ada", timeout=30)
+    assert r.status == 200 and r.text == "Hello, Ada!\n", r.text
+    r = h.post("/api/hello", body=b'{"name": "Bo"}', headers={"Content-Type": "application/json"})
+    assert r.text == "Hello, Bo!\n", r.text
+    assert h.get("/api/products/books/42").json() == {"category": "books", "id": 42}
+    assert h.get("/api/products/books").json() == {"category": "books", "items": []}
+    data = bytes(range(256))
+    r = h.post("/api/echo", body=data, headers={"Content-Type": "image/x-test"})
+    assert r.status == 200 and r.body == data and r.header("Content-Type") == "image/x-test"

@@ -1,0 +1,432 @@
+"""The Node.js worker shim (runtimes/node/worker.js) driven directly over
+the frame protocol of docs/worker-protocol.md, without the host: the
+handshake and placeholder behaviour, framing (split and batched frames),
+PING, CANCEL, SHUTDOWN, end of file, malformed input, output bindings,
+non-HTTP triggers, the v3 rules for finding a function's script and entry
+point, and results or logs too large for a frame. The host-level behaviour is in test_node.py.
+"""
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+
+import pytest
+
+from conftest import ROOT, wait_for, write_app
+
+WORKER = os.path.join(ROOT, "runtimes", "node", "worker.js")
+NODE = shutil.which("node") or "node"
+HEADER = struct.Struct("<IIQII")
+MAGIC = 0x53545201
+(HELLO, READY, LOAD, LOADED, INVOKE, RESULT, LOG, CANCEL, PING, PONG, SHUTDOWN) = range(1, 12)
+
+
+def frame(ftype, fid=0, meta=None, body=b""):
+    m = b"" if meta is None else json.dumps(meta, separators=(",", ":")).encode()
+    return HEADER.pack(MAGIC, ftype, fid, len(m), len(body)) + m + body
+
+
+class Worker:
+    """node worker.js on one end of a socketpair; we hold the other."""
+
+    def __init__(self, app):
+        self.app = app
+        ours, theirs = socket.socketpair()
+        fd = theirs.fileno()
+        env = dict(os.environ, STRATUS_WORKER_FD=str(fd), FUNCTIONS_WORKER_RUNTIME="node")
+        self.proc = subprocess.Popen([NODE, WORKER], cwd=app, pass_fds=(fd,), env=env,
+                                     stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        theirs.close()
+        self.sock = ours
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def recv(self, timeout=20):
+        """The next frame as (type, id, meta, body), or None at end of file."""
+        self.sock.settimeout(timeout)
+        while True:
+            if len(self.buf) >= 24:
+                magic, t, i, ml, bl = HEADER.unpack_from(self.buf)
+                assert magic == MAGIC, self.buf[:24]
+                if len(self.buf) >= 24 + ml + bl:
+                    meta = json.loads(self.buf[24:24 + ml] or b"{}")
+                    body = self.buf[24 + ml:24 + ml + bl]
+                    self.buf = self.buf[24 + ml + bl:]
+                    return t, i, meta, body
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buf += data
+
+    def recv_type(self, ftype, timeout=20):
+        """Frames up to the next of type ftype: (that frame, the others)."""
+        others = []
+        while True:
+            f = self.recv(timeout)
+            assert f is not None, "end of file before a frame of type %d: %r" % (ftype, others)
+            if f[0] == ftype:
+                return f, others
+            others.append(f)
+
+    def load(self, functions):
+        self.send(frame(READY, 0, {"protocol": 1}) +
+                  frame(LOAD, 0, {"appRoot": self.app, "settings": {}, "functions": functions}))
+        (_, _, meta, _), _ = self.recv_type(LOADED)
+        return {f["name"]: f for f in meta["functions"]}
+
+    def close(self):
+        self.sock.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def worker(tmp_path):
+    workers = []
+
+    def start(functions, files=None):
+        app = write_app(tmp_path / "app", functions, settings={"IsEncrypted": False, "Values": {}},
+                        files=files)
+        w = Worker(app)
+        workers.append(w)
+        hello = w.recv()
+        assert hello[0] == HELLO, hello
+        return w
+
+    yield start
+    for w in workers:
+        w.close()
+
+
+def http_fn(name, app, out="res", **extra):
+    """A LOAD entry for an HTTP function in folder name of app."""
+    f = {"name": name, "directory": os.path.join(app, name),
+         "bindings": [{"type": "httpTrigger", "direction": "in", "name": "req"},
+                      {"type": "http", "direction": "out", "name": out}]}
+    f.update(extra)
+    return f
+
+
+def invoke(function, query="", method="GET", headers=None, params=None, **extra):
+    meta = {"function": function, "invocationId": "00000000-0000-4000-8000-000000000001",
+            "http": {"method": method, "url": "http://h/api/" + function + ("?" + query if query else ""),
+                     "path": "/api/" + function, "query": query,
+                     "headers": headers or [["Host", "h"]], "params": params or {}}}
+    meta.update(extra)
+    return meta
+
+
+HELLO_JS = "module.exports = async function (context, req) { return { body: 'hi ' + (req.query.n || '') }; };\n"
+SLOW_JS = r"""
+module.exports = async function (context, req) {
+  await new Promise((r) => setTimeout(r, Number(req.query.ms || 200)));
+  context.res = { body: 'slow done' };
+};
+"""
+HANG_JS = "module.exports = async function () { await new Promise(() => {}); };\n"
+
+
+# ---- handshake, framing ---------------------------------------------------------------
+
+def test_hello_at_once_and_code_loaded_only_on_load(worker, tmp_path):
+    marker = tmp_path / "loaded.txt"
+    side = ("require('fs').writeFileSync(%r, 'x');\n" % str(marker)) + HELLO_JS
+    w = worker({"hello": {"function.json": {}, "index.js": side}})
+    # a placeholder: started, said hello, and has not touched the app
+    assert w.proc.poll() is None
+    assert not marker.exists()
+    loaded = w.load([http_fn("hello", w.app, out="$return")])
+    assert loaded == {"hello": {"name": "hello", "ok": True}}
+    assert marker.exists()
+
+
+def test_frames_split_byte_by_byte_and_many_in_one_write(worker):
+    w = worker({"hello": {"function.json": {}, "index.js": HELLO_JS}})
+    data = (frame(READY, 0, {"protocol": 1}) +
+            frame(LOAD, 0, {"appRoot": w.app, "functions": [http_fn("hello", w.app, out="$return")]}) +
+            frame(INVOKE, 1, invoke("hello", "n=one")))
+    for i in range(len(data)):
+        w.send(data[i:i + 1])
+    w.recv_type(LOADED)
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert (i, meta["ok"], body) == (1, True, b"hi one")
+    # 300 invocations in one write: every one answered once, any order
+    w.send(b"".join(frame(INVOKE, 100 + k, invoke("hello", "n=%d" % k)) for k in range(300)))
+    seen = {}
+    while len(seen) < 300:
+        (t, i, meta, body), _ = w.recv_type(RESULT)
+        assert i not in seen
+        seen[i] = body
+    assert seen == {100 + k: b"hi %d" % k for k in range(300)}
+
+
+def test_large_bodies_both_ways(worker):
+    echo = "module.exports = async function (c, req) { return { body: req.body }; };\n"
+    w = worker({"echo": {"function.json": {}, "index.js": echo}})
+    fn = http_fn("echo", w.app, out="$return")
+    fn["bindings"][0]["dataType"] = "binary"
+    w.load([fn])
+    big = os.urandom(3 << 20)
+    w.send(frame(INVOKE, 5, invoke("echo", method="POST"), big))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert meta["ok"] and i == 5 and body == big
+    assert ["Content-Type", "application/octet-stream"] in meta["headers"]
+
+
+def test_ping_answered_while_invocations_run_and_cancel_answers_at_once(worker):
+    w = worker({"hang": {"function.json": {}, "index.js": HANG_JS}})
+    w.load([http_fn("hang", w.app)])
+    w.send(frame(INVOKE, 7, invoke("hang")) + frame(INVOKE, 8, invoke("hang")) + frame(PING, 99))
+    (t, i, meta, _), _ = w.recv_type(PONG)
+    assert i == 99 and meta == {"inflight": 2}
+    w.send(frame(CANCEL, 7, {"reason": "timeout"}) + frame(CANCEL, 12345, {"reason": "timeout"}))
+    (t, i, meta, _), _ = w.recv_type(RESULT)
+    assert i == 7 and meta == {"ok": False, "error": "cancelled"}
+    w.send(frame(PING, 100))
+    (t, i, meta, _), others = w.recv_type(PONG)
+    assert i == 100 and meta == {"inflight": 1} and not others
+
+
+def test_shutdown_finishes_in_flight_work_then_exits_zero(worker):
+    w = worker({"slow": {"function.json": {}, "index.js": SLOW_JS}})
+    w.load([http_fn("slow", w.app)])
+    w.send(frame(INVOKE, 3, invoke("slow", "ms=300")) + frame(SHUTDOWN, 0, {"graceMs": 10000}))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert i == 3 and meta["ok"] and body == b"slow done"
+    assert w.recv() is None
+    assert w.proc.wait(10) == 0
+
+
+def test_end_of_file_exits_zero(worker):
+    w = worker({"slow": {"function.json": {}, "index.js": SLOW_JS}})
+    w.load([http_fn("slow", w.app)])
+    w.sock.shutdown(socket.SHUT_WR)
+    assert w.proc.wait(10) == 0
+
+
+@pytest.mark.parametrize("data,reason", [
+    (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "bad magic"),
+    (HEADER.pack(MAGIC, RESULT, 1, 0, 0), "unexpected frame type 6"),
+    (HEADER.pack(MAGIC, INVOKE, 1, 2 << 20, 0), "over the limit"),
+    (HEADER.pack(MAGIC, INVOKE, 0, 2, 0) + b"{}", "id 0"),
+])
+def test_malformed_frame_ends_the_worker_with_a_reason(worker, data, reason):
+    w = worker({"slow": {"function.json": {}, "index.js": SLOW_JS}})
+    w.send(data)
+    assert w.proc.wait(10) != 0
+    err = w.proc.stderr.read().decode()
+    assert "malformed frame" in err and reason in err, err
+
+
+def test_invoke_of_unknown_or_unloaded_function_fails_that_invocation(worker):
+    w = worker({"hello": {"function.json": {}, "index.js": HELLO_JS},
+                "bad": {"function.json": {}, "index.js": "module.exports = 42;\n"}})
+    loaded = w.load([http_fn("hello", w.app, out="$return"), http_fn("bad", w.app)])
+    assert not loaded["bad"]["ok"] and "exports number" in loaded["bad"]["error"]
+    w.send(frame(INVOKE, 1, invoke("nope")) + frame(INVOKE, 2, invoke("bad")) +
+           frame(INVOKE, 3, invoke("hello")))
+    got = {}
+    while len(got) < 3:
+        (t, i, meta, body), _ = w.recv_type(RESULT)
+        got[i] = (meta, body)
+    assert not got[1][0]["ok"] and 'no function named "nope"' in got[1][0]["error"]
+    assert not got[2][0]["ok"] and "could not be loaded" in got[2][0]["error"]
+    assert got[3][0]["ok"] and got[3][1] == b"hi "
+
+
+# ---- bindings -------------------------------------------------------------------------
+
+QUEUE_JS = r"""
+module.exports = async function (context, msg, doc) {
+  context.log('dequeue', context.bindingData.dequeueCount);
+  context.bindings.out1 = { got: msg.a, doc, args: arguments.length };
+  context.bindings.raw = Buffer.from('bytes as text');
+  return 'returned';
+};
+"""
+
+
+def test_non_http_trigger_inputs_and_output_bindings(worker):
+    w = worker({"q": {"function.json": {}, "index.js": QUEUE_JS}})
+    fn = {"name": "q", "directory": os.path.join(w.app, "q"), "bindings": [
+        {"type": "queueTrigger", "direction": "in", "name": "msg"},
+        {"type": "blob", "direction": "in", "name": "doc"},
+        {"type": "queue", "direction": "out", "name": "out1"},
+        {"type": "queue", "direction": "out", "name": "raw"},
+        {"type": "queue", "direction": "out", "name": "$return"}]}
+    assert w.load([fn])["q"]["ok"]
+    meta = {"function": "q", "invocationId": "00000000-0000-4000-8000-000000000002",
+            "triggerMetadata": {"DequeueCount": 2}, "inputs": {"doc": "the document"}}
+    w.send(frame(INVOKE, 4, meta, b'{"a": 41}'))
+    (t, i, meta, body), others = w.recv_type(RESULT)
+    assert meta["ok"], meta
+    assert meta["outputs"] == {"out1": {"got": 41, "doc": "the document", "args": 3},
+                               "raw": "bytes as text", "$return": "returned"}
+    assert "status" not in meta and body == b""
+    assert [(f[0], f[1], f[2]["message"]) for f in others] == [(LOG, 4, "dequeue 2")]
+
+
+RETURNS_OUTPUTS_JS = r"""
+module.exports = async function (context, req) {
+  context.bindings.extra = 'from bindings';
+  return { res: { status: 201, body: 'from the returned object' }, extra: 'from return' };
+};
+"""
+
+
+def test_returned_object_feeds_outputs_by_name(worker):
+    w = worker({"r": {"function.json": {}, "index.js": RETURNS_OUTPUTS_JS}})
+    fn = http_fn("r", w.app)
+    fn["bindings"].append({"type": "queue", "direction": "out", "name": "extra"})
+    w.load([fn])
+    w.send(frame(INVOKE, 1, invoke("r")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert meta["ok"] and meta["status"] == 201 and body == b"from the returned object"
+    assert meta["outputs"] == {"extra": "from return"}
+
+
+def test_http_response_that_is_not_an_object_fails(worker):
+    js = "module.exports = async function () { return 'just a string'; };\n"
+    w = worker({"s": {"function.json": {}, "index.js": js}})
+    w.load([http_fn("s", w.app, out="$return")])
+    w.send(frame(INVOKE, 1, invoke("s")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert not meta["ok"] and "must be an object" in meta["error"], meta
+
+
+# ---- finding the script and the entry point --------------------------------------------
+
+def test_script_file_and_entry_point_rules(worker):
+    fj = {}
+    fns = {
+        # module.exports is the function
+        "plain": {"function.json": fj, "index.js": HELLO_JS},
+        # several exports: run by convention
+        "conv": {"function.json": fj, "index.js":
+                 "exports.helper = () => 1;\nexports.run = async () => ({ body: 'run' });\n"},
+        # the only exported function
+        "single": {"function.json": fj, "index.js":
+                   "exports.value = 3;\nexports.go = async () => ({ body: 'go' });\n"},
+        # entryPoint names the export
+        "named": {"function.json": fj, "index.js":
+                  "exports.a = async () => ({ body: 'a' });\nexports.b = async () => ({ body: 'b' });\n"},
+        # the only file is the script, whatever its name
+        "other": {"function.json": fj, "handler.js": "module.exports = async () => ({ body: 'other' });\n"},
+        # scriptFile naming a folder: its package.json "main"
+        "pkgmain": {"function.json": fj},
+        # errors
+        "noentry": {"function.json": fj, "index.js": "exports.a = async () => 1;\n"},
+        "ambiguous": {"function.json": fj, "index.js": "exports.a = () => 1;\nexports.b = () => 2;\n"},
+        "noscript": {"function.json": fj},
+        "throwing": {"function.json": fj, "index.js": "\n\nthrow new Error('fails at load');\n"},
+        "missingdep": {"function.json": fj, "index.js": "require('./nowhere');\n"},
+    }
+    files = {"pkgmain/lib/package.json": json.dumps({"main": "impl.js"}),
+             "pkgmain/lib/impl.js": "module.exports = async () => ({ body: 'pkg main' });\n"}
+    w = worker(fns, files)
+    app = w.app
+    load = [http_fn("plain", app, out="$return"), http_fn("conv", app, out="$return"),
+            http_fn("single", app, out="$return"), http_fn("named", app, out="$return", entryPoint="b"),
+            http_fn("other", app, out="$return"),
+            http_fn("pkgmain", app, out="$return", scriptFile=os.path.join(app, "pkgmain", "lib")),
+            http_fn("noentry", app, entryPoint="zzz"), http_fn("ambiguous", app),
+            http_fn("noscript", app), http_fn("throwing", app), http_fn("missingdep", app)]
+    loaded = w.load(load)
+    for name in ("plain", "conv", "single", "named", "other", "pkgmain"):
+        assert loaded[name]["ok"], loaded[name]
+    assert 'entryPoint "zzz"' in loaded["noentry"]["error"]
+    assert "exported functions: a" in loaded["noentry"]["error"]
+    assert "exports no function to run" in loaded["ambiguous"]["error"]
+    assert "no script file" in loaded["noscript"]["error"]
+    assert "Error: fails at load" in loaded["throwing"]["error"]
+    assert "throwing/index.js:3" in loaded["throwing"]["error"]
+    assert "Cannot find module './nowhere'" in loaded["missingdep"]["error"]
+    expect = {"plain": b"hi ", "conv": b"run", "single": b"go", "named": b"b", "other": b"other",
+              "pkgmain": b"pkg main"}
+    w.send(b"".join(frame(INVOKE, k + 1, invoke(n)) for k, n in enumerate(expect)))
+    got = {}
+    while len(got) < len(expect):
+        (t, i, meta, body), _ = w.recv_type(RESULT)
+        assert meta["ok"], meta
+        got[list(expect)[i - 1]] = body
+    assert got == expect
+
+
+def test_console_outside_an_invocation_is_a_worker_line(worker):
+    js = "console.log('loading now');\n" + HELLO_JS
+    w = worker({"hello": {"function.json": {}, "index.js": js}})
+    w.send(frame(READY, 0, {"protocol": 1}) +
+           frame(LOAD, 0, {"appRoot": w.app, "functions": [http_fn("hello", w.app)]}))
+    _, others = w.recv_type(LOADED)
+    logs = [(f[1], f[2]) for f in others if f[0] == LOG]
+    assert (0, {"level": 2, "message": "loading now"}) in logs, others
+
+
+def test_settings_of_load_reach_process_env(worker):
+    js = "module.exports = async () => ({ body: String(process.env.GREETING) });\n"
+    w = worker({"env": {"function.json": {}, "index.js": js}})
+    w.send(frame(READY, 0, {"protocol": 1}) +
+           frame(LOAD, 0, {"appRoot": w.app, "settings": {"GREETING": "Hi"},
+                           "functions": [http_fn("env", w.app, out="$return")]}) +
+           frame(INVOKE, 1, invoke("env")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert body == b"Hi"
+    assert wait_for(lambda: w.proc.poll() is None, timeout=1)
+
+
+# ---- results that cannot be sent as they are -------------------------------------------
+
+ODD_JS = r"""
+module.exports = async function (context, req) {
+  const how = req.query.how;
+  if (how === 'biglog') context.log('x'.repeat(5 * 1024 * 1024));
+  if (how === 'circular') { const o = {}; o.self = o; context.bindings.out1 = o; }
+  if (how === 'bigbody') return { body: 'y'.repeat(2000) };
+  return { body: 'fine' };
+};
+"""
+
+
+def test_results_and_logs_that_do_not_fit_a_frame(worker):
+    w = worker({"odd": {"function.json": {}, "index.js": ODD_JS}})
+    fn = http_fn("odd", w.app, out="$return")
+    fn["bindings"].append({"type": "queue", "direction": "out", "name": "out1"})
+    w.send(frame(READY, 0, {"protocol": 1, "maxMeta": 1 << 20, "maxBody": 1000}))
+    w.load([fn])
+    w.send(frame(INVOKE, 1, invoke("odd", "how=biglog")))
+    (t, i, meta, body), others = w.recv_type(RESULT)
+    assert meta["ok"] and body == b"fine", meta
+    [log] = [f for f in others if f[0] == LOG]
+    assert log[2]["message"].startswith("xxx") and "characters cut" in log[2]["message"]
+    assert len(log[2]["message"]) < 200000
+    w.send(frame(INVOKE, 2, invoke("odd", "how=circular")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert not meta["ok"] and "cannot be sent as JSON" in meta["error"], meta
+    w.send(frame(INVOKE, 3, invoke("odd", "how=bigbody")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert not meta["ok"] and "too large" in meta["error"] and "1000" in meta["error"], meta
+    w.send(frame(INVOKE, 4, invoke("odd")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert meta["ok"] and body == b"fine"
+
+
+def test_a_thenable_that_is_not_a_native_promise_ends_the_invocation(worker):
+    js = ("module.exports = function () {\n"
+          "  return { then(ok) { setTimeout(() => ok({ body: 'thenable' }), 1); } };\n"
+          "};\n")
+    w = worker({"t": {"function.json": {}, "index.js": js}})
+    w.load([http_fn("t", w.app, out="$return")])
+    w.send(b"".join(frame(INVOKE, k, invoke("t")) for k in range(1, 4)))
+    got = {}
+    while len(got) < 3:
+        (t, i, meta, body), _ = w.recv_type(RESULT)
+        got[i] = (meta["ok"], body)
+    assert got == {k: (True, b"thenable") for k in range(1, 4)}
