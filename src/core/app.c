@@ -332,6 +332,10 @@ void app_free(app_t *app)
         free(app->settings[i].value);
     }
     free(app->settings);
+    for (size_t i = 0; i < app->nlog_levels; i++)
+        free(app->log_categories[i]);
+    free(app->log_categories);
+    free(app->log_levels);
     for (size_t i = 0; i < app->nfunctions_filter; i++)
         free(app->functions_filter[i]);
     free(app->functions_filter);

@@ -96,6 +96,13 @@ typedef struct app {
     int local_http_port;        /* local.settings.json Host.LocalHttpPort, 0 when absent */
     char *cors;                 /* local.settings.json Host.CORS, or NULL */
 
+    /* host.json logging.logLevel: "default" (-1 when not given) and the
+     * other categories with their levels (LOG_TRACE .. LOG_NONE) */
+    int log_default_level;
+    char **log_categories;
+    int *log_levels;
+    size_t nlog_levels;
+
     char **functions_filter;    /* host.json "functions" (or the caller's list) */
     size_t nfunctions_filter;
 

@@ -233,6 +233,12 @@ int host_run(const host_options_t *opts)
     }
     app_t *app = h->app;
     app_export_settings(app);
+    /* host.json logging.logLevel (--verbose still shows debug lines). */
+    if (app->log_default_level >= 0 && !opts->verbose)
+        log_setup(opts->production ? LOG_FORMAT_JSON : LOG_FORMAT_DEV, 1, colour,
+                  app->log_default_level);
+    log_set_category_levels((const char *const *)app->log_categories, app->log_levels,
+                            app->nlog_levels);
     print_errors(app, 0);
     size_t reported = app->nerrors;
 

@@ -213,6 +213,45 @@ static int get_route_prefix(app_t *app, const json_t *v, char *err, size_t errle
     return 0;
 }
 
+/* logging.logLevel: {"default": "Information", "Function": "Warning", ...}
+ * with Azure's level names. */
+static int get_log_levels(app_t *app, const json_t *h, char *err, size_t errlen)
+{
+    static const char *const names[] = {"Trace", "Debug", "Information", "Warning", "Error",
+                                        "Critical", "None"};
+    json_t *logging, *levels;
+    app->log_default_level = -1;
+    if (section(h, "logging", "logging", &logging, err, errlen) != 0 ||
+        section(logging, "logLevel", "logging.logLevel", &levels, err, errlen) != 0)
+        return -1;
+    size_t n = json_object_size(levels);
+    if (!n)
+        return 0;
+    app->log_categories = app__xcalloc(n, sizeof *app->log_categories);
+    app->log_levels = app__xcalloc(n, sizeof *app->log_levels);
+    const char *key;
+    json_t *v;
+    json_object_foreach(levels, key, v) {
+        int level = -1;
+        for (int i = 0; i < 7 && json_is_string(v); i++)
+            if (strcasecmp(json_string_value(v), names[i]) == 0)
+                level = i;
+        if (level < 0) {
+            char field[200];
+            snprintf(field, sizeof field, "logging.logLevel.%.150s", key);
+            return bad(err, errlen, field, "Trace, Debug, Information, Warning, Error, "
+                       "Critical or None", v);
+        }
+        if (strcasecmp(key, "default") == 0) {
+            app->log_default_level = level;
+            continue;
+        }
+        app->log_categories[app->nlog_levels] = app__xstrdup(key);
+        app->log_levels[app->nlog_levels++] = level;
+    }
+    return 0;
+}
+
 static int get_filter(app_t *app, const app_load_opts_t *opts, char *err, size_t errlen)
 {
     if (opts && opts->functions && opts->nfunctions) {
@@ -324,6 +363,8 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
     }
 
     if (app__custom_handler_settings(app, err, errlen) != 0)
+        return -1;
+    if (get_log_levels(app, h, err, errlen) != 0)
         return -1;
     return get_filter(app, opts, err, errlen);
 }

@@ -27,7 +27,13 @@ static struct {
     char cached_prefix[32]; /* "2026-11-26T18:56:46" */
     log_sink_fn sink;
     void *sink_data;
-} L = {LOG_FORMAT_DEV, 2, 0, LOG_INFO, 0, {NULL, 0, 0, LOG_BUF_MAX}, 0, "", NULL, NULL};
+    size_t nrules;
+    struct {
+        char category[128];
+        size_t len;
+        int level;
+    } rules[LOG_MAX_CATEGORY_RULES];
+} L = {LOG_FORMAT_DEV, 2, 0, LOG_INFO, 0, {NULL, 0, 0, LOG_BUF_MAX}, 0, "", NULL, NULL, 0, {{"", 0, 0}}};
 
 static const char *level_names[] = {"trace", "debug", "info", "warning", "error", "critical"};
 static const char *level_colours[] = {"\033[2m", "\033[2m", "", "\033[33m", "\033[31m", "\033[1;31m"};
@@ -48,6 +54,58 @@ void log_set_buffered(int on)
 }
 
 int log_min_level(void) { return L.min_level; }
+
+void log_set_category_levels(const char *const *categories, const int *levels, size_t n)
+{
+    L.nrules = 0;
+    for (size_t i = 0; i < n && L.nrules < LOG_MAX_CATEGORY_RULES; i++) {
+        size_t len = strlen(categories[i]);
+        if (len >= sizeof L.rules[0].category)
+            continue;
+        memcpy(L.rules[L.nrules].category, categories[i], len + 1);
+        L.rules[L.nrules].len = len;
+        L.rules[L.nrules].level = levels[i];
+        L.nrules++;
+    }
+}
+
+/* The level for category prefix (n bytes) followed by rest (NULL: none). */
+static int level_for2(const char *prefix, size_t n, const char *rest)
+{
+    int level = L.min_level;
+    size_t best = 0;
+    size_t rest_len = rest ? strlen(rest) : 0;
+    for (size_t i = 0; i < L.nrules; i++) {
+        const char *c = L.rules[i].category;
+        size_t len = L.rules[i].len;
+        if (len > n + rest_len || len < best || (len == best && best))
+            continue;
+        /* compare c with (prefix + rest)[0..len), case-insensitively */
+        int match = 1;
+        for (size_t k = 0; k < len && match; k++) {
+            char a = c[k], b = k < n ? prefix[k] : rest[k - n];
+            if (a >= 'A' && a <= 'Z')
+                a = (char)(a - 'A' + 'a');
+            if (b >= 'A' && b <= 'Z')
+                b = (char)(b - 'A' + 'a');
+            match = a == b;
+        }
+        /* whole segments only: "Function" matches "Function.x", not "Functions" */
+        char after = len < n ? prefix[len] : len - n < rest_len ? rest[len - n] : '\0';
+        if (match && (after == '\0' || after == '.')) {
+            level = L.rules[i].level;
+            best = len;
+        }
+    }
+    return level;
+}
+
+int log_level_for(const char *category)
+{
+    if (!L.nrules || !category)
+        return L.min_level;
+    return level_for2(category, strlen(category), NULL);
+}
 
 void log_flush(void)
 {
@@ -151,7 +209,7 @@ void log_set_sink(log_sink_fn sink, void *data)
 void log_writev(int level, const char *category, const char *invocation_id,
                 const char *fmt, va_list ap)
 {
-    if (level < L.min_level)
+    if (level < (L.nrules ? log_level_for(category) : L.min_level))
         return;
     if (L.sink) {
         buf_t msg;
@@ -184,7 +242,7 @@ void log_invocation(const char *function, const char *invocation_id, int ok,
                     int status, uint64_t duration_ns, const char *reason)
 {
     int level = ok ? LOG_INFO : LOG_ERROR;
-    if (level < L.min_level)
+    if (level < (L.nrules ? level_for2("Function.", 9, function) : L.min_level))
         return;
     /* Formatted by hand: this line is written for every invocation. */
     if (L.format == LOG_FORMAT_JSON) {

@@ -14,7 +14,9 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-enum { LOG_TRACE = 0, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_CRITICAL };
+enum { LOG_TRACE = 0, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_CRITICAL, LOG_NONE };
+
+#define LOG_MAX_CATEGORY_RULES 64
 
 typedef enum log_format { LOG_FORMAT_DEV = 0, LOG_FORMAT_JSON = 1 } log_format_t;
 
@@ -23,6 +25,18 @@ typedef enum log_format { LOG_FORMAT_DEV = 0, LOG_FORMAT_JSON = 1 } log_format_t
 void log_setup(log_format_t format, int fd, int colour, int min_level);
 void log_set_buffered(int on);
 int log_min_level(void);
+
+/* Levels by category, as host.json logging.logLevel gives them: a line is
+ * written when its level is at least that of the rule whose category is
+ * the longest match for the line's category ("Function" matches
+ * "Function.hello" and "Function.hello.User", not "Functions"); with no
+ * matching rule, the minimum level of log_setup applies. LOG_NONE
+ * silences. The rules are copied; n at most LOG_MAX_CATEGORY_RULES (the
+ * rest are ignored). n = 0 removes them. */
+void log_set_category_levels(const char *const *categories, const int *levels, size_t n);
+
+/* The level a line of category needs to be written. */
+int log_level_for(const char *category);
 
 /* One line. category is e.g. "Host" or "Function.hello"; invocation_id may
  * be NULL. */

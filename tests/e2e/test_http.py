@@ -779,3 +779,17 @@ def test_chunked_trailers_do_not_corrupt_headers(make_app, start_host):
     assert out.startswith(b"HTTP/1.1 200 ")
     assert b"h=kept len=5" in out
     assert host.get("/api/echo").status == 200
+
+
+def test_host_json_log_levels(make_app, start_host):
+    """logging.logLevel as in Azure: "Function": "Warning" keeps the lines
+    of successful invocations out of the log, failures still show."""
+    host = {"version": "2.0", "logging": {"logLevel": {"default": "Information",
+                                                       "Function": "Warning"}}}
+    h = start_host(make_app({"echo": http_fn()}, host=host))
+    assert h.get("/api/echo").status == 200
+    assert h.get("/api/echo?status=200").status == 200
+    time.sleep(0.3)
+    log = h.log()
+    assert "Host started" in log
+    assert "Executed 'Functions.echo'" not in log, log

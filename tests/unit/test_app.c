@@ -397,6 +397,10 @@ TEST(host_bad_settings)
     CHECK_CONTAINS(app_fails("{\"version\": \"2.0\", \"stratus\": {\"native\": "
                              "{\"inProcess\": \"yes\"}}}", NULL),
                    "field 'stratus.native.inProcess': expected true or false, got 'yes'");
+    CHECK_CONTAINS(app_fails("{\"version\": \"2.0\", \"logging\": {\"logLevel\": "
+                             "{\"Function\": \"Loud\"}}}", NULL),
+                   "field 'logging.logLevel.Function': expected Trace, Debug, Information, "
+                   "Warning, Error, Critical or None, got 'Loud'");
     CHECK_CONTAINS(app_fails("{\"version\": \"2.0\", \"stratus\": {\"scale\": "
                              "{\"prewarm\": 17}}}", NULL),
                    "field 'stratus.scale.prewarm': expected true, false or a count from 0 to 16");

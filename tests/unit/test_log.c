@@ -345,6 +345,33 @@ TEST(min_level_filters)
     CHECK_MATCH(drain(), "^" TS " now shown\n$");
 }
 
+TEST(category_levels)
+{
+    use(LOG_FORMAT_DEV, 0, LOG_INFO);
+    const char *cats[] = {"Function", "Function.hello.User", "host.scale", "Worker"};
+    int levels[] = {LOG_WARN, LOG_TRACE, LOG_NONE, LOG_ERROR};
+    log_set_category_levels(cats, levels, 4);
+    CHECK_INT(log_level_for("Host"), LOG_INFO);          /* no rule: the minimum */
+    CHECK_INT(log_level_for("Function.hello"), LOG_WARN);
+    CHECK_INT(log_level_for("Function.hello.User"), LOG_TRACE); /* longest match wins */
+    CHECK_INT(log_level_for("Function.other.User"), LOG_WARN);
+    CHECK_INT(log_level_for("Functions"), LOG_INFO);     /* whole segments only */
+    CHECK_INT(log_level_for("Host.Scale"), LOG_NONE);    /* case-insensitive */
+    log_write(LOG_ERROR, "Host.Scale", NULL, "silenced");
+    log_write(LOG_INFO, "Function.hello", "id", "hidden");
+    CHECK_STR(drain(), "");
+    log_write(LOG_DEBUG, "Function.hello.User", "id", "user debug");
+    CHECK_CONTAINS(drain(), "user debug");
+    /* invocation lines are category Function.<name> */
+    log_invocation("hello", "id", 1, 200, 1000, NULL);
+    CHECK_STR(drain(), "");
+    log_invocation("hello", "id", 0, 500, 1000, "bad");
+    CHECK_CONTAINS(drain(), "Failed");
+    log_set_category_levels(NULL, NULL, 0);
+    log_invocation("hello", "id", 1, 200, 1000, NULL);
+    CHECK_CONTAINS(drain(), "Succeeded");
+}
+
 TEST(buffered_until_flush)
 {
     use(LOG_FORMAT_DEV, 0, LOG_INFO);
@@ -469,6 +496,7 @@ int main(void)
     RUN(invocation_dev);
     RUN(invocation_json);
     RUN(min_level_filters);
+    RUN(category_levels);
     RUN(buffered_until_flush);
     RUN(buffered_flushes_when_large);
     RUN(temp_file_fd);
