@@ -134,6 +134,24 @@ def test_new_for_interpreter_runtimes(tmp_path, runtime, code, output):
     assert sorted(os.listdir(d / "hello")) == sorted(["function.json", code])
 
 
+@pytest.mark.parametrize("runtime", ["python", "node"])
+def test_interpreter_templates_run(tmp_path, start_host, runtime):
+    """init + new + start: the template answers as Azure's does."""
+    d = tmp_path / "app"
+    assert run("init", d, "--worker-runtime", runtime).returncode == 0
+    p = run("new", "-t", "http", "-n", "hello", "--authlevel", "anonymous", "--app", d)
+    assert p.returncode == 0, p.err
+    h = start_host(str(d))
+    r = h.get("/api/hello?name=Ada", timeout=60)
+    assert r.status == 200, h.log()[-2000:]
+    assert r.text.startswith("Hello, Ada. This HTTP triggered function executed successfully"), \
+        r.text
+    r = h.post("/api/hello", body=b'{"name": "Bo"}', headers={"Content-Type": "application/json"})
+    assert r.status == 200 and r.text.startswith("Hello, Bo."), r.text
+    r = h.get("/api/hello")
+    assert r.status == 200 and "Pass a name in the query string" in r.text, r.text
+
+
 def test_new_refuses_bad_name_and_template(tmp_path):
     d = tmp_path / "app"
     assert run("init", d).returncode == 0
