@@ -103,8 +103,10 @@ static worker_t *new_instance(pool_t *p)
 static worker_t *pick(pool_t *p)
 {
     worker_t *best = NULL;
-    size_t cap = (size_t)p->app->scale_concurrency;
+    size_t setting = (size_t)p->app->scale_concurrency;
     for (worker_t *w = p->workers; w; w = w->next) {
+        /* perInstanceConcurrency, and at most what the worker said it takes */
+        size_t cap = w->concurrency && w->concurrency < setting ? w->concurrency : setting;
         if (w->exited || w->state == W_STOPPING || w->state == W_PLACEHOLDER ||
             w->inflight.n >= cap)
             continue;

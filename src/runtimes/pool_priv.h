@@ -94,6 +94,7 @@ struct worker {
      * answered those it has: it then gets them as one batch, with one
      * wake-up, instead of one wake-up per host loop turn. */
     int sequential;
+    size_t concurrency;    /* the hello's concurrency (0 until it came) */
     size_t queued_invokes; /* in wbuf, not yet written */
     size_t outstanding;    /* written, not yet answered */
     int urgent;            /* a control frame (cancel) is queued: never held */

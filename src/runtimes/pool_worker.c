@@ -375,7 +375,9 @@ static void on_frame(worker_t *w, const frame_t *f)
         json_t *meta = frame_meta_json(f, err, sizeof err);
         json_int_t proto = json_integer_value(json_object_get(meta, "protocol"));
         const char *rt = json_string_value(json_object_get(meta, "runtime"));
-        w->sequential = json_integer_value(json_object_get(meta, "concurrency")) == 1;
+        json_int_t conc = json_integer_value(json_object_get(meta, "concurrency"));
+        w->sequential = conc == 1;
+        w->concurrency = conc >= 1 ? (size_t)conc : 1;
         char why[120];
         if (proto != FRAME_PROTOCOL_VERSION) {
             pool__worker_kill(w, "it speaks another protocol version");

@@ -193,3 +193,21 @@ def test_missing_interpreter_is_a_clear_start_error(tmp_path, start_host):
     log = h.log()
     assert "languageWorkers__python__defaultExecutablePath" in log, log
     assert "no-such-python" in log and "is not an executable file" in log, log
+
+
+def test_hello_concurrency_caps_in_flight(tmp_path, start_host):
+    """The stand-in says concurrency 16 in its hello; perInstanceConcurrency
+    is 64: the host keeps at most 16 invocations on it at once."""
+    h = start_host(fake_app(tmp_path, timeout="00:00:30"))
+    assert h.get("/api/slow?ms=0").status == 200   # the hello has been read
+    seen = []
+    with concurrent.futures.ThreadPoolExecutor(30) as ex:
+        futs = [ex.submit(h.get, "/api/slow?ms=1500", timeout=60) for _ in range(24)]
+        deadline = time.monotonic() + 1.2
+        while time.monotonic() < deadline:
+            s = scale(h)
+            seen.append((s["inFlight"], s["queueLength"]))
+            time.sleep(0.05)
+        assert [f.result().status for f in futs] == [200] * 24
+    assert max(i for i, _ in seen) == 16, seen
+    assert max(q for _, q in seen) > 0, seen
