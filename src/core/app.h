@@ -65,9 +65,14 @@ typedef struct custom_handler_conf {
     char *worker_path;          /* description.defaultWorkerPath, expanded and absolute; or NULL */
     int forward_http;           /* enableForwardingHttpRequest (synonym enableProxyingHttpRequest) */
     int64_t startup_timeout_ms; /* stratus.customHandler.startupTimeout; 30 s */
+    int pipelining;             /* stratus.customHandler.pipelining; default true */
+    int pipeline_depth;         /* stratus.customHandler.pipelineDepth: requests in flight
+                                   per connection; 1..64, default 8 */
 } custom_handler_conf_t;
 
 #define APP_DEFAULT_CUSTOM_STARTUP_MS (30LL * 1000)
+#define APP_DEFAULT_CUSTOM_PIPELINE 8
+#define APP_MAX_CUSTOM_PIPELINE 64
 
 typedef struct app {
     char *root;                 /* absolute path of the app folder */

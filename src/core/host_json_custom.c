@@ -140,6 +140,8 @@ int app__custom_handler_settings(app_t *app, char *err, size_t errlen)
     custom_handler_conf_t *c = &app->custom_handler;
     memset(c, 0, sizeof *c);
     c->startup_timeout_ms = APP_DEFAULT_CUSTOM_STARTUP_MS;
+    c->pipelining = 1;
+    c->pipeline_depth = APP_DEFAULT_CUSTOM_PIPELINE;
 
     json_t *st = app__get(app->host_json, "stratus");
     json_t *sch = json_is_object(st) ? app__get(st, "customHandler") : NULL;
@@ -152,6 +154,16 @@ int app__custom_handler_settings(app_t *app, char *err, size_t errlen)
             return bad(err, errlen, "stratus.customHandler", "startupTimeout",
                        "a TimeSpan such as \"00:01:00\" greater than zero", v);
         c->startup_timeout_ms = ms;
+    }
+    if (get_bool(sch, "pipelining", "stratus.customHandler", &c->pipelining, err, errlen) != 0)
+        return -1;
+    v = app__get(sch, "pipelineDepth");
+    if (v) {
+        json_int_t d = json_is_integer(v) ? json_integer_value(v) : 0;
+        if (d < 1 || d > APP_MAX_CUSTOM_PIPELINE)
+            return bad(err, errlen, "stratus.customHandler", "pipelineDepth",
+                       "an integer from 1 to 64", v);
+        c->pipeline_depth = (int)d;
     }
 
     json_t *sec = app__get(app->host_json, "customHandler");

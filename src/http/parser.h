@@ -129,8 +129,9 @@ const char *respparser_error(const respparser_t *p);
 void respparser_reset(respparser_t *p, int no_body);
 
 /* respparser_feed() that also tells how many bytes were used: *used < len
- * when the response completed before the end of data (what follows belongs
- * to no request; a connection that sends it cannot be trusted). */
+ * when the response completed before the end of data (what follows is the
+ * next response when requests were pipelined, else bytes nobody asked
+ * for). */
 int respparser_feed_n(respparser_t *p, const char *data, size_t len, size_t *used);
 
 /* Once respparser_done(): 1 when the connection may carry another request

@@ -1,14 +1,18 @@
 /*
  * upstream.c -- the asynchronous HTTP/1.1 client (see upstream.h).
  *
- * A connection is CONNECTING (its first call waits for the connect),
- * BUSY (a call's request is being written or its response read; or a
- * detached call's response is awaited), IDLE (in the pool, read for EOF
- * only), or closing. Failures close the connection; the call's callback
- * then runs from the close callback, so it never runs inside
- * upstream_send(). Success runs the callback from the read callback, with
- * the connection's parser holding the response. Deadlines (calls, idle
- * connections) are checked by one sweep timer.
+ * A connection is CONNECTING (its calls wait for the connect), BUSY
+ * (carrying calls, or about to become idle), IDLE (in the pool, read for
+ * EOF only), or closing. The calls a connection carries sit in a ring in
+ * request order: the first nwritten are written, the next up to nsent are
+ * in a pending uv_write, the rest wait for the end of the loop turn (the
+ * check handle flushes every connection on the dirty list). A detached
+ * call leaves its slot empty (the response is read and dropped). Failures
+ * close the connection; the calls hear of it from the close callback, so
+ * a callback never runs inside upstream_send(). Success runs the callback
+ * from the read callback, with the connection's parser holding the
+ * response. Deadlines (calls, idle connections) are checked by one sweep
+ * timer.
  */
 #include "upstream.h"
 
@@ -22,26 +26,40 @@
 #define DEFAULT_MAX_IDLE 256
 #define DEFAULT_IDLE_MS 2000
 #define DEFAULT_MAX_BODY (256u << 20)
+#define RING UPSTREAM_MAX_PIPELINE /* a power of two */
+#define NO_CULPRIT (-1)
 
 enum { C_CONNECTING, C_BUSY, C_IDLE };
+
+typedef struct slot {
+    upstream_call_t *call; /* NULL once detached */
+    uint64_t deadline;     /* of the call; 0 = none */
+    unsigned char no_body; /* HEAD */
+    unsigned char idem;    /* replayable: others may follow it */
+} slot_t;
 
 struct upstream_conn {
     uv_tcp_t tcp; /* first: a handle pointer is a connection pointer */
     upstream_t *up;
     upstream_conn_t *prev, *next;   /* up->conns */
     upstream_conn_t *iprev, *inext; /* up->idle */
-    upstream_call_t *call;          /* the current call; NULL when idle or detached */
+    upstream_conn_t *dnext;         /* up->dirty */
     respparser_t *parser;
     uv_connect_t creq;
     uv_write_t wreq;
-    uint64_t deadline;              /* of the exchange, or of the idle period; 0 = none */
+    uint64_t idle_deadline;
+    slot_t ring[RING];
+    unsigned head, n;               /* n calls from ring[head], in request order */
+    unsigned nsent, nwritten;       /* of those, handed to the kernel / fully written */
     int state;
-    int status;                     /* the failure handed to the call at close */
+    int status;                     /* the failure handed to the culprit at close */
+    int culprit;                    /* its position in the ring, or NO_CULPRIT */
+    char why[160];
     unsigned writing : 1;           /* a uv_write is pending */
-    unsigned written : 1;           /* the whole request is out */
-    unsigned reused : 1;            /* has completed an exchange before */
-    unsigned got_bytes : 1;         /* bytes of the current response arrived */
-    unsigned detached : 1;          /* awaiting the response of a detached call */
+    unsigned reused : 1;            /* has completed an exchange */
+    unsigned got_bytes : 1;         /* bytes of the first call's response arrived */
+    unsigned draining : 1;          /* takes no new call until empty */
+    unsigned dirty : 1;             /* on up->dirty */
     unsigned closing : 1;
 };
 
@@ -53,19 +71,24 @@ struct upstream {
     size_t nconns, nbusy;
     upstream_conn_t *idle; /* most recently used first */
     size_t nidle;
+    upstream_conn_t *dirty; /* with requests to write at the end of the turn */
+    upstream_conn_t *batch; /* gathering this turn's requests */
     upstream_call_t *qhead, *qtail;
     size_t nqueue;
     uv_timer_t sweep;
+    uv_check_t flush;
+    uv_idle_t wake;        /* keeps the poll from blocking while requests wait */
+    int handles;           /* of the three above still open */
     char *rbuf;
     int rbuf_busy;
     int closing;
-    int timer_closed;
     void (*close_cb)(void *);
     void *close_data;
 };
 
-static void conn_start(upstream_conn_t *c, upstream_call_t *call);
 static void dispatch(upstream_t *u);
+
+static slot_t *slot_at(upstream_conn_t *c, unsigned k) { return &c->ring[(c->head + k) & (RING - 1)]; }
 
 /* ---- idle list ---- */
 
@@ -82,12 +105,22 @@ static void idle_remove(upstream_conn_t *c)
         c->inext->iprev = c->iprev;
     c->iprev = c->inext = NULL;
     u->nidle--;
-    c->state = C_BUSY; /* the caller says what it becomes */
+    u->nbusy++;
+    c->state = C_BUSY;
 }
 
-static void idle_push(upstream_conn_t *c)
+static void conn_close(upstream_conn_t *c);
+
+/* c carries nothing any more: into the pool, or closed. */
+static void make_idle(upstream_conn_t *c)
 {
     upstream_t *u = c->up;
+    c->draining = 0;
+    if (u->closing || u->nidle >= u->o.max_idle) {
+        conn_close(c);
+        return;
+    }
+    u->nbusy--;
     c->state = C_IDLE;
     c->iprev = NULL;
     c->inext = u->idle;
@@ -95,14 +128,14 @@ static void idle_push(upstream_conn_t *c)
         u->idle->iprev = c;
     u->idle = c;
     u->nidle++;
-    c->deadline = uv_now(u->loop) + u->o.idle_timeout_ms;
+    c->idle_deadline = uv_now(u->loop) + u->o.idle_timeout_ms;
 }
 
 /* ---- closing ---- */
 
 static void maybe_finish_close(upstream_t *u)
 {
-    if (!u->closing || u->nconns || !u->timer_closed)
+    if (!u->closing || u->nconns || u->handles)
         return;
     void (*cb)(void *) = u->close_cb;
     void *data = u->close_data;
@@ -137,24 +170,57 @@ static void on_close(uv_handle_t *h)
         u->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    if (c->dirty) {
+        upstream_conn_t **pp = &u->dirty;
+        while (*pp && *pp != c)
+            pp = &(*pp)->dnext;
+        if (*pp)
+            *pp = c->dnext;
+    }
+    if (u->batch == c)
+        u->batch = NULL;
     u->nconns--;
     if (c->state != C_IDLE)
         u->nbusy--;
-    upstream_call_t *call = c->call;
-    int reused = c->reused, got = c->got_bytes, status = c->status;
+    /* The calls it carried, in order; c goes first (callbacks may send). */
+    upstream_call_t *calls[RING];
+    unsigned n = c->n;
+    for (unsigned k = 0; k < n; k++)
+        calls[k] = slot_at(c, k)->call;
+    int reused = c->reused, got = c->got_bytes, status = c->status, culprit = c->culprit;
+    char why[160];
+    memcpy(why, c->why, sizeof why);
+    if (!status)
+        status = UPSTREAM_EIO;
+    if (!why[0])
+        snprintf(why, sizeof why, "the connection was closed");
     respparser_free(c->parser);
     free(c);
-    if (call) {
-        /* A kept-alive connection the peer closed just as we used it: the
-         * request never reached it, so it can go again once. */
-        if (status == UPSTREAM_EIO && reused && !got && call->replayable && !call->retried &&
-            !u->closing) {
+    for (unsigned k = 0; k < n; k++) {
+        upstream_call_t *call = calls[k];
+        if (!call)
+            continue;
+        call->conn = NULL;
+        int own = (int)k == culprit;
+        if ((own && status != UPSTREAM_EIO) || status == UPSTREAM_ECONNECT) {
+            snprintf(call->error, sizeof call->error, "%s", why);
+            deliver(call, status);
+        } else if (call->replayable && !call->retried && !u->closing && !(k == 0 && got) &&
+                   (k > 0 || reused)) {
+            /* Unanswered on a connection that has ended: the peer did not
+             * act on it (RFC 9112 9.3.2), so it goes again, once. */
             call->retried = 1;
-            call->conn = NULL;
             call->error[0] = '\0';
             upstream_send(u, call);
         } else {
-            deliver(call, status ? status : UPSTREAM_EIO);
+            if (own)
+                snprintf(call->error, sizeof call->error, "%s", why);
+            else
+                snprintf(call->error, sizeof call->error,
+                         "the connection was closed before an answer (on the same "
+                         "connection: %.90s)",
+                         why);
+            deliver(call, UPSTREAM_EIO);
         }
     }
     if (!u->closing)
@@ -166,24 +232,121 @@ static void conn_close(upstream_conn_t *c)
 {
     if (c->closing)
         return;
-    if (c->state == C_IDLE) {
-        idle_remove(c); /* counted as busy until on_close */
-        c->up->nbusy++;
-    }
+    idle_remove(c); /* counted as busy until on_close */
     c->closing = 1;
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
-/* Close c and hand status (with a description) to its call. */
-static void conn_fail(upstream_conn_t *c, int status, const char *why)
+/* Close c: the call at position culprit (or none) gets status and why,
+ * the others are sent again or fail (see on_close). */
+static void conn_fail(upstream_conn_t *c, int status, const char *why, int culprit)
 {
     if (c->closing)
         return;
     c->status = status;
-    if (c->call && why && !c->call->error[0])
-        snprintf(c->call->error, sizeof c->call->error, "%s", why);
+    c->culprit = culprit;
+    snprintf(c->why, sizeof c->why, "%s", why);
     conn_close(c);
 }
+
+/* ---- writing ---- */
+
+static void conn_flush(upstream_conn_t *c);
+
+static void on_write(uv_write_t *req, int status)
+{
+    upstream_conn_t *c = req->data;
+    c->writing = 0;
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_fail(c, UPSTREAM_EIO, "the connection failed while sending the request",
+                  NO_CULPRIT);
+        return;
+    }
+    c->nwritten = c->nsent;
+    if (c->nsent < c->n)
+        conn_flush(c);
+}
+
+/* The buffers of call's request into b (at most 4); their count. */
+static unsigned call_bufs(upstream_call_t *call, uv_buf_t *b)
+{
+    static const char last_chunk[] = "\r\n0\r\n\r\n";
+    unsigned n = 0;
+    b[n++] = uv_buf_init((char *)call->head, (unsigned)call->head_len);
+    if (call->chunked) {
+        if (call->body_len) {
+            int k = snprintf(call->chunk_line, sizeof call->chunk_line, "%zx\r\n", call->body_len);
+            b[n++] = uv_buf_init(call->chunk_line, (unsigned)k);
+            b[n++] = uv_buf_init((char *)call->body, (unsigned)call->body_len);
+            b[n++] = uv_buf_init((char *)last_chunk, sizeof last_chunk - 1);
+        } else {
+            b[n++] = uv_buf_init((char *)last_chunk + 2, sizeof last_chunk - 3);
+        }
+    } else if (call->body_len) {
+        b[n++] = uv_buf_init((char *)call->body, (unsigned)call->body_len);
+    }
+    return n;
+}
+
+/* Write every request of c not yet handed to the kernel, in one go. */
+static void conn_flush(upstream_conn_t *c)
+{
+    if (c->closing || c->state == C_CONNECTING || c->writing || c->nsent >= c->n)
+        return;
+    uv_buf_t bufs[4 * RING];
+    unsigned nb = 0;
+    size_t total = 0;
+    for (unsigned k = c->nsent; k < c->n; k++) {
+        upstream_call_t *call = slot_at(c, k)->call; /* unsent calls are never detached */
+        call->maybe_sent = 1;
+        nb += call_bufs(call, bufs + nb);
+    }
+    for (unsigned i = 0; i < nb; i++)
+        total += bufs[i].len;
+    c->nsent = c->n;
+    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    if (w == (int)total) {
+        c->nwritten = c->n;
+        return;
+    }
+    if (w < 0 && w != UV_EAGAIN) {
+        conn_fail(c, UPSTREAM_EIO, "the connection failed while sending the request",
+                  NO_CULPRIT);
+        return;
+    }
+    /* Write the rest from where the kernel stopped taking it. */
+    size_t done = w > 0 ? (size_t)w : 0;
+    unsigned first = 0;
+    while (first < nb && done >= bufs[first].len)
+        done -= bufs[first++].len;
+    bufs[first].base += done;
+    bufs[first].len -= done;
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs + first, nb - first, on_write) != 0) {
+        conn_fail(c, UPSTREAM_EIO, "the connection failed while sending the request",
+                  NO_CULPRIT);
+        return;
+    }
+    c->writing = 1;
+}
+
+static void flush_cb(uv_check_t *h)
+{
+    upstream_t *u = h->data;
+    u->batch = NULL;
+    uv_idle_stop(&u->wake);
+    while (u->dirty) {
+        upstream_conn_t *c = u->dirty;
+        u->dirty = c->dnext;
+        c->dnext = NULL;
+        c->dirty = 0;
+        conn_flush(c);
+    }
+}
+
+static void idle_cb(uv_idle_t *h) { (void)h; }
 
 /* ---- reading ---- */
 
@@ -208,38 +371,38 @@ static void release(upstream_t *u, const uv_buf_t *b)
         free(b->base);
 }
 
-/* A whole response arrived: hand it over, then reuse or close c. */
-static void exchange_done(upstream_conn_t *c, int extra)
+/* The first call's whole response arrived: hand it over; then c goes on
+ * with the next call, becomes idle, or closes. 0 when c goes on. */
+static int exchange_done(upstream_conn_t *c)
 {
     upstream_t *u = c->up;
-    upstream_call_t *call = c->call;
-    int keep = respparser_keep_alive(c->parser) && !extra && !c->writing && c->written &&
-               !u->closing;
-    c->call = NULL;
-    c->detached = 0;
+    slot_t s = *slot_at(c, 0);
+    int written = c->nwritten > 0;
+    int keep = respparser_keep_alive(c->parser) && written && !u->closing;
+    c->head = (c->head + 1) & (RING - 1);
+    c->n--;
+    if (c->nsent)
+        c->nsent--;
+    if (c->nwritten)
+        c->nwritten--;
     c->reused = 1;
-    if (call) {
-        call->conn = NULL;
-        call->cb(call, UPSTREAM_OK, c->parser);
+    c->got_bytes = 0;
+    if (s.call) {
+        s.call->conn = NULL;
+        s.call->cb(s.call, UPSTREAM_OK, c->parser);
     }
     if (c->closing)
-        return;
-    if (!keep || u->closing || u->nidle >= u->o.max_idle) {
-        conn_close(c);
-        return;
+        return -1;
+    if (!keep) {
+        conn_fail(c, UPSTREAM_EIO,
+                  written ? "the peer ended the connection after an earlier answer"
+                          : "the peer answered before the whole request was sent",
+                  NO_CULPRIT);
+        return -1;
     }
-    if (u->qhead) {
-        upstream_call_t *next = u->qhead;
-        u->qhead = next->qnext;
-        if (!u->qhead)
-            u->qtail = NULL;
-        u->nqueue--;
-        next->queued = 0;
-        conn_start(c, next);
-        return;
-    }
-    u->nbusy--;
-    idle_push(c);
+    if (!c->n)
+        make_idle(c);
+    return c->closing ? -1 : 0;
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -255,122 +418,55 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         uv_read_stop(s);
         if (c->closing)
             return;
-        if (c->state == C_IDLE) {
+        if (c->state == C_IDLE || !c->nsent) {
             conn_close(c); /* the peer closed an idle connection */
             return;
         }
         /* A body delimited by the end of the connection ends here. */
         if (n == UV_EOF && c->got_bytes && respparser_finish(c->parser) == PARSE_OK) {
-            exchange_done(c, 1);
+            if (exchange_done(c) == 0)
+                conn_fail(c, UPSTREAM_EIO, "the peer closed the connection", NO_CULPRIT);
             return;
         }
         char why[160];
         snprintf(why, sizeof why, "the connection %s before a whole response (%s)",
                  n == UV_EOF ? "was closed" : "failed", c->got_bytes ? "answer cut short"
                                                                      : "no answer");
-        conn_fail(c, UPSTREAM_EIO, why);
+        conn_fail(c, UPSTREAM_EIO, why, 0);
         return;
     }
-    if (c->closing) {
-        release(u, b);
-        return;
-    }
-    if (c->state == C_IDLE || (!c->call && !c->detached)) {
-        release(u, b);
-        conn_close(c); /* bytes nobody asked for */
-        return;
-    }
-    c->got_bytes = 1;
-    size_t used = 0;
-    int rc = respparser_feed_n(c->parser, b->base, (size_t)n, &used);
-    release(u, b);
-    if (rc != PARSE_OK) {
-        char why[160];
-        snprintf(why, sizeof why, "invalid response: %s", respparser_error(c->parser));
-        conn_fail(c, UPSTREAM_EPROTO, why);
-        return;
-    }
-    if (respparser_done(c->parser))
-        exchange_done(c, used < (size_t)n);
-}
-
-/* ---- writing ---- */
-
-static void on_write(uv_write_t *req, int status)
-{
-    upstream_conn_t *c = req->data;
-    c->writing = 0;
-    if (c->closing)
-        return;
-    if (status < 0) {
-        conn_fail(c, UPSTREAM_EIO, "the connection failed while sending the request");
-        return;
-    }
-    c->written = 1;
-}
-
-static void conn_write(upstream_conn_t *c)
-{
-    upstream_call_t *call = c->call;
-    static const char last_chunk[] = "\r\n0\r\n\r\n";
-    uv_buf_t bufs[4];
-    unsigned n = 0;
-    bufs[n++] = uv_buf_init((char *)call->head, (unsigned)call->head_len);
-    if (call->chunked) {
-        if (call->body_len) {
-            int k = snprintf(call->chunk_line, sizeof call->chunk_line, "%zx\r\n", call->body_len);
-            bufs[n++] = uv_buf_init(call->chunk_line, (unsigned)k);
-            bufs[n++] = uv_buf_init((char *)call->body, (unsigned)call->body_len);
-            bufs[n++] = uv_buf_init((char *)last_chunk, sizeof last_chunk - 1);
-        } else {
-            bufs[n++] = uv_buf_init((char *)last_chunk + 2, sizeof last_chunk - 3);
+    size_t off = 0, len = (size_t)n;
+    int answered = 0;
+    while (off < len && !c->closing) {
+        if (c->state == C_IDLE || !c->nsent) {
+            conn_close(c); /* bytes nobody asked for */
+            break;
         }
-    } else if (call->body_len) {
-        bufs[n++] = uv_buf_init((char *)call->body, (unsigned)call->body_len);
+        if (!c->got_bytes) {
+            respparser_reset(c->parser, slot_at(c, 0)->no_body);
+            c->got_bytes = 1;
+        }
+        size_t used = 0;
+        int rc = respparser_feed_n(c->parser, b->base + off, len - off, &used);
+        off += used;
+        if (rc != PARSE_OK) {
+            char why[160];
+            snprintf(why, sizeof why, "invalid response: %s", respparser_error(c->parser));
+            conn_fail(c, UPSTREAM_EPROTO, why, 0);
+            break;
+        }
+        if (!respparser_done(c->parser))
+            break;
+        answered = 1;
+        if (exchange_done(c) != 0)
+            break;
     }
-    size_t total = 0;
-    for (unsigned i = 0; i < n; i++)
-        total += bufs[i].len;
-    call->maybe_sent = 1;
-    int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
-    if (w == (int)total) {
-        c->written = 1;
-        return;
-    }
-    if (w < 0 && w != UV_EAGAIN) {
-        conn_fail(c, UPSTREAM_EIO, "the connection failed while sending the request");
-        return;
-    }
-    /* Write the rest from where the kernel stopped taking it. */
-    size_t done = w > 0 ? (size_t)w : 0;
-    unsigned first = 0;
-    while (first < n && done >= bufs[first].len)
-        done -= bufs[first++].len;
-    bufs[first].base += done;
-    bufs[first].len -= done;
-    c->wreq.data = c;
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs + first, n - first, on_write) != 0) {
-        conn_fail(c, UPSTREAM_EIO, "the connection failed while sending the request");
-        return;
-    }
-    c->writing = 1;
+    release(u, b);
+    if (answered && !u->closing)
+        dispatch(u);
 }
 
 /* ---- connections ---- */
-
-static void conn_start(upstream_conn_t *c, upstream_call_t *call)
-{
-    c->call = call;
-    call->conn = c;
-    c->state = c->state == C_CONNECTING ? C_CONNECTING : C_BUSY;
-    c->deadline = call->deadline;
-    c->written = 0;
-    c->got_bytes = 0;
-    c->detached = 0;
-    respparser_reset(c->parser, call->no_body);
-    if (c->state == C_BUSY)
-        conn_write(c);
-}
 
 static void on_connect(uv_connect_t *req, int status)
 {
@@ -380,23 +476,23 @@ static void on_connect(uv_connect_t *req, int status)
     if (status < 0) {
         char why[160];
         snprintf(why, sizeof why, "cannot connect: %s", uv_strerror(status));
-        conn_fail(c, UPSTREAM_ECONNECT, why);
+        conn_fail(c, UPSTREAM_ECONNECT, why, NO_CULPRIT);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0) {
-        conn_fail(c, UPSTREAM_ECONNECT, "cannot read from the connection");
+        conn_fail(c, UPSTREAM_ECONNECT, "cannot read from the connection", NO_CULPRIT);
         return;
     }
     c->state = C_BUSY;
-    if (c->call)
-        conn_write(c);
-    else if (!c->detached)
-        conn_close(c); /* its call was detached while connecting */
+    if (c->n)
+        conn_flush(c);
+    else
+        make_idle(c); /* its calls were detached while connecting */
 }
 
-/* A new connection for call; NULL when out of memory. */
-static upstream_conn_t *conn_open(upstream_t *u, upstream_call_t *call)
+/* A new connection, connecting; NULL when out of memory. */
+static upstream_conn_t *conn_open(upstream_t *u)
 {
     upstream_conn_t *c = calloc(1, sizeof *c);
     if (!c)
@@ -408,6 +504,7 @@ static upstream_conn_t *conn_open(upstream_t *u, upstream_call_t *call)
         return NULL;
     }
     c->up = u;
+    c->culprit = NO_CULPRIT;
     c->next = u->conns;
     if (u->conns)
         u->conns->prev = c;
@@ -415,15 +512,65 @@ static upstream_conn_t *conn_open(upstream_t *u, upstream_call_t *call)
     u->nconns++;
     u->nbusy++;
     c->state = C_CONNECTING;
-    conn_start(c, call);
     c->creq.data = c;
     int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&u->addr, on_connect);
     if (rc != 0) {
         char why[160];
         snprintf(why, sizeof why, "cannot connect: %s", uv_strerror(rc));
-        conn_fail(c, UPSTREAM_ECONNECT, why); /* the call hears of it from on_close */
+        conn_fail(c, UPSTREAM_ECONNECT, why, NO_CULPRIT); /* calls hear of it from on_close */
     }
     return c;
+}
+
+/* Whether c can take call now (RFC 9112 9.3.2: only idempotent requests
+ * follow others). */
+static int can_take(const upstream_conn_t *c, const upstream_call_t *call)
+{
+    if (c->closing || c->draining || c->n >= c->up->o.max_pipeline)
+        return 0;
+    if (!c->n)
+        return 1;
+    return call->replayable && c->ring[(c->head + c->n - 1) & (RING - 1)].idem;
+}
+
+/* Put call at the end of c's ring; written at the end of the turn. */
+static void conn_push(upstream_conn_t *c, upstream_call_t *call)
+{
+    upstream_t *u = c->up;
+    idle_remove(c);
+    slot_t *s = slot_at(c, c->n++);
+    s->call = call;
+    s->deadline = call->deadline;
+    s->no_body = (unsigned char)(call->no_body != 0);
+    s->idem = (unsigned char)(call->replayable != 0);
+    call->conn = c;
+    u->batch = c;
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->dnext = u->dirty;
+        u->dirty = c;
+        if (!uv_is_active((uv_handle_t *)&u->wake))
+            uv_idle_start(&u->wake, idle_cb);
+    }
+}
+
+/* A connection for call, or NULL (none free: wait); *oom when out of memory. */
+static upstream_conn_t *pick(upstream_t *u, const upstream_call_t *call, int *oom)
+{
+    if (u->batch && can_take(u->batch, call))
+        return u->batch;
+    if (u->idle)
+        return u->idle;
+    if (u->nconns < u->o.max_conns) {
+        upstream_conn_t *c = conn_open(u);
+        *oom = !c;
+        return c;
+    }
+    upstream_conn_t *best = NULL;
+    for (upstream_conn_t *c = u->conns; c; c = c->next)
+        if (can_take(c, call) && (!best || c->n < best->n))
+            best = c;
+    return best;
 }
 
 static void sweep_cb(uv_timer_t *t)
@@ -432,12 +579,21 @@ static void sweep_cb(uv_timer_t *t)
     uint64_t now = uv_now(u->loop);
     for (upstream_conn_t *c = u->conns, *next; c; c = next) {
         next = c->next;
-        if (c->closing || !c->deadline || now < c->deadline)
+        if (c->closing)
             continue;
-        if (c->state == C_IDLE)
-            conn_close(c);
-        else
-            conn_fail(c, UPSTREAM_ETIMEDOUT, "no response in time");
+        if (c->state == C_IDLE) {
+            if (now >= c->idle_deadline)
+                conn_close(c);
+            continue;
+        }
+        for (unsigned k = 0; k < c->n; k++) {
+            const slot_t *s = slot_at(c, k);
+            if (s->deadline && now >= s->deadline) {
+                conn_fail(c, UPSTREAM_ETIMEDOUT, "no response in time",
+                          s->call ? (int)k : NO_CULPRIT);
+                break;
+            }
+        }
     }
     /* Unlink the expired waiting calls first: callbacks may send again. */
     upstream_call_t **pp = &u->qhead, *prev = NULL, *expired = NULL;
@@ -465,24 +621,25 @@ static void sweep_cb(uv_timer_t *t)
     }
 }
 
-/* Give waiting calls to idle connections, or to new ones while allowed. */
+/* Give waiting calls to connections (see pick). */
 static void dispatch(upstream_t *u)
 {
-    while (u->qhead && !u->closing && (u->idle || u->nconns < u->o.max_conns)) {
+    while (u->qhead && !u->closing) {
         upstream_call_t *call = u->qhead;
+        int oom = 0;
+        upstream_conn_t *c = pick(u, call, &oom);
+        if (!c && !oom)
+            break;
         u->qhead = call->qnext;
         if (!u->qhead)
             u->qtail = NULL;
         u->nqueue--;
         call->queued = 0;
-        if (u->idle) {
-            upstream_conn_t *c = u->idle;
-            idle_remove(c);
-            u->nbusy++;
-            conn_start(c, call);
-        } else if (!conn_open(u, call)) {
+        call->qnext = NULL;
+        if (oom)
             deliver(call, UPSTREAM_ENOMEM);
-        }
+        else
+            conn_push(c, call);
     }
 }
 
@@ -512,10 +669,22 @@ upstream_t *upstream_new(uv_loop_t *loop, const char *ip, int port, const upstre
         u->o.idle_timeout_ms = DEFAULT_IDLE_MS;
     if (!u->o.max_body)
         u->o.max_body = DEFAULT_MAX_BODY;
+    if (!u->o.max_pipeline)
+        u->o.max_pipeline = UPSTREAM_DEFAULT_PIPELINE;
+    if (u->o.max_pipeline > UPSTREAM_MAX_PIPELINE)
+        u->o.max_pipeline = UPSTREAM_MAX_PIPELINE;
     uv_timer_init(loop, &u->sweep);
     u->sweep.data = u;
     uv_timer_start(&u->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
     uv_unref((uv_handle_t *)&u->sweep);
+    uv_check_init(loop, &u->flush);
+    u->flush.data = u;
+    uv_check_start(&u->flush, flush_cb);
+    uv_unref((uv_handle_t *)&u->flush);
+    uv_idle_init(loop, &u->wake);
+    u->wake.data = u;
+    uv_unref((uv_handle_t *)&u->wake);
+    u->handles = 3;
     return u;
 }
 
@@ -568,24 +737,53 @@ void upstream_detach(upstream_call_t *call)
     if (!c)
         return;
     call->conn = NULL;
-    c->call = NULL;
-    if (c->closing)
-        return; /* its close callback now finds no call */
-    if (c->state == C_CONNECTING || c->writing || !c->written) {
-        conn_close(c); /* the request would go out half-written or with freed bytes */
+    unsigned k = 0;
+    while (k < c->n && slot_at(c, k)->call != call)
+        k++;
+    if (k == c->n)
+        return;
+    if (c->closing) {
+        slot_at(c, k)->call = NULL; /* its close callback now finds no call */
         return;
     }
-    c->detached = 1; /* wait for the answer (up to the deadline) and drop it */
+    if (k >= c->nsent) {
+        /* Not written yet: it simply leaves the ring. */
+        for (unsigned j = k; j + 1 < c->n; j++)
+            *slot_at(c, j) = *slot_at(c, j + 1);
+        c->n--;
+        if (!c->n && c->state == C_BUSY && !c->writing)
+            make_idle(c);
+        return;
+    }
+    slot_at(c, k)->call = NULL;
+    if (k >= c->nwritten) {
+        /* The request would go out half-written or with freed bytes. */
+        conn_fail(c, UPSTREAM_EIO, "a request ahead of it was given up while being sent",
+                  NO_CULPRIT);
+        return;
+    }
+    /* Wait for its answer (up to its deadline) and drop it; nothing new
+     * goes behind it meanwhile. */
+    c->draining = 1;
 }
 
 size_t upstream_conns(const upstream_t *u) { return u->nconns; }
 
 size_t upstream_busy(const upstream_t *u) { return u->nbusy; }
 
-static void timer_closed(uv_handle_t *h)
+size_t upstream_max_depth(const upstream_t *u)
+{
+    size_t m = 0;
+    for (const upstream_conn_t *c = u->conns; c; c = c->next)
+        if (c->n > m)
+            m = c->n;
+    return m;
+}
+
+static void handle_closed(uv_handle_t *h)
 {
     upstream_t *u = h->data;
-    u->timer_closed = 1;
+    u->handles--;
     maybe_finish_close(u);
 }
 
@@ -603,12 +801,16 @@ void upstream_close(upstream_t *u, void (*cb)(void *data), void *data)
     }
     u->qtail = NULL;
     for (upstream_conn_t *c = u->conns; c; c = c->next) {
-        upstream_call_t *call = c->call;
-        c->call = NULL;
-        if (call)
-            deliver(call, UPSTREAM_ECLOSED);
+        for (unsigned k = 0; k < c->n; k++) {
+            upstream_call_t *call = slot_at(c, k)->call;
+            slot_at(c, k)->call = NULL;
+            if (call)
+                deliver(call, UPSTREAM_ECLOSED);
+        }
     }
     for (upstream_conn_t *c = u->conns; c; c = c->next)
         conn_close(c);
-    uv_close((uv_handle_t *)&u->sweep, timer_closed);
+    uv_close((uv_handle_t *)&u->sweep, handle_closed);
+    uv_close((uv_handle_t *)&u->flush, handle_closed);
+    uv_close((uv_handle_t *)&u->wake, handle_closed);
 }

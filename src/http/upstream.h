@@ -1,8 +1,8 @@
 /*
  * upstream.h -- an asynchronous HTTP/1.1 client on libuv, for talking to
  * local HTTP servers from the loop (custom handlers): one upstream_t per
- * address, a pool of keep-alive connections, one request at a time per
- * connection (no pipelining), bounded buffers, timeouts.
+ * address, a pool of keep-alive connections, HTTP/1.1 pipelining (RFC 9112
+ * section 9.3.2), bounded buffers, timeouts.
  *
  * The caller builds the request head itself (request line, headers,
  * framing header and the blank line) and hands it over with the body; the
@@ -22,7 +22,23 @@
  * request is closed; one waiting for the answer waits on (up to the call's
  * timeout) so that the peer can finish, then is reused or closed.
  *
- * A connection that has served one exchange goes back to the pool when
+ * Pipelining: calls sent during one loop turn are gathered per connection
+ * and written at the end of the turn (a uv_check_t), several requests in
+ * one system call, up to max_pipeline requests in flight per connection;
+ * responses are matched to requests in order. Calls fill the connection
+ * that is gathering this turn's requests, then an idle one, then a new one
+ * (while under max_conns), then the least loaded busy one. Only replayable
+ * (idempotent) calls go behind others; a call that is not replayable goes
+ * only on a connection with nothing in flight, and nothing follows it
+ * there until it is answered. When a connection ends with calls
+ * unanswered (the peer closed it, answered "Connection: close", sent a
+ * response that does not parse, a call timed out), the call at fault gets
+ * the error, and each call behind it is sent once more on another
+ * connection when replayable, or fails with UPSTREAM_EIO. A connection
+ * whose in-flight call is detached takes no new call until everything it
+ * carries is answered.
+ *
+ * A connection that has served its exchanges goes back to the pool when
  * both sides agreed to keep it alive, and is closed after idle_timeout_ms
  * unused, or at once if the peer closes it or sends anything unasked.
  *
@@ -67,8 +83,10 @@ struct upstream_call {
     int chunked;            /* send the body as one chunk and a last chunk (the head
                                says "Transfer-Encoding: chunked") */
     int no_body;            /* HEAD: the response has no body */
-    int replayable;         /* may be sent again on a fresh connection when a reused
-                               one turns out closed before any answer (idempotent) */
+    int replayable;         /* idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE):
+                               may be pipelined behind other calls, and sent again
+                               on another connection when its own ends before any
+                               answer to it (once) */
     uint64_t timeout_ms;    /* whole exchange, connect included; 0 = none */
     upstream_cb cb;
     void *data;
@@ -93,7 +111,12 @@ typedef struct upstream_opts {
     size_t max_idle;          /* idle connections kept (0: 256) */
     uint64_t idle_timeout_ms; /* idle connections closed after (0: 2000) */
     size_t max_body;          /* response body limit in bytes (0: 256 MB) */
+    size_t max_pipeline;      /* requests in flight per connection (0: 8; 1: no
+                                 pipelining; at most UPSTREAM_MAX_PIPELINE) */
 } upstream_opts_t;
+
+#define UPSTREAM_DEFAULT_PIPELINE 8
+#define UPSTREAM_MAX_PIPELINE 64
 
 /* A new upstream for ip (IPv4 or IPv6 literal) and port on loop; opts may
  * be NULL. NULL when out of memory or ip is not an address. */
@@ -107,9 +130,11 @@ void upstream_send(upstream_t *u, upstream_call_t *call);
  * otherwise. */
 void upstream_detach(upstream_call_t *call);
 
-/* Connections open (busy, idle, connecting) and busy. */
+/* Connections open (busy, idle, connecting) and busy; the calls in flight
+ * on the busiest connection (for tests and diagnostics). */
 size_t upstream_conns(const upstream_t *u);
 size_t upstream_busy(const upstream_t *u);
+size_t upstream_max_depth(const upstream_t *u);
 
 /* Fail pending calls with UPSTREAM_ECLOSED, close every connection, free u
  * once its handles have closed, then run cb(data) (cb may be NULL). u must

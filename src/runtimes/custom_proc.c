@@ -341,7 +341,9 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     p->ca = ca;
     p->seq = ++ca->next_seq;
     p->port = port;
-    upstream_opts_t uo = {.max_conns = 4096, .max_idle = 1024};
+    upstream_opts_t uo = {.max_conns = 4096,
+                          .max_idle = 1024,
+                          .max_pipeline = conf->pipelining ? (size_t)conf->pipeline_depth : 1};
     p->up = upstream_new(ca->loop, "127.0.0.1", port, &uo);
     size_t added = 0;
     char **env = p->up ? proc_env(p, &added) : NULL;

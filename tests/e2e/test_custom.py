@@ -26,6 +26,7 @@ const port = process.env.FUNCTIONS_CUSTOMHANDLER_PORT;
 const delay = parseInt(process.env.START_DELAY_MS || '0', 10);
 if (process.env.EXIT_AT_START) { console.error('failing at start on purpose'); process.exit(7); }
 let probes = 0;
+let maxDepth = 0; // most requests in flight at once on one connection
 
 function answer(req, res, body) {
   const u = new URL(req.url, 'http://x');
@@ -57,6 +58,17 @@ function answer(req, res, body) {
   }
   if (p === '/api/slow') {
     setTimeout(() => res.end('slow done'), parseInt(u.searchParams.get('ms') || '100', 10));
+    return;
+  }
+  if (p === '/api/slowecho') {
+    // Answers its own query after ms: pipelined answers must still pair up.
+    setTimeout(() => res.end('echo ' + u.searchParams.get('n')),
+               parseInt(u.searchParams.get('ms') || '0', 10));
+    return;
+  }
+  if (p === '/api/stats') {
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({maxDepth}));
     return;
   }
   if (p === '/api/crash') { console.error('crashing on purpose'); process.exit(3); }
@@ -117,6 +129,10 @@ function answer(req, res, body) {
 
 setTimeout(() => {
   http.createServer((req, res) => {
+    const s = req.socket;
+    s.inflight = (s.inflight || 0) + 1;
+    if (s.inflight > maxDepth) maxDepth = s.inflight;
+    res.on('finish', () => { s.inflight--; });
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => answer(req, res, Buffer.concat(chunks)));
@@ -160,7 +176,8 @@ def settings(values=None):
 
 
 FORWARD_FNS = {"echo": fn(), "items": fn(route="items/{id}"), "bytes": fn(), "chunked": fn(),
-               "slow": fn(), "crash": fn(), "env": fn(), "log": fn()}
+               "slow": fn(), "crash": fn(), "env": fn(), "log": fn(), "slowecho": fn(),
+               "stats": fn()}
 
 
 def make(make_app, functions=None, host=None, values=None, files=None):
@@ -498,6 +515,10 @@ def test_relative_executable_in_app_and_default_worker_path(make_app, start_host
      "host.json: field 'httpWorker.enableForwardingHttpRequest': expected true or false"),
     (custom_host(extra={"stratus": {"customHandler": {"startupTimeout": "soon"}}}),
      "host.json: field 'stratus.customHandler.startupTimeout'"),
+    (custom_host(extra={"stratus": {"customHandler": {"pipelining": "yes"}}}),
+     "host.json: field 'stratus.customHandler.pipelining': expected true or false"),
+    (custom_host(extra={"stratus": {"customHandler": {"pipelineDepth": 0}}}),
+     "host.json: field 'stratus.customHandler.pipelineDepth': expected an integer from 1 to 64"),
 ])
 def test_bad_configuration_is_a_clear_error(make_app, start_host, host_json, expected):
     app = make(make_app, host=host_json)
@@ -505,6 +526,84 @@ def test_bad_configuration_is_a_clear_error(make_app, start_host, host_json, exp
     rc = h.proc.wait(60)
     assert rc != 0
     assert log_has(h, expected)
+
+
+# ---- pipelining ----
+
+def burst(h, paths, workers=16):
+    """GET every path from `workers` threads at once; {path: (status, body)}."""
+    out = {}
+    lock = threading.Lock()
+    todo = list(paths)
+
+    def run():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                p = todo.pop()
+            r = h.get(p, timeout=60)
+            with lock:
+                out[p] = (r.status, r.body)
+
+    threads = [threading.Thread(target=run) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def test_pipelined_forwarding_pairs_each_answer_with_its_request(make_app, start_host):
+    h = start_host(make(make_app))
+    paths = ["/api/echo?n=%d&pad=%s" % (i, "x" * (i % 7)) for i in range(400)]
+    got = burst(h, paths, workers=24)
+    assert len(got) == len(paths)
+    for p, (st, body) in got.items():
+        assert st == 200, (p, body)
+        assert json.loads(body)["url"] == p
+    # POSTs (never pipelined behind others) mixed with GETs stay paired too.
+    results = {}
+
+    def post(i):
+        r = h.post("/api/echo?post=%d" % i, body=("body %d" % i).encode(), timeout=60)
+        results[i] = r
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    more = burst(h, ["/api/echo?m=%d" % i for i in range(100)], workers=8)
+    for t in threads:
+        t.join()
+    for i, r in results.items():
+        assert r.status == 200
+        assert r.json()["url"] == "/api/echo?post=%d" % i
+        assert base64.b64decode(r.json()["body"]) == ("body %d" % i).encode()
+    for p, (st, body) in more.items():
+        assert st == 200 and json.loads(body)["url"] == p
+    print("deepest pipeline seen by the handler:", h.get("/api/stats").json()["maxDepth"])
+
+
+def test_pipelined_requests_served_slowly(make_app, start_host):
+    h = start_host(make(make_app))
+    # Earlier requests take longer: the handler finishes them out of order,
+    # its server answers in order, each answer goes to its own caller.
+    paths = ["/api/slowecho?n=%d&ms=%d" % (i, 200 - (i % 10) * 20) for i in range(120)]
+    got = burst(h, paths, workers=30)
+    for p, (st, body) in got.items():
+        n = p.split("n=")[1].split("&")[0]
+        assert st == 200, (p, body)
+        assert body == ("echo " + n).encode()
+
+
+def test_pipelining_can_be_turned_off(make_app, start_host):
+    host = custom_host(extra={"stratus": {"customHandler": {"pipelining": False}}})
+    h = start_host(make(make_app, host=host))
+    paths = ["/api/slowecho?n=%d&ms=%d" % (i, i % 5) for i in range(200)]
+    got = burst(h, paths, workers=24)
+    for p, (st, body) in got.items():
+        assert st == 200 and body == ("echo " + p.split("n=")[1].split("&")[0]).encode()
+    assert h.get("/api/stats").json()["maxDepth"] == 1
 
 
 # ---- processes ----

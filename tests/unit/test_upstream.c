@@ -36,10 +36,15 @@ typedef struct raw_conn {
     char buf[8192];
     size_t len;
     int requests;
+    int holding; /* a request is held: later ones wait behind it (in order) */
+    int ended;   /* answered "Connection: close": reads nothing more */
 } raw_conn_t;
 
 static uv_tcp_t raw_listener;
 static int raw_accepted;
+static int raw_held;         /* requests received and never answered */
+static int raw_max_per_read; /* most requests that arrived in one read */
+static int raw_die_left;     /* GET /die1 closes the connection this many times */
 
 static void raw_closed(uv_handle_t *h) { free(h); }
 
@@ -74,6 +79,37 @@ static void raw_close(raw_conn_t *c)
 static void raw_answer(raw_conn_t *c)
 {
     c->requests++;
+    if (c->holding || strstr(c->buf, " /hold") == strchr(c->buf, ' ')) {
+        c->holding = 1;
+        raw_held++;
+        return;
+    }
+    if (!strncmp(c->buf, "GET /p?", 7) || !strncmp(c->buf, "GET /bye?", 9)) {
+        /* Answers the query; /bye also ends the connection. */
+        int bye = c->buf[5] == 'b';
+        const char *q = strchr(c->buf, '?') + 1;
+        int n = (int)strcspn(q, " ");
+        char out[256];
+        snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%.*s",
+                 bye ? "Connection: close\r\n" : "", n, n, q);
+        raw_send(c, out);
+        if (bye) {
+            c->ended = 1;
+            uv_shutdown_t *s = malloc(sizeof *s);
+            uv_shutdown(s, (uv_stream_t *)&c->tcp, raw_shutdown_done);
+        }
+        return;
+    }
+    if (!strncmp(c->buf, "GET /die ", 9) || (!strncmp(c->buf, "GET /die1 ", 10) && raw_die_left)) {
+        if (c->buf[8] == '1')
+            raw_die_left--;
+        raw_close(c);
+        return;
+    }
+    if (!strncmp(c->buf, "GET /die1 ", 10)) {
+        raw_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlive");
+        return;
+    }
     if (!strncmp(c->buf, "GET /chunked ", 13)) {
         raw_send(c, "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
                     "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n");
@@ -122,7 +158,10 @@ static void raw_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
     c->len += (size_t)n;
     c->buf[c->len] = '\0';
     char *end;
-    while ((end = strstr(c->buf, "\r\n\r\n"))) {
+    int in_read = 0;
+    while (!c->ended && (end = strstr(c->buf, "\r\n\r\n"))) {
+        if (++in_read > raw_max_per_read)
+            raw_max_per_read = in_read;
         size_t used = (size_t)(end + 4 - c->buf);
         raw_answer(c);
         if (uv_is_closing((uv_handle_t *)&c->tcp))
@@ -433,6 +472,256 @@ TEST(detach_and_close)
     CHECK_INT(closed_flag, 1);
 }
 
+/* ---- pipelining ---- */
+
+static void start_get(result_t *r, upstream_t *u, const char *head)
+{
+    prepare(r, head, NULL);
+    r->call.replayable = 1;
+    upstream_send(u, &r->call);
+}
+
+static int all_done(result_t *r, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!r[i].done)
+            return 0;
+    return 1;
+}
+
+static void run_all(result_t *r, int n)
+{
+    for (int k = 0; k < 100000 && !all_done(r, n); k++)
+        uv_run(&loop, UV_RUN_ONCE);
+}
+
+static void spin(int turns)
+{
+    for (int i = 0; i < turns; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+TEST(pipelined_responses_in_order)
+{
+    upstream_opts_t o = {.max_conns = 2, .max_pipeline = 8};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", server_port, &o);
+    enum { N = 40 };
+    static result_t r[N];
+    static char heads[N][64];
+    for (int i = 0; i < N; i++) {
+        snprintf(heads[i], sizeof heads[i], "GET /o?i=%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+        start_get(&r[i], u, heads[i]);
+    }
+    CHECK(upstream_conns(u) <= 2);
+    CHECK_INT(upstream_max_depth(u), 8);
+    run_all(r, N);
+    for (int i = 0; i < N; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "X-Request=GET /o?i=%d;", i);
+        CHECK_INT(r[i].done, 1);
+        CHECK_INT(r[i].status, UPSTREAM_OK);
+        CHECK_CONTAINS(r[i].header, want);
+    }
+    CHECK(upstream_conns(u) <= 2);
+    CHECK_INT(upstream_busy(u), 0);
+    close_upstream(u);
+
+    /* Requests of one turn reach the server in one write. */
+    u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    raw_max_per_read = 0;
+    for (int i = 0; i < 8; i++) {
+        snprintf(heads[i], sizeof heads[i], "GET /p?%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+        start_get(&r[i], u, heads[i]);
+    }
+    run_all(r, 8);
+    for (int i = 0; i < 8; i++) {
+        char want[8];
+        snprintf(want, sizeof want, "%d", i);
+        CHECK_INT(r[i].status, UPSTREAM_OK);
+        CHECK_STR(r[i].body, want);
+    }
+    CHECK_INT(upstream_conns(u), 1);
+    CHECK(raw_max_per_read > 1);
+    close_upstream(u);
+}
+
+TEST(pipeline_depth_limit)
+{
+    upstream_opts_t o = {.max_conns = 2, .max_pipeline = 4};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    static result_t r[10];
+    raw_held = 0;
+    for (int i = 0; i < 10; i++)
+        start_get(&r[i], u, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int k = 0; k < 1000 && raw_held < 8; k++)
+        uv_run(&loop, UV_RUN_ONCE);
+    spin(50);
+    CHECK_INT(raw_held, 8); /* 4 on each of the 2 connections; 2 wait */
+    CHECK_INT(upstream_conns(u), 2);
+    CHECK_INT(upstream_max_depth(u), 4);
+    closed_flag = 0;
+    upstream_close(u, on_closed, &closed_flag);
+    for (int i = 0; i < 10; i++)
+        CHECK_INT(r[i].status, UPSTREAM_ECLOSED);
+    run_until(&closed_flag);
+
+    /* Depth 1 is no pipelining. */
+    o.max_pipeline = 1;
+    u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    raw_held = 0;
+    for (int i = 0; i < 4; i++)
+        start_get(&r[i], u, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int k = 0; k < 1000 && raw_held < 2; k++)
+        uv_run(&loop, UV_RUN_ONCE);
+    spin(50);
+    CHECK_INT(raw_held, 2);
+    CHECK_INT(upstream_max_depth(u), 1);
+    close_upstream(u);
+}
+
+TEST(non_idempotent_not_followed)
+{
+    upstream_opts_t o = {.max_conns = 1, .max_pipeline = 8};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    static result_t r[3];
+    raw_held = 0;
+    start(&r[0], u, "POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", NULL);
+    start_get(&r[1], u, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[2], u, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int k = 0; k < 1000 && raw_held < 1; k++)
+        uv_run(&loop, UV_RUN_ONCE);
+    spin(50);
+    CHECK_INT(raw_held, 1); /* nothing went behind the POST */
+    CHECK_INT(upstream_max_depth(u), 1);
+    close_upstream(u);
+
+    /* Nor does a POST go behind GETs. */
+    u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    raw_held = 0;
+    start_get(&r[0], u, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[1], u, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    start(&r[2], u, "POST /hold HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", NULL);
+    for (int k = 0; k < 1000 && raw_held < 2; k++)
+        uv_run(&loop, UV_RUN_ONCE);
+    spin(50);
+    CHECK_INT(raw_held, 2);
+    CHECK_INT(upstream_max_depth(u), 2);
+    close_upstream(u);
+}
+
+TEST(close_mid_pipeline_retries)
+{
+    upstream_opts_t o = {.max_conns = 1, .max_pipeline = 8};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    static result_t r[3];
+    int before = raw_accepted;
+    /* The connection is closed under the second request: it and the third
+     * were not answered, so both go again on a new connection. */
+    raw_die_left = 1;
+    start_get(&r[0], u, "GET /p?a HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[1], u, "GET /die1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[2], u, "GET /p?c HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_all(r, 3);
+    CHECK_INT(r[0].status, UPSTREAM_OK);
+    CHECK_STR(r[0].body, "a");
+    CHECK_INT(r[1].status, UPSTREAM_OK);
+    CHECK_STR(r[1].body, "live");
+    CHECK_INT(r[2].status, UPSTREAM_OK);
+    CHECK_STR(r[2].body, "c");
+    CHECK_INT(raw_accepted - before, 2);
+
+    /* Once only: a request that kills every connection fails, and so does
+     * the one behind it, already sent twice. */
+    start_get(&r[0], u, "GET /p?a HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[1], u, "GET /die HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[2], u, "GET /p?c HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_all(r, 3);
+    CHECK_INT(r[0].status, UPSTREAM_OK);
+    CHECK_INT(r[1].status, UPSTREAM_EIO);
+    CHECK_INT(r[2].status, UPSTREAM_EIO);
+    CHECK_CONTAINS(r[2].error, "closed before an answer");
+    CHECK_INT(r[1].call.maybe_sent, 1);
+    close_upstream(u);
+}
+
+TEST(connection_close_response_mid_pipeline)
+{
+    upstream_opts_t o = {.max_conns = 1, .max_pipeline = 8};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    static result_t r[4];
+    int before = raw_accepted;
+    start_get(&r[0], u, "GET /p?a HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[1], u, "GET /bye?b HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[2], u, "GET /p?c HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[3], u, "GET /p?d HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_all(r, 4);
+    static const char *want[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(r[i].status, UPSTREAM_OK);
+        CHECK_STR(r[i].body, want[i]);
+    }
+    CHECK_INT(raw_accepted - before, 2);
+    close_upstream(u);
+}
+
+TEST(parse_error_mid_pipeline)
+{
+    upstream_opts_t o = {.max_conns = 1, .max_pipeline = 8};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    static result_t r[3];
+    start_get(&r[0], u, "GET /p?a HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[1], u, "GET /garbage HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[2], u, "GET /p?c HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_all(r, 3);
+    CHECK_INT(r[0].status, UPSTREAM_OK);
+    CHECK_STR(r[0].body, "a");
+    CHECK_INT(r[1].status, UPSTREAM_EPROTO);
+    CHECK_CONTAINS(r[1].error, "invalid response");
+    CHECK_INT(r[2].status, UPSTREAM_OK); /* sent again on a new connection */
+    CHECK_STR(r[2].body, "c");
+    close_upstream(u);
+}
+
+TEST(timeout_mid_pipeline)
+{
+    upstream_opts_t o = {.max_conns = 4, .max_pipeline = 8};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    static result_t r[3];
+    /* The first request is never answered: it times out, and the one behind
+     * it goes again on a new connection. The raw server holds everything
+     * behind a held request, as a server answering in order must. */
+    prepare(&r[0], "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    r[0].call.replayable = 1;
+    r[0].call.timeout_ms = 150;
+    upstream_send(u, &r[0].call);
+    prepare(&r[1], "GET /p?b HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    r[1].call.replayable = 1;
+    r[1].call.timeout_ms = 5000;
+    upstream_send(u, &r[1].call);
+    CHECK_INT(upstream_max_depth(u), 2);
+    run_all(r, 2);
+    CHECK_INT(r[0].status, UPSTREAM_ETIMEDOUT);
+    CHECK_INT(r[1].status, UPSTREAM_OK);
+    CHECK_STR(r[1].body, "b");
+
+    /* A request given up (detached) in the middle of a pipeline: its
+     * connection takes nothing new until its answer, so a new call goes
+     * on another connection. */
+    start_get(&r[0], u, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[1], u, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n");
+    spin(50);
+    size_t conns = upstream_conns(u);
+    upstream_detach(&r[0].call);
+    start_get(&r[2], u, "GET /p?c HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_until(&r[2].done);
+    CHECK_INT(r[2].status, UPSTREAM_OK);
+    CHECK_STR(r[2].body, "c");
+    CHECK_INT(r[1].done, 0);
+    CHECK(upstream_conns(u) >= conns);
+    close_upstream(u);
+    CHECK_INT(r[1].status, UPSTREAM_ECLOSED);
+}
+
 static void close_any(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -462,6 +751,13 @@ int main(void)
     RUN(failures);
     RUN(stale_connection_retry);
     RUN(detach_and_close);
+    RUN(pipelined_responses_in_order);
+    RUN(pipeline_depth_limit);
+    RUN(non_idempotent_not_followed);
+    RUN(close_mid_pipeline_retries);
+    RUN(connection_close_response_mid_pipeline);
+    RUN(parse_error_mid_pipeline);
+    RUN(timeout_mid_pipeline);
 
     http_server_close(&server);
     uv_close((uv_handle_t *)&raw_listener, NULL);
