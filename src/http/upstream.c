@@ -16,9 +16,11 @@
  */
 #include "upstream.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define READ_SIZE (64 * 1024)
 #define SWEEP_MS 100
@@ -554,11 +556,26 @@ static void conn_push(upstream_conn_t *c, upstream_call_t *call)
     }
 }
 
+/* 1 when idle connection c is no use: the handler closed it (or died)
+ * and the loop has not read that yet, or it holds bytes nobody asked for.
+ * Sending on it would fail a request the handler never saw. */
+static int idle_stale(upstream_conn_t *c)
+{
+    uv_os_fd_t fd;
+    char b;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+        return 1;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* A connection for call, or NULL (none free: wait); *oom when out of memory. */
 static upstream_conn_t *pick(upstream_t *u, const upstream_call_t *call, int *oom)
 {
     if (u->batch && can_take(u->batch, call))
         return u->batch;
+    while (u->idle && idle_stale(u->idle))
+        conn_close(u->idle);
     if (u->idle)
         return u->idle;
     if (u->nconns < u->o.max_conns) {
