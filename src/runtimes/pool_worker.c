@@ -376,8 +376,8 @@ static void on_frame(worker_t *w, const frame_t *f)
         json_int_t proto = json_integer_value(json_object_get(meta, "protocol"));
         const char *rt = json_string_value(json_object_get(meta, "runtime"));
         json_int_t conc = json_integer_value(json_object_get(meta, "concurrency"));
-        w->sequential = conc == 1;
         w->concurrency = conc >= 1 ? (size_t)conc : 1;
+        w->sequential = w->concurrency == 1 || json_is_true(json_object_get(meta, "sequential"));
         char why[120];
         if (proto != FRAME_PROTOCOL_VERSION) {
             pool__worker_kill(w, "it speaks another protocol version");

@@ -387,7 +387,10 @@ int cmd_worker(int argc, char **argv)
 
     buf_t hello;
     buf_init(&hello, 4096);
-    buf_printf(&hello, "{\"runtime\":\"native\",\"protocol\":%d,\"pid\":%d,\"concurrency\":1}",
+    /* One invocation at a time, but many may wait in the socket: the host
+     * then sends a whole batch per wake-up, answered with one write. */
+    buf_printf(&hello, "{\"runtime\":\"native\",\"protocol\":%d,\"pid\":%d,"
+                       "\"concurrency\":1000,\"sequential\":true}",
                FRAME_PROTOCOL_VERSION, (int)getpid());
     frame_encode(&W.out, FRAME_HELLO, 0, hello.p, hello.len, NULL, 0);
     buf_free(&hello);
