@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../telemetry/log.h"
+#include "../util/lines.h"
 #include "custom.h"
 
 extern char **environ;
@@ -122,45 +123,16 @@ static void out_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init(chunk, sizeof chunk);
 }
 
+static void out_emit(void *ctx, const char *s, size_t n) { out_line(ctx, s, n); }
+
 static void out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     ch_out_t *o = s->data;
-    if (n <= 0) {
-        if (n < 0) {
-            if (o->line.len)
-                out_line(o, o->line.p, o->line.len);
-            buf_reset(&o->line);
-            uv_read_stop(s);
-        }
-        return;
-    }
-    const char *d = b->base;
-    size_t left = (size_t)n;
-    while (left) {
-        const char *nl = memchr(d, '\n', left);
-        size_t take = nl ? (size_t)(nl - d) : left;
-        if (o->line.len + take > CH_LINE_MAX) {
-            size_t room = CH_LINE_MAX - o->line.len;
-            buf_append(&o->line, d, room);
-            out_line(o, o->line.p, o->line.len);
-            buf_reset(&o->line);
-            d += room;
-            left -= room;
-            continue;
-        }
-        if (nl && !o->line.len) {
-            out_line(o, d, take);
-        } else {
-            buf_append(&o->line, d, take);
-            if (nl) {
-                out_line(o, o->line.p, o->line.len);
-                buf_reset(&o->line);
-            }
-        }
-        if (!nl)
-            break;
-        d = nl + 1;
-        left -= take + 1;
+    if (n > 0)
+        lines_feed(&o->line, CH_LINE_MAX, b->base, (size_t)n, out_emit, o);
+    else if (n < 0) {
+        lines_end(&o->line, out_emit, o);
+        uv_read_stop(s);
     }
 }
 

@@ -16,6 +16,7 @@
 
 #include "../cli/cli.h"
 #include "../telemetry/log.h"
+#include "../util/lines.h"
 #include "../util/id.h"
 #include "lambda_priv.h"
 
@@ -156,43 +157,17 @@ static void out_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     *b = uv_buf_init(m, m ? READ_CHUNK : 0);
 }
 
+static void out_emit(void *ctx, const char *s, size_t n) { out_line(ctx, s, n); }
+
 static void out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     lambda_proc_t *p = s->data;
     lambda_out_t *o = s == (uv_stream_t *)&p->out.pipe ? &p->out : &p->err;
-    if (n < 0) {
-        if (o->line.len)
-            out_line(o, o->line.p, o->line.len);
-        buf_reset(&o->line);
+    if (n > 0)
+        lines_feed(&o->line, LAMBDA_LINE_MAX, b->base, (size_t)n, out_emit, o);
+    else if (n < 0) {
+        lines_end(&o->line, out_emit, o);
         uv_read_stop(s);
-    }
-    const char *d = b->base;
-    size_t left = n > 0 ? (size_t)n : 0;
-    while (left) {
-        const char *nl = memchr(d, '\n', left);
-        size_t take = nl ? (size_t)(nl - d) : left;
-        if (o->line.len + take > LAMBDA_LINE_MAX) {
-            size_t room = LAMBDA_LINE_MAX - o->line.len;
-            buf_append(&o->line, d, room);
-            out_line(o, o->line.p, o->line.len);
-            buf_reset(&o->line);
-            d += room;
-            left -= room;
-            continue;
-        }
-        if (!nl) {
-            buf_append(&o->line, d, take);
-            break;
-        }
-        if (o->line.len) {
-            buf_append(&o->line, d, take);
-            out_line(o, o->line.p, o->line.len);
-            buf_reset(&o->line);
-        } else {
-            out_line(o, d, take);
-        }
-        d = nl + 1;
-        left -= take + 1;
     }
     free(b->base);
 }

@@ -15,6 +15,7 @@
 #include "../telemetry/log.h"
 #include "../util/buf.h"
 #include "../util/jsontok.h"
+#include "../util/lines.h"
 #include "frame.h"
 #include "pool_priv.h"
 
@@ -476,47 +477,19 @@ static void out_line(out_pipe_t *o, const char *p, size_t n)
     log_write(o->is_err ? LOG_ERROR : LOG_INFO, cat, c ? c->inv->id : NULL, "%.*s", (int)n, p);
 }
 
+static void out_emit(void *ctx, const char *s, size_t n) { out_line(ctx, s, n); }
+
 static void out_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     worker_t *w = s->data;
     out_pipe_t *o = s == (uv_stream_t *)&w->out.pipe ? &w->out : &w->err;
-    pool_t *p = w->pool;
-    if (n <= 0) {
-        if (n < 0) {
-            if (o->line.len)
-                out_line(o, o->line.p, o->line.len);
-            buf_reset(&o->line);
-            uv_read_stop(s);
-        }
-        release(p, b);
-        return;
+    if (n > 0)
+        lines_feed(&o->line, LINE_MAX_BYTES, b->base, (size_t)n, out_emit, o);
+    else if (n < 0) {
+        lines_end(&o->line, out_emit, o);
+        uv_read_stop(s);
     }
-    const char *d = b->base;
-    size_t left = (size_t)n;
-    while (left) {
-        const char *nl = memchr(d, '\n', left);
-        size_t take = nl ? (size_t)(nl - d) : left;
-        if (o->line.len + take > LINE_MAX_BYTES) {
-            buf_append(&o->line, d, LINE_MAX_BYTES - o->line.len);
-            out_line(o, o->line.p, o->line.len);
-            buf_reset(&o->line);
-        } else if (nl) {
-            if (o->line.len) {
-                buf_append(&o->line, d, take);
-                out_line(o, o->line.p, o->line.len);
-                buf_reset(&o->line);
-            } else {
-                out_line(o, d, take);
-            }
-        } else {
-            buf_append(&o->line, d, take);
-        }
-        if (!nl)
-            break;
-        d = nl + 1;
-        left -= take + 1;
-    }
-    release(p, b);
+    release(w->pool, b);
 }
 
 /* ---- worker lifecycle ---- */
