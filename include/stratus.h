@@ -120,6 +120,38 @@ int stratus_res_body(stratus_ctx *ctx, const void *data, size_t len);
 int stratus_res_printf(stratus_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- triggers and bindings (queue, blob, timer, ...) ----------------------
+ *
+ * The trigger's payload is stratus_trigger_data(): a queue message's body,
+ * a blob's bytes, the TimerInfo JSON of a timer. Binding data is the
+ * trigger's metadata, by name as in Azure: a queue message's "Id",
+ * "DequeueCount", "InsertionTime", ...; a blob's "BlobTrigger", "Uri" and
+ * the captures of its path pattern ("name" for "images/{name}"); the
+ * properties of a JSON payload. Names compare case-insensitively.
+ */
+
+/* A value of the binding data as text (numbers and booleans as their JSON
+ * text, objects and arrays as JSON), or NULL when there is none. */
+const char *stratus_trigger_meta(stratus_ctx *ctx, const char *name);
+
+/* The value of input binding `name` (a blob "in" binding): its bytes,
+ * NUL-terminated, with the length in *len when len is not NULL. NULL when
+ * the function has no such input or it found nothing (no such blob). */
+const void *stratus_input(stratus_ctx *ctx, const char *name, size_t *len);
+
+/* Set output binding `name` ("$return" too) to len bytes, replacing an
+ * earlier value. Outputs are written by the host after the function
+ * returned 0, never when it failed. 0, or -1 (bad arguments, no memory). */
+int stratus_output(stratus_ctx *ctx, const char *name, const void *data, size_t len);
+
+/* Add one more value to output binding `name`: each becomes its own queue
+ * message (Azure's ICollector). 0 or -1. */
+int stratus_output_add(stratus_ctx *ctx, const char *name, const void *data, size_t len);
+
+/* Retries of this invocation before this attempt (0 on the first try) under
+ * the function's retry policy. */
+int stratus_retry_count(stratus_ctx *ctx);
+
 /* ---- logging ------------------------------------------------------------- */
 
 /* Write a log line attributed to this invocation. */

@@ -13,11 +13,21 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define BINDING_KIND_VERSION 1
+#define BINDING_KIND_VERSION 2
 
 typedef enum binding_dir { BINDING_IN = 1, BINDING_OUT = 2, BINDING_INOUT = 3 } binding_dir_t;
 
 struct binding;
+struct function;
+struct stratus_ctx;
+
+/* The host, as binding kinds see it (src/core/trigger.c): the loop, the
+ * app, stores by connection, and running a function for an event. */
+typedef struct binding_host binding_host_t;
+
+/* Completion of a read (value set, or NULL with ok 0) or a write. reason
+ * says what failed, for the log. */
+typedef void (*binding_io_cb)(void *arg, int ok, json_t *value, const char *reason);
 
 typedef struct binding_kind {
     int version;          /* BINDING_KIND_VERSION */
@@ -31,7 +41,43 @@ typedef struct binding_kind {
     int (*parse)(const json_t *entry, struct binding *b, char *err, size_t errlen);
     /* Free what parse stored in b->conf. May be NULL. */
     void (*free_conf)(void *conf);
+
+    /* ---- version 2: trigger sources, inputs and outputs; each may be NULL
+     * (HTTP has none: the HTTP front end is the host's own). ---- */
+
+    /* Trigger kinds: start delivering events for fn (b is its trigger)
+     * through binding_host_invoke(). Store what stop needs in *state.
+     * 0, or -1 with err saying what is wrong (the function is then not
+     * started, and the error is reported like a load error). */
+    int (*start)(binding_host_t *bh, struct function *fn, struct binding *b, void **state,
+                 char *err, size_t errlen);
+    /* Stop delivering events; cb(arg) once none of this source's work is
+     * in flight any more (may be at once). */
+    void (*stop)(void *state, void (*cb)(void *arg), void *arg);
+    /* Input kinds: produce b's value for invocation inv (resolving binding
+     * expressions against its binding data), then cb (possibly before
+     * read returns). The value is a JSON value as workers receive it
+     * (binding_value_bytes()). */
+    void (*read)(binding_host_t *bh, const struct binding *b, struct stratus_ctx *inv,
+                 binding_io_cb cb, void *arg);
+    /* Output kinds: write value (what the function set for b; a JSON value,
+     * see binding_value_bytes()) for inv, then cb. Called only after the
+     * function succeeded. */
+    void (*write)(binding_host_t *bh, const struct binding *b, struct stratus_ctx *inv,
+                  json_t *value, binding_io_cb cb, void *arg);
 } binding_kind_t;
+
+/* Values of non-HTTP bindings travel as JSON: a string is text, an object
+ * {"$binary": "<base64>"} is bytes, anything else is JSON data. Put the
+ * value's bytes (text, decoded bytes, or the JSON text) into a new buffer
+ * *out of *len bytes (NUL-terminated; free() it). 0, or -1 on bad base64
+ * or out of memory. */
+int binding_value_bytes(const json_t *v, char **out, size_t *len);
+
+/* The JSON value for bytes: a string when they are valid UTF-8 and
+ * binary is 0, else {"$binary": base64}. New reference; NULL when out of
+ * memory. */
+json_t *binding_value_new(const void *p, size_t len, int binary);
 
 typedef struct binding {
     char *name;                 /* "req", "$return", ... */

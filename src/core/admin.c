@@ -176,33 +176,12 @@ static void function_get(host_t *h, http_request_t *req, route_params_t *p)
         respond_json(req, 200, function_json(h, req, fn));
 }
 
-typedef struct admin_invocation {
-    uv_timer_t timer;
-    arena_t arena;
-    invocation_t *inv;
-    host_t *host;
-} admin_invocation_t;
-
-static void admin_invocation_free(uv_handle_t *t)
+static void admin_done(void *arg, int ok, const char *reason, invocation_t *inv)
 {
-    admin_invocation_t *ai = t->data;
-    arena_free(&ai->arena);
-    free(ai);
-}
-
-static void admin_done(invocation_t *inv, int ok, const char *reason, void *data)
-{
-    admin_invocation_t *ai = data;
-    uint64_t ns = uv_hrtime() - inv->start_ns;
-    log_invocation(inv->fn->name, inv->id, ok, 0, ns, reason);
-    uv_close((uv_handle_t *)&ai->timer, admin_invocation_free);
-}
-
-static void admin_run(uv_timer_t *t)
-{
-    admin_invocation_t *ai = t->data;
-    ai->inv->start_ns = uv_hrtime();
-    ai->host->runtime->invoke(ai->inv, admin_done, ai);
+    (void)arg;
+    (void)ok;
+    (void)reason;
+    (void)inv; /* logged by the binding host */
 }
 
 static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
@@ -225,32 +204,23 @@ static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
     else
         text = strdup("");
     json_decref(body);
-    admin_invocation_t *ai = calloc(1, sizeof *ai);
-    if (!ai || !text) {
-        free(ai);
-        free(text);
+    if (!text) {
         respond_error(req, 500, "out of memory");
         return;
     }
-    arena_init(&ai->arena, 4096);
-    ai->host = h;
-    ai->inv = invocation_new(&ai->arena, h->app, fn, SV_NULL);
-    char *copy = ai->inv ? arena_strndup(&ai->arena, text, strlen(text)) : NULL;
+    char id[UUID_STR_LEN];
+    trigger_event_t ev = {
+        .data = text,
+        .len = strlen(text),
+        .reason = "This function was programmatically called via the host APIs.",
+    };
+    int rc = binding_host_invoke_id(h->bindings, fn, &ev, admin_done, NULL, id);
     free(text);
-    if (!copy) {
-        arena_free(&ai->arena);
-        free(ai);
-        respond_error(req, 500, "out of memory");
+    if (rc != 0) {
+        respond_error(req, 503, "the host is stopping");
         return;
     }
-    ai->inv->trigger_data = copy;
-    ai->inv->trigger_len = strlen(copy);
-    uv_timer_init(h->loop, &ai->timer);
-    ai->timer.data = ai;
-    uv_timer_start(&ai->timer, admin_run, 0, 0);
-    log_write(LOG_INFO, "Host", ai->inv->id, "Executing 'Functions.%s' (Reason='This function "
-              "was programmatically called via the host APIs.', Id=%s)", fn->name, ai->inv->id);
-    http_header_t hdr = {SV_LIT("x-invocation-id"), sv_cstr(ai->inv->id)};
+    http_header_t hdr = {SV_LIT("x-invocation-id"), sv_cstr(id)};
     http_respond(req, 202, &hdr, 1, NULL, 0);
 }
 

@@ -27,6 +27,20 @@
 #define APP_DEFAULT_IDLE_TIMEOUT_MS (5LL * 60 * 1000)
 #define APP_DEFAULT_WORKER_MEMORY_MB 1024
 
+/* A retry policy (function.json or host.json "retry"): how often and how
+ * soon a failed invocation of a non-HTTP trigger runs again. */
+typedef enum retry_strategy { RETRY_NONE = 0, RETRY_FIXED, RETRY_EXPONENTIAL } retry_strategy_t;
+
+typedef struct retry_policy {
+    retry_strategy_t strategy;
+    int max_retry_count;   /* retries after the first try; -1 = without end */
+    int64_t delay_ms;      /* fixedDelay: delayInterval */
+    int64_t min_delay_ms;  /* exponentialBackoff: minimumInterval */
+    int64_t max_delay_ms;  /* exponentialBackoff: maximumInterval */
+} retry_policy_t;
+
+#define RETRY_MAX_COUNT 1000
+
 typedef struct function {
     char *name;          /* folder name, as written */
     char *dir;           /* absolute folder path */
@@ -39,6 +53,9 @@ typedef struct function {
     size_t nbindings;
     binding_t *trigger;         /* points into bindings */
     http_trigger_conf_t *http;  /* the trigger's config when it is an httpTrigger */
+    retry_policy_t retry;       /* function.json "retry", else host.json "retry" */
+    int has_io;                 /* has bindings the host reads or writes around a run
+                                   (inputs, non-HTTP outputs) */
     void *runtime_data;         /* owned by the executor that loaded it */
 } function_t;
 
@@ -97,6 +114,7 @@ typedef struct app {
     int64_t worker_memory_mb;         /* stratus.worker.memoryLimitMB; 1024; -1 = none */
 
     custom_handler_conf_t custom_handler; /* host.json customHandler / httpWorker */
+    retry_policy_t retry;             /* host.json "retry" (RETRY_NONE when absent) */
 
     int local_http_port;        /* local.settings.json Host.LocalHttpPort, 0 when absent */
     char *cors;                 /* local.settings.json Host.CORS, or NULL */
@@ -177,6 +195,11 @@ void app_drop_function(app_t *app, function_t *fn);
  * app_load() calls it for each function folder; fuzzers call it directly. */
 int app_parse_function_json(app_t *app, const char *name, const char *dir, const char *text,
                             size_t len, const app_load_opts_t *opts);
+
+/* Read a "retry" section (function.json or host.json) into out. 0, or -1
+ * with err naming the field, e.g. "field 'retry.strategy': expected
+ * fixedDelay or exponentialBackoff, got 'x'". v NULL gives RETRY_NONE. */
+int retry_policy_parse(const json_t *v, retry_policy_t *out, char *err, size_t errlen);
 
 /* Parse an Azure TimeSpan ("00:05:00", "1.02:03:04", "-1", "00:00:00.5")
  * into milliseconds. Returns 0, or -1 when s is not a TimeSpan. "-1" gives

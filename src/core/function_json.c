@@ -15,8 +15,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "../util/buf.h"
 #include "app.h"
 #include "app_priv.h"
+#include "expr.h"
 
 #define ERR_MAX 1024
 #define NAME_RULE                                                                       \
@@ -138,7 +140,45 @@ static int parse_identity(const json_t *entry, size_t idx, binding_t *b, char *l
     return 0;
 }
 
-static int parse_binding(const json_t *entry, size_t idx, binding_t *b, char *err, size_t n)
+static const char *setting_lookup(void *ctx, const char *name)
+{
+    return app_setting(ctx, name);
+}
+
+/* A copy of entry with %Setting% in every string property resolved from the
+ * app settings, as Azure resolves binding attributes when the app starts
+ * (name, type and direction are taken as written). NULL with err naming
+ * the field and the setting that is not set. */
+static json_t *resolve_settings(const app_t *app, const json_t *entry, const char *label,
+                                char *err, size_t n)
+{
+    json_t *copy = json_deep_copy(entry);
+    const char *k;
+    json_t *v;
+    buf_t out;
+    buf_init(&out, 1u << 20);
+    json_object_foreach(copy, k, v) {
+        if (!json_is_string(v) || !strchr(json_string_value(v), '%') ||
+            !strcasecmp(k, "name") || !strcasecmp(k, "type") || !strcasecmp(k, "direction"))
+            continue;
+        char eerr[300], key[130];
+        out.len = 0;
+        if (expr_settings(json_string_value(v), setting_lookup, (void *)app, &out, eerr,
+                          sizeof eerr) != 0) {
+            app__escape(k, key, sizeof key);
+            fail(err, n, "%s: field '%s': %s", label, key, eerr);
+            json_decref(copy);
+            buf_free(&out);
+            return NULL;
+        }
+        json_object_set_new(copy, k, json_stringn(out.p ? out.p : "", out.len));
+    }
+    buf_free(&out);
+    return copy;
+}
+
+static int parse_binding(const app_t *app, const json_t *entry, size_t idx, binding_t *b,
+                         char *err, size_t n)
 {
     static const char *const data_types[] = {"string", "binary", "stream", NULL};
     static const char *const cardinalities[] = {"one", "many", NULL};
@@ -162,14 +202,22 @@ static int parse_binding(const json_t *entry, size_t idx, binding_t *b, char *er
         b->connection = app__xstrdup(json_string_value(v));
     }
     if (b->kind->parse) {
+        /* HTTP kinds take their fields as written (a route may hold '%'). */
+        int v2 = b->kind->start || b->kind->read || b->kind->write;
+        json_t *resolved = v2 ? resolve_settings(app, entry, label, err, n) : json_incref((json_t *)entry);
+        if (!resolved)
+            return -1;
         kerr[0] = '\0';
-        if (b->kind->parse(entry, b, kerr, sizeof kerr) != 0)
+        int rc = b->kind->parse(resolved, b, kerr, sizeof kerr);
+        json_decref(resolved);
+        if (rc != 0)
             return fail(err, n, "%s: %s", label, kerr[0] ? kerr : "invalid");
     }
     return 0;
 }
 
-static int parse_bindings(const json_t *root, function_t *fn, char *err, size_t n)
+static int parse_bindings(const app_t *app, const json_t *root, function_t *fn, char *err,
+                          size_t n)
 {
     json_t *list = app__get(root, "bindings");
     char shown[128];
@@ -187,7 +235,7 @@ static int parse_bindings(const json_t *root, function_t *fn, char *err, size_t 
     for (size_t i = 0; i < count; i++) {
         binding_t *b = &fn->bindings[i];
         fn->nbindings = i + 1;
-        if (parse_binding(json_array_get(list, i), i, b, err, n) != 0)
+        if (parse_binding(app, json_array_get(list, i), i, b, err, n) != 0)
             return -1;
         for (size_t j = 0; j < i; j++)
             if (strcasecmp(fn->bindings[j].name, b->name) == 0)
@@ -204,6 +252,31 @@ static int parse_bindings(const json_t *root, function_t *fn, char *err, size_t 
                     "in 'Trigger', such as httpTrigger)");
     if (fn->trigger->kind == &binding_http_trigger)
         fn->http = fn->trigger->conf;
+    for (size_t i = 0; i < count; i++) {
+        const binding_t *b = &fn->bindings[i];
+        if (b->is_trigger)
+            continue;
+        if (((b->direction & BINDING_IN) && b->kind->read) ||
+            ((b->direction & BINDING_OUT) && b->kind->write))
+            fn->has_io = 1;
+    }
+    return 0;
+}
+
+static int parse_retry(const app_t *app, const json_t *root, function_t *fn, char *err,
+                       size_t n)
+{
+    char rerr[400];
+    json_t *v = app__get(root, "retry");
+    /* HTTP callers are answered, not retried (as Azure, which ignores the
+     * section there). */
+    if (fn->http)
+        return 0;
+    if (!v) {
+        fn->retry = app->retry;
+    } else if (retry_policy_parse(v, &fn->retry, rerr, sizeof rerr) != 0) {
+        return fail(err, n, "%s", rerr);
+    }
     return 0;
 }
 
@@ -316,8 +389,10 @@ static int parse_function(app_t *app, function_t *fn, const char *text, size_t l
     if (!json_is_object(root)) {
         app__show(root, shown, sizeof shown);
         fail(err, n, "expected a JSON object, got %s", shown);
-    } else if (parse_bindings(root, fn, err, n) == 0 && parse_code(app, root, fn, opts, err, n) == 0 &&
-               parse_disabled(app, root, fn, err, n) == 0) {
+    } else if (parse_bindings(app, root, fn, err, n) == 0 &&
+               parse_code(app, root, fn, opts, err, n) == 0 &&
+               parse_disabled(app, root, fn, err, n) == 0 &&
+               parse_retry(app, root, fn, err, n) == 0) {
         rc = 0;
     }
     json_decref(root);

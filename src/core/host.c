@@ -70,7 +70,17 @@ static void on_drained(http_server_t *s)
 {
     host_t *h = (host_t *)((char *)s - offsetof(host_t, server));
     log_info("All requests finished");
-    stop_runtime(h);
+    h->http_drained = 1;
+    if (h->bindings_stopped)
+        stop_runtime(h);
+}
+
+static void on_bindings_stopped(void *data)
+{
+    host_t *h = data;
+    h->bindings_stopped = 1;
+    if (h->http_drained)
+        stop_runtime(h);
 }
 
 static void on_drain_timeout(uv_timer_t *t)
@@ -104,6 +114,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     log_info("Received %s; stopping: no new connections, finishing %zu in-flight request(s)",
              signum == SIGTERM ? "SIGTERM" : "SIGINT", h->server.active_requests);
     uv_timer_start(&h->drain_timer, on_drain_timeout, HOST_DRAIN_MS, 0);
+    binding_host_stop(h->bindings, on_bindings_stopped, h);
     http_server_drain(&h->server, on_drained);
 }
 
@@ -179,6 +190,7 @@ static void free_host(host_t *h)
             h->runtime->app_free(h->app);
         app_free(h->app);
     }
+    binding_host_free(h->bindings);
     router_free(h->router);
     router_free(h->admin_router);
     keystore_free(h->keys);
@@ -193,6 +205,8 @@ static void stop_runtime_now(host_t *h)
     int done = 0;
     if (h->runtime && h->runtime->app_stop && h->app->runtime_state)
         h->runtime->app_stop(h->app, on_stopped_now, &done);
+    if (h->bindings)
+        binding_host_stop(h->bindings, NULL, NULL);
     uv_run(h->loop, UV_RUN_DEFAULT);
     uv_loop_close(h->loop);
 }
@@ -269,6 +283,14 @@ int host_run(const host_options_t *opts)
         return 1;
     }
 
+    h->bindings = binding_host_new(h->loop, app, h->runtime, err, sizeof err);
+    if (!h->bindings) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL, "store: %s", err);
+        stop_runtime_now(h);
+        free_host(h);
+        return 1;
+    }
+
     load_functions(h);
     if (h->runtime->ready && h->runtime->ready(app, h->loop, err, sizeof err) != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "%s runtime: %s", h->runtime->name, err);
@@ -326,6 +348,7 @@ int host_run(const host_options_t *opts)
         return 1;
     }
     h->port = http_server_port(&h->server);
+    binding_host_start(h->bindings);
 
     uv_signal_init(h->loop, &h->sigterm);
     uv_signal_init(h->loop, &h->sigint);

@@ -20,6 +20,7 @@
 #include "app.h"
 #include "keys.h"
 #include "route.h"
+#include "trigger.h"
 
 #define HOST_DEFAULT_PORT 7071
 #define HOST_DRAIN_MS 10000
@@ -43,6 +44,7 @@ typedef struct host {
     router_t *router;       /* user functions */
     router_t *admin_router; /* /admin/... */
     keystore_t *keys;
+    binding_host_t *bindings; /* stores, trigger sources, binding I/O */
     http_server_t server;
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer;
@@ -51,6 +53,8 @@ typedef struct host {
     int port;
     int stopping;
     int runtime_stopping;
+    int http_drained;       /* stopping: HTTP requests finished (or given up) */
+    int bindings_stopped;   /* stopping: trigger sources and their invocations finished */
     char id[UUID_STR_LEN];
     uint64_t start_ms;
     const char *state;      /* "Running", "Stopping" */

@@ -303,6 +303,11 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
     if (get_timespan(app__get(h, "functionTimeout"), "functionTimeout", 1,
                      &app->function_timeout_ms, err, errlen) != 0)
         return -1;
+    char rerr[400];
+    if (retry_policy_parse(app__get(h, "retry"), &app->retry, rerr, sizeof rerr) != 0) {
+        snprintf(err, errlen, "host.json: %s", rerr);
+        return -1;
+    }
 
     if (section(h, "extensions", "extensions", &ext, err, errlen) != 0 ||
         section(ext, "http", "extensions.http", &ext_http, err, errlen) != 0)

@@ -161,5 +161,5 @@ void http_trigger_handle(host_t *h, http_request_t *req)
     inv->trigger_data = req->body.p ? req->body.p : "";
     inv->trigger_len = req->body.len;
     inv->start_ns = req->start_ns;
-    h->runtime->invoke(inv, http_done, h);
+    binding_host_run(h->bindings, inv, http_done, h);
 }

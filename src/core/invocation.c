@@ -30,7 +30,14 @@ invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn, sv_t id
     return inv;
 }
 
-void invocation_release(invocation_t *inv) { buf_free(&inv->res_body); }
+void invocation_release(invocation_t *inv)
+{
+    buf_free(&inv->res_body);
+    json_decref(inv->binding_data);
+    json_decref(inv->inputs);
+    json_decref(inv->outputs);
+    inv->binding_data = inv->inputs = inv->outputs = NULL;
+}
 
 int invocation_add_header(invocation_t *inv, sv_t name, sv_t value)
 {

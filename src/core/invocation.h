@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 
 #include "../http/server.h"
 #include "../util/arena.h"
@@ -54,6 +55,14 @@ struct stratus_ctx {
     size_t nres_headers;
     size_t cap_res_headers;
     buf_t res_body;
+
+    /* bindings other than HTTP (src/core/trigger.c); NULL when none */
+    json_t *binding_data;     /* the trigger's binding data (metadata), an object */
+    json_t *inputs;           /* input binding values by binding name */
+    json_t *outputs;          /* output values the function set, by binding name */
+    const char *trigger_type; /* the trigger binding's type, e.g. "queueTrigger" */
+    int retry_count;          /* RetryContext: retries before this attempt */
+    int max_retry_count;      /* RetryContext: -1 = without end, 0 = no policy */
 
     uint64_t start_ns;
     int fail_status;          /* HTTP status of a failure: 0 = 500; 429, 503, 504 */

@@ -192,6 +192,9 @@ void pool__worker_kill(worker_t *w, const char *reason);
 void pool__worker_stop(worker_t *w);
 void pool__worker_flush(worker_t *w);
 void pool__send_invoke(worker_t *w, pool_call_t *c);
+/* Append the binding members of an INVOKE's metadata (triggerMetadata,
+ * inputs, retryContext; each only when set), each with a leading comma. */
+void pool__put_bindings(buf_t *out, const invocation_t *inv);
 void pool__send_load(worker_t *w);
 void pool__mark_dirty(worker_t *w);
 void pool__flush_cb(uv_check_t *h);

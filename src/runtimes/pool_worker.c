@@ -136,6 +136,29 @@ static void json_pair(buf_t *m, sv_t a, sv_t b)
     }
 }
 
+static int dump_to_buf(const char *p, size_t n, void *data)
+{
+    return buf_append(data, p, n);
+}
+
+/* The binding members of an INVOKE's metadata (docs/worker-protocol.md):
+ * triggerMetadata, inputs and retryContext. */
+void pool__put_bindings(buf_t *out, const invocation_t *inv)
+{
+    if (inv->binding_data) {
+        buf_lit(out, ",\"triggerMetadata\":");
+        json_dump_callback(inv->binding_data, dump_to_buf, out, JSON_COMPACT);
+    }
+    if (inv->inputs) {
+        buf_lit(out, ",\"inputs\":");
+        json_dump_callback(inv->inputs, dump_to_buf, out, JSON_COMPACT);
+    }
+    if (inv->max_retry_count) {
+        buf_printf(out, ",\"retryContext\":{\"retryCount\":%d,\"maxRetryCount\":%d}",
+                   inv->retry_count, inv->max_retry_count);
+    }
+}
+
 void pool__send_invoke(worker_t *w, pool_call_t *c)
 {
     pool_t *p = w->pool;
@@ -194,6 +217,8 @@ void pool__send_invoke(worker_t *w, pool_call_t *c)
         }
         buf_lit(out, "}}");
     }
+    if (inv->binding_data || inv->inputs || inv->max_retry_count)
+        pool__put_bindings(out, inv);
     buf_lit(out, "}");
     size_t meta_len = out->len - meta_start;
     if (meta_len > FRAME_MAX_META || inv->trigger_len > FRAME_MAX_BODY ||
@@ -336,6 +361,14 @@ static void on_result(worker_t *w, const frame_t *f)
             char *r = arena_strndup(inv->arena, why, strlen(why));
             c->done(inv, 0, r ? r : "too many response headers", c->data);
             return;
+        }
+    }
+    if (inv->fn->has_io) {
+        int ot = jt_get(&d, 0, "outputs");
+        if (ot >= 0 && d.tok[ot].type == JSMN_OBJECT) {
+            sv_t raw = jt_raw(&d, ot);
+            json_decref(inv->outputs);
+            inv->outputs = json_loadb(raw.p, raw.n, JSON_ALLOW_NUL, NULL);
         }
     }
     int ok = buf_append(&inv->res_body, f->body.p, f->body.n) == 0;

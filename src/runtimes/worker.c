@@ -228,6 +228,11 @@ static int fill_params(invocation_t *inv, const jt_doc_t *d, int h, arena_t *are
     return 0;
 }
 
+static int dump_to_buf(const char *p, size_t n, void *data)
+{
+    return buf_append(data, p, n);
+}
+
 static void handle_invoke(const frame_t *f)
 {
     static jsmntok_t tok[INVOKE_MAX_TOKENS];
@@ -273,6 +278,19 @@ static void handle_invoke(const frame_t *f)
     }
     inv->trigger_data = body;
     inv->trigger_len = f->body.n;
+    int tm = jt_get(&d, 0, "triggerMetadata"), in = jt_get(&d, 0, "inputs");
+    if (tm >= 0 && d.tok[tm].type == JSMN_OBJECT) {
+        sv_t raw = jt_raw(&d, tm);
+        inv->binding_data = json_loadb(raw.p, raw.n, JSON_ALLOW_NUL, NULL);
+    }
+    if (in >= 0 && d.tok[in].type == JSMN_OBJECT) {
+        sv_t raw = jt_raw(&d, in);
+        inv->inputs = json_loadb(raw.p, raw.n, JSON_ALLOW_NUL, NULL);
+    }
+    int rcx = jt_get(&d, 0, "retryContext");
+    long long rn;
+    if (rcx >= 0 && jt_int(&d, jt_get(&d, rcx, "retryCount"), &rn) == 0 && rn >= 0 && rn < 1000000)
+        inv->retry_count = (int)rn;
 
     W.current_id = f->id;
     int rc = native_call(inv);
@@ -294,7 +312,12 @@ static void handle_invoke(const frame_t *f)
             buf_json_escape(m, inv->res_headers[i].value.p, inv->res_headers[i].value.n);
             buf_lit(m, "\"]");
         }
-        buf_lit(m, "]}");
+        buf_lit(m, "]");
+        if (inv->outputs) {
+            buf_lit(m, ",\"outputs\":");
+            json_dump_callback(inv->outputs, dump_to_buf, m, JSON_COMPACT);
+        }
+        buf_lit(m, "}");
         if (frame_encode(&W.out, FRAME_RESULT, f->id, m->p, m->len, inv->res_body.p,
                          inv->res_body.len) != 0)
             result_error(f->id, "response too large for the worker protocol");
