@@ -31,9 +31,9 @@
  * Each migration takes the file from version - 1 to version, in one
  * transaction together with its PRAGMA user_version. Released steps are
  * never edited: a change is a new step at the end, and SQ_SCHEMA_VERSION
- * follows it. Version 2 would be added like this:
+ * follows it. Version 3 would be added like this:
  *
- *     {2, "ALTER TABLE message ADD COLUMN trace_parent TEXT;"},
+ *     {3, "ALTER TABLE message ADD COLUMN trace_parent TEXT;"},
  *
  * and the statements in sq_sql that use the new column changed with it.
  */
@@ -71,9 +71,16 @@ static const migration_t migrations[] = {
         "  updated INTEGER NOT NULL,"
         "  PRIMARY KEY (ns, key)"
         ") WITHOUT ROWID;"},
+    /* Messages handed out by a get and not yet settled (deleted, updated,
+     * moved to poison) are "leased": the host that got them runs them. At
+     * start-up the host releases its orphans (store_queue_release). The
+     * partial index holds only leased messages, so it stays small and
+     * costs nothing to puts of messages never delivered. */
+    {2, "ALTER TABLE message ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;"
+        "CREATE INDEX message_leased ON message(queue) WHERE leased = 1;"},
 };
 
-#define SQ_SCHEMA_VERSION 1
+#define SQ_SCHEMA_VERSION 2
 
 const char *const sq_sql[SQ_N] = {
     [SQ_BEGIN] = "BEGIN",
@@ -90,17 +97,26 @@ const char *const sq_sql[SQ_N] = {
                     " WHERE queue = ?1 AND visible <= ?2 AND expires > ?2"
                     " ORDER BY visible, seq LIMIT ?3",
     [SQ_MSG_DELIVER] = "UPDATE message SET dequeue_count = dequeue_count + 1, receipt = ?2,"
-                       " visible = ?3 WHERE seq = ?1",
+                       " visible = ?3, leased = 1 WHERE seq = ?1",
     [SQ_MSG_DELETE_SEQ] = "DELETE FROM message WHERE seq = ?1",
     [SQ_MSG_DELETE] = "DELETE FROM message WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
     [SQ_MSG_LOOKUP] = "SELECT receipt, expires FROM message WHERE id = ?1 AND queue = ?2",
-    [SQ_MSG_UPDATE] = "UPDATE message SET receipt = ?4, visible = ?5"
+    [SQ_MSG_UPDATE] = "UPDATE message SET receipt = ?4, visible = ?5, leased = 0"
                       " WHERE id = ?1 AND queue = ?2 AND receipt = ?3 AND expires > ?6"
                       " RETURNING dequeue_count, inserted, expires",
     [SQ_MSG_POISON] = "UPDATE message SET queue = ?4, receipt = ?5, dequeue_count = 0,"
-                      " inserted = ?6, expires = ?7, visible = ?6, id = ?8"
+                      " inserted = ?6, expires = ?7, visible = ?6, id = ?8, leased = 0"
                       " WHERE id = ?1 AND queue = ?2 AND receipt = ?3",
     [SQ_MSG_CLEAR] = "DELETE FROM message WHERE queue = ?1",
+    /* Leased messages, from the partial index (its WHERE repeated so that
+     * SQLite uses it): of one queue, or of all. */
+    [SQ_MSG_LEASED] = "SELECT seq, queue, expires FROM message INDEXED BY message_leased"
+                      " WHERE leased = 1 AND queue = ?1 LIMIT ?2",
+    [SQ_MSG_LEASED_ALL] = "SELECT seq, queue, expires FROM message INDEXED BY message_leased"
+                          " WHERE leased = 1 LIMIT ?1",
+    /* Back to the queue at once (or as early as it already was). */
+    [SQ_MSG_RELEASE] = "UPDATE message SET leased = 0, receipt = ?2, visible = min(visible, ?3)"
+                       " WHERE seq = ?1",
     /* A queue's depth, each part from an index, never a scan of the queue:
      * its row count (queue.messages), the expired rows not yet removed, the
      * invisible ones (delivered or delayed: few), the oldest live one. */
@@ -361,7 +377,8 @@ static int run_check(sq_t *s, const char *sql, int is_pragma, char *err, size_t 
  * quick_check reads every page (SQLite runs its b-tree pass as one step, so
  * the budget cannot cut it short: the size limit bounds it). A bigger file
  * gets quick_check of its small tables, and probes that walk the message
- * table and each of its indexes from the root to both ends. A damaged file
+ * table and each of its indexes from the root to both ends (the small
+ * index of leased messages whole). A damaged file
  * is an error; a check cut short by the budget is not (s->check says so). */
 static int check_file(sq_t *s, char *err, size_t errlen)
 {
@@ -377,6 +394,10 @@ static int check_file(sq_t *s, char *err, size_t errlen)
         "SELECT min(expires) FROM message",
         "SELECT max(expires) FROM message",
     };
+    /* The leased messages' index (version 2 on) holds few entries: all of
+     * them are read. */
+    static const char leased_probe[] =
+        "SELECT count(*) FROM message INDEXED BY message_leased WHERE leased = 1";
     long long pages, page_size;
     int rc;
     if ((rc = query_int(s, "PRAGMA page_count", &pages, err, errlen)) ||
@@ -392,6 +413,8 @@ static int check_file(sq_t *s, char *err, size_t errlen)
     else
         for (size_t i = 0; rc == STORE_OK && i < sizeof probes / sizeof probes[0]; i++)
             rc = run_check(s, probes[i], strncmp(probes[i], "PRAGMA", 6) == 0, err, errlen);
+    if (!full && rc == STORE_OK && s->version >= 2)
+        rc = run_check(s, leased_probe, 0, err, errlen);
     sqlite3_progress_handler(s->db, 0, NULL, NULL);
     if (rc == 1)
         snprintf(s->check, sizeof s->check, "incomplete: time budget of %u ms reached",

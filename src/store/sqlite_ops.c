@@ -25,6 +25,7 @@ static const char *op_name(store_op_t op)
     case STORE_OP_QUEUE_CLEAR: return "clearing a queue";
     case STORE_OP_QUEUE_COUNT: return "counting a queue";
     case STORE_OP_QUEUE_LIST: return "listing queues";
+    case STORE_OP_QUEUE_RELEASE: return "releasing leased messages";
     case STORE_OP_SWEEP: return "removing expired messages";
     case STORE_OP_KV_PUT: return "writing a key";
     case STORE_OP_KV_GET: return "reading a key";
@@ -470,6 +471,94 @@ static int op_list(sq_t *s, store_req_t *r, int64_t now)
     return SQLITE_OK;
 }
 
+/* Add queue to r->queues once (its name; the depth comes later). */
+static int note_queue(store_req_t *r, const char *queue, size_t *cap)
+{
+    for (size_t i = r->n_queues; i > 0; i--)
+        if (strcmp(r->queues[i - 1].name, queue) == 0)
+            return 0;
+    if (r->n_queues == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 4;
+        void *p = realloc(r->queues, ncap * sizeof *r->queues);
+        if (!p)
+            return -1;
+        r->queues = p;
+        *cap = ncap;
+    }
+    store_queue_info_t *q = &r->queues[r->n_queues++];
+    memset(q, 0, sizeof *q);
+    snprintf(q->name, sizeof q->name, "%s", queue);
+    return 0;
+}
+
+typedef struct leased {
+    int64_t seq;
+    int live; /* not expired: it counts, and its queue gets a message back */
+} leased_t;
+
+/* Read up to SQ_RELEASE_CHUNK leased messages (of r's queue, or all) into
+ * l; their queues into r->queues. */
+static int select_leased(sq_t *s, store_req_t *r, int64_t now, leased_t *l, size_t *n,
+                         size_t *cap)
+{
+    int all = r->in.queue[0] == '\0';
+    sqlite3_stmt *st = s->stmt[all ? SQ_MSG_LEASED_ALL : SQ_MSG_LEASED];
+    if (all) {
+        sqlite3_bind_int64(st, 1, SQ_RELEASE_CHUNK);
+    } else {
+        bind_text(st, 1, r->in.queue);
+        sqlite3_bind_int64(st, 2, SQ_RELEASE_CHUNK);
+    }
+    int rc;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *queue = (const char *)sqlite3_column_text(st, 1);
+        l[*n].seq = sqlite3_column_int64(st, 0);
+        l[*n].live = sqlite3_column_int64(st, 2) > now;
+        if (l[*n].live && queue && note_queue(r, queue, cap) != 0) {
+            sqlite3_reset(st);
+            return SQLITE_NOMEM;
+        }
+        (*n)++;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Every leased message back to its queue now, with a new receipt (the old
+ * one goes stale) and its DequeueCount kept. Expired ones lose the mark
+ * too, but are not counted: they are never delivered. The changed rows
+ * leave the partial index, so each round reads the next ones. */
+static int op_release(sq_t *s, store_req_t *r, int64_t now)
+{
+    leased_t *l = malloc(SQ_RELEASE_CHUNK * sizeof *l);
+    if (!l)
+        return oom(r);
+    size_t n, cap = 0;
+    int rc;
+    do {
+        if ((rc = select_leased(s, r, now, l, &n, &cap)) != SQLITE_OK)
+            break;
+        for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+            char receipt[STORE_ID_LEN];
+            uuid_generate(receipt);
+            sqlite3_stmt *st = s->stmt[SQ_MSG_RELEASE];
+            sqlite3_bind_int64(st, 1, l[i].seq);
+            bind_text(st, 2, receipt);
+            sqlite3_bind_int64(st, 3, now);
+            rc = step_done(st);
+            r->count += l[i].live;
+        }
+    } while (rc == SQLITE_OK && n == SQ_RELEASE_CHUNK);
+    free(l);
+    for (size_t i = 0; rc == SQLITE_OK && i < r->n_queues; i++) {
+        char name[sizeof r->queues[i].name];
+        memcpy(name, r->queues[i].name, sizeof name);
+        rc = queue_info(s, &r->queues[i], name, now);
+    }
+    return rc;
+}
+
 static int op_sweep(sq_t *s, store_req_t *r, int64_t now)
 {
     for (int i = 0; i < SQ_SWEEP_CHUNKS; i++) {
@@ -604,6 +693,7 @@ static int run_op(sq_t *s, store_req_t *r, int64_t now)
     case STORE_OP_QUEUE_CLEAR: return op_clear(s, r, now);
     case STORE_OP_QUEUE_COUNT: return op_count(s, r, now);
     case STORE_OP_QUEUE_LIST: return op_list(s, r, now);
+    case STORE_OP_QUEUE_RELEASE: return op_release(s, r, now);
     case STORE_OP_SWEEP: return op_sweep(s, r, now);
     case STORE_OP_KV_PUT: return op_kv_put(s, r, now);
     case STORE_OP_KV_GET: return op_kv_get(s, r);

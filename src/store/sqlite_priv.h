@@ -28,6 +28,9 @@ enum {
     SQ_MSG_UPDATE,
     SQ_MSG_POISON,
     SQ_MSG_CLEAR,
+    SQ_MSG_LEASED,
+    SQ_MSG_LEASED_ALL,
+    SQ_MSG_RELEASE,
     SQ_QUEUE_TOTAL,
     SQ_QUEUE_EXPIRED,
     SQ_QUEUE_INVISIBLE,
@@ -46,6 +49,7 @@ extern const char *const sq_sql[SQ_N];
 #define SQ_DELTAS_MAX 64 /* queues counted per transaction before a flush */
 #define SQ_SWEEP_CHUNK 1000
 #define SQ_SWEEP_CHUNKS 10
+#define SQ_RELEASE_CHUNK 1000 /* leased messages read before they are changed */
 
 /* What one transaction changed in a queue's message count: written to
  * queue.messages once per queue just before the commit. */

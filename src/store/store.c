@@ -334,10 +334,15 @@ static void thread_main(void *arg)
     uv_async_send(&st->async);
 }
 
-/* The queue a request made messages visible in, or NULL. */
-static const char *notify_queue(const store_req_t *r)
+/* The i-th queue a request made messages visible in, or NULL past the
+ * last. A request names each queue once. */
+static const char *notify_queue(const store_req_t *r, size_t i)
 {
     if (r->status != STORE_OK)
+        return NULL;
+    if (r->op == STORE_OP_QUEUE_RELEASE)
+        return i < r->n_queues ? r->queues[i].name : NULL;
+    if (i > 0)
         return NULL;
     switch (r->op) {
     case STORE_OP_QUEUE_PUT: return r->in.delay_ms == 0 ? r->in.queue : NULL;
@@ -351,9 +356,10 @@ static const char *notify_queue(const store_req_t *r)
 static int notified_before(store_req_t *list, store_req_t *r, const char *queue)
 {
     for (store_req_t *p = list; p != r; p = p->next_) {
-        const char *q = notify_queue(p);
-        if (q && strcmp(q, queue) == 0)
-            return 1;
+        const char *q;
+        for (size_t i = 0; (q = notify_queue(p, i)) != NULL; i++)
+            if (strcmp(q, queue) == 0)
+                return 1;
     }
     return 0;
 }
@@ -367,19 +373,19 @@ static void deliver_notifications(store_t *st, store_req_t *list)
     if (!st->notify_cb)
         return;
     for (store_req_t *r = list; r; r = r->next_) {
-        const char *q = notify_queue(r);
-        if (!q)
-            continue;
-        size_t i = 0;
-        while (i < n_seen && strcmp(seen[i], q) != 0)
-            i++;
-        if (i < n_seen)
-            continue;
-        if (n_seen < sizeof seen / sizeof seen[0])
-            seen[n_seen++] = q;
-        else if (notified_before(list, r, q))
-            continue;
-        st->notify_cb(st, q, st->notify_data);
+        const char *q;
+        for (size_t k = 0; (q = notify_queue(r, k)) != NULL; k++) {
+            size_t i = 0;
+            while (i < n_seen && strcmp(seen[i], q) != 0)
+                i++;
+            if (i < n_seen)
+                continue;
+            if (n_seen < sizeof seen / sizeof seen[0])
+                seen[n_seen++] = q;
+            else if (notified_before(list, r, q))
+                continue;
+            st->notify_cb(st, q, st->notify_data);
+        }
     }
 }
 

@@ -181,7 +181,8 @@ int store_start(store_t *st, uv_loop_t *loop);
 /* A queue may have visible messages: called on the loop thread after a
  * commit that made messages visible at once in `queue` (a put without a
  * delay, an update with a zero timeout, a poison move: then the poison
- * queue), once per queue per batch, before the batch's completions. A
+ * queue; a release: each queue that got messages back), once per queue per
+ * batch, before the batch's completions. Asynchronous calls only. A
  * queue trigger can fetch at once instead of waiting for its next poll.
  * queue is valid during the call only. cb NULL removes it. */
 typedef void (*store_notify_cb)(store_t *st, const char *queue, void *data);
@@ -234,6 +235,7 @@ typedef enum store_op {
     STORE_OP_QUEUE_CLEAR,
     STORE_OP_QUEUE_COUNT,
     STORE_OP_QUEUE_LIST,
+    STORE_OP_QUEUE_RELEASE,
     STORE_OP_SWEEP,
     STORE_OP_KV_PUT,
     STORE_OP_KV_GET,
@@ -284,12 +286,13 @@ struct store_req {
     store_msg_t *msgs;       /* get, peek: the messages; put, update, poison: one, the
                                 message's new metadata (for poison, in the poison queue) */
     size_t n_msgs;
-    store_queue_info_t *queues; /* count: one; list: each queue, by name */
+    store_queue_info_t *queues; /* count: one; list: each queue, by name; release: each
+                                   queue that got messages back, with its depth after */
     size_t n_queues;
     store_kv_t *kvs;         /* kv get: one; kv list: by key */
     size_t n_kvs;
     int64_t count;           /* clear: messages removed; sweep, get: expired messages
-                                removed */
+                                removed; release: messages made visible */
     int truncated;           /* list, kv list: more entries than returned */
 
     /* ---- the call's arguments, copied (read-only; backends read them) ---- */
@@ -340,7 +343,8 @@ int store_queue_put(store_t *st, store_req_t *req, const char *queue, const void
 
 /* Deliver up to max (1..32) visible messages, oldest visible first: each
  * gets DequeueCount + 1, a new pop receipt, and becomes invisible until
- * now + visibility_ms (0 to 7 days). Expired messages met on the way are
+ * now + visibility_ms (0 to 7 days), leased until deleted, updated or
+ * moved to poison (see store_queue_release). Expired messages met on the way are
  * removed, never delivered. Result: msgs (n_msgs may be 0). */
 int store_queue_get(store_t *st, store_req_t *req, const char *queue, unsigned max,
                     int64_t visibility_ms, store_cb cb);
@@ -369,6 +373,21 @@ int store_queue_update(store_t *st, store_req_t *req, const char *queue, const c
  * STORE_ENOTFOUND as delete (nothing moves). */
 int store_queue_poison(store_t *st, store_req_t *req, const char *queue, const char *id,
                        const char *receipt, store_cb cb);
+
+/* Give back every leased message of queue (NULL: of every queue): the
+ * messages a get handed out that were neither deleted, updated nor moved
+ * to poison since. Each becomes visible at once (or stays visible since
+ * earlier, keeping its place), keeps its DequeueCount (as Azure, a
+ * delivery counts even when its consumer died) and gets a new pop receipt:
+ * the old one is stale (STORE_ESTALE). Messages made invisible by a put's
+ * delay or an update are not leased and stay invisible. count says how
+ * many were released (expired ones lose the lease but are not counted:
+ * they are never delivered); queues lists each queue that got messages
+ * back, with its depth after. One host uses a store at a time (the lock
+ * of store_open), so at start-up every leased message is an orphan of a
+ * host that stopped without settling it (killed, crashed): releasing them
+ * all then spares them the rest of their visibility timeout. */
+int store_queue_release(store_t *st, store_req_t *req, const char *queue, store_cb cb);
 
 /* Remove every message of a queue (the queue stays); count says how many. */
 int store_queue_clear(store_t *st, store_req_t *req, const char *queue, store_cb cb);

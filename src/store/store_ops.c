@@ -310,6 +310,14 @@ int store_queue_poison(store_t *st, store_req_t *req, const char *queue, const c
     return store__submit(st, req, cb);
 }
 
+int store_queue_release(store_t *st, store_req_t *req, const char *queue, store_cb cb)
+{
+    req_init(req, STORE_OP_QUEUE_RELEASE);
+    if (queue && check_queue(req, queue))
+        return req->status;
+    return store__submit(st, req, cb);
+}
+
 int store_queue_clear(store_t *st, store_req_t *req, const char *queue, store_cb cb)
 {
     req_init(req, STORE_OP_QUEUE_CLEAR);

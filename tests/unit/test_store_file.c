@@ -209,9 +209,9 @@ TEST(migration_from_an_empty_file)
     int fd = open(path, O_CREAT | O_WRONLY, 0600);
     close(fd);
     CHECK_INT(store_open(url, NULL, &fx.opts, &fx.st, fx.err, sizeof fx.err), STORE_OK);
-    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 1);
+    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 2);
     CHECK_STR(fx.st ? store_check_result(fx.st) : NULL, "new store");
-    CHECK_INT(fx_sql_int(path, "PRAGMA user_version"), 1);
+    CHECK_INT(fx_sql_int(path, "PRAGMA user_version"), 2);
     CHECK_INT(fx_sql_int(path, "PRAGMA application_id"), 0x53545254);
     CHECK_INT(fx_sql_int(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = "
                                "'wal'"),
@@ -223,6 +223,87 @@ TEST(migration_from_an_empty_file)
     fx.st = NULL;
     CHECK_INT(store_open(url, NULL, &fx.opts, &fx.st, fx.err, sizeof fx.err), STORE_OK);
     CHECK_STR(fx.st ? store_check_result(fx.st) : NULL, "ok");
+    fx_done(&fx);
+}
+
+/* The schema of version 1, as the first released Stratus wrote it, with
+ * two messages of "orders" (one delivered and not back yet) and a key. */
+static const char v1_file[] =
+    "CREATE TABLE queue (name TEXT PRIMARY KEY, created INTEGER NOT NULL,"
+    "  messages INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE message (seq INTEGER PRIMARY KEY, queue TEXT NOT NULL, id TEXT NOT NULL,"
+    "  receipt TEXT NOT NULL, dequeue_count INTEGER NOT NULL, inserted INTEGER NOT NULL,"
+    "  expires INTEGER NOT NULL, visible INTEGER NOT NULL, body BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX message_id ON message(queue, id);"
+    "CREATE INDEX message_visible ON message(queue, visible);"
+    "CREATE INDEX message_expires ON message(expires);"
+    "CREATE TABLE kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
+    "  updated INTEGER NOT NULL, PRIMARY KEY (ns, key)) WITHOUT ROWID;"
+    "INSERT INTO queue VALUES ('orders', 1699999000000, 2);"
+    "INSERT INTO message VALUES (1, 'orders', '018bcfe5-6800-7000-8000-000000000001',"
+    "  'r-1', 0, 1699999000000, 9223372036854775807, 1699999000000, 'first');"
+    "INSERT INTO message VALUES (2, 'orders', '018bcfe5-6800-7000-8000-000000000002',"
+    "  'r-2', 1, 1699999000000, 9223372036854775807, 1700000300000, 'second');"
+    "INSERT INTO kv VALUES ('timer', 'f', 'status', 1699999000000);"
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA application_id = 1398035028;" /* 0x53545254 */
+    "PRAGMA user_version = 1;";
+
+TEST(migration_from_version_1)
+{
+    fx_t fx;
+    fx_init(&fx);
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/.stratus", fx.root);
+    CHECK_INT(mkdir(dir, 0700), 0);
+    CHECK_INT(fx_sql_exec(fx.db, v1_file), 0);
+    CHECK_INT(fx_sql_int(fx.db, "PRAGMA user_version"), 1);
+
+    /* Read-only, it is not migrated: refused. */
+    store_options_t ro = fx.opts;
+    ro.read_only = 1;
+    CHECK_INT(store_open("sqlite:", fx.root, &ro, &fx.st, fx.err, sizeof fx.err),
+              STORE_EVERSION);
+    CHECK_CONTAINS(fx.err, "has schema version 1 and needs migrating to 2");
+
+    CHECK_INT(fx_open(&fx), STORE_OK);
+    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 2);
+    CHECK_STR(fx.st ? store_check_result(fx.st) : NULL, "ok");
+    CHECK_INT(fx_sql_int(fx.db, "PRAGMA user_version"), 2);
+    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                "'message_leased'"),
+              1);
+    /* Everything kept; what version 1 delivered is not known as leased. */
+    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM message WHERE leased = 0"), 2);
+    store_queue_info_t q = fx_count(&fx, "orders");
+    CHECK_INT(q.visible, 1);
+    CHECK_INT(q.invisible, 1);
+    store_req_t r = {0};
+    if (fx.st) {
+        CHECK_INT(store_queue_release(fx.st, &r, NULL, NULL), STORE_OK);
+        CHECK_INT(r.count, 0);
+        store_req_cleanup(&r);
+        CHECK_INT(store_kv_get(fx.st, &r, "timer", "f", NULL), STORE_OK);
+        CHECK_STR(r.n_kvs ? (char *)r.kvs[0].value : "", "status");
+        store_req_cleanup(&r);
+        CHECK_INT(store_queue_get(fx.st, &r, "orders", 32, 60000, NULL), STORE_OK);
+        CHECK_INT(r.n_msgs, 1);
+        CHECK_STR(r.n_msgs ? (char *)r.msgs[0].body : "", "first");
+        store_req_cleanup(&r);
+        /* The receipt version 1 gave still settles its message. */
+        CHECK_INT(store_queue_delete(fx.st, &r, "orders", "018bcfe5-6800-7000-8000-000000000002",
+                                     "r-2", NULL),
+                  STORE_OK);
+        store_req_cleanup(&r);
+        /* The new column works: the delivery just made is leased. */
+        CHECK_INT(store_queue_release(fx.st, &r, "orders", NULL), STORE_OK);
+        CHECK_INT(r.count, 1);
+        store_req_cleanup(&r);
+    }
+    /* Opened again: already at 2, nothing to do. */
+    fx_reopen(&fx);
+    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 2);
+    CHECK_INT(fx_count(&fx, "orders").visible, 1);
     fx_done(&fx);
 }
 
@@ -326,7 +407,7 @@ TEST(newer_schema_version_is_refused)
     make_store(&fx, 3, 10);
     CHECK_INT(fx_sql_exec(fx.db, "PRAGMA user_version = 99"), 0);
     refused(&fx, "sqlite:", fx.db, STORE_EVERSION, "has schema version 99, newer than");
-    CHECK_CONTAINS(fx.err, "knows (1)");
+    CHECK_CONTAINS(fx.err, "knows (2)");
     CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM message"), 3);
     fx_done(&fx);
 }
@@ -398,6 +479,7 @@ int main(void)
 {
     RUN(acknowledged_puts_survive_sigkill);
     RUN(migration_from_an_empty_file);
+    RUN(migration_from_version_1);
     RUN(garbage_header_is_not_a_database);
     RUN(text_file_is_not_a_database);
     RUN(damaged_pages_are_refused);
