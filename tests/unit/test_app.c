@@ -697,7 +697,7 @@ TEST(binding_type_bad)
     m = hello_error("{\"scriptFile\": \"hello.so\", \"bindings\": [{\"name\": \"msg\", "
                     "\"type\": \"queueTrigger\", \"direction\": \"in\"}]}", NULL);
     CHECK_STR(m, "hello/function.json: binding 'msg' (queueTrigger): unknown binding type "
-                 "'queueTrigger' (known: httpTrigger, http)");
+                 "'queueTrigger' (known: httpTrigger, http, timerTrigger)");
     free(m);
 }
 
@@ -1054,7 +1054,7 @@ TEST(binding_kind_table)
     CHECK(binding_kind_find("HTTP") == &binding_http_out);
     CHECK(binding_kind_find("queue") == NULL);
     binding_kind_names(names, sizeof names);
-    CHECK_STR(names, "httpTrigger, http");
+    CHECK_STR(names, "httpTrigger, http, timerTrigger");
     binding_kind_names(names, 8);
     CHECK(strlen(names) < 8);
 }
