@@ -408,7 +408,9 @@ static void handle(dirwatch_t *w, const struct inotify_event *ev)
 static void poll_cb(uv_poll_t *h, int status, int events)
 {
     dirwatch_t *w = h->data;
-    while (!w->stopping) {
+    /* A bounded number of reads per turn, so that a busy tree does not
+     * starve the loop; the poll calls again while events remain. */
+    for (int reads = 0; reads < 16 && !w->stopping; reads++) {
         ssize_t n = read(w->fd, w->buf, sizeof w->buf);
         if (n <= 0) {
             if (n < 0 && errno == EINTR)
