@@ -304,11 +304,10 @@ int blobdir_list(const char *root, const char *container, const char *prefix, js
         rc = BLOBDIR_EIO;
     }
     if (rc == 0) {
-        qsort(w->items, w->n, sizeof *w->items, by_name);
-        for (size_t i = 0; i < w->n; i++) {
-            if (i < BLOBDIR_LIST_MAX)
-                json_array_append(arr, w->items[i]);
-        }
+        if (w->n)
+            qsort(w->items, w->n, sizeof *w->items, by_name);
+        for (size_t i = 0; i < w->n && i < BLOBDIR_LIST_MAX; i++)
+            json_array_append(arr, w->items[i]);
         *truncated = w->overflow || w->n > BLOBDIR_LIST_MAX;
         *out = arr;
     }
