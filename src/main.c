@@ -19,6 +19,8 @@ static const struct command {
     {"host", cmd_host, "run the app in production (auth enforced, JSON logs)"},
     {"invoke", cmd_invoke, "run a function of a running host through its admin API"},
     {"keys", cmd_keys, "list, set, generate and delete function and host keys"},
+    {"queue", cmd_queue, "put, peek, list and clear the messages of queues"},
+    {"blob", cmd_blob, "put, get, list and delete blobs"},
 };
 
 static void usage(FILE *out)

@@ -18,6 +18,8 @@ int cmd_start(int argc, char **argv);  /* development host */
 int cmd_host(int argc, char **argv);   /* production host */
 int cmd_invoke(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
+int cmd_blob(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
 int cmd_worker(int argc, char **argv);  /* started by the host only */
 /* Make the process die with the host, then execute a Lambda bootstrap
@@ -80,6 +82,47 @@ int cli_target_option(int argc, char **argv, int *i, const char *cmd, cli_target
  * Connection refused (is `stratus start` running?)". */
 int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method,
                       const char *path, const char *json, struct httpc_res *res);
+
+/* One call of the admin API, for cli_admin_call(). */
+typedef struct cli_call {
+    const char *method;       /* "GET", "PUT", ... */
+    const char *path;         /* already escaped, query string included */
+    const char *accept;       /* NULL: application/json */
+    const char *content_type; /* NULL: no Content-Type */
+    const void *body;         /* NULL for none */
+    size_t body_len;
+    size_t max_response;      /* response body limit; 0: the client's 16 MiB */
+} cli_call_t;
+
+/* The work of cli_admin_request() for any body, printing nothing: returns
+ * HTTPC_OK with *res filled, or an HTTPC_ERR_* code (http/client.h) with a
+ * one-line message in err. */
+int cli_admin_call(const cli_target_t *t, const cli_call_t *call, struct httpc_res *res,
+                   char *err, size_t errlen);
+
+/* 1 when t names this machine (no --host, a 127.x address, ::1 or
+ * localhost): a command may then work on the app's files directly when no
+ * host answers. */
+int cli_target_is_local(const cli_target_t *t);
+
+struct buf;
+
+/* Read all of path ("-" for standard input) into b, up to b's maximum.
+ * 0, or -1 after printing why on stderr ("stratus CMD: cannot open ..."). */
+int cli_read_file(const char *cmd, const char *path, struct buf *b);
+
+/* ---- working without a running host (src/cli/local.c) --------------------- */
+
+struct store;
+
+/* Open the default store of the app in dir (AzureWebJobsStorage, as the
+ * host resolves it) for synchronous calls, and the app's blob root, for
+ * commands that run while no host does: the store's lock lets only one
+ * process in, so this fails while a host runs the app. On success returns
+ * 0 with *st (close it with store_close) and, when blob_root is not NULL,
+ * *blob_root (free it) set; else prints why on stderr ("stratus CMD: ...")
+ * and returns -1. */
+int cli_local_open(const char *cmd, const char *dir, struct store **st, char **blob_root);
 
 /* "404 Not Found": the code and the reason phrase the server sent, or the
  * standard one when it sent none. Written into out, which is returned. */

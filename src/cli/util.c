@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <strings.h>
 
 #include "../http/client.h"
+#include "../util/buf.h"
 
 #define DEFAULT_PORT 7071
 #define DEFAULT_HOST "127.0.0.1"
@@ -154,37 +156,59 @@ int cli_target_option(int argc, char **argv, int *i, const char *cmd, cli_target
     return 0;
 }
 
-int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method,
-                      const char *path, const char *json, struct httpc_res *res)
+int cli_admin_call(const cli_target_t *t, const cli_call_t *call, struct httpc_res *res,
+                   char *err, size_t errlen)
 {
     const char *app = t->app && *t->app ? t->app : ".";
     char *key = cli_master_key(app);
     httpc_header_t headers[3];
     size_t nh = 0;
-    headers[nh++] = (httpc_header_t){"Accept", "application/json"};
-    if (json)
-        headers[nh++] = (httpc_header_t){"Content-Type", "application/json"};
+    headers[nh++] = (httpc_header_t){"Accept", call->accept ? call->accept : "application/json"};
+    if (call->content_type)
+        headers[nh++] = (httpc_header_t){"Content-Type", call->content_type};
     if (key)
         headers[nh++] = (httpc_header_t){"x-functions-key", key};
     httpc_req_t req = {
-        .method = method,
+        .method = call->method,
         .host = t->host && *t->host ? t->host : DEFAULT_HOST,
         .port = t->port > 0 ? t->port : cli_app_port(app),
-        .path = path,
+        .path = call->path,
         .headers = headers,
         .nheaders = nh,
+        .body = call->body,
+        .body_len = call->body_len,
+        .timeout_ms = ADMIN_TIMEOUT_MS,
+        .max_body = call->max_response,
+    };
+    int rc = httpc_send(&req, res, err, errlen);
+    free(key);
+    return rc;
+}
+
+int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method,
+                      const char *path, const char *json, struct httpc_res *res)
+{
+    cli_call_t call = {
+        .method = method,
+        .path = path,
+        .content_type = json ? "application/json" : NULL,
         .body = json,
         .body_len = json ? strlen(json) : 0,
-        .timeout_ms = ADMIN_TIMEOUT_MS,
     };
     char err[512];
-    int rc = httpc_send(&req, res, err, sizeof err);
-    free(key);
+    int rc = cli_admin_call(t, &call, res, err, sizeof err);
     if (rc == HTTPC_OK)
         return 0;
     fprintf(stderr, "stratus %s: %s%s\n", cmd, err,
             rc == HTTPC_ERR_CONNECT ? " (is `stratus start` running?)" : "");
     return -1;
+}
+
+int cli_target_is_local(const cli_target_t *t)
+{
+    const char *h = t->host;
+    return !h || !*h || strncmp(h, "127.", 4) == 0 || !strcmp(h, "::1") ||
+           !strcmp(h, "localhost");
 }
 
 static const char *standard_reason(int status)
@@ -278,4 +302,29 @@ int cli_path_escape(const char *seg, char *out, size_t outlen)
         return -1;
     out[o] = '\0';
     return 0;
+}
+
+int cli_read_file(const char *cmd, const char *path, struct buf *b)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    const char *what = strcmp(path, "-") ? path : "standard input";
+    if (!f) {
+        fprintf(stderr, "stratus %s: cannot open %s: %s\n", cmd, path, strerror(errno));
+        return -1;
+    }
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(b, chunk, n) != 0) {
+            fprintf(stderr, "stratus %s: %s is larger than %zu bytes\n", cmd, what, b->max);
+            rc = -1;
+        }
+    if (rc == 0 && ferror(f)) {
+        fprintf(stderr, "stratus %s: cannot read %s: %s\n", cmd, what, strerror(errno));
+        rc = -1;
+    }
+    if (f != stdin)
+        fclose(f);
+    return rc;
 }

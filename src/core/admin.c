@@ -1,7 +1,8 @@
 /*
  * admin.c -- the admin API: /admin/host/status, /admin/host/ping,
  * /admin/functions[/{name}], invocation of any function, and the key
- * endpoints, with the paths and answers of Azure Functions' host.
+ * endpoints, with the paths and answers of Azure Functions' host; the
+ * queue and blob endpoints of admin_store.c join its router.
  *
  * Everything but ping needs the master key, except from loopback when the
  * host runs in development mode without --enable-auth.
@@ -14,15 +15,7 @@
 #include "../cli/cli.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
-#include "host.h"
-
-typedef void (*admin_fn)(host_t *h, http_request_t *req, route_params_t *p);
-
-typedef struct admin_route {
-    const char *tmpl;
-    unsigned methods;
-    admin_fn fn;
-} admin_route_t;
+#include "admin_priv.h"
 
 /* ---- helpers ---- */
 
@@ -322,19 +315,27 @@ static const admin_route_t routes[] = {
     {"admin/host/systemkeys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
 };
 
+static int add_routes(host_t *h, const admin_route_t *table, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char err[256];
+        if (router_add(h->admin_router, table[i].tmpl, table[i].methods, (void *)&table[i], err,
+                       sizeof err) != 0) {
+            log_error("admin route %s: %s", table[i].tmpl, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int admin_init(host_t *h)
 {
     h->admin_router = router_new();
     if (!h->admin_router)
         return -1;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        char err[256];
-        if (router_add(h->admin_router, routes[i].tmpl, routes[i].methods, (void *)&routes[i],
-                       err, sizeof err) != 0) {
-            log_error("admin route %s: %s", routes[i].tmpl, err);
-            return -1;
-        }
-    }
+    if (add_routes(h, routes, sizeof routes / sizeof routes[0]) != 0 ||
+        add_routes(h, admin_store_routes, admin_store_nroutes) != 0)
+        return -1;
     return 0;
 }
 

@@ -99,21 +99,21 @@ static store_t *open_store(binding_host_t *bh, const char *url, const char *what
     return st;
 }
 
-store_t *binding_host_store(binding_host_t *bh, const char *connection, char *err,
-                            size_t errlen)
+const char *binding_connection_url(const app_t *app, const char *connection, int *azure,
+                                   char *err, size_t errlen)
 {
     const char *name = connection && *connection ? connection : TRIGGER_DEFAULT_CONNECTION;
-    const char *value = app_setting(bh->app, name);
-    char alt[300], what[400];
+    const char *value = app_setting(app, name);
+    char alt[300];
+    *azure = 0;
     if (!value) {
         /* Azure also looks for the name with the AzureWebJobs prefix. */
         snprintf(alt, sizeof alt, "AzureWebJobs%s", name);
-        value = app_setting(bh->app, alt);
+        value = app_setting(app, alt);
     }
-    snprintf(what, sizeof what, "connection '%s'", name);
     if (!value) {
         if (strcmp(name, TRIGGER_DEFAULT_CONNECTION) == 0)
-            return open_store(bh, "", what, err, errlen);
+            return "";
         snprintf(err, errlen, "connection '%s': app setting '%s' is not set (set it in "
                  "local.settings.json Values to \"UseDevelopmentStorage=true\" for the embedded "
                  "store, or to a store URL such as \"sqlite:data/store.db\")", name, name);
@@ -122,16 +122,30 @@ store_t *binding_host_store(binding_host_t *bh, const char *connection, char *er
     while (*value == ' ')
         value++;
     if (!*value || strncasecmp(value, "UseDevelopmentStorage=true", 26) == 0)
-        return open_store(bh, "", what, err, errlen);
+        return "";
     if (strcasestr(value, "AccountName=") || strcasestr(value, "DefaultEndpointsProtocol=")) {
-        if (!bh->warned_azure) {
-            bh->warned_azure = 1;
-            log_warn("connection '%s' holds an Azure Storage connection string; Stratus keeps "
-                     "queues and blobs in its embedded store instead", name);
-        }
-        return open_store(bh, "", what, err, errlen);
+        *azure = 1;
+        return "";
     }
-    return open_store(bh, value, what, err, errlen);
+    return value;
+}
+
+store_t *binding_host_store(binding_host_t *bh, const char *connection, char *err,
+                            size_t errlen)
+{
+    const char *name = connection && *connection ? connection : TRIGGER_DEFAULT_CONNECTION;
+    char what[400];
+    int azure;
+    snprintf(what, sizeof what, "connection '%s'", name);
+    const char *url = binding_connection_url(bh->app, connection, &azure, err, errlen);
+    if (!url)
+        return NULL;
+    if (azure && !bh->warned_azure) {
+        bh->warned_azure = 1;
+        log_warn("connection '%s' holds an Azure Storage connection string; Stratus keeps "
+                 "queues and blobs in its embedded store instead", name);
+    }
+    return open_store(bh, url, what, err, errlen);
 }
 
 store_t *binding_host_default_store(binding_host_t *bh)
@@ -160,7 +174,7 @@ void binding_host_unwatch_queue(binding_host_t *bh, void *arg)
             i++;
 }
 
-static char *blob_root_for(const app_t *app, const store_t *st)
+char *binding_blob_root_of(const app_t *app, const store_t *st)
 {
     json_t *stratus = json_object_get(app->host_json, "stratus");
     json_t *storage = NULL, *root = NULL;
@@ -200,7 +214,7 @@ binding_host_t *binding_host_new(uv_loop_t *loop, app_t *app, const runtime_t *r
     bh->app = app;
     bh->rt = rt;
     store_t *st = binding_host_store(bh, NULL, err, errlen);
-    if (!st || !(bh->blob_root = blob_root_for(app, st))) {
+    if (!st || !(bh->blob_root = binding_blob_root_of(app, st))) {
         binding_host_free(bh);
         return NULL;
     }

@@ -80,6 +80,20 @@ void binding_host_unwatch_queue(binding_host_t *bh, void *arg);
  * stratus.storage.blobRoot, else "blobs" beside the default store file. */
 const char *binding_host_blob_root(binding_host_t *bh);
 
+/* The same rule without a binding host (the command line): the blob root
+ * of app whose default store is st. The caller frees it; NULL when out of
+ * memory. */
+char *binding_blob_root_of(const app_t *app, const store_t *st);
+
+/* The store URL that a connection setting names (NULL: the default,
+ * AzureWebJobsStorage), as binding_host_store() resolves it: "" for the
+ * embedded default store (also for an unset AzureWebJobsStorage and for
+ * an Azure Storage connection string, which sets *azure to 1), else the
+ * setting's value, valid while app lives. NULL with err naming the setting
+ * when a non-default connection is not set. */
+const char *binding_connection_url(const app_t *app, const char *connection, int *azure,
+                                   char *err, size_t errlen);
+
 /* In-flight invocations started by trigger sources (not HTTP). */
 size_t binding_host_inflight(const binding_host_t *bh);
 
