@@ -122,4 +122,16 @@ typedef struct timer_trigger_conf {
 
 extern const binding_kind_t binding_timer_trigger;
 
+/* ---- blobTrigger and blob (blob.c, blob_trigger.c) ---- */
+
+struct blobpath;
+
+typedef struct blob_conf {
+    char *path;                /* as written, %Setting% resolved */
+    struct blobpath *pattern;  /* blobTrigger: the parsed pattern; NULL for blob */
+} blob_conf_t;
+
+extern const binding_kind_t binding_blob_trigger;
+extern const binding_kind_t binding_blob;
+
 #endif
