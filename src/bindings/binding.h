@@ -109,4 +109,9 @@ typedef struct http_trigger_conf {
 extern const binding_kind_t binding_http_trigger;
 extern const binding_kind_t binding_http_out;
 
+/* ---- queueTrigger, queue (queue_trigger.c, queue_out.c) ---- */
+
+extern const binding_kind_t binding_queue_trigger;
+extern const binding_kind_t binding_queue_out;
+
 #endif
