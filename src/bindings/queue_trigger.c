@@ -240,16 +240,30 @@ static void on_done(void *arg, int ok, const char *reason, invocation_t *inv)
 
 /* ---- delivering a message ---- */
 
+/* ms as Azure shows a DateTimeOffset in UTC: 2026-11-26T21:05:09+00:00.
+ * Messages of a batch share their seconds: the last few are kept. */
 static void iso_time(int64_t ms, char *out, size_t n)
 {
+    static int64_t last_sec[4] = {-1, -1, -1, -1};
+    static char last_text[4][32];
+    static unsigned next;
     if (ms == STORE_TIME_NEVER) {
         snprintf(out, n, "9999-12-31T23:59:59+00:00");
         return;
     }
-    time_t t = (time_t)(ms / 1000);
+    int64_t sec = ms / 1000;
+    for (int i = 0; i < 4; i++)
+        if (last_sec[i] == sec) {
+            snprintf(out, n, "%s", last_text[i]);
+            return;
+        }
+    time_t t = (time_t)sec;
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(out, n, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    unsigned k = next++ % 4;
+    strftime(last_text[k], sizeof last_text[k], "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    last_sec[k] = sec;
+    snprintf(out, n, "%s", last_text[k]);
 }
 
 /* The binding data of a message: Azure's metadata names, QueueTrigger (the
