@@ -435,6 +435,10 @@ static void fetch(qsource_t *s)
     if (!s->maybe_more && (s->rearm || !uv_is_active((uv_handle_t *)&s->poll))) {
         s->rearm = 0;
         arm_poll(s);
+    } else if (s->maybe_more && !s->gets && !s->inflight &&
+               !uv_is_active((uv_handle_t *)&s->poll)) {
+        /* The get was refused (the store is busy): try again shortly. */
+        uv_timer_start(&s->poll, on_poll, POLL_MIN_MS, 0);
     }
 }
 
