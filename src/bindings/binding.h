@@ -122,6 +122,11 @@ typedef struct timer_trigger_conf {
 
 extern const binding_kind_t binding_timer_trigger;
 
+/* ---- queueTrigger, queue (queue_trigger.c, queue_out.c) ---- */
+
+extern const binding_kind_t binding_queue_trigger;
+extern const binding_kind_t binding_queue_out;
+
 /* ---- blobTrigger and blob (blob.c, blob_trigger.c) ---- */
 
 struct blobpath;

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "../telemetry/log.h"
+#include "../telemetry/telemetry.h"
 #include "../util/buf.h"
 #include "expr.h"
 
@@ -614,7 +615,9 @@ static void on_retry_timer(uv_timer_t *t) { start_attempt(t->data); }
 static void on_attempt(invocation_t *inv, int ok, const char *reason, void *data)
 {
     ev_run_t *r = data;
-    log_invocation(r->fn->name, inv->id, ok, 0, uv_hrtime() - inv->start_ns, reason);
+    uint64_t ns = uv_hrtime() - inv->start_ns;
+    log_invocation(r->fn->name, inv->id, ok, 0, ns, reason);
+    telemetry_end(inv, ok, 0, ns, reason);
     if (ok) {
         finish_run(r, 1, NULL);
         return;
@@ -668,6 +671,7 @@ static void start_attempt(ev_run_t *r)
     if (log_level_for("Function") <= LOG_INFO)
         log_write(LOG_INFO, "Function", inv->id, "Executing 'Functions.%s' (Reason='%s', Id=%s)",
                   r->fn->name, r->why ? r->why : "", inv->id);
+    telemetry_begin(inv);
     binding_host_run(bh, inv, on_attempt, r);
 }
 
