@@ -418,6 +418,7 @@ typedef struct io_run {
     int writing;   /* past the function: outputs */
     int in_step;   /* inside step(): a callback that comes at once only sets `again` */
     int again;
+    const char *failed; /* a failure that came at once: step() reports it */
 } io_run_t;
 
 static void step(io_run_t *io);
@@ -431,6 +432,12 @@ static void io_fail(io_run_t *io, const binding_t *b, const char *what, const ch
                  reason && *reason ? ": " : "", reason ? reason : "");
     inv->user_error = 0;
     inv->fail_status = 500;
+    if (io->in_step) {
+        /* The kind's call has not returned yet: done() may free io. */
+        io->failed = msg ? msg : what;
+        io->again = 1;
+        return;
+    }
     io->done(inv, 0, msg ? msg : what, io->data);
 }
 
@@ -501,6 +508,10 @@ static void step(io_run_t *io)
                 io->in_step = 0;
                 if (!io->again)
                     return; /* on_read continues, or it failed */
+                if (io->failed) {
+                    io->done(inv, 0, io->failed, io->data);
+                    return;
+                }
                 continue;
             }
             json_t *v;
@@ -512,6 +523,10 @@ static void step(io_run_t *io)
                 io->in_step = 0;
                 if (!io->again)
                     return;
+                if (io->failed) {
+                    io->done(inv, 0, io->failed, io->data);
+                    return;
+                }
                 continue;
             }
             io->next++;
