@@ -30,21 +30,11 @@
 
 /* ---- configuration ---- */
 
-static json_t *get(const json_t *obj, const char *key)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-        if (strcasecmp(k, key) == 0)
-            return json_is_null(v) ? NULL : v;
-    return NULL;
-}
-
 size_t blob__max_size(binding_host_t *bh)
 {
     static int warned;
     app_t *app = binding_host_app(bh);
-    json_t *v = get(get(get(app->host_json, "stratus"), "storage"), "maxBlobSize");
+    json_t *v = binding_conf_get(binding_conf_get(binding_conf_get(app->host_json, "stratus"), "storage"), "maxBlobSize");
     if (!v)
         return BLOB_DEFAULT_MAX_SIZE;
     if (json_is_integer(v) && json_integer_value(v) > 0)
@@ -61,7 +51,7 @@ size_t blob__max_size(binding_host_t *bh)
 static const char *path_field(const json_t *entry, const char *example, char *err,
                               size_t errlen)
 {
-    json_t *p = get(entry, "path");
+    json_t *p = binding_conf_get(entry, "path");
     if (!p) {
         snprintf(err, errlen, "field 'path' is required: the container and blob, such as '%s'",
                  example);
