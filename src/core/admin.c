@@ -4,7 +4,8 @@
  * endpoints, with the paths and answers of Azure Functions' host.
  *
  * Everything but ping needs the master key, except from loopback when the
- * host runs in development mode without --enable-auth.
+ * host runs in development mode without --enable-auth. The dashboard's
+ * files under /admin/ui (admin_ui.c) pass the same check.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "../cli/cli.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
+#include "admin_ui.h"
 #include "host.h"
 
 typedef void (*admin_fn)(host_t *h, http_request_t *req, route_params_t *p);
@@ -349,14 +351,16 @@ void admin_handle(host_t *h, http_request_t *req)
     }
     void *data = NULL;
     unsigned allowed = 0;
-    int r = router_lookup(h->admin_router, req->method, req->path.p, req->path.n, params,
-                          scratch, scratch_len, &data, &allowed);
+    int ui = admin_ui_path(req->path);
+    int r = ui ? ROUTER_MATCH
+               : router_lookup(h->admin_router, req->method, req->path.p, req->path.n, params,
+                               scratch, scratch_len, &data, &allowed);
     if (r == ROUTER_NOT_FOUND) {
         respond_error(req, 404, "no admin endpoint at this path");
         return;
     }
     const admin_route_t *route = data;
-    if (r == ROUTER_MATCH && route->fn == host_ping) {
+    if (r == ROUTER_MATCH && route && route->fn == host_ping) {
         host_ping(h, req, params);
         return;
     }
@@ -374,6 +378,10 @@ void admin_handle(host_t *h, http_request_t *req)
             respond_error(req, 403, "this key may not use the admin API; use the master key");
             return;
         }
+    }
+    if (ui) {
+        admin_ui_handle(h, req);
+        return;
     }
     if (r == ROUTER_METHOD_NOT_ALLOWED) {
         host_respond_405(req, allowed);
