@@ -322,6 +322,8 @@ static const admin_route_t routes[] = {
     {"admin/host/keys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
     {"admin/host/systemkeys", METHOD_GET, keys_list},
     {"admin/host/systemkeys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
+    {"admin/ui", METHOD_GET, admin_ui_handle},
+    {"admin/ui/{*file}", METHOD_GET, admin_ui_handle},
 };
 
 int admin_init(host_t *h)
@@ -351,16 +353,14 @@ void admin_handle(host_t *h, http_request_t *req)
     }
     void *data = NULL;
     unsigned allowed = 0;
-    int ui = admin_ui_path(req->path);
-    int r = ui ? ROUTER_MATCH
-               : router_lookup(h->admin_router, req->method, req->path.p, req->path.n, params,
-                               scratch, scratch_len, &data, &allowed);
+    int r = router_lookup(h->admin_router, req->method, req->path.p, req->path.n, params,
+                          scratch, scratch_len, &data, &allowed);
     if (r == ROUTER_NOT_FOUND) {
         respond_error(req, 404, "no admin endpoint at this path");
         return;
     }
     const admin_route_t *route = data;
-    if (r == ROUTER_MATCH && route && route->fn == host_ping) {
+    if (r == ROUTER_MATCH && route->fn == host_ping) {
         host_ping(h, req, params);
         return;
     }
@@ -378,10 +378,6 @@ void admin_handle(host_t *h, http_request_t *req)
             respond_error(req, 403, "this key may not use the admin API; use the master key");
             return;
         }
-    }
-    if (ui) {
-        admin_ui_handle(h, req);
-        return;
     }
     if (r == ROUTER_METHOD_NOT_ALLOWED) {
         host_respond_405(req, allowed);

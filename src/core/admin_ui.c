@@ -2,7 +2,8 @@
  * admin_ui.c -- the dashboard's files (the repository's ui/ folder, carried
  * inside the binary by scripts/embed_tree.sh) served at /admin/ui: the page
  * at /admin/ui, /admin/ui/ and /admin/ui/index.html, the other files at
- * /admin/ui/<name>. admin.c checks the master key before calling here.
+ * /admin/ui/<name>. These are routes of the admin API: admin.c checks the
+ * master key and the method before calling here.
  *
  * Every answer forbids other origins (Content-Security-Policy) and keeps the
  * URL, which may hold the key, out of Referer headers. The page itself is
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../http/method.h"
 #include "../runtimes/embedded.h"
 #include "admin_ui.h"
 
@@ -23,13 +23,6 @@
 static const char CSP[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
                           "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
                           "form-action 'none'; frame-ancestors 'none'";
-
-int admin_ui_path(sv_t path)
-{
-    size_t n = sizeof UI_PREFIX - 1;
-    return path.n >= n && strncasecmp(path.p, UI_PREFIX, n) == 0 &&
-           (path.n == n || path.p[n] == '/');
-}
 
 static const char *content_type(const char *name)
 {
@@ -124,13 +117,10 @@ static char *page_with_key(http_request_t *req, const embedded_file_t *f, sv_t k
     return out;
 }
 
-void admin_ui_handle(host_t *h, http_request_t *req)
+void admin_ui_handle(host_t *h, http_request_t *req, route_params_t *p)
 {
     (void)h;
-    if (req->method != METHOD_GET && req->method != METHOD_HEAD) {
-        host_respond_405(req, METHOD_GET | METHOD_HEAD);
-        return;
-    }
+    (void)p;
     size_t n = sizeof UI_PREFIX - 1;
     const char *name = req->path.p + n;
     size_t name_n = req->path.n - n;
