@@ -224,7 +224,7 @@
       const y = top + ph - (ph * i) / 4;
       g.beginPath(); g.moveTo(left, y + 0.5); g.lineTo(left + pw, y + 0.5); g.stroke();
       const v = (max * i) / 4;
-      g.fillText((v >= 10 || v === 0 ? v.toFixed(0) : v.toFixed(v >= 1 ? 1 : 2)) + unit, left - 4, y);
+      g.fillText((v >= 10 || v === 0 ? v.toFixed(0) : String(Number(v.toPrecision(3)))) + unit, left - 4, y);
     }
     g.textAlign = 'left';
     g.textBaseline = 'alphabetic';

@@ -7,6 +7,7 @@ build/test-artifacts/dashboard.png."""
 import json
 import os
 import re
+import time
 import urllib.parse
 
 import pytest
@@ -179,6 +180,12 @@ JS_INVOCATIONS = """(() => Array.from(document.querySelectorAll('#invocations tb
                badge: tr.querySelector('.badge') && tr.querySelector('.badge').className})))()"""
 
 
+# The latest point of the charts, read back from the legend's text.
+JS_RATE = """(() => { const r = /now ([0-9.]+)\\/s/.exec(document.getElementById('rate-now').textContent);
+  const l = /p95 ([0-9.]+) (ms|s)/.exec(document.getElementById('latency-now').textContent);
+  return r && {rate: parseFloat(r[1]), p95: l ? parseFloat(l[1]) : null}; })()"""
+
+
 def test_dashboard_in_chromium(hosts, tmp_path):
     binary = chromium_or_fail()
     host = hosts["auth"]
@@ -233,12 +240,26 @@ def test_dashboard_in_chromium(hosts, tmp_path):
             msg = page.evaluate("document.getElementById('invocations').innerText")
             assert "not available" in msg, msg
         if has_metrics:
-            rate = page.wait_for("(() => { const t = document.getElementById('rate-now')"
-                                 ".textContent; return /now/.test(t) && t; })()", timeout=30)
-            assert rate, page.evaluate("document.body.innerText")
-            counts = {r[0]: r for r in page.evaluate(JS_FUNCTIONS)}
-            assert counts["hello"][4] == "3", counts
-            assert counts["boom"][5] == "1", counts
+            # Invocations while the page watches: the rate and latency lines rise.
+            n_hello, n_boom = 3, 1
+            seen = None
+            for _ in range(60):
+                for _ in range(5):
+                    assert host.get("/api/hello?code=" + fk).status == 200
+                assert host.get("/api/boom").status == 500
+                n_hello, n_boom = n_hello + 5, n_boom + 1
+                seen = page.evaluate(JS_RATE)
+                if seen and seen["rate"] > 0 and seen["p95"]:
+                    break
+                time.sleep(0.5)
+            assert seen and seen["rate"] > 0 and seen["p95"], (seen, page.evaluate(
+                "document.getElementById('rate-now').textContent"))
+            want = (str(n_hello), "0", str(n_boom), str(n_boom))
+            got = page.wait_for("(() => { const r = %s; const h = r.find(x => x[0] === 'hello'), "
+                                "b = r.find(x => x[0] === 'boom'); return h[4] === '%s' && "
+                                "h[5] === '%s' && b[4] === '%s' && b[5] === '%s'; })()"
+                                % ((JS_FUNCTIONS,) + want), timeout=30)
+            assert got, (want, page.evaluate(JS_FUNCTIONS))
         else:
             assert "not available" in page.evaluate(
                 "document.getElementById('rate-now').parentNode.parentNode.innerText") or \
