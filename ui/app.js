@@ -1,6 +1,6 @@
 /* app.js -- the operator dashboard's logic (ui/index.html): every 2 s it reads the admin API
- * (/admin/host/status, /admin/functions, /admin/host/scale, /admin/invocations, /admin/queues)
- * and /metrics, and draws the tables and two charts. Rates and latency quantiles are computed
+ * (/admin/host/status, /admin/functions, /admin/host/scale, /admin/invocations, /admin/queues,
+ * /admin/usage) and /metrics, and draws the tables and two charts. Rates and latency quantiles are computed
  * here from successive /metrics scrapes (counters and histogram buckets). An endpoint the host
  * does not have shows "not available" in its panel; nothing else depends on it.
  * The master key comes from the page's own ?code= and goes out as x-functions-key. */
@@ -290,13 +290,16 @@
     $('app-errors-list').replaceChildren(...errs.map((e) => el('li', { text: String(e) })));
   }
 
-  function renderFunctions(res, sum) {
+  /* usage: the answer of /admin/usage ({"functions": {name: {"gbSeconds"}}}), shown when there. */
+  function renderFunctions(res, sum, usage) {
     const tbody = $('functions').tBodies[0];
-    if (!res.ok) { messageRow(tbody, 7, 'Functions: ' + unavailable(res)); return; }
+    if (!res.ok) { messageRow(tbody, 8, 'Functions: ' + unavailable(res)); return; }
     const list = Array.isArray(res.data) ? res.data : [];
-    if (!list.length) { messageRow(tbody, 7, 'No functions loaded.'); return; }
+    if (!list.length) { messageRow(tbody, 8, 'No functions loaded.'); return; }
+    const billed = usage.ok && usage.data && usage.data.functions || {};
     tbody.replaceChildren(...list.map((f) => {
       const m = sum && sum.fn[f.name];
+      const u = billed[f.name];
       const url = f.invoke_url_template;
       return el('tr', { 'data-function': f.name }, [
         el('td', {}, [el('strong', { text: f.name })]),
@@ -307,6 +310,7 @@
         el('td', { className: 'num', text: m ? fmtNum(m.total) : '–' }),
         el('td', { className: 'num', text: m ? fmtNum(m.failed) : '–' }),
         el('td', { className: 'num', text: m ? fmtNum(m.inflight) : '–' }),
+        el('td', { className: 'num', text: u && u.gbSeconds != null ? fmtNum(u.gbSeconds, 3) : '–' }),
       ]);
     }));
     const sel = $('filter-function');
@@ -472,9 +476,9 @@
   /* ---- the refresh loop ---- */
 
   async function refresh() {
-    const [status, fns, scale, queues, metrics] = await Promise.all([
+    const [status, fns, scale, queues, metrics, usage] = await Promise.all([
       api('/admin/host/status'), api('/admin/functions'), api('/admin/host/scale'),
-      api('/admin/queues'), api('/metrics', true)]);
+      api('/admin/queues'), api('/metrics', true), api('/admin/usage')]);
     let sum = null;
     if (metrics.ok) {
       sum = summarize(parseMetrics(metrics.text));
@@ -484,7 +488,7 @@
       metricsMessage = 'Metrics ' + unavailable(metrics);
     }
     renderHost(status);
-    renderFunctions(fns, sum);
+    renderFunctions(fns, sum, usage);
     renderCharts();
     renderInstances(scale, sum);
     renderQueues(queues, sum);

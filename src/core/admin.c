@@ -4,18 +4,17 @@
  * endpoints, with the paths and answers of Azure Functions' host.
  *
  * Everything but ping needs the master key, except from loopback when the
- * host runs in development mode without --enable-auth. The dashboard's
- * files under /admin/ui (admin_ui.c) pass the same check.
+ * host runs in development mode without --enable-auth.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_ui.h"
 #include "../cli/cli.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
-#include "admin_ui.h"
 #include "host.h"
 
 typedef void (*admin_fn)(host_t *h, http_request_t *req, route_params_t *p);

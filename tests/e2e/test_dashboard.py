@@ -197,6 +197,7 @@ def test_dashboard_in_chromium(hosts, tmp_path):
     assert r.status == 500, r.text
     has_history = available(host, "/admin/invocations")
     has_metrics = available(host, "/metrics")
+    has_usage = available(host, "/admin/usage")
     origin = "http://127.0.0.1:%d" % host.port
 
     with Browser.launch(str(tmp_path), binary) as browser:
@@ -260,6 +261,10 @@ def test_dashboard_in_chromium(hosts, tmp_path):
                                 "h[5] === '%s' && b[4] === '%s' && b[5] === '%s'; })()"
                                 % ((JS_FUNCTIONS,) + want), timeout=30)
             assert got, (want, page.evaluate(JS_FUNCTIONS))
+        if has_usage:
+            got = page.wait_for("(%s).every(r => /^[0-9]+\\.[0-9]{3}$/.test(r[7]))" % JS_FUNCTIONS,
+                                timeout=30)
+            assert got, page.evaluate(JS_FUNCTIONS)
         else:
             assert "not available" in page.evaluate(
                 "document.getElementById('rate-now').parentNode.parentNode.innerText") or \
