@@ -45,12 +45,14 @@ EXPORTS := -Wl,--dynamic-list=src/runtimes/stratus.dynlist
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/main.c,$(SRC))
-GEN_OBJ  := $(BUILD)/gen/stratus_h.o $(BUILD)/gen/runtime_files.o
+GEN_OBJ  := $(BUILD)/gen/stratus_h.o $(BUILD)/gen/runtime_files.o $(BUILD)/gen/ui_files.o
 OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(GEN_OBJ)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN_OBJ)
 # The worker shims of the interpreter runtimes, carried inside the binary.
 RT_FILES := $(shell find runtimes -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
               ! -path '*/node_modules/*' 2>/dev/null | LC_ALL=C sort)
+# The dashboard served at /admin/ui.
+UI_FILES := $(shell find ui -type f 2>/dev/null | LC_ALL=C sort)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -85,6 +87,16 @@ $(BUILD)/gen/runtime_files.c: $(BUILD)/gen/runtime_files.list $(RT_FILES) script
 	sh scripts/embed_tree.sh runtime_files runtimes $(RT_FILES) > $@
 
 $(BUILD)/gen/runtime_files.o: $(BUILD)/gen/runtime_files.c
+	$(CC) $(CFLAGS) -Isrc/runtimes -c -o $@ $<
+
+$(BUILD)/gen/ui_files.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(UI_FILES)' | cmp -s - $@ || echo '$(UI_FILES)' > $@
+
+$(BUILD)/gen/ui_files.c: $(BUILD)/gen/ui_files.list $(UI_FILES) scripts/embed_tree.sh
+	sh scripts/embed_tree.sh ui_files ui $(UI_FILES) > $@
+
+$(BUILD)/gen/ui_files.o: $(BUILD)/gen/ui_files.c
 	$(CC) $(CFLAGS) -Isrc/runtimes -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
@@ -132,10 +144,15 @@ build/fuzz/gen/runtime_files.c: $(RT_FILES) scripts/embed_tree.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed_tree.sh runtime_files runtimes $(RT_FILES) > $@
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) build/fuzz/gen/stratus_h.c build/fuzz/gen/runtime_files.c
+build/fuzz/gen/ui_files.c: $(UI_FILES) scripts/embed_tree.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed_tree.sh ui_files ui $(UI_FILES) > $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) build/fuzz/gen/stratus_h.c build/fuzz/gen/runtime_files.c \
+              build/fuzz/gen/ui_files.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc/runtimes -o $@ $< $(FUZZ_LIB) build/fuzz/gen/stratus_h.c \
-	  build/fuzz/gen/runtime_files.c $(LDLIBS)
+	  build/fuzz/gen/runtime_files.c build/fuzz/gen/ui_files.c $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 

@@ -9,6 +9,9 @@ set -e
 PACKAGES="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev \
 libsqlite3-dev libssl-dev libjsmn-dev python3 python3-pytest cmake nodejs ${STRATUS_DEPS_EXTRA:-}"
 
+# Headless Chromium drives the dashboard test (tests/e2e/test_dashboard.py).
+PACKAGES="$PACKAGES chromium"
+
 missing=""
 for p in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -2,7 +2,7 @@
 # embed_tree.sh NAME ROOT FILE... -- print a C source file defining
 # `const embedded_file_t NAME[]`: each FILE's path relative to ROOT and its
 # bytes, ending with a { NULL } entry, so the binary carries the files (the
-# worker shims of the interpreter runtimes). Any bytes, text or not.
+# worker shims of the interpreter runtimes, the dashboard). Any bytes, text or not.
 set -e
 name=$1
 root=$2

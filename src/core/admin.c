@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_ui.h"
 #include "../cli/cli.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
@@ -313,6 +314,8 @@ static const admin_route_t routes[] = {
     {"admin/host/keys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
     {"admin/host/systemkeys", METHOD_GET, keys_list},
     {"admin/host/systemkeys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
+    {"admin/ui", METHOD_GET, admin_ui_handle},
+    {"admin/ui/{*file}", METHOD_GET, admin_ui_handle},
 };
 
 static int add_routes(host_t *h, const admin_route_t *table, size_t n)

@@ -1,8 +1,9 @@
 /*
  * embedded.h -- files carried inside the binary (generated at build time by
- * scripts/embed_tree.sh from the repository's runtimes/ folder): the worker
+ * scripts/embed_tree.sh): from the repository's runtimes/ folder, the worker
  * shims of the interpreter runtimes, written out next to an app when it
- * starts, so an installed stratus needs nothing beside it.
+ * starts, so an installed stratus needs nothing beside it; from ui/, the
+ * dashboard served at /admin/ui.
  */
 #ifndef STRATUS_EMBEDDED_H
 #define STRATUS_EMBEDDED_H
@@ -17,5 +18,8 @@ typedef struct embedded_file {
 
 /* runtimes/ */
 extern const embedded_file_t runtime_files[];
+
+/* ui/ */
+extern const embedded_file_t ui_files[];
 
 #endif
