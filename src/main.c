@@ -19,6 +19,7 @@ static const struct command {
     {"host", cmd_host, "run the app in production (auth enforced, JSON logs)"},
     {"invoke", cmd_invoke, "run a function of a running host through its admin API"},
     {"keys", cmd_keys, "list, set, generate and delete function and host keys"},
+    {"usage", cmd_usage, "show executions and GB-seconds per function of a running host"},
 };
 
 static void usage(FILE *out)

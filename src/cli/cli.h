@@ -18,6 +18,7 @@ int cmd_start(int argc, char **argv);  /* development host */
 int cmd_host(int argc, char **argv);   /* production host */
 int cmd_invoke(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_usage(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
 int cmd_worker(int argc, char **argv);  /* started by the host only */
 /* Make the process die with the host, then execute a Lambda bootstrap
