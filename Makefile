@@ -17,6 +17,7 @@
 #   make bench-store   run bench/store (durable queue throughput vs raw SQLite commits)
 #   make bench-timer   run bench/timer_jitter (timer fire time vs the scheduled second)
 #   make bench-queue   run bench/queue (queue-triggered native function end to end)
+#   make bench-telemetry  run bench/telemetry (the host with telemetry on vs off)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
@@ -58,7 +59,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: FORCE all deps lambda-ric run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
-        bench-custom bench-python bench-store bench-queue bench-node bench-timer clean examples
+        bench-custom bench-python bench-store bench-queue bench-node bench-timer bench-telemetry \
+        clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -181,6 +183,9 @@ bench-python: all
 
 bench-timer: all
 	sh bench/timer_jitter
+
+bench-telemetry: all
+	sh bench/telemetry
 
 # The store benchmark's driver: the store and the small pieces it uses.
 STORE_OBJ := $(filter $(BUILD)/src/store/% $(BUILD)/src/util/%,$(LIB_OBJ))

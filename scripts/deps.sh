@@ -3,11 +3,12 @@
 # when they are missing. Safe to run repeatedly; does nothing when all are
 # present. Set STRATUS_DEPS_EXTRA to add packages (e.g. for benchmarks).
 # cmake is for the tests: it builds the native part of the Lambda runtime
-# client that scripts/lambda-ric.sh installs.
+# client that scripts/lambda-ric.sh installs; prometheus is for the tests
+# too: tests/e2e/test_metrics.py has a real Prometheus server scrape /metrics.
 set -e
 
 PACKAGES="build-essential pkg-config libuv1-dev libhttp-parser-dev libjansson-dev \
-libsqlite3-dev libssl-dev libjsmn-dev python3 python3-pytest cmake nodejs ${STRATUS_DEPS_EXTRA:-}"
+libsqlite3-dev libssl-dev libjsmn-dev python3 python3-pytest cmake nodejs prometheus ${STRATUS_DEPS_EXTRA:-}"
 
 # Headless Chromium drives the dashboard test (tests/e2e/test_dashboard.py).
 PACKAGES="$PACKAGES chromium"

@@ -21,6 +21,7 @@ static const struct command {
     {"keys", cmd_keys, "list, set, generate and delete function and host keys"},
     {"queue", cmd_queue, "put, peek, list and clear the messages of queues"},
     {"blob", cmd_blob, "put, get, list and delete blobs"},
+    {"usage", cmd_usage, "show executions and GB-seconds per function of a running host"},
 };
 
 static void usage(FILE *out)

@@ -20,6 +20,7 @@ int cmd_invoke(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_blob(int argc, char **argv);
+int cmd_usage(int argc, char **argv);
 int cmd_templates(int argc, char **argv);
 int cmd_worker(int argc, char **argv);  /* started by the host only */
 /* Make the process die with the host, then execute a Lambda bootstrap

@@ -1,8 +1,9 @@
 /*
  * admin.c -- the admin API: /admin/host/status, /admin/host/ping,
- * /admin/functions[/{name}], invocation of any function, and the key
- * endpoints, with the paths and answers of Azure Functions' host; the
- * queue and blob endpoints of admin_store.c join its router.
+ * /admin/functions[/{name}], invocation of any function, the key
+ * endpoints and /admin/usage (usage metering), with the paths and answers
+ * of Azure Functions' host; the queue and blob endpoints of admin_store.c
+ * join its router.
  *
  * Everything but ping needs the master key, except from loopback when the
  * host runs in development mode without --enable-auth.
@@ -16,6 +17,7 @@
 #include "../cli/cli.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
+#include "../telemetry/telemetry.h"
 #include "admin_priv.h"
 
 /* ---- helpers ---- */
@@ -108,6 +110,24 @@ static void host_scale(host_t *h, http_request_t *req, route_params_t *p)
         st = json_pack("{s:s, s:s}", "runtime", h->runtime->name, "mode", "in-process");
     json_object_set_new(st, "app", json_string(h->app->root));
     respond_json(req, 200, json_pack("{s:[o]}", "apps", st));
+}
+
+static void host_usage(host_t *h, http_request_t *req, route_params_t *p)
+{
+    (void)h;
+    (void)p;
+    static const http_header_t ct = {{"Content-Type", 12},
+                                     {"application/json; charset=utf-8", 31}};
+    json_t *j = telemetry_usage_json();
+    /* GB-seconds with 12 significant digits: 0.0375, not 0.037499999999999999. */
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+    json_decref(j);
+    if (!text) {
+        respond_error(req, 500, "out of memory");
+        return;
+    }
+    http_respond(req, 200, &ct, 1, text, strlen(text));
+    free(text);
 }
 
 static void host_ping(host_t *h, http_request_t *req, route_params_t *p)
@@ -305,6 +325,7 @@ static const admin_route_t routes[] = {
     {"admin/host/status", METHOD_GET, host_status},
     {"admin/host/ping", METHOD_GET | METHOD_POST, host_ping},
     {"admin/host/scale", METHOD_GET, host_scale},
+    {"admin/usage", METHOD_GET, host_usage},
     {"admin/functions", METHOD_GET, functions_list},
     {"admin/functions/{name}", METHOD_GET, function_get},
     {"admin/functions/{name}", METHOD_POST, function_invoke},
@@ -327,6 +348,26 @@ static int add_routes(host_t *h, const admin_route_t *table, size_t n)
             log_error("admin route %s: %s", table[i].tmpl, err);
             return -1;
         }
+    }
+    return 0;
+}
+
+int admin_authorize(host_t *h, http_request_t *req, const char *what)
+{
+    int trusted = !h->enforce_auth && !h->production && is_loopback(req->remote_addr);
+    if (trusted)
+        return 0;
+    sv_t key = host_request_key(req);
+    /* A function's own key is valid, just not enough: 403, not 401. */
+    key_level_t level = key.n ? keystore_check_any(h->keys, key.p, key.n) : KEY_NONE;
+    if (level == KEY_NONE) {
+        respond_error(req, 401, "%s needs the master key (x-functions-key header or ?code=)",
+                      what);
+        return -1;
+    }
+    if (level != KEY_MASTER) {
+        respond_error(req, 403, "this key may not use %s; use the master key", what);
+        return -1;
     }
     return 0;
 }
@@ -364,21 +405,8 @@ void admin_handle(host_t *h, http_request_t *req)
         host_ping(h, req, params);
         return;
     }
-    int trusted = !h->enforce_auth && !h->production && is_loopback(req->remote_addr);
-    if (!trusted) {
-        sv_t key = host_request_key(req);
-        /* A function's own key is valid, just not enough: 403, not 401. */
-        key_level_t level = key.n ? keystore_check_any(h->keys, key.p, key.n) : KEY_NONE;
-        if (level == KEY_NONE) {
-            respond_error(req, 401, "the admin API needs the master key (x-functions-key header "
-                                    "or ?code=)");
-            return;
-        }
-        if (level != KEY_MASTER) {
-            respond_error(req, 403, "this key may not use the admin API; use the master key");
-            return;
-        }
-    }
+    if (admin_authorize(h, req, "the admin API") != 0)
+        return;
     if (r == ROUTER_METHOD_NOT_ALLOWED) {
         host_respond_405(req, allowed);
         return;

@@ -57,6 +57,7 @@ typedef struct function {
     int has_io;                 /* has bindings the host reads or writes around a run
                                    (inputs, non-HTTP outputs) */
     void *runtime_data;         /* owned by the executor that loaded it */
+    int telemetry_id;           /* its slot in the telemetry tables (telemetry_init) */
 } function_t;
 
 typedef struct app_error {
@@ -112,6 +113,7 @@ typedef struct app {
     int64_t scale_idle_timeout_ms;    /* stratus.scale.idleTimeout; 5 min */
     int scale_prewarm;                /* stratus.scale.prewarm: placeholder workers kept; 1 */
     int64_t worker_memory_mb;         /* stratus.worker.memoryLimitMB; 1024; -1 = none */
+    int telemetry_enabled;            /* stratus.telemetry.enabled; default 1 (metrics, usage) */
 
     custom_handler_conf_t custom_handler; /* host.json customHandler / httpWorker */
     retry_policy_t retry;             /* host.json "retry" (RETRY_NONE when absent) */

@@ -27,6 +27,10 @@ void host_on_request(http_request_t *req, void *data)
         admin_handle(h, req);
         return;
     }
+    if (sv_ieq(path, SV_LIT("/metrics"))) {
+        metrics_handle(h, req);
+        return;
+    }
     if (sv_istarts(path, SV_LIT("/runtime/webhooks/")) || sv_ieq(path, SV_LIT("/runtime/webhooks"))) {
         http_respond(req, 404, NULL, 0, NULL, 0);
         return;
@@ -41,6 +45,7 @@ static void stop_loop(host_t *h)
     if (h->stopping == 2)
         return;
     h->stopping = 2;
+    telemetry_stop();
     uv_timer_stop(&h->drain_timer);
     http_server_close(&h->server);
     uv_close((uv_handle_t *)&h->sigterm, NULL);
@@ -248,7 +253,11 @@ int host_run(const host_options_t *opts)
     }
     app_t *app = h->app;
     app_export_settings(app);
-    telemetry_init(app);
+    if (telemetry_init(app) != 0) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL, "out of memory (telemetry tables)");
+        app_free(app);
+        return 1;
+    }
     /* host.json logging.logLevel (--verbose still shows debug lines). */
     if (app->log_default_level >= 0 && !opts->verbose)
         log_setup(opts->production ? LOG_FORMAT_JSON : LOG_FORMAT_DEV, 1, colour,
@@ -351,6 +360,7 @@ int host_run(const host_options_t *opts)
     }
     h->port = http_server_port(&h->server);
     binding_host_start(h->bindings);
+    telemetry_start(h->loop);
 
     uv_signal_init(h->loop, &h->sigterm);
     uv_signal_init(h->loop, &h->sigint);

@@ -80,6 +80,20 @@ int admin_init(host_t *h);
 /* Handle a request whose path starts with /admin. */
 void admin_handle(host_t *h, http_request_t *req);
 
+/* Whether req may use what needs the master key (the admin API, /metrics):
+ * 0 when it presented the master key, or when the host runs in development
+ * mode without --enable-auth and the request comes from loopback; else -1
+ * after answering 401 (no or unknown key) or 403 (a key that is not the
+ * master key), naming what in the message. */
+int admin_authorize(host_t *h, http_request_t *req, const char *what);
+
+/* ---- /metrics (metrics_route.c) ---- */
+
+/* Answer GET /metrics: authorize, list the default store's queues (the
+ * answer waits for the store), then write every metric in the Prometheus
+ * text format. */
+void metrics_handle(host_t *h, http_request_t *req);
+
 /* ---- HTTP trigger front end (http_trigger.c) ---- */
 
 /* Add every HTTP-triggered function of the app to h->router; functions

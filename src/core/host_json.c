@@ -299,6 +299,7 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
     app->scale_idle_timeout_ms = APP_DEFAULT_IDLE_TIMEOUT_MS;
     app->scale_prewarm = 1;
     app->worker_memory_mb = APP_DEFAULT_WORKER_MEMORY_MB;
+    app->telemetry_enabled = 1;
 
     if (get_timespan(app__get(h, "functionTimeout"), "functionTimeout", 1,
                      &app->function_timeout_ms, err, errlen) != 0)
@@ -336,6 +337,11 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
         return -1;
     if ((v = app__get(native, "inProcess")) && app__bool(v, &app->in_process) != 0)
         return bad(err, errlen, "stratus.native.inProcess", "true or false", v);
+    json_t *telemetry;
+    if (section(st, "telemetry", "stratus.telemetry", &telemetry, err, errlen) != 0)
+        return -1;
+    if ((v = app__get(telemetry, "enabled")) && app__bool(v, &app->telemetry_enabled) != 0)
+        return bad(err, errlen, "stratus.telemetry.enabled", "true or false", v);
 
     json_t *scale, *worker;
     if (section(st, "scale", "stratus.scale", &scale, err, errlen) != 0 ||

@@ -29,9 +29,10 @@ void http_trigger_register(host_t *h)
         char err[512];
         int reserved = !strncasecmp(tmpl, "admin", 5) && (tmpl[5] == '/' || !tmpl[5]);
         reserved |= !strncasecmp(tmpl, "runtime/webhooks", 16) && (tmpl[16] == '/' || !tmpl[16]);
+        reserved |= !strcasecmp(tmpl, "metrics");
         if (reserved)
-            snprintf(err, sizeof err, "'%.200s' is reserved for the host (admin/ and "
-                     "runtime/webhooks/)", tmpl);
+            snprintf(err, sizeof err, "'%.200s' is reserved for the host (admin/, "
+                     "runtime/webhooks/ and metrics)", tmpl);
         if (reserved || router_add(h->router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
             app_add_error(app, fn->name, "%s/function.json: binding '%s' (httpTrigger): field "
                           "'route': %s", fn->name, fn->trigger->name, err);

@@ -69,6 +69,8 @@ struct stratus_ctx {
     int user_error;           /* the failure reason is the function's own error text
                                * (an exception, a traceback): logged, never sent to an
                                * HTTP client */
+    uint64_t mem_bytes;       /* resident memory of the worker process that ran it, as
+                               * last sampled (set by the runtime; 0 = not known) */
 };
 
 typedef struct stratus_ctx invocation_t;

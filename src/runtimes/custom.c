@@ -197,6 +197,7 @@ static void up_cb(upstream_call_t *call, int status, const respparser_t *resp)
         /* What went wrong is in the handler's answer: the log has it, the
          * caller gets the invocation id. */
         c->inv->user_error = !ok;
+        c->inv->mem_bytes = p->rss_bytes;
         c->done(c->inv, ok, ok ? NULL : err, c->data); /* may free c */
     }
     if (ca->queue.n)
@@ -327,8 +328,11 @@ static void housekeeping_cb(uv_timer_t *t)
             ch__proc_kill(p, "it did not stop within the grace period");
             continue;
         }
+        uint64_t rss = p->pid ? telemetry_rss_bytes(p->pid) : 0;
+        if (rss)
+            p->rss_bytes = rss;
         if (ca->app->worker_memory_mb > 0 && p->state != CH_STOPPING) {
-            long mb = ch__proc_rss_mb(p);
+            long mb = rss ? (long)(rss >> 20) : -1;
             if (mb > ca->app->worker_memory_mb) {
                 char reason[160];
                 snprintf(reason, sizeof reason, "it exceeded the memory limit of %lld MB "
@@ -368,6 +372,7 @@ void ch__proc_ready(ch_proc_t *p)
     double ms = (double)(uv_hrtime() - p->spawn_ns) / 1e6;
     ca->cold_starts++;
     telemetry_cold_start("custom", ms);
+    p->rss_bytes = telemetry_rss_bytes(p->pid);
     ca->last_cold_start_ms = ms;
     ca->total_cold_start_ms += ms;
     ca->consecutive_crashes = 0;

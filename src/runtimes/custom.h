@@ -113,6 +113,7 @@ struct ch_proc {
     uint64_t last_active;
     uint64_t stop_deadline;
     uint64_t invocations;
+    uint64_t rss_bytes;       /* resident memory, sampled by the housekeeping timer */
 };
 
 struct ch_app {
@@ -173,8 +174,6 @@ void ch__proc_recheck(ch_proc_t *p);
 void ch__proc_stop(ch_proc_t *p, const char *reason);
 /* Kill its process group now. */
 void ch__proc_kill(ch_proc_t *p, const char *reason);
-/* Resident memory in MB, or -1. */
-long ch__proc_rss_mb(const ch_proc_t *p);
 
 /* ---- custom_msg.c ---- */
 /* Build the request for c (forwarding or Data/Metadata) into c->up (head

@@ -222,21 +222,6 @@ void ch__proc_stop(ch_proc_t *p, const char *reason)
         kill(p->pid, SIGTERM);
 }
 
-long ch__proc_rss_mb(const ch_proc_t *p)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", p->pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long size = 0, resident = 0;
-    int n = fscanf(f, "%ld %ld", &size, &resident);
-    fclose(f);
-    if (n != 2)
-        return -1;
-    return resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
-}
-
 /* ---- readiness ---- */
 
 static void probe_start(uv_timer_t *t);

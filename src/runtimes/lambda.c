@@ -248,6 +248,7 @@ void lambda__next(lambda_proc_t *p, http_request_t *req)
         lf->loaded = lf->settled = 1;
         lf->cold_starts++;
         telemetry_cold_start("lambda", ms);
+        p->rss_bytes = telemetry_rss_bytes(p->pid);
         lf->last_cold_start_ms = ms;
         lf->total_cold_start_ms += ms;
         log_write(LOG_INFO, "Host.Scale", NULL, "Function '%s': bootstrap %d (pid %d) ready in "
@@ -288,6 +289,7 @@ void lambda__respond(lambda_proc_t *p, lambda_call_t *c, const char *body, size_
     lambda_fn_t *lf = p->lf;
     invocation_t *inv = c->inv;
     answered(p, c);
+    inv->mem_bytes = p->rss_bytes;
     if (inv->req) {
         char err[600];
         if (lambda_proxy_result(inv, body, len, err, sizeof err) != 0) {
@@ -427,21 +429,6 @@ void lambda__proc_exited(lambda_proc_t *p, int unexpected, const char *why)
 
 /* ---- timers ---- */
 
-static long rss_mb(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long size = 0, resident = 0;
-    int n = fscanf(f, "%ld %ld", &size, &resident);
-    fclose(f);
-    if (n != 2)
-        return -1;
-    return resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
-}
-
 static void tick_fn(lambda_fn_t *lf, uint64_t now)
 {
     lambda_rt_t *rt = lf->rt;
@@ -488,8 +475,11 @@ static void tick_fn(lambda_fn_t *lf, uint64_t now)
         }
         if (p->state == LP_STOPPING)
             continue;
-        if (app->worker_memory_mb > 0 && p->pid) {
-            long mb = rss_mb(p->pid);
+        uint64_t rss = p->pid ? telemetry_rss_bytes(p->pid) : 0;
+        if (rss)
+            p->rss_bytes = rss;
+        if (app->worker_memory_mb > 0 && rss) {
+            long mb = (long)(rss >> 20);
             if (mb > app->worker_memory_mb) {
                 snprintf(reason, sizeof reason, "it exceeded the memory limit of %lld MB "
                          "(resident %ld MB; stratus.worker.memoryLimitMB)",

@@ -96,6 +96,7 @@ struct lambda_proc {
     size_t nparked;
     lambda_list_t inflight;
     uint64_t spawn_ns;
+    uint64_t rss_bytes;     /* resident memory, sampled every tick */
     uint64_t last_active;   /* uv_now() ms */
     uint64_t stop_deadline;
     uint64_t invocations;

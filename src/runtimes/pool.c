@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../telemetry/log.h"
+#include "../telemetry/telemetry.h"
 #include "../util/buf.h"
 #include "../util/jsontok.h"
 #include "frame.h"
@@ -299,21 +300,6 @@ static void sweep_start(pool_t *p)
     uv_timer_start(&p->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
 }
 
-static long rss_mb(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long size = 0, resident = 0;
-    int n = fscanf(f, "%ld %ld", &size, &resident);
-    fclose(f);
-    if (n != 2)
-        return -1;
-    return resident * (sysconf(_SC_PAGESIZE) / 1024) / 1024;
-}
-
 static void housekeeping_cb(uv_timer_t *t)
 {
     pool_t *p = t->data;
@@ -326,8 +312,11 @@ static void housekeeping_cb(uv_timer_t *t)
             pool__worker_kill(w, "it did not stop within the grace period");
             continue;
         }
+        uint64_t rss = w->pid ? telemetry_rss_bytes(w->pid) : 0;
+        if (rss)
+            w->rss_bytes = rss;
         if (p->app->worker_memory_mb > 0) {
-            long mb = rss_mb(w->pid);
+            long mb = (long)(w->rss_bytes >> 20);
             if (mb > p->app->worker_memory_mb) {
                 char reason[160];
                 snprintf(reason, sizeof reason, "it exceeded the memory limit of %lld MB "

@@ -101,6 +101,7 @@ struct worker {
     cancelled_t *cancelled; /* awaiting their RESULT after a cancel */
     size_t ncancelled;
     uint64_t invocations;
+    uint64_t rss_bytes;    /* resident memory, sampled at ready and every HOUSEKEEPING_MS */
     uint64_t spawn_ns;
     uint64_t last_active;  /* uv_now() ms */
     uint64_t stop_deadline;

@@ -292,6 +292,7 @@ static void on_loaded(worker_t *w, const frame_t *f)
     json_decref(meta);
     p->loaded = 1;
     w->state = W_READY;
+    w->rss_bytes = telemetry_rss_bytes(w->pid);
     double ms = (double)(uv_hrtime() - w->spawn_ns) / 1e6;
     p->cold_starts++;
     telemetry_cold_start(p->runtime, ms);
@@ -323,6 +324,7 @@ static void on_result(worker_t *w, const frame_t *f)
     w->invocations++;
     w->last_active = uv_now(p->loop);
     invocation_t *inv = c->inv;
+    inv->mem_bytes = w->rss_bytes;
     jsmntok_t tok[RESULT_MAX_TOKENS], *big = NULL;
     jt_doc_t d;
     int rc = jt_parse(&d, f->meta.p, f->meta.n, tok, RESULT_MAX_TOKENS);
