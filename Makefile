@@ -15,6 +15,8 @@
 #   make bench-custom  run bench/custom_handler (a Node.js handler directly vs behind Stratus)
 #   make bench-python  run bench/python_hello (uwsgi vs Stratus with a Python worker)
 #   make bench-store   run bench/store (durable queue throughput vs raw SQLite commits)
+#   make bench-timer   run bench/timer_jitter (timer fire time vs the scheduled second)
+#   make bench-queue   run bench/queue (queue-triggered native function end to end)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
@@ -54,7 +56,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: FORCE all deps lambda-ric run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
-        bench-custom bench-python bench-store bench-node clean examples
+        bench-custom bench-python bench-store bench-queue bench-node bench-timer clean examples
 all: $(BIN)
 
 $(BIN): $(OBJ) src/runtimes/stratus.dynlist
@@ -160,6 +162,9 @@ bench-custom: all
 bench-python: all
 	sh bench/python_hello
 
+bench-timer: all
+	sh bench/timer_jitter
+
 # The store benchmark's driver: the store and the small pieces it uses.
 STORE_OBJ := $(filter $(BUILD)/src/store/% $(BUILD)/src/util/%,$(LIB_OBJ))
 $(BUILD)/bench/store-driver: bench/store/driver.c $(STORE_OBJ)
@@ -168,6 +173,13 @@ $(BUILD)/bench/store-driver: bench/store/driver.c $(STORE_OBJ)
 
 bench-store:
 	sh bench/store/run
+
+$(BUILD)/bench/queue-driver: bench/queue/driver.c $(STORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(STORE_OBJ) $(LDLIBS)
+
+bench-queue:
+	sh bench/queue/run
 
 clean:
 	rm -rf build stratus

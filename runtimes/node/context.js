@@ -5,6 +5,8 @@
 // invocation that does not touch them does not pay for them.
 'use strict';
 
+const { bindingData } = require('./bindings');
+
 const LEVEL = { trace: 0, debug: 1, information: 2, warning: 3, error: 4, critical: 5 };
 
 // How context.log's methods map to log levels (verbose is Azure's trace).
@@ -16,13 +18,6 @@ function makeLogger(inv) {
   log.verbose = (...args) => inv.log(LEVEL.trace, args);
   log.trace = (...args) => inv.log(LEVEL.trace, args);
   return log;
-}
-
-// Binding data keys as the v3 model shows them: first letter lower-cased.
-function camel(obj) {
-  const out = {};
-  for (const k in obj) out[k ? k[0].toLowerCase() + k.slice(1) : k] = obj[k];
-  return out;
 }
 
 function own(obj, name, value) {
@@ -73,15 +68,15 @@ class Context {
       data = Object.assign({}, req ? req.params : null);
       data.query = req ? req.query : {};
       data.headers = req ? req.headers : {};
+      data.invocationId = inv.invocationId;
+      data.sys = {
+        methodName: inv.fn.name,
+        utcNow: new Date().toISOString(),
+        randGuid: require('crypto').randomUUID(),
+      };
     } else {
-      data = camel(inv.meta.triggerMetadata || {});
+      data = bindingData(inv.meta, inv.invocationId, inv.fn.name);
     }
-    data.invocationId = inv.invocationId;
-    data.sys = {
-      methodName: inv.fn.name,
-      utcNow: new Date().toISOString(),
-      randGuid: require('crypto').randomUUID(),
-    };
     return own(this, 'bindingData', data);
   }
 

@@ -5,8 +5,8 @@
 // functions (module.exports = async function (context, req) {...}).
 //
 // Start-up is kept short: the worker sends HELLO at once and requires the
-// rest of the shim only when LOAD arrives (a pre-started placeholder sits
-// idle until then). Frames of one read are handled together, and every
+// rest of the shim after that; a pre-started placeholder also runs it once
+// while it waits for LOAD. Frames of one read are handled together, and every
 // frame produced in one loop turn (results, logs, pongs) leaves in one write.
 'use strict';
 
@@ -134,3 +134,11 @@ writer.add(T.HELLO, 0, JSON.stringify({
   runtime: 'node', protocol: 1, pid: process.pid, concurrency, version: process.version,
 }), null);
 writer.flush();
+
+// A placeholder waits for LOAD: spend the wait loading the rest of the shim
+// and running it once, so that specialising costs only the app's own code.
+// (A worker started for a request has LOAD waiting already: the read
+// callback runs first, and this finds the work done.)
+setImmediate(() => {
+  if (!host && !queued) require('./host').warm();
+});

@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "../util/cron.h"
+
 #define BINDING_KIND_VERSION 2
 
 typedef enum binding_dir { BINDING_IN = 1, BINDING_OUT = 2, BINDING_INOUT = 3 } binding_dir_t;
@@ -108,5 +110,21 @@ typedef struct http_trigger_conf {
 
 extern const binding_kind_t binding_http_trigger;
 extern const binding_kind_t binding_http_out;
+
+/* ---- timerTrigger (timer.c) ---- */
+
+typedef struct timer_trigger_conf {
+    char *schedule;     /* as written, %Setting% resolved */
+    cron_t cron;        /* parsed */
+    int run_on_startup; /* runOnStartup, default 0 */
+    int use_monitor;    /* useMonitor, default 1 (timer.c turns it off for sub-minute schedules) */
+} timer_trigger_conf_t;
+
+extern const binding_kind_t binding_timer_trigger;
+
+/* ---- queueTrigger, queue (queue_trigger.c, queue_out.c) ---- */
+
+extern const binding_kind_t binding_queue_trigger;
+extern const binding_kind_t binding_queue_out;
 
 #endif

@@ -10,6 +10,9 @@
 static const binding_kind_t *const kinds[] = {
     &binding_http_trigger,
     &binding_http_out,
+    &binding_timer_trigger,
+    &binding_queue_trigger,
+    &binding_queue_out,
     NULL,
 };
 

@@ -321,6 +321,54 @@ static int put_http_trigger(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t
     return rc ? -1 : 0;
 }
 
+static int dump_cb(const char *p, size_t n, void *data) { return buf_append(data, p, n); }
+
+static int put_json(buf_t *b, const json_t *v)
+{
+    return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ? -1 : 0;
+}
+
+/* A binding value (binding.h) as Azure sends it in Data: text as a JSON
+ * string, bytes as a base64 string (as .NET writes a byte[]), JSON data as
+ * it is. */
+static int put_binding_value(buf_t *b, const json_t *v)
+{
+    json_t *bin = json_is_object(v) && json_object_size(v) == 1
+                      ? json_object_get(v, "$binary") : NULL;
+    if (json_is_string(bin))
+        return put_json_string(b, json_string_value(bin), json_string_length(bin));
+    return v ? put_json(b, v) : buf_lit(b, "null");
+}
+
+static int ends_with_trigger(const char *k)
+{
+    size_t n = strlen(k);
+    return n >= 7 && strcasecmp(k + n - 7, "Trigger") == 0;
+}
+
+/* A non-HTTP trigger's binding data (queue message properties, blob path
+ * captures, ...) as Metadata members, each followed by a comma: all but
+ * the keys that end in "Trigger" (the payload again) and "sys" (the
+ * host's own), as Azure does; then RetryContext under a retry policy. */
+static int put_trigger_metadata(buf_t *b, const invocation_t *inv)
+{
+    int rc = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(inv->binding_data, k, v) {
+        if (ends_with_trigger(k) || !strcasecmp(k, "sys") || !strcasecmp(k, "RetryContext"))
+            continue;
+        rc |= put_json_string(b, k, strlen(k));
+        rc |= buf_putc(b, ':');
+        rc |= put_json(b, v);
+        rc |= buf_putc(b, ',');
+    }
+    if (inv->max_retry_count)
+        rc |= buf_printf(b, "\"RetryContext\":{\"RetryCount\":%d,\"MaxRetryCount\":%d,"
+                         "\"Exception\":null},", inv->retry_count, inv->max_retry_count);
+    return rc;
+}
+
 static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
 {
     http_request_t *r = inv->req;
@@ -356,6 +404,8 @@ static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
         rc |= buf_lit(b, ",\"Headers\":");
         rc |= put_headers(b, r, 0);
         rc |= buf_putc(b, ',');
+    } else if (inv->binding_data || inv->max_retry_count) {
+        rc |= put_trigger_metadata(b, inv);
     }
     char now[48], guid[UUID_STR_LEN];
     utc_now(now, sizeof now);
@@ -368,6 +418,25 @@ static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
     rc |= buf_puts(b, guid);
     rc |= buf_lit(b, "\"}}");
     return rc ? -1 : 0;
+}
+
+/* A non-HTTP trigger's payload: a timer's TimerInfo as the JSON object it
+ * is, anything else as text (a queue message is its text, even when that
+ * is JSON, as in Azure's docs) or base64 for binary. */
+static int put_trigger_payload(buf_t *b, const invocation_t *inv, const ch_fn_t *cf)
+{
+    if (inv->fn->trigger && !strcasecmp(inv->fn->trigger->type, "timerTrigger") &&
+        inv->trigger_len) {
+        json_t *info = json_loadb(inv->trigger_data, inv->trigger_len, 0, NULL);
+        if (json_is_object(info)) {
+            int rc = put_json(b, info);
+            json_decref(info);
+            return rc;
+        }
+        json_decref(info);
+    }
+    return put_payload(b, inv->trigger_data ? inv->trigger_data : "", inv->trigger_len,
+                       cf && cf->binary_body);
 }
 
 int ch__msg_build_json(buf_t *b, const invocation_t *cinv, const ch_fn_t *cf)
@@ -402,7 +471,15 @@ int ch__msg_build_json(buf_t *b, const invocation_t *cinv, const ch_fn_t *cf)
     if (inv->req)
         rc |= put_http_trigger(b, inv, cf, qs, nq);
     else
-        rc |= put_payload(b, inv->trigger_data, inv->trigger_len, cf && cf->binary_body);
+        rc |= put_trigger_payload(b, inv, cf);
+    const char *k;
+    json_t *v;
+    json_object_foreach(inv->inputs, k, v) {
+        rc |= buf_putc(b, ',');
+        rc |= put_json_string(b, k, strlen(k));
+        rc |= buf_putc(b, ':');
+        rc |= put_binding_value(b, v);
+    }
     rc |= buf_lit(b, "},");
     rc |= put_metadata(b, inv, qs, nq);
     rc |= buf_putc(b, '}');
@@ -611,6 +688,27 @@ static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *e
     return set_body(inv, body, err, errlen);
 }
 
+/* The values of the output bindings other than http into inv->outputs:
+ * Outputs by binding name (matched case-insensitively), ReturnValue for a
+ * $return binding. 0, or -1 out of memory. */
+static int collect_outputs(invocation_t *inv, json_t *outputs, json_t *ret)
+{
+    const function_t *fn = inv->fn;
+    for (size_t i = 0; i < fn->nbindings; i++) {
+        const binding_t *bd = &fn->bindings[i];
+        if (!(bd->direction & BINDING_OUT) || !strcasecmp(bd->type, "http"))
+            continue;
+        json_t *v = strcmp(bd->name, "$return") == 0 ? ret : get_ci(outputs, bd->name);
+        if (!v)
+            continue;
+        if (!inv->outputs && !(inv->outputs = json_object()))
+            return -1;
+        if (json_object_set(inv->outputs, bd->name, v) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int ch__msg_apply_answer(invocation_t *inv, const ch_fn_t *cf, const char *body, size_t len,
                          char *err, size_t errlen)
 {
@@ -652,6 +750,9 @@ int ch__msg_apply_answer(invocation_t *inv, const ch_fn_t *cf, const char *body,
     int ok = 1;
     if (outputs && !json_is_object(outputs)) {
         snprintf(err, errlen, "the custom handler's answer has \"Outputs\" that is not an object");
+        ok = 0;
+    } else if (collect_outputs(inv, outputs, get_ci(root, "ReturnValue")) != 0) {
+        snprintf(err, errlen, "out of memory");
         ok = 0;
     } else if (cf) {
         /* The named http output when the handler set it, else $return. */

@@ -379,6 +379,9 @@ pool_t *pool_new(uv_loop_t *loop, app_t *app, const pool_spec_t *spec)
     p->flush.data = p;
     uv_check_start(&p->flush, pool__flush_cb);
     uv_unref((uv_handle_t *)&p->flush);
+    uv_idle_init(loop, &p->wake);
+    p->wake.data = p;
+    uv_unref((uv_handle_t *)&p->wake);
     uv_timer_init(loop, &p->sweep);
     p->sweep.data = p;
     uv_unref((uv_handle_t *)&p->sweep);
@@ -390,7 +393,7 @@ pool_t *pool_new(uv_loop_t *loop, app_t *app, const pool_spec_t *spec)
     uv_timer_init(loop, &p->prewarm);
     p->prewarm.data = p;
     uv_unref((uv_handle_t *)&p->prewarm);
-    p->handles_open = 5;
+    p->handles_open = 6;
     return p;
 }
 
@@ -523,6 +526,7 @@ void pool__maybe_finish(pool_t *p)
     if (!p->handles_closing) {
         p->handles_closing = 1;
         uv_close((uv_handle_t *)&p->flush, pool__handle_closed);
+        uv_close((uv_handle_t *)&p->wake, pool__handle_closed);
         uv_close((uv_handle_t *)&p->sweep, pool__handle_closed);
         uv_close((uv_handle_t *)&p->housekeeping, pool__handle_closed);
         uv_close((uv_handle_t *)&p->backoff, pool__handle_closed);

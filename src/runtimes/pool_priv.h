@@ -134,6 +134,9 @@ struct pool {
     size_t cancelled;  /* cancelled calls still running on workers */
     uint64_t next_id;
     uv_check_t flush;
+    uv_idle_t wake;          /* active while a worker is dirty: the loop's next wait does
+                                not sleep, so work queued from a timer or a callback
+                                outside I/O is flushed at once */
     uv_timer_t sweep;
     uv_timer_t housekeeping;
     uv_timer_t backoff;

@@ -70,11 +70,19 @@ void pool__worker_flush(worker_t *w)
     w->writing = 1;
 }
 
-void pool__mark_dirty(worker_t *w) { w->dirty = 1; }
+static void wake_cb(uv_idle_t *h) { (void)h; }
+
+void pool__mark_dirty(worker_t *w)
+{
+    w->dirty = 1;
+    if (!uv_is_active((uv_handle_t *)&w->pool->wake))
+        uv_idle_start(&w->pool->wake, wake_cb);
+}
 
 void pool__flush_cb(uv_check_t *h)
 {
     pool_t *p = h->data;
+    uv_idle_stop(&p->wake);
     for (worker_t *w = p->workers; w; w = w->next)
         if (w->dirty)
             pool__worker_flush(w);

@@ -247,7 +247,7 @@ def test_invoke_of_unknown_or_unloaded_function_fails_that_invocation(worker):
 QUEUE_JS = r"""
 module.exports = async function (context, msg, doc) {
   context.log('dequeue', context.bindingData.dequeueCount);
-  context.bindings.out1 = { got: msg.a, doc, args: arguments.length };
+  context.bindings.out1 = { got: msg.a, doc: doc.toString(), args: arguments.length };
   context.bindings.raw = Buffer.from('bytes as text');
   return 'returned';
 };
@@ -269,7 +269,7 @@ def test_non_http_trigger_inputs_and_output_bindings(worker):
     (t, i, meta, body), others = w.recv_type(RESULT)
     assert meta["ok"], meta
     assert meta["outputs"] == {"out1": {"got": 41, "doc": "the document", "args": 3},
-                               "raw": "bytes as text", "$return": "returned"}
+                               "raw": {"$binary": "Ynl0ZXMgYXMgdGV4dA=="}, "$return": "returned"}
     assert "status" not in meta and body == b""
     assert [(f[0], f[1], f[2]["message"]) for f in others] == [(LOG, 4, "dequeue 2")]
 
@@ -430,3 +430,132 @@ def test_a_thenable_that_is_not_a_native_promise_ends_the_invocation(worker):
         (t, i, meta, body), _ = w.recv_type(RESULT)
         got[i] = (meta["ok"], body)
     assert got == {k: (True, b"thenable") for k in range(1, 4)}
+
+
+# ---- trigger values, input bindings and binding data (Azure's v3 model) ----
+
+BINDINGS_JS = r"""
+module.exports = async function (context, item, doc, note) {
+  const bd = context.bindingData;
+  context.bindings.report = {
+    item, itemType: typeof item, same: context.bindings.item === item,
+    docIsBuffer: Buffer.isBuffer(doc), doc: doc ? doc.toString('utf8') : doc,
+    docBytes: doc ? [...doc] : null,
+    note, noteIsNull: note === null,
+    keys: Object.keys(bd).sort(), dequeueCount: bd.dequeueCount, id: bd.id,
+    queueTrigger: bd.queueTrigger, props: bd.properties,
+    sys: Object.keys(bd.sys).sort(), methodName: bd.sys.methodName,
+    invocationId: bd.invocationId,
+    retry: context.executionContext.retryContext,
+  };
+  context.bindings.many = ['one', Buffer.from([0, 255]), { n: 3 }];
+};
+"""
+
+
+def bindings_fn(app, name, trigger, extra=()):
+    return {"name": name, "directory": os.path.join(app, name), "bindings": [trigger] + [
+        {"type": "blob", "direction": "in", "name": "doc", "path": "c/doc"},
+        {"type": "blob", "direction": "in", "name": "note", "path": "c/note",
+         "dataType": "string"},
+        {"type": "queue", "direction": "out", "name": "report", "queueName": "r"},
+        {"type": "queue", "direction": "out", "name": "many", "queueName": "m"}] + list(extra)}
+
+
+def run_bindings(w, name, body, meta_extra):
+    meta = {"function": name, "invocationId": "00000000-0000-4000-8000-0000000000aa"}
+    meta.update(meta_extra)
+    w.send(frame(INVOKE, 9, meta, body))
+    (_, _, meta, rbody), _ = w.recv_type(RESULT)
+    assert meta["ok"], meta
+    assert rbody == b""
+    return meta["outputs"]
+
+
+def test_queue_trigger_value_is_parsed_json_and_binding_data_camel_cased(worker):
+    w = worker({"q": {"function.json": {}, "index.js": BINDINGS_JS}})
+    trig = {"type": "queueTrigger", "direction": "in", "name": "item", "queueName": "q"}
+    assert w.load([bindings_fn(w.app, "q", trig)])["q"]["ok"]
+    tm = {"Id": "a1b2", "DequeueCount": 3, "InsertionTime": "2026-11-27T10:15:30+00:00",
+          "PopReceipt": "pr", "QueueTrigger": '{"order":42}',
+          "Properties": {"ContentType": "x", "Nested": {"DeepKey": 1}}}
+    inputs = {"doc": {"$binary": "AP8="}, "note": None}
+    out = run_bindings(w, "q", b'{"order":42}', {"triggerMetadata": tm, "inputs": inputs,
+                                                 "retryContext": {"retryCount": 1,
+                                                                  "maxRetryCount": 4}})
+    r = out["report"]
+    assert r["item"] == {"order": 42} and r["itemType"] == "object" and r["same"]
+    assert r["docIsBuffer"] and r["docBytes"] == [0, 255]
+    assert r["note"] is None and r["noteIsNull"]
+    assert r["keys"] == sorted(["invocationId", "id", "dequeueCount", "insertionTime",
+                                "popReceipt", "queueTrigger", "properties", "sys"])
+    assert r["dequeueCount"] == 3 and r["id"] == "a1b2"
+    assert r["queueTrigger"] == {"order": 42}
+    assert r["props"] == {"contentType": "x", "nested": {"deepKey": 1}}
+    assert r["sys"] == ["methodName", "randGuid", "utcNow"] and r["methodName"] == "q"
+    assert r["invocationId"] == "00000000-0000-4000-8000-0000000000aa"
+    assert r["retry"] == {"retryCount": 1, "maxRetryCount": 4}
+    assert out["many"] == ["one", {"$binary": "AP8="}, {"n": 3}]
+
+
+def test_queue_trigger_text_numbers_and_string_blob_input(worker):
+    w = worker({"q": {"function.json": {}, "index.js": BINDINGS_JS}})
+    trig = {"type": "queueTrigger", "direction": "in", "name": "item", "queueName": "q"}
+    w.load([bindings_fn(w.app, "q", trig)])
+    r = run_bindings(w, "q", b"plain words", {"triggerMetadata": {"Id": "x"},
+                                              "inputs": {"doc": "text blob", "note": "hi"}})
+    r = r["report"]
+    assert r["item"] == "plain words" and r["itemType"] == "string"
+    assert r["docIsBuffer"] and r["doc"] == "text blob"
+    assert r["note"] == "hi" and r["retry"] is None
+    r = run_bindings(w, "q", b"42", {"triggerMetadata": {}, "inputs": {}})["report"]
+    assert r["item"] == 42 and r["itemType"] == "number"
+
+
+def test_timer_value_has_camel_case_keys(worker):
+    js = r"""
+module.exports = async function (context, myTimer) {
+  return { pastDue: myTimer.isPastDue, keys: Object.keys(myTimer).sort(),
+           last: myTimer.scheduleStatus && myTimer.scheduleStatus.last,
+           adjust: myTimer.schedule.adjustForDST, same: context.bindings.myTimer === myTimer };
+};
+"""
+    w = worker({"t": {"function.json": {}, "index.js": js}})
+    fn = {"name": "t", "directory": os.path.join(w.app, "t"), "bindings": [
+        {"type": "timerTrigger", "direction": "in", "name": "myTimer", "schedule": "0 * * * * *"},
+        {"type": "queue", "direction": "out", "name": "$return", "queueName": "o"}]}
+    w.load([fn])
+    info = {"Schedule": {"AdjustForDST": True},
+            "ScheduleStatus": {"Last": "2026-11-27T10:00:00+00:00", "Next": "n",
+                               "LastUpdated": "u"}, "IsPastDue": True}
+    w.send(frame(INVOKE, 3, {"function": "t", "invocationId": "i"}, json.dumps(info).encode()))
+    (_, _, meta, _), _ = w.recv_type(RESULT)
+    assert meta["ok"], meta
+    assert meta["outputs"]["$return"] == {
+        "pastDue": True, "keys": ["isPastDue", "schedule", "scheduleStatus"],
+        "last": "2026-11-27T10:00:00+00:00", "adjust": True, "same": True}
+
+
+def test_blob_trigger_is_a_buffer_and_blob_output_bytes(worker):
+    js = r"""
+module.exports = async function (context, myBlob) {
+  context.log('blob', context.bindingData.blobTrigger, myBlob.length);
+  context.bindings.copy = Buffer.concat([myBlob, Buffer.from([7])]);
+  context.bindings.size = String(myBlob.length);
+  return new Uint8Array([1, 2, 3]);
+};
+"""
+    w = worker({"b": {"function.json": {}, "index.js": js}})
+    fn = {"name": "b", "directory": os.path.join(w.app, "b"), "bindings": [
+        {"type": "blobTrigger", "direction": "in", "name": "myBlob", "path": "in/{name}"},
+        {"type": "blob", "direction": "out", "name": "copy", "path": "out/{name}"},
+        {"type": "blob", "direction": "out", "name": "size", "path": "out/{name}.size"},
+        {"type": "blob", "direction": "out", "name": "$return", "path": "out/{name}.ret"}]}
+    w.load([fn])
+    w.send(frame(INVOKE, 5, {"function": "b", "invocationId": "i", "triggerMetadata": {
+        "BlobTrigger": "in/x.bin", "name": "x.bin", "Uri": "u"}}, b"\x00\xffab"))
+    (_, _, meta, _), others = w.recv_type(RESULT)
+    assert meta["ok"], meta
+    assert meta["outputs"] == {"copy": {"$binary": "AP9hYgc="}, "size": "4",
+                               "$return": {"$binary": "AQID"}}
+    assert [f[2]["message"] for f in others if f[0] == LOG] == ["blob in/x.bin 4"]

@@ -259,10 +259,11 @@ def main(req: func.HttpRequest, res: func.Out[func.HttpResponse]) -> None:
 
 def test_other_outputs_and_inputs_and_return_value(worker, app):
     write_fn(app, "multi", '''
+import json
 import azure.functions as func
-def main(req: func.HttpRequest, msg: func.Out[str], doc: func.Out[dict], cfg) -> str:
+def main(req: func.HttpRequest, msg: func.Out[str], doc: func.Out[dict], cfg: str) -> str:
     msg.set("queued " + req.params["n"])
-    doc.set({"n": int(req.params["n"]), "cfg": cfg})
+    doc.set({"n": int(req.params["n"]), "cfg": json.loads(cfg)})
     return "done"
 ''')
     fn = {"name": "multi", "directory": os.path.join(app, "multi"),
@@ -273,7 +274,7 @@ def main(req: func.HttpRequest, msg: func.Out[str], doc: func.Out[dict], cfg) ->
                        {"type": "queue", "direction": "out", "name": "$return"}]}
     w = worker([fn])
     res, _ = w.invoke("multi", http=http_req("GET", "/api/multi", "n=7"),
-                      extra={"inputs": {"cfg": {"a": 1}}})
+                      extra={"inputs": {"cfg": '{"a": 1}'}})
     assert res.meta["ok"], res.meta
     assert res.meta["outputs"] == {"$return": "done", "msg": "queued 7",
                                    "doc": {"n": 7, "cfg": {"a": 1}}}

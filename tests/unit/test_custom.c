@@ -197,7 +197,7 @@ TEST(expand_settings)
 typedef struct fixture {
     app_t app;
     function_t fn;
-    binding_t bindings[2];
+    binding_t bindings[5];
     http_request_t req;
     http_header_t headers[4];
     route_params_t params;
@@ -342,6 +342,76 @@ TEST(data_request_binary_and_non_http)
     fixture_free(&f);
 }
 
+/* A queue-triggered function: trigger msg, blob input doc, queue output
+ * out, a blob $return and an http output res. */
+static void fixture_queue(fixture_t *f)
+{
+    fixture_init(f, 0);
+    binding_t *b = f->bindings;
+    b[0] = (binding_t){.name = (char *)"msg", .type = (char *)"queueTrigger",
+                       .direction = BINDING_IN, .is_trigger = 1};
+    b[1] = (binding_t){.name = (char *)"doc", .type = (char *)"blob", .direction = BINDING_IN};
+    b[2] = (binding_t){.name = (char *)"out", .type = (char *)"queue", .direction = BINDING_OUT};
+    b[3] = (binding_t){.name = (char *)"$return", .type = (char *)"blob",
+                       .direction = BINDING_OUT};
+    b[4] = (binding_t){.name = (char *)"res", .type = (char *)"http", .direction = BINDING_OUT};
+    f->fn.nbindings = 5;
+    f->inv->binding_data = json_pack("{s:s,s:i,s:s,s:s,s:{s:s}}", "Id", "m-1", "DequeueCount", 2,
+                                     "InsertionTime", "2026-11-27T10:00:00+00:00",
+                                     "QueueTrigger", "queue \"text\"", "sys", "MethodName",
+                                     "ignored");
+    f->inv->inputs = json_pack("{s:s,s:{s:s},s:n,s:{s:i}}", "doc", "doc text", "bin", "$binary",
+                               "AP8=", "none", "data", "n", 1);
+}
+
+TEST(data_request_queue_trigger_inputs_and_retry)
+{
+    fixture_t f;
+    fixture_queue(&f);
+    json_t *j = build(&f);
+    CHECK(j != NULL);
+    CHECK_STR(str_at(j, "Data.msg"), "queue \"text\"");
+    CHECK_STR(str_at(j, "Data.doc"), "doc text");
+    CHECK_STR(str_at(j, "Data.bin"), "AP8="); /* bytes: base64 */
+    json_t *data = json_object_get(j, "Data");
+    CHECK(json_is_null(json_object_get(data, "none")));
+    CHECK_INT(json_integer_value(json_object_get(json_object_get(data, "data"), "n")), 1);
+    json_t *meta = json_object_get(j, "Metadata");
+    CHECK_STR(str_at(j, "Metadata.Id"), "m-1");
+    CHECK_INT(json_integer_value(json_object_get(meta, "DequeueCount")), 2);
+    CHECK_STR(str_at(j, "Metadata.InsertionTime"), "2026-11-27T10:00:00+00:00");
+    CHECK(json_object_get(meta, "QueueTrigger") == NULL); /* keys ending in Trigger: not */
+    CHECK_STR(str_at(j, "Metadata.sys.MethodName"), "hello");
+    CHECK(json_object_get(meta, "RetryContext") == NULL); /* no policy */
+    json_decref(j);
+    f.inv->retry_count = 1;
+    f.inv->max_retry_count = 3;
+    j = build(&f);
+    meta = json_object_get(j, "Metadata");
+    json_t *rc = json_object_get(meta, "RetryContext");
+    CHECK_INT(json_integer_value(json_object_get(rc, "RetryCount")), 1);
+    CHECK_INT(json_integer_value(json_object_get(rc, "MaxRetryCount")), 3);
+    json_decref(j);
+    fixture_free(&f);
+}
+
+TEST(data_request_timer_is_an_object)
+{
+    fixture_t f;
+    fixture_init(&f, 0);
+    f.bindings[0].name = (char *)"myTimer";
+    f.bindings[0].type = (char *)"timerTrigger";
+    f.inv->trigger_data = "{\"Schedule\":{\"AdjustForDST\":true},\"ScheduleStatus\":null,"
+                          "\"IsPastDue\":true}";
+    f.inv->trigger_len = strlen(f.inv->trigger_data);
+    json_t *j = build(&f);
+    json_t *t = json_object_get(json_object_get(j, "Data"), "myTimer");
+    CHECK(json_is_object(t));
+    CHECK(json_is_true(json_object_get(t, "IsPastDue")));
+    json_decref(j);
+    fixture_free(&f);
+}
+
 /* ---- the handler's answer ---- */
 
 static int apply(fixture_t *f, const char *answer, char *err, size_t errlen)
@@ -438,6 +508,30 @@ TEST(answer_return_value)
     fixture_free(&f);
 }
 
+TEST(answer_outputs_of_other_bindings)
+{
+    fixture_t f;
+    char err[512] = "";
+    fixture_queue(&f);
+    f.cf.http_out = "res";
+    CHECK_INT(apply(&f, "{\"Outputs\": {\"OUT\": [\"a\", {\"k\": 1}], \"res\": {\"body\": "
+                        "\"hi\"}, \"unknown\": 1}, \"ReturnValue\": \"blob text\"}",
+                    err, sizeof err),
+              1);
+    json_t *o = f.inv->outputs;
+    CHECK(json_is_object(o));
+    CHECK_INT(json_object_size(o), 2); /* out and $return; http and unknown names are not */
+    CHECK_INT(json_array_size(json_object_get(o, "out")), 2);
+    CHECK_STR(json_string_value(json_object_get(o, "$return")), "blob text");
+    CHECK_STR(f.inv->res_body.p, "hi");
+    fixture_free(&f);
+    /* Nothing set: no outputs at all. */
+    fixture_queue(&f);
+    CHECK_INT(apply(&f, "{\"Outputs\": {}, \"ReturnValue\": null}", err, sizeof err), 1);
+    CHECK(f.inv->outputs == NULL);
+    fixture_free(&f);
+}
+
 TEST(answer_errors)
 {
     static const struct {
@@ -472,7 +566,10 @@ int main(void)
     RUN(expand_settings);
     RUN(data_request_http);
     RUN(data_request_binary_and_non_http);
+    RUN(data_request_queue_trigger_inputs_and_retry);
+    RUN(data_request_timer_is_an_object);
     RUN(answer_outputs);
+    RUN(answer_outputs_of_other_bindings);
     RUN(answer_return_value);
     RUN(answer_errors);
     return TEST_REPORT();

@@ -20,7 +20,6 @@ CO_VARKEYWORDS = 0x08
 # Types without importing types (cheap, but every import counts at start).
 FunctionType = type(lambda: None)
 MappingProxyType = type(type.__dict__)
-_EMPTY = MappingProxyType({})
 
 
 async def _coroutine():
@@ -161,6 +160,14 @@ class Types:
         RetryContext = _concrete(getattr(azf, "RetryContext", None) or _RetryContext,
                                  _RetryContext)
         self.Context = _make_context_class(azf.Context, TraceContext, RetryContext)
+        self._classes = None
+
+    def classes(self):
+        """The classes of trigger values (convert.Classes), made on first use."""
+        if self._classes is None:
+            from .convert import Classes
+            self._classes = Classes(self.azf)
+        return self._classes
 
 
 def _make_out_class(base):
@@ -269,28 +276,16 @@ def is_trigger(binding):
     return str(binding.get("type", "")).lower().endswith("trigger")
 
 
-def _trigger_builder(binding, T):
-    kind = str(binding.get("type", "")).lower()
-    if kind == "httptrigger":
+def _trigger_builder(binding, T, ann):
+    if str(binding.get("type", "")).lower() == "httptrigger":
         return T.make_request
-    binary = str(binding.get("dataType", "")).lower() == "binary"
-    # Other triggers (queue, timer, blob, ...) get their azure.functions
-    # types here as they are added; until then the raw trigger data.
-
-    def data_arg(inv):
-        if binary:
-            return inv.body
-        try:
-            return inv.body.decode("utf-8")
-        except UnicodeDecodeError:
-            return inv.body
-    return data_arg
+    from . import convert
+    return convert.trigger_builder(binding, ann, T.classes())
 
 
-def _input_builder(name):
-    def input_arg(inv):
-        return (inv.meta.get("inputs") or _EMPTY).get(name)
-    return input_arg
+def _input_builder(binding, T, ann):
+    from . import convert
+    return convert.input_builder(binding, ann, T.classes())
 
 
 def _out_builder(name, Out):
@@ -331,8 +326,11 @@ class Plan:
                 by_name[bname] = b
         self.http_return = ret is not None and str(ret.get("type", "")).lower() == "http"
         self.return_output = ret is not None and not self.http_return
+        self.return_type = str(ret.get("type", "")).lower() if ret is not None else ""
         self.http_out = None
         self.out_names = []
+        self.out_types = {}
+        anns = _annotations(fn)
         builders, kw = [], []
         seen = set()
         unknown = []
@@ -351,11 +349,12 @@ class Plan:
                 if str(b.get("type", "")).lower() == "http":
                     self.http_out = pname
                 self.out_names.append(pname)
+                self.out_types[pname] = str(b.get("type", "")).lower()
                 builders.append(_out_builder(pname, T.Out))
             elif is_trigger(b):
-                builders.append(_trigger_builder(b, T))
+                builders.append(_trigger_builder(b, T, anns.get(pname)))
             else:
-                builders.append(_input_builder(pname))
+                builders.append(_input_builder(b, T, anns.get(pname)))
             kw.append(kwonly and pname)
         if unknown:
             raise LoadError("the following parameters are declared in Python but not in "
@@ -375,7 +374,7 @@ class Plan:
             resp = ret
         elif self.return_output:
             if ret is not None:
-                outputs = {"$return": _jsonable("$return", ret)}
+                outputs = {"$return": self._output("$return", self.return_type, ret)}
         elif ret is not None:
             capture.emit(inv, "warning", "%s returned a value but function.json has no "
                          "$return binding: the value is ignored" % self.name)
@@ -388,7 +387,7 @@ class Plan:
                 elif v is not None:
                     if outputs is None:
                         outputs = {}
-                    outputs[name] = _jsonable(name, v)
+                    outputs[name] = self._output(name, self.out_types.get(name, ""), v)
         T = self.T
         if resp is None:
             if outputs is None:
@@ -407,7 +406,22 @@ class Plan:
         return _encode_response(self.name, resp, outputs)
 
 
+    def _output(self, name, btype, v):
+        from .convert import encode_output
+        return encode_output(name, btype, v, self.T.azf)
+
+
 _META_CACHE = {}
+
+
+def _annotations(fn):
+    """fn's parameter annotations (name -> annotation), {} when it has none."""
+    target = fn if isinstance(fn, FunctionType) else getattr(fn, "__call__", fn)
+    try:
+        anns = getattr(target, "__annotations__", None)
+    except Exception:
+        anns = None
+    return anns if isinstance(anns, dict) else {}
 
 
 def _caller(fn, builders, kw):
@@ -445,20 +459,6 @@ def _http_meta(status, headers, outputs):
     if outputs:
         out += b',"outputs":' + dumps(outputs)
     return out + b"}"
-
-
-def _jsonable(name, v):
-    if isinstance(v, (bytes, bytearray)):
-        try:
-            return bytes(v).decode("utf-8")
-        except UnicodeDecodeError:
-            raise TypeError("output binding '%s': binary values that are not UTF-8 cannot be "
-                            "sent yet" % name)
-    try:
-        dumps(v)
-    except (TypeError, ValueError) as e:
-        raise TypeError("output binding '%s': %s" % (name, e)) from None
-    return v
 
 
 def _encode_response(fname, resp, outputs):

@@ -1,0 +1,130 @@
+// bindings.js -- binding values of the v3 model for triggers and bindings
+// other than HTTP: the trigger value and input values a function receives
+// (as its parameters and in context.bindings), context.bindingData, and
+// output values back to the protocol's convention.
+//
+// As Azure's Node.js worker (v3 model) does: text is parsed as JSON when
+// it is JSON (a queue message {"a": 1} arrives as an object, "42" as a
+// number), bytes are a Buffer, a timer's TimerInfo has camelCase keys
+// (isPastDue), binding data keys are camelCase. Protocol values
+// (docs/worker-protocol.md): a string is text, {"$binary": "<base64>"} is
+// bytes, anything else is JSON data.
+'use strict';
+
+// Azure's rule for strings: JSON when it parses, else the text.
+function parsed(text) {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return text;
+  }
+}
+
+function isBinary(v) {
+  if (v === null || typeof v !== 'object' || typeof v.$binary !== 'string') return false;
+  for (const k in v) if (k !== '$binary') return false;
+  return true;
+}
+
+function lowerFirst(k) {
+  return k ? k.charAt(0).toLowerCase() + k.slice(1) : k;
+}
+
+// Object keys camelCased at every depth (arrays kept as they are).
+function camelDeep(obj) {
+  const out = {};
+  for (const k in obj) {
+    const v = obj[k];
+    out[lowerFirst(k)] = v !== null && typeof v === 'object' && !Array.isArray(v) &&
+      !Buffer.isBuffer(v) ? camelDeep(v) : v;
+  }
+  return out;
+}
+
+// What a binding's type and dataType make of its bytes: 'buffer' for blobs
+// and dataType binary (a blob with dataType string is text), else 'text'.
+function kindOf(binding) {
+  const type = String(binding.type || '').toLowerCase();
+  const dataType = String(binding.dataType || '').toLowerCase();
+  if (dataType === 'binary' || dataType === 'stream') return 'buffer';
+  if (dataType === 'string') return 'text';
+  if (type === 'blob' || type === 'blobtrigger') return 'buffer';
+  return 'text';
+}
+
+// The trigger value from the INVOKE body (a Buffer) for trigger binding b.
+function triggerValue(body, b) {
+  const type = String(b.type || '').toLowerCase();
+  if (kindOf(b) === 'buffer') return body;
+  const text = body.toString('utf8');
+  if (type === 'timertrigger') {
+    const v = parsed(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? camelDeep(v) : v;
+  }
+  return parsed(text);
+}
+
+// An input binding's value from INVOKE's inputs: undefined/null stay as
+// they are (nothing found), bytes become a Buffer (or text for dataType
+// string), text becomes a Buffer for blobs, else JSON when it parses.
+function inputValue(v, b) {
+  if (v === undefined || v === null) return v;
+  const kind = kindOf(b);
+  if (isBinary(v)) {
+    const buf = Buffer.from(v.$binary, 'base64');
+    return kind === 'buffer' ? buf : parsed(buf.toString('utf8'));
+  }
+  if (typeof v === 'string') return kind === 'buffer' ? Buffer.from(v, 'utf8') : parsed(v);
+  return v;
+}
+
+// context.bindingData of a non-HTTP invocation: the trigger metadata with
+// camelCase keys (top-level text parsed as JSON when it is JSON, as Azure
+// does), invocationId, and sys.
+function bindingData(meta, invocationId, fnName) {
+  const data = { invocationId };
+  const tm = meta.triggerMetadata;
+  if (tm !== null && typeof tm === 'object') {
+    for (const k in tm) {
+      let v = tm[k];
+      if (typeof v === 'string') v = parsed(v);
+      data[lowerFirst(k)] = v !== null && typeof v === 'object' && !Array.isArray(v)
+        ? camelDeep(v) : v;
+    }
+  }
+  if (data.sys === undefined) {
+    data.sys = {
+      methodName: fnName,
+      utcNow: new Date().toISOString(),
+      randGuid: require('crypto').randomUUID(),
+    };
+  }
+  return data;
+}
+
+// An output value in the protocol's convention: Buffers and typed arrays
+// (and ArrayBuffers) become {"$binary"}, arrays convert element by element
+// (a queue output writes one message each), anything else goes as JSON.
+function outputValue(v) {
+  if (v instanceof Uint8Array) {
+    return { $binary: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+  }
+  if (ArrayBuffer.isView(v)) {
+    return { $binary: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+  }
+  if (v instanceof ArrayBuffer) return { $binary: Buffer.from(v).toString('base64') };
+  if (Array.isArray(v)) {
+    let out = null;
+    for (let i = 0; i < v.length; i++) {
+      const e = v[i];
+      if (e !== null && typeof e === 'object' && (ArrayBuffer.isView(e) || e instanceof ArrayBuffer)) {
+        if (out === null) out = v.slice();
+        out[i] = outputValue(e);
+      }
+    }
+    return out === null ? v : out;
+  }
+  return v;
+}
+
+module.exports = { triggerValue, inputValue, bindingData, outputValue, camelDeep };

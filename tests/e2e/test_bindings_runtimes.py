@@ -1,0 +1,293 @@
+"""Queue, timer and blob bindings through the whole host for the Python,
+Node.js and custom handler runtimes: a function started through the admin
+API puts messages on a queue output; a queue-triggered function receives
+them with Azure's types and metadata, reads a blob input and writes a blob
+output; a timer-triggered function sees its TimerInfo. Functions report
+what they saw by writing files in the app folder.
+
+These tests need the queueTrigger, queue, timerTrigger and blob binding
+kinds: on a host that does not know one of them they are skipped, with the
+host's own message as the reason."""
+import json
+import os
+
+import pytest
+
+from conftest import master_key, wait_for
+
+BLOB_ROOT = os.path.join(".stratus", "blobs")
+
+
+def start_app(start_host, app):
+    """Start the host on app; skip when it does not know a binding type."""
+    h = start_host(app, wait=False)
+    if h.port is not None:
+        wait_for(lambda: "unknown binding type" in h.log() or
+                 h.get("/admin/host/ping").status == 200, timeout=60)
+    log = h.log()
+    if "unknown binding type" in log:
+        line = next(ln for ln in log.splitlines() if "unknown binding type" in ln)
+        pytest.skip("the host does not have this binding kind yet: " + line.strip())
+    assert h.port is not None, "host did not start:\n" + log
+    return h
+
+
+def make_bindings_app(make_app, runtime, functions, host=None, files=None):
+    """An app of functions {name: (bindings, {file: text})} with
+    docs/readme.txt in its blob store."""
+    app = make_app({name: dict({"function.json": {"bindings": b}}, **code)
+                    for name, (b, code) in functions.items()}, host=host,
+                   settings={"IsEncrypted": False,
+                             "Values": {"FUNCTIONS_WORKER_RUNTIME": runtime}},
+                   files=files)
+    put_blob(app, "docs", "readme.txt", b"the readme")
+    return app
+
+
+def run_admin(h, app, name, text):
+    r = h.request("POST", "/admin/functions/" + name, body=json.dumps({"input": text}).encode(),
+                  headers={"x-functions-key": master_key(app),
+                           "Content-Type": "application/json"})
+    assert r.status == 202, (r.status, r.body)
+
+
+def put_blob(app, container, name, data):
+    d = os.path.join(app, BLOB_ROOT, container)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def read_reports(app, folder, count, h, timeout=60):
+    """The JSON files in app/folder once there are count of them."""
+    d = os.path.join(app, folder)
+
+    def ready():
+        try:
+            names = sorted(n for n in os.listdir(d) if n.endswith(".json"))
+        except OSError:
+            return None
+        return names if len(names) >= count else None
+    names = wait_for(ready, timeout=timeout)
+    assert names, "no %d reports in %s; host log:\n%s" % (count, folder, h.log()[-4000:])
+    out = []
+    for n in names:
+        with open(os.path.join(d, n)) as f:
+            out.append(json.load(f))
+    return out
+
+
+def blob_texts(app, container, count, timeout=30):
+    d = os.path.join(app, BLOB_ROOT, container)
+
+    def ready():
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            return None
+        return names if len(names) >= count else None
+    names = wait_for(ready, timeout=timeout) or []
+    texts = []
+    for n in names:
+        with open(os.path.join(d, n), "rb") as f:
+            texts.append(f.read())
+    return texts
+
+
+def queue_fn(queue, extra=()):
+    return [{"type": "queueTrigger", "direction": "in", "name": "msg",
+             "queueName": queue}] + list(extra)
+
+
+QUEUE_OUT = {"type": "queue", "direction": "out", "name": "nxt", "queueName": "results"}
+DOC_IN = {"type": "blob", "direction": "in", "name": "doc", "path": "docs/readme.txt"}
+BLOB_RETURN = {"type": "blob", "direction": "out", "name": "$return",
+               "path": "outbox/{rand-guid}.txt"}
+TIMER = [{"type": "timerTrigger", "direction": "in", "name": "mytimer",
+          "schedule": "*/1 * * * * *"}]
+
+
+# ---- Python ----
+
+PY_FIRST = '''
+import json
+from typing import List
+import azure.functions as func
+
+def main(msg: func.QueueMessage, nxt: func.Out[List[str]]) -> None:
+    n = msg.get_json()["n"]
+    nxt.set([json.dumps({"n": n, "i": i}) for i in range(2)])
+'''
+
+PY_SECOND = '''
+import datetime
+import json
+import os
+import azure.functions as func
+
+def main(msg: func.QueueMessage, doc: func.InputStream, context: func.Context) -> str:
+    body = msg.get_json()
+    report = {
+        "type": type(msg).__name__, "body": body, "id": msg.id,
+        "dequeue_count": msg.dequeue_count, "count_is_int": type(msg.dequeue_count) is int,
+        "insertion_is_datetime": isinstance(msg.insertion_time, datetime.datetime),
+        "insertion_utc": msg.insertion_time is not None and
+                         msg.insertion_time.utcoffset() == datetime.timedelta(0),
+        "pop_receipt_is_str": isinstance(msg.pop_receipt, str),
+        "doc": doc.read().decode() if doc is not None else None,
+        "retry": context.retry_context.retry_count,
+    }
+    d = os.path.join(os.environ["STRATUS_APP_ROOT"], "seen")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "%d-%d.json" % (body["n"], body["i"])), "w") as f:
+        json.dump(report, f)
+    return "blob for %d" % body["i"]
+'''
+
+PY_TICK = '''
+import json
+import os
+import azure.functions as func
+
+def main(mytimer: func.TimerRequest) -> None:
+    d = os.path.join(os.environ["STRATUS_APP_ROOT"], "ticks")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "tick.json"), "w") as f:
+        json.dump({"type": type(mytimer).__name__, "past_due": mytimer.past_due}, f)
+'''
+
+
+def test_python_queue_blob_and_timer(make_app, start_host):
+    app = make_bindings_app(make_app, "python", {
+        "first": (queue_fn("jobs", [QUEUE_OUT]), {"__init__.py": PY_FIRST}),
+        "second": (queue_fn("results", [DOC_IN, BLOB_RETURN]), {"__init__.py": PY_SECOND}),
+        "tick": (TIMER, {"__init__.py": PY_TICK})})
+    h = start_app(start_host, app)
+    run_admin(h, app, "first", json.dumps({"n": 7}))
+    reports = read_reports(app, "seen", 2, h)
+    for i, r in enumerate(reports):
+        assert r["type"] == "QueueMessage"
+        assert r["body"] == {"n": 7, "i": i}
+        assert r["id"] and r["count_is_int"] and r["dequeue_count"] == 1
+        assert r["insertion_is_datetime"] and r["insertion_utc"] and r["pop_receipt_is_str"]
+        assert r["doc"] == "the readme"
+        assert r["retry"] == 0
+    assert sorted(blob_texts(app, "outbox", 2)) == [b"blob for 0", b"blob for 1"]
+    tick = read_reports(app, "ticks", 1, h)[0]
+    assert tick == {"type": "TimerRequest", "past_due": False}
+
+
+# ---- Node.js ----
+
+NODE_FIRST = r"""
+module.exports = async function (context, msg) {
+  context.bindings.nxt = [0, 1].map((i) => ({ n: msg.n, i }));
+};
+"""
+
+NODE_SECOND = r"""
+const fs = require('fs');
+const path = require('path');
+module.exports = async function (context, msg, doc) {
+  const bd = context.bindingData;
+  const d = path.join(process.env.STRATUS_APP_ROOT, 'seen');
+  fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(d, msg.n + '-' + msg.i + '.json'), JSON.stringify({
+    msg, same: context.bindings.msg === msg, dequeueCount: bd.dequeueCount, id: bd.id,
+    hasInsertion: typeof bd.insertionTime === 'string', sys: bd.sys.methodName,
+    docIsBuffer: Buffer.isBuffer(doc), doc: doc ? doc.toString() : null,
+  }));
+  return Buffer.from('blob for ' + msg.i);
+};
+"""
+
+NODE_TICK = r"""
+const fs = require('fs');
+const path = require('path');
+module.exports = async function (context, mytimer) {
+  const d = path.join(process.env.STRATUS_APP_ROOT, 'ticks');
+  fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(d, 'tick.json'), JSON.stringify({
+    keys: Object.keys(mytimer).sort(), isPastDue: mytimer.isPastDue }));
+};
+"""
+
+
+def test_node_queue_blob_and_timer(make_app, start_host):
+    app = make_bindings_app(make_app, "node", {
+        "first": (queue_fn("jobs", [QUEUE_OUT]), {"index.js": NODE_FIRST}),
+        "second": (queue_fn("results", [DOC_IN, BLOB_RETURN]), {"index.js": NODE_SECOND}),
+        "tick": (TIMER, {"index.js": NODE_TICK})})
+    h = start_app(start_host, app)
+    run_admin(h, app, "first", json.dumps({"n": 3}))
+    reports = read_reports(app, "seen", 2, h)
+    for i, r in enumerate(reports):
+        assert r["msg"] == {"n": 3, "i": i} and r["same"]
+        assert r["dequeueCount"] == 1 and r["id"] and r["hasInsertion"]
+        assert r["sys"] == "second"
+        assert r["docIsBuffer"] and r["doc"] == "the readme"
+    assert sorted(blob_texts(app, "outbox", 2)) == [b"blob for 0", b"blob for 1"]
+    tick = read_reports(app, "ticks", 1, h)[0]
+    assert tick == {"keys": ["isPastDue", "schedule", "scheduleStatus"], "isPastDue": False}
+
+
+# ---- custom handlers ----
+
+HANDLER_JS = r"""
+const http = require('http');
+const fs = require('fs');
+const path = require('path');
+const root = process.env.STRATUS_APP_ROOT || process.cwd();
+http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => body += c);
+  req.on('end', () => {
+    if (req.url === '/') { res.end('ready'); return; }
+    const p = body ? JSON.parse(body) : {};
+    const fn = req.url.slice(1);
+    let answer = { Outputs: {}, Logs: ['ran ' + fn], ReturnValue: null };
+    if (fn === 'first') {
+      const m = JSON.parse(p.Data.msg);
+      answer.Outputs.nxt = [0, 1].map((i) => JSON.stringify({ n: m.n, i }));
+    } else if (fn === 'second') {
+      const m = JSON.parse(p.Data.msg);
+      const d = path.join(root, 'seen');
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, m.n + '-' + m.i + '.json'), JSON.stringify({
+        data: p.Data, meta: p.Metadata, invocation: req.headers['x-azure-functions-invocationid'] }));
+      answer.ReturnValue = 'blob for ' + m.i;
+    } else if (fn === 'tick') {
+      const d = path.join(root, 'ticks');
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, 'tick.json'), JSON.stringify(p));
+    }
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify(answer));
+  });
+}).listen(process.env.FUNCTIONS_CUSTOMHANDLER_PORT, '127.0.0.1');
+"""
+
+
+def test_custom_handler_queue_blob_and_timer(make_app, start_host):
+    host = {"version": "2.0", "customHandler": {"description": {
+        "defaultExecutablePath": "node", "arguments": ["handler.js"]}}}
+    app = make_bindings_app(make_app, "custom", {
+        "first": (queue_fn("jobs", [QUEUE_OUT]), {}),
+        "second": (queue_fn("results", [DOC_IN, BLOB_RETURN]), {}),
+        "tick": (TIMER, {})}, host=host, files={"handler.js": HANDLER_JS})
+    h = start_app(start_host, app)
+    run_admin(h, app, "first", json.dumps({"n": 4}))
+    reports = read_reports(app, "seen", 2, h)
+    for i, r in enumerate(reports):
+        assert json.loads(r["data"]["msg"]) == {"n": 4, "i": i}  # the message text
+        assert r["data"]["doc"] == "the readme"
+        meta = r["meta"]
+        assert meta["DequeueCount"] == 1 and meta["Id"] and meta["PopReceipt"]
+        assert "InsertionTime" in meta and "QueueTrigger" not in meta
+        assert meta["sys"]["MethodName"] == "second"
+        assert r["invocation"]
+    assert sorted(blob_texts(app, "outbox", 2)) == [b"blob for 0", b"blob for 1"]
+    tick = read_reports(app, "ticks", 1, h)[0]
+    assert isinstance(tick["Data"]["mytimer"], dict)
+    assert tick["Data"]["mytimer"]["IsPastDue"] is False
+    assert tick["Metadata"]["sys"]["MethodName"] == "tick"
