@@ -92,6 +92,17 @@ typedef struct binding {
     void *conf;                 /* typed config from kind->parse, or NULL */
 } binding_t;
 
+/* ---- for kinds reading their configuration (conf.c) ---- */
+
+/* The member `key` of obj matched case-insensitively (Azure reads its
+ * configuration so), NULL when obj is not an object, the key is absent or
+ * its value is null. */
+json_t *binding_conf_get(const json_t *obj, const char *key);
+
+/* A short description of a JSON value for error messages: strings quoted,
+ * cut at 64 bytes and with control bytes as '?', other values by kind. */
+void binding_conf_show(const json_t *v, char *out, size_t n);
+
 /* The kind for a type name (case-insensitive), or NULL. */
 const binding_kind_t *binding_kind_find(const char *type);
 
@@ -126,5 +137,17 @@ extern const binding_kind_t binding_timer_trigger;
 
 extern const binding_kind_t binding_queue_trigger;
 extern const binding_kind_t binding_queue_out;
+
+/* ---- blobTrigger and blob (blob.c, blob_trigger.c) ---- */
+
+struct blobpath;
+
+typedef struct blob_conf {
+    char *path;                /* as written, %Setting% resolved */
+    struct blobpath *pattern;  /* blobTrigger: the parsed pattern; NULL for blob */
+} blob_conf_t;
+
+extern const binding_kind_t binding_blob_trigger;
+extern const binding_kind_t binding_blob;
 
 #endif

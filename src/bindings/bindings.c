@@ -13,6 +13,8 @@ static const binding_kind_t *const kinds[] = {
     &binding_timer_trigger,
     &binding_queue_trigger,
     &binding_queue_out,
+    &binding_blob_trigger,
+    &binding_blob,
     NULL,
 };
 

@@ -15,42 +15,6 @@
 
 #include "../http/method.h"
 
-/* A short description of a JSON value for error messages: strings quoted,
- * cut at 64 bytes and with control bytes as '?', other values by kind. */
-static void show(const json_t *v, char *out, size_t n)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING: {
-        const char *s = json_string_value(v);
-        size_t len = strlen(s);
-        snprintf(out, n, "'%.*s%s'", len > 64 ? 64 : (int)len, s, len > 64 ? "..." : "");
-        for (char *p = out + 1; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
-        break;
-    }
-    case JSON_INTEGER: snprintf(out, n, "%lld", (long long)json_integer_value(v)); break;
-    case JSON_REAL: snprintf(out, n, "%g", json_real_value(v)); break;
-    case JSON_TRUE: snprintf(out, n, "true"); break;
-    case JSON_FALSE: snprintf(out, n, "false"); break;
-    case JSON_NULL: snprintf(out, n, "null"); break;
-    case JSON_ARRAY: snprintf(out, n, "an array"); break;
-    case JSON_OBJECT: snprintf(out, n, "an object"); break;
-    }
-}
-
-/* The member `key` of obj matched case-insensitively, NULL when absent or
- * null (Azure's configuration treats keys case-insensitively). */
-static json_t *get(const json_t *obj, const char *key)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-        if (strcasecmp(k, key) == 0)
-            return json_is_null(v) ? NULL : v;
-    return NULL;
-}
-
 static int parse_auth_level(const json_t *v, auth_level_t *out, char *err, size_t errlen)
 {
     static const char *const names[] = {"anonymous", "function", "admin"};
@@ -65,7 +29,7 @@ static int parse_auth_level(const json_t *v, auth_level_t *out, char *err, size_
                 *out = (auth_level_t)i;
                 return 0;
             }
-    show(v, shown, sizeof shown);
+    binding_conf_show(v, shown, sizeof shown);
     snprintf(err, errlen, "field 'authLevel': expected anonymous, function or admin, got %s",
              shown);
     return -1;
@@ -80,7 +44,7 @@ static int parse_methods(const json_t *v, unsigned *out, char *err, size_t errle
     if (!v)
         return 0;
     if (!json_is_array(v)) {
-        show(v, shown, sizeof shown);
+        binding_conf_show(v, shown, sizeof shown);
         snprintf(err, errlen, "field 'methods': expected a list of HTTP methods, got %s", shown);
         return -1;
     }
@@ -89,7 +53,7 @@ static int parse_methods(const json_t *v, unsigned *out, char *err, size_t errle
         if (json_is_string(m))
             bit = method_from_name(json_string_value(m), json_string_length(m));
         if (!bit) {
-            show(m, shown, sizeof shown);
+            binding_conf_show(m, shown, sizeof shown);
             snprintf(err, errlen,
                      "field 'methods': %s is not an HTTP method (expected GET, HEAD, POST, PUT, "
                      "DELETE, PATCH, OPTIONS or TRACE)",
@@ -106,14 +70,14 @@ static int http_trigger_parse(const json_t *entry, struct binding *b, char *err,
     http_trigger_conf_t conf = {.auth_level = AUTH_FUNCTION};
     char shown[96];
 
-    if (parse_auth_level(get(entry, "authLevel"), &conf.auth_level, err, errlen) != 0)
+    if (parse_auth_level(binding_conf_get(entry, "authLevel"), &conf.auth_level, err, errlen) != 0)
         return -1;
-    if (parse_methods(get(entry, "methods"), &conf.methods, err, errlen) != 0)
+    if (parse_methods(binding_conf_get(entry, "methods"), &conf.methods, err, errlen) != 0)
         return -1;
 
-    json_t *route = get(entry, "route");
+    json_t *route = binding_conf_get(entry, "route");
     if (route && !json_is_string(route)) {
-        show(route, shown, sizeof shown);
+        binding_conf_show(route, shown, sizeof shown);
         snprintf(err, errlen, "field 'route': expected a string, got %s", shown);
         return -1;
     }

@@ -41,11 +41,6 @@ void queue_conf_free(void *conf);
 int queue_settings_read(const json_t *host_json, queue_settings_t *s, char *err,
                         size_t errlen);
 
-/* The member key of obj, case-insensitively; NULL when absent or null. */
-json_t *queue_conf_get(const json_t *obj, const char *key);
-
-/* A short description of v for error messages ('text', 12, an object). */
-void queue_conf_show(const json_t *v, char *out, size_t n);
 
 /* Lower-case s in place (ASCII). */
 void queue_name_lower(char *s);

@@ -16,38 +16,6 @@
 #include "../core/expr.h"
 #include "../store/store.h"
 
-json_t *queue_conf_get(const json_t *obj, const char *key)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-        if (strcasecmp(k, key) == 0)
-            return json_is_null(v) ? NULL : v;
-    return NULL;
-}
-
-void queue_conf_show(const json_t *v, char *out, size_t n)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING: {
-        const char *s = json_string_value(v);
-        size_t len = strlen(s);
-        snprintf(out, n, "'%.*s%s'", len > 64 ? 64 : (int)len, s, len > 64 ? "..." : "");
-        for (char *p = out + 1; *p; p++)
-            if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                *p = '?';
-        break;
-    }
-    case JSON_INTEGER: snprintf(out, n, "%lld", (long long)json_integer_value(v)); break;
-    case JSON_REAL: snprintf(out, n, "%g", json_real_value(v)); break;
-    case JSON_TRUE: snprintf(out, n, "true"); break;
-    case JSON_FALSE: snprintf(out, n, "false"); break;
-    case JSON_NULL: snprintf(out, n, "null"); break;
-    case JSON_ARRAY: snprintf(out, n, "an array"); break;
-    case JSON_OBJECT: snprintf(out, n, "an object"); break;
-    }
-}
-
 void queue_name_lower(char *s)
 {
     for (; *s; s++)
@@ -61,14 +29,14 @@ static int parse_queue_name(const json_t *entry, int trigger, char **out, int *h
                             char *err, size_t errlen)
 {
     char shown[96], why[STORE_ERR_LEN];
-    json_t *v = queue_conf_get(entry, "queueName");
+    json_t *v = binding_conf_get(entry, "queueName");
     if (!v) {
         snprintf(err, errlen, "field 'queueName' is required (the name of the queue to %s)",
                  trigger ? "watch" : "write to");
         return -1;
     }
     if (!json_is_string(v) || json_string_length(v) == 0) {
-        queue_conf_show(v, shown, sizeof shown);
+        binding_conf_show(v, shown, sizeof shown);
         snprintf(err, errlen, "field 'queueName': expected a queue name, got %s", shown);
         return -1;
     }
@@ -79,7 +47,7 @@ static int parse_queue_name(const json_t *entry, int trigger, char **out, int *h
     }
     *has_expr = expr_has_braces(name);
     if (*has_expr && trigger) {
-        queue_conf_show(v, shown, sizeof shown);
+        binding_conf_show(v, shown, sizeof shown);
         snprintf(err, errlen, "field 'queueName': %s holds a binding expression; a trigger "
                  "needs a fixed queue name (an app setting as %%Name%% is allowed)", shown);
         free(name);
@@ -88,7 +56,7 @@ static int parse_queue_name(const json_t *entry, int trigger, char **out, int *h
     if (!*has_expr) {
         queue_name_lower(name);
         if (store_queue_name_check(name, why, sizeof why) != STORE_OK) {
-            queue_conf_show(v, shown, sizeof shown);
+            binding_conf_show(v, shown, sizeof shown);
             snprintf(err, errlen, "field 'queueName': %s is not a valid queue name: %s", shown,
                      why);
             free(name);
@@ -146,12 +114,12 @@ static int int_field(const json_t *q, const char *key, long long lo, long long h
                      long long *out, char *err, size_t errlen)
 {
     char shown[96];
-    json_t *v = queue_conf_get(q, key);
+    json_t *v = binding_conf_get(q, key);
     long long i;
     if (!v)
         return 0;
     if (int_of(v, &i) != 0 || i < lo || i > hi) {
-        queue_conf_show(v, shown, sizeof shown);
+        binding_conf_show(v, shown, sizeof shown);
         snprintf(err, errlen, "host.json: field 'extensions.queues.%s': expected an integer "
                  "from %lld to %lld, got %s", key, lo, hi, shown);
         return -1;
@@ -164,13 +132,13 @@ static int time_field(const json_t *q, const char *key, int64_t lo, int64_t *out
                       size_t errlen)
 {
     char shown[96];
-    json_t *v = queue_conf_get(q, key);
+    json_t *v = binding_conf_get(q, key);
     int64_t ms;
     if (!v)
         return 0;
     if (!json_is_string(v) || timespan_parse(json_string_value(v), &ms) != 0 || ms < lo ||
         ms > STORE_MAX_VISIBILITY_MS) {
-        queue_conf_show(v, shown, sizeof shown);
+        binding_conf_show(v, shown, sizeof shown);
         snprintf(err, errlen, "host.json: field 'extensions.queues.%s': expected a TimeSpan "
                  "such as \"00:00:30\" from %s to 7 days, got %s", key,
                  lo ? "100 ms" : "00:00:00", shown);
@@ -186,14 +154,14 @@ int queue_settings_read(const json_t *host_json, queue_settings_t *s, char *err,
     char shown[96];
     *s = (queue_settings_t){.batch_size = 16, .max_dequeue_count = 5, .visibility_ms = 0,
                             .max_poll_ms = 60000, .base64 = 1};
-    json_t *ext = queue_conf_get(host_json, "extensions");
-    json_t *q = json_is_object(ext) ? queue_conf_get(ext, "queues") : NULL;
+    json_t *ext = binding_conf_get(host_json, "extensions");
+    json_t *q = json_is_object(ext) ? binding_conf_get(ext, "queues") : NULL;
     if (!q) {
         s->new_batch_threshold = s->batch_size / 2;
         return 0;
     }
     if (!json_is_object(q)) {
-        queue_conf_show(q, shown, sizeof shown);
+        binding_conf_show(q, shown, sizeof shown);
         snprintf(err, errlen, "host.json: field 'extensions.queues': expected an object, got %s",
                  shown);
         return -1;
@@ -208,14 +176,14 @@ int queue_settings_read(const json_t *host_json, queue_settings_t *s, char *err,
     s->batch_size = (unsigned)batch;
     s->new_batch_threshold = threshold >= 0 ? (unsigned)threshold : s->batch_size / 2;
     s->max_dequeue_count = (unsigned)maxdq;
-    json_t *enc = queue_conf_get(q, "messageEncoding");
+    json_t *enc = binding_conf_get(q, "messageEncoding");
     if (enc) {
         if (json_is_string(enc) && strcasecmp(json_string_value(enc), "base64") == 0)
             s->base64 = 1;
         else if (json_is_string(enc) && strcasecmp(json_string_value(enc), "none") == 0)
             s->base64 = 0;
         else {
-            queue_conf_show(enc, shown, sizeof shown);
+            binding_conf_show(enc, shown, sizeof shown);
             snprintf(err, errlen, "host.json: field 'extensions.queues.messageEncoding': "
                      "expected base64 or none, got %s", shown);
             return -1;

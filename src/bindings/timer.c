@@ -67,22 +67,12 @@ typedef struct timer_src {
 
 /* ---- parse ---- */
 
-static json_t *get(const json_t *obj, const char *key)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-        if (strcasecmp(k, key) == 0)
-            return json_is_null(v) ? NULL : v;
-    return NULL;
-}
-
 /* A boolean field: JSON true/false, or "true"/"false" (what a %Setting%
  * gives). 0 with *out set (def when absent), or -1 with err. */
 static int get_bool(const json_t *entry, const char *field, int def, int *out, char *err,
                     size_t errlen)
 {
-    json_t *v = get(entry, field);
+    json_t *v = binding_conf_get(entry, field);
     *out = def;
     if (!v)
         return 0;
@@ -102,7 +92,7 @@ static int get_bool(const json_t *entry, const char *field, int def, int *out, c
 
 static int timer_parse(const json_t *entry, struct binding *b, char *err, size_t errlen)
 {
-    json_t *s = get(entry, "schedule");
+    json_t *s = binding_conf_get(entry, "schedule");
     char cerr[CRON_ERR_LEN];
     timer_trigger_conf_t conf = {0};
 
@@ -220,7 +210,7 @@ static int status_parse(const char *text, size_t len, cron_status_t *out)
     json_t *j = json_loadb(text, len, 0, NULL);
     int rc = json_is_object(j) ? 0 : -1;
     for (int i = 0; rc == 0 && i < 3; i++) {
-        json_t *v = get(j, names[i]);
+        json_t *v = binding_conf_get(j, names[i]);
         if (!json_is_string(v) ||
             cron_time_parse(json_string_value(v), json_string_length(v), fields[i], err,
                             sizeof err) != 0)

@@ -29,6 +29,7 @@ static void usage(FILE *out, int production)
             "      --listen ADDR    address to bind (default 0.0.0.0)\n"
             "%s"
             "      --functions A B  load only these functions\n"
+            "      --app DIR        the app folder (the same as APP_DIR)\n"
             "      --port-file F    write the bound port to file F once listening\n"
             "      --verbose        debug-level logs\n"
             "  -h, --help           show this help\n\n"
@@ -70,6 +71,17 @@ static int run(int argc, char **argv, int production)
                 goto out;
             }
             o.listen = argv[++i];
+        } else if (!strcmp(a, "--app")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "stratus: --app needs the app folder\n");
+                goto out;
+            }
+            if (o.app_dir) {
+                fprintf(stderr, "stratus: the app folder is given twice ('%s' and '%s')\n",
+                        o.app_dir, argv[i + 1]);
+                goto out;
+            }
+            o.app_dir = argv[++i];
         } else if (!strcmp(a, "--port-file")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "stratus: --port-file needs a file name\n");

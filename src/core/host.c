@@ -16,6 +16,7 @@
 #include "../cli/cli.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
+#include "../telemetry/telemetry.h"
 #include "host.h"
 
 void host_on_request(http_request_t *req, void *data)
@@ -247,6 +248,7 @@ int host_run(const host_options_t *opts)
     }
     app_t *app = h->app;
     app_export_settings(app);
+    telemetry_init(app);
     /* host.json logging.logLevel (--verbose still shows debug lines). */
     if (app->log_default_level >= 0 && !opts->verbose)
         log_setup(opts->production ? LOG_FORMAT_JSON : LOG_FORMAT_DEV, 1, colour,
@@ -374,6 +376,7 @@ int host_run(const host_options_t *opts)
     http_server_free(&h->server);
     uv_loop_close(h->loop);
     free_host(h);
+    telemetry_free();
     log_flush();
     return 0;
 }

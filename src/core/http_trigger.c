@@ -8,6 +8,7 @@
 
 #include "../http/method.h"
 #include "../telemetry/log.h"
+#include "../telemetry/telemetry.h"
 #include "host.h"
 
 void http_trigger_register(host_t *h)
@@ -95,6 +96,7 @@ static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
     if (!ok) {
         int status = inv->fail_status ? inv->fail_status : 500;
         log_invocation(inv->fn->name, inv->id, 0, status, ns, reason);
+        telemetry_end(inv, 0, status, ns, reason);
         /* The host's own reasons (timeout, crash, overload) are for the
          * caller; the function's error text stays in the log. */
         char body[512];
@@ -110,6 +112,7 @@ static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
         return;
     }
     log_invocation(inv->fn->name, inv->id, 1, inv->status, ns, NULL);
+    telemetry_end(inv, 1, inv->status, ns, NULL);
     http_respond(req, inv->status, inv->res_headers, inv->nres_headers, inv->res_body.p,
                  inv->res_body.len);
 }
@@ -161,5 +164,6 @@ void http_trigger_handle(host_t *h, http_request_t *req)
     inv->trigger_data = req->body.p ? req->body.p : "";
     inv->trigger_len = req->body.len;
     inv->start_ns = req->start_ns;
+    telemetry_begin(inv);
     binding_host_run(h->bindings, inv, http_done, h);
 }

@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "../telemetry/log.h"
+#include "../telemetry/telemetry.h"
 #include "../util/buf.h"
 #include "expr.h"
 
@@ -417,6 +418,7 @@ typedef struct io_run {
     int writing;   /* past the function: outputs */
     int in_step;   /* inside step(): a callback that comes at once only sets `again` */
     int again;
+    const char *failed; /* a failure that came at once: step() reports it */
 } io_run_t;
 
 static void step(io_run_t *io);
@@ -430,6 +432,12 @@ static void io_fail(io_run_t *io, const binding_t *b, const char *what, const ch
                  reason && *reason ? ": " : "", reason ? reason : "");
     inv->user_error = 0;
     inv->fail_status = 500;
+    if (io->in_step) {
+        /* The kind's call has not returned yet: done() may free io. */
+        io->failed = msg ? msg : what;
+        io->again = 1;
+        return;
+    }
     io->done(inv, 0, msg ? msg : what, io->data);
 }
 
@@ -500,6 +508,10 @@ static void step(io_run_t *io)
                 io->in_step = 0;
                 if (!io->again)
                     return; /* on_read continues, or it failed */
+                if (io->failed) {
+                    io->done(inv, 0, io->failed, io->data);
+                    return;
+                }
                 continue;
             }
             json_t *v;
@@ -511,6 +523,10 @@ static void step(io_run_t *io)
                 io->in_step = 0;
                 if (!io->again)
                     return;
+                if (io->failed) {
+                    io->done(inv, 0, io->failed, io->data);
+                    return;
+                }
                 continue;
             }
             io->next++;
@@ -614,7 +630,9 @@ static void on_retry_timer(uv_timer_t *t) { start_attempt(t->data); }
 static void on_attempt(invocation_t *inv, int ok, const char *reason, void *data)
 {
     ev_run_t *r = data;
-    log_invocation(r->fn->name, inv->id, ok, 0, uv_hrtime() - inv->start_ns, reason);
+    uint64_t ns = uv_hrtime() - inv->start_ns;
+    log_invocation(r->fn->name, inv->id, ok, 0, ns, reason);
+    telemetry_end(inv, ok, 0, ns, reason);
     if (ok) {
         finish_run(r, 1, NULL);
         return;
@@ -668,6 +686,7 @@ static void start_attempt(ev_run_t *r)
     if (log_level_for("Function") <= LOG_INFO)
         log_write(LOG_INFO, "Function", inv->id, "Executing 'Functions.%s' (Reason='%s', Id=%s)",
                   r->fn->name, r->why ? r->why : "", inv->id);
+    telemetry_begin(inv);
     binding_host_run(bh, inv, on_attempt, r);
 }
 

@@ -10,6 +10,7 @@
  * connection once per loop turn. Deadlines are checked by one sweep timer
  * instead of a timer per connection.
  */
+#include "../telemetry/telemetry.h"
 #include "server.h"
 
 #include <stdio.h>
@@ -444,6 +445,7 @@ void http_respond(http_request_t *req, int status, const http_header_t *headers,
 {
     http_conn_t *c = req->conn;
     http_server_t *s = c->server;
+    telemetry_http(status);
     if (!c->busy)
         return; /* answered twice: ignore */
     c->busy = 0;

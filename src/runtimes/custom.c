@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../telemetry/telemetry.h"
 #include "../telemetry/log.h"
 #include "custom.h"
 
@@ -366,6 +367,7 @@ void ch__proc_ready(ch_proc_t *p)
     p->was_ready = 1;
     double ms = (double)(uv_hrtime() - p->spawn_ns) / 1e6;
     ca->cold_starts++;
+    telemetry_cold_start("custom", ms);
     ca->last_cold_start_ms = ms;
     ca->total_cold_start_ms += ms;
     ca->consecutive_crashes = 0;

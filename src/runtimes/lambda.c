@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../telemetry/telemetry.h"
 #include "../telemetry/log.h"
 #include "lambda_priv.h"
 
@@ -246,6 +247,7 @@ void lambda__next(lambda_proc_t *p, http_request_t *req)
         double ms = (double)(uv_hrtime() - p->spawn_ns) / 1e6;
         lf->loaded = lf->settled = 1;
         lf->cold_starts++;
+        telemetry_cold_start("lambda", ms);
         lf->last_cold_start_ms = ms;
         lf->total_cold_start_ms += ms;
         log_write(LOG_INFO, "Host.Scale", NULL, "Function '%s': bootstrap %d (pid %d) ready in "

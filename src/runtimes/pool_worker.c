@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../telemetry/telemetry.h"
 #include "../telemetry/log.h"
 #include "../util/buf.h"
 #include "../util/jsontok.h"
@@ -293,6 +294,7 @@ static void on_loaded(worker_t *w, const frame_t *f)
     w->state = W_READY;
     double ms = (double)(uv_hrtime() - w->spawn_ns) / 1e6;
     p->cold_starts++;
+    telemetry_cold_start(p->runtime, ms);
     p->last_cold_start_ms = ms;
     p->total_cold_start_ms += ms;
     log_write(LOG_INFO, "Host.Scale", NULL, "Worker %d (pid %d) ready in %.2f ms (cold start); "
