@@ -241,8 +241,8 @@ static void job_start(binding_host_t *bh, const struct binding *b, invocation_t 
         *slash = '\0';
         j->container = j->path;
         j->name = slash + 1;
-        if (blobdir_container_check(j->container, rerr, sizeof rerr) != BLOBDIR_OK ||
-            blobdir_name_check(j->name, rerr, sizeof rerr) != BLOBDIR_OK) {
+        if (blobpath_container_check(j->container, rerr, sizeof rerr) != 0 ||
+            blobpath_name_check(j->name, rerr, sizeof rerr) != 0) {
             snprintf(j->err, sizeof j->err, "field 'path': '%s' resolved to '%s': %s",
                      c->path, path, rerr);
         } else {

@@ -15,6 +15,7 @@
 
 #include "../http/client.h"
 #include "../store/blobdir.h"
+#include "../util/blobpath.h"
 #include "../store/store.h"
 #include "../util/buf.h"
 
@@ -276,7 +277,7 @@ static int split_target(bcmd_t *b, const char *arg, int need_name)
     if (!b->container_buf)
         return 1;
     b->container = b->container_buf;
-    if (blobdir_container_check(b->container, err, sizeof err) != BLOBDIR_OK) {
+    if (blobpath_container_check(b->container, err, sizeof err) != 0) {
         fprintf(stderr, "stratus blob: %s\n", err);
         return 2;
     }
@@ -287,7 +288,7 @@ static int split_target(bcmd_t *b, const char *arg, int need_name)
         return 2;
     }
     b->name = slash + 1;
-    if (blobdir_name_check(b->name, err, sizeof err) != BLOBDIR_OK) {
+    if (blobpath_name_check(b->name, err, sizeof err) != 0) {
         fprintf(stderr, "stratus blob: %s\n", err);
         return 2;
     }

@@ -26,6 +26,7 @@
 #include "../http/method.h"
 #include "../store/blobdir.h"
 #include "../store/store_json.h"
+#include "../util/blobpath.h"
 #include "admin_priv.h"
 
 #define BLOB_READ_MAX ((size_t)256 * 1024 * 1024) /* largest blob GET serves */
@@ -384,7 +385,7 @@ static void blob_op(host_t *h, http_request_t *req, route_params_t *p)
     const char *container = param(req, p, "container");
     const char *name = param(req, p, "name");
     char err[512];
-    if (!container || blobdir_container_check(container, err, sizeof err) != BLOBDIR_OK) {
+    if (!container || blobpath_container_check(container, err, sizeof err) != 0) {
         fail(req, 400, "%s", container ? err : "a container name is required");
         return;
     }
@@ -401,7 +402,7 @@ static void blob_op(host_t *h, http_request_t *req, route_params_t *p)
         blob_start(h, req, BLOB_LIST, container, NULL, prefix);
         return;
     }
-    if (blobdir_name_check(name, err, sizeof err) != BLOBDIR_OK) {
+    if (blobpath_name_check(name, err, sizeof err) != 0) {
         fail(req, 400, "%s", err);
         return;
     }

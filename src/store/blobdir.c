@@ -15,95 +15,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../util/codec.h"
+#include "../util/blobpath.h"
 #include "../util/cron.h"
 
-#define NAME_MAX_BYTES 1024   /* bytes in a blob name */
-#define SEGMENT_MAX_BYTES 255 /* bytes in one '/'-separated part */
 #define WALK_MAX 100000       /* entries gathered before sorting a list */
 #define TMP_BASE_MAX 200      /* bytes of the blob's file name kept in a temporary name */
-
-/* ---- names ---- */
-
-int blobdir_container_check(const char *name, char *err, size_t errlen)
-{
-    size_t n = strlen(name);
-    if (n < 3 || n > 63) {
-        snprintf(err, errlen, "container name '%.80s' has %zu characters; container names have "
-                 "3 to 63", name, n);
-        return BLOBDIR_EINVAL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-        if (!ok) {
-            snprintf(err, errlen, "container name '%s' has '%c' at position %zu; container names "
-                     "are lower-case letters, digits and '-'", name,
-                     (c >= 0x20 && c < 0x7f) ? c : '?', i + 1);
-            return BLOBDIR_EINVAL;
-        }
-        if (c == '-' && (i == 0 || i == n - 1)) {
-            snprintf(err, errlen, "container name '%s' %s with '-'; container names start and "
-                     "end with a letter or digit", name, i == 0 ? "starts" : "ends");
-            return BLOBDIR_EINVAL;
-        }
-        if (c == '-' && name[i + 1] == '-') {
-            snprintf(err, errlen, "container name '%s' has \"--\" at position %zu; dashes may not "
-                     "follow each other", name, i + 1);
-            return BLOBDIR_EINVAL;
-        }
-    }
-    return BLOBDIR_OK;
-}
-
-int blobdir_name_check(const char *name, char *err, size_t errlen)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > NAME_MAX_BYTES) {
-        snprintf(err, errlen, "blob name has %zu bytes; blob names have 1 to %d", n,
-                 NAME_MAX_BYTES);
-        return BLOBDIR_EINVAL;
-    }
-    if (!utf8_valid(name, n)) {
-        snprintf(err, errlen, "blob name '%.80s' is not valid UTF-8", name);
-        return BLOBDIR_EINVAL;
-    }
-    size_t seg = 0; /* start of the current segment */
-    for (size_t i = 0; i <= n; i++) {
-        unsigned char c = (unsigned char)name[i];
-        if (i < n && (c < 0x20 || c == 0x7f)) {
-            snprintf(err, errlen, "blob name has a control character at position %zu", i + 1);
-            return BLOBDIR_EINVAL;
-        }
-        if (c == '\\') {
-            snprintf(err, errlen, "blob name '%.80s' has a backslash at position %zu; use '/' "
-                     "between folders", name, i + 1);
-            return BLOBDIR_EINVAL;
-        }
-        if (i < n && c != '/')
-            continue;
-        size_t len = i - seg;
-        if (len == 0) {
-            snprintf(err, errlen, "blob name '%.80s' has %s at position %zu", name,
-                     seg == 0 ? "a leading '/'" : i == n ? "a trailing '/'" : "an empty segment",
-                     i + (i == n ? 0 : 1));
-            return BLOBDIR_EINVAL;
-        }
-        if (name[seg] == '.') {
-            snprintf(err, errlen, "blob name '%.80s' has a segment starting with '.' at position "
-                     "%zu; such names are reserved (\".\", \"..\", files being written)", name,
-                     seg + 1);
-            return BLOBDIR_EINVAL;
-        }
-        if (len > SEGMENT_MAX_BYTES) {
-            snprintf(err, errlen, "blob name has a segment of %zu bytes at position %zu; each "
-                     "'/'-separated part has at most %d", len, seg + 1, SEGMENT_MAX_BYTES);
-            return BLOBDIR_EINVAL;
-        }
-        seg = i + 1;
-    }
-    return BLOBDIR_OK;
-}
 
 /* ---- paths ---- */
 
@@ -118,11 +34,9 @@ static int io_fail(char *err, size_t errlen, const char *call, const char *path)
 static int blob_path(const char *root, const char *container, const char *name, char *out,
                      size_t outlen, char *err, size_t errlen)
 {
-    int rc = blobdir_container_check(container, err, errlen);
-    if (rc == BLOBDIR_OK && name)
-        rc = blobdir_name_check(name, err, errlen);
-    if (rc != BLOBDIR_OK)
-        return rc;
+    if (blobpath_container_check(container, err, errlen) != 0 ||
+        (name && blobpath_name_check(name, err, errlen) != 0))
+        return BLOBDIR_EINVAL;
     int n = name ? snprintf(out, outlen, "%s/%s/%s", root, container, name)
                  : snprintf(out, outlen, "%s/%s", root, container);
     if (n < 0 || (size_t)n >= outlen) {
@@ -165,7 +79,7 @@ int blobdir_containers(const char *root, json_t **out, char *err, size_t errlen)
     char path[PATH_MAX], ignored[256];
     while ((e = readdir(d))) {
         struct stat st;
-        if (blobdir_container_check(e->d_name, ignored, sizeof ignored) != BLOBDIR_OK)
+        if (blobpath_container_check(e->d_name, ignored, sizeof ignored) != 0)
             continue;
         int n = snprintf(path, sizeof path, "%s/%s", root, e->d_name);
         if (n < 0 || (size_t)n >= sizeof path || stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
@@ -253,7 +167,7 @@ static int walk_dir(walk_t *w, size_t len, int depth)
                 rc = walk_dir(w, len + 1 + nl, depth + 1);
         } else if (S_ISREG(st.st_mode) && name_len >= w->prefix_len) {
             char ignored[256];
-            if (blobdir_name_check(name, ignored, sizeof ignored) == BLOBDIR_OK &&
+            if (blobpath_name_check(name, ignored, sizeof ignored) == 0 &&
                 walk_add(w, name, &st) != 0) {
                 snprintf(w->err, w->errlen, "out of memory");
                 rc = BLOBDIR_EIO;

@@ -3,8 +3,8 @@
  * are containers, the files under a container are its blobs, and a blob
  * name's '/' separates folders ("2024/05/report.csv").
  *
- * Every call checks its names first (container names by Azure's rules,
- * blob names as blobpath_name_check() does) and fails with BLOBDIR_EINVAL
+ * Every call checks its names first (blobpath_container_check() and
+ * blobpath_name_check(), src/util/blobpath.h) and fails with BLOBDIR_EINVAL
  * and a message naming the rule, so a name can never reach outside its
  * container. Files and folders whose name starts with '.' are not blobs:
  * a write goes through such a file (".<name>.tmp-<random>" in the blob's
@@ -35,15 +35,6 @@ enum {
 };
 
 #define BLOBDIR_LIST_MAX 5000 /* blobs per list; past it the list is truncated */
-
-/* Check a container name: 3 to 63 lower-case letters, digits and '-',
- * starting and ending with a letter or digit, no "--". BLOBDIR_OK or
- * BLOBDIR_EINVAL with the rule in err. */
-int blobdir_container_check(const char *name, char *err, size_t errlen);
-
-/* Check a blob name (see blobpath_name_check). BLOBDIR_OK or
- * BLOBDIR_EINVAL with the rule and position in err. */
-int blobdir_name_check(const char *name, char *err, size_t errlen);
 
 /* The containers under root: [{"name", "lastModified"}] by name (an empty
  * array when root does not exist yet). BLOBDIR_OK with *out set, or

@@ -13,17 +13,59 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, http_fn, master_key, write_app
+from conftest import BIN, http_fn, master_key, wait_for, write_app
+
+
+# A queue-triggered function that writes each message it gets, as is, to
+# OUT_DIR/<Id>.msg.
+SAVE_C = r"""
+#include <stratus.h>
+#include <stdio.h>
+
+int save(stratus_ctx *ctx)
+{
+    size_t n;
+    const char *body = stratus_trigger_data(ctx, &n);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.msg", stratus_setting(ctx, "OUT_DIR"),
+             stratus_trigger_meta(ctx, "Id"));
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 1;
+    fwrite(body, 1, n, f);
+    fclose(f);
+    return 0;
+}
+"""
+
+
+def save_fn(queue):
+    return {"function.json": {"scriptFile": "save.so", "bindings": [
+        {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": queue}]},
+        "save.c": SAVE_C}
+
+
+def saved(out_dir, msg_id):
+    try:
+        with open(os.path.join(out_dir, msg_id + ".msg"), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
 
 
 @pytest.fixture(scope="module")
 def hosts(module_hosts):
     w = module_hosts.workdir
-    dev = write_app(os.path.join(w, "dev"), {"echo": http_fn("echo")})
+    out = os.path.join(w, "out")
+    os.makedirs(out)
+    dev = write_app(os.path.join(w, "dev"), {"echo": http_fn("echo"), "save": save_fn("trig-q")},
+                    settings={"IsEncrypted": False,
+                              "Values": {"FUNCTIONS_WORKER_RUNTIME": "native",
+                                         "OUT_DIR": out}})
     prod = write_app(os.path.join(w, "prod"), {"echo": http_fn("echo")})
     a = module_hosts.spawn(dev)
     b = module_hosts.spawn(prod, mode="host")
-    return {"dev": module_hosts.ready(a), "prod": module_hosts.ready(b)}
+    return {"dev": module_hosts.ready(a), "prod": module_hosts.ready(b), "out": out}
 
 
 @pytest.fixture
@@ -163,6 +205,22 @@ def test_queue_wrong_method(host):
     assert st == 405
 
 
+def test_queue_put_reaches_the_queue_trigger(hosts):
+    host, out = hosts["dev"], hosts["out"]
+    body = b"\x00\xffbytes as they are\n"
+    st, m = jcall(host, "POST", "/admin/queues/trig-q/messages", body)
+    assert st == 201
+    assert wait_for(lambda: saved(out, m["id"]), timeout=60) == body
+    r = cli("queue", "put", "trig-q", "from the command line", "--json", app=host.app,
+            port=host.port)
+    assert r.returncode == 0, r.stderr
+    msg_id = json.loads(r.stdout)["id"]
+    assert wait_for(lambda: saved(out, msg_id), timeout=60) == b"from the command line"
+    # Processed messages are gone.
+    assert wait_for(lambda: jcall(host, "GET", "/admin/queues/trig-q")[1]["visible"] == 0 and
+                    jcall(host, "GET", "/admin/queues/trig-q")[1]["invisible"] == 0, timeout=60)
+
+
 # ---- blobs through the admin API -----------------------------------------------
 
 def test_blob_put_get_list_delete(host):
@@ -220,8 +278,8 @@ def test_blob_binary_round_trip(host):
 @pytest.mark.parametrize("method,path,status,text", [
     ("PUT", "/admin/blobs/Bad/x", 400, "container name"),
     ("PUT", "/admin/blobs/ab/x", 400, "3 to 63"),
-    ("PUT", "/admin/blobs/okc/a%2F..%2Fb", 400, "'.'"),
-    ("PUT", "/admin/blobs/okc/.hidden", 400, "'.'"),
+    ("PUT", "/admin/blobs/okc/a%2F..%2Fb", 400, "'..' segment"),
+    ("PUT", "/admin/blobs/okc/.hidden", 400, "starting with '.'"),
     ("PUT", "/admin/blobs/okc/a//b", 400, "empty segment"),
     ("PUT", "/admin/blobs/okc/a%5Cb", 400, "backslash"),
     ("PUT", "/admin/blobs/okc/a%01b", 400, "control"),
@@ -392,7 +450,7 @@ def test_cli_queue_put_from_file_with_options(host, tmp_path):
     (["blob"], 2, b"which action"),
     (["blob", "put", "okc", "-"], 2, b"CONTAINER/NAME"),
     (["blob", "get", "Bad/x"], 2, b"container name"),
-    (["blob", "get", "okc/../x"], 2, b"'.'"),
+    (["blob", "get", "okc/../x"], 2, b"'..' segment"),
     (["blob", "list", "okc/sub"], 2, b"--prefix"),
     (["blob", "put", "okc/x"], 2, b"FILE"),
 ])
