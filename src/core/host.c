@@ -303,6 +303,7 @@ int host_run(const host_options_t *opts)
     }
 
     load_functions(h);
+    binding_host_check(h->bindings);
     if (h->runtime->ready && h->runtime->ready(app, h->loop, err, sizeof err) != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "%s runtime: %s", h->runtime->name, err);
         stop_runtime_now(h);

@@ -228,6 +228,32 @@ size_t binding_host_inflight(const binding_host_t *bh) { return bh->inflight; }
 
 /* ---- sources ---- */
 
+void binding_host_check(binding_host_t *bh)
+{
+    app_t *app = bh->app;
+    for (size_t i = 0; i < app->nfunctions;) {
+        function_t *fn = app->functions[i];
+        char err[1024] = "";
+        const binding_t *bad = NULL;
+        for (size_t k = 0; k < fn->nbindings && !bad; k++) {
+            const binding_t *b = &fn->bindings[k];
+            if (b->connection && (b->kind->start || b->kind->read || b->kind->write) &&
+                !binding_host_store(bh, b->connection, err, sizeof err))
+                bad = b;
+        }
+        if (!bad) {
+            i++;
+            continue;
+        }
+        app_add_error(app, fn->name, "%s/function.json: binding '%s' (%s): field 'connection': %s",
+                      fn->name, bad->name, bad->type, err);
+        log_write(LOG_ERROR, "Host.Startup", NULL, "%s", app->errors[app->nerrors - 1].message);
+        if (bh->rt->unload)
+            bh->rt->unload(fn);
+        app_drop_function(app, fn);
+    }
+}
+
 size_t binding_host_start(binding_host_t *bh)
 {
     app_t *app = bh->app;

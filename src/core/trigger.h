@@ -44,6 +44,12 @@
 binding_host_t *binding_host_new(uv_loop_t *loop, app_t *app, const runtime_t *rt, char *err,
                                  size_t errlen);
 
+/* Open the store of every binding's connection now, so that a connection
+ * that is not set or cannot be opened is reported at start: such a
+ * function is reported and dropped, as a load error (rt's unload is
+ * called). Before HTTP routes are registered. */
+void binding_host_check(binding_host_t *bh);
+
 /* Start every function's trigger source (kinds with start()). A function
  * whose source refuses to start is reported and dropped from the app, as a
  * load error: unload is called through rt. Returns how many started. */
