@@ -54,6 +54,18 @@ size_t binding_host_start(binding_host_t *bh);
  * cb(data) after that. */
 void binding_host_stop(binding_host_t *bh, void (*cb)(void *data), void *data);
 
+/* Serve a new version of the app (a reload): stop the trigger sources of
+ * the current one (events in flight finish on it; its retries waiting for
+ * their delay are given up), make app the current one, and start app's
+ * sources once every old source has stopped. The stores stay open. -1 when
+ * the binding host is stopping. The old app must live until
+ * binding_host_busy() says nothing uses it any more. */
+int binding_host_switch_app(binding_host_t *bh, app_t *app);
+
+/* How many things still use app: events in flight on its functions and
+ * its trigger sources still stopping. 0 when it may be freed. */
+size_t binding_host_busy(const binding_host_t *bh, const app_t *app);
+
 /* Free the binding host (after stop's callback, or when never started). */
 void binding_host_free(binding_host_t *bh);
 
