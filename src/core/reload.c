@@ -174,11 +174,12 @@ void host_reload_now(host_t *h, const char *why)
     }
     const runtime_t *rt = runtime_for_app(app);
     if (rt != h->runtime) {
-        snprintf(msg, sizeof msg, "The app now asks for the %s runtime%s (local.settings.json "
-                 "FUNCTIONS_WORKER_RUNTIME, host.json stratus.native.inProcess) instead of %s%s: "
-                 "restart the host to switch runtimes", rt ? rt->name : "unknown",
-                 rt && rt->ready ? "" : " in-process", h->runtime->name,
-                 h->runtime->ready ? "" : " in-process");
+        snprintf(msg, sizeof msg, "The app now asks for the %s runtime (%s) instead of %s "
+                 "(%s) (local.settings.json FUNCTIONS_WORKER_RUNTIME, host.json "
+                 "stratus.native.inProcess): restart the host to switch runtimes",
+                 rt ? rt->name : app->worker_runtime ? app->worker_runtime : "unknown",
+                 rt && !rt->ready ? "in-process" : "isolated workers", h->runtime->name,
+                 h->runtime->ready ? "isolated workers" : "in-process");
         app_free(app);
         add_error(h, msg);
         refused(h);
