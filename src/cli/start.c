@@ -21,12 +21,15 @@ static void usage(FILE *out, int production)
                 "Usage: stratus start [APP_DIR] [options]\n\n"
                 "Run the function app in APP_DIR (default: the current folder) for development:\n"
                 "readable coloured logs, authorization off unless --enable-auth, native\n"
-                "functions rebuilt from their .c sources when those are newer.\n\n");
+                "functions rebuilt from their .c sources when those are newer, and the app\n"
+                "reloaded when its files change (in-flight requests finish on the previous\n"
+                "version; a broken change is reported and the previous version keeps serving).\n\n");
     fprintf(out,
             "Options:\n"
             "  -p, --port N         port to listen on (default: local.settings.json\n"
             "                       Host.LocalHttpPort, else 7071; 0 = any free port)\n"
             "      --listen ADDR    address to bind (default 0.0.0.0)\n"
+            "%s"
             "%s"
             "      --functions A B  load only these functions\n"
             "      --app DIR        the app folder (the same as APP_DIR)\n"
@@ -35,7 +38,9 @@ static void usage(FILE *out, int production)
             "  -h, --help           show this help\n\n"
             "Environment: STRATUS_MASTER_KEY sets the master key (else it is generated into\n"
             "APP_DIR/.stratus/secrets/host.json on first start).\n",
-            production ? "" : "      --enable-auth    enforce authLevel keys as in production\n");
+            production ? "" : "      --enable-auth    enforce authLevel keys as in production\n",
+            production ? "      --watch          reload the app when its files change (off by default)\n"
+                       : "      --no-watch       do not watch the app for changes\n");
 }
 
 static int run(int argc, char **argv, int production)
@@ -43,6 +48,7 @@ static int run(int argc, char **argv, int production)
     host_options_t o;
     memset(&o, 0, sizeof o);
     o.production = production;
+    o.watch = !production;
     const char **fns = calloc((size_t)argc + 1, sizeof *fns);
     if (!fns)
         return 1;
@@ -90,6 +96,10 @@ static int run(int argc, char **argv, int production)
             o.port_file = argv[++i];
         } else if (!production && (!strcmp(a, "--enable-auth") || !strcmp(a, "--enableAuth"))) {
             o.enable_auth = 1;
+        } else if (!production && !strcmp(a, "--no-watch")) {
+            o.watch = 0;
+        } else if (production && !strcmp(a, "--watch")) {
+            o.watch = 1;
         } else if (!strcmp(a, "--verbose")) {
             o.verbose = 1;
         } else if (!strcmp(a, "--functions")) {

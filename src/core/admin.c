@@ -99,6 +99,14 @@ static void host_status(host_t *h, http_request_t *req, route_params_t *p)
     json_t *health = h->runtime->health ? h->runtime->health(h->app) : NULL;
     if (health)
         json_object_set_new(j, "workers", health);
+    /* A refused reload: its errors, while the previous version serves. */
+    for (size_t i = 0; i < h->nreload_errors; i++)
+        json_array_append_new(errors, json_string(h->reload_errors[i]));
+    json_object_set_new(j, "reload",
+                        json_pack("{s:b, s:I, s:I, s:s}", "watching", h->reload != NULL,
+                                  "version", (json_int_t)(h->gen ? h->gen->seq : 0), "reloads",
+                                  (json_int_t)h->reloads, "lastResult",
+                                  h->nreload_errors ? "refused" : h->reloads ? "reloaded" : "none"));
     respond_json(req, 200, j);
 }
 

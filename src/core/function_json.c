@@ -405,6 +405,7 @@ int app_parse_function_json(app_t *app, const char *name, const char *dir, const
     char err[ERR_MAX], qname[300];
     function_t *fn = app__xcalloc(1, sizeof *fn);
     fn->name = app__xstrdup(name);
+    fn->telemetry_id = -1; /* no slot until telemetry_init or telemetry_switch_app */
     fn->dir = app__xstrdup(dir);
     fn->config_path = app__path_join(dir, "function.json");
 

@@ -2,9 +2,12 @@
  * host.c -- starting, running and stopping a host (see host.h).
  *
  * Start: load the app (reporting every broken function), open the key
- * store, load each function into its runtime, register HTTP routes, listen.
- * Run: the loop. Stop (SIGTERM/SIGINT): stop accepting, let in-flight
- * requests finish within HOST_DRAIN_MS, free everything, exit 0.
+ * store, build the first version (generation.c: each function loaded into
+ * its runtime, HTTP routes registered), listen, and watch the app when
+ * asked (reload.c).
+ * Run: the loop. Stop (SIGTERM/SIGINT): stop watching and accepting, let
+ * in-flight requests finish within HOST_DRAIN_MS, stop every version's
+ * runtime, free everything, exit 0.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -46,6 +49,7 @@ static void stop_loop(host_t *h)
         return;
     h->stopping = 2;
     telemetry_stop();
+    host_reload_stop(h);
     uv_timer_stop(&h->drain_timer);
     http_server_close(&h->server);
     uv_close((uv_handle_t *)&h->sigterm, NULL);
@@ -53,23 +57,19 @@ static void stop_loop(host_t *h)
     uv_close((uv_handle_t *)&h->drain_timer, NULL);
 }
 
-static void on_runtime_stopped(void *data)
+static void on_runtime_stopped(host_t *h)
 {
-    host_t *h = data;
     log_info("Host stopped");
     stop_loop(h);
 }
 
-/* Stop the runtime (its workers), then the loop. */
+/* Stop the runtime (the workers of every version), then the loop. */
 static void stop_runtime(host_t *h)
 {
     if (h->runtime_stopping)
         return;
     h->runtime_stopping = 1;
-    if (h->runtime->app_stop)
-        h->runtime->app_stop(h->app, on_runtime_stopped, h);
-    else
-        on_runtime_stopped(h);
+    host_gen_stop_all(h, on_runtime_stopped);
 }
 
 static void on_drained(http_server_t *s)
@@ -117,6 +117,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     }
     h->stopping = 1;
     h->state = "Stopping";
+    host_reload_stop(h);
     log_info("Received %s; stopping: no new connections, finishing %zu in-flight request(s)",
              signum == SIGTERM ? "SIGTERM" : "SIGINT", h->server.active_requests);
     uv_timer_start(&h->drain_timer, on_drain_timeout, HOST_DRAIN_MS, 0);
@@ -132,27 +133,12 @@ static void print_errors(const app_t *app, size_t from)
         log_write(LOG_ERROR, "Host.Startup", NULL, "%s", app->errors[i].message);
 }
 
-static void load_functions(host_t *h)
+void host_print_functions(host_t *h)
 {
     app_t *app = h->app;
-    for (size_t i = 0; i < app->nfunctions;) {
-        function_t *fn = app->functions[i];
-        char err[8192];
-        if (h->runtime->load(app, fn, err, sizeof err) != 0) {
-            app_add_error(app, fn->name, "%s: %s", fn->name, err);
-            app_drop_function(app, fn);
-            continue;
-        }
-        if (fn->http && fn->http->auth_level == AUTH_FUNCTION &&
-            keystore_ensure_function(h->keys, fn->name, err, sizeof err) != 0)
-            log_warn("%s: cannot create its default key: %s", fn->name, err);
-        i++;
-    }
-}
-
-static void print_functions(host_t *h, const char *listen)
-{
-    app_t *app = h->app;
+    const char *listen = h->opts->listen ? h->opts->listen : "0.0.0.0";
+    if (strcmp(listen, "localhost") == 0)
+        listen = "127.0.0.1";
     const char *shown = strcmp(listen, "0.0.0.0") == 0 || strcmp(listen, "::") == 0 ? "localhost" : listen;
     if (h->production) {
         for (size_t i = 0; i < app->nfunctions; i++) {
@@ -188,29 +174,37 @@ static void print_functions(host_t *h, const char *listen)
 
 static void free_host(host_t *h)
 {
-    if (h->app) {
-        for (size_t i = 0; i < h->app->nfunctions; i++)
-            if (h->runtime && h->runtime->unload)
-                h->runtime->unload(h->app->functions[i]);
-        if (h->runtime && h->runtime->app_free)
-            h->runtime->app_free(h->app);
+    host_reload_stop(h);
+    host_gen_free_all(h);
+    if (h->app) /* loaded, but no version was built */
         app_free(h->app);
-    }
+    h->app = NULL;
     binding_host_free(h->bindings);
-    router_free(h->router);
     router_free(h->admin_router);
     keystore_free(h->keys);
+    for (size_t i = 0; i < h->nreload_errors; i++)
+        free(h->reload_errors[i]);
+    free(h->reload_errors);
 }
 
-static void on_stopped_now(void *data) { *(int *)data = 1; }
+void host_apply_logging(host_t *h, const app_t *app)
+{
+    /* host.json logging.logLevel (--verbose still shows debug lines). */
+    int production = h->opts->production;
+    log_setup(production ? LOG_FORMAT_JSON : LOG_FORMAT_DEV, 1, h->colour,
+              app->log_default_level >= 0 && !h->opts->verbose ? app->log_default_level
+              : h->opts->verbose                                 ? LOG_DEBUG
+                                                                 : LOG_INFO);
+    log_set_category_levels((const char *const *)app->log_categories, app->log_levels,
+                            app->nlog_levels);
+}
 
 /* Stop the runtime and run the loop until everything has closed (used when
  * the host gives up while starting). */
 static void stop_runtime_now(host_t *h)
 {
-    int done = 0;
-    if (h->runtime && h->runtime->app_stop && h->app->runtime_state)
-        h->runtime->app_stop(h->app, on_stopped_now, &done);
+    h->stopping = 1;
+    host_gen_stop_all(h, NULL);
     if (h->bindings)
         binding_host_stop(h->bindings, NULL, NULL);
     uv_run(h->loop, UV_RUN_DEFAULT);
@@ -230,6 +224,7 @@ int host_run(const host_options_t *opts)
 {
     host_t host, *h = &host;
     memset(h, 0, sizeof *h);
+    h->opts = opts;
     h->production = opts->production;
     h->enforce_auth = opts->production || opts->enable_auth;
     h->state = "Running";
@@ -239,8 +234,8 @@ int host_run(const host_options_t *opts)
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
 
-    int colour = !opts->production && isatty(1) && !getenv("NO_COLOR");
-    log_setup(opts->production ? LOG_FORMAT_JSON : LOG_FORMAT_DEV, 1, colour,
+    h->colour = !opts->production && isatty(1) && !getenv("NO_COLOR");
+    log_setup(opts->production ? LOG_FORMAT_JSON : LOG_FORMAT_DEV, 1, h->colour,
               opts->verbose ? LOG_DEBUG : LOG_INFO);
 
     const char *dir = opts->app_dir ? opts->app_dir : ".";
@@ -252,18 +247,15 @@ int host_run(const host_options_t *opts)
         return 1;
     }
     app_t *app = h->app;
+    if (opts->watch)
+        host_reload_note_settings(app);
     app_export_settings(app);
     if (telemetry_init(app) != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "out of memory (telemetry tables)");
         app_free(app);
         return 1;
     }
-    /* host.json logging.logLevel (--verbose still shows debug lines). */
-    if (app->log_default_level >= 0 && !opts->verbose)
-        log_setup(opts->production ? LOG_FORMAT_JSON : LOG_FORMAT_DEV, 1, colour,
-                  app->log_default_level);
-    log_set_category_levels((const char *const *)app->log_categories, app->log_levels,
-                            app->nlog_levels);
+    host_apply_logging(h, app);
     print_errors(app, 0);
     size_t reported = app->nerrors;
 
@@ -278,11 +270,6 @@ int host_run(const host_options_t *opts)
         free_host(h);
         return 1;
     }
-    if (h->runtime->app_start && h->runtime->app_start(app, h->loop, err, sizeof err) != 0) {
-        log_write(LOG_CRITICAL, "Host.Startup", NULL, "%s runtime: %s", h->runtime->name, err);
-        free_host(h);
-        return 1;
-    }
 
     char secrets[4200];
     snprintf(secrets, sizeof secrets, "%s/.stratus/secrets", app->root);
@@ -294,40 +281,35 @@ int host_run(const host_options_t *opts)
         return 1;
     }
 
+    /* The store opens first: a corrupt or locked one stops the host before
+     * any worker starts. */
     h->bindings = binding_host_new(h->loop, app, h->runtime, err, sizeof err);
     if (!h->bindings) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "store: %s", err);
-        stop_runtime_now(h);
         free_host(h);
         return 1;
     }
 
-    load_functions(h);
-    binding_host_check(h->bindings);
-    if (h->runtime->ready && h->runtime->ready(app, h->loop, err, sizeof err) != 0) {
+    host_gen_t *gen;
+    int built = host_gen_build(h, app, &gen, err, sizeof err);
+    h->app = NULL; /* the version owns it */
+    if (gen) {
+        h->gen = gen;
+        h->app = gen->app;
+        h->router = gen->router;
+    }
+    if (built != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "%s runtime: %s", h->runtime->name, err);
         stop_runtime_now(h);
         free_host(h);
         return 1;
     }
-    for (size_t i = 0; h->runtime->load_error && i < app->nfunctions;) {
-        function_t *fn = app->functions[i];
-        const char *why = h->runtime->load_error(app, fn);
-        if (!why) {
-            i++;
-            continue;
-        }
-        app_add_error(app, fn->name, "%s: %s", fn->name, why);
-        if (h->runtime->unload)
-            h->runtime->unload(fn);
-        app_drop_function(app, fn);
-    }
-    h->router = router_new();
-    if (!h->router || admin_init(h) != 0) {
+
+    if (admin_init(h) != 0) {
+        stop_runtime_now(h);
         free_host(h);
         return 1;
     }
-    http_trigger_register(h);
     print_errors(app, reported);
 
     h->start_ms = uv_now(h->loop);
@@ -372,13 +354,15 @@ int host_run(const host_options_t *opts)
     h->drain_timer.data = h;
     signal(SIGPIPE, SIG_IGN);
 
-    print_functions(h, listen);
+    host_print_functions(h);
     log_info("Host started: app '%s', runtime %s (%s), %zu function(s) loaded, %zu error(s); "
              "listening on %s:%d%s", app->root, h->runtime->name,
              h->runtime->ready ? "isolated workers" : "in-process", app->nfunctions, app->nerrors,
              listen, h->port, h->enforce_auth ? "" : " (authorization off: development mode)");
     if (opts->port_file && write_port_file(opts->port_file, h->port) != 0)
         log_warn("cannot write port file %s: %s", opts->port_file, strerror(errno));
+    if (opts->watch)
+        host_reload_start(h);
     log_set_buffered(1);
 
     uv_run(h->loop, UV_RUN_DEFAULT);

@@ -11,9 +11,8 @@
 #include "../telemetry/telemetry.h"
 #include "host.h"
 
-void http_trigger_register(host_t *h)
+void http_trigger_register(host_t *h, app_t *app, router_t *router)
 {
-    app_t *app = h->app;
     for (size_t i = 0; i < app->nfunctions;) {
         function_t *fn = app->functions[i];
         if (!fn->http) {
@@ -33,7 +32,7 @@ void http_trigger_register(host_t *h)
         if (reserved)
             snprintf(err, sizeof err, "'%.200s' is reserved for the host (admin/, "
                      "runtime/webhooks/ and metrics)", tmpl);
-        if (reserved || router_add(h->router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
+        if (reserved || router_add(router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
             app_add_error(app, fn->name, "%s/function.json: binding '%s' (httpTrigger): field "
                           "'route': %s", fn->name, fn->trigger->name, err);
             if (h->runtime->unload)
@@ -91,7 +90,8 @@ void host_respond_text(http_request_t *req, int status, const char *text)
 
 static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
 {
-    (void)data;
+    host_gen_t *gen = data;
+    gen->http_inflight--;
     http_request_t *req = inv->req;
     uint64_t ns = uv_hrtime() - inv->start_ns;
     if (!ok) {
@@ -166,5 +166,7 @@ void http_trigger_handle(host_t *h, http_request_t *req)
     inv->trigger_len = req->body.len;
     inv->start_ns = req->start_ns;
     telemetry_begin(inv);
-    binding_host_run(h->bindings, inv, http_done, h);
+    /* The version (and its code) stays until its invocations finished. */
+    h->gen->http_inflight++;
+    binding_host_run(h->bindings, inv, http_done, h->gen);
 }

@@ -22,6 +22,13 @@ typedef struct source {
     void *state;
 } source_t;
 
+/* A source of a previous version of the app, stopping (binding_host_switch_app). */
+typedef struct retiring {
+    binding_host_t *bh;
+    app_t *app;
+    struct retiring *next;
+} retiring_t;
+
 typedef struct bh_store {
     char *url; /* "" for the default */
     store_t *st;
@@ -52,6 +59,8 @@ struct binding_host {
     int warned_azure;
     int stopping;
     size_t stops_pending;
+    retiring_t *retiring;  /* sources of previous app versions still stopping */
+    int start_pending;     /* start bh->app's sources once none is retiring */
     void (*stopped_cb)(void *);
     void *stopped_data;
 };
@@ -131,14 +140,15 @@ const char *binding_connection_url(const app_t *app, const char *connection, int
     return value;
 }
 
-store_t *binding_host_store(binding_host_t *bh, const char *connection, char *err,
-                            size_t errlen)
+/* The store of a connection, its setting read from app. */
+static store_t *store_for(binding_host_t *bh, const app_t *app, const char *connection,
+                          char *err, size_t errlen)
 {
     const char *name = connection && *connection ? connection : TRIGGER_DEFAULT_CONNECTION;
     char what[400];
     int azure;
     snprintf(what, sizeof what, "connection '%s'", name);
-    const char *url = binding_connection_url(bh->app, connection, &azure, err, errlen);
+    const char *url = binding_connection_url(app, connection, &azure, err, errlen);
     if (!url)
         return NULL;
     if (azure && !bh->warned_azure) {
@@ -147,6 +157,12 @@ store_t *binding_host_store(binding_host_t *bh, const char *connection, char *er
                  "queues and blobs in its embedded store instead", name);
     }
     return open_store(bh, url, what, err, errlen);
+}
+
+store_t *binding_host_store(binding_host_t *bh, const char *connection, char *err,
+                            size_t errlen)
+{
+    return store_for(bh, bh->app, connection, err, errlen);
 }
 
 store_t *binding_host_default_store(binding_host_t *bh)
@@ -228,9 +244,8 @@ size_t binding_host_inflight(const binding_host_t *bh) { return bh->inflight; }
 
 /* ---- sources ---- */
 
-void binding_host_check(binding_host_t *bh)
+void binding_host_check(binding_host_t *bh, app_t *app)
 {
-    app_t *app = bh->app;
     for (size_t i = 0; i < app->nfunctions;) {
         function_t *fn = app->functions[i];
         char err[1024] = "";
@@ -238,7 +253,7 @@ void binding_host_check(binding_host_t *bh)
         for (size_t k = 0; k < fn->nbindings && !bad; k++) {
             const binding_t *b = &fn->bindings[k];
             if (b->connection && (b->kind->start || b->kind->read || b->kind->write) &&
-                !binding_host_store(bh, b->connection, err, sizeof err))
+                !store_for(bh, app, b->connection, err, sizeof err))
                 bad = b;
         }
         if (!bad) {
@@ -247,7 +262,6 @@ void binding_host_check(binding_host_t *bh)
         }
         app_add_error(app, fn->name, "%s/function.json: binding '%s' (%s): field 'connection': %s",
                       fn->name, bad->name, bad->type, err);
-        log_write(LOG_ERROR, "Host.Startup", NULL, "%s", app->errors[app->nerrors - 1].message);
         if (bh->rt->unload)
             bh->rt->unload(fn);
         app_drop_function(app, fn);
@@ -300,7 +314,7 @@ static void stores_stopped(store_t *st, void *data)
 
 static void maybe_stopped(binding_host_t *bh)
 {
-    if (bh->stopping != 2 || bh->inflight || bh->stops_pending)
+    if (bh->stopping != 2 || bh->inflight || bh->stops_pending || bh->retiring)
         return;
     bh->stopping = 3;
     for (size_t i = 0; i < bh->nstores; i++)
@@ -329,6 +343,11 @@ void binding_host_free(binding_host_t *bh)
     for (size_t i = 0; i < bh->nstores; i++) {
         store_close(bh->stores[i].st);
         free(bh->stores[i].url);
+    }
+    while (bh->retiring) {
+        retiring_t *t = bh->retiring;
+        bh->retiring = t->next;
+        free(t);
     }
     free(bh->sources);
     free(bh->watches);
@@ -590,6 +609,8 @@ void binding_host_run(binding_host_t *bh, invocation_t *inv, invocation_done_fn 
 
 struct ev_run {
     binding_host_t *bh;
+    app_t *app;     /* the version of the app fn belongs to */
+    int give_up;    /* that version was replaced: no more retries */
     function_t *fn;
     trigger_done_cb done;
     void *arg;
@@ -667,7 +688,7 @@ static void on_attempt(invocation_t *inv, int ok, const char *reason, void *data
     const retry_policy_t *p = &r->fn->retry;
     int more = p->strategy != RETRY_NONE &&
                (p->max_retry_count < 0 || r->attempt < p->max_retry_count);
-    if (!more || r->bh->stopping) {
+    if (!more || r->bh->stopping || r->give_up) {
         finish_run(r, 0, r->reason);
         return;
     }
@@ -689,7 +710,7 @@ static void start_attempt(ev_run_t *r)
     binding_host_t *bh = r->bh;
     if (r->have_arena)
         arena_free(&r->arena);
-    if (bh->stopping && r->attempt) {
+    if ((bh->stopping || r->give_up) && r->attempt) {
         r->inv = NULL;
         r->have_arena = 0;
         finish_run(r, 0, r->reason);
@@ -698,7 +719,7 @@ static void start_attempt(ev_run_t *r)
     arena_init(&r->arena, 4096);
     r->have_arena = 1;
     invocation_t *inv = r->inv =
-        invocation_new(&r->arena, bh->app, r->fn, r->attempt ? SV_NULL : sv_cstr(r->first_id));
+        invocation_new(&r->arena, r->app, r->fn, r->attempt ? SV_NULL : sv_cstr(r->first_id));
     if (!inv) {
         finish_run(r, 0, "out of memory");
         return;
@@ -714,6 +735,18 @@ static void start_attempt(ev_run_t *r)
                   r->fn->name, r->why ? r->why : "", inv->id);
     telemetry_begin(inv);
     binding_host_run(bh, inv, on_attempt, r);
+}
+
+/* The app version fn belongs to: the current one, or one whose sources
+ * are still stopping. */
+static app_t *app_of(binding_host_t *bh, function_t *fn)
+{
+    if (app_function(bh->app, fn->name) == fn)
+        return bh->app;
+    for (retiring_t *t = bh->retiring; t; t = t->next)
+        if (app_function(t->app, fn->name) == fn)
+            return t->app;
+    return bh->app;
 }
 
 int binding_host_invoke(binding_host_t *bh, function_t *fn, const trigger_event_t *ev,
@@ -741,6 +774,7 @@ int binding_host_invoke_id(binding_host_t *bh, function_t *fn, const trigger_eve
         memcpy(data, ev->data, ev->len);
     data[ev->len] = '\0';
     r->bh = bh;
+    r->app = app_of(bh, fn);
     r->fn = fn;
     r->done = done;
     r->arg = arg;
@@ -785,4 +819,90 @@ void binding_host_stop(binding_host_t *bh, void (*cb)(void *data), void *data)
         }
     }
     source_stopped(bh);
+}
+
+/* ---- a new version of the app ---- */
+
+static void retiring_stopped(void *data)
+{
+    retiring_t *t = data;
+    binding_host_t *bh = t->bh;
+    for (retiring_t **p = &bh->retiring; *p; p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
+    free(t);
+    if (bh->retiring)
+        return;
+    if (bh->stopping) {
+        if (bh->stopping == 2)
+            maybe_stopped(bh);
+        return;
+    }
+    if (bh->start_pending) {
+        bh->start_pending = 0;
+        size_t n = binding_host_start(bh);
+        if (n)
+            log_write(LOG_DEBUG, "Host.Startup", NULL, "%zu trigger source(s) started", n);
+    }
+}
+
+static void noop_stopped(void *data) { (void)data; }
+
+int binding_host_switch_app(binding_host_t *bh, app_t *app)
+{
+    if (bh->stopping)
+        return -1;
+    app_t *old = bh->app;
+    source_t *sources = bh->sources;
+    size_t n = bh->nsources;
+    bh->sources = NULL;
+    bh->nsources = 0;
+    bh->app = app;
+    bh->start_pending = 0; /* while stopping them: a stop may call back at once */
+    /* Retries of the old version waiting for their delay are given up:
+     * a queue message is delivered again by the new version. */
+    for (ev_run_t *r = bh->runs, *next; r; r = next) {
+        next = r->next;
+        if (r->app == app)
+            continue;
+        r->give_up = 1;
+        if (r->timer_init && uv_is_active((uv_handle_t *)&r->timer)) {
+            uv_timer_stop(&r->timer);
+            start_attempt(r);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        source_t *s = &sources[i];
+        if (!s->b->kind->stop)
+            continue;
+        retiring_t *t = calloc(1, sizeof *t);
+        if (!t) {
+            log_warn("out of memory while stopping the trigger source of '%s'", s->fn->name);
+            s->b->kind->stop(s->state, noop_stopped, NULL);
+            continue;
+        }
+        t->bh = bh;
+        t->app = old;
+        t->next = bh->retiring;
+        bh->retiring = t;
+        s->b->kind->stop(s->state, retiring_stopped, t);
+    }
+    free(sources);
+    if (bh->retiring)
+        bh->start_pending = 1;
+    else
+        binding_host_start(bh);
+    return 0;
+}
+
+size_t binding_host_busy(const binding_host_t *bh, const app_t *app)
+{
+    size_t n = 0;
+    for (const ev_run_t *r = bh->runs; r; r = r->next)
+        n += r->app == app;
+    for (const retiring_t *t = bh->retiring; t; t = t->next)
+        n += t->app == app;
+    return n;
 }

@@ -44,11 +44,12 @@
 binding_host_t *binding_host_new(uv_loop_t *loop, app_t *app, const runtime_t *rt, char *err,
                                  size_t errlen);
 
-/* Open the store of every binding's connection now, so that a connection
- * that is not set or cannot be opened is reported at start: such a
- * function is reported and dropped, as a load error (rt's unload is
- * called). Before HTTP routes are registered. */
-void binding_host_check(binding_host_t *bh);
+/* Open the store of every binding's connection of app (the serving one, or
+ * a new version being built) now, so that a connection that is not set or
+ * cannot be opened is reported at start: such a function is reported and
+ * dropped, as a load error (rt's unload is called). Before HTTP routes are
+ * registered. */
+void binding_host_check(binding_host_t *bh, app_t *app);
 
 /* Start every function's trigger source (kinds with start()). A function
  * whose source refuses to start is reported and dropped from the app, as a
@@ -59,6 +60,18 @@ size_t binding_host_start(binding_host_t *bh);
  * waiting for their delay are given up), then stop the stores;
  * cb(data) after that. */
 void binding_host_stop(binding_host_t *bh, void (*cb)(void *data), void *data);
+
+/* Serve a new version of the app (a reload): stop the trigger sources of
+ * the current one (events in flight finish on it; its retries waiting for
+ * their delay are given up), make app the current one, and start app's
+ * sources once every old source has stopped. The stores stay open. -1 when
+ * the binding host is stopping. The old app must live until
+ * binding_host_busy() says nothing uses it any more. */
+int binding_host_switch_app(binding_host_t *bh, app_t *app);
+
+/* How many things still use app: events in flight on its functions and
+ * its trigger sources still stopping. 0 when it may be freed. */
+size_t binding_host_busy(const binding_host_t *bh, const app_t *app);
 
 /* Free the binding host (after stop's callback, or when never started). */
 void binding_host_free(binding_host_t *bh);

@@ -230,9 +230,71 @@ static int build_if_needed(const function_t *fn, int force, char *err, size_t er
     return rc;
 }
 
+/* Copy file from to a new file to (a link is not always possible). */
+static int copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    char chunk[65536];
+    ssize_t n;
+    int rc = 0;
+    while ((n = read(in, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || worker__write_all(out, chunk, (size_t)n) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    close(in);
+    if (close(out) != 0)
+        rc = -1;
+    if (rc != 0)
+        unlink(to);
+    return rc;
+}
+
+/* dlopen path. The dynamic loader hands back the object it already has
+ * under a name, even when the file was rebuilt since (a reload): a
+ * shared object already loaded under this name is opened through a
+ * transient link of its own name (".<file>.<pid>.<n>", removed at once),
+ * so that a new file is really loaded; an unchanged one (same inode) still
+ * gives the object already there. */
+static void *open_fresh(const char *path)
+{
+    static unsigned long seq;
+    void *have = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    if (!have)
+        return dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    dlclose(have);
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    size_t len = strlen(path) + 64;
+    char *alias = malloc(len);
+    if (!alias)
+        return NULL;
+    snprintf(alias, len, "%.*s.%s.%d.%lu", (int)dirlen, path, path + dirlen, (int)getpid(),
+             ++seq);
+    void *dl = NULL;
+    if (link(path, alias) == 0 || copy_file(path, alias) == 0) {
+        dl = dlopen(alias, RTLD_NOW | RTLD_LOCAL);
+        unlink(alias);
+    } else {
+        dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    }
+    free(alias);
+    return dl;
+}
+
 int native_open(function_t *fn, char *err, size_t errlen)
 {
-    void *dl = dlopen(fn->script_file, RTLD_NOW | RTLD_LOCAL);
+    void *dl = open_fresh(fn->script_file);
     if (!dl) {
         snprintf(err, errlen, "cannot load %s: %s", fn->script_file, dlerror());
         return -1;

@@ -99,6 +99,43 @@ int telemetry_init(struct app *app)
     return 0;
 }
 
+int telemetry_switch_app(struct app *app)
+{
+    /* Functions keep their slot (and counters) by name; new ones get one
+     * at the end, so the ids of the previous version's functions, still
+     * finishing their invocations, stay valid. */
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        function_t *fn = app->functions[i];
+        size_t k = 0;
+        while (k < T.nfns && strcmp(T.fns[k].name, fn->name) != 0)
+            k++;
+        if (k == T.nfns) {
+            const char *pairs[] = {"function", fn->name, "trigger",
+                                   fn->trigger ? fn->trigger->type : "unknown"};
+            size_t len = 2 * (strlen(fn->name) + strlen(pairs[3])) + 32;
+            fn_stats_t *grown = realloc(T.fns, (T.nfns + 1) * sizeof *grown);
+            if (!grown)
+                return -1;
+            T.fns = grown;
+            fn_stats_t *f = &T.fns[k];
+            memset(f, 0, sizeof *f);
+            f->name = strdup(fn->name);
+            f->labels = malloc(len);
+            if (!f->name || !f->labels || metrics_labels(f->labels, len, 2, pairs) != 0) {
+                free(f->name);
+                free(f->labels);
+                return -1;
+            }
+            metrics_hist_init(&f->duration, metrics_duration_bounds, metrics_duration_nbounds);
+            usage_fn_init(&f->usage);
+            T.nfns++;
+        }
+        fn->telemetry_id = (int)k;
+    }
+    T.app = app;
+    return 0;
+}
+
 static void on_sample(uv_timer_t *t)
 {
     (void)t;

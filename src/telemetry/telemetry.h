@@ -38,6 +38,11 @@ void telemetry_start(uv_loop_t *loop);
 /* Stop the sampler (closes its handle; the loop then runs it down). */
 void telemetry_stop(void);
 
+/* A reloaded version of the app serves from now on: its functions get
+ * their slots (a function keeps its counters by name). 0 or -1 (out of
+ * memory: new functions go unrecorded). */
+int telemetry_switch_app(struct app *app);
+
 /* Release what telemetry_init made. */
 void telemetry_free(void);
 

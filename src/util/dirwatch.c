@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define WATCH_MASK                                                                          \
-    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE_SELF |            \
+    (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF | \
      IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 
 #define READ_BUF (64 * 1024)
@@ -196,6 +196,7 @@ struct dirwatch {
     size_t nbuckets, count;
     walker_t wk;     /* adding watches below a folder */
     int reporting;   /* the walk reports files (a new folder) */
+    int removals;    /* report DIRWATCH_REMOVED (dirwatch_report_removals) */
     char root[PATH_MAX];
     char path[PATH_MAX]; /* scratch for one event's path */
     char msg[2 * PATH_MAX + 64];
@@ -389,6 +390,10 @@ static void handle(dirwatch_t *w, const struct inotify_event *ev)
                    : snprintf(w->path, sizeof w->path, "%s", ev->name);
     if (k < 0 || (size_t)k >= sizeof w->path)
         return;
+    if (w->removals && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
+        emit(w, DIRWATCH_REMOVED, w->path, NULL);
+    if (w->stopping)
+        return;
     if (ev->mask & IN_ISDIR) {
         if (ev->mask & IN_MOVED_FROM)
             drop_tree(w, w->path);
@@ -501,6 +506,8 @@ int dirwatch_start(uv_loop_t *loop, const char *root, dirwatch_cb cb, void *data
 }
 
 size_t dirwatch_count(const dirwatch_t *w) { return w->count; }
+
+void dirwatch_report_removals(dirwatch_t *w, int on) { w->removals = on; }
 
 static void close_cb(uv_handle_t *h)
 {

@@ -47,11 +47,13 @@ typedef enum dirwatch_kind {
     DIRWATCH_FILE = 1, /* path: the complete file, relative to the root ("a/b.txt") */
     DIRWATCH_OVERFLOW, /* events were lost: rescan; path NULL */
     DIRWATCH_ERROR,    /* message says what is not watched and why; path NULL */
+    DIRWATCH_REMOVED,  /* path: a file or folder deleted or moved out (relative to the
+                          root); only after dirwatch_report_removals(w, 1) */
 } dirwatch_kind_t;
 
 typedef struct dirwatch_event {
     dirwatch_kind_t kind;
-    const char *path;    /* DIRWATCH_FILE only */
+    const char *path;    /* DIRWATCH_FILE and DIRWATCH_REMOVED only */
     const char *message; /* DIRWATCH_ERROR only */
 } dirwatch_event_t;
 
@@ -70,6 +72,12 @@ int dirwatch_start(uv_loop_t *loop, const char *root, dirwatch_cb cb, void *data
  * w is freed and stopped(data) is called (stopped may be NULL). Calling it
  * twice is an error. */
 void dirwatch_stop(dirwatch_t *w, dirwatch_stop_cb stopped);
+
+/* Also report names deleted or moved out of a watched folder
+ * (DIRWATCH_REMOVED, files and folders alike; a folder deleted with its
+ * contents reports each name inside it, then the folder). Off by default:
+ * consumers that only want complete files never see these. */
+void dirwatch_report_removals(dirwatch_t *w, int on);
 
 /* Number of folders watched (the root included). */
 size_t dirwatch_count(const dirwatch_t *w);

@@ -39,6 +39,8 @@ static void on_event(dirwatch_t *w, const dirwatch_event_t *ev, void *data)
         snprintf(line, sizeof line, "F:%s", ev->path);
     else if (ev->kind == DIRWATCH_OVERFLOW)
         snprintf(line, sizeof line, "OVERFLOW");
+    else if (ev->kind == DIRWATCH_REMOVED)
+        snprintf(line, sizeof line, "R:%s", ev->path);
     else
         snprintf(line, sizeof line, "E:%s", ev->message);
     if (c->n < MAX_EVENTS)
@@ -278,6 +280,46 @@ TEST(deleted_and_recreated_folder)
     teardown(&c);
 }
 
+/* Removals are reported only when asked for: deleted files and folders
+ * (with what was inside), and names moved out of the tree. */
+TEST(removals_when_asked)
+{
+    ctx_t c;
+    char p[512], outside[600];
+    CHECK_INT(setup(&c), 0);
+    CHECK_INT(write_file(&c, "quiet", "q"), 0);
+    CHECK(run_until(&c, "F:quiet"));
+    path_of(&c, "quiet", p, sizeof p);
+    CHECK_INT(unlink(p), 0);
+    CHECK_INT(write_file(&c, "sentinel", "s"), 0);
+    CHECK(run_until(&c, "F:sentinel"));
+    CHECK_INT(count_prefix(&c, "R:"), 0);
+
+    dirwatch_report_removals(c.w, 1);
+    CHECK_INT(make_dir(&c, "d"), 0);
+    CHECK_INT(write_file(&c, "d/f", "f"), 0);
+    CHECK(run_until(&c, "F:d/f"));
+    path_of(&c, "d", p, sizeof p);
+    rm_tree(p);
+    CHECK(run_until(&c, "R:d/f"));
+    CHECK(run_until(&c, "R:d"));
+    CHECK_INT(write_file(&c, "m", "m"), 0);
+    CHECK(run_until(&c, "F:m"));
+    path_of(&c, "m", p, sizeof p);
+    snprintf(outside, sizeof outside, "%s-out", c.root);
+    CHECK_INT(rename(p, outside), 0);
+    CHECK(run_until(&c, "R:m"));
+    unlink(outside);
+    CHECK_INT(write_file(&c, ".hidden", "h"), 0);
+    path_of(&c, ".hidden", p, sizeof p);
+    CHECK_INT(unlink(p), 0);
+    CHECK_INT(write_file(&c, "sentinel2", "s"), 0);
+    CHECK(run_until(&c, "F:sentinel2"));
+    CHECK_INT(count(&c, "R:.hidden"), 0);
+    CHECK_INT(count_prefix(&c, "E:"), 0);
+    teardown(&c);
+}
+
 TEST(moved_folder)
 {
     ctx_t c;
@@ -468,6 +510,7 @@ int main(void)
     RUN(rename_into_place_and_dot_names);
     RUN(open_file_not_reported_until_closed);
     RUN(deleted_and_recreated_folder);
+    RUN(removals_when_asked);
     RUN(moved_folder);
     RUN(overflow_is_reported);
     RUN(stop_from_callback);
