@@ -63,17 +63,21 @@ def read_reports(app, folder, count, h, timeout=60):
     d = os.path.join(app, folder)
 
     def ready():
+        # Functions rewrite their reports (a timer every second): a file
+        # may be caught empty or half written, so read until all parse.
         try:
             names = sorted(n for n in os.listdir(d) if n.endswith(".json"))
-        except OSError:
+            if len(names) < count:
+                return None
+            out = []
+            for n in names:
+                with open(os.path.join(d, n)) as f:
+                    out.append(json.load(f))
+            return out
+        except (OSError, ValueError):
             return None
-        return names if len(names) >= count else None
-    names = wait_for(ready, timeout=timeout)
-    assert names, "no %d reports in %s; host log:\n%s" % (count, folder, h.log()[-4000:])
-    out = []
-    for n in names:
-        with open(os.path.join(d, n)) as f:
-            out.append(json.load(f))
+    out = wait_for(ready, timeout=timeout)
+    assert out, "no %d reports in %s; host log:\n%s" % (count, folder, h.log()[-4000:])
     return out
 
 
