@@ -27,46 +27,6 @@
 #include "../telemetry/log.h"
 #include "custom.h"
 
-/* ---- call lists ---- */
-
-void ch__list_push(ch_list_t *l, ch_call_t *c)
-{
-    c->next = NULL;
-    c->prev = l->tail;
-    if (l->tail)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
-    l->n++;
-}
-
-static void list_push_front(ch_list_t *l, ch_call_t *c)
-{
-    c->prev = NULL;
-    c->next = l->head;
-    if (l->head)
-        l->head->prev = c;
-    else
-        l->tail = c;
-    l->head = c;
-    l->n++;
-}
-
-void ch__list_remove(ch_list_t *l, ch_call_t *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        l->tail = c->prev;
-    c->prev = c->next = NULL;
-    l->n--;
-}
-
 void ch__call_fail(ch_call_t *c, int status, const char *reason)
 {
     if (c->finished)
@@ -181,7 +141,7 @@ static void up_cb(upstream_call_t *call, int status, const respparser_t *resp)
          * listens (this one, rechecked, or its replacement). */
         c->requeues++;
         c->proc = NULL;
-        list_push_front(&ca->queue, c); /* it was first in line: it stays so */
+        ch__list_push_front(&ca->queue, c); /* it was first in line: it stays so */
         ch__proc_recheck(p);
         ch__dispatch(ca);
         return;
@@ -206,28 +166,12 @@ static void up_cb(upstream_call_t *call, int status, const respparser_t *resp)
 
 static void submit(ch_app_t *ca, invocation_t *inv, invocation_done_fn done, void *data)
 {
-    size_t outstanding = ca->running + ca->queue.n;
-    int64_t max_out = ca->app->max_outstanding_requests;
-    if (ca->closing || ca->stopped || (max_out > 0 && (int64_t)outstanding >= max_out) ||
-        ca->queue.n >= CH_QUEUE_MAX) {
-        char reason[700];
-        int status = 429;
-        if (ca->stopped) {
-            snprintf(reason, sizeof reason, "%s", ca->stop_reason);
-            status = 503;
-        } else if (ca->closing) {
-            snprintf(reason, sizeof reason, "the host is stopping");
-            status = 503;
-        } else if (max_out > 0 && (int64_t)outstanding >= max_out) {
-            snprintf(reason, sizeof reason, "%zu requests outstanding "
-                     "(extensions.http.maxOutstandingRequests is %lld)", outstanding,
-                     (long long)max_out);
-        } else {
-            snprintf(reason, sizeof reason, "the queue is full (%d waiting)", CH_QUEUE_MAX);
-        }
+    runtime_load_t load = {.closing = ca->closing,
+                           .stopped_reason = ca->stopped ? ca->stop_reason : NULL,
+                           .outstanding = ca->running + ca->queue.n,
+                           .queued = ca->queue.n, .queue_max = CH_QUEUE_MAX};
+    if (!runtime_admit(inv, done, data, &load)) {
         ca->rejected++;
-        inv->fail_status = status;
-        done(inv, 0, reason, data);
         return;
     }
     ch_call_t *c = arena_calloc(inv->arena, sizeof *c);

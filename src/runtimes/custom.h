@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "../util/dlist.h"
 #include "../http/upstream.h"
 #include "../util/buf.h"
 #include "runtime.h"
@@ -81,6 +82,8 @@ struct ch_call {
     int finished;
     int requeues;             /* sent back to the queue (the handler was not listening) */
 };
+
+DLIST_FUNCS(static inline, ch__list, ch_list_t, ch_call_t)
 
 typedef struct ch_out {
     uv_pipe_t pipe;
@@ -149,8 +152,6 @@ struct ch_app {
 };
 
 /* ---- custom.c ---- */
-void ch__list_push(ch_list_t *l, ch_call_t *c);
-void ch__list_remove(ch_list_t *l, ch_call_t *c);
 /* End a call: fail it with an HTTP status (500, 503, 504) and a reason,
  * detaching what is still in flight. */
 void ch__call_fail(ch_call_t *c, int status, const char *reason);

@@ -29,41 +29,15 @@
 
 /* ---- call lists ---- */
 
-static void list_push(lambda_list_t *l, lambda_call_t *c)
-{
-    c->next = NULL;
-    c->prev = l->tail;
-    if (l->tail)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
-    l->n++;
-}
-
-static void list_remove(lambda_list_t *l, lambda_call_t *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        l->tail = c->prev;
-    c->prev = c->next = NULL;
-    l->n--;
-}
-
 /* Take c off its function's queue or its process's in-flight list. */
 static void call_unlink(lambda_call_t *c)
 {
     if (c->proc) {
-        list_remove(&c->proc->inflight, c);
+        lambda__list_remove(&c->proc->inflight, c);
         c->lf->rt->running--;
         c->proc = NULL;
     } else {
-        list_remove(&c->lf->queue, c);
+        lambda__list_remove(&c->lf->queue, c);
     }
 }
 
@@ -166,7 +140,7 @@ void lambda__dispatch(lambda_fn_t *lf)
             break;
         http_request_t *req = p->parked[--p->nparked];
         lambda_call_t *c = lf->queue.head;
-        list_remove(&lf->queue, c);
+        lambda__list_remove(&lf->queue, c);
         if (lambda__api_send(p, req, c) != 0) {
             p->parked[p->nparked++] = req; /* still waiting for one */
             char reason[200];
@@ -176,7 +150,7 @@ void lambda__dispatch(lambda_fn_t *lf)
             continue;
         }
         c->proc = p;
-        list_push(&p->inflight, c);
+        lambda__list_push(&p->inflight, c);
         rt->running++;
         p->last_active = uv_now(rt->loop);
     }
@@ -196,22 +170,12 @@ static void lambda_invoke(invocation_t *inv, invocation_done_fn done, void *data
     lambda_fn_t *lf = inv->fn->runtime_data;
     lambda_rt_t *rt = lf->rt;
     app_t *app = rt->app;
-    size_t outstanding = app->max_outstanding_requests > 0 ? rt->running + queued(rt) : 0;
-    if (rt->closing || (app->max_outstanding_requests > 0 &&
-                        (int64_t)outstanding >= app->max_outstanding_requests) ||
-        lf->queue.n >= LAMBDA_QUEUE_MAX) {
-        char reason[200];
-        if (rt->closing)
-            snprintf(reason, sizeof reason, "the host is stopping");
-        else if (lf->queue.n >= LAMBDA_QUEUE_MAX)
-            snprintf(reason, sizeof reason, "the queue is full (%d waiting)", LAMBDA_QUEUE_MAX);
-        else
-            snprintf(reason, sizeof reason, "%zu requests outstanding "
-                     "(extensions.http.maxOutstandingRequests is %lld)", outstanding,
-                     (long long)app->max_outstanding_requests);
+    runtime_load_t load = {.closing = rt->closing,
+                           .outstanding = app->max_outstanding_requests > 0
+                                              ? rt->running + queued(rt) : 0,
+                           .queued = lf->queue.n, .queue_max = LAMBDA_QUEUE_MAX};
+    if (!runtime_admit(inv, done, data, &load)) {
         rt->rejected++;
-        inv->fail_status = rt->closing ? 503 : 429;
-        done(inv, 0, reason, data);
         return;
     }
     lambda_call_t *c = arena_calloc(inv->arena, sizeof *c);
@@ -230,7 +194,7 @@ static void lambda_invoke(invocation_t *inv, invocation_done_fn done, void *data
     } else {
         c->deadline_unix = c->start_unix + 24ull * 3600 * 1000; /* no limit: a day */
     }
-    list_push(&lf->queue, c);
+    lambda__list_push(&lf->queue, c);
     lambda__dispatch(lf);
 }
 

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "../util/dlist.h"
 #include "../http/server.h"
 #include "../util/buf.h"
 #include "lambda_event.h"
@@ -65,6 +66,8 @@ typedef struct lambda_list {
     lambda_call_t *head, *tail;
     size_t n;
 } lambda_list_t;
+
+DLIST_FUNCS(static inline, lambda__list, lambda_list_t, lambda_call_t)
 
 typedef enum { LP_STARTING, LP_READY, LP_STOPPING } lambda_proc_state_t;
 

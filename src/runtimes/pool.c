@@ -28,34 +28,6 @@
 #include "frame.h"
 #include "pool_priv.h"
 
-/* ---- call lists ---- */
-
-void pool__list_push(call_list_t *l, pool_call_t *c)
-{
-    c->next = NULL;
-    c->prev = l->tail;
-    if (l->tail)
-        l->tail->next = c;
-    else
-        l->head = c;
-    l->tail = c;
-    l->n++;
-}
-
-void pool__list_remove(call_list_t *l, pool_call_t *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        l->head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else
-        l->tail = c->prev;
-    c->prev = c->next = NULL;
-    l->n--;
-}
-
 void pool__call_fail(pool_call_t *c, int status, const char *reason)
 {
     c->inv->fail_status = status;
@@ -170,22 +142,10 @@ void pool__schedule_respawn(pool_t *p)
 
 void pool_submit(pool_t *p, invocation_t *inv, invocation_done_fn done, void *data)
 {
-    size_t outstanding = p->running + p->queue.n;
-    int64_t max_out = p->app->max_outstanding_requests;
-    if (p->closing || (max_out > 0 && (int64_t)outstanding >= max_out) ||
-        p->queue.n >= POOL_QUEUE_MAX) {
+    runtime_load_t load = {.closing = p->closing, .outstanding = p->running + p->queue.n,
+                           .queued = p->queue.n, .queue_max = POOL_QUEUE_MAX};
+    if (!runtime_admit(inv, done, data, &load)) {
         p->rejected++;
-        char reason[160];
-        if (p->closing)
-            snprintf(reason, sizeof reason, "the host is stopping");
-        else if (max_out > 0 && (int64_t)outstanding >= max_out)
-            snprintf(reason, sizeof reason, "%zu requests outstanding "
-                     "(extensions.http.maxOutstandingRequests is %lld)", outstanding,
-                     (long long)max_out);
-        else
-            snprintf(reason, sizeof reason, "the queue is full (%d waiting)", POOL_QUEUE_MAX);
-        inv->fail_status = p->closing ? 503 : 429;
-        done(inv, 0, reason, data);
         return;
     }
     pool_call_t *c = arena_calloc(inv->arena, sizeof *c);

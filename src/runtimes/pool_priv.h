@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "../util/dlist.h"
 #include "../util/buf.h"
 #include "frame.h"
 #include "pool.h"
@@ -59,6 +60,8 @@ typedef struct call_list {
     pool_call_t *head, *tail;
     size_t n;
 } call_list_t;
+
+DLIST_FUNCS(static inline, pool__list, call_list_t, pool_call_t)
 
 typedef struct out_pipe {
     uv_pipe_t pipe;
@@ -169,8 +172,6 @@ struct pool {
 
 
 /* ---- pool.c ---- */
-void pool__list_push(call_list_t *l, pool_call_t *c);
-void pool__list_remove(call_list_t *l, pool_call_t *c);
 /* Fail a call with an HTTP status (500, 503, 504) and a reason. */
 void pool__call_fail(pool_call_t *c, int status, const char *reason);
 /* Await the RESULT of call id, cancelled on w (what names it for the kill

@@ -58,6 +58,23 @@ extern const runtime_t runtime_lambda;          /* Lambda custom runtimes (boots
 extern const runtime_t runtime_lambda_provided; /* the same, named "provided" */
 extern const runtime_t runtime_custom;          /* custom handlers (custom.c) */
 
+/* ---- admission, shared by the executors that queue invocations ---- */
+
+typedef struct runtime_load {
+    int closing;                /* the app is stopping */
+    const char *stopped_reason; /* the executor stopped for good (why), or NULL */
+    size_t outstanding;         /* running + queued, for maxOutstandingRequests */
+    size_t queued;              /* waiting in the queue this invocation would join */
+    size_t queue_max;           /* that queue's limit */
+} runtime_load_t;
+
+/* 1 when inv may be queued; else inv is failed through done with 503
+ * (stopping, stopped: the reason) or 429 (extensions.http.
+ * maxOutstandingRequests, a full queue), with a reason saying which, and
+ * 0 is returned. */
+int runtime_admit(invocation_t *inv, invocation_done_fn done, void *data,
+                  const runtime_load_t *load);
+
 /* ---- native code, shared by the in-process runtime and native workers ---- */
 
 #define NATIVE_ABI_MISMATCH (-2)
