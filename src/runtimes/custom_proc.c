@@ -49,52 +49,25 @@ static int free_port(char *err, size_t errlen)
 
 /* ---- environment ---- */
 
-static int skip_var(const char *e)
-{
-    static const char *const prefixes[] = {"STRATUS_MASTER_KEY=", "STRATUS_WORKER_",
-                                           "STRATUS_APP_ROOT=", "STRATUS_FORK_SERVER=",
-                                           "FUNCTIONS_CUSTOMHANDLER_", "FUNCTIONS_HTTPWORKER_"};
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-        if (!strncmp(e, prefixes[i], strlen(prefixes[i])))
-            return 1;
-    return 0;
-}
-
 /* The host's environment (which holds the app settings: the host exported
  * local.settings.json Values at start) less its own secrets, plus the
- * handler's port and id under their current and legacy names. The first
- * *added entries are allocated. */
+ * handler's port and id under their current and legacy names.
+ * child_env_free(env, *added) releases it. */
 static char **proc_env(ch_proc_t *p, size_t *added)
 {
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = calloc(n + 5, sizeof *env);
-    if (!env)
-        return NULL;
-    char tmp[96];
-    size_t k = 0;
-    snprintf(tmp, sizeof tmp, "FUNCTIONS_CUSTOMHANDLER_PORT=%d", p->port);
-    env[k++] = strdup(tmp);
-    snprintf(tmp, sizeof tmp, "FUNCTIONS_HTTPWORKER_PORT=%d", p->port);
-    env[k++] = strdup(tmp);
-    snprintf(tmp, sizeof tmp, "FUNCTIONS_CUSTOMHANDLER_WORKER_ID=%d", p->seq);
-    env[k++] = strdup(tmp);
-    snprintf(tmp, sizeof tmp, "FUNCTIONS_HTTPWORKER_ID=%d", p->seq);
-    env[k++] = strdup(tmp);
-    *added = k;
-    for (size_t i = 0; i < k; i++)
-        if (!env[i]) {
-            for (size_t j = 0; j < k; j++)
-                free(env[j]);
-            free(env);
-            return NULL;
-        }
-    for (size_t i = 0; i < n; i++)
-        if (!skip_var(environ[i]))
-            env[k++] = environ[i];
-    env[k] = NULL;
-    return env;
+    static const char *const hide[] = {"FUNCTIONS_CUSTOMHANDLER_", "FUNCTIONS_HTTPWORKER_",
+                                       NULL};
+    char port[16], seq[16];
+    snprintf(port, sizeof port, "%d", p->port);
+    snprintf(seq, sizeof seq, "%d", p->seq);
+    const char *set[][2] = {
+        {"FUNCTIONS_CUSTOMHANDLER_PORT", port},
+        {"FUNCTIONS_HTTPWORKER_PORT", port},
+        {"FUNCTIONS_CUSTOMHANDLER_WORKER_ID", seq},
+        {"FUNCTIONS_HTTPWORKER_ID", seq},
+    };
+    *added = 4;
+    return child_env_new((const char *const (*)[2])set, 4, hide);
 }
 
 /* ---- output lines ---- */
@@ -308,11 +281,7 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     size_t nargs = 4 + conf->narguments + 2;
     char **args = calloc(nargs, sizeof *args);
     if (!env || !args) {
-        if (env) {
-            for (size_t i = 0; i < added; i++)
-                free(env[i]);
-            free(env);
-        }
+        child_env_free(env, added);
         free(args);
         if (p->up)
             upstream_close(p->up, NULL, NULL);
@@ -359,9 +328,7 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     o.exit_cb = on_exit_cb;
     p->spawn_ns = uv_hrtime();
     int rc = uv_spawn(ca->loop, &p->process, &o);
-    for (size_t i = 0; i < added; i++)
-        free(env[i]);
-    free(env);
+    child_env_free(env, added);
     free(args);
     /* Listed first, so that the close callbacks find it. */
     p->next = ca->procs;

@@ -47,52 +47,18 @@ int cmd_lambda_bootstrap(int argc, char **argv)
 
 /* ---- environment ---- */
 
-/* Variables the host sets for every bootstrap (they replace inherited
- * ones), and the host's own that a bootstrap never sees. */
-static const char *const lambda_vars[] = {
-    "AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_REGION", "AWS_DEFAULT_REGION",
-    "TZ", "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_EXECUTION_ENV", NULL,
-};
-
-static int hidden(const char *entry)
-{
-    static const char *const prefixes[] = {"STRATUS_MASTER_KEY=", "STRATUS_WORKER_",
-                                           "STRATUS_APP_ROOT=", "STRATUS_FORK_SERVER=", NULL};
-    for (size_t i = 0; prefixes[i]; i++)
-        if (strncmp(entry, prefixes[i], strlen(prefixes[i])) == 0)
-            return 1;
-    for (size_t i = 0; lambda_vars[i]; i++) {
-        size_t n = strlen(lambda_vars[i]);
-        if (strncmp(entry, lambda_vars[i], n) == 0 && entry[n] == '=')
-            return 1;
-    }
-    return 0;
-}
-
-static void free_env(char **env, size_t added)
-{
-    for (size_t i = 0; env && i < added; i++)
-        free(env[i]);
-    free(env);
-}
+/* Inherited variables a bootstrap never sees (besides the host's own and
+ * the ones build_env sets). */
+static const char *const lambda_hidden[] = {"AWS_EXECUTION_ENV=", NULL};
 
 /* The host's environment (the app's settings are in it) without its
- * secrets, plus the Lambda variables of p. The first *added entries are
- * allocated. NULL when out of memory. */
+ * secrets, plus the Lambda variables of p (replacing inherited ones).
+ * child_env_free(env, *added) releases it. NULL when out of memory. */
 static char **build_env(lambda_proc_t *p, size_t *added)
 {
-    extern char **environ;
     lambda_fn_t *lf = p->lf;
     lambda_rt_t *rt = lf->rt;
     app_t *app = rt->app;
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = calloc(n + 20, sizeof *env);
-    if (!env)
-        return NULL;
     char api[64], memory[32], group[300], dir[4200];
     snprintf(api, sizeof api, "127.0.0.1:%d", p->port);
     snprintf(memory, sizeof memory, "%lld",
@@ -117,21 +83,8 @@ static char **build_env(lambda_proc_t *p, size_t *added)
         {"TZ", rt->tz},
         {"AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"},
     };
-    size_t k = 0;
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
-        size_t len = strlen(pairs[i][0]) + strlen(pairs[i][1]) + 2;
-        if (!(env[k] = malloc(len))) {
-            free_env(env, k);
-            return NULL;
-        }
-        snprintf(env[k++], len, "%s=%s", pairs[i][0], pairs[i][1]);
-    }
-    *added = k;
-    for (size_t i = 0; i < n; i++)
-        if (!hidden(environ[i]))
-            env[k++] = environ[i];
-    env[k] = NULL;
-    return env;
+    *added = sizeof pairs / sizeof pairs[0];
+    return child_env_new((const char *const (*)[2])pairs, *added, lambda_hidden);
 }
 
 /* ---- output ---- */
@@ -347,7 +300,7 @@ lambda_proc_t *lambda__spawn(lambda_fn_t *lf)
         p->has_proc = 1;
         p->open_handles = 4;
     }
-    free_env(env, added);
+    child_env_free(env, added);
     if (rc != 0) {
         snprintf(err, sizeof err, "cannot start the bootstrap %s: %s", lf->bootstrap,
                  uv_strerror(rc));

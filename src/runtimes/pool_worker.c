@@ -677,36 +677,21 @@ static long long memory_cap_mb(const pool_t *p)
 
 /* The environment of a worker: the host's, without the host's own secrets
  * (user code never sees the master key) and with the worker's variables.
- * The first *added entries are allocated; free_env releases them. */
+ * child_env_free(env, *added) releases it. */
 static char **worker_env(pool_t *p, int seq, int fork_server, size_t *added)
 {
-    extern char **environ;
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = calloc(n + 6, sizeof *env);
-    if (!env)
-        return NULL;
-    char tmp[4200];
-    size_t k = 0;
-    env[k++] = strdup("STRATUS_WORKER_FD=3");
-    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_ID=%d", seq);
-    env[k++] = strdup(tmp);
-    snprintf(tmp, sizeof tmp, "STRATUS_APP_ROOT=%s", p->app->root);
-    env[k++] = strdup(tmp);
-    snprintf(tmp, sizeof tmp, "STRATUS_WORKER_MEMORY_MB=%lld", memory_cap_mb(p));
-    env[k++] = strdup(tmp);
-    if (fork_server)
-        env[k++] = strdup("STRATUS_FORK_SERVER=1");
-    *added = k;
-    for (size_t i = 0; i < n; i++)
-        if (strncmp(environ[i], "STRATUS_WORKER_", 15) != 0 &&
-            strncmp(environ[i], "STRATUS_APP_ROOT=", 17) != 0 &&
-            strncmp(environ[i], "STRATUS_FORK_SERVER=", 20) != 0 &&
-            strncmp(environ[i], "STRATUS_MASTER_KEY=", 19) != 0)
-            env[k++] = environ[i];
-    env[k] = NULL;
-    return env;
+    char id[32], memory[32];
+    snprintf(id, sizeof id, "%d", seq);
+    snprintf(memory, sizeof memory, "%lld", memory_cap_mb(p));
+    const char *set[][2] = {
+        {"STRATUS_WORKER_FD", "3"},
+        {"STRATUS_WORKER_ID", id},
+        {"STRATUS_APP_ROOT", p->app->root},
+        {"STRATUS_WORKER_MEMORY_MB", memory},
+        {"STRATUS_FORK_SERVER", "1"},
+    };
+    *added = fork_server ? 5 : 4;
+    return child_env_new((const char *const (*)[2])set, *added, NULL);
 }
 
 /* `stratus worker [--fork-server] [--exec PROGRAM ARGS...]` (the strings
@@ -728,13 +713,6 @@ static char **worker_args(pool_t *p, int fork_server)
     }
     a[k] = NULL;
     return a;
-}
-
-static void free_env(char **env, size_t added)
-{
-    for (size_t i = 0; i < added; i++)
-        free(env[i]);
-    free(env);
 }
 
 /* ---- the fork server ---- */
@@ -914,7 +892,7 @@ void pool__fs_start(pool_t *p)
     o.exit_cb = fs_exit_cb;
     int rc = env ? uv_spawn(p->loop, &p->fs_proc, &o) : UV_ENOMEM;
     if (env)
-        free_env(env, added);
+        child_env_free(env, added);
     free(args);
     p->fs_started = 1;
     p->handles_open += 2;
@@ -996,7 +974,7 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
     w->spawn_ns = uv_hrtime();
     int rc = env ? uv_spawn(p->loop, &w->proc, &o) : UV_ENOMEM;
     if (env)
-        free_env(env, added);
+        child_env_free(env, added);
     free(args);
     /* Link it in first, so the close callbacks find a listed worker. */
     w->next = p->workers;

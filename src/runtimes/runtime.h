@@ -75,6 +75,17 @@ typedef struct runtime_load {
 int runtime_admit(invocation_t *inv, invocation_done_fn done, void *data,
                   const runtime_load_t *load);
 
+/* ---- child processes (child_env.c) ---- */
+
+/* The environment of a process the host starts: the nset NAME=VALUE pairs
+ * of set first, then the host's environment (which holds the app settings)
+ * less the master key and the host's worker variables, less the names set
+ * replaces, less every variable starting with one of hide (a
+ * NULL-terminated list, or NULL). NULL when out of memory. Free it with
+ * child_env_free(env, nset): the inherited entries are not copies. */
+char **child_env_new(const char *const (*set)[2], size_t nset, const char *const *hide);
+void child_env_free(char **env, size_t nset);
+
 /* ---- native code, shared by the in-process runtime and native workers ---- */
 
 #define NATIVE_ABI_MISMATCH (-2)

@@ -1,0 +1,69 @@
+/*
+ * child_env.c -- the environment of the processes the host starts
+ * (workers, custom handlers, Lambda bootstraps; see child_env_new in
+ * runtime.h): the host's own (which holds the app settings), less what is
+ * the host's alone, with the child's variables first.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+extern char **environ;
+
+/* Never passed on: the master key, and the variables the host sets for its
+ * workers (a child of a child must not inherit them by accident). */
+static const char *const host_only[] = {"STRATUS_MASTER_KEY=", "STRATUS_WORKER_",
+                                        "STRATUS_APP_ROOT=", "STRATUS_FORK_SERVER=", NULL};
+
+static int starts(const char *s, const char *const *prefixes)
+{
+    for (size_t i = 0; prefixes && prefixes[i]; i++)
+        if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+static int replaced(const char *entry, const char *const (*set)[2], size_t nset)
+{
+    for (size_t i = 0; i < nset; i++) {
+        size_t n = strlen(set[i][0]);
+        if (strncmp(entry, set[i][0], n) == 0 && entry[n] == '=')
+            return 1;
+    }
+    return 0;
+}
+
+char **child_env_new(const char *const (*set)[2], size_t nset, const char *const *hide)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + nset + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    for (size_t i = 0; i < nset; i++) {
+        size_t len = strlen(set[i][0]) + strlen(set[i][1]) + 2;
+        if (!(env[i] = malloc(len))) {
+            child_env_free(env, i);
+            return NULL;
+        }
+        memcpy(env[i], set[i][0], strlen(set[i][0]));
+        env[i][strlen(set[i][0])] = '=';
+        memcpy(env[i] + strlen(set[i][0]) + 1, set[i][1], strlen(set[i][1]) + 1);
+    }
+    size_t k = nset;
+    for (size_t i = 0; i < n; i++)
+        if (!starts(environ[i], host_only) && !starts(environ[i], hide) &&
+            !replaced(environ[i], set, nset))
+            env[k++] = environ[i];
+    env[k] = NULL;
+    return env;
+}
+
+void child_env_free(char **env, size_t nset)
+{
+    for (size_t i = 0; env && i < nset; i++)
+        free(env[i]);
+    free(env);
+}
