@@ -400,6 +400,16 @@ static int digits(const char **p, int maxdigits, long long *out)
     return 0;
 }
 
+void timespan_format(int64_t ms, char *out, size_t n)
+{
+    snprintf(out, n, "%02lld:%02lld:%02lld", (long long)(ms / 3600000),
+             (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60));
+    if (ms % 1000) {
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, ".%03lld", (long long)(ms % 1000));
+    }
+}
+
 int timespan_parse(const char *s, int64_t *ms)
 {
     long long v[4], days = 0, h, m, sec = 0, frac = 0;

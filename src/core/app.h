@@ -208,6 +208,10 @@ int retry_policy_parse(const json_t *v, retry_policy_t *out, char *err, size_t e
  * -1. */
 int timespan_parse(const char *s, int64_t *ms);
 
+/* Write ms as a TimeSpan ("00:05:00", "00:00:01.500") into out, for
+ * messages that quote a setting back. */
+void timespan_format(int64_t ms, char *out, size_t n);
+
 /* Check a function name against Azure's rule ^[a-z][a-z0-9_-]{0,127}$
  * (case-insensitive), never "host". 1 when valid. */
 int function_name_valid(const char *name);

@@ -191,22 +191,12 @@ static void submit(ch_app_t *ca, invocation_t *inv, invocation_done_fn done, voi
 
 /* ---- timers ---- */
 
-static void format_timespan(int64_t ms, char *out, size_t n)
-{
-    snprintf(out, n, "%02lld:%02lld:%02lld", (long long)(ms / 3600000),
-             (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60));
-    if (ms % 1000) {
-        size_t len = strlen(out);
-        snprintf(out + len, n - len, ".%03lld", (long long)(ms % 1000));
-    }
-}
-
 static void sweep_cb(uv_timer_t *t)
 {
     ch_app_t *ca = t->data;
     uint64_t now = uv_now(ca->loop);
     char limit[48], reason[200];
-    format_timespan(ca->app->function_timeout_ms, limit, sizeof limit);
+    timespan_format(ca->app->function_timeout_ms, limit, sizeof limit);
     for (ch_call_t *c = ca->queue.head, *next; c; c = next) {
         next = c->next;
         if (c->deadline && now >= c->deadline) {

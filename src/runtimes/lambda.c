@@ -55,16 +55,6 @@ uint64_t lambda__unix_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void format_timespan(int64_t ms, char *out, size_t n)
-{
-    snprintf(out, n, "%02lld:%02lld:%02lld", (long long)(ms / 3600000),
-             (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60));
-    if (ms % 1000) {
-        size_t len = strlen(out);
-        snprintf(out + len, n - len, ".%03lld", (long long)(ms % 1000));
-    }
-}
-
 void lambda__category(const lambda_fn_t *lf, char *out, size_t n)
 {
     snprintf(out, n, "Function.%s", lf->name);
@@ -398,7 +388,7 @@ static void tick_fn(lambda_fn_t *lf, uint64_t now)
     lambda_rt_t *rt = lf->rt;
     app_t *app = rt->app;
     char limit[48], reason[300], cat[200];
-    format_timespan(app->function_timeout_ms, limit, sizeof limit);
+    timespan_format(app->function_timeout_ms, limit, sizeof limit);
     lambda__category(lf, cat, sizeof cat);
     for (lambda_call_t *c = lf->queue.head; c;) {
         lambda_call_t *next = c->next;

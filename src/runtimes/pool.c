@@ -165,22 +165,12 @@ void pool_submit(pool_t *p, invocation_t *inv, invocation_done_fn done, void *da
 
 /* ---- timers ---- */
 
-static void format_timespan(int64_t ms, char *out, size_t n)
-{
-    snprintf(out, n, "%02lld:%02lld:%02lld", (long long)(ms / 3600000),
-             (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60));
-    if (ms % 1000) {
-        size_t len = strlen(out);
-        snprintf(out + len, n - len, ".%03lld", (long long)(ms % 1000));
-    }
-}
-
 static void sweep_cb(uv_timer_t *t)
 {
     pool_t *p = t->data;
     uint64_t now = uv_now(p->loop);
     char limit[48], reason[300];
-    format_timespan(p->app->function_timeout_ms, limit, sizeof limit);
+    timespan_format(p->app->function_timeout_ms, limit, sizeof limit);
     for (pool_call_t *c = p->queue.head; c;) {
         pool_call_t *next = c->next;
         if (c->deadline && now >= c->deadline) {
