@@ -550,6 +550,7 @@ struct ev_run {
     int timer_init;
     uint64_t first_ns;
     char first_id[UUID_STR_LEN]; /* the first attempt's invocation id */
+    char trace[TRACEPARENT_SIZE]; /* the event's trace: each attempt a span of it */
     ev_run_t *prev, *next;
     char reason[1024];
 };
@@ -652,6 +653,10 @@ static void start_attempt(ev_run_t *r)
     inv->trigger_len = r->len;
     inv->binding_data = json_incref(r->meta);
     inv->trigger_type = r->fn->trigger->type;
+    if (r->attempt)
+        traceparent_next_span(r->trace, inv->traceparent);
+    else
+        memcpy(r->trace, inv->traceparent, sizeof r->trace);
     inv->retry_count = r->attempt;
     inv->max_retry_count = r->fn->retry.strategy == RETRY_NONE ? 0 : r->fn->retry.max_retry_count;
     if (log_level_for("Function") <= LOG_INFO)

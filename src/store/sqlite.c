@@ -78,9 +78,30 @@ static const migration_t migrations[] = {
      * costs nothing to puts of messages never delivered. */
     {2, "ALTER TABLE message ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;"
         "CREATE INDEX message_leased ON message(queue) WHERE leased = 1;"},
+    /* The invocation history: one row per invocation, listed newest first
+     * by (start_ms, id), overall, by function and by outcome. The logs come
+     * last in the row, so a list that does not read them does not read
+     * their overflow pages either. */
+    {3, "CREATE TABLE invocation ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  id TEXT NOT NULL,"
+        "  function TEXT NOT NULL,"
+        "  trigger TEXT NOT NULL,"
+        "  start_ms INTEGER NOT NULL,"      /* ms since the epoch, UTC */
+        "  duration_us INTEGER NOT NULL,"
+        "  ok INTEGER NOT NULL,"            /* 1 succeeded, 0 failed */
+        "  http_status INTEGER NOT NULL,"   /* 0 when not HTTP */
+        "  error TEXT,"
+        "  traceparent TEXT NOT NULL,"
+        "  logs TEXT"
+        ");"
+        "CREATE UNIQUE INDEX invocation_id ON invocation(id);"
+        "CREATE INDEX invocation_start ON invocation(start_ms, id);"
+        "CREATE INDEX invocation_function ON invocation(function, start_ms, id);"
+        "CREATE INDEX invocation_status ON invocation(ok, start_ms, id);"},
 };
 
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 
 const char *const sq_sql[SQ_N] = {
     [SQ_BEGIN] = "BEGIN",
@@ -136,6 +157,30 @@ const char *const sq_sql[SQ_N] = {
     [SQ_KV_GET] = "SELECT value, updated FROM kv WHERE ns = ?1 AND key = ?2",
     [SQ_KV_DELETE] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
     [SQ_KV_LIST] = "SELECT key, value, updated FROM kv WHERE ns = ?1 AND key >= ?2 ORDER BY key",
+    [SQ_HIST_PUT] = "INSERT OR REPLACE INTO invocation(id, function, trigger, start_ms,"
+                    " duration_us, ok, http_status, error, traceparent, logs)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    /* Newest first from the keyset position (?2, ?3); one statement per
+     * filter so that each uses its index. */
+    [SQ_HIST_LIST] = "SELECT " SQ_HIST_COLS " FROM invocation INDEXED BY invocation_start"
+                     " WHERE start_ms >= ?1 AND (start_ms, id) < (?2, ?3)"
+                     " ORDER BY start_ms DESC, id DESC LIMIT ?4",
+    [SQ_HIST_LIST_FN] = "SELECT " SQ_HIST_COLS " FROM invocation INDEXED BY invocation_function"
+                        " WHERE function = ?5 AND start_ms >= ?1 AND (start_ms, id) < (?2, ?3)"
+                        " ORDER BY start_ms DESC, id DESC LIMIT ?4",
+    [SQ_HIST_LIST_OK] = "SELECT " SQ_HIST_COLS " FROM invocation INDEXED BY invocation_status"
+                        " WHERE ok = ?6 AND start_ms >= ?1 AND (start_ms, id) < (?2, ?3)"
+                        " ORDER BY start_ms DESC, id DESC LIMIT ?4",
+    [SQ_HIST_LIST_FN_OK] = "SELECT " SQ_HIST_COLS " FROM invocation"
+                           " INDEXED BY invocation_function WHERE function = ?5 AND ok = ?6"
+                           " AND start_ms >= ?1 AND (start_ms, id) < (?2, ?3)"
+                           " ORDER BY start_ms DESC, id DESC LIMIT ?4",
+    [SQ_HIST_GET] = "SELECT " SQ_HIST_COLS ", logs FROM invocation WHERE id = ?1",
+    [SQ_HIST_PRUNE_AGE] = "DELETE FROM invocation WHERE seq IN (SELECT seq FROM invocation"
+                          " INDEXED BY invocation_start WHERE start_ms < ?1 LIMIT ?2)",
+    [SQ_HIST_PRUNE_COUNT] = "DELETE FROM invocation WHERE seq IN (SELECT seq FROM invocation"
+                            " INDEXED BY invocation_start ORDER BY start_ms DESC, id DESC"
+                            " LIMIT ?2 OFFSET ?1)",
 };
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
@@ -398,6 +443,17 @@ static int check_file(sq_t *s, char *err, size_t errlen)
      * them are read. */
     static const char leased_probe[] =
         "SELECT count(*) FROM message INDEXED BY message_leased WHERE leased = 1";
+    /* The history (version 3 on): each index at both ends. */
+    static const char *const history_probes[] = {
+        "SELECT min(id) FROM invocation",
+        "SELECT max(id) FROM invocation",
+        "SELECT min(start_ms) FROM invocation",
+        "SELECT max(start_ms) FROM invocation",
+        "SELECT min(function) FROM invocation",
+        "SELECT max(function) FROM invocation",
+        "SELECT min(ok) FROM invocation",
+        "SELECT max(ok) FROM invocation",
+    };
     long long pages, page_size;
     int rc;
     if ((rc = query_int(s, "PRAGMA page_count", &pages, err, errlen)) ||
@@ -415,6 +471,10 @@ static int check_file(sq_t *s, char *err, size_t errlen)
             rc = run_check(s, probes[i], strncmp(probes[i], "PRAGMA", 6) == 0, err, errlen);
     if (!full && rc == STORE_OK && s->version >= 2)
         rc = run_check(s, leased_probe, 0, err, errlen);
+    for (size_t i = 0; !full && rc == STORE_OK && s->version >= 3 &&
+                       i < sizeof history_probes / sizeof history_probes[0];
+         i++)
+        rc = run_check(s, history_probes[i], 0, err, errlen);
     sqlite3_progress_handler(s->db, 0, NULL, NULL);
     if (rc == 1)
         snprintf(s->check, sizeof s->check, "incomplete: time budget of %u ms reached",
