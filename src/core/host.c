@@ -15,6 +15,7 @@
 
 #include "../cli/cli.h"
 #include "../http/method.h"
+#include "../telemetry/history.h"
 #include "../telemetry/log.h"
 #include "../telemetry/telemetry.h"
 #include "host.h"
@@ -351,6 +352,11 @@ int host_run(const host_options_t *opts)
     }
     h->port = http_server_port(&h->server);
     binding_host_start(h->bindings);
+    if (app->history_enabled) {
+        history_config_t hc = {app->history_max_count, app->history_max_age_ms};
+        if (history_start(h->loop, binding_host_default_store(h->bindings), &hc) != 0)
+            log_warn("invocation history cannot start; invocations are not recorded");
+    }
 
     uv_signal_init(h->loop, &h->sigterm);
     uv_signal_init(h->loop, &h->sigint);
@@ -371,6 +377,8 @@ int host_run(const host_options_t *opts)
     log_set_buffered(1);
 
     uv_run(h->loop, UV_RUN_DEFAULT);
+    history_stop(); /* when the stores never stopped (a forced stop) */
+    uv_run(h->loop, UV_RUN_NOWAIT);
 
     log_set_buffered(0);
     http_server_free(&h->server);

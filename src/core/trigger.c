@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "../telemetry/log.h"
+#include "../telemetry/history.h"
 #include "../telemetry/telemetry.h"
 #include "../util/buf.h"
 #include "expr.h"
@@ -263,6 +264,7 @@ static void maybe_stopped(binding_host_t *bh)
     if (bh->stopping != 2 || bh->inflight || bh->stops_pending)
         return;
     bh->stopping = 3;
+    history_stop(); /* its last records go before the store stops */
     for (size_t i = 0; i < bh->nstores; i++)
         if (bh->stores[i].started) {
             bh->stores[i].started = 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/invocation.h"
+#include "history.h"
 
 static struct {
     struct app *app;
@@ -31,11 +32,7 @@ void telemetry_begin(struct stratus_ctx *inv)
 void telemetry_end(struct stratus_ctx *inv, int ok, int status, uint64_t duration_ns,
                    const char *reason)
 {
-    (void)inv;
-    (void)ok;
-    (void)status;
-    (void)duration_ns;
-    (void)reason;
+    history_record(inv, ok, status, duration_ns, reason);
     if (T.inflight)
         T.inflight--;
 }
