@@ -1,7 +1,8 @@
 /*
  * admin.c -- the admin API: /admin/host/status, /admin/host/ping,
  * /admin/functions[/{name}], invocation of any function, and the key
- * endpoints, with the paths and answers of Azure Functions' host.
+ * endpoints, with the paths and answers of Azure Functions' host; the
+ * invocation history and the live log (admin_history.c).
  *
  * Everything but ping needs the master key, except from loopback when the
  * host runs in development mode without --enable-auth.
@@ -320,6 +321,9 @@ static const admin_route_t routes[] = {
     {"admin/host/keys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
     {"admin/host/systemkeys", METHOD_GET, keys_list},
     {"admin/host/systemkeys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
+    {"admin/invocations", METHOD_GET, admin_invocations_list},
+    {"admin/invocations/{id}", METHOD_GET, admin_invocation_get},
+    {"admin/logs", METHOD_GET, admin_logs},
 };
 
 int admin_init(host_t *h)

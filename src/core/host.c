@@ -17,6 +17,7 @@
 #include "../http/method.h"
 #include "../telemetry/history.h"
 #include "../telemetry/log.h"
+#include "../telemetry/logstream.h"
 #include "../telemetry/telemetry.h"
 #include "host.h"
 
@@ -116,6 +117,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     log_info("Received %s; stopping: no new connections, finishing %zu in-flight request(s)",
              signum == SIGTERM ? "SIGTERM" : "SIGINT", h->server.active_requests);
     uv_timer_start(&h->drain_timer, on_drain_timeout, HOST_DRAIN_MS, 0);
+    logstream_stop_all(); /* streams would hold the drain */
     binding_host_stop(h->bindings, on_bindings_stopped, h);
     http_server_drain(&h->server, on_drained);
 }

@@ -80,6 +80,14 @@ int admin_init(host_t *h);
 /* Handle a request whose path starts with /admin. */
 void admin_handle(host_t *h, http_request_t *req);
 
+/* ---- admin API: invocation history and live log (admin_history.c) ---- */
+
+/* GET /admin/invocations, GET /admin/invocations/{id}, GET /admin/logs:
+ * answered later (the store's answer) or streamed (the log). */
+void admin_invocations_list(host_t *h, http_request_t *req, route_params_t *p);
+void admin_invocation_get(host_t *h, http_request_t *req, route_params_t *p);
+void admin_logs(host_t *h, http_request_t *req, route_params_t *p);
+
 /* ---- HTTP trigger front end (http_trigger.c) ---- */
 
 /* Add every HTTP-triggered function of the app to h->router; functions

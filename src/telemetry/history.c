@@ -38,8 +38,7 @@ static struct {
 
     store_inv_t *pending; /* records not yet submitted */
     size_t npending, cap;
-    store_req_t put_req;
-    int put_busy;
+    int put_busy; /* puts in flight */
     store_req_t prune_req;
     int prune_busy;
     uint64_t since_prune; /* records written since the last prune */
@@ -298,7 +297,8 @@ static void put_done(store_req_t *req)
     }
     store_req_cleanup(req);
     free(req);
-    H.put_busy = 0;
+    if (H.put_busy)
+        H.put_busy--;
     if (!H.running)
         return;
     if (H.since_prune >= prune_every())
@@ -329,7 +329,7 @@ static int submit(void)
         store_req_cleanup(req);
         free(req);
     } else {
-        H.put_busy = 1;
+        H.put_busy++;
     }
     for (size_t i = 0; i < n; i++)
         record_free(&H.pending[i]);
@@ -403,6 +403,13 @@ void history_stop(void)
 }
 
 store_t *history_store(void) { return H.running ? H.st : NULL; }
+
+void history_flush(void)
+{
+    if (H.running)
+        while (H.npending && submit() == 0)
+            ;
+}
 
 void history_stats(history_stats_t *out)
 {

@@ -49,6 +49,10 @@ int history_start(uv_loop_t *loop, store_t *st, const history_config_t *cfg);
  * close callbacks run on the loop). Safe when not started. */
 void history_stop(void);
 
+/* Submit every buffered record now (ahead of the timer): a store
+ * operation submitted after this sees them. */
+void history_flush(void);
+
 /* The store recorded into, or NULL when history is not running. */
 store_t *history_store(void);
 
