@@ -19,6 +19,8 @@ static const struct command {
     {"host", cmd_host, "run the app in production (auth enforced, JSON logs)"},
     {"invoke", cmd_invoke, "run a function of a running host through its admin API"},
     {"keys", cmd_keys, "list, set, generate and delete function and host keys"},
+    {"logs", cmd_logs, "show or follow the log of a running host"},
+    {"invocations", cmd_invocations, "list a running host's recent invocations, or show one"},
 };
 
 static void usage(FILE *out)

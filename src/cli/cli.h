@@ -18,6 +18,8 @@ int cmd_start(int argc, char **argv);  /* development host */
 int cmd_host(int argc, char **argv);   /* production host */
 int cmd_invoke(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_logs(int argc, char **argv);        /* the live log of a running host */
+int cmd_invocations(int argc, char **argv); /* its invocation history */
 int cmd_templates(int argc, char **argv);
 int cmd_worker(int argc, char **argv);  /* started by the host only */
 /* Make the process die with the host, then execute a Lambda bootstrap
@@ -80,6 +82,13 @@ int cli_target_option(int argc, char **argv, int *i, const char *cmd, cli_target
  * Connection refused (is `stratus start` running?)". */
 int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method,
                       const char *path, const char *json, struct httpc_res *res);
+
+/* A GET whose 2xx answer streams: its body goes to on_body as it arrives
+ * (see httpc_stream), without a time limit, until the host ends it or
+ * on_body returns nonzero. Otherwise as cli_admin_request. */
+int cli_admin_stream(const cli_target_t *t, const char *cmd, const char *path,
+                     int (*on_body)(void *data, const char *p, size_t n), void *data,
+                     struct httpc_res *res);
 
 /* "404 Not Found": the code and the reason phrase the server sent, or the
  * standard one when it sent none. Written into out, which is returned. */

@@ -154,8 +154,26 @@ int cli_target_option(int argc, char **argv, int *i, const char *cmd, cli_target
     return 0;
 }
 
+static int admin_call(const cli_target_t *t, const char *cmd, const char *method,
+                      const char *path, const char *json, struct httpc_res *res,
+                      httpc_body_fn on_body, void *data);
+
 int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method,
                       const char *path, const char *json, struct httpc_res *res)
+{
+    return admin_call(t, cmd, method, path, json, res, NULL, NULL);
+}
+
+int cli_admin_stream(const cli_target_t *t, const char *cmd, const char *path,
+                     int (*on_body)(void *data, const char *p, size_t n), void *data,
+                     struct httpc_res *res)
+{
+    return admin_call(t, cmd, "GET", path, NULL, res, on_body, data);
+}
+
+static int admin_call(const cli_target_t *t, const char *cmd, const char *method,
+                      const char *path, const char *json, struct httpc_res *res,
+                      httpc_body_fn on_body, void *data)
 {
     const char *app = t->app && *t->app ? t->app : ".";
     char *key = cli_master_key(app);
@@ -178,7 +196,8 @@ int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method
         .timeout_ms = ADMIN_TIMEOUT_MS,
     };
     char err[512];
-    int rc = httpc_send(&req, res, err, sizeof err);
+    int rc = on_body ? httpc_stream(&req, res, on_body, data, err, sizeof err)
+                     : httpc_send(&req, res, err, sizeof err);
     free(key);
     if (rc == HTTPC_OK)
         return 0;
