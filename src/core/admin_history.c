@@ -283,8 +283,7 @@ static void list_done(store_req_t *r)
     json_t *next = json_null();
     if (r->truncated && r->n_invs) {
         char token[64];
-        snprintf(token, sizeof token, "%lld_%s", (long long)r->invs[r->n_invs - 1].start_ms,
-                 r->invs[r->n_invs - 1].id);
+        snprintf(token, sizeof token, "%lld_%d", (long long)r->next_batch, r->next_index);
         next = json_string(token);
     }
     store_req_cleanup(r);
@@ -332,7 +331,7 @@ void admin_invocations_list(host_t *h, http_request_t *req, route_params_t *p)
     store_t *st = history_or_answer(h, req);
     if (!st)
         return;
-    store_history_filter_t f = {NULL, STORE_HISTORY_ANY, 0, 0, NULL, LIST_DEFAULT};
+    store_history_filter_t f = {NULL, STORE_HISTORY_ANY, 0, 0, 0, LIST_DEFAULT};
     const char *v;
     if ((v = query_param(req, "function")) && *v)
         f.function = v;
@@ -363,12 +362,12 @@ void admin_invocations_list(host_t *h, http_request_t *req, route_params_t *p)
             memcpy(num, v, nn);
             num[nn] = '\0';
         }
-        if (!us || nn == 0 || nn >= sizeof num || !all_digits(num) || !us[1] ||
-            strlen(us + 1) >= STORE_ID_LEN)
+        if (!us || nn == 0 || nn >= sizeof num || !all_digits(num) || !all_digits(us + 1) ||
+            strlen(us + 1) > 9 || strtoll(num, NULL, 10) < 1)
             return respond_error(req, 400, "query parameter 'after': '%.100s' is not a "
                                  "position given as 'next' by an earlier answer", v);
-        f.before_ms = strtoll(num, NULL, 10);
-        f.before_id = us + 1;
+        f.after_batch = strtoll(num, NULL, 10);
+        f.after_index = atoi(us + 1);
     }
     store_req_t *r = arena_calloc(&req->arena, sizeof *r);
     if (!r)

@@ -123,18 +123,13 @@ int store_history_list(store_t *st, store_req_t *req, const store_history_filter
         req->mem_ = key;
         req->in.key = key;
     }
-    if (f->since_ms < 0 || f->before_ms < 0)
-        return store__fail(req, STORE_EINVAL, "a history time bound is negative");
-    if (f->before_ms) {
-        if (f->before_id && *f->before_id && !id_ok(f->before_id))
-            return store__fail(req, STORE_EINVAL, "history position id is not 1 to 36 "
-                               "printable characters");
-        snprintf(req->in.id, sizeof req->in.id, "%s", f->before_id ? f->before_id : "");
-    }
+    if (f->since_ms < 0 || f->after_batch < 0 || f->after_index < 0)
+        return store__fail(req, STORE_EINVAL, "a history time bound or position is negative");
     req->in.max = f->limit;
     req->in.status = f->status;
     req->in.since_ms = f->since_ms;
-    req->in.before_ms = f->before_ms ? f->before_ms : INT64_MAX;
+    req->in.after_batch = f->after_batch ? f->after_batch : INT64_MAX;
+    req->in.after_index = f->after_batch ? f->after_index : -1;
     return store__submit(st, req, cb);
 }
 

@@ -78,27 +78,19 @@ static const migration_t migrations[] = {
      * costs nothing to puts of messages never delivered. */
     {2, "ALTER TABLE message ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;"
         "CREATE INDEX message_leased ON message(queue) WHERE leased = 1;"},
-    /* The invocation history: one row per invocation, listed newest first
-     * by (start_ms, id), overall, by function and by outcome. The logs come
-     * last in the row, so a list that does not read them does not read
-     * their overflow pages either. */
-    {3, "CREATE TABLE invocation ("
+    /* The invocation history, in batches: one row per write of the host's
+     * buffer (every 100 ms while invocations run), its records packed in
+     * one blob (sqlite_history.c), so that recording costs one insert per
+     * batch, not per invocation, and retention deletes whole rows. Listed
+     * newest first by (seq, position in the batch). */
+    {3, "CREATE TABLE invocation_batch ("
         "  seq INTEGER PRIMARY KEY,"
-        "  id TEXT NOT NULL,"
-        "  function TEXT NOT NULL,"
-        "  trigger TEXT NOT NULL,"
-        "  start_ms INTEGER NOT NULL,"      /* ms since the epoch, UTC */
-        "  duration_us INTEGER NOT NULL,"
-        "  ok INTEGER NOT NULL,"            /* 1 succeeded, 0 failed */
-        "  http_status INTEGER NOT NULL,"   /* 0 when not HTTP */
-        "  error TEXT,"
-        "  traceparent TEXT NOT NULL,"
-        "  logs TEXT"
+        "  first_ms INTEGER NOT NULL,"   /* earliest start of its records, ms since the epoch */
+        "  last_ms INTEGER NOT NULL,"    /* latest start */
+        "  count INTEGER NOT NULL,"      /* records in it */
+        "  records BLOB NOT NULL"
         ");"
-        "CREATE UNIQUE INDEX invocation_id ON invocation(id);"
-        "CREATE INDEX invocation_start ON invocation(start_ms, id);"
-        "CREATE INDEX invocation_function ON invocation(function, start_ms, id);"
-        "CREATE INDEX invocation_status ON invocation(ok, start_ms, id);"},
+        "CREATE INDEX invocation_batch_last ON invocation_batch(last_ms);"},
 };
 
 #define SQ_SCHEMA_VERSION 3
@@ -157,30 +149,19 @@ const char *const sq_sql[SQ_N] = {
     [SQ_KV_GET] = "SELECT value, updated FROM kv WHERE ns = ?1 AND key = ?2",
     [SQ_KV_DELETE] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
     [SQ_KV_LIST] = "SELECT key, value, updated FROM kv WHERE ns = ?1 AND key >= ?2 ORDER BY key",
-    [SQ_HIST_PUT] = "INSERT OR REPLACE INTO invocation(id, function, trigger, start_ms,"
-                    " duration_us, ok, http_status, error, traceparent, logs)"
-                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    /* Newest first from the keyset position (?2, ?3); one statement per
-     * filter so that each uses its index. */
-    [SQ_HIST_LIST] = "SELECT " SQ_HIST_COLS " FROM invocation INDEXED BY invocation_start"
-                     " WHERE start_ms >= ?1 AND (start_ms, id) < (?2, ?3)"
-                     " ORDER BY start_ms DESC, id DESC LIMIT ?4",
-    [SQ_HIST_LIST_FN] = "SELECT " SQ_HIST_COLS " FROM invocation INDEXED BY invocation_function"
-                        " WHERE function = ?5 AND start_ms >= ?1 AND (start_ms, id) < (?2, ?3)"
-                        " ORDER BY start_ms DESC, id DESC LIMIT ?4",
-    [SQ_HIST_LIST_OK] = "SELECT " SQ_HIST_COLS " FROM invocation INDEXED BY invocation_status"
-                        " WHERE ok = ?6 AND start_ms >= ?1 AND (start_ms, id) < (?2, ?3)"
-                        " ORDER BY start_ms DESC, id DESC LIMIT ?4",
-    [SQ_HIST_LIST_FN_OK] = "SELECT " SQ_HIST_COLS " FROM invocation"
-                           " INDEXED BY invocation_function WHERE function = ?5 AND ok = ?6"
-                           " AND start_ms >= ?1 AND (start_ms, id) < (?2, ?3)"
-                           " ORDER BY start_ms DESC, id DESC LIMIT ?4",
-    [SQ_HIST_GET] = "SELECT " SQ_HIST_COLS ", logs FROM invocation WHERE id = ?1",
-    [SQ_HIST_PRUNE_AGE] = "DELETE FROM invocation WHERE seq IN (SELECT seq FROM invocation"
-                          " INDEXED BY invocation_start WHERE start_ms < ?1 LIMIT ?2)",
-    [SQ_HIST_PRUNE_COUNT] = "DELETE FROM invocation WHERE seq IN (SELECT seq FROM invocation"
-                            " INDEXED BY invocation_start ORDER BY start_ms DESC, id DESC"
-                            " LIMIT ?2 OFFSET ?1)",
+    [SQ_HIST_PUT] = "INSERT INTO invocation_batch(first_ms, last_ms, count, records)"
+                    " VALUES (?1, ?2, ?3, ?4)",
+    /* Newest first, from before batch ?1 (or from it when it is the
+     * cursor's: the caller skips what it returned already). */
+    [SQ_HIST_SCAN] = "SELECT seq, last_ms, count, records FROM invocation_batch"
+                     " WHERE seq <= ?1 ORDER BY seq DESC",
+    [SQ_HIST_COUNTS] = "SELECT seq, count FROM invocation_batch ORDER BY seq DESC",
+    [SQ_HIST_DELETE_UPTO] = "DELETE FROM invocation_batch WHERE seq <= ?1",
+    [SQ_HIST_UPDATE] = "UPDATE invocation_batch SET first_ms = ?2, last_ms = ?3, count = ?4,"
+                       " records = ?5 WHERE seq = ?1",
+    [SQ_HIST_PRUNE_AGE] = "DELETE FROM invocation_batch WHERE seq IN (SELECT seq FROM"
+                          " invocation_batch INDEXED BY invocation_batch_last WHERE last_ms < ?1"
+                          " LIMIT ?2) RETURNING count",
 };
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
@@ -443,16 +424,12 @@ static int check_file(sq_t *s, char *err, size_t errlen)
      * them are read. */
     static const char leased_probe[] =
         "SELECT count(*) FROM message INDEXED BY message_leased WHERE leased = 1";
-    /* The history (version 3 on): each index at both ends. */
+    /* The history (version 3 on): its table and index at both ends. */
     static const char *const history_probes[] = {
-        "SELECT min(id) FROM invocation",
-        "SELECT max(id) FROM invocation",
-        "SELECT min(start_ms) FROM invocation",
-        "SELECT max(start_ms) FROM invocation",
-        "SELECT min(function) FROM invocation",
-        "SELECT max(function) FROM invocation",
-        "SELECT min(ok) FROM invocation",
-        "SELECT max(ok) FROM invocation",
+        "SELECT min(seq) FROM invocation_batch",
+        "SELECT max(seq) FROM invocation_batch",
+        "SELECT min(last_ms) FROM invocation_batch",
+        "SELECT max(last_ms) FROM invocation_batch",
     };
     long long pages, page_size;
     int rc;

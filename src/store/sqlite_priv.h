@@ -42,19 +42,14 @@ enum {
     SQ_KV_DELETE,
     SQ_KV_LIST,
     SQ_HIST_PUT,
-    SQ_HIST_LIST,
-    SQ_HIST_LIST_FN,
-    SQ_HIST_LIST_OK,
-    SQ_HIST_LIST_FN_OK,
-    SQ_HIST_GET,
+    SQ_HIST_SCAN,
+    SQ_HIST_COUNTS,
+    SQ_HIST_DELETE_UPTO,
+    SQ_HIST_UPDATE,
     SQ_HIST_PRUNE_AGE,
-    SQ_HIST_PRUNE_COUNT,
     SQ_N
 };
 
-/* The columns of a history record, in store_inv_t order, logs aside. */
-#define SQ_HIST_COLS "id, function, trigger, start_ms, duration_us, ok, http_status, error," \
-                     " traceparent"
 
 extern const char *const sq_sql[SQ_N];
 

@@ -314,6 +314,8 @@ struct store_req {
     size_t n_kvs;
     store_inv_t *invs;       /* history list: newest first; history get: one */
     size_t n_invs;
+    int64_t next_batch;      /* history list, truncated: where the next page starts */
+    int next_index;          /*   (store_history_filter_t.after_batch, after_index) */
     int64_t count;           /* clear: messages removed; sweep, get: expired messages
                                 removed; release: messages made visible; history
                                 put: records written; history prune: removed */
@@ -333,12 +335,14 @@ struct store_req {
         int64_t ttl_ms;            /* put: time to live (resolved: > 0, or STORE_TTL_NEVER) */
         int64_t timeout_ms;        /* get, update: visibility timeout */
         unsigned max;              /* get, peek, kv list, history list: most entries */
-        /* history: put's records (copied); list's filter (function in key,
-         * the keyset position in before_ms and id); prune's limits */
+        /* history: put's records (copied); list's filter (function in key);
+         * prune's limits */
         const store_inv_t *invs;
         size_t n_invs;
         int status;                /* list: STORE_HISTORY_* */
-        int64_t since_ms, before_ms;
+        int64_t since_ms;
+        int64_t after_batch;       /* list: the page position (INT64_MAX: the newest) */
+        int after_index;
         int64_t max_count, max_age_ms;
     } in;
 
@@ -457,9 +461,12 @@ int store_kv_list(store_t *st, store_req_t *req, const char *ns, const char *pre
 
 /* ---- invocation history ----------------------------------------------------
  * What ran, kept for looking back (the admin API's /admin/invocations):
- * one record per invocation with its outcome and log lines. Records are
- * listed newest first, by (start_ms, id): keyset paging continues from the
- * last record of a page (before_ms, before_id).
+ * one record per invocation with its outcome and log lines. Each put is
+ * kept as one batch; records are listed newest first: later batches
+ * first, and in a batch the later records of the put first. A page ends at
+ * a position (next_batch, next_index) that the next list continues from
+ * (after_batch, after_index): stable while records are added or retention
+ * removes older ones.
  */
 
 #define STORE_HISTORY_NAME_MAX 128          /* function and trigger names */
@@ -467,7 +474,9 @@ int store_kv_list(store_t *st, store_req_t *req, const char *ns, const char *pre
 #define STORE_HISTORY_LOGS_MAX (64 * 1024)  /* bytes of a record's logs */
 #define STORE_HISTORY_PUT_MAX 10000         /* records per put */
 #define STORE_HISTORY_LIST_MAX 1000         /* records per list */
-#define STORE_HISTORY_PRUNE_CHUNK 5000      /* records removed per statement */
+#define STORE_HISTORY_PRUNE_CHUNK 1000      /* batches removed by age per statement */
+#define STORE_HISTORY_BATCH_BYTES (4 << 20) /* a put's records are split into batches of
+                                               about this size */
 
 enum { STORE_HISTORY_ANY = -1, STORE_HISTORY_FAILED = 0, STORE_HISTORY_SUCCEEDED = 1 };
 
@@ -475,32 +484,35 @@ typedef struct store_history_filter {
     const char *function; /* NULL: any */
     int status;           /* STORE_HISTORY_ANY, _FAILED or _SUCCEEDED */
     int64_t since_ms;     /* started at or after; 0: no bound */
-    int64_t before_ms;    /* keyset: only records after (before_ms, before_id) in the
-                             newest-first order; 0: from the newest */
-    const char *before_id;
+    int64_t after_batch;  /* continue after this position (a list's next_batch and */
+    int after_index;      /* next_index); after_batch 0: from the newest */
     unsigned limit;       /* 1..STORE_HISTORY_LIST_MAX */
 } store_history_filter_t;
 
-/* Write n (1..STORE_HISTORY_PUT_MAX) records, copied; a record with the id
- * of one already kept replaces it. count says how many were written.
+/* Write n (1..STORE_HISTORY_PUT_MAX) records, copied, as one batch (or a
+ * few, past STORE_HISTORY_BATCH_BYTES). count says how many were written.
  * STORE_EINVAL names the record and field that is wrong (nothing is
  * written then). */
 int store_history_put(store_t *st, store_req_t *req, const store_inv_t *recs, size_t n,
                       store_cb cb);
 
 /* Up to f->limit records that pass the filter, newest first, without their
- * logs, into invs; truncated says there are more (continue from the last
- * one). */
+ * logs, into invs; truncated says there may be more: the next page starts
+ * after (next_batch, next_index). Scanning stops at batches whose records
+ * all started before since_ms. */
 int store_history_list(store_t *st, store_req_t *req, const store_history_filter_t *f,
                        store_cb cb);
 
 /* The record with invocation id `id`, logs included, in invs[0], or
- * STORE_ENOTFOUND. */
+ * STORE_ENOTFOUND. Searches the batches newest first (the history is
+ * bounded by its retention). */
 int store_history_get(store_t *st, store_req_t *req, const char *id, store_cb cb);
 
-/* Retention: remove records that started before now - max_age_ms (-1: no
- * age limit), then all but the newest max_count (-1: no count limit), at
- * most 10 * STORE_HISTORY_PRUNE_CHUNK per call; count says how many went. */
+/* Retention: remove the batches whose records all started before now -
+ * max_age_ms (-1: no age limit; at most 10 * STORE_HISTORY_PRUNE_CHUNK
+ * batches per call), then all but the newest max_count records (-1: no
+ * count limit; a batch that is partly beyond the limit is rewritten
+ * without its oldest records). count says how many records went. */
 int store_history_prune(store_t *st, store_req_t *req, int64_t max_count, int64_t max_age_ms,
                         store_cb cb);
 

@@ -42,6 +42,7 @@ static struct {
     store_req_t prune_req;
     int prune_busy;
     uint64_t since_prune; /* records written since the last prune */
+    uint64_t last_prune;  /* uv_now() of the last prune */
     int warned;           /* a failed write was logged (once per minute at most) */
 
     capture_t *buckets[BUCKETS];
@@ -186,6 +187,7 @@ static void on_log_line(int level, const char *category, const char *invocation_
 /* ---- records ------------------------------------------------------------------ */
 
 static void flush_cb(uv_timer_t *t);
+static void prune_cb(uv_timer_t *t);
 
 static void record_free(store_inv_t *r)
 {
@@ -269,6 +271,7 @@ static void prune(void)
     if (H.prune_busy || !H.st || (H.cfg.max_count < 0 && H.cfg.max_age_ms < 0))
         return;
     H.since_prune = 0;
+    H.last_prune = uv_now(H.loop);
     if (store_history_prune(H.st, &H.prune_req, H.cfg.max_count, H.cfg.max_age_ms,
                             prune_done) == STORE_OK)
         H.prune_busy = 1;
@@ -276,8 +279,9 @@ static void prune(void)
         store_req_cleanup(&H.prune_req);
 }
 
-/* Write again after a prune once this many records came in: a tenth of
- * the count limit, so the table stays within about 110% of it. */
+/* Prune again once this many records came in (a tenth of the count
+ * limit, so the table stays within about 110% of it), at most every
+ * HISTORY_PRUNE_MIN_MS. */
 static uint64_t prune_every(void)
 {
     if (H.cfg.max_count < 0)
@@ -301,8 +305,14 @@ static void put_done(store_req_t *req)
         H.put_busy--;
     if (!H.running)
         return;
-    if (H.since_prune >= prune_every())
-        prune();
+    if (H.since_prune >= prune_every()) {
+        uint64_t since = uv_now(H.loop) - H.last_prune;
+        if (since >= HISTORY_PRUNE_MIN_MS)
+            prune();
+        else /* soon: the periodic timer fires early, then keeps its period */
+            uv_timer_start(&H.prune_timer, prune_cb, HISTORY_PRUNE_MIN_MS - since,
+                           HISTORY_PRUNE_MS);
+    }
     if (H.npending && !uv_is_active((uv_handle_t *)&H.flush_timer))
         uv_timer_start(&H.flush_timer, flush_cb, HISTORY_FLUSH_MS, 0);
 }

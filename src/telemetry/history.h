@@ -6,11 +6,13 @@
  *
  * Off the request path: history_record() only fills a record in memory;
  * records are written to the store in one put every HISTORY_FLUSH_MS (in
- * the store's group commit with everything else). Log lines that carry an
+ * the store's group commit with everything else; the store keeps a put as
+ * one row, so the cost is per batch, not per invocation). Log lines that carry an
  * invocation id are captured while the invocation runs (a log observer),
  * bounded by HISTORY_LOG_LINES and HISTORY_LOG_BYTES per invocation, and
  * attached to its record. Retention (count and age, host.json
- * stratus.history) is applied after writes and once a minute.
+ * stratus.history) is applied after writes (at most once a second) and
+ * once a minute.
  *
  * Lifecycle (loop thread): history_start() once the default store is
  * started; history_stop() before that store stops (it submits what is
@@ -27,6 +29,7 @@
 
 #define HISTORY_FLUSH_MS 100
 #define HISTORY_PRUNE_MS 60000
+#define HISTORY_PRUNE_MIN_MS 1000      /* retention after writes: at most this often */
 #define HISTORY_PENDING_MAX 50000      /* records buffered; past it new ones are dropped */
 #define HISTORY_LOG_LINES 100          /* captured lines per invocation */
 #define HISTORY_LOG_BYTES (16 * 1024)  /* captured bytes per invocation */

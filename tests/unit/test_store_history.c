@@ -29,11 +29,12 @@ static store_inv_t rec(int i, char *logs)
     return v;
 }
 
-static void put_series(fx_t *fx, int n)
+/* Records from..from+n-1 in one put (one batch). */
+static void put_range(fx_t *fx, int from, int n)
 {
     store_inv_t *v = calloc((size_t)n, sizeof *v);
     for (int i = 0; i < n; i++)
-        v[i] = rec(i, i == 4 ? "first line\nsecond line" : NULL);
+        v[i] = rec(from + i, from + i == 4 ? "first line\nsecond line" : NULL);
     store_req_t r = {0};
     CHECK_INT(store_history_put(fx->st, &r, v, (size_t)n, NULL), STORE_OK);
     CHECK_INT(r.count, n);
@@ -41,10 +42,12 @@ static void put_series(fx_t *fx, int n)
     free(v);
 }
 
+static void put_series(fx_t *fx, int n) { put_range(fx, 0, n); }
+
 static void list(fx_t *fx, store_req_t *r, const char *fn, int status, int64_t since,
-                 int64_t before, const char *before_id, unsigned limit)
+                 int64_t after_batch, int after_index, unsigned limit)
 {
-    store_history_filter_t f = {fn, status, since, before, before_id, limit};
+    store_history_filter_t f = {fn, status, since, after_batch, after_index, limit};
     int rc = store_history_list(fx->st, r, &f, NULL);
     if (rc != STORE_OK)
         fprintf(stderr, "list: %s\n", r->err);
@@ -80,7 +83,7 @@ TEST(put_get_and_list_newest_first)
     CHECK_CONTAINS(r.err, "no invocation nope");
     store_req_cleanup(&r);
 
-    list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, 0, NULL, 100);
+    list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, 0, 0, 100);
     CHECK_INT(r.n_invs, 10);
     CHECK_INT(r.truncated, 0);
     for (size_t i = 0; i < r.n_invs; i++) {
@@ -101,94 +104,109 @@ TEST(filters_and_keyset_paging)
     put_series(&fx, 30);
     store_req_t r = {0};
     /* by function */
-    list(&fx, &r, "bravo", STORE_HISTORY_ANY, 0, 0, NULL, 100);
+    list(&fx, &r, "bravo", STORE_HISTORY_ANY, 0, 0, 0, 100);
     CHECK_INT(r.n_invs, 15);
     for (size_t i = 0; i < r.n_invs; i++)
         CHECK_STR(r.invs[i].function, "bravo");
     store_req_cleanup(&r);
     /* by status: failed are 0, 3, ..., 27 */
-    list(&fx, &r, NULL, STORE_HISTORY_FAILED, 0, 0, NULL, 100);
+    list(&fx, &r, NULL, STORE_HISTORY_FAILED, 0, 0, 0, 100);
     CHECK_INT(r.n_invs, 10);
     CHECK_STR(r.n_invs ? r.invs[0].id : NULL, "inv-0027");
     store_req_cleanup(&r);
     /* both: failed bravo are 3, 9, 15, 21, 27 */
-    list(&fx, &r, "bravo", STORE_HISTORY_FAILED, 0, 0, NULL, 100);
+    list(&fx, &r, "bravo", STORE_HISTORY_FAILED, 0, 0, 0, 100);
     CHECK_INT(r.n_invs, 5);
     store_req_cleanup(&r);
-    list(&fx, &r, "bravo", STORE_HISTORY_SUCCEEDED, 0, 0, NULL, 100);
+    list(&fx, &r, "bravo", STORE_HISTORY_SUCCEEDED, 0, 0, 0, 100);
     CHECK_INT(r.n_invs, 10);
     store_req_cleanup(&r);
     /* since: from record 25 on */
-    list(&fx, &r, NULL, STORE_HISTORY_ANY, FX_T0 + 25000, 0, NULL, 100);
+    list(&fx, &r, NULL, STORE_HISTORY_ANY, FX_T0 + 25000, 0, 0, 100);
     CHECK_INT(r.n_invs, 5);
     store_req_cleanup(&r);
-    /* pages of 7 walk everything once, newest first */
-    int seen = 0, pages = 0, last = 30;
-    int64_t before = 0;
-    char before_id[STORE_ID_LEN] = "";
+    /* pages of 7 walk everything once, newest first, across batches */
+    put_range(&fx, 30, 5);
+    put_range(&fx, 35, 5);
+    int seen = 0, pages = 0, last = 40;
+    int64_t after = 0;
+    int after_index = 0;
     for (;;) {
-        list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, before, before_id, 7);
+        list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, after, after_index, 7);
         pages++;
         for (size_t i = 0; i < r.n_invs; i++) {
             int n = atoi(r.invs[i].id + 4);
-            CHECK(n < last);
+            CHECK_INT(n, last - 1);
             last = n;
             seen++;
         }
         int more = r.truncated;
-        if (r.n_invs) {
-            before = r.invs[r.n_invs - 1].start_ms;
-            memcpy(before_id, r.invs[r.n_invs - 1].id, STORE_ID_LEN);
-        }
+        after = r.next_batch;
+        after_index = r.next_index;
         store_req_cleanup(&r);
         if (!more || pages > 10)
             break;
+        /* records added meanwhile do not disturb the pages */
+        if (pages == 2)
+            put_range(&fx, 100, 3);
     }
-    CHECK_INT(seen, 30);
-    CHECK_INT(pages, 5);
-    /* records that started in the same ms are told apart by id */
-    store_inv_t same[3] = {rec(100, NULL), rec(101, NULL), rec(102, NULL)};
-    for (int i = 0; i < 3; i++)
-        same[i].start_ms = FX_T0 + 999999;
-    CHECK_INT(store_history_put(fx.st, &r, same, 3, NULL), STORE_OK);
-    store_req_cleanup(&r);
-    list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, 0, NULL, 2);
+    CHECK_INT(seen, 40);
+    CHECK_INT(pages, 6);
+    /* the newest page now starts with what came last */
+    list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, 0, 0, 2);
     CHECK_INT(r.n_invs, 2);
     CHECK_INT(r.truncated, 1);
+    CHECK_STR(r.n_invs ? r.invs[0].id : NULL, "inv-0102");
+    CHECK_STR(r.n_invs > 1 ? r.invs[1].id : NULL, "inv-0101");
+    after = r.next_batch;
+    after_index = r.next_index;
     store_req_cleanup(&r);
-    list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, FX_T0 + 999999, "inv-0101", 5);
+    list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, after, after_index, 5);
     CHECK_INT(r.n_invs, 5);
     CHECK_STR(r.n_invs ? r.invs[0].id : NULL, "inv-0100");
-    CHECK_STR(r.n_invs > 1 ? r.invs[1].id : NULL, "inv-0029");
+    CHECK_STR(r.n_invs > 1 ? r.invs[1].id : NULL, "inv-0039");
     store_req_cleanup(&r);
     fx_done(&fx);
 }
+
+#define KEPT "SELECT sum(count) FROM invocation_batch"
 
 TEST(prune_by_count_and_age)
 {
     fx_t fx;
     fx_init(&fx);
     CHECK_INT(fx_open(&fx), STORE_OK);
-    put_series(&fx, 20);
+    for (int b = 0; b < 4; b++)
+        put_range(&fx, b * 5, 5); /* four batches: 0-4, 5-9, 10-14, 15-19 */
     store_req_t r = {0};
-    CHECK_INT(store_history_prune(fx.st, &r, 15, -1, NULL), STORE_OK);
-    CHECK_INT(r.count, 5);
+    /* count: a whole batch and part of the next go */
+    CHECK_INT(store_history_prune(fx.st, &r, 12, -1, NULL), STORE_OK);
+    CHECK_INT(r.count, 8);
     store_req_cleanup(&r);
-    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM invocation"), 15);
-    CHECK_INT(fx_sql_int(fx.db, "SELECT min(start_ms) FROM invocation"), FX_T0 + 5000);
-    /* age: the clock at record 19 + 1 s, records older than 5 s go (5..13) */
+    CHECK_INT(fx_sql_int(fx.db, KEPT), 12);
+    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM invocation_batch"), 3);
+    list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, 0, 0, 100);
+    CHECK_INT(r.n_invs, 12);
+    CHECK_STR(r.n_invs ? r.invs[r.n_invs - 1].id : NULL, "inv-0008");
+    store_req_cleanup(&r);
+    CHECK_INT(store_history_get(fx.st, &r, "inv-0007", NULL), STORE_ENOTFOUND);
+    store_req_cleanup(&r);
+    CHECK_INT(store_history_get(fx.st, &r, "inv-0008", NULL), STORE_OK);
+    store_req_cleanup(&r);
+    /* age: batches that all started before now - 5 s (the clock at 20 s): 8-9, 10-14 */
     fx.now = FX_T0 + 20000;
-    CHECK_INT(store_history_prune(fx.st, &r, -1, 6000, NULL), STORE_OK);
-    CHECK_INT(r.count, 9);
+    CHECK_INT(store_history_prune(fx.st, &r, -1, 5000, NULL), STORE_OK);
+    CHECK_INT(r.count, 7);
     store_req_cleanup(&r);
-    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM invocation"), 6);
+    CHECK_INT(fx_sql_int(fx.db, KEPT), 5);
     /* nothing left to do */
-    CHECK_INT(store_history_prune(fx.st, &r, 10, 6000, NULL), STORE_OK);
+    CHECK_INT(store_history_prune(fx.st, &r, 10, 5000, NULL), STORE_OK);
     CHECK_INT(r.count, 0);
     store_req_cleanup(&r);
     CHECK_INT(store_history_prune(fx.st, &r, 0, -1, NULL), STORE_OK);
-    CHECK_INT(r.count, 6);
+    CHECK_INT(r.count, 5);
     store_req_cleanup(&r);
+    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM invocation_batch"), 0);
     fx_done(&fx);
 }
 
@@ -216,10 +234,10 @@ TEST(bad_arguments_are_named)
     CHECK_CONTAINS(r.err, "history record 1: logs is longer than");
     store_req_cleanup(&r);
     free(big);
-    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM invocation"), 0); /* none written */
+    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM invocation_batch"), 0); /* none written */
     CHECK_INT(store_history_put(fx.st, &r, v, 0, NULL), STORE_EINVAL);
     store_req_cleanup(&r);
-    store_history_filter_t f = {NULL, 7, 0, 0, NULL, 10};
+    store_history_filter_t f = {NULL, 7, 0, 0, 0, 10};
     CHECK_INT(store_history_list(fx.st, &r, &f, NULL), STORE_EINVAL);
     CHECK_CONTAINS(r.err, "status filter 7");
     store_req_cleanup(&r);
@@ -228,8 +246,7 @@ TEST(bad_arguments_are_named)
     CHECK_INT(store_history_list(fx.st, &r, &f, NULL), STORE_EINVAL);
     store_req_cleanup(&r);
     f.limit = 10;
-    f.before_ms = 5;
-    f.before_id = "has space";
+    f.after_batch = -5;
     CHECK_INT(store_history_list(fx.st, &r, &f, NULL), STORE_EINVAL);
     store_req_cleanup(&r);
     CHECK_INT(store_history_get(fx.st, &r, "", NULL), STORE_EINVAL);
@@ -283,7 +300,7 @@ TEST(migration_from_version_2)
     CHECK_INT(fx_sql_int(fx.db, "PRAGMA user_version"), 3);
     CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM sqlite_master WHERE name LIKE "
                                 "'invocation%'"),
-              5);
+              2);
     CHECK_INT(fx_count(&fx, "orders").visible, 1); /* the queues are kept */
     store_req_t r = {0};
     if (fx.st) {
@@ -294,7 +311,7 @@ TEST(migration_from_version_2)
     fx_reopen(&fx);
     CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 3);
     if (fx.st) {
-        list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, 0, NULL, 10);
+        list(&fx, &r, NULL, STORE_HISTORY_ANY, 0, 0, 0, 10);
         CHECK_INT(r.n_invs, 3);
         store_req_cleanup(&r);
     }
@@ -336,7 +353,7 @@ TEST(puts_on_a_loop_are_batched)
     for (int i = 0; i < 20; i++)
         store_req_cleanup(&reqs[i]);
     fx_stop(&fx, &loop);
-    CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM invocation"), 100);
+    CHECK_INT(fx_sql_int(fx.db, KEPT), 100);
     fx_done(&fx);
 }
 
