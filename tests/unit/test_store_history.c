@@ -96,6 +96,50 @@ TEST(put_get_and_list_newest_first)
     fx_done(&fx);
 }
 
+TEST(packed_forms_round_trip)
+{
+    fx_t fx;
+    fx_init(&fx);
+    CHECK_INT(fx_open(&fx), STORE_OK);
+    /* a UUID id (packed as 16 bytes), no traceparent, a start before the
+     * batch's others (a negative offset), an empty error and logs */
+    store_inv_t v[2] = {rec(1, NULL), rec(2, "")};
+    snprintf(v[0].id, sizeof v[0].id, "1b4e28ba-2fa1-41d2-883f-0016d3cca427");
+    v[0].traceparent[0] = '\0';
+    v[0].start_ms = FX_T0 + 50000;
+    v[1].start_ms = FX_T0 - 7;
+    v[1].error = "";
+    v[1].function = "x";
+    v[1].trigger = "queueTrigger";
+    snprintf(v[1].traceparent, sizeof v[1].traceparent, "01-%s", TP + 3); /* kept as text */
+    store_req_t r = {0};
+    CHECK_INT(store_history_put(fx.st, &r, v, 2, NULL), STORE_OK);
+    store_req_cleanup(&r);
+    CHECK_INT(store_history_get(fx.st, &r, "1b4e28ba-2fa1-41d2-883f-0016d3cca427", NULL), STORE_OK);
+    if (r.n_invs) {
+        CHECK_STR(r.invs[0].traceparent, "");
+        CHECK_INT(r.invs[0].start_ms, FX_T0 + 50000);
+        CHECK_STR(r.invs[0].function, "bravo");
+        CHECK_STR(r.invs[0].trigger, "httpTrigger");
+    }
+    store_req_cleanup(&r);
+    CHECK_INT(store_history_get(fx.st, &r, "inv-0002", NULL), STORE_OK);
+    if (r.n_invs) {
+        CHECK_INT(r.invs[0].start_ms, FX_T0 - 7);
+        CHECK_STR(r.invs[0].error, "");
+        CHECK_STR(r.invs[0].logs, "");
+        CHECK_STR(r.invs[0].function, "x");
+        CHECK_STR(r.invs[0].trigger, "queueTrigger");
+        CHECK_CONTAINS(r.invs[0].traceparent, "01-0af7651916cd43dd8448eb211c80319c");
+        CHECK_INT(r.invs[0].duration_us, 1502);
+        CHECK_INT(r.invs[0].http_status, 200);
+    }
+    store_req_cleanup(&r);
+    /* a record of HTTP without logs packs small */
+    CHECK(fx_sql_int(fx.db, "SELECT length(records) FROM invocation_batch") < 200);
+    fx_done(&fx);
+}
+
 TEST(filters_and_keyset_paging)
 {
     fx_t fx;
@@ -360,6 +404,7 @@ TEST(puts_on_a_loop_are_batched)
 int main(void)
 {
     RUN(put_get_and_list_newest_first);
+    RUN(packed_forms_round_trip);
     RUN(filters_and_keyset_paging);
     RUN(prune_by_count_and_age);
     RUN(bad_arguments_are_named);
