@@ -79,7 +79,7 @@ static const migration_t migrations[] = {
     {2, "ALTER TABLE message ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;"
         "CREATE INDEX message_leased ON message(queue) WHERE leased = 1;"},
     /* The invocation history, in batches: one row per write of the host's
-     * buffer (every 100 ms while invocations run), its records packed in
+     * buffer (once a second while invocations run), its records packed in
      * one blob (sqlite_history.c), so that recording costs one insert per
      * batch, not per invocation, and retention deletes whole rows. Listed
      * newest first by (seq, position in the batch). */

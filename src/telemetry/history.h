@@ -27,7 +27,7 @@
 
 #include "../store/store.h"
 
-#define HISTORY_FLUSH_MS 100
+#define HISTORY_FLUSH_MS 1000
 #define HISTORY_PRUNE_MS 60000
 #define HISTORY_PRUNE_MIN_MS 1000      /* retention after writes: at most this often */
 #define HISTORY_PENDING_MAX 50000      /* records buffered; past it new ones are dropped */
