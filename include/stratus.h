@@ -59,6 +59,12 @@ typedef int (*stratus_function_fn)(stratus_ctx *ctx);
 /* The invocation id (a UUID string). */
 const char *stratus_invocation_id(stratus_ctx *ctx);
 
+/* The invocation's W3C traceparent ("00-<trace id>-<span id>-<flags>"):
+ * the HTTP caller's trace id when it sent a valid traceparent header, else
+ * a new trace; the span id is the invocation's own. Pass it on as the
+ * traceparent header of outgoing calls. Valid during the invocation. */
+const char *stratus_traceparent(stratus_ctx *ctx);
+
 /* The function's name as in its folder. */
 const char *stratus_function_name(stratus_ctx *ctx);
 

@@ -22,6 +22,8 @@ static const struct command {
     {"queue", cmd_queue, "put, peek, list and clear the messages of queues"},
     {"blob", cmd_blob, "put, get, list and delete blobs"},
     {"usage", cmd_usage, "show executions and GB-seconds per function of a running host"},
+    {"logs", cmd_logs, "show or follow the log of a running host"},
+    {"invocations", cmd_invocations, "list a running host's recent invocations, or show one"},
 };
 
 static void usage(FILE *out)

@@ -21,6 +21,8 @@ int cmd_keys(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_blob(int argc, char **argv);
 int cmd_usage(int argc, char **argv);
+int cmd_logs(int argc, char **argv);        /* the live log of a running host */
+int cmd_invocations(int argc, char **argv); /* its invocation history */
 int cmd_templates(int argc, char **argv);
 int cmd_worker(int argc, char **argv);  /* started by the host only */
 /* Make the process die with the host, then execute a Lambda bootstrap
@@ -124,6 +126,12 @@ struct store;
  * *blob_root (free it) set; else prints why on stderr ("stratus CMD: ...")
  * and returns -1. */
 int cli_local_open(const char *cmd, const char *dir, struct store **st, char **blob_root);
+/* A GET whose 2xx answer streams: its body goes to on_body as it arrives
+ * (see httpc_stream), without a time limit, until the host ends it or
+ * on_body returns nonzero. Otherwise as cli_admin_request. */
+int cli_admin_stream(const cli_target_t *t, const char *cmd, const char *path,
+                     int (*on_body)(void *data, const char *p, size_t n), void *data,
+                     struct httpc_res *res);
 
 /* "404 Not Found": the code and the reason phrase the server sent, or the
  * standard one when it sent none. Written into out, which is returned. */

@@ -156,8 +156,10 @@ int cli_target_option(int argc, char **argv, int *i, const char *cmd, cli_target
     return 0;
 }
 
-int cli_admin_call(const cli_target_t *t, const cli_call_t *call, struct httpc_res *res,
-                   char *err, size_t errlen)
+/* One call of the admin API; the answer's body streams to on_body when it
+ * is not NULL (httpc_stream). Prints nothing. */
+static int call_send(const cli_target_t *t, const cli_call_t *call, struct httpc_res *res,
+                     httpc_body_fn on_body, void *data, char *err, size_t errlen)
 {
     const char *app = t->app && *t->app ? t->app : ".";
     char *key = cli_master_key(app);
@@ -180,13 +182,21 @@ int cli_admin_call(const cli_target_t *t, const cli_call_t *call, struct httpc_r
         .timeout_ms = ADMIN_TIMEOUT_MS,
         .max_body = call->max_response,
     };
-    int rc = httpc_send(&req, res, err, errlen);
+    int rc = on_body ? httpc_stream(&req, res, on_body, data, err, errlen)
+                     : httpc_send(&req, res, err, errlen);
     free(key);
     return rc;
 }
 
-int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method,
-                      const char *path, const char *json, struct httpc_res *res)
+int cli_admin_call(const cli_target_t *t, const cli_call_t *call, struct httpc_res *res,
+                   char *err, size_t errlen)
+{
+    return call_send(t, call, res, NULL, NULL, err, errlen);
+}
+
+static int admin_call(const cli_target_t *t, const char *cmd, const char *method,
+                      const char *path, const char *json, struct httpc_res *res,
+                      httpc_body_fn on_body, void *data)
 {
     cli_call_t call = {
         .method = method,
@@ -196,12 +206,25 @@ int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method
         .body_len = json ? strlen(json) : 0,
     };
     char err[512];
-    int rc = cli_admin_call(t, &call, res, err, sizeof err);
+    int rc = call_send(t, &call, res, on_body, data, err, sizeof err);
     if (rc == HTTPC_OK)
         return 0;
     fprintf(stderr, "stratus %s: %s%s\n", cmd, err,
             rc == HTTPC_ERR_CONNECT ? " (is `stratus start` running?)" : "");
     return -1;
+}
+
+int cli_admin_request(const cli_target_t *t, const char *cmd, const char *method,
+                      const char *path, const char *json, struct httpc_res *res)
+{
+    return admin_call(t, cmd, method, path, json, res, NULL, NULL);
+}
+
+int cli_admin_stream(const cli_target_t *t, const char *cmd, const char *path,
+                     int (*on_body)(void *data, const char *p, size_t n), void *data,
+                     struct httpc_res *res)
+{
+    return admin_call(t, cmd, "GET", path, NULL, res, on_body, data);
 }
 
 int cli_target_is_local(const cli_target_t *t)

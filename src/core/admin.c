@@ -3,7 +3,8 @@
  * /admin/functions[/{name}], invocation of any function, the key
  * endpoints and /admin/usage (usage metering), with the paths and answers
  * of Azure Functions' host; the queue and blob endpoints of admin_store.c
- * join its router.
+ * and the invocation history and live log of admin_history.c join its
+ * router.
  *
  * Everything but ping needs the master key, except from loopback when the
  * host runs in development mode without --enable-auth.
@@ -345,6 +346,9 @@ static const admin_route_t routes[] = {
     {"admin/host/systemkeys/{key}", METHOD_GET | METHOD_PUT | METHOD_POST | METHOD_DELETE, key_op},
     {"admin/ui", METHOD_GET, admin_ui_handle},
     {"admin/ui/{*file}", METHOD_GET, admin_ui_handle},
+    {"admin/invocations", METHOD_GET, admin_invocations_list},
+    {"admin/invocations/{id}", METHOD_GET, admin_invocation_get},
+    {"admin/logs", METHOD_GET, admin_logs},
 };
 
 static int add_routes(host_t *h, const admin_route_t *table, size_t n)

@@ -20,6 +20,8 @@
 
 #define APP_MAX_FUNCTIONS 4096
 #define APP_MAX_BINDINGS 64
+#define APP_DEFAULT_HISTORY_COUNT 10000
+#define APP_DEFAULT_HISTORY_AGE_MS (7LL * 24 * 3600 * 1000)
 #define APP_DEFAULT_TIMEOUT_MS (30LL * 60 * 1000)
 #define APP_DEFAULT_MAX_BODY (100LL * 1024 * 1024)
 #define APP_DEFAULT_MAX_INSTANCES 4
@@ -114,6 +116,9 @@ typedef struct app {
     int scale_prewarm;                /* stratus.scale.prewarm: placeholder workers kept; 1 */
     int64_t worker_memory_mb;         /* stratus.worker.memoryLimitMB; 1024; -1 = none */
     int telemetry_enabled;            /* stratus.telemetry.enabled; default 1 (metrics, usage) */
+    int history_enabled;              /* stratus.history.enabled; default 1 */
+    int64_t history_max_count;        /* stratus.history.maxCount; 10000; -1 = no limit */
+    int64_t history_max_age_ms;       /* stratus.history.maxAge; 7 days; -1 = no limit */
 
     custom_handler_conf_t custom_handler; /* host.json customHandler / httpWorker */
     retry_policy_t retry;             /* host.json "retry" (RETRY_NONE when absent) */

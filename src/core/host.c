@@ -18,7 +18,9 @@
 
 #include "../cli/cli.h"
 #include "../http/method.h"
+#include "../telemetry/history.h"
 #include "../telemetry/log.h"
+#include "../telemetry/logstream.h"
 #include "../telemetry/telemetry.h"
 #include "host.h"
 
@@ -121,6 +123,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     log_info("Received %s; stopping: no new connections, finishing %zu in-flight request(s)",
              signum == SIGTERM ? "SIGTERM" : "SIGINT", h->server.active_requests);
     uv_timer_start(&h->drain_timer, on_drain_timeout, HOST_DRAIN_MS, 0);
+    logstream_stop_all(); /* streams would hold the drain */
     binding_host_stop(h->bindings, on_bindings_stopped, h);
     http_server_drain(&h->server, on_drained);
 }
@@ -344,6 +347,11 @@ int host_run(const host_options_t *opts)
     h->port = http_server_port(&h->server);
     binding_host_start(h->bindings);
     telemetry_start(h->loop);
+    if (app->history_enabled) {
+        history_config_t hc = {app->history_max_count, app->history_max_age_ms};
+        if (history_start(h->loop, binding_host_default_store(h->bindings), &hc) != 0)
+            log_warn("invocation history cannot start; invocations are not recorded");
+    }
 
     uv_signal_init(h->loop, &h->sigterm);
     uv_signal_init(h->loop, &h->sigint);
@@ -366,6 +374,8 @@ int host_run(const host_options_t *opts)
     log_set_buffered(1);
 
     uv_run(h->loop, UV_RUN_DEFAULT);
+    history_stop(); /* when the stores never stopped (a forced stop) */
+    uv_run(h->loop, UV_RUN_NOWAIT);
 
     log_set_buffered(0);
     http_server_free(&h->server);

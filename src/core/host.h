@@ -175,6 +175,13 @@ int admin_authorize(host_t *h, http_request_t *req, const char *what);
  * answer waits for the store), then write every metric in the Prometheus
  * text format. */
 void metrics_handle(host_t *h, http_request_t *req);
+/* ---- admin API: invocation history and live log (admin_history.c) ---- */
+
+/* GET /admin/invocations, GET /admin/invocations/{id}, GET /admin/logs:
+ * answered later (the store's answer) or streamed (the log). */
+void admin_invocations_list(host_t *h, http_request_t *req, route_params_t *p);
+void admin_invocation_get(host_t *h, http_request_t *req, route_params_t *p);
+void admin_logs(host_t *h, http_request_t *req, route_params_t *p);
 
 /* ---- HTTP trigger front end (http_trigger.c) ---- */
 

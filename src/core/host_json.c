@@ -300,6 +300,9 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
     app->scale_prewarm = 1;
     app->worker_memory_mb = APP_DEFAULT_WORKER_MEMORY_MB;
     app->telemetry_enabled = 1;
+    app->history_enabled = 1;
+    app->history_max_count = APP_DEFAULT_HISTORY_COUNT;
+    app->history_max_age_ms = APP_DEFAULT_HISTORY_AGE_MS;
 
     if (get_timespan(app__get(h, "functionTimeout"), "functionTimeout", 1,
                      &app->function_timeout_ms, err, errlen) != 0)
@@ -372,6 +375,16 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
                  (long long)app->scale_min_instances, (long long)app->scale_max_instances);
         return -1;
     }
+
+    json_t *hist;
+    if (section(st, "history", "stratus.history", &hist, err, errlen) != 0 ||
+        get_int(app__get(hist, "maxCount"), "stratus.history.maxCount", 1, 1,
+                &app->history_max_count, err, errlen) != 0 ||
+        get_timespan(app__get(hist, "maxAge"), "stratus.history.maxAge", 1,
+                     &app->history_max_age_ms, err, errlen) != 0)
+        return -1;
+    if ((v = app__get(hist, "enabled")) && app__bool(v, &app->history_enabled) != 0)
+        return bad(err, errlen, "stratus.history.enabled", "true or false", v);
 
     if (app__custom_handler_settings(app, err, errlen) != 0)
         return -1;

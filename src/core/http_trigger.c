@@ -118,6 +118,26 @@ static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
                  inv->res_body.len);
 }
 
+/* The caller's W3C trace context. Two traceparent headers make it invalid
+ * (the spec); several tracestate headers are not combined: the first is
+ * passed on. */
+static void trace_from_request(invocation_t *inv, const http_request_t *req)
+{
+    sv_t tp = SV_NULL, ts = SV_NULL;
+    int ntp = 0;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        sv_t n = req->headers[i].name;
+        if (n.n == 11 && sv_ieq_cstr(n, "traceparent")) {
+            tp = req->headers[i].value;
+            ntp++;
+        } else if (n.n == 10 && !ts.p && sv_ieq_cstr(n, "tracestate")) {
+            ts = req->headers[i].value;
+        }
+    }
+    if (ntp == 1)
+        invocation_trace_from(inv, tp, ts);
+}
+
 void http_trigger_handle(host_t *h, http_request_t *req)
 {
     size_t scratch_len = req->path.n + ROUTE_MAX_PARAMS + 1;
@@ -165,6 +185,7 @@ void http_trigger_handle(host_t *h, http_request_t *req)
     inv->trigger_data = req->body.p ? req->body.p : "";
     inv->trigger_len = req->body.len;
     inv->start_ns = req->start_ns;
+    trace_from_request(inv, req);
     telemetry_begin(inv);
     /* The version (and its code) stays until its invocations finished. */
     h->gen->http_inflight++;

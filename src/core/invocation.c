@@ -25,6 +25,7 @@ invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn, sv_t id
     inv->trigger_data = "";
     buf_init(&inv->res_body, INVOCATION_MAX_RESPONSE);
     inv->start_ns = uv_hrtime();
+    traceparent_child(NULL, inv->traceparent);
     if (arena_on_cleanup(arena, release_cb, inv) != 0)
         return NULL;
     return inv;
@@ -37,6 +38,16 @@ void invocation_release(invocation_t *inv)
     json_decref(inv->inputs);
     json_decref(inv->outputs);
     inv->binding_data = inv->inputs = inv->outputs = NULL;
+}
+
+void invocation_trace_from(invocation_t *inv, sv_t traceparent, sv_t tracestate)
+{
+    traceparent_t parent;
+    if (!traceparent.p || traceparent_parse(traceparent, &parent) != 0)
+        return;
+    traceparent_child(&parent, inv->traceparent);
+    if (tracestate_ok(tracestate))
+        inv->tracestate = arena_strndup(inv->arena, tracestate.p, tracestate.n);
 }
 
 int invocation_add_header(invocation_t *inv, sv_t name, sv_t value)

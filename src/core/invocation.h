@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "../http/server.h"
+#include "../telemetry/traceparent.h"
 #include "../util/arena.h"
 #include "../util/buf.h"
 #include "../util/id.h"
@@ -64,6 +65,12 @@ struct stratus_ctx {
     int retry_count;          /* RetryContext: retries before this attempt */
     int max_retry_count;      /* RetryContext: -1 = without end, 0 = no policy */
 
+    /* W3C trace context: this invocation's traceparent (the caller's trace
+     * id, or a new one, with a span id of its own) and the caller's
+     * tracestate (in the arena), or NULL */
+    char traceparent[TRACEPARENT_SIZE];
+    const char *tracestate;
+
     uint64_t start_ns;
     int fail_status;          /* HTTP status of a failure: 0 = 500; 429, 503, 504 */
     int user_error;           /* the failure reason is the function's own error text
@@ -79,6 +86,13 @@ typedef struct stratus_ctx invocation_t;
  * given id (a UUID string, as a worker receives it) or a new one when id is
  * NULL or unusable. */
 invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn, sv_t id);
+
+/* Take the trace context a caller sent (the traceparent and tracestate
+ * header values; SV_NULL when absent): a valid traceparent gives its trace
+ * id to inv (with inv's own span id) and its tracestate is kept; an
+ * invalid one is ignored, tracestate with it, and inv keeps the new trace
+ * invocation_new gave it. */
+void invocation_trace_from(invocation_t *inv, sv_t traceparent, sv_t tracestate);
 
 /* Add a response header, copying name and value into the arena. 0, or -1
  * past INVOCATION_MAX_RES_HEADERS or out of memory. The caller has

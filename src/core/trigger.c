@@ -12,6 +12,7 @@
 #include <sys/time.h>
 
 #include "../telemetry/log.h"
+#include "../telemetry/history.h"
 #include "../telemetry/telemetry.h"
 #include "../util/buf.h"
 #include "expr.h"
@@ -317,6 +318,7 @@ static void maybe_stopped(binding_host_t *bh)
     if (bh->stopping != 2 || bh->inflight || bh->stops_pending || bh->retiring)
         return;
     bh->stopping = 3;
+    history_stop(); /* its last records go before the store stops */
     for (size_t i = 0; i < bh->nstores; i++)
         if (bh->stores[i].started) {
             bh->stores[i].started = 0;
@@ -626,6 +628,7 @@ struct ev_run {
     int timer_init;
     uint64_t first_ns;
     char first_id[UUID_STR_LEN]; /* the first attempt's invocation id */
+    char trace[TRACEPARENT_SIZE]; /* the event's trace: each attempt a span of it */
     ev_run_t *prev, *next;
     char reason[1024];
 };
@@ -728,6 +731,10 @@ static void start_attempt(ev_run_t *r)
     inv->trigger_len = r->len;
     inv->binding_data = json_incref(r->meta);
     inv->trigger_type = r->fn->trigger->type;
+    if (r->attempt)
+        traceparent_next_span(r->trace, inv->traceparent);
+    else
+        memcpy(r->trace, inv->traceparent, sizeof r->trace);
     inv->retry_count = r->attempt;
     inv->max_retry_count = r->fn->retry.strategy == RETRY_NONE ? 0 : r->fn->retry.max_retry_count;
     if (log_level_for("Function") <= LOG_INFO)

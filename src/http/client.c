@@ -198,18 +198,39 @@ static int build_head(const httpc_req_t *req, const char *addr, buf_t *b, char *
     return 0;
 }
 
-/* Read until the parser has a whole response. */
-static int read_response(int fd, respparser_t *rp, int timeout_ms, const char *addr, char *err,
-                         size_t errlen)
+typedef struct streaming {
+    httpc_body_fn fn;
+    void *data;
+    int stopped;
+} streaming_t;
+
+/* Hand the body received so far to a streaming reader (2xx only). */
+static void pass_body(respparser_t *rp, streaming_t *sm)
+{
+    int status = respparser_status(rp);
+    if (!sm || sm->stopped || status < 200 || status > 299)
+        return;
+    size_t n;
+    const char *b = respparser_body(rp, &n);
+    if (n && sm->fn(sm->data, b, n) != 0)
+        sm->stopped = 1;
+    respparser_body_drop(rp);
+}
+
+/* Read until the parser has a whole response (or, streaming, until the
+ * reader stops; timeout_ms < 0 waits without end). */
+static int read_response_s(int fd, respparser_t *rp, int timeout_ms, const char *addr,
+                           char *err, size_t errlen, streaming_t *sm)
 {
     char chunk[16384];
-    while (!respparser_done(rp)) {
+    while (!respparser_done(rp) && !(sm && sm->stopped)) {
         ssize_t n = recv(fd, chunk, sizeof chunk, 0);
         if (n > 0) {
             if (respparser_feed(rp, chunk, (size_t)n) != PARSE_OK) {
                 seterr(err, errlen, "bad response from %s: %s", addr, respparser_error(rp));
                 return -1;
             }
+            pass_body(rp, sm);
             continue;
         }
         if (n == 0) {
@@ -217,6 +238,7 @@ static int read_response(int fd, respparser_t *rp, int timeout_ms, const char *a
                 seterr(err, errlen, "bad response from %s: %s", addr, respparser_error(rp));
                 return -1;
             }
+            pass_body(rp, sm);
             break;
         }
         if (errno == EINTR)
@@ -237,7 +259,29 @@ static int read_response(int fd, respparser_t *rp, int timeout_ms, const char *a
     return 0;
 }
 
+static int read_response(int fd, respparser_t *rp, int timeout_ms, const char *addr, char *err,
+                         size_t errlen)
+{
+    return read_response_s(fd, rp, timeout_ms, addr, err, errlen, NULL);
+}
+
+static int send_req(const httpc_req_t *req, httpc_res_t *res, streaming_t *sm, char *err,
+                    size_t errlen);
+
 int httpc_send(const httpc_req_t *req, httpc_res_t *res, char *err, size_t errlen)
+{
+    return send_req(req, res, NULL, err, errlen);
+}
+
+int httpc_stream(const httpc_req_t *req, httpc_res_t *res, httpc_body_fn on_body, void *data,
+                 char *err, size_t errlen)
+{
+    streaming_t sm = {on_body, data, 0};
+    return send_req(req, res, &sm, err, errlen);
+}
+
+static int send_req(const httpc_req_t *req, httpc_res_t *res, streaming_t *sm, char *err,
+                    size_t errlen)
 {
     memset(res, 0, sizeof *res);
     if (!req->host || !*req->host || req->port < 1 || req->port > 65535) {
@@ -277,7 +321,7 @@ int httpc_send(const httpc_req_t *req, httpc_res_t *res, char *err, size_t errle
         /* The server may have answered early (413, 401): read that if it did. */
         if (read_response(fd, rp, timeout_ms, addr, NULL, 0) != 0)
             goto out;
-    } else if (read_response(fd, rp, timeout_ms, addr, err, errlen) != 0) {
+    } else if (read_response_s(fd, rp, sm ? -1 : timeout_ms, addr, err, errlen, sm) != 0) {
         goto out;
     }
     rc = HTTPC_OK;

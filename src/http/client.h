@@ -59,6 +59,16 @@ enum {
  * Connection refused". */
 int httpc_send(const httpc_req_t *req, httpc_res_t *res, char *err, size_t errlen);
 
+/* Like httpc_send() for a response that streams (a live log): once the
+ * head of a 2xx response has arrived, each piece of its body goes to
+ * on_body(data, p, n) as it arrives (nothing is kept), without a time
+ * limit, until the response ends, the server closes, or on_body returns
+ * nonzero (then HTTPC_OK). Any other status is read whole into res as by
+ * httpc_send(). */
+typedef int (*httpc_body_fn)(void *data, const char *p, size_t n);
+int httpc_stream(const httpc_req_t *req, httpc_res_t *res, httpc_body_fn on_body, void *data,
+                 char *err, size_t errlen);
+
 /* The value of a response header (case-insensitive), or NULL. */
 const char *httpc_res_header(const httpc_res_t *res, const char *name);
 

@@ -421,6 +421,8 @@ const char *respparser_body(const respparser_t *p, size_t *len)
     return p->body.p ? p->body.p : "";
 }
 
+void respparser_body_drop(respparser_t *p) { buf_reset(&p->body); }
+
 const char *respparser_error(const respparser_t *p)
 {
     if (p->err[0])

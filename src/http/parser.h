@@ -111,6 +111,11 @@ int respparser_header_at(const respparser_t *p, size_t i, const char **name,
  * NULL) receives its length. Never NULL. */
 const char *respparser_body(const respparser_t *p, size_t *len);
 
+/* Forget the body bytes received so far (a reader that consumes a
+ * streamed body as it arrives); the body limit then applies to what
+ * arrives next. */
+void respparser_body_drop(respparser_t *p);
+
 /* A short description of the last error ("response body larger than 16777216
  * bytes", "invalid HTTP status code", ...). */
 const char *respparser_error(const respparser_t *p);

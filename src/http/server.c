@@ -77,6 +77,11 @@ struct http_conn {
     unsigned resume : 1;      /* answered outside conn_process: parse pending */
     unsigned eof : 1;         /* the peer has finished sending */
     unsigned head_done : 1;   /* headers complete: later fields are trailers */
+    unsigned streaming : 1;   /* the answer is being streamed (http_stream_*) */
+    unsigned chunked : 1;     /* ... with chunked transfer coding */
+    unsigned stream_keep : 1; /* ... and the connection stays open after it */
+    http_gone_fn gone_cb;     /* told when the client goes away while streaming */
+    void *gone_data;
     size_t last_queue;        /* write queue size at the last sweep */
 };
 
@@ -408,6 +413,10 @@ static void request_reset(http_conn_t *c)
         buf_free(&c->hdr);
 }
 
+/* write_response_head's body_len for a streamed answer. */
+#define HEAD_CHUNKED ((size_t)-1)
+#define HEAD_NO_LENGTH ((size_t)-2) /* HTTP/1.0: the end of the connection ends it */
+
 static void write_response_head(buf_t *o, int status, size_t body_len, int keep_alive,
                                 const http_header_t *headers, size_t nheaders, int http10)
 {
@@ -418,7 +427,11 @@ static void write_response_head(buf_t *o, int status, size_t body_len, int keep_
     buf_lit(o, "\r\nDate: ");
     buf_puts(o, http_date());
     buf_lit(o, "\r\n");
-    if (status >= 200 && status != 204 && status != 304) {
+    if (body_len == HEAD_CHUNKED)
+        buf_lit(o, "Transfer-Encoding: chunked\r\n");
+    else if (body_len == HEAD_NO_LENGTH)
+        ;
+    else if (status >= 200 && status != 204 && status != 304) {
         buf_lit(o, "Content-Length: ");
         buf_put_uint(o, body_len);
         buf_lit(o, "\r\n");
@@ -440,22 +453,51 @@ static void write_response_head(buf_t *o, int status, size_t body_len, int keep_
     buf_append(o, "\r\n", 2);
 }
 
+/* The handler is done with the request: release it and go on with the
+ * connection (the answer is in c->out). */
+static void answer_done(http_conn_t *c, int keep_alive)
+{
+    http_server_t *s = c->server;
+    request_reset(c);
+    if (!keep_alive)
+        c->close_after = 1;
+    c->deadline = uv_now(s->loop) + s->cfg.keepalive_timeout_ms;
+    if (!c->processing)
+        c->resume = 1;
+    mark_dirty(c);
+}
+
+/* The handler gives the request back; 1 when the connection is closing
+ * (the request is then released and nothing is to be written). */
+static int release_busy(http_conn_t *c)
+{
+    c->busy = 0;
+    c->streaming = 0;
+    c->gone_cb = NULL;
+    c->server->active_requests--;
+    if (c->closing) {
+        request_reset(c);
+        if (c->closed)
+            conn_close(c); /* frees now that nobody holds the request */
+        return 1;
+    }
+    return 0;
+}
+
 void http_respond(http_request_t *req, int status, const http_header_t *headers,
                   size_t nheaders, const void *body, size_t body_len)
 {
     http_conn_t *c = req->conn;
     http_server_t *s = c->server;
+    if (c->streaming) {
+        http_stream_end(req);
+        return;
+    }
     telemetry_http(status);
     if (!c->busy)
         return; /* answered twice: ignore */
-    c->busy = 0;
-    s->active_requests--;
-    if (c->closing) {
-        request_reset(c);
-        if (c->closed)
-            conn_close(c); /* frees now that nobody holds the request */
+    if (release_busy(c))
         return;
-    }
     if (status < 200 || status > 599)
         status = 500; /* 1xx would not end the exchange */
     int keep_alive = c->keep_alive && !s->draining && !c->close_after;
@@ -465,13 +507,73 @@ void http_respond(http_request_t *req, int status, const http_header_t *headers,
     write_response_head(&c->out, status, body_len, keep_alive, headers, nheaders, http10);
     if (body_len && !c->is_head && status >= 200 && status != 204 && status != 304)
         buf_append(&c->out, body, body_len);
-    request_reset(c);
-    if (!keep_alive)
-        c->close_after = 1;
-    c->deadline = uv_now(s->loop) + s->cfg.keepalive_timeout_ms;
-    if (!c->processing)
-        c->resume = 1;
+    answer_done(c, keep_alive);
+}
+
+/* ---- streamed answers -------------------------------------------------- */
+
+int http_stream_start(http_request_t *req, int status, const http_header_t *headers,
+                      size_t nheaders, http_gone_fn gone, void *data)
+{
+    http_conn_t *c = req->conn;
+    http_server_t *s = c->server;
+    if (!c->busy || c->streaming || c->closing || c->gone)
+        return -1;
+    if (status < 200 || status > 599 || status == 204 || status == 304)
+        status = 500;
+    telemetry_http(status);
+    int http10 = req->http_major == 1 && req->http_minor == 0;
+    int keep_alive = c->keep_alive && !s->draining && !c->close_after && !http10;
+    write_response_head(&c->out, status, http10 ? HEAD_NO_LENGTH : HEAD_CHUNKED, keep_alive,
+                        headers, nheaders, http10);
+    c->streaming = 1;
+    c->chunked = !http10;
+    c->stream_keep = keep_alive;
+    c->gone_cb = gone;
+    c->gone_data = data;
     mark_dirty(c);
+    return 0;
+}
+
+int http_stream_write(http_request_t *req, const void *p, size_t n)
+{
+    http_conn_t *c = req->conn;
+    if (!c->busy || !c->streaming || c->closing || c->gone)
+        return -1;
+    if (!n || c->is_head)
+        return 0;
+    if (c->chunked) {
+        char size[24];
+        int k = snprintf(size, sizeof size, "%zx\r\n", n);
+        buf_append(&c->out, size, (size_t)k);
+    }
+    buf_append(&c->out, p, n);
+    if (c->chunked)
+        buf_lit(&c->out, "\r\n");
+    mark_dirty(c);
+    return 0;
+}
+
+size_t http_stream_unsent(const http_request_t *req)
+{
+    const http_conn_t *c = req->conn;
+    size_t n = c->out.len;
+    if (c->writing)
+        n += uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    return n;
+}
+
+void http_stream_end(http_request_t *req)
+{
+    http_conn_t *c = req->conn;
+    if (!c->busy || !c->streaming)
+        return;
+    int chunked = c->chunked && !c->is_head, keep_alive = c->stream_keep;
+    if (release_busy(c))
+        return;
+    if (chunked)
+        buf_lit(&c->out, "0\r\n\r\n");
+    answer_done(c, keep_alive);
 }
 
 /* ---- connection I/O ---------------------------------------------------- */
@@ -537,6 +639,11 @@ static void conn_close(http_conn_t *c)
     if (c->busy)
         c->gone = 1;
     uv_close((uv_handle_t *)&c->tcp, on_close);
+    if (c->busy && c->streaming && c->gone_cb) {
+        http_gone_fn cb = c->gone_cb;
+        c->gone_cb = NULL;
+        cb(&c->req, c->gone_data);
+    }
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -750,6 +857,13 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         if (nread != UV_EOF || c->lingering) {
             if (nread != UV_EOF)
                 c->gone = 1;
+            conn_close(c);
+            return;
+        }
+        /* A client that stops sending while an answer streams has gone
+         * (a stream has no end it could wait for). */
+        if (c->streaming) {
+            c->gone = 1;
             conn_close(c);
             return;
         }

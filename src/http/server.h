@@ -137,6 +137,29 @@ void http_server_free(http_server_t *s);
 void http_respond(http_request_t *req, int status, const http_header_t *headers,
                   size_t nheaders, const void *body, size_t body_len);
 
+/* Streamed answers, for a body that is not known in advance (a live log):
+ * http_stream_start() queues the head (Transfer-Encoding: chunked; to an
+ * HTTP/1.0 client no length, and the connection closes at the end), each
+ * http_stream_write() a chunk, http_stream_end() the last chunk; then the
+ * request is released as by http_respond() (which also ends a stream).
+ * Until the end the request stays with the handler and counts as in
+ * flight (a drain waits for it: end streams when stopping). Output is
+ * written once per loop turn as for any answer; http_stream_unsent() says
+ * how much is still waiting for a slow client, so the caller can bound it.
+ *
+ * gone(req, data) is called once when the client goes away while the
+ * answer streams (it closed its side, an error, the server closing),
+ * possibly from inside any server callback but never from inside
+ * http_stream_write(); the handler then calls http_stream_end(), which
+ * just releases the request. start and write return 0, or -1 when the
+ * client is gone (or the call is out of order). */
+typedef void (*http_gone_fn)(http_request_t *req, void *data);
+int http_stream_start(http_request_t *req, int status, const http_header_t *headers,
+                      size_t nheaders, http_gone_fn gone, void *data);
+int http_stream_write(http_request_t *req, const void *p, size_t n);
+size_t http_stream_unsent(const http_request_t *req);
+void http_stream_end(http_request_t *req);
+
 /* The first value of a request header (case-insensitive), or SV_NULL. */
 sv_t http_request_header(const http_request_t *req, const char *name);
 

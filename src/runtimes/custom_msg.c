@@ -88,6 +88,23 @@ static void w_uint(writer_t *w, unsigned long long v)
     w_put(w, tmp + sizeof tmp - n, n);
 }
 
+/* The invocation's trace context as request headers: the handler's
+ * outgoing calls continue the trace (as Azure's host, whose HTTP client
+ * sends them on every request to the handler). */
+#define TRACE_HEAD_MAX (TRACEPARENT_LEN + TRACESTATE_MAX + 32)
+
+static void put_trace(writer_t *w, const invocation_t *inv)
+{
+    W_LIT(w, "traceparent: ");
+    w_put(w, inv->traceparent, strlen(inv->traceparent));
+    W_LIT(w, "\r\n");
+    if (inv->tracestate) {
+        W_LIT(w, "tracestate: ");
+        w_put(w, inv->tracestate, strlen(inv->tracestate));
+        W_LIT(w, "\r\n");
+    }
+}
+
 /* ---- forwarding mode ---- */
 
 static int forward_request(ch_call_t *c, const char *host, char *err, size_t errlen)
@@ -100,7 +117,7 @@ static int forward_request(ch_call_t *c, const char *host, char *err, size_t err
     int head = r->method == METHOD_HEAD;
     sv_t method = head ? SV_LIT("GET") : sv_cstr(r->method_name);
     size_t need = method.n + r->path.n + r->query.n + 64 + 40 + UUID_STR_LEN + 80 +
-                  strlen(host) + 48;
+                  strlen(host) + 48 + TRACE_HEAD_MAX;
     for (size_t i = 0; i < r->nheaders; i++)
         need += r->headers[i].name.n + r->headers[i].value.n + 4;
     writer_t w = {arena_alloc(inv->arena, need), 0, need};
@@ -121,6 +138,7 @@ static int forward_request(ch_call_t *c, const char *host, char *err, size_t err
         sv_t n = r->headers[i].name;
         if (hop_by_hop(n) || sv_ieq_cstr(n, "Content-Length") || sv_ieq_cstr(n, "Expect") ||
             sv_ieq_cstr(n, INVOCATION_HEADER) || sv_ieq_cstr(n, HOST_VERSION_HEADER) ||
+            sv_ieq_cstr(n, "traceparent") || sv_ieq_cstr(n, "tracestate") ||
             (conn.n && in_connection_list(conn, n)))
             continue;
         has_host |= sv_ieq_cstr(n, "Host");
@@ -137,6 +155,7 @@ static int forward_request(ch_call_t *c, const char *host, char *err, size_t err
     W_LIT(&w, INVOCATION_HEADER ": ");
     w_put(&w, inv->id, strlen(inv->id));
     W_LIT(&w, "\r\n" HOST_VERSION_HEADER ": " STRATUS_VERSION "\r\n");
+    put_trace(&w, inv);
     size_t blen = r->body.len;
     if (blen || r->method & (METHOD_POST | METHOD_PUT | METHOD_PATCH)) {
         W_LIT(&w, "Content-Length: ");
@@ -508,7 +527,8 @@ static int data_request(ch_call_t *c, const ch_fn_t *cf, const char *host, char 
         }
     }
     const char *name = inv->fn->name;
-    size_t need = strlen(name) + strlen(host) + 64 + 64 + 48 + UUID_STR_LEN + 160;
+    size_t need = strlen(name) + strlen(host) + 64 + 64 + 48 + UUID_STR_LEN + 160 +
+                  TRACE_HEAD_MAX;
     writer_t w = {arena_alloc(inv->arena, need), 0, need};
     if (!w.p) {
         snprintf(err, errlen, "out of memory");
@@ -523,7 +543,9 @@ static int data_request(ch_call_t *c, const ch_fn_t *cf, const char *host, char 
     W_LIT(&w, "\r\n" INVOCATION_HEADER ": ");
     w_put(&w, inv->id, strlen(inv->id));
     W_LIT(&w, "\r\n" HOST_VERSION_HEADER ": " STRATUS_VERSION
-              "\r\nUser-Agent: Azure-Functions-Host/" STRATUS_VERSION "\r\n\r\n");
+              "\r\nUser-Agent: Azure-Functions-Host/" STRATUS_VERSION "\r\n");
+    put_trace(&w, inv);
+    W_LIT(&w, "\r\n");
     upstream_call_t *u = &c->up;
     u->head = w.p;
     u->head_len = w.len;

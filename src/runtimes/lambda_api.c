@@ -60,12 +60,13 @@ static int hexval(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* The X-Ray trace header: from the request's W3C traceparent when it has
- * one ("00-<32 hex>-<16 hex>-<2 hex>"), else new random ids. The runtime
+/* The X-Ray trace header: from the invocation's W3C traceparent
+ * ("00-<32 hex>-<16 hex>-<2 hex>": the caller's trace, or a new one), else
+ * new random ids. The runtime
  * client needs this header on every event. */
 static void trace_id(const invocation_t *inv, char *out, size_t n)
 {
-    sv_t tp = inv->req ? http_request_header(inv->req, "traceparent") : SV_NULL;
+    sv_t tp = sv_cstr(inv->traceparent);
     if (tp.n == 55 && tp.p[2] == '-' && tp.p[35] == '-' && tp.p[52] == '-') {
         int ok = 1;
         for (size_t i = 3; i < 55 && ok; i++)

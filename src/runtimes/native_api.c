@@ -20,6 +20,8 @@
 
 const char *stratus_invocation_id(stratus_ctx *ctx) { return ctx->id; }
 
+const char *stratus_traceparent(stratus_ctx *ctx) { return ctx->traceparent; }
+
 const char *stratus_function_name(stratus_ctx *ctx) { return ctx->fn ? ctx->fn->name : ""; }
 
 const char *stratus_trigger_data(stratus_ctx *ctx, size_t *len)

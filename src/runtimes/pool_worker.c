@@ -228,7 +228,13 @@ void pool__send_invoke(worker_t *w, pool_call_t *c)
     }
     if (inv->binding_data || inv->inputs || inv->max_retry_count)
         pool__put_bindings(out, inv);
-    buf_lit(out, "}");
+    buf_lit(out, ",\"traceContext\":{\"traceparent\":\"");
+    buf_puts(out, inv->traceparent);
+    if (inv->tracestate) {
+        buf_lit(out, "\",\"tracestate\":\"");
+        buf_json_escape(out, inv->tracestate, strlen(inv->tracestate));
+    }
+    buf_lit(out, "\"}}");
     size_t meta_len = out->len - meta_start;
     if (meta_len > FRAME_MAX_META || inv->trigger_len > FRAME_MAX_BODY ||
         buf_append(out, inv->trigger_data, inv->trigger_len) != 0) {

@@ -292,6 +292,22 @@ static void handle_invoke(const frame_t *f)
     if (rcx >= 0 && jt_int(&d, jt_get(&d, rcx, "retryCount"), &rn) == 0 && rn >= 0 && rn < 1000000)
         inv->retry_count = (int)rn;
 
+    int tcx = jt_get(&d, 0, "traceContext");
+    if (tcx >= 0 && d.tok[tcx].type == JSMN_OBJECT) {
+        int tpi = jt_get(&d, tcx, "traceparent");
+        sv_t tp = jt_is_string(&d, tpi) ? jt_raw(&d, tpi) : SV_NULL;
+        traceparent_t parsed;
+        /* the host's own text: a version-00 value, kept as it is */
+        if (tp.n == TRACEPARENT_LEN && traceparent_parse(tp, &parsed) == 0) {
+            memcpy(inv->traceparent, tp.p, tp.n);
+            inv->traceparent[tp.n] = '\0';
+        }
+        sv_t state;
+        if (jt_string(&d, jt_get(&d, tcx, "tracestate"), arena, &state) == 0 &&
+            tracestate_ok(state))
+            inv->tracestate = arena_strndup(arena, state.p, state.n);
+    }
+
     W.current_id = f->id;
     int rc = native_call(inv);
     W.current_id = 0;

@@ -78,9 +78,22 @@ static const migration_t migrations[] = {
      * costs nothing to puts of messages never delivered. */
     {2, "ALTER TABLE message ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;"
         "CREATE INDEX message_leased ON message(queue) WHERE leased = 1;"},
+    /* The invocation history, in batches: one row per write of the host's
+     * buffer (once a second while invocations run), its records packed in
+     * one blob (sqlite_history.c), so that recording costs one insert per
+     * batch, not per invocation, and retention deletes whole rows. Listed
+     * newest first by (seq, position in the batch). */
+    {3, "CREATE TABLE invocation_batch ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  first_ms INTEGER NOT NULL,"   /* earliest start of its records, ms since the epoch */
+        "  last_ms INTEGER NOT NULL,"    /* latest start */
+        "  count INTEGER NOT NULL,"      /* records in it */
+        "  records BLOB NOT NULL"
+        ");"
+        "CREATE INDEX invocation_batch_last ON invocation_batch(last_ms);"},
 };
 
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 
 const char *const sq_sql[SQ_N] = {
     [SQ_BEGIN] = "BEGIN",
@@ -136,6 +149,19 @@ const char *const sq_sql[SQ_N] = {
     [SQ_KV_GET] = "SELECT value, updated FROM kv WHERE ns = ?1 AND key = ?2",
     [SQ_KV_DELETE] = "DELETE FROM kv WHERE ns = ?1 AND key = ?2",
     [SQ_KV_LIST] = "SELECT key, value, updated FROM kv WHERE ns = ?1 AND key >= ?2 ORDER BY key",
+    [SQ_HIST_PUT] = "INSERT INTO invocation_batch(first_ms, last_ms, count, records)"
+                    " VALUES (?1, ?2, ?3, ?4)",
+    /* Newest first, from before batch ?1 (or from it when it is the
+     * cursor's: the caller skips what it returned already). */
+    [SQ_HIST_SCAN] = "SELECT seq, last_ms, count, records FROM invocation_batch"
+                     " WHERE seq <= ?1 ORDER BY seq DESC",
+    [SQ_HIST_COUNTS] = "SELECT seq, count FROM invocation_batch ORDER BY seq DESC",
+    [SQ_HIST_DELETE_UPTO] = "DELETE FROM invocation_batch WHERE seq <= ?1",
+    [SQ_HIST_UPDATE] = "UPDATE invocation_batch SET first_ms = ?2, last_ms = ?3, count = ?4,"
+                       " records = ?5 WHERE seq = ?1",
+    [SQ_HIST_PRUNE_AGE] = "DELETE FROM invocation_batch WHERE seq IN (SELECT seq FROM"
+                          " invocation_batch INDEXED BY invocation_batch_last WHERE last_ms < ?1"
+                          " LIMIT ?2) RETURNING count",
 };
 
 static int fail(char *err, size_t errlen, int status, const char *fmt, ...)
@@ -398,6 +424,13 @@ static int check_file(sq_t *s, char *err, size_t errlen)
      * them are read. */
     static const char leased_probe[] =
         "SELECT count(*) FROM message INDEXED BY message_leased WHERE leased = 1";
+    /* The history (version 3 on): its table and index at both ends. */
+    static const char *const history_probes[] = {
+        "SELECT min(seq) FROM invocation_batch",
+        "SELECT max(seq) FROM invocation_batch",
+        "SELECT min(last_ms) FROM invocation_batch",
+        "SELECT max(last_ms) FROM invocation_batch",
+    };
     long long pages, page_size;
     int rc;
     if ((rc = query_int(s, "PRAGMA page_count", &pages, err, errlen)) ||
@@ -415,6 +448,10 @@ static int check_file(sq_t *s, char *err, size_t errlen)
             rc = run_check(s, probes[i], strncmp(probes[i], "PRAGMA", 6) == 0, err, errlen);
     if (!full && rc == STORE_OK && s->version >= 2)
         rc = run_check(s, leased_probe, 0, err, errlen);
+    for (size_t i = 0; !full && rc == STORE_OK && s->version >= 3 &&
+                       i < sizeof history_probes / sizeof history_probes[0];
+         i++)
+        rc = run_check(s, history_probes[i], 0, err, errlen);
     sqlite3_progress_handler(s->db, 0, NULL, NULL);
     if (rc == 1)
         snprintf(s->check, sizeof s->check, "incomplete: time budget of %u ms reached",

@@ -31,6 +31,10 @@ static const char *op_name(store_op_t op)
     case STORE_OP_KV_GET: return "reading a key";
     case STORE_OP_KV_DELETE: return "deleting a key";
     case STORE_OP_KV_LIST: return "listing keys";
+    case STORE_OP_HISTORY_PUT: return "writing invocation history";
+    case STORE_OP_HISTORY_LIST: return "listing invocation history";
+    case STORE_OP_HISTORY_GET: return "reading an invocation's history";
+    case STORE_OP_HISTORY_PRUNE: return "pruning invocation history";
     default: return "an unknown operation";
     }
 }
@@ -699,6 +703,10 @@ static int run_op(sq_t *s, store_req_t *r, int64_t now)
     case STORE_OP_KV_GET: return op_kv_get(s, r);
     case STORE_OP_KV_DELETE: return op_kv_delete(s, r);
     case STORE_OP_KV_LIST: return op_kv_list(s, r);
+    case STORE_OP_HISTORY_PUT:
+    case STORE_OP_HISTORY_LIST:
+    case STORE_OP_HISTORY_GET:
+    case STORE_OP_HISTORY_PRUNE: return sq_history_op(s, r, now);
     default: return store__fail(r, STORE_EINVAL, "unknown operation %d", (int)r->op), SQLITE_OK;
     }
 }

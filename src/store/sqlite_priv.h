@@ -41,8 +41,15 @@ enum {
     SQ_KV_GET,
     SQ_KV_DELETE,
     SQ_KV_LIST,
+    SQ_HIST_PUT,
+    SQ_HIST_SCAN,
+    SQ_HIST_COUNTS,
+    SQ_HIST_DELETE_UPTO,
+    SQ_HIST_UPDATE,
+    SQ_HIST_PRUNE_AGE,
     SQ_N
 };
+
 
 extern const char *const sq_sql[SQ_N];
 
@@ -71,6 +78,11 @@ typedef struct sq {
     sq_delta_t deltas[SQ_DELTAS_MAX]; /* of the open transaction */
     size_t n_deltas;
 } sq_t;
+
+/* Run one history operation (sqlite_history.c) in the open transaction:
+ * SQLITE_OK (the request's own failure, if any, in its status) or an
+ * SQLite error that fails the transaction. */
+int sq_history_op(sq_t *s, store_req_t *r, int64_t now);
 
 /* Run a batch (store_backend_t.run). */
 unsigned sq_run(void *be, store_req_t **reqs, size_t n, int64_t now);

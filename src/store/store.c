@@ -518,6 +518,15 @@ void store__req_reset(store_req_t *req)
         free(req->kvs[i].value);
     }
     free(req->kvs);
+    for (size_t i = 0; i < req->n_invs; i++) {
+        free(req->invs[i].function);
+        free(req->invs[i].trigger);
+        free(req->invs[i].error);
+        free(req->invs[i].logs);
+    }
+    free(req->invs);
+    req->invs = NULL;
+    req->n_invs = 0;
     req->msgs = NULL;
     req->queues = NULL;
     req->kvs = NULL;

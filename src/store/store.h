@@ -240,7 +240,11 @@ typedef enum store_op {
     STORE_OP_KV_PUT,
     STORE_OP_KV_GET,
     STORE_OP_KV_DELETE,
-    STORE_OP_KV_LIST
+    STORE_OP_KV_LIST,
+    STORE_OP_HISTORY_PUT,
+    STORE_OP_HISTORY_LIST,
+    STORE_OP_HISTORY_GET,
+    STORE_OP_HISTORY_PRUNE
 } store_op_t;
 
 /* One message with Azure's metadata. */
@@ -273,6 +277,23 @@ typedef struct store_kv {
     int64_t updated_time;
 } store_kv_t;
 
+/* One invocation in the history. In results every string belongs to the
+ * request; in a put's records they belong to the caller (and are copied). */
+typedef struct store_inv {
+    char id[STORE_ID_LEN];    /* the invocation id */
+    char *function;           /* 1 to STORE_HISTORY_NAME_MAX bytes */
+    char *trigger;            /* the trigger's type ("httpTrigger"), up to
+                                 STORE_HISTORY_NAME_MAX bytes */
+    int64_t start_ms;         /* when it started, ms since the epoch */
+    int64_t duration_us;
+    int ok;                   /* 1 succeeded, 0 failed */
+    int http_status;          /* the HTTP status answered, 0 when not HTTP */
+    char *error;              /* the failure reason, NULL when none */
+    char traceparent[56];     /* W3C traceparent, "" when none */
+    char *logs;               /* its log lines, one per line, NULL when none (and in
+                                 list results) */
+} store_inv_t;
+
 typedef struct store_req store_req_t;
 typedef void (*store_cb)(store_req_t *req);
 
@@ -291,8 +312,13 @@ struct store_req {
     size_t n_queues;
     store_kv_t *kvs;         /* kv get: one; kv list: by key */
     size_t n_kvs;
+    store_inv_t *invs;       /* history list: newest first; history get: one */
+    size_t n_invs;
+    int64_t next_batch;      /* history list, truncated: where the next page starts */
+    int next_index;          /*   (store_history_filter_t.after_batch, after_index) */
     int64_t count;           /* clear: messages removed; sweep, get: expired messages
-                                removed; release: messages made visible */
+                                removed; release: messages made visible; history
+                                put: records written; history prune: removed */
     int truncated;           /* list, kv list: more entries than returned */
 
     /* ---- the call's arguments, copied (read-only; backends read them) ---- */
@@ -308,7 +334,16 @@ struct store_req {
         int64_t delay_ms;          /* put: initial invisibility */
         int64_t ttl_ms;            /* put: time to live (resolved: > 0, or STORE_TTL_NEVER) */
         int64_t timeout_ms;        /* get, update: visibility timeout */
-        unsigned max;              /* get, peek, kv list: most entries */
+        unsigned max;              /* get, peek, kv list, history list: most entries */
+        /* history: put's records (copied); list's filter (function in key);
+         * prune's limits */
+        const store_inv_t *invs;
+        size_t n_invs;
+        int status;                /* list: STORE_HISTORY_* */
+        int64_t since_ms;
+        int64_t after_batch;       /* list: the page position (INT64_MAX: the newest) */
+        int after_index;
+        int64_t max_count, max_age_ms;
     } in;
 
     /* ---- private to the store ---- */
@@ -423,5 +458,62 @@ int store_kv_delete(store_t *st, store_req_t *req, const char *ns, const char *k
  * ("" or NULL: all), by key; truncated says there were more. */
 int store_kv_list(store_t *st, store_req_t *req, const char *ns, const char *prefix,
                   unsigned max, store_cb cb);
+
+/* ---- invocation history ----------------------------------------------------
+ * What ran, kept for looking back (the admin API's /admin/invocations):
+ * one record per invocation with its outcome and log lines. Each put is
+ * kept as one batch; records are listed newest first: later batches
+ * first, and in a batch the later records of the put first. A page ends at
+ * a position (next_batch, next_index) that the next list continues from
+ * (after_batch, after_index): stable while records are added or retention
+ * removes older ones.
+ */
+
+#define STORE_HISTORY_NAME_MAX 128          /* function and trigger names */
+#define STORE_HISTORY_ERROR_MAX (8 * 1024)  /* bytes of an error text */
+#define STORE_HISTORY_LOGS_MAX (64 * 1024)  /* bytes of a record's logs */
+#define STORE_HISTORY_PUT_MAX 10000         /* records per put */
+#define STORE_HISTORY_LIST_MAX 1000         /* records per list */
+#define STORE_HISTORY_PRUNE_CHUNK 1000      /* batches removed by age per statement */
+#define STORE_HISTORY_BATCH_BYTES (4 << 20) /* a put's records are split into batches of
+                                               about this size */
+
+enum { STORE_HISTORY_ANY = -1, STORE_HISTORY_FAILED = 0, STORE_HISTORY_SUCCEEDED = 1 };
+
+typedef struct store_history_filter {
+    const char *function; /* NULL: any */
+    int status;           /* STORE_HISTORY_ANY, _FAILED or _SUCCEEDED */
+    int64_t since_ms;     /* started at or after; 0: no bound */
+    int64_t after_batch;  /* continue after this position (a list's next_batch and */
+    int after_index;      /* next_index); after_batch 0: from the newest */
+    unsigned limit;       /* 1..STORE_HISTORY_LIST_MAX */
+} store_history_filter_t;
+
+/* Write n (1..STORE_HISTORY_PUT_MAX) records, copied, as one batch (or a
+ * few, past STORE_HISTORY_BATCH_BYTES). count says how many were written.
+ * STORE_EINVAL names the record and field that is wrong (nothing is
+ * written then). */
+int store_history_put(store_t *st, store_req_t *req, const store_inv_t *recs, size_t n,
+                      store_cb cb);
+
+/* Up to f->limit records that pass the filter, newest first, without their
+ * logs, into invs; truncated says there may be more: the next page starts
+ * after (next_batch, next_index). Scanning stops at batches whose records
+ * all started before since_ms. */
+int store_history_list(store_t *st, store_req_t *req, const store_history_filter_t *f,
+                       store_cb cb);
+
+/* The record with invocation id `id`, logs included, in invs[0], or
+ * STORE_ENOTFOUND. Searches the batches newest first (the history is
+ * bounded by its retention). */
+int store_history_get(store_t *st, store_req_t *req, const char *id, store_cb cb);
+
+/* Retention: remove the batches whose records all started before now -
+ * max_age_ms (-1: no age limit; at most 10 * STORE_HISTORY_PRUNE_CHUNK
+ * batches per call), then all but the newest max_count records (-1: no
+ * count limit; a batch that is partly beyond the limit is rewritten
+ * without its oldest records). count says how many records went. */
+int store_history_prune(store_t *st, store_req_t *req, int64_t max_count, int64_t max_age_ms,
+                        store_cb cb);
 
 #endif

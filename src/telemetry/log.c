@@ -16,6 +16,19 @@
 #define LOG_BUF_MAX (16u << 20)
 #define LOG_FLUSH_AT (64u << 10)
 
+typedef struct observer {
+    log_observer_fn fn;
+    void *data;
+    int every_line;
+} observer_t;
+
+static struct {
+    observer_t list[LOG_MAX_OBSERVERS];
+    size_t n;
+    size_t n_every; /* of them with every_line */
+    buf_t msg;      /* the message being observed */
+} O = {.msg = {NULL, 0, 0, 1u << 20}};
+
 static struct {
     log_format_t format;
     int fd;
@@ -200,6 +213,52 @@ static void append_message(const char *fmt, va_list ap)
     buf_free(&tmp);
 }
 
+int log_observe(log_observer_fn fn, void *data, int every_line)
+{
+    if (O.n == LOG_MAX_OBSERVERS)
+        return -1;
+    O.list[O.n++] = (observer_t){fn, data, every_line};
+    O.n_every += every_line != 0;
+    return 0;
+}
+
+void log_unobserve(log_observer_fn fn, void *data)
+{
+    for (size_t i = 0; i < O.n; i++)
+        if (O.list[i].fn == fn && O.list[i].data == data) {
+            O.n_every -= O.list[i].every_line != 0;
+            memmove(&O.list[i], &O.list[i + 1], (O.n - i - 1) * sizeof O.list[0]);
+            O.n--;
+            break;
+        }
+    if (!O.n)
+        buf_free(&O.msg);
+}
+
+/* Tell the observers that want it about a line whose message is in O.msg. */
+static void observe(int level, const char *category, const char *invocation_id, int closing)
+{
+    for (size_t i = 0; i < O.n; i++) {
+        observer_t *o = &O.list[i];
+        if (o->every_line || (invocation_id && !closing))
+            o->fn(level, category, invocation_id, O.msg.p ? O.msg.p : "", O.msg.len, o->data);
+    }
+}
+
+/* The message text (n bytes) into the line being built. */
+static void append_text(const char *p, size_t n)
+{
+    if (L.format == LOG_FORMAT_JSON) {
+        buf_json_escape(&L.out, p, n);
+        return;
+    }
+    size_t before = L.out.len;
+    buf_append(&L.out, p, n);
+    for (size_t i = before; i < L.out.len; i++)
+        if (L.out.p[i] == '\n' || L.out.p[i] == '\r')
+            L.out.p[i] = ' ';
+}
+
 void log_set_sink(log_sink_fn sink, void *data)
 {
     L.sink = sink;
@@ -217,6 +276,15 @@ void log_writev(int level, const char *category, const char *invocation_id,
         buf_vprintf(&msg, fmt, ap);
         L.sink(level, category, invocation_id, msg.p ? msg.p : "", msg.len, L.sink_data);
         buf_free(&msg);
+        return;
+    }
+    if (O.n && (invocation_id || O.n_every)) {
+        buf_reset(&O.msg);
+        buf_vprintf(&O.msg, fmt, ap);
+        observe(level, category, invocation_id, 0);
+        line_start(level, category, invocation_id);
+        append_text(O.msg.p ? O.msg.p : "", O.msg.len);
+        line_end();
         return;
     }
     line_start(level, category, invocation_id);
@@ -238,12 +306,33 @@ static void put_escaped(const char *s)
     buf_json_escape(&L.out, s, strlen(s));
 }
 
+/* The closing line for the observers, in the dev format's words. */
+static void observe_invocation(int level, const char *function, const char *invocation_id,
+                               int ok, int status, uint64_t duration_ns, const char *reason)
+{
+    char category[160];
+    snprintf(category, sizeof category, "Function.%s", function);
+    buf_reset(&O.msg);
+    buf_printf(&O.msg, "Executed 'Functions.%s' (%s, Id=%s", function,
+               ok ? "Succeeded" : "Failed", invocation_id);
+    if (status)
+        buf_printf(&O.msg, ", Status=%d", status);
+    buf_lit(&O.msg, ", Duration=");
+    buf_put_ms(&O.msg, duration_ns);
+    buf_lit(&O.msg, "ms)");
+    if (reason)
+        buf_printf(&O.msg, ": %s", reason);
+    observe(level, category, invocation_id, 1);
+}
+
 void log_invocation(const char *function, const char *invocation_id, int ok,
                     int status, uint64_t duration_ns, const char *reason)
 {
     int level = ok ? LOG_INFO : LOG_ERROR;
     if (level < (L.nrules ? level_for2("Function.", 9, function) : L.min_level))
         return;
+    if (O.n_every)
+        observe_invocation(level, function, invocation_id, ok, status, duration_ns, reason);
     /* Formatted by hand: this line is written for every invocation. */
     if (L.format == LOG_FORMAT_JSON) {
         char ts[40];

@@ -57,6 +57,21 @@ typedef void (*log_sink_fn)(int level, const char *category, const char *invocat
                             const char *message, size_t len, void *data);
 void log_set_sink(log_sink_fn sink, void *data);
 
+/* Observers see the lines the host writes, beside the normal output
+ * (never in place of it): level, category, invocation id (NULL when
+ * none) and the formatted message (NUL-terminated, valid during the call).
+ * An observer registered with every_line sees every line, the closing
+ * "Executed" line of each invocation included (category
+ * "Function.<name>"); one without sees only the lines that carry an
+ * invocation id, the closing line excepted. Lines diverted to a sink
+ * (log_set_sink) are not observed. An observer must not log. At most
+ * LOG_MAX_OBSERVERS; log_observe returns 0, or -1 when full. */
+#define LOG_MAX_OBSERVERS 4
+typedef void (*log_observer_fn)(int level, const char *category, const char *invocation_id,
+                                const char *message, size_t len, void *data);
+int log_observe(log_observer_fn fn, void *data, int every_line);
+void log_unobserve(log_observer_fn fn, void *data);
+
 /* Write out what is buffered. */
 void log_flush(void);
 

@@ -16,6 +16,7 @@
 
 #include "../cli/cli.h"
 #include "../core/invocation.h"
+#include "history.h"
 #include "metrics.h"
 #include "usage.h"
 
@@ -188,7 +189,7 @@ void telemetry_begin(struct stratus_ctx *inv)
 void telemetry_end(struct stratus_ctx *inv, int ok, int status, uint64_t duration_ns,
                    const char *reason)
 {
-    (void)reason;
+    history_record(inv, ok, status, duration_ns, reason);
     if (T.inflight)
         T.inflight--;
     if (!T.enabled)

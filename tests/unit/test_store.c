@@ -26,7 +26,7 @@ TEST(url_default_forms)
         if (rc == STORE_OK) {
             CHECK_STR(store_location(fx.st), fx.db);
             CHECK_STR(store_backend_name(fx.st), "sqlite");
-            CHECK_INT(store_schema_version(fx.st), 2);
+            CHECK_INT(store_schema_version(fx.st), 3);
             CHECK_STR(store_check_result(fx.st), "new store");
         }
         struct stat sb;

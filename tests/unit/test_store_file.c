@@ -209,9 +209,9 @@ TEST(migration_from_an_empty_file)
     int fd = open(path, O_CREAT | O_WRONLY, 0600);
     close(fd);
     CHECK_INT(store_open(url, NULL, &fx.opts, &fx.st, fx.err, sizeof fx.err), STORE_OK);
-    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 2);
+    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 3);
     CHECK_STR(fx.st ? store_check_result(fx.st) : NULL, "new store");
-    CHECK_INT(fx_sql_int(path, "PRAGMA user_version"), 2);
+    CHECK_INT(fx_sql_int(path, "PRAGMA user_version"), 3);
     CHECK_INT(fx_sql_int(path, "PRAGMA application_id"), 0x53545254);
     CHECK_INT(fx_sql_int(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = "
                                "'wal'"),
@@ -264,12 +264,12 @@ TEST(migration_from_version_1)
     ro.read_only = 1;
     CHECK_INT(store_open("sqlite:", fx.root, &ro, &fx.st, fx.err, sizeof fx.err),
               STORE_EVERSION);
-    CHECK_CONTAINS(fx.err, "has schema version 1 and needs migrating to 2");
+    CHECK_CONTAINS(fx.err, "has schema version 1 and needs migrating to 3");
 
     CHECK_INT(fx_open(&fx), STORE_OK);
-    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 2);
+    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 3);
     CHECK_STR(fx.st ? store_check_result(fx.st) : NULL, "ok");
-    CHECK_INT(fx_sql_int(fx.db, "PRAGMA user_version"), 2);
+    CHECK_INT(fx_sql_int(fx.db, "PRAGMA user_version"), 3);
     CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM sqlite_master WHERE name = "
                                 "'message_leased'"),
               1);
@@ -300,9 +300,9 @@ TEST(migration_from_version_1)
         CHECK_INT(r.count, 1);
         store_req_cleanup(&r);
     }
-    /* Opened again: already at 2, nothing to do. */
+    /* Opened again: already at 3, nothing to do. */
     fx_reopen(&fx);
-    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 2);
+    CHECK_INT(fx.st ? store_schema_version(fx.st) : 0, 3);
     CHECK_INT(fx_count(&fx, "orders").visible, 1);
     fx_done(&fx);
 }
@@ -407,7 +407,7 @@ TEST(newer_schema_version_is_refused)
     make_store(&fx, 3, 10);
     CHECK_INT(fx_sql_exec(fx.db, "PRAGMA user_version = 99"), 0);
     refused(&fx, "sqlite:", fx.db, STORE_EVERSION, "has schema version 99, newer than");
-    CHECK_CONTAINS(fx.err, "knows (2)");
+    CHECK_CONTAINS(fx.err, "knows (3)");
     CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM message"), 3);
     fx_done(&fx);
 }
