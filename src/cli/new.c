@@ -3,11 +3,11 @@
  * `stratus templates` (list the templates), as `func new` and
  * `func templates list` do.
  *
- * A template is a static descriptor in the table below: the runtime it is
- * for, its names, and the files it writes (text with {{FN}} for the
- * function name, {{ENTRY}} for the C symbol and {{AUTH}} for the auth
- * level). Native templates write only sources and function.json: the host
- * compiles the folder's .c files into <fn>.so when they are newer.
+ * The templates themselves are descriptors in templates_<trigger>.c (see
+ * templates.h); this file picks one for the app's runtime, expands its
+ * placeholders and writes its files. Native templates write only sources
+ * and function.json: the host compiles the folder's .c files into <fn>.so
+ * when they are newer.
  */
 #include "cli.h"
 
@@ -25,262 +25,9 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
-
-/* ---- templates ------------------------------------------------------------ */
-
-typedef struct template_file {
-    const char *name; /* file name inside the function folder, with {{FN}} */
-    const char *text;
-} template_file_t;
-
-typedef struct template {
-    int version;                     /* of this descriptor layout: 1 */
-    const char *runtime;             /* FUNCTIONS_WORKER_RUNTIME it is for */
-    const char *name;                /* display name, as Azure's */
-    const char *const *aliases;      /* other accepted names, NULL-terminated */
-    const char *summary;
-    const template_file_t *files;    /* terminated by {NULL, NULL} */
-} template_t;
-
-static const char http_function_json[] =
-    "{\n"
-    "  \"scriptFile\": \"{{FN}}.so\",\n"
-    "{{ENTRYPOINT}}"
-    "  \"bindings\": [\n"
-    "    {\n"
-    "      \"authLevel\": \"{{AUTH}}\",\n"
-    "      \"type\": \"httpTrigger\",\n"
-    "      \"direction\": \"in\",\n"
-    "      \"name\": \"req\",\n"
-    "      \"methods\": [\n"
-    "        \"get\",\n"
-    "        \"post\"\n"
-    "      ]\n"
-    "    },\n"
-    "    {\n"
-    "      \"type\": \"http\",\n"
-    "      \"direction\": \"out\",\n"
-    "      \"name\": \"res\"\n"
-    "    }\n"
-    "  ]\n"
-    "}\n";
-
-static const char http_function_c[] =
-    "/*\n"
-    " * {{FN}}.c -- an HTTP-triggered function (from the Stratus \"http\" template).\n"
-    " *\n"
-    " *   curl \"http://localhost:7071/api/{{FN}}?name=Azure\"\n"
-    " *   curl -d '{\"name\": \"Azure\"}' http://localhost:7071/api/{{FN}}\n"
-    " *\n"
-    " * (add ?code=<function key> when the host enforces keys). The host compiles\n"
-    " * this folder's .c files into {{FN}}.so when they change; function.json\n"
-    " * declares the trigger and the output.\n"
-    " */\n"
-    "#include <stratus.h>\n"
-    "#include <string.h>\n"
-    "\n"
-    "static int is_space(char c) { return c == ' ' || c == '\\t' || c == '\\r' || c == '\\n'; }\n"
-    "\n"
-    "/* Copy the name found in a request body into out (at most outlen - 1 bytes):\n"
-    " * the \"name\" string of a JSON object such as {\"name\": \"Azure\"}, or else the\n"
-    " * whole body as plain text. Returns 1 when a non-empty name was found. */\n"
-    "static int find_name(const char *body, size_t len, char *out, size_t outlen)\n"
-    "{\n"
-    "    size_t n = 0;\n"
-    "    while (len > 0 && is_space(*body)) {\n"
-    "        body++;\n"
-    "        len--;\n"
-    "    }\n"
-    "    while (len > 0 && is_space(body[len - 1]))\n"
-    "        len--;\n"
-    "    if (len > 0 && body[0] == '{') {\n"
-    "        /* Just enough JSON for {\"name\": \"...\"}; use a JSON library for more. */\n"
-    "        const char *p = body, *end = body + len;\n"
-    "        while (end - p >= 6 && memcmp(p, \"\\\"name\\\"\", 6) != 0)\n"
-    "            p++;\n"
-    "        if (end - p < 6)\n"
-    "            return 0;\n"
-    "        for (p += 6; p < end && is_space(*p); p++)\n"
-    "            ;\n"
-    "        if (p == end || *p++ != ':')\n"
-    "            return 0;\n"
-    "        while (p < end && is_space(*p))\n"
-    "            p++;\n"
-    "        if (p == end || *p++ != '\"')\n"
-    "            return 0;\n"
-    "        while (p < end && *p != '\"' && n + 1 < outlen) {\n"
-    "            if (*p == '\\\\' && p + 1 < end)\n"
-    "                p++; /* take the escaped character as it is */\n"
-    "            out[n++] = *p++;\n"
-    "        }\n"
-    "    } else {\n"
-    "        for (; n < len && n + 1 < outlen; n++)\n"
-    "            out[n] = body[n];\n"
-    "    }\n"
-    "    out[n] = '\\0';\n"
-    "    return n > 0;\n"
-    "}\n"
-    "\n"
-    "int {{ENTRY}}(stratus_ctx *ctx)\n"
-    "{\n"
-    "    stratus_log(ctx, STRATUS_LOG_INFO, \"C HTTP trigger function processed a request.\");\n"
-    "\n"
-    "    /* ?name=... first, else the body (for an admin-API invocation, the input). */\n"
-    "    char from_body[256];\n"
-    "    const char *name = stratus_req_query(ctx, \"name\");\n"
-    "    if (!name || !*name) {\n"
-    "        size_t len;\n"
-    "        const char *body = stratus_trigger_data(ctx, &len);\n"
-    "        name = find_name(body, len, from_body, sizeof from_body) ? from_body : NULL;\n"
-    "    }\n"
-    "\n"
-    "    stratus_res_header(ctx, \"Content-Type\", \"text/plain; charset=utf-8\");\n"
-    "    if (name)\n"
-    "        stratus_res_printf(ctx, \"Hello, %s. This HTTP triggered function executed \"\n"
-    "                                \"successfully.\", name);\n"
-    "    else\n"
-    "        stratus_res_printf(ctx, \"This HTTP triggered function executed successfully. \"\n"
-    "                                \"Pass a name in the query string or in the request \"\n"
-    "                                \"body for a personalized response.\");\n"
-    "    return 0; /* non-zero would fail the invocation (500) */\n"
-    "}\n";
-
-/* function.json of the interpreter templates: scriptFile is the runtime's
- * convention, written out so the file is plain to see. */
-#define INTERP_HTTP_JSON(script, out)                                          \
-    "{\n"                                                                      \
-    "  \"scriptFile\": \"" script "\",\n"                                       \
-    "  \"bindings\": [\n"                                                      \
-    "    {\n"                                                                  \
-    "      \"authLevel\": \"{{AUTH}}\",\n"                                      \
-    "      \"type\": \"httpTrigger\",\n"                                        \
-    "      \"direction\": \"in\",\n"                                            \
-    "      \"name\": \"req\",\n"                                                \
-    "      \"methods\": [\n"                                                   \
-    "        \"get\",\n"                                                       \
-    "        \"post\"\n"                                                       \
-    "      ]\n"                                                                \
-    "    },\n"                                                                 \
-    "    {\n"                                                                  \
-    "      \"type\": \"http\",\n"                                               \
-    "      \"direction\": \"out\",\n"                                           \
-    "      \"name\": \"" out "\"\n"                                              \
-    "    }\n"                                                                  \
-    "  ]\n"                                                                    \
-    "}\n"
-
-static const char python_http_json[] = INTERP_HTTP_JSON("__init__.py", "$return");
-static const char node_http_json[] = INTERP_HTTP_JSON("index.js", "res");
-
-static const char python_http_py[] =
-    "\"\"\"{{FN}} -- an HTTP-triggered function (from the Stratus \"http\" template).\n"
-    "\n"
-    "    curl \"http://localhost:7071/api/{{FN}}?name=Azure\"\n"
-    "    curl -d '{\"name\": \"Azure\"}' http://localhost:7071/api/{{FN}}\n"
-    "\n"
-    "(add ?code=<function key> when the host enforces keys).\n"
-    "\"\"\"\n"
-    "import logging\n"
-    "\n"
-    "import azure.functions as func\n"
-    "\n"
-    "\n"
-    "def main(req: func.HttpRequest) -> func.HttpResponse:\n"
-    "    logging.info(\"Python HTTP trigger function processed a request.\")\n"
-    "\n"
-    "    name = req.params.get(\"name\")\n"
-    "    if not name:\n"
-    "        try:\n"
-    "            body = req.get_json()\n"
-    "        except ValueError:\n"
-    "            body = None\n"
-    "        if isinstance(body, dict):\n"
-    "            name = body.get(\"name\")\n"
-    "\n"
-    "    if name:\n"
-    "        return func.HttpResponse(\n"
-    "            f\"Hello, {name}. This HTTP triggered function executed successfully.\")\n"
-    "    return func.HttpResponse(\n"
-    "        \"This HTTP triggered function executed successfully. Pass a name in the query \"\n"
-    "        \"string or in the request body for a personalized response.\",\n"
-    "        status_code=200)\n";
-
-static const char node_http_js[] =
-    "// {{FN}} -- an HTTP-triggered function (from the Stratus \"http\" template).\n"
-    "//\n"
-    "//   curl \"http://localhost:7071/api/{{FN}}?name=Azure\"\n"
-    "//   curl -H 'Content-Type: application/json' -d '{\"name\": \"Azure\"}' "
-    "http://localhost:7071/api/{{FN}}\n"
-    "//\n"
-    "// (add ?code=<function key> when the host enforces keys).\n"
-    "module.exports = async function (context, req) {\n"
-    "    context.log(\"JavaScript HTTP trigger function processed a request.\");\n"
-    "\n"
-    "    const name = req.query.name || (req.body && req.body.name);\n"
-    "    context.res = {\n"
-    "        // status: 200 is the default\n"
-    "        body: name\n"
-    "            ? \"Hello, \" + name + \". This HTTP triggered function executed successfully.\"\n"
-    "            : \"This HTTP triggered function executed successfully. Pass a name in the \" +\n"
-    "              \"query string or in the request body for a personalized response.\",\n"
-    "    };\n"
-    "};\n";
-
-static const template_file_t python_http_files[] = {
-    {"function.json", python_http_json},
-    {"__init__.py", python_http_py},
-    {NULL, NULL},
-};
-
-static const template_file_t node_http_files[] = {
-    {"function.json", node_http_json},
-    {"index.js", node_http_js},
-    {NULL, NULL},
-};
-
-/* Names compare case-insensitively, so "HttpTrigger" covers "httptrigger". */
-static const char *const http_aliases[] = {"http", "HttpTrigger", "http-trigger", NULL};
-
-static const template_file_t http_files[] = {
-    {"function.json", http_function_json},
-    {"{{FN}}.c", http_function_c},
-    {NULL, NULL},
-};
-
-static const template_t templates[] = {
-    {1, "native", "HTTP trigger", http_aliases,
-     "a function run by an HTTP request (GET/POST /api/<name>)", http_files},
-    {1, "python", "HTTP trigger", http_aliases,
-     "a function run by an HTTP request (GET/POST /api/<name>)", python_http_files},
-    {1, "node", "HTTP trigger", http_aliases,
-     "a function run by an HTTP request (GET/POST /api/<name>)", node_http_files},
-};
-
-#define NTEMPLATES (sizeof templates / sizeof templates[0])
+#include "templates.h"
 
 static const char *const known_runtimes[] = {"native", "custom", "python", "node"};
-
-static int template_matches(const template_t *t, const char *name)
-{
-    if (!strcasecmp(t->name, name))
-        return 1;
-    for (const char *const *a = t->aliases; a && *a; a++)
-        if (!strcasecmp(*a, name))
-            return 1;
-    return 0;
-}
-
-/* The display names of the templates of a runtime, ", "-separated, or
- * "none yet". */
-static void template_names(const char *runtime, buf_t *b)
-{
-    size_t before = b->len;
-    for (size_t i = 0; i < NTEMPLATES; i++)
-        if (!strcmp(templates[i].runtime, runtime))
-            buf_printf(b, "%s\"%s\"", b->len > before ? ", " : "", templates[i].name);
-    if (b->len == before)
-        buf_puts(b, "none yet");
-}
 
 /* ---- stratus templates ---------------------------------------------------- */
 
@@ -326,8 +73,8 @@ int cmd_templates(int argc, char **argv)
         found = 1;
         printf("%s%s runtime:\n", r && !only ? "\n" : "", rt);
         int any = 0;
-        for (size_t i = 0; i < NTEMPLATES; i++) {
-            const template_t *t = &templates[i];
+        for (size_t i = 0; i < templates_count(); i++) {
+            const template_t *t = templates_at(i);
             if (strcmp(t->runtime, rt))
                 continue;
             any = any_template = 1;
@@ -351,7 +98,9 @@ int cmd_templates(int argc, char **argv)
         return 2;
     }
     if (any_template)
-        printf("\nUse: stratus new --template \"HTTP trigger\" --name NAME [--authlevel LEVEL]\n");
+        printf("\nUse: stratus new --template NAME --name FUNCTION [--authlevel LEVEL]\n"
+               "(--authlevel is for HTTP triggers; the other templates' queue, blob path and\n"
+               "schedule are Azure's defaults, to edit in the new function.json)\n");
     return 0;
 }
 
@@ -363,10 +112,12 @@ static void new_usage(FILE *out)
             "Usage: stratus new --template NAME --name FUNCTION [options]\n\n"
             "Add a function to the app from a template (see 'stratus templates').\n\n"
             "Options:\n"
-            "  -t, --template NAME  the template, e.g. http or \"HTTP trigger\"\n"
+            "  -t, --template NAME  the template: http, timer, queue or blob, or Azure's\n"
+            "                       names (\"HTTP trigger\", \"TimerTrigger\", ...)\n"
             "  -n, --name FUNCTION  the function (folder) name: a letter, then letters,\n"
             "                       digits, '_' or '-' (at most 128; not \"host\")\n"
-            "  --authlevel LEVEL    anonymous, function (default) or admin\n"
+            "  --authlevel LEVEL    for an HTTP trigger: anonymous, function (default) or\n"
+            "                       admin\n"
             "  --app DIR            the app folder (default: the current folder)\n"
             "  -h, --help           show this help\n\n"
             "Example: stratus new --template http --name hello --authlevel anonymous\n");
@@ -387,7 +138,7 @@ static const char *const reserved_symbols[] = {
     "qsort", "raise", "rand", "random", "read", "realloc", "recv", "remove", "rename", "rindex",
     "rmdir", "round", "select", "send", "signal", "sin", "sleep", "socket", "sqrt", "stat",
     "strcat", "strchr", "strcmp", "strcpy", "strdup", "strlen", "strstr", "sync", "system",
-    "time", "unlink", "wait", "write", "is_space", "find_name", NULL};
+    "time", "unlink", "wait", "write", "gmtime_r", "strftime", "clock_gettime", "is_space", "find_name", NULL};
 
 /* The C symbol for function fn: fn itself when it is a safe C identifier,
  * else "-" turned into "_" and, for reserved names, an "_fn" suffix. */
@@ -510,6 +261,38 @@ static void route_prefix(const char *host_json, char *out, size_t outlen)
     json_decref(root);
 }
 
+/* What `stratus new` says after writing the files: which they are, and how
+ * to run the function. */
+static void print_created(const template_t *t, const char *app, const char *host_json,
+                          const char *fn, const char *entry, const char *auth,
+                          char *const *written, size_t nwritten)
+{
+    int here = !strcmp(app, ".");
+    if (t->trigger == TEMPLATE_HTTP)
+        printf("Created function %s from template \"%s\" (authLevel %s):\n", fn, t->name,
+               auth);
+    else
+        printf("Created function %s from template \"%s\":\n", fn, t->name);
+    for (size_t i = 0; i < nwritten; i++)
+        printf("  %s\n", written[i] ? written[i] : "?");
+    if (t->trigger == TEMPLATE_HTTP) {
+        char prefix[256];
+        route_prefix(host_json, prefix, sizeof prefix);
+        printf("\nRun 'stratus start'%s%s; it will answer at http://localhost:%d/%s%s%s\n",
+               here ? "" : " in ", here ? "" : app, cli_app_port(app), prefix,
+               *prefix ? "/" : "", fn);
+        return;
+    }
+    printf("\nRun 'stratus start'%s%s.\n", here ? "" : " in ", here ? "" : app);
+    if (t->next) {
+        buf_t next;
+        buf_init(&next, 1 << 16);
+        if (expand(&next, t->next, fn, entry, auth) == 0 && next.p)
+            fputs(next.p, stdout);
+        buf_free(&next);
+    }
+}
+
 int cmd_new(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -583,18 +366,15 @@ int cmd_new(int argc, char **argv)
 
     char runtime[64];
     app_runtime(app, runtime, sizeof runtime);
-    const template_t *t = NULL;
-    for (size_t i = 0; i < NTEMPLATES && !t; i++)
-        if (!strcasecmp(templates[i].runtime, runtime) && template_matches(&templates[i], tname))
-            t = &templates[i];
+    const template_t *t = templates_find(runtime, tname);
     if (!t) {
         buf_t names;
         buf_init(&names, 4096);
-        template_names(runtime, &names);
+        int ok = templates_names(runtime, &names) == 0 && names.p;
         fprintf(stderr,
                 "stratus new: template \"%s\" is not available for runtime \"%s\" "
                 "(available: %s). See 'stratus templates'.\n",
-                tname, runtime, names.p);
+                tname, runtime, ok ? names.p : "?");
         buf_free(&names);
         return 1;
     }
@@ -645,14 +425,7 @@ int cmd_new(int argc, char **argv)
                 unlink(written[i]);
         rmdir(dir);
     } else {
-        char prefix[256];
-        route_prefix(host_json, prefix, sizeof prefix);
-        printf("Created function %s from template \"%s\" (authLevel %s):\n", fn, t->name, auth);
-        for (size_t i = 0; i < nwritten; i++)
-            printf("  %s\n", written[i] ? written[i] : "?");
-        printf("\nRun 'stratus start'%s%s; it will answer at http://localhost:%d/%s%s%s\n",
-               here ? "" : " in ", here ? "" : app, cli_app_port(app), prefix,
-               *prefix ? "/" : "", fn);
+        print_created(t, app, host_json, fn, entry, auth, written, nwritten);
     }
     for (size_t i = 0; i < nwritten; i++)
         free(written[i]);
