@@ -126,6 +126,7 @@ class FrameWriter {
     this.start = 0;      // where the part of buf not yet in chunks begins
     this.chunks = null;  // earlier parts of the batch, when it has big bodies
     this.pending = false;
+    this.held = false;   // a read batch is being handled: release() flushes
     this.maxMeta = MAX_META; // lowered by the host's READY
     this.maxBody = MAX_BODY;
   }
@@ -207,8 +208,22 @@ class FrameWriter {
   added() {
     if (!this.pending) {
       this.pending = true;
-      this.onPending();
+      if (!this.held) this.onPending();
     }
+  }
+
+  // hold() while the frames of one read are handled, release() from a
+  // microtask queued after them: the results of every invocation that
+  // finished by then (synchronously or in an already-resolved promise) leave
+  // in one write without waiting for another turn of the event loop; frames
+  // added later are flushed by onPending() as usual.
+  hold() {
+    this.held = true;
+  }
+
+  release() {
+    this.held = false;
+    if (this.pending) this.flush();
   }
 
   // Write the pending batch. cb, when given, runs once it has been written.

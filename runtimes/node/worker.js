@@ -21,11 +21,24 @@ const concurrency = Math.max(1, Number(process.env.STRATUS_NODE_CONCURRENCY) || 
 const rbuf = Buffer.allocUnsafeSlow(64 * 1024);
 const socket = new net.Socket({
   fd, readable: true, writable: true,
-  onread: { buffer: rbuf, callback: (n, buf) => reader.push(buf.subarray(0, n)) },
+  onread: { buffer: rbuf, callback: onRead },
 });
 const writer = new FrameWriter(socket, () => setImmediate(flush));
 function flush() {
-  writer.flush();
+  if (writer.pending) writer.flush();
+}
+
+function onRead(n, buf) {
+  writer.hold();
+  try {
+    reader.push(buf.subarray(0, n));
+  } finally {
+    queueMicrotask(release);
+  }
+}
+
+function release() {
+  writer.release();
 }
 
 let host = null;          // the invocation machinery (./host.js), after LOAD
