@@ -18,8 +18,16 @@ const T = {
   CANCEL: 8, PING: 9, PONG: 10, SHUTDOWN: 11,
 };
 
-// Frame types the host may send.
-const FROM_HOST = new Set([T.READY, T.LOAD, T.INVOKE, T.CANCEL, T.PING, T.SHUTDOWN]);
+// Frame types the host may send, as a bit mask.
+const FROM_HOST = (1 << T.READY) | (1 << T.LOAD) | (1 << T.INVOKE) | (1 << T.CANCEL) |
+  (1 << T.PING) | (1 << T.SHUTDOWN);
+
+// A little-endian uint32 at pos (the caller checked the bounds): plain
+// byte reads, which V8 compiles to a few instructions, where
+// Buffer#readUInt32LE validates its arguments on every call.
+function u32(buf, pos) {
+  return (buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16)) + buf[pos + 3] * 0x1000000;
+}
 
 // FrameReader: push() each chunk read from the socket (the chunk may be
 // reused once push returns); onFrame(type, id, buf, metaStart, metaLen,
@@ -57,8 +65,15 @@ class FrameReader {
     }
     const len = buf.length;
     while (len - pos >= HEADER) {
-      const total = this.check(buf, pos);
-      if (total < 0) return;
+      const metaLen = u32(buf, pos + 16);
+      const bodyLen = u32(buf, pos + 20);
+      const type = u32(buf, pos + 4);
+      if (u32(buf, pos) !== MAGIC || type > 31 || ((FROM_HOST >>> type) & 1) === 0 ||
+          metaLen > MAX_META || bodyLen > MAX_BODY) {
+        this.bad(buf, pos);
+        return;
+      }
+      const total = HEADER + metaLen + bodyLen;
       if (len - pos < total) {
         // Keep the frame's bytes in storage of its final size, so a large
         // body arriving in many reads is copied once.
@@ -74,28 +89,28 @@ class FrameReader {
     if (pos < len) this.rest = Buffer.from(buf.subarray(pos, len));
   }
 
-  // The frame's total size, or -1 after reporting a malformed header.
-  check(buf, pos) {
-    const magic = buf.readUInt32LE(pos);
+  // Report what is wrong with a frame header that failed the checks.
+  bad(buf, pos) {
+    const magic = u32(buf, pos);
+    const type = u32(buf, pos + 4);
     if (magic !== MAGIC) {
-      return this.fail((magic & 0xffffff00) === 0x53545200
+      this.fail((magic & 0xffffff00) === 0x53545200
         ? 'unsupported protocol version ' + (magic & 0xff)
         : 'bad magic 0x' + magic.toString(16).padStart(8, '0') + ' (not a Stratus worker frame)');
+    } else if (type > 31 || ((FROM_HOST >>> type) & 1) === 0) {
+      this.fail('unexpected frame type ' + type);
+    } else if (u32(buf, pos + 16) > MAX_META) {
+      this.fail('metadata of ' + u32(buf, pos + 16) + ' bytes is over the limit');
+    } else {
+      this.fail('body of ' + u32(buf, pos + 20) + ' bytes is over the limit');
     }
-    const type = buf.readUInt32LE(pos + 4);
-    if (!FROM_HOST.has(type)) return this.fail('unexpected frame type ' + type);
-    const metaLen = buf.readUInt32LE(pos + 16);
-    const bodyLen = buf.readUInt32LE(pos + 20);
-    if (metaLen > MAX_META) return this.fail('metadata of ' + metaLen + ' bytes is over the limit');
-    if (bodyLen > MAX_BODY) return this.fail('body of ' + bodyLen + ' bytes is over the limit');
-    return HEADER + metaLen + bodyLen;
   }
 
   deliver(buf, pos) {
-    const type = buf.readUInt32LE(pos + 4);
-    const id = buf.readUInt32LE(pos + 12) * TWO32 + buf.readUInt32LE(pos + 8);
-    const metaLen = buf.readUInt32LE(pos + 16);
-    const bodyLen = buf.readUInt32LE(pos + 20);
+    const type = u32(buf, pos + 4);
+    const id = u32(buf, pos + 12) * TWO32 + u32(buf, pos + 8);
+    const metaLen = u32(buf, pos + 16);
+    const bodyLen = u32(buf, pos + 20);
     if (id === 0 && (type === T.INVOKE || type === T.CANCEL)) {
       this.fail('frame type ' + type + ' with id 0');
       return;
@@ -108,6 +123,39 @@ class FrameReader {
     this.onError(reason);
     return -1;
   }
+}
+
+// Store a uint32 little-endian at pos (room checked by the caller).
+function put32(buf, pos, v) {
+  buf[pos] = v;
+  buf[pos + 1] = v >>> 8;
+  buf[pos + 2] = v >>> 16;
+  buf[pos + 3] = v >>> 24;
+}
+
+// Strings up to this long are stored by a loop while they are ASCII; a
+// native utf8Write call costs more than that for short texts.
+const SHORT_TEXT = 64;
+
+// Write a string as UTF-8 (or a Buffer's bytes) at pos, where the caller
+// reserved 3 bytes per character; returns the number of bytes written.
+function putText(buf, text, pos) {
+  const n = text.length;
+  if (n === 0) return 0;
+  if (typeof text !== 'string') {
+    buf.set(text, pos);
+    return n;
+  }
+  if (n <= SHORT_TEXT) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x7f) break;
+      buf[pos + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return buf.utf8Write(text, pos);
 }
 
 // Bodies at least this large are written from their own storage instead of
@@ -155,9 +203,10 @@ class FrameWriter {
     this.buf = grown;
   }
 
-  // Append one frame. meta is the JSON text ('' for none); body a string
-  // (sent as UTF-8), a Buffer or Uint8Array, or null. Throws a RangeError
-  // (and appends nothing) when the frame is over the limits.
+  // Append one frame. meta is the JSON text ('' for none) or its UTF-8
+  // bytes (a Buffer); body a string (sent as UTF-8), a Buffer or Uint8Array,
+  // or null. Throws a RangeError (and appends nothing) when the frame is
+  // over the limits.
   add(type, id, meta, body) {
     this.checkSize(meta, body);
     if (typeof body === 'string') {
@@ -169,7 +218,7 @@ class FrameWriter {
     this.reserve(HEADER + meta.length * 3 + (big ? 0 : bodyLen));
     const buf = this.buf;
     const at = this.len;
-    const metaLen = meta.length ? buf.utf8Write(meta, at + HEADER) : 0;
+    const metaLen = putText(buf, meta, at + HEADER);
     this.header(at, type, id, metaLen, bodyLen);
     this.len = at + HEADER + metaLen;
     if (big) {
@@ -188,8 +237,8 @@ class FrameWriter {
     this.reserve(HEADER + (meta.length + text.length) * 3);
     const buf = this.buf;
     const at = this.len;
-    const metaLen = meta.length ? buf.utf8Write(meta, at + HEADER) : 0;
-    const bodyLen = text.length ? buf.utf8Write(text, at + HEADER + metaLen) : 0;
+    const metaLen = putText(buf, meta, at + HEADER);
+    const bodyLen = putText(buf, text, at + HEADER + metaLen);
     this.header(at, type, id, metaLen, bodyLen);
     this.len = at + HEADER + metaLen + bodyLen;
     this.added();
@@ -197,12 +246,12 @@ class FrameWriter {
 
   header(at, type, id, metaLen, bodyLen) {
     const buf = this.buf;
-    buf.writeUInt32LE(MAGIC, at);
-    buf.writeUInt32LE(type, at + 4);
-    buf.writeUInt32LE(id % TWO32, at + 8);
-    buf.writeUInt32LE(Math.floor(id / TWO32), at + 12);
-    buf.writeUInt32LE(metaLen, at + 16);
-    buf.writeUInt32LE(bodyLen, at + 20);
+    put32(buf, at, MAGIC);
+    put32(buf, at + 4, type);
+    put32(buf, at + 8, id % TWO32);
+    put32(buf, at + 12, Math.floor(id / TWO32));
+    put32(buf, at + 16, metaLen);
+    put32(buf, at + 20, bodyLen);
   }
 
   added() {
