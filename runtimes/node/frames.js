@@ -26,7 +26,7 @@ const FROM_HOST = (1 << T.READY) | (1 << T.LOAD) | (1 << T.INVOKE) | (1 << T.CAN
 // byte reads, which V8 compiles to a few instructions, where
 // Buffer#readUInt32LE validates its arguments on every call.
 function u32(buf, pos) {
-  return (buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16)) + buf[pos + 3] * 0x1000000;
+  return (buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16) | (buf[pos + 3] << 24)) >>> 0;
 }
 
 // FrameReader: push() each chunk read from the socket (the chunk may be
@@ -108,7 +108,9 @@ class FrameReader {
 
   deliver(buf, pos) {
     const type = u32(buf, pos + 4);
-    const id = u32(buf, pos + 12) * TWO32 + u32(buf, pos + 8);
+    // A small integer when it fits (the usual case): it keys maps.
+    const hi = u32(buf, pos + 12);
+    const id = hi === 0 ? u32(buf, pos + 8) : hi * TWO32 + u32(buf, pos + 8);
     const metaLen = u32(buf, pos + 16);
     const bodyLen = u32(buf, pos + 20);
     if (id === 0 && (type === T.INVOKE || type === T.CANCEL)) {

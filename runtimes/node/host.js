@@ -30,18 +30,6 @@ function bytesAt(buf, pos, end, key) {
   return true;
 }
 
-// The index of the quote ending a JSON string whose text starts at pos,
-// when that text is printable ASCII without escapes (so its bytes are its
-// characters); -1 otherwise.
-function plainEnd(buf, pos, end) {
-  for (; pos < end; pos++) {
-    const c = buf[pos];
-    if (c === 0x22) return pos;
-    if (c === 0x5c || c < 0x20 || c > 0x7e) return -1;
-  }
-  return -1;
-}
-
 // Whether buf[pos, end) holds the bytes of name (ASCII bytes of a string).
 function sameName(buf, pos, end, bytes) {
   if (end - pos !== bytes.length) return false;
@@ -334,16 +322,17 @@ class Host {
     let name;
     let invocationId;
     let meta = null;
-    if (bytesAt(buf, metaStart, metaEnd, FUNCTION_KEY)) {
-      const s = metaStart + FUNCTION_KEY.length;
-      const e = plainEnd(buf, s, metaEnd);
-      if (e > 0 && bytesAt(buf, e, metaEnd, ID_KEY)) {
-        const e2 = plainEnd(buf, e + ID_KEY.length, metaEnd);
-        if (e2 > 0) {
-          // ASCII up to e2: the text's indexes there are the bytes'.
-          invocationId = text.slice(e + ID_KEY.length - metaStart, e2 - metaStart);
-          fn = this.lookup(buf, s, e);
-          if (fn === undefined) name = text.slice(s - metaStart, e - metaStart);
+    // As many characters as bytes: ASCII, the text's indexes are the bytes'.
+    if (text.length === metaLen && bytesAt(buf, metaStart, metaEnd, FUNCTION_KEY)) {
+      const s = FUNCTION_KEY.length;
+      const e = text.indexOf('"', s);
+      if (e > 0 && bytesAt(buf, metaStart + e, metaEnd, ID_KEY)) {
+        const e2 = text.indexOf('"', e + ID_KEY.length);
+        const esc = text.indexOf('\\');
+        if (e2 > 0 && (esc < 0 || esc > e2)) {
+          invocationId = text.slice(e + ID_KEY.length, e2);
+          fn = this.lookup(buf, metaStart + s, metaStart + e);
+          if (fn === undefined) name = text.slice(s, e);
         }
       }
     }
