@@ -23,7 +23,7 @@ const socket = new net.Socket({
   fd, readable: true, writable: true,
   onread: { buffer: rbuf, callback: onRead },
 });
-const writer = new FrameWriter(socket, () => setImmediate(flush));
+const writer = new FrameWriter(socket, () => setImmediate(flush), fd);
 function flush() {
   if (writer.pending) writer.flush();
 }
