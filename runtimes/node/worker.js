@@ -6,8 +6,10 @@
 //
 // Start-up is kept short: the worker sends HELLO at once and requires the
 // rest of the shim after that; a pre-started placeholder also runs it once
-// while it waits for LOAD. Frames of one read are handled together, and every
-// frame produced in one loop turn (results, logs, pongs) leaves in one write.
+// while it waits for LOAD. Frames of one read are handled together, and the
+// frames they produce (results, logs, pongs) leave in one write from a
+// microtask queued behind them; frames produced later (an invocation that
+// awaited something) leave in one write per loop turn.
 'use strict';
 
 const net = require('net');
