@@ -253,8 +253,10 @@ class Host {
     this.inflight = new Map();
   }
 
+  // Enter a described function (a later one of the same name replaces it).
   add(rec) {
     this.functions.set(rec.name, rec);
+    this.list = this.list.filter((r) => r.name !== rec.name);
     if (/^[\x20-\x7e]*$/.test(rec.name) && !/["\\]/.test(rec.name)) {
       rec.nameBytes = Buffer.from(rec.name, 'latin1');
       this.list.push(rec);
