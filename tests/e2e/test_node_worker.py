@@ -191,7 +191,7 @@ def test_invoke_metadata_read_fast_or_parsed_whole(worker):
         2: (compact(invoke("hello", headers=[["X-H", "\u00e9t\u00e9"]])), uid + "|\u00e9t\u00e9"),
         3: (compact(invoke("h\u00e9llo", headers=[["X-H", "b"]])), uid + "|b"),
         4: (json.dumps(plain).encode(), uid + "|a"),                        # spaces: parsed whole
-        5: (compact(dict(plain, invocationId='a"b\\c')), 'a"b\\c|a'),            # escapes: parsed whole
+        5: (compact(dict(plain, invocationId='a"b\\c')), 'a"b\\c|a'),  # escapes: parsed whole
         (7 << 32) + 9: (compact(plain), uid + "|a"),
     }
     w.send(b"".join(raw(i, m) for i, (m, _) in cases.items()))
