@@ -19,8 +19,23 @@ const con = require('./console');
 
 const EMPTY = Buffer.alloc(0);
 const NO_HTTP = { method: 'POST', url: '', headers: null, query: '', params: null };
-const FUNCTION_KEY = '{"function":"';
-const ID_KEY = '","invocationId":"';
+const FUNCTION_KEY = Buffer.from('{"function":"');
+const ID_KEY = Buffer.from('","invocationId":"');
+
+// Whether the bytes of key are at pos in buf (before end).
+function bytesAt(buf, pos, end, key) {
+  const n = key.length;
+  if (end - pos < n) return false;
+  for (let i = 0; i < n; i++) if (buf[pos + i] !== key[i]) return false;
+  return true;
+}
+
+// Whether buf[pos, end) holds the bytes of name (ASCII bytes of a string).
+function sameName(buf, pos, end, bytes) {
+  if (end - pos !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (buf[pos + i] !== bytes[i]) return false;
+  return true;
+}
 
 // What one function's bindings mean for calling it, worked out once.
 function describeFunction(f) {
@@ -29,7 +44,7 @@ function describeFunction(f) {
     name: f.name, directory: f.directory, bindings, ok: false,
     category: JSON.stringify('Function.' + f.name + '.User'), error: null, fn: null, self: null,
     trigger: null, isHttp: false, argNames: [], inputs: {}, httpOut: null, outNames: [], hasReturn: false,
-    returnIsHttp: false, binary: false, needsMeta: true,
+    returnIsHttp: false, binary: false, needsMeta: true, nameBytes: null,
   };
   for (const b of bindings) {
     const type = String(b.type || '').toLowerCase();
@@ -74,15 +89,15 @@ function errorText(err) {
 const scratch = { status: 200, headers: null, type: 0, body: null };
 
 // RESULT metadata for a status and a default Content-Type (an index in
-// TYPES), built once per pair.
-const plainMetas = new Map();
+// TYPES), encoded once per pair.
+const plainMetas = new Array(600 * 4).fill(undefined);
 function plainMeta(status, type) {
   const key = status * 4 + type;
-  let m = plainMetas.get(key);
+  let m = plainMetas[key];
   if (m === undefined) {
-    m = '{"ok":true,"status":' + status +
-      (type ? ',"headers":[["Content-Type",' + JSON.stringify(TYPES[type]) + ']]}' : '}');
-    plainMetas.set(key, m);
+    m = Buffer.from('{"ok":true,"status":' + status +
+      (type ? ',"headers":[["Content-Type",' + JSON.stringify(TYPES[type]) + ']]}' : '}'));
+    plainMetas[key] = m;
   }
   return m;
 }
@@ -234,7 +249,18 @@ class Host {
     this.onIdle = onIdle;
     this.fatal = fatal;
     this.functions = new Map();
+    this.list = [];  // the functions with plain ASCII names, for lookup()
     this.inflight = new Map();
+  }
+
+  // Enter a described function (a later one of the same name replaces it).
+  add(rec) {
+    this.functions.set(rec.name, rec);
+    this.list = this.list.filter((r) => r.name !== rec.name);
+    if (/^[\x20-\x7e]*$/.test(rec.name) && !/["\\]/.test(rec.name)) {
+      rec.nameBytes = Buffer.from(rec.name, 'latin1');
+      this.list.push(rec);
+    }
   }
 
   // A LOG frame; category is JSON text (e.g. '"Function.hello.User"') or
@@ -259,7 +285,7 @@ class Host {
     const out = [];
     for (const f of Array.isArray(meta.functions) ? meta.functions : []) {
       const rec = describeFunction(f);
-      this.functions.set(rec.name, rec);
+      this.add(rec);
       try {
         const ep = await loadFunction(f);
         rec.fn = ep.fn;
@@ -274,28 +300,45 @@ class Host {
     return out;
   }
 
+  // The function whose ASCII name is buf[start, end), or undefined.
+  lookup(buf, start, end) {
+    const list = this.list;
+    if (list.length > 8) return this.functions.get(buf.latin1Slice(start, end));
+    for (let i = 0; i < list.length; i++) {
+      if (sameName(buf, start, end, list[i].nameBytes)) return list[i];
+    }
+    return undefined;
+  }
+
   inflightCount() {
     return this.inflight.size;
   }
 
   invoke(id, buf, metaStart, metaLen, bodyStart, bodyLen) {
-    const text = buf.toString('utf8', metaStart, metaStart + metaLen);
-    // The host writes "function" and "invocationId" first: read them
-    // without parsing the rest, which an HTTP function that never looks at
-    // its request does not need. Anything else is parsed whole.
+    const metaEnd = metaStart + metaLen;
+    // The host writes "function" and "invocationId" first: read them from
+    // the bytes without parsing the rest, which an HTTP function that never
+    // looks at its request does not need. Anything else is parsed whole.
+    const text = buf.utf8Slice(metaStart, metaEnd);
+    let fn;
     let name;
     let invocationId;
     let meta = null;
-    if (text.startsWith(FUNCTION_KEY)) {
-      const e = text.indexOf('"', FUNCTION_KEY.length);
-      if (e > 0 && text.startsWith(ID_KEY, e)) {
+    // As many characters as bytes: ASCII, the text's indexes are the bytes'.
+    if (text.length === metaLen && bytesAt(buf, metaStart, metaEnd, FUNCTION_KEY)) {
+      const s = FUNCTION_KEY.length;
+      const e = text.indexOf('"', s);
+      if (e > 0 && bytesAt(buf, metaStart + e, metaEnd, ID_KEY)) {
         const e2 = text.indexOf('"', e + ID_KEY.length);
-        name = text.slice(FUNCTION_KEY.length, e);
-        invocationId = text.slice(e + ID_KEY.length, e2);
-        if (e2 < 0 || name.indexOf('\\') >= 0 || invocationId.indexOf('\\') >= 0) name = undefined;
+        const esc = text.indexOf('\\');
+        if (e2 > 0 && (esc < 0 || esc > e2)) {
+          invocationId = text.slice(e + ID_KEY.length, e2);
+          fn = this.lookup(buf, metaStart + s, metaStart + e);
+          if (fn === undefined) name = text.slice(s, e);
+        }
       }
     }
-    if (name === undefined) {
+    if (invocationId === undefined) {
       try {
         meta = JSON.parse(text);
       } catch (e) {
@@ -304,8 +347,8 @@ class Host {
       }
       name = meta.function;
       invocationId = meta.invocationId;
+      fn = this.functions.get(name);
     }
-    const fn = this.functions.get(name);
     if (fn === undefined || !fn.ok) {
       this.sendError(id, fn ? 'function ' + fn.name + ' could not be loaded: ' + fn.error
         : 'no function named ' + JSON.stringify(name) + ' in this app');
@@ -418,7 +461,7 @@ function warm() {
     context.res = { body: 'warm-up' };
   };
   rec.ok = true;
-  h.functions.set(rec.name, rec);
+  h.add(rec);
   const meta = Buffer.from('{"function":"warmup","invocationId":"0","http":{"method":"GET",' +
     '"url":"http://localhost/api/warmup?name=x","path":"/api/warmup","query":"name=x",' +
     '"headers":[["Host","localhost"]],"params":{}}}');

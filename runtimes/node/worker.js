@@ -6,8 +6,10 @@
 //
 // Start-up is kept short: the worker sends HELLO at once and requires the
 // rest of the shim after that; a pre-started placeholder also runs it once
-// while it waits for LOAD. Frames of one read are handled together, and every
-// frame produced in one loop turn (results, logs, pongs) leaves in one write.
+// while it waits for LOAD. Frames of one read are handled together, and the
+// frames they produce (results, logs, pongs) leave in one write from a
+// microtask queued behind them; frames produced later (an invocation that
+// awaited something) leave in one write per loop turn.
 'use strict';
 
 const net = require('net');
@@ -21,11 +23,24 @@ const concurrency = Math.max(1, Number(process.env.STRATUS_NODE_CONCURRENCY) || 
 const rbuf = Buffer.allocUnsafeSlow(64 * 1024);
 const socket = new net.Socket({
   fd, readable: true, writable: true,
-  onread: { buffer: rbuf, callback: (n, buf) => reader.push(buf.subarray(0, n)) },
+  onread: { buffer: rbuf, callback: onRead },
 });
-const writer = new FrameWriter(socket, () => setImmediate(flush));
+const writer = new FrameWriter(socket, () => setImmediate(flush), fd);
 function flush() {
-  writer.flush();
+  if (writer.pending) writer.flush();
+}
+
+function onRead(n, buf) {
+  writer.hold();
+  try {
+    reader.push(buf.subarray(0, n));
+  } finally {
+    queueMicrotask(release);
+  }
+}
+
+function release() {
+  writer.release();
 }
 
 let host = null;          // the invocation machinery (./host.js), after LOAD

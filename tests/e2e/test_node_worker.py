@@ -168,6 +168,45 @@ def test_frames_split_byte_by_byte_and_many_in_one_write(worker):
     assert seen == {100 + k: b"hi %d" % k for k in range(300)}
 
 
+def test_invoke_metadata_read_fast_or_parsed_whole(worker):
+    """The function and invocationId are read from the bytes when the metadata
+    is plain ASCII in the host's order, else from the parsed JSON: both ways
+    give the same answers, and frame ids past 32 bits come back whole."""
+    js = ("module.exports = async function (context, req) {\n"
+          "  return { body: context.invocationId + '|' + (req.headers['x-h'] || '') }; };\n")
+    w = worker({"hello": {"function.json": {}, "index.js": js},
+                "h\u00e9llo": {"function.json": {}, "index.js": js}})
+    w.load([http_fn("hello", w.app, out="$return"), http_fn("h\u00e9llo", w.app, out="$return")])
+    uid = "00000000-0000-4000-8000-000000000001"
+
+    def compact(m):
+        return json.dumps(m, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def raw(fid, meta_bytes):
+        return HEADER.pack(MAGIC, INVOKE, fid, len(meta_bytes), 0) + meta_bytes
+
+    plain = invoke("hello", headers=[["X-H", "a"]])
+    cases = {
+        1: (compact(plain), uid + "|a"),                                   # the fast path
+        2: (compact(invoke("hello", headers=[["X-H", "\u00e9t\u00e9"]])), uid + "|\u00e9t\u00e9"),
+        3: (compact(invoke("h\u00e9llo", headers=[["X-H", "b"]])), uid + "|b"),
+        4: (json.dumps(plain).encode(), uid + "|a"),                        # spaces: parsed whole
+        5: (compact(dict(plain, invocationId='a"b\\c')), 'a"b\\c|a'),  # escapes: parsed whole
+        (7 << 32) + 9: (compact(plain), uid + "|a"),
+    }
+    w.send(b"".join(raw(i, m) for i, (m, _) in cases.items()))
+    got = {}
+    while len(got) < len(cases):
+        (t, i, meta, body), _ = w.recv_type(RESULT)
+        assert meta["ok"], meta
+        got[i] = body.decode()
+    assert got == {i: want for i, (_, want) in cases.items()}
+    # an unknown name on the fast path is named in the error
+    w.send(raw(8, compact(invoke("nope"))))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert i == 8 and not meta["ok"] and 'no function named "nope"' in meta["error"]
+
+
 def test_large_bodies_both_ways(worker):
     echo = "module.exports = async function (c, req) { return { body: req.body }; };\n"
     w = worker({"echo": {"function.json": {}, "index.js": echo}})
