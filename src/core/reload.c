@@ -10,10 +10,14 @@
  * function that was already broken, or is new and broken, does not stop
  * the others from reloading.
  *
- * Not watched: names starting with '.' (.stratus/ among them), __pycache__
- * and node_modules folders, build outputs and scratch files (*.so, *.pyc,
- * *.o, *~, *.swp, *.log, SQLite files), and the blob folder when it is
- * inside the app.
+ * What reloads: a change to host.json, local.settings.json, a
+ * function.json or package.json, code (*.c, *.h, *.py, *.js, *.mjs, *.cjs),
+ * a Lambda bootstrap or the custom handler's executable, or a function
+ * folder removed; files functions write as data never do. Not watched at
+ * all: names starting with '.' (.stratus/ among them), __pycache__ and
+ * node_modules folders, build outputs and scratch files (*.so, *.pyc, *.o,
+ * *~, *.swp, *.log, SQLite files), and the blob folder when it is inside
+ * the app.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +263,35 @@ static int ignored(const host_reload_t *r, const char *rel)
     return 0;
 }
 
+/* A changed file that is part of the app: its configuration (host.json,
+ * local.settings.json, function.json, package.json), code (C, Python,
+ * JavaScript), a Lambda bootstrap or the custom handler's executable. Data
+ * that functions write into the app folder never reloads it. */
+static int relevant(const host_reload_t *r, const char *rel)
+{
+    static const char *const names[] = {"host.json", "local.settings.json", "function.json",
+                                        "package.json", "bootstrap"};
+    static const char *const code[] = {".c", ".h", ".py", ".js", ".mjs", ".cjs"};
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(base, names[i]))
+            return 1;
+    for (size_t i = 0; i < sizeof code / sizeof *code; i++)
+        if (has_suffix(base, code[i]))
+            return 1;
+    const char *exe = r->h->app ? r->h->app->custom_handler.executable : NULL;
+    const char *root = r->h->app ? r->h->app->root : NULL;
+    if (exe && root) {
+        size_t n = strlen(root);
+        if (!strncmp(exe, root, n) && exe[n] == '/' && !strcmp(exe + n + 1, rel))
+            return 1;
+        if (!strchr(exe, '/') && !strcmp(exe, rel))
+            return 1;
+    }
+    return 0;
+}
+
 /* Note which function rel belongs to (or that all are affected). */
 static void note(host_reload_t *r, const char *rel)
 {
@@ -344,7 +377,8 @@ static void on_change(dirwatch_t *w, const dirwatch_event_t *ev, void *data)
     if (ev->kind == DIRWATCH_OVERFLOW) {
         r->all = 1;
     } else {
-        if (ignored(r, ev->path))
+        if (ignored(r, ev->path) ||
+            (ev->kind != DIRWATCH_REMOVED && !relevant(r, ev->path)))
             return;
         const char *type = ev->kind == DIRWATCH_REMOVED ? "Deleted" : "Changed";
         if (r->logged < RELOAD_MAX_LOGGED)

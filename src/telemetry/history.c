@@ -191,6 +191,8 @@ static void prune_cb(uv_timer_t *t);
 
 static void record_free(store_inv_t *r)
 {
+    free(r->function);
+    free(r->trigger);
     free(r->error);
     free(r->logs);
 }
@@ -232,11 +234,22 @@ void history_record(invocation_t *inv, int ok, int status, uint64_t duration_ns,
         H.pending = grown;
         H.cap = ncap;
     }
+    /* Copies: the record is written up to a second later, and a reload may
+     * free the function it came from before that. */
+    char *function = strdup(inv->fn->name);
+    char *trigger = strdup(inv->trigger_type ? inv->trigger_type
+                           : inv->fn->trigger ? inv->fn->trigger->type : "");
+    if (!function || !trigger) {
+        free(function);
+        free(trigger);
+        free(history_capture_take(inv->id));
+        H.stats.dropped++;
+        return;
+    }
     store_inv_t *r = &H.pending[H.npending++];
     memcpy(r->id, inv->id, sizeof r->id);
-    r->function = inv->fn->name;
-    r->trigger = (char *)(inv->trigger_type ? inv->trigger_type
-                          : inv->fn->trigger ? inv->fn->trigger->type : "");
+    r->function = function;
+    r->trigger = trigger;
     r->duration_us = (int64_t)(duration_ns / 1000);
     r->start_ms = wall_ms() - (int64_t)(duration_ns / 1000000);
     r->ok = ok;
