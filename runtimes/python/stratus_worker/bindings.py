@@ -133,7 +133,8 @@ class Types:
         self.HttpResponse = azf.HttpResponse
         self.compat_response = fast is not None
         if fast is not None:
-            self.make_request = lambda inv: fast(inv, inv.body)
+            self.make_request = getattr(http, "_from_invocation", None) or \
+                (lambda inv: fast(inv, inv.body))
         else:
             HttpRequest = azf.HttpRequest
 
@@ -365,6 +366,18 @@ class Plan:
                             "parameters of the Python function: %s (%s)"
                             % (", ".join(missing), script))
         self.call = _caller(fn, builders, kw)
+        if self.http_return and not self.out_names and T.compat_response:
+            self.encode = self._encode_http_return
+
+    def _encode_http_return(self, inv, ret):
+        """encode() of a function whose only output is its http $return,
+        with the worker's HttpResponse: the common answer (no headers set)
+        reuses cached metadata without any other check."""
+        if ret.__class__ is self.T.HttpResponse and ret._headers is None:
+            meta = _META_CACHE.get((ret._status_code, ret._mimetype, ret._charset))
+            if meta is not None:
+                return meta, ret._body
+        return Plan.encode(self, inv, ret)
 
     def encode(self, inv, ret):
         """RESULT metadata and body for an invocation that returned ret."""
