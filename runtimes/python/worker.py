@@ -12,7 +12,7 @@ Keep the imports above main() to what HELLO needs: they delay every cold
 start."""
 import _socket
 import os
-import struct
+from _struct import pack
 import sys
 
 RUNTIME = "python"
@@ -31,7 +31,7 @@ def main():
     v = sys.version_info
     meta = ('{"runtime":"%s","protocol":%d,"pid":%d,"concurrency":%d,"version":"%d.%d.%d"}'
             % (RUNTIME, PROTOCOL, os.getpid(), CONCURRENCY, v[0], v[1], v[2])).encode()
-    sock.sendall(struct.pack("<IIQII", 0x53545201, 1, 0, len(meta), 0) + meta)
+    sock.sendall(pack("<IIQII", 0x53545201, 1, 0, len(meta), 0) + meta)
 
     # The shim's bytecode is cached beside it (in the app's .stratus folder)
     # even under PYTHONDONTWRITEBYTECODE: compiling it costs more than a cold

@@ -155,13 +155,29 @@ class Types:
                                    params=params, route_params=dict(raw.get("params") or {}),
                                    body=body)
             self.make_request = make_request
-        self.Out = _make_out_class(azf.Out)
-        TraceContext = _concrete(getattr(azf, "TraceContext", None) or _TraceContext,
-                                 _TraceContext)
-        RetryContext = _concrete(getattr(azf, "RetryContext", None) or _RetryContext,
-                                 _RetryContext)
-        self.Context = _make_context_class(azf.Context, TraceContext, RetryContext)
-        self._classes = None
+        self._out = self._context = self._classes = None
+
+    # Out and Context are subclasses of azure.functions' abstract classes,
+    # made when a function first needs one: most functions take neither.
+
+    @property
+    def Out(self):
+        """The worker's Out class (a subclass of azure.functions.Out)."""
+        if self._out is None:
+            self._out = _make_out_class(self.azf.Out)
+        return self._out
+
+    @property
+    def Context(self):
+        """The worker's Context class (a subclass of azure.functions.Context)."""
+        if self._context is None:
+            azf = self.azf
+            TraceContext = _concrete(getattr(azf, "TraceContext", None) or _TraceContext,
+                                     _TraceContext)
+            RetryContext = _concrete(getattr(azf, "RetryContext", None) or _RetryContext,
+                                     _RetryContext)
+            self._context = _make_context_class(azf.Context, TraceContext, RetryContext)
+        return self._context
 
     def classes(self):
         """The classes of trigger values (convert.Classes), made on first use."""
