@@ -199,16 +199,17 @@ class Dispatcher:
             except IndexError:
                 return
             me.seq += 1
+            plan = inv.plan
             token = _set(inv)
             try:
-                ret = inv.plan.call(inv)
+                ret = plan.call(inv)
                 if ret.__class__ is CoroutineType:
                     # A plain function that returned a coroutine (a wrapped
                     # async def): finish it on the loop.
                     _reset(token)
                     self._start_aio().submit_coroutine(inv, ret)
                     continue
-                meta, body = inv.plan.encode(inv, ret)
+                meta, body = plan.encode(inv, ret)
             except BaseException as e:
                 meta, body = self.error_meta(inv, e), b""
             if inv.pout is not None or inv.perr is not None:
@@ -295,7 +296,6 @@ class Dispatcher:
                 # starts as the host writes it, {"function":"name", by the
                 # name's bytes (plan_keys holds the names that need no JSON
                 # escape); the rest is decoded on first use.
-                meta = None
                 q = raw.find(b'"', 13) if raw.startswith(_FN_PREFIX) else -1
                 plan = plan_keys.get(raw[13:q]) if q > 0 else None
                 if plan is None:
@@ -304,18 +304,19 @@ class Dispatcher:
                         self._bad_meta(ftype, raw)
                     name = meta.get("function")
                     plan = plans.get(name) if plans is not None else None
-                inv = Invocation(fid, raw, body, plan)
-                if meta is not None:
+                    inv = Invocation(fid, raw, body, plan)
                     inv._meta = meta
-                if plan is None:
-                    self._result(inv, self._unknown(name), b"")
-                elif plan.is_async:
-                    inflight[fid] = inv
+                    if plan is None:
+                        self._result(inv, self._unknown(name), b"")
+                        continue
+                else:
+                    inv = Invocation(fid, raw, body, plan)
+                inflight[fid] = inv
+                if plan.is_async:
                     if batch is None:
                         batch = []
                     batch.append(inv)
                 else:
-                    inflight[fid] = inv
                     runq.append(inv)
                 continue
             meta = parse_meta(data[s:s + m]) if m else {}
