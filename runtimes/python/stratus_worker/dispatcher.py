@@ -19,8 +19,8 @@ Frames leave through one list of pieces (a frame's pieces are queued
 together, by one append or extend) and flush(), which writes everything
 queued, in order, under one lock: it takes a copy of the list and deletes
 that many pieces from its head, two steps that are each atomic, so threads
-may go on appending meanwhile. The reader flushes at the end of each turn; threads that finish
-outside a turn, and the asyncio loop, flush themselves."""
+may go on appending meanwhile. The reader flushes at the end of each turn;
+threads that finish outside a turn, and the asyncio loop, flush themselves."""
 import os
 import sys
 import time
