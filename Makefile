@@ -14,6 +14,7 @@
 #   make bench-node    run bench/node_hello (Stratus + Node.js vs node http vs workerd)
 #   make bench-custom  run bench/custom_handler (a Node.js handler directly vs behind Stratus)
 #   make bench-python  run bench/python_hello (uwsgi vs Stratus with a Python worker)
+#   make bench-python-worker  run bench/python_worker (the Python worker alone, us/invocation)
 #   make bench-store   run bench/store (durable queue throughput vs raw SQLite commits)
 #   make bench-timer   run bench/timer_jitter (timer fire time vs the scheduled second)
 #   make bench-queue   run bench/queue (queue-triggered native function end to end)
@@ -59,7 +60,8 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: FORCE all deps lambda-ric run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
-        bench-custom bench-python bench-store bench-queue bench-node bench-timer bench-telemetry \
+        bench-custom bench-python bench-python-worker bench-store bench-queue bench-node \
+        bench-timer bench-telemetry \
         clean examples
 all: $(BIN)
 
@@ -180,6 +182,9 @@ bench-custom: all
 
 bench-python: all
 	sh bench/python_hello
+
+bench-python-worker:
+	/usr/bin/python3 bench/python_worker
 
 bench-timer: all
 	sh bench/timer_jitter

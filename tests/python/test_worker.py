@@ -591,6 +591,33 @@ def test_malformed_invoke_metadata_fails_that_invocation(worker, app):
     assert "INVOKE metadata that is not a JSON object" in res.meta["error"]
 
 
+def test_compact_invoke_metadata_as_the_host_writes_it(worker, app):
+    # The host writes {"function":"name",... compactly; the worker finds the
+    # function by the name's bytes, and decodes the metadata in full when the
+    # name is escaped, cut short or not a function of the app.
+    write_fn(app, "echo", ECHO_PY)
+    write_fn(app, "h\u00e9llo", ECHO_PY)
+    w = worker([http_fn("echo", app), http_fn("h\u00e9llo", app)])
+    http = json.dumps(http_req("GET", "/api/echo", "a=1"), separators=(",", ":")).encode()
+    import struct
+
+    def send(fid, meta):
+        w.send(struct.pack("<IIQII", 0x53545201, INVOKE, fid, len(meta), 0) + meta)
+        return w.expect(RESULT, fid)
+    for fid, name in ((1, b"echo"), (2, "h\u00e9llo".encode()), (3, b"h\\u00e9llo")):
+        res = send(fid, b'{"function":"' + name + b'","invocationId":"i","http":' + http + b"}")
+        assert res.meta["ok"], (name, res.meta)
+        assert json.loads(res.body)["params"] == {"a": "1"}
+    res = send(4, b'{"function":"echox","http":' + http + b"}")
+    assert "no function named 'echox'" in res.meta["error"]
+    res = send(5, b'{"function":"ech\\"o","http":' + http + b"}")
+    assert "no function named 'ech\"o'" in res.meta["error"]
+    bad = b'{"function":"echo'
+    w.send(struct.pack("<IIQII", 0x53545201, INVOKE, 6, len(bad), 0) + bad)
+    assert w.wait() == 2
+    assert "not a JSON object" in w.output()
+
+
 def test_unknown_function_and_invoke_before_load(app):
     write_fn(app, "hello", HELLO_PY)
     w = Worker(app)

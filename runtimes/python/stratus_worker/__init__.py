@@ -4,6 +4,7 @@ speaking the frame protocol of docs/worker-protocol.md on an inherited
 socket. Standard library only.
 
 Modules, in the order a frame meets them:
+  start       HELLO, then the rest (run by worker.py)
   protocol    frame header, types, limits, encoding helpers
   dispatcher  reads frames, runs invocations (inline, on helper threads or
               on the asyncio loop), gathers every outgoing frame into one write

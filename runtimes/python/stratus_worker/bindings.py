@@ -133,7 +133,8 @@ class Types:
         self.HttpResponse = azf.HttpResponse
         self.compat_response = fast is not None
         if fast is not None:
-            self.make_request = lambda inv: fast(inv, inv.body)
+            self.make_request = getattr(http, "_from_invocation", None) or \
+                (lambda inv: fast(inv, inv.body))
         else:
             HttpRequest = azf.HttpRequest
 
@@ -154,13 +155,29 @@ class Types:
                                    params=params, route_params=dict(raw.get("params") or {}),
                                    body=body)
             self.make_request = make_request
-        self.Out = _make_out_class(azf.Out)
-        TraceContext = _concrete(getattr(azf, "TraceContext", None) or _TraceContext,
-                                 _TraceContext)
-        RetryContext = _concrete(getattr(azf, "RetryContext", None) or _RetryContext,
-                                 _RetryContext)
-        self.Context = _make_context_class(azf.Context, TraceContext, RetryContext)
-        self._classes = None
+        self._out = self._context = self._classes = None
+
+    # Out and Context are subclasses of azure.functions' abstract classes,
+    # made when a function first needs one: most functions take neither.
+
+    @property
+    def Out(self):
+        """The worker's Out class (a subclass of azure.functions.Out)."""
+        if self._out is None:
+            self._out = _make_out_class(self.azf.Out)
+        return self._out
+
+    @property
+    def Context(self):
+        """The worker's Context class (a subclass of azure.functions.Context)."""
+        if self._context is None:
+            azf = self.azf
+            TraceContext = _concrete(getattr(azf, "TraceContext", None) or _TraceContext,
+                                     _TraceContext)
+            RetryContext = _concrete(getattr(azf, "RetryContext", None) or _RetryContext,
+                                     _RetryContext)
+            self._context = _make_context_class(azf.Context, TraceContext, RetryContext)
+        return self._context
 
     def classes(self):
         """The classes of trigger values (convert.Classes), made on first use."""
@@ -365,6 +382,18 @@ class Plan:
                             "parameters of the Python function: %s (%s)"
                             % (", ".join(missing), script))
         self.call = _caller(fn, builders, kw)
+        if self.http_return and not self.out_names and T.compat_response:
+            self.encode = self._encode_http_return
+
+    def _encode_http_return(self, inv, ret):
+        """encode() of a function whose only output is its http $return,
+        with the worker's HttpResponse: the common answer (no headers set)
+        reuses cached metadata without any other check."""
+        if ret.__class__ is self.T.HttpResponse and ret._headers is None:
+            meta = _META_CACHE.get((ret._status_code, ret._mimetype, ret._charset))
+            if meta is not None:
+                return meta, ret._body
+        return Plan.encode(self, inv, ret)
 
     def encode(self, inv, ret):
         """RESULT metadata and body for an invocation that returned ret."""

@@ -14,7 +14,7 @@ from .invocation import CURRENT
 from .protocol import LOG, MAGIC, level_name, pack_header, quote
 
 _get = CURRENT.get
-_out = None             # the dispatcher's outgoing deque
+_out = None             # the dispatcher's outgoing list of frame pieces
 _flush = None           # the dispatcher's flush()
 _FLUSH_AT = 4096        # queued pieces that make a log line flush at once
 
@@ -22,7 +22,7 @@ WORKER_CATEGORY = quote("Worker")
 
 
 def init(out, flush):
-    """Send LOG frames through out (a deque of frame pieces) and flush()."""
+    """Send LOG frames through out (a list of frame pieces) and flush()."""
     global _out, _flush
     _out = out
     _flush = flush

@@ -15,10 +15,12 @@ needed again. At most PYTHON_THREADPOOL_THREAD_COUNT threads run function
 code at once (Azure's default: min(32, CPUs + 4)); the reader never stops
 reading.
 
-Frames leave through one deque of pieces (a frame's pieces are queued
-together) and flush(), which writes everything queued, in order, under one
-lock. The reader flushes at the end of each turn; threads that finish
-outside a turn, and the asyncio loop, flush themselves."""
+Frames leave through one list of pieces (a frame's pieces are queued
+together, by one append or extend) and flush(), which writes everything
+queued, in order, under one lock: it takes a copy of the list and deletes
+that many pieces from its head, two steps that are each atomic, so threads
+may go on appending meanwhile. The reader flushes at the end of each turn;
+threads that finish outside a turn, and the asyncio loop, flush themselves."""
 import os
 import sys
 import time
@@ -96,12 +98,13 @@ class Dispatcher:
     def __init__(self, sock, max_threads):
         self.sock = sock
         self.max_threads = max_threads
-        self.out = deque()
+        self.out = []               # pieces of outgoing frames (see flush)
         self.wlock = allocate_lock()
         self.role = allocate_lock()
         self.inflight = {}          # frame id -> Invocation
         self.runq = deque()         # synchronous invocations waiting to run
         self.plans = None           # function name -> Plan, after LOAD
+        self.plan_keys = {}         # function name as UTF-8 bytes -> Plan (see _load)
         self.load_errors = {}       # function name -> why it did not load
         self.app_root = os.getcwd()
         self.aio = None
@@ -183,15 +186,43 @@ class Dispatcher:
                 return is_reader
 
     def _drain(self, me):
+        """Run queued synchronous invocations on this thread, one after
+        another, and queue their results."""
         runq = self.runq
-        run = self._run_sync
+        pop = runq.popleft
+        append = self.out.append
+        done = self.inflight.pop
+        max_meta, max_body = self.max_meta, self.max_body
         while runq:
             try:
-                inv = runq.popleft()
+                inv = pop()
             except IndexError:
                 return
             me.seq += 1
-            run(inv)
+            plan = inv.plan
+            token = _set(inv)
+            try:
+                ret = plan.call(inv)
+                if ret.__class__ is CoroutineType:
+                    # A plain function that returned a coroutine (a wrapped
+                    # async def): finish it on the loop.
+                    _reset(token)
+                    self._start_aio().submit_coroutine(inv, ret)
+                    continue
+                meta, body = plan.encode(inv, ret)
+            except BaseException as e:
+                meta, body = self.error_meta(inv, e), b""
+            if inv.pout is not None or inv.perr is not None:
+                capture.finish(inv)
+            _reset(token)
+            # _result() inlined: one piece per small frame (the copy costs
+            # less than queueing and joining three).
+            n, b = len(meta), len(body)
+            if n > max_meta or b > max_body or b > 4096:
+                self._result(inv, meta, body)
+            else:
+                append(pack_header(MAGIC, RESULT, inv.id, n, b) + meta + body)
+                done(inv.id, None)
 
     def _monitor(self):
         last_tok, last_seq, quiet = None, -1, 0
@@ -238,6 +269,7 @@ class Dispatcher:
         pos = 0
         inflight = self.inflight
         plans = self.plans
+        plan_keys = self.plan_keys
         runq = self.runq
         batch = None
         while n - pos >= HEADER_SIZE:
@@ -260,32 +292,31 @@ class Dispatcher:
                 if copy:
                     raw = bytes(raw)
                     body = bytes(body)
-                # The function's name, read without decoding the metadata
-                # when it starts as the host writes it: {"function":"name",
-                # (names are [a-z0-9_-]); the rest is decoded on first use.
-                meta = name = None
-                if raw[:13] == _FN_PREFIX:
-                    q = raw.find(b'"', 13)
-                    if q > 13 and raw.find(b"\\", 13, q) < 0:
-                        name = raw[13:q].decode("utf-8", "replace")
-                if name is None:
+                # The function, found without decoding the metadata when it
+                # starts as the host writes it, {"function":"name", by the
+                # name's bytes (plan_keys holds the names that need no JSON
+                # escape); the rest is decoded on first use.
+                q = raw.find(b'"', 13) if raw.startswith(_FN_PREFIX) else -1
+                plan = plan_keys.get(raw[13:q]) if q > 0 else None
+                if plan is None:
                     meta = parse_meta(raw) if m else {}
                     if meta is None:
                         self._bad_meta(ftype, raw)
                     name = meta.get("function")
-                plan = plans.get(name) if plans is not None else None
-                inv = Invocation(fid, raw, body, plan)
-                if meta is not None:
+                    plan = plans.get(name) if plans is not None else None
+                    inv = Invocation(fid, raw, body, plan)
                     inv._meta = meta
-                if plan is None:
-                    self._result(inv, self._unknown(name), b"")
-                elif plan.is_async:
-                    inflight[fid] = inv
+                    if plan is None:
+                        self._result(inv, self._unknown(name), b"")
+                        continue
+                else:
+                    inv = Invocation(fid, raw, body, plan)
+                inflight[fid] = inv
+                if plan.is_async:
                     if batch is None:
                         batch = []
                     batch.append(inv)
                 else:
-                    inflight[fid] = inv
                     runq.append(inv)
                 continue
             meta = parse_meta(data[s:s + m]) if m else {}
@@ -301,6 +332,7 @@ class Dispatcher:
             elif ftype == LOAD:
                 self._load(meta)
                 plans = self.plans
+                plan_keys = self.plan_keys
             elif ftype == READY:
                 try:
                     self.max_meta = min(int(meta.get("maxMeta") or MAX_META), MAX_META)
@@ -362,6 +394,10 @@ class Dispatcher:
         if any_async:
             self._start_aio()
         self.plans = plans
+        # Names whose JSON string is the name itself (no quote, backslash or
+        # control character): an INVOKE's name is looked up by its bytes.
+        self.plan_keys = {n.encode("utf-8"): p for n, p in plans.items()
+                          if '"' not in n and "\\" not in n and min(n or " ") >= " "}
         self.out.append(frame(LOADED, 0, dumps({"functions": entries})))
         self.flush()
 
@@ -384,26 +420,7 @@ class Dispatcher:
         with self.wlock:    # another thread's flush may still be writing
             self._exit(0)
 
-    # ---- running ----
-
-    def _run_sync(self, inv):
-        plan = inv.plan
-        token = _set(inv)
-        try:
-            ret = plan.call(inv)
-            if ret.__class__ is CoroutineType:
-                # A plain function that returned a coroutine (a wrapped
-                # async def): finish it on the loop.
-                _reset(token)
-                self._start_aio().submit_coroutine(inv, ret)
-                return
-            meta, body = plan.encode(inv, ret)
-        except BaseException as e:
-            meta, body = self.error_meta(inv, e), b""
-        if inv.pout is not None or inv.perr is not None:
-            capture.finish(inv)
-        _reset(token)
-        self._result(inv, meta, body)
+    # ---- results ----
 
     def error_meta(self, inv, exc):
         """RESULT metadata for an invocation whose code raised exc."""
@@ -432,11 +449,12 @@ class Dispatcher:
         if not out:
             return
         with self.wlock:
-            n = len(out)
+            pieces = out[:]
+            n = len(pieces)
             if not n:
                 return
-            pop = out.popleft
-            data = pop() if n == 1 else b"".join([pop() for _ in range(n)])
+            del out[:n]
+            data = pieces[0] if n == 1 else b"".join(pieces)
             try:
                 self.sock.sendall(data)
             except OSError as e:

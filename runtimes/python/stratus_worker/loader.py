@@ -19,24 +19,28 @@ RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 COMPAT_DIR = os.path.join(RUNTIME_DIR, "compat")
 
 
-def _same(a, b):
-    try:
-        return os.path.realpath(a or ".") == os.path.realpath(b)
-    except (TypeError, ValueError):
-        return False
-
-
 def setup_paths(app_root):
     """Arrange sys.path for the app (see the module comment). Adds the
     azure.functions stand-in at the end only when no azure/functions package
     is on sys.path. Returns True when the stand-in is in use."""
-    sys.path[:] = [p for p in sys.path if not _same(p, RUNTIME_DIR)]
+    real = {}       # each path resolved once (realpath costs a stat per part)
+
+    def resolve(p):
+        r = real.get(p)
+        if r is None:
+            try:
+                r = os.path.realpath(p or ".")
+            except (TypeError, ValueError):
+                r = ""
+            real[p] = r
+        return r
     front = []
     pkgs = os.path.join(app_root, ".python_packages", "lib", "site-packages")
     if os.path.isdir(pkgs):
         front.append(pkgs)
     front.append(app_root)
-    sys.path[:] = front + [p for p in sys.path if not any(_same(p, f) for f in front)]
+    drop = {RUNTIME_DIR} | {resolve(f) for f in front}
+    sys.path[:] = front + [p for p in sys.path if resolve(p) not in drop]
     app = sys.modules.get("__app__")
     if app is None:
         app = type(sys)("__app__")

@@ -9,10 +9,10 @@ _json module directly: importing the json package costs milliseconds (it
 pulls in re and enum) on every cold start, and json.loads adds a
 microsecond of Python around the scanner on every frame. Should _json ever
 lack them, the json package is used instead."""
-import struct
+from _struct import Struct   # struct without its Python wrapper module
 
 MAGIC = 0x53545201                      # "STR" + protocol version 1
-HEADER = struct.Struct("<IIQII")        # magic, type, id, meta length, body length
+HEADER = Struct("<IIQII")        # magic, type, id, meta length, body length
 HEADER_SIZE = HEADER.size
 PROTOCOL = 1
 

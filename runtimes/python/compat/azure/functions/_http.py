@@ -279,6 +279,15 @@ def _from_worker(src, body, _new=object.__new__, _cls=HttpRequest):
     return r
 
 
+def _from_invocation(inv, _new=object.__new__, _cls=HttpRequest):
+    """_from_worker(inv, inv.body) in one call: the request of an invocation
+    the worker runs (inv has `meta` and `body`)."""
+    r = _new(_cls)
+    r._src = inv
+    r._body = inv.body
+    return r
+
+
 class HttpResponse:
     """An HTTP response object."""
 
