@@ -554,7 +554,8 @@ static void deliver(item_t *it)
         item_done(it);
         return;
     }
-    trigger_event_t ev = {it->data.p ? it->data.p : "", it->data.len, meta, reason};
+    trigger_event_t ev = {.data = it->data.p ? it->data.p : "", .len = it->data.len,
+                          .metadata = meta, .reason = reason};
     if (binding_host_invoke(s->bh, s->fn, &ev, delivered, it) != 0)
         item_done(it);
 }

@@ -27,6 +27,8 @@
 
 #include "../core/trigger.h"
 #include "../telemetry/log.h"
+#include "../util/buf.h"
+#include "../util/codec.h"
 
 #define POLL_MIN_MS 100
 #define RETRY_SUBMIT_MS 5 /* store busy (STORE_EFULL): try again after */
@@ -300,6 +302,51 @@ static json_t *message_data(const store_msg_t *msg)
     return d;
 }
 
+static int dump_cb(const char *p, size_t n, void *data) { return buf_append(data, p, n); }
+
+/* The same as JSON object text into out (reset first): built straight
+ * from the message, without a JSON tree, unless the body is a JSON object
+ * whose properties join in. 0 or -1. */
+static int message_data_text(const store_msg_t *msg, buf_t *out)
+{
+    char t[40];
+    const char *p = (const char *)msg->body;
+    size_t i = 0;
+    buf_reset(out);
+    while (i < msg->body_len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    if (i < msg->body_len && p[i] == '{') {
+        json_t *d = message_data(msg);
+        int rc = d ? json_dump_callback(d, dump_cb, out, JSON_COMPACT) : -1;
+        json_decref(d);
+        return rc;
+    }
+    int rc = buf_lit(out, "{\"Id\":\"");
+    rc |= buf_puts(out, msg->id);
+    rc |= buf_lit(out, "\",\"DequeueCount\":");
+    rc |= buf_put_uint(out, msg->dequeue_count);
+    iso_time(msg->insertion_time, t, sizeof t);
+    rc |= buf_printf(out, ",\"InsertionTime\":\"%s\"", t);
+    iso_time(msg->expiration_time, t, sizeof t);
+    rc |= buf_printf(out, ",\"ExpirationTime\":\"%s\"", t);
+    iso_time(msg->next_visible_time, t, sizeof t);
+    rc |= buf_printf(out, ",\"NextVisibleTime\":\"%s\"", t);
+    rc |= buf_lit(out, ",\"PopReceipt\":\"");
+    rc |= buf_puts(out, msg->pop_receipt);
+    rc |= buf_lit(out, "\",\"QueueTrigger\":");
+    if (utf8_valid(p, msg->body_len) && !memchr(p, '\0', msg->body_len)) {
+        rc |= buf_putc(out, '"');
+        rc |= buf_json_escape(out, p, msg->body_len);
+        rc |= buf_putc(out, '"');
+    } else {
+        rc |= buf_lit(out, "{\"$binary\":\"");
+        rc |= base64_encode(out, p, msg->body_len);
+        rc |= buf_lit(out, "\"}");
+    }
+    rc |= buf_putc(out, '}');
+    return rc ? -1 : 0;
+}
+
 static void deliver(qsource_t *s, const store_msg_t *msg)
 {
     qmsg_t *m = calloc(1, sizeof *m);
@@ -313,10 +360,21 @@ static void deliver(qsource_t *s, const store_msg_t *msg)
     memcpy(m->receipt, msg->pop_receipt, sizeof m->receipt);
     m->dequeue_count = msg->dequeue_count;
     s->inflight++;
+    static buf_t meta; /* the loop's thread only; copied by binding_host_invoke */
+    if (!meta.max)
+        buf_init(&meta, (size_t)1 << 20); /* a message body is at most 64 KiB */
+    if (message_data_text(msg, &meta) != 0) {
+        log_error("Function '%s': out of memory for message '%s' of queue '%s'", s->fn->name,
+                  msg->id, s->queue);
+        s->inflight--;
+        free(m);
+        return; /* stays leased: the next start releases it */
+    }
     trigger_event_t ev = {
         .data = msg->body,
         .len = msg->body_len,
-        .metadata = message_data(msg),
+        .metadata_text = meta.p,
+        .metadata_len = meta.len,
         .reason = s->reason,
     };
     if (binding_host_invoke(s->bh, s->fn, &ev, on_done, m) != 0) {

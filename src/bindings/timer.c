@@ -285,7 +285,7 @@ static void fire(timer_src_t *t, int64_t slot_ms, int scheduled, int past_due)
     char reason[80], now[CRON_TIME_LEN];
     fmt_time(t, wall_ms(), now);
     snprintf(reason, sizeof reason, "Timer fired at %s", now);
-    trigger_event_t ev = {payload, strlen(payload), NULL, reason};
+    trigger_event_t ev = {.data = payload, .len = strlen(payload), .reason = reason};
     t->run_scheduled = scheduled;
     t->run_at_ms = slot_ms;
     t->running = 1;

@@ -61,6 +61,8 @@ struct stratus_ctx {
     json_t *binding_data;     /* the trigger's binding data (metadata), an object */
     json_t *inputs;           /* input binding values by binding name */
     json_t *outputs;          /* output values the function set, by binding name */
+    sv_t binding_data_text;   /* in a worker: binding_data and inputs as the INVOKE */
+    sv_t inputs_text;         /* carried them, parsed on first use (the frame outlives the call) */
     const char *trigger_type; /* the trigger binding's type, e.g. "queueTrigger" */
     int retry_count;          /* RetryContext: retries before this attempt */
     int max_retry_count;      /* RetryContext: -1 = without end, 0 = no policy */

@@ -56,6 +56,8 @@ struct binding_host {
     queue_watch_t *watches;
     size_t nwatches;
     ev_run_t *runs; /* events in flight (a list, for stop) */
+    ev_run_t *free_runs; /* finished runs kept for the next events */
+    size_t nfree_runs;
     size_t inflight;
     int warned_azure;
     int stopping;
@@ -338,25 +340,6 @@ static void source_stopped(void *data)
     }
 }
 
-void binding_host_free(binding_host_t *bh)
-{
-    if (!bh)
-        return;
-    for (size_t i = 0; i < bh->nstores; i++) {
-        store_close(bh->stores[i].st);
-        free(bh->stores[i].url);
-    }
-    while (bh->retiring) {
-        retiring_t *t = bh->retiring;
-        bh->retiring = t->next;
-        free(t);
-    }
-    free(bh->sources);
-    free(bh->watches);
-    free(bh->blob_root);
-    free(bh);
-}
-
 /* ---- binding data and values ---- */
 
 static int64_t now_ms(void)
@@ -370,6 +353,13 @@ json_t *binding_host_data(invocation_t *inv)
 {
     if (inv->binding_data)
         return inv->binding_data;
+    if (inv->binding_data_text.n) {
+        inv->binding_data = json_loadb(inv->binding_data_text.p, inv->binding_data_text.n,
+                                       JSON_ALLOW_NUL, NULL);
+        inv->binding_data_text = SV_NULL;
+        if (inv->binding_data)
+            return inv->binding_data;
+    }
     json_t *d = NULL;
     /* The properties of a JSON payload are binding data (a queue message,
      * an HTTP body, an admin "input"). */
@@ -616,11 +606,15 @@ struct ev_run {
     function_t *fn;
     trigger_done_cb done;
     void *arg;
-    char *data;
+    char *data;     /* in buf: the payload, NUL, the metadata text, NUL, the reason, NUL */
     size_t len;
-    json_t *meta;
+    char *meta_text;
+    size_t meta_len;
     char *why;
-    arena_t arena;
+    char *buf;      /* kept when the run is recycled */
+    size_t cap;
+    json_t *meta;
+    arena_t arena;  /* its first block is kept when the run is recycled */
     int have_arena;
     invocation_t *inv;
     int attempt;
@@ -633,14 +627,33 @@ struct ev_run {
     char reason[1024];
 };
 
+#define RUNS_KEPT 256
+
 static void run_free(ev_run_t *r)
 {
     if (r->have_arena)
         arena_free(&r->arena);
     json_decref(r->meta);
-    free(r->data);
-    free(r->why);
+    free(r->buf);
     free(r);
+}
+
+/* Done with r: keep it for the next event (its buffer and its arena's
+ * first block: no allocation per event in the steady state), or free it. */
+static void run_recycle(binding_host_t *bh, ev_run_t *r)
+{
+    if (bh->nfree_runs >= RUNS_KEPT) {
+        run_free(r);
+        return;
+    }
+    json_decref(r->meta);
+    r->meta = NULL;
+    if (r->have_arena)
+        arena_reset(&r->arena);
+    r->inv = NULL;
+    r->next = bh->free_runs;
+    bh->free_runs = r;
+    bh->nfree_runs++;
 }
 
 static void timer_closed(uv_handle_t *h) { run_free(h->data); }
@@ -659,7 +672,7 @@ static void finish_run(ev_run_t *r, int ok, const char *reason)
     if (r->timer_init)
         uv_close((uv_handle_t *)&r->timer, timer_closed);
     else
-        run_free(r);
+        run_recycle(bh, r);
     maybe_stopped(bh);
 }
 
@@ -712,15 +725,16 @@ static void start_attempt(ev_run_t *r)
 {
     binding_host_t *bh = r->bh;
     if (r->have_arena)
-        arena_free(&r->arena);
+        arena_reset(&r->arena);
     if ((bh->stopping || r->give_up) && r->attempt) {
         r->inv = NULL;
-        r->have_arena = 0;
         finish_run(r, 0, r->reason);
         return;
     }
-    arena_init(&r->arena, 4096);
-    r->have_arena = 1;
+    if (!r->have_arena) {
+        arena_init(&r->arena, 4096);
+        r->have_arena = 1;
+    }
     invocation_t *inv = r->inv =
         invocation_new(&r->arena, r->app, r->fn, r->attempt ? SV_NULL : sv_cstr(r->first_id));
     if (!inv) {
@@ -730,6 +744,8 @@ static void start_attempt(ev_run_t *r)
     inv->trigger_data = r->data;
     inv->trigger_len = r->len;
     inv->binding_data = json_incref(r->meta);
+    if (!r->meta && r->meta_len)
+        inv->binding_data_text = sv_make(r->meta_text, r->meta_len);
     inv->trigger_type = r->fn->trigger->type;
     if (r->attempt)
         traceparent_next_span(r->trace, inv->traceparent);
@@ -769,17 +785,49 @@ int binding_host_invoke_id(binding_host_t *bh, function_t *fn, const trigger_eve
         json_decref(ev->metadata);
         return -1;
     }
-    ev_run_t *r = calloc(1, sizeof *r);
-    char *data = malloc(ev->len + 1);
-    if (!r || !data) {
-        free(r);
-        free(data);
+    ev_run_t *r = bh->free_runs;
+    if (r) {
+        bh->free_runs = r->next;
+        bh->nfree_runs--;
+        /* Everything but the buffer and the arena starts afresh. */
+        char *buf = r->buf;
+        size_t cap = r->cap;
+        arena_t arena = r->arena;
+        int have_arena = r->have_arena;
+        memset(r, 0, sizeof *r);
+        r->buf = buf;
+        r->cap = cap;
+        r->arena = arena;
+        r->have_arena = have_arena;
+    } else if (!(r = calloc(1, sizeof *r))) {
         json_decref(ev->metadata);
         return -1;
     }
+    size_t why_len = ev->reason ? strlen(ev->reason) : 0;
+    size_t need = ev->len + 1 + ev->metadata_len + 1 + why_len + 1;
+    if (need > r->cap) {
+        char *grown = realloc(r->buf, need);
+        if (!grown) {
+            run_free(r);
+            json_decref(ev->metadata);
+            return -1;
+        }
+        r->buf = grown;
+        r->cap = need;
+    }
+    char *data = r->buf;
     if (ev->len)
         memcpy(data, ev->data, ev->len);
     data[ev->len] = '\0';
+    r->meta_text = data + ev->len + 1;
+    r->meta_len = ev->metadata_len;
+    if (ev->metadata_len)
+        memcpy(r->meta_text, ev->metadata_text, ev->metadata_len);
+    r->meta_text[ev->metadata_len] = '\0';
+    r->why = r->meta_text + ev->metadata_len + 1;
+    if (why_len)
+        memcpy(r->why, ev->reason, why_len);
+    r->why[why_len] = '\0';
     r->bh = bh;
     r->app = app_of(bh, fn);
     r->fn = fn;
@@ -788,7 +836,6 @@ int binding_host_invoke_id(binding_host_t *bh, function_t *fn, const trigger_eve
     r->data = data;
     r->len = ev->len;
     r->meta = ev->metadata;
-    r->why = ev->reason ? strdup(ev->reason) : NULL;
     r->first_ns = uv_hrtime();
     uuid_generate(r->first_id);
     if (id)
@@ -912,4 +959,28 @@ size_t binding_host_busy(const binding_host_t *bh, const app_t *app)
     for (const retiring_t *t = bh->retiring; t; t = t->next)
         n += t->app == app;
     return n;
+}
+
+void binding_host_free(binding_host_t *bh)
+{
+    if (!bh)
+        return;
+    while (bh->free_runs) {
+        ev_run_t *r = bh->free_runs;
+        bh->free_runs = r->next;
+        run_free(r);
+    }
+    for (size_t i = 0; i < bh->nstores; i++) {
+        store_close(bh->stores[i].st);
+        free(bh->stores[i].url);
+    }
+    while (bh->retiring) {
+        retiring_t *t = bh->retiring;
+        bh->retiring = t->next;
+        free(t);
+    }
+    free(bh->sources);
+    free(bh->watches);
+    free(bh->blob_root);
+    free(bh);
 }

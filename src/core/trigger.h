@@ -122,6 +122,8 @@ typedef struct trigger_event {
     const void *data;   /* the trigger's payload (copied) */
     size_t len;
     json_t *metadata;   /* binding data, an object, or NULL; the call takes the reference */
+    const char *metadata_text; /* or the binding data as JSON object text (copied); */
+    size_t metadata_len;       /* parsed only when something needs it */
     const char *reason; /* why it runs, for the log: "New queue message detected on 'q'." */
 } trigger_event_t;
 

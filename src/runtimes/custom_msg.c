@@ -19,6 +19,7 @@
 
 #include <stratus.h>
 
+#include "../core/trigger.h"
 #include "../cli/cli.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
@@ -423,7 +424,9 @@ static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
         rc |= buf_lit(b, ",\"Headers\":");
         rc |= put_headers(b, r, 0);
         rc |= buf_putc(b, ',');
-    } else if (inv->binding_data || inv->max_retry_count) {
+    } else if (inv->binding_data || inv->binding_data_text.n || inv->max_retry_count) {
+        if (!inv->binding_data && inv->binding_data_text.n)
+            binding_host_data(inv); /* parse the text the trigger gave */
         rc |= put_trigger_metadata(b, inv);
     }
     char now[48], guid[UUID_STR_LEN];

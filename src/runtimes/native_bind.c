@@ -45,14 +45,25 @@ static const char *bytes_of(stratus_ctx *ctx, const json_t *v, size_t *len)
     return copy;
 }
 
+/* *obj, parsed from text on first use (a worker keeps the INVOKE's JSON
+ * as text until the function asks). */
+static json_t *lazy(json_t **obj, sv_t *text)
+{
+    if (!*obj && text->n) {
+        *obj = json_loadb(text->p, text->n, JSON_ALLOW_NUL, NULL);
+        *text = SV_NULL;
+    }
+    return *obj;
+}
+
 const char *stratus_trigger_meta(stratus_ctx *ctx, const char *name)
 {
-    return bytes_of(ctx, get_ci(ctx->binding_data, name), NULL);
+    return bytes_of(ctx, get_ci(lazy(&ctx->binding_data, &ctx->binding_data_text), name), NULL);
 }
 
 const void *stratus_input(stratus_ctx *ctx, const char *name, size_t *len)
 {
-    return bytes_of(ctx, get_ci(ctx->inputs, name), len);
+    return bytes_of(ctx, get_ci(lazy(&ctx->inputs, &ctx->inputs_text), name), len);
 }
 
 static int set_output(stratus_ctx *ctx, const char *name, const void *data, size_t len, int add)

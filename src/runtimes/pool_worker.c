@@ -157,6 +157,9 @@ void pool__put_bindings(buf_t *out, const invocation_t *inv)
     if (inv->binding_data) {
         buf_lit(out, ",\"triggerMetadata\":");
         json_dump_callback(inv->binding_data, dump_to_buf, out, JSON_COMPACT);
+    } else if (inv->binding_data_text.n) {
+        buf_lit(out, ",\"triggerMetadata\":");
+        buf_append(out, inv->binding_data_text.p, inv->binding_data_text.n);
     }
     if (inv->inputs) {
         buf_lit(out, ",\"inputs\":");
@@ -226,7 +229,7 @@ void pool__send_invoke(worker_t *w, pool_call_t *c)
         }
         buf_lit(out, "}}");
     }
-    if (inv->binding_data || inv->inputs || inv->max_retry_count)
+    if (inv->binding_data || inv->binding_data_text.n || inv->inputs || inv->max_retry_count)
         pool__put_bindings(out, inv);
     buf_lit(out, ",\"traceContext\":{\"traceparent\":\"");
     buf_puts(out, inv->traceparent);

@@ -279,14 +279,11 @@ static void handle_invoke(const frame_t *f)
     inv->trigger_data = body;
     inv->trigger_len = f->body.n;
     int tm = jt_get(&d, 0, "triggerMetadata"), in = jt_get(&d, 0, "inputs");
-    if (tm >= 0 && d.tok[tm].type == JSMN_OBJECT) {
-        sv_t raw = jt_raw(&d, tm);
-        inv->binding_data = json_loadb(raw.p, raw.n, JSON_ALLOW_NUL, NULL);
-    }
-    if (in >= 0 && d.tok[in].type == JSMN_OBJECT) {
-        sv_t raw = jt_raw(&d, in);
-        inv->inputs = json_loadb(raw.p, raw.n, JSON_ALLOW_NUL, NULL);
-    }
+    /* Parsed only if the function asks (native_bind.c). */
+    if (tm >= 0 && d.tok[tm].type == JSMN_OBJECT)
+        inv->binding_data_text = jt_raw(&d, tm);
+    if (in >= 0 && d.tok[in].type == JSMN_OBJECT)
+        inv->inputs_text = jt_raw(&d, in);
     int rcx = jt_get(&d, 0, "retryContext");
     long long rn;
     if (rcx >= 0 && jt_int(&d, jt_get(&d, rcx, "retryCount"), &rn) == 0 && rn >= 0 && rn < 1000000)
