@@ -92,7 +92,7 @@ void history_capture_line(const char *id, int level, const char *category, const
     if (!c) {
         if (H.ncaptures >= HISTORY_CAPTURES_MAX || !(c = calloc(1, sizeof *c)))
             return;
-        strcpy(c->id, id);
+        snprintf(c->id, sizeof c->id, "%s", id);
         buf_init(&c->text, HISTORY_LOG_BYTES + 64);
         *slot = c;
         H.ncaptures++;
