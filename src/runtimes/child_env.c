@@ -1,8 +1,9 @@
 /*
- * child_env.c -- the environment of the processes the host starts
- * (workers, custom handlers, Lambda bootstraps; see child_env_new in
- * runtime.h): the host's own (which holds the app settings), less what is
- * the host's alone, with the child's variables first.
+ * child_env.c -- starting the processes the host runs (workers, custom
+ * handlers, Lambda bootstraps; see runtime.h): their environment, the
+ * host's own (which holds the app settings) less what is the host's alone,
+ * with the child's variables first; and the spawn of a launcher whose
+ * output is read from pipes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,4 +67,26 @@ void child_env_free(char **env, size_t nset)
     for (size_t i = 0; env && i < nset; i++)
         free(env[i]);
     free(env);
+}
+
+int child_spawn(uv_loop_t *loop, uv_process_t *proc, const char *file, char **args, char **env,
+                const char *cwd, uv_pipe_t *out, uv_pipe_t *err, uv_exit_cb exit_cb)
+{
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)out;
+    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[2].data.stream = (uv_stream_t *)err;
+    uv_process_options_t o;
+    memset(&o, 0, sizeof o);
+    o.file = file;
+    o.args = args;
+    o.env = env;
+    o.cwd = cwd;
+    o.flags = UV_PROCESS_DETACHED; /* its own session and process group */
+    o.stdio_count = 3;
+    o.stdio = stdio;
+    o.exit_cb = exit_cb;
+    return uv_spawn(loop, proc, &o);
 }

@@ -310,24 +310,9 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     buf_init(&p->err.line, CH_LINE_MAX);
     p->process.data = p;
     p->probe_timer.data = p;
-    uv_stdio_container_t stdio[3];
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&p->out.pipe;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&p->err.pipe;
-    uv_process_options_t o;
-    memset(&o, 0, sizeof o);
-    o.file = ca->exe;
-    o.args = args;
-    o.env = env;
-    o.cwd = conf->working_dir;
-    o.flags = UV_PROCESS_DETACHED; /* its own session and process group */
-    o.stdio_count = 3;
-    o.stdio = stdio;
-    o.exit_cb = on_exit_cb;
     p->spawn_ns = uv_hrtime();
-    int rc = uv_spawn(ca->loop, &p->process, &o);
+    int rc = child_spawn(ca->loop, &p->process, ca->exe, args, env, conf->working_dir,
+                         &p->out.pipe, &p->err.pipe, on_exit_cb);
     child_env_free(env, added);
     free(args);
     /* Listed first, so that the close callbacks find it. */

@@ -277,26 +277,11 @@ lambda_proc_t *lambda__spawn(lambda_fn_t *lf)
     char *args[] = {rt->exe, "lambda-bootstrap", lf->bootstrap, host_pid, NULL};
     size_t added = 0;
     char **env = build_env(p, &added);
-    uv_stdio_container_t stdio[3];
-    stdio[0].flags = UV_IGNORE;
-    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[1].data.stream = (uv_stream_t *)&p->out.pipe;
-    stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-    stdio[2].data.stream = (uv_stream_t *)&p->err.pipe;
-    uv_process_options_t o;
-    memset(&o, 0, sizeof o);
-    o.file = rt->exe;
-    o.args = args;
-    o.env = env;
-    o.cwd = lf->task_root;
-    o.flags = UV_PROCESS_DETACHED; /* its own session and process group */
-    o.stdio_count = 3;
-    o.stdio = stdio;
-    o.exit_cb = on_exit_cb;
     rc = UV_ENOMEM;
     if (env) {
         /* The handle needs closing even when the start fails. */
-        rc = uv_spawn(rt->loop, &p->proc, &o);
+        rc = child_spawn(rt->loop, &p->proc, rt->exe, args, env, lf->task_root, &p->out.pipe,
+                         &p->err.pipe, on_exit_cb);
         p->has_proc = 1;
         p->open_handles = 4;
     }

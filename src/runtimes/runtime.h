@@ -86,6 +86,13 @@ int runtime_admit(invocation_t *inv, invocation_done_fn done, void *data,
 char **child_env_new(const char *const (*set)[2], size_t nset, const char *const *hide);
 void child_env_free(char **env, size_t nset);
 
+/* Start file with args and env in cwd, in its own session and process
+ * group, stdin closed, stdout and stderr into the initialised pipes out and
+ * err (read them once it started). uv_spawn's result: 0 or a libuv error;
+ * proc must be closed either way. */
+int child_spawn(uv_loop_t *loop, uv_process_t *proc, const char *file, char **args, char **env,
+                const char *cwd, uv_pipe_t *out, uv_pipe_t *err, uv_exit_cb exit_cb);
+
 /* ---- native code, shared by the in-process runtime and native workers ---- */
 
 #define NATIVE_ABI_MISMATCH (-2)
