@@ -63,7 +63,7 @@ struct qsource {
     queue_settings_t set;
     int64_t lease_ms;
     unsigned inflight;   /* messages delivered and not yet settled */
-    unsigned gets;       /* gets (and the start's release) in flight */
+    unsigned gets;       /* get requests (and the start's release) in flight */
     int released;        /* the start's release completed */
     int maybe_more;      /* the queue may have visible messages */
     uint64_t notify_seq;
