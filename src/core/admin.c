@@ -23,37 +23,72 @@
 
 /* ---- helpers ---- */
 
-static void respond_json(http_request_t *req, int status, json_t *j)
+void admin_respond_json(http_request_t *req, int status, json_t *j, const http_header_t *extra)
 {
-    static const http_header_t ct = {{"Content-Type", 12}, {"application/json; charset=utf-8", 31}};
-    char *text = json_dumps(j, JSON_COMPACT);
+    http_header_t hdr[2] = {{SV_LIT("Content-Type"), SV_LIT("application/json; charset=utf-8")}};
+    size_t nh = 1;
+    if (extra)
+        hdr[nh++] = *extra;
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) {
         http_respond(req, 500, NULL, 0, NULL, 0);
         return;
     }
-    http_respond(req, status, &ct, 1, text, strlen(text));
+    http_respond(req, status, hdr, nh, text, strlen(text));
     free(text);
 }
 
-static void respond_error(http_request_t *req, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void respond_error(http_request_t *req, int status, const char *fmt, ...)
+void admin_respond_error(http_request_t *req, int status, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[768];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    respond_json(req, status, json_pack("{s:s}", "error", msg));
+    json_t *text = json_string(msg);
+    if (!text) {
+        /* Not UTF-8 (a name as a client sent it): its other bytes as '?'. */
+        for (char *c = msg; *c; c++)
+            if ((unsigned char)*c >= 0x80)
+                *c = '?';
+        text = json_string(msg);
+    }
+    json_t *j = json_object();
+    if (j && text)
+        json_object_set(j, "error", text);
+    json_decref(text);
+    admin_respond_json(req, status, j, NULL);
 }
 
-/* A route parameter as a C string in the request's arena, or NULL. */
-static const char *param(http_request_t *req, route_params_t *p, const char *name)
+const char *admin_param(http_request_t *req, route_params_t *p, const char *name)
 {
     for (size_t i = 0; i < p->n; i++)
         if (sv_ieq_cstr(p->v[i].name, name) && p->v[i].value.p)
             return arena_strndup(&req->arena, p->v[i].value.p, p->v[i].value.n);
+    return NULL;
+}
+
+const char *admin_query(http_request_t *req, const char *name)
+{
+    sv_t q = req->query;
+    size_t nl = strlen(name), i = 0;
+    while (i < q.n) {
+        size_t end = i;
+        while (end < q.n && q.p[end] != '&')
+            end++;
+        if (end - i >= nl && strncasecmp(q.p + i, name, nl) == 0 &&
+            (end - i == nl || q.p[i + nl] == '=')) {
+            size_t off = end - i == nl ? nl : nl + 1, n = end - i - off;
+            char *v = arena_alloc(&req->arena, n + 1);
+            long m = v ? url_decode(q.p + i + off, n, v, n + 1) : -1;
+            if (m < 0)
+                return ADMIN_QUERY_BAD;
+            v[m] = '\0';
+            return v;
+        }
+        i = end + 1;
+    }
     return NULL;
 }
 
@@ -108,7 +143,7 @@ static void host_status(host_t *h, http_request_t *req, route_params_t *p)
                                   "version", (json_int_t)(h->gen ? h->gen->seq : 0), "reloads",
                                   (json_int_t)h->reloads, "lastResult",
                                   h->nreload_errors ? "refused" : h->reloads ? "reloaded" : "none"));
-    respond_json(req, 200, j);
+    admin_respond_json(req, 200, j, NULL);
 }
 
 static void host_scale(host_t *h, http_request_t *req, route_params_t *p)
@@ -118,7 +153,7 @@ static void host_scale(host_t *h, http_request_t *req, route_params_t *p)
     if (!st)
         st = json_pack("{s:s, s:s}", "runtime", h->runtime->name, "mode", "in-process");
     json_object_set_new(st, "app", json_string(h->app->root));
-    respond_json(req, 200, json_pack("{s:[o]}", "apps", st));
+    admin_respond_json(req, 200, json_pack("{s:[o]}", "apps", st), NULL);
 }
 
 static void host_usage(host_t *h, http_request_t *req, route_params_t *p)
@@ -132,7 +167,7 @@ static void host_usage(host_t *h, http_request_t *req, route_params_t *p)
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(j);
     if (!text) {
-        respond_error(req, 500, "out of memory");
+        admin_respond_error(req, 500, "out of memory");
         return;
     }
     http_respond(req, 200, &ct, 1, text, strlen(text));
@@ -180,15 +215,15 @@ static void functions_list(host_t *h, http_request_t *req, route_params_t *p)
     json_t *arr = json_array();
     for (size_t i = 0; i < h->app->nfunctions; i++)
         json_array_append_new(arr, function_json(h, req, h->app->functions[i]));
-    respond_json(req, 200, arr);
+    admin_respond_json(req, 200, arr, NULL);
 }
 
 static function_t *find_function(host_t *h, http_request_t *req, route_params_t *p)
 {
-    const char *name = param(req, p, "name");
+    const char *name = admin_param(req, p, "name");
     function_t *fn = name ? app_function(h->app, name) : NULL;
     if (!fn)
-        respond_error(req, 404, "no function named '%s'", name ? name : "");
+        admin_respond_error(req, 404, "no function named '%s'", name ? name : "");
     return fn;
 }
 
@@ -196,7 +231,7 @@ static void function_get(host_t *h, http_request_t *req, route_params_t *p)
 {
     function_t *fn = find_function(h, req, p);
     if (fn)
-        respond_json(req, 200, function_json(h, req, fn));
+        admin_respond_json(req, 200, function_json(h, req, fn), NULL);
 }
 
 static void admin_done(void *arg, int ok, const char *reason, invocation_t *inv)
@@ -215,7 +250,7 @@ static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
     char err[256];
     json_t *body = body_json(req, err, sizeof err);
     if (!body) {
-        respond_error(req, 400, "%s, e.g. {\"input\": \"...\"}", err);
+        admin_respond_error(req, 400, "%s, e.g. {\"input\": \"...\"}", err);
         return;
     }
     json_t *input = json_object_get(body, "input");
@@ -228,7 +263,7 @@ static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
         text = strdup("");
     json_decref(body);
     if (!text) {
-        respond_error(req, 500, "out of memory");
+        admin_respond_error(req, 500, "out of memory");
         return;
     }
     char id[UUID_STR_LEN];
@@ -240,7 +275,7 @@ static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
     int rc = binding_host_invoke_id(h->bindings, fn, &ev, admin_done, NULL, id);
     free(text);
     if (rc != 0) {
-        respond_error(req, 503, "the host is stopping");
+        admin_respond_error(req, 503, "the host is stopping");
         return;
     }
     http_header_t hdr = {SV_LIT("x-invocation-id"), sv_cstr(id)};
@@ -252,12 +287,12 @@ static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
 static int key_scope(host_t *h, http_request_t *req, route_params_t *p, key_scope_t *scope,
                      const char **fname)
 {
-    const char *tmpl_fn = param(req, p, "name");
+    const char *tmpl_fn = admin_param(req, p, "name");
     *fname = NULL;
     if (tmpl_fn) {
         function_t *fn = app_function(h->app, tmpl_fn);
         if (!fn) {
-            respond_error(req, 404, "no function named '%s'", tmpl_fn);
+            admin_respond_error(req, 404, "no function named '%s'", tmpl_fn);
             return -1;
         }
         *scope = KEYS_FUNCTION;
@@ -274,7 +309,7 @@ static void keys_list(host_t *h, http_request_t *req, route_params_t *p)
     const char *fname;
     if (key_scope(h, req, p, &scope, &fname) != 0)
         return;
-    respond_json(req, 200, keystore_list(h->keys, scope, fname));
+    admin_respond_json(req, 200, keystore_list(h->keys, scope, fname), NULL);
 }
 
 static void key_op(host_t *h, http_request_t *req, route_params_t *p)
@@ -283,23 +318,23 @@ static void key_op(host_t *h, http_request_t *req, route_params_t *p)
     const char *fname;
     if (key_scope(h, req, p, &scope, &fname) != 0)
         return;
-    const char *kname = param(req, p, "key");
+    const char *kname = admin_param(req, p, "key");
     if (!kname)
         kname = "";
     char err[256] = "";
     if (req->method == METHOD_GET || req->method == METHOD_HEAD) {
         const char *v = keystore_get(h->keys, scope, fname, kname);
         if (!v) {
-            respond_error(req, 404, "no key named '%s'", kname);
+            admin_respond_error(req, 404, "no key named '%s'", kname);
             return;
         }
-        respond_json(req, 200, json_pack("{s:s, s:s}", "name", kname, "value", v));
+        admin_respond_json(req, 200, json_pack("{s:s, s:s}", "name", kname, "value", v), NULL);
         return;
     }
     if (req->method == METHOD_DELETE) {
         if (keystore_delete(h->keys, scope, fname, kname, err, sizeof err) != 0) {
             int master = scope == KEYS_HOST && strcmp(kname, "_master") == 0;
-            respond_error(req, master ? 400 : 404, "%s", err[0] ? err : "no such key");
+            admin_respond_error(req, master ? 400 : 404, "%s", err[0] ? err : "no such key");
             return;
         }
         http_respond(req, 204, NULL, 0, NULL, 0);
@@ -310,13 +345,14 @@ static void key_op(host_t *h, http_request_t *req, route_params_t *p)
     if (req->method == METHOD_PUT) {
         body = body_json(req, err, sizeof err);
         if (!body) {
-            respond_error(req, 400, "%s, e.g. {\"name\": \"%s\", \"value\": \"...\"}", err, kname);
+            admin_respond_error(req, 400, "%s, e.g. {\"name\": \"%s\", \"value\": \"...\"}", err,
+                                kname);
             return;
         }
         value = json_string_value(json_object_get(body, "value"));
         if (!value) {
             json_decref(body);
-            respond_error(req, 400, "field 'value' (a string) is required");
+            admin_respond_error(req, 400, "field 'value' (a string) is required");
             return;
         }
     }
@@ -324,10 +360,11 @@ static void key_op(host_t *h, http_request_t *req, route_params_t *p)
     int rc = keystore_set(h->keys, scope, fname, kname, value, out, sizeof out, err, sizeof err);
     json_decref(body);
     if (rc < 0) {
-        respond_error(req, 400, "%s", err);
+        admin_respond_error(req, 400, "%s", err);
         return;
     }
-    respond_json(req, rc == 1 ? 201 : 200, json_pack("{s:s, s:s}", "name", kname, "value", out));
+    admin_respond_json(req, rc == 1 ? 201 : 200, json_pack("{s:s, s:s}", "name", kname, "value",
+                       out), NULL);
 }
 
 static const admin_route_t routes[] = {
@@ -373,12 +410,12 @@ int admin_authorize(host_t *h, http_request_t *req, const char *what)
     /* A function's own key is valid, just not enough: 403, not 401. */
     key_level_t level = key.n ? keystore_check_any(h->keys, key.p, key.n) : KEY_NONE;
     if (level == KEY_NONE) {
-        respond_error(req, 401, "%s needs the master key (x-functions-key header or ?code=)",
-                      what);
+        admin_respond_error(req, 401, "%s needs the master key (x-functions-key header or ?code=)",
+                            what);
         return -1;
     }
     if (level != KEY_MASTER) {
-        respond_error(req, 403, "this key may not use %s; use the master key", what);
+        admin_respond_error(req, 403, "this key may not use %s; use the master key", what);
         return -1;
     }
     return 0;
@@ -409,7 +446,7 @@ void admin_handle(host_t *h, http_request_t *req)
     int r = router_lookup(h->admin_router, req->method, req->path.p, req->path.n, params,
                           scratch, scratch_len, &data, &allowed);
     if (r == ROUTER_NOT_FOUND) {
-        respond_error(req, 404, "no admin endpoint at this path");
+        admin_respond_error(req, 404, "no admin endpoint at this path");
         return;
     }
     const admin_route_t *route = data;

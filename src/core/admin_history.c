@@ -22,68 +22,21 @@
 #include "../telemetry/history.h"
 #include "../telemetry/log.h"
 #include "../telemetry/logstream.h"
+#include "admin_priv.h"
 #include "host.h"
 
 #define LIST_DEFAULT 50
 
 static json_t *jstr(const char *s);
 
-static void respond_json(http_request_t *req, int status, json_t *j)
-{
-    static const http_header_t ct = {{"Content-Type", 12}, {"application/json; charset=utf-8", 31}};
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text) {
-        http_respond(req, 500, NULL, 0, NULL, 0);
-        return;
-    }
-    http_respond(req, status, &ct, 1, text, strlen(text));
-    free(text);
-}
-
-static void respond_error(http_request_t *req, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void respond_error(http_request_t *req, int status, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    json_t *j = json_object();
-    json_object_set_new(j, "error", jstr(msg));
-    respond_json(req, status, j);
-}
-
 /* ---- query parameters ---- */
 
-/* The decoded value of query parameter name (in the request's arena), ""
- * for a name without '=', or NULL when absent or not decodable. */
+/* Query parameter name (admin_query), with one that does not decode taken
+ * as absent. */
 static const char *query_param(http_request_t *req, const char *name)
 {
-    sv_t q = req->query;
-    size_t nl = strlen(name), i = 0;
-    while (i < q.n) {
-        size_t end = i;
-        while (end < q.n && q.p[end] != '&')
-            end++;
-        size_t eq = i;
-        while (eq < end && q.p[eq] != '=')
-            eq++;
-        if (eq - i == nl && strncmp(q.p + i, name, nl) == 0) {
-            size_t n = eq < end ? end - eq - 1 : 0;
-            char *v = arena_alloc(&req->arena, n + 1);
-            if (!v)
-                return NULL;
-            long m = n ? url_decode(q.p + eq + 1, n, v, n + 1) : 0;
-            if (m < 0)
-                return NULL;
-            v[m] = '\0';
-            return v;
-        }
-        i = end + 1;
-    }
-    return NULL;
+    const char *v = admin_query(req, name);
+    return v && !strcmp(v, ADMIN_QUERY_BAD) ? NULL : v;
 }
 
 static int all_digits(const char *s)
@@ -259,11 +212,11 @@ static store_t *history_or_answer(host_t *h, http_request_t *req)
     if (st)
         return st;
     if (!h->app->history_enabled)
-        respond_error(req, 404, "the invocation history is off (host.json "
-                                "stratus.history.enabled is false)");
+        admin_respond_error(req, 404, "the invocation history is off (host.json "
+                            "stratus.history.enabled is false)");
     else
-        respond_error(req, 503, "the invocation history is not available (the host is "
-                                "starting or stopping)");
+        admin_respond_error(req, 503, "the invocation history is not available (the host is "
+                            "starting or stopping)");
     return NULL;
 }
 
@@ -274,7 +227,7 @@ static void list_done(store_req_t *r)
         char err[STORE_ERR_LEN];
         snprintf(err, sizeof err, "%s", r->err);
         store_req_cleanup(r);
-        respond_error(req, 500, "reading the invocation history: %s", err);
+        admin_respond_error(req, 500, "reading the invocation history: %s", err);
         return;
     }
     json_t *arr = json_array();
@@ -287,7 +240,7 @@ static void list_done(store_req_t *r)
         next = json_string(token);
     }
     store_req_cleanup(r);
-    respond_json(req, 200, json_pack("{s:o, s:o}", "invocations", arr, "next", next));
+    admin_respond_json(req, 200, json_pack("{s:o, s:o}", "invocations", arr, "next", next), NULL);
 }
 
 static void get_done(store_req_t *r)
@@ -295,20 +248,20 @@ static void get_done(store_req_t *r)
     http_request_t *req = r->data;
     if (r->status == STORE_ENOTFOUND) {
         store_req_cleanup(r);
-        respond_error(req, 404, "no invocation with this id in the history (never recorded, "
-                                "or removed by retention)");
+        admin_respond_error(req, 404, "no invocation with this id in the history (never recorded, "
+                            "or removed by retention)");
         return;
     }
     if (r->status != STORE_OK || !r->n_invs) {
         char err[STORE_ERR_LEN];
         snprintf(err, sizeof err, "%s", r->err);
         store_req_cleanup(r);
-        respond_error(req, 500, "reading the invocation history: %s", err);
+        admin_respond_error(req, 500, "reading the invocation history: %s", err);
         return;
     }
     json_t *j = record_json(&r->invs[0], 1);
     store_req_cleanup(r);
-    respond_json(req, 200, j);
+    admin_respond_json(req, 200, j, NULL);
 }
 
 /* After a refused submit: answer and release. */
@@ -318,9 +271,9 @@ static void submit_failed(http_request_t *req, store_req_t *r, int rc)
     snprintf(err, sizeof err, "%s", r->err);
     store_req_cleanup(r);
     if (rc == STORE_EINVAL)
-        respond_error(req, 400, "%s", err);
+        admin_respond_error(req, 400, "%s", err);
     else
-        respond_error(req, 503, "the invocation history cannot be read now: %s", err);
+        admin_respond_error(req, 503, "the invocation history cannot be read now: %s", err);
 }
 
 /* ---- routes ---- */
@@ -341,17 +294,17 @@ void admin_invocations_list(host_t *h, http_request_t *req, route_params_t *p)
         else if (!strcasecmp(v, "failed") || !strcasecmp(v, "failure"))
             f.status = STORE_HISTORY_FAILED;
         else
-            return respond_error(req, 400, "query parameter 'status': '%.100s' is not "
-                                 "'succeeded' or 'failed'", v);
+            return admin_respond_error(req, 400, "query parameter 'status': '%.100s' is not "
+                                       "'succeeded' or 'failed'", v);
     }
     if ((v = query_param(req, "since")) && *v && parse_time(v, &f.since_ms) != 0)
-        return respond_error(req, 400, "query parameter 'since': '%.100s' is not a time "
-                             "(ISO 8601 such as 2026-11-26T18:00:00Z, or milliseconds since "
-                             "the epoch)", v);
+        return admin_respond_error(req, 400, "query parameter 'since': '%.100s' is not a time "
+                                   "(ISO 8601 such as 2026-11-26T18:00:00Z, or milliseconds since "
+                                   "the epoch)", v);
     if ((v = query_param(req, "limit")) && *v) {
         if (!all_digits(v) || strlen(v) > 6 || atoi(v) < 1 || atoi(v) > STORE_HISTORY_LIST_MAX)
-            return respond_error(req, 400, "query parameter 'limit': '%.100s' is not a number "
-                                 "from 1 to %d", v, STORE_HISTORY_LIST_MAX);
+            return admin_respond_error(req, 400, "query parameter 'limit': '%.100s' is not a "
+                                       "number from 1 to %d", v, STORE_HISTORY_LIST_MAX);
         f.limit = (unsigned)atoi(v);
     }
     if ((v = query_param(req, "after")) && *v) {
@@ -364,14 +317,14 @@ void admin_invocations_list(host_t *h, http_request_t *req, route_params_t *p)
         }
         if (!us || nn == 0 || nn >= sizeof num || !all_digits(num) || !all_digits(us + 1) ||
             strlen(us + 1) > 9 || strtoll(num, NULL, 10) < 1)
-            return respond_error(req, 400, "query parameter 'after': '%.100s' is not a "
-                                 "position given as 'next' by an earlier answer", v);
+            return admin_respond_error(req, 400, "query parameter 'after': '%.100s' is not a "
+                                       "position given as 'next' by an earlier answer", v);
         f.after_batch = strtoll(num, NULL, 10);
         f.after_index = atoi(us + 1);
     }
     store_req_t *r = arena_calloc(&req->arena, sizeof *r);
     if (!r)
-        return respond_error(req, 500, "out of memory");
+        return admin_respond_error(req, 500, "out of memory");
     r->data = req;
     history_flush();
     int rc = store_history_list(st, r, &f, list_done);
@@ -390,7 +343,7 @@ void admin_invocation_get(host_t *h, http_request_t *req, route_params_t *p)
             id = arena_strndup(&req->arena, p->v[i].value.p, p->v[i].value.n);
     store_req_t *r = arena_calloc(&req->arena, sizeof *r);
     if (!id || !r)
-        return respond_error(req, 500, "out of memory");
+        return admin_respond_error(req, 500, "out of memory");
     r->data = req;
     history_flush();
     int rc = store_history_get(st, r, id, get_done);
@@ -403,23 +356,23 @@ void admin_logs(host_t *h, http_request_t *req, route_params_t *p)
     (void)p;
     const char *follow = query_param(req, "follow");
     if (!follow || (strcasecmp(follow, "true") && strcmp(follow, "1")))
-        return respond_error(req, 400, "the live log is streamed: add follow=true (past "
-                             "invocations' lines are in /admin/invocations/{id})");
+        return admin_respond_error(req, 400, "the live log is streamed: add follow=true (past "
+                                   "invocations' lines are in /admin/invocations/{id})");
     const char *fn = query_param(req, "function");
     if (fn && *fn && !app_function(h->app, fn))
-        return respond_error(req, 404, "no function named '%.128s'", fn);
+        return admin_respond_error(req, 404, "no function named '%.128s'", fn);
     const char *format = query_param(req, "format");
     int json = 1;
     if (format && *format) {
         if (!strcasecmp(format, "text"))
             json = 0;
         else if (strcasecmp(format, "json"))
-            return respond_error(req, 400, "query parameter 'format': '%.50s' is not 'json' "
-                                 "or 'text'", format);
+            return admin_respond_error(req, 400, "query parameter 'format': '%.50s' is not 'json' "
+                                       "or 'text'", format);
     }
     if (h->stopping)
-        return respond_error(req, 503, "the host is stopping");
+        return admin_respond_error(req, 503, "the host is stopping");
     if (logstream_follow(req, fn && *fn ? fn : NULL, json) != 0)
-        respond_error(req, 503, "%d clients already follow the log; try again later",
-                      LOGSTREAM_MAX_CLIENTS);
+        admin_respond_error(req, 503, "%d clients already follow the log; try again later",
+                            LOGSTREAM_MAX_CLIENTS);
 }

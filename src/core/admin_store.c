@@ -32,35 +32,7 @@
 #define BLOB_READ_MAX ((size_t)256 * 1024 * 1024) /* largest blob GET serves */
 #define TTL_MAX_S (365LL * 24 * 3600 * 100)          /* a century: beyond is "never" anyway */
 
-/* ---- answers ---- */
-
-static void respond(http_request_t *req, int status, json_t *j, const http_header_t *extra)
-{
-    http_header_t hdr[2] = {{SV_LIT("Content-Type"), SV_LIT("application/json; charset=utf-8")}};
-    size_t nh = 1;
-    if (extra)
-        hdr[nh++] = *extra;
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text) {
-        http_respond(req, 500, NULL, 0, NULL, 0);
-        return;
-    }
-    http_respond(req, status, hdr, nh, text, strlen(text));
-    free(text);
-}
-
-static void fail(http_request_t *req, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void fail(http_request_t *req, int status, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    respond(req, status, json_pack("{s:s}", "error", msg), NULL);
-}
+/* ---- answers and request parts (the helpers are admin.c's) ---- */
 
 static void fail_store(http_request_t *req, int status, const char *err)
 {
@@ -77,41 +49,8 @@ static void fail_store(http_request_t *req, int status, const char *err)
     const char *msg = err && *err ? err : store_strerror(status);
     if (status == STORE_ESTOPPED)
         msg = "the host is stopping";
-    respond(req, code, json_pack("{s:s}", "error", msg), status == STORE_EFULL ? &retry : NULL);
-}
-
-/* ---- request parts ---- */
-
-static const char *param(http_request_t *req, route_params_t *p, const char *name)
-{
-    for (size_t i = 0; i < p->n; i++)
-        if (sv_ieq_cstr(p->v[i].name, name) && p->v[i].value.p)
-            return arena_strndup(&req->arena, p->v[i].value.p, p->v[i].value.n);
-    return NULL;
-}
-
-/* The decoded value of query parameter name (case-insensitive) in the
- * request's arena; NULL when absent; "\x01" (never a valid value) when
- * malformed. */
-static const char *query(http_request_t *req, const char *name)
-{
-    sv_t q = req->query;
-    size_t nl = strlen(name), i = 0;
-    while (i < q.n) {
-        size_t end = i;
-        while (end < q.n && q.p[end] != '&')
-            end++;
-        if (end - i >= nl && strncasecmp(q.p + i, name, nl) == 0 &&
-            (end - i == nl || q.p[i + nl] == '=')) {
-            size_t off = end - i == nl ? nl : nl + 1, n = end - i - off;
-            char *v = arena_alloc(&req->arena, n + 1);
-            if (!v || url_decode(q.p + i + off, n, v, n + 1) < 0)
-                return "\x01";
-            return v;
-        }
-        i = end + 1;
-    }
-    return NULL;
+    admin_respond_json(req, code, json_pack("{s:s}", "error", msg),
+                       status == STORE_EFULL ? &retry : NULL);
 }
 
 /* Query parameter name as an integer in [lo, hi]: 1 with *out set, 0 when
@@ -119,14 +58,15 @@ static const char *query(http_request_t *req, const char *name)
 static int query_int(http_request_t *req, const char *name, long long lo, long long hi,
                      long long *out)
 {
-    const char *v = query(req, name);
+    const char *v = admin_query(req, name);
     if (!v)
         return 0;
     char *end;
     long long n = strtoll(v, &end, 10);
     if (!*v || *end || n < lo || n > hi) {
-        fail(req, 400, "query parameter '%s' must be an integer from %lld to %lld, not '%.40s'",
-             name, lo, hi, v[0] == '\x01' ? "(malformed escape)" : v);
+        admin_respond_error(req, 400, "query parameter '%s' must be an integer from %lld to "
+                            "%lld, not '%.40s'", name, lo, hi,
+                            !strcmp(v, ADMIN_QUERY_BAD) ? "(malformed escape)" : v);
         return -1;
     }
     *out = n;
@@ -153,33 +93,37 @@ static void queue_done(store_req_t *sr)
             json_t *arr = json_array();
             for (size_t i = 0; i < sr->n_queues; i++)
                 json_array_append_new(arr, store_queue_info_json(&sr->queues[i]));
-            respond(req, 200, arr, NULL);
+            admin_respond_json(req, 200, arr, NULL);
             break;
         }
         case STORE_OP_QUEUE_COUNT:
-            respond(req, 200, sr->n_queues ? store_queue_info_json(&sr->queues[0]) : NULL, NULL);
+            admin_respond_json(req, 200,
+                               sr->n_queues ? store_queue_info_json(&sr->queues[0]) : NULL, NULL);
             break;
         case STORE_OP_QUEUE_PEEK: {
             json_t *arr = json_array();
             for (size_t i = 0; i < sr->n_msgs; i++)
                 json_array_append_new(arr, store_msg_json(&sr->msgs[i]));
-            respond(req, 200, json_pack("{s:s, s:o}", "queue", job->queue, "messages", arr),
-                    NULL);
+            admin_respond_json(req, 200,
+                               json_pack("{s:s, s:o}", "queue", job->queue, "messages", arr),
+                               NULL);
             break;
         }
         case STORE_OP_QUEUE_PUT: {
             json_t *m = sr->n_msgs ? store_msg_json(&sr->msgs[0]) : NULL;
             if (m)
                 json_object_set_new(m, "queue", json_string(job->queue));
-            respond(req, 201, m, NULL);
+            admin_respond_json(req, 201, m, NULL);
             break;
         }
         case STORE_OP_QUEUE_CLEAR:
-            respond(req, 200, json_pack("{s:s, s:I}", "queue", job->queue, "deleted",
-                                        (json_int_t)sr->count), NULL);
+            admin_respond_json(req, 200,
+                               json_pack("{s:s, s:I}", "queue", job->queue, "deleted",
+                               (json_int_t)sr->count),
+                               NULL);
             break;
         default:
-            respond(req, 500, json_pack("{s:s}", "error", "unexpected store operation"), NULL);
+            admin_respond_error(req, 500, "unexpected store operation");
         }
     }
     store_req_cleanup(sr);
@@ -192,18 +136,18 @@ static queue_job_t *queue_job(host_t *h, http_request_t *req, route_params_t *p,
 {
     *st = binding_host_default_store(h->bindings);
     if (!*st) {
-        fail(req, 503, "the host has no store open");
+        admin_respond_error(req, 503, "the host has no store open");
         return NULL;
     }
-    const char *name = param(req, p, "name");
+    const char *name = admin_param(req, p, "name");
     char err[STORE_ERR_LEN];
     if (name && store_queue_name_check(name, err, sizeof err) != STORE_OK) {
-        fail(req, 400, "%s", err);
+        admin_respond_error(req, 400, "%s", err);
         return NULL;
     }
     queue_job_t *job = calloc(1, sizeof *job);
     if (!job) {
-        fail(req, 500, "out of memory");
+        admin_respond_error(req, 500, "out of memory");
         return NULL;
     }
     job->req = req;
@@ -250,9 +194,9 @@ static void queue_messages(host_t *h, http_request_t *req, route_params_t *p)
         if (query_int(req, "visibilitytimeout", 0, STORE_MAX_VISIBILITY_MS / 1000, &vis) < 0 ||
             query_int(req, "messagettl", -1, TTL_MAX_S, &ttl) < 0)
             return;
-        if (query(req, "messagettl") && ttl == 0) {
-            fail(req, 400, "query parameter 'messagettl' must be -1 (never expires) or a number "
-                           "of seconds from 1");
+        if (admin_query(req, "messagettl") && ttl == 0) {
+            admin_respond_error(req, 400, "query parameter 'messagettl' must be -1 (never "
+                                "expires) or a number of seconds from 1");
             return;
         }
     }
@@ -322,9 +266,9 @@ static void blob_after(uv_work_t *w, int cancelled)
                                 [-BLOBDIR_E2BIG] = 413, [-BLOBDIR_ECONFLICT] = 409,
                                 [-BLOBDIR_EIO] = 500};
     if (cancelled) {
-        fail(req, 503, "the host is stopping");
+        admin_respond_error(req, 503, "the host is stopping");
     } else if (job->status != BLOBDIR_OK) {
-        fail(req, codes[-job->status], "%s", job->err);
+        admin_respond_error(req, codes[-job->status], "%s", job->err);
     } else if (job->op == BLOB_GET) {
         static const http_header_t ct = {SV_LIT("Content-Type"),
                                          SV_LIT("application/octet-stream")};
@@ -332,18 +276,19 @@ static void blob_after(uv_work_t *w, int cancelled)
     } else if (job->op == BLOB_DELETE) {
         http_respond(req, 204, NULL, 0, NULL, 0);
     } else if (job->op == BLOB_PUT) {
-        respond(req, job->created ? 201 : 200,
-                json_pack("{s:s, s:s, s:I, s:b}", "container", job->container, "name",
-                          job->name, "length", (json_int_t)req->body.len, "created",
-                          job->created),
-                NULL);
+        admin_respond_json(req, job->created ? 201 : 200,
+                           json_pack("{s:s, s:s, s:I, s:b}", "container", job->container, "name",
+                           job->name, "length", (json_int_t)req->body.len, "created",
+                           job->created),
+                           NULL);
     } else if (job->op == BLOB_LIST) {
-        respond(req, 200, json_pack("{s:s, s:s, s:O, s:b}", "container", job->container,
-                                    "prefix", job->prefix ? job->prefix : "", "blobs",
-                                    job->json, "truncated", job->truncated),
-                NULL);
+        admin_respond_json(req, 200,
+                           json_pack("{s:s, s:s, s:O, s:b}", "container", job->container,
+                           "prefix", job->prefix ? job->prefix : "", "blobs", job->json,
+                           "truncated", job->truncated),
+                           NULL);
     } else {
-        respond(req, 200, json_incref(job->json), NULL);
+        admin_respond_json(req, 200, json_incref(job->json), NULL);
     }
     json_decref(job->json);
     buf_free(&job->data);
@@ -355,7 +300,7 @@ static void blob_start(host_t *h, http_request_t *req, blob_op_t op, const char 
 {
     blob_job_t *job = calloc(1, sizeof *job);
     if (!job) {
-        fail(req, 500, "out of memory");
+        admin_respond_error(req, 500, "out of memory");
         return;
     }
     job->req = req;
@@ -368,7 +313,7 @@ static void blob_start(host_t *h, http_request_t *req, blob_op_t op, const char 
     buf_init(&job->data, BLOB_READ_MAX);
     int rc = uv_queue_work(h->loop, &job->work, blob_work, blob_after);
     if (rc != 0) {
-        fail(req, 500, "cannot start the blob operation: %s", uv_strerror(rc));
+        admin_respond_error(req, 500, "cannot start the blob operation: %s", uv_strerror(rc));
         buf_free(&job->data);
         free(job);
     }
@@ -382,28 +327,29 @@ static void blob_containers(host_t *h, http_request_t *req, route_params_t *p)
 
 static void blob_op(host_t *h, http_request_t *req, route_params_t *p)
 {
-    const char *container = param(req, p, "container");
-    const char *name = param(req, p, "name");
+    const char *container = admin_param(req, p, "container");
+    const char *name = admin_param(req, p, "name");
     char err[512];
     if (!container || blobpath_container_check(container, err, sizeof err) != 0) {
-        fail(req, 400, "%s", container ? err : "a container name is required");
+        admin_respond_error(req, 400, "%s", container ? err : "a container name is required");
         return;
     }
     if (!name) {
         if (req->method != METHOD_GET && req->method != METHOD_HEAD) {
-            fail(req, 400, "a blob name is required: /admin/blobs/%s/NAME", container);
+            admin_respond_error(req, 400, "a blob name is required: /admin/blobs/%s/NAME",
+                                container);
             return;
         }
-        const char *prefix = query(req, "prefix");
+        const char *prefix = admin_query(req, "prefix");
         if (prefix && prefix[0] == '\x01') {
-            fail(req, 400, "query parameter 'prefix' has a malformed escape");
+            admin_respond_error(req, 400, "query parameter 'prefix' has a malformed escape");
             return;
         }
         blob_start(h, req, BLOB_LIST, container, NULL, prefix);
         return;
     }
     if (blobpath_name_check(name, err, sizeof err) != 0) {
-        fail(req, 400, "%s", err);
+        admin_respond_error(req, 400, "%s", err);
         return;
     }
     blob_op_t op = req->method == METHOD_PUT      ? BLOB_PUT
