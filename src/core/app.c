@@ -54,17 +54,7 @@ char *app__xstrdup(const char *s)
     return p;
 }
 
-json_t *app__get(const json_t *obj, const char *key)
-{
-    const char *k;
-    json_t *v;
-    if (!json_is_object(obj))
-        return NULL;
-    json_object_foreach((json_t *)obj, k, v)
-        if (strcasecmp(k, key) == 0)
-            return json_is_null(v) ? NULL : v;
-    return NULL;
-}
+json_t *app__get(const json_t *obj, const char *key) { return binding_conf_get(obj, key); }
 
 void app__escape(const char *s, char *out, size_t n)
 {
