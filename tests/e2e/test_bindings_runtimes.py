@@ -86,7 +86,8 @@ def blob_texts(app, container, count, timeout=30):
 
     def ready():
         try:
-            names = sorted(os.listdir(d))
+            # outputs are written to a hidden temporary name and renamed
+            names = sorted(n for n in os.listdir(d) if not n.startswith("."))
         except OSError:
             return None
         return names if len(names) >= count else None
