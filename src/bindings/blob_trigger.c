@@ -39,7 +39,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +49,7 @@
 #include "../telemetry/log.h"
 #include "../util/blobpath.h"
 #include "../util/buf.h"
+#include "../util/codec.h"
 #include "../util/dirwatch.h"
 
 #define RECEIPT_NS "blob-receipts"
@@ -146,12 +146,11 @@ static void receipt_key(const blob_src_t *s, const char *name, char *key)
     if (n >= 0 && n <= STORE_KEY_MAX)
         return;
     /* Too long for a key: the blob name's SHA-256 stands for it. */
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    char hex[2 * EVP_MAX_MD_SIZE + 1] = "";
-    if (EVP_Digest(name, strlen(name), md, &mdlen, EVP_sha256(), NULL))
-        for (unsigned k = 0; k < mdlen; k++)
-            snprintf(hex + 2 * k, 3, "%02x", md[k]);
+    unsigned char md[SHA256_LEN];
+    char hex[2 * SHA256_LEN + 1];
+    sha256(name, strlen(name), md);
+    for (unsigned k = 0; k < SHA256_LEN; k++)
+        snprintf(hex + 2 * k, 3, "%02x", md[k]);
     snprintf(key, STORE_KEY_MAX + 1, "%s/%s/#sha256:%s", fn, s->container, hex);
 }
 

@@ -34,15 +34,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/random.h>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <openssl/sha.h>
+
+#include "../util/codec.h"
 
 #define MAX_KEYS 1000       /* per scope */
 #define FN_NAME_MAX 128     /* function names used as file names */
 #define FILE_MAX (8u << 20) /* largest key file read */
-#define DIGEST_LEN SHA256_DIGEST_LENGTH
+#define DIGEST_LEN SHA256_LEN
 
 typedef struct entry {
     char *name, *value;
@@ -80,7 +82,7 @@ __attribute__((format(printf, 3, 4))) static int seterr(char *err, size_t errlen
 
 static void digest(const char *s, size_t n, unsigned char *out)
 {
-    SHA256((const unsigned char *)(s ? s : ""), s ? n : 0, out);
+    sha256(s ? s : "", s ? n : 0, out);
 }
 
 static void secret_free(char *s)
@@ -740,7 +742,7 @@ int keys_generate(char *out, size_t outlen)
 {
     unsigned char raw[40], b64[64];
     size_t j = 0;
-    if (!out || outlen < 55 || RAND_bytes(raw, sizeof raw) != 1)
+    if (!out || outlen < 55 || getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
         return -1;
     int n = EVP_EncodeBlock(b64, raw, sizeof raw);
     for (int i = 0; i < n && b64[i] != '='; i++)

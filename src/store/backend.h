@@ -40,6 +40,9 @@ typedef struct store_backend {
     const char *(*check_result)(void *be);
     /* Close and free what open made. */
     void (*close)(void *be);
+    /* Optional: give back caches that can be rebuilt (the store has been
+     * idle for STORE_IDLE_RELEASE_MS after work). */
+    void (*release)(void *be);
 } store_backend_t;
 
 extern const store_backend_t store_backend_sqlite;

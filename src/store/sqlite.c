@@ -525,6 +525,15 @@ static int migrate(sq_t *s, char *err, size_t errlen)
     return STORE_OK;
 }
 
+/* The page cache fills up to cache_size while busy; an idle host gives
+ * it back (it is read again from the file, or the OS cache, when needed). */
+static void sq_release(void *be)
+{
+    sq_t *s = be;
+    if (s)
+        sqlite3_db_release_memory(s->db);
+}
+
 static void sq_close(void *be)
 {
     sq_t *s = be;
@@ -627,4 +636,5 @@ const store_backend_t store_backend_sqlite = {
     .schema_version = sq_version,
     .check_result = sq_check,
     .close = sq_close,
+    .release = sq_release,
 };

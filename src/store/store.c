@@ -14,6 +14,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -280,21 +283,44 @@ static void thread_main(void *arg)
 {
     store_t *st = arg;
     const uint64_t sweep_ns = (uint64_t)STORE_SWEEP_INTERVAL_MS * 1000000u;
-    uint64_t last_sweep = uv_hrtime();
+    const uint64_t release_ns = (uint64_t)STORE_IDLE_RELEASE_MS * 1000000u;
+    uint64_t last_sweep = uv_hrtime(), last_work = 0;
+    int worked = 0; /* work done since the backend last released its caches */
     uv_mutex_lock(&st->mu);
     for (;;) {
+        int release = 0;
         while (!st->pend_head && !st->stopping) {
-            uint64_t now = uv_hrtime();
-            if (now - last_sweep >= sweep_ns)
+            uint64_t now = uv_hrtime(), until = last_sweep + sweep_ns;
+            if (now >= until)
                 break;
-            uv_cond_timedwait(&st->cv, &st->mu, last_sweep + sweep_ns - now);
+            if (worked && st->backend->release) {
+                if (now - last_work >= release_ns) {
+                    release = 1;
+                    break;
+                }
+                if (last_work + release_ns < until)
+                    until = last_work + release_ns;
+            }
+            uv_cond_timedwait(&st->cv, &st->mu, until - now);
         }
         if (!st->pend_head) {
             if (st->stopping)
                 break;
             uv_mutex_unlock(&st->mu);
-            sweep_now(st);
-            last_sweep = uv_hrtime();
+            if (release) {
+                uv_mutex_lock(&st->db_mu);
+                st->backend->release(st->be);
+                uv_mutex_unlock(&st->db_mu);
+#ifdef __GLIBC__
+                /* What was freed stays in the process unless at the top of
+                 * a heap: hand the free pages of every arena back. */
+                malloc_trim(0);
+#endif
+                worked = 0;
+            } else {
+                sweep_now(st);
+                last_sweep = uv_hrtime();
+            }
             uv_mutex_lock(&st->mu);
             continue;
         }
@@ -311,6 +337,8 @@ static void thread_main(void *arg)
         uv_mutex_unlock(&st->mu);
 
         run_batch(st, st->batch, n);
+        worked = 1;
+        last_work = uv_hrtime();
         for (size_t i = 0; i + 1 < n; i++)
             st->batch[i]->next_ = st->batch[i + 1];
 

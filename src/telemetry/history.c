@@ -189,6 +189,8 @@ static void on_log_line(int level, const char *category, const char *invocation_
 static void flush_cb(uv_timer_t *t);
 static void prune_cb(uv_timer_t *t);
 
+static void schedule(void);
+
 static void record_free(store_inv_t *r)
 {
     free(r->function);
@@ -257,8 +259,7 @@ void history_record(invocation_t *inv, int ok, int status, uint64_t duration_ns,
     r->error = reason ? dup_bounded(reason, STORE_HISTORY_ERROR_MAX) : NULL;
     memcpy(r->traceparent, inv->traceparent, sizeof r->traceparent);
     r->logs = history_capture_take(inv->id);
-    if (!H.put_busy && !uv_is_active((uv_handle_t *)&H.flush_timer))
-        uv_timer_start(&H.flush_timer, flush_cb, HISTORY_FLUSH_MS, 0);
+    schedule();
 }
 
 /* ---- writing and retention ------------------------------------------------------- */
@@ -326,8 +327,7 @@ static void put_done(store_req_t *req)
             uv_timer_start(&H.prune_timer, prune_cb, HISTORY_PRUNE_MIN_MS - since,
                            HISTORY_PRUNE_MS);
     }
-    if (H.npending && !uv_is_active((uv_handle_t *)&H.flush_timer))
-        uv_timer_start(&H.flush_timer, flush_cb, HISTORY_FLUSH_MS, 0);
+    schedule();
 }
 
 /* Submit up to STORE_HISTORY_PUT_MAX buffered records in one put. 0 when
@@ -358,7 +358,30 @@ static int submit(void)
         record_free(&H.pending[i]);
     memmove(H.pending, H.pending + n, (H.npending - n) * sizeof *H.pending);
     H.npending -= n;
+    if (!H.npending && H.cap > HISTORY_KEEP_CAP) {
+        /* A burst is over: give its memory back. */
+        store_inv_t *small = realloc(H.pending, HISTORY_KEEP_CAP * sizeof *small);
+        if (small) {
+            H.pending = small;
+            H.cap = HISTORY_KEEP_CAP;
+        }
+    }
     return 0;
+}
+
+/* What the buffer needs next: a put now when a batch is waiting and none
+ * is in flight (put_done calls this again), else the tick. */
+static void schedule(void)
+{
+    if (!H.npending || H.put_busy || !H.running)
+        return;
+    if (H.npending >= HISTORY_BATCH && submit() == 0) {
+        if (H.put_busy)
+            uv_timer_stop(&H.flush_timer);
+        return;
+    }
+    if (!uv_is_active((uv_handle_t *)&H.flush_timer))
+        uv_timer_start(&H.flush_timer, flush_cb, HISTORY_FLUSH_MS, 0);
 }
 
 static void flush_cb(uv_timer_t *t)

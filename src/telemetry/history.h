@@ -5,9 +5,12 @@
  * the admin API (/admin/invocations) and `stratus invocations`.
  *
  * Off the request path: history_record() only fills a record in memory;
- * records are written to the store in one put every HISTORY_FLUSH_MS (in
- * the store's group commit with everything else; the store keeps a put as
- * one row, so the cost is per batch, not per invocation). Log lines that carry an
+ * records are written to the store in one put HISTORY_FLUSH_MS after the
+ * first of them, or as soon as HISTORY_BATCH wait and no put is in flight
+ * (in the store's group commit with everything else; the store keeps a
+ * put as one row, so the cost is per batch, not per invocation). When the
+ * store falls behind, at most HISTORY_PENDING_MAX records wait; newer ones
+ * are dropped and counted (stratus_history_records_dropped_total). Log lines that carry an
  * invocation id are captured while the invocation runs (a log observer),
  * bounded by HISTORY_LOG_LINES and HISTORY_LOG_BYTES per invocation, and
  * attached to its record. Retention (count and age, host.json
@@ -30,7 +33,9 @@
 #define HISTORY_FLUSH_MS 1000
 #define HISTORY_PRUNE_MS 60000
 #define HISTORY_PRUNE_MIN_MS 1000      /* retention after writes: at most this often */
-#define HISTORY_PENDING_MAX 50000      /* records buffered; past it new ones are dropped */
+#define HISTORY_PENDING_MAX 16384      /* records buffered; past it new ones are dropped */
+#define HISTORY_BATCH 2048             /* this many buffered: written at once, not at the tick */
+#define HISTORY_KEEP_CAP 256           /* buffer slots kept once everything is written */
 #define HISTORY_LOG_LINES 100          /* captured lines per invocation */
 #define HISTORY_LOG_BYTES (16 * 1024)  /* captured bytes per invocation */
 #define HISTORY_LINE_MAX 2048          /* bytes of one captured line */

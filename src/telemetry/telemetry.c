@@ -416,12 +416,38 @@ static int write_process(buf_t *b)
     return rc;
 }
 
+/* The invocation history's own counters, while it runs. */
+static int write_history(buf_t *b)
+{
+    if (!history_store())
+        return 0;
+    history_stats_t h;
+    history_stats(&h);
+    int rc = metrics_family(b, "stratus_history_records_written_total",
+                            "Invocation records written to the history.", "counter");
+    if (rc == 0)
+        rc = metrics_sample_u(b, "stratus_history_records_written_total", NULL, h.written);
+    if (rc == 0)
+        rc = metrics_family(b, "stratus_history_records_dropped_total",
+                            "Invocation records not kept: the store fell behind, was full, "
+                            "or failed.", "counter");
+    if (rc == 0)
+        rc = metrics_sample_u(b, "stratus_history_records_dropped_total", NULL, h.dropped);
+    if (rc == 0)
+        rc = metrics_family(b, "stratus_history_records_pending",
+                            "Invocation records waiting to be written.", "gauge");
+    if (rc == 0)
+        rc = metrics_sample_u(b, "stratus_history_records_pending", NULL, (uint64_t)h.pending);
+    return rc;
+}
+
 int telemetry_write_metrics(buf_t *b, const telemetry_scrape_t *x)
 {
     static const telemetry_scrape_t none = {0};
     if (!x)
         x = &none;
-    if (write_functions(b) != 0 || write_workers(b, x) != 0 || write_queues(b, x) != 0)
+    if (write_functions(b) != 0 || write_workers(b, x) != 0 || write_queues(b, x) != 0 ||
+        write_history(b) != 0)
         return -1;
     return write_process(b);
 }

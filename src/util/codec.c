@@ -1,14 +1,30 @@
 /*
- * codec.c -- UTF-8 checks and base64 (see codec.h). The base64 work is
- * OpenSSL's (EVP_EncodeBlock/EVP_DecodeBlock), done in slices so its int
- * lengths never overflow.
+ * codec.c -- UTF-8 checks, base64 and SHA-256 (see codec.h). The base64
+ * work is OpenSSL's (EVP_EncodeBlock/EVP_DecodeBlock), done in slices so
+ * its int lengths never overflow.
+ *
+ * SHA-256 uses OpenSSL's direct SHA256_Init/Update/Final, which OpenSSL 3
+ * lists as deprecated in favour of EVP_Digest. They are kept on purpose: the
+ * EVP path loads the provider machinery on first use, which costs the host
+ * about 2 MB of resident memory. It also looks the algorithm up on every
+ * call, and a keyed request hashes the key it brings.
  */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include "codec.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/sha.h>
+
+void sha256(const void *p, size_t n, unsigned char out[SHA256_LEN])
+{
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, p, n);
+    SHA256_Final(out, &c);
+}
 
 size_t utf8_char_len(const unsigned char *p, size_t n)
 {

@@ -26,4 +26,9 @@ int base64_encode(buf_t *out, const void *p, size_t n);
  * malformed input or when out would pass its limit. */
 int base64_decode(buf_t *out, const char *s, size_t n);
 
+#define SHA256_LEN 32
+
+/* The SHA-256 digest of the n bytes at p. */
+void sha256(const void *p, size_t n, unsigned char out[SHA256_LEN]);
+
 #endif

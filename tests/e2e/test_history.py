@@ -168,6 +168,42 @@ def test_retention_keeps_max_count(make_app, start_host):
         invocations(h, "?limit=100")["invocations"]))
 
 
+def metric(h, name):
+    r = h.get("/metrics")
+    assert r.status == 200, r.text
+    m = re.search(r"^%s (\d+)$" % name, r.text, re.M)
+    return int(m.group(1)) if m else None
+
+
+def test_a_burst_is_written_whole(make_app, start_host):
+    """More records than one batch, as fast as the clients can send them:
+    every one reaches the store (none dropped) and the counters say so."""
+    import http.client
+    h = native_host(make_app, start_host, history={"maxCount": 100000})
+    per, clients = 800, 8
+
+    def client():
+        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+        for _ in range(per):
+            c.request("GET", "/api/fails")
+            r = c.getresponse()
+            r.read()
+            assert r.status == 500
+        c.close()
+    ts = [threading.Thread(target=client) for _ in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    total = per * clients
+    assert wait_for(lambda: metric(h, "stratus_history_records_written_total") == total,
+                    timeout=30), h.get("/metrics").text[-1500:]
+    assert metric(h, "stratus_history_records_dropped_total") == 0
+    assert metric(h, "stratus_history_records_pending") == 0
+    page = invocations(h, "?function=fails&limit=1")["invocations"]
+    assert page and page[0]["status"] == "failed", page
+
+
 def test_history_can_be_turned_off(make_app, start_host):
     h = native_host(make_app, start_host, history={"enabled": False})
     assert h.get("/api/talk").status == 200

@@ -63,10 +63,34 @@ TEST(base64_malformed)
     buf_free(&d);
 }
 
+static void hexof(const unsigned char *d, char *out)
+{
+    for (int i = 0; i < SHA256_LEN; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+TEST(sha256_known_digests)
+{
+    /* FIPS 180-2 examples and the empty message. */
+    unsigned char d[SHA256_LEN];
+    char hex[2 * SHA256_LEN + 1];
+    sha256("", 0, d);
+    hexof(d, hex);
+    CHECK_STR(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha256("abc", 3, d);
+    hexof(d, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha256(two, strlen(two), d);
+    hexof(d, hex);
+    CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
 int main(void)
 {
     RUN(utf8);
     RUN(base64_round_trip);
     RUN(base64_malformed);
+    RUN(sha256_known_digests);
     return TEST_REPORT();
 }
