@@ -74,21 +74,24 @@ static void put_text(pack_t *b, const char *s, size_t n)
     put_bytes(b, s, n);
 }
 
-static int hexv(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+/* Values of the lower-case hex digits; 0xff for every other byte. Every
+ * record's id and traceparent go through it: 82 digits per invocation. */
+static const unsigned char HEXV[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+    ['f'] = 16,
+}; /* the value plus one, so that 0 means "not a digit" */
 
 /* n hex digits at s (lower-case) into n / 2 bytes; 0 or -1. */
 static int unhex(const char *s, size_t n, unsigned char *out)
 {
+    unsigned bad = 0;
     for (size_t i = 0; i < n; i += 2) {
-        int hi = hexv(s[i]), lo = hexv(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i / 2] = (unsigned char)(hi << 4 | lo);
+        unsigned hi = HEXV[(unsigned char)s[i]], lo = HEXV[(unsigned char)s[i + 1]];
+        bad |= !hi | !lo;
+        out[i / 2] = (unsigned char)((hi - 1) << 4 | ((lo - 1) & 0xf));
     }
-    return 0;
+    return bad ? -1 : 0;
 }
 
 static void hex(const unsigned char *p, size_t n, char *out)
@@ -142,8 +145,8 @@ typedef struct names {
 /* name's index, added when new; -1 when the table is full. */
 static int name_index(names_t *t, const char *name)
 {
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->v[i], name) == 0)
+    for (size_t i = 0; i < t->n; i++) /* the host hands the same pointers */
+        if (t->v[i] == name || strcmp(t->v[i], name) == 0)
             return (int)i;
     if (t->n == MAX_NAMES)
         return -1;
@@ -151,39 +154,72 @@ static int name_index(names_t *t, const char *name)
     return (int)t->n++;
 }
 
+/* v as a varint at p (at most 10 bytes); its length. */
+static size_t var_at(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            p[n] |= 0x80;
+        n++;
+    } while (v);
+    return n;
+}
+
+static size_t var_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >>= 7)
+        n++;
+    return n;
+}
+
+/* One record, built without an allocation: the fixed part (flags, times,
+ * names, id, traceparent) on the stack, then the texts. */
 static void pack_record(pack_t *b, const store_inv_t *v, int64_t base, int fn, int trig)
 {
+    unsigned char fx[1 + 5 * 10 + 10 + STORE_ID_LEN + 10 + sizeof v->traceparent];
+    size_t n = 1;
     unsigned char id[16], tp[25];
     int id_bin = uuid_bin(v->id, id) == 0, tpb = tp_bin(v->traceparent, tp) == 0;
-    pack_t r = {0};
-    unsigned char flags = (unsigned char)((v->ok ? REC_OK : 0) | (id_bin ? REC_ID_BIN : 0) |
-                                          (tpb ? REC_TP_BIN : 0) | (v->error ? REC_ERROR : 0) |
-                                          (v->logs ? REC_LOGS : 0));
-    put_bytes(&r, &flags, 1);
+    fx[0] = (unsigned char)((v->ok ? REC_OK : 0) | (id_bin ? REC_ID_BIN : 0) |
+                            (tpb ? REC_TP_BIN : 0) | (v->error ? REC_ERROR : 0) |
+                            (v->logs ? REC_LOGS : 0));
     /* zig-zag: a record may start before the batch's base */
     int64_t d = v->start_ms - base;
-    put_var(&r, d >= 0 ? (uint64_t)d << 1 : ((uint64_t)(-d) << 1) - 1);
-    put_var(&r, (uint64_t)v->duration_us);
-    put_var(&r, (uint64_t)(v->http_status & 0xffff));
-    put_var(&r, (uint64_t)fn);
-    put_var(&r, (uint64_t)trig);
-    if (id_bin)
-        put_bytes(&r, id, 16);
-    else
-        put_text(&r, v->id, strlen(v->id));
-    if (tpb)
-        put_bytes(&r, tp, 25);
-    else
-        put_text(&r, v->traceparent, strlen(v->traceparent));
+    n += var_at(fx + n, d >= 0 ? (uint64_t)d << 1 : ((uint64_t)(-d) << 1) - 1);
+    n += var_at(fx + n, (uint64_t)v->duration_us);
+    n += var_at(fx + n, (uint64_t)(v->http_status & 0xffff));
+    n += var_at(fx + n, (uint64_t)fn);
+    n += var_at(fx + n, (uint64_t)trig);
+    if (id_bin) {
+        memcpy(fx + n, id, 16);
+        n += 16;
+    } else {
+        size_t k = strnlen(v->id, STORE_ID_LEN - 1);
+        n += var_at(fx + n, k);
+        memcpy(fx + n, v->id, k);
+        n += k;
+    }
+    if (tpb) {
+        memcpy(fx + n, tp, 25);
+        n += 25;
+    } else {
+        size_t k = strnlen(v->traceparent, sizeof v->traceparent - 1);
+        n += var_at(fx + n, k);
+        memcpy(fx + n, v->traceparent, k);
+        n += k;
+    }
+    size_t elen = v->error ? strlen(v->error) : 0, llen = v->logs ? strlen(v->logs) : 0;
+    size_t total = n + (v->error ? var_len(elen) + elen : 0) + (v->logs ? var_len(llen) + llen : 0);
+    put_var(b, total);
+    put_bytes(b, fx, n);
     if (v->error)
-        put_text(&r, v->error, strlen(v->error));
+        put_text(b, v->error, elen);
     if (v->logs)
-        put_text(&r, v->logs, strlen(v->logs));
-    if (r.oom)
-        b->oom = 1;
-    put_var(b, r.len);
-    put_bytes(b, r.p, r.len);
-    free(r.p);
+        put_text(b, v->logs, llen);
 }
 
 /* ---- unpacking -------------------------------------------------------------- */

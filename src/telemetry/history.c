@@ -28,6 +28,16 @@ typedef struct capture {
     unsigned more; /* lines that did not fit */
 } capture_t;
 
+#define NAME_BUCKETS 64
+#define NAMES_MAX 4096
+
+/* A function or trigger name kept for the records (one copy per name,
+ * not per record); freed when the history stops. */
+typedef struct name {
+    struct name *next;
+    char s[];
+} name_t;
+
 static struct {
     int running;
     uv_loop_t *loop;
@@ -47,6 +57,9 @@ static struct {
 
     capture_t *buckets[BUCKETS];
     size_t ncaptures;
+
+    name_t *names[NAME_BUCKETS]; /* function and trigger names the records point to */
+    size_t nnames;
 
     history_stats_t stats;
 } H;
@@ -191,10 +204,40 @@ static void prune_cb(uv_timer_t *t);
 
 static void schedule(void);
 
+/* The kept copy of name (made on first use), or NULL. */
+static const char *intern(const char *name)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    name_t **slot = &H.names[h % NAME_BUCKETS];
+    for (name_t *n = *slot; n; n = n->next)
+        if (strcmp(n->s, name) == 0)
+            return n->s;
+    size_t len = strlen(name);
+    name_t *n = H.nnames < NAMES_MAX ? malloc(sizeof *n + len + 1) : NULL;
+    if (!n)
+        return NULL;
+    memcpy(n->s, name, len + 1);
+    n->next = *slot;
+    *slot = n;
+    H.nnames++;
+    return n->s;
+}
+
+static void names_clear(void)
+{
+    for (size_t b = 0; b < NAME_BUCKETS; b++)
+        while (H.names[b]) {
+            name_t *n = H.names[b];
+            H.names[b] = n->next;
+            free(n);
+        }
+    H.nnames = 0;
+}
+
 static void record_free(store_inv_t *r)
 {
-    free(r->function);
-    free(r->trigger);
     free(r->error);
     free(r->logs);
 }
@@ -238,20 +281,18 @@ void history_record(invocation_t *inv, int ok, int status, uint64_t duration_ns,
     }
     /* Copies: the record is written up to a second later, and a reload may
      * free the function it came from before that. */
-    char *function = strdup(inv->fn->name);
-    char *trigger = strdup(inv->trigger_type ? inv->trigger_type
-                           : inv->fn->trigger ? inv->fn->trigger->type : "");
+    const char *function = intern(inv->fn->name);
+    const char *trigger = intern(inv->trigger_type ? inv->trigger_type
+                                 : inv->fn->trigger ? inv->fn->trigger->type : "");
     if (!function || !trigger) {
-        free(function);
-        free(trigger);
         free(history_capture_take(inv->id));
         H.stats.dropped++;
         return;
     }
     store_inv_t *r = &H.pending[H.npending++];
     memcpy(r->id, inv->id, sizeof r->id);
-    r->function = function;
-    r->trigger = trigger;
+    r->function = (char *)function; /* interned: not freed with the record */
+    r->trigger = (char *)trigger;
     r->duration_us = (int64_t)(duration_ns / 1000);
     r->start_ms = wall_ms() - (int64_t)(duration_ns / 1000000);
     r->ok = ok;
@@ -445,6 +486,7 @@ void history_stop(void)
     H.pending = NULL;
     H.npending = H.cap = 0;
     history_capture_clear();
+    names_clear();
     H.st = NULL;
 }
 
