@@ -745,11 +745,31 @@ static int run_tx(sq_t *s, store_req_t **reqs, size_t n, int64_t now, char *msg,
     return rc;
 }
 
+/* 1 when no request of the batch needs its commit on disk before it is
+ * acknowledged: the invocation history is best effort (a crash may lose
+ * its last records), so a batch of history writes alone is committed
+ * without waiting for the disk; the next durable commit syncs it too. */
+static int lazy_batch(const sq_t *s, store_req_t **reqs, size_t n)
+{
+    if (s->opts.sync_normal || s->read_only)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i]->op != STORE_OP_HISTORY_PUT && reqs[i]->op != STORE_OP_HISTORY_PRUNE)
+            return 0;
+    return 1;
+}
+
 unsigned sq_run(void *be, store_req_t **reqs, size_t n, int64_t now)
 {
     sq_t *s = be;
     char msg[200];
-    if (run_tx(s, reqs, n, now, msg, sizeof msg) == SQLITE_OK)
+    int lazy = lazy_batch(s, reqs, n);
+    if (lazy)
+        sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    int rc = run_tx(s, reqs, n, now, msg, sizeof msg);
+    if (lazy)
+        sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
         return 1;
     if (n == 1) {
         store__req_reset(reqs[0]);

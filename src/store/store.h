@@ -128,6 +128,7 @@ const char *store_strerror(int status);
 #define STORE_TTL_NEVER (-1)        /* a put's ttl: the message never expires */
 #define STORE_TIME_NEVER INT64_MAX  /* the expiration time of such a message */
 #define STORE_SWEEP_INTERVAL_MS 60000
+#define STORE_THREAD_NICE 5     /* the store's thread runs this much below the loop */
 #define STORE_IDLE_RELEASE_MS 1000 /* idle this long after work: the backend's caches are freed */
 
 /* ---- opening -------------------------------------------------------------- */

@@ -46,8 +46,9 @@ static struct {
     uv_timer_t flush_timer, prune_timer;
     int timers_open;
 
-    store_inv_t *pending; /* records not yet submitted */
-    size_t npending, cap;
+    store_inv_t *pending; /* records not yet submitted: a ring of cap slots */
+    size_t head, npending, cap;
+    int draining; /* the tick came: put batch after batch until empty */
     int put_busy; /* puts in flight */
     store_req_t prune_req;
     int prune_busy;
@@ -259,6 +260,50 @@ static char *dup_bounded(const char *s, size_t max)
     return c;
 }
 
+/* Records retention would delete at once are not written: when the
+ * count limit is below the buffer's, the buffer keeps the newest max_count
+ * and a new record replaces the oldest (superseded, not lost: the same
+ * records remain as if all had been written and pruned). */
+static int superseding(void)
+{
+    return H.cfg.max_count > 0 && H.cfg.max_count <= HISTORY_PENDING_MAX;
+}
+
+static size_t pending_limit(void)
+{
+    return superseding() ? (size_t)H.cfg.max_count : HISTORY_PENDING_MAX;
+}
+
+static store_inv_t *slot(size_t i) { return &H.pending[(H.head + i) % H.cap]; }
+
+/* Room for one more record: 0, or -1 (the new record is dropped). */
+static int make_room(void)
+{
+    if (H.npending >= pending_limit()) {
+        if (!superseding())
+            return -1;
+        record_free(slot(0));
+        H.head = (H.head + 1) % H.cap;
+        H.npending--;
+        H.stats.superseded++;
+    }
+    if (H.npending < H.cap)
+        return 0;
+    size_t ncap = H.cap ? H.cap * 2 : HISTORY_KEEP_CAP;
+    if (ncap > pending_limit())
+        ncap = pending_limit();
+    store_inv_t *grown = malloc(ncap * sizeof *grown);
+    if (!grown)
+        return -1;
+    for (size_t i = 0; i < H.npending; i++) /* in order, from 0 */
+        grown[i] = *slot(i);
+    free(H.pending);
+    H.pending = grown;
+    H.cap = ncap;
+    H.head = 0;
+    return 0;
+}
+
 void history_record(invocation_t *inv, int ok, int status, uint64_t duration_ns,
                     const char *reason)
 {
@@ -266,18 +311,10 @@ void history_record(invocation_t *inv, int ok, int status, uint64_t duration_ns,
         free(history_capture_take(inv->id));
         return;
     }
-    if (H.npending == H.cap) {
-        size_t ncap = H.cap ? H.cap * 2 : 256;
-        store_inv_t *grown = H.cap < HISTORY_PENDING_MAX
-                                 ? realloc(H.pending, ncap * sizeof *grown)
-                                 : NULL;
-        if (!grown) {
-            free(history_capture_take(inv->id));
-            H.stats.dropped++;
-            return;
-        }
-        H.pending = grown;
-        H.cap = ncap;
+    if (make_room() != 0) {
+        free(history_capture_take(inv->id));
+        H.stats.dropped++;
+        return;
     }
     /* Copies: the record is written up to a second later, and a reload may
      * free the function it came from before that. */
@@ -289,7 +326,7 @@ void history_record(invocation_t *inv, int ok, int status, uint64_t duration_ns,
         H.stats.dropped++;
         return;
     }
-    store_inv_t *r = &H.pending[H.npending++];
+    store_inv_t *r = slot(H.npending++);
     memcpy(r->id, inv->id, sizeof r->id);
     r->function = (char *)function; /* interned: not freed with the record */
     r->trigger = (char *)trigger;
@@ -371,17 +408,20 @@ static void put_done(store_req_t *req)
     schedule();
 }
 
-/* Submit up to STORE_HISTORY_PUT_MAX buffered records in one put. 0 when
- * submitted (or nothing to do), -1 when the store refused for now. */
+/* Submit the oldest buffered records (up to HISTORY_BATCH, as far as the
+ * ring's end) in one put. 0 when submitted (or nothing to do), -1 when the
+ * store refused for now. */
 static int submit(void)
 {
     if (!H.npending || !H.st)
         return 0;
-    size_t n = H.npending < STORE_HISTORY_PUT_MAX ? H.npending : STORE_HISTORY_PUT_MAX;
+    size_t n = H.npending < HISTORY_BATCH ? H.npending : HISTORY_BATCH;
+    if (n > H.cap - H.head)
+        n = H.cap - H.head;
     store_req_t *req = calloc(1, sizeof *req);
     if (!req)
         return -1;
-    int rc = store_history_put(H.st, req, H.pending, n, put_done);
+    int rc = store_history_put(H.st, req, slot(0), n, put_done);
     if (rc == STORE_EFULL) {
         store_req_cleanup(req);
         free(req);
@@ -396,27 +436,35 @@ static int submit(void)
         H.put_busy++;
     }
     for (size_t i = 0; i < n; i++)
-        record_free(&H.pending[i]);
-    memmove(H.pending, H.pending + n, (H.npending - n) * sizeof *H.pending);
+        record_free(slot(i));
+    H.head = (H.head + n) % H.cap;
     H.npending -= n;
-    if (!H.npending && H.cap > HISTORY_KEEP_CAP) {
-        /* A burst is over: give its memory back. */
-        store_inv_t *small = realloc(H.pending, HISTORY_KEEP_CAP * sizeof *small);
-        if (small) {
-            H.pending = small;
-            H.cap = HISTORY_KEEP_CAP;
+    if (!H.npending) {
+        H.head = 0;
+        if (H.cap > HISTORY_KEEP_CAP) {
+            /* A burst is over: give its memory back. */
+            store_inv_t *small = realloc(H.pending, HISTORY_KEEP_CAP * sizeof *small);
+            if (small) {
+                H.pending = small;
+                H.cap = HISTORY_KEEP_CAP;
+            }
         }
     }
     return 0;
 }
 
-/* What the buffer needs next: a put now when a batch is waiting and none
- * is in flight (put_done calls this again), else the tick. */
+/* What the buffer needs next (put_done calls this again): while draining,
+ * the next put; without a count limit to supersede by, a put as soon as a
+ * batch waits; else the tick, HISTORY_FLUSH_MS after the first record. */
 static void schedule(void)
 {
-    if (!H.npending || H.put_busy || !H.running)
+    if (!H.npending) {
+        H.draining = 0;
         return;
-    if (H.npending >= HISTORY_BATCH && submit() == 0) {
+    }
+    if (H.put_busy || !H.running)
+        return;
+    if ((H.draining || (!superseding() && H.npending >= HISTORY_BATCH)) && submit() == 0) {
         if (H.put_busy)
             uv_timer_stop(&H.flush_timer);
         return;
@@ -427,6 +475,7 @@ static void schedule(void)
 
 static void flush_cb(uv_timer_t *t)
 {
+    H.draining = 1;
     if (H.put_busy)
         return; /* put_done schedules the next */
     if (submit() != 0 && H.running)
@@ -481,10 +530,11 @@ void history_stop(void)
         ;
     H.stats.dropped += H.npending;
     for (size_t i = 0; i < H.npending; i++)
-        record_free(&H.pending[i]);
+        record_free(slot(i));
     free(H.pending);
     H.pending = NULL;
-    H.npending = H.cap = 0;
+    H.head = H.npending = H.cap = 0;
+    H.draining = 0;
     history_capture_clear();
     names_clear();
     H.st = NULL;

@@ -34,7 +34,7 @@
 #define HISTORY_PRUNE_MS 60000
 #define HISTORY_PRUNE_MIN_MS 1000      /* retention after writes: at most this often */
 #define HISTORY_PENDING_MAX 16384      /* records buffered; past it new ones are dropped */
-#define HISTORY_BATCH 2048             /* this many buffered: written at once, not at the tick */
+#define HISTORY_BATCH 2048            /* this many buffered: written at once, not at the tick */
 #define HISTORY_KEEP_CAP 256           /* buffer slots kept once everything is written */
 #define HISTORY_LOG_LINES 100          /* captured lines per invocation */
 #define HISTORY_LOG_BYTES (16 * 1024)  /* captured bytes per invocation */
@@ -73,6 +73,7 @@ void history_record(struct stratus_ctx *inv, int ok, int status, uint64_t durati
 typedef struct history_stats {
     uint64_t written;
     uint64_t dropped;
+    uint64_t superseded; /* not written: newer records filled the count limit */
     size_t pending;
 } history_stats_t;
 void history_stats(history_stats_t *out);

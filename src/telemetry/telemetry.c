@@ -434,6 +434,13 @@ static int write_history(buf_t *b)
     if (rc == 0)
         rc = metrics_sample_u(b, "stratus_history_records_dropped_total", NULL, h.dropped);
     if (rc == 0)
+        rc = metrics_family(b, "stratus_history_records_superseded_total",
+                            "Invocation records not written because newer ones already filled "
+                            "the history's count limit (retention would have deleted them).",
+                            "counter");
+    if (rc == 0)
+        rc = metrics_sample_u(b, "stratus_history_records_superseded_total", NULL, h.superseded);
+    if (rc == 0)
         rc = metrics_family(b, "stratus_history_records_pending",
                             "Invocation records waiting to be written.", "gauge");
     if (rc == 0)

@@ -175,33 +175,66 @@ def metric(h, name):
     return int(m.group(1)) if m else None
 
 
-def test_a_burst_is_written_whole(make_app, start_host):
-    """More records than one batch, as fast as the clients can send them:
-    every one reaches the store (none dropped) and the counters say so."""
+def burst(h, per, clients=8, path="/api/fails", status=500):
+    """per requests from each of clients keep-alive connections at once."""
     import http.client
-    h = native_host(make_app, start_host, history={"maxCount": 100000})
-    per, clients = 800, 8
+    errors = []
 
     def client():
         c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
-        for _ in range(per):
-            c.request("GET", "/api/fails")
-            r = c.getresponse()
-            r.read()
-            assert r.status == 500
-        c.close()
+        try:
+            for _ in range(per):
+                c.request("GET", path)
+                r = c.getresponse()
+                r.read()
+                if r.status != status:
+                    errors.append(r.status)
+        finally:
+            c.close()
     ts = [threading.Thread(target=client) for _ in range(clients)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    total = per * clients
+    assert not errors, errors[:5]
+    return per * clients
+
+
+def test_a_burst_is_written_whole(make_app, start_host):
+    """More records than one batch, as fast as the clients can send them:
+    every one reaches the store (none dropped) and the counters say so."""
+    h = native_host(make_app, start_host, history={"maxCount": 100000})
+    total = burst(h, 800)
     assert wait_for(lambda: metric(h, "stratus_history_records_written_total") == total,
                     timeout=30), h.get("/metrics").text[-1500:]
     assert metric(h, "stratus_history_records_dropped_total") == 0
     assert metric(h, "stratus_history_records_pending") == 0
     page = invocations(h, "?function=fails&limit=1")["invocations"]
     assert page and page[0]["status"] == "failed", page
+
+
+def test_records_past_the_count_limit_are_superseded_not_lost(make_app, start_host):
+    """Under the count limit's worth of records a second, the newest
+    maxCount are kept whether or not the older ones were ever written: the
+    rest are counted as superseded, none as dropped, and the history ends
+    with exactly maxCount records, the newest last."""
+    h = native_host(make_app, start_host, history={"maxCount": 300})
+    total = burst(h, 250)
+    assert h.get("/api/talk").status == 200
+    total += 1
+
+    def settled():
+        w = metric(h, "stratus_history_records_written_total")
+        sup = metric(h, "stratus_history_records_superseded_total")
+        return w is not None and sup is not None and w + sup == total and \
+            metric(h, "stratus_history_records_pending") == 0
+    assert wait_for(settled, timeout=30), h.get("/metrics").text[-1500:]
+    assert metric(h, "stratus_history_records_dropped_total") == 0
+    assert metric(h, "stratus_history_records_superseded_total") > 0
+    got = wait_for(lambda: (lambda l: l if len(l) == 300 else None)(
+        invocations(h, "?limit=1000")["invocations"]), timeout=30)
+    assert got, len(invocations(h, "?limit=1000")["invocations"])
+    assert got[0]["function"] == "talk"  # newest first
 
 
 def test_history_can_be_turned_off(make_app, start_host):
