@@ -327,7 +327,9 @@ static int unpack(const header_t *h, const view_t *v, rec_t *r)
         get_var(v->p, v->n, &at, &trig) || fn >= h->nnames || trig >= h->nnames)
         return -1;
     unsigned flags = v->p[0];
-    r->start_ms = h->base + ((d & 1) ? -(int64_t)((d + 1) >> 1) : (int64_t)(d >> 1));
+    /* zig-zag back, in unsigned arithmetic: a damaged blob may hold any value */
+    uint64_t mag = (d & 1) ? (d >> 1) + 1 : d >> 1;
+    r->start_ms = (int64_t)((d & 1) ? (uint64_t)h->base - mag : (uint64_t)h->base + mag);
     r->duration_us = (int64_t)dur;
     r->http_status = (int)st;
     r->ok = (flags & REC_OK) != 0;
@@ -418,6 +420,30 @@ static int materialize(const rec_t *r, store_inv_t *v, int with_logs)
     v->ok = r->ok;
     v->http_status = r->http_status;
     return oom || !v->function ? -1 : 0;
+}
+
+long sq_history_decode(const void *blob, size_t n,
+                       void (*each)(const store_inv_t *rec, void *data), void *data)
+{
+    header_t h;
+    view_t *views;
+    long count = split(blob, n, &h, &views), decoded = 0;
+    for (long i = 0; i < count; i++) {
+        rec_t r;
+        store_inv_t v;
+        if (unpack(&h, &views[i], &r) != 0)
+            continue;
+        if (materialize(&r, &v, 1) == 0) {
+            each(&v, data);
+            decoded++;
+        }
+        free(v.function);
+        free(v.trigger);
+        free(v.error);
+        free(v.logs);
+    }
+    free(views);
+    return count < 0 ? -1 : decoded;
 }
 
 /* ---- operations ----------------------------------------------------------------- */

@@ -84,6 +84,14 @@ typedef struct sq {
  * SQLite error that fails the transaction. */
 int sq_history_op(sq_t *s, store_req_t *r, int64_t now);
 
+/* The records of one stored history batch (an invocation_batch blob),
+ * decoded as a list reads them, each passed to `each` (its strings freed
+ * after the call). A damaged blob gives the records before the damage and
+ * any after it that still decode. The number passed, or -1 out of memory.
+ * For the fuzz driver and the tests. */
+long sq_history_decode(const void *blob, size_t n,
+                       void (*each)(const store_inv_t *rec, void *data), void *data);
+
 /* Run a batch (store_backend_t.run). */
 unsigned sq_run(void *be, store_req_t **reqs, size_t n, int64_t now);
 
