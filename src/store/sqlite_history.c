@@ -54,18 +54,24 @@ static void put_bytes(pack_t *b, const void *p, size_t n)
     b->len += n;
 }
 
+/* v as a varint at p (at most 10 bytes); its length. */
+static size_t var_at(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        p[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            p[n] |= 0x80;
+        n++;
+    } while (v);
+    return n;
+}
+
 static void put_var(pack_t *b, uint64_t v)
 {
     unsigned char t[10];
-    int n = 0;
-    do {
-        t[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            t[n] |= 0x80;
-        n++;
-    } while (v);
-    put_bytes(b, t, (size_t)n);
+    put_bytes(b, t, var_at(t, v));
 }
 
 static void put_text(pack_t *b, const char *s, size_t n)
@@ -152,20 +158,6 @@ static int name_index(names_t *t, const char *name)
         return -1;
     t->v[t->n] = name;
     return (int)t->n++;
-}
-
-/* v as a varint at p (at most 10 bytes); its length. */
-static size_t var_at(unsigned char *p, uint64_t v)
-{
-    size_t n = 0;
-    do {
-        p[n] = (unsigned char)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            p[n] |= 0x80;
-        n++;
-    } while (v);
-    return n;
 }
 
 static size_t var_len(uint64_t v)

@@ -74,13 +74,16 @@ static int64_t wall_ms(void)
 
 /* ---- capture ------------------------------------------------------------------ */
 
-static unsigned bucket_of(const char *id)
+/* FNV-1a of a string: the hash of both tables here. */
+static unsigned fnv1a(const char *s)
 {
     unsigned h = 2166136261u;
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 16777619u;
-    return h % BUCKETS;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
 }
+
+static unsigned bucket_of(const char *id) { return fnv1a(id) % BUCKETS; }
 
 static capture_t **find_slot(const char *id)
 {
@@ -208,10 +211,7 @@ static void schedule(void);
 /* The kept copy of name (made on first use), or NULL. */
 static const char *intern(const char *name)
 {
-    unsigned h = 2166136261u;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    name_t **slot = &H.names[h % NAME_BUCKETS];
+    name_t **slot = &H.names[fnv1a(name) % NAME_BUCKETS];
     for (name_t *n = *slot; n; n = n->next)
         if (strcmp(n->s, name) == 0)
             return n->s;

@@ -97,6 +97,13 @@ static int put_double(buf_t *b, double v)
     return buf_printf(b, "%.15g", v);
 }
 
+int metrics_single_u(buf_t *b, const char *name, const char *help, const char *type,
+                     uint64_t v)
+{
+    int rc = metrics_family(b, name, help, type);
+    return rc == 0 ? metrics_sample_u(b, name, NULL, v) : rc;
+}
+
 int metrics_sample_d(buf_t *b, const char *name, const char *labels, double v)
 {
     if (put_name(b, name, labels) != 0 || put_double(b, v) != 0)

@@ -59,6 +59,10 @@ int metrics_label_value(buf_t *b, const char *s);
 int metrics_sample_u(buf_t *b, const char *name, const char *labels, uint64_t v);
 int metrics_sample_d(buf_t *b, const char *name, const char *labels, double v);
 
+/* A family of one sample without labels: metrics_family, then the value. */
+int metrics_single_u(buf_t *b, const char *name, const char *help, const char *type,
+                     uint64_t v);
+
 /* The _bucket, _sum (seconds) and _count lines of h under name, each with
  * labels (may be NULL) before the le label. */
 int metrics_hist_write(buf_t *b, const char *name, const char *labels, const metrics_hist_t *h);

@@ -341,11 +341,9 @@ static int write_workers(buf_t *b, const telemetry_scrape_t *x)
 
 static int write_queues(buf_t *b, const telemetry_scrape_t *x)
 {
-    int rc = metrics_family(b, "stratus_store_up",
-                            "1 when the default store answered this scrape's queue listing.",
-                            "gauge");
-    if (rc == 0)
-        rc = metrics_sample_u(b, "stratus_store_up", NULL, x->store_up ? 1 : 0);
+    int rc = metrics_single_u(b, "stratus_store_up",
+                              "1 when the default store answered this scrape's queue listing.",
+                              "gauge", x->store_up ? 1 : 0);
     if (rc == 0)
         rc = metrics_family(b, "stratus_queue_messages",
                             "Messages in a queue of the default store: visible (deliverable "
@@ -389,10 +387,9 @@ static int write_process(buf_t *b)
         cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
               (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
     if (rc == 0)
-        rc = metrics_family(b, "process_resident_memory_bytes",
-                            "Resident memory of the host process.", "gauge");
-    if (rc == 0)
-        rc = metrics_sample_u(b, "process_resident_memory_bytes", NULL, telemetry_rss_bytes(0));
+        rc = metrics_single_u(b, "process_resident_memory_bytes",
+                              "Resident memory of the host process.", "gauge",
+                              telemetry_rss_bytes(0));
     if (rc == 0)
         rc = metrics_family(b, "process_cpu_seconds_total",
                             "User and system CPU time of the host process.", "counter");
@@ -423,28 +420,21 @@ static int write_history(buf_t *b)
         return 0;
     history_stats_t h;
     history_stats(&h);
-    int rc = metrics_family(b, "stratus_history_records_written_total",
-                            "Invocation records written to the history.", "counter");
+    int rc = metrics_single_u(b, "stratus_history_records_written_total",
+                              "Invocation records written to the history.", "counter", h.written);
     if (rc == 0)
-        rc = metrics_sample_u(b, "stratus_history_records_written_total", NULL, h.written);
+        rc = metrics_single_u(b, "stratus_history_records_dropped_total",
+                              "Invocation records not kept: the store fell behind, was full, "
+                              "or failed.", "counter", h.dropped);
     if (rc == 0)
-        rc = metrics_family(b, "stratus_history_records_dropped_total",
-                            "Invocation records not kept: the store fell behind, was full, "
-                            "or failed.", "counter");
+        rc = metrics_single_u(b, "stratus_history_records_superseded_total",
+                              "Invocation records not written because newer ones already "
+                              "filled the history's count limit (retention would have deleted "
+                              "them).", "counter", h.superseded);
     if (rc == 0)
-        rc = metrics_sample_u(b, "stratus_history_records_dropped_total", NULL, h.dropped);
-    if (rc == 0)
-        rc = metrics_family(b, "stratus_history_records_superseded_total",
-                            "Invocation records not written because newer ones already filled "
-                            "the history's count limit (retention would have deleted them).",
-                            "counter");
-    if (rc == 0)
-        rc = metrics_sample_u(b, "stratus_history_records_superseded_total", NULL, h.superseded);
-    if (rc == 0)
-        rc = metrics_family(b, "stratus_history_records_pending",
-                            "Invocation records waiting to be written.", "gauge");
-    if (rc == 0)
-        rc = metrics_sample_u(b, "stratus_history_records_pending", NULL, (uint64_t)h.pending);
+        rc = metrics_single_u(b, "stratus_history_records_pending",
+                              "Invocation records waiting to be written.", "gauge",
+                              (uint64_t)h.pending);
     return rc;
 }
 
