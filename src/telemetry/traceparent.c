@@ -9,18 +9,23 @@
 
 #include "../util/id.h"
 
-static int lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+/* 1 for the lower-case hex digits. Every invocation's trace context is
+ * checked (by the host for a caller's, by a native worker for the host's):
+ * a table, not a chain of comparisons per character. */
+static const unsigned char LOWER_HEX[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+};
 
 /* n lower-case hex digits at p, not all '0' when nonzero. */
 static int hex_field(const char *p, size_t n, int nonzero)
 {
-    int any = 0;
+    unsigned ok = 1, any = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!lower_hex(p[i]))
-            return 0;
+        ok &= LOWER_HEX[(unsigned char)p[i]];
         any |= p[i] != '0';
     }
-    return !nonzero || any;
+    return ok && (!nonzero || any);
 }
 
 int traceparent_parse(sv_t t, traceparent_t *out)
