@@ -49,7 +49,7 @@ int buf_reserve(buf_t *b, size_t extra)
     return 0;
 }
 
-int buf_append(buf_t *b, const void *data, size_t len)
+int buf_append_grow(buf_t *b, const void *data, size_t len)
 {
     if (buf_reserve(b, len) != 0)
         return -1;
@@ -60,9 +60,6 @@ int buf_append(buf_t *b, const void *data, size_t len)
     return 0;
 }
 
-int buf_puts(buf_t *b, const char *s) { return buf_append(b, s, strlen(s)); }
-
-int buf_putc(buf_t *b, char c) { return buf_append(b, &c, 1); }
 
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap)
 {
@@ -91,13 +88,20 @@ int buf_printf(buf_t *b, const char *fmt, ...)
     return rc;
 }
 
+/* 1 for the bytes a JSON string must escape: controls, '"' and '\\'. */
+static const unsigned char JSON_ESCAPED[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
 int buf_json_escape(buf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!JSON_ESCAPED[c])
             continue;
         if (buf_append(b, s + start, i - start) != 0)
             return -1;

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 typedef struct buf {
     char *p;    /* NULL until the first append */
@@ -27,12 +28,35 @@ void buf_reset(buf_t *b);
 int buf_reserve(buf_t *b, size_t extra);
 
 /* Append bytes, a C string, or formatted text. 0, or -1 (nothing appended)
- * when the result would exceed max. */
-int buf_append(buf_t *b, const void *data, size_t len);
-int buf_puts(buf_t *b, const char *s);
+ * when the result would exceed max. Appends that fit the storage are
+ * inline: the request and frame paths make dozens per invocation. */
+int buf_append_grow(buf_t *b, const void *data, size_t len);
+
+static inline int buf_append(buf_t *b, const void *data, size_t len)
+{
+    if (b->p && len <= b->cap - b->len) { /* cap <= max: nothing to check */
+        memcpy(b->p + b->len, data, len);
+        b->len += len;
+        b->p[b->len] = '\0';
+        return 0;
+    }
+    return buf_append_grow(b, data, len);
+}
+
+static inline int buf_puts(buf_t *b, const char *s) { return buf_append(b, s, strlen(s)); }
+
 /* Append a string literal (its length known at compile time). */
 #define buf_lit(b, lit) buf_append((b), "" lit, sizeof(lit) - 1)
-int buf_putc(buf_t *b, char c);
+
+static inline int buf_putc(buf_t *b, char c)
+{
+    if (b->p && b->len < b->cap) {
+        b->p[b->len++] = c;
+        b->p[b->len] = '\0';
+        return 0;
+    }
+    return buf_append_grow(b, &c, 1);
+}
 int buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(buf_t *b, const char *fmt, va_list ap);
 
