@@ -5,8 +5,12 @@
  * with the child's variables first; and the spawn of a launcher whose
  * output is read from pipes.
  */
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "runtime.h"
 
@@ -89,4 +93,18 @@ int child_spawn(uv_loop_t *loop, uv_process_t *proc, const char *file, char **ar
     o.stdio = stdio;
     o.exit_cb = exit_cb;
     return uv_spawn(loop, proc, &o);
+}
+
+int child_launch_prepare(long host, int privs)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* After setting it: a host that died just before is seen here. */
+    long parent = (long)getppid();
+    if (host ? parent != host : parent == 1)
+        return -1;
+    if (!privs)
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    struct sched_param sp = {.sched_priority = 0};
+    sched_setscheduler(0, SCHED_BATCH, &sp); /* best effort: normal scheduling else */
+    return 0;
 }

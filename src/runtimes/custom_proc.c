@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -351,9 +350,9 @@ int custom_exec(int argc, char **argv)
         fprintf(stderr, "stratus worker --handler: no program given\n");
         return 2;
     }
-    /* Die with the host (kept across exec for ordinary binaries). */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    /* Die with the host (kept across exec for ordinary binaries); the
+     * handler keeps whatever privileges its binary grants. */
+    if (child_launch_prepare(0, 1) != 0)
         return 1; /* the host is already gone */
     execv(argv[0], argv);
     fprintf(stderr, "cannot run the custom handler %s: %s\n", argv[0], strerror(errno));

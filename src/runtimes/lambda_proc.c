@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,10 +32,8 @@ int cmd_lambda_bootstrap(int argc, char **argv)
     }
     /* Die with the host, which started us: the death signal outlives the
      * exec below. The host may already be gone by now. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if ((long)getppid() != atol(argv[2]))
+    if (child_launch_prepare(atol(argv[2]), 0) != 0)
         return 1;
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     char *args[] = {argv[1], NULL};
     execv(argv[1], args);
     fprintf(stderr, "stratus: cannot run the Lambda bootstrap '%s': %s%s\n", argv[1],

@@ -93,6 +93,18 @@ void child_env_free(char **env, size_t nset);
 int child_spawn(uv_loop_t *loop, uv_process_t *proc, const char *file, char **args, char **env,
                 const char *cwd, uv_pipe_t *out, uv_pipe_t *err, uv_exit_cb exit_cb);
 
+/* The common start of every process the host runs, in the launcher
+ * (`stratus worker`, `stratus worker --handler`, `stratus lambda-bootstrap`)
+ * before it runs the program, all of it kept across exec: die with the host
+ * (its death signal), never gain privileges (unless privs is nonzero: a
+ * custom handler keeps what its binary grants), and run as a batch task
+ * (SCHED_BATCH: a worker woken by the host's frames does not preempt the
+ * host's event loop on a CPU they share, so the frames that arrive while
+ * the host is busy are handled together, at the price of a few
+ * milliseconds of wait on a saturated CPU). host is the host's pid, or 0
+ * for any parent but init. 0, or -1 when the host is already gone. */
+int child_launch_prepare(long host, int privs);
+
 /* ---- native code, shared by the in-process runtime and native workers ---- */
 
 #define NATIVE_ABI_MISMATCH (-2)

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -396,12 +395,10 @@ int cmd_worker(int argc, char **argv)
         for (int i = 1; i < argc && !exec_argv; i++)
             memset(argv[i], ' ', strlen(argv[i]));
     }
-    /* Die with the host; never gain privileges; cap memory. All three
-     * survive an exec. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1)
+    /* Die with the host; never gain privileges; batch scheduling; cap
+     * memory. All of it survives an exec. */
+    if (child_launch_prepare(0, 0) != 0)
         return 0;
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     limit_memory();
     if (exec_argv) {
         unsetenv("STRATUS_WORKER_MEMORY_MB");

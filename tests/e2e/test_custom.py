@@ -686,6 +686,7 @@ def test_three_crashes_stop_the_app(make_app, start_host):
 def test_function_timeout_answers_504_and_handler_goes_on(make_app, start_host):
     h = start_host(make(make_app, host=custom_host(extra={"functionTimeout": "00:00:01"})))
     pid = h.get("/api/env").json()["pid"]
+    assert os.sched_getscheduler(pid) == os.SCHED_BATCH  # as every worker process
     r = h.get("/api/slow?ms=5000", timeout=30)
     assert r.status == 504
     assert "functionTimeout" in r.text

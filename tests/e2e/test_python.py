@@ -254,6 +254,7 @@ def test_exception_is_a_500_with_the_invocation_id_and_the_worker_survives(py_ho
     ok = py_host.get("/api/boom?v=ok")
     assert ok.status == 200
     pid = ok.text
+    assert os.sched_getscheduler(int(pid)) == os.SCHED_BATCH  # as every worker process
     r = py_host.get("/api/boom?v=bad")
     assert r.status == 500
     inv_id = r.header("x-invocation-id")

@@ -582,9 +582,10 @@ def test_function_timeout_fails_promptly_and_kills_the_worker(make_app, start_ho
 # ---- per-worker limits and isolation -----------------------------------------------
 
 def test_worker_process_isolation(make_app, start_host):
-    """Own process group, no new privileges, the address-space limit (not
-    under ASan, which needs a huge address space), a child of the host: for
-    every worker process, listed instances or not."""
+    """Own process group, no new privileges, batch scheduling, the
+    address-space limit (not under ASan, which needs a huge address space),
+    a child of the host: for every worker process, listed instances or
+    not."""
     app = make_app(fns(hello=HELLO_C), host=host_json(min_instances=2, memory_mb=256))
     h = start_host(app)
     listed = ready_workers(h, 2)
@@ -594,6 +595,8 @@ def test_worker_process_isolation(make_app, start_host):
         assert pid != h.proc.pid
         assert os.getpgid(pid) == pid, (pid, os.getpgid(pid))
         assert proc_status_field(pid, "NoNewPrivs") == "1", pid
+        # batch scheduling: a worker's wake-up does not preempt the host
+        assert os.sched_getscheduler(pid) == os.SCHED_BATCH, pid
         ppid = int(proc_status_field(pid, "PPid"))
         # a child of the host, or of the host's fork server
         assert ppid == h.proc.pid or (is_fork_server(ppid) and parent_of(ppid) == h.proc.pid), pid
