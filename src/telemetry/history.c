@@ -48,7 +48,6 @@ static struct {
 
     store_inv_t *pending; /* records not yet submitted: a ring of cap slots */
     size_t head, npending, cap;
-    int draining; /* the tick came: put batch after batch until empty */
     int put_busy; /* puts in flight */
     store_req_t prune_req;
     int prune_busy;
@@ -453,29 +452,30 @@ static int submit(void)
     return 0;
 }
 
-/* What the buffer needs next (put_done calls this again): while draining,
- * the next put; without a count limit to supersede by, a put as soon as a
- * batch waits; else the tick, HISTORY_FLUSH_MS after the first record. */
+/* What the buffer needs next (put_done calls this again). Without a
+ * count limit to supersede by, a put as soon as a batch waits. Else the
+ * tick: HISTORY_FLUSH_MS after the first record, and while a batch or more
+ * waits, one put every HISTORY_PACE_MS. Under load the writes are thus
+ * spread over the second in a few puts of a batch each (the records that
+ * wait longer are superseded), neither a put per store round trip nor a
+ * second's worth at once. */
 static void schedule(void)
 {
-    if (!H.npending) {
-        H.draining = 0;
+    if (!H.npending || H.put_busy || !H.running)
         return;
-    }
-    if (H.put_busy || !H.running)
-        return;
-    if ((H.draining || (!superseding() && H.npending >= HISTORY_BATCH)) && submit() == 0) {
+    if (!superseding() && H.npending >= HISTORY_BATCH && submit() == 0) {
         if (H.put_busy)
             uv_timer_stop(&H.flush_timer);
         return;
     }
-    if (!uv_is_active((uv_handle_t *)&H.flush_timer))
-        uv_timer_start(&H.flush_timer, flush_cb, HISTORY_FLUSH_MS, 0);
+    uint64_t delay = H.npending >= HISTORY_BATCH ? HISTORY_PACE_MS : HISTORY_FLUSH_MS;
+    if (!uv_is_active((uv_handle_t *)&H.flush_timer) ||
+        uv_timer_get_due_in(&H.flush_timer) > delay)
+        uv_timer_start(&H.flush_timer, flush_cb, delay, 0);
 }
 
 static void flush_cb(uv_timer_t *t)
 {
-    H.draining = 1;
     if (H.put_busy)
         return; /* put_done schedules the next */
     if (submit() != 0 && H.running)
@@ -534,7 +534,6 @@ void history_stop(void)
     free(H.pending);
     H.pending = NULL;
     H.head = H.npending = H.cap = 0;
-    H.draining = 0;
     history_capture_clear();
     names_clear();
     H.st = NULL;

@@ -5,12 +5,14 @@
  * the admin API (/admin/invocations) and `stratus invocations`.
  *
  * Off the request path: history_record() only fills a record in memory;
- * records are written to the store in one put HISTORY_FLUSH_MS after the
- * first of them, or as soon as HISTORY_BATCH wait and no put is in flight
- * (in the store's group commit with everything else; the store keeps a
- * put as one row, so the cost is per batch, not per invocation). When the
- * store falls behind, at most HISTORY_PENDING_MAX records wait; newer ones
- * are dropped and counted (stratus_history_records_dropped_total). Log lines that carry an
+ * records are written to the store in puts of up to HISTORY_BATCH (in the
+ * store's group commit with everything else; the store keeps a put as one
+ * row, so the cost is per batch, not per invocation). With a count limit
+ * the buffer keeps the newest max_count (older ones are superseded) and a
+ * put goes out HISTORY_FLUSH_MS after the first record, or every
+ * HISTORY_PACE_MS while a batch waits; without one, as soon as a batch
+ * waits. When the store falls behind, at most HISTORY_PENDING_MAX records
+ * wait; newer ones are dropped and counted. Log lines that carry an
  * invocation id are captured while the invocation runs (a log observer),
  * bounded by HISTORY_LOG_LINES and HISTORY_LOG_BYTES per invocation, and
  * attached to its record. Retention (count and age, host.json
@@ -31,6 +33,7 @@
 #include "../store/store.h"
 
 #define HISTORY_FLUSH_MS 1000
+#define HISTORY_PACE_MS 200         /* with a batch or more waiting: one put this often */
 #define HISTORY_PRUNE_MS 60000
 #define HISTORY_PRUNE_MIN_MS 1000      /* retention after writes: at most this often */
 #define HISTORY_PENDING_MAX 16384      /* records buffered; past it new ones are dropped */
