@@ -35,7 +35,8 @@ int buf_append_grow(buf_t *b, const void *data, size_t len);
 static inline int buf_append(buf_t *b, const void *data, size_t len)
 {
     if (b->p && len <= b->cap - b->len) { /* cap <= max: nothing to check */
-        memcpy(b->p + b->len, data, len);
+        if (len) /* data may be NULL then */
+            memcpy(b->p + b->len, data, len);
         b->len += len;
         b->p[b->len] = '\0';
         return 0;
