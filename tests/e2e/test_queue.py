@@ -340,6 +340,14 @@ def test_at_least_once_across_kill(make_app, start_host, tmp_path):
                     and records(out, "work"), timeout=120)
     assert seen, "not every message was processed: %d of %d\n%s" % (
         len({r[0] for r in records(out, "work")}), total, host2.log()[-3000:])
+
+    # Every body has been seen; a redelivered copy may still be running.
+    # Once the queue is empty nothing more can run.
+    def drained():
+        r = host2.get("/admin/queues/work")
+        return r.status == 200 and r.json()["visible"] == 0 and r.json()["invisible"] == 0
+    assert wait_for(drained, timeout=60), host2.get("/admin/queues/work").text
+    seen = records(out, "work")
     bodies = [r[0] for r in seen]
     assert set(bodies) == {"m-%d" % i for i in range(total)}
     duplicates = len(bodies) - len(set(bodies))
