@@ -328,4 +328,116 @@ class FrameWriter {
   }
 }
 
-module.exports = { T, MAGIC, HEADER, MAX_META, MAX_BODY, FrameReader, FrameWriter };
+// The worker's end of the host's socket, as the little FrameWriter needs of
+// a stream: write(buf, cb), writableLength, cork()/uncork(), end(), and
+// 'end'/'error' events through onEnd(). Reads land in rbuf; onData(n, rbuf)
+// is called for each.
+//
+// Node's net module and the streams under it take about 3 ms to load, most
+// of what a worker started for a request spends before its first frame.
+// The socket is therefore driven through the pipe handle net.Socket itself
+// wraps (process.binding('pipe_wrap'), with its read and write requests from
+// 'stream_wrap'). Where that is not available (a Node.js without these
+// bindings, or the permission model refusing process.binding), it is a
+// net.Socket with the same interface.
+function openChannel(fd, rbuf, onData, onEnd) {
+  let raw = null;
+  const quiet = process.noDeprecation;
+  try {
+    process.noDeprecation = true;   // --pending-deprecation warns of process.binding
+    raw = rawChannel(fd, rbuf, onData, onEnd);
+  } catch (e) {
+    raw = null;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  if (raw) return raw;
+  const net = require('net');
+  const socket = new net.Socket({
+    fd, readable: true, writable: true,
+    onread: { buffer: rbuf, callback: onData },
+  });
+  socket.on('end', onEnd);
+  socket.on('error', onEnd);
+  return socket;
+}
+
+function rawChannel(fd, rbuf, onData, onEnd) {
+  const { Pipe, constants } = process.binding('pipe_wrap');
+  const sw = process.binding('stream_wrap');
+  const { WriteWrap, streamBaseState: state } = sw;
+  const kRead = sw.kReadBytesOrError;
+  const kWritten = sw.kBytesWritten;
+  const kAsync = sw.kLastWriteWasAsync;
+  if (typeof Pipe !== 'function' || typeof WriteWrap !== 'function' || !state ||
+      typeof kRead !== 'number' || typeof kWritten !== 'number' || typeof kAsync !== 'number' ||
+      !constants || typeof constants.SOCKET !== 'number') return null;
+  const handle = new Pipe(constants.SOCKET);
+  if (typeof handle.open !== 'function' || typeof handle.useUserBuffer !== 'function' ||
+      typeof handle.writeBuffer !== 'function' || typeof handle.readStart !== 'function') {
+    handle.close();
+    return null;
+  }
+  if (handle.open(fd) !== 0) {
+    handle.close();
+    return null;
+  }
+  let ended = false;
+  function end() {
+    if (ended) return;
+    ended = true;
+    onEnd();
+  }
+  const ch = {
+    raw: true,
+    writableLength: 0,   // bytes of writes the kernel has not taken yet
+    write(buf, cb) {
+      if (ended) return false;
+      const req = new WriteWrap();
+      req.handle = handle;
+      req.buffer = buf;
+      req.size = buf.length;
+      req.callback = cb;
+      req.oncomplete = written;
+      req.async = false;
+      const err = handle.writeBuffer(req, buf);
+      if (err !== 0) {
+        end();
+        return false;
+      }
+      if (state[kAsync]) {
+        req.async = true;
+        ch.writableLength += req.size;
+      } else if (cb) {
+        cb();
+      }
+      return true;
+    },
+    cork() {},
+    uncork() {},
+    end() {},
+  };
+  function written(status) {
+    // A write the kernel took later (this === the WriteWrap).
+    ch.writableLength -= this.size;
+    this.buffer = null;
+    if (status < 0) {
+      end();
+      return;
+    }
+    if (this.callback) this.callback();
+  }
+  handle.onread = function onread() {
+    const n = state[kRead];
+    if (n > 0) onData(n, rbuf);
+    else if (n < 0) end();     // end of file or an error: the host is gone
+  };
+  handle.useUserBuffer(rbuf);
+  if (handle.readStart() !== 0) {
+    handle.close();
+    return null;
+  }
+  return ch;
+}
+
+module.exports = { T, MAGIC, HEADER, MAX_META, MAX_BODY, FrameReader, FrameWriter, openChannel };

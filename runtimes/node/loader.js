@@ -36,17 +36,24 @@ function primaryScript(dir) {
     '): name it index.js or set "scriptFile" in function.json');
 }
 
-// The nearest package.json "type" above file, cached per folder.
+// The nearest package.json "type" above file, cached per folder. Folders
+// without one are passed by a stat that does not throw (an exception per
+// folder up to the root cost more than the rest of the lookup).
 const typeCache = new Map();
 function packageType(dir) {
   if (typeCache.has(dir)) return typeCache.get(dir);
   let type = 'commonjs';
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-    type = pkg && pkg.type === 'module' ? 'module' : 'commonjs';
-  } catch (e) {
-    const up = path.dirname(dir);
-    type = e.code === 'ENOENT' && up !== dir ? packageType(up) : 'commonjs';
+  const file = path.join(dir, 'package.json');
+  const up = path.dirname(dir);
+  if (fs.statSync(file, { throwIfNoEntry: false }) === undefined) {
+    if (up !== dir) type = packageType(up);
+  } else {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
+      type = pkg && pkg.type === 'module' ? 'module' : 'commonjs';
+    } catch (e) {
+      type = 'commonjs';
+    }
   }
   typeCache.set(dir, type);
   return type;

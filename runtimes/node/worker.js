@@ -12,8 +12,7 @@
 // awaited something) leave in one write per loop turn.
 'use strict';
 
-const net = require('net');
-const { T, FrameReader, FrameWriter } = require('./frames');
+const { T, FrameReader, FrameWriter, openChannel } = require('./frames');
 
 const fd = Number(process.env.STRATUS_WORKER_FD || 3);
 const concurrency = Math.max(1, Number(process.env.STRATUS_NODE_CONCURRENCY) || 1000);
@@ -21,11 +20,9 @@ const concurrency = Math.max(1, Number(process.env.STRATUS_NODE_CONCURRENCY) || 
 // Reads land in one reused buffer (no allocation per read); whatever must
 // outlive the read (a body, a frame split across reads) is copied out.
 const rbuf = Buffer.allocUnsafeSlow(64 * 1024);
-const socket = new net.Socket({
-  fd, readable: true, writable: true,
-  onread: { buffer: rbuf, callback: onRead },
-});
-const writer = new FrameWriter(socket, () => setImmediate(flush), fd);
+const socket = openChannel(fd, rbuf, onRead, () => process.exit(0));
+// (The raw channel's write already is a direct write of the descriptor.)
+const writer = new FrameWriter(socket, () => setImmediate(flush), socket.raw ? -1 : fd);
 function flush() {
   if (writer.pending) writer.flush();
 }
@@ -142,8 +139,6 @@ function exit() {
 }
 
 const reader = new FrameReader(onFrame, (reason) => fatal('malformed frame from the host: ' + reason));
-socket.on('end', () => process.exit(0));
-socket.on('error', () => process.exit(0));
 
 writer.add(T.HELLO, 0, JSON.stringify({
   runtime: 'node', protocol: 1, pid: process.pid, concurrency, version: process.version,

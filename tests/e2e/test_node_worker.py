@@ -11,6 +11,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -31,12 +32,12 @@ def frame(ftype, fid=0, meta=None, body=b""):
 class Worker:
     """node worker.js on one end of a socketpair; we hold the other."""
 
-    def __init__(self, app):
+    def __init__(self, app, node_args=()):
         self.app = app
         ours, theirs = socket.socketpair()
         fd = theirs.fileno()
         env = dict(os.environ, STRATUS_WORKER_FD=str(fd), FUNCTIONS_WORKER_RUNTIME="node")
-        self.proc = subprocess.Popen([NODE, WORKER], cwd=app, pass_fds=(fd,), env=env,
+        self.proc = subprocess.Popen([NODE, *node_args, WORKER], cwd=app, pass_fds=(fd,), env=env,
                                      stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         theirs.close()
         self.sock = ours
@@ -92,10 +93,10 @@ class Worker:
 def worker(tmp_path):
     workers = []
 
-    def start(functions, files=None):
+    def start(functions, files=None, node_args=()):
         app = write_app(tmp_path / "app", functions, settings={"IsEncrypted": False, "Values": {}},
                         files=files)
-        w = Worker(app)
+        w = Worker(app, node_args)
         workers.append(w)
         hello = w.recv()
         assert hello[0] == HELLO, hello
@@ -218,6 +219,40 @@ def test_large_bodies_both_ways(worker):
     (t, i, meta, body), _ = w.recv_type(RESULT)
     assert meta["ok"] and i == 5 and body == big
     assert ["Content-Type", "application/octet-stream"] in meta["headers"]
+
+
+@pytest.mark.parametrize("node_args", [
+    (),
+    # The permission model refuses process.binding(): the worker falls back
+    # to a net.Socket on the same descriptor.
+    ("--experimental-permission", "--allow-fs-read=*"),
+], ids=["pipe-handle", "net-socket"])
+def test_the_channel_under_back_pressure_and_at_shutdown(worker, node_args):
+    """Results the socket cannot take at once (the host not reading) wait
+    in order and all arrive; many small ones leave batched; SHUTDOWN ends
+    the worker with status 0 after its last write. Both ways the worker
+    drives its socket."""
+    echo = "module.exports = async function (c, req) { return { body: req.body }; };\n"
+    w = worker({"echo": {"function.json": {}, "index.js": echo}}, node_args=node_args)
+    fn = http_fn("echo", w.app, out="$return")
+    fn["bindings"][0]["dataType"] = "binary"
+    w.load([fn])
+    bodies = {10 + k: os.urandom((1 << 20) + k) for k in range(4)}
+    w.send(b"".join(frame(INVOKE, i, invoke("echo", method="POST"), b) for i, b in bodies.items()))
+    time.sleep(0.5)  # the worker's writes fill the socket and queue
+    w.send(b"".join(frame(INVOKE, 100 + k, invoke("echo", method="POST"), b"%d" % k)
+                    for k in range(200)))
+    got = {}
+    while len(got) < len(bodies) + 200:
+        (t, i, meta, body), _ = w.recv_type(RESULT)
+        assert meta["ok"] and i not in got
+        got[i] = body
+    assert all(got[i] == b for i, b in bodies.items())
+    assert all(got[100 + k] == b"%d" % k for k in range(200))
+    w.send(frame(SHUTDOWN, 0, {"graceMs": 10000}))
+    assert w.recv() is None
+    assert w.proc.wait(10) == 0
+    assert b"Error" not in w.proc.stderr.read()
 
 
 def test_ping_answered_while_invocations_run_and_cancel_answers_at_once(worker):
