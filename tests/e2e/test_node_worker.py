@@ -434,6 +434,27 @@ def test_script_file_and_entry_point_rules(worker):
     assert got == expect
 
 
+def test_a_js_file_of_a_module_package_is_imported(worker):
+    """"type": "module" in the nearest package.json makes a .js file an ES
+    module: imported, and a syntax error in it is located by file and line."""
+    fj = {}
+    pkg = json.dumps({"type": "module"})
+    fns = {
+        "esmpkg": {"function.json": fj, "index.js": "export default async () => ({ body: 'esm' });\n",
+                   "package.json": pkg},
+        "brokenpkg": {"function.json": fj, "index.js": "export default async () => {\n  let let = 1;\n};\n",
+                      "package.json": pkg},
+    }
+    w = worker(fns)
+    loaded = w.load([http_fn(n, w.app, out="$return") for n in fns])
+    assert loaded["esmpkg"]["ok"], loaded["esmpkg"]
+    err = loaded["brokenpkg"]["error"]
+    assert "SyntaxError" in err and "brokenpkg/index.js:2" in err, err
+    w.send(frame(INVOKE, 1, invoke("esmpkg")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert meta["ok"] and body == b"esm", (meta, body)
+
+
 def test_console_outside_an_invocation_is_a_worker_line(worker):
     js = "console.log('loading now');\n" + HELLO_JS
     w = worker({"hello": {"function.json": {}, "index.js": js}})
