@@ -4,9 +4,10 @@
 // frame protocol of docs/worker-protocol.md and runs Azure Functions v3-model
 // functions (module.exports = async function (context, req) {...}).
 //
-// Start-up is kept short: the worker sends HELLO at once and requires the
-// rest of the shim after that; a pre-started placeholder also runs it once
-// while it waits for LOAD. Frames of one read are handled together, and the
+// Start-up is kept short: the worker requires the rest of the shim only
+// when LOAD comes (a pre-started placeholder loads it and runs it once while
+// it waits), and a worker started for a request answers HELLO, LOADED and
+// the first results in one write. Frames of one read are handled together, and the
 // frames they produce (results, logs, pongs) leave in one write from a
 // microtask queued behind them; frames produced later (an invocation that
 // awaited something) leave in one write per loop turn.
@@ -24,7 +25,7 @@ const socket = openChannel(fd, rbuf, onRead, () => process.exit(0));
 // (The raw channel's write already is a direct write of the descriptor.)
 const writer = new FrameWriter(socket, () => setImmediate(flush), socket.raw ? -1 : fd);
 function flush() {
-  if (writer.pending) writer.flush();
+  if (writer.pending && !writer.held) writer.flush();
 }
 
 function onRead(n, buf) {
@@ -37,7 +38,7 @@ function onRead(n, buf) {
 }
 
 function release() {
-  writer.release();
+  if (!queued) writer.release();
 }
 
 let host = null;          // the invocation machinery (./host.js), after LOAD
@@ -110,6 +111,9 @@ function load(metaText) {
     for (const [type, id, b, metaLen, bodyLen] of frames) {
       onFrame(type, id, b, 0, metaLen, metaLen, bodyLen);
     }
+    // The writer was held since the read that brought LOAD: HELLO, LOADED
+    // and the results of the invocations that waited for it leave together.
+    queueMicrotask(release);
   }, (e) => fatal('loading the app failed: ' + (e && e.stack || e)));
 }
 
@@ -140,10 +144,12 @@ function exit() {
 
 const reader = new FrameReader(onFrame, (reason) => fatal('malformed frame from the host: ' + reason));
 
+// HELLO leaves with the first flush: at the end of the first turn of the
+// event loop for a placeholder, with LOADED for a worker whose LOAD is
+// already waiting (one write, one wake-up of the host).
 writer.add(T.HELLO, 0, JSON.stringify({
   runtime: 'node', protocol: 1, pid: process.pid, concurrency, version: process.version,
 }), null);
-writer.flush();
 
 // A placeholder waits for LOAD: spend the wait loading the rest of the shim
 // and running it once, so that specialising costs only the app's own code.
