@@ -233,10 +233,17 @@ def test_the_channel_under_back_pressure_and_at_shutdown(worker, node_args):
     the worker with status 0 after its last write. Both ways the worker
     drives its socket."""
     echo = "module.exports = async function (c, req) { return { body: req.body }; };\n"
-    w = worker({"echo": {"function.json": {}, "index.js": echo}}, node_args=node_args)
+    net = ("module.exports = async function () {\n"
+           "  return { body: String(process.moduleLoadList.includes('NativeModule net')) }; };\n")
+    w = worker({"echo": {"function.json": {}, "index.js": echo},
+                "net": {"function.json": {}, "index.js": net}}, node_args=node_args)
     fn = http_fn("echo", w.app, out="$return")
     fn["bindings"][0]["dataType"] = "binary"
-    w.load([fn])
+    w.load([fn, http_fn("net", w.app, out="$return")])
+    # Whether Node's net module was loaded: only by the fallback.
+    w.send(frame(INVOKE, 1, invoke("net")))
+    (t, i, meta, body), _ = w.recv_type(RESULT)
+    assert body == (b"true" if node_args else b"false"), body
     bodies = {10 + k: os.urandom((1 << 20) + k) for k in range(4)}
     w.send(b"".join(frame(INVOKE, i, invoke("echo", method="POST"), b) for i, b in bodies.items()))
     time.sleep(0.5)  # the worker's writes fill the socket and queue
