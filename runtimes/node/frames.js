@@ -367,10 +367,9 @@ function rawChannel(fd, rbuf, onData, onEnd) {
   const sw = process.binding('stream_wrap');
   const { WriteWrap, streamBaseState: state } = sw;
   const kRead = sw.kReadBytesOrError;
-  const kWritten = sw.kBytesWritten;
   const kAsync = sw.kLastWriteWasAsync;
   if (typeof Pipe !== 'function' || typeof WriteWrap !== 'function' || !state ||
-      typeof kRead !== 'number' || typeof kWritten !== 'number' || typeof kAsync !== 'number' ||
+      typeof kRead !== 'number' || typeof kAsync !== 'number' ||
       !constants || typeof constants.SOCKET !== 'number') return null;
   const handle = new Pipe(constants.SOCKET);
   if (typeof handle.open !== 'function' || typeof handle.useUserBuffer !== 'function' ||

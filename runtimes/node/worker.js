@@ -7,9 +7,9 @@
 // Start-up is kept short: the worker requires the rest of the shim only
 // when LOAD comes (a pre-started placeholder loads it and runs it once while
 // it waits), and a worker started for a request answers HELLO, LOADED and
-// the first results in one write. Frames of one read are handled together, and the
-// frames they produce (results, logs, pongs) leave in one write from a
-// microtask queued behind them; frames produced later (an invocation that
+// the first results in one write. Frames of one read are handled together,
+// and the frames they produce (results, logs, pongs) leave in one write from
+// a microtask queued behind them; frames produced later (an invocation that
 // awaited something) leave in one write per loop turn.
 'use strict';
 
