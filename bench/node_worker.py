@@ -22,9 +22,22 @@ to compare two versions of the shim on a noisy machine.
 Environment: ROUNDS (5), DURATION (3 s), BATCH (16), WARMUP (20000
 invocations), NODE_BIN (node on PATH), BENCH_NO_PIN=1 (no taskset),
 NODE_PROF=DIR (run the worker with --cpu-prof, profiles written to DIR).
+
+COUNT=1 counts instructions instead of timing, for differences too small
+for a shared machine's noise: each shim's worker runs under valgrind's
+callgrind with `node --single-threaded --random-seed=1 --hash-seed=1` and
+without address-space randomisation (`setarch -R`), which makes the counts
+repeat to a few hundred instructions. It prints the instructions from exec
+to the first RESULT (READY, LOAD and one INVOKE written at once, as the
+host does for a worker started by a request) over those of `node -e 0`,
+and the instructions per invocation in steady state: the difference
+between a run of COUNT_WARM (300) batches and one of COUNT_WARM +
+COUNT_BATCHES (300) batches, so that compiling the hot code is left out.
+Kernel time (system calls, page faults) is not counted.
 """
 import json
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -54,6 +67,10 @@ ROUNDS = env_int("ROUNDS", 5)
 DURATION = env_int("DURATION", 3)
 BATCH = env_int("BATCH", 16)
 WARMUP = env_int("WARMUP", 20000)
+COUNT = os.environ.get("COUNT", "") not in ("", "0")
+COUNT_BATCHES = env_int("COUNT_BATCHES", 300)
+COUNT_WARM = env_int("COUNT_WARM", 300)
+COUNT_FLAGS = ["--single-threaded", "--random-seed=1", "--hash-seed=1"]
 NODE = os.environ.get("NODE_BIN") or shutil.which("node") or shutil.which("nodejs")
 PIN = not os.environ.get("BENCH_NO_PIN") and shutil.which("taskset") and os.cpu_count() >= 2
 
@@ -65,7 +82,7 @@ def frame(ftype, fid, meta, body=b""):
 class Worker:
     """node SHIM_DIR/worker.js on one end of a socketpair."""
 
-    def __init__(self, shim):
+    def __init__(self, shim, counted=False):
         ours, theirs = socket.socketpair()
         fd = theirs.fileno()
         env = dict(os.environ, STRATUS_WORKER_FD=str(fd), FUNCTIONS_WORKER_RUNTIME="node")
@@ -73,11 +90,14 @@ class Worker:
         prof = os.environ.get("NODE_PROF")
         if prof:
             argv += ["--cpu-prof", "--cpu-prof-dir", prof]
+        if counted:
+            argv = callgrind_argv() + argv + COUNT_FLAGS
         argv.append(os.path.join(shim, "worker.js"))
         if PIN:
             argv = ["taskset", "-c", "1"] + argv
         self.proc = subprocess.Popen(argv, cwd=APP, pass_fds=(fd,), env=env,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE if counted else None)
         theirs.close()
         self.sock = ours
         self.buf = bytearray()
@@ -126,22 +146,77 @@ class Worker:
             self.proc.wait()
 
 
-def start(shim):
-    w = Worker(shim)
-    w.sock.settimeout(30)
-    w.wait_type(HELLO)
+def load_frames():
     fn = os.path.join(APP, "hello")
     with open(os.path.join(fn, "function.json")) as f:
         bindings = json.load(f)["bindings"]
     load = {"appRoot": APP, "settings": {}, "functions": [
         {"name": "hello", "directory": fn, "scriptFile": os.path.join(fn, "index.js"),
          "bindings": bindings}]}
-    w.sock.sendall(frame(READY, 0, b'{"protocol":1}') +
-                   frame(LOAD, 0, json.dumps(load).encode()))
+    return frame(READY, 0, b'{"protocol":1}') + frame(LOAD, 0, json.dumps(load).encode())
+
+
+def start(shim):
+    w = Worker(shim)
+    w.sock.settimeout(30)
+    w.wait_type(HELLO)
+    w.sock.sendall(load_frames())
     loaded = w.wait_type(LOADED)
     if not loaded["functions"][0].get("ok"):
         sys.exit("bench: error: the worker could not load hello: %r" % loaded)
     return w
+
+
+# ---- COUNT=1: instructions instead of time -------------------------------------
+
+def callgrind_argv():
+    return ["setarch", "-R", "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+
+
+def collected(stderr, what):
+    m = re.search(rb"Collected : (\d+)", stderr)
+    if not m:
+        sys.exit("bench: error: no instruction count from callgrind for %s:\n%s" %
+                 (what, stderr[-2000:].decode(errors="replace")))
+    return int(m.group(1))
+
+
+def count_floor():
+    argv = callgrind_argv() + [NODE] + COUNT_FLAGS + ["-e", "0"]
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return collected(r.stderr, "node -e 0")
+
+
+def count_worker(shim, batches):
+    """Instructions of one worker: LOAD and one INVOKE written at once, then
+    `batches` batches, then end of file."""
+    w = Worker(shim, counted=True)
+    w.sock.settimeout(600)
+    w.sock.sendall(load_frames() + frame(INVOKE, 1, META % b"1b4e28ba-2fa1-41d2-883f-000000000000"))
+    w.wait_type(RESULT)
+    run_batches(w, batch_bytes(), count=batches * BATCH)
+    w.sock.close()
+    _, err = w.proc.communicate(timeout=600)
+    return collected(err, shim)
+
+
+def count_main(shims):
+    for tool in ("valgrind", "setarch"):
+        if not shutil.which(tool):
+            sys.exit("bench: error: COUNT=1 needs %s (Debian package %s)" %
+                     (tool, "valgrind" if tool == "valgrind" else "util-linux"))
+    floor = count_floor()
+    print("node_worker: instructions (callgrind; node %s; %s; setarch -R)" % (
+        subprocess.run([NODE, "--version"], capture_output=True, text=True).stdout.strip(),
+        " ".join(COUNT_FLAGS)))
+    print("node -e 0: %.1f M instructions" % (floor / 1e6))
+    print("%-40s %18s %18s" % ("shim", "start over -e 0", "per invocation"))
+    for s in shims:
+        start_up = count_worker(s, 0)
+        warm = count_worker(s, COUNT_WARM)
+        more = count_worker(s, COUNT_WARM + COUNT_BATCHES)
+        print("%-40s %+16.1f M %18.0f" % (s[-40:], (start_up - floor) / 1e6,
+                                          (more - warm) / (COUNT_BATCHES * BATCH)))
 
 
 # What the host writes for wrk's `GET /api/hello` (src/runtimes/pool_worker.c).
@@ -183,6 +258,9 @@ def main():
             sys.exit("bench: error: no worker.js in %s" % s)
     if PIN:
         os.sched_setaffinity(0, {0})
+    if COUNT:
+        count_main(shims)
+        return
     data = batch_bytes()
     workers = [start(s) for s in shims]
     for w in workers:
