@@ -1,7 +1,8 @@
 /*
  * interp.c -- what the interpreter runtimes (python.c, node.c) share:
- * finding the interpreter, and writing the worker shim the binary carries
- * (embedded.h) next to the app, where the interpreter can run it.
+ * finding the interpreter and its arguments, writing the worker shim the
+ * binary carries (embedded.h) next to the app, where the interpreter can
+ * run it, and starting the app's pool of workers with that command.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../telemetry/log.h"
 #include "embedded.h"
+#include "pool.h"
 #include "runtime.h"
 
 /* mkdir -p for the folders of path (not path itself). */
@@ -149,4 +152,83 @@ int interp_find(const app_t *app, const char *setting, const char *dflt, char *o
     snprintf(err, errlen, "'%s' was not found on PATH; install it, or name the interpreter in "
              "the app setting %s", dflt, setting);
     return -1;
+}
+
+/* The app setting languageWorkers__<lang>__<key>, or its spelling with
+ * colons; NULL when neither is set. */
+static const char *lang_setting(const app_t *app, const char *lang, const char *key,
+                                char *name, size_t namelen)
+{
+    snprintf(name, namelen, "languageWorkers__%s__%s", lang, key);
+    const char *v = app_setting(app, name);
+    if (v)
+        return v;
+    char colons[128];
+    snprintf(colons, sizeof colons, "languageWorkers:%s:%s", lang, key);
+    v = app_setting(app, colons);
+    if (v)
+        snprintf(name, namelen, "%s", colons);
+    return v;
+}
+
+int interp_start(const app_t *app, const interp_spec_t *spec, interp_state_t *st, char *err,
+                 size_t errlen)
+{
+    char setting[128], dir[4100];
+    /* interp_find reads the setting by the name it is given: pass the
+     * spelling that is set. */
+    lang_setting(app, spec->lang, "defaultExecutablePath", setting, sizeof setting);
+    if (interp_find(app, setting, spec->exe, st->exe, sizeof st->exe, err, errlen) != 0 ||
+        interp_extract(app, spec->lang, dir, sizeof dir, err, errlen) != 0)
+        return -1;
+    snprintf(st->shim, sizeof st->shim, "%s/%s", dir, spec->shim);
+
+    size_t n = 0;
+    st->argv[n++] = st->exe;
+    if (spec->flag)
+        st->argv[n++] = (char *)spec->flag;
+    const char *args = lang_setting(app, spec->lang, "arguments", setting, sizeof setting);
+    if (args && *args) {
+        if (strlen(args) >= sizeof st->args) {
+            snprintf(err, errlen, "setting %s: longer than %zu bytes", setting,
+                     sizeof st->args - 1);
+            return -1;
+        }
+        snprintf(st->args, sizeof st->args, "%s", args);
+        size_t nuser = 0;
+        for (char *save = NULL, *a = strtok_r(st->args, " \t\r\n", &save); a;
+             a = strtok_r(NULL, " \t\r\n", &save)) {
+            if (++nuser > INTERP_MAX_ARGS) {
+                snprintf(err, errlen, "setting %s: more than %d arguments", setting,
+                         INTERP_MAX_ARGS);
+                return -1;
+            }
+            st->argv[n++] = a;
+        }
+    }
+    st->argv[n++] = st->shim;
+    st->argv[n] = NULL;
+    if (args && *args) { /* say what runs, as a debugger's flags must be seen to apply */
+        char line[8192];
+        size_t len = 0;
+        for (size_t i = 0; st->argv[i] && len < sizeof line; i++)
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", i ? " " : "",
+                                    st->argv[i]);
+        log_info("%s workers run: %s (arguments from %s)", spec->lang, line, setting);
+    }
+    return 0;
+}
+
+int interp_ready(app_t *app, uv_loop_t *loop, const interp_spec_t *spec, interp_state_t *st,
+                 char *err, size_t errlen)
+{
+    pool_spec_t ps = {.runtime = spec->lang, .argv = st->argv,
+                      .limit_memory = spec->limit_memory};
+    return pool_runtime_ready(app, loop, &ps, err, errlen);
+}
+
+int interp_load(app_t *app, function_t *fn, char *err, size_t errlen)
+{
+    (void)app, (void)fn, (void)err, (void)errlen;
+    return 0;
 }

@@ -24,11 +24,5 @@ const runtime_t runtime_native_isolated = {
     .app_start = native_app_start,
     .load = isolated_load,
     .ready = isolated_ready,
-    .load_error = pool_runtime_load_error,
-    .invoke = pool_runtime_invoke,
-    .scale_status = pool_runtime_scale_status,
-    .health = pool_runtime_health,
-    .unload = pool_runtime_unload,
-    .app_stop = pool_runtime_stop,
-    .app_free = pool_runtime_free,
+    POOL_RUNTIME_OPS,
 };

@@ -97,4 +97,11 @@ void pool_runtime_stop(app_t *app, void (*cb)(void *data), void *data);
 void pool_runtime_free(app_t *app);
 void pool_runtime_unload(function_t *fn);
 
+/* The members of a runtime_t that every pooled runtime fills alike. */
+#define POOL_RUNTIME_OPS                                                                 \
+    .load_error = pool_runtime_load_error, .invoke = pool_runtime_invoke,               \
+    .scale_status = pool_runtime_scale_status, .health = pool_runtime_health,           \
+    .unload = pool_runtime_unload, .app_stop = pool_runtime_stop,                       \
+    .app_free = pool_runtime_free
+
 #endif

@@ -154,6 +154,43 @@ int interp_extract(const app_t *app, const char *lang, char *dir, size_t dirlen,
 int interp_find(const app_t *app, const char *setting, const char *dflt, char *out,
                 size_t outlen, char *err, size_t errlen);
 
+/* What sets one interpreter runtime apart. The app settings it reads are
+ * Azure's languageWorkers__<lang>__defaultExecutablePath (the interpreter)
+ * and languageWorkers__<lang>__arguments (more interpreter arguments,
+ * split at white space, e.g. `--inspect=9229`), each also spelt with
+ * colons (languageWorkers:<lang>:arguments). */
+typedef struct interp_spec {
+    const char *lang;      /* "python", "node": the shim's folder, the settings' middle */
+    const char *exe;       /* the default interpreter, looked up on PATH */
+    const char *shim;      /* the shim's main file within its folder */
+    const char *flag;      /* an interpreter argument always given first, or NULL */
+    int limit_memory;      /* pool_spec_t.limit_memory */
+} interp_spec_t;
+
+#define INTERP_MAX_ARGS 32
+
+/* An interpreter runtime's state for the app it runs (one per host). */
+typedef struct interp_state {
+    char exe[4096];
+    char shim[4200];
+    char args[4096];                      /* the user's arguments, split in place */
+    char *argv[INTERP_MAX_ARGS + 4];      /* exe, flag, the user's, shim, NULL */
+} interp_state_t;
+
+/* app_start of an interpreter runtime: find the interpreter, read the
+ * arguments setting, write the shim. 0, or -1 with err set. */
+int interp_start(const app_t *app, const interp_spec_t *spec, interp_state_t *st, char *err,
+                 size_t errlen);
+
+/* ready of an interpreter runtime: start the app's pool of workers running
+ * the command interp_start built. */
+int interp_ready(app_t *app, uv_loop_t *loop, const interp_spec_t *spec, interp_state_t *st,
+                 char *err, size_t errlen);
+
+/* load of an interpreter runtime: nothing, as the worker loads the code
+ * and reports what failed in LOADED. */
+int interp_load(app_t *app, function_t *fn, char *err, size_t errlen);
+
 /* The runtime for an app: FUNCTIONS_WORKER_RUNTIME (unset = native), and
  * for native, stratus.native.inProcess. NULL when unknown. */
 const runtime_t *runtime_for_app(const app_t *app);

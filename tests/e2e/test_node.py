@@ -469,6 +469,48 @@ def test_function_timeout_is_504_and_the_worker_keeps_serving(make_app, start_ho
     assert r.status == 200 and r.text == pid, (r.text, pid)
 
 
+# ---- languageWorkers__node__arguments ------------------------------------------------
+
+EXEC_ARGV_JS = "module.exports = async function () { return { body: process.execArgv }; };\n"
+
+
+@pytest.mark.parametrize("name", ["languageWorkers__node__arguments",
+                                  "languageWorkers:node:arguments"])
+def test_language_worker_arguments_reach_node(make_app, start_host, name):
+    """Azure's setting for node's own arguments (VS Code puts --inspect=9229
+    there), in both spellings: split at white space, before the shim."""
+    settings = {"IsEncrypted": False, "Values": {
+        "FUNCTIONS_WORKER_RUNTIME": "node", name: " --stack-size=900   --max-old-space-size=96 "}}
+    app = make_app({"argv": {"function.json": http_json(out="$return"), "index.js": EXEC_ARGV_JS}},
+                   host=host_json(), settings=settings)
+    h = start_host(app)
+    r = h.get("/api/argv", timeout=30)
+    assert r.status == 200 and r.json() == ["--stack-size=900", "--max-old-space-size=96"], r.text
+    assert wait_for(lambda: "node workers run: " in h.log() and name in h.log())
+
+
+def test_a_bad_node_argument_is_logged_and_answered_500(make_app, start_host):
+    settings = {"IsEncrypted": False, "Values": {
+        "FUNCTIONS_WORKER_RUNTIME": "node", "languageWorkers__node__arguments": "--no-such-flag"}}
+    app = make_app({"argv": {"function.json": http_json(out="$return"), "index.js": EXEC_ARGV_JS}},
+                   host=host_json(), settings=settings)
+    h = start_host(app)
+    r = h.get("/api/argv", timeout=30)
+    assert r.status in (500, 503), (r.status, r.text)
+    assert wait_for(lambda: "bad option: --no-such-flag" in h.log())
+
+
+def test_too_many_node_arguments_stop_the_host_with_the_setting_named(make_app, start_host):
+    settings = {"IsEncrypted": False, "Values": {
+        "FUNCTIONS_WORKER_RUNTIME": "node",
+        "languageWorkers__node__arguments": " ".join(["--no-warnings"] * 33)}}
+    app = make_app({"argv": {"function.json": http_json(out="$return"), "index.js": EXEC_ARGV_JS}},
+                   host=host_json(), settings=settings)
+    h = start_host(app, wait=False)
+    assert h.proc.wait(timeout=30) != 0
+    assert "languageWorkers__node__arguments: more than 32 arguments" in h.log()
+
+
 # ---- the example app ------------------------------------------------------------------
 
 def test_example_node_hello_app_serves(tmp_path, start_host):

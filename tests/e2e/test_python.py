@@ -421,3 +421,37 @@ def test_entry_point_and_script_file(make_app, start_host):
     host = start_host(app)
     r = host.get("/api/custom")
     assert r.status == 200 and r.text == "custom entry"
+
+
+XOPTIONS = '''
+import json
+import sys
+
+import azure.functions as func
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    argv = getattr(sys, "orig_argv", None)
+    return func.HttpResponse(json.dumps({
+        "x": sys._xoptions, "utf8": sys.flags.utf8_mode,
+        "before_shim": argv[1:argv.index(sys.argv[0])] if argv else None}))
+'''
+
+
+@pytest.mark.parametrize("name", ["languageWorkers__python__arguments",
+                                  "languageWorkers:python:arguments"])
+def test_language_worker_arguments_reach_python(make_app, start_host, name):
+    """Azure's setting for the interpreter's own arguments, in both
+    spellings: split at white space, after -u and before the shim."""
+    settings = {"IsEncrypted": False, "Values": {
+        "FUNCTIONS_WORKER_RUNTIME": "python", name: "-X utf8  -X stratus_test=1"}}
+    app = make_app({"opts": py_fn(XOPTIONS)}, host={"version": "2.0", "stratus": ONE_WORKER},
+                   settings=settings)
+    host = start_host(app)
+    r = host.get("/api/opts", timeout=30)
+    assert r.status == 200, r.text
+    got = r.json()
+    assert got["x"] == {"utf8": True, "stratus_test": "1"} and got["utf8"] == 1, got
+    if got["before_shim"] is not None:
+        assert got["before_shim"] == ["-u", "-X", "utf8", "-X", "stratus_test=1"], got
+    assert wait_for(lambda: "python workers run: " in host.log() and name in host.log())
