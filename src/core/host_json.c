@@ -369,10 +369,30 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
                        "true, false or a count from 0 to 16", v);
         app->scale_prewarm = (int)n;
     }
+    /* Azure's FUNCTIONS_WORKER_PROCESS_COUNT (language worker processes,
+     * 1 to 10) is a Python or Node.js app's maxInstances unless host.json
+     * sets that. */
+    const char *wpc = app_setting(app, "FUNCTIONS_WORKER_PROCESS_COUNT");
+    const char *wrt = app_setting(app, "FUNCTIONS_WORKER_RUNTIME");
+    int from_wpc = 0;
+    if (wpc && wrt && (strcmp(wrt, "python") == 0 || strcmp(wrt, "node") == 0)) {
+        long long n;
+        if (!app__parse_ll(wpc, &n) || n < 1 || n > 10) {
+            snprintf(err, errlen, "app setting FUNCTIONS_WORKER_PROCESS_COUNT: expected a whole "
+                     "number from 1 to 10, got '%.64s'", wpc);
+            return -1;
+        }
+        if (!app__get(scale, "maxInstances")) {
+            app->scale_max_instances = n;
+            from_wpc = 1;
+        }
+    }
     if (app->scale_min_instances > app->scale_max_instances) {
         snprintf(err, errlen, "host.json: field 'stratus.scale.minInstances' (%lld) is larger "
-                 "than 'stratus.scale.maxInstances' (%lld)",
-                 (long long)app->scale_min_instances, (long long)app->scale_max_instances);
+                 "than %s (%lld)", (long long)app->scale_min_instances,
+                 from_wpc ? "the app setting FUNCTIONS_WORKER_PROCESS_COUNT"
+                          : "'stratus.scale.maxInstances'",
+                 (long long)app->scale_max_instances);
         return -1;
     }
 

@@ -455,3 +455,49 @@ def test_language_worker_arguments_reach_python(make_app, start_host, name):
     if got["before_shim"] is not None:
         assert got["before_shim"] == ["-u", "-X", "utf8", "-X", "stratus_test=1"], got
     assert wait_for(lambda: "python workers run: " in host.log() and name in host.log())
+
+
+SLOW_PID = '''
+import os
+import time
+
+
+def main(req):
+    time.sleep(float(req.params.get("s", "0")))
+    return str(os.getpid())
+'''
+
+
+def test_functions_worker_process_count_is_the_most_workers(make_app, start_host):
+    """Azure's FUNCTIONS_WORKER_PROCESS_COUNT: two workers share two slow
+    requests that one worker (one at a time) would serve in turn."""
+    settings = {"IsEncrypted": False, "Values": {
+        "FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_WORKER_PROCESS_COUNT": "2"}}
+    app = make_app({"slow": py_fn(SLOW_PID)},
+                   host={"version": "2.0", "stratus": {"scale": {"perInstanceConcurrency": 1}}},
+                   settings=settings)
+    host = start_host(app)
+    assert host.get("/admin/host/scale").json()["apps"][0]["maxInstances"] == 2
+    with concurrent.futures.ThreadPoolExecutor(3) as ex:
+        pids = list(ex.map(lambda _: host.get("/api/slow?s=1.5", timeout=60).text, range(3)))
+    assert len(set(pids)) == 2, pids
+
+
+def test_host_json_max_instances_wins_over_functions_worker_process_count(make_app, start_host):
+    settings = {"IsEncrypted": False, "Values": {
+        "FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_WORKER_PROCESS_COUNT": "5"}}
+    app = make_app({"slow": py_fn(SLOW_PID)}, host={"version": "2.0", "stratus": ONE_WORKER},
+                   settings=settings)
+    host = start_host(app)
+    assert host.get("/admin/host/scale").json()["apps"][0]["maxInstances"] == 1
+
+
+@pytest.mark.parametrize("value", ["0", "11", "two"])
+def test_a_bad_functions_worker_process_count_stops_the_host(make_app, start_host, value):
+    settings = {"IsEncrypted": False, "Values": {
+        "FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_WORKER_PROCESS_COUNT": value}}
+    app = make_app({"slow": py_fn(SLOW_PID)}, settings=settings)
+    host = start_host(app, wait=False)
+    assert host.proc.wait(timeout=30) != 0
+    assert ("FUNCTIONS_WORKER_PROCESS_COUNT: expected a whole number from 1 to 10, got '%s'"
+            % value) in host.log()

@@ -597,6 +597,45 @@ TEST(local_settings_bad_values)
     CHECK_CONTAINS(app_fails(HOST, "{\"IsEncrypted\": true}"), "IsEncrypted");
 }
 
+TEST(functions_worker_process_count)
+{
+    char *root = NULL;
+    app_t *app = app_ok(HOST, "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"node\", "
+                              "\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"3\"}}", &root);
+    if (app)
+        CHECK_INT(app->scale_max_instances, 3);
+    app_free(app);
+    if (root)
+        rmapp(root);
+    root = NULL; /* host.json's maxInstances wins */
+    app = app_ok("{\"version\": \"2.0\", \"stratus\": {\"scale\": {\"maxInstances\": 1}}}",
+                 "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"python\", "
+                 "\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"3\"}}", &root);
+    if (app)
+        CHECK_INT(app->scale_max_instances, 1);
+    app_free(app);
+    if (root)
+        rmapp(root);
+    root = NULL; /* only language workers read it */
+    app = app_ok(HOST, "{\"Values\": {\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"99\"}}", &root);
+    if (app)
+        CHECK_INT(app->scale_max_instances, APP_DEFAULT_MAX_INSTANCES);
+    app_free(app);
+    if (root)
+        rmapp(root);
+    unsetenv("FUNCTIONS_WORKER_RUNTIME");
+    CHECK_CONTAINS(app_fails(HOST, "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"node\", "
+                                   "\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"11\"}}"),
+                   "app setting FUNCTIONS_WORKER_PROCESS_COUNT: expected a whole number from 1 to "
+                   "10, got '11'");
+    CHECK_CONTAINS(app_fails("{\"version\": \"2.0\", \"stratus\": {\"scale\": "
+                             "{\"minInstances\": 3}}}",
+                             "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"node\", "
+                             "\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"2\"}}"),
+                   "'stratus.scale.minInstances' (3) is larger than the app setting "
+                   "FUNCTIONS_WORKER_PROCESS_COUNT (2)");
+}
+
 /* ---- function folders and function.json ---- */
 
 TEST(function_bad_name)
@@ -1089,6 +1128,7 @@ int main(void)
     RUN(local_settings_values_and_host);
     RUN(local_settings_bad_json);
     RUN(local_settings_bad_values);
+    RUN(functions_worker_process_count);
     RUN(function_bad_name);
     RUN(function_names_differing_in_case);
     RUN(function_bad_json);
