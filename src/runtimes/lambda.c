@@ -824,33 +824,14 @@ static void lambda_app_free(app_t *app)
     app->runtime_state = NULL;
 }
 
-const runtime_t runtime_lambda = {
-    .version = RUNTIME_VERSION,
-    .name = "lambda",
-    .app_start = lambda_app_start,
-    .load = lambda_load,
-    .ready = lambda_ready,
-    .load_error = lambda_load_error,
-    .invoke = lambda_invoke,
-    .scale_status = lambda_scale_status,
-    .health = lambda_health,
-    .unload = lambda_unload,
-    .app_stop = lambda_app_stop,
-    .app_free = lambda_app_free,
-};
+/* Every member but the name. */
+#define LAMBDA_OPS                                                                       \
+    .version = RUNTIME_VERSION, .app_start = lambda_app_start, .load = lambda_load,      \
+    .ready = lambda_ready, .load_error = lambda_load_error, .invoke = lambda_invoke,      \
+    .scale_status = lambda_scale_status, .health = lambda_health,                        \
+    .unload = lambda_unload, .app_stop = lambda_app_stop, .app_free = lambda_app_free
+
+const runtime_t runtime_lambda = {.name = "lambda", LAMBDA_OPS};
 
 /* "provided" names Lambda's custom runtimes (provided.al2023): the same. */
-const runtime_t runtime_lambda_provided = {
-    .version = RUNTIME_VERSION,
-    .name = "provided",
-    .app_start = lambda_app_start,
-    .load = lambda_load,
-    .ready = lambda_ready,
-    .load_error = lambda_load_error,
-    .invoke = lambda_invoke,
-    .scale_status = lambda_scale_status,
-    .health = lambda_health,
-    .unload = lambda_unload,
-    .app_stop = lambda_app_stop,
-    .app_free = lambda_app_free,
-};
+const runtime_t runtime_lambda_provided = {.name = "provided", LAMBDA_OPS};

@@ -724,6 +724,32 @@ static char **worker_args(pool_t *p, int fork_server)
     return a;
 }
 
+/* Spawn `stratus worker` (the fork server with fork_server set, else worker
+ * seq) into proc with stdio[4] (the channel on fd 3), detached, in the app
+ * folder. A libuv error code. */
+static int spawn_worker(pool_t *p, uv_process_t *proc, uv_stdio_container_t *stdio, int seq,
+                        int fork_server, uv_exit_cb exit_cb)
+{
+    char **args = worker_args(p, fork_server);
+    size_t added = 0;
+    char **env = args ? worker_env(p, seq, fork_server, &added) : NULL;
+    uv_process_options_t o;
+    memset(&o, 0, sizeof o);
+    o.file = p->exe;
+    o.args = args;
+    o.env = env;
+    o.cwd = p->app->root;
+    o.flags = UV_PROCESS_DETACHED;
+    o.stdio_count = 4;
+    o.stdio = stdio;
+    o.exit_cb = exit_cb;
+    int rc = env ? uv_spawn(p->loop, proc, &o) : UV_ENOMEM;
+    if (env)
+        child_env_free(env, added);
+    free(args);
+    return rc;
+}
+
 /* ---- the fork server ---- */
 
 /* Ask the fork server for a worker: three socketpairs, our ends opened as
@@ -886,23 +912,7 @@ void pool__fs_start(pool_t *p)
     stdio[2].data.fd = 2;
     stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&p->fs_ctl;
-    char **args = worker_args(p, 1);
-    size_t added = 0;
-    char **env = args ? worker_env(p, 0, 1, &added) : NULL;
-    uv_process_options_t o;
-    memset(&o, 0, sizeof o);
-    o.file = p->exe;
-    o.args = args;
-    o.env = env;
-    o.cwd = p->app->root;
-    o.flags = UV_PROCESS_DETACHED;
-    o.stdio_count = 4;
-    o.stdio = stdio;
-    o.exit_cb = fs_exit_cb;
-    int rc = env ? uv_spawn(p->loop, &p->fs_proc, &o) : UV_ENOMEM;
-    if (env)
-        child_env_free(env, added);
-    free(args);
+    int rc = spawn_worker(p, &p->fs_proc, stdio, 0, 1, fs_exit_cb);
     p->fs_started = 1;
     p->handles_open += 2;
     if (rc != 0) {
@@ -967,24 +977,8 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
     stdio[2].data.stream = (uv_stream_t *)&w->err.pipe;
     stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
     stdio[3].data.stream = (uv_stream_t *)&w->chan;
-    char **args = worker_args(p, 0);
-    size_t added = 0;
-    char **env = args ? worker_env(p, w->seq, 0, &added) : NULL;
-    uv_process_options_t o;
-    memset(&o, 0, sizeof o);
-    o.file = p->exe;
-    o.args = args;
-    o.env = env;
-    o.cwd = p->app->root;
-    o.flags = UV_PROCESS_DETACHED;
-    o.stdio_count = 4;
-    o.stdio = stdio;
-    o.exit_cb = on_exit_cb;
     w->spawn_ns = uv_hrtime();
-    int rc = env ? uv_spawn(p->loop, &w->proc, &o) : UV_ENOMEM;
-    if (env)
-        child_env_free(env, added);
-    free(args);
+    int rc = spawn_worker(p, &w->proc, stdio, w->seq, 0, on_exit_cb);
     /* Link it in first, so the close callbacks find a listed worker. */
     w->next = p->workers;
     if (p->workers)
