@@ -597,32 +597,31 @@ TEST(local_settings_bad_values)
     CHECK_CONTAINS(app_fails(HOST, "{\"IsEncrypted\": true}"), "IsEncrypted");
 }
 
-TEST(functions_worker_process_count)
+/* stratus.scale.maxInstances of an app made of host and local settings; -1
+ * when it does not load. */
+static long long max_instances_of(const char *host, const char *local)
 {
     char *root = NULL;
-    app_t *app = app_ok(HOST, "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"node\", "
-                              "\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"3\"}}", &root);
-    if (app)
-        CHECK_INT(app->scale_max_instances, 3);
+    app_t *app = app_ok(host, local, &root);
+    long long n = app ? (long long)app->scale_max_instances : -1;
     app_free(app);
     if (root)
         rmapp(root);
-    root = NULL; /* host.json's maxInstances wins */
-    app = app_ok("{\"version\": \"2.0\", \"stratus\": {\"scale\": {\"maxInstances\": 1}}}",
-                 "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"python\", "
-                 "\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"3\"}}", &root);
-    if (app)
-        CHECK_INT(app->scale_max_instances, 1);
-    app_free(app);
-    if (root)
-        rmapp(root);
-    root = NULL; /* only language workers read it */
-    app = app_ok(HOST, "{\"Values\": {\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"99\"}}", &root);
-    if (app)
-        CHECK_INT(app->scale_max_instances, APP_DEFAULT_MAX_INSTANCES);
-    app_free(app);
-    if (root)
-        rmapp(root);
+    return n;
+}
+
+TEST(functions_worker_process_count)
+{
+    CHECK_INT(max_instances_of(HOST, "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"node\", "
+                                     "\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"3\"}}"), 3);
+    /* host.json's maxInstances wins */
+    CHECK_INT(max_instances_of("{\"version\": \"2.0\", \"stratus\": {\"scale\": "
+                               "{\"maxInstances\": 1}}}",
+                               "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"python\", "
+                               "\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"3\"}}"), 1);
+    /* only language workers read it */
+    CHECK_INT(max_instances_of(HOST, "{\"Values\": {\"FUNCTIONS_WORKER_PROCESS_COUNT\": "
+                                     "\"99\"}}"), APP_DEFAULT_MAX_INSTANCES);
     unsetenv("FUNCTIONS_WORKER_RUNTIME");
     CHECK_CONTAINS(app_fails(HOST, "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"node\", "
                                    "\"FUNCTIONS_WORKER_PROCESS_COUNT\": \"11\"}}"),
