@@ -76,13 +76,12 @@ static void send_call(ch_proc_t *p, ch_call_t *c)
 {
     ch_app_t *ca = p->ca;
     uint64_t now = uv_now(ca->loop);
-    char host[40], err[300];
-    snprintf(host, sizeof host, "127.0.0.1:%d", p->port);
+    char err[300];
     c->proc = p;
     ch__list_push(&p->inflight, c);
     ca->running++;
     p->last_active = now;
-    if (ch__msg_request(c, host, err, sizeof err) != 0) {
+    if (ch__msg_request(c, p->hostport, err, sizeof err) != 0) {
         ch__list_remove(&p->inflight, c);
         ca->running--;
         ch__call_fail(c, 500, err);

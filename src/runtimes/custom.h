@@ -100,6 +100,7 @@ struct ch_proc {
     uv_timer_t probe_timer;
     int open_handles;
     int pid, seq, port;
+    char hostport[24]; /* "127.0.0.1:<port>", the Host header of requests to it */
     ch_state_t state;
     int exited;
     int stop_requested;       /* 1 asked to stop (SIGTERM), 2 killed */

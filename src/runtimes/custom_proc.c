@@ -270,6 +270,7 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     p->ca = ca;
     p->seq = ++ca->next_seq;
     p->port = port;
+    snprintf(p->hostport, sizeof p->hostport, "127.0.0.1:%d", port);
     upstream_opts_t uo = {.max_conns = 4096,
                           .max_idle = 1024,
                           .max_pipeline = conf->pipelining ? (size_t)conf->pipeline_depth : 1};
