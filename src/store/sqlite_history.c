@@ -80,24 +80,32 @@ static void put_text(pack_t *b, const char *s, size_t n)
     put_bytes(b, s, n);
 }
 
-/* Values of the lower-case hex digits; 0xff for every other byte. Every
- * record's id and traceparent go through it: 82 digits per invocation. */
+/* Values of the lower-case hex digits, plus one; 0 for every other byte.
+ * Every record's id and traceparent go through it: 82 digits per
+ * invocation. */
 static const unsigned char HEXV[256] = {
     ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
     ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
     ['f'] = 16,
-}; /* the value plus one, so that 0 means "not a digit" */
+};
+
+/* The byte of the two hex digits at s; a non-digit sets bits above the low
+ * four in *bad (its value minus one wraps to 0xff). */
+static inline unsigned char hex_byte(const char *s, unsigned *bad)
+{
+    unsigned hi = (unsigned char)(HEXV[(unsigned char)s[0]] - 1);
+    unsigned lo = (unsigned char)(HEXV[(unsigned char)s[1]] - 1);
+    *bad |= hi | lo;
+    return (unsigned char)(hi << 4 | lo);
+}
 
 /* n hex digits at s (lower-case) into n / 2 bytes; 0 or -1. */
 static int unhex(const char *s, size_t n, unsigned char *out)
 {
     unsigned bad = 0;
-    for (size_t i = 0; i < n; i += 2) {
-        unsigned hi = HEXV[(unsigned char)s[i]], lo = HEXV[(unsigned char)s[i + 1]];
-        bad |= !hi | !lo;
-        out[i / 2] = (unsigned char)((hi - 1) << 4 | ((lo - 1) & 0xf));
-    }
-    return bad ? -1 : 0;
+    for (size_t i = 0; i < n; i += 2)
+        out[i / 2] = hex_byte(s + i, &bad);
+    return bad > 15 ? -1 : 0;
 }
 
 static void hex(const unsigned char *p, size_t n, char *out)
@@ -112,25 +120,20 @@ static void hex(const unsigned char *p, size_t n, char *out)
 /* A canonical lower-case UUID as 16 bytes. */
 static int uuid_bin(const char *s, unsigned char out[16])
 {
-    static const int groups[] = {8, 4, 4, 4, 12};
-    if (strlen(s) != 36)
+    /* where each byte's two digits start: 8-4-4-4-12 with dashes between */
+    static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+    if (strnlen(s, 37) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
         return -1;
-    size_t at = 0, o = 0;
-    for (int g = 0; g < 5; g++) {
-        if (g && s[at++] != '-')
-            return -1;
-        if (unhex(s + at, (size_t)groups[g], out + o) != 0)
-            return -1;
-        at += (size_t)groups[g];
-        o += (size_t)groups[g] / 2;
-    }
-    return 0;
+    unsigned bad = 0;
+    for (size_t i = 0; i < 16; i++)
+        out[i] = hex_byte(s + at[i], &bad);
+    return bad > 15 ? -1 : 0;
 }
 
 /* A version-00 traceparent as 25 bytes: trace id, span id, flags. */
 static int tp_bin(const char *s, unsigned char out[25])
 {
-    if (strlen(s) != 55 || strncmp(s, "00-", 3) || s[35] != '-' || s[52] != '-')
+    if (strnlen(s, 56) != 55 || strncmp(s, "00-", 3) || s[35] != '-' || s[52] != '-')
         return -1;
     return unhex(s + 3, 32, out) || unhex(s + 36, 16, out + 16) || unhex(s + 53, 2, out + 24)
                ? -1

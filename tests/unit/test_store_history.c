@@ -137,6 +137,27 @@ TEST(packed_forms_round_trip)
     store_req_cleanup(&r);
     /* a record of HTTP without logs packs small */
     CHECK(fx_sql_int(fx.db, "SELECT length(records) FROM invocation_batch") < 200);
+    /* Ids and traceparents that are not canonical stay text, to the letter:
+     * upper case, a non-digit in each position class, a dash misplaced. */
+    static const char *const odd_ids[] = {
+        "1B4E28BA-2FA1-41D2-883F-0016D3CCA427", "gb4e28ba-2fa1-41d2-883f-0016d3cca427",
+        "1b4e28ba-2fa1-41d2-883f-0016d3cca42g", "1b4e28ba-2fa1-41d2-883f-0016d3cca4:7",
+        "1b4e28ba2-fa1-41d2-883f-0016d3cca427"};
+    static const char odd_tp[] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333g-01";
+    for (size_t i = 0; i < sizeof odd_ids / sizeof *odd_ids; i++) {
+        store_inv_t o = rec(10 + (int)i, NULL);
+        snprintf(o.id, sizeof o.id, "%s", odd_ids[i]);
+        snprintf(o.traceparent, sizeof o.traceparent, "%s", odd_tp);
+        CHECK_INT(store_history_put(fx.st, &r, &o, 1, NULL), STORE_OK);
+        store_req_cleanup(&r);
+        CHECK_INT(store_history_get(fx.st, &r, odd_ids[i], NULL), STORE_OK);
+        CHECK_INT((int)r.n_invs, 1);
+        if (r.n_invs) {
+            CHECK_STR(r.invs[0].id, odd_ids[i]);
+            CHECK_STR(r.invs[0].traceparent, odd_tp);
+        }
+        store_req_cleanup(&r);
+    }
     fx_done(&fx);
 }
 
