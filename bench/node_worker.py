@@ -44,6 +44,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +83,7 @@ def frame(ftype, fid, meta, body=b""):
 class Worker:
     """node SHIM_DIR/worker.js on one end of a socketpair."""
 
-    def __init__(self, shim, counted=False):
+    def __init__(self, shim, counted=False, code_cache=None, flags=()):
         ours, theirs = socket.socketpair()
         fd = theirs.fileno()
         env = dict(os.environ, STRATUS_WORKER_FD=str(fd), FUNCTIONS_WORKER_RUNTIME="node")
@@ -92,7 +93,11 @@ class Worker:
             argv += ["--cpu-prof", "--cpu-prof-dir", prof]
         if counted:
             argv = callgrind_argv() + argv + COUNT_FLAGS
+        else:
+            argv += list(flags)
         argv.append(os.path.join(shim, "worker.js"))
+        if code_cache:
+            argv += ["--code-cache", code_cache]
         if PIN:
             argv = ["taskset", "-c", "1"] + argv
         self.proc = subprocess.Popen(argv, cwd=APP, pass_fds=(fd,), env=env,
@@ -187,10 +192,10 @@ def count_floor():
     return collected(r.stderr, "node -e 0")
 
 
-def count_worker(shim, batches):
+def count_worker(shim, batches, code_cache=None):
     """Instructions of one worker: LOAD and one INVOKE written at once, then
     `batches` batches, then end of file."""
-    w = Worker(shim, counted=True)
+    w = Worker(shim, counted=True, code_cache=code_cache)
     w.sock.settimeout(600)
     w.sock.sendall(load_frames() + frame(INVOKE, 1, META % b"1b4e28ba-2fa1-41d2-883f-000000000000"))
     w.wait_type(RESULT)
@@ -198,6 +203,23 @@ def count_worker(shim, batches):
     w.sock.close()
     _, err = w.proc.communicate(timeout=600)
     return collected(err, shim)
+
+
+def prime_cache(shim, code_cache):
+    """Run the shim once, with the node flags of the counted runs (V8 takes
+    code only from a cache made under the same flags), until it has written
+    its code cache (worker.js does a second after it compiled something the
+    cache did not hold)."""
+    w = Worker(shim, code_cache=code_cache, flags=COUNT_FLAGS)
+    w.sock.settimeout(30)
+    w.sock.sendall(load_frames() + frame(INVOKE, 1, META % b"1b4e28ba-2fa1-41d2-883f-000000000000"))
+    w.wait_type(RESULT)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(code_cache) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    w.close()
+    if not os.path.exists(code_cache):
+        sys.exit("bench: error: %s wrote no code cache to %s" % (shim, code_cache))
 
 
 def count_main(shims):
@@ -210,13 +232,22 @@ def count_main(shims):
         subprocess.run([NODE, "--version"], capture_output=True, text=True).stdout.strip(),
         " ".join(COUNT_FLAGS)))
     print("node -e 0: %.1f M instructions" % (floor / 1e6))
-    print("%-40s %18s %18s" % ("shim", "start over -e 0", "per invocation"))
-    for s in shims:
-        start_up = count_worker(s, 0)
-        warm = count_worker(s, COUNT_WARM)
-        more = count_worker(s, COUNT_WARM + COUNT_BATCHES)
-        print("%-40s %+16.1f M %18.0f" % (s[-40:], (start_up - floor) / 1e6,
-                                          (more - warm) / (COUNT_BATCHES * BATCH)))
+    print("%-32s %16s %16s %16s" % ("shim", "start over -e 0", "with code cache",
+                                     "per invocation"))
+    tmp = tempfile.mkdtemp(prefix="node-worker-bench.")
+    try:
+        for i, s in enumerate(shims):
+            cache = os.path.join(tmp, "%d.cache" % i)
+            start_up = count_worker(s, 0)
+            prime_cache(s, cache)
+            start_cached = count_worker(s, 0, code_cache=cache)
+            warm = count_worker(s, COUNT_WARM)
+            more = count_worker(s, COUNT_WARM + COUNT_BATCHES)
+            print("%-32s %+14.1f M %+14.1f M %16.0f" % (
+                s[-32:], (start_up - floor) / 1e6, (start_cached - floor) / 1e6,
+                (more - warm) / (COUNT_BATCHES * BATCH)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # What the host writes for wrk's `GET /api/hello` (src/runtimes/pool_worker.c).

@@ -174,7 +174,7 @@ async function loadFunction(f) {
   let mod;
   try {
     if (esm) {
-      mod = await import(require('url').pathToFileURL(file).href);
+      mod = await require('./esm')(require('url').pathToFileURL(file).href);
     } else {
       mod = require(file);
     }

@@ -1,160 +1,140 @@
-// worker.js -- the Stratus worker for Node.js apps (FUNCTIONS_WORKER_RUNTIME
-// = node): started by the host as `node worker.js` with the app root as
-// working directory and a Unix socket on fd STRATUS_WORKER_FD, it speaks the
-// frame protocol of docs/worker-protocol.md and runs Azure Functions v3-model
-// functions (module.exports = async function (context, req) {...}).
+// worker.js -- the entry point of the Stratus worker for Node.js apps: the
+// host runs `node [arguments] worker.js [--code-cache FILE]` with the app
+// root as working directory and the channel on fd STRATUS_WORKER_FD. It
+// loads main.js (the worker itself) and the shim modules main.js requires.
 //
-// Start-up is kept short: the worker requires the rest of the shim only
-// when LOAD comes (a pre-started placeholder loads it and runs it once while
-// it waits), and a worker started for a request answers HELLO, LOADED and
-// the first results in one write. Frames of one read are handled together,
-// and the frames they produce (results, logs, pongs) leave in one write from
-// a microtask queued behind them; frames produced later (an invocation that
-// awaited something) leave in one write per loop turn.
+// With --code-cache, the shim's modules are compiled with V8's code cache
+// kept in FILE: a worker started for a request then runs the shim without
+// parsing and compiling it first, which is about half of what a new worker
+// costs beyond node's own start. The file holds, per module, its source and
+// the code V8 made for it; a module whose source differs (another version of
+// Stratus wrote the file) or whose code V8 refuses (another node, other V8
+// flags) is compiled afresh, and a second after such a miss the worker
+// writes the file anew (a temp file renamed over it), after the code of its
+// first invocations has been compiled too. Errors reading or writing the
+// file cost only the speed-up. Without --code-cache (or without node's vm
+// module) the modules are plain require()s.
 'use strict';
 
-const { T, FrameReader, FrameWriter, openChannel } = require('./frames');
+const fs = require('fs');
+const path = require('path');
 
-const fd = Number(process.env.STRATUS_WORKER_FD || 3);
-const concurrency = Math.max(1, Number(process.env.STRATUS_NODE_CONCURRENCY) || 1000);
+const FORMAT = 'stratus-node-code-cache/1';
+const SAVE_DELAY_MS = 1000;
+// The module wrapper of CommonJS, on the first line so that line numbers in
+// stack traces are the file's own.
+const HEAD = '(function (exports, require, module, __filename, __dirname) { ';
+const TAIL = '\n})';
 
-// Reads land in one reused buffer (no allocation per read); whatever must
-// outlive the read (a body, a frame split across reads) is copied out.
-const rbuf = Buffer.allocUnsafeSlow(64 * 1024);
-const socket = openChannel(fd, rbuf, onRead, () => process.exit(0));
-// (The raw channel's write already is a direct write of the descriptor.)
-const writer = new FrameWriter(socket, () => setImmediate(flush), socket.raw ? -1 : fd);
-function flush() {
-  if (writer.pending && !writer.held) writer.flush();
-}
-
-function onRead(n, buf) {
-  writer.hold();
+const cacheFile = codeCacheArgument(process.argv.slice(2));
+let vm = null;
+if (cacheFile) {
   try {
-    reader.push(buf.subarray(0, n));
-  } finally {
-    queueMicrotask(release);
-  }
-}
-
-function release() {
-  if (!queued) writer.release();
-}
-
-let host = null;          // the invocation machinery (./host.js), after LOAD
-let queued = null;        // frames that arrived while LOAD was in progress
-let shuttingDown = false;
-
-function fatal(reason) {
-  process.stderr.write('stratus node worker: ' + reason + '\n');
-  process.exit(2);
-}
-
-function onFrame(type, id, buf, metaStart, metaLen, bodyStart, bodyLen) {
-  if (type === T.PING) {
-    writer.add(T.PONG, id, '{"inflight":' + (host ? host.inflight() : 0) + '}', null);
-    return;
-  }
-  if (queued) {
-    // LOAD is still running (an ES module is being imported): keep order.
-    queued.push([type, id, Buffer.from(buf.subarray(metaStart, bodyStart + bodyLen)), metaLen, bodyLen]);
-    return;
-  }
-  switch (type) {
-  case T.INVOKE:
-    if (!host) fatal('an invoke frame arrived before the load frame');
-    host.invoke(id, buf, metaStart, metaLen, bodyStart, bodyLen);
-    break;
-  case T.CANCEL:
-    if (host) host.cancel(id);
-    break;
-  case T.LOAD:
-    if (host) fatal('a second load frame');
-    load(buf.toString('utf8', metaStart, metaStart + metaLen));
-    break;
-  case T.SHUTDOWN:
-    shutdown(buf.toString('utf8', metaStart, metaStart + metaLen));
-    break;
-  case T.READY:
-    ready(buf.toString('utf8', metaStart, metaStart + metaLen));
-    break;
-  default:
-    break;
-  }
-}
-
-// READY needs no answer; it may lower the limits for frames we send.
-function ready(metaText) {
-  let m;
-  try {
-    m = JSON.parse(metaText || '{}');
+    vm = require('vm');
   } catch (e) {
-    fatal('the ready frame holds invalid JSON: ' + e.message);
+    vm = null;
   }
-  if (Number.isInteger(m.maxMeta) && m.maxMeta > 0) writer.maxMeta = Math.min(writer.maxMeta, m.maxMeta);
-  if (Number.isInteger(m.maxBody) && m.maxBody >= 0) writer.maxBody = Math.min(writer.maxBody, m.maxBody);
 }
 
-function load(metaText) {
-  let meta;
-  try {
-    meta = JSON.parse(metaText || '{}');
-  } catch (e) {
-    fatal('the load frame holds invalid JSON: ' + e.message);
+const modules = new Map();   // file name -> { module, script, src }
+const cached = vm ? readCache(cacheFile) : new Map();
+let saveTimer = null;
+
+function codeCacheArgument(args) {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--code-cache' && i + 1 < args.length) return args[i + 1];
+    if (args[i].startsWith('--code-cache=')) return args[i].slice('--code-cache='.length);
   }
-  queued = [];
-  host = require('./host').create(writer, onIdle, fatal);
-  host.load(meta).then((loaded) => {
-    writer.add(T.LOADED, 0, JSON.stringify({ functions: loaded }), null);
-    const frames = queued;
-    queued = null;
-    for (const [type, id, b, metaLen, bodyLen] of frames) {
-      onFrame(type, id, b, 0, metaLen, metaLen, bodyLen);
+  return null;
+}
+
+// name -> { src, data } from the cache file; empty when there is none, or
+// it is not one of ours, or of another node.
+function readCache(file) {
+  const out = new Map();
+  let buf;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    return out;
+  }
+  const nl = buf.indexOf(10);
+  if (nl < 0) return out;
+  let head;
+  try {
+    head = JSON.parse(buf.toString('utf8', 0, nl));
+  } catch (e) {
+    return out;
+  }
+  if (!head || head.format !== FORMAT || head.node !== process.version ||
+      !Array.isArray(head.modules)) return out;
+  let pos = nl + 1;
+  for (const m of head.modules) {
+    if (!Array.isArray(m) || typeof m[0] !== 'string' || !Number.isInteger(m[1]) ||
+        !Number.isInteger(m[2]) || m[1] < 0 || m[2] < 0 || pos + m[1] + m[2] > buf.length) {
+      return new Map();
     }
-    // The writer was held since the read that brought LOAD: HELLO, LOADED
-    // and the results of the invocations that waited for it leave together.
-    queueMicrotask(release);
-  }, (e) => fatal('loading the app failed: ' + (e && e.stack || e)));
+    out.set(m[0], { src: buf.subarray(pos, pos + m[1]), data: buf.subarray(pos + m[1], pos + m[1] + m[2]) });
+    pos += m[1] + m[2];
+  }
+  return out;
 }
 
-function shutdown(metaText) {
-  if (shuttingDown) return;
-  shuttingDown = true;
-  let grace = 10000;
+function scheduleSave() {
+  if (saveTimer) return;
+  saveTimer = setTimeout(saveCache, SAVE_DELAY_MS);
+  saveTimer.unref();
+}
+
+function saveCache() {
+  const list = [];
+  const parts = [];
+  for (const [name, m] of modules) {
+    let data;
+    try {
+      data = m.script.createCachedData();
+    } catch (e) {
+      continue;
+    }
+    list.push([name, m.src.length, data.length]);
+    parts.push(m.src, data);
+  }
+  const head = JSON.stringify({ format: FORMAT, node: process.version, modules: list }) + '\n';
+  const tmp = cacheFile + '.' + process.pid + '.tmp';
   try {
-    const m = JSON.parse(metaText || '{}');
-    if (Number.isFinite(m.graceMs)) grace = m.graceMs;
-  } catch (e) { /* keep the default */ }
-  // Past the grace period the host kills the worker; leave just before.
-  setTimeout(exit, Math.max(0, grace - 100)).unref();
-  onIdle();
+    fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
+    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(head), ...parts]));
+    fs.renameSync(tmp, cacheFile);
+  } catch (e) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch (e2) { /* it was not written */ }
+  }
 }
 
-// Called by the host module when its last invocation has finished.
-function onIdle() {
-  if (shuttingDown && (!host || host.inflight() === 0)) exit();
+// require() for the shim's modules: './name' is a module of this folder,
+// anything else (node's own modules, a function's file) is node's require.
+// esm.js stays node's: an import() only works in code node compiled.
+function shimRequire(id) {
+  if (!id.startsWith('./') || id === './esm') return require(id);
+  const name = id.slice(2) + (id.endsWith('.js') ? '' : '.js');
+  const m = modules.get(name);
+  return m ? m.module.exports : load(name);
+}
+shimRequire.resolve = require.resolve;
+
+function load(name) {
+  const file = path.join(__dirname, name);
+  const src = fs.readFileSync(file);
+  const c = cached.get(name);
+  const data = c && c.src.equals(src) ? c.data : undefined;
+  const script = new vm.Script(HEAD + src.toString('utf8') + TAIL, { filename: file, cachedData: data });
+  if (script.cachedDataRejected !== false) scheduleSave();  // none given, or refused
+  const module = { exports: {}, id: file, filename: file };
+  modules.set(name, { module, script, src });
+  script.runInThisContext().call(module.exports, module.exports, shimRequire, module, file, __dirname);
+  return module.exports;
 }
 
-function exit() {
-  writer.flush(() => {
-    socket.end();
-    process.exit(0);
-  });
-}
-
-const reader = new FrameReader(onFrame, (reason) => fatal('malformed frame from the host: ' + reason));
-
-// HELLO leaves with the first flush: at the end of the first turn of the
-// event loop for a placeholder, with LOADED for a worker whose LOAD is
-// already waiting (one write, one wake-up of the host).
-writer.add(T.HELLO, 0, JSON.stringify({
-  runtime: 'node', protocol: 1, pid: process.pid, concurrency, version: process.version,
-}), null);
-
-// A placeholder waits for LOAD: spend the wait loading the rest of the shim
-// and running it once, so that specialising costs only the app's own code.
-// (A worker started for a request has LOAD waiting already: the read
-// callback runs first, and this finds the work done.)
-setImmediate(() => {
-  if (!host && !queued) require('./host').warm();
-});
+if (vm) load('main.js');
+else require('./main');

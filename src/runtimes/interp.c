@@ -207,6 +207,12 @@ int interp_start(const app_t *app, const interp_spec_t *spec, interp_state_t *st
         }
     }
     st->argv[n++] = st->shim;
+    if (spec->cache_opt) {
+        snprintf(st->cache, sizeof st->cache, "%s/.stratus/runtimes/%s.cache", app->root,
+                 spec->lang);
+        st->argv[n++] = (char *)spec->cache_opt;
+        st->argv[n++] = st->cache;
+    }
     st->argv[n] = NULL;
     if (args && *args) { /* say what runs, as a debugger's flags must be seen to apply */
         char line[8192];

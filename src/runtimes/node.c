@@ -10,9 +10,11 @@
 #include "runtime.h"
 
 /* No address-space cap: V8 reserves far more address space than it uses.
- * The host's resident-memory watchdog still applies. */
-static const interp_spec_t spec = {
-    .lang = "node", .exe = "node", .shim = "worker.js", .flag = NULL, .limit_memory = 0};
+ * The host's resident-memory watchdog still applies. The shim keeps V8's
+ * code for its own modules in a cache file (runtimes/node/worker.js). */
+static const interp_spec_t spec = {.lang = "node", .exe = "node", .shim = "worker.js",
+                                   .flag = NULL, .limit_memory = 0,
+                                   .cache_opt = "--code-cache"};
 
 static interp_state_t state; /* one app per host */
 

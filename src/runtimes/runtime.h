@@ -165,6 +165,9 @@ typedef struct interp_spec {
     const char *shim;      /* the shim's main file within its folder */
     const char *flag;      /* an interpreter argument always given first, or NULL */
     int limit_memory;      /* pool_spec_t.limit_memory */
+    const char *cache_opt; /* a shim option given the path of a file the shim may
+                            * keep a cache in (<app>/.stratus/runtimes/<lang>.cache),
+                            * or NULL */
 } interp_spec_t;
 
 #define INTERP_MAX_ARGS 32
@@ -173,8 +176,9 @@ typedef struct interp_spec {
 typedef struct interp_state {
     char exe[4096];
     char shim[4200];
+    char cache[4200];
     char args[4096];                      /* the user's arguments, split in place */
-    char *argv[INTERP_MAX_ARGS + 4];      /* exe, flag, the user's, shim, NULL */
+    char *argv[INTERP_MAX_ARGS + 6];      /* exe, flag, the user's, shim, cache option, NULL */
 } interp_state_t;
 
 /* app_start of an interpreter runtime: find the interpreter, read the

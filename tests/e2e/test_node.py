@@ -12,6 +12,7 @@ never costs the worker. Nothing here measures time.
 """
 import concurrent.futures
 import json
+import os
 import re
 import shutil
 
@@ -509,6 +510,20 @@ def test_too_many_node_arguments_stop_the_host_with_the_setting_named(make_app, 
     h = start_host(app, wait=False)
     assert h.proc.wait(timeout=30) != 0
     assert "languageWorkers__node__arguments: more than 32 arguments" in h.log()
+
+
+# ---- the code cache -------------------------------------------------------------------
+
+def test_workers_keep_a_code_cache_beside_the_shim(host):
+    """The host gives its node workers <app>/.stratus/runtimes/node.cache
+    (runtimes/node/worker.js), which the first of them writes."""
+    assert host.get("/api/echo/7").status == 200
+    cache = os.path.join(host.app, ".stratus", "runtimes", "node.cache")
+    assert wait_for(lambda: os.path.exists(cache), timeout=15), os.listdir(os.path.dirname(cache))
+    with open(cache, "rb") as f:
+        head = json.loads(f.readline())
+    assert head["format"] == "stratus-node-code-cache/1" and \
+        "host.js" in [m[0] for m in head["modules"]], head
 
 
 # ---- the example app ------------------------------------------------------------------

@@ -29,15 +29,26 @@ def frame(ftype, fid=0, meta=None, body=b""):
     return HEADER.pack(MAGIC, ftype, fid, len(m), len(body)) + m + body
 
 
-class Worker:
-    """node worker.js on one end of a socketpair; we hold the other."""
+def app_cache(app):
+    """Where the host has its workers keep their code cache."""
+    return os.path.join(app, ".stratus", "runtimes", "node.cache")
 
-    def __init__(self, app, node_args=()):
+
+class Worker:
+    """node worker.js on one end of a socketpair; we hold the other. Like
+    the host, it gives the worker a code cache file (app_cache), unless
+    code_cache is False, or another path."""
+
+    def __init__(self, app, node_args=(), code_cache=None):
         self.app = app
         ours, theirs = socket.socketpair()
         fd = theirs.fileno()
         env = dict(os.environ, STRATUS_WORKER_FD=str(fd), FUNCTIONS_WORKER_RUNTIME="node")
-        self.proc = subprocess.Popen([NODE, *node_args, WORKER], cwd=app, pass_fds=(fd,), env=env,
+        if code_cache is None:
+            code_cache = app_cache(app)
+        cache_args = ["--code-cache", code_cache] if code_cache else []
+        self.proc = subprocess.Popen([NODE, *node_args, WORKER, *cache_args], cwd=app,
+                                     pass_fds=(fd,), env=env,
                                      stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
         theirs.close()
         self.sock = ours
@@ -79,6 +90,12 @@ class Worker:
         (_, _, meta, _), _ = self.recv_type(LOADED)
         return {f["name"]: f for f in meta["functions"]}
 
+    def finish(self):
+        """End of file to the worker; its exit status and what it wrote to stderr."""
+        self.sock.close()
+        status = self.proc.wait(10)
+        return status, self.proc.stderr.read()
+
     def close(self):
         self.sock.close()
         try:
@@ -93,10 +110,10 @@ class Worker:
 def worker(tmp_path):
     workers = []
 
-    def start(functions, files=None, node_args=()):
+    def start(functions, files=None, node_args=(), code_cache=None):
         app = write_app(tmp_path / "app", functions, settings={"IsEncrypted": False, "Values": {}},
                         files=files)
-        w = Worker(app, node_args)
+        w = Worker(app, node_args, code_cache)
         workers.append(w)
         hello = w.recv()
         assert hello[0] == HELLO, hello
@@ -321,6 +338,141 @@ def test_invoke_of_unknown_or_unloaded_function_fails_that_invocation(worker):
     assert not got[1][0]["ok"] and 'no function named "nope"' in got[1][0]["error"]
     assert not got[2][0]["ok"] and "could not be loaded" in got[2][0]["error"]
     assert got[3][0]["ok"] and got[3][1] == b"hi "
+
+
+# ---- the code cache (worker.js --code-cache) -------------------------------------------
+
+THROW_JS = ("module.exports = async function () {\n"
+            "  throw new Error('boom at ' + __filename.split('/').slice(-2).join('/')); };\n")
+
+
+def read_cache(path):
+    """(header, {module name: (source, code)}) of a code cache file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    nl = data.index(b"\n")
+    head = json.loads(data[:nl])
+    mods, pos = {}, nl + 1
+    for name, src_len, code_len in head["modules"]:
+        mods[name] = (data[pos:pos + src_len], data[pos + src_len:pos + src_len + code_len])
+        pos += src_len + code_len
+    assert pos == len(data)
+    return head, mods
+
+
+def hello_round(w, fid=1):
+    """LOAD hello and thrower (first round only), run both: the answer, and
+    the thrower's error."""
+    if fid == 1:
+        w.load([http_fn("hello", w.app, out="$return"), http_fn("thrower", w.app, out="$return")])
+    w.send(frame(INVOKE, fid, invoke("hello", "n=c")) + frame(INVOKE, fid + 1, invoke("thrower")))
+    got = {}
+    while len(got) < 2:
+        (t, i, meta, body), _ = w.recv_type(RESULT)
+        got[i] = (meta, body)
+    assert got[fid][0]["ok"] and got[fid][1] == b"hi c", got[fid]
+    err = got[fid + 1][0]
+    assert not err["ok"] and "boom at thrower/index.js" in err["error"], err
+    # the stack shows the function's file, none of the shim's
+    assert "thrower/index.js:2" in err["error"] and "runtimes" not in err["error"], err
+    return got
+
+
+def wait_written(path, since=0.0, timeout=10):
+    return wait_for(lambda: os.path.exists(path) and os.stat(path).st_mtime_ns > since,
+                    timeout=timeout)
+
+
+CACHE_FNS = {"hello": {"function.json": {}, "index.js": HELLO_JS},
+             "thrower": {"function.json": {}, "index.js": THROW_JS}}
+
+
+def test_code_cache_written_after_a_start_then_used_as_is(worker):
+    w = worker(CACHE_FNS)
+    cache = app_cache(w.app)
+    hello_round(w)
+    assert wait_written(cache), "no code cache was written"
+    head, mods = read_cache(cache)
+    assert head["format"] == "stratus-node-code-cache/1"
+    assert head["node"] == subprocess.run([NODE, "--version"], capture_output=True,
+                                          text=True).stdout.strip()
+    shim = os.path.dirname(WORKER)
+    for name in ("main.js", "frames.js", "host.js", "loader.js", "http.js", "context.js"):
+        with open(os.path.join(shim, name), "rb") as f:
+            assert mods[name][0] == f.read(), name
+        assert len(mods[name][1]) > 100, name
+    assert "worker.js" not in mods and "esm.js" not in mods  # node's own require loads these
+    before = open(cache, "rb").read(), os.stat(cache).st_mtime_ns
+    w.close()
+    # a second worker takes every module's code from the file: nothing to
+    # write back
+    w2 = worker(CACHE_FNS)
+    hello_round(w2)
+    time.sleep(1.6)
+    assert (open(cache, "rb").read(), os.stat(cache).st_mtime_ns) == before
+
+
+def corrupt_source(path):
+    head, mods = read_cache(path)
+    src, code = mods["host.js"]
+    mods["host.js"] = (src[:-1] + b" ", code)  # same length: only the text tells
+    out = [json.dumps(head).encode() + b"\n"]
+    for name, _, _ in head["modules"]:
+        out += list(mods[name])
+    with open(path, "wb") as f:
+        f.write(b"".join(out))
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncated", "other-node", "changed-source",
+                                 "other-flags"])
+def test_a_code_cache_that_does_not_fit_is_replaced(worker, how):
+    w = worker(CACHE_FNS)
+    cache = app_cache(w.app)
+    hello_round(w)
+    assert wait_written(cache)
+    w.close()
+    good = open(cache, "rb").read()
+    node_args = ()
+    if how == "garbage":
+        with open(cache, "wb") as f:
+            f.write(os.urandom(5000))
+    elif how == "truncated":
+        with open(cache, "wb") as f:
+            f.write(good[:len(good) // 2])
+    elif how == "other-node":
+        with open(cache, "wb") as f:
+            f.write(good.replace(b'"node":"v', b'"node":"x', 1))
+    elif how == "changed-source":
+        corrupt_source(cache)
+    else:
+        node_args = ("--max-lazy",)  # V8 refuses code made under other flags
+    since = os.stat(cache).st_mtime_ns
+    w2 = worker(CACHE_FNS, node_args=node_args)
+    hello_round(w2)
+    assert wait_written(cache, since), "the cache was not written anew"
+    head, mods = read_cache(cache)
+    with open(os.path.join(os.path.dirname(WORKER), "host.js"), "rb") as f:
+        assert mods["host.js"][0] == f.read()
+    assert w2.finish() == (0, b"")
+
+
+def test_a_code_cache_that_cannot_be_written_costs_nothing_else(worker, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    w = worker(CACHE_FNS, code_cache=str(blocker / "node.cache"))
+    hello_round(w)
+    time.sleep(1.6)
+    hello_round(w, fid=10)
+    assert w.proc.poll() is None
+    assert sorted(os.listdir(tmp_path)) == ["app", "not-a-folder"]
+    assert w.finish() == (0, b"")
+
+
+def test_without_a_code_cache_the_shim_is_required(worker):
+    w = worker(CACHE_FNS, code_cache=False)
+    hello_round(w)
+    time.sleep(1.3)
+    assert not os.path.exists(os.path.join(w.app, ".stratus"))
 
 
 # ---- bindings -------------------------------------------------------------------------
