@@ -56,6 +56,59 @@ static void ctx_init(ctx_t *c, fx_t *fx)
     c->loop_thread = uv_thread_self();
 }
 
+/* Start the fixture's open store on a new loop, with c counting the
+ * completions (and, given notify, the notifications). */
+static void start(fx_t *fx, uv_loop_t *loop, ctx_t *c, store_notify_cb notify)
+{
+    uv_loop_init(loop);
+    ctx_init(c, fx);
+    if (notify)
+        store_set_notify(fx->st, notify, c);
+    CHECK_INT(store_start(fx->st, loop), STORE_OK);
+}
+
+/* A new fixture, its store opened with the default options and started. */
+static void begin(fx_t *fx, uv_loop_t *loop, ctx_t *c, store_notify_cb notify)
+{
+    fx_init(fx);
+    CHECK_INT(fx_open(fx), STORE_OK);
+    start(fx, loop, c, notify);
+}
+
+/* Stop the store (the loop must be left empty) and remove the fixture. */
+static void finish(fx_t *fx, uv_loop_t *loop)
+{
+    fx_stop(fx, loop);
+    fx_done(fx);
+}
+
+/* Submit n puts of "x" to Q, each completing into c. */
+static void put_x(fx_t *fx, ctx_t *c, store_req_t *reqs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        reqs[i].data = c;
+        int rc = store_queue_put(fx->st, &reqs[i], Q, "x", 1, 0, 0, count_cb);
+        if (rc != STORE_OK)
+            fprintf(stderr, "put %d of %d: %s\n", i, n, reqs[i].err);
+        CHECK_INT(rc, STORE_OK);
+    }
+}
+
+/* Check the statuses of the first completions, in the order they came; a
+ * failed check is preceded by the completion's index. */
+static void check_statuses(const ctx_t *c, const int *want, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (c->statuses[i] != want[i])
+            fprintf(stderr, "completion %d: status %d, expected %d\n", i, c->statuses[i],
+                    want[i]);
+        CHECK_INT(c->statuses[i], want[i]);
+    }
+}
+
+#define CHECK_STATUSES(c, ...) \
+    check_statuses(c, (const int[]){__VA_ARGS__}, (int)(sizeof(int[]){__VA_ARGS__} / sizeof(int)))
+
 /* ---- a chain of operations, each started from the previous callback ---- */
 
 typedef struct chain {
@@ -108,14 +161,9 @@ static void chain_cb(store_req_t *req)
 TEST(completions_on_the_loop_thread)
 {
     fx_t fx;
-    fx_init(&fx);
-    CHECK_INT(fx_open(&fx), STORE_OK);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     ctx_t c;
-    ctx_init(&c, &fx);
-    store_set_notify(fx.st, notify_cb, &c);
-    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    begin(&fx, &loop, &c, notify_cb);
     CHECK_INT(store_start(fx.st, &loop), STORE_EINVAL); /* once */
 
     chain_t ch;
@@ -124,28 +172,21 @@ TEST(completions_on_the_loop_thread)
     ch.req.data = &ch;
     CHECK_INT(store_queue_put(fx.st, &ch.req, Q, "payload", 7, 0, 0, chain_cb), STORE_OK);
     fx_run_until(&loop, &c.done, 1);
-    for (int i = 0; i < 4; i++)
-        CHECK_INT(c.statuses[i], STORE_OK);
+    CHECK_STATUSES(&c, STORE_OK, STORE_OK, STORE_OK, STORE_OK);
     CHECK_INT(ch.step, 4);
     CHECK_INT(c.off_thread, 0);
     CHECK_INT(c.notified, 1);
     CHECK_STR(c.notified_queue, Q);
-    fx_stop(&fx, &loop);
-    fx_done(&fx);
+    finish(&fx, &loop);
 }
 
 TEST(group_commit_of_one_loop_turn)
 {
     enum { N = 1000 };
     fx_t fx;
-    fx_init(&fx);
-    CHECK_INT(fx_open(&fx), STORE_OK);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     ctx_t c;
-    ctx_init(&c, &fx);
-    store_set_notify(fx.st, notify_cb, &c);
-    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    begin(&fx, &loop, &c, notify_cb);
     store_stats_t before, after;
     store_stats(fx.st, &before);
 
@@ -174,8 +215,7 @@ TEST(group_commit_of_one_loop_turn)
     CHECK(c.notified <= (int)tx);
     CHECK_INT(fx_count(&fx, Q).visible, N);
     free(reqs);
-    fx_stop(&fx, &loop);
-    fx_done(&fx);
+    finish(&fx, &loop);
 }
 
 TEST(batch_size_is_capped)
@@ -186,15 +226,10 @@ TEST(batch_size_is_capped)
     fx.opts.max_batch = 100;
     CHECK_INT(fx_open(&fx), STORE_OK);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     ctx_t c;
-    ctx_init(&c, &fx);
-    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    start(&fx, &loop, &c, NULL);
     store_req_t *reqs = calloc(N, sizeof *reqs);
-    for (int i = 0; i < N; i++) {
-        reqs[i].data = &c;
-        CHECK_INT(store_queue_put(fx.st, &reqs[i], Q, "x", 1, 0, 0, count_cb), STORE_OK);
-    }
+    put_x(&fx, &c, reqs, N);
     fx_run_until(&loop, &c.done, N);
     store_stats_t s;
     store_stats(fx.st, &s);
@@ -202,22 +237,16 @@ TEST(batch_size_is_capped)
     CHECK(s.transactions >= N / 100);
     CHECK(s.largest_batch <= 100);
     free(reqs);
-    fx_stop(&fx, &loop);
-    fx_done(&fx);
+    finish(&fx, &loop);
 }
 
 TEST(many_queues_in_one_batch)
 {
     enum { NQ = 150 }; /* more queues than one transaction counts before a flush */
     fx_t fx;
-    fx_init(&fx);
-    CHECK_INT(fx_open(&fx), STORE_OK);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     ctx_t c;
-    ctx_init(&c, &fx);
-    store_set_notify(fx.st, notify_cb, &c);
-    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    begin(&fx, &loop, &c, notify_cb);
     store_stats_t before, after;
     store_stats(fx.st, &before);
     store_req_t reqs[2 * NQ + 1];
@@ -256,8 +285,7 @@ TEST(many_queues_in_one_batch)
     CHECK_INT(c.ok, 2 * NQ + 1);
     CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM queue WHERE messages != 1"), 0);
     CHECK_INT(fx_sql_int(fx.db, "SELECT count(*) FROM message"), NQ);
-    fx_stop(&fx, &loop);
-    fx_done(&fx);
+    finish(&fx, &loop);
 }
 
 TEST(back_pressure)
@@ -268,16 +296,11 @@ TEST(back_pressure)
     fx.opts.max_pending = CAP;
     CHECK_INT(fx_open(&fx), STORE_OK);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     ctx_t c;
-    ctx_init(&c, &fx);
-    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    start(&fx, &loop, &c, NULL);
     store_req_t reqs[CAP + 1];
     memset(reqs, 0, sizeof reqs);
-    for (int i = 0; i < CAP; i++) {
-        reqs[i].data = &c;
-        CHECK_INT(store_queue_put(fx.st, &reqs[i], Q, "x", 1, 0, 0, count_cb), STORE_OK);
-    }
+    put_x(&fx, &c, reqs, CAP);
     /* Completions only arrive when the loop runs: all CAP are in flight. */
     reqs[CAP].data = &c;
     CHECK_INT(store_queue_put(fx.st, &reqs[CAP], Q, "x", 1, 0, 0, count_cb), STORE_EFULL);
@@ -296,8 +319,7 @@ TEST(back_pressure)
     CHECK_INT(store_queue_put(fx.st, &reqs[CAP], Q, "x", 1, 0, 0, count_cb), STORE_OK);
     fx_run_until(&loop, &c.done, CAP + 1);
     CHECK_INT(fx_count(&fx, Q).visible, CAP + 1);
-    fx_stop(&fx, &loop);
-    fx_done(&fx);
+    finish(&fx, &loop);
 }
 
 TEST(not_started_and_stopping)
@@ -320,10 +342,7 @@ TEST(not_started_and_stopping)
     CHECK_INT(store_start(fx.st, &loop), STORE_OK);
     enum { N = 300 };
     store_req_t *reqs = calloc(N, sizeof *reqs);
-    for (int i = 0; i < N; i++) {
-        reqs[i].data = &c;
-        CHECK_INT(store_queue_put(fx.st, &reqs[i], Q, "x", 1, 0, 0, count_cb), STORE_OK);
-    }
+    put_x(&fx, &c, reqs, N);
     int stopped = 0;
     CHECK_INT(store_stop(fx.st, fx_stopped_cb, &stopped), STORE_OK);
     CHECK_INT(store_stop(fx.st, fx_stopped_cb, &stopped), STORE_ESTOPPED);
@@ -341,8 +360,7 @@ TEST(not_started_and_stopping)
     CHECK_INT(store_queue_put(fx.st, &r, Q, "x", 1, 0, 0, count_cb), STORE_OK);
     fx_run_until(&loop, &c.done, 1);
     free(reqs);
-    fx_stop(&fx, &loop);
-    fx_done(&fx);
+    finish(&fx, &loop);
 }
 
 TEST(one_failing_operation_leaves_the_batch)
@@ -353,10 +371,8 @@ TEST(one_failing_operation_leaves_the_batch)
     char id[STORE_ID_LEN];
     CHECK_INT(fx_put(&fx, Q, "held", 0, 0, id), STORE_OK);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     ctx_t c;
-    ctx_init(&c, &fx);
-    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    start(&fx, &loop, &c, NULL);
     store_req_t r[4];
     memset(r, 0, sizeof r);
     for (int i = 0; i < 4; i++)
@@ -366,13 +382,9 @@ TEST(one_failing_operation_leaves_the_batch)
     CHECK_INT(store_kv_get(fx.st, &r[2], "ns", "missing", count_cb), STORE_OK);
     CHECK_INT(store_queue_put(fx.st, &r[3], Q, "b", 1, 0, 0, count_cb), STORE_OK);
     fx_run_until(&loop, &c.done, 4);
-    CHECK_INT(c.statuses[0], STORE_OK);
-    CHECK_INT(c.statuses[1], STORE_ESTALE);
-    CHECK_INT(c.statuses[2], STORE_ENOTFOUND);
-    CHECK_INT(c.statuses[3], STORE_OK);
+    CHECK_STATUSES(&c, STORE_OK, STORE_ESTALE, STORE_ENOTFOUND, STORE_OK);
     CHECK_INT(fx_count(&fx, Q).visible, 3);
-    fx_stop(&fx, &loop);
-    fx_done(&fx);
+    finish(&fx, &loop);
 }
 
 TEST(a_backend_failure_fails_only_its_operation)
@@ -390,10 +402,8 @@ TEST(a_backend_failure_fails_only_its_operation)
               0);
     CHECK_INT(fx_open(&fx), STORE_OK);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     ctx_t c;
-    ctx_init(&c, &fx);
-    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    start(&fx, &loop, &c, NULL);
     store_stats_t before, after;
     store_stats(fx.st, &before);
     store_req_t r[3];
@@ -405,9 +415,7 @@ TEST(a_backend_failure_fails_only_its_operation)
                   STORE_OK);
     }
     fx_run_until(&loop, &c.done, 3);
-    CHECK_INT(c.statuses[0], STORE_OK);
-    CHECK_INT(c.statuses[1], STORE_EIO);
-    CHECK_INT(c.statuses[2], STORE_OK);
+    CHECK_STATUSES(&c, STORE_OK, STORE_EIO, STORE_OK);
     CHECK_CONTAINS(c.last_err, "disk on fire (while putting a message)");
     CHECK_CONTAINS(c.last_err, fx.db);
     store_stats(fx.st, &after);
@@ -415,21 +423,15 @@ TEST(a_backend_failure_fails_only_its_operation)
         CHECK_INT(after.operations - before.operations, 3);
     CHECK_INT(fx_count(&fx, Q).visible, 2);
     CHECK_INT(fx_sql_int(fx.db, "SELECT messages FROM queue WHERE name = 'work'"), 2);
-    fx_stop(&fx, &loop);
-    fx_done(&fx);
+    finish(&fx, &loop);
 }
 
 TEST(notifications)
 {
     fx_t fx;
-    fx_init(&fx);
-    CHECK_INT(fx_open(&fx), STORE_OK);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     ctx_t c;
-    ctx_init(&c, &fx);
-    store_set_notify(fx.st, notify_cb, &c);
-    CHECK_INT(store_start(fx.st, &loop), STORE_OK);
+    begin(&fx, &loop, &c, notify_cb);
     store_req_t r = {0};
     r.data = &c;
 
@@ -464,8 +466,7 @@ TEST(notifications)
     CHECK_INT(store_queue_update(fx.st, &r, Q, "gone", "gone", 0, count_cb), STORE_OK);
     fx_run_until(&loop, &c.done, 4);
     CHECK_INT(c.notified, 2);
-    fx_stop(&fx, &loop);
-    fx_done(&fx);
+    finish(&fx, &loop);
 }
 
 TEST(read_only_beside_a_running_store)
