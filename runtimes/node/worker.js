@@ -12,8 +12,10 @@
 // flags) is compiled afresh, and a second after such a miss the worker
 // writes the file anew (a temp file renamed over it), after the code of its
 // first invocations has been compiled too. Errors reading or writing the
-// file cost only the speed-up. Without --code-cache (or without node's vm
-// module) the modules are plain require()s.
+// file cost only the speed-up; the host removes it when a worker ends
+// unexpectedly, in case what V8 took from it was damaged. Without
+// --code-cache (or without node's vm module) the modules are plain
+// require()s.
 'use strict';
 
 const fs = require('fs');

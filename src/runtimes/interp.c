@@ -229,7 +229,8 @@ int interp_ready(app_t *app, uv_loop_t *loop, const interp_spec_t *spec, interp_
                  char *err, size_t errlen)
 {
     pool_spec_t ps = {.runtime = spec->lang, .argv = st->argv,
-                      .limit_memory = spec->limit_memory};
+                      .limit_memory = spec->limit_memory,
+                      .cache_file = spec->cache_opt ? st->cache : NULL};
     return pool_runtime_ready(app, loop, &ps, err, errlen);
 }
 

@@ -301,6 +301,8 @@ pool_t *pool_new(uv_loop_t *loop, app_t *app, const pool_spec_t *spec)
         snprintf(p->exe, sizeof p->exe, "/proc/self/exe");
     snprintf(p->runtime, sizeof p->runtime, "%s", spec->runtime);
     p->limit_memory = spec->limit_memory;
+    if (spec->cache_file)
+        snprintf(p->cache_file, sizeof p->cache_file, "%s", spec->cache_file);
     size_t n = 0;
     while (spec->argv && spec->argv[n])
         n++;

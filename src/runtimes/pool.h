@@ -49,6 +49,10 @@ typedef struct pool_spec {
                             * (not for runtimes that reserve huge address ranges,
                             * like V8; the host's resident-memory watchdog still
                             * applies) */
+    const char *cache_file; /* a cache the workers keep (V8's code for the Node.js
+                             * shim), or NULL: removed when a worker ends
+                             * unexpectedly, so that a damaged cache cannot make
+                             * every next worker fail the same way */
 } pool_spec_t;
 
 /* A new pool for app on loop (nothing started yet); spec is copied. NULL

@@ -123,6 +123,7 @@ struct pool {
     char **argv;       /* pool_spec_t.argv (owned copy; empty for native) */
     size_t argc;
     int limit_memory;
+    char cache_file[4200]; /* pool_spec_t.cache_file, "" for none */
     worker_t *workers;
     size_t nworkers;   /* alive (not yet exited), placeholders included */
     size_t nplaceholders; /* pre-started generic workers (W_PLACEHOLDER) */

@@ -631,6 +631,10 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
     if (unexpected) {
         p->crashes++;
         p->consecutive_crashes++;
+        /* The next worker compiles afresh (and writes the cache anew). */
+        if (p->cache_file[0] && unlink(p->cache_file) == 0)
+            log_write(LOG_DEBUG, "Host.Scale", NULL, "removed %s after worker %d ended",
+                      p->cache_file, w->seq);
         snprintf(p->last_crash, sizeof p->last_crash, "worker %d (pid %d) %s", w->seq, w->pid,
                  how);
         p->last_crash_ms = uv_now(p->loop);

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import time
 
 import pytest
 
@@ -524,6 +525,32 @@ def test_workers_keep_a_code_cache_beside_the_shim(host):
         head = json.loads(f.readline())
     assert head["format"] == "stratus-node-code-cache/1" and \
         "host.js" in [m[0] for m in head["modules"]], head
+
+
+DIE_JS = "module.exports = async function () { process.exit(3); };\n"
+
+
+def test_a_worker_that_dies_takes_the_code_cache_with_it(make_app, start_host):
+    """A damaged cache could fail every worker that loads it: the host
+    removes the file when a worker ends unexpectedly, and the next worker
+    writes it anew."""
+    app = make_app({"pid": {"function.json": http_json(out="$return"), "index.js": PID_JS},
+                    "die": {"function.json": http_json(), "index.js": DIE_JS}},
+                   host=host_json(), settings=SETTINGS)
+    h = start_host(app)
+    pid = h.get("/api/pid", timeout=30).text
+    cache = os.path.join(app, ".stratus", "runtimes", "node.cache")
+    assert wait_for(lambda: os.path.exists(cache), timeout=15)
+    time.sleep(1.5)  # the worker and the placeholder, both started without it, each write it
+    first = os.stat(cache).st_ino
+    time.sleep(1.5)
+    assert os.stat(cache).st_ino == first  # workers that fit it leave it alone
+    r = h.get("/api/die", timeout=30)
+    assert r.status == 500, (r.status, r.text)
+    assert wait_for(lambda: os.path.exists(cache) and os.stat(cache).st_ino != first,
+                    timeout=20), "the cache was not removed and written anew"
+    r = h.get("/api/pid", timeout=30)
+    assert r.status == 200 and r.text != pid, (r.text, pid)
 
 
 # ---- the example app ------------------------------------------------------------------
