@@ -21,7 +21,7 @@
 const fs = require('fs');
 const path = require('path');
 
-const FORMAT = 'stratus-node-code-cache/1';
+const FORMAT = 'stratus-node-code-cache/2';
 const SAVE_DELAY_MS = 1000;
 // The module wrapper of CommonJS, on the first line so that line numbers in
 // stack traces are the file's own.
@@ -51,20 +51,22 @@ function codeCacheArgument(args) {
 }
 
 // name -> { src, data } from the cache file; empty when there is none, or
-// it is not one of ours, or of another node.
+// it is not one of ours, or of another node. The file is text (read by
+// node's one-call UTF-8 path): a header line, then per module its source
+// and its code in base64.
 function readCache(file) {
   const out = new Map();
-  let buf;
+  let text;
   try {
-    buf = fs.readFileSync(file);
+    text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     return out;
   }
-  const nl = buf.indexOf(10);
+  const nl = text.indexOf('\n');
   if (nl < 0) return out;
   let head;
   try {
-    head = JSON.parse(buf.toString('utf8', 0, nl));
+    head = JSON.parse(text.slice(0, nl));
   } catch (e) {
     return out;
   }
@@ -73,10 +75,10 @@ function readCache(file) {
   let pos = nl + 1;
   for (const m of head.modules) {
     if (!Array.isArray(m) || typeof m[0] !== 'string' || !Number.isInteger(m[1]) ||
-        !Number.isInteger(m[2]) || m[1] < 0 || m[2] < 0 || pos + m[1] + m[2] > buf.length) {
+        !Number.isInteger(m[2]) || m[1] < 0 || m[2] < 0 || pos + m[1] + m[2] > text.length) {
       return new Map();
     }
-    out.set(m[0], { src: buf.subarray(pos, pos + m[1]), data: buf.subarray(pos + m[1], pos + m[1] + m[2]) });
+    out.set(m[0], { src: text.slice(pos, pos + m[1]), data: text.slice(pos + m[1], pos + m[1] + m[2]) });
     pos += m[1] + m[2];
   }
   return out;
@@ -94,7 +96,7 @@ function saveCache() {
   for (const [name, m] of modules) {
     let data;
     try {
-      data = m.script.createCachedData();
+      data = m.script.createCachedData().toString('base64');
     } catch (e) {
       continue;
     }
@@ -105,7 +107,7 @@ function saveCache() {
   const tmp = cacheFile + '.' + process.pid + '.tmp';
   try {
     fs.mkdirSync(path.dirname(cacheFile), { recursive: true });
-    fs.writeFileSync(tmp, Buffer.concat([Buffer.from(head), ...parts]));
+    fs.writeFileSync(tmp, head + parts.join(''));
     fs.renameSync(tmp, cacheFile);
   } catch (e) {
     try {
@@ -127,10 +129,10 @@ shimRequire.resolve = require.resolve;
 
 function load(name) {
   const file = path.join(__dirname, name);
-  const src = fs.readFileSync(file);
+  const src = fs.readFileSync(file, 'utf8');
   const c = cached.get(name);
-  const data = c && c.src.equals(src) ? c.data : undefined;
-  const script = new vm.Script(HEAD + src.toString('utf8') + TAIL, { filename: file, cachedData: data });
+  const data = c && c.src === src ? Buffer.from(c.data, 'base64') : undefined;
+  const script = new vm.Script(HEAD + src + TAIL, { filename: file, cachedData: data });
   if (script.cachedDataRejected !== false) scheduleSave();  // none given, or refused
   const module = { exports: {}, id: file, filename: file };
   modules.set(name, { module, script, src });

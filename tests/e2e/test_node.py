@@ -523,7 +523,7 @@ def test_workers_keep_a_code_cache_beside_the_shim(host):
     assert wait_for(lambda: os.path.exists(cache), timeout=15), os.listdir(os.path.dirname(cache))
     with open(cache, "rb") as f:
         head = json.loads(f.readline())
-    assert head["format"] == "stratus-node-code-cache/1" and \
+    assert head["format"] == "stratus-node-code-cache/2" and \
         "host.js" in [m[0] for m in head["modules"]], head
 
 

@@ -5,6 +5,7 @@ PING, CANCEL, SHUTDOWN, end of file, malformed input, output bindings,
 non-HTTP triggers, the v3 rules for finding a function's script and entry
 point, and results or logs too large for a frame. The host-level behaviour is in test_node.py.
 """
+import base64
 import json
 import os
 import shutil
@@ -347,16 +348,18 @@ THROW_JS = ("module.exports = async function () {\n"
 
 
 def read_cache(path):
-    """(header, {module name: (source, code)}) of a code cache file."""
-    with open(path, "rb") as f:
-        data = f.read()
-    nl = data.index(b"\n")
-    head = json.loads(data[:nl])
+    """(header, {module name: (source, code)}) of a code cache file: text,
+    a header line, then per module its source and its code in base64."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    nl = text.index("\n")
+    head = json.loads(text[:nl])
     mods, pos = {}, nl + 1
     for name, src_len, code_len in head["modules"]:
-        mods[name] = (data[pos:pos + src_len], data[pos + src_len:pos + src_len + code_len])
+        mods[name] = (text[pos:pos + src_len].encode(),
+                      base64.b64decode(text[pos + src_len:pos + src_len + code_len]))
         pos += src_len + code_len
-    assert pos == len(data)
+    assert pos == len(text)
     return head, mods
 
 
@@ -393,7 +396,7 @@ def test_code_cache_written_after_a_start_then_used_as_is(worker):
     hello_round(w)
     assert wait_written(cache), "no code cache was written"
     head, mods = read_cache(cache)
-    assert head["format"] == "stratus-node-code-cache/1"
+    assert head["format"] == "stratus-node-code-cache/2"
     assert head["node"] == subprocess.run([NODE, "--version"], capture_output=True,
                                           text=True).stdout.strip()
     shim = os.path.dirname(WORKER)
@@ -413,14 +416,20 @@ def test_code_cache_written_after_a_start_then_used_as_is(worker):
 
 
 def corrupt_source(path):
-    head, mods = read_cache(path)
-    src, code = mods["host.js"]
-    mods["host.js"] = (src[:-1] + b" ", code)  # same length: only the text tells
-    out = [json.dumps(head).encode() + b"\n"]
-    for name, _, _ in head["modules"]:
-        out += list(mods[name])
-    with open(path, "wb") as f:
-        f.write(b"".join(out))
+    """Change the last character of host.js's source in the cache: the same
+    length, so only the text tells."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    nl = text.index("\n")
+    pos = nl + 1
+    for name, src_len, code_len in json.loads(text[:nl])["modules"]:
+        if name == "host.js":
+            end = pos + src_len - 1
+            text = text[:end] + ("x" if text[end] != "x" else "y") + text[end + 1:]
+            break
+        pos += src_len + code_len
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
 
 
 @pytest.mark.parametrize("how", ["garbage", "truncated", "other-node", "changed-source",
