@@ -83,25 +83,24 @@ function onFrame(type, id, buf, metaStart, metaLen, bodyStart, bodyLen) {
   }
 }
 
+// A frame's JSON metadata; invalid JSON ends the worker.
+function frameMeta(metaText, what) {
+  try {
+    return JSON.parse(metaText || '{}');
+  } catch (e) {
+    return fatal('the ' + what + ' frame holds invalid JSON: ' + e.message);
+  }
+}
+
 // READY needs no answer; it may lower the limits for frames we send.
 function ready(metaText) {
-  let m;
-  try {
-    m = JSON.parse(metaText || '{}');
-  } catch (e) {
-    fatal('the ready frame holds invalid JSON: ' + e.message);
-  }
+  const m = frameMeta(metaText, 'ready');
   if (Number.isInteger(m.maxMeta) && m.maxMeta > 0) writer.maxMeta = Math.min(writer.maxMeta, m.maxMeta);
   if (Number.isInteger(m.maxBody) && m.maxBody >= 0) writer.maxBody = Math.min(writer.maxBody, m.maxBody);
 }
 
 function load(metaText) {
-  let meta;
-  try {
-    meta = JSON.parse(metaText || '{}');
-  } catch (e) {
-    fatal('the load frame holds invalid JSON: ' + e.message);
-  }
+  const meta = frameMeta(metaText, 'load');
   queued = [];
   host = require('./host').create(writer, onIdle, fatal);
   host.load(meta).then((loaded) => {

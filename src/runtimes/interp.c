@@ -208,8 +208,7 @@ int interp_start(const app_t *app, const interp_spec_t *spec, interp_state_t *st
     }
     st->argv[n++] = st->shim;
     if (spec->cache_opt) {
-        snprintf(st->cache, sizeof st->cache, "%s/.stratus/runtimes/%s.cache", app->root,
-                 spec->lang);
+        snprintf(st->cache, sizeof st->cache, "%s.cache", dir); /* beside the shim's folder */
         st->argv[n++] = (char *)spec->cache_opt;
         st->argv[n++] = st->cache;
     }
