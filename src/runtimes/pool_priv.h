@@ -37,6 +37,23 @@ typedef enum { W_PLACEHOLDER, W_STARTING, W_READY, W_STOPPING } worker_state_t;
 
 typedef struct worker worker_t;
 
+/* The metadata of a worker's last plain result (ok, a status, a few
+ * headers and nothing else) and what it decoded to. A worker mostly answers
+ * the same function the same way, so a RESULT whose metadata is byte for
+ * byte the same is taken from here instead of being parsed again. */
+#define RESULT_MEMO_TEXT 256
+#define RESULT_MEMO_HEADERS 4
+typedef struct result_memo {
+    size_t n;                 /* bytes of text; 0 = empty */
+    int status;
+    int nheaders;
+    struct {
+        uint16_t name, name_len, value, value_len; /* offsets into strs */
+    } h[RESULT_MEMO_HEADERS];
+    char text[RESULT_MEMO_TEXT];
+    char strs[RESULT_MEMO_TEXT]; /* the headers' unescaped names and values */
+} result_memo_t;
+
 /* An invocation cancelled on a concurrent worker, whose RESULT is awaited
  * until `until` (the caller has had its 504 already). */
 typedef struct cancelled {
@@ -104,6 +121,7 @@ struct worker {
     cancelled_t *cancelled; /* awaiting their RESULT after a cancel */
     size_t ncancelled;
     uint64_t invocations;
+    result_memo_t memo;
     uint64_t rss_bytes;    /* resident memory, sampled at ready and every HOUSEKEEPING_MS */
     uint64_t spawn_ns;
     uint64_t last_active;  /* uv_now() ms */

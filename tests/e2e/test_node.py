@@ -213,6 +213,18 @@ module.exports = async function (context, req) {
 
 HANG_JS = "module.exports = async function () { await new Promise(() => {}); };\n"
 PID_JS = "module.exports = async function () { return { body: String(process.pid) }; };\n"
+# Answers shaped by the query: the host remembers a worker's last plain
+# result metadata, and must never give one answer another's status or headers.
+ANSWER_JS = r"""
+module.exports = async function (context, req) {
+  const q = req.query;
+  if (q.fail) throw new Error('asked to fail');
+  const headers = { 'Content-Type': 'text/plain' };
+  if (q.h !== undefined) headers['X-H'] = q.h;
+  for (let i = 0; i < Number(q.extra || 0); i++) headers['X-Extra-' + i] = String(i);
+  return { status: Number(q.s || 200), headers, body: 'answer ' + (q.b || '') };
+};
+"""
 
 
 def app_functions():
@@ -235,6 +247,7 @@ def app_functions():
         "brokenesm": {"function.json": http_json(), "index.mjs": BROKEN_ESM_JS},
         "meet": {"function.json": http_json(out="$return"), "index.js": MEET_JS},
         "pid": {"function.json": http_json(out="$return"), "index.js": PID_JS},
+        "answer": {"function.json": http_json(out="$return"), "index.js": ANSWER_JS},
     }
 
 
@@ -342,6 +355,32 @@ def test_status_headers_and_cookies(host):
     assert cookie.startswith("session=abc") and "Path=/" in cookie and "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie and "Max-Age=60" in cookie
     assert host.get("/api/status?status=418").status == 418
+
+
+def test_repeated_and_changing_answers_keep_their_own_status_and_headers(host):
+    from urllib.parse import quote
+    steps = [
+        ({"h": "a"}, 200), ({"h": "a"}, 200), ({"h": "a", "s": "201"}, 201),
+        ({"h": "b"}, 200), ({"h": "a"}, 200), ({}, 200), ({}, 200),
+        ({"h": 'q"\\/\u00e9'}, 200), ({"h": 'q"\\/\u00e9'}, 200),
+        ({"h": "a", "extra": "5"}, 200), ({"h": "a", "extra": "5"}, 200),
+        ({"fail": "1"}, 500), ({"h": "a"}, 200), ({"h": "a", "s": "404"}, 404),
+        ({"h": "a", "s": "404"}, 404), ({"h": "a"}, 200),
+    ]
+    for i, (q, status) in enumerate(steps):
+        q = dict(q, b=str(i))
+        r = host.get("/api/answer?" + "&".join(k + "=" + quote(v) for k, v in q.items()))
+        assert r.status == status, (i, q, r.status, r.text)
+        if status == 500:
+            continue
+        assert r.text == "answer %d" % i, (i, r.text)
+        assert r.header("Content-Type") == "text/plain", (i, r.headers)
+        if "h" in q:
+            assert r.header("X-H").encode("latin-1").decode("utf-8") == q["h"], (i, r.headers)
+        else:
+            assert r.header("X-H") is None, (i, r.headers)
+        extras = sorted(k.lower() for k, _ in r.headers if k.lower().startswith("x-extra-"))
+        assert extras == ["x-extra-%d" % k for k in range(int(q.get("extra", 0)))], (i, r.headers)
 
 
 def test_context_res_fluent_methods_end_a_sync_function(host):
