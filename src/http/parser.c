@@ -145,7 +145,22 @@ struct respparser {
     int no_body;    /* the request was HEAD */
     int keep_alive; /* set when the response completes */
     char err[96]; /* our own error (a limit), else "" */
+    /* A handler on a kept-alive connection sends the same head again and
+     * again (the Date changes once a second). The last plain response's
+     * head bytes -- a final status, its body sized by Content-Length -- are
+     * kept with what they parsed to; a response starting with the same
+     * bytes takes that, and its body is the Content-Length bytes after. */
+    int fresh;               /* reset, and nothing fed since */
+    uint64_t clen;           /* Content-Length of this response, or NO_CLEN */
+    buf_t memo;              /* the head's bytes; len 0: nothing kept */
+    buf_t memo_reason, memo_head;
+    size_t memo_nheaders;
+    uint64_t memo_clen;
+    int memo_status, memo_keep_alive;
 };
+
+#define NO_CLEN UINT64_MAX
+#define MEMO_MAX 2048 /* longer heads are not kept */
 
 #define R(hp) ((respparser_t *)(hp))
 
@@ -159,6 +174,7 @@ static void resp_clear(respparser_t *p)
     p->nheaders = 0;
     p->hdr_state = HDR_NONE;
     p->status = 0;
+    p->clen = NO_CLEN;
 }
 
 /* Record that a limit was passed; -1 is an error for every http-parser
@@ -238,6 +254,8 @@ static int resp_on_headers_complete(http_parser *hp)
         return -1;
     }
     p->status = (int)hp->status_code;
+    p->clen = (hp->flags & F_CONTENTLENGTH) && !(hp->flags & (F_CHUNKED | F_UPGRADE))
+                  ? hp->content_length : NO_CLEN;
     if (p->no_body && hp->status_code / 100 != 1)
         return 1; /* http-parser: this message has no body */
     if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->body.max)
@@ -288,6 +306,10 @@ respparser_t *respparser_new(size_t max_body)
     buf_init(&p->reason, REASON_MAX);
     buf_init(&p->head, RESPPARSER_MAX_HEAD);
     buf_init(&p->body, max_body ? max_body : RESPPARSER_MAX_BODY);
+    buf_init(&p->memo, MEMO_MAX);
+    buf_init(&p->memo_reason, REASON_MAX);
+    buf_init(&p->memo_head, MEMO_MAX);
+    p->fresh = 1;
     /* Allocate now so that the getters never see NULL storage. */
     if (buf_reserve(&p->reason, 1) || buf_reserve(&p->head, 1) || buf_reserve(&p->body, 1)) {
         respparser_free(p);
@@ -304,7 +326,58 @@ void respparser_free(respparser_t *p)
     buf_free(&p->reason);
     buf_free(&p->head);
     buf_free(&p->body);
+    buf_free(&p->memo);
+    buf_free(&p->memo_reason);
+    buf_free(&p->memo_head);
     free(p);
+}
+
+/* Keep the head of the response just parsed from data[0, used) whole. */
+static void memo_store(respparser_t *p, const char *data, size_t used)
+{
+    const http_parser *hp = &p->hp;
+    p->memo.len = 0;
+    if (p->clen == NO_CLEN || p->clen > used || p->status < 200 || p->status == 204 ||
+        p->status == 304 || hp->http_major != 1 || hp->http_minor != 1)
+        return;
+    size_t head = used - (size_t)p->clen;
+    if (head > MEMO_MAX || buf_append(&p->memo, data, head) != 0)
+        return;
+    buf_reset(&p->memo_reason);
+    buf_reset(&p->memo_head);
+    if (buf_append(&p->memo_reason, p->reason.p, p->reason.len) != 0 ||
+        buf_append(&p->memo_head, p->head.p, p->head.len) != 0) {
+        p->memo.len = 0;
+        return;
+    }
+    p->memo_nheaders = p->nheaders;
+    p->memo_clen = p->clen;
+    p->memo_status = p->status;
+    p->memo_keep_alive = p->keep_alive;
+}
+
+/* The kept head at the start of data, with its whole body: the response
+ * without parsing. 1 when taken (*used set), 0 to parse instead. */
+static int memo_take(respparser_t *p, const char *data, size_t len, size_t *used)
+{
+    size_t head = p->memo.len;
+    if (!head || len < head || len - head < p->memo_clen || memcmp(data, p->memo.p, head) != 0)
+        return 0;
+    buf_reset(&p->reason);
+    buf_reset(&p->head);
+    buf_reset(&p->body);
+    if (buf_append(&p->reason, p->memo_reason.p, p->memo_reason.len) != 0 ||
+        buf_append(&p->head, p->memo_head.p, p->memo_head.len) != 0 ||
+        buf_append(&p->body, data + head, (size_t)p->memo_clen) != 0) {
+        resp_clear(p);
+        return 0; /* the parse says what went wrong */
+    }
+    p->nheaders = p->memo_nheaders;
+    p->status = p->memo_status;
+    p->keep_alive = p->memo_keep_alive;
+    p->done = 1;
+    *used = head + (size_t)p->memo_clen;
+    return 1;
 }
 
 int respparser_feed_n(respparser_t *p, const char *data, size_t len, size_t *used)
@@ -314,10 +387,17 @@ int respparser_feed_n(respparser_t *p, const char *data, size_t len, size_t *use
         return PARSE_OK;
     if (len == 0)
         return PARSE_OK; /* a zero length would mean end of stream to http-parser */
+    int fresh = p->fresh && !p->no_body;
+    p->fresh = 0;
+    if (fresh && memo_take(p, data, len, used))
+        return PARSE_OK;
     *used = http_parser_execute(&p->hp, &resp_settings, data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
-    if (e == HPE_OK || (e == HPE_PAUSED && p->done))
+    if (e == HPE_OK || (e == HPE_PAUSED && p->done)) {
+        if (fresh && p->done)
+            memo_store(p, data, *used);
         return PARSE_OK;
+    }
     return PARSE_ERROR;
 }
 
@@ -347,6 +427,7 @@ void respparser_reset(respparser_t *p, int no_body)
     p->keep_alive = 0;
     p->no_body = no_body;
     p->err[0] = '\0';
+    p->fresh = 1;
 }
 
 int respparser_keep_alive(const respparser_t *p) { return p->done && p->keep_alive; }

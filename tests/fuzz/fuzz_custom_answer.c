@@ -10,7 +10,9 @@
  * freed after the feed (so a view that outlives its chunk is a
  * use-after-free ASan sees); after each whole response the headers are
  * walked both ways and must agree, and the parser is reset for the next one
- * with the bytes that were left over.
+ * with the bytes that were left over. A second parser, new for every
+ * response, is fed the same chunks: the reused one (which takes a head it
+ * has seen before without parsing it) must report exactly what it does.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,12 +44,34 @@ static void check_headers(const respparser_t *p)
         abort();
 }
 
+/* The reused parser p and the new parser q report the same response. */
+static void check_same(const respparser_t *p, const respparser_t *q)
+{
+    size_t lp = 0, lq = 0, i = 0;
+    const char *bp = respparser_body(p, &lp), *bq = respparser_body(q, &lq);
+    if (respparser_done(p) != respparser_done(q) || respparser_status(p) != respparser_status(q) ||
+        strcmp(respparser_reason(p), respparser_reason(q)) != 0 ||
+        respparser_keep_alive(p) != respparser_keep_alive(q) || lp != lq || memcmp(bp, bq, lp) != 0)
+        abort();
+    const char *np, *vp, *nq, *vq;
+    for (; respparser_header_at(q, i, &nq, &vq) == 0; i++)
+        if (respparser_header_at(p, i, &np, &vp) != 0 || strcmp(np, nq) != 0 || strcmp(vp, vq) != 0)
+            abort();
+    if (respparser_header_at(p, i, &np, &vp) == 0)
+        abort();
+}
+
 static void responses(const uint8_t *data, size_t size, uint32_t seed)
 {
-    respparser_t *p = respparser_new(4096);
-    if (!p)
+    respparser_t *p = respparser_new(4096), *q = respparser_new(4096);
+    if (!p || !q) {
+        respparser_free(p);
+        respparser_free(q);
         return;
-    respparser_reset(p, seed & 1);
+    }
+    int no_body = seed & 1;
+    respparser_reset(p, no_body);
+    respparser_reset(q, no_body);
     size_t at = 0;
     int guard = 0;
     while (at < size && guard++ < 1000) {
@@ -56,9 +80,12 @@ static void responses(const uint8_t *data, size_t size, uint32_t seed)
             take = size - at;
         char *chunk = malloc(take);
         memcpy(chunk, data + at, take);
-        size_t used = 0;
+        size_t used = 0, used_q = 0;
         int rc = respparser_feed_n(p, chunk, take, &used);
+        int rc_q = respparser_feed_n(q, chunk, take, &used_q);
         free(chunk);
+        if (rc != rc_q || used != used_q)
+            abort();
         if (rc != PARSE_OK) {
             if (!respparser_error(p)[0])
                 abort();
@@ -73,15 +100,30 @@ static void responses(const uint8_t *data, size_t size, uint32_t seed)
             if (!body || body[len] != '\0' || respparser_status(p) < 100)
                 abort();
             check_headers(p);
+            check_same(p, q);
             (void)respparser_keep_alive(p);
-            respparser_reset(p, next_rand(&seed) & 1);
+            no_body = next_rand(&seed) & 1;
+            respparser_reset(p, no_body);
+            respparser_free(q);
+            q = respparser_new(4096);
+            if (!q)
+                break;
+            respparser_reset(q, no_body);
         } else if (used != take) {
             abort(); /* an unfinished response takes every byte */
         }
     }
-    if (!respparser_done(p) && respparser_finish(p) == PARSE_OK)
-        check_headers(p);
+    if (q && !respparser_done(p)) {
+        int rc = respparser_finish(p);
+        if (rc != respparser_finish(q))
+            abort();
+        if (rc == PARSE_OK) {
+            check_headers(p);
+            check_same(p, q);
+        }
+    }
     respparser_free(p);
+    respparser_free(q);
 }
 
 static void answer(const uint8_t *data, size_t size, uint32_t seed)

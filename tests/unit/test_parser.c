@@ -1019,6 +1019,111 @@ TEST(resp_head_has_no_body)
     respparser_free(p);
 }
 
+/* Feeds text (split at `split` bytes when not 0) to the reused parser p
+ * and to a new one; everything they report must be the same. */
+static void check_like_new(respparser_t *p, const char *text, size_t split, int no_body,
+                           size_t max_body, const char *what)
+{
+    respparser_t *f = respparser_new(max_body);
+    respparser_reset(f, no_body);
+    respparser_reset(p, no_body);
+    size_t len = strlen(text);
+    size_t parts[2] = {split ? split : len, split ? len - split : 0};
+    size_t off = 0;
+    for (int k = 0; k < 2 && parts[k]; k++) {
+        size_t up = 0, uf = 0;
+        int rp = respparser_feed_n(p, text + off, parts[k], &up);
+        int rf = respparser_feed_n(f, text + off, parts[k], &uf);
+        CHECK_INT(rp, rf);
+        CHECK_INT(up, uf);
+        if (rp != rf || up != uf)
+            fprintf(stderr, "  in: %s (part %d)\n", what, k);
+        if (rf != PARSE_OK)
+            break;
+        off += uf;
+    }
+    CHECK_INT(respparser_done(p), respparser_done(f));
+    if (respparser_done(f)) {
+        CHECK_INT(respparser_status(p), respparser_status(f));
+        CHECK_STR(respparser_reason(p), respparser_reason(f));
+        CHECK_INT(respparser_keep_alive(p), respparser_keep_alive(f));
+        size_t bp = 0, bf = 0;
+        const char *body_p = respparser_body(p, &bp), *body_f = respparser_body(f, &bf);
+        CHECK_INT(bp, bf);
+        CHECK(bp == bf && memcmp(body_p, body_f, bf) == 0);
+        const char *np, *vp, *nf, *vf;
+        size_t i = 0;
+        for (; respparser_header_at(f, i, &nf, &vf) == 0; i++) {
+            CHECK_INT(respparser_header_at(p, i, &np, &vp), 0);
+            CHECK_STR(np, nf);
+            CHECK_STR(vp, vf);
+        }
+        CHECK_INT(respparser_header_at(p, i, &np, &vp), -1);
+    }
+    respparser_free(f);
+}
+
+/* A parser on a kept-alive connection takes a head it has just parsed
+ * without parsing it again: whatever comes, it must report what a new
+ * parser reports. */
+TEST(resp_repeated_heads_read_as_a_new_parser_reads_them)
+{
+#define HEAD_A "HTTP/1.1 200 OK\r\nDate: Fri, 27 Nov 2026 10:00:00 GMT\r\nX-A:  v \r\n"
+    static const struct {
+        const char *text;
+        size_t split;
+        int no_body;
+    } steps[] = {
+        {HEAD_A "Content-Length: 5\r\n\r\nhello", 0, 0},
+        {HEAD_A "Content-Length: 5\r\n\r\nhello", 0, 0},
+        {HEAD_A "Content-Length: 5\r\n\r\nworld", 0, 0},
+        {HEAD_A "Content-Length: 5\r\n\r\nworldHTTP/1.1 200 OK\r\n", 0, 0},
+        {HEAD_A "Content-Length: 5\r\n\r\nwor", 0, 0},
+        {HEAD_A "Content-Length: 5\r\n\r\nworld", 40, 0},
+        {HEAD_A "Content-Length: 5\r\n\r\nworld", sizeof HEAD_A + 20, 0},
+        {HEAD_A "Content-Length: 5\r\n\r\n", 0, 1},
+        {HEAD_A "Content-Length: 5\r\n\r\nhello", 0, 0},
+        {HEAD_A "Content-Length: 6\r\n\r\nhello!", 0, 0},
+        {HEAD_A "Content-Length: 5\r\n\r\nhello", 0, 0},
+        {HEAD_A "Content-Length: 5\r\n\rXhello", 0, 0},
+        {HEAD_A "Content-Length: 5\r\n\r\nhello", 0, 0},
+        {HEAD_A "Content-Length: 0\r\n\r\n", 0, 0},
+        {HEAD_A "Content-Length: 0\r\n\r\n", 0, 0},
+        {"HTTP/1.1 204 No Content\r\nX-B: 1\r\n\r\n", 0, 0},
+        {"HTTP/1.1 204 No Content\r\nX-B: 1\r\n\r\n", 0, 0},
+        {"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", 0, 0},
+        {"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", 0, 0},
+        {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 0},
+        {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 0},
+        {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", 0, 0},
+        {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", 0, 0},
+        {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Made\r\nContent-Length: 2\r\n\r\nok", 0, 0},
+        {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Made\r\nContent-Length: 2\r\n\r\nok", 0, 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", 0, 0},
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", 0, 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!", 0, 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok!", 0, 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 0},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no", 0, 0},
+    };
+    respparser_t *p = respparser_new(0);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "step %zu", i);
+        check_like_new(p, steps[i].text, steps[i].split, steps[i].no_body, 0, what);
+    }
+    respparser_free(p);
+    /* A body limit still holds for a repeated head. */
+    p = respparser_new(4);
+    check_like_new(p, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 0, 0, 4, "limit 1");
+    check_like_new(p, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nxyz", 0, 0, 4, "limit 2");
+    check_like_new(p, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde", 0, 0, 4, "limit 3");
+    check_like_new(p, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 0, 0, 4, "limit 4");
+    respparser_free(p);
+#undef HEAD_A
+}
+
 TEST(resp_status_out_of_range)
 {
     static const char *bad[] = {"HTTP/1.1 1 Continue\r\n\r\n", "HTTP/1.1 99 X\r\n\r\n",
@@ -1116,6 +1221,7 @@ int main(void)
     RUN(resp_feed_n_reports_trailing_bytes);
     RUN(resp_keep_alive_rules);
     RUN(resp_head_has_no_body);
+    RUN(resp_repeated_heads_read_as_a_new_parser_reads_them);
     RUN(resp_status_out_of_range);
     RUN(resp_header_next);
     RUN(resp_reset_releases_large_buffers);
