@@ -1,9 +1,17 @@
 // console.js -- console output and stray errors of function code become LOG
-// frames. An AsyncLocalStorage holds the running invocation, so a
-// console.log after an await still reaches the host with the invocation it
-// belongs to; outside any invocation the line is a worker line (id 0). An
-// uncaught exception or unhandled rejection is logged and fails the
-// invocation it came from; it never ends the worker.
+// frames, tied to the invocation they come from; outside any invocation a
+// line is a worker line (id 0). An uncaught exception or unhandled rejection
+// is logged and fails the invocation it came from; it never ends the worker.
+//
+// Which invocation code after an `await` (or in a timer) belongs to is known
+// from an AsyncLocalStorage. Running invocations inside one makes V8 call a
+// hook for every promise, about 5% of a hello function's throughput, so the
+// worker turns it on only once function code has used console or thrown a
+// stray error: a worker whose functions log with context.log never pays it.
+// Until then, the invocation is the one whose synchronous part is running,
+// or the only one in flight; with several in flight a line stays the
+// worker's, and a stray error fails all of them (as Azure's worker, which
+// ends, fails every invocation it was running).
 'use strict';
 
 const { AsyncLocalStorage } = require('async_hooks');
@@ -12,14 +20,52 @@ const { LEVEL } = require('./context');
 
 const als = new AsyncLocalStorage();
 
+// tracking: invocations run inside als (host.js reads it per invocation);
+// current: without it, the invocation whose synchronous part is running.
+const state = { tracking: false, current: null };
+let inflight = () => null;   // the Map of invocations in flight, from install()
+
 function message(args) {
   return args.length === 1 && typeof args[0] === 'string' ? args[0] : format(...args);
 }
 
-// Route console.* through send(id, level, text).
-function install(send) {
+const NONE = { inv: undefined, several: null };
+
+// The invocation running code belongs to ({inv}), or the invocations it
+// may belong to when it cannot be told ({several}), or NONE. Function code
+// seen here turns tracking on for the invocations that start from then on.
+function owner() {
+  if (state.tracking) {
+    const s = als.getStore();
+    if (s !== undefined) return { inv: s, several: null };
+  } else if (state.current) {
+    // The rest of this synchronous part, and what it awaits, is tracked too
+    // (host.js clears the store when the part ends).
+    state.tracking = true;
+    als.enterWith(state.current);
+    return { inv: state.current, several: null };
+  }
+  // No store: code of an invocation that started untracked, or of none.
+  const m = inflight();
+  if (!m || m.size === 0) return NONE;
+  let one;
+  let several = null;
+  for (const inv of m.values()) {
+    if (inv.tracked) continue;
+    if (one === undefined) one = inv;
+    else (several || (several = [one])).push(inv);
+  }
+  if (one === undefined) return NONE;
+  state.tracking = true;
+  return several ? { inv: undefined, several } : { inv: one, several: null };
+}
+
+// Route console.* through send(id, level, text); inflightMap() gives the
+// invocations in flight (a Map of objects with log(), fail(), finished).
+function install(send, inflightMap) {
+  inflight = inflightMap;
   const emit = (level) => (...args) => {
-    const inv = als.getStore();
+    const { inv } = owner();
     if (inv) inv.log(level, args);
     else send(0, level, message(args));
   };
@@ -35,9 +81,17 @@ function install(send) {
     traceLevel(e.stack);
   };
   const strayError = (what) => (err) => {
-    const inv = als.getStore();
     const text = what + ': ' + (err instanceof Error ? err.stack : format(err));
-    if (inv && !inv.finished) {
+    const { inv, several } = owner();
+    if (several) {
+      send(0, LEVEL.error, text + '\n(' + several.length + ' invocations were running and it ' +
+        'could not be told which one this came from: all of them fail)');
+      for (const i of several) {
+        if (i.finished) continue;
+        i.log(LEVEL.error, [text]);
+        i.fail(err);
+      }
+    } else if (inv && !inv.finished) {
       inv.log(LEVEL.error, [text]);
       inv.fail(err);
     } else {
@@ -48,4 +102,4 @@ function install(send) {
   process.on('unhandledRejection', strayError('Unhandled promise rejection'));
 }
 
-module.exports = { als, install, message };
+module.exports = { als, state, install, message };

@@ -127,6 +127,7 @@ class Invocation {
     this.cancelled = false;
     this.promised = false;
     this.doneCalled = false;
+    this.tracked = false;     // runs inside the AsyncLocalStorage (console.js)
   }
 
   get meta() {
@@ -224,23 +225,13 @@ function run(inv) {
     return;
   }
   if (ret instanceof Promise) {
-    // A native promise's reactions run with the invocation as the
-    // AsyncLocalStorage store: shared callbacks find it there.
     inv.promised = true;
-    ret.then(promiseResolved, promiseRejected);
+    ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
   } else if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') &&
       typeof ret.then === 'function') {
     inv.promised = true;
     ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
   }
-}
-
-function promiseResolved(v) {
-  con.als.getStore().resolved(v);
-}
-
-function promiseRejected(e) {
-  con.als.getStore().fail(e);
 }
 
 class Host {
@@ -281,7 +272,7 @@ class Host {
     for (const k in settings) {
       if (process.env[k] === undefined) process.env[k] = String(settings[k]);
     }
-    con.install((id, level, text) => this.send(id, level, text));
+    con.install((id, level, text) => this.send(id, level, text), () => this.inflight);
     const out = [];
     for (const f of Array.isArray(meta.functions) ? meta.functions : []) {
       const rec = describeFunction(f);
@@ -360,7 +351,20 @@ class Host {
     const inv = new Invocation(this, id, text, meta, typeof invocationId === 'string' ? invocationId : '',
       fn, bodyLen ? Buffer.from(buf.subarray(bodyStart, bodyStart + bodyLen)) : EMPTY);
     this.inflight.set(id, inv);
-    con.als.run(inv, run, inv);
+    // Inside the AsyncLocalStorage only once function code has used console
+    // (see console.js); else the synchronous part is marked as this one's.
+    if (con.state.tracking) {
+      inv.tracked = true;
+      con.als.run(inv, run, inv);
+    } else {
+      con.state.current = inv;
+      try {
+        run(inv);
+      } finally {
+        con.state.current = null;
+        if (con.state.tracking) con.als.enterWith(undefined);  // turned on by run(inv)
+      }
+    }
   }
 
   // CANCEL: answer at once; whatever the function does later is discarded.

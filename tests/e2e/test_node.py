@@ -445,12 +445,93 @@ def test_context_log_and_console_reach_the_host_log(host):
 
 
 def test_logs_of_overlapping_invocations_keep_their_ids(host):
+    # The worker ties console output to invocations exactly once function
+    # code has used console (first_console_lines... below shows the start).
+    assert host.get("/api/logs?m=first").status == 200
     with concurrent.futures.ThreadPoolExecutor(8) as ex:
         rs = list(ex.map(lambda i: host.get("/api/logs?m=par%d" % i, timeout=30), range(8)))
     for i, r in enumerate(rs):
         assert r.status == 200, r.text
         e = log_entry(host, lambda e, i=i: e.get("message") == "console-after-await par%d" % i)
         assert e.get("invocationId") == r.text, (e, r.text)
+
+
+STRAY_LATER_JS = r"""
+module.exports = async function (context, req) {
+  await new Promise((r) => setTimeout(r, 300));
+  const t = req.query.throw;
+  if (t) setTimeout(() => { throw new RangeError('boom-' + t); }, 0);
+  await new Promise((r) => setTimeout(r, 700));
+  return { body: 'done' };
+};
+"""
+
+
+# Logs after waiting d ms: the last started logs first.
+LOG_LATER_JS = r"""
+module.exports = async function (context, req) {
+  await new Promise((r) => setTimeout(r, Number(req.query.d)));
+  console.log('console-after-await', req.query.m);
+  context.res = { body: context.invocationId };
+};
+"""
+
+
+def fresh_host(make_app, start_host, functions):
+    app = make_app(functions, host=host_json(), settings=SETTINGS)
+    return start_host(app, mode="host", env={"STRATUS_MASTER_KEY": MASTER})
+
+
+def test_first_console_lines_of_concurrent_invocations_are_never_misattributed(
+        make_app, start_host):
+    """A worker turns on exact tracking (an AsyncLocalStorage) when function
+    code first uses console. Lines of invocations that started before may
+    be the worker's, never another invocation's; later ones carry their own."""
+    h = fresh_host(make_app, start_host, {"logs": {"function.json": http_json(),
+                                                   "index.js": LOG_LATER_JS}})
+    for rnd in ("a", "b"):
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            rs = list(ex.map(lambda i: h.get("/api/logs?m=%s%d&d=%d" % (rnd, i, 50 * (8 - i)),
+                                             timeout=30), range(8)))
+        for i, r in enumerate(rs):
+            assert r.status == 200, r.text
+            e = log_entry(h, lambda e, i=i: e.get("message") == "console-after-await %s%d" % (rnd, i))
+            if rnd == "b":
+                assert e.get("invocationId") == r.text, (e, r.text)
+            else:
+                assert e.get("invocationId") in (None, r.text), (e, r.text)
+
+
+def test_a_stray_error_among_untracked_invocations_fails_them_then_only_its_own(
+        make_app, start_host):
+    """Before any console use, an uncaught error with several invocations in
+    flight cannot be tied to one: all of them fail (as Azure's worker ends).
+    From then on the worker tracks invocations and only the culprit fails."""
+    h = fresh_host(make_app, start_host, {
+        "stray": {"function.json": http_json(out="$return"), "index.js": STRAY_LATER_JS},
+        "pid": {"function.json": http_json(out="$return"), "index.js": PID_JS}})
+    pid = h.get("/api/pid", timeout=30).text
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        a = ex.submit(h.get, "/api/stray?throw=first", timeout=30)
+        time.sleep(0.05)
+        b = ex.submit(h.get, "/api/stray", timeout=30)
+        ra, rb = a.result(), b.result()
+    assert ra.status == 500 and rb.status == 500, (ra.status, ra.text, rb.status, rb.text)
+    e = log_entry(h, lambda e: "boom-first" in text(e) and "all of them fail" in text(e))
+    assert e.get("category") == "Worker", e
+    for r in (ra, rb):
+        fid = failure_id(r)
+        log_entry(h, lambda e, fid=fid: e.get("invocationId") == fid and "boom-first" in text(e))
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        a = ex.submit(h.get, "/api/stray?throw=second", timeout=30)
+        time.sleep(0.05)
+        b = ex.submit(h.get, "/api/stray", timeout=30)
+        ra, rb = a.result(), b.result()
+    assert ra.status == 500, (ra.status, ra.text)
+    assert rb.status == 200 and rb.text == "done", (rb.status, rb.text)
+    fid = failure_id(ra)
+    log_entry(h, lambda e: e.get("invocationId") == fid and "RangeError: boom-second" in text(e))
+    assert h.get("/api/pid", timeout=30).text == pid  # the worker never ended
 
 
 # ---- failures -----------------------------------------------------------------------
