@@ -560,7 +560,7 @@ def test_pipelined_forwarding_pairs_each_answer_with_its_request(make_app, start
     got = burst(h, paths, workers=24)
     assert len(got) == len(paths)
     for p, (st, body) in got.items():
-        assert st == 200, (p, body)
+        assert st == 200, (p, body, h.log()[-3000:])
         assert json.loads(body)["url"] == p
     # POSTs (never pipelined behind others) mixed with GETs stay paired too.
     results = {}
@@ -592,7 +592,7 @@ def test_pipelined_requests_served_slowly(make_app, start_host):
     got = burst(h, paths, workers=30)
     for p, (st, body) in got.items():
         n = p.split("n=")[1].split("&")[0]
-        assert st == 200, (p, body)
+        assert st == 200, (p, body, h.log()[-3000:])
         assert body == ("echo " + n).encode()
 
 
@@ -602,7 +602,8 @@ def test_pipelining_can_be_turned_off(make_app, start_host):
     paths = ["/api/slowecho?n=%d&ms=%d" % (i, i % 5) for i in range(200)]
     got = burst(h, paths, workers=24)
     for p, (st, body) in got.items():
-        assert st == 200 and body == ("echo " + p.split("n=")[1].split("&")[0]).encode()
+        assert st == 200 and body == ("echo " + p.split("n=")[1].split("&")[0]).encode(), \
+            (p, st, body, h.log()[-3000:])
     assert h.get("/api/stats").json()["maxDepth"] == 1
 
 
