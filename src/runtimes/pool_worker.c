@@ -312,15 +312,17 @@ static void on_loaded(worker_t *w, const frame_t *f)
     pool__dispatch(p);
 }
 
-/* Remembers a plain result's metadata and what it decoded to (the status
- * and headers just given to inv): see result_memo_t. */
-static void memo_store(worker_t *w, const frame_t *f, const invocation_t *inv)
+/* Remembers a plain result's metadata and what it decoded to (the status,
+ * and the headers it gave inv from index `from` on): see result_memo_t. */
+static void memo_store(worker_t *w, const frame_t *f, const invocation_t *inv, size_t from)
 {
     result_memo_t *m = &w->memo;
     size_t used = 0;
     m->n = 0;
-    for (size_t k = 0; k < inv->nres_headers; k++) {
-        sv_t hn = inv->res_headers[k].name, hv = inv->res_headers[k].value;
+    if (inv->nres_headers - from > RESULT_MEMO_HEADERS)
+        return;
+    for (size_t k = 0; k < inv->nres_headers - from; k++) {
+        sv_t hn = inv->res_headers[from + k].name, hv = inv->res_headers[from + k].value;
         if (used + hn.n + hv.n > sizeof m->strs)
             return;
         m->h[k].name = (uint16_t)used;
@@ -332,7 +334,7 @@ static void memo_store(worker_t *w, const frame_t *f, const invocation_t *inv)
         memcpy(m->strs + used, hv.p, hv.n);
         used += hv.n;
     }
-    m->nheaders = (int)inv->nres_headers;
+    m->nheaders = (int)(inv->nres_headers - from);
     m->status = inv->status;
     memcpy(m->text, f->meta.p, f->meta.n);
     m->n = f->meta.n;
@@ -410,6 +412,7 @@ static void on_result(worker_t *w, const frame_t *f)
     inv->status = status >= 200 && status <= 599 ? (int)status : 200;
     int hs = jt_get(&d, 0, "headers");
     int n = hs >= 0 && d.tok[hs].type == JSMN_ARRAY ? d.tok[hs].size : 0;
+    size_t had = inv->nres_headers;
     /* Only a result of ok, status and valid headers is remembered. */
     int plain = d.tok[0].size == 1 + (jt_get(&d, 0, "status") >= 0) + (hs >= 0) &&
                 n <= RESULT_MEMO_HEADERS && f->meta.n <= RESULT_MEMO_TEXT;
@@ -439,7 +442,7 @@ static void on_result(worker_t *w, const frame_t *f)
         }
     }
     if (plain)
-        memo_store(w, f, inv);
+        memo_store(w, f, inv, had);
     else
         w->memo.n = 0;
     if (inv->fn->has_io) {
