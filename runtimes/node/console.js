@@ -21,8 +21,10 @@ const { LEVEL } = require('./context');
 const als = new AsyncLocalStorage();
 
 // tracking: invocations run inside als (host.js reads it per invocation);
-// current: without it, the invocation whose synchronous part is running.
-const state = { tracking: false, current: null };
+// current: without it, the invocation whose synchronous part is running;
+// untracked: invocations that started untracked may still be in flight
+// (once tracking is on, none start, so once none is found it stays false).
+const state = { tracking: false, current: null, untracked: true };
 let inflight = () => null;   // the Map of invocations in flight, from install()
 
 function message(args) {
@@ -46,6 +48,7 @@ function owner() {
     return { inv: state.current, several: null };
   }
   // No store: code of an invocation that started untracked, or of none.
+  if (!state.untracked) return NONE;
   const m = inflight();
   if (!m || m.size === 0) return NONE;
   let one;
@@ -55,7 +58,10 @@ function owner() {
     if (one === undefined) one = inv;
     else (several || (several = [one])).push(inv);
   }
-  if (one === undefined) return NONE;
+  if (one === undefined) {
+    if (state.tracking) state.untracked = false;
+    return NONE;
+  }
   state.tracking = true;
   return several ? { inv: undefined, several } : { inv: one, several: null };
 }

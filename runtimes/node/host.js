@@ -224,11 +224,8 @@ function run(inv) {
     else inv.log(LEVEL.error, ['The function threw after it had completed: ' + errorText(e)]);
     return;
   }
-  if (ret instanceof Promise) {
-    inv.promised = true;
-    ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
-  } else if (ret !== null && (typeof ret === 'object' || typeof ret === 'function') &&
-      typeof ret.then === 'function') {
+  if (ret instanceof Promise || (ret !== null &&
+      (typeof ret === 'object' || typeof ret === 'function') && typeof ret.then === 'function')) {
     inv.promised = true;
     ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
   }
