@@ -408,13 +408,14 @@ static void on_result(worker_t *w, const frame_t *f)
         return;
     }
     long long status = 200;
-    jt_int(&d, jt_get(&d, 0, "status"), &status);
+    int st = jt_get(&d, 0, "status");
+    jt_int(&d, st, &status);
     inv->status = status >= 200 && status <= 599 ? (int)status : 200;
     int hs = jt_get(&d, 0, "headers");
     int n = hs >= 0 && d.tok[hs].type == JSMN_ARRAY ? d.tok[hs].size : 0;
     size_t had = inv->nres_headers;
     /* Only a result of ok, status and valid headers is remembered. */
-    int plain = d.tok[0].size == 1 + (jt_get(&d, 0, "status") >= 0) + (hs >= 0) &&
+    int plain = d.tok[0].size == 1 + (st >= 0) + (hs >= 0) &&
                 n <= RESULT_MEMO_HEADERS && f->meta.n <= RESULT_MEMO_TEXT;
     for (int k = 0, j = hs + 1; k < n; k++, j = jt_skip(&d, j)) {
         sv_t hn, hv;
