@@ -149,6 +149,43 @@ print(s.getsockname()[1])
 s.close()' || bench_die "cannot find a free port (python3)"
 }
 
+# bench_nginx SERVER_PREFIX HTTP_EXTRA LOCATION: start nginx under
+# SERVER_PREFIX (the pinning of bench_server_prefix), one worker process,
+# access log off, every file under $BENCH_TMP, serving `location / {
+# LOCATION }` with HTTP_EXTRA (an upstream, say) in its http block; wait
+# until it answers "hello\n". Sets NGINX_PID and NGINX_URL.
+bench_nginx() {
+    _nsrv=$1 _nextra=$2 _nloc=$3
+    _nport=$(bench_free_port)
+    [ -n "$_nport" ] || bench_die "no free port for nginx"
+    mkdir -p "$BENCH_TMP/nginx-tmp"
+    cat >"$BENCH_TMP/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $BENCH_TMP/nginx.pid;
+error_log $BENCH_TMP/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $BENCH_TMP/nginx-tmp/body;
+    proxy_temp_path $BENCH_TMP/nginx-tmp/proxy;
+    $_nextra
+    server {
+        listen 127.0.0.1:$_nport;
+        location / { $_nloc }
+    }
+}
+EOF
+    # -e: the error log before the config is read (else /var/log/nginx).
+    # shellcheck disable=SC2086,SC2094
+    $_nsrv nginx -p "$BENCH_TMP" -e "$BENCH_TMP/nginx-error.log" -c "$BENCH_TMP/nginx.conf" \
+        >>"$BENCH_TMP/nginx-error.log" 2>&1 &
+    NGINX_PID=$!
+    bench_track "$NGINX_PID"
+    NGINX_URL=http://127.0.0.1:$_nport/
+    bench_wait_http "$NGINX_URL" 'hello\n' "$NGINX_PID" "$BENCH_TMP/nginx-error.log"
+}
+
 # bench_wait_http URL EXPECTED_BODY PID LOGFILE [TIMEOUT_S]
 # Wait until URL answers 200 with EXPECTED_BODY; fail with a clear message
 # (and the tail of LOGFILE) if PID dies or the timeout passes.
