@@ -149,6 +149,101 @@ async def main(req: func.HttpRequest) -> func.HttpResponse:
 
 BROKEN = "import azure.functions as func\n\nx = = 1\n\ndef main(req):\n    pass\n"
 NO_MAIN = "def handler(req):\n    return 'never'\n"
+NO_MODULE = "import azure.functions as func\nimport not_installed_pkg\n\ndef main(req):\n    pass\n"
+
+AZ_REQUEST = '''
+import json
+import os
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    out = {"params": dict(req.params), "route": dict(req.route_params),
+           "multi": req.headers.get("x-multi"), "empty_header": req.headers.get("x-empty"),
+           "form": {k: req.form.getlist(k) for k in req.form},
+           "script_root": os.environ.get("AzureWebJobsScriptRoot")}
+    try:
+        out["json"] = req.get_json()
+    except ValueError as e:
+        out["json_error"] = "%s: %s" % (type(e).__name__, e)
+    return func.HttpResponse(json.dumps(out), mimetype="application/json")
+'''
+
+AZ_RESPONSE = '''
+import http
+import json
+import azure.functions as func
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    r = func.HttpResponse("made", status_code=http.HTTPStatus.CREATED,
+                          headers={"X-Request-Id": "42"})
+    r.headers.add("Set-Cookie", "a=1; Path=/")
+    r.headers.add_header("Set-Cookie", "b=2", max_age=60)
+    r.headers["Cache-Control"] = "no-store"
+    r.headers["X-Seen"] = json.dumps({
+        "status": [r.status_code, type(r.status_code).__name__],
+        "names": list(r.headers), "cookies": r.headers.get_all("set-cookie"),
+        "first": r.headers["SET-COOKIE"], "has": "x-request-id" in r.headers})
+    return r
+'''
+
+WSGI_APP = '''
+import json
+import azure.functions as func
+
+def app(environ, start_response):
+    if environ["PATH_INFO"].endswith("/fail"):
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"down"]
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    seen = {k: environ[k] for k in ("REQUEST_METHOD", "PATH_INFO", "QUERY_STRING", "CONTENT_TYPE",
+                                    "SERVER_NAME", "HTTP_X_TEST", "azure_functions.function_name")}
+    seen["body"] = environ["wsgi.input"].read(size).decode()
+    seen["has_invocation_id"] = bool(environ.get("azure_functions.invocation_id"))
+    start_response("201 Created", [("Content-Type", "application/json"),
+                                   ("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")])
+    return [json.dumps(seen).encode()]
+
+main = func.WsgiMiddleware(app).main
+'''
+
+ASGI_APP = '''
+import json
+import azure.functions as func
+
+async def app(scope, receive, send):
+    msg = await receive()
+    seen = {"type": scope["type"], "method": scope["method"], "path": scope["path"],
+            "query": scope["query_string"].decode(), "body": msg["body"].decode(),
+            "x_test": dict(scope["headers"]).get(b"x-test", b"").decode(),
+            "function": scope["azure_functions.function_name"]}
+    data = json.dumps(seen).encode()
+    await send({"type": "http.response.start", "status": 202,
+                "headers": [(b"content-type", b"application/json"), (b"x-asgi", b"yes")]})
+    await send({"type": "http.response.body", "body": data[:5], "more_body": True})
+    await send({"type": "http.response.body", "body": data[5:]})
+
+async def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    return await func.AsgiMiddleware(app).handle_async(req, context)
+'''
+
+THREAD_LOGS = '''
+import logging
+import threading
+import azure.functions as func
+
+def work(context, mark):
+    # Azure's documented way to tie a thread's logs to the invocation.
+    context.thread_local_storage.invocation_id = context.invocation_id
+    logging.info("thread line %s", mark)
+
+def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    mark = req.params["mark"]
+    t = threading.Thread(target=work, args=(context, mark))
+    t.start()
+    t.join()
+    own = context.thread_local_storage.invocation_id
+    return func.HttpResponse("%s %s" % (context.invocation_id, own == context.invocation_id))
+'''
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +260,14 @@ def py_host(module_hosts):
         "slow": py_fn(SLOW_ASYNC),
         "broken": py_fn(BROKEN),
         "nomain": py_fn(NO_MAIN),
-    }, host={"version": "2.0", "stratus": ONE_WORKER}, settings=PY_SETTINGS)
+        "nomodule": py_fn(NO_MODULE),
+        "azreq": py_fn(AZ_REQUEST, route="azreq/{a}/{b?}"),
+        "azresp": py_fn(AZ_RESPONSE),
+        "threadlogs": py_fn(THREAD_LOGS),
+        "wsgiapp": py_fn(WSGI_APP, route="wsgi/{*rest}"),
+        "asgiapp": py_fn(ASGI_APP, route="asgi/{*rest}"),
+    }, host={"version": "2.0", "stratus": ONE_WORKER}, settings=PY_SETTINGS,
+        files={"requirements.txt": "azure-functions\nnot-installed-pkg==1.0\n"})
     return module_hosts.start(app, mode="host")
 
 
@@ -177,11 +279,13 @@ def test_route_params_query_and_headers(py_host):
     body = r.json()
     assert body["method"] == "GET"
     assert body["url"].endswith("/api/echo/ann?x=1&x=2&empty=&sp=a%20b")
-    assert body["params"] == {"x": "1,2", "empty": "", "sp": "a b"}
+    # As in Azure: a parameter without a value is left out.
+    assert body["params"] == {"x": "1,2", "sp": "a b"}
     assert body["route"] == {"name": "ann"}
     assert body["x_test"] == "hello" and body["ua"] == "e2e"
+    # An optional route parameter that is absent is not in route_params.
     r = py_host.get("/api/echo")
-    assert r.status == 200 and r.json()["route"] in ({}, {"name": None})
+    assert r.status == 200 and r.json()["route"] == {}
 
 
 def test_json_body(py_host):
@@ -309,6 +413,145 @@ def test_slow_async_requests_overlap(py_host):
     (s1, e1), (s2, e2) = spans
     assert s1 < e2 and s2 < e1, spans
 
+
+def test_request_query_headers_route_form_and_json_as_in_azure(py_host):
+    """What Azure's host gives a Python function: query parameters without
+    a value left out, a repeated name's values joined with ","; a repeated
+    header's values joined with ","; no entry for an absent optional route
+    parameter; a form body decoded as UTF-8; get_json()'s ValueError."""
+    body = "name=\u00e9t\u00e9&city=%C3%89vry&e=".encode("utf-8")
+    raw = py_host.raw(b"POST /api/azreq/one?flag&empty=&x=1&x=2&y=1&y=&sp=a+b HTTP/1.1\r\n"
+                      b"Host: localhost\r\nConnection: close\r\n"
+                      b"Content-Type: application/x-www-form-urlencoded\r\n"
+                      b"X-Multi: a\r\nX-Multi: b\r\nX-Empty:\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), raw
+    got = json.loads(payload)
+    assert got["params"] == {"x": "1,2", "y": "1,", "sp": "a b"}
+    assert got["route"] == {"a": "one"}
+    assert got["multi"] == "a,b"
+    assert got["empty_header"] == ""
+    assert got["form"] == {"name": ["\u00e9t\u00e9"], "city": ["\u00c9vry"], "e": [""]}
+    assert got["json_error"] == "ValueError: HTTP request does not contain valid JSON data"
+    assert got["script_root"] == py_host.app
+    r = py_host.post("/api/azreq/one/two", body=b'{"n": [1, 2]}',
+                     headers={"Content-Type": "application/json"})
+    assert r.json()["json"] == {"n": [1, 2]} and r.json()["route"] == {"a": "one", "b": "two"}
+
+
+def test_response_headers_take_several_values_and_http_status(py_host):
+    """HttpResponse.headers as Azure's (werkzeug Headers): add() and
+    add_header() keep earlier values (one Set-Cookie header each), names
+    keep their case, get_all(); an http.HTTPStatus status becomes its int."""
+    r = py_host.get("/api/azresp")
+    assert r.status == 201 and r.body == b"made"
+    cookies = [v for k, v in r.headers if k.lower() == "set-cookie"]
+    assert cookies == ["a=1; Path=/", "b=2; max-age=60"]
+    assert r.header("Cache-Control") == "no-store" and r.header("X-Request-Id") == "42"
+    seen = json.loads(r.header("X-Seen"))
+    assert seen == {"status": [201, "int"], "names": ["X-Request-Id", "Set-Cookie",
+                                                      "Cache-Control"],
+                    "cookies": ["a=1; Path=/", "b=2; max-age=60"], "first": "a=1; Path=/",
+                    "has": True}
+
+
+def test_thread_local_storage_ties_a_threads_logs_to_the_invocation(py_host):
+    mark = "t%d" % time.time_ns()
+    r = py_host.get("/api/threadlogs?mark=" + mark)
+    assert r.status == 200, r.text
+    inv_id, own = r.text.split()
+    assert own == "True"        # set in the function's own thread, as in Azure
+
+    def line():
+        return [x for x in _log_lines(py_host) if ("thread line " + mark) in x.get("message", "")]
+    lines = wait_for(line, timeout=20)
+    assert lines, py_host.log()[-3000:]
+    assert lines[0].get("invocationId") == inv_id, lines
+    assert lines[0].get("category") == "Function.threadlogs.User", lines
+
+
+def test_missing_module_error_says_requirements_txt_is_not_installed(py_host):
+    key = master_key(py_host.app)
+    errors = py_host.get("/admin/host/status", headers={"x-functions-key": key}).json()["errors"]
+    err = [e for e in errors if e.startswith("nomodule")]
+    assert err, errors
+    assert "No module named 'not_installed_pkg' (nomodule/__init__.py, line 2)" in err[0]
+    assert "requirements.txt is not installed by Stratus" in err[0]
+    assert "pip install --target .python_packages/lib/site-packages -r requirements.txt" \
+        in err[0]
+    assert py_host.get("/api/nomodule").status == 404
+
+
+def test_wsgi_middleware_runs_a_wsgi_app(py_host):
+    """func.WsgiMiddleware (Flask, Django behind a v1 function), without
+    the azure-functions package installed: the environ, every response
+    header (two Set-Cookie), and a 5xx answer failing the invocation."""
+    r = py_host.request("POST", "/api/wsgi/a/b%20c?x=1", body=b"payload",
+                        headers={"Content-Type": "text/plain", "X-Test": "t"})
+    assert r.status == 201, r.text
+    assert r.header("Content-Type") == "application/json"
+    assert [v for k, v in r.headers if k.lower() == "set-cookie"] == ["a=1", "b=2"]
+    assert r.json() == {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/wsgi/a/b c",
+                        "QUERY_STRING": "x=1", "CONTENT_TYPE": "text/plain",
+                        "SERVER_NAME": "127.0.0.1", "HTTP_X_TEST": "t",
+                        "azure_functions.function_name": "wsgiapp", "body": "payload",
+                        "has_invocation_id": True}
+    r = py_host.get("/api/wsgi/fail")
+    assert r.status == 500 and r.header("x-invocation-id")
+
+
+def test_asgi_middleware_runs_an_asgi_app(py_host):
+    r = py_host.request("PUT", "/api/asgi/p/q?z=2", body=b"hi", headers={"X-Test": "t"})
+    assert r.status == 202, r.text
+    assert r.header("X-Asgi") == "yes" and r.header("Content-Type") == "application/json"
+    assert r.json() == {"type": "http", "method": "PUT", "path": "/api/asgi/p/q", "query": "z=2",
+                        "body": "hi", "x_test": "t", "function": "asgiapp"}
+
+
+TIMER_REPORT = '''
+import json
+import os
+import azure.functions as func
+
+def main(mytimer: func.TimerRequest, context: func.Context) -> None:
+    rc = context.retry_context
+    report = {"past_due": mytimer.past_due, "status": mytimer.schedule_status,
+              "schedule": mytimer.schedule,
+              "retry": [rc.retry_count, rc.max_retry_count, rc.exception.message,
+                        rc.exception.source, rc.exception.stack_trace],
+              "script_root": os.environ.get("AzureWebJobsScriptRoot")}
+    path = os.path.join(context.function_directory, "report.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(report, f)
+    os.replace(path + ".tmp", path)
+'''
+
+
+def test_timer_request_keeps_a_null_schedule_status(make_app, start_host):
+    """A timer run more often than once a minute has no schedule monitor:
+    its TimerInfo's ScheduleStatus is null, and TimerRequest.schedule_status
+    is None, as in Azure (not {}). retry_context.exception is an object
+    with message, source and stack_trace, never None."""
+    app = make_app({"tick": {"function.json": {"bindings": [
+        {"type": "timerTrigger", "direction": "in", "name": "mytimer",
+         "schedule": "*/1 * * * * *"}]}, "__init__.py": TIMER_REPORT}},
+        host={"version": "2.0", "stratus": ONE_WORKER}, settings=PY_SETTINGS)
+    host = start_host(app)
+    path = os.path.join(app, "tick", "report.json")
+
+    def report():
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+    got = wait_for(report, timeout=30)
+    assert got, host.log()[-3000:]
+    assert got["past_due"] is False and got["status"] is None
+    assert got["schedule"] == {"AdjustForDST": True}
+    assert got["retry"] == [0, 0, "", "", ""]
+    assert got["script_root"] == app
 
 SLEEPERS = '''
 import asyncio

@@ -8,7 +8,6 @@ no signature inspection and no class creation: arguments come from a list
 of small builder functions, and the common response (an HttpResponse with
 no extra headers) reuses cached metadata bytes."""
 import os
-from _thread import _local
 
 from . import capture
 from .protocol import dumps
@@ -113,6 +112,27 @@ class _RetryContext:
         self.exception = exception
 
 
+class _RpcException:
+    """retry_context.exception: as in Azure, an object with source,
+    stack_trace and message (empty strings when the host has no
+    exception to tell), never None."""
+    __slots__ = ("source", "stack_trace", "message")
+
+    def __init__(self, value=None):
+        self.source = self.stack_trace = self.message = ""
+        if isinstance(value, dict):
+            for field, key in (("source", "source"), ("stack_trace", "stackTrace"),
+                               ("message", "message")):
+                v = value.get(key, value.get(field))
+                if v is not None:
+                    setattr(self, field, str(v))
+        elif value is not None:
+            self.message = str(value)
+
+    def __repr__(self):
+        return "<RpcException message=%r>" % (self.message,)
+
+
 def _concrete(cls, fallback):
     try:
         cls("", "", None)
@@ -144,16 +164,17 @@ class Types:
                 headers = {}
                 for k, v in raw.get("headers") or ():
                     low = k.lower()
-                    headers[low] = headers[low] + ", " + v if low in headers else v
+                    headers[low] = headers[low] + "," + v if low in headers else v
                 params = {}
                 q = raw.get("query")
                 if q:
                     from urllib.parse import parse_qsl
                     for k, v in parse_qsl(q, keep_blank_values=True):
                         params[k] = params[k] + "," + v if k in params else v
+                    params = {k: v for k, v in params.items() if v}
+                route = {k: v for k, v in (raw.get("params") or {}).items() if v is not None}
                 return HttpRequest(raw.get("method", ""), raw.get("url", ""), headers=headers,
-                                   params=params, route_params=dict(raw.get("params") or {}),
-                                   body=body)
+                                   params=params, route_params=route, body=body)
             self.make_request = make_request
         self._out = self._context = self._classes = None
 
@@ -246,13 +267,13 @@ def _make_context_class(base, TraceContext, RetryContext):
         def retry_context(self):
             rc = self._inv.meta.get("retryContext") or {}
             return RetryContext(rc.get("retryCount", 0), rc.get("maxRetryCount", 0),
-                                rc.get("exception"))
+                                _RpcException(rc.get("exception")))
 
         @property
         def thread_local_storage(self):
             if self._tls is None:
-                self._tls = _local()
-                self._tls.invocation_id = self.invocation_id
+                from .invocation import thread_local_storage
+                self._tls = thread_local_storage(self._inv)
             return self._tls
 
         def __repr__(self):

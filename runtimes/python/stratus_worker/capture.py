@@ -1,7 +1,9 @@
 """Function output to LOG frames: print() (sys.stdout, sys.stderr) and the
 logging module, while an invocation runs, become LOG frames carrying that
 invocation's id, with Azure's level names and the category
-Function.<name>.User. Output outside any invocation keeps its usual way:
+Function.<name>.User; so do logging calls of a thread that set
+context.thread_local_storage.invocation_id, as in Azure. Output outside any
+invocation keeps its usual way:
 print() goes to the real stream (the host records worker output), logging
 records become LOG frames with id 0 (category Worker).
 
@@ -10,7 +12,7 @@ app imports it (at once if it already has, else through an import hook)."""
 import os
 import sys
 
-from .invocation import CURRENT
+from .invocation import CURRENT, thread_invocation
 from .protocol import LOG, MAGIC, level_name, pack_header, quote
 
 _get = CURRENT.get
@@ -138,7 +140,7 @@ def _install(logging, debug):
                     msg = msg + "\n" + record.exc_text
                 if record.stack_info:
                     msg = msg + "\n" + record.stack_info
-                inv = _get()
+                inv = _get() or thread_invocation()
                 emit(inv, level_name(record.levelno), msg,
                      None if inv is not None else record.name if record.name != "root" else None)
             except Exception:

@@ -1,7 +1,10 @@
-"""One invocation in flight on this worker, and the context variable that
-says which invocation the running code belongs to (so print() and logging
-calls, on any thread or asyncio task, are tied to the right one)."""
+"""One invocation in flight on this worker, the context variable that says
+which invocation the running code belongs to (so print() and logging
+calls, on any thread or asyncio task, are tied to the right one), and
+context.thread_local_storage, through which threads a function starts say
+which invocation they work for."""
 from _contextvars import ContextVar
+from _thread import _local
 
 from .protocol import parse_meta
 
@@ -45,3 +48,60 @@ class Invocation:
     def invocation_id(self):
         """The invocation's UUID as in the host's logs."""
         return self.meta.get("invocationId") or str(self.id)
+
+
+# ---- context.thread_local_storage ----
+
+class _InvocationLocal(_local):
+    """context.thread_local_storage: one thread-local object for the whole
+    worker, as in Azure. In a function's own thread (or task) its
+    invocation_id is that invocation's. A thread the function starts has
+    none until it sets it, as Azure documents:
+
+        context.thread_local_storage.invocation_id = context.invocation_id
+
+    after which that thread's logging lines belong to the invocation."""
+
+    @property
+    def invocation_id(self):
+        inv = CURRENT.get()
+        if inv is not None:
+            return inv.invocation_id
+        try:
+            return self.__dict__["_iid"]
+        except KeyError:
+            raise AttributeError("'thread_local_storage' has no attribute 'invocation_id' in "
+                                 "this thread (set it to context.invocation_id)") from None
+
+    @invocation_id.setter
+    def invocation_id(self, value):
+        d = self.__dict__
+        d["_iid"] = value
+        d["_inv"] = _LIVE.get(value) if _LIVE is not None else None
+
+    @invocation_id.deleter
+    def invocation_id(self):
+        d = self.__dict__
+        d.pop("_iid", None)
+        d.pop("_inv", None)
+
+
+THREAD_LOCAL = _InvocationLocal()
+_LIVE = None        # invocation id -> Invocation whose context gave out THREAD_LOCAL
+
+
+def thread_local_storage(inv):
+    """THREAD_LOCAL, for inv's context: inv becomes findable by its id for
+    threads that set THREAD_LOCAL.invocation_id."""
+    global _LIVE
+    if _LIVE is None:
+        from weakref import WeakValueDictionary
+        _LIVE = WeakValueDictionary()
+    _LIVE[inv.invocation_id] = inv
+    return THREAD_LOCAL
+
+
+def thread_invocation():
+    """The invocation this thread said it works for through
+    thread_local_storage.invocation_id, or None."""
+    return THREAD_LOCAL.__dict__.get("_inv")

@@ -119,10 +119,24 @@ def import_function(fdesc, app_root):
     return fn, rel
 
 
+def _missing_module_hint(app_root):
+    """What to do about a module that is not installed: Stratus, unlike
+    Azure's deployment, does not install requirements.txt."""
+    target = os.path.join(".python_packages", "lib", "site-packages")
+    if os.path.isfile(os.path.join(app_root, "requirements.txt")):
+        return (". The app's requirements.txt is not installed by Stratus: install it with "
+                "'pip install --target %s -r requirements.txt' in the app folder, or use a "
+                "virtual environment (languageWorkers__python__defaultExecutablePath)" % target)
+    return (". Install the package into %s in the app folder, or use a virtual environment "
+            "(languageWorkers__python__defaultExecutablePath)" % target)
+
+
 def load(meta):
     """Handle a LOAD frame's metadata. Returns (plans by function name,
     LOADED entries, any_async)."""
     app_root = meta.get("appRoot") or os.getcwd()
+    # Azure's hosts give workers the app's folder in AzureWebJobsScriptRoot.
+    os.environ.setdefault("AzureWebJobsScriptRoot", app_root)
     setup_paths(app_root)
     imported = []
     entries = []
@@ -132,8 +146,11 @@ def load(meta):
             fn, rel = import_function(fdesc, app_root)
             imported.append((fdesc, fn, rel))
         except BaseException as e:  # SystemExit from module code too
-            entries.append({"name": name, "ok": False,
-                            "error": describe_load_error(e, app_root, RUNTIME_DIR)})
+            err = describe_load_error(e, app_root, RUNTIME_DIR)
+            if isinstance(e, ModuleNotFoundError) and \
+                    not str(e.name or "__app__").startswith("__app__"):
+                err += _missing_module_hint(app_root)
+            entries.append({"name": name, "ok": False, "error": err})
     plans = {}
     if imported:
         try:

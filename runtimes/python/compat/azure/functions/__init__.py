@@ -6,15 +6,18 @@ package is found on it, so an installed azure-functions always wins.
 
 The names and signatures follow Azure's public API (HttpRequest,
 HttpResponse, Out, Context, TraceContext, RetryContext, QueueMessage,
-TimerRequest, InputStream). Each trigger's types live in a module of their
-own (_http.py, _queue.py, _timer.py, _blob.py) and are exported here.
+TimerRequest, InputStream, WsgiMiddleware, AsgiMiddleware). Each trigger's
+types live in a module of their own (_http.py, _queue.py, _timer.py,
+_blob.py; the framework adapters in _http_wsgi.py and _http_asgi.py) and are
+exported here.
 """
 from ._core import Context, Out, RetryContext, TraceContext
 from ._http import HttpRequest, HttpResponse
 
 # The types of other triggers load on first use: an HTTP-only app's cold
 # start does not import them.
-_LAZY = {"QueueMessage": "_queue", "TimerRequest": "_timer", "InputStream": "_blob"}
+_LAZY = {"QueueMessage": "_queue", "TimerRequest": "_timer", "InputStream": "_blob",
+         "WsgiMiddleware": "_http_wsgi", "AsgiMiddleware": "_http_asgi"}
 
 
 def __getattr__(name):
@@ -30,6 +33,7 @@ def __getattr__(name):
 __version__ = "1.0.0+stratus"
 
 __all__ = (
+    "AsgiMiddleware",
     "Context",
     "HttpRequest",
     "HttpResponse",
@@ -39,4 +43,5 @@ __all__ = (
     "RetryContext",
     "TimerRequest",
     "TraceContext",
+    "WsgiMiddleware",
 )

@@ -1,8 +1,10 @@
 """HTTP types of the azure.functions stand-in: HttpRequest, HttpResponse and
 their case-insensitive header mappings, with Azure's signatures and
-behaviour (header names are lower-cased as keys, the query string's repeated
-names are joined with commas, get_json() raises ValueError, a response
-defaults to status 200, text/plain, utf-8).
+behaviour (request header names are lower-cased as keys, a repeated
+header's or query parameter's values are joined with commas, query
+parameters without a value are left out, get_json() raises ValueError, a
+response defaults to status 200, text/plain, utf-8 and may carry several
+values for a header).
 
 The worker builds requests with _from_worker(), which keeps the frame's raw
 fields and decodes headers, query and form only when the function asks for
@@ -51,35 +53,129 @@ class HttpRequestHeaders(_Headers):
     __slots__ = ()
 
 
-class HttpResponseHeaders(_Headers, MutableMapping):
-    """The headers of an HttpResponse: case-insensitive, settable. Keys are
-    lower-cased like Azure's; the name as first written is kept for the
-    wire (_names)."""
+class HttpResponseHeaders(MutableMapping):
+    """The headers of an HttpResponse, like the werkzeug Headers Azure's
+    uses: case-insensitive lookups, names kept as written, and a name may
+    have several values (add(), get_all(): several Set-Cookie headers).
+    Item access gives the first value; setting a name replaces all its
+    values. Iterating gives each name once."""
 
-    __slots__ = ("_names",)
+    __slots__ = ("_list",)
 
     def __init__(self, source=None):
-        self._d = {}
-        self._names = {}
+        self._list = []         # [name, value] pairs, in order
         if source:
-            for k, v in source.items():
-                self[k] = v
+            pairs = source.items() if hasattr(source, "items") else source
+            for k, v in pairs:
+                self._list.append([k, v])
+
+    def __getitem__(self, key):
+        low = key.lower()
+        for k, v in self._list:
+            if k.lower() == low:
+                return v
+        raise KeyError(key)
+
+    def __contains__(self, key):
+        if not isinstance(key, str):
+            return False
+        low = key.lower()
+        return any(k.lower() == low for k, _ in self._list)
 
     def __setitem__(self, key, value):
         low = key.lower()
-        self._d[low] = value
-        if low not in self._names:
-            self._names[low] = key
+        kept = []
+        found = False
+        for pair in self._list:
+            if pair[0].lower() != low:
+                kept.append(pair)
+            elif not found:
+                found = True
+                pair[1] = value     # the name as first written stays
+                kept.append(pair)
+        if not found:
+            kept.append([key, value])
+        self._list = kept
+
+    set = __setitem__
 
     def __delitem__(self, key):
         low = key.lower()
-        del self._d[low]
-        self._names.pop(low, None)
+        kept = [p for p in self._list if p[0].lower() != low]
+        if len(kept) == len(self._list):
+            raise KeyError(key)
+        self._list = kept
+
+    def __iter__(self):
+        seen = set()
+        for k, _ in self._list:
+            low = k.lower()
+            if low not in seen:
+                seen.add(low)
+                yield k
+
+    def __len__(self):
+        return len({k.lower() for k, _ in self._list})
+
+    def add(self, _key, _value, **options):
+        """Add a value for a name, keeping the values it has (werkzeug's
+        add: keyword options become `; name=value` parameters)."""
+        if options:
+            parts = [str(_value)]
+            for k, v in options.items():
+                k = k.replace("_", "-")
+                if v is None:
+                    parts.append(k)
+                else:
+                    v = str(v)
+                    if not v or any(c in v for c in ' ";,=()<>@:\\/[]?{}\t'):
+                        v = '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+                    parts.append("%s=%s" % (k, v))
+            _value = "; ".join(parts)
+        self._list.append([_key, _value])
+
+    add_header = add
+
+    def get_all(self, name):
+        """Every value of name, in order ([] when none)."""
+        low = name.lower()
+        return [v for k, v in self._list if k.lower() == low]
+
+    getlist = get_all
+
+    def extend(self, *args, **kwargs):
+        """Add every pair of a mapping or an iterable of pairs."""
+        for src in args + (kwargs,):
+            for k, v in (src.items() if hasattr(src, "items") else src):
+                self.add(k, v)
+
+    def items(self):
+        """(name, value) of every header, several for a name with several
+        values."""
+        return [(k, v) for k, v in self._list]
+
+    def clear(self):
+        self._list = []
 
     def _pairs(self):
-        """[name, value] pairs with names as first written."""
-        names = self._names
-        return [[names[k], v if isinstance(v, str) else str(v)] for k, v in self._d.items()]
+        """[name, value] pairs for the wire, names as written."""
+        return [[k, v if isinstance(v, str) else str(v)] for k, v in self._list]
+
+    def __repr__(self):
+        return "%s(%r)" % (type(self).__name__, [tuple(p) for p in self._list])
+
+
+def _parse_query(q):
+    """A query string's parameters as Azure gives them to Python functions:
+    decoded, a repeated name's values joined with ",", and names whose
+    value is empty left out (the host passes no empty query values)."""
+    from urllib.parse import parse_qsl
+    d = {}
+    for k, v in parse_qsl(q, keep_blank_values=True):
+        d[k] = d[k] + "," + v if k in d else v
+    for k in [k for k, v in d.items() if not v]:
+        del d[k]
+    return d
 
 
 class _MultiDict(dict):
@@ -182,7 +278,7 @@ class HttpRequest:
             d = h._d
             for name, value in self._http().get("headers") or ():
                 low = name.lower()
-                d[low] = d[low] + ", " + value if low in d else value
+                d[low] = d[low] + "," + value if low in d else value
         return h
 
     @property
@@ -191,15 +287,7 @@ class HttpRequest:
         p = self._params
         if p is None:
             q = self._http().get("query") or ""
-            if q:
-                from urllib.parse import parse_qsl
-                d = {}
-                for k, v in parse_qsl(q, keep_blank_values=True):
-                    d[k] = d[k] + "," + v if k in d else v
-                p = MappingProxyType(d)
-            else:
-                p = _EMPTY
-            self._params = p
+            p = self._params = MappingProxyType(_parse_query(q)) if q else _EMPTY
         return p
 
     @property
@@ -208,6 +296,8 @@ class HttpRequest:
         p = self._route_params
         if p is None:
             r = self._http().get("params")
+            if r and None in r.values():
+                r = {k: v for k, v in r.items() if v is not None}
             p = self._route_params = MappingProxyType(r) if r else _EMPTY
         return p
 
@@ -234,7 +324,10 @@ class HttpRequest:
         """Decode and return request body as JSON; ValueError when the body
         is not valid JSON (or not UTF-8)."""
         import json
-        return json.loads(self._body.decode("utf-8"))
+        try:
+            return json.loads(self._body.decode("utf-8"))
+        except ValueError as e:
+            raise ValueError("HTTP request does not contain valid JSON data") from e
 
     def _parse_form(self):
         ctype = self.headers.get("content-type") or ""
@@ -242,7 +335,17 @@ class HttpRequest:
         fields, files = [], []
         if kind == "application/x-www-form-urlencoded":
             from urllib.parse import parse_qsl
-            fields = parse_qsl(self._body.decode("latin-1"), keep_blank_values=True)
+            cs = "utf-8"
+            for param in ctype.split(";")[1:]:
+                name, _, value = param.partition("=")
+                if name.strip().lower() == "charset" and value.strip():
+                    cs = value.strip().strip('"')
+            try:
+                text = self._body.decode(cs, "replace")
+            except LookupError:
+                cs = "utf-8"
+                text = self._body.decode(cs, "replace")
+            fields = parse_qsl(text, keep_blank_values=True, encoding=cs, errors="replace")
         elif kind == "multipart/form-data":
             import email.parser
             import email.policy
@@ -295,7 +398,11 @@ class HttpResponse:
 
     def __init__(self, body=None, *, status_code=None, headers=None, mimetype=None,
                  charset=None):
-        self._status_code = 200 if status_code is None else status_code
+        if status_code is None:
+            status_code = 200
+        elif status_code.__class__ is not int and isinstance(status_code, int):
+            status_code = int(status_code)      # http.HTTPStatus.CREATED -> 201
+        self._status_code = status_code
         self._mimetype = "text/plain" if mimetype is None else mimetype
         self._charset = "utf-8" if charset is None else charset
         self._headers = None if headers is None else HttpResponseHeaders(headers)

@@ -2,6 +2,8 @@
 timerTrigger parameter, built from the trigger's TimerInfo JSON
 ({"Schedule", "ScheduleStatus", "IsPastDue"})."""
 
+_UNSET = object()
+
 
 class TimerRequest:
     """A timer firing: past_due is True when the run is late (the host was
@@ -9,10 +11,12 @@ class TimerRequest:
 
     __slots__ = ("_past_due", "_schedule_status", "_schedule")
 
-    def __init__(self, *, past_due=False, schedule_status=None, schedule=None):
+    def __init__(self, *, past_due=False, schedule_status=_UNSET, schedule=_UNSET):
+        # As in Azure: {} when not given, and None when given None (a
+        # TimerInfo whose ScheduleStatus is null).
         self._past_due = past_due
-        self._schedule_status = {} if schedule_status is None else schedule_status
-        self._schedule = {} if schedule is None else schedule
+        self._schedule_status = {} if schedule_status is _UNSET else schedule_status
+        self._schedule = {} if schedule is _UNSET else schedule
 
     @property
     def past_due(self):
@@ -21,7 +25,8 @@ class TimerRequest:
 
     @property
     def schedule_status(self):
-        """The TimerInfo's ScheduleStatus: {"Last", "Next", "LastUpdated"}."""
+        """The TimerInfo's ScheduleStatus: {"Last", "Next", "LastUpdated"},
+        or None when the host keeps no schedule status."""
         return self._schedule_status
 
     @property
