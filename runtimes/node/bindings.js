@@ -11,8 +11,17 @@
 // bytes, anything else is JSON data.
 'use strict';
 
-// Azure's rule for strings: JSON when it parses, else the text.
+// Azure's rule for strings: JSON when it parses, else the text; an empty
+// text is no value at all (undefined). Text that cannot be JSON (its first
+// character after white space starts no JSON value) is not tried, which
+// spares the exception of a failed parse.
 function parsed(text) {
+  if (text === '') return undefined;
+  let i = 0;
+  let c = text.charCodeAt(0);
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++i);
+  if (!(c === 0x7b || c === 0x5b || c === 0x22 || (c >= 0x30 && c <= 0x39) || c === 0x2d ||
+        c === 0x74 || c === 0x66 || c === 0x6e)) return text;
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -59,16 +68,20 @@ function triggerValue(body, b) {
   const text = body.toString('utf8');
   if (type === 'timertrigger') {
     const v = parsed(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? camelDeep(v) : v;
+    // Run by hand (the admin API's input, often ""), it is still a TimerInfo,
+    // as Azure makes one whatever the input.
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? camelDeep(v)
+      : { schedule: { adjustForDST: true }, scheduleStatus: null, isPastDue: false };
   }
   return parsed(text);
 }
 
-// An input binding's value from INVOKE's inputs: undefined/null stay as
-// they are (nothing found), bytes become a Buffer (or text for dataType
-// string), text becomes a Buffer for blobs, else JSON when it parses.
+// An input binding's value from INVOKE's inputs: nothing found (null) is
+// undefined, as Azure's worker hands it over; bytes become a Buffer (or text
+// for dataType string), text becomes a Buffer for blobs, else JSON when it
+// parses.
 function inputValue(v, b) {
-  if (v === undefined || v === null) return v;
+  if (v === undefined || v === null) return undefined;
   const kind = kindOf(b);
   if (isBinary(v)) {
     const buf = Buffer.from(v.$binary, 'base64');
@@ -87,7 +100,7 @@ function bindingData(meta, invocationId, fnName) {
   if (tm !== null && typeof tm === 'object') {
     for (const k in tm) {
       let v = tm[k];
-      if (typeof v === 'string') v = parsed(v);
+      if (typeof v === 'string' && v !== '') v = parsed(v);
       data[lowerFirst(k)] = v !== null && typeof v === 'object' && !Array.isArray(v)
         ? camelDeep(v) : v;
     }
@@ -127,4 +140,4 @@ function outputValue(v) {
   return v;
 }
 
-module.exports = { triggerValue, inputValue, bindingData, outputValue, camelDeep };
+module.exports = { triggerValue, inputValue, bindingData, outputValue, camelDeep, parsed };

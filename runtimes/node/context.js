@@ -11,12 +11,12 @@ const LEVEL = { trace: 0, debug: 1, information: 2, warning: 3, error: 4, critic
 
 // How context.log's methods map to log levels (verbose is Azure's trace).
 function makeLogger(inv) {
-  const log = (...args) => inv.log(LEVEL.information, args);
-  log.error = (...args) => inv.log(LEVEL.error, args);
-  log.warn = (...args) => inv.log(LEVEL.warning, args);
-  log.info = (...args) => inv.log(LEVEL.information, args);
-  log.verbose = (...args) => inv.log(LEVEL.trace, args);
-  log.trace = (...args) => inv.log(LEVEL.trace, args);
+  const log = (...args) => inv.userLog(LEVEL.information, args);
+  log.error = (...args) => inv.userLog(LEVEL.error, args);
+  log.warn = (...args) => inv.userLog(LEVEL.warning, args);
+  log.info = (...args) => inv.userLog(LEVEL.information, args);
+  log.verbose = (...args) => inv.userLog(LEVEL.trace, args);
+  log.trace = (...args) => inv.userLog(LEVEL.trace, args);
   return log;
 }
 
@@ -102,9 +102,10 @@ class Context {
     const inv = this.#inv;
     const t = inv.meta.traceContext;
     const h = this.req ? this.req.headers : null;
+    // As Azure's host, an empty string for what is not known.
     return own(this, 'traceContext', {
-      traceparent: (t && t.traceparent) || (h && h.traceparent) || null,
-      tracestate: (t && t.tracestate) || (h && h.tracestate) || null,
+      traceparent: (t && t.traceparent) || (h && h.traceparent) || '',
+      tracestate: (t && t.tracestate) || (h && h.tracestate) || '',
       attributes: (t && t.attributes) || {},
     });
   }
@@ -113,9 +114,14 @@ class Context {
     own(this, 'traceContext', v);
   }
 
+  // Directions as Azure's worker names them: 'in', 'out' or 'inout'
+  // (function.json's spelling may be in any case).
   get bindingDefinitions() {
-    return own(this, 'bindingDefinitions', this.#inv.fn.bindings.map((b) => (
-      { name: b.name, type: b.type, direction: b.direction })));
+    return own(this, 'bindingDefinitions', this.#inv.fn.bindings.map((b) => {
+      const d = String(b.direction || '').toLowerCase();
+      return { name: b.name, type: b.type,
+        direction: d === 'in' || d === 'out' || d === 'inout' ? d : undefined };
+    }));
   }
 
   set bindingDefinitions(v) {

@@ -55,7 +55,9 @@ function describeFunction(f) {
       rec.binary = String(b.dataType || '').toLowerCase() === 'binary';
     }
     if (dir === 'in' || dir === 'inout') {
-      rec.argNames.push(b.name);
+      // The trigger comes first, then the other inputs in their order.
+      if (b === rec.trigger) rec.argNames.unshift(b.name);
+      else rec.argNames.push(b.name);
       rec.inputs[b.name] = b;
     }
     if (dir === 'out' || dir === 'inout') {
@@ -143,16 +145,33 @@ class Invocation {
     this.host.send(this.id, level, con.message(args), this.fn.category);
   }
 
-  // context.done(err, result)
+  // context.log and its levels: after the invocation has ended, the line
+  // comes with Azure's warning that something was not awaited.
+  userLog(level, args) {
+    if (this.finished) {
+      this.log(LEVEL.warning, ["Unexpected call to 'log' on the context object after function " +
+        'execution has completed. Please check for asynchronous calls that are not awaited or ' +
+        "calls to 'done' made before function execution completes. Function name: " +
+        this.fn.name + '. Invocation Id: ' + this.invocationId + '.']);
+    }
+    this.host.send(this.id, level, con.message(args), this.fn.category);
+  }
+
+  // context.done(err, result): any err but null and undefined fails the
+  // invocation (as in Azure, also false, 0 or '').
   done(err, result) {
     this.doneCalled = true;
     if (this.finished) {
+      const ctx = this.ctx;
+      // The v3 model's context.suppressBadPatternError (and the older
+      // suppressAsyncDoneError) silence these warnings.
+      if (ctx && (ctx.suppressBadPatternError || (this.promised && ctx.suppressAsyncDoneError))) return;
       this.log(LEVEL.warning, [this.promised
         ? "context.done was called by a function that also returned a promise: use one or the other"
         : 'context.done was called more than once; the extra calls are ignored']);
       return;
     }
-    if (err) this.finish(err, undefined, true);
+    if (err !== undefined && err !== null) this.finish(err, undefined, true);
     else this.finish(null, result, false);
   }
 
@@ -269,6 +288,10 @@ class Host {
     for (const k in settings) {
       if (process.env[k] === undefined) process.env[k] = String(settings[k]);
     }
+    // Azure's hosts give workers the app's folder in AzureWebJobsScriptRoot.
+    if (meta.appRoot && process.env.AzureWebJobsScriptRoot === undefined) {
+      process.env.AzureWebJobsScriptRoot = meta.appRoot;
+    }
     con.install((id, level, text) => this.send(id, level, text), () => this.inflight);
     const out = [];
     for (const f of Array.isArray(meta.functions) ? meta.functions : []) {
@@ -379,13 +402,16 @@ class Host {
   }
 
   sendResult(inv, value) {
+    // As in Azure, a falsy result (null, 0, '', false) is no result: the
+    // outputs come from context.bindings (and context.res).
+    if (!value) value = undefined;
     const fn = inv.fn;
     const ctx = inv.ctx;
     const b = ctx.bindings;
     let outputs = null;
     // Without a $return binding, a returned object holds output values by
     // binding name (and wins over context.bindings).
-    const fromReturn = value !== null && typeof value === 'object' && !fn.hasReturn ? value : null;
+    const fromReturn = typeof value === 'object' && !fn.hasReturn ? value : null;
     for (let i = 0; i < fn.outNames.length; i++) {
       const name = fn.outNames[i];
       const v = fromReturn !== null && fromReturn[name] !== undefined ? fromReturn[name] : b[name];

@@ -5,6 +5,8 @@
 // body.
 'use strict';
 
+const { parsed } = require('./bindings');
+
 // ---- the request ----
 
 // Header pairs from the invoke frame -> {lower-case name: value}; repeated
@@ -20,13 +22,17 @@ function headerObject(pairs) {
   return h;
 }
 
-// "a=1&b=x%20y&a=2" -> {a: "1,2", b: "x y"}
+// "a=1&b=x%20y&a=2" -> {a: "1,2", b: "x y"}; as Azure's host, a name
+// whose values are all empty ("?flag", "?e=") is left out.
 function queryObject(qs) {
   const q = {};
   if (!qs) return q;
+  let empty = false;
   for (const [k, v] of new URLSearchParams(qs)) {
     q[k] = q[k] === undefined ? v : q[k] + ',' + v;
+    if (v === '') empty = true;
   }
+  if (empty) for (const k in q) if (q[k] === '') delete q[k];
   return q;
 }
 
@@ -46,23 +52,53 @@ function mediaType(headers) {
   return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase();
 }
 
-// The request body as Azure hands it to JavaScript: parsed JSON for
-// application/json (the text when it does not parse), a Buffer for
-// application/octet-stream, multipart/* and `dataType: binary`, else text.
-function bodyValue(buf, type, binary) {
-  if (binary || type === 'application/octet-stream' || type.startsWith('multipart/')) return buf;
-  const text = buf.toString('utf8');
-  if (type === 'application/json') {
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      return text;
-    }
+// A text body as the Azure host decodes it: UTF-8, or the encoding its
+// byte order mark names (the mark itself dropped).
+function decodeText(buf) {
+  const n = buf.length;
+  const b0 = buf[0];
+  if (b0 === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) return buf.toString('utf8', 3);
+  if (b0 === 0xff && buf[1] === 0xfe) {
+    if (n >= 4 && buf[2] === 0 && buf[3] === 0) return utf32(buf, 4, true);
+    return buf.toString('utf16le', 2);
   }
-  return text;
+  if (b0 === 0xfe && buf[1] === 0xff) {
+    const le = Buffer.from(buf.subarray(2, 2 + ((n - 2) & ~1)));
+    le.swap16();
+    return le.toString('utf16le');
+  }
+  if (b0 === 0 && buf[1] === 0 && buf[2] === 0xfe && buf[3] === 0xff) return utf32(buf, 4, false);
+  return buf.toString('utf8');
 }
 
-const FIELDS = ['method', 'url', 'originalUrl', 'headers', 'query', 'params', 'user', 'body',
+function utf32(buf, start, little) {
+  let s = '';
+  for (let i = start; i + 4 <= buf.length; i += 4) {
+    const c = little ? buf.readUInt32LE(i) : buf.readUInt32BE(i);
+    s += c <= 0x10ffff ? String.fromCodePoint(c) : '\ufffd';
+  }
+  return s;
+}
+
+// The request body as Azure's v3 worker hands it to JavaScript:
+// application/octet-stream, multipart/* and a trigger with `dataType:
+// binary` give a Buffer; any other body is decoded to text, which is
+// parsed as JSON when it is JSON, whatever the Content-Type says (a
+// '{"name": "x"}' posted by `curl -d` as a form is an object), else kept as
+// text. rawBody is the text (the UTF-8 reading of a binary body).
+function bodyFields(d, buf, type, binary) {
+  if (binary || type === 'application/octet-stream' || type.startsWith('multipart/')) {
+    d.body = buf;
+    d.rawBody = buf.toString('utf8');
+  } else {
+    const text = decodeText(buf);
+    d.body = parsed(text);
+    d.rawBody = text;
+  }
+  d.bufferBody = buf;
+}
+
+const FIELDS = ['method', 'url', 'originalUrl', 'headers', 'query', 'params', 'body',
   'rawBody', 'bufferBody'];
 
 // The request's fields, from the invoke frame's "http" object.
@@ -70,27 +106,50 @@ function requestFields(http, body, binary) {
   const headers = headerObject(http.headers);
   const d = {
     method: http.method, url: http.url, originalUrl: http.url, headers,
-    query: queryObject(http.query), params: paramObject(http.params), user: null,
+    query: queryObject(http.query), params: paramObject(http.params),
     body: undefined, rawBody: undefined, bufferBody: undefined,
   };
-  if (body && body.length) {
-    d.body = bodyValue(body, mediaType(headers), binary);
-    d.rawBody = typeof d.body === 'string' ? d.body : body.toString('utf8');
-    d.bufferBody = body;
-  }
+  if (body && body.length) bodyFields(d, body, mediaType(headers), binary);
   return d;
 }
 
+// req.user: the caller as App Service authentication (Easy Auth) or Static
+// Web Apps describe it in the x-ms-client-principal header (base64 JSON),
+// else null.
+function userOf(headers) {
+  const principal = headers['x-ms-client-principal'];
+  if (!principal) return null;
+  let claims;
+  try {
+    claims = JSON.parse(Buffer.from(principal, 'base64').toString('utf8'));
+  } catch (e) {
+    return null; // not base64 JSON: no caller anyone vouched for
+  }
+  if (claims === null || typeof claims !== 'object') return null;
+  if (claims.identityProvider) {
+    return {
+      type: 'StaticWebApps', id: claims.userId, username: claims.userDetails,
+      identityProvider: claims.identityProvider, claimsPrincipalData: claims,
+    };
+  }
+  return {
+    type: 'AppService', id: headers['x-ms-client-principal-id'],
+    username: headers['x-ms-client-principal-name'],
+    identityProvider: headers['x-ms-client-principal-idp'], claimsPrincipalData: claims,
+  };
+}
+
 // req and context.req. Its fields (method, url, originalUrl, headers, query,
-// params, user, body, rawBody, bufferBody) are worked out from the invoke
-// frame on first use, so a function that does not read its request does not
-// pay for decoding it. They are accessors: JSON.stringify and console.log
-// show them, Object.keys does not.
+// params, body, rawBody, bufferBody) are worked out from the invoke frame on
+// first use, so a function that does not read its request does not pay for
+// decoding it. They are accessors: JSON.stringify and console.log show them,
+// Object.keys does not. user is worked out from the headers on first use.
 class Request {
   #src;
   #body;
   #binary;
   #d = null;
+  #user;
 
   // src: an object whose http() returns the invoke frame's "http" object;
   // body: the request body (a Buffer, may be empty); binary: the trigger
@@ -104,6 +163,15 @@ class Request {
   #load() {
     this.#d = requestFields(this.#src.http(), this.#body, this.#binary);
     return this.#d;
+  }
+
+  get user() {
+    if (this.#user === undefined) this.#user = userOf(this.headers);
+    return this.#user;
+  }
+
+  set user(v) {
+    this.#user = v;
   }
 
   // A request header by name, any case.

@@ -1,9 +1,9 @@
 // loader.js -- find and load one function's code, as the Azure Functions
 // Node.js v3 programming model does: the script file (function.json
 // `scriptFile`, else the function folder's primary file), then the entry
-// point (function.json `entryPoint`, else module.exports when it is a
-// function, else the only export, the only exported function, the default
-// export, `run` or `index`). CommonJS files are
+// point (module.exports when it is a function, else the export named by
+// function.json `entryPoint`, else the only export, `run`, `index`, the
+// only exported function, the default export). CommonJS files are
 // required; `.mjs` files and `.js` files of a `"type": "module"` package are
 // imported. Load failures become messages naming the file and line.
 'use strict';
@@ -88,10 +88,9 @@ function exportNames(mod) {
 
 // The function to call and its `this`, per the v3 rules.
 function entryPoint(mod, name, file) {
-  if (typeof mod === 'function') {
-    if (name && typeof mod[name] === 'function') return { fn: mod[name], self: mod };
-    return { fn: mod, self: mod };
-  }
+  // module.exports that is a function is the entry point, whatever
+  // entryPoint says (Azure looks up entryPoint only in an object).
+  if (typeof mod === 'function') return { fn: mod, self: mod };
   if (mod === null || typeof mod !== 'object') {
     throw new Error(file + ' exports ' + (mod === null ? 'null' : typeof mod) +
       ', not a function: use module.exports = async function (context, req) {...}');
@@ -102,12 +101,15 @@ function entryPoint(mod, name, file) {
     throw new Error('entryPoint "' + name + '" is not a function exported by ' + file +
       ' (exported functions: ' + (fns.join(', ') || 'none') + ')');
   }
+  // Azure's order (the only export, then run or index), then what Azure
+  // would refuse: the only exported function, the default export.
   const keys = Object.keys(mod);
   let fn;
   if (keys.length === 1) fn = mod[keys[0]];
+  else if (typeof mod.run === 'function') fn = mod.run;
+  else if (typeof mod.index === 'function') fn = mod.index;
   else if (fns.length === 1) fn = mod[fns[0]];
-  else if (typeof mod.default === 'function') fn = mod.default;
-  else fn = mod.run || mod.index;
+  else fn = mod.default;
   if (typeof fn === 'function') return { fn, self: mod };
   throw new Error(file + ' exports no function to run (exported functions: ' +
     (fns.join(', ') || 'none') + '): export one function, or name it with "entryPoint" in function.json');

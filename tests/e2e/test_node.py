@@ -1,7 +1,8 @@
 """Node.js apps (FUNCTIONS_WORKER_RUNTIME=node): Azure Functions v3-model
 JavaScript functions served by the real host through the runtimes/node
-worker shim. Requests, responses ($return, context.res, context.bindings,
-context.done), binary bodies, ES modules, logs with their invocation id,
+worker shim. Requests (bodies read as Azure's v3 worker reads them, req.user),
+responses ($return, context.res, context.bindings, context.done and its bad
+patterns), binary bodies, entry points, ES modules, logs with their invocation id,
 failures (throw, rejected promise, stray exception, syntax error while
 loading), concurrency within one worker, functionTimeout, and the
 examples/node-hello app.
@@ -226,6 +227,80 @@ module.exports = async function (context, req) {
 };
 """
 
+WHOAMI_JS = r"""
+module.exports = async function (context, req) {
+  return { body: { user: req.user, tracestate: context.traceContext.tracestate } };
+};
+"""
+
+# A falsy returned value is no value: the response comes from context.res.
+FALSY_JS = r"""
+module.exports = async function (context, req) {
+  context.res = { status: 202, body: 'from context.res' };
+  return { null: null, empty: '', zero: 0, false: false }[req.query.k];
+};
+"""
+
+DONE_FALSY_ERROR_JS = r"""
+module.exports = function (context, req) {
+  context.res = { body: 'not sent' };
+  context.done({ false: false, zero: 0, empty: '' }[req.query.e]);
+};
+"""
+
+# context.done in a function that returns a promise: a warning, unless the
+# function sets suppressBadPatternError.
+DONE_ASYNC_JS = r"""
+module.exports = async function (context, req) {
+  if (req.query.quiet) context.suppressBadPatternError = true;
+  context.res = { body: 'done and returned' };
+  context.done();
+  context.done();
+};
+"""
+
+# module.exports is a function: it runs, whatever entryPoint names.
+MAIN_EXPORT_JS = r"""
+module.exports = async function (context, req) { return { body: 'module.exports' }; };
+module.exports.handler = async function (context, req) { return { body: 'handler' }; };
+"""
+
+# function.json lists a blob input before the trigger.
+ARG_ORDER_JS = r"""
+module.exports = async function (context, second, third) {
+  return { body: {
+    secondIsReq: second === context.req, third: third === undefined ? 'undefined' : third,
+    inBindings: 'doc' in context.bindings,
+  } };
+};
+"""
+
+DEFS_JS = r"""
+module.exports = async function (context, req) {
+  return { body: { defs: context.bindingDefinitions, root: process.env.AzureWebJobsScriptRoot } };
+};
+"""
+
+# context.log from a timer nobody awaited, after the invocation has ended.
+LOG_LATE_JS = r"""
+module.exports = async function (context, req) {
+  setTimeout(() => context.log('late line', req.query.m), 30);
+  return { body: 'ended' };
+};
+"""
+
+TIMER_JS = r"""
+module.exports = async function (context, myTimer) {
+  context.log('timer value', JSON.stringify(myTimer), myTimer.isPastDue);
+};
+"""
+
+# Several exports, no entryPoint: Azure runs `run` (then `index`).
+ESM_RUN_JS = r"""
+export default async function () { return { body: 'default' }; }
+export async function run(context, req) { return { body: 'run' }; }
+"""
+
 
 def app_functions():
     return {
@@ -248,6 +323,24 @@ def app_functions():
         "meet": {"function.json": http_json(out="$return"), "index.js": MEET_JS},
         "pid": {"function.json": http_json(out="$return"), "index.js": PID_JS},
         "answer": {"function.json": http_json(out="$return"), "index.js": ANSWER_JS},
+        "whoami": {"function.json": http_json(out="$return"), "index.js": WHOAMI_JS},
+        "falsy": {"function.json": http_json(out="$return"), "index.js": FALSY_JS},
+        "donefalsy": {"function.json": http_json(), "index.js": DONE_FALSY_ERROR_JS},
+        "doneasync": {"function.json": http_json(), "index.js": DONE_ASYNC_JS},
+        "mainexport": {"function.json": http_json(out="$return", entry="handler"),
+                       "index.js": MAIN_EXPORT_JS},
+        "argorder": {"function.json": {"bindings": [
+            {"type": "blob", "direction": "in", "name": "doc", "path": "docs/{name}.txt",
+             "dataType": "string"}] + http_json(route="argorder/{name}", out="$return")["bindings"]},
+            "index.js": ARG_ORDER_JS},
+        "esmrun": {"function.json": http_json(out="$return"), "index.mjs": ESM_RUN_JS},
+        "yearly": {"function.json": {"bindings": [
+            {"type": "timerTrigger", "direction": "in", "name": "myTimer",
+             "schedule": "0 0 0 1 1 *"}]}, "index.js": TIMER_JS},
+        "loglate": {"function.json": http_json(out="$return"), "index.js": LOG_LATE_JS},
+        "defs": {"function.json": {"bindings": [
+            dict(http_json()["bindings"][0], direction="IN"),
+            {"type": "http", "direction": "Out", "name": "$return"}]}, "index.js": DEFS_JS},
     }
 
 
@@ -295,17 +388,17 @@ def failure_id(r):
 # ---- requests -----------------------------------------------------------------------
 
 def test_route_params_query_headers_and_json_body(host):
-    r = host.post("/api/echo/42/more?x=1&name=Ada%20L&x=2",
+    r = host.post("/api/echo/42/more?x=1&name=Ada%20L&x=2&flag&e=",
                   body=b'{"greeting": "hi", "n": [1, 2]}',
                   headers={"X-Test": "yes", "Content-Type": "application/json"})
     assert r.status == 200, r.text
     assert r.header("Content-Type").startswith("application/json")
     j = r.json()
     assert j["method"] == "POST"
-    assert j["url"].endswith("/api/echo/42/more?x=1&name=Ada%20L&x=2"), j["url"]
+    assert j["url"].endswith("/api/echo/42/more?x=1&name=Ada%20L&x=2&flag&e="), j["url"]
     assert j["originalUrl"] == j["url"]
     assert j["params"] == {"id": "42", "rest": "more"}
-    assert j["query"] == {"x": "1,2", "name": "Ada L"}
+    assert j["query"] == {"x": "1,2", "name": "Ada L"}  # empty ones left out, as in Azure
     assert j["header"] == "yes" and j["viaGet"] == "yes" and j["lowerKeys"]
     assert j["bodyType"] == "object" and j["body"] == {"greeting": "hi", "n": [1, 2]}
     assert j["rawBody"] == '{"greeting": "hi", "n": [1, 2]}'
@@ -330,6 +423,60 @@ def test_optional_param_absent_and_text_body(host):
     r = host.get("/api/echo/7")
     j = r.json()
     assert j["bodyType"] == "undefined" and j["rawBody"] is None and j["bufferLen"] is None
+
+
+def test_a_text_body_that_is_json_is_parsed_whatever_its_content_type(host):
+    """As Azure's v3 worker: any body but octet-stream and multipart is
+    text, parsed as JSON when it is JSON (curl -d sends a form type)."""
+    for ctype, data, want in [
+            ("application/x-www-form-urlencoded", b'{"name": "Ada"}', {"name": "Ada"}),
+            ("text/plain", b"42", 42), ("text/plain", b' [1, "two"]', [1, "two"]),
+            (None, b'"quoted"', "quoted"), ("application/json", b"{not json", "{not json"),
+            ("text/plain", b"true story", "true story")]:
+        headers = {"Content-Type": ctype} if ctype else {}
+        r = host.post("/api/echo/1", body=data, headers=headers)
+        assert r.status == 200, r.text
+        j = r.json()
+        assert j["body"] == want, (ctype, data, j)
+        assert j["rawBody"] == data.decode(), (ctype, data, j)
+        assert j["bufferLen"] == len(data)
+
+
+def test_a_body_is_read_in_the_encoding_its_byte_order_mark_names(host):
+    for data, want in [(b"\xef\xbb\xbf" + b'{"bom": "utf-8"}', {"bom": "utf-8"}),
+                       ("\ufeff[\"\u00e9t\u00e9\"]".encode("utf-16-le"), ["\u00e9t\u00e9"]),
+                       ("\ufeffhi \u00e9".encode("utf-16-be"), "hi \u00e9"),
+                       ("\ufeff\"\U0001F600\"".encode("utf-32-le"), "\U0001F600")]:
+        r = host.post("/api/echo/1", body=data, headers={"Content-Type": "text/plain"})
+        assert r.status == 200, r.text
+        assert r.json()["body"] == want, (data, r.text)
+
+
+def test_req_user_from_the_client_principal_headers(host):
+    import base64
+
+    def principal(obj):
+        return base64.b64encode(json.dumps(obj).encode()).decode()
+
+    r = host.get("/api/whoami")
+    assert r.json() == {"user": None, "tracestate": ""}, r.text
+    claims = {"userId": "u-1", "userDetails": "ada", "identityProvider": "github",
+              "userRoles": ["anonymous", "authenticated"]}
+    r = host.get("/api/whoami", headers={"X-MS-CLIENT-PRINCIPAL": principal(claims)})
+    assert r.json()["user"] == {"type": "StaticWebApps", "id": "u-1", "username": "ada",
+                                "identityProvider": "github", "claimsPrincipalData": claims}
+    claims = {"auth_typ": "aad", "claims": [{"typ": "name", "val": "Ada"}]}
+    r = host.get("/api/whoami", headers={
+        "X-MS-CLIENT-PRINCIPAL": principal(claims), "X-MS-CLIENT-PRINCIPAL-ID": "oid-7",
+        "X-MS-CLIENT-PRINCIPAL-NAME": "ada@example.com", "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
+        "tracestate": "k=v"})
+    assert r.json() == {"user": {"type": "AppService", "id": "oid-7", "username": "ada@example.com",
+                                 "identityProvider": "aad", "claimsPrincipalData": claims},
+                        "tracestate": "k=v"}, r.text
+    # A header that is not base64 JSON is no user, not a failed invocation.
+    for bad in ("not base64!", base64.b64encode(b"{oops").decode(), base64.b64encode(b"7").decode()):
+        r = host.get("/api/whoami", headers={"X-MS-CLIENT-PRINCIPAL": bad})
+        assert r.status == 200 and r.json()["user"] is None, (bad, r.text)
 
 
 def test_binary_bodies_both_ways(host):
@@ -411,6 +558,72 @@ def test_context_done_callback_style(host):
     log_entry(host, lambda e: e.get("invocationId") == inv and "done with an error" in text(e))
 
 
+def test_a_falsy_return_value_counts_as_none(host):
+    for k in ("null", "empty", "zero", "false"):
+        r = host.get("/api/falsy?k=" + k)
+        assert r.status == 202 and r.text == "from context.res", (k, r.status, r.text)
+
+
+def test_context_done_with_a_falsy_error_fails(host):
+    for e in ("false", "zero", "empty"):
+        r = host.get("/api/donefalsy?e=" + e)
+        assert r.status == 500, (e, r.status, r.text)
+
+
+def test_bad_done_patterns_warn_unless_suppressed(host):
+    r = host.get("/api/doneasync?quiet=1")
+    assert r.status == 200 and r.text == "done and returned", r.text
+    r = host.get("/api/doneasync")
+    assert r.status == 200 and r.text == "done and returned", r.text
+    def warnings():
+        return [e for e in log_entries(host) if e.get("category") == "Function.doneasync.User"
+                and "context.done" in e.get("message", "")]
+
+    assert wait_for(lambda: len(warnings()) >= 2), host.log()[-3000:]
+    time.sleep(0.3)
+    msgs = sorted(e["message"] for e in warnings())
+    assert len(msgs) == 2 and "promise" in msgs[0] and "more than once" in msgs[1], msgs
+
+
+def test_entry_point_rules_of_azure(host):
+    r = host.get("/api/mainexport")
+    assert r.status == 200 and r.text == "module.exports", r.text
+    r = host.get("/api/esmrun")
+    assert r.status == 200 and r.text == "run", r.text
+
+
+def test_the_trigger_comes_first_and_a_missing_blob_input_is_undefined(host):
+    docs = os.path.join(host.app, ".stratus", "blobs", "docs")
+    os.makedirs(docs, exist_ok=True)
+    with open(os.path.join(docs, "a.txt"), "w") as f:
+        f.write("the doc")
+    r = host.get("/api/argorder/a")
+    assert r.status == 200, r.text
+    assert r.json() == {"secondIsReq": True, "third": "the doc", "inBindings": True}, r.text
+    r = host.get("/api/argorder/none")
+    assert r.status == 200, r.text
+    assert r.json() == {"secondIsReq": True, "third": "undefined", "inBindings": True}, r.text
+
+
+def test_binding_definitions_and_the_script_root_setting(host):
+    r = host.get("/api/defs")
+    assert r.status == 200, r.text
+    assert r.json() == {"defs": [{"name": "req", "type": "httpTrigger", "direction": "in"},
+                                 {"name": "$return", "type": "http", "direction": "out"}],
+                        "root": host.app}, r.text
+
+
+def test_a_timer_function_run_by_hand_gets_a_timer_info(host):
+    """Run through the admin API with any input (the portal sends ""),
+    a timer function still gets a TimerInfo, as in Azure."""
+    r = host.post("/admin/functions/yearly", body=b'{"input": ""}',
+                  headers={"x-functions-key": MASTER, "Content-Type": "application/json"})
+    assert r.status == 202, r.text
+    e = log_entry(host, lambda e: e.get("message", "").startswith("timer value "))
+    assert e["message"] == ('timer value {"schedule":{"adjustForDST":true},'
+                            '"scheduleStatus":null,"isPastDue":false} false'), e
+
+
 def test_context_bindings_output_wins_over_context_res(host):
     r = host.get("/api/bindings")
     assert r.status == 200 and r.text == "from context.bindings", r.text
@@ -442,6 +655,16 @@ def test_context_log_and_console_reach_the_host_log(host):
         assert e.get("invocationId") == inv, e
         assert e.get("level") == level, e
         assert e.get("category") == "Function.logs.User", e
+
+
+def test_context_log_after_the_end_comes_with_azures_warning(host):
+    r = host.get("/api/loglate?m=lt1")
+    assert r.status == 200 and r.text == "ended", r.text
+    log_entry(host, lambda e: e.get("message") == "late line lt1")
+    e = log_entry(host, lambda e: "Unexpected call to 'log' on the context object" in
+                  e.get("message", "") and "Function name: loglate." in e.get("message", ""))
+    assert UUID_RE.search(e["message"]), e
+    assert e.get("level") == "warning" and e.get("category") == "Function.loglate.User", e
 
 
 def test_logs_of_overlapping_invocations_keep_their_ids(host):
