@@ -50,7 +50,8 @@ static int free_port(char *err, size_t errlen)
 
 /* The host's environment (which holds the app settings: the host exported
  * local.settings.json Values at start) less its own secrets, plus the
- * handler's port and id under their current and legacy names.
+ * handler's port and id under their current and legacy names and the app's
+ * folder in AzureWebJobsScriptRoot, as Azure's hosts give it.
  * child_env_free(env, *added) releases it. */
 static char **proc_env(ch_proc_t *p, size_t *added)
 {
@@ -64,9 +65,10 @@ static char **proc_env(ch_proc_t *p, size_t *added)
         {"FUNCTIONS_HTTPWORKER_PORT", port},
         {"FUNCTIONS_CUSTOMHANDLER_WORKER_ID", seq},
         {"FUNCTIONS_HTTPWORKER_ID", seq},
+        {"AzureWebJobsScriptRoot", p->ca->app->root},
     };
-    *added = 4;
-    return child_env_new((const char *const (*)[2])set, 4, hide);
+    *added = sizeof set / sizeof set[0];
+    return child_env_new((const char *const (*)[2])set, *added, hide);
 }
 
 /* ---- output lines ---- */

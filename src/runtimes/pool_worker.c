@@ -751,8 +751,9 @@ static long long memory_cap_mb(const pool_t *p)
 }
 
 /* The environment of a worker: the host's, without the host's own secrets
- * (user code never sees the master key) and with the worker's variables.
- * child_env_free(env, *added) releases it. */
+ * (user code never sees the master key) and with the worker's variables,
+ * the app's folder in AzureWebJobsScriptRoot among them (as Azure's hosts
+ * give it). child_env_free(env, *added) releases it. */
 static char **worker_env(pool_t *p, int seq, int fork_server, size_t *added)
 {
     char id[32], memory[32];
@@ -763,9 +764,10 @@ static char **worker_env(pool_t *p, int seq, int fork_server, size_t *added)
         {"STRATUS_WORKER_ID", id},
         {"STRATUS_APP_ROOT", p->app->root},
         {"STRATUS_WORKER_MEMORY_MB", memory},
+        {"AzureWebJobsScriptRoot", p->app->root},
         {"STRATUS_FORK_SERVER", "1"},
     };
-    *added = fork_server ? 5 : 4;
+    *added = fork_server ? 6 : 5;
     return child_env_new((const char *const (*)[2])set, *added, NULL);
 }
 

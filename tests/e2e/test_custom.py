@@ -477,6 +477,7 @@ def test_percent_expansion_environment_and_working_directory(make_app, start_hos
     assert env["FUNCTIONS_CUSTOMHANDLER_PORT"] == env["FUNCTIONS_HTTPWORKER_PORT"]
     assert int(env["FUNCTIONS_CUSTOMHANDLER_PORT"]) != h.port
     assert "STRATUS_MASTER_KEY" not in env
+    assert os.path.realpath(env["AzureWebJobsScriptRoot"]) == os.path.realpath(app)
 
 
 def test_relative_executable_in_app_and_default_worker_path(make_app, start_host):
