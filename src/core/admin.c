@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "admin_ui.h"
 #include "../cli/cli.h"
@@ -255,7 +256,12 @@ static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
     }
     json_t *input = json_object_get(body, "input");
     char *text = NULL;
-    if (json_is_string(input))
+    if (fn->trigger && !strcasecmp(fn->trigger->type, "timerTrigger"))
+        /* As Azure: a timer function run by hand gets a TimerInfo, whatever
+         * the input says. */
+        text = strdup("{\"Schedule\":{\"AdjustForDST\":true},\"ScheduleStatus\":null,"
+                      "\"IsPastDue\":false}");
+    else if (json_is_string(input))
         text = strdup(json_string_value(input));
     else if (input && !json_is_null(input))
         text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);

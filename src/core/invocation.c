@@ -75,3 +75,27 @@ int invocation_add_header(invocation_t *inv, sv_t name, sv_t value)
     inv->nres_headers++;
     return 0;
 }
+
+static int put_text(buf_t *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+int invocation_put_retry_exception(buf_t *b, const invocation_t *inv, int pascal)
+{
+    const char *e = inv->retry_error;
+    if (!e || !*e)
+        return buf_lit(b, "null") ? -1 : 0;
+    const char *nl = strchr(e, '\n');
+    size_t first = nl ? (size_t)(nl - e) : strlen(e);
+    const char *rest = nl ? nl + 1 : "";
+    const char *name = inv->fn ? inv->fn->name : "";
+    int rc = put_text(b, pascal ? "{\"Source\":\"" : "{\"source\":\"");
+    rc |= buf_json_escape(b, name, strlen(name));
+    rc |= put_text(b, pascal ? "\",\"StackTrace\":\"" : "\",\"stackTrace\":\"");
+    rc |= buf_json_escape(b, rest, strlen(rest));
+    rc |= put_text(b, pascal ? "\",\"Message\":\"" : "\",\"message\":\"");
+    rc |= buf_json_escape(b, e, first);
+    rc |= buf_lit(b, "\"}");
+    return rc ? -1 : 0;
+}

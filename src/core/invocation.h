@@ -66,6 +66,7 @@ struct stratus_ctx {
     const char *trigger_type; /* the trigger binding's type, e.g. "queueTrigger" */
     int retry_count;          /* RetryContext: retries before this attempt */
     int max_retry_count;      /* RetryContext: -1 = without end, 0 = no policy */
+    const char *retry_error;  /* RetryContext: why the attempt before this one failed, or NULL */
 
     /* W3C trace context: this invocation's traceparent (the caller's trace
      * id, or a new one, with a span id of its own) and the caller's
@@ -104,5 +105,12 @@ int invocation_add_header(invocation_t *inv, sv_t name, sv_t value);
 /* Release what the invocation holds outside its arena (the response body).
  * Registered on the arena, so callers normally need not call it. */
 void invocation_release(invocation_t *inv);
+
+/* Append RetryContext's exception, the failure of the attempt before inv,
+ * as a JSON object: {"source", "stackTrace", "message"} (with capitalised
+ * names when pascal is set): the reason's first line is the message, the
+ * lines after it the stack trace. "null" without one. Returns 0, or -1
+ * when out of memory. */
+int invocation_put_retry_exception(buf_t *b, const invocation_t *inv, int pascal);
 
 #endif

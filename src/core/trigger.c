@@ -752,6 +752,7 @@ static void start_attempt(ev_run_t *r)
     else
         memcpy(r->trace, inv->traceparent, sizeof r->trace);
     inv->retry_count = r->attempt;
+    inv->retry_error = r->attempt ? r->reason : NULL;
     inv->max_retry_count = r->fn->retry.strategy == RETRY_NONE ? 0 : r->fn->retry.max_retry_count;
     if (log_level_for("Function") <= LOG_INFO)
         log_write(LOG_INFO, "Function", inv->id, "Executing 'Functions.%s' (Reason='%s', Id=%s)",

@@ -383,9 +383,12 @@ static int put_trigger_metadata(buf_t *b, const invocation_t *inv)
         rc |= put_json(b, v);
         rc |= buf_putc(b, ',');
     }
-    if (inv->max_retry_count)
+    if (inv->max_retry_count) {
         rc |= buf_printf(b, "\"RetryContext\":{\"RetryCount\":%d,\"MaxRetryCount\":%d,"
-                         "\"Exception\":null},", inv->retry_count, inv->max_retry_count);
+                         "\"Exception\":", inv->retry_count, inv->max_retry_count);
+        rc |= invocation_put_retry_exception(b, inv, 1);
+        rc |= buf_lit(b, "},");
+    }
     return rc;
 }
 

@@ -166,8 +166,13 @@ void pool__put_bindings(buf_t *out, const invocation_t *inv)
         json_dump_callback(inv->inputs, dump_to_buf, out, JSON_COMPACT);
     }
     if (inv->max_retry_count) {
-        buf_printf(out, ",\"retryContext\":{\"retryCount\":%d,\"maxRetryCount\":%d}",
+        buf_printf(out, ",\"retryContext\":{\"retryCount\":%d,\"maxRetryCount\":%d",
                    inv->retry_count, inv->max_retry_count);
+        if (inv->retry_error) {
+            buf_lit(out, ",\"exception\":");
+            invocation_put_retry_exception(out, inv, 0);
+        }
+        buf_putc(out, '}');
     }
 }
 

@@ -296,3 +296,124 @@ def test_custom_handler_queue_blob_and_timer(make_app, start_host):
     assert isinstance(tick["Data"]["mytimer"], dict)
     assert tick["Data"]["mytimer"]["IsPastDue"] is False
     assert tick["Metadata"]["sys"]["MethodName"] == "tick"
+
+
+# ---- every runtime: RetryContext's exception, timer functions run by hand ----
+
+RETRIED = {"retry": {"strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "00:00:01"}}
+HAND_TIMER = [{"type": "timerTrigger", "direction": "in", "name": "mytimer",
+               "schedule": "0 0 0 1 1 *"}]
+
+NODE_RETRIED = r"""
+const fs = require('fs');
+const path = require('path');
+module.exports = async function (context, msg) {
+  const rc = context.executionContext.retryContext;
+  if (rc.retryCount === 0) throw new Error('boom on the first try');
+  const d = path.join(process.env.AzureWebJobsScriptRoot, 'retried');
+  fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(d, 'rc.json'), JSON.stringify({
+    count: rc.retryCount, max: rc.maxRetryCount, message: rc.exception.message,
+    stack: rc.exception.stackTrace, source: rc.exception.source }));
+};
+"""
+
+NODE_HAND_TIMER = r"""
+const fs = require('fs');
+const path = require('path');
+module.exports = async function (context, mytimer) {
+  const d = path.join(process.env.AzureWebJobsScriptRoot, 'ran-by-hand');
+  fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(d, 't.json'), JSON.stringify({ isPastDue: mytimer.isPastDue }));
+};
+"""
+
+PY_RETRIED = '''
+import json
+import os
+import azure.functions as func
+
+def main(msg: func.QueueMessage, context: func.Context) -> None:
+    rc = context.retry_context
+    if rc.retry_count == 0:
+        raise ValueError("boom on the first try")
+    d = os.path.join(os.environ["AzureWebJobsScriptRoot"], "retried")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "rc.json"), "w") as f:
+        json.dump({"count": rc.retry_count, "max": rc.max_retry_count,
+                   "message": rc.exception.message, "stack": rc.exception.stack_trace,
+                   "source": rc.exception.source}, f)
+'''
+
+PY_HAND_TIMER = '''
+import json
+import os
+import azure.functions as func
+
+def main(mytimer: func.TimerRequest) -> None:
+    d = os.path.join(os.environ["AzureWebJobsScriptRoot"], "ran-by-hand")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "t.json"), "w") as f:
+        json.dump({"isPastDue": mytimer.past_due}, f)
+'''
+
+HANDLER_RETRIED_JS = r"""
+const http = require('http');
+const fs = require('fs');
+const path = require('path');
+const root = process.env.AzureWebJobsScriptRoot;
+function report(dir, value) {
+  fs.mkdirSync(path.join(root, dir), { recursive: true });
+  fs.writeFileSync(path.join(root, dir, dir === 'ran-by-hand' ? 't.json' : 'rc.json'), JSON.stringify(value));
+}
+http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => body += c);
+  req.on('end', () => {
+    if (req.url === '/') { res.end('ready'); return; }
+    const p = JSON.parse(body);
+    if (req.url === '/flaky') {
+      const rc = p.Metadata.RetryContext;
+      if (rc.RetryCount === 0) { res.statusCode = 500; res.end('boom on the first try'); return; }
+      report('retried', { count: rc.RetryCount, max: rc.MaxRetryCount, message: rc.Exception.Message,
+                          stack: rc.Exception.StackTrace, source: rc.Exception.Source });
+    } else {
+      const t = typeof p.Data.mytimer === 'string' ? JSON.parse(p.Data.mytimer) : p.Data.mytimer;
+      report('ran-by-hand', { isPastDue: t.IsPastDue });
+    }
+    res.setHeader('Content-Type', 'application/json');
+    res.end('{"Outputs": {}}');
+  });
+}).listen(process.env.FUNCTIONS_CUSTOMHANDLER_PORT, '127.0.0.1');
+"""
+
+
+@pytest.mark.parametrize("runtime", ["node", "python", "custom"])
+def test_retry_context_names_the_failure_and_a_timer_run_by_hand_gets_timer_info(
+        make_app, start_host, runtime):
+    code = {"node": ({"index.js": NODE_RETRIED}, {"index.js": NODE_HAND_TIMER}),
+            "python": ({"__init__.py": PY_RETRIED}, {"__init__.py": PY_HAND_TIMER}),
+            "custom": ({}, {})}[runtime]
+    host = None
+    files = None
+    if runtime == "custom":
+        host = {"version": "2.0", "customHandler": {"description": {
+            "defaultExecutablePath": "node", "arguments": ["handler.js"]}}}
+        files = {"handler.js": HANDLER_RETRIED_JS}
+    app = make_app({
+        "flaky": dict({"function.json": dict(RETRIED, bindings=queue_fn("flaky-q"))}, **code[0]),
+        "hand": dict({"function.json": {"bindings": HAND_TIMER}}, **code[1])},
+        host=host, files=files,
+        settings={"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": runtime}})
+    h = start_app(start_host, app)
+    run_admin(h, app, "flaky", "x")
+    rc = read_reports(app, "retried", 1, h)[0]
+    assert rc["count"] == 1 and rc["max"] == 1, rc
+    assert "boom on the first try" in rc["message"] or \
+        (runtime == "custom" and "500" in rc["message"]), rc
+    assert "\n" not in rc["message"] and rc["source"] == "flaky", rc
+    if runtime == "node":
+        assert "index.js" in rc["stack"], rc
+    # Whatever the input, a timer function run by hand gets a TimerInfo.
+    run_admin(h, app, "hand", "not a timer")
+    assert read_reports(app, "ran-by-hand", 1, h)[0] == {"isPastDue": False}
