@@ -396,6 +396,12 @@ static int exchange_done(upstream_conn_t *c)
     if (c->closing)
         return -1;
     if (!keep) {
+        /* A peer that ends connections after its answers (HTTP/1.0 or
+         * Connection: close) drops what was pipelined behind them: from now
+         * on, one request per connection, so that what goes again (below)
+         * is answered. */
+        if (written && u->o.max_pipeline > 1)
+            u->o.max_pipeline = 1;
         conn_fail(c, UPSTREAM_EIO,
                   written ? "the peer ended the connection after an earlier answer"
                           : "the peer answered before the whole request was sent",

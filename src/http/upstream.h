@@ -112,7 +112,8 @@ typedef struct upstream_opts {
     uint64_t idle_timeout_ms; /* idle connections closed after (0: 2000) */
     size_t max_body;          /* response body limit in bytes (0: 256 MB) */
     size_t max_pipeline;      /* requests in flight per connection (0: 8; 1: no
-                                 pipelining; at most UPSTREAM_MAX_PIPELINE) */
+                                 pipelining; at most UPSTREAM_MAX_PIPELINE); becomes
+                                 1 once the peer ends a connection after an answer */
 } upstream_opts_t;
 
 #define UPSTREAM_DEFAULT_PIPELINE 8

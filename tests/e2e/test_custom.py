@@ -608,6 +608,43 @@ def test_pipelining_can_be_turned_off(make_app, start_host):
     assert h.get("/api/stats").json()["maxDepth"] == 1
 
 
+PY_HTTP10_HANDLER = """
+import os, sys, time
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+
+class H(BaseHTTPRequestHandler):
+    # BaseHTTPRequestHandler speaks HTTP/1.0: it ends the connection after
+    # every answer, which drops whatever the host pipelined behind it.
+    def do_GET(self):
+        time.sleep(0.002)
+        body = ("echo " + self.path).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])), H).serve_forever()
+"""
+
+
+def test_a_handler_that_closes_after_every_answer_serves_a_burst(make_app, start_host):
+    """Python's http.server (HTTP/1.0) closes the connection after each
+    answer: the host stops pipelining to it, and what it had pipelined
+    goes again, so every request of a burst is answered."""
+    import sys
+    desc = {"defaultExecutablePath": sys.executable, "arguments": ["handler.py"]}
+    app = make_app({"echo": fn()}, host=custom_host(description=desc), settings=settings(),
+                   files={"handler.py": PY_HTTP10_HANDLER})
+    h = start_host(app)
+    paths = ["/api/echo?n=%d" % i for i in range(120)]
+    got = burst(h, paths, workers=30)
+    for p, (st, body) in got.items():
+        assert st == 200 and body == ("echo " + p).encode(), (p, st, body, h.log()[-3000:])
+
+
 # ---- processes ----
 
 def test_readiness_first_request_waits(make_app, start_host):

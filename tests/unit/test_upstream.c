@@ -664,6 +664,37 @@ TEST(connection_close_response_mid_pipeline)
     close_upstream(u);
 }
 
+TEST(peer_that_always_closes_stops_the_pipelining)
+{
+    /* Every answer ends its connection (a server speaking HTTP/1.0, or
+     * Connection: close on every answer): whatever was pipelined behind
+     * the first answer goes again, each alone on a connection, and
+     * nothing is pipelined any more. */
+    upstream_opts_t o = {.max_conns = 3, .max_pipeline = 8};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    static result_t r[24];
+    static char heads[24][48];
+    for (int i = 0; i < 24; i++) {
+        snprintf(heads[i], sizeof heads[i], "GET /bye?%c HTTP/1.1\r\nHost: t\r\n\r\n", 'a' + i);
+        start_get(&r[i], u, heads[i]);
+    }
+    CHECK(upstream_max_depth(u) > 1);
+    run_all(r, 24);
+    for (int i = 0; i < 24; i++) {
+        char want[2] = {(char)('a' + i), 0};
+        CHECK_INT(r[i].status, UPSTREAM_OK);
+        CHECK_STR(r[i].body, want);
+    }
+    static result_t more[6];
+    for (int i = 0; i < 6; i++)
+        start_get(&more[i], u, "GET /bye?z HTTP/1.1\r\nHost: t\r\n\r\n");
+    CHECK_INT(upstream_max_depth(u), 1);
+    run_all(more, 6);
+    for (int i = 0; i < 6; i++)
+        CHECK_INT(more[i].status, UPSTREAM_OK);
+    close_upstream(u);
+}
+
 TEST(parse_error_mid_pipeline)
 {
     upstream_opts_t o = {.max_conns = 1, .max_pipeline = 8};
@@ -756,6 +787,7 @@ int main(void)
     RUN(non_idempotent_not_followed);
     RUN(close_mid_pipeline_retries);
     RUN(connection_close_response_mid_pipeline);
+    RUN(peer_that_always_closes_stops_the_pipelining);
     RUN(parse_error_mid_pipeline);
     RUN(timeout_mid_pipeline);
 
