@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -256,6 +257,44 @@ void ch__proc_recheck(ch_proc_t *p)
 
 /* ---- start ---- */
 
+/* arg with the handler's own variables (%FUNCTIONS_CUSTOMHANDLER_PORT%,
+ * ..., which exist only once its port is chosen; Azure's docs pass the port
+ * this way) replaced by their values; the other %NAME% were expanded at
+ * load. A new string, or NULL when arg holds none of them (or when out of
+ * memory: it then goes as it is). */
+static char *proc_arg(const ch_proc_t *p, const char *arg)
+{
+    if (!strchr(arg, '%'))
+        return NULL;
+    char port[16], seq[16];
+    snprintf(port, sizeof port, "%d", p->port);
+    snprintf(seq, sizeof seq, "%d", p->seq);
+    static const char *const names[] = {"%FUNCTIONS_CUSTOMHANDLER_PORT%",
+                                        "%FUNCTIONS_HTTPWORKER_PORT%",
+                                        "%FUNCTIONS_CUSTOMHANDLER_WORKER_ID%",
+                                        "%FUNCTIONS_HTTPWORKER_ID%"};
+    const char *values[] = {port, port, seq, seq};
+    buf_t b;
+    buf_init(&b, 64 * 1024);
+    int hit = 0;
+    for (const char *at = arg; *at;) {
+        size_t k = 0;
+        for (; k < 4; k++)
+            if (!strncasecmp(at, names[k], strlen(names[k])))
+                break;
+        if (k < 4) {
+            buf_puts(&b, values[k]);
+            at += strlen(names[k]);
+            hit = 1;
+        } else {
+            buf_putc(&b, *at++);
+        }
+    }
+    char *out = hit && b.p ? buf_steal(&b) : NULL;
+    buf_free(&b);
+    return out;
+}
+
 ch_proc_t *ch__proc_spawn(ch_app_t *ca)
 {
     const custom_handler_conf_t *conf = &ca->app->custom_handler;
@@ -295,8 +334,13 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     args[k++] = (char *)"worker";
     args[k++] = (char *)"--handler";
     args[k++] = ca->handler;
-    for (size_t i = 0; i < conf->narguments; i++)
-        args[k++] = conf->arguments[i];
+    char **own = calloc(conf->narguments + 1, sizeof *own);
+    for (size_t i = 0; i < conf->narguments; i++) {
+        char *x = own ? proc_arg(p, conf->arguments[i]) : NULL;
+        if (x)
+            own[i] = x;
+        args[k++] = x ? x : conf->arguments[i];
+    }
     if (conf->worker_path)
         args[k++] = conf->worker_path;
     args[k] = NULL;
@@ -317,6 +361,9 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
                          &p->out.pipe, &p->err.pipe, on_exit_cb);
     child_env_free(env, added);
     free(args);
+    for (size_t i = 0; own && i < conf->narguments; i++)
+        free(own[i]);
+    free(own);
     /* Listed first, so that the close callbacks find it. */
     p->next = ca->procs;
     if (ca->procs)

@@ -460,7 +460,9 @@ def test_proxying_is_a_synonym_of_forwarding(make_app, start_host):
 
 
 def test_percent_expansion_environment_and_working_directory(make_app, start_host):
-    desc = {"defaultExecutablePath": "%NODE_NAME%", "arguments": ["%SCRIPT%", "%UNKNOWN_X%"],
+    desc = {"defaultExecutablePath": "%NODE_NAME%",
+            "arguments": ["%SCRIPT%", "%UNKNOWN_X%", "--port=%FUNCTIONS_CUSTOMHANDLER_PORT%",
+                          "%FUNCTIONS_HTTPWORKER_ID%"],
             "workingDirectory": "%SUBDIR%"}
     app = make(make_app, host=custom_host(description=desc),
                values={"NODE_NAME": NODE, "SCRIPT": "server.js", "SUBDIR": "handler",
@@ -470,9 +472,12 @@ def test_percent_expansion_environment_and_working_directory(make_app, start_hos
     h = start_host(app, env={"STRATUS_MASTER_KEY": "a-master-key-of-at-least-some-length-xx"})
     got = h.get("/api/env").json()
     assert got["cwd"] == os.path.join(app, "handler")
-    assert got["argv"][1:] == [os.path.join(app, "handler", "server.js"), "%UNKNOWN_X%"] or \
-        got["argv"][1:] == ["server.js", "%UNKNOWN_X%"]
     env = got["env"]
+    # The handler's own variables, as in Azure's docs example, once its port is known.
+    rest = ["%UNKNOWN_X%", "--port=" + env["FUNCTIONS_CUSTOMHANDLER_PORT"],
+            env["FUNCTIONS_HTTPWORKER_ID"]]
+    assert got["argv"][1:] == [os.path.join(app, "handler", "server.js")] + rest or \
+        got["argv"][1:] == ["server.js"] + rest, got["argv"]
     assert env["GREETING"] == "hello from settings"
     assert env["FUNCTIONS_CUSTOMHANDLER_PORT"] == env["FUNCTIONS_HTTPWORKER_PORT"]
     assert int(env["FUNCTIONS_CUSTOMHANDLER_PORT"]) != h.port
