@@ -2,6 +2,7 @@
  * buf.c -- growable byte buffers with a hard maximum (see buf.h).
  */
 #include "buf.h"
+#include "codec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,10 +90,12 @@ int buf_printf(buf_t *b, const char *fmt, ...)
 }
 
 /* 1 for the bytes a JSON string must escape: controls, '"' and '\\'. */
+/* 1: escaped; 2: the lead byte of a multi-byte sequence, checked. */
 static const unsigned char JSON_ESCAPED[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     ['"'] = 1, ['\\'] = 1,
+    [0x80 ... 0xff] = 2,
 };
 
 int buf_json_escape(buf_t *b, const char *s, size_t len)
@@ -103,8 +106,22 @@ int buf_json_escape(buf_t *b, const char *s, size_t len)
         unsigned char c = (unsigned char)s[i];
         if (!JSON_ESCAPED[c])
             continue;
+        if (JSON_ESCAPED[c] == 2) {
+            size_t k = utf8_char_len((const unsigned char *)s + i, len - i);
+            if (k) {
+                i += k - 1;
+                continue;
+            }
+        }
         if (buf_append(b, s + start, i - start) != 0)
             return -1;
+        if (c >= 0x80) {
+            /* Not UTF-8: JSON text must be, so the byte becomes U+FFFD. */
+            if (buf_append(b, "\xef\xbf\xbd", 3) != 0)
+                return -1;
+            start = i + 1;
+            continue;
+        }
         char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
         size_t n = 2;
         switch (c) {

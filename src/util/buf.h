@@ -68,7 +68,8 @@ int buf_put_uint(buf_t *b, unsigned long long v);
  * decimals ("0.125"). */
 int buf_put_ms(buf_t *b, unsigned long long ns);
 
-/* Append `s` as the inside of a JSON string (escaped, without quotes). */
+/* Append `s` as the inside of a JSON string (escaped, without quotes);
+ * a byte that is not part of valid UTF-8 becomes U+FFFD. */
 int buf_json_escape(buf_t *b, const char *s, size_t len);
 
 /* Drop the first n bytes. */
