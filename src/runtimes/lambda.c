@@ -228,6 +228,16 @@ lambda_call_t *lambda__find(lambda_proc_t *p, sv_t id)
     return NULL;
 }
 
+/* Whether fn has a `$return` output binding (not http). */
+static int has_return(const function_t *fn)
+{
+    for (size_t i = 0; i < fn->nbindings; i++)
+        if ((fn->bindings[i].direction & BINDING_OUT) && !strcmp(fn->bindings[i].name, "$return") &&
+            strcasecmp(fn->bindings[i].type, "http"))
+            return 1;
+    return 0;
+}
+
 /* Bookkeeping of a call that p has answered one way or another. */
 static void answered(lambda_proc_t *p, lambda_call_t *c)
 {
@@ -258,6 +268,18 @@ void lambda__respond(lambda_proc_t *p, lambda_call_t *c, const char *body, size_
     } else {
         inv->status = 200;
         int ok = buf_append(&inv->res_body, body, len) == 0;
+        if (ok && has_return(inv->fn)) {
+            /* The result as the $return binding's value: JSON, or the text. */
+            json_error_t je;
+            json_t *v = len ? json_loadb(body, len, JSON_DECODE_ANY, &je) : NULL;
+            if (!v && len)
+                v = json_stringn_nocheck(body, len);
+            if (v) {
+                if (!inv->outputs)
+                    inv->outputs = json_object();
+                ok = inv->outputs && json_object_set_new(inv->outputs, "$return", v) == 0;
+            }
+        }
         c->done(inv, ok, ok ? NULL : "the response is too large", c->data);
     }
     lambda__dispatch(lf);
@@ -429,6 +451,25 @@ static void tick_fn(lambda_fn_t *lf, uint64_t now)
         }
         if (p->state == LP_STOPPING)
             continue;
+        if (p->state == LP_STARTING && !p->was_ready &&
+            (uv_hrtime() - p->spawn_ns) / 1000000 >= LAMBDA_INIT_LIMIT_MS) {
+            /* Lambda ends an init phase that does not finish in 10 s. */
+            snprintf(reason, sizeof reason, "it did not ask for an invocation within %d s of its "
+                     "start (Lambda's limit for the init phase)", LAMBDA_INIT_LIMIT_MS / 1000);
+            if (!rt->starting) {
+                /* A failed start: the next one waits (backoff), and what waits
+                 * for this function fails if nothing can serve it. */
+                char msg[400];
+                snprintf(msg, sizeof msg, "the bootstrap did not ask for an invocation within %d s "
+                         "of its start (Lambda's limit for the init phase)",
+                         LAMBDA_INIT_LIMIT_MS / 1000);
+                lambda__crashed(lf, msg);
+                fail_queue_if_stuck(lf, msg);
+            }
+            lambda__kill(p, reason);
+            n--;
+            continue;
+        }
         uint64_t rss = p->pid ? telemetry_rss_bytes(p->pid) : 0;
         if (rss)
             p->rss_bytes = rss;
@@ -540,9 +581,32 @@ static char *find_bootstrap(app_t *app, function_t *fn, char *err, size_t errlen
     return NULL;
 }
 
+/* A Lambda function answers with one result: the HTTP response of an HTTP
+ * trigger, else the value of a `$return` output binding. Any other output
+ * could never be written: refused, naming it. 0, or -1 with err. */
+static int check_outputs(const function_t *fn, char *err, size_t errlen)
+{
+    int http = fn->http != NULL;
+    for (size_t i = 0; i < fn->nbindings; i++) {
+        const binding_t *b = &fn->bindings[i];
+        if (!(b->direction & BINDING_OUT))
+            continue;
+        if (http ? !strcasecmp(b->type, "http") : !strcmp(b->name, "$return"))
+            continue;
+        snprintf(err, errlen, "function.json: binding '%s' (%s): a Lambda function's only output "
+                 "is its result, %s", b->name, b->type,
+                 http ? "which is the HTTP response of an HTTP-triggered function"
+                      : "bound to an output binding named '$return'");
+        return -1;
+    }
+    return 0;
+}
+
 static int lambda_load(app_t *app, function_t *fn, char *err, size_t errlen)
 {
     lambda_rt_t *rt = app->runtime_state;
+    if (check_outputs(fn, err, errlen) != 0)
+        return -1;
     char *bootstrap = find_bootstrap(app, fn, err, errlen);
     if (!bootstrap)
         return -1;

@@ -559,6 +559,56 @@ def test_scale_out_then_idle_stop_then_cold_start(tmp_path, start_host):
     assert scale(h)["coldStarts"] >= 4
 
 
+def test_a_bootstrap_that_never_asks_for_work_is_ended_after_10_s(tmp_path, start_host):
+    """Lambda's init phase lasts at most 10 s: a bootstrap that never
+    calls next is killed then (at start, the host waits no longer for it),
+    and a request waiting for it fails with a 502 that says why."""
+    funcs = {"stuck": dict(fn("stuck.handler"), bootstrap="#!/bin/sh\nexec sleep 3600\n")}
+    app = lambda_app(tmp_path / "app", funcs, host_extra={"functionTimeout": "00:01:00"},
+                     bootstrap=None)
+    path = os.path.join(app, "stuck", "bootstrap")
+    os.chmod(path, 0o755)
+    t0 = time.time()
+    h = start_host(app)
+    assert time.time() - t0 < 20, "the host waited %.1f s to start" % (time.time() - t0)
+    assert "has not asked for an invocation after 10 s" in h.log()
+    t1 = time.time()
+    r = h.get("/api/stuck", timeout=60)
+    assert r.status == 502, (r.status, r.text)
+    assert "did not ask for an invocation within 10 s" in r.text, r.text
+    assert time.time() - t1 < 30
+    assert "Killing bootstrap" in h.log()
+    # The stuck processes are gone, not piling up.
+    assert wait_for(lambda: scale(h)["instances"] <= 1, timeout=10), scale(h)
+
+
+def test_result_feeds_a_return_binding_and_other_outputs_are_refused(tmp_path, start_host):
+    def queue_fn(entry, queue, outputs):
+        return {"function.json": {"entryPoint": entry, "bindings": [
+            {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": queue}]
+            + outputs}}
+    funcs = {
+        # Its result ({"got": event}) becomes a message of lambda-out...
+        "relay": queue_fn("relay.handler", "lambda-in",
+                          [{"type": "queue", "direction": "out", "name": "$return",
+                            "queueName": "lambda-out"}]),
+        # ...which this one receives.
+        "sink": queue_fn("sink.handler", "lambda-out", []),
+        # A named output could never be written: a load error that says so.
+        "named": queue_fn("named.handler", "lambda-x",
+                          [{"type": "queue", "direction": "out", "name": "extra",
+                            "queueName": "lambda-y"}]),
+    }
+    app = lambda_app(tmp_path / "app", funcs)
+    h = start_host(app, env={"STRATUS_MASTER_KEY": "secret-master-key-of-the-host"})
+    errors = "\n".join(h.get("/admin/host/status").json()["errors"])
+    assert "binding 'extra' (queue): a Lambda function's only output is its result" in errors, errors
+    r = h.post("/admin/functions/relay", body=json.dumps({"input": {"n": 7}}),
+               headers={"Content-Type": "application/json"})
+    assert r.status == 202
+    assert wait_for(lambda: 'raw event {"got": {"n": 7}}' in h.log(), timeout=30), h.log()[-3000:]
+
+
 def test_bootstraps_die_with_the_host(tmp_path, start_host):
     app = lambda_app(tmp_path / "app", {"echo": fn("echo.handler")})
     h = start_host(app)
