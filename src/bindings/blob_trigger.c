@@ -522,8 +522,9 @@ static void delivered(void *arg, int ok, const char *reason, invocation_t *inv)
         receipt_write(it, "Done");
         return;
     }
-    if (s->stopping) {
-        /* Not counted: the next start delivers it again. */
+    if (s->stopping || (inv && inv->not_run)) {
+        /* Not counted: the next start delivers it again (also when the
+         * function's runtime stopped for good: it never ran). */
         item_done(it);
         return;
     }

@@ -74,6 +74,7 @@ struct qsource {
     uv_timer_t retry;    /* resubmits the backlog */
     qmsg_t *backlog;
     int get_failing;     /* a get failed: logged once until one succeeds */
+    int paused;          /* the function's runtime stopped for good: not read */
     int stopping;
     int closing;
     void (*stop_cb)(void *);
@@ -227,11 +228,20 @@ static void settle(qmsg_t *m)
 
 static void on_done(void *arg, int ok, const char *reason, invocation_t *inv)
 {
-    (void)reason;
-    (void)inv;
     qmsg_t *m = arg;
     qsource_t *s = m->s;
-    if (ok)
+    if (!ok && inv && inv->not_run) {
+        /* The function cannot run until the host restarts (its runtime
+         * stopped for good, e.g. a custom handler that kept crashing):
+         * leave the messages in the queue rather than spend their tries. */
+        if (!s->paused)
+            log_write(LOG_ERROR, "Host.Queues", NULL, "Function '%s' cannot run (%s): queue '%s' "
+                      "is not read until the host restarts; its messages stay there",
+                      s->fn->name, reason ? reason : "its runtime is stopped", s->queue);
+        s->paused = 1;
+        uv_timer_stop(&s->poll);
+        m->settle = SETTLE_RETRY;
+    } else if (ok)
         m->settle = SETTLE_DELETE;
     else if (m->dequeue_count >= s->set.max_dequeue_count)
         m->settle = SETTLE_POISON;
@@ -468,7 +478,7 @@ static void on_got(store_req_t *req)
  * share one store transaction. */
 static void fetch(qsource_t *s)
 {
-    if (s->stopping || !s->released)
+    if (s->stopping || !s->released || s->paused)
         return;
     while (s->maybe_more &&
            s->inflight + s->gets * s->set.batch_size <= s->set.new_batch_threshold) {

@@ -76,6 +76,7 @@ struct stratus_ctx {
 
     uint64_t start_ns;
     int fail_status;          /* HTTP status of a failure: 0 = 500; 429, 503, 504 */
+    int not_run;              /* failed unrun: its runtime is stopped for good */
     int user_error;           /* the failure reason is the function's own error text
                                * (an exception, a traceback): logged, never sent to an
                                * HTTP client */

@@ -702,7 +702,7 @@ static void on_attempt(invocation_t *inv, int ok, const char *reason, void *data
     }
     snprintf(r->reason, sizeof r->reason, "%s", reason ? reason : "failed");
     const retry_policy_t *p = &r->fn->retry;
-    int more = p->strategy != RETRY_NONE &&
+    int more = p->strategy != RETRY_NONE && !inv->not_run &&
                (p->max_retry_count < 0 || r->attempt < p->max_retry_count);
     if (!more || r->bh->stopping || r->give_up) {
         finish_run(r, 0, r->reason);

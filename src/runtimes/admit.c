@@ -18,6 +18,7 @@ int runtime_admit(invocation_t *inv, invocation_done_fn done, void *data,
     if (load->stopped_reason) {
         snprintf(reason, sizeof reason, "%s", load->stopped_reason);
         status = 503;
+        inv->not_run = 1;
     } else if (load->closing) {
         snprintf(reason, sizeof reason, "the host is stopping");
         status = 503;

@@ -327,6 +327,7 @@ static void stop_app(ch_app_t *ca, const char *last)
     while (ca->queue.head) {
         ch_call_t *c = ca->queue.head;
         ch__list_remove(&ca->queue, c);
+        c->inv->not_run = 1;
         ch__call_fail(c, 503, ca->stop_reason);
     }
     for (ch_proc_t *p = ca->procs; p; p = p->next)

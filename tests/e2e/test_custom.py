@@ -11,10 +11,11 @@ import re
 import signal
 import subprocess
 import threading
+import time
 
 import pytest
 
-from conftest import RawConn, master_key, wait_for
+from conftest import BIN, RawConn, master_key, wait_for
 
 NODE = "node"
 
@@ -711,7 +712,10 @@ def test_crash_fails_in_flight_and_restarts(make_app, start_host):
 
 
 def test_three_crashes_stop_the_app(make_app, start_host):
-    app = make(make_app, values={"EXIT_AT_START": "1"})
+    fns = dict(FORWARD_FNS)
+    fns["jobs"] = {"function.json": {"bindings": [
+        {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "jobs-q"}]}}
+    app = make(make_app, functions=fns, values={"EXIT_AT_START": "1"})
     h = start_host(app)
     r = h.get("/api/echo", timeout=60)
     assert r.status == 503
@@ -725,6 +729,19 @@ def test_three_crashes_stop_the_app(make_app, start_host):
     assert h.get("/admin/host/ping").status == 200
     assert h.get("/api/echo").status == 503
     assert scale(h)["state"] == "stopped"
+    # A queue message meanwhile is not spent on the stopped handler: it stays
+    # in its queue (not in jobs-q-poison) until the host restarts.
+    def cli(*args):
+        return subprocess.run([BIN, "queue", *args, "--app", app, "--port", str(h.port),
+                               "--json"], capture_output=True, text=True, timeout=30)
+    assert cli("put", "jobs-q", "while stopped").returncode == 0
+    assert wait_for(lambda: log_has(h, "queue 'jobs-q' is not read until the host restarts"),
+                    timeout=20), h.log()[-3000:]
+    time.sleep(1.5)
+    queues = json.loads(cli("list").stdout)
+    text = json.dumps(queues)
+    assert "jobs-q-poison" not in text, text
+    assert [(q["name"], q["visible"] + q["invisible"]) for q in queues] == [("jobs-q", 1)], text
 
 
 def test_function_timeout_answers_504_and_handler_goes_on(make_app, start_host):
