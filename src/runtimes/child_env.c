@@ -5,7 +5,9 @@
  * with the child's variables first; and the spawn of a launcher whose
  * output is read from pipes.
  */
+#include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,43 @@ void child_env_free(char **env, size_t nset)
     free(env);
 }
 
+static int self_fd = -1;
+static char self_path[4096];
+static char self_file[40];
+
+int child_self_exe(char *path, size_t *len)
+{
+    if (self_fd >= 0) {
+        /* Opened before: the path it had then (the file there now, if any,
+         * may be another build, or "... (deleted)"). */
+        size_t n = strlen(self_path);
+        if (n >= *len)
+            return UV_ENOBUFS;
+        memcpy(path, self_path, n + 1);
+        *len = n;
+        return 0;
+    }
+    int rc = uv_exepath(path, len);
+    if (rc != 0)
+        return rc;
+    if (!self_path[0] && *len < sizeof self_path) {
+        memcpy(self_path, path, *len + 1);
+        self_fd = open(self_path, O_RDONLY | O_CLOEXEC);
+        if (self_fd >= 0)
+            snprintf(self_file, sizeof self_file, "/proc/self/fd/%d", self_fd);
+    }
+    return 0;
+}
+
+const char *child_exec_file(const char *path)
+{
+    /* The descriptor survives into the child until its exec, which opens
+     * the file through it (the host's executable is ELF, not a script). */
+    if (self_fd >= 0 && !strcmp(path, self_path))
+        return self_file;
+    return path;
+}
+
 int child_spawn(uv_loop_t *loop, uv_process_t *proc, const char *file, char **args, char **env,
                 const char *cwd, uv_pipe_t *out, uv_pipe_t *err, uv_exit_cb exit_cb)
 {
@@ -84,7 +123,7 @@ int child_spawn(uv_loop_t *loop, uv_process_t *proc, const char *file, char **ar
     stdio[2].data.stream = (uv_stream_t *)err;
     uv_process_options_t o;
     memset(&o, 0, sizeof o);
-    o.file = file;
+    o.file = child_exec_file(file);
     o.args = args;
     o.env = env;
     o.cwd = cwd;

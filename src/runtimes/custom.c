@@ -506,7 +506,7 @@ static int ch_app_start(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
         return -1;
     }
     size_t len = sizeof ca->exe;
-    if (uv_exepath(ca->exe, &len) != 0)
+    if (child_self_exe(ca->exe, &len) != 0)
         snprintf(ca->exe, sizeof ca->exe, "/proc/self/exe");
     uv_timer_init(loop, &ca->sweep);
     uv_timer_init(loop, &ca->housekeeping);

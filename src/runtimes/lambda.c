@@ -518,7 +518,7 @@ static int lambda_app_start(app_t *app, uv_loop_t *loop, char *err, size_t errle
     rt->app = app;
     rt->concurrency = 1;
     size_t len = sizeof rt->exe;
-    if (uv_exepath(rt->exe, &len) != 0)
+    if (child_self_exe(rt->exe, &len) != 0)
         snprintf(rt->exe, sizeof rt->exe, "/proc/self/exe");
     const char *mc = app_setting(app, "AWS_LAMBDA_MAX_CONCURRENCY");
     if (mc) {

@@ -297,7 +297,7 @@ pool_t *pool_new(uv_loop_t *loop, app_t *app, const pool_spec_t *spec)
     p->loop = loop;
     p->app = app;
     size_t len = sizeof p->exe;
-    if (uv_exepath(p->exe, &len) != 0)
+    if (child_self_exe(p->exe, &len) != 0)
         snprintf(p->exe, sizeof p->exe, "/proc/self/exe");
     snprintf(p->runtime, sizeof p->runtime, "%s", spec->runtime);
     p->limit_memory = spec->limit_memory;

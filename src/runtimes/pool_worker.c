@@ -808,7 +808,7 @@ static int spawn_worker(pool_t *p, uv_process_t *proc, uv_stdio_container_t *std
     char **env = args ? worker_env(p, seq, fork_server, &added) : NULL;
     uv_process_options_t o;
     memset(&o, 0, sizeof o);
-    o.file = p->exe;
+    o.file = child_exec_file(p->exe);
     o.args = args;
     o.env = env;
     o.cwd = p->app->root;

@@ -86,6 +86,17 @@ int runtime_admit(invocation_t *inv, invocation_done_fn done, void *data,
 char **child_env_new(const char *const (*set)[2], size_t nset, const char *const *hide);
 void child_env_free(char **env, size_t nset);
 
+/* The host's own executable (`stratus worker`, `lambda-bootstrap` run it
+ * again): its path into path (len: its size in, the length out), as
+ * uv_exepath; the first call also opens the file, so that the host still
+ * starts its helpers after the file on disk was replaced or removed (a new
+ * build, an upgrade). 0 or a libuv error. */
+int child_self_exe(char *path, size_t *len);
+
+/* The file to execute for path: the host's own executable as opened by
+ * child_self_exe() when path is its path, else path. */
+const char *child_exec_file(const char *path);
+
 /* Start file with args and env in cwd, in its own session and process
  * group, stdin closed, stdout and stderr into the initialised pipes out and
  * err (read them once it started). uv_spawn's result: 0 or a libuv error;

@@ -168,7 +168,7 @@ static void line_start(int level, const char *category, const char *invocation_i
         level = LOG_CRITICAL;
     if (L.format == LOG_FORMAT_JSON) {
         buf_printf(&L.out, "{\"time\":\"%s\",\"level\":\"%s\",\"category\":\"", ts, level_names[level]);
-        buf_json_escape(&L.out, category, strlen(category));
+        buf_json_escape_utf8(&L.out, category, strlen(category));
         buf_lit(&L.out, "\"");
         if (invocation_id)
             buf_printf(&L.out, ",\"invocationId\":\"%s\"", invocation_id);
@@ -209,7 +209,7 @@ static void append_message(const char *fmt, va_list ap)
     buf_t tmp;
     buf_init(&tmp, 1u << 20);
     buf_vprintf(&tmp, fmt, ap);
-    buf_json_escape(&L.out, tmp.p ? tmp.p : "", tmp.len);
+    buf_json_escape_utf8(&L.out, tmp.p ? tmp.p : "", tmp.len);
     buf_free(&tmp);
 }
 
@@ -249,7 +249,7 @@ static void observe(int level, const char *category, const char *invocation_id, 
 static void append_text(const char *p, size_t n)
 {
     if (L.format == LOG_FORMAT_JSON) {
-        buf_json_escape(&L.out, p, n);
+        buf_json_escape_utf8(&L.out, p, n);
         return;
     }
     size_t before = L.out.len;
@@ -303,7 +303,7 @@ void log_write(int level, const char *category, const char *invocation_id,
 
 static void put_escaped(const char *s)
 {
-    buf_json_escape(&L.out, s, strlen(s));
+    buf_json_escape_utf8(&L.out, s, strlen(s));
 }
 
 /* The closing line for the observers, in the dev format's words. */

@@ -121,15 +121,15 @@ static void on_line(int level, const char *category, const char *invocation_id,
         buf_reset(&S.json);
         buf_printf(&S.json, "{\"time\":\"%s\",\"level\":\"%s\",\"category\":\"", ts,
                    level_names[level]);
-        buf_json_escape(&S.json, category, strlen(category));
+        buf_json_escape_utf8(&S.json, category, strlen(category));
         buf_lit(&S.json, "\"");
         if (invocation_id) {
             buf_lit(&S.json, ",\"invocationId\":\"");
-            buf_json_escape(&S.json, invocation_id, strlen(invocation_id));
+            buf_json_escape_utf8(&S.json, invocation_id, strlen(invocation_id));
             buf_lit(&S.json, "\"");
         }
         buf_lit(&S.json, ",\"message\":\"");
-        buf_json_escape(&S.json, message, len);
+        buf_json_escape_utf8(&S.json, message, len);
         buf_lit(&S.json, "\"}\n");
     }
     if (want_text) {

@@ -98,7 +98,7 @@ static const unsigned char JSON_ESCAPED[256] = {
     [0x80 ... 0xff] = 2,
 };
 
-int buf_json_escape(buf_t *b, const char *s, size_t len)
+static int json_escape(buf_t *b, const char *s, size_t len, int utf8_only)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = 0;
@@ -107,7 +107,7 @@ int buf_json_escape(buf_t *b, const char *s, size_t len)
         if (!JSON_ESCAPED[c])
             continue;
         if (JSON_ESCAPED[c] == 2) {
-            size_t k = utf8_char_len((const unsigned char *)s + i, len - i);
+            size_t k = utf8_only ? utf8_char_len((const unsigned char *)s + i, len - i) : 1;
             if (k) {
                 i += k - 1;
                 continue;
@@ -144,6 +144,10 @@ int buf_json_escape(buf_t *b, const char *s, size_t len)
     }
     return buf_append(b, s + start, len - start);
 }
+
+int buf_json_escape(buf_t *b, const char *s, size_t len) { return json_escape(b, s, len, 0); }
+
+int buf_json_escape_utf8(buf_t *b, const char *s, size_t len) { return json_escape(b, s, len, 1); }
 
 void buf_consume(buf_t *b, size_t n)
 {

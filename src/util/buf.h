@@ -68,9 +68,14 @@ int buf_put_uint(buf_t *b, unsigned long long v);
  * decimals ("0.125"). */
 int buf_put_ms(buf_t *b, unsigned long long ns);
 
-/* Append `s` as the inside of a JSON string (escaped, without quotes);
- * a byte that is not part of valid UTF-8 becomes U+FFFD. */
+/* Append `s` as the inside of a JSON string (escaped, without quotes).
+ * Bytes that are not UTF-8 pass as they are (the worker protocol carries
+ * request bytes exactly). */
 int buf_json_escape(buf_t *b, const char *s, size_t len);
+
+/* The same for JSON text that others read (log lines): a byte that is not
+ * part of valid UTF-8 becomes U+FFFD. */
+int buf_json_escape_utf8(buf_t *b, const char *s, size_t len);
 
 /* Drop the first n bytes. */
 void buf_consume(buf_t *b, size_t n);

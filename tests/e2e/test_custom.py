@@ -711,6 +711,30 @@ def test_crash_fails_in_flight_and_restarts(make_app, start_host):
     assert "exited with status 3" in st["workers"]["lastCrash"]
 
 
+def test_reload_after_the_executable_was_replaced(make_app, start_host, tmp_path,
+                                                  monkeypatch):
+    """An upgrade replaces the stratus file under a running host: reloads
+    still start their handler (through the executable the host runs)."""
+    import shutil
+    import conftest
+    exe = tmp_path / "bin" / "stratus"
+    exe.parent.mkdir()
+    shutil.copy(conftest.BIN, exe)
+    monkeypatch.setattr(conftest, "BIN", str(exe))
+    app = make(make_app)
+    h = start_host(app)
+    pid1 = h.get("/api/env").json()["pid"]
+    shutil.copy(str(exe), str(exe) + ".new")
+    os.replace(str(exe) + ".new", str(exe))
+    with open(os.path.join(app, "server.js"), "a") as f:
+        f.write("\n// a new version of the app\n")
+    assert wait_for(lambda: log_has(h, "Host reloaded"), timeout=30), h.log()[-3000:]
+    r = h.get("/api/env", timeout=30)
+    assert r.status == 200, (r.status, r.text, h.log()[-3000:])
+    assert r.json()["pid"] != pid1
+    assert "cannot start the custom handler" not in h.log(), h.log()[-3000:]
+
+
 def test_three_crashes_stop_the_app(make_app, start_host):
     fns = dict(FORWARD_FNS)
     fns["jobs"] = {"function.json": {"bindings": [

@@ -58,7 +58,7 @@ TEST(buf_json_escape_controls)
     buf_free(&b);
 }
 
-TEST(buf_json_escape_keeps_utf8_and_replaces_what_is_not)
+TEST(buf_json_escape_utf8_keeps_utf8_and_replaces_what_is_not)
 {
     buf_t b;
     buf_init(&b, 1024);
@@ -66,13 +66,17 @@ TEST(buf_json_escape_keeps_utf8_and_replaces_what_is_not)
      * a surrogate each become U+FFFD (one per byte that starts nothing). */
     const char in[] = "\xc3\xa9" "\xe2\x82\xac" "\xf0\x9f\x98\x80" "A" "\xff\xfe" "B"
                       "\xe2\x82" "\"" "\xc0\xaf" "\xed\xa0\x80";
-    CHECK_INT(buf_json_escape(&b, in, sizeof in - 1), 0);
+    CHECK_INT(buf_json_escape_utf8(&b, in, sizeof in - 1), 0);
 #define R "\xef\xbf\xbd"
     CHECK_STR(b.p, "\xc3\xa9" "\xe2\x82\xac" "\xf0\x9f\x98\x80" "A" R R "B" R R "\\\"" R R R R R);
     /* cut at the end of the input */
     buf_reset(&b);
-    CHECK_INT(buf_json_escape(&b, "x\xe2\x82", 3), 0);
+    CHECK_INT(buf_json_escape_utf8(&b, "x\xe2\x82", 3), 0);
     CHECK_STR(b.p, "x" R R);
+    /* buf_json_escape keeps the bytes (the worker protocol's way) */
+    buf_reset(&b);
+    CHECK_INT(buf_json_escape(&b, "A\xff\"", 3), 0);
+    CHECK_STR(b.p, "A\xff\\\"");
 #undef R
     buf_free(&b);
 }
@@ -162,7 +166,7 @@ int main(void)
     RUN(buf_append_and_max);
     RUN(buf_printf_long);
     RUN(buf_json_escape_controls);
-    RUN(buf_json_escape_keeps_utf8_and_replaces_what_is_not);
+    RUN(buf_json_escape_utf8_keeps_utf8_and_replaces_what_is_not);
     RUN(buf_steal_empty);
     RUN(arena_alloc_reset_free);
     RUN(uuid_format_and_uniqueness);
