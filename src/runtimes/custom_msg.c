@@ -695,8 +695,14 @@ static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *e
             char shown[64];
             if (json_is_string(status))
                 snprintf(shown, sizeof shown, "'%.40s'", json_string_value(status));
+            else if (json_is_integer(status))
+                snprintf(shown, sizeof shown, "%lld", code);
+            else if (json_is_real(status))
+                snprintf(shown, sizeof shown, "%g", json_real_value(status));
             else
-                snprintf(shown, sizeof shown, "%s", ok ? "out of range" : "not a number");
+                snprintf(shown, sizeof shown, "%s", json_is_object(status) ? "an object"
+                         : json_is_array(status) ? "an array" : json_is_boolean(status)
+                         ? (json_is_true(status) ? "true" : "false") : "null");
             snprintf(err, errlen, "http output '%s': statusCode %s is not an HTTP status (100 "
                      "to 599)", binding, shown);
             return 0;

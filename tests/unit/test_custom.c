@@ -543,8 +543,9 @@ TEST(answer_errors)
         {"{\"Outputs\": 3}", "\"Outputs\" that is not an object"},
         {"{\"Outputs\": {\"res\": {\"statusCode\": \"abc\"}}}",
          "http output 'res': statusCode 'abc' is not an HTTP status"},
-        {"{\"Outputs\": {\"res\": {\"statusCode\": 99}}}", "statusCode out of range"},
-        {"{\"Outputs\": {\"res\": {\"statusCode\": 1.5}}}", "statusCode not a number"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": 99}}}", "statusCode 99 is not an HTTP status"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": 200.5}}}", "statusCode 200.5 is not an"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": true}}}", "statusCode true is not an"},
         {"{\"Outputs\": {\"res\": {\"headers\": [1]}}}", "headers must be an object"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
