@@ -44,8 +44,12 @@ void lambda__api_error(http_request_t *req, int status, const char *type, const 
 
 static void allow(http_request_t *req, const char *methods)
 {
-    http_header_t h = {SV_LIT("Allow"), sv_cstr(methods)};
-    http_respond(req, 405, &h, 1, NULL, 0);
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "{\"errorMessage\":\"method %.16s is not allowed here "
+                     "(use %s)\",\"errorType\":\"MethodNotAllowed\"}",
+                     req->method_name ? req->method_name : "?", methods);
+    http_header_t h[2] = {{SV_LIT("Allow"), sv_cstr(methods)}, ct_json};
+    http_respond(req, 405, h, 2, msg, n > 0 && (size_t)n < sizeof msg ? (size_t)n : 0);
 }
 
 static void accepted(http_request_t *req)

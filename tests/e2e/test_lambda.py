@@ -73,7 +73,7 @@ def probes():
     s, h, d = call("GET", "/nothing/here")
     out["unknown_path"] = s
     s, h, d = call("POST", "/invocation/next")
-    out["next_by_post"] = [s, h.get("Allow")]
+    out["next_by_post"] = [s, h.get("Allow"), json.loads(d).get("errorType")]
     s, h, d = call("GET", "/init/error")
     out["init_error_by_get"] = s
     return out
@@ -418,7 +418,7 @@ def test_runtime_api_edge_cases(main):
     assert out["unknown_id"] == [400, "InvalidRequestID"]
     assert out["unknown_id_error"] == 400
     assert out["unknown_path"] == 404
-    assert out["next_by_post"] == [405, "GET"]
+    assert out["next_by_post"] == [405, "GET", "MethodNotAllowed"]
     assert out["init_error_by_get"] == 405
 
 
