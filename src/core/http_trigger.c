@@ -108,8 +108,10 @@ static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
         http_header_t hdr[3] = {{SV_LIT("Content-Type"), SV_LIT("text/plain; charset=utf-8")},
                                 {SV_LIT("x-invocation-id"), sv_cstr(inv->id)},
                                 {SV_LIT("Retry-After"), SV_LIT("1")}};
-        http_respond(req, status, hdr, status == 429 || status == 503 ? 3 : 2, body,
-                     strlen(body));
+        /* Retry-After for overload and a stopping host, not for a runtime
+         * that stopped for good (not_run): retrying soon would not help. */
+        int retry = (status == 429 || status == 503) && !inv->not_run;
+        http_respond(req, status, hdr, retry ? 3 : 2, body, strlen(body));
         return;
     }
     log_invocation(inv->fn->name, inv->id, 1, inv->status, ns, NULL);

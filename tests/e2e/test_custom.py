@@ -751,7 +751,8 @@ def test_three_crashes_stop_the_app(make_app, start_host):
     assert log_has(h, "failing at start on purpose")
     # The host itself goes on.
     assert h.get("/admin/host/ping").status == 200
-    assert h.get("/api/echo").status == 503
+    r = h.get("/api/echo")
+    assert r.status == 503 and r.header("Retry-After") is None  # stopped until a restart
     assert scale(h)["state"] == "stopped"
     # A queue message meanwhile is not spent on the stopped handler: it stays
     # in its queue (not in jobs-q-poison) until the host restarts.
