@@ -293,6 +293,14 @@ def test_trace_id_follows_traceparent(main):
     m = re.match(r"^Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=([0-9a-f]{16});Sampled=1$",
                  r.json()["headers"]["Lambda-Runtime-Trace-Id"])
     assert m and m.group(1) != "00f067aa0ba902b7"
+    # A caller's X-Ray trace header (as API Gateway passes it on) wins.
+    r = main.get("/api/items/1", headers={
+        "X-Amzn-Trace-Id": "Root=1-5759E988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"})
+    assert re.match(r"^Root=1-5759e988-bd862e3fe1be46a994272793;Parent=[0-9a-f]{16};Sampled=1$",
+                    r.json()["headers"]["Lambda-Runtime-Trace-Id"]), r.json()["headers"]
+    # One that is not valid is ignored: a trace of the host's own.
+    r = main.get("/api/items/1", headers={"X-Amzn-Trace-Id": "Root=1-zz-nothex;Sampled=1"})
+    assert "zz" not in r.json()["headers"]["Lambda-Runtime-Trace-Id"]
 
 
 def test_environment_of_the_bootstrap(main):
