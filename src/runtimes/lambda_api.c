@@ -68,46 +68,12 @@ static int hexval(char c)
  * ("00-<32 hex>-<16 hex>-<2 hex>": the caller's trace, or a new one), else
  * new random ids. The runtime
  * client needs this header on every event. */
-/* The Root of an X-Ray trace header (X-Amzn-Trace-Id, as API Gateway and
- * X-Ray-instrumented callers send it): "1-" 8 hex "-" 24 hex into root
- * (36 bytes with its NUL), and Sampled=1 into *sampled. 0, or -1 without a
- * valid one. */
-static int xray_root(sv_t h, char *root, int *sampled)
-{
-    int found = -1;
-    *sampled = 0;
-    for (size_t i = 0; i < h.n;) {
-        size_t j = i;
-        while (j < h.n && h.p[j] != ';')
-            j++;
-        sv_t f = sv_make(h.p + i, j - i);
-        while (f.n && f.p[0] == ' ')
-            f.p++, f.n--;
-        if (f.n == 5 + 35 && !memcmp(f.p, "Root=", 5) && f.p[5] == '1' && f.p[6] == '-' &&
-            f.p[15] == '-') {
-            int ok = 1;
-            for (size_t k = 7; k < 40 && ok; k++)
-                ok = k == 15 || hexval((char)(f.p[k] | 0x20)) >= 0;
-            if (ok) {
-                for (size_t k = 0; k < 35; k++)
-                    root[k] = (char)(f.p[5 + k] == '-' ? '-' : f.p[5 + k] | 0x20);
-                root[35] = '\0';
-                found = 0;
-            }
-        } else if (f.n == 9 && !memcmp(f.p, "Sampled=1", 9)) {
-            *sampled = 1;
-        }
-        i = j + 1;
-    }
-    return found;
-}
-
 static void trace_id(const invocation_t *inv, char *out, size_t n)
 {
     sv_t tp = sv_cstr(inv->traceparent);
     char root[36];
     int sampled;
-    if (inv->req && xray_root(http_request_header(inv->req, "x-amzn-trace-id"), root, &sampled) == 0) {
+    if (inv->req && lambda_xray_root(http_request_header(inv->req, "x-amzn-trace-id"), root, &sampled) == 0) {
         /* The caller's X-Ray trace goes on, with the invocation's own span. */
         char parent[17];
         if (tp.n == 55)

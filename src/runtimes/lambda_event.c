@@ -652,3 +652,43 @@ void lambda_error_describe(const char *json, size_t len, sv_t type_header, char 
     free(dumped);
     json_decref(doc);
 }
+
+/* ---- X-Ray trace header ---- */
+
+/* c as a lower-case hex digit, or 0 when it is none. */
+static char hex_digit(char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
+        return c;
+    return c >= 'A' && c <= 'F' ? (char)(c | 0x20) : 0;
+}
+
+int lambda_xray_root(sv_t h, char *root, int *sampled)
+{
+    int found = -1;
+    *sampled = 0;
+    for (size_t i = 0; i < h.n;) {
+        size_t j = i;
+        while (j < h.n && h.p[j] != ';')
+            j++;
+        sv_t f = sv_make(h.p + i, j - i);
+        while (f.n && f.p[0] == ' ')
+            f.p++, f.n--;
+        if (f.n == 5 + 35 && !memcmp(f.p, "Root=", 5) && f.p[5] == '1' && f.p[6] == '-' &&
+            f.p[15] == '-') {
+            int ok = 1;
+            for (size_t k = 7; k < 40 && ok; k++)
+                ok = k == 15 || hex_digit(f.p[k]);
+            if (ok) {
+                for (size_t k = 0; k < 35; k++)
+                    root[k] = f.p[5 + k] == '-' ? '-' : hex_digit(f.p[5 + k]);
+                root[35] = '\0';
+                found = 0;
+            }
+        } else if (f.n == 9 && !memcmp(f.p, "Sampled=1", 9)) {
+            *sampled = 1;
+        }
+        i = j + 1;
+    }
+    return found;
+}

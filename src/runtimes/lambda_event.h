@@ -67,4 +67,10 @@ void lambda_error_describe(const char *json, size_t len, sv_t type_header, char 
                            char *trace, size_t tn);
 
 
+/* The Root of an X-Ray trace header (X-Amzn-Trace-Id, as API Gateway and
+ * X-Ray-instrumented callers send it): "1-" 8 hex "-" 24 hex into root
+ * (36 bytes with its NUL), and Sampled=1 into *sampled. 0, or -1 without a
+ * valid one. */
+int lambda_xray_root(sv_t h, char *root, int *sampled);
+
 #endif

@@ -3,7 +3,7 @@
  * to the host (src/runtimes/lambda_event.c): the API Gateway proxy result
  * mapped onto a response, and the error document of /error and
  * /init/error; plus the event of a non-HTTP invocation built from the same
- * bytes.
+ * bytes, and the Root of an X-Ray trace header (X-Amzn-Trace-Id).
  *
  * Whatever the input, a mapped response must be one the HTTP server can
  * send as it is: a status from 200 to 599 and headers whose names are
@@ -51,6 +51,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             inv->nres_headers || inv->res_body.len)
             __builtin_trap();
     }
+
+    char root[36];
+    int sampled;
+    if (lambda_xray_root(sv_make(text, size), root, &sampled) == 0) {
+        /* "1-" 8 hex "-" 24 hex, lower case */
+        if (strlen(root) != 35 || root[0] != '1' || root[1] != '-' || root[10] != '-')
+            __builtin_trap();
+        for (size_t k = 2; k < 35; k++)
+            if (k != 10 && !((root[k] >= '0' && root[k] <= '9') || (root[k] >= 'a' && root[k] <= 'f')))
+                __builtin_trap();
+    }
+    if (sampled != 0 && sampled != 1)
+        __builtin_trap();
 
     char desc[300], trace[300];
     lambda_error_describe(text, size, sv_make(text, size > 8 ? 8 : size), desc, sizeof desc,
