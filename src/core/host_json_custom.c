@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "../telemetry/log.h"
 #include "../util/buf.h"
 #include "app.h"
 #include "app_priv.h"
@@ -53,6 +55,85 @@ char *app_expand_settings(const app_t *app, const char *s)
     char *out = b.p ? buf_steal(&b) : app__xstrdup("");
     buf_free(&b);
     return out;
+}
+
+/* The names the handler's process gets only when it starts (its port and
+ * number): custom_proc.c puts them in its arguments then. */
+static int handler_own(const char *name, size_t len)
+{
+    static const char *const own[] = {"FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT",
+                                      "FUNCTIONS_CUSTOMHANDLER_WORKER_ID",
+                                      "FUNCTIONS_HTTPWORKER_ID"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (strlen(own[i]) == len && !strncasecmp(own[i], name, len))
+            return 1;
+    return 0;
+}
+
+/* An argument as Azure's host passes it: %NAME% replaced by the setting;
+ * a name that is not set is removed, with Azure's warning; the handler's
+ * own variables stay for its start. */
+static char *expand_argument(const app_t *app, const char *s)
+{
+    char *x = app_expand_settings(app, s);
+    buf_t b;
+    buf_init(&b, EXPAND_MAX);
+    for (const char *p = x; *p;) {
+        const char *open = strchr(p, '%');
+        const char *close = open ? strchr(open + 1, '%') : NULL;
+        if (!close) {
+            buf_puts(&b, p);
+            break;
+        }
+        buf_append(&b, p, (size_t)(open - p));
+        size_t len = (size_t)(close - open - 1);
+        if (len && handler_own(open + 1, len)) {
+            buf_append(&b, open, len + 2);
+        } else if (len) {
+            log_write(LOG_WARN, "Host.CustomHandler", NULL,
+                      "Environment variable:%.*s is not set (host.json customHandler "
+                      "description.arguments)", (int)(len + 2), open);
+        } else {
+            buf_putc(&b, '%'); /* "%%": one stays, the other may open a name */
+            close = open;
+        }
+        p = close + 1;
+    }
+    free(x);
+    char *out = b.p ? buf_steal(&b) : app__xstrdup("");
+    buf_free(&b);
+    return out;
+}
+
+/* Split a command line into words, appended to c->arguments: white space
+ * separates them, double quotes group (and are dropped), \" is a quote. */
+static void add_words(custom_handler_conf_t *c, const char *s)
+{
+    buf_t w;
+    buf_init(&w, EXPAND_MAX);
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        if (!*p)
+            break;
+        buf_reset(&w);
+        int quoted = 0;
+        for (; *p; p++) {
+            if (*p == '\\' && p[1] == '"') {
+                buf_putc(&w, '"');
+                p++;
+            } else if (*p == '"') {
+                quoted = !quoted;
+            } else if (!quoted && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+                break;
+            } else {
+                buf_putc(&w, *p);
+            }
+        }
+        c->arguments[c->narguments++] = app__xstrdup(w.p ? w.p : "");
+    }
+    buf_free(&w);
 }
 
 static int bad(char *err, size_t errlen, const char *section, const char *field,
@@ -112,8 +193,10 @@ static int get_description(app_t *app, custom_handler_conf_t *c, const json_t *d
     } else {
         free(wd);
     }
+    /* defaultWorkerPath goes as one argument, relative to the working
+     * directory (where the process starts), as in Azure. */
     if (worker && worker[0])
-        c->worker_path = app__path_join(app->root, worker);
+        c->worker_path = app__path_join(c->working_dir ? c->working_dir : app->root, worker);
     free(worker);
 
     json_t *args = app__get(d, "arguments"), *a;
@@ -127,11 +210,21 @@ static int get_description(app_t *app, custom_handler_conf_t *c, const json_t *d
             return bad(err, errlen, sec, field, "a string", a);
         }
     }
-    if (args && json_array_size(args)) {
-        c->arguments = app__xcalloc(json_array_size(args), sizeof *c->arguments);
-        json_array_foreach(args, i, a)
-            c->arguments[c->narguments++] = app_expand_settings(app, json_string_value(a));
+    /* As Azure's host: the arguments joined into one command line, which
+     * the process start splits again into words. */
+    size_t n = json_array_size(args), bound = 0;
+    char **expanded = n ? app__xcalloc(n, sizeof *expanded) : NULL;
+    json_array_foreach(args, i, a) {
+        expanded[i] = expand_argument(app, json_string_value(a));
+        bound += strlen(expanded[i]) / 2 + 1;
     }
+    if (bound)
+        c->arguments = app__xcalloc(bound, sizeof *c->arguments);
+    for (i = 0; i < n; i++) {
+        add_words(c, expanded[i]);
+        free(expanded[i]);
+    }
+    free(expanded);
     return 0;
 }
 

@@ -463,8 +463,8 @@ def test_proxying_is_a_synonym_of_forwarding(make_app, start_host):
 def test_percent_expansion_environment_and_working_directory(make_app, start_host):
     desc = {"defaultExecutablePath": "%NODE_NAME%",
             "arguments": ["%SCRIPT%", "%UNKNOWN_X%", "--port=%FUNCTIONS_CUSTOMHANDLER_PORT%",
-                          "%FUNCTIONS_HTTPWORKER_ID%"],
-            "workingDirectory": "%SUBDIR%"}
+                          "%FUNCTIONS_HTTPWORKER_ID%", "-m  two-words", '"one word" x\\"y'],
+            "workingDirectory": "%SUBDIR%", "defaultWorkerPath": "extra.txt"}
     app = make(make_app, host=custom_host(description=desc),
                values={"NODE_NAME": NODE, "SCRIPT": "server.js", "SUBDIR": "handler",
                        "GREETING": "hello from settings"},
@@ -474,9 +474,13 @@ def test_percent_expansion_environment_and_working_directory(make_app, start_hos
     got = h.get("/api/env").json()
     assert got["cwd"] == os.path.join(app, "handler")
     env = got["env"]
-    # The handler's own variables, as in Azure's docs example, once its port is known.
-    rest = ["%UNKNOWN_X%", "--port=" + env["FUNCTIONS_CUSTOMHANDLER_PORT"],
-            env["FUNCTIONS_HTTPWORKER_ID"]]
+    # As Azure's host: a name that is not set is removed (with a warning);
+    # the handler's own variables, as in Azure's docs example, once its port
+    # is known; the arguments joined into a command line and split again.
+    rest = ["--port=" + env["FUNCTIONS_CUSTOMHANDLER_PORT"], env["FUNCTIONS_HTTPWORKER_ID"],
+            "-m", "two-words", "one word", 'x"y',
+            os.path.join(app, "handler", "extra.txt")]  # relative to the working directory
+    assert log_has(h, "Environment variable:%UNKNOWN_X% is not set")
     assert got["argv"][1:] == [os.path.join(app, "handler", "server.js")] + rest or \
         got["argv"][1:] == ["server.js"] + rest, got["argv"]
     assert env["GREETING"] == "hello from settings"
