@@ -302,7 +302,12 @@ int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const c
     const http_request_t *r = inv->req;
     if (!r)
         return lambda_event_raw(out, inv);
-    const char *path = stratus_req_path(inv);
+    /* As REST APIs deliver it: still percent-encoded (a decoded '?' or '#'
+     * would break the adapters that rebuild a URL from it); the path
+     * parameters are decoded. */
+    char *path = strndup(r->path.p ? r->path.p : "", r->path.n);
+    if (!path)
+        return -1;
     size_t start = out->len;
     int rc = buf_lit(out, "{\"resource\":");
     size_t res_at = out->len;
@@ -320,12 +325,15 @@ int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const c
         /* The resource is copied into the context from where it was
          * written (the buffer may move meanwhile, so by offset). */
         char *res = malloc(res_len);
-        if (!res)
+        if (!res) {
+            free(path);
             return -1;
+        }
         memcpy(res, out->p + res_at, res_len);
         rc |= put_context(out, inv, res, res_len, path, now_ms);
         free(res);
     }
+    free(path);
     rc |= rc ? -1 : put_body(out, inv);
     rc |= buf_putc(out, '}');
     if (rc) {

@@ -329,7 +329,8 @@ def test_header_grouping_and_greedy_resource(main):
     ev = json.loads(body)["event"]
     assert ev["resource"] == "/api/files/{path+}"
     assert ev["pathParameters"] == {"path": "a/b c.txt"}
-    assert ev["path"] == "/api/files/a/b c.txt"
+    assert ev["path"] == "/api/files/a/b%20c.txt"  # as REST APIs: still percent-encoded
+    assert ev["requestContext"]["path"] == ev["path"]
     assert ev["headers"]["X-Dup"] == "2"  # the last value
     assert ev["multiValueHeaders"]["X-Dup"] == ["1", "2"]
     assert "x-dup" not in ev["headers"]
