@@ -98,7 +98,7 @@ TEST(event_fields)
     json_t *ev = build(&f, "items/{id:int:min(1)}/{*rest}/{opt?}");
     CHECK(ev != NULL);
     CHECK_STR(str(ev, "resource"), "/api/items/{id}/{rest+}/{opt}");
-    CHECK_STR(str(ev, "path"), "/api/items/42/x/y");
+    CHECK_STR(str(ev, "path"), "/api/items/42/x%2Fy"); /* as REST APIs: still encoded */
     CHECK_STR(str(ev, "httpMethod"), "PUT");
     CHECK_STR(str(ev, "headers.X-Dup"), "second");
     CHECK(json_object_get(json_object_get(ev, "headers"), "x-dup") == NULL);
@@ -119,6 +119,7 @@ TEST(event_fields)
     CHECK_STR(str(ev, "requestContext.requestId"), ID);
     CHECK_STR(str(ev, "requestContext.stage"), "$default");
     CHECK_STR(str(ev, "requestContext.resourcePath"), "/api/items/{id}/{rest+}/{opt}");
+    CHECK_STR(str(ev, "requestContext.path"), "/api/items/42/x%2Fy");
     CHECK_STR(str(ev, "requestContext.requestTime"), "14/Nov/2023:22:13:20 +0000");
     CHECK_INT(json_integer_value(json_object_get(json_object_get(ev, "requestContext"),
                                                  "requestTimeEpoch")),
