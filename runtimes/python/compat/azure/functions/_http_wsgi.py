@@ -1,174 +1,139 @@
-"""WSGI adapter of the azure.functions stand-in: WsgiMiddleware runs a WSGI
-application (Flask, Django, ...) behind an HTTP-triggered function, with
-the environ Azure's builds (PEP 3333 keys, HTTP_* headers, the
-azure_functions.* context entries) and its error rules: output on
-wsgi.errors or a 5xx status fails the invocation.
-
-    import azure.functions as func
-    from .app import app
+"""func.WsgiMiddleware: a WSGI application (Flask, Django, ...) behind an
+HTTP-triggered function of the v1 model, as with Azure's library:
 
     main = func.WsgiMiddleware(app.wsgi_app).main
-    # or: def main(req, context): return func.WsgiMiddleware(app).handle(req, context)
-"""
+    # or, inside main: return func.WsgiMiddleware(app).handle(req, context)
+
+The environ has what PEP 3333 asks for, every request header as an HTTP_*
+key, and the invocation's context under azure_functions.* keys. As in
+Azure, an answer of 500 or more, or anything the application wrote on
+wsgi.errors, fails the invocation (the function raises).
+
+The helpers here (the request's parts, the context entries, the response)
+serve _http_asgi.py too."""
 import io
-import logging
-from urllib.parse import unquote_to_bytes, urlparse
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from ._http import HttpResponse
 
-
-def _latin1(s):
-    """A str as WSGI wants it: its UTF-8 bytes, one character per byte."""
-    return s.encode("utf-8").decode("latin-1")
-
-
-class WsgiRequest:
-    """The parts of a func.HttpRequest (and Context) that make a WSGI
-    environ; AsgiRequest builds an ASGI scope from the same parts."""
-
-    _environ_cache = None
-
-    def __init__(self, func_req, func_ctx=None):
-        url = urlparse(func_req.url)
-        body = func_req.get_body() or b""
-        self._body = body
-        self._lowercased_headers = {k.lower(): v for k, v in func_req.headers.items()}
-        self.request_method = getattr(func_req, "method", None)
-        self.script_name = ""
-        self.path_info = unquote_to_bytes(url.path).decode("latin-1")
-        self.query_string = url.query
-        self.content_type = self._lowercased_headers.get("content-type")
-        self.content_length = str(len(body))
-        self.server_name = url.hostname
-        self.server_port = str(self._get_port(url, self._lowercased_headers))
-        self.server_protocol = "HTTP/1.1"
-        self._http_environ = {"HTTP_" + k.upper().replace("-", "_"): v
-                              for k, v in func_req.headers.items()}
-        self.wsgi_url_scheme = url.scheme
-        self.af_function_directory = getattr(func_ctx, "function_directory", None)
-        self.af_function_name = getattr(func_ctx, "function_name", None)
-        self.af_invocation_id = getattr(func_ctx, "invocation_id", None)
-        self.af_thread_local_storage = getattr(func_ctx, "thread_local_storage", None)
-        self.af_trace_context = getattr(func_ctx, "trace_context", None)
-        self.af_retry_context = getattr(func_ctx, "retry_context", None)
-
-    @staticmethod
-    def _get_port(url, headers):
-        if headers.get("x-forwarded-port"):
-            return int(headers["x-forwarded-port"])
-        if url.port:
-            return int(url.port)
-        return 443 if url.scheme == "https" else 80
-
-    def to_environ(self, errors_buffer):
-        """The WSGI environ (made once), None values left out."""
-        if self._environ_cache is not None:
-            return self._environ_cache
-        environ = {
-            "REQUEST_METHOD": self.request_method,
-            "SCRIPT_NAME": self.script_name,
-            "PATH_INFO": self.path_info,
-            "QUERY_STRING": self.query_string,
-            "CONTENT_TYPE": self.content_type,
-            "CONTENT_LENGTH": self.content_length,
-            "SERVER_NAME": self.server_name,
-            "SERVER_PORT": self.server_port,
-            "SERVER_PROTOCOL": self.server_protocol,
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": self.wsgi_url_scheme,
-            "wsgi.input": io.BytesIO(self._body),
-            "wsgi.errors": errors_buffer,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "azure_functions.function_directory": self.af_function_directory,
-            "azure_functions.function_name": self.af_function_name,
-            "azure_functions.invocation_id": self.af_invocation_id,
-            "azure_functions.trace_context": self.af_trace_context,
-            "azure_functions.retry_context": self.af_retry_context,
-        }
-        environ.update(self._http_environ)
-        self._environ_cache = {k: _latin1(v) if isinstance(v, str) else v
-                               for k, v in environ.items() if v is not None}
-        return self._environ_cache
+# Context attributes passed to the application, as azure_functions.<name>.
+CONTEXT_NAMES = ("function_directory", "function_name", "invocation_id", "trace_context",
+                 "retry_context")
 
 
-def _func_response(status_code, headers, body):
-    """An HttpResponse from a framework's status, [(name, value)] and body;
-    as Azure's, mimetype from Content-Type and charset from
-    Content-Encoding."""
-    low = {k.lower(): v for k, v in headers}
-    return HttpResponse(body=body, status_code=status_code, headers=list(headers),
-                        mimetype=low.get("content-type"), charset=low.get("content-encoding"))
+def wsgi_text(text):
+    """text as WSGI carries it: each byte of its UTF-8 form one character."""
+    return text.encode("utf-8").decode("latin-1")
 
 
-class WsgiResponse:
-    """What a WSGI application answered: status, headers, body."""
+class RequestParts:
+    """What the adapters read off a func.HttpRequest."""
+    __slots__ = ("method", "url", "headers", "body", "port")
 
-    def __init__(self):
-        self._status = ""
-        self._status_code = 0
-        self._headers = []
-        self._buffer = []
+    def __init__(self, req):
+        self.method = req.method
+        self.url = urlsplit(req.url)
+        self.headers = list(req.headers.items())
+        self.body = req.get_body() or b""
+        low = {k.lower(): v for k, v in self.headers}
+        if low.get("x-forwarded-port", "").isdigit():
+            self.port = int(low["x-forwarded-port"])
+        else:
+            self.port = self.url.port or (443 if self.url.scheme == "https" else 80)
 
-    @classmethod
-    def from_app(cls, app, environ):
-        res = cls()
-        result = app(environ, res._start_response)
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+
+def context_entries(context, names=CONTEXT_NAMES):
+    """{"azure_functions.<name>": value} for the context's known values."""
+    out = {}
+    for name in names:
+        value = getattr(context, name, None)
+        if value is not None:
+            out["azure_functions." + name] = value
+    return out
+
+
+def to_http_response(status, headers, body):
+    """A func.HttpResponse of an application's answer: every header kept
+    (two Set-Cookie stay two), the mimetype from Content-Type and the
+    charset from Content-Encoding, as Azure's adapters set them."""
+    mimetype = charset = None
+    for k, v in headers:
+        if k.lower() == "content-type":
+            mimetype = v
+        elif k.lower() == "content-encoding":
+            charset = v
+    return HttpResponse(body=body, status_code=status, headers=list(headers),
+                        mimetype=mimetype, charset=charset)
+
+
+def make_environ(parts, context, errors):
+    environ = {
+        "REQUEST_METHOD": parts.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": unquote_to_bytes(parts.url.path).decode("latin-1"),
+        "QUERY_STRING": wsgi_text(parts.url.query),
+        "SERVER_NAME": wsgi_text(parts.url.hostname or "localhost"),
+        "SERVER_PORT": str(parts.port),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_LENGTH": str(len(parts.body)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.url.scheme or "http",
+        "wsgi.input": io.BytesIO(parts.body),
+        "wsgi.errors": errors,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    content_type = parts.header("content-type")
+    if content_type is not None:
+        environ["CONTENT_TYPE"] = wsgi_text(content_type)
+    for name, value in parts.headers:
+        environ["HTTP_" + name.upper().replace("-", "_")] = wsgi_text(value)
+    environ.update(context_entries(context))
+    return environ
+
+
+class WsgiMiddleware:
+    """Runs a WSGI application for each request of an HTTP function."""
+
+    def __init__(self, app):
+        self._app = app
+        self.main = self.handle
+
+    def handle(self, req, context=None):
+        """The application's answer to req, as a func.HttpResponse."""
+        errors = io.StringIO()
+        environ = make_environ(RequestParts(req), context, errors)
+        answer = {}
+        chunks = []
+
+        def start_response(status, headers, exc_info=None):
+            if exc_info is not None and answer:
+                raise exc_info[1].with_traceback(exc_info[2])
+            answer["status"] = int(str(status).split(" ", 1)[0])
+            answer["headers"] = [(str(k), str(v)) for k, v in headers]
+            return chunks.append  # PEP 3333's write()
+
+        result = self._app(environ, start_response)
         try:
-            res._buffer = [chunk or b"" for chunk in result]
+            for chunk in result:
+                if chunk:
+                    chunks.append(chunk)
         finally:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        return res
-
-    def _start_response(self, status, response_headers, exc_info=None):
-        if exc_info and self._status:
-            raise exc_info[1].with_traceback(exc_info[2])
-        self._status = status
-        self._headers = [(str(k), str(v)) for k, v in response_headers]
-        self._status_code = int(status.split(" ", 1)[0])
-        return self._buffer.append       # the legacy write() callable
-
-    def to_func_response(self):
-        return _func_response(self._status_code, self._headers, b"".join(self._buffer))
-
-
-class WsgiMiddleware:
-    """Adapts a WSGI application to an HTTP-triggered function: use
-    `main = func.WsgiMiddleware(app).main`, or return
-    `func.WsgiMiddleware(app).handle(req, context)` from main."""
-
-    _logger = logging.getLogger("azure.functions.WsgiMiddleware")
-    _usage_reported = False
-
-    def __init__(self, app):
-        if not WsgiMiddleware._usage_reported:
-            self._logger.debug("Instantiating Azure Functions WSGI middleware.")
-            WsgiMiddleware._usage_reported = True
-        self._app = app
-        self._wsgi_error_buffer = io.StringIO()
-        self.main = self._handle
-
-    def handle(self, req, context=None):
-        """Run the WSGI application for req; returns a func.HttpResponse."""
-        return self._handle(req, context)
-
-    def _handle(self, req, context=None):
-        environ = WsgiRequest(req, context).to_environ(self._wsgi_error_buffer)
-        response = WsgiResponse.from_app(self._app, environ)
-        self._handle_errors(response)
-        return response.to_func_response()
-
-    def _handle_errors(self, response):
-        # As in Azure: what the application wrote on wsgi.errors, or a 5xx
-        # answer, fails the invocation.
-        if self._wsgi_error_buffer.tell() > 0:
-            self._wsgi_error_buffer.seek(0)
-            message = self._wsgi_error_buffer.read()
-            self._wsgi_error_buffer.seek(0)
-            self._wsgi_error_buffer.truncate()
-            raise Exception(message)
-        if response._status_code >= 500:
-            raise Exception(b"".join(response._buffer))
+        body = b"".join(chunks)
+        if errors.tell():
+            raise Exception(errors.getvalue())
+        if "status" not in answer:
+            raise Exception("the WSGI application returned without calling start_response")
+        if answer["status"] >= 500:
+            raise Exception(body)
+        return to_http_response(answer["status"], answer["headers"], body)
