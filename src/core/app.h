@@ -177,6 +177,12 @@ const char *app_setting(const app_t *app, const char *name);
  * lone percent signs stay as written. The caller frees the result. */
 char *app_expand_settings(const app_t *app, const char *s);
 
+/* The variables a custom handler process gets only when it starts, in
+ * this order: its port (current and legacy name), its number (the same).
+ * In host.json arguments, %NAME% of these is kept for that start. */
+#define APP_CUSTOM_HANDLER_VARS 4
+extern const char *const app_custom_handler_vars[APP_CUSTOM_HANDLER_VARS];
+
 /* Export local.settings.json Values into the process environment, without
  * replacing variables that are already set. */
 void app_export_settings(const app_t *app);

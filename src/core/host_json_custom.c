@@ -59,14 +59,17 @@ char *app_expand_settings(const app_t *app, const char *s)
 
 /* The names the handler's process gets only when it starts (its port and
  * number): custom_proc.c puts them in its arguments then. */
+const char *const app_custom_handler_vars[APP_CUSTOM_HANDLER_VARS] = {
+    "FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT",
+    "FUNCTIONS_CUSTOMHANDLER_WORKER_ID", "FUNCTIONS_HTTPWORKER_ID"};
+
 static int handler_own(const char *name, size_t len)
 {
-    static const char *const own[] = {"FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT",
-                                      "FUNCTIONS_CUSTOMHANDLER_WORKER_ID",
-                                      "FUNCTIONS_HTTPWORKER_ID"};
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-        if (strlen(own[i]) == len && !strncasecmp(own[i], name, len))
+    for (size_t i = 0; i < APP_CUSTOM_HANDLER_VARS; i++) {
+        const char *own = app_custom_handler_vars[i];
+        if (strlen(own) == len && !strncasecmp(own, name, len))
             return 1;
+    }
     return 0;
 }
 

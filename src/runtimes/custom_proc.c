@@ -62,10 +62,10 @@ static char **proc_env(ch_proc_t *p, size_t *added)
     snprintf(port, sizeof port, "%d", p->port);
     snprintf(seq, sizeof seq, "%d", p->seq);
     const char *set[][2] = {
-        {"FUNCTIONS_CUSTOMHANDLER_PORT", port},
-        {"FUNCTIONS_HTTPWORKER_PORT", port},
-        {"FUNCTIONS_CUSTOMHANDLER_WORKER_ID", seq},
-        {"FUNCTIONS_HTTPWORKER_ID", seq},
+        {app_custom_handler_vars[0], port},
+        {app_custom_handler_vars[1], port},
+        {app_custom_handler_vars[2], seq},
+        {app_custom_handler_vars[3], seq},
         {"AzureWebJobsScriptRoot", p->ca->app->root},
     };
     *added = sizeof set / sizeof set[0];
@@ -269,22 +269,21 @@ static char *proc_arg(const ch_proc_t *p, const char *arg)
     char port[16], seq[16];
     snprintf(port, sizeof port, "%d", p->port);
     snprintf(seq, sizeof seq, "%d", p->seq);
-    static const char *const names[] = {"%FUNCTIONS_CUSTOMHANDLER_PORT%",
-                                        "%FUNCTIONS_HTTPWORKER_PORT%",
-                                        "%FUNCTIONS_CUSTOMHANDLER_WORKER_ID%",
-                                        "%FUNCTIONS_HTTPWORKER_ID%"};
-    const char *values[] = {port, port, seq, seq};
+    const char *values[APP_CUSTOM_HANDLER_VARS] = {port, port, seq, seq};
     buf_t b;
     buf_init(&b, 64 * 1024);
     int hit = 0;
     for (const char *at = arg; *at;) {
-        size_t k = 0;
-        for (; k < 4; k++)
-            if (!strncasecmp(at, names[k], strlen(names[k])))
-                break;
-        if (k < 4) {
+        size_t k = 0, n = 0;
+        if (*at == '%')
+            for (; k < APP_CUSTOM_HANDLER_VARS; k++) {
+                n = strlen(app_custom_handler_vars[k]);
+                if (!strncasecmp(at + 1, app_custom_handler_vars[k], n) && at[1 + n] == '%')
+                    break;
+            }
+        if (*at == '%' && k < APP_CUSTOM_HANDLER_VARS) {
             buf_puts(&b, values[k]);
-            at += strlen(names[k]);
+            at += n + 2;
             hit = 1;
         } else {
             buf_putc(&b, *at++);
