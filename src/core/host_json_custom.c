@@ -202,15 +202,28 @@ static int get_description(app_t *app, custom_handler_conf_t *c, const json_t *d
         c->worker_path = app__path_join(c->working_dir ? c->working_dir : app->root, worker);
     free(worker);
 
-    json_t *args = app__get(d, "arguments"), *a;
+    json_t *args = app__get(d, "arguments"), *a, *parsed = NULL;
     size_t i;
+    /* As Azure: a string (what an AzureFunctionsJobHost__ setting gives)
+     * holding a JSON list of strings is that list. */
+    if (json_is_string(args)) {
+        parsed = json_loads(json_string_value(args), JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_array(parsed)) {
+            json_decref(parsed);
+            return bad(err, errlen, sec, "description.arguments",
+                       "a list of strings (or a string holding a JSON list of strings)", args);
+        }
+        args = parsed;
+    }
     if (args && !json_is_array(args))
         return bad(err, errlen, sec, "description.arguments", "a list of strings", args);
     json_array_foreach(args, i, a) {
         if (!json_is_string(a)) {
             char field[64];
             snprintf(field, sizeof field, "description.arguments[%zu]", i);
-            return bad(err, errlen, sec, field, "a string", a);
+            bad(err, errlen, sec, field, "a string", a);
+            json_decref(parsed);
+            return -1;
         }
     }
     /* As Azure's host: the arguments joined into one command line, which
@@ -228,6 +241,7 @@ static int get_description(app_t *app, custom_handler_conf_t *c, const json_t *d
         free(expanded[i]);
     }
     free(expanded);
+    json_decref(parsed);
     return 0;
 }
 
@@ -263,9 +277,16 @@ int app__custom_handler_settings(app_t *app, char *err, size_t errlen)
     }
 
     json_t *sec = app__get(app->host_json, "customHandler");
+    json_t *legacy = app__get(app->host_json, "httpWorker");
     c->section = "customHandler";
+    if (sec && legacy) {
+        snprintf(err, errlen,
+                 "host.json: sections 'httpWorker' and 'customHandler' cannot both be given "
+                 "(as in Azure Functions); keep 'customHandler', the current name");
+        return -1;
+    }
     if (!sec) {
-        sec = app__get(app->host_json, "httpWorker");
+        sec = legacy;
         c->section = "httpWorker";
     }
     if (!sec) {

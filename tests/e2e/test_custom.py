@@ -446,11 +446,13 @@ def test_http_worker_legacy_section(make_app, start_host):
     assert log_has(h, "host.json httpWorker")
 
 
-def test_custom_handler_wins_over_http_worker(make_app, start_host):
-    host = custom_host()
-    host["httpWorker"] = {"description": {"defaultExecutablePath": "does-not-exist"}}
-    h = start_host(make(make_app, host=host))
-    assert h.get("/api/echo").status == 200
+def test_arguments_from_a_setting_holding_a_json_list(make_app, start_host):
+    # What an AzureFunctionsJobHost__ setting gives is a string; Azure reads
+    # a JSON list from it.
+    host = custom_host(description={"defaultExecutablePath": NODE, "arguments": ["nope.js"]})
+    values = {"AzureFunctionsJobHost__customHandler__description__arguments": '["server.js"]'}
+    h = start_host(make(make_app, host=host, values=values))
+    assert h.get("/api/echo").json()["url"] == "/api/echo"
 
 
 def test_proxying_is_a_synonym_of_forwarding(make_app, start_host):
@@ -517,6 +519,8 @@ def test_relative_executable_in_app_and_default_worker_path(make_app, start_host
      "host.json: field 'customHandler.description.defaultExecutablePath' is required"),
     (custom_host(description={"defaultExecutablePath": "node", "arguments": "server.js"}),
      "host.json: field 'customHandler.description.arguments': expected a list of strings"),
+    (dict(custom_host(), httpWorker={"description": {"defaultExecutablePath": "node"}}),
+     "host.json: sections 'httpWorker' and 'customHandler' cannot both be given"),
     (custom_host(description={"defaultExecutablePath": 42}),
      "host.json: field 'customHandler.description.defaultExecutablePath': expected a string"),
     (custom_host(description={"defaultExecutablePath": "node", "workingDirectory": "nope"}),

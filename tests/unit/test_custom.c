@@ -123,13 +123,28 @@ TEST(config_defaults_and_legacy_section)
     }
     rmapp(root);
 
-    /* customHandler wins over httpWorker; none at all is not an error here. */
+    /* Both names at once is an error, as in Azure; none at all is not an
+     * error here. */
     app = load("{\"version\": \"2.0\", \"httpWorker\": {\"description\": {"
                "\"defaultExecutablePath\": \"old\"}}, \"customHandler\": {\"description\": {"
                "\"defaultExecutablePath\": \"new\"}}}",
                NULL, &root, err, sizeof err);
-    CHECK(app && !strcmp(app->custom_handler.executable, "new"));
-    CHECK(app && app->custom_handler.forward_http == 0);
+    CHECK(app == NULL);
+    CHECK_CONTAINS(err, "sections 'httpWorker' and 'customHandler' cannot both be given");
+    app_free(app);
+    rmapp(root);
+    /* A string holding a JSON list, as an AzureFunctionsJobHost__ setting
+     * gives it, is that list. */
+    app = load("{\"version\": \"2.0\", \"customHandler\": {\"description\": {"
+               "\"defaultExecutablePath\": \"node\", \"arguments\": "
+               "\"[\\\"server.js\\\", \\\"--flag x\\\"]\"}}}",
+               NULL, &root, err, sizeof err);
+    CHECK(app != NULL);
+    if (app) {
+        CHECK_INT(app->custom_handler.narguments, 3);
+        CHECK_STR(app->custom_handler.arguments[0], "server.js");
+        CHECK_STR(app->custom_handler.arguments[2], "x");
+    }
     app_free(app);
     rmapp(root);
     app = load("{\"version\": \"2.0\"}", NULL, &root, err, sizeof err);
@@ -150,6 +165,13 @@ TEST(config_errors_name_the_field)
          "host.json: field 'customHandler.description': expected an object, got an array"},
         {"{\"version\": \"2.0\", \"customHandler\": {\"description\": {\"arguments\": [1]}}}",
          "host.json: field 'customHandler.description.arguments[0]': expected a string, got 1"},
+        {"{\"version\": \"2.0\", \"customHandler\": {\"description\": {\"arguments\": "
+         "\"[1]\"}}}",
+         "host.json: field 'customHandler.description.arguments[0]': expected a string, got 1"},
+        {"{\"version\": \"2.0\", \"customHandler\": {\"description\": {\"arguments\": "
+         "\"server.js\"}}}",
+         "host.json: field 'customHandler.description.arguments': expected a list of strings (or "
+         "a string holding a JSON list of strings), got 'server.js'"},
         {"{\"version\": \"2.0\", \"customHandler\": {\"description\": {\"workingDirectory\": "
          "true}}}",
          "host.json: field 'customHandler.description.workingDirectory': expected a string, got "
