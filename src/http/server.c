@@ -757,21 +757,54 @@ static void conn_flush(http_conn_t *c)
         read_start(c);
 }
 
+/* The errorType of a JSON error document, in AWS's words. */
+static const char *aws_error_type(int status)
+{
+    switch (status) {
+    case 408: return "RequestTimeout";
+    case 413: return "RequestEntityTooLarge";
+    case 414: return "RequestURITooLong";
+    case 431: return "RequestHeaderFieldsTooLarge";
+    case 503: return "ServiceUnavailable";
+    default: return status >= 500 ? "ServiceException" : "InvalidRequest";
+    }
+}
+
 static void conn_error(http_conn_t *c, int status, const char *reason)
 {
     if (!reason)
         reason = http_status_text(status);
-    char body[160];
-    int n = snprintf(body, sizeof body, "%d %s: %s\n", status, http_status_text(status), reason);
+    char body[256];
+    int n;
+    static const http_header_t ct_text = {{"Content-Type", 12},
+                                          {"text/plain; charset=utf-8", 25}};
+    static const http_header_t ct_json = {{"Content-Type", 12}, {"application/json", 16}};
+    const http_header_t *ct = &ct_text;
+    if (c->server->cfg.json_errors) {
+        /* The reasons are short ASCII texts of the server and the parser;
+         * anything in them that JSON would need escaped becomes '?'. */
+        char safe[128];
+        size_t i = 0;
+        for (; reason[i] && i < sizeof safe - 1; i++)
+            safe[i] = reason[i] == '"' || reason[i] == '\\' || (unsigned char)reason[i] < 0x20 ||
+                              (unsigned char)reason[i] >= 0x7f
+                          ? '?'
+                          : reason[i];
+        safe[i] = '\0';
+        n = snprintf(body, sizeof body, "{\"errorMessage\":\"%d %s: %s\",\"errorType\":\"%s\"}",
+                     status, http_status_text(status), safe, aws_error_type(status));
+        ct = &ct_json;
+    } else {
+        n = snprintf(body, sizeof body, "%d %s: %s\n", status, http_status_text(status), reason);
+    }
     if (n < 0 || (size_t)n >= sizeof body)
         n = (int)strlen(body);
-    static const http_header_t ct = {{"Content-Type", 12}, {"text/plain; charset=utf-8", 25}};
     c->is_head = 0;
     if (status == 413 && c->head_done && c->server->refused && c->req.method_name)
         c->server->refused(c->server, sv_cstr(c->req.method_name),
                            sv_make(c->url.p ? c->url.p : "", c->url.len), status,
                            c->server->handler_data);
-    write_response_head(&c->out, status, (size_t)n, 0, &ct, 1, 0);
+    write_response_head(&c->out, status, (size_t)n, 0, ct, 1, 0);
     buf_append(&c->out, body, (size_t)n);
     c->close_after = 1;
     c->in_request = 0;

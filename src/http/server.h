@@ -73,6 +73,8 @@ typedef struct http_server_config {
     uint64_t header_timeout_ms;  /* 408 when a request's head or body stalls */
     uint64_t keepalive_timeout_ms; /* idle connections are closed after it */
     size_t max_connections;      /* 503 beyond */
+    int json_errors;             /* the server's own error answers as AWS's JSON
+                                  * {"errorMessage", "errorType"} (else text) */
 } http_server_config_t;
 
 struct http_server {

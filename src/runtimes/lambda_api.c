@@ -228,6 +228,7 @@ int lambda__api_open(lambda_proc_t *p, char *err, size_t errlen)
         .header_timeout_ms = 30000,
         .keepalive_timeout_ms = 15 * 60 * 1000,
         .max_connections = (size_t)rt->concurrency * 2 + 16,
+        .json_errors = 1,
     };
     int rc = http_server_init(&p->api, rt->loop, &cfg, api_handle, p);
     if (rc != 0) {

@@ -120,7 +120,7 @@ def handle(event, headers, conn):
     if MODE == "probe":
         if q.get("big"):
             s, h, d = call("POST", "/invocation/%s/response" % rid, b"x" * (7 * 1024 * 1024))
-            probe_state["big"] = s
+            probe_state["big"] = [s, h.get("Content-Type"), json.loads(d).get("errorType")]
             return None, None
         if q.get("report"):
             return "response", json.dumps({"statusCode": 200,
@@ -436,7 +436,7 @@ def test_response_over_6mb_is_413_and_fails_the_invocation(main):
     assert r.status == 502, r.text
     assert "larger than 6291456 bytes" in r.text
     r = main.get("/api/probe?report=1")
-    assert json.loads(r.body) == {"big": 413}
+    assert json.loads(r.body) == {"big": [413, "application/json", "RequestEntityTooLarge"]}
 
 
 def test_init_error_and_failed_starts_are_load_errors(main):
