@@ -113,7 +113,9 @@ const char *stratus_req_body(stratus_ctx *ctx, size_t *len);
  * 200..599 (interim 1xx codes are not final answers). */
 int stratus_res_status(stratus_ctx *ctx, int status);
 
-/* Add a response header. Names and values with CR or LF are refused (-1).
+/* Add a response header. A name that is not an RFC 9110 token (letters,
+ * digits and !#$%&'*+-.^_`|~) or a value with a control character other
+ * than HTAB is refused (-1).
  * Content-Length, Transfer-Encoding, Connection and Date are managed by the
  * host and are ignored here. */
 int stratus_res_header(stratus_ctx *ctx, const char *name, const char *value);

@@ -181,6 +181,12 @@ class Invocation {
   }
 
   fail(err) {
+    if (this.finished) {
+      // The answer has gone (context.done, context.res.send): the failure
+      // is not lost for that.
+      if (!this.cancelled) this.log(LEVEL.error, ['The function failed after it had completed: ' + errorText(err)]);
+      return;
+    }
     this.finish(err === undefined || err === null
       ? new Error('the function failed with ' + String(err)) : err, undefined, true);
   }
@@ -188,6 +194,10 @@ class Invocation {
   resolved(value) {
     if (!this.finished) this.finish(null, value, false);
     else if (this.doneCalled) this.done(null);
+    else if (value !== undefined && !this.cancelled) {
+      this.log(LEVEL.warning, ['The function returned a value after context.res.send() or end() ' +
+        'had sent its response; the value is ignored']);
+    }
   }
 
   finish(err, value, failed) {

@@ -9,15 +9,33 @@ const { parsed } = require('./bindings');
 
 // ---- the request ----
 
+// o[k] = v, also for k "__proto__" (an own property, not the prototype).
+function put(o, k, v) {
+  if (k === '__proto__') {
+    Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  } else {
+    o[k] = v;
+  }
+}
+
+// o[k] when o has it itself.
+function own(o, k) {
+  return o && Object.hasOwn(o, k) ? o[k] : undefined;
+}
+
+// Names a request chooses ("constructor", "toString", ...) are own
+// properties: what Object.prototype has is not an earlier value.
+function merge(o, k, v) {
+  put(o, k, Object.hasOwn(o, k) ? o[k] + ',' + v : v);
+}
+
 // Header pairs from the invoke frame -> {lower-case name: value}; repeated
 // headers are joined with commas.
 function headerObject(pairs) {
   const h = {};
   if (!pairs) return h;
   for (let i = 0; i < pairs.length; i++) {
-    const k = pairs[i][0].toLowerCase();
-    const v = pairs[i][1] === null ? '' : pairs[i][1];
-    h[k] = h[k] === undefined ? v : h[k] + ',' + v;
+    merge(h, pairs[i][0].toLowerCase(), pairs[i][1] === null ? '' : pairs[i][1]);
   }
   return h;
 }
@@ -29,18 +47,18 @@ function queryObject(qs) {
   if (!qs) return q;
   let empty = false;
   for (const [k, v] of new URLSearchParams(qs)) {
-    q[k] = q[k] === undefined ? v : q[k] + ',' + v;
+    merge(q, k, v);
     if (v === '') empty = true;
   }
-  if (empty) for (const k in q) if (q[k] === '') delete q[k];
+  if (empty) for (const k of Object.keys(q)) if (q[k] === '') delete q[k];
   return q;
 }
 
 function paramObject(params) {
   const p = {};
   if (!params) return p;
-  for (const k in params) {
-    if (params[k] !== null && params[k] !== undefined) p[k] = params[k];
+  for (const k of Object.keys(params)) {
+    if (params[k] !== null && params[k] !== undefined) put(p, k, params[k]);
   }
   return p;
 }
@@ -176,7 +194,7 @@ class Request {
 
   // A request header by name, any case.
   get(field) {
-    return this.headers[String(field).toLowerCase()];
+    return own(this.headers, String(field).toLowerCase());
   }
 
   // The body of an application/x-www-form-urlencoded or multipart/form-data
@@ -232,7 +250,7 @@ class Response {
   }
 
   setHeader(field, value) {
-    this.headers[String(field).toLowerCase()] = value;
+    put(this.headers, String(field).toLowerCase(), value);
     return this;
   }
 
@@ -245,7 +263,7 @@ class Response {
   }
 
   getHeader(field) {
-    return this.headers[String(field).toLowerCase()];
+    return own(this.headers, String(field).toLowerCase());
   }
 
   get(field) {
@@ -304,20 +322,60 @@ function statusOf(v) {
   return n;
 }
 
+// RFC 9110 token characters: what a cookie name may hold.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+// A cookie value escaped as Azure's host does it (.NET's
+// Uri.EscapeDataString): all but A-Z a-z 0-9 - _ . ~ as %XX of UTF-8.
+function escapeCookieValue(v) {
+  const s = String(v).replace(LONE_SURROGATE, '\ufffd');
+  return encodeURIComponent(s).replace(/[!'()*]/g,
+    (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase());
+}
+
+// A Domain or Path attribute: text that cannot end the attribute early.
+function cookieAttr(c, field) {
+  const v = String(c[field]);
+  if (/[\x00-\x1f\x7f;]/.test(v)) {
+    throw new TypeError(`cookie '${c.name}': ${field} must not hold ';' or control characters`);
+  }
+  return v;
+}
+
 function cookieHeader(c) {
   if (!c || typeof c !== 'object' || !c.name) {
     throw new TypeError('a cookie of the HTTP response needs at least a name and a value');
   }
-  let s = c.name + '=' + (c.value === undefined ? '' : c.value);
-  if (c.domain) s += '; Domain=' + c.domain;
-  if (c.path) s += '; Path=' + c.path;
-  if (c.expires !== undefined && c.expires !== null) {
-    s += '; Expires=' + (c.expires instanceof Date ? c.expires : new Date(c.expires)).toUTCString();
+  const name = String(c.name);
+  if (!TOKEN.test(name)) {
+    throw new TypeError(`the cookie name '${name}' is not a token (letters, digits and ` +
+      "!#$%&'*+-.^_`|~ only)");
   }
-  if (c.maxAge !== undefined && c.maxAge !== null) s += '; Max-Age=' + Math.trunc(Number(c.maxAge));
+  let s = name + '=' + (c.value === undefined || c.value === null ? '' : escapeCookieValue(c.value));
+  if (c.domain) s += '; Domain=' + cookieAttr(c, 'domain');
+  if (c.path) s += '; Path=' + cookieAttr(c, 'path');
+  if (c.expires !== undefined && c.expires !== null) {
+    const d = c.expires instanceof Date ? c.expires : new Date(c.expires);
+    if (Number.isNaN(d.getTime())) {
+      throw new TypeError(`cookie '${name}': expires is not a date (got ${JSON.stringify(String(c.expires))})`);
+    }
+    s += '; Expires=' + d.toUTCString();
+  }
+  if (c.maxAge !== undefined && c.maxAge !== null) {
+    const age = Math.trunc(Number(c.maxAge));
+    if (!Number.isFinite(age)) {
+      throw new TypeError(`cookie '${name}': maxAge is not a number (got ${JSON.stringify(String(c.maxAge))})`);
+    }
+    s += '; Max-Age=' + age;
+  }
   if (c.secure) s += '; Secure';
   if (c.httpOnly) s += '; HttpOnly';
-  if (c.sameSite) s += '; SameSite=' + c.sameSite;
+  // As Azure's Node.js worker: Strict, Lax or None; anything else sets none.
+  if (typeof c.sameSite === 'string') {
+    const same = { strict: 'Strict', lax: 'Lax', none: 'None' }[c.sameSite.toLowerCase()];
+    if (same) s += '; SameSite=' + same;
+  }
   return s;
 }
 
@@ -380,8 +438,11 @@ function httpResult(v, out) {
     body = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
     type = 3;
   } else {
+    // A function or a symbol has no JSON text (JSON.stringify gives
+    // undefined): no body, as in Azure.
     body = JSON.stringify(body);
-    type = 2;
+    if (body === undefined) body = null;
+    else type = 2;
   }
   out.status = status;
   out.headers = headers;

@@ -3,6 +3,8 @@
  */
 #include "invocation.h"
 
+#include "../telemetry/log.h"
+
 #include <string.h>
 
 static void release_cb(void *p) { invocation_release(p); }
@@ -50,8 +52,52 @@ void invocation_trace_from(invocation_t *inv, sv_t traceparent, sv_t tracestate)
         inv->tracestate = arena_strndup(inv->arena, tracestate.p, tracestate.n);
 }
 
+int invocation_header_ok(sv_t name, sv_t value)
+{
+    /* tchar: ! # $ % & ' * + - . ^ _ ` | ~ DIGIT ALPHA */
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    if (!name.n)
+        return 0;
+    for (size_t i = 0; i < name.n; i++) {
+        unsigned char c = (unsigned char)name.p[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c && strchr(tchar, c))))
+            return 0;
+    }
+    for (size_t i = 0; i < value.n; i++) {
+        unsigned char c = (unsigned char)value.p[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* The header name for a log line: printable ASCII, the rest as '?'. */
+static void shown_name(sv_t name, char *out, size_t n)
+{
+    size_t k = 0;
+    for (; k < name.n && k + 1 < n; k++) {
+        unsigned char c = (unsigned char)name.p[k];
+        out[k] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[k] = '\0';
+}
+
 int invocation_add_header(invocation_t *inv, sv_t name, sv_t value)
 {
+    if (!invocation_header_ok(name, value)) {
+        char shown[72];
+        shown_name(name, shown, sizeof shown);
+        int bad_name = !invocation_header_ok(name, SV_NULL);
+        log_write(LOG_WARN, "Host.Results", inv->id,
+                  "Function '%s': the response header '%s'%s is left out: %s",
+                  inv->fn ? inv->fn->name : "?",
+                  shown, name.n >= sizeof shown ? "..." : "",
+                  bad_name ? "its name is not a token (letters, digits and "
+                             "!#$%&'*+-.^_`|~ only)"
+                           : "its value holds a control character (CR, LF, NUL, ...)");
+        return 0;
+    }
     if (inv->nres_headers == inv->cap_res_headers) {
         size_t cap = inv->cap_res_headers ? inv->cap_res_headers * 2 : 8;
         if (cap > INVOCATION_MAX_RES_HEADERS)

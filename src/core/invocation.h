@@ -98,9 +98,14 @@ invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn, sv_t id
  * invocation_new gave it. */
 void invocation_trace_from(invocation_t *inv, sv_t traceparent, sv_t tracestate);
 
-/* Add a response header, copying name and value into the arena. 0, or -1
- * past INVOCATION_MAX_RES_HEADERS or out of memory. The caller has
- * checked the text (no CR/LF). */
+/* 1 when name is an RFC 9110 token and value has no control character but
+ * HTAB: a header that can be written as it is. */
+int invocation_header_ok(sv_t name, sv_t value);
+
+/* Add a response header, copying name and value into the arena. A header
+ * that fails invocation_header_ok() is left out, with a warning in the log
+ * that names it and the function (0 all the same). 0, or -1 past
+ * INVOCATION_MAX_RES_HEADERS or out of memory. */
 int invocation_add_header(invocation_t *inv, sv_t name, sv_t value);
 
 /* Release what the invocation holds outside its arena (the response body).

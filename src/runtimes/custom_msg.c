@@ -25,6 +25,7 @@
 #include "../telemetry/log.h"
 #include "../util/codec.h"
 #include "../util/id.h"
+#include "../util/jsontok.h"
 #include "custom.h"
 
 #define HOST_VERSION_HEADER "X-Azure-Functions-HostVersion"
@@ -586,18 +587,6 @@ static json_t *get_ci(const json_t *obj, const char *key)
     return NULL;
 }
 
-static int header_text_ok(const char *s, size_t n, int name)
-{
-    if (name && !n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\r' || c == '\n' || c == '\0' || (name && (c == ':' || c <= ' ' || c == 0x7f)))
-            return 0;
-    }
-    return 1;
-}
-
 static void add_header(invocation_t *inv, const char *binding, const char *name, json_t *v)
 {
     char num[64];
@@ -626,9 +615,9 @@ static void add_header(invocation_t *inv, const char *binding, const char *name,
         return;
     if (!len)
         len = strlen(text);
-    if (!header_text_ok(name, strlen(name), 1) || !header_text_ok(text, len, 0)) {
+    if (!invocation_header_ok(sv_cstr(name), sv_make(text, len))) {
         log_write(LOG_WARN, "Host.CustomHandler", inv->id, "http output '%s': header '%.100s' "
-                  "dropped (control characters or not a header name)", binding, name);
+                  "dropped (a name that is not a token, or control characters)", binding, name);
         return;
     }
     invocation_add_header(inv, sv_cstr(name), sv_make(text, len));
@@ -747,7 +736,7 @@ int ch__msg_apply_answer(invocation_t *inv, const ch_fn_t *cf, const char *body,
                          char *err, size_t errlen)
 {
     json_error_t je;
-    json_t *root = len ? json_loadb(body, len, JSON_DECODE_ANY, &je) : NULL;
+    json_t *root = len ? jt_loadb(body, len, JSON_DECODE_ANY, &je) : NULL;
     if (!root || !json_is_object(root)) {
         char shown[80];
         size_t n = len > 60 ? 60 : len, o = 0;

@@ -8,6 +8,8 @@
  */
 #include "frame.h"
 
+#include "../util/jsontok.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -354,7 +356,7 @@ json_t *frame_meta_json(const frame_t *f, char *err, size_t errlen)
         name = "unknown";
     if (f->meta.n == 0)
         return json_object();
-    json_t *j = json_loadb(f->meta.p, f->meta.n, JSON_DECODE_ANY, &jerr);
+    json_t *j = jt_loadb(f->meta.p, f->meta.n, JSON_DECODE_ANY, &jerr);
     if (!j) {
         if (err && errlen)
             snprintf(err, errlen, "%s frame: metadata is not valid JSON: %s (at byte %d)", name,

@@ -25,6 +25,7 @@
 
 #include "../telemetry/telemetry.h"
 #include "../telemetry/log.h"
+#include "../util/jsontok.h"
 #include "lambda_priv.h"
 
 /* ---- call lists ---- */
@@ -271,7 +272,7 @@ void lambda__respond(lambda_proc_t *p, lambda_call_t *c, const char *body, size_
         if (ok && has_return(inv->fn)) {
             /* The result as the $return binding's value: JSON, or the text. */
             json_error_t je;
-            json_t *v = len ? json_loadb(body, len, JSON_DECODE_ANY, &je) : NULL;
+            json_t *v = len ? jt_loadb(body, len, JSON_DECODE_ANY, &je) : NULL;
             if (!v && len)
                 v = json_stringn_nocheck(body, len);
             if (v) {

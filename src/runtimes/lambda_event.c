@@ -17,6 +17,7 @@
 
 #include "stratus.h"
 #include "../util/codec.h"
+#include "../util/jsontok.h"
 
 #define MALFORMED "Malformed Lambda proxy response: "
 
@@ -576,7 +577,7 @@ int lambda_proxy_result(invocation_t *inv, const char *json, size_t len, char *e
 {
     json_error_t je;
     reset_response(inv);
-    json_t *doc = json_loadb(json ? json : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    json_t *doc = jt_loadb(json ? json : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!doc)
         return malformed(err, errlen, "not JSON (%d:%d: %s)", je.line, je.column, je.text);
     int rc = map_result(inv, doc, err, errlen);
@@ -603,7 +604,7 @@ void lambda_error_describe(const char *json, size_t len, sv_t type_header, char 
                            char *trace, size_t tn)
 {
     json_error_t je;
-    json_t *doc = len ? json_loadb(json, len, JSON_DECODE_ANY, &je) : NULL;
+    json_t *doc = len ? jt_loadb(json, len, JSON_DECODE_ANY, &je) : NULL;
     const char *type = NULL, *msg = NULL;
     size_t type_len = 0, msg_len = 0;
     char *dumped = NULL;

@@ -203,17 +203,9 @@ int stratus_res_status(stratus_ctx *ctx, int status)
     return 0;
 }
 
-static int has_crlf(const char *s)
-{
-    for (; *s; s++)
-        if (*s == '\r' || *s == '\n')
-            return 1;
-    return 0;
-}
-
 int stratus_res_header(stratus_ctx *ctx, const char *name, const char *value)
 {
-    if (!name || !value || !*name || has_crlf(name) || has_crlf(value) || strchr(name, ':'))
+    if (!name || !value || !invocation_header_ok(sv_cstr(name), sv_cstr(value)))
         return -1;
     return invocation_add_header(ctx, sv_cstr(name), sv_cstr(value));
 }

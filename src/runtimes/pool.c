@@ -80,8 +80,11 @@ static worker_t *pick(pool_t *p)
     for (worker_t *w = p->workers; w; w = w->next) {
         /* perInstanceConcurrency, and at most what the worker said it takes */
         size_t cap = w->concurrency && w->concurrency < setting ? w->concurrency : setting;
+        /* A worker that has not ended a cancelled invocation yet may be
+         * stuck in it (a busy loop): new work waits for its answer, or for
+         * its replacement, rather than go where it may never run. */
         if (w->exited || w->state == W_STOPPING || w->state == W_PLACEHOLDER ||
-            w->inflight.n >= cap)
+            w->inflight.n >= cap || w->ncancelled)
             continue;
         if (!best || (w->state == W_READY && best->state != W_READY) ||
             (w->state == best->state && w->inflight.n < best->inflight.n))
@@ -169,7 +172,7 @@ static void sweep_cb(uv_timer_t *t)
 {
     pool_t *p = t->data;
     uint64_t now = uv_now(p->loop);
-    char limit[48], reason[300];
+    char limit[48], reason[512];
     timespan_format(p->app->function_timeout_ms, limit, sizeof limit);
     for (pool_call_t *c = p->queue.head; c;) {
         pool_call_t *next = c->next;
@@ -210,8 +213,30 @@ static void sweep_cb(uv_timer_t *t)
         }
         for (size_t i = 0; i < w->ncancelled && !w->exited; i++)
             if (now >= w->cancelled[i].until) {
-                snprintf(reason, sizeof reason, "%s did not end within %d ms of its cancellation",
-                         w->cancelled[i].what, CANCEL_GRACE_MS);
+                int at = snprintf(reason, sizeof reason, "%s did not end within %d ms of its "
+                                  "cancellation", w->cancelled[i].what, CANCEL_GRACE_MS);
+                /* What blocks the worker may be another invocation: name
+                 * those still running on it, cancelled or not. */
+                int listed = 0;
+                for (size_t j = 0; j < w->ncancelled; j++) {
+                    if (j == i || at <= 0 || (size_t)at >= sizeof reason - 1 || listed == 3)
+                        continue;
+                    at += snprintf(reason + at, sizeof reason - (size_t)at, "%s%s (cancelled too)",
+                                   listed++ ? ", " : "; still running on it: ",
+                                   w->cancelled[j].what);
+                }
+                for (pool_call_t *c = w->inflight.head; c; c = c->next) {
+                    if (at <= 0 || (size_t)at >= sizeof reason - 1)
+                        break;
+                    if (listed == 3) {
+                        at += snprintf(reason + at, sizeof reason - (size_t)at, ", ...");
+                        break;
+                    }
+                    at += snprintf(reason + at, sizeof reason - (size_t)at,
+                                   "%sinvocation %s of '%.60s'",
+                                   listed++ ? ", " : "; still running on it: ", c->inv->id,
+                                   c->inv->fn->name);
+                }
                 pool__worker_kill(w, reason);
                 break;
             }

@@ -430,13 +430,10 @@ static void on_result(worker_t *w, const frame_t *f)
             plain = 0;
             continue;
         }
-        /* A worker must not be able to split the response. */
-        if (!hn.n || memchr(hn.p, '\0', hn.n) || memchr(hv.p, '\0', hv.n) ||
-            memchr(hn.p, '\r', hn.n) || memchr(hn.p, '\n', hn.n) || memchr(hn.p, ':', hn.n) ||
-            memchr(hv.p, '\r', hv.n) || memchr(hv.p, '\n', hv.n)) {
+        /* A worker must not be able to split the response: a header that
+         * cannot be written as it is is left out, with a warning. */
+        if (!invocation_header_ok(hn, hv))
             plain = 0;
-            continue;
-        }
         if (invocation_add_header(inv, hn, hv) != 0) {
             /* Never a response with some of its headers missing. */
             char why[80];
@@ -456,7 +453,7 @@ static void on_result(worker_t *w, const frame_t *f)
         if (ot >= 0 && d.tok[ot].type == JSMN_OBJECT) {
             sv_t raw = jt_raw(&d, ot);
             json_decref(inv->outputs);
-            inv->outputs = json_loadb(raw.p, raw.n, JSON_ALLOW_NUL, NULL);
+            inv->outputs = jt_loadb(raw.p, raw.n, JSON_ALLOW_NUL, NULL);
         }
     }
     int ok = buf_append(&inv->res_body, f->body.p, f->body.n) == 0;

@@ -190,14 +190,19 @@ int jt_string(const jt_doc_t *doc, int i, arena_t *arena, sv_t *out)
             if (k + 4 >= r.n || hex4(r.p + k + 1, &cp) != 0)
                 return -1;
             k += 4;
+            /* A lone surrogate (what JSON.stringify and Python's json
+             * write for a string cut inside a pair) is U+FFFD, as the
+             * languages' own decoders read it. */
             if (cp >= 0xD800 && cp <= 0xDBFF) {
                 if (k + 6 >= r.n || r.p[k + 1] != '\\' || r.p[k + 2] != 'u' ||
-                    hex4(r.p + k + 3, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF)
-                    return -1;
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                k += 6;
+                    hex4(r.p + k + 3, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF) {
+                    cp = 0xFFFD;
+                } else {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    k += 6;
+                }
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-                return -1;
+                cp = 0xFFFD;
             }
             n += utf8_put(o + n, cp);
             break;
@@ -209,4 +214,50 @@ int jt_string(const jt_doc_t *doc, int i, arena_t *arena, sv_t *out)
     o[n] = '\0';
     *out = sv_make(o, n);
     return 0;
+}
+
+/* Turn each lone surrogate escape of s into \ufffd, in place (the same
+ * length). Returns how many were turned. */
+static size_t mend_surrogates(char *s, size_t n)
+{
+    size_t mended = 0;
+    for (size_t k = 0; k + 1 < n; k++) {
+        if (s[k] != '\\')
+            continue;
+        if (s[k + 1] != 'u' || k + 6 > n) {
+            k++; /* any other escape: skip its second character */
+            continue;
+        }
+        unsigned cp, lo;
+        if (hex4(s + k + 2, &cp) != 0) {
+            k++;
+            continue;
+        }
+        if (cp >= 0xD800 && cp <= 0xDBFF && k + 12 <= n && s[k + 6] == '\\' &&
+            s[k + 7] == 'u' && hex4(s + k + 8, &lo) == 0 && lo >= 0xDC00 && lo <= 0xDFFF) {
+            k += 11; /* a whole pair */
+            continue;
+        }
+        if (cp >= 0xD800 && cp <= 0xDFFF) {
+            memcpy(s + k + 2, "fffd", 4);
+            mended++;
+        }
+        k += 5;
+    }
+    return mended;
+}
+
+json_t *jt_loadb(const char *text, size_t len, size_t flags, json_error_t *err)
+{
+    json_t *j = json_loadb(text, len, flags, err);
+    if (j || !len || !memmem(text, len, "\\u", 2))
+        return j;
+    char *copy = malloc(len);
+    if (!copy)
+        return NULL;
+    memcpy(copy, text, len);
+    if (mend_surrogates(copy, len))
+        j = json_loadb(copy, len, flags, err);
+    free(copy);
+    return j;
 }

@@ -17,6 +17,8 @@
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
+#include <jansson.h>
+
 #include "arena.h"
 #include "sv.h"
 
@@ -58,5 +60,13 @@ int jt_int(const jt_doc_t *doc, int i, long long *out);
  * out->n), or as a view into the text when it has no escapes. 0, or -1
  * when i is not a string or an escape is invalid. */
 int jt_string(const jt_doc_t *doc, int i, arena_t *arena, sv_t *out);
+
+/* JSON from a worker or a handler may carry lone UTF-16 surrogates
+ * ("\ud800" without its pair: what JSON.stringify and Python's json write
+ * for a string cut inside a pair), which jansson refuses. jt_loadb() is
+ * json_loadb() that, when the text does not load and has \u escapes,
+ * loads a copy with each lone surrogate turned into U+FFFD, as the
+ * languages' own decoders read it. jt_string() does the same. */
+json_t *jt_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 
 #endif

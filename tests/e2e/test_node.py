@@ -213,6 +213,7 @@ module.exports = async function (context, req) {
 """
 
 HANG_JS = "module.exports = async function () { await new Promise(() => {}); };\n"
+LOOP_JS = "module.exports = async function () { for (;;) {} };\n"
 PID_JS = "module.exports = async function () { return { body: String(process.pid) }; };\n"
 # Answers shaped by the query: the host remembers a worker's last plain
 # result metadata, and must never give one answer another's status or headers.
@@ -302,8 +303,70 @@ export async function run(context, req) { return { body: 'run' }; }
 """
 
 
+# Strings cut inside a UTF-16 pair (text.slice through an emoji): a lone
+# surrogate in an output, a log line and an error message.
+SURROGATE_JS = r"""
+module.exports = async function (context, req) {
+  const cut = 'x\ud83d\ude00y'.slice(0, 2);
+  if (req.query.k === 'throw') throw new Error('bad ' + cut + ' message');
+  context.log('lone ' + cut + ' log');
+  context.bindings.msg = 'q ' + cut + ' msg';
+  context.res = { body: 'queued' };
+};
+"""
+
+# Request names that Object.prototype also has.
+PROTO_JS = r"""
+module.exports = async function (context, req) {
+  context.res = { body: { q: req.query, h: req.headers.constructor, g: req.get('tostring'),
+                          own: Object.keys(req.query).sort(), missing: req.get('valueOf') === undefined } };
+};
+"""
+
+# What cannot go on the wire as it is.
+BAD_HEADERS_JS = r"""
+module.exports = async function (context, req) {
+  context.res = {
+    headers: { 'X-Good': 'yes', 'X Space': '1', 'X-Tab\tName': '2', '(weird)': '3', 'X-\u00e9': '4',
+               'X-Bell': 'a\u0007b' },
+    cookies: [{ name: 'sid', value: 'abc; Domain=evil.example', sameSite: 'bogus' },
+              { name: 'plain', value: 'a-b_c.d~e' }],
+    body: 'x',
+  };
+};
+"""
+
+THROW_AFTER_SEND_JS = r"""
+module.exports = async function (context, req) {
+  context.res.send('from send');
+  if (req.query.ret) return { body: 'ignored' };
+  throw new Error('after send');
+};
+"""
+
+FN_BODY_JS = r"""
+module.exports = async function (context, req) {
+  return { body: req.query.s ? Symbol('x') : () => 1 };
+};
+"""
+
+BAD_COOKIE_JS = r"""
+module.exports = async function (context, req) {
+  context.res = { cookies: [{ name: 'a b;c', value: 'v' }], body: 'x' };
+};
+"""
+
+
 def app_functions():
     return {
+        "surrogate": {"function.json": {"bindings": http_json()["bindings"] + [
+            {"type": "queue", "direction": "out", "name": "msg", "queueName": "cut-text"}]},
+            "index.js": SURROGATE_JS},
+        "proto": {"function.json": http_json(), "index.js": PROTO_JS},
+        "badheaders": {"function.json": http_json(), "index.js": BAD_HEADERS_JS},
+        "throwaftersend": {"function.json": http_json(), "index.js": THROW_AFTER_SEND_JS},
+        "fnbody": {"function.json": http_json(out="$return"), "index.js": FN_BODY_JS},
+        "badcookie": {"function.json": http_json(), "index.js": BAD_COOKIE_JS},
         "echo": {"function.json": http_json(route="echo/{id}/{rest?}"), "index.js": ECHO_JS},
         "binary": {"function.json": http_json(data_type="binary"), "index.js": BINARY_JS},
         "status": {"function.json": http_json(), "index.js": STATUS_JS},
@@ -386,6 +449,70 @@ def failure_id(r):
 
 
 # ---- requests -----------------------------------------------------------------------
+
+def test_a_lone_surrogate_becomes_u_fffd_in_outputs_logs_and_errors(host):
+    r = host.get("/api/surrogate")
+    assert r.status == 200 and r.text == "queued", r.text
+    st = host.get("/admin/queues/cut-text/messages?peek=1", headers={"x-functions-key": MASTER})
+    assert st.status == 200, st.text
+    assert st.json()["messages"][0]["body"] == "q x\ufffd msg"
+    e = log_entry(host, lambda e: "lone x" in e.get("message", ""))
+    assert e["message"] == "lone x\ufffd log" and e.get("invocationId"), e
+    r = host.get("/api/surrogate?k=throw")
+    assert r.status == 500
+    inv = failure_id(r)
+    e = log_entry(host, lambda e: e.get("invocationId") == inv and "bad x" in text(e))
+    assert "bad x\ufffd message" in text(e) and "index.js" in text(e), e
+
+
+def test_request_names_that_object_prototype_has(host):
+    r = host.get("/api/proto?toString=y&valueOf=1&valueOf=2&hasOwnProperty=3&__proto__=p",
+                 headers={"Constructor": "c", "ToString": "t"})
+    assert r.status == 200, r.text
+    b = r.json()
+    assert b["q"] == {"toString": "y", "valueOf": "1,2", "hasOwnProperty": "3", "__proto__": "p"}
+    assert b["own"] == ["__proto__", "hasOwnProperty", "toString", "valueOf"]
+    assert b["h"] == "c" and b["g"] == "t" and b["missing"] is True
+
+
+def test_headers_that_cannot_be_sent_are_left_out_with_a_warning(host):
+    r = host.get("/api/badheaders")
+    assert r.status == 200 and r.text == "x", r.text
+    names = [k for k, v in r.headers]
+    assert "X-Good" in names
+    assert not [n for n in names if n.startswith(("X ", "X-Tab", "(", "X-\u00c3", "X-Bell"))], names
+    for shown in ("X Space", "X-Tab?Name", "(weird)", "X-Bell"):
+        e = log_entry(host, lambda e: "'%s'" % shown in e.get("message", ""))
+        assert "is left out" in e["message"] and "badheaders" in e["message"], e
+    # Cookie values are escaped as Azure's host does; a bad SameSite sets none.
+    cookies = [v for k, v in r.headers if k.lower() == "set-cookie"]
+    assert cookies == ["sid=abc%3B%20Domain%3Devil.example", "plain=a-b_c.d~e"], cookies
+
+
+def test_a_cookie_name_that_is_not_a_token_fails_with_a_clear_error(host):
+    r = host.get("/api/badcookie")
+    assert r.status == 500
+    inv = failure_id(r)
+    e = log_entry(host, lambda e: e.get("invocationId") == inv and "cookie name" in text(e))
+    assert "'a b;c' is not a token" in text(e), e
+
+
+def test_a_failure_after_send_is_logged_and_a_late_value_warned_about(host):
+    r = host.get("/api/throwaftersend")
+    assert r.status == 200 and r.text == "from send", r.text
+    e = log_entry(host, lambda e: "after send" in text(e) and "failed after" in text(e))
+    assert "index.js" in text(e) and e["level"] == "error", e
+    r = host.get("/api/throwaftersend?ret=1")
+    assert r.status == 200 and r.text == "from send"
+    e = log_entry(host, lambda e: "value is ignored" in text(e))
+    assert e["level"] == "warning" and e["category"] == "Function.throwaftersend.User", e
+
+
+def test_a_function_or_symbol_body_is_an_empty_body(host):
+    for q in ("", "?s=1"):
+        r = host.get("/api/fnbody" + q)
+        assert r.status == 200 and r.body == b"", (r.status, r.text)
+
 
 def test_route_params_query_headers_and_json_body(host):
     r = host.post("/api/echo/42/more?x=1&name=Ada%20L&x=2&flag&e=",
@@ -812,6 +939,28 @@ def test_function_timeout_is_504_and_the_worker_keeps_serving(make_app, start_ho
     assert "timed out" in r.text and UUID_RE.search(r.text), r.text
     r = h.get("/api/pid", timeout=30)
     assert r.status == 200 and r.text == pid, (r.text, pid)
+
+
+def test_after_a_busy_loop_times_out_new_work_waits_for_a_worker_that_runs_it(
+        make_app, start_host):
+    # The worker cannot answer the cancel of a busy loop: what arrives
+    # meanwhile goes to its replacement, not to the stuck worker.
+    app = make_app({"loop": {"function.json": http_json(), "index.js": LOOP_JS},
+                    "hang": {"function.json": http_json(), "index.js": HANG_JS},
+                    "pid": {"function.json": http_json(out="$return"), "index.js": PID_JS}},
+                   host=host_json(timeout="00:00:02"), settings=SETTINGS)
+    h = start_host(app)
+    pid = h.get("/api/pid", timeout=30).text
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        hang = ex.submit(h.get, "/api/hang", timeout=60)
+        time.sleep(0.3)
+        loop = ex.submit(h.get, "/api/loop", timeout=60)
+        assert hang.result().status == 504
+        r = h.get("/api/pid", timeout=60)
+        assert loop.result().status == 504
+    assert r.status == 200 and r.text != pid, (r.status, r.text, pid)
+    # The kill names what was still running on the worker.
+    assert wait_for(lambda: "of 'loop' (cancelled too)" in h.log(), timeout=10), h.log()
 
 
 # ---- languageWorkers__node__arguments ------------------------------------------------

@@ -78,17 +78,50 @@ TEST(string_escapes)
     CHECK_INT(DOC(d, "{\"s\":\"a\\\"b\\\\c\\/d\\n\\t\\u00e9\\ud83d\\ude00\"}"), 0);
     CHECK_INT(jt_string(&d, jt_get(&d, 0, "s"), &a, &s), 0);
     CHECK(sv_eq(s, SV_LIT("a\"b\\c/d\n\t\xc3\xa9\xf0\x9f\x98\x80")));
-    /* a lone low surrogate, a high one without its pair */
+    /* a lone low surrogate, a high one without its pair: U+FFFD, as
+     * JavaScript's and Python's decoders read them */
     CHECK_INT(DOC(d, "{\"s\":\"\\udc00\"}"), 0);
-    CHECK_INT(jt_string(&d, jt_get(&d, 0, "s"), &a, &s), -1);
-    CHECK_INT(DOC(d, "{\"s\":\"\\ud83dx\"}"), 0);
-    CHECK_INT(jt_string(&d, jt_get(&d, 0, "s"), &a, &s), -1);
+    CHECK_INT(jt_string(&d, jt_get(&d, 0, "s"), &a, &s), 0);
+    CHECK(sv_eq(s, SV_LIT("\xef\xbf\xbd")));
+    CHECK_INT(DOC(d, "{\"s\":\"\\ud83dx\\ud800\"}"), 0);
+    CHECK_INT(jt_string(&d, jt_get(&d, 0, "s"), &a, &s), 0);
+    CHECK(sv_eq(s, SV_LIT("\xef\xbf\xbdx\xef\xbf\xbd")));
+    CHECK_INT(DOC(d, "{\"s\":\"\\ud83d\\u0041\"}"), 0);
+    CHECK_INT(jt_string(&d, jt_get(&d, 0, "s"), &a, &s), 0);
+    CHECK(sv_eq(s, SV_LIT("\xef\xbf\xbd" "A")));
+    /* still refused: a bad escape */
+    CHECK_INT(DOC(d, "{\"s\":\"\\uzzzz\"}"), -1);
     /* NUL through \u0000 is kept with its length */
     CHECK_INT(DOC(d, "{\"s\":\"a\\u0000b\"}"), 0);
     CHECK_INT(jt_string(&d, jt_get(&d, 0, "s"), &a, &s), 0);
     CHECK_INT(s.n, 3);
     CHECK(s.p[1] == '\0');
     arena_free(&a);
+}
+
+TEST(loadb_mends_lone_surrogates)
+{
+    json_error_t je;
+    /* jansson alone refuses the text */
+    static const char text[] = "{\"m\":\"a\\ud800b\", \"p\":\"\\ud83d\\ude00\", "
+                               "\"l\":[\"\\udfff\", \"\\\\ud800\"]}";
+    json_t *j = json_loadb(text, sizeof text - 1, 0, &je);
+    CHECK(j == NULL);
+    j = jt_loadb(text, sizeof text - 1, 0, &je);
+    CHECK(j != NULL);
+    if (j) {
+        CHECK_STR(json_string_value(json_object_get(j, "m")), "a\xef\xbf\xbd" "b");
+        CHECK_STR(json_string_value(json_object_get(j, "p")), "\xf0\x9f\x98\x80");
+        json_t *l = json_object_get(j, "l");
+        CHECK_STR(json_string_value(json_array_get(l, 0)), "\xef\xbf\xbd");
+        /* an escaped backslash before "ud800" is text, not an escape */
+        CHECK_STR(json_string_value(json_array_get(l, 1)), "\\ud800");
+        json_decref(j);
+    }
+    /* what is not JSON stays refused, with jansson's reason */
+    CHECK(jt_loadb("{\"m\": \"\\ud800", 11, 0, &je) == NULL);
+    CHECK(je.text[0] != '\0');
+    CHECK(jt_loadb("[1,", 3, 0, &je) == NULL);
 }
 
 TEST(skip_nested)
@@ -110,6 +143,7 @@ int main(void)
     RUN(rejects_non_objects_and_garbage);
     RUN(literals_and_ints);
     RUN(string_escapes);
+    RUN(loadb_mends_lone_surrogates);
     RUN(skip_nested);
     return TEST_REPORT();
 }
