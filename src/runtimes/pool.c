@@ -287,6 +287,18 @@ static void housekeeping_cb(uv_timer_t *t)
             pool__worker_kill(w, "it did not stop within the grace period");
             continue;
         }
+        /* Every start, not only the first, has a limit: a function that
+         * hangs while it is imported must not hold its invocations for
+         * their whole functionTimeout. */
+        if (w->state == W_STARTING &&
+            (uv_hrtime() - w->spawn_ns) / 1000000 >= POOL_LOAD_TIMEOUT_MS) {
+            char reason[120];
+            snprintf(reason, sizeof reason, "it did not load the functions within %d s (a "
+                     "function's module may hang while it is imported)",
+                     POOL_LOAD_TIMEOUT_MS / 1000);
+            pool__worker_kill(w, reason);
+            continue;
+        }
         uint64_t rss = w->pid ? telemetry_rss_bytes(w->pid) : 0;
         if (rss)
             w->rss_bytes = rss;
@@ -385,10 +397,16 @@ int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
     if (!p->loaded) {
         /* A function that crashes or hangs while loading: say so, and serve
          * anyway; its invocations fail and restarts back off. */
-        snprintf(err, errlen, "the first worker %s while loading the functions, so their load "
-                 "errors are unknown; invocations will fail until it loads",
-                 timed_out ? "did not finish in time" : p->last_crash[0] ? p->last_crash
-                                                                          : "failed");
+        if (timed_out)
+            snprintf(err, errlen, "the first worker did not load the functions within %d s, so "
+                     "their load errors are unknown (a function's module may hang while it is "
+                     "imported); invocations will fail until a worker loads them",
+                     timeout_ms / 1000);
+        else
+            snprintf(err, errlen, "%s while loading the functions, so their load errors are "
+                     "unknown (a function's module may end the process while it is imported); "
+                     "invocations will fail until a worker loads them",
+                     p->last_crash[0] ? p->last_crash : "the first worker failed");
         for (worker_t *x = p->workers; x; x = x->next)
             if (timed_out)
                 pool__worker_kill(x, "it did not load the functions in time");

@@ -35,6 +35,9 @@
 
 #include "runtime.h"
 
+/* How long a new worker has to load the app's functions (LOADED). */
+#define POOL_LOAD_TIMEOUT_MS 30000
+
 typedef struct pool pool_t;
 
 /* What a pool's workers run. A worker is always `stratus worker`, which

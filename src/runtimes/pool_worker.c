@@ -414,8 +414,18 @@ static void on_result(worker_t *w, const frame_t *f)
     }
     long long status = 200;
     int st = jt_get(&d, 0, "status");
-    jt_int(&d, st, &status);
-    inv->status = status >= 200 && status <= 599 ? (int)status : 200;
+    if (st >= 0 && !jt_is_null(&d, st) &&
+        (jt_int(&d, st, &status) != 0 || status < 200 || status > 599)) {
+        /* A worker's own check missed it: never a different status. */
+        sv_t raw = jt_raw(&d, st);
+        char why[120];
+        snprintf(why, sizeof why, "the response status %.*s%s is not a number from 200 to 599",
+                 (int)(raw.n > 20 ? 20 : raw.n), raw.p, raw.n > 20 ? "..." : "");
+        char *r = arena_strndup(inv->arena, why, strlen(why));
+        c->done(inv, 0, r ? r : "bad response status", c->data);
+        return;
+    }
+    inv->status = (int)status;
     int hs = jt_get(&d, 0, "headers");
     int n = hs >= 0 && d.tok[hs].type == JSMN_ARRAY ? d.tok[hs].size : 0;
     size_t had = inv->nres_headers;

@@ -16,7 +16,7 @@ int pool_runtime_ready(app_t *app, uv_loop_t *loop, const pool_spec_t *spec, cha
         return -1;
     }
     app->runtime_state = p;
-    int rc = pool_start(p, 30000, err, errlen);
+    int rc = pool_start(p, POOL_LOAD_TIMEOUT_MS, err, errlen);
     if (rc == 1) {
         app_add_error(app, NULL, "%s", err);
         return 0;

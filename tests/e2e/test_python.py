@@ -246,6 +246,60 @@ def main(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
 '''
 
 
+# What user code does wrong: each case fails only its invocation (or is
+# mended), and the worker goes on.
+MISBEHAVE = r'''
+import os
+import azure.functions as func
+
+class Weird(Exception):
+    def __str__(self):
+        raise RuntimeError("no text")
+
+def main(req: func.HttpRequest, msg: func.Out[str]) -> func.HttpResponse:
+    k = req.params.get("k")
+    cut = "x\ud83d\ude00y"[:2]
+    if k == "pid":
+        return func.HttpResponse(str(os.getpid()))
+    if k == "bigline":
+        print("big" + "x" * 1100000)
+        return func.HttpResponse("printed")
+    if k == "nan":
+        msg.set(float("nan"))
+        return func.HttpResponse("set")
+    if k == "weird":
+        raise Weird()
+    if k == "cutraise":
+        raise ValueError("bad " + cut + " text")
+    if k == "cutprint":
+        print("lone " + cut + " print")
+        return func.HttpResponse("ok")
+    if k == "header":
+        return func.HttpResponse(req.headers.get("x-bin", "none"))
+    if k == "status":
+        return func.HttpResponse("s", status_code=int(req.params["s"]) if req.params["s"].lstrip("-").isdigit() else req.params["s"])
+    if k == "badname":
+        return func.HttpResponse("x", headers={"Bad Name": "v", "X-Good": "g"})
+    if k == "request":
+        r = func.HttpRequest("post", "http://x/y", body="text")
+        return func.HttpResponse("%s %r" % (r.method, r.get_body()))
+    return func.HttpResponse("?")
+'''
+
+# A function folder named like a standard module, beside one that uses it.
+EMAIL_FN = r'''
+def main(req):
+    return "the email function"
+'''
+
+USES_EMAIL = r'''
+import email.utils
+
+def main(req):
+    return email.utils.quote('a"b')
+'''
+
+
 @pytest.fixture(scope="module")
 def py_host(module_hosts):
     app = write_app(os.path.join(module_hosts.workdir, "pyapp"), {
@@ -266,9 +320,87 @@ def py_host(module_hosts):
         "threadlogs": py_fn(THREAD_LOGS),
         "wsgiapp": py_fn(WSGI_APP, route="wsgi/{*rest}"),
         "asgiapp": py_fn(ASGI_APP, route="asgi/{*rest}"),
+        "misbehave": py_fn(MISBEHAVE, extra_bindings=[
+            {"type": "queue", "direction": "out", "name": "msg", "queueName": "py-out"}]),
+        "email": py_fn(EMAIL_FN),
+        "usesemail": py_fn(USES_EMAIL),
     }, host={"version": "2.0", "stratus": ONE_WORKER}, settings=PY_SETTINGS,
         files={"requirements.txt": "azure-functions\nnot-installed-pkg==1.0\n"})
     return module_hosts.start(app, mode="host")
+
+
+def _log_has(host, pred):
+    lines = wait_for(lambda: [x for x in _log_lines(host) if pred(x)], timeout=20)
+    assert lines, host.log()[-3000:]
+    return lines[0]
+
+
+def test_misbehaving_code_fails_only_its_invocation(py_host):
+    pid = py_host.get("/api/misbehave?k=pid").text
+    # A line over a frame's limit is cut, not fatal.
+    r = py_host.get("/api/misbehave?k=bigline")
+    assert r.status == 200 and r.text == "printed", r.text
+    line = _log_has(py_host, lambda x: x.get("message", "").startswith("bigxxx"))
+    assert line["message"].endswith("more characters cut)"), line["message"][-80:]
+    # NaN is not JSON: the binding is named, the worker stays.
+    r = py_host.get("/api/misbehave?k=nan")
+    assert r.status == 500
+    inv = r.header("x-invocation-id")
+    e = _log_has(py_host, lambda x: x.get("invocationId") == inv and x.get("level") == "error")
+    assert "output binding 'msg'" in json.dumps(e), e
+    # An exception whose __str__ raises.
+    r = py_host.get("/api/misbehave?k=weird")
+    assert r.status == 500
+    inv = r.header("x-invocation-id")
+    e = _log_has(py_host, lambda x: x.get("invocationId") == inv and x.get("level") == "error")
+    assert "Weird: <str() of the exception failed: RuntimeError>" in json.dumps(e), e
+    assert py_host.get("/api/misbehave?k=pid").text == pid
+
+
+def test_a_lone_surrogate_becomes_u_fffd_in_logs_and_errors(py_host):
+    r = py_host.get("/api/misbehave?k=cutprint")
+    assert r.status == 200
+    _log_has(py_host, lambda x: x.get("message") == "lone x\ufffd print")
+    r = py_host.get("/api/misbehave?k=cutraise")
+    assert r.status == 500
+    inv = r.header("x-invocation-id")
+    e = _log_has(py_host, lambda x: x.get("invocationId") == inv and x.get("level") == "error")
+    assert "ValueError: bad x\ufffd text" in (e.get("message", "") + e.get("reason", "")), e
+
+
+def test_request_bytes_that_are_not_utf8_read_as_u_fffd(py_host):
+    r = py_host.request("GET", "/api/misbehave?k=header", headers={"X-Bin": b"a\xff\xfeb"})
+    assert r.status == 200, r.text
+    assert r.text == "a\ufffd\ufffdb"
+
+
+@pytest.mark.parametrize("status,expect", [("201", 201), ("99", 500), ("1000", 500),
+                                           ("abc", 500), ("-1", 500)])
+def test_response_status_codes_outside_200_to_599_fail(py_host, status, expect):
+    r = py_host.get("/api/misbehave?k=status&s=" + status)
+    assert r.status == expect, (status, r.status, r.text)
+    if expect == 500:
+        inv = r.header("x-invocation-id")
+        e = _log_has(py_host, lambda x: x.get("invocationId") == inv and
+                     x.get("level") == "error")
+        assert "is not a number from 200 to 599" in json.dumps(e), e
+
+
+def test_a_header_name_that_is_not_a_token_is_left_out(py_host):
+    r = py_host.get("/api/misbehave?k=badname")
+    assert r.status == 200 and r.header("X-Good") == "g"
+    assert "Bad Name" not in [k for k, v in r.headers]
+    _log_has(py_host, lambda x: "'Bad Name' is left out" in x.get("message", ""))
+
+
+def test_http_request_built_by_hand_as_azures_library(py_host):
+    assert py_host.get("/api/misbehave?k=request").text == "POST b'text'"
+
+
+def test_a_function_named_like_a_standard_module_does_not_hide_it(py_host):
+    assert py_host.get("/api/email").text == "the email function"
+    r = py_host.get("/api/usesemail")
+    assert r.status == 200 and r.text == 'a\\"b', r.text
 
 
 def test_route_params_query_and_headers(py_host):

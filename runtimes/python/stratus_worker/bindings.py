@@ -10,7 +10,7 @@ no extra headers) reuses cached metadata bytes."""
 import os
 
 from . import capture
-from .protocol import dumps
+from .protocol import clip, dumps
 
 OK_EMPTY = b'{"ok":true}'
 CO_COROUTINE = 0x80
@@ -49,8 +49,11 @@ def describe_exception(exc, app_root, skip_dir, limit=8):
     """'Type: message' then a short traceback of the frames outside
     skip_dir (the worker's own code), paths relative to app_root."""
     name = type(exc).__name__
-    text = str(exc)
-    head = "%s: %s" % (name, text) if text else name
+    try:
+        text = str(exc)
+    except BaseException as e:  # an exception whose __str__ raises
+        text = "<str() of the exception failed: %s>" % type(e).__name__
+    head = "%s: %s" % (name, clip(text)) if text else name
     frames = []
     tb = exc.__traceback__
     while tb is not None:
@@ -444,7 +447,8 @@ class Plan:
                 return OK_EMPTY, b""
             return b'{"ok":true,"outputs":' + dumps(outputs) + b"}", b""
         if resp.__class__ is T.HttpResponse and T.compat_response and outputs is None and \
-                resp._headers is None:
+                resp._headers is None and resp._status_code.__class__ is int and \
+                200 <= resp._status_code <= 599:
             key = (resp._status_code, resp._mimetype, resp._charset)
             meta = _META_CACHE.get(key)
             if meta is None:
@@ -524,13 +528,14 @@ def _encode_response(fname, resp, outputs):
     if not hasattr(resp, "get_body") or not hasattr(resp, "status_code"):
         raise TypeError("function %s: the http output must be a func.HttpResponse, str or "
                         "bytes, not %s" % (fname, type(resp).__name__))
+    # A number, or a string of one ("201"), as Azure's worker sends it on.
     try:
         status = int(resp.status_code)
     except (TypeError, ValueError):
         status = -1
-    if not 100 <= status <= 599:
-        raise ValueError("function %s: invalid HTTP status code %r in its response"
-                         % (fname, resp.status_code))
+    if not 200 <= status <= 599:
+        raise ValueError("function %s: the HTTP status code %r of its response is not a number "
+                         "from 200 to 599" % (fname, resp.status_code))
     headers = resp.headers
     pairs_of = getattr(headers, "_pairs", None)
     pairs = pairs_of() if pairs_of is not None else \

@@ -13,7 +13,7 @@ import os
 import sys
 
 from .invocation import CURRENT, thread_invocation
-from .protocol import LOG, MAGIC, level_name, pack_header, quote
+from .protocol import CLIP, LOG, MAGIC, clip, level_name, pack_header, quote
 
 _get = CURRENT.get
 _out = None             # the dispatcher's outgoing list of frame pieces
@@ -37,6 +37,8 @@ def emit(inv, level, message, category=None):
         fid, cat = 0, (quote(category) if category else WORKER_CATEGORY)
     else:
         fid, cat = inv.id, inv.plan.category
+    if len(message) > CLIP:
+        message = clip(message)
     meta = ('{"level":"%s","category":%s,"message":%s}' % (level, cat, quote(message))).encode()
     _out.extend((pack_header(MAGIC, LOG, fid, len(meta), 0), meta))
     if fid == 0 or len(_out) > _FLUSH_AT:

@@ -3,9 +3,11 @@ script and find its entry point, and build its plan. A function that fails
 (syntax error, import error, no entry point, parameters that do not match
 function.json) is reported with the file and line; the others load.
 
-As in Azure's Python worker, the app root is on sys.path (absolute imports
-such as `import shared_code`), `.python_packages/lib/site-packages` is put
-before it, and each function is imported as a submodule of the `__app__`
+As in Azure's Python worker, the app root is at the end of sys.path
+(absolute imports such as `import shared_code` work, and a function folder
+named like a standard module, `email` or `queue`, does not hide that
+module), `.python_packages/lib/site-packages` is put first, and each
+function is imported as a submodule of the `__app__`
 package whose path is the app root (so relative imports between a
 function's files and `from ..shared_code import x` work). The worker's own
 folder leaves sys.path first, so nothing of the app can resolve to the
@@ -38,9 +40,8 @@ def setup_paths(app_root):
     pkgs = os.path.join(app_root, ".python_packages", "lib", "site-packages")
     if os.path.isdir(pkgs):
         front.append(pkgs)
-    front.append(app_root)
-    drop = {RUNTIME_DIR} | {resolve(f) for f in front}
-    sys.path[:] = front + [p for p in sys.path if resolve(p) not in drop]
+    drop = {RUNTIME_DIR, resolve(app_root)} | {resolve(f) for f in front}
+    sys.path[:] = front + [p for p in sys.path if resolve(p) not in drop] + [app_root]
     app = sys.modules.get("__app__")
     if app is None:
         app = type(sys)("__app__")

@@ -26,6 +26,18 @@ TYPE_NAMES = {HELLO: "HELLO", READY: "READY", LOAD: "LOAD", LOADED: "LOADED",
 MAX_META = 1 << 20
 MAX_BODY = 256 << 20
 
+# Log lines and error texts are cut to this many characters: even all
+# escaped (6 bytes each) they fit a frame's 1 MiB of metadata.
+CLIP = 100000
+
+
+def clip(text):
+    """text, or its first CLIP characters and how many more were cut."""
+    if len(text) <= CLIP:
+        return text
+    return "%s... (%d more characters cut)" % (text[:CLIP], len(text) - CLIP)
+
+
 pack_header = HEADER.pack
 unpack_header = HEADER.unpack_from
 
@@ -47,8 +59,10 @@ class _ScanContext:
 try:
     import _json
     _scan = _json.make_scanner(_ScanContext())
+    # allow_nan off: NaN and Infinity are not JSON, and the host would
+    # refuse the whole frame.
     _iterencode = _json.make_encoder(None, _not_serializable, _json.encode_basestring_ascii,
-                                     None, ":", ",", False, False, True)
+                                     None, ":", ",", False, False, False)
     quote = _json.encode_basestring_ascii       # str -> JSON string literal
     _iterencode(None, 0)
 
@@ -58,7 +72,7 @@ except (ImportError, AttributeError, TypeError):
     import json
     import json.scanner
     _scan = json.scanner.make_scanner(json.JSONDecoder())
-    _encode = json.JSONEncoder(separators=(",", ":")).encode
+    _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
     quote = json.encoder.encode_basestring_ascii
 
 _WS = " \t\r\n"
@@ -79,10 +93,15 @@ def loads(s):
 
 def parse_meta(raw):
     """A frame's metadata (bytes) as a dict, or None when it is not a JSON
-    object in UTF-8."""
+    object. Text the host passes on from a request byte for byte (header
+    and route values) may not be UTF-8: such bytes read as U+FFFD."""
     try:
-        obj = loads(raw.decode("utf-8"))
-    except ValueError:          # UnicodeDecodeError included
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", "replace")
+    try:
+        obj = loads(text)
+    except ValueError:
         return None
     return obj if obj.__class__ is dict else None
 

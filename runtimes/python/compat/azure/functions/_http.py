@@ -237,12 +237,13 @@ class HttpRequest:
     _src = None
 
     def __init__(self, method, url, *, headers=None, params=None, route_params=None, body):
-        self._method = method
+        # As Azure's library: the method upper-cased, a str body as UTF-8.
+        self._method = method.upper() if isinstance(method, str) else method
         self._url = url
         self._headers = HttpRequestHeaders(headers or {})
         self._params = MappingProxyType(dict(params or {}))
         self._route_params = MappingProxyType(dict(route_params or {}))
-        self._body = body
+        self._body = body.encode("utf-8") if isinstance(body, str) else body
 
     def _http(self):
         """The worker's `http` object of the request (see _from_worker)."""
