@@ -256,8 +256,12 @@ static int resp_on_headers_complete(http_parser *hp)
     p->status = (int)hp->status_code;
     p->clen = (hp->flags & F_CONTENTLENGTH) && !(hp->flags & (F_CHUNKED | F_UPGRADE))
                   ? hp->content_length : NO_CLEN;
-    if (p->no_body && hp->status_code / 100 != 1)
-        return 1; /* http-parser: this message has no body */
+    /* http-parser: this message has no body. A 204 or 304 never has one
+     * (RFC 9112 section 6.3), whatever Content-Length says: http-parser
+     * would wait for that many bytes. */
+    if ((p->no_body && hp->status_code / 100 != 1) || hp->status_code == 204 ||
+        hp->status_code == 304)
+        return 1;
     if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->body.max)
         return resp_limit(p, "body", p->body.max);
     return 0;
@@ -275,6 +279,12 @@ static int resp_on_message_complete(http_parser *hp)
     if (hp->status_code / 100 == 1 && hp->status_code != 101) {
         resp_clear(p); /* an interim response: the real one follows */
         return 0;
+    }
+    if (hp->status_code == 101) {
+        /* The connection now speaks another protocol: not an answer the
+         * host can pass on, and not a connection to use again. */
+        snprintf(p->err, sizeof p->err, "it switched protocols (101), not an HTTP answer");
+        return -1;
     }
     /* Trailer fields came through the header callbacks: close the last. */
     if (p->hdr_state == HDR_FIELD && buf_putc(&p->head, '\0'))

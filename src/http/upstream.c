@@ -668,6 +668,12 @@ static void dispatch(upstream_t *u)
 
 /* ---- public ---- */
 
+void upstream_set_max_pipeline(upstream_t *u, size_t n)
+{
+    u->o.max_pipeline = n < 1 ? 1 : n > UPSTREAM_MAX_PIPELINE ? UPSTREAM_MAX_PIPELINE : n;
+    dispatch(u);
+}
+
 upstream_t *upstream_new(uv_loop_t *loop, const char *ip, int port, const upstream_opts_t *opts)
 {
     upstream_t *u = calloc(1, sizeof *u);

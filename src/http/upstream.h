@@ -140,6 +140,11 @@ size_t upstream_max_depth(const upstream_t *u);
 /* Fail pending calls with UPSTREAM_ECLOSED, close every connection, free u
  * once its handles have closed, then run cb(data) (cb may be NULL). u must
  * not be used after this call. */
+/* Requests in flight per connection from now on (1: no pipelining), for
+ * a peer found to answer pipelined requests, or not, after upstream_new().
+ * Connections already carrying more keep them. */
+void upstream_set_max_pipeline(upstream_t *u, size_t n);
+
 void upstream_close(upstream_t *u, void (*cb)(void *data), void *data);
 
 #endif

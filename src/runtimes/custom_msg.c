@@ -195,7 +195,8 @@ static int forward_response(ch_call_t *c, const respparser_t *resp, char *err, s
             continue;
         if (invocation_add_header(inv, name, sv_make(v, vl)) != 0) {
             log_write(LOG_WARN, "Host.CustomHandler", inv->id,
-                      "dropping response headers past the %d-th", INVOCATION_MAX_RES_HEADERS);
+                      "Function '%s': the handler's answer has more than %d headers; the rest "
+                      "are dropped", inv->fn->name, INVOCATION_MAX_RES_HEADERS);
             break;
         }
     }
@@ -209,11 +210,15 @@ static int forward_response(ch_call_t *c, const respparser_t *resp, char *err, s
     return 1;
 }
 
-/* ---- Data/Metadata request ---- */
+/* ---- Data/Metadata request ----
+ *
+ * JSON for a handler must be UTF-8 (RFC 8259): text taken from the request
+ * (query, headers, route values) that is not has U+FFFD for the bad bytes,
+ * as Azure's host (.NET strings) sends it. */
 
 static int put_json_string(buf_t *b, const char *s, size_t n)
 {
-    return buf_putc(b, '"') || buf_json_escape(b, s, n) || buf_putc(b, '"');
+    return buf_putc(b, '"') || buf_json_escape_utf8(b, s, n) || buf_putc(b, '"');
 }
 
 static int put_base64(buf_t *b, const char *s, size_t n)
@@ -299,7 +304,7 @@ static int put_headers(buf_t *b, const http_request_t *r, int lists)
             if (lists)
                 rc |= put_json_string(b, r->headers[k].value.p, r->headers[k].value.n);
             else
-                rc |= buf_json_escape(b, r->headers[k].value.p, r->headers[k].value.n);
+                rc |= buf_json_escape_utf8(b, r->headers[k].value.p, r->headers[k].value.n);
         }
         rc |= buf_putc(b, lists ? ']' : '"');
     }
@@ -312,11 +317,11 @@ static int put_http_trigger(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t
     sv_t host = http_request_header(r, "Host");
     int rc = 0;
     rc |= buf_lit(b, "{\"Url\":\"http://");
-    rc |= host.n ? buf_json_escape(b, host.p, host.n) : buf_lit(b, "localhost");
-    rc |= buf_json_escape(b, r->path.p, r->path.n);
+    rc |= host.n ? buf_json_escape_utf8(b, host.p, host.n) : buf_lit(b, "localhost");
+    rc |= buf_json_escape_utf8(b, r->path.p, r->path.n);
     if (r->query.n) {
         rc |= buf_putc(b, '?');
-        rc |= buf_json_escape(b, r->query.p, r->query.n);
+        rc |= buf_json_escape_utf8(b, r->query.p, r->query.n);
     }
     rc |= buf_lit(b, "\",\"Method\":");
     rc |= put_json_string(b, r->method_name, strlen(r->method_name));
@@ -611,13 +616,20 @@ static void add_header(invocation_t *inv, const char *binding, const char *name,
                 add_header(inv, binding, name, item);
         return;
     }
-    if (!text)
+    if (!text) {
+        if (!json_is_null(v))
+            log_write(LOG_WARN, "Host.CustomHandler", inv->id,
+                      "Function '%s': http output '%s': header '%.100s' dropped (its value is "
+                      "%s, not a string, number or boolean)", inv->fn->name, binding, name,
+                      json_is_object(v) ? "an object" : "not text");
         return;
+    }
     if (!len)
         len = strlen(text);
     if (!invocation_header_ok(sv_cstr(name), sv_make(text, len))) {
-        log_write(LOG_WARN, "Host.CustomHandler", inv->id, "http output '%s': header '%.100s' "
-                  "dropped (a name that is not a token, or control characters)", binding, name);
+        log_write(LOG_WARN, "Host.CustomHandler", inv->id, "Function '%s': http output '%s': "
+                  "header '%.100s' dropped (a name that is not a token, or control characters)",
+                  inv->fn->name, binding, name);
         return;
     }
     invocation_add_header(inv, sv_cstr(name), sv_make(text, len));
@@ -759,6 +771,10 @@ int ch__msg_apply_answer(invocation_t *inv, const ch_fn_t *cf, const char *body,
     snprintf(category, sizeof category, "Function.%s", inv->fn->name);
     json_t *logs = get_ci(root, "Logs"), *line;
     size_t i;
+    if (logs && !json_is_array(logs))
+        log_write(LOG_WARN, "Host.CustomHandler", inv->id,
+                  "Function '%s': the handler's \"Logs\" is not a list of lines; ignored",
+                  inv->fn->name);
     json_array_foreach(logs, i, line) {
         if (json_is_string(line)) {
             log_write(LOG_INFO, category, inv->id, "%s", json_string_value(line));

@@ -152,6 +152,12 @@ static void proc_close_handles(ch_proc_t *p)
     close_if_open((uv_handle_t *)&p->out.pipe, pipe_closed);
     close_if_open((uv_handle_t *)&p->err.pipe, pipe_closed);
     close_if_open((uv_handle_t *)&p->probe_timer, handle_closed);
+    close_if_open((uv_handle_t *)&p->pipe_timer, handle_closed);
+    if (p->pipe_up) {
+        upstream_t *up = p->pipe_up;
+        p->pipe_up = NULL;
+        upstream_close(up, upstream_closed, p);
+    }
     if (p->up) {
         upstream_t *up = p->up;
         p->up = NULL;
@@ -201,6 +207,70 @@ void ch__proc_stop(ch_proc_t *p, const char *reason)
 
 static void probe_start(uv_timer_t *t);
 
+/* ---- the pipelining check ---- */
+
+static void pipe_close_cb(uv_timer_t *t)
+{
+    ch_proc_t *p = t->data;
+    if (p->pipe_up) {
+        upstream_t *up = p->pipe_up;
+        p->pipe_up = NULL;
+        upstream_close(up, upstream_closed, p);
+    }
+}
+
+static void pipe_cb(upstream_call_t *call, int status, const respparser_t *resp)
+{
+    ch_proc_t *p = call->data;
+    if (!p->pipe_up)
+        return; /* closing with the process */
+    /* Both answered, on a connection kept open (a handler that closes after
+     * each answer got the second call again on a new one). */
+    if (status == UPSTREAM_OK && (call != &p->pipe_calls[0] || respparser_keep_alive(resp)))
+        p->pipe_answers++;
+    if (--p->pipe_pending > 0)
+        return;
+    uv_timer_start(&p->pipe_timer, pipe_close_cb, 0, 0);
+    if (p->exited || !p->up)
+        return;
+    if (p->pipe_answers == 2) {
+        upstream_set_max_pipeline(p->up, p->pipeline_depth);
+        log_write(LOG_DEBUG, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) answers "
+                  "pipelined requests: up to %zu at a time on a connection", p->seq, p->pid,
+                  p->pipeline_depth);
+    } else {
+        log_write(LOG_INFO, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) did not "
+                  "answer two pipelined requests (GET / twice in one write) within %d ms: it "
+                  "gets one request at a time on each connection, as Azure sends them",
+                  p->seq, p->pid, CH_PIPE_CHECK_MS);
+    }
+}
+
+static void pipe_check_start(ch_proc_t *p)
+{
+    if (p->pipeline_depth <= 1 || p->pipe_checked || p->exited)
+        return;
+    p->pipe_checked = 1;
+    upstream_opts_t o = {.max_conns = 1, .max_idle = 1, .max_pipeline = 2};
+    p->pipe_up = upstream_new(p->ca->loop, "127.0.0.1", p->port, &o);
+    if (!p->pipe_up)
+        return; /* no pipelining: the safe side */
+    p->open_handles++;
+    p->pipe_pending = 2;
+    for (int k = 0; k < 2; k++) {
+        upstream_call_t *c = &p->pipe_calls[k];
+        memset(c, 0, sizeof *c);
+        c->head = p->probe_head;
+        c->head_len = strlen(p->probe_head);
+        c->timeout_ms = CH_PIPE_CHECK_MS;
+        c->replayable = 1;
+        c->cb = pipe_cb;
+        c->data = p;
+    }
+    upstream_send(p->pipe_up, &p->pipe_calls[0]);
+    upstream_send(p->pipe_up, &p->pipe_calls[1]);
+}
+
 static void probe_cb(upstream_call_t *call, int status, const respparser_t *resp)
 {
     ch_proc_t *p = call->data;
@@ -210,6 +280,7 @@ static void probe_cb(upstream_call_t *call, int status, const respparser_t *resp
         return;
     if (status == UPSTREAM_OK) {
         ch__proc_ready(p);
+        pipe_check_start(p);
         return;
     }
     if (uv_now(p->ca->loop) >= p->ready_deadline) {
@@ -313,7 +384,8 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     snprintf(p->hostport, sizeof p->hostport, "127.0.0.1:%d", port);
     upstream_opts_t uo = {.max_conns = 4096,
                           .max_idle = 1024,
-                          .max_pipeline = conf->pipelining ? (size_t)conf->pipeline_depth : 1};
+                          .max_pipeline = 1};
+    p->pipeline_depth = conf->pipelining ? (size_t)conf->pipeline_depth : 1;
     p->up = upstream_new(ca->loop, "127.0.0.1", port, &uo);
     size_t added = 0;
     char **env = p->up ? proc_env(p, &added) : NULL;
@@ -347,6 +419,8 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     uv_pipe_init(ca->loop, &p->out.pipe, 0);
     uv_pipe_init(ca->loop, &p->err.pipe, 0);
     uv_timer_init(ca->loop, &p->probe_timer);
+    uv_timer_init(ca->loop, &p->pipe_timer);
+    p->pipe_timer.data = p;
     p->out.pipe.data = &p->out;
     p->err.pipe.data = &p->err;
     p->out.proc = p->err.proc = p;
@@ -372,11 +446,11 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
         log_write(LOG_ERROR, "Host.CustomHandler", NULL, "cannot start the custom handler %s "
                   "(in %s): %s", ca->handler, conf->working_dir, uv_strerror(rc));
         p->exited = 1;
-        p->open_handles = 5; /* uv_spawn initialised the process handle even so */
+        p->open_handles = 6; /* uv_spawn initialised the process handle even so */
         proc_close_handles(p);
         return NULL;
     }
-    p->open_handles = 5; /* process, two pipes, timer, upstream */
+    p->open_handles = 6; /* process, two pipes, two timers, upstream */
     p->pid = p->process.pid;
     p->state = CH_STARTING;
     p->last_active = uv_now(ca->loop);
@@ -385,6 +459,7 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     uv_read_start((uv_stream_t *)&p->out.pipe, out_alloc, out_read);
     uv_read_start((uv_stream_t *)&p->err.pipe, out_alloc, out_read);
     uv_unref((uv_handle_t *)&p->probe_timer);
+    uv_unref((uv_handle_t *)&p->pipe_timer);
     log_write(LOG_DEBUG, "Host.CustomHandler", NULL, "Started custom handler %d (pid %d) on "
               "port %d: %s", p->seq, p->pid, port, ca->handler);
     probe_start(&p->probe_timer);

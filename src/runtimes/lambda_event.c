@@ -463,6 +463,11 @@ static int parse_status(const json_t *v, int *status, char *err, size_t n)
                          "as 200)");
     if (json_is_integer(v)) {
         s = json_integer_value(v);
+    } else if (json_is_real(v)) {
+        /* 200.0, as Python's json writes a float: a whole number is one */
+        double d = json_real_value(v);
+        if (d >= 200 && d <= 599 && d == (double)(long long)d)
+            s = (long long)d;
     } else if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 3) {
         const char *t = json_string_value(v);
         s = 0;

@@ -15,7 +15,9 @@ import time
 
 import pytest
 
-from conftest import BIN, RawConn, master_key, wait_for
+from conftest import BIN, RawConn, master_key, wait_for, write_app
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 NODE = "node"
 
@@ -657,6 +659,106 @@ def test_a_handler_that_closes_after_every_answer_serves_a_burst(make_app, start
     got = burst(h, paths, workers=30)
     for p, (st, body) in got.items():
         assert st == 200 and body == ("echo " + p).encode(), (p, st, body, h.log()[-3000:])
+
+
+# A handler in the style of small C or shell handlers: one read is one
+# request. It also answers 304 with a Content-Length, switches protocols,
+# and reads its Data/Metadata call with a strict UTF-8 JSON parser.
+PY_NAIVE_HANDLER = r"""
+import json, os, socket, threading, time
+
+def handle(c):
+    while True:
+        d = c.recv(65536)
+        if not d:
+            return
+        head, _, body = d.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        method, path, _ = lines[0].decode().split(" ", 2)
+        hdrs = {}
+        for h in lines[1:]:
+            k, _, v = h.partition(b":")
+            hdrs[k.strip().lower()] = v.strip()
+        n = int(hdrs.get(b"content-length", b"0"))
+        while len(body) < n:
+            more = c.recv(65536)
+            if not more:
+                return
+            body += more
+        p = path.split("?")[0]
+        if p == "/api/nm":
+            c.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 1234\r\n\r\n')
+        elif p == "/api/up":
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\n\r\n")
+            time.sleep(1)
+            c.close()
+            return
+        elif p == "/pay":
+            try:
+                doc = json.loads(body)      # bytes: strict UTF-8
+                ans = {"Outputs": {"res": {"body": doc["Data"]["req"]["Query"].get("e", "")}}}
+            except ValueError as e:
+                ans = {"Outputs": {"res": {"statusCode": 500, "body": "bad JSON: %s" % e}}}
+            b = json.dumps(ans).encode()
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n" % len(b) + b)
+        else:
+            time.sleep(0.005)
+            b = path.encode()
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(b) + b)
+
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])))
+srv.listen(128)
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=handle, args=(c,), daemon=True).start()
+"""
+
+
+@pytest.fixture(scope="module")
+def naive(module_hosts):
+    import sys
+    desc = {"defaultExecutablePath": sys.executable, "arguments": ["handler.py"]}
+    q = [{"type": "queue", "direction": "out", "name": "msg", "queueName": "naive-out"}]
+    app = write_app(module_hosts.workdir + "/naive", {
+        "echo": fn(), "nm": fn(), "up": fn(), "pay": fn(extra=q)},
+        host=custom_host(description=desc, extra={"functionTimeout": "00:00:20"}),
+        settings=settings(), files={"handler.py": PY_NAIVE_HANDLER})
+    return module_hosts.start(app)
+
+
+def test_a_handler_that_reads_one_request_per_read_gets_one_at_a_time(naive):
+    paths = ["/api/echo?n=%d" % i for i in range(120)]
+    got = burst(naive, paths, workers=30)
+    for p, (st, body) in got.items():
+        assert st == 200 and body == p.encode(), (p, st, body, naive.log()[-3000:])
+    assert log_has(naive, "did not answer two pipelined requests")
+
+
+def test_a_304_with_a_content_length_has_no_body(naive):
+    t = time.time()
+    r = naive.get("/api/nm", headers={"If-None-Match": '"v1"'}, timeout=30)
+    assert r.status == 304 and r.body == b"", (r.status, r.body)
+    assert r.header("ETag") == '"v1"'
+    assert time.time() - t < 10
+
+
+def test_switching_protocols_fails_the_invocation_and_the_connection(naive):
+    r = naive.get("/api/up", timeout=30)
+    assert r.status == 500, (r.status, r.text)
+    assert UUID_RE.search(r.text), r.text
+    assert log_has(naive, "switched protocols")
+    r = naive.get("/api/echo?after=up", timeout=30)
+    assert r.status == 200 and r.text == "/api/echo?after=up"
+
+
+def test_data_metadata_json_is_utf8_when_the_request_is_not(naive):
+    r = naive.get("/api/pay?e=%FFok", timeout=30)
+    assert r.status == 200, r.text
+    assert r.text == "\ufffdok"
 
 
 # ---- processes ----

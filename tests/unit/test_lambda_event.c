@@ -290,6 +290,9 @@ TEST(proxy_result_maps_status_headers_body)
     CHECK_INT(result(inv, "{\"statusCode\": 200, \"body\": \"aGk\", \"isBase64Encoded\": true}",
                      err, sizeof err), 0); /* padding may be left out */
     CHECK_STR(inv->res_body.p, "hi");
+    /* 201.0, as Python's json writes a float */
+    CHECK_INT(result(inv, "{\"statusCode\": 201.0}", err, sizeof err), 0);
+    CHECK_INT(inv->status, 201);
     CHECK_INT(result(inv, "{\"statusCode\": 200, \"body\": \"a\\u0000b\"}", err, sizeof err), 0);
     CHECK_INT(inv->res_body.len, 3);
     arena_free(&a);
@@ -309,6 +312,7 @@ TEST(proxy_result_malformed)
                                   "got 700"},
         {"{\"statusCode\": \"2x0\"}", "field 'statusCode'"},
         {"{\"statusCode\": 101}", "got 101"},
+        {"{\"statusCode\": 200.5}", "got 200.5"},
         {"{\"statusCode\": 200, \"headers\": []}", "field 'headers': expected an object"},
         {"{\"statusCode\": 200, \"headers\": {\"A\": {}}}", "header 'A': expected a string, got "
                                                           "an object"},

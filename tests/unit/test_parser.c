@@ -1019,6 +1019,38 @@ TEST(resp_head_has_no_body)
     respparser_free(p);
 }
 
+TEST(resp_204_and_304_never_have_a_body)
+{
+    respparser_t *p = respparser_new(0);
+    static const char *heads[] = {
+        "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nContent-Length: 1234\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",
+        "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        respparser_reset(p, 0);
+        CHECK_INT(respparser_feed(p, heads[i], strlen(heads[i])), PARSE_OK);
+        CHECK_INT(respparser_done(p), 1);
+        CHECK_INT(respparser_keep_alive(p), 1);
+        size_t n = 99;
+        respparser_body(p, &n);
+        CHECK_INT(n, 0);
+    }
+    respparser_free(p);
+}
+
+TEST(resp_101_is_an_error)
+{
+    static const char *heads[] = {
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\n\r\n"};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        respparser_t *p = respparser_new(0);
+        CHECK_INT(respparser_feed(p, heads[i], strlen(heads[i])), PARSE_ERROR);
+        CHECK_CONTAINS(respparser_error(p), "switched protocols (101)");
+        respparser_free(p);
+    }
+}
+
 /* Feeds text (split at `split` bytes when not 0) to the reused parser p
  * and to a new one; everything they report must be the same. */
 static void check_like_new(respparser_t *p, const char *text, size_t split, int no_body,
@@ -1221,6 +1253,8 @@ int main(void)
     RUN(resp_feed_n_reports_trailing_bytes);
     RUN(resp_keep_alive_rules);
     RUN(resp_head_has_no_body);
+    RUN(resp_204_and_304_never_have_a_body);
+    RUN(resp_101_is_an_error);
     RUN(resp_repeated_heads_read_as_a_new_parser_reads_them);
     RUN(resp_status_out_of_range);
     RUN(resp_header_next);
