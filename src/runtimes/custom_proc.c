@@ -286,7 +286,8 @@ static void probe_cb(upstream_call_t *call, int status, const respparser_t *resp
     if (uv_now(p->ca->loop) >= p->ready_deadline) {
         char reason[240];
         snprintf(reason, sizeof reason, "it did not answer GET / on 127.0.0.1:%d within %lld "
-                 "ms (stratus.customHandler.startupTimeout)", p->port,
+                 "ms (stratus.customHandler.startupTimeout); it must listen on 127.0.0.1 at the "
+                 "port in FUNCTIONS_CUSTOMHANDLER_PORT", p->port,
                  (long long)p->ca->app->custom_handler.startup_timeout_ms);
         p->failed_start = 1;
         ch__proc_kill(p, reason);
