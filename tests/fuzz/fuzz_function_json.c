@@ -6,7 +6,6 @@
  * Run as native (scriptFile required) and as a custom-handler app with
  * allow_build, so both scriptFile paths are exercised.
  */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,41 +14,20 @@
 #include <unistd.h>
 
 #include "../../src/core/app.h"
+#include "fuzz_tmpapp.h"
 
-static char root[64];
+static const char *root;
 static char dir[128];
 
 static void write_file(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        perror(path);
-        abort();
-    }
-    fputs(text, f);
-    fclose(f);
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void cleanup(void)
-{
-    if (root[0])
-        nftw(root, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+    tmpapp_write(path, text, strlen(text));
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char path[256];
-    snprintf(root, sizeof root, "/tmp/stratus-fuzz-fj-XXXXXX");
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
-        abort();
-    }
-    atexit(cleanup);
+    root = tmpapp_create("fj");
     snprintf(path, sizeof path, "%s/host.json", root);
     write_file(path, "{\"version\": \"2.0\"}");
     snprintf(dir, sizeof dir, "%s/f", root);

@@ -10,7 +10,6 @@
  * that succeeds leaves typed settings within their documented ranges and a
  * custom handler section without holes.
  */
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,45 +18,16 @@
 #include <unistd.h>
 
 #include "../../src/core/app.h"
+#include "fuzz_tmpapp.h"
 
-static char root[64];
+static const char *root;
 static char host_path[128];
 static char settings_path[128];
-
-static void write_bytes(const char *path, const uint8_t *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        abort();
-    }
-    if (len && fwrite(data, 1, len, f) != len) {
-        perror(path);
-        abort();
-    }
-    fclose(f);
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static void cleanup(void)
-{
-    if (root[0])
-        nftw(root, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     char path[256];
-    snprintf(root, sizeof root, "/tmp/stratus-fuzz-hj-XXXXXX");
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
-        abort();
-    }
-    atexit(cleanup);
+    root = tmpapp_create("hj");
     snprintf(host_path, sizeof host_path, "%s/host.json", root);
     snprintf(settings_path, sizeof settings_path, "%s/local.settings.json", root);
     snprintf(path, sizeof path, "%s/f", root);
@@ -66,7 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                              "\"name\": \"req\"}, {\"type\": \"http\", \"direction\": \"out\", "
                              "\"name\": \"res\"}]}";
     snprintf(path, sizeof path, "%s/f/function.json", root);
-    write_bytes(path, (const uint8_t *)fj, sizeof fj - 1);
+    tmpapp_write(path, (const uint8_t *)fj, sizeof fj - 1);
     return 0;
 }
 
@@ -85,10 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *sep = find_separator(data, size);
     if (sep) {
-        write_bytes(host_path, data, (size_t)(sep - data));
-        write_bytes(settings_path, sep + 5, size - (size_t)(sep - data) - 5);
+        tmpapp_write(host_path, data, (size_t)(sep - data));
+        tmpapp_write(settings_path, sep + 5, size - (size_t)(sep - data) - 5);
     } else {
-        write_bytes(host_path, data, size);
+        tmpapp_write(host_path, data, size);
         unlink(settings_path);
     }
 
