@@ -83,21 +83,8 @@ static void shown_name(sv_t name, char *out, size_t n)
     out[k] = '\0';
 }
 
-int invocation_add_header(invocation_t *inv, sv_t name, sv_t value)
+int invocation_put_header(invocation_t *inv, sv_t name, sv_t value)
 {
-    if (!invocation_header_ok(name, value)) {
-        char shown[72];
-        shown_name(name, shown, sizeof shown);
-        int bad_name = !invocation_header_ok(name, SV_NULL);
-        log_write(LOG_WARN, "Host.Results", inv->id,
-                  "Function '%s': the response header '%s'%s is left out: %s",
-                  inv->fn ? inv->fn->name : "?",
-                  shown, name.n >= sizeof shown ? "..." : "",
-                  bad_name ? "its name is not a token (letters, digits and "
-                             "!#$%&'*+-.^_`|~ only)"
-                           : "its value holds a control character (CR, LF, NUL, ...)");
-        return 0;
-    }
     if (inv->nres_headers == inv->cap_res_headers) {
         size_t cap = inv->cap_res_headers ? inv->cap_res_headers * 2 : 8;
         if (cap > INVOCATION_MAX_RES_HEADERS)
@@ -120,6 +107,24 @@ int invocation_add_header(invocation_t *inv, sv_t name, sv_t value)
     inv->res_headers[inv->nres_headers].value = sv_make(v, value.n);
     inv->nres_headers++;
     return 0;
+}
+
+int invocation_add_header(invocation_t *inv, sv_t name, sv_t value)
+{
+    if (!invocation_header_ok(name, value)) {
+        char shown[72];
+        shown_name(name, shown, sizeof shown);
+        int bad_name = !invocation_header_ok(name, SV_NULL);
+        log_write(LOG_WARN, "Host.Results", inv->id,
+                  "Function '%s': the response header '%s'%s is left out: %s",
+                  inv->fn ? inv->fn->name : "?",
+                  shown, name.n >= sizeof shown ? "..." : "",
+                  bad_name ? "its name is not a token (letters, digits and "
+                             "!#$%&'*+-.^_`|~ only)"
+                           : "its value holds a control character (CR, LF, NUL, ...)");
+        return 0;
+    }
+    return invocation_put_header(inv, name, value);
 }
 
 static int put_text(buf_t *b, const char *s)

@@ -108,6 +108,10 @@ int invocation_header_ok(sv_t name, sv_t value);
  * INVOCATION_MAX_RES_HEADERS or out of memory. */
 int invocation_add_header(invocation_t *inv, sv_t name, sv_t value);
 
+/* invocation_add_header() for a header known to pass invocation_header_ok()
+ * (one remembered from an earlier, checked answer). */
+int invocation_put_header(invocation_t *inv, sv_t name, sv_t value);
+
 /* Release what the invocation holds outside its arena (the response body).
  * Registered on the arena, so callers normally need not call it. */
 void invocation_release(invocation_t *inv);

@@ -353,7 +353,7 @@ static void memo_apply(worker_t *w, pool_call_t *c, const frame_t *f)
     w->pool->consecutive_crashes = 0;
     inv->status = m->status;
     for (int k = 0; k < m->nheaders; k++)
-        if (invocation_add_header(inv, sv_make(m->strs + m->h[k].name, m->h[k].name_len),
+        if (invocation_put_header(inv, sv_make(m->strs + m->h[k].name, m->h[k].name_len),
                                   sv_make(m->strs + m->h[k].value, m->h[k].value_len)) != 0) {
             c->done(inv, 0, "the response headers could not be stored", c->data);
             return;
@@ -442,9 +442,14 @@ static void on_result(worker_t *w, const frame_t *f)
         }
         /* A worker must not be able to split the response: a header that
          * cannot be written as it is is left out, with a warning. */
-        if (!invocation_header_ok(hn, hv))
+        int added;
+        if (invocation_header_ok(hn, hv)) {
+            added = invocation_put_header(inv, hn, hv);
+        } else {
             plain = 0;
-        if (invocation_add_header(inv, hn, hv) != 0) {
+            added = invocation_add_header(inv, hn, hv); /* left out, with a warning */
+        }
+        if (added != 0) {
             /* Never a response with some of its headers missing. */
             char why[80];
             snprintf(why, sizeof why, "the response has more than %d headers",
