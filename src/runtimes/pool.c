@@ -192,6 +192,7 @@ static void sweep_cb(uv_timer_t *t)
                 pool__list_remove(&w->inflight, c);
                 p->running--;
                 p->timeouts++;
+                w->last_active = now; /* idle from now on, not from its start */
                 frame_encode(&w->wbuf, FRAME_CANCEL, c->id, NULL, 0, NULL, 0);
                 w->urgent = 1;
                 pool__worker_flush(w); /* the cancel goes out before the kill */
@@ -313,7 +314,8 @@ static void housekeeping_cb(uv_timer_t *t)
                 continue;
             }
         }
-        if (w->state == W_READY && !w->inflight.n && (int64_t)alive > p->app->scale_min_instances &&
+        if (w->state == W_READY && !w->inflight.n && !w->ncancelled &&
+            (int64_t)alive > p->app->scale_min_instances &&
             now - w->last_active >= (uint64_t)p->app->scale_idle_timeout_ms) {
             log_write(LOG_INFO, "Host.Scale", NULL, "Worker %d (pid %d) idle for %llu ms; "
                       "stopping it (%zu instance(s) left)", w->seq, w->pid,

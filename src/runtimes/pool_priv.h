@@ -101,7 +101,7 @@ struct worker {
     int stop_requested; /* shut down or killed on purpose */
     int via_fs;         /* forked by the fork server (no process handle here) */
     int kill_pending;   /* killed before the fork server told us its pid */
-    char reason[160];   /* why it was killed */
+    char reason[512];   /* why it was killed */
     frame_decoder_t dec;
     buf_t wbuf;
     char *wbase;

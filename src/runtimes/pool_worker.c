@@ -374,6 +374,7 @@ static void on_result(worker_t *w, const frame_t *f)
         for (size_t i = 0; i < w->ncancelled; i++)
             if (w->cancelled[i].id == f->id) {
                 pool__forget_cancelled(w, i);
+                w->last_active = uv_now(p->loop);
                 break;
             }
         return;
@@ -686,7 +687,7 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
     else
         snprintf(how, sizeof how, "exited with status %lld", (long long)status);
     int unexpected = !w->stop_requested;
-    char why[400];
+    char why[600];
     if (w->reason[0])
         snprintf(why, sizeof why, "worker %d (pid %d) was stopped: %s", w->seq, w->pid, w->reason);
     else
@@ -704,7 +705,7 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
         p->nplaceholders--;
     w->state = W_STOPPING;
     p->nworkers--;
-    char reason[600];
+    char reason[800];
     snprintf(reason, sizeof reason, "%s (%s)", why, how);
     worker_fail_all(w, reason);
     if (unexpected) {

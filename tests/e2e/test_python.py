@@ -323,6 +323,7 @@ def py_host(module_hosts):
         "misbehave": py_fn(MISBEHAVE, extra_bindings=[
             {"type": "queue", "direction": "out", "name": "msg", "queueName": "py-out"}]),
         "email": py_fn(EMAIL_FN),
+        "azure": py_fn(EMAIL_FN.replace("email", "azure")),
         "usesemail": py_fn(USES_EMAIL),
     }, host={"version": "2.0", "stratus": ONE_WORKER}, settings=PY_SETTINGS,
         files={"requirements.txt": "azure-functions\nnot-installed-pkg==1.0\n"})
@@ -399,6 +400,9 @@ def test_http_request_built_by_hand_as_azures_library(py_host):
 
 def test_a_function_named_like_a_standard_module_does_not_hide_it(py_host):
     assert py_host.get("/api/email").text == "the email function"
+    # nor one named like the package every function imports
+    assert py_host.get("/api/azure").text == "the azure function"
+    assert py_host.get("/api/echo/x").status == 200
     r = py_host.get("/api/usesemail")
     assert r.status == 200 and r.text == 'a\\"b', r.text
 

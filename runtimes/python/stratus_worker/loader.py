@@ -41,7 +41,8 @@ def setup_paths(app_root):
     if os.path.isdir(pkgs):
         front.append(pkgs)
     drop = {RUNTIME_DIR, resolve(app_root)} | {resolve(f) for f in front}
-    sys.path[:] = front + [p for p in sys.path if resolve(p) not in drop] + [app_root]
+    rest = [p for p in sys.path if resolve(p) not in drop]
+    sys.path[:] = front + rest
     app = sys.modules.get("__app__")
     if app is None:
         app = type(sys)("__app__")
@@ -50,17 +51,21 @@ def setup_paths(app_root):
         app.__spec__ = type(sys.__spec__)("__app__", None, is_package=True)
         app.__spec__.submodule_search_locations = [app_root]
         sys.modules["__app__"] = app
-    for p in sys.path:
+    for p in front + rest:
         if os.path.isdir(os.path.join(p or ".", "azure", "functions")):
+            sys.path.append(app_root)
             return False
     sys.path.append(COMPAT_DIR)
-    # Import the stand-in now, its bytecode cached like the rest of the shim.
+    # Import the stand-in now, its bytecode cached like the rest of the
+    # shim, and before the app folder is on sys.path: a function folder
+    # named "azure" (it is __app__.azure) must not hide it.
     no_cache = sys.dont_write_bytecode
     sys.dont_write_bytecode = False
     try:
         __import__("azure.functions")
     finally:
         sys.dont_write_bytecode = no_cache
+        sys.path.append(app_root)
     return True
 
 
