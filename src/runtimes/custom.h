@@ -36,7 +36,7 @@
 #include "runtime.h"
 
 #define CH_PROBE_MS 25            /* readiness poll interval */
-#define CH_PIPE_CHECK_MS 1000     /* two pipelined GET / must be answered within */
+#define CH_PIPE_CHECK_MS 2000     /* two pipelined GET / must be answered within */
 #define CH_SWEEP_MS 50            /* functionTimeout check */
 #define CH_HOUSEKEEPING_MS 500    /* idle stops, memory, stop grace */
 #define CH_STOP_GRACE_MS 3000     /* SIGTERM, then SIGKILL */
@@ -114,12 +114,11 @@ struct ch_proc {
     int probing;
     /* Pipelining only once the handler has answered two pipelined GET /
      * (Azure sends one request at a time; some handlers read one request
-     * per read): a connection of its own for that check. */
+     * per read): checked before the process is ready. */
     size_t pipeline_depth;    /* what host.json allows; 1: no pipelining */
-    upstream_t *pipe_up;
     upstream_call_t pipe_calls[2];
     int pipe_pending, pipe_answers, pipe_checked;
-    uv_timer_t pipe_timer;    /* closes pipe_up outside its callbacks */
+    uv_timer_t pipe_timer;    /* starts the check outside the readiness callback */
     ch_list_t inflight;
     uint64_t spawn_ns;
     uint64_t ready_deadline;  /* uv_now() ms */

@@ -153,11 +153,6 @@ static void proc_close_handles(ch_proc_t *p)
     close_if_open((uv_handle_t *)&p->err.pipe, pipe_closed);
     close_if_open((uv_handle_t *)&p->probe_timer, handle_closed);
     close_if_open((uv_handle_t *)&p->pipe_timer, handle_closed);
-    if (p->pipe_up) {
-        upstream_t *up = p->pipe_up;
-        p->pipe_up = NULL;
-        upstream_close(up, upstream_closed, p);
-    }
     if (p->up) {
         upstream_t *up = p->up;
         p->up = NULL;
@@ -207,31 +202,17 @@ void ch__proc_stop(ch_proc_t *p, const char *reason)
 
 static void probe_start(uv_timer_t *t);
 
-/* ---- the pipelining check ---- */
+/* ---- the pipelining check ----
+ *
+ * Once a process answers GET /, and before it is ready, two GET / go in one
+ * write on its readiness connection (the one a single-threaded server is
+ * serving): both answered on that connection kept open, and it gets
+ * pipelined requests; otherwise one request at a time on a connection, as
+ * Azure sends them. */
 
-static void pipe_close_cb(uv_timer_t *t)
+static void pipe_done(ch_proc_t *p)
 {
-    ch_proc_t *p = t->data;
-    if (p->pipe_up) {
-        upstream_t *up = p->pipe_up;
-        p->pipe_up = NULL;
-        upstream_close(up, upstream_closed, p);
-    }
-}
-
-static void pipe_cb(upstream_call_t *call, int status, const respparser_t *resp)
-{
-    ch_proc_t *p = call->data;
-    if (!p->pipe_up)
-        return; /* closing with the process */
-    /* Both answered, on a connection kept open (a handler that closes after
-     * each answer got the second call again on a new one). */
-    if (status == UPSTREAM_OK && (call != &p->pipe_calls[0] || respparser_keep_alive(resp)))
-        p->pipe_answers++;
-    if (--p->pipe_pending > 0)
-        return;
-    uv_timer_start(&p->pipe_timer, pipe_close_cb, 0, 0);
-    if (p->exited || !p->up)
+    if (p->exited || p->state != CH_STARTING || !p->up)
         return;
     if (p->pipe_answers == 2) {
         upstream_set_max_pipeline(p->up, p->pipeline_depth);
@@ -239,24 +220,35 @@ static void pipe_cb(upstream_call_t *call, int status, const respparser_t *resp)
                   "pipelined requests: up to %zu at a time on a connection", p->seq, p->pid,
                   p->pipeline_depth);
     } else {
+        upstream_set_max_pipeline(p->up, 1);
         log_write(LOG_INFO, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) did not "
                   "answer two pipelined requests (GET / twice in one write) within %d ms: it "
                   "gets one request at a time on each connection, as Azure sends them",
                   p->seq, p->pid, CH_PIPE_CHECK_MS);
     }
+    ch__proc_ready(p);
 }
 
-static void pipe_check_start(ch_proc_t *p)
+static void pipe_cb(upstream_call_t *call, int status, const respparser_t *resp)
 {
-    if (p->pipeline_depth <= 1 || p->pipe_checked || p->exited)
+    ch_proc_t *p = call->data;
+    /* The first kept its connection open (a handler that closes after each
+     * answer gets the second again on a new one). */
+    if (status == UPSTREAM_OK && (call != &p->pipe_calls[0] || respparser_keep_alive(resp)))
+        p->pipe_answers++;
+    if (--p->pipe_pending == 0)
+        pipe_done(p);
+}
+
+/* From a timer: by then the readiness connection is idle again. */
+static void pipe_check_cb(uv_timer_t *t)
+{
+    ch_proc_t *p = t->data;
+    if (p->exited || p->state != CH_STARTING || !p->up)
         return;
-    p->pipe_checked = 1;
-    upstream_opts_t o = {.max_conns = 1, .max_idle = 1, .max_pipeline = 2};
-    p->pipe_up = upstream_new(p->ca->loop, "127.0.0.1", p->port, &o);
-    if (!p->pipe_up)
-        return; /* no pipelining: the safe side */
-    p->open_handles++;
+    upstream_set_max_pipeline(p->up, 2);
     p->pipe_pending = 2;
+    p->pipe_answers = 0;
     for (int k = 0; k < 2; k++) {
         upstream_call_t *c = &p->pipe_calls[k];
         memset(c, 0, sizeof *c);
@@ -267,8 +259,8 @@ static void pipe_check_start(ch_proc_t *p)
         c->cb = pipe_cb;
         c->data = p;
     }
-    upstream_send(p->pipe_up, &p->pipe_calls[0]);
-    upstream_send(p->pipe_up, &p->pipe_calls[1]);
+    upstream_send(p->up, &p->pipe_calls[0]);
+    upstream_send(p->up, &p->pipe_calls[1]);
 }
 
 static void probe_cb(upstream_call_t *call, int status, const respparser_t *resp)
@@ -279,8 +271,12 @@ static void probe_cb(upstream_call_t *call, int status, const respparser_t *resp
     if (p->exited || p->state != CH_STARTING)
         return;
     if (status == UPSTREAM_OK) {
-        ch__proc_ready(p);
-        pipe_check_start(p);
+        if (p->pipeline_depth > 1 && !p->pipe_checked) {
+            p->pipe_checked = 1;
+            uv_timer_start(&p->pipe_timer, pipe_check_cb, 0, 0);
+        } else {
+            ch__proc_ready(p);
+        }
         return;
     }
     if (uv_now(p->ca->loop) >= p->ready_deadline) {

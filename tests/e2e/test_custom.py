@@ -761,6 +761,38 @@ def test_data_metadata_json_is_utf8_when_the_request_is_not(naive):
     assert r.text == "\ufffdok"
 
 
+PY_SINGLE_THREAD_HANDLER = """
+import os
+from http.server import HTTPServer, BaseHTTPRequestHandler
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"   # keeps connections open, one at a time
+
+    def do_GET(self):
+        body = ("echo " + self.path).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+HTTPServer(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])), H).serve_forever()
+"""
+
+
+def test_a_single_threaded_keep_alive_handler_passes_the_pipelining_check(make_app, start_host):
+    import sys
+    desc = {"defaultExecutablePath": sys.executable, "arguments": ["handler.py"]}
+    app = make_app({"echo": fn()}, host=custom_host(description=desc), settings=settings(),
+                   files={"handler.py": PY_SINGLE_THREAD_HANDLER})
+    h = start_host(app)
+    assert h.get("/api/echo?n=0").text == "echo /api/echo?n=0"
+    assert "did not answer two pipelined requests" not in h.log()
+    assert "Traceback" not in h.log() and "BrokenPipe" not in h.log()
+
+
 # ---- processes ----
 
 def test_readiness_first_request_waits(make_app, start_host):
