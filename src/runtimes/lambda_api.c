@@ -107,6 +107,14 @@ int lambda__api_send(lambda_proc_t *p, http_request_t *req, lambda_call_t *c)
     buf_reset(&rt->event);
     if (lambda_event_http(&rt->event, inv, rt->app->route_prefix, lf->route, c->start_unix) != 0)
         return -1;
+    /* As Lambda: the function's time starts when the runtime gets the
+     * event, not when it arrived (a cold start's init, or a wait for a free
+     * process, is not the function's time; waiting has its own limit). */
+    int64_t limit = rt->app->function_timeout_ms;
+    if (limit > 0) {
+        c->deadline = uv_now(rt->loop) + (uint64_t)limit;
+        c->deadline_unix = lambda__unix_ms() + (uint64_t)limit;
+    }
     char deadline[32], trace[160];
     uint64_t dl = c->deadline_unix;
     snprintf(deadline, sizeof deadline, "%llu", (unsigned long long)dl);

@@ -59,6 +59,8 @@ if MODE == "initfail":
 if MODE == "exitinit":
     print("exitinit: giving up before asking for work", file=sys.stderr, flush=True)
     sys.exit(4)
+if MODE == "slowinit":
+    time.sleep(2)   # a slow init, within Lambda's 10 s
 
 probe_state = {}
 
@@ -113,6 +115,9 @@ def handle(event, headers, conn):
             print("crash: exiting now", flush=True)
             os._exit(3)
         return "response", json.dumps({"statusCode": 200, "body": str(os.getpid())}).encode()
+    if MODE == "slowinit":
+        time.sleep(2)
+        return "response", json.dumps({"statusCode": 200, "body": "slow init, then 2 s"}).encode()
     if MODE == "slow":
         if not q.get("fast"):
             time.sleep(60)
@@ -275,7 +280,7 @@ def test_next_headers_and_deadline(main):
     assert re.match(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=[01]$",
                     hdrs["Lambda-Runtime-Trace-Id"])
     deadline = int(hdrs["Lambda-Runtime-Deadline-Ms"])
-    # The deadline is the request's arrival plus functionTimeout.
+    # The deadline is the event's delivery plus functionTimeout.
     assert int(t0 * 1000) + TIMEOUT_S * 1000 - 1000 <= deadline
     assert deadline <= int(t1 * 1000) + TIMEOUT_S * 1000 + 1000
     ev = out["event"]
@@ -566,6 +571,18 @@ def test_scale_out_then_idle_stop_then_cold_start(tmp_path, start_host):
     r = h.get("/api/barrier?n=1&dir=%s" % folder2, timeout=60)
     assert r.status == 200
     assert scale(h)["coldStarts"] >= 4
+
+
+def test_a_cold_starts_init_is_not_the_functions_time(tmp_path, start_host):
+    """As in Lambda, functionTimeout (3 s here) starts when the runtime gets
+    the event: 2 s of init then 2 s of work succeed on a cold start."""
+    app = lambda_app(tmp_path / "app", {"slowinit": fn("slowinit.handler")},
+                     host_extra={"stratus": {"scale": {"minInstances": 0,
+                                                       "idleTimeout": "00:00:01"}}})
+    h = start_host(app)
+    assert wait_for(lambda: scale(h)["instances"] == 0, timeout=30), scale(h)
+    r = h.get("/api/slowinit", timeout=60)
+    assert r.status == 200 and r.text == "slow init, then 2 s", (r.status, r.text)
 
 
 def test_a_bootstrap_that_never_asks_for_work_is_ended_after_10_s(tmp_path, start_host):
