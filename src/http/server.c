@@ -361,6 +361,8 @@ sv_t http_request_header(const http_request_t *req, const char *name)
 
 int http_request_gone(const http_request_t *req) { return req->conn->gone; }
 
+int http_request_eof(const http_request_t *req) { return req->conn->eof || req->conn->gone; }
+
 static void conn_dispatch(http_conn_t *c)
 {
     http_server_t *s = c->server;

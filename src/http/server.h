@@ -168,6 +168,10 @@ sv_t http_request_header(const http_request_t *req, const char *name);
 /* 1 when the client has gone away while the request was being handled. */
 int http_request_gone(const http_request_t *req);
 
+/* 1 when the client has ended its side of the connection (it may still be
+ * reading: HTTP allows a half-close; a long poll treats it as gone). */
+int http_request_eof(const http_request_t *req);
+
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_status_text(int status);
 

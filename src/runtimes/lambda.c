@@ -72,13 +72,14 @@ static size_t alive(const lambda_fn_t *lf)
     return n;
 }
 
-/* Answer parked `next` calls whose client has gone, so they do not count
- * as room. */
+/* Answer parked `next` calls whose client has gone (or closed its side: a
+ * client that gave up on the long poll), so they do not count as room and
+ * no event is sent where nobody reads it. */
 void lambda__prune_parked(lambda_proc_t *p)
 {
     size_t k = 0;
     for (size_t i = 0; i < p->nparked; i++) {
-        if (http_request_gone(p->parked[i]))
+        if (http_request_eof(p->parked[i]))
             http_respond(p->parked[i], 500, NULL, 0, NULL, 0); /* releases it */
         else
             p->parked[k++] = p->parked[i];

@@ -115,6 +115,8 @@ def handle(event, headers, conn):
             print("crash: exiting now", flush=True)
             os._exit(3)
         return "response", json.dumps({"statusCode": 200, "body": str(os.getpid())}).encode()
+    if MODE == "abandon":
+        return "response", json.dumps({"statusCode": 200, "body": "after a poll given up"}).encode()
     if MODE == "slowinit":
         time.sleep(2)
         return "response", json.dumps({"statusCode": 200, "body": "slow init, then 2 s"}).encode()
@@ -149,6 +151,15 @@ def handle(event, headers, conn):
 
 def loop():
     conn = http.client.HTTPConnection(HOST, int(PORT), timeout=600)
+    if MODE == "abandon":
+        # A client with a read timeout gives up on its first long poll.
+        c = http.client.HTTPConnection(HOST, int(PORT), timeout=0.5)
+        try:
+            call("GET", "/invocation/next", conn=c)
+        except OSError:
+            pass
+        c.close()
+        time.sleep(0.2)
     while True:
         s, headers, data = call("GET", "/invocation/next", conn=conn)
         event = json.loads(data)
@@ -216,6 +227,7 @@ MAIN_FUNCTIONS = {
     "probe": fn("probe.handler"),
     "initfail": fn("initfail.handler"),
     "exitinit": fn("exitinit.handler"),
+    "abandon": fn("abandon.handler"),
     "nobootstrap": fn("echo.handler", extra={"bootstrap": "missing/bootstrap"}),
     "plainfile": fn("echo.handler", extra={"bootstrap": "notexec"}),
 }
@@ -571,6 +583,12 @@ def test_scale_out_then_idle_stop_then_cold_start(tmp_path, start_host):
     r = h.get("/api/barrier?n=1&dir=%s" % folder2, timeout=60)
     assert r.status == 200
     assert scale(h)["coldStarts"] >= 4
+
+
+def test_a_long_poll_given_up_by_its_client_is_not_sent_an_event(main):
+    time.sleep(1)   # the bootstrap has given up its first next by now
+    r = main.get("/api/abandon", timeout=30)
+    assert r.status == 200 and r.text == "after a poll given up", (r.status, r.text)
 
 
 def test_a_cold_starts_init_is_not_the_functions_time(tmp_path, start_host):
