@@ -802,8 +802,10 @@ static void conn_error(http_conn_t *c, int status, const char *reason)
     if (n < 0 || (size_t)n >= sizeof body)
         n = (int)strlen(body);
     c->is_head = 0;
-    if (status == 413 && c->head_done && c->server->refused && c->req.method_name)
-        c->server->refused(c->server, sv_cstr(c->req.method_name),
+    /* A request refused once its target is known (its headers began). */
+    if ((status == 413 || status == 431 || status == 400) && (c->head_done || c->nh > 0) &&
+        c->server->refused)
+        c->server->refused(c->server, c->req.method_name ? sv_cstr(c->req.method_name) : SV_NULL,
                            sv_make(c->url.p ? c->url.p : "", c->url.len), status,
                            c->server->handler_data);
     write_response_head(&c->out, status, (size_t)n, 0, ct, 1, 0);

@@ -60,9 +60,11 @@ typedef struct http_request {
 
 typedef void (*http_handler_fn)(http_request_t *req, void *data);
 
-/* Told when the server refuses a request on its own after its head was
- * read (413 for a body over max_body): target is the request target, valid
- * during the call. The handler never sees such a request. */
+/* Told when the server refuses a request on its own once its target is
+ * known (413 for a body over max_body, 431 or 400 for headers too large or
+ * malformed): target is the request target, valid during the call; method
+ * is empty when the head was not read whole. The handler never sees such a
+ * request. */
 typedef void (*http_refused_fn)(http_server_t *s, sv_t method, sv_t target, int status,
                                 void *data);
 

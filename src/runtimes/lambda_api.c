@@ -201,28 +201,34 @@ static void api_handle(http_request_t *req, void *data)
                       (int)(path.n > 200 ? 200 : path.n), path.p);
 }
 
-/* A body over 6 MB: the server answered 413 itself; fail the invocation
- * it was meant for (or report the init error) instead of letting it wait
- * for its timeout. */
+/* A body over 6 MB (413), headers too large (431, or 400 from the parser's
+ * own limit): the server answered itself; fail the invocation it was meant
+ * for (or report the init error) instead of letting it wait for its
+ * timeout. */
 static void api_refused(http_server_t *s, sv_t method, sv_t target, int status, void *data)
 {
     lambda_proc_t *p = data;
     (void)s;
     (void)method;
-    (void)status;
     sv_t prefix = SV_LIT(LAMBDA_API_PREFIX "invocation/");
     if (target.n > prefix.n && memcmp(target.p, prefix.p, prefix.n) == 0) {
         sv_t tail = sv_make(target.p + prefix.n, target.n - prefix.n);
         const char *slash = memchr(tail.p, '/', tail.n);
         lambda_call_t *c = slash ? lambda__find(p, sv_make(tail.p, (size_t)(slash - tail.p))) : NULL;
         if (c)
-            lambda__too_large(p, c);
+            lambda__refused(p, c, status);
         return;
     }
     if (sv_eq(target, SV_LIT(LAMBDA_API_PREFIX "init/error"))) {
-        static const char msg[] = "{\"errorType\":\"Runtime.InitError\",\"errorMessage\":\"the "
+        static const char big[] = "{\"errorType\":\"Runtime.InitError\",\"errorMessage\":\"the "
                                   "init error document is larger than 6 MB\"}";
-        lambda__init_error(p, msg, sizeof msg - 1, SV_NULL);
+        static const char bad[] = "{\"errorType\":\"Runtime.InitError\",\"errorMessage\":\"the "
+                                  "init error report was refused: its headers are too large or "
+                                  "malformed\"}";
+        if (status == 413)
+            lambda__init_error(p, big, sizeof big - 1, SV_NULL);
+        else
+            lambda__init_error(p, bad, sizeof bad - 1, SV_NULL);
     }
 }
 

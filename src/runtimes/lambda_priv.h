@@ -172,7 +172,7 @@ void lambda__error(lambda_proc_t *p, lambda_call_t *c, const char *body, size_t 
 void lambda__init_error(lambda_proc_t *p, const char *body, size_t len, sv_t type_header);
 
 /* p tried to post more than LAMBDA_MAX_PAYLOAD for c: fail c (502). */
-void lambda__too_large(lambda_proc_t *p, lambda_call_t *c);
+void lambda__refused(lambda_proc_t *p, lambda_call_t *c, int status);
 
 /* Give queued invocations of lf to processes with a `next` call waiting,
  * and start processes as needed. */

@@ -739,11 +739,10 @@ def test_a_handler_that_reads_one_request_per_read_gets_one_at_a_time(naive):
 
 
 def test_a_304_with_a_content_length_has_no_body(naive):
-    t = time.time()
     r = naive.get("/api/nm", headers={"If-None-Match": '"v1"'}, timeout=30)
+    # not the 504 of functionTimeout (20 s here) waiting for 1234 bytes
     assert r.status == 304 and r.body == b"", (r.status, r.body)
     assert r.header("ETag") == '"v1"'
-    assert time.time() - t < 10
 
 
 def test_switching_protocols_fails_the_invocation_and_the_connection(naive):

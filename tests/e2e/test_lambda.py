@@ -117,6 +117,8 @@ def handle(event, headers, conn):
         return "response", json.dumps({"statusCode": 200, "body": str(os.getpid())}).encode()
     if MODE == "abandon":
         return "response", json.dumps({"statusCode": 200, "body": "after a poll given up"}).encode()
+    if MODE == "bigheader":
+        return "error-bigheader", json.dumps({"errorType": "Big", "errorMessage": "x"}).encode()
     if MODE == "slowinit":
         time.sleep(2)
         return "response", json.dumps({"statusCode": 200, "body": "slow init, then 2 s"}).encode()
@@ -173,6 +175,15 @@ def loop():
         elif kind == "error-plain":
             call("POST", "/invocation/%s/error" % rid, payload,
                  {"Lambda-Runtime-Function-Error-Type": "Custom.Thing"}, conn=conn)
+        elif kind == "error-bigheader":
+            # As aws-lambda-cpp sends a long stack: an X-Ray cause header.
+            try:
+                call("POST", "/invocation/%s/error" % rid, payload,
+                     {"Lambda-Runtime-Function-XRay-Error-Cause": "c" * 200000}, conn=conn)
+            except OSError:
+                pass
+            conn.close()
+            conn = http.client.HTTPConnection(HOST, int(PORT), timeout=600)
 
 
 threads = int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "1"))
@@ -228,6 +239,7 @@ MAIN_FUNCTIONS = {
     "initfail": fn("initfail.handler"),
     "exitinit": fn("exitinit.handler"),
     "abandon": fn("abandon.handler"),
+    "bigheader": fn("bigheader.handler"),
     "nobootstrap": fn("echo.handler", extra={"bootstrap": "missing/bootstrap"}),
     "plainfile": fn("echo.handler", extra={"bootstrap": "notexec"}),
 }
@@ -583,6 +595,12 @@ def test_scale_out_then_idle_stop_then_cold_start(tmp_path, start_host):
     r = h.get("/api/barrier?n=1&dir=%s" % folder2, timeout=60)
     assert r.status == 200
     assert scale(h)["coldStarts"] >= 4
+
+
+def test_an_error_report_with_headers_too_large_fails_the_invocation_at_once(main):
+    r = main.get("/api/bigheader", timeout=30)
+    assert r.status == 502, (r.status, r.text)   # not the 504 of its timeout
+    assert wait_for(lambda: "refused by the Runtime API" in main.log(), timeout=10)
 
 
 def test_a_long_poll_given_up_by_its_client_is_not_sent_an_event(main):
