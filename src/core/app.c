@@ -593,6 +593,38 @@ static int in_filter(const app_t *app, const char *name)
 }
 
 /* The names of the sub-folders holding a function.json, sorted. */
+/* An app with no function folders may be written for a programming model
+ * that declares functions in code (Python v2, Node.js v4): say so rather
+ * than start with nothing and no word. */
+static void note_other_models(app_t *app)
+{
+    struct stat st;
+    char *py = app__path_join(app->root, "function_app.py");
+    int is_py = stat(py, &st) == 0;
+    free(py);
+    if (is_py) {
+        app_add_error(app, NULL, "function_app.py is an app of the Python v2 programming model "
+                      "(functions declared with decorators), which Stratus does not run: it runs "
+                      "the v1 model, a folder per function with function.json and __init__.py "
+                      "(docs/python.md)");
+        return;
+    }
+    char *pkg = app__path_join(app->root, "package.json"), *text = NULL;
+    size_t len = 0;
+    json_t *j = NULL;
+    if (app__read_file(pkg, 1 << 20, &text, &len) == 0)
+        j = json_loadb(text, len, 0, NULL);
+    free(pkg);
+    free(text);
+    if (json_is_string(json_object_get(j, "main")))
+        app_add_error(app, NULL, "package.json names a \"main\" file and there are no function "
+                      "folders: this looks like an app of the Node.js v4 programming model "
+                      "(functions declared with app.http(...)), which Stratus does not run: it "
+                      "runs the v3 model, a folder per function with function.json and index.js "
+                      "(docs/node.md)");
+    json_decref(j);
+}
+
 static char **list_function_dirs(app_t *app, size_t *n)
 {
     char **names = NULL;
@@ -701,6 +733,8 @@ int app_load(const char *root, const app_load_opts_t *opts, app_t **out, char *e
     app->worker_runtime = rt ? app__xstrdup(rt) : NULL;
 
     load_functions(app, opts);
+    if (!app->nfunctions && !app->nerrors)
+        note_other_models(app);
     *out = app;
     return 0;
 fail:

@@ -295,6 +295,39 @@ static int has_c_sources(const char *dir)
     return found;
 }
 
+/* The worker runtime a script file's name suggests ("python", "node"), or
+ * NULL. */
+static const char *runtime_of(const char *file)
+{
+    static const struct {
+        const char *ext, *runtime;
+    } by_ext[] = {{".py", "python"}, {".js", "node"}, {".mjs", "node"}, {".cjs", "node"}};
+    size_t len = strlen(file);
+    for (size_t i = 0; i < sizeof by_ext / sizeof by_ext[0]; i++) {
+        size_t e = strlen(by_ext[i].ext);
+        if (len > e && strcmp(file + len - e, by_ext[i].ext) == 0)
+            return by_ext[i].runtime;
+    }
+    return NULL;
+}
+
+/* The usual script of a Python or Node.js function in dir, or NULL. */
+static const char *script_in(const char *dir, const char **runtime)
+{
+    static const char *names[] = {"__init__.py", "index.js", "index.mjs", "index.cjs"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *path = app__path_join(dir, names[i]);
+        struct stat st;
+        int found = stat(path, &st) == 0;
+        free(path);
+        if (found) {
+            *runtime = runtime_of(names[i]);
+            return names[i];
+        }
+    }
+    return NULL;
+}
+
 static int parse_code(const app_t *app, const json_t *root, function_t *fn,
                       const app_load_opts_t *opts, char *err, size_t n)
 {
@@ -308,7 +341,17 @@ static int parse_code(const app_t *app, const json_t *root, function_t *fn,
         return fail(err, n, "field 'scriptFile': expected a file path relative to the function "
                     "folder, got %s", shown);
     }
-    if (!v && (!rt || strcasecmp(rt, "native") == 0))
+    int native = !rt || strcasecmp(rt, "native") == 0;
+    const char *hint = NULL, *script = NULL;
+    if (native && !rt)
+        script = v && json_is_string(v) ? (hint = runtime_of(json_string_value(v)),
+                                           json_string_value(v))
+                                        : script_in(fn->dir, &hint);
+    if (hint)
+        return fail(err, n, "FUNCTIONS_WORKER_RUNTIME is not set, so functions are native C "
+                    "shared objects, but this one is %s code (%s): set \"FUNCTIONS_WORKER_RUNTIME"
+                    "\": \"%s\" in local.settings.json Values", hint, script, hint);
+    if (!v && native)
         return fail(err, n, "scriptFile is required for native functions (the shared object "
                     "to load, e.g. \"%s.so\")", fn->name);
     if (v) {
@@ -319,9 +362,9 @@ static int parse_code(const app_t *app, const json_t *root, function_t *fn,
             app__escape(json_string_value(v), file, sizeof file);
             return fail(err, n, "field 'scriptFile': '%s' not found (looked for %.300s)%s", file,
                         fn->script_file,
-                        opts && opts->allow_build ? " and there are no .c sources to build it "
-                                                    "from"
-                                                  : "");
+                        native && opts && opts->allow_build
+                            ? " and there are no .c sources to build it from"
+                            : "");
         }
     }
 

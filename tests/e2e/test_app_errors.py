@@ -322,6 +322,21 @@ def test_unsupported_worker_runtime_exits(tmpapp):
     assert "FUNCTIONS_WORKER_RUNTIME" in out and "cobol" in out, out
 
 
+def test_python_and_node_code_without_a_worker_runtime_say_what_to_set(make_app, start_host):
+    fjson = {"bindings": [trig(), HTTP_OUT]}
+    app = make_app({"py": {"function.json": fjson, "__init__.py": "def main(req): return 'x'\n"},
+                    "js": {"function.json": dict(fjson, scriptFile="main.mjs"),
+                           "main.mjs": "export default async () => ({});\n"}},
+                   settings={"IsEncrypted": False, "Values": {}})
+    h = start_host(app)
+    for name, rt, script in (("py", "python", "__init__.py"), ("js", "node", "main.mjs")):
+        msg = ("%s/function.json: FUNCTIONS_WORKER_RUNTIME is not set, so functions are native "
+               "C shared objects, but this one is %s code (%s): set \"FUNCTIONS_WORKER_RUNTIME\": "
+               "\"%s\" in local.settings.json Values" % (name, rt, script, rt))
+        assert wait_for(lambda: msg in h.log(), timeout=10), h.log()
+    assert "ELF" not in h.log()
+
+
 # ---- function filters --------------------------------------------------------------
 
 def two_functions():

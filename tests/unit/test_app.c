@@ -288,6 +288,41 @@ TEST(skips_dot_and_plain_folders)
     rmapp(root);
 }
 
+TEST(apps_of_models_declared_in_code_are_named)
+{
+    static const struct {
+        const char *file, *text, *says;
+    } cases[] = {
+        {"function_app.py", "app = None\n", "function_app.py is an app of the Python v2"},
+        {"package.json", "{\"main\": \"src/functions/*.js\"}", "Node.js v4 programming model"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *root = mkapp(), err[512] = "";
+        app_t *app = NULL;
+        put(root, "host.json", HOST);
+        put(root, cases[i].file, cases[i].text);
+        CHECK_INT(app_load(root, NULL, &app, err, sizeof err), 0);
+        if (app) {
+            CHECK_INT(app->nfunctions, 0);
+            CHECK_INT(app->nerrors, 1);
+            if (app->nerrors)
+                CHECK_CONTAINS(app->errors[0].message, cases[i].says);
+        }
+        app_free(app);
+        rmapp(root);
+    }
+    /* A package.json beside function folders is an ordinary v3 app. */
+    char *root = mkapp(), err[512] = "";
+    app_t *app = NULL;
+    put(root, "host.json", HOST);
+    put(root, "package.json", "{\"main\": \"index.js\"}");
+    good_fn(root, "hello");
+    CHECK_INT(app_load(root, NULL, &app, err, sizeof err), 0);
+    CHECK(app && app->nerrors == 0);
+    app_free(app);
+    rmapp(root);
+}
+
 /* ---- host.json ---- */
 
 TEST(host_json_missing)
@@ -1107,6 +1142,7 @@ int main(void)
     RUN(http_trigger_fields);
     RUN(http_methods_empty_means_all);
     RUN(skips_dot_and_plain_folders);
+    RUN(apps_of_models_declared_in_code_are_named);
     RUN(host_json_missing);
     RUN(host_json_bad_json_line_col);
     RUN(host_json_duplicate_key);
