@@ -47,6 +47,13 @@ int main(int argc, char **argv)
     }
     const char *name = argv[1];
     if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        /* `stratus help start` is `stratus start --help`, as with git. */
+        if (argc > 2 && !strcmp(name, "help"))
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                if (!strcmp(argv[2], commands[i].name)) {
+                    char *args[] = {argv[2], (char *)"--help", NULL};
+                    return commands[i].run(2, args);
+                }
         usage(stdout);
         return 0;
     }

@@ -5,11 +5,13 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,6 +143,43 @@ static void local_settings_json(buf_t *b, const char *runtime)
                runtime);
 }
 
+/* An existing local.settings.json keeps its values, with the worker runtime
+ * set as asked (as Core Tools does). 0, or -1 after a message. */
+static int keep_settings(const char *path, const char *runtime)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, JSON_PRESERVE_ORDER, &je);
+    json_t *values = json_object_get(j, "Values");
+    if (!json_is_object(j) || (values && !json_is_object(values))) {
+        printf("Keeping the existing %s (not a JSON object with \"Values\": set "
+               "FUNCTIONS_WORKER_RUNTIME to %s in it yourself)\n", path, runtime);
+        json_decref(j);
+        return 0;
+    }
+    const char *had = json_string_value(json_object_get(values, "FUNCTIONS_WORKER_RUNTIME"));
+    if (had && !strcmp(had, runtime)) {
+        printf("Keeping the existing %s\n", path);
+        json_decref(j);
+        return 0;
+    }
+    if (!values) {
+        values = json_object();
+        json_object_set_new(j, "Values", values);
+    }
+    json_object_set_new(values, "FUNCTIONS_WORKER_RUNTIME", json_string(runtime));
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    int rc = text && buf_puts(&b, text) == 0 && buf_putc(&b, '\n') == 0 ? write_text(path, b.p)
+                                                                         : -1;
+    buf_free(&b);
+    free(text);
+    if (rc == 0)
+        printf("Setting FUNCTIONS_WORKER_RUNTIME to %s in the existing %s\n", runtime, path);
+    return rc;
+}
+
 static const char *const ignored[] = {"local.settings.json", ".stratus/", "*.so"};
 
 /* Write .gitignore, or add the lines it lacks to an existing one. Sets
@@ -230,8 +269,13 @@ int cmd_init(int argc, char **argv)
         }
     }
     size_t r = 0;
-    while (r < sizeof runtimes / sizeof runtimes[0] && strcmp(runtime, runtimes[r]))
+    /* Any case, and Core Tools' "javascript" for node. */
+    if (!strcasecmp(runtime, "javascript") || !strcasecmp(runtime, "typescript"))
+        runtime = "node";
+    while (r < sizeof runtimes / sizeof runtimes[0] && strcasecmp(runtime, runtimes[r]))
         r++;
+    if (r < sizeof runtimes / sizeof runtimes[0])
+        runtime = runtimes[r];
     if (r == sizeof runtimes / sizeof runtimes[0]) {
         fprintf(stderr,
                 "stratus init: unknown worker runtime '%s' (expected native, custom, python "
@@ -281,7 +325,7 @@ int cmd_init(int argc, char **argv)
 
     int had_settings = exists(settings_path);
     if (!failed && had_settings && !force) {
-        printf("Keeping the existing %s\n", settings_path);
+        failed = keep_settings(settings_path, runtime) != 0;
     } else if (!failed) {
         buf_reset(&b);
         local_settings_json(&b, runtime);

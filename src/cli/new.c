@@ -366,6 +366,17 @@ int cmd_new(int argc, char **argv)
 
     char runtime[64];
     app_runtime(app, runtime, sizeof runtime);
+    size_t known = 0;
+    while (known < sizeof known_runtimes / sizeof known_runtimes[0] &&
+           strcasecmp(runtime, known_runtimes[known]))
+        known++;
+    if (known == sizeof known_runtimes / sizeof known_runtimes[0] &&
+        strcasecmp(runtime, "lambda") != 0) {
+        fprintf(stderr, "stratus new: FUNCTIONS_WORKER_RUNTIME in %s/local.settings.json is "
+                "'%s', not a runtime Stratus knows (native, custom, python, node or lambda)\n",
+                app, runtime);
+        return 1;
+    }
     const template_t *t = templates_find(runtime, tname);
     if (!t) {
         buf_t names;

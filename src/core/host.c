@@ -143,6 +143,11 @@ void host_print_functions(host_t *h)
     if (strcmp(listen, "localhost") == 0)
         listen = "127.0.0.1";
     const char *shown = strcmp(listen, "0.0.0.0") == 0 || strcmp(listen, "::") == 0 ? "localhost" : listen;
+    char bracketed[80];
+    if (strchr(shown, ':')) { /* an IPv6 address goes in brackets in a URL */
+        snprintf(bracketed, sizeof bracketed, "[%s]", shown);
+        shown = bracketed;
+    }
     if (h->production) {
         for (size_t i = 0; i < app->nfunctions; i++) {
             function_t *fn = app->functions[i];
