@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../http/client.h"
 
@@ -255,8 +256,88 @@ static int print_chunk(void *data, const char *p, size_t n)
     return fflush(stdout) != 0;
 }
 
+/* Print one JSON object, compact, on a line of its own. */
+static void print_json(json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    json_decref(o);
+}
+
+/* A captured line ("<time> <level> <category>: <message>") as the live log
+ * shows it: "[time] level category: message", or its JSON fields. */
+static void print_line(const char *id, const char *line, int json)
+{
+    if (!line)
+        return;
+    const char *sp1 = strchr(line, ' ');
+    const char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    const char *colon = sp2 ? strstr(sp2 + 1, ": ") : NULL;
+    if (!colon) { /* not of that form: as it is */
+        if (json)
+            print_json(json_pack("{s:s, s:s}", "invocationId", id, "message", line));
+        else
+            printf("%s\n", line);
+        return;
+    }
+    if (json)
+        print_json(json_pack("{s:s%, s:s%, s:s%, s:s, s:s}", "time", line, (size_t)(sp1 - line),
+                             "level", sp1 + 1, (size_t)(sp2 - sp1 - 1), "category", sp2 + 1,
+                             (size_t)(colon - sp2 - 1), "invocationId", id, "message",
+                             colon + 2));
+    else
+        printf("[%.*s] %s\n", (int)(sp1 - line), line, sp1 + 1);
+}
+
+/* The invocation's "Executed" line, as the live log writes it, with the
+ * failure's reason. */
+static void print_outcome(json_t *inv, int json)
+{
+    const char *fn = str(inv, "function"), *id = str(inv, "id"), *err = str(inv, "error");
+    int ok = !strcmp(str(inv, "status"), "succeeded");
+    json_t *st = json_object_get(inv, "httpStatus");
+    double ms = json_number_value(json_object_get(inv, "durationMs"));
+    json_int_t start = json_integer_value(json_object_get(inv, "startMs"));
+    long long end = (long long)start + (long long)ms;
+    char ts[40], day[24];
+    time_t sec = (time_t)(end / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts, sizeof ts, "%s.%03dZ", day, (int)(end % 1000));
+    char cat[300];
+    snprintf(cat, sizeof cat, "Function.%s", fn);
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "time", ts, "level",
+                              ok ? "info" : "error", "category", cat, "invocationId", id,
+                              "message", "Executed", "function", fn, "outcome",
+                              ok ? "Succeeded" : "Failed");
+        if (o && json_is_integer(st))
+            json_object_set(o, "status", st);
+        if (o && !ok && *err)
+            json_object_set_new(o, "reason", json_string(err));
+        if (o)
+            json_object_set_new(o, "durationMs", json_real(ms));
+        print_json(o);
+        return;
+    }
+    char status[32] = "";
+    if (json_is_integer(st))
+        snprintf(status, sizeof status, ", Status=%lld", (long long)json_integer_value(st));
+    printf("[%s] %s %s: Executed 'Functions.%s' (%s, Id=%s%s, Duration=%.3fms)", ts,
+           ok ? "info" : "error", cat, fn, ok ? "Succeeded" : "Failed", id, status, ms);
+    if (!ok && *err) { /* one entry, one line, as in the live log */
+        fputs(": ", stdout);
+        for (const char *c = err; *c; c++)
+            putchar(*c == '\n' || *c == '\r' ? ' ' : *c);
+    }
+    putchar('\n');
+}
+
 /* Without --follow: the captured lines of the last n invocations, oldest
- * first. */
+ * first, each followed by its outcome. */
 static int recent_logs(const cli_target_t *t, const char *function, const char *limit,
                        int json)
 {
@@ -288,19 +369,9 @@ static int recent_logs(const cli_target_t *t, const char *function, const char *
         }
         size_t k;
         json_t *line;
-        json_array_foreach(json_object_get(inv, "logs"), k, line) {
-            if (json) {
-                json_t *o = json_pack("{s:s, s:s, s:O}", "invocationId", id, "function",
-                                      str(inv, "function"), "line", line);
-                char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-                if (text)
-                    printf("%s\n", text);
-                free(text);
-                json_decref(o);
-            } else {
-                printf("%s\n", json_string_value(line) ? json_string_value(line) : "");
-            }
-        }
+        json_array_foreach(json_object_get(inv, "logs"), k, line)
+            print_line(id, json_string_value(line), json);
+        print_outcome(inv, json);
         json_decref(inv);
     }
     json_decref(j);

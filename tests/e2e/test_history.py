@@ -280,8 +280,16 @@ def test_cli_invocations_and_show(make_app, start_host):
     assert r.returncode == 2 and "--limit" in r.stderr
     r = subprocess.run([BIN, "invocations", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "--failed" in r.stdout
-    r = cli(h, "logs")  # the recent invocations' lines
+    r = cli(h, "logs")  # the recent invocations' lines, each with its outcome
     assert r.returncode == 0 and "first line from talk" in r.stdout and "about to fail" in r.stdout
+    assert re.search(r"^\[\S+Z\] error Function\.\w+: Executed 'Functions\.\w+' \(Failed, Id=%s, "
+                     r"Status=500, Duration=[\d.]+ms\): " % fid, r.stdout, re.M), r.stdout
+    r = cli(h, "logs", "--json")
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert all({"time", "level", "category", "invocationId", "message"} <= set(x) for x in lines)
+    failed = [x for x in lines if x["invocationId"] == fid and x["message"] == "Executed"]
+    assert failed and failed[0]["outcome"] == "Failed" and failed[0]["status"] == 500, lines
+    assert failed[0]["reason"], failed
 
 
 def read_lines(proc, out):
