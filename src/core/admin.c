@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "admin_ui.h"
+#include "app_priv.h"
 #include "../cli/cli.h"
 #include "../http/method.h"
 #include "../telemetry/log.h"
@@ -187,7 +188,12 @@ static void host_ping(host_t *h, http_request_t *req, route_params_t *p)
 static json_t *function_json(host_t *h, http_request_t *req, function_t *fn)
 {
     json_error_t je;
-    json_t *config = json_load_file(fn->config_path, 0, &je);
+    char *text = NULL;
+    size_t len = 0;
+    json_t *config = app__read_file(fn->config_path, 1 << 20, &text, &len) == 0
+                         ? app__load_relaxed(text, len, &je)
+                         : NULL;
+    free(text);
     sv_t hosthdr = http_request_header(req, "Host");
     char base[300];
     if (hosthdr.p && hosthdr.n < 256)

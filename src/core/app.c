@@ -452,6 +452,83 @@ int timespan_parse(const char *s, int64_t *ms)
 
 /* ---- host.json and local.settings.json ---- */
 
+/* Blank what JSON.NET, which Azure reads these files with, lets through
+ * and jansson does not: comments (line and block) and a comma before } or ].
+ * In place, the same length, so that line:column of errors stays true. */
+static void relax(char *s, size_t n)
+{
+    int in_string = 0, escape = 0;
+    for (size_t i = 0; i < n; i++) { /* comments */
+        char c = s[i];
+        if (in_string) {
+            if (escape)
+                escape = 0;
+            else if (c == '\\')
+                escape = 1;
+            else if (c == '"')
+                in_string = 0;
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+        } else if (c == '/' && i + 1 < n && s[i + 1] == '/') {
+            for (; i < n && s[i] != '\n'; i++)
+                s[i] = ' ';
+        } else if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+            const char *end = memmem(s + i + 2, n - i - 2, "*/", 2);
+            if (!end)
+                return; /* unterminated: jansson says where */
+            for (size_t stop = (size_t)(end - s) + 2; i < stop; i++)
+                if (s[i] != '\n')
+                    s[i] = ' ';
+            i--;
+        }
+    }
+    in_string = escape = 0;
+    char prev = 0; /* the last character of a value or of punctuation */
+    for (size_t i = 0; i < n; i++) { /* trailing commas: after a value only */
+        char c = s[i];
+        if (in_string) {
+            if (escape)
+                escape = 0;
+            else if (c == '\\')
+                escape = 1;
+            else if (c == '"')
+                in_string = 0, prev = '"';
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (c == '"') {
+            in_string = 1;
+        } else if (c == ',' && prev != '{' && prev != '[' && prev != ',' && prev) {
+            size_t j = i + 1;
+            while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n'))
+                j++;
+            if (j < n && (s[j] == '}' || s[j] == ']')) {
+                s[i] = ' ';
+                continue;
+            }
+        }
+        prev = c;
+    }
+}
+
+json_t *app__load_relaxed(const char *text, size_t len, json_error_t *je)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy) {
+        snprintf(je->text, sizeof je->text, "out of memory");
+        je->line = je->column = 0;
+        return NULL;
+    }
+    memcpy(copy, text, len);
+    relax(copy, len);
+    json_t *j = json_loadb(copy, len, JSON_REJECT_DUPLICATES, je);
+    free(copy);
+    return j;
+}
+
 /* Parse a configuration file in the app root. 0 with *out, 1 when the file
  * is absent, -1 with err. */
 static int load_json(const app_t *app, const char *file, json_t **out, char *err, size_t errlen)
@@ -469,7 +546,7 @@ static int load_json(const app_t *app, const char *file, json_t **out, char *err
         return -1;
     }
     free(path);
-    *out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    *out = app__load_relaxed(text, len, &je);
     free(text);
     if (!*out) {
         snprintf(err, errlen, "%s:%d:%d: %s", file, je.line, je.column, je.text);

@@ -40,6 +40,10 @@ char *app__path_join(const char *dir, const char *rel);
  * caller frees. 0, or -1 with errno (EFBIG when larger than max). */
 int app__read_file(const char *path, size_t max, char **text, size_t *len);
 
+/* json_loadb (duplicate keys refused) of an app file as JSON.NET reads it:
+ * comments and trailing commas allowed. */
+json_t *app__load_relaxed(const char *text, size_t len, json_error_t *je);
+
 /* 1 when s is a whole decimal integer that fits a long long (into *out),
  * else 0. */
 int app__parse_ll(const char *s, long long *out);

@@ -423,7 +423,7 @@ static int parse_function(app_t *app, function_t *fn, const char *text, size_t l
     if (app->nfunctions >= APP_MAX_FUNCTIONS)
         return fail(err, n, "too many functions (at most %d)", APP_MAX_FUNCTIONS);
 
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = app__load_relaxed(text, len, &je);
     if (!root) {
         snprintf(err, n, ":%d:%d: %s", je.line, je.column, je.text);
         return -1;

@@ -339,6 +339,31 @@ TEST(host_json_bad_json_line_col)
     CHECK(strncmp(err, "host.json:3:", 12) == 0);
 }
 
+TEST(comments_and_trailing_commas_as_json_net_reads_them)
+{
+    char *root = NULL;
+    app_t *app = app_ok("// the host\n{\n  \"version\": \"2.0\", /* a block\n comment */\n"
+                        "  \"extensions\": {\"http\": {\"routePrefix\": \"a//b\",}},\n"
+                        "  \"functions\": [\"hello\",],\n}\n",
+                        "{\"Values\": {\"X\": \"/* not a comment */\", // one\n},}", &root);
+    if (app) {
+        CHECK_STR(app->route_prefix, "a//b");
+        CHECK_STR(app_setting(app, "X"), "/* not a comment */");
+        CHECK_INT(app->nfunctions, 1);
+    }
+    app_free(app);
+    if (root)
+        rmapp(root);
+    /* Errors keep their line and column; an unterminated comment is one. */
+    const char *err = app_fails("{\n  /* c */ \"version\": \"2.0\",\n  x\n}", NULL);
+    CHECK(strncmp(err, "host.json:3:", 12) == 0);
+    err = app_fails("{\"version\": \"2.0\" /* open", NULL);
+    CHECK_CONTAINS(err, "host.json:1:");
+    /* Only one trailing comma is forgiven, not an empty member. */
+    err = app_fails("{\"version\": \"2.0\",,}", NULL);
+    CHECK_CONTAINS(err, "host.json:1:");
+}
+
 TEST(host_json_duplicate_key)
 {
     const char *err = app_fails("{\"version\": \"2.0\", \"version\": \"2.0\"}", NULL);
@@ -1145,6 +1170,7 @@ int main(void)
     RUN(apps_of_models_declared_in_code_are_named);
     RUN(host_json_missing);
     RUN(host_json_bad_json_line_col);
+    RUN(comments_and_trailing_commas_as_json_net_reads_them);
     RUN(host_json_duplicate_key);
     RUN(host_json_not_object);
     RUN(host_json_version_missing);
