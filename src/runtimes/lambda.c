@@ -305,13 +305,21 @@ void lambda__error(lambda_proc_t *p, lambda_call_t *c, const char *body, size_t 
     lambda__dispatch(lf);
 }
 
-void lambda__refused(lambda_proc_t *p, lambda_call_t *c, int status)
+void lambda__unsupported(lambda_proc_t *p, lambda_call_t *c, const char *why)
 {
     lambda_fn_t *lf = p->lf;
     answered(p, c);
     lf->errors++;
-    char cat[200], reason[200];
+    char cat[200];
     lambda__category(lf, cat, sizeof cat);
+    log_write(LOG_ERROR, cat, c->inv->id, "Invocation failed: %s", why);
+    call_fail(c, 502, why);
+    lambda__dispatch(lf);
+}
+
+void lambda__refused(lambda_proc_t *p, lambda_call_t *c, int status)
+{
+    char reason[200];
     if (status == 413)
         snprintf(reason, sizeof reason, "the response is larger than %zu bytes (Lambda's limit "
                  "for synchronous invocations)", LAMBDA_MAX_PAYLOAD);
@@ -319,9 +327,7 @@ void lambda__refused(lambda_proc_t *p, lambda_call_t *c, int status)
         snprintf(reason, sizeof reason, "the runtime's answer was refused by the Runtime API "
                  "(%d %s: its headers are too large or malformed)", status,
                  http_status_text(status));
-    log_write(LOG_ERROR, cat, c->inv->id, "Invocation failed: %s", reason);
-    call_fail(c, 502, reason);
-    lambda__dispatch(lf);
+    lambda__unsupported(p, c, reason);
 }
 
 /* A crash or failed start: back off before starting another process. */

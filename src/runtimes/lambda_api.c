@@ -188,7 +188,13 @@ static void api_handle(http_request_t *req, void *data)
                     return;
                 }
                 /* The body is read before the answer releases the request. */
-                if (is_response)
+                sv_t mode = http_request_header(req, "Lambda-Runtime-Function-Response-Mode");
+                if (is_response && sv_ieq_cstr(mode, "streaming"))
+                    lambda__unsupported(p, c, "the runtime streamed its response "
+                                        "(awslambda.streamifyResponse), which an API Gateway "
+                                        "REST proxy integration does not pass on: return a "
+                                        "proxy result ({statusCode, headers, body}) instead");
+                else if (is_response)
                     lambda__respond(p, c, body, len);
                 else
                     lambda__error(p, c, body, len, type_hdr);

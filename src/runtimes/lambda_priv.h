@@ -173,6 +173,8 @@ void lambda__init_error(lambda_proc_t *p, const char *body, size_t len, sv_t typ
 
 /* p tried to post more than LAMBDA_MAX_PAYLOAD for c: fail c (502). */
 void lambda__refused(lambda_proc_t *p, lambda_call_t *c, int status);
+/* Fail c, answered by the runtime in a way the host does not pass on. */
+void lambda__unsupported(lambda_proc_t *p, lambda_call_t *c, const char *why);
 
 /* Give queued invocations of lf to processes with a `next` call waiting,
  * and start processes as needed. */

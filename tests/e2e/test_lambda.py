@@ -117,6 +117,8 @@ def handle(event, headers, conn):
         return "response", json.dumps({"statusCode": 200, "body": str(os.getpid())}).encode()
     if MODE == "abandon":
         return "response", json.dumps({"statusCode": 200, "body": "after a poll given up"}).encode()
+    if MODE == "stream":
+        return "stream", b"chunk one, chunk two"
     if MODE == "bigheader":
         return "error-bigheader", json.dumps({"errorType": "Big", "errorMessage": "x"}).encode()
     if MODE == "slowinit":
@@ -175,6 +177,9 @@ def loop():
         elif kind == "error-plain":
             call("POST", "/invocation/%s/error" % rid, payload,
                  {"Lambda-Runtime-Function-Error-Type": "Custom.Thing"}, conn=conn)
+        elif kind == "stream":
+            call("POST", "/invocation/%s/response" % rid, payload,
+                 {"Lambda-Runtime-Function-Response-Mode": "streaming"}, conn=conn)
         elif kind == "error-bigheader":
             # As aws-lambda-cpp sends a long stack: an X-Ray cause header.
             try:
@@ -240,6 +245,7 @@ MAIN_FUNCTIONS = {
     "exitinit": fn("exitinit.handler"),
     "abandon": fn("abandon.handler"),
     "bigheader": fn("bigheader.handler"),
+    "stream": fn("stream.handler"),
     "nobootstrap": fn("echo.handler", extra={"bootstrap": "missing/bootstrap"}),
     "plainfile": fn("echo.handler", extra={"bootstrap": "notexec"}),
 }
@@ -601,6 +607,11 @@ def test_an_error_report_with_headers_too_large_fails_the_invocation_at_once(mai
     r = main.get("/api/bigheader", timeout=30)
     assert r.status == 502, (r.status, r.text)   # not the 504 of its timeout
     assert wait_for(lambda: "refused by the Runtime API" in main.log(), timeout=10)
+
+
+def test_a_streamed_response_is_refused_with_a_reason(main):
+    r = main.get("/api/stream", timeout=30)
+    assert r.status == 502 and "streamed its response" in r.text, (r.status, r.text)
 
 
 def test_a_long_poll_given_up_by_its_client_is_not_sent_an_event(main):
