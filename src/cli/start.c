@@ -32,6 +32,9 @@ static void usage(FILE *out, int production)
             "%s"
             "%s"
             "      --functions A B  load only these functions\n"
+            "      --cors ORIGINS   allowed CORS origins, comma-separated, or \"*\" (over\n"
+            "                       local.settings.json Host.CORS)\n"
+            "      --cors-credentials  allow credentials in CORS requests\n"
             "      --app DIR        the app folder (the same as APP_DIR)\n"
             "      --port-file F    write the bound port to file F once listening\n"
             "      --verbose        debug-level logs\n"
@@ -53,6 +56,7 @@ static int run(int argc, char **argv, int production)
     if (!fns)
         return 1;
     int rc = 2;
+    const char *cmd = production ? "host" : "start";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -62,35 +66,36 @@ static int run(int argc, char **argv, int production)
         } else if (!strcmp(a, "-p") || !strcmp(a, "--port")) {
             char *end;
             if (i + 1 >= argc) {
-                fprintf(stderr, "stratus: %s needs a port number\n", a);
+                fprintf(stderr, "stratus %s: %s needs a port number\n", cmd, a);
                 goto out;
             }
             long p = strtol(argv[++i], &end, 10);
             if (*end || p < 0 || p > 65535) {
-                fprintf(stderr, "stratus: --port: '%s' is not a port number (0-65535)\n", argv[i]);
+                fprintf(stderr, "stratus %s: --port: '%s' is not a port number (0-65535)\n", cmd,
+                        argv[i]);
                 goto out;
             }
             o.port = p == 0 ? -1 : (int)p;
         } else if (!strcmp(a, "--listen")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "stratus: --listen needs an address\n");
+                fprintf(stderr, "stratus %s: --listen needs an address\n", cmd);
                 goto out;
             }
             o.listen = argv[++i];
         } else if (!strcmp(a, "--app")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "stratus: --app needs the app folder\n");
+                fprintf(stderr, "stratus %s: --app needs the app folder\n", cmd);
                 goto out;
             }
             if (o.app_dir) {
-                fprintf(stderr, "stratus: the app folder is given twice ('%s' and '%s')\n",
-                        o.app_dir, argv[i + 1]);
+                fprintf(stderr, "stratus %s: the app folder is given twice ('%s' and '%s')\n",
+                        cmd, o.app_dir, argv[i + 1]);
                 goto out;
             }
             o.app_dir = argv[++i];
         } else if (!strcmp(a, "--port-file")) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "stratus: --port-file needs a file name\n");
+                fprintf(stderr, "stratus %s: --port-file needs a file name\n", cmd);
                 goto out;
             }
             o.port_file = argv[++i];
@@ -102,21 +107,29 @@ static int run(int argc, char **argv, int production)
             o.watch = 1;
         } else if (!strcmp(a, "--verbose")) {
             o.verbose = 1;
+        } else if (!strcmp(a, "--cors")) {
+            if (i + 1 >= argc || !argv[i + 1][0]) {
+                fprintf(stderr, "stratus %s: --cors needs origins (\"https://a.example,"
+                        "https://b.example\" or \"*\")\n", cmd);
+                goto out;
+            }
+            o.cors = argv[++i];
+        } else if (!strcmp(a, "--cors-credentials")) {
+            o.cors_credentials = 1;
         } else if (!strcmp(a, "--functions")) {
             while (i + 1 < argc && argv[i + 1][0] != '-')
                 fns[o.nfunctions++] = argv[++i];
             if (!o.nfunctions) {
-                fprintf(stderr, "stratus: --functions needs at least one function name\n");
+                fprintf(stderr, "stratus %s: --functions needs at least one function name\n", cmd);
                 goto out;
             }
         } else if (a[0] == '-') {
-            fprintf(stderr, "stratus %s: unknown option '%s' (see --help)\n",
-                    production ? "host" : "start", a);
+            fprintf(stderr, "stratus %s: unknown option '%s' (see --help)\n", cmd, a);
             goto out;
         } else if (!o.app_dir) {
             o.app_dir = a;
         } else {
-            fprintf(stderr, "stratus: unexpected argument '%s' (one app folder only)\n", a);
+            fprintf(stderr, "stratus %s: unexpected argument '%s' (one app folder only)\n", cmd, a);
             goto out;
         }
     }

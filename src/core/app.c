@@ -645,6 +645,12 @@ static int load_local_settings(app_t *app, char *err, size_t errlen)
         }
         app->cors = app__xstrdup(json_string_value(v));
     }
+    if ((v = app__get(host, "CORSCredentials")) && app__bool(v, &app->cors_credentials) != 0) {
+        app__show(v, shown, sizeof shown);
+        snprintf(err, errlen, "local.settings.json: field 'Host.CORSCredentials': expected true "
+                 "or false, got %s", shown);
+        goto fail;
+    }
     json_decref(root);
     return 0;
 fail:

@@ -125,6 +125,7 @@ typedef struct app {
 
     int local_http_port;        /* local.settings.json Host.LocalHttpPort, 0 when absent */
     char *cors;                 /* local.settings.json Host.CORS, or NULL */
+    int cors_credentials;       /* local.settings.json Host.CORSCredentials */
 
     /* host.json logging.logLevel: "default" (-1 when not given) and the
      * other categories with their levels (LOG_TRACE .. LOG_NONE) */

@@ -24,6 +24,77 @@
 #include "../telemetry/telemetry.h"
 #include "host.h"
 
+/* origin is in list ("*", or origins separated by commas, compared as
+ * ASP.NET Core does: scheme, host and port, any case); *any for "*". */
+static int origin_allowed(const char *list, sv_t origin, int *any)
+{
+    *any = 0;
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && (t[-1] == ' ' || t[-1] == '/'))
+            t--; /* "https://a.example/" names the same origin */
+        sv_t item = sv_make(p, (size_t)(t - p));
+        if (sv_eq(item, SV_LIT("*")))
+            return *any = 1;
+        if (item.n && sv_ieq(item, origin))
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+/* CORS, as Azure's host does it (ASP.NET Core's middleware, with the
+ * allowed origins, any header and any method): a preflight is answered
+ * here, 204, before any function; an allowed origin gets
+ * Access-Control-Allow-Origin on every answer. 1 when answered. */
+static int cors(host_t *h, http_request_t *req)
+{
+    const char *list = h->opts->cors ? h->opts->cors : h->app->cors;
+    sv_t origin = http_request_header(req, "Origin");
+    if (!list || !*list || !origin.n)
+        return 0;
+    int creds = h->opts->cors_credentials || h->app->cors_credentials, any;
+    int allowed = origin_allowed(list, origin, &any);
+    sv_t want = req->method == METHOD_OPTIONS
+                    ? http_request_header(req, "Access-Control-Request-Method")
+                    : SV_NULL;
+    if (!allowed) {
+        if (!want.n)
+            return 0;
+        http_respond(req, 204, NULL, 0, NULL, 0); /* a preflight refused: no CORS headers */
+        return 1;
+    }
+    http_header_t *hs = arena_alloc(&req->arena, 5 * sizeof *hs);
+    char *o = arena_strndup(&req->arena, origin.p, origin.n);
+    if (!hs || !o)
+        return 0;
+    size_t n = 0;
+    /* "*" with credentials is not allowed by browsers: the origin itself. */
+    int star = any && !creds;
+    hs[n++] = (http_header_t){SV_LIT("Access-Control-Allow-Origin"),
+                              star ? SV_LIT("*") : sv_make(o, origin.n)};
+    if (creds)
+        hs[n++] = (http_header_t){SV_LIT("Access-Control-Allow-Credentials"), SV_LIT("true")};
+    if (!star)
+        hs[n++] = (http_header_t){SV_LIT("Vary"), SV_LIT("Origin")};
+    if (want.n) {
+        hs[n++] = (http_header_t){SV_LIT("Access-Control-Allow-Methods"), want};
+        sv_t asked = http_request_header(req, "Access-Control-Request-Headers");
+        if (asked.n)
+            hs[n++] = (http_header_t){SV_LIT("Access-Control-Allow-Headers"), asked};
+        http_respond(req, 204, hs, n, NULL, 0);
+        return 1;
+    }
+    req->extra = hs;
+    req->nextra = n;
+    return 0;
+}
+
 void host_on_request(http_request_t *req, void *data)
 {
     host_t *h = data;
@@ -40,6 +111,8 @@ void host_on_request(http_request_t *req, void *data)
         http_respond(req, 404, NULL, 0, NULL, 0);
         return;
     }
+    if (cors(h, req))
+        return;
     http_trigger_handle(h, req);
 }
 

@@ -42,6 +42,8 @@ typedef struct host_options {
     int verbose;
     const char *port_file;      /* write the bound port here once listening */
     int watch;                  /* reload the app when its files change (reload.c) */
+    const char *cors;           /* --cors: allowed origins, over Host.CORS; or NULL */
+    int cors_credentials;       /* --cors-credentials */
 } host_options_t;
 
 /* One loaded version of the app. */

@@ -407,6 +407,8 @@ static void request_reset(http_conn_t *c)
     arena_reset(&r->arena);
     r->headers = NULL;
     r->nheaders = 0;
+    r->extra = NULL;
+    r->nextra = 0;
     if (r->body.cap > READ_BUF_SIZE)
         buf_free(&r->body);
     else
@@ -419,8 +421,17 @@ static void request_reset(http_conn_t *c)
 #define HEAD_CHUNKED ((size_t)-1)
 #define HEAD_NO_LENGTH ((size_t)-2) /* HTTP/1.0: the end of the connection ends it */
 
+static int has_header(const http_header_t *headers, size_t n, sv_t name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (sv_ieq(headers[i].name, name))
+            return 1;
+    return 0;
+}
+
 static void write_response_head(buf_t *o, int status, size_t body_len, int keep_alive,
-                                const http_header_t *headers, size_t nheaders, int http10)
+                                const http_header_t *headers, size_t nheaders, int http10,
+                                const http_request_t *req)
 {
     buf_lit(o, "HTTP/1.1 ");
     buf_put_uint(o, (unsigned)status);
@@ -450,6 +461,14 @@ static void write_response_head(buf_t *o, int status, size_t body_len, int keep_
         buf_append(o, n.p, n.n);
         buf_append(o, ": ", 2);
         buf_append(o, headers[i].value.p, headers[i].value.n);
+        buf_append(o, "\r\n", 2);
+    }
+    for (size_t i = 0; req && i < req->nextra; i++) {
+        if (has_header(headers, nheaders, req->extra[i].name))
+            continue;
+        buf_append(o, req->extra[i].name.p, req->extra[i].name.n);
+        buf_append(o, ": ", 2);
+        buf_append(o, req->extra[i].value.p, req->extra[i].value.n);
         buf_append(o, "\r\n", 2);
     }
     buf_append(o, "\r\n", 2);
@@ -506,7 +525,7 @@ void http_respond(http_request_t *req, int status, const http_header_t *headers,
     int http10 = req->http_major == 1 && req->http_minor == 0;
     if (!body)
         body_len = 0;
-    write_response_head(&c->out, status, body_len, keep_alive, headers, nheaders, http10);
+    write_response_head(&c->out, status, body_len, keep_alive, headers, nheaders, http10, req);
     if (body_len && !c->is_head && status >= 200 && status != 204 && status != 304)
         buf_append(&c->out, body, body_len);
     answer_done(c, keep_alive);
@@ -527,7 +546,7 @@ int http_stream_start(http_request_t *req, int status, const http_header_t *head
     int http10 = req->http_major == 1 && req->http_minor == 0;
     int keep_alive = c->keep_alive && !s->draining && !c->close_after && !http10;
     write_response_head(&c->out, status, http10 ? HEAD_NO_LENGTH : HEAD_CHUNKED, keep_alive,
-                        headers, nheaders, http10);
+                        headers, nheaders, http10, req);
     c->streaming = 1;
     c->chunked = !http10;
     c->stream_keep = keep_alive;
@@ -808,7 +827,7 @@ static void conn_error(http_conn_t *c, int status, const char *reason)
         c->server->refused(c->server, c->req.method_name ? sv_cstr(c->req.method_name) : SV_NULL,
                            sv_make(c->url.p ? c->url.p : "", c->url.len), status,
                            c->server->handler_data);
-    write_response_head(&c->out, status, (size_t)n, 0, ct, 1, 0);
+    write_response_head(&c->out, status, (size_t)n, 0, ct, 1, 0, NULL);
     buf_append(&c->out, body, (size_t)n);
     c->close_after = 1;
     c->in_request = 0;

@@ -55,6 +55,10 @@ typedef struct http_request {
     arena_t arena;            /* per-request memory, reset after the answer */
     char remote_addr[64];     /* "127.0.0.1" */
     uint64_t start_ns;        /* uv_hrtime() when the headers were complete */
+    /* Headers every answer to this request carries (CORS), set by the
+     * handler; a header of the same name in the answer wins. */
+    const http_header_t *extra;
+    size_t nextra;
     http_conn_t *conn;
 } http_request_t;
 
