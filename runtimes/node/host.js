@@ -307,6 +307,10 @@ class Host {
     for (const f of Array.isArray(meta.functions) ? meta.functions : []) {
       const rec = describeFunction(f);
       this.add(rec);
+      // Which function is being loaded, written at once: if its module ends
+      // the process, the host can say which one did.
+      this.send(0, 0, String(f.name), '"Worker.Loading"');
+      this.writer.flush();
       try {
         const ep = await loadFunction(f);
         rec.fn = ep.fn;

@@ -293,10 +293,14 @@ static void housekeeping_cb(uv_timer_t *t)
          * their whole functionTimeout. */
         if (w->state == W_STARTING &&
             (uv_hrtime() - w->spawn_ns) / 1000000 >= POOL_LOAD_TIMEOUT_MS) {
-            char reason[120];
-            snprintf(reason, sizeof reason, "it did not load the functions within %d s (a "
-                     "function's module may hang while it is imported)",
-                     POOL_LOAD_TIMEOUT_MS / 1000);
+            char reason[300];
+            if (w->loading[0])
+                snprintf(reason, sizeof reason, "it did not load the functions within %d s "
+                         "(it was loading function '%.100s': its module may hang while it is "
+                         "imported)", POOL_LOAD_TIMEOUT_MS / 1000, w->loading);
+            else
+                snprintf(reason, sizeof reason, "it did not load the functions within %d s",
+                         POOL_LOAD_TIMEOUT_MS / 1000);
             pool__worker_kill(w, reason);
             continue;
         }
@@ -404,6 +408,10 @@ int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
                      "their load errors are unknown (a function's module may hang while it is "
                      "imported); invocations will fail until a worker loads them",
                      timeout_ms / 1000);
+        else if (strstr(p->last_crash, " while loading function "))
+            snprintf(err, errlen, "%s: its module may end the process when it is imported; the "
+                     "other functions' load errors are unknown, and invocations will fail until "
+                     "a worker loads them", p->last_crash);
         else
             snprintf(err, errlen, "%s while loading the functions, so their load errors are "
                      "unknown (a function's module may end the process while it is imported); "

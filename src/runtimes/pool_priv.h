@@ -102,6 +102,7 @@ struct worker {
     int via_fs;         /* forked by the fork server (no process handle here) */
     int kill_pending;   /* killed before the fork server told us its pid */
     char reason[512];   /* why it was killed */
+    char loading[128];  /* the function it said it was loading (LOG Worker.Loading) */
     frame_decoder_t dec;
     buf_t wbuf;
     char *wbase;
@@ -178,7 +179,7 @@ struct pool {
     uint64_t crashes;
     unsigned consecutive_crashes;
     uint64_t backoff_until;
-    char last_crash[200];
+    char last_crash[400];
     uint64_t last_crash_ms;
     uint64_t rejected;
     uint64_t timeouts;

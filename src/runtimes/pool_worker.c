@@ -485,6 +485,11 @@ static void on_log(worker_t *w, const frame_t *f)
     pool_call_t *c = f->id ? find_call(w, f->id) : NULL;
     const char *cat = json_string_value(json_object_get(meta, "category"));
     const char *msg = json_string_value(json_object_get(meta, "message"));
+    if (cat && !strcmp(cat, "Worker.Loading")) {
+        snprintf(w->loading, sizeof w->loading, "%s", msg ? msg : "");
+        json_decref(meta);
+        return;
+    }
     json_t *lv = json_object_get(meta, "level");
     int level = LOG_INFO;
     if (json_is_integer(lv)) {
@@ -681,11 +686,14 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
     pool_t *p = w->pool;
     if (w->exited)
         return;
-    char how[120];
-    if (sig)
-        snprintf(how, sizeof how, "killed by signal %d (%s)", sig, strsignal(sig));
-    else
-        snprintf(how, sizeof how, "exited with status %lld", (long long)status);
+    char how[300];
+    int n = sig ? snprintf(how, sizeof how, "killed by signal %d (%s)", sig, strsignal(sig))
+                : snprintf(how, sizeof how, "exited with status %lld", (long long)status);
+    /* Dead while it imported a function: that function's module is the
+     * likely cause (sys.exit or process.exit at the top, a crash). */
+    if (w->state == W_STARTING && w->loading[0] && n > 0 && (size_t)n < sizeof how)
+        snprintf(how + n, sizeof how - (size_t)n, " while loading function '%.100s'",
+                 w->loading);
     int unexpected = !w->stop_requested;
     char why[600];
     if (w->reason[0])
@@ -705,7 +713,7 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
         p->nplaceholders--;
     w->state = W_STOPPING;
     p->nworkers--;
-    char reason[800];
+    char reason[960];
     snprintf(reason, sizeof reason, "%s (%s)", why, how);
     worker_fail_all(w, reason);
     if (unexpected) {

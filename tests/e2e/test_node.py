@@ -928,6 +928,14 @@ def test_two_slow_requests_overlap_in_one_worker(host):
     assert admin(host, "/admin/host/scale")["apps"][0]["instances"] == 1
 
 
+def test_a_module_that_ends_the_process_at_load_is_named(make_app, start_host):
+    app = make_app({"bad": {"function.json": http_json(), "index.js": "process.exit(3);\n"},
+                    "pid": {"function.json": http_json(out="$return"), "index.js": PID_JS}},
+                   host=host_json(), settings=SETTINGS)
+    h = start_host(app)
+    assert wait_for(lambda: "while loading function 'bad'" in h.log(), timeout=30), h.log()
+
+
 def test_function_timeout_is_504_and_the_worker_keeps_serving(make_app, start_host):
     app = make_app({"hang": {"function.json": http_json(), "index.js": HANG_JS},
                     "pid": {"function.json": http_json(out="$return"), "index.js": PID_JS}},

@@ -711,6 +711,14 @@ def main(req):
 '''
 
 
+def test_a_module_that_ends_the_process_at_import_is_named(make_app, start_host):
+    app = make_app({"bad": py_fn("import os\nos._exit(1)\ndef main(req):\n    return 'x'\n"),
+                    "ok": py_fn("def main(req):\n    return 'ok'\n")},
+                   host={"version": "2.0"}, settings=PY_SETTINGS)
+    h = start_host(app)
+    assert wait_for(lambda: "while loading function 'bad'" in h.log(), timeout=30), h.log()
+
+
 def test_function_timeout_gives_504(make_app, start_host):
     app = make_app({"asleep": py_fn(SLEEPERS), "ssleep": py_fn(SYNC_SLEEPER)},
                    host={"version": "2.0", "functionTimeout": "00:00:02",

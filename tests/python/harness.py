@@ -90,6 +90,7 @@ class Worker:
         self.sock = host_end
         self.buf = b""
         self.pending = []
+        self.loading = []   # the functions the worker said it was loading, in order
         self.next_id = 1
 
     def output(self):
@@ -113,6 +114,9 @@ class Worker:
                     meta = json.loads(self.buf[HEADER.size:HEADER.size + mlen] or b"{}")
                     f = Frame(ftype, fid, meta, self.buf[HEADER.size + mlen:end])
                     self.buf = self.buf[end:]
+                    if ftype == LOG and meta.get("category") == "Worker.Loading":
+                        self.loading.append(meta.get("message"))  # load progress
+                        continue
                     return f
             left = deadline - time.time()
             assert left > 0, "no frame from the worker in %ss; output:\n%s" % (timeout,

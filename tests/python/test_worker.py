@@ -90,6 +90,7 @@ def test_load_and_invokes_in_one_write_run_in_order(app):
                frame(LOAD, 0, {"appRoot": app, "functions": [http_fn("hello", app)]}) +
                b"".join(frame(INVOKE, i, inv) for i in range(1, 21)))
         assert w.recv().type == LOADED
+        assert w.loading == ["hello"]   # said before it imported the function
         ids = set()
         for _ in range(20):
             f = w.expect(RESULT)

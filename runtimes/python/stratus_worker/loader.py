@@ -15,6 +15,7 @@ worker's files."""
 import os
 import sys
 
+from . import capture
 from .bindings import LoadError, Plan, Types, describe_load_error
 
 RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
@@ -148,6 +149,9 @@ def load(meta):
     entries = []
     for fdesc in meta.get("functions") or ():
         name = fdesc.get("name")
+        # Which function is being imported, sent at once: if its module
+        # ends the process, the host can say which one did.
+        capture.emit(None, "trace", str(name), "Worker.Loading")
         try:
             fn, rel = import_function(fdesc, app_root)
             imported.append((fdesc, fn, rel))
