@@ -452,6 +452,21 @@ int timespan_parse(const char *s, int64_t *ms)
 
 /* ---- host.json and local.settings.json ---- */
 
+/* One step of a scan of JSON text: 1 when c is inside a string (or is the
+ * quote that ends it), given and updating the scan's state. */
+static int in_json_string(char c, int *in_string, int *escape)
+{
+    if (!*in_string)
+        return (*in_string = c == '"');
+    if (*escape)
+        *escape = 0;
+    else if (c == '\\')
+        *escape = 1;
+    else if (c == '"')
+        *in_string = 0;
+    return 1;
+}
+
 /* Blank what JSON.NET, which Azure reads these files with, lets through
  * and jansson does not: comments (line and block) and a comma before } or ].
  * In place, the same length, so that line:column of errors stays true. */
@@ -459,22 +474,12 @@ static void relax(char *s, size_t n)
 {
     int in_string = 0, escape = 0;
     for (size_t i = 0; i < n; i++) { /* comments */
-        char c = s[i];
-        if (in_string) {
-            if (escape)
-                escape = 0;
-            else if (c == '\\')
-                escape = 1;
-            else if (c == '"')
-                in_string = 0;
+        if (in_json_string(s[i], &in_string, &escape))
             continue;
-        }
-        if (c == '"') {
-            in_string = 1;
-        } else if (c == '/' && i + 1 < n && s[i + 1] == '/') {
+        if (s[i] == '/' && i + 1 < n && s[i + 1] == '/') {
             for (; i < n && s[i] != '\n'; i++)
                 s[i] = ' ';
-        } else if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+        } else if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
             const char *end = memmem(s + i + 2, n - i - 2, "*/", 2);
             if (!end)
                 return; /* unterminated: jansson says where */
@@ -488,20 +493,13 @@ static void relax(char *s, size_t n)
     char prev = 0; /* the last character of a value or of punctuation */
     for (size_t i = 0; i < n; i++) { /* trailing commas: after a value only */
         char c = s[i];
-        if (in_string) {
-            if (escape)
-                escape = 0;
-            else if (c == '\\')
-                escape = 1;
-            else if (c == '"')
-                in_string = 0, prev = '"';
+        if (in_json_string(c, &in_string, &escape)) {
+            prev = '"';
             continue;
         }
         if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
             continue;
-        if (c == '"') {
-            in_string = 1;
-        } else if (c == ',' && prev != '{' && prev != '[' && prev != ',' && prev) {
+        if (c == ',' && prev != '{' && prev != '[' && prev != ',' && prev) {
             size_t j = i + 1;
             while (j < n && (s[j] == ' ' || s[j] == '\t' || s[j] == '\r' || s[j] == '\n'))
                 j++;

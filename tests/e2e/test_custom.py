@@ -624,15 +624,20 @@ def test_pipelining_can_be_turned_off(make_app, start_host):
     assert h.get("/api/stats").json()["maxDepth"] == 1
 
 
-PY_HTTP10_HANDLER = """
+def py_echo_handler(server="ThreadingHTTPServer", protocol="HTTP/1.0", delay=0.002):
+    """A handler on Python's http.server answering GET with "echo <path>".
+    HTTP/1.0 (the default of BaseHTTPRequestHandler) ends the connection
+    after every answer, which drops whatever the host pipelined behind it;
+    HTTP/1.1 keeps connections open (one at a time with HTTPServer)."""
+    return """
 import os, sys, time
-from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+from http.server import %(server)s, BaseHTTPRequestHandler
 
 class H(BaseHTTPRequestHandler):
-    # BaseHTTPRequestHandler speaks HTTP/1.0: it ends the connection after
-    # every answer, which drops whatever the host pipelined behind it.
+    protocol_version = "%(protocol)s"
+
     def do_GET(self):
-        time.sleep(0.002)
+        time.sleep(%(delay)r)
         body = ("echo " + self.path).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -642,8 +647,8 @@ class H(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-ThreadingHTTPServer(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])), H).serve_forever()
-"""
+%(server)s(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])), H).serve_forever()
+""" % {"server": server, "protocol": protocol, "delay": delay}
 
 
 def test_a_handler_that_closes_after_every_answer_serves_a_burst(make_app, start_host):
@@ -653,7 +658,7 @@ def test_a_handler_that_closes_after_every_answer_serves_a_burst(make_app, start
     import sys
     desc = {"defaultExecutablePath": sys.executable, "arguments": ["handler.py"]}
     app = make_app({"echo": fn()}, host=custom_host(description=desc), settings=settings(),
-                   files={"handler.py": PY_HTTP10_HANDLER})
+                   files={"handler.py": py_echo_handler()})
     h = start_host(app)
     paths = ["/api/echo?n=%d" % i for i in range(120)]
     got = burst(h, paths, workers=30)
@@ -760,32 +765,13 @@ def test_data_metadata_json_is_utf8_when_the_request_is_not(naive):
     assert r.text == "\ufffdok"
 
 
-PY_SINGLE_THREAD_HANDLER = """
-import os
-from http.server import HTTPServer, BaseHTTPRequestHandler
-
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"   # keeps connections open, one at a time
-
-    def do_GET(self):
-        body = ("echo " + self.path).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-HTTPServer(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])), H).serve_forever()
-"""
 
 
 def test_a_single_threaded_keep_alive_handler_passes_the_pipelining_check(make_app, start_host):
     import sys
     desc = {"defaultExecutablePath": sys.executable, "arguments": ["handler.py"]}
     app = make_app({"echo": fn()}, host=custom_host(description=desc), settings=settings(),
-                   files={"handler.py": PY_SINGLE_THREAD_HANDLER})
+                   files={"handler.py": py_echo_handler("HTTPServer", "HTTP/1.1", 0)})
     h = start_host(app)
     assert h.get("/api/echo?n=0").text == "echo /api/echo?n=0"
     assert "did not answer two pipelined requests" not in h.log()
