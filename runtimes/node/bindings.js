@@ -115,29 +115,44 @@ function bindingData(meta, invocationId, fnName) {
   return data;
 }
 
-// An output value in the protocol's convention: Buffers and typed arrays
-// (and ArrayBuffers) become {"$binary"}, arrays convert element by element
-// (a queue output writes one message each), anything else goes as JSON.
-function outputValue(v) {
-  if (v instanceof Uint8Array) {
-    return { $binary: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
-  }
-  if (ArrayBuffer.isView(v)) {
+function bytesOf(v) {
+  if (v instanceof Uint8Array || ArrayBuffer.isView(v)) {
     return { $binary: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
   }
   if (v instanceof ArrayBuffer) return { $binary: Buffer.from(v).toString('base64') };
+  return null;
+}
+
+// One value to write: bytes become {"$binary"}; an object of the user's
+// that looks like that marker goes as its JSON text, which is what is
+// written for any other object.
+function oneValue(v) {
+  const bytes = bytesOf(v);
+  if (bytes !== null) return bytes;
+  return isBinary(v) ? JSON.stringify(v) : v;
+}
+
+// An output value in the protocol's convention (see oneValue). For a
+// queue, an array is one message per element, each converted so; for
+// other bindings an array is one value, written as its JSON (a Buffer in
+// it as JSON.stringify writes it, as in Azure).
+function outputValue(v, queue) {
   if (Array.isArray(v)) {
+    if (!queue) return v;
     let out = null;
     for (let i = 0; i < v.length; i++) {
       const e = v[i];
-      if (e !== null && typeof e === 'object' && (ArrayBuffer.isView(e) || e instanceof ArrayBuffer)) {
-        if (out === null) out = v.slice();
-        out[i] = outputValue(e);
+      if (e !== null && typeof e === 'object') {
+        const c = oneValue(e);
+        if (c !== e) {
+          if (out === null) out = v.slice();
+          out[i] = c;
+        }
       }
     }
     return out === null ? v : out;
   }
-  return v;
+  return v !== null && typeof v === 'object' ? oneValue(v) : v;
 }
 
 module.exports = { triggerValue, inputValue, bindingData, outputValue, camelDeep, parsed };

@@ -45,6 +45,7 @@ function describeFunction(f) {
     category: JSON.stringify('Function.' + f.name + '.User'), error: null, fn: null, self: null,
     trigger: null, isHttp: false, argNames: [], inputs: {}, httpOut: null, outNames: [], hasReturn: false,
     returnIsHttp: false, binary: false, needsMeta: true, nameBytes: null,
+    outQueue: {}, // output binding name -> 1 for a queue (an array is one message per element)
   };
   for (const b of bindings) {
     const type = String(b.type || '').toLowerCase();
@@ -61,6 +62,7 @@ function describeFunction(f) {
       rec.inputs[b.name] = b;
     }
     if (dir === 'out' || dir === 'inout') {
+      if (type === 'queue') rec.outQueue[b.name] = 1;
       if (b.name === '$return') {
         rec.hasReturn = true;
         rec.returnIsHttp = type === 'http';
@@ -429,11 +431,11 @@ class Host {
     for (let i = 0; i < fn.outNames.length; i++) {
       const name = fn.outNames[i];
       const v = fromReturn !== null && fromReturn[name] !== undefined ? fromReturn[name] : b[name];
-      if (v !== undefined) (outputs || (outputs = {}))[name] = outputValue(v);
+      if (v !== undefined) (outputs || (outputs = {}))[name] = outputValue(v, fn.outQueue[name] === 1);
     }
     if (fn.hasReturn && !fn.returnIsHttp) {
       const v = value !== undefined ? value : b.$return;
-      if (v !== undefined) (outputs || (outputs = {})).$return = outputValue(v);
+      if (v !== undefined) (outputs || (outputs = {})).$return = outputValue(v, fn.outQueue.$return === 1);
     }
     let meta = '{"ok":true';
     let text = null; // the finished metadata, when the common case applies

@@ -25,7 +25,8 @@
  *     captures plus BlobTrigger ("container/name"), Uri, Properties and
  *     Metadata as Azure names them;
  *   - a failed delivery (after the function's own retry policy) counts in
- *     the receipt; after MAX_TRIES the blob is poisoned as Azure does: a
+ *     the receipt; after maxDequeueCount tries (extensions.queues, 5 by
+ *     default) the blob is poisoned as Azure does: a
  *     message {Type, FunctionId, BlobType, ContainerName, BlobName, ETag} in
  *     the queue "webjobs-blobtrigger-poison" and a receipt that stops
  *     further tries until the blob changes;
@@ -51,10 +52,10 @@
 #include "../util/buf.h"
 #include "../util/codec.h"
 #include "../util/dirwatch.h"
+#include "queue.h"
 
 #define RECEIPT_NS "blob-receipts"
 #define POISON_QUEUE "webjobs-blobtrigger-poison"
-#define MAX_TRIES 5
 #define MAX_ACTIVE 8
 #define SETTLE_MS 2000
 #define ETAG_LEN 64
@@ -101,6 +102,7 @@ struct blob_src {
     char *dir;                  /* the container's folder, absolute */
     store_t *st;
     size_t max;
+    int max_tries;              /* extensions.queues.maxDequeueCount, as in Azure */
     dirwatch_t *w;
     item_t *active;             /* in flight, at most MAX_ACTIVE */
     size_t nactive;
@@ -529,14 +531,14 @@ static void delivered(void *arg, int ok, const char *reason, invocation_t *inv)
         return;
     }
     it->failures++;
-    if (it->failures >= MAX_TRIES) {
+    if (it->failures >= s->max_tries) {
         char why[120];
         snprintf(why, sizeof why, "the function failed %d times", it->failures);
         poison(it, why);
         return;
     }
     log_write(LOG_WARN, BLOB_LOG_CAT, NULL, "Function '%s' failed for blob '%s/%s' (try %d of "
-              "%d): %s", s->fn->name, s->container, it->name, it->failures, MAX_TRIES,
+              "%d): %s", s->fn->name, s->container, it->name, it->failures, s->max_tries,
               reason ? reason : "failed");
     it->again = 1; /* check (and read) it again, then try again */
     receipt_write(it, "Failed");
@@ -685,6 +687,11 @@ int blob__trigger_start(binding_host_t *bh, function_t *fn, binding_t *b, void *
 {
     const blob_conf_t *conf = b->conf;
     char serr[600], dir[PATH_MAX], real[PATH_MAX];
+    /* As Azure: the queues' maxDequeueCount is also the blobs' poison
+     * limit. */
+    queue_settings_t qs;
+    if (queue_settings_read(binding_host_app(bh)->host_json, &qs, err, errlen) != 0)
+        return -1;
     store_t *st = binding_host_store(bh, b->connection, serr, sizeof serr);
     if (!st) {
         snprintf(err, errlen, "%s", serr);
@@ -706,6 +713,7 @@ int blob__trigger_start(binding_host_t *bh, function_t *fn, binding_t *b, void *
     s->container = blobpath_container(conf->pattern);
     s->st = st;
     s->max = blob__max_size(bh);
+    s->max_tries = (int)qs.max_dequeue_count;
     if (dirwatch_start(binding_host_loop(bh), s->dir, on_watch, s, &s->w, err, errlen) != 0) {
         free(s->dir);
         free(s);

@@ -343,17 +343,11 @@ static int message_data_text(const store_msg_t *msg, buf_t *out)
     rc |= buf_printf(out, ",\"NextVisibleTime\":\"%s\"", t);
     rc |= buf_lit(out, ",\"PopReceipt\":\"");
     rc |= buf_puts(out, msg->pop_receipt);
-    rc |= buf_lit(out, "\",\"QueueTrigger\":");
-    if (utf8_valid(p, msg->body_len) && !memchr(p, '\0', msg->body_len)) {
-        rc |= buf_putc(out, '"');
-        rc |= buf_json_escape(out, p, msg->body_len);
-        rc |= buf_putc(out, '"');
-    } else {
-        rc |= buf_lit(out, "{\"$binary\":\"");
-        rc |= base64_encode(out, p, msg->body_len);
-        rc |= buf_lit(out, "\"}");
-    }
-    rc |= buf_putc(out, '}');
+    /* As Azure: the message as a string, whatever its bytes (those that are
+     * not UTF-8 as U+FFFD); the function's own value keeps the bytes. */
+    rc |= buf_lit(out, "\",\"QueueTrigger\":\"");
+    rc |= buf_json_escape_utf8(out, p, msg->body_len);
+    rc |= buf_lit(out, "\"}");
     return rc ? -1 : 0;
 }
 

@@ -281,6 +281,22 @@ def test_failure_retries_then_poison_and_no_output(blobs):
     assert "blob 'failbox/bad.txt' is poisoned (the function failed 5 times)" in log
 
 
+def test_the_poison_limit_is_the_queues_max_dequeue_count(tmp_path, start_host):
+    out_dir = str(tmp_path / "out")
+    os.makedirs(out_dir)
+    root = write_app(tmp_path / "app", {"failing": blob_fn("failing", "failbox/{name}",
+                                                           fails=True)},
+                     host={"version": "2.0", "extensions": {"queues": {"maxDequeueCount": 2}}},
+                     settings=settings(out_dir))
+    host = start_host(root)
+    host.out_dir = out_dir
+    put(root, "failbox", "bad.txt", b"boom")
+    assert wait_for(lambda: poison_messages(root), timeout=20), host.log()[-4000:]
+    log = host.log()
+    assert "(try 1 of 2)" in log and "is poisoned (the function failed 2 times)" in log, log
+    assert len(by_trigger(out_dir, "failing", "failbox/bad.txt")) == 2
+
+
 def test_bad_output_names_fail_the_invocation(blobs):
     put(blobs.app, "unknown", "u.txt", b"u")
     wait_runs(blobs, "unknowncap", "unknown/u.txt")

@@ -357,8 +357,34 @@ module.exports = async function (context, req) {
 """
 
 
+# Outputs whose value looks like the protocol's bytes marker, or holds a
+# Buffer inside an array, are written as Azure writes them: as JSON.
+MARKER_JS = r"""
+module.exports = async function (context, req) {
+  context.bindings.q = { $binary: 'aGVsbG8=' };
+  context.bindings.b = ['x', Buffer.from('b')];
+  context.res = { body: 'written' };
+};
+"""
+
+# A queue message's binding data: the message as a string, whatever its bytes.
+QT_JS = r"""
+module.exports = async function (context, msg) {
+  context.bindings.report = JSON.stringify(context.bindingData.queueTrigger);
+};
+"""
+
+
 def app_functions():
     return {
+        "marker": {"function.json": {"bindings": http_json()["bindings"] + [
+            {"type": "queue", "direction": "out", "name": "q", "queueName": "marker-out"},
+            {"type": "blob", "direction": "out", "name": "b", "path": "marker/b.json"}]},
+            "index.js": MARKER_JS},
+        "qt": {"function.json": {"bindings": [
+            {"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": "bin-in"},
+            {"type": "blob", "direction": "out", "name": "report", "path": "reports/qt.json"}]},
+            "index.js": QT_JS},
         "surrogate": {"function.json": {"bindings": http_json()["bindings"] + [
             {"type": "queue", "direction": "out", "name": "msg", "queueName": "cut-text"}]},
             "index.js": SURROGATE_JS},
@@ -512,6 +538,28 @@ def test_a_function_or_symbol_body_is_an_empty_body(host):
     for q in ("", "?s=1"):
         r = host.get("/api/fnbody" + q)
         assert r.status == 200 and r.body == b"", (r.status, r.text)
+
+
+def test_outputs_shaped_like_the_bytes_marker_are_written_as_json(host):
+    r = host.get("/api/marker")
+    assert r.status == 200 and r.text == "written", r.text
+    st = host.get("/admin/queues/marker-out/messages?peek=1", headers={"x-functions-key": MASTER})
+    assert json.loads(st.json()["messages"][0]["body"]) == {"$binary": "aGVsbG8="}
+    blob = os.path.join(host.app, ".stratus", "blobs", "marker", "b.json")
+    assert wait_for(lambda: os.path.exists(blob), timeout=10)
+    with open(blob, "rb") as f:
+        assert json.loads(f.read()) == ["x", {"type": "Buffer", "data": [98]}]
+
+
+def test_binding_data_of_a_message_that_is_not_utf8_is_a_string(host):
+    st = host.request("POST", "/admin/queues/bin-in/messages", body=b"\xff\xfeabc",
+                      headers={"x-functions-key": MASTER})
+    assert st.status == 201, st.text
+    report = os.path.join(host.app, ".stratus", "blobs", "reports", "qt.json")
+    assert wait_for(lambda: os.path.exists(report) and os.path.getsize(report), timeout=20), \
+        host.log()[-3000:]
+    with open(report, "rb") as f:
+        assert json.loads(f.read()) == "\ufffd\ufffdabc"
 
 
 def test_route_params_query_headers_and_json_body(host):

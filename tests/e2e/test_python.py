@@ -280,6 +280,9 @@ def main(req: func.HttpRequest, msg: func.Out[str]) -> func.HttpResponse:
         return func.HttpResponse("s", status_code=int(req.params["s"]) if req.params["s"].lstrip("-").isdigit() else req.params["s"])
     if k == "badname":
         return func.HttpResponse("x", headers={"Bad Name": "v", "X-Good": "g"})
+    if k == "marker":
+        msg.set({"$binary": "aGVsbG8="})
+        return func.HttpResponse("set")
     if k == "request":
         r = func.HttpRequest("post", "http://x/y", body="text")
         return func.HttpResponse("%s %r" % (r.method, r.get_body()))
@@ -392,6 +395,14 @@ def test_a_header_name_that_is_not_a_token_is_left_out(py_host):
     assert r.status == 200 and r.header("X-Good") == "g"
     assert "Bad Name" not in [k for k, v in r.headers]
     _log_has(py_host, lambda x: "'Bad Name' is left out" in x.get("message", ""))
+
+
+def test_an_output_dict_shaped_like_the_bytes_marker_is_written_as_json(py_host):
+    assert py_host.get("/api/misbehave?k=marker").status == 200
+    r = py_host.get("/admin/queues/py-out/messages?peek=32",
+                    headers={"x-functions-key": master_key(py_host.app)})
+    bodies = [m["body"] for m in r.json()["messages"]]
+    assert '{"$binary":"aGVsbG8="}' in bodies, bodies
 
 
 def test_http_request_built_by_hand_as_azures_library(py_host):

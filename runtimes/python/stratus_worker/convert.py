@@ -289,10 +289,14 @@ def _message(item, name, azf):
 def _json(v, name):
     from .protocol import dumps
     try:
-        dumps(v)
+        text = dumps(v)
     except (TypeError, ValueError) as e:
         raise TypeError("output binding '%s': %s is not a value the binding can take (str, "
                         "bytes or JSON data): %s" % (name, type(v).__name__, e)) from None
+    # A dict of the user's that looks like the protocol's bytes marker goes
+    # as its JSON text, which is what is written for any other dict.
+    if isinstance(v, dict) and len(v) == 1 and "$binary" in v:
+        return text.decode("ascii")
     return v
 
 
