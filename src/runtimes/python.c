@@ -12,7 +12,7 @@
 /* -u: unbuffered output, so print() outside invocations reaches the log at
  * once; -B is not used, so imports are cached as usual. */
 static const interp_spec_t spec = {
-    .lang = "python", .exe = "python3", .shim = "worker.py", .flag = "-u", .limit_memory = 1};
+    .lang = "python", .exe = "python3", .shim = "worker.py", .flag = "-u", .limit_memory = 0};
 
 static interp_state_t state; /* one app per host */
 

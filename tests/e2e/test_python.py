@@ -730,6 +730,35 @@ def test_a_module_that_ends_the_process_at_import_is_named(make_app, start_host)
     assert wait_for(lambda: "while loading function 'bad'" in h.log(), timeout=30), h.log()
 
 
+HOG = '''
+import os, time
+
+def main(req):
+    if req.params.get("mb"):
+        held = bytearray(int(req.params["mb"]) << 20)   # zeroed: resident
+        time.sleep(5)
+        return str(len(held))
+    return str(os.getpid())
+'''
+
+
+def test_a_worker_over_its_memory_limit_is_replaced(make_app, start_host):
+    # Resident memory, not address space: 32 threads fit under the limit.
+    app = make_app({"hog": py_fn(HOG)},
+                   host={"version": "2.0", "stratus": {"scale": {"minInstances": 1,
+                                                                 "maxInstances": 1},
+                                                       "worker": {"memoryLimitMB": 160}}},
+                   settings={"IsEncrypted": False,
+                             "Values": {"FUNCTIONS_WORKER_RUNTIME": "python",
+                                        "PYTHON_THREADPOOL_THREAD_COUNT": "32"}})
+    h = start_host(app)
+    pid = h.get("/api/hog", timeout=30).text
+    r = h.get("/api/hog?mb=300", timeout=60)
+    assert r.status == 500 and "memory limit" in r.text, (r.status, r.text)
+    r = h.get("/api/hog", timeout=60)
+    assert r.status == 200 and r.text != pid, (r.text, pid)
+
+
 def test_function_timeout_gives_504(make_app, start_host):
     app = make_app({"asleep": py_fn(SLEEPERS), "ssleep": py_fn(SYNC_SLEEPER)},
                    host={"version": "2.0", "functionTimeout": "00:00:02",

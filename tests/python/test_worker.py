@@ -747,6 +747,36 @@ def test_one_thread_setting_still_answers_ping(worker, app):
         assert res.body == b"spun"
 
 
+WAIT_FOR_FILE = """
+import os, time
+
+def main(req):
+    if req.params.get("wait"):
+        while not os.path.exists(req.params["wait"]):
+            time.sleep(0.01)
+        return "waited"
+    return "quick"
+"""
+
+
+def test_a_result_is_sent_while_the_thread_runs_the_next_queued_function(worker, app):
+    # One thread: it runs a, and b waits in the queue; when a ends the
+    # thread goes on to b, which ends only once the test has seen a's RESULT.
+    write_fn(app, "wf", WAIT_FOR_FILE)
+    m1, m2 = os.path.join(app, "go1"), os.path.join(app, "go2")
+    w = worker([http_fn("wf", app)], env={"PYTHON_THREADPOOL_THREAD_COUNT": "1"})
+    a = w.start_invoke("wf", http=http_req("GET", "/api/wf", "wait=" + m1))
+    b = w.start_invoke("wf", http=http_req("GET", "/api/wf", "wait=" + m2))
+    w.send(frame(PING, 99))
+    w.expect(PONG, 99)          # b has been read and queued
+    open(m1, "w").close()
+    res, _ = w.result(a)
+    assert res.body == b"waited"
+    open(m2, "w").close()
+    res, _ = w.result(b)
+    assert res.body == b"waited"
+
+
 def test_cancel_of_a_queued_sync_invocation(worker, app):
     write_fn(app, "sp", SYNC_PAIR)
     w = worker([http_fn("sp", app)], env={"PYTHON_THREADPOOL_THREAD_COUNT": "1"})

@@ -244,6 +244,10 @@ class Dispatcher:
             if parked:
                 self.monitor_ev.wait()
                 quiet = 0
+            elif self.out:
+                # Results queued by a thread that went on to run the next
+                # queued function: sent now, not when that one ends.
+                self.flush()
 
     def _promote_locked(self):
         """Give the reader role to an idle thread or a new one (role held)."""
