@@ -611,6 +611,13 @@ static int load_local_settings(app_t *app, char *err, size_t errlen)
                      "got %s", key, shown);
             goto fail;
         }
+        if (!*k || strchr(k, '=')) {
+            char key[300];
+            app__escape(k, key, sizeof key);
+            app_add_error(app, NULL, "local.settings.json: the setting 'Values.%s' is left out: "
+                          "an environment variable's name cannot be empty or hold '='", key);
+            continue;
+        }
         app->settings = app__xrealloc(app->settings, app->nsettings + 1, sizeof *app->settings);
         app->settings[app->nsettings].name = app__xstrdup(k);
         app->settings[app->nsettings].value = app__xstrdup(json_string_value(v));

@@ -375,9 +375,22 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
     const char *wpc = app_setting(app, "FUNCTIONS_WORKER_PROCESS_COUNT");
     const char *wrt = app_setting(app, "FUNCTIONS_WORKER_RUNTIME");
     int from_wpc = 0;
+    /* As .NET's int.TryParse: white space around and a '+' are fine; an
+     * empty setting is no setting. */
+    char trimmed[64] = "";
+    if (wpc) {
+        while (*wpc == ' ' || *wpc == '\t')
+            wpc++;
+        snprintf(trimmed, sizeof trimmed, "%s", *wpc == '+' ? wpc + 1 : wpc);
+        size_t len = strlen(trimmed);
+        while (len && (trimmed[len - 1] == ' ' || trimmed[len - 1] == '\t'))
+            trimmed[--len] = '\0';
+        if (!*wpc)
+            wpc = NULL;
+    }
     if (wpc && wrt && (strcmp(wrt, "python") == 0 || strcmp(wrt, "node") == 0)) {
         long long n;
-        if (!app__parse_ll(wpc, &n) || n < 1 || n > 10) {
+        if (!app__parse_ll(trimmed, &n) || n < 1 || n > 10) {
             snprintf(err, errlen, "app setting FUNCTIONS_WORKER_PROCESS_COUNT: expected a whole "
                      "number from 1 to 10, got '%.64s'", wpc);
             return -1;

@@ -899,7 +899,7 @@ def test_functions_worker_process_count_is_the_most_workers(make_app, start_host
     """Azure's FUNCTIONS_WORKER_PROCESS_COUNT: two workers share two slow
     requests that one worker (one at a time) would serve in turn."""
     settings = {"IsEncrypted": False, "Values": {
-        "FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_WORKER_PROCESS_COUNT": "2"}}
+        "FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_WORKER_PROCESS_COUNT": " +2 "}}
     app = make_app({"slow": py_fn(SLOW_PID)},
                    host={"version": "2.0", "stratus": {"scale": {"perInstanceConcurrency": 1}}},
                    settings=settings)
@@ -921,6 +921,7 @@ def test_host_json_max_instances_wins_over_functions_worker_process_count(make_a
 
 @pytest.mark.parametrize("value", ["0", "11", "two"])
 def test_a_bad_functions_worker_process_count_stops_the_host(make_app, start_host, value):
+    """(White space around and a '+' are accepted, as .NET's int.TryParse.)"""
     settings = {"IsEncrypted": False, "Values": {
         "FUNCTIONS_WORKER_RUNTIME": "python", "FUNCTIONS_WORKER_PROCESS_COUNT": value}}
     app = make_app({"slow": py_fn(SLOW_PID)}, settings=settings)

@@ -640,6 +640,22 @@ TEST(local_settings_values_and_host)
         rmapp(root);
 }
 
+TEST(local_settings_name_that_cannot_be_a_variable)
+{
+    char *root = NULL;
+    app_t *app = app_ok(HOST, "{\"Values\": {\"A=B\": \"1\", \"C\": \"2\"}}", &root);
+    if (app) {
+        CHECK(app_setting(app, "A=B") == NULL);
+        CHECK_STR(app_setting(app, "C"), "2");
+        CHECK_INT(app->nerrors, 1);
+        if (app->nerrors)
+            CHECK_CONTAINS(app->errors[0].message, "'Values.A=B' is left out");
+    }
+    app_free(app);
+    if (root)
+        rmapp(root);
+}
+
 TEST(local_settings_bad_json)
 {
     const char *err = app_fails(HOST, "{\n\"Values\": {,}}");
@@ -1187,6 +1203,7 @@ int main(void)
     RUN(override_from_values_and_env_wins);
     RUN(override_bad_value_fails_app);
     RUN(local_settings_values_and_host);
+    RUN(local_settings_name_that_cannot_be_a_variable);
     RUN(local_settings_bad_json);
     RUN(local_settings_bad_values);
     RUN(functions_worker_process_count);
