@@ -319,6 +319,7 @@ TEST(proxy_result_malformed)
         {"{\"statusCode\": 200, \"headers\": {\"A B\": \"x\"}}", "header name 'A B'"},
         {"{\"statusCode\": 200, \"headers\": {\"\": \"x\"}}", "a header name is empty"},
         {"{\"statusCode\": 200, \"headers\": {\"A\": \"x\\ny\"}}", "line break"},
+        {"{\"statusCode\": 200, \"headers\": {\"A\": \"x\\u0007y\"}}", "control character"},
         {"{\"statusCode\": 200, \"multiValueHeaders\": {\"A\": \"x\"}}", "expected a list"},
         {"{\"statusCode\": 200, \"multiValueHeaders\": {\"A\": [[]]}}", "expected a string"},
         {"{\"statusCode\": 200, \"body\": 5}", "field 'body': expected a string, got 5"},
