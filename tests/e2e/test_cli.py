@@ -46,6 +46,13 @@ def test_command_help(cmd):
         assert "Usage: stratus " + cmd in p.out, (cmd, p.out)
 
 
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help_topic_is_the_commands_help(cmd):
+    p = run("help", cmd)   # as `git help <command>`
+    assert p.returncode == 0, p.err
+    assert "Usage: stratus " + cmd in p.out, p.out
+
+
 def test_unknown_command_exits_2():
     p = run("frobnicate")
     assert p.returncode == 2
@@ -86,6 +93,45 @@ def test_init_unknown_runtime_is_usage_error(tmp_path):
     assert p.returncode == 2
     assert "cobol" in p.err
     assert not (tmp_path / "x" / "host.json").exists()
+
+
+@pytest.mark.parametrize("given,written", [("Python", "python"), ("NODE", "node"),
+                                           ("javascript", "node")])
+def test_init_takes_the_runtime_in_any_case_and_core_tools_names(tmp_path, given, written):
+    p = run("init", tmp_path / "x", "--worker-runtime", given)
+    assert p.returncode == 0, p.err
+    with open(tmp_path / "x" / "local.settings.json") as f:
+        assert json.load(f)["Values"]["FUNCTIONS_WORKER_RUNTIME"] == written
+
+
+def test_init_sets_the_runtime_in_an_existing_local_settings(tmp_path):
+    d = tmp_path / "x"
+    d.mkdir()
+    (d / "local.settings.json").write_text('{"Values": {"KEEP": "1"}}')
+    p = run("init", d, "--worker-runtime", "python")
+    assert p.returncode == 0, p.err
+    assert "Setting FUNCTIONS_WORKER_RUNTIME to python" in p.out, p.out
+    with open(d / "local.settings.json") as f:
+        assert json.load(f)["Values"] == {"KEEP": "1", "FUNCTIONS_WORKER_RUNTIME": "python"}
+
+
+def test_the_banner_puts_an_ipv6_address_in_brackets(tmp_path):
+    from conftest import http_fn, write_app
+    app = write_app(tmp_path / "app", {"hello": http_fn("hello")})
+    port_file = tmp_path / "port"
+    e = dict(os.environ, NO_COLOR="1")
+    e.pop("STRATUS_MASTER_KEY", None)
+    proc = subprocess.Popen([BIN, "start", app, "--port", "0", "--listen", "::1",
+                             "--port-file", port_file, "--no-watch"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=e)
+    try:
+        assert wait_for(lambda: port_file.exists() and port_file.read_text().strip(),
+                        timeout=60)
+        port = port_file.read_text().strip()
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0].decode("utf-8", "replace")
+    assert "http://[::1]:%s/api/hello" % port in out, out
 
 
 def test_second_init_refused_without_force(tmp_path):
