@@ -795,31 +795,22 @@ static void conn_error(http_conn_t *c, int status, const char *reason)
 {
     if (!reason)
         reason = http_status_text(status);
-    char body[256];
-    int n;
+    /* The body is built in a buffer of its own (an error is rare): the
+     * JSON form escapes the reason with the project's JSON escaping. */
+    buf_t body;
+    buf_init(&body, 1024);
     static const http_header_t ct_text = {{"Content-Type", 12},
                                           {"text/plain; charset=utf-8", 25}};
     static const http_header_t ct_json = {{"Content-Type", 12}, {"application/json", 16}};
     const http_header_t *ct = &ct_text;
     if (c->server->cfg.json_errors) {
-        /* The reasons are short ASCII texts of the server and the parser;
-         * anything in them that JSON would need escaped becomes '?'. */
-        char safe[128];
-        size_t i = 0;
-        for (; reason[i] && i < sizeof safe - 1; i++)
-            safe[i] = reason[i] == '"' || reason[i] == '\\' || (unsigned char)reason[i] < 0x20 ||
-                              (unsigned char)reason[i] >= 0x7f
-                          ? '?'
-                          : reason[i];
-        safe[i] = '\0';
-        n = snprintf(body, sizeof body, "{\"errorMessage\":\"%d %s: %s\",\"errorType\":\"%s\"}",
-                     status, http_status_text(status), safe, aws_error_type(status));
+        buf_printf(&body, "{\"errorMessage\":\"%d %s: ", status, http_status_text(status));
+        buf_json_escape_utf8(&body, reason, strlen(reason));
+        buf_printf(&body, "\",\"errorType\":\"%s\"}", aws_error_type(status));
         ct = &ct_json;
     } else {
-        n = snprintf(body, sizeof body, "%d %s: %s\n", status, http_status_text(status), reason);
+        buf_printf(&body, "%d %s: %s\n", status, http_status_text(status), reason);
     }
-    if (n < 0 || (size_t)n >= sizeof body)
-        n = (int)strlen(body);
     c->is_head = 0;
     /* A request refused once its target is known (its headers began). */
     if ((status == 413 || status == 431 || status == 400) && (c->head_done || c->nh > 0) &&
@@ -827,8 +818,10 @@ static void conn_error(http_conn_t *c, int status, const char *reason)
         c->server->refused(c->server, c->req.method_name ? sv_cstr(c->req.method_name) : SV_NULL,
                            sv_make(c->url.p ? c->url.p : "", c->url.len), status,
                            c->server->handler_data);
-    write_response_head(&c->out, status, (size_t)n, 0, ct, 1, 0, NULL);
-    buf_append(&c->out, body, (size_t)n);
+    write_response_head(&c->out, status, body.len, 0, ct, 1, 0, NULL);
+    if (body.len)
+        buf_append(&c->out, body.p, body.len);
+    buf_free(&body);
     c->close_after = 1;
     c->in_request = 0;
     buf_reset(&c->pending);
