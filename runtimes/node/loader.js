@@ -49,7 +49,7 @@ function packageType(dir) {
     if (up !== dir) type = packageType(up);
   } else {
     try {
-      const pkg = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const pkg = JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
       type = pkg && pkg.type === 'module' ? 'module' : 'commonjs';
     } catch (e) {
       type = 'commonjs';

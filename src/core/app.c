@@ -468,11 +468,14 @@ static int in_json_string(char c, int *in_string, int *escape)
 }
 
 /* Blank what JSON.NET, which Azure reads these files with, lets through
- * and jansson does not: comments (line and block) and a comma before } or ].
- * In place, the same length, so that line:column of errors stays true. */
+ * and jansson does not: a UTF-8 byte order mark (editors on Windows write
+ * one), comments (line and block) and a comma before } or ]. In place, the
+ * same length, so that line:column of errors stays true. */
 static void relax(char *s, size_t n)
 {
     int in_string = 0, escape = 0;
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        s[0] = s[1] = s[2] = ' ';
     for (size_t i = 0; i < n; i++) { /* comments */
         if (in_json_string(s[i], &in_string, &escape))
             continue;
@@ -700,8 +703,9 @@ static void note_other_models(app_t *app)
     char *pkg = app__path_join(app->root, "package.json"), *text = NULL;
     size_t len = 0;
     json_t *j = NULL;
+    json_error_t je;
     if (app__read_file(pkg, 1 << 20, &text, &len) == 0)
-        j = json_loadb(text, len, 0, NULL);
+        j = app__load_relaxed(text, len, &je);
     free(pkg);
     free(text);
     if (json_is_string(json_object_get(j, "main")))

@@ -612,15 +612,23 @@ def test_a_js_file_of_a_module_package_is_imported(worker):
                    "package.json": pkg},
         "brokenpkg": {"function.json": fj, "index.js": "export default async () => {\n  let let = 1;\n};\n",
                       "package.json": pkg},
+        # a byte order mark before the JSON, as editors on Windows write it
+        "bompkg": {"function.json": fj, "index.js": "export default async () => ({ body: 'bom' });\n",
+                   "package.json": "\ufeff" + pkg},
     }
     w = worker(fns)
     loaded = w.load([http_fn(n, w.app, out="$return") for n in fns])
     assert loaded["esmpkg"]["ok"], loaded["esmpkg"]
     err = loaded["brokenpkg"]["error"]
     assert "SyntaxError" in err and "brokenpkg/index.js:2" in err, err
-    w.send(frame(INVOKE, 1, invoke("esmpkg")))
-    (t, i, meta, body), _ = w.recv_type(RESULT)
-    assert meta["ok"] and body == b"esm", (meta, body)
+    assert loaded["bompkg"]["ok"], loaded["bompkg"]
+    w.send(frame(INVOKE, 1, invoke("esmpkg")) + frame(INVOKE, 2, invoke("bompkg")))
+    got = {}
+    for _ in range(2):
+        (t, i, meta, body), _ = w.recv_type(RESULT)
+        assert meta["ok"], meta
+        got[i] = body
+    assert got == {1: b"esm", 2: b"bom"}, got
 
 
 def test_console_outside_an_invocation_is_a_worker_line(worker):

@@ -364,6 +364,49 @@ TEST(comments_and_trailing_commas_as_json_net_reads_them)
     CHECK_CONTAINS(err, "host.json:1:");
 }
 
+/* A UTF-8 byte order mark before the JSON of any of the app's files (Visual
+ * Studio and Notepad on Windows write one) is read past, as Azure does. */
+TEST(byte_order_mark_as_json_net_reads_it)
+{
+#define BOM "\xEF\xBB\xBF"
+    char *root = NULL;
+    app_t *app = app_ok(BOM "{\"version\": \"2.0\",\n \"extensions\": {\"http\": "
+                        "{\"routePrefix\": \"x\"}}}",
+                        BOM "{\"Values\": {\"A\": \"1\"}}", &root);
+    if (app) {
+        CHECK_STR(app->route_prefix, "x");
+        CHECK_STR(app_setting(app, "A"), "1");
+    }
+    app_free(app);
+    if (root) {
+        /* function.json too, and a package.json of the v4 model is still
+         * recognised through its mark. */
+        char err[512] = "";
+        put(root, "hello/function.json", BOM "{\"scriptFile\": \"hello.so\", " BINDINGS "}");
+        app = NULL;
+        CHECK_INT(app_load(root, NULL, &app, err, sizeof err), 0);
+        CHECK(app && app->nfunctions == 1 && app->nerrors == 0);
+        app_free(app);
+        rmapp(root);
+    }
+    root = mkapp();
+    char err[512] = "";
+    put(root, "host.json", HOST);
+    put(root, "package.json", BOM "{\"main\": \"src/index.js\"}");
+    app = NULL;
+    CHECK_INT(app_load(root, NULL, &app, err, sizeof err), 0);
+    CHECK(app && app->nerrors == 1);
+    if (app && app->nerrors)
+        CHECK_CONTAINS(app->errors[0].message, "v4 programming model");
+    app_free(app);
+    rmapp(root);
+    /* Only at the very start: a mark after the first byte is an error with
+     * its place. */
+    const char *e = app_fails("{\"version\": " BOM "\"2.0\"}", NULL);
+    CHECK_CONTAINS(e, "host.json:1:");
+#undef BOM
+}
+
 TEST(host_json_duplicate_key)
 {
     const char *err = app_fails("{\"version\": \"2.0\", \"version\": \"2.0\"}", NULL);
@@ -1187,6 +1230,7 @@ int main(void)
     RUN(host_json_missing);
     RUN(host_json_bad_json_line_col);
     RUN(comments_and_trailing_commas_as_json_net_reads_them);
+    RUN(byte_order_mark_as_json_net_reads_it);
     RUN(host_json_duplicate_key);
     RUN(host_json_not_object);
     RUN(host_json_version_missing);
