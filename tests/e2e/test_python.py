@@ -303,6 +303,26 @@ def main(req):
 '''
 
 
+AZ_CONTEXT = '''
+import json
+
+import azure.functions
+
+
+def main(req: azure.functions.HttpRequest, context: azure.functions.Context):
+    tc = context.trace_context
+    return json.dumps({
+        "name": context.function_name,
+        "dir": context.function_directory,
+        "id": context.invocation_id,
+        "Traceparent": tc.Traceparent,
+        "Tracestate": tc.Tracestate,
+        "Attributes": tc.Attributes,
+        "trace_parent": tc.trace_parent,
+    })
+'''
+
+
 @pytest.fixture(scope="module")
 def py_host(module_hosts):
     app = write_app(os.path.join(module_hosts.workdir, "pyapp"), {
@@ -328,9 +348,26 @@ def py_host(module_hosts):
         "email": py_fn(EMAIL_FN),
         "azure": py_fn(EMAIL_FN.replace("email", "azure")),
         "usesemail": py_fn(USES_EMAIL),
+        "azctx": py_fn(AZ_CONTEXT, script="main.py"),
     }, host={"version": "2.0", "stratus": ONE_WORKER}, settings=PY_SETTINGS,
         files={"requirements.txt": "azure-functions\nnot-installed-pkg==1.0\n"})
     return module_hosts.start(app, mode="host")
+
+
+def test_context_as_azures_worker_gives_it(py_host):
+    # Azure's own worker test function (return_context) and its OpenTelemetry
+    # samples read context.trace_context.Traceparent and .Tracestate.
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    r = py_host.get("/api/azctx", headers={"traceparent": tp, "tracestate": "k=v"})
+    assert r.status == 200, r.text
+    info = json.loads(r.text)
+    assert info["name"] == "azctx"
+    assert info["dir"] == os.path.join(py_host.app, "azctx")
+    assert UUID_RE.fullmatch(info["id"])
+    assert info["Traceparent"].startswith("00-0af7651916cd43dd8448eb211c80319c-")
+    assert info["Traceparent"] == info["trace_parent"]
+    assert info["Tracestate"] == "k=v"
+    assert info["Attributes"] == {}
 
 
 def _log_has(host, pred):

@@ -290,6 +290,9 @@ def main(req: func.HttpRequest, context: func.Context) -> str:
     return json.dumps({"id": context.invocation_id, "name": context.function_name,
                        "dir": context.function_directory,
                        "tp": context.trace_context.trace_parent,
+                       "Tp": context.trace_context.Traceparent,
+                       "Ts": context.trace_context.Tracestate,
+                       "Attr": context.trace_context.Attributes,
                        "tls": context.thread_local_storage.invocation_id,
                        "retry": context.retry_context.retry_count,
                        "is_ctx": isinstance(context, func.Context)})
@@ -300,7 +303,7 @@ def main(req: func.HttpRequest, context: func.Context) -> str:
                       extra={"invocationId": "11111111-2222-4333-8444-555555555555"})
     info = json.loads(res.body)
     assert info == {"id": "11111111-2222-4333-8444-555555555555", "name": "ctx",
-                    "dir": os.path.join(app, "ctx"), "tp": tp,
+                    "dir": os.path.join(app, "ctx"), "tp": tp, "Tp": tp, "Ts": "", "Attr": {},
                     "tls": "11111111-2222-4333-8444-555555555555", "retry": 0, "is_ctx": True}
 
 
@@ -547,6 +550,41 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
     assert res.meta["ok"], res.meta
     assert res.body == b"the installed azure-functions v azure.functions"
     assert ["X-Fake", "1"] in res.meta["headers"]
+
+
+def test_trace_context_names_with_an_installed_azure_functions(worker, app, tmp_path_factory):
+    # Azure's package declares TraceContext abstract; what functions get
+    # still has the names of Azure's worker (Traceparent, Tracestate).
+    fake = tmp_path_factory.mktemp("site")
+    os.makedirs(fake / "azure" / "functions")
+    (fake / "azure" / "functions" / "__init__.py").write_text('''
+import abc
+class HttpRequest:
+    def __init__(self, method, url, *, headers=None, params=None, route_params=None, body):
+        self.method, self.url, self.params, self.body = method, url, params, body
+class HttpResponse:
+    pass
+class Out:
+    pass
+class Context:
+    pass
+class TraceContext(abc.ABC):
+    @property
+    @abc.abstractmethod
+    def trace_parent(self):
+        pass
+''')
+    write_fn(app, "tc", '''
+def main(req, context):
+    tc = context.trace_context
+    return " ".join([tc.Traceparent, tc.Tracestate, tc.trace_parent, repr(tc.Attributes)])
+''')
+    w = worker([http_fn("tc", app)], env={"PYTHONPATH": str(fake)})
+    tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    res, _ = w.invoke("tc", http=http_req("GET", "/api/tc", headers=[
+        ("traceparent", tp), ("tracestate", "a=b")]))
+    assert res.meta["ok"], res.meta
+    assert res.body.decode() == "%s a=b %s {}" % (tp, tp)
 
 
 def test_no_stand_in_module_name_leaks_into_the_app(worker, app):

@@ -98,12 +98,20 @@ def describe_load_error(exc, app_root, skip_dir):
 # ---- the worker's Out and Context ----
 
 class _TraceContext:
+    """context.trace_context when azure.functions' TraceContext is abstract
+    (Azure's package): the values under the names of Azure's worker
+    (Traceparent, Tracestate, Attributes) and of azure.functions
+    (trace_parent, trace_state, attributes)."""
     __slots__ = ("trace_parent", "trace_state", "attributes")
 
     def __init__(self, trace_parent, trace_state, attributes):
         self.trace_parent = trace_parent
         self.trace_state = trace_state
         self.attributes = attributes
+
+    Traceparent = property(lambda self: self.trace_parent)
+    Tracestate = property(lambda self: self.trace_state)
+    Attributes = property(lambda self: self.attributes)
 
 
 class _RetryContext:

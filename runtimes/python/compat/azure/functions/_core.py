@@ -25,7 +25,9 @@ class Out(abc.ABC):
 
 class TraceContext:
     """Context for distributed tracing: the W3C traceparent and tracestate
-    of the invocation ("" when the caller sent none) and extra attributes."""
+    of the invocation ("" when the caller sent none) and extra attributes,
+    as trace_parent, trace_state, attributes (azure.functions' names) and
+    Traceparent, Tracestate, Attributes (the names of Azure's worker)."""
 
     __slots__ = ("_trace_parent", "_trace_state", "_attributes")
 
@@ -45,6 +47,13 @@ class TraceContext:
     @property
     def attributes(self):
         return self._attributes
+
+    # The names Azure's worker gives the same values: what functions read
+    # (context.trace_context.Traceparent, as in Azure's OpenTelemetry
+    # samples).
+    Traceparent = trace_parent
+    Tracestate = trace_state
+    Attributes = attributes
 
 
 class RetryContext:
