@@ -583,6 +583,32 @@ static int load_host_json(app_t *app, char *err, size_t errlen)
     return 0;
 }
 
+/* The text of a Values entry: a string as it is, a number or a boolean as its
+ * JSON text ("10", "1.5", "true"), as Core Tools (JSON.NET reading into
+ * strings) takes them; NULL for anything else. text holds the converted
+ * forms. */
+static const char *setting_text(const json_t *v, char *text, size_t n)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: return json_string_value(v);
+    case JSON_INTEGER: snprintf(text, n, "%lld", (long long)json_integer_value(v)); return text;
+    case JSON_REAL: snprintf(text, n, "%.17g", json_real_value(v)); break;
+    case JSON_TRUE: return "true";
+    case JSON_FALSE: return "false";
+    default: return NULL;
+    }
+    /* the shortest %g form that reads back as the same number */
+    for (int prec = 1; prec <= 17; prec++) {
+        char shorter[64];
+        snprintf(shorter, sizeof shorter, "%.*g", prec, json_real_value(v));
+        if (strtod(shorter, NULL) == json_real_value(v)) {
+            snprintf(text, n, "%s", shorter);
+            break;
+        }
+    }
+    return text;
+}
+
 static int load_local_settings(app_t *app, char *err, size_t errlen)
 {
     json_t *root = NULL, *v;
@@ -606,12 +632,16 @@ static int load_local_settings(app_t *app, char *err, size_t errlen)
         goto fail;
     }
     json_object_foreach(values, k, v) {
-        if (!json_is_string(v)) {
+        char text[64];
+        const char *value = setting_text(v, text, sizeof text);
+        if (json_is_null(v))
+            continue; /* as absent (Core Tools reads it as a null string) */
+        if (!value) {
             char key[300];
             app__escape(k, key, sizeof key);
             app__show(v, shown, sizeof shown);
-            snprintf(err, errlen, "local.settings.json: field 'Values.%s': expected a string, "
-                     "got %s", key, shown);
+            snprintf(err, errlen, "local.settings.json: field 'Values.%s': expected a string "
+                     "(or a number or boolean, taken as its text), got %s", key, shown);
             goto fail;
         }
         if (!*k || strchr(k, '=')) {
@@ -623,7 +653,7 @@ static int load_local_settings(app_t *app, char *err, size_t errlen)
         }
         app->settings = app__xrealloc(app->settings, app->nsettings + 1, sizeof *app->settings);
         app->settings[app->nsettings].name = app__xstrdup(k);
-        app->settings[app->nsettings].value = app__xstrdup(json_string_value(v));
+        app->settings[app->nsettings].value = app__xstrdup(value);
         app->nsettings++;
     }
 

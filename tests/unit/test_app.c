@@ -699,6 +699,28 @@ TEST(local_settings_name_that_cannot_be_a_variable)
         rmapp(root);
 }
 
+TEST(local_settings_numbers_and_booleans_are_their_text)
+{
+    char *root = NULL;
+    app_t *app = app_ok(HOST,
+                        "{\"Values\": {\"PORT\": 80, \"RATIO\": 0.25, \"NEG\": -3, "
+                        "\"ON\": true, \"OFF\": false, \"UNSET\": null, \"S\": \"s\"}}",
+                        &root);
+    if (app) {
+        CHECK_STR(app_setting(app, "PORT"), "80");
+        CHECK_STR(app_setting(app, "RATIO"), "0.25");
+        CHECK_STR(app_setting(app, "NEG"), "-3");
+        CHECK_STR(app_setting(app, "ON"), "true");
+        CHECK_STR(app_setting(app, "OFF"), "false");
+        CHECK(app_setting(app, "UNSET") == NULL);
+        CHECK_STR(app_setting(app, "S"), "s");
+        CHECK_INT(app->nsettings, 6);
+    }
+    app_free(app);
+    if (root)
+        rmapp(root);
+}
+
 TEST(local_settings_bad_json)
 {
     const char *err = app_fails(HOST, "{\n\"Values\": {,}}");
@@ -707,8 +729,11 @@ TEST(local_settings_bad_json)
 
 TEST(local_settings_bad_values)
 {
-    CHECK_STR(app_fails(HOST, "{\"Values\": {\"PORT\": 80}}"),
-              "local.settings.json: field 'Values.PORT': expected a string, got 80");
+    CHECK_STR(app_fails(HOST, "{\"Values\": {\"PORT\": {\"n\": 80}}}"),
+              "local.settings.json: field 'Values.PORT': expected a string (or a number or "
+              "boolean, taken as its text), got an object");
+    CHECK_CONTAINS(app_fails(HOST, "{\"Values\": {\"LIST\": [1]}}"),
+                   "field 'Values.LIST': expected a string");
     CHECK_CONTAINS(app_fails(HOST, "{\"Values\": [\"x\"]}"), "field 'Values'");
     CHECK_CONTAINS(app_fails(HOST, "{\"Host\": {\"LocalHttpPort\": 70000}}"),
                    "field 'Host.LocalHttpPort': expected a port number 1-65535, got 70000");
@@ -1248,6 +1273,7 @@ int main(void)
     RUN(override_bad_value_fails_app);
     RUN(local_settings_values_and_host);
     RUN(local_settings_name_that_cannot_be_a_variable);
+    RUN(local_settings_numbers_and_booleans_are_their_text);
     RUN(local_settings_bad_json);
     RUN(local_settings_bad_values);
     RUN(functions_worker_process_count);
