@@ -20,6 +20,8 @@
 #include "app_priv.h"
 #include "expr.h"
 
+extern char **environ;
+
 #define ERR_MAX 1024
 #define NAME_RULE                                                                       \
     "a function name starts with a letter, holds only letters, digits, '_' and '-', is " \
@@ -389,19 +391,66 @@ static int parse_code(const app_t *app, const json_t *root, function_t *fn,
     return 0;
 }
 
+/* The value of the app setting name, its name matched in any case as Azure's
+ * configuration matches it: the environment first, then local.settings.json
+ * Values. NULL when not set. */
+static const char *setting_any_case(const app_t *app, const char *name)
+{
+    size_t n = strlen(name);
+    const char *v = app_setting(app, name);
+    if (v)
+        return v;
+    for (char **e = environ; e && *e; e++)
+        if (strncasecmp(*e, name, n) == 0 && (*e)[n] == '=')
+            return *e + n + 1;
+    for (size_t i = 0; i < app->nsettings; i++)
+        if (strcasecmp(app->settings[i].name, name) == 0)
+            return app->settings[i].value;
+    return NULL;
+}
+
+/* 1 when the app setting name is set to true (any case) or 1, as Azure
+ * reads a setting that disables a function. */
+static int setting_enabled(const app_t *app, const char *name)
+{
+    const char *s = setting_any_case(app, name);
+    return s && (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0);
+}
+
 static int parse_disabled(const app_t *app, const json_t *root, function_t *fn, char *err,
                           size_t n)
 {
     char shown[128], setting[200];
     json_t *v = app__get(root, "disabled");
-    if (v && app__bool(v, &fn->disabled) != 0) {
+    if (json_is_string(v) && app__bool(v, &fn->disabled) != 0) {
+        /* The name of an app setting (written by Visual Studio for
+         * [Disable("Setting")], and in Functions 1.x docs), bare or as
+         * %Setting%: disabled when that setting is true or 1. */
+        const char *s = json_string_value(v);
+        size_t len = strlen(s);
+        if (len >= 2 && s[0] == '%' && s[len - 1] == '%')
+            s++, len -= 2;
+        if (len == 0 || len >= sizeof setting || memchr(s, '%', len)) {
+            app__show(v, shown, sizeof shown);
+            return fail(err, n, "field 'disabled': expected true, false or the name of an app "
+                        "setting, got %s", shown);
+        }
+        memcpy(setting, s, len);
+        setting[len] = '\0';
+        fn->disabled = setting_enabled(app, setting);
+    } else if (v && app__bool(v, &fn->disabled) != 0) {
         app__show(v, shown, sizeof shown);
-        return fail(err, n, "field 'disabled': expected true or false, got %s", shown);
+        return fail(err, n, "field 'disabled': expected true, false or the name of an app "
+                    "setting, got %s", shown);
     }
-    /* Azure's app setting AzureWebJobs.<name>.Disabled also disables. */
+    /* Azure's app setting AzureWebJobs.<name>.Disabled also disables, and
+     * AzureWebJobs_<name>_Disabled, its spelling where a variable name
+     * cannot hold dots. */
     snprintf(setting, sizeof setting, "AzureWebJobs.%s.Disabled", fn->name);
-    const char *s = app_setting(app, setting);
-    if (s && (strcasecmp(s, "true") == 0 || strcmp(s, "1") == 0))
+    if (setting_enabled(app, setting))
+        fn->disabled = 1;
+    snprintf(setting, sizeof setting, "AzureWebJobs_%s_Disabled", fn->name);
+    if (setting_enabled(app, setting))
         fn->disabled = 1;
     return 0;
 }

@@ -457,6 +457,34 @@ def test_arguments_from_a_setting_holding_a_json_list(make_app, start_host):
     assert h.get("/api/echo").json()["url"] == "/api/echo"
 
 
+def test_settings_as_core_tools_reads_them(make_app, start_host):
+    # Values that are numbers or booleans (Core Tools takes their text),
+    # "disabled" naming an app setting (what Visual Studio writes for
+    # [Disable("Setting")]) and AzureWebJobs_<name>_Disabled (the spelling
+    # without dots).
+    functions = dict(FORWARD_FNS)
+    functions["off"] = {"function.json": {"disabled": "OFF_SWITCH",
+                                          "bindings": fn()["function.json"]["bindings"]}}
+    functions["onagain"] = {"function.json": {"disabled": "%ON_SWITCH%",
+                                              "bindings": fn()["function.json"]["bindings"]}}
+    functions["off2"] = fn()
+    app = make_app(functions, host=custom_host(),
+                   settings={"IsEncrypted": False,
+                             "Values": {"FUNCTIONS_WORKER_RUNTIME": "custom", "MAX_ITEMS": 10,
+                                        "RATIO": 0.5, "FEATURE_ON": True, "NOTHING": None,
+                                        "OFF_SWITCH": "true", "ON_SWITCH": False,
+                                        "AzureWebJobs_off2_Disabled": "1"}},
+                   files={"server.js": SERVER_JS})
+    h = start_host(app)
+    env = h.get("/api/env").json()["env"]
+    assert (env["MAX_ITEMS"], env["RATIO"], env["FEATURE_ON"]) == ("10", "0.5", "true")
+    assert "NOTHING" not in env
+    assert h.get("/api/off").status == 404
+    assert h.get("/api/off2").status == 404
+    assert h.get("/api/onagain").status == 200
+    assert status(h)["errors"] == []
+
+
 def test_proxying_is_a_synonym_of_forwarding(make_app, start_host):
     host = custom_host(forward=False)
     host["customHandler"]["enableProxyingHttpRequest"] = True

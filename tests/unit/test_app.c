@@ -986,8 +986,12 @@ TEST(http_methods_and_route_bad)
 
 TEST(function_disabled_and_entry_point)
 {
-    char *m = hello_error(FN(", \"disabled\": \"maybe\""), NULL);
-    CHECK_STR(m, "hello/function.json: field 'disabled': expected true or false, got 'maybe'");
+    char *m = hello_error(FN(", \"disabled\": 1"), NULL);
+    CHECK_STR(m, "hello/function.json: field 'disabled': expected true, false or the name of an "
+              "app setting, got 1");
+    free(m);
+    m = hello_error(FN(", \"disabled\": \"%A%B%\""), NULL);
+    CHECK_CONTAINS(m, "field 'disabled': expected true, false or the name of an app setting");
     free(m);
     m = hello_error(FN(", \"entryPoint\": 1"), NULL);
     CHECK_STR(m, "hello/function.json: field 'entryPoint': expected a function name, got 1");
@@ -1110,6 +1114,70 @@ TEST(disabled_by_app_setting)
     function_t *fn = app ? app_function(app, "hello") : NULL;
     CHECK(fn && fn->disabled == 1);
     app_free(app);
+
+    /* the spelling without dots, for environments that refuse them, and
+     * the name in any case, as Azure's configuration matches it */
+    static const char *const on[] = {
+        "{\"Values\": {\"AzureWebJobs_hello_Disabled\": \"true\"}}",
+        "{\"Values\": {\"AZUREWEBJOBS_HELLO_DISABLED\": \"1\"}}",
+        "{\"Values\": {\"azurewebjobs.Hello.disabled\": \"True\"}}",
+    };
+    for (size_t i = 0; i < sizeof on / sizeof on[0]; i++) {
+        app = app_ok(HOST, on[i], NULL);
+        fn = app ? app_function(app, "hello") : NULL;
+        CHECK(fn && fn->disabled == 1);
+        app_free(app);
+    }
+    app = app_ok(HOST, "{\"Values\": {\"AzureWebJobs_hello_Disabled\": \"false\"}}", NULL);
+    fn = app ? app_function(app, "hello") : NULL;
+    CHECK(fn && fn->disabled == 0);
+    app_free(app);
+
+    setenv("AzureWebJobs_hello_Disabled", "true", 1);
+    app = app_ok(HOST, NULL, NULL);
+    unsetenv("AzureWebJobs_hello_Disabled");
+    fn = app ? app_function(app, "hello") : NULL;
+    CHECK(fn && fn->disabled == 1);
+    app_free(app);
+}
+
+/* function.json "disabled" naming an app setting, as Visual Studio writes it
+ * for [Disable("Setting")]: the function loads, disabled when the setting
+ * is true or 1. */
+TEST(disabled_names_an_app_setting)
+{
+    static const struct {
+        const char *disabled, *local;
+        int expect;
+    } cases[] = {
+        {"\"IS_OFF\"", "{\"Values\": {\"IS_OFF\": \"true\"}}", 1},
+        {"\"IS_OFF\"", "{\"Values\": {\"IS_OFF\": \"1\"}}", 1},
+        {"\"%IS_OFF%\"", "{\"Values\": {\"IS_OFF\": \"true\"}}", 1},
+        {"\"IS_OFF\"", "{\"Values\": {\"IS_OFF\": \"false\"}}", 0},
+        {"\"IS_OFF\"", NULL, 0},
+        {"\"false\"", NULL, 0},
+        {"true", NULL, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *root = mkapp(), err[512] = "", text[512];
+        app_t *app = NULL;
+        put(root, "host.json", HOST);
+        if (cases[i].local)
+            put(root, "local.settings.json", cases[i].local);
+        snprintf(text, sizeof text, "{\"scriptFile\": \"hello.so\", \"disabled\": %s, " BINDINGS
+                 "}", cases[i].disabled);
+        put(root, "hello/function.json", text);
+        put(root, "hello/hello.so", "");
+        CHECK_INT(app_load(root, NULL, &app, err, sizeof err), 0);
+        function_t *fn = app ? app_function(app, "hello") : NULL;
+        CHECK(fn != NULL);
+        if (fn && fn->disabled != cases[i].expect)
+            fprintf(stderr, "case %zu: disabled %d, expected %d\n", i, fn->disabled,
+                    cases[i].expect);
+        CHECK(fn && fn->disabled == cases[i].expect);
+        app_free(app);
+        rmapp(root);
+    }
 }
 
 TEST(messages_escape_control_bytes)
@@ -1300,6 +1368,7 @@ int main(void)
     RUN(too_many_bindings);
     RUN(parse_function_json_direct);
     RUN(disabled_by_app_setting);
+    RUN(disabled_names_an_app_setting);
     RUN(messages_escape_control_bytes);
     RUN(override_array_index);
     RUN(timespan_cases);
