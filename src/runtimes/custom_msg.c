@@ -667,20 +667,52 @@ static int set_body(invocation_t *inv, json_t *body, char *err, size_t errlen)
     return 1;
 }
 
+/* 1 when obj has the member key (any case), even with a null value. */
+static int has_key_ci(const json_t *obj, const char *key)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+        if (!strcasecmp(k, key))
+            return 1;
+    return 0;
+}
+
+/* 1 when an http output's statusCode is a string of nothing but spaces (a
+ * Go handler's unset string field), which Azure answers with 200. */
+static int status_unset(const json_t *status)
+{
+    if (!json_is_string(status))
+        return 0;
+    for (const char *s = json_string_value(status); *s; s++)
+        if (*s != ' ')
+            return 0;
+    return 1;
+}
+
 static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *err,
                       size_t errlen)
 {
     json_t *status = get_ci(v, "statusCode"), *headers = get_ci(v, "headers"),
            *body = get_ci(v, "body");
-    if (!status)
-        status = get_ci(v, "status");
-    if (!json_is_object(v) || (!status && !headers && !body && !get_ci(v, "cookies")))
+    if (!status || status_unset(status))
+        status = get_ci(v, "status") ? get_ci(v, "status") : status;
+    if (!json_is_object(v) || (!has_key_ci(v, "statusCode") && !has_key_ci(v, "status") &&
+                               !has_key_ci(v, "headers") && !has_key_ci(v, "body") &&
+                               !has_key_ci(v, "cookies")))
         return set_body(inv, v, err, errlen); /* a plain value is the body */
+    if (status && status_unset(status))
+        status = NULL; /* 200, as Azure answers an empty statusCode */
     if (status) {
         long long code = 0;
         int ok = 0;
         if (json_is_integer(status)) {
             code = json_integer_value(status);
+            ok = 1;
+        } else if (json_is_real(status) && json_real_value(status) >= 0 &&
+                   json_real_value(status) < 1000 &&
+                   json_real_value(status) == (double)(long long)json_real_value(status)) {
+            code = (long long)json_real_value(status); /* 201.0 is the number 201 */
             ok = 1;
         } else if (json_is_string(status)) {
             const char *s = json_string_value(status);

@@ -555,6 +555,36 @@ TEST(answer_outputs_of_other_bindings)
     fixture_free(&f);
 }
 
+/* A statusCode that says nothing (null, "") is 200 as in Azure; a JSON
+ * number written with a fraction of zero is that status. */
+TEST(answer_status_unset_or_written_as_real)
+{
+    static const struct {
+        const char *answer;
+        int status;
+        const char *body;
+    } cases[] = {
+        {"{\"Outputs\": {\"res\": {\"statusCode\": null, \"body\": \"a\"}}}", 200, "a"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": \"\", \"body\": \"b\"}}}", 200, "b"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": \"\", \"status\": 202, \"body\": \"c\"}}}",
+         202, "c"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": 201.0, \"body\": \"d\"}}}", 201, "d"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": null}}}", 200, ""},
+        {"{\"Outputs\": {\"res\": {\"StatusCode\": \"  \", \"Body\": null}}}", 200, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fixture_t f;
+        char err[512] = "";
+        fixture_init(&f, 1);
+        CHECK_INT(apply(&f, cases[i].answer, err, sizeof err), 1);
+        CHECK_STR(err, "");
+        CHECK_INT(f.inv->status ? f.inv->status : 200, cases[i].status);
+        if (cases[i].body)
+            CHECK_STR(f.inv->res_body.p ? f.inv->res_body.p : "", cases[i].body);
+        fixture_free(&f);
+    }
+}
+
 TEST(answer_errors)
 {
     static const struct {
@@ -595,6 +625,7 @@ int main(void)
     RUN(answer_outputs);
     RUN(answer_outputs_of_other_bindings);
     RUN(answer_return_value);
+    RUN(answer_status_unset_or_written_as_real);
     RUN(answer_errors);
     return TEST_REPORT();
 }
