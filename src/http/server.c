@@ -1041,6 +1041,11 @@ static void on_connection(uv_stream_t *ls, int status)
             uv_ip4_name((struct sockaddr_in *)&ss, c->remote, sizeof c->remote);
     }
     memcpy(c->req.remote_addr, c->remote, sizeof c->remote);
+    len = sizeof ss;
+    if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+        c->req.local_port = ntohs(ss.ss_family == AF_INET6
+                                      ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                      : ((struct sockaddr_in *)&ss)->sin_port);
     c->deadline = uv_now(s->loop) + s->cfg.header_timeout_ms;
     if (s->nconns > s->cfg.max_connections) {
         log_warn("connection limit (%zu) reached; refusing %s", s->cfg.max_connections, c->remote);

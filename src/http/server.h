@@ -54,6 +54,7 @@ typedef struct http_request {
     buf_t body;
     arena_t arena;            /* per-request memory, reset after the answer */
     char remote_addr[64];     /* "127.0.0.1" */
+    int local_port;           /* the port the client connected to (0 unknown) */
     uint64_t start_ns;        /* uv_hrtime() when the headers were complete */
     /* Headers every answer to this request carries (CORS), set by the
      * handler; a header of the same name in the answer wins. */

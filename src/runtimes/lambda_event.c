@@ -96,15 +96,64 @@ static int put_resource(buf_t *b, const char *prefix, const char *route)
     return rc ? -1 : 0;
 }
 
+/* The headers API Gateway adds for the function (it is the proxy in
+ * front of it): the client's address appended to X-Forwarded-For, and
+ * X-Forwarded-Proto and X-Forwarded-Port, which a proxy in front of
+ * Stratus (one that terminates TLS) may already have set; Stratus itself
+ * serves plain HTTP. */
+enum { FWD_FOR, FWD_PROTO, FWD_PORT, FWD_N };
+static const char *const fwd_names[FWD_N] = {"X-Forwarded-For", "X-Forwarded-Proto",
+                                             "X-Forwarded-Port"};
+
+static int fwd_index(sv_t name)
+{
+    for (int i = 0; i < FWD_N; i++)
+        if (sv_ieq_cstr(name, fwd_names[i]))
+            return i;
+    return -1;
+}
+
+/* The value API Gateway would give for a forwarded header the request
+ * lacks. */
+static int put_fwd_value(buf_t *b, const http_request_t *r, int which)
+{
+    char port[16];
+    switch (which) {
+    case FWD_FOR: return jstr_c(b, r->remote_addr);
+    case FWD_PROTO: return buf_lit(b, "\"http\"");
+    default:
+        snprintf(port, sizeof port, "%d", r->local_port > 0 ? r->local_port : 80);
+        return jstr_c(b, port);
+    }
+}
+
+/* One header value; the last X-Forwarded-For value gets the client's
+ * address appended, as a proxy does. */
+static int put_header_value(buf_t *b, const http_request_t *r, size_t k, int append_client)
+{
+    sv_t v = r->headers[k].value;
+    if (!append_client)
+        return jstr(b, v.p, v.n);
+    buf_t t;
+    buf_init(&t, v.n + sizeof r->remote_addr + 2);
+    int rc = buf_append(&t, v.p, v.n);
+    rc |= v.n ? buf_lit(&t, ", ") : 0;
+    rc |= buf_puts(&t, r->remote_addr);
+    rc |= rc ? -1 : jstr(b, t.p, t.len);
+    buf_free(&t);
+    return rc ? -1 : 0;
+}
+
 /* headers (the last value of each name) and multiValueHeaders (all of
- * them), names grouped case-insensitively under their first spelling. */
+ * them), names grouped case-insensitively under their first spelling,
+ * with the X-Forwarded-* headers a proxy adds. */
 static int put_headers(buf_t *b, const http_request_t *r)
 {
     int rc = buf_lit(b, ",\"headers\":{");
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         if (pass == 1)
             rc |= buf_lit(b, "},\"multiValueHeaders\":{");
-        int first = 1;
+        int first = 1, seen[FWD_N] = {0};
         for (size_t i = 0; i < r->nheaders && rc == 0; i++) {
             sv_t name = r->headers[i].name;
             size_t j = 0;
@@ -112,26 +161,39 @@ static int put_headers(buf_t *b, const http_request_t *r)
                 j++;
             if (j < i)
                 continue; /* grouped under an earlier spelling */
+            int fwd = fwd_index(name);
+            if (fwd >= 0)
+                seen[fwd] = 1;
             rc |= first ? 0 : buf_putc(b, ',');
             first = 0;
             rc |= jstr(b, name.p, name.n);
             rc |= buf_puts(b, pass ? ":[" : ":");
-            int firstv = 1;
             size_t last = i;
-            for (size_t k = i; k < r->nheaders && rc == 0; k++) {
+            for (size_t k = i + 1; k < r->nheaders; k++)
+                if (sv_ieq(r->headers[k].name, name))
+                    last = k;
+            int firstv = 1;
+            for (size_t k = i; pass && k <= last && rc == 0; k++) {
                 if (!sv_ieq(r->headers[k].name, name))
                     continue;
-                last = k;
-                if (pass) {
-                    rc |= firstv ? 0 : buf_putc(b, ',');
-                    firstv = 0;
-                    rc |= jstr(b, r->headers[k].value.p, r->headers[k].value.n);
-                }
+                rc |= firstv ? 0 : buf_putc(b, ',');
+                firstv = 0;
+                rc |= put_header_value(b, r, k, fwd == FWD_FOR && k == last);
             }
             if (pass)
                 rc |= buf_putc(b, ']');
             else
-                rc |= jstr(b, r->headers[last].value.p, r->headers[last].value.n);
+                rc |= put_header_value(b, r, last, fwd == FWD_FOR);
+        }
+        for (int f = 0; f < FWD_N && rc == 0; f++) {
+            if (seen[f])
+                continue;
+            rc |= first ? 0 : buf_putc(b, ',');
+            first = 0;
+            rc |= jstr_c(b, fwd_names[f]);
+            rc |= buf_puts(b, pass ? ":[" : ":");
+            rc |= put_fwd_value(b, r, f);
+            rc |= pass ? buf_putc(b, ']') : 0;
         }
     }
     rc |= buf_putc(b, '}');

@@ -274,6 +274,11 @@ def test_event_shape_field_by_field(main):
     assert ev["headers"]["X-Multi"] == "one"
     assert ev["headers"]["Content-Type"] == "application/json"
     assert ev["multiValueHeaders"]["X-Multi"] == ["one"]
+    # As from API Gateway, the proxy in front of the function.
+    assert ev["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert ev["headers"]["X-Forwarded-Proto"] == "http"
+    assert ev["headers"]["X-Forwarded-Port"] == str(main.port)
+    assert ev["multiValueHeaders"]["X-Forwarded-Port"] == [str(main.port)]
     assert ev["queryStringParameters"] == {"a": "2", "b": "x y", "empty": ""}
     assert ev["multiValueQueryStringParameters"] == {"a": ["1", "2"], "b": ["x y"],
                                                      "empty": [""]}
@@ -353,6 +358,17 @@ def test_environment_of_the_bootstrap(main):
     assert env["TZ"] == ":UTC"
     assert env["MY_SETTING"] == "from-settings"
     assert "STRATUS_MASTER_KEY" not in env
+
+
+def test_forwarded_headers_from_a_proxy_in_front(main):
+    # Behind a proxy that terminates TLS: its word is kept, and the client's
+    # address is appended to X-Forwarded-For, as a proxy does.
+    r = main.get("/api/items/3", headers={"X-Forwarded-For": "203.0.113.7",
+                                           "X-Forwarded-Proto": "https",
+                                           "X-Forwarded-Port": "443"})
+    h = r.json()["event"]["headers"]
+    assert h["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"
+    assert h["X-Forwarded-Proto"] == "https" and h["X-Forwarded-Port"] == "443"
 
 
 def test_header_grouping_and_greedy_resource(main):

@@ -38,6 +38,7 @@ static void setup(fixture_t *f, const char *method, const char *path, const char
     f->req.headers = headers;
     f->req.nheaders = nheaders;
     strcpy(f->req.remote_addr, "10.1.2.3");
+    f->req.local_port = 7071;
     f->inv = invocation_new(&f->arena, NULL, NULL, SV_LIT(ID));
     f->inv->req = &f->req;
     f->inv->params = &f->params;
@@ -143,7 +144,8 @@ TEST(event_nulls_when_absent)
     CHECK(json_is_null(json_object_get(ev, "multiValueQueryStringParameters")));
     CHECK(json_is_null(json_object_get(ev, "pathParameters")));
     CHECK(json_is_null(json_object_get(ev, "body")));
-    CHECK_INT(json_object_size(json_object_get(ev, "headers")), 0);
+    /* Only the headers a proxy adds. */
+    CHECK_INT(json_object_size(json_object_get(ev, "headers")), 3);
     CHECK(json_is_null(json_object_get(json_object_get(json_object_get(ev, "requestContext"),
                                                        "identity"),
                                        "userAgent")));
@@ -185,6 +187,44 @@ TEST(event_binary_bodies_are_base64)
         }
         teardown(&f);
     }
+}
+
+/* As API Gateway, the proxy in front of the function: the client's address
+ * appended to X-Forwarded-For, and the protocol and port it came in on,
+ * unless a proxy in front of the host already said so. */
+TEST(event_forwarded_headers)
+{
+    fixture_t f;
+    setup(&f, "GET", "/api/x", "", NULL, 0, "", 0);
+    json_t *ev = build(&f, "x");
+    CHECK(ev != NULL);
+    CHECK_STR(str(ev, "headers.X-Forwarded-For"), "10.1.2.3");
+    CHECK_STR(str(ev, "headers.X-Forwarded-Proto"), "http");
+    CHECK_STR(str(ev, "headers.X-Forwarded-Port"), "7071");
+    json_t *mv = json_object_get(ev, "multiValueHeaders");
+    CHECK_STR(json_string_value(json_array_get(json_object_get(mv, "X-Forwarded-Port"), 0)),
+              "7071");
+    CHECK_INT(json_array_size(json_object_get(mv, "X-Forwarded-For")), 1);
+    teardown(&f);
+
+    http_header_t h[] = {
+        {SV_LIT("x-forwarded-for"), SV_LIT("203.0.113.7")},
+        {SV_LIT("X-Forwarded-Proto"), SV_LIT("https")},
+        {SV_LIT("X-Forwarded-For"), SV_LIT("198.51.100.1, 192.0.2.2")},
+        {SV_LIT("X-Forwarded-Port"), SV_LIT("443")},
+    };
+    setup(&f, "GET", "/api/x", "", h, 4, "", 0);
+    ev = build(&f, "x");
+    CHECK(ev != NULL);
+    CHECK_STR(str(ev, "headers.x-forwarded-for"), "198.51.100.1, 192.0.2.2, 10.1.2.3");
+    CHECK_STR(str(ev, "headers.X-Forwarded-Proto"), "https");
+    CHECK_STR(str(ev, "headers.X-Forwarded-Port"), "443");
+    CHECK_INT(json_object_size(json_object_get(ev, "headers")), 3);
+    mv = json_object_get(json_object_get(ev, "multiValueHeaders"), "x-forwarded-for");
+    CHECK_INT(json_array_size(mv), 2);
+    CHECK_STR(json_string_value(json_array_get(mv, 0)), "203.0.113.7");
+    CHECK_STR(json_string_value(json_array_get(mv, 1)), "198.51.100.1, 192.0.2.2, 10.1.2.3");
+    teardown(&f);
 }
 
 TEST(event_invalid_utf8_in_headers_stays_json)
@@ -410,6 +450,7 @@ int main(void)
     RUN(event_fields);
     RUN(event_nulls_when_absent);
     RUN(event_binary_bodies_are_base64);
+    RUN(event_forwarded_headers);
     RUN(event_invalid_utf8_in_headers_stays_json);
     RUN(event_too_large_is_refused);
     RUN(event_raw);
