@@ -48,6 +48,27 @@ int cmd_lambda_bootstrap(int argc, char **argv)
  * the ones build_env sets). */
 static const char *const lambda_hidden[] = {"AWS_EXECUTION_ENV=", NULL};
 
+/* LD_LIBRARY_PATH as Lambda sets it: the runtime's and the function's
+ * folders and their lib/ (where a bootstrap ships the shared libraries it
+ * links to), then whatever the host had. An app setting replaces it, as in
+ * Lambda. malloc'd, or NULL when out of memory. */
+static char *library_path(const lambda_fn_t *lf, const char *runtime_dir)
+{
+    const app_t *app = lf->rt->app;
+    for (size_t i = 0; i < app->nsettings; i++)
+        if (strcmp(app->settings[i].name, "LD_LIBRARY_PATH") == 0)
+            return strdup(app->settings[i].value);
+    const char *inherited = getenv("LD_LIBRARY_PATH");
+    int has = inherited && *inherited;
+    size_t n = 2 * strlen(runtime_dir) + 2 * strlen(lf->task_root) + 16 +
+               (has ? strlen(inherited) + 1 : 0);
+    char *v = malloc(n);
+    if (v)
+        snprintf(v, n, "%s:%s/lib:%s:%s/lib%s%s", runtime_dir, runtime_dir, lf->task_root,
+                 lf->task_root, has ? ":" : "", has ? inherited : "");
+    return v;
+}
+
 /* The host's environment (the app's settings are in it) without its
  * secrets, plus the Lambda variables of p (replacing inherited ones).
  * child_env_free(env, *added) releases it. NULL when out of memory. */
@@ -65,6 +86,9 @@ static char **build_env(lambda_proc_t *p, size_t *added)
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
+    char *libs = library_path(lf, dir);
+    if (!libs)
+        return NULL;
     const char *pairs[][2] = {
         {"AWS_LAMBDA_RUNTIME_API", api},
         {"_HANDLER", lf->handler},
@@ -79,9 +103,15 @@ static char **build_env(lambda_proc_t *p, size_t *added)
         {"AWS_DEFAULT_REGION", rt->region},
         {"TZ", rt->tz},
         {"AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand"},
+        {"LD_LIBRARY_PATH", libs},
+        /* Lambda's locale is UTF-8; a host started without one (a
+         * service manager) would leave runtimes such as Ruby's in ASCII. */
+        {"LANG", getenv("LANG") && *getenv("LANG") ? getenv("LANG") : "C.UTF-8"},
     };
     *added = sizeof pairs / sizeof pairs[0];
-    return child_env_new((const char *const (*)[2])pairs, *added, lambda_hidden);
+    char **env = child_env_new((const char *const (*)[2])pairs, *added, lambda_hidden);
+    free(libs);
+    return env;
 }
 
 /* ---- output ---- */

@@ -90,7 +90,8 @@ def handle(event, headers, conn):
         return "response", json.dumps({"got": event}).encode()
     if MODE == "echo":
         env = {k: v for k, v in os.environ.items()
-               if k.startswith(("AWS_", "LAMBDA_", "_HANDLER", "TZ", "MY_", "STRATUS"))}
+               if k.startswith(("AWS_", "LAMBDA_", "_HANDLER", "TZ", "MY_", "STRATUS",
+                                "LD_LIBRARY_PATH", "LANG"))}
         body = json.dumps({"event": event, "headers": headers, "env": env,
                            "pid": os.getpid(), "now_ms": int(time.time() * 1000)})
         print("echo handled " + rid, flush=True)
@@ -358,6 +359,49 @@ def test_environment_of_the_bootstrap(main):
     assert env["TZ"] == ":UTC"
     assert env["MY_SETTING"] == "from-settings"
     assert "STRATUS_MASTER_KEY" not in env
+
+
+GREET_C = 'const char *greet(void) { return "hello from lib/libgreet.so"; }\n'
+NATIVE_BOOTSTRAP_C = r"""
+#include <stdlib.h>
+#include <unistd.h>
+const char *greet(void);
+int main(void)
+{
+    setenv("MY_GREETING", greet(), 1);
+    execl(RUNTIME, RUNTIME, (char *)NULL);
+    return 127;
+}
+"""
+
+
+def test_a_bootstrap_finds_the_libraries_it_ships_in_lib(tmp_path, start_host):
+    # As Lambda's LD_LIBRARY_PATH has $LAMBDA_TASK_ROOT/lib: a compiled
+    # bootstrap linked to a shared library packaged next to it starts.
+    import shutil
+    import subprocess
+    if not shutil.which("cc"):
+        pytest.skip("no C compiler")
+    app = lambda_app(tmp_path / "app", {"native": fn("echo.handler")},
+                     host_extra={"functionTimeout": "00:00:30"})
+    folder = os.path.join(app, "native")
+    os.makedirs(os.path.join(folder, "lib"))
+    (tmp_path / "greet.c").write_text(GREET_C)
+    (tmp_path / "main.c").write_text(NATIVE_BOOTSTRAP_C)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", os.path.join(folder, "lib", "libgreet.so"),
+                    str(tmp_path / "greet.c")], check=True)
+    subprocess.run(["cc", "-o", os.path.join(folder, "bootstrap"),
+                    '-DRUNTIME="%s"' % os.path.join(app, "bootstrap"), str(tmp_path / "main.c"),
+                    "-L" + os.path.join(folder, "lib"), "-lgreet"], check=True)
+    h = start_host(app, env={"LD_LIBRARY_PATH": "/from/the/host", "LANG": ""})
+    r = h.get("/api/native", timeout=60)
+    assert r.status == 200, r.text + h.log()[-2000:]
+    env = r.json()["env"]
+    assert env["MY_GREETING"] == "hello from lib/libgreet.so"
+    assert env["LD_LIBRARY_PATH"] == "%s:%s/lib:%s:%s/lib:/from/the/host" % (
+        folder, folder, folder, folder)
+    # A host started without a locale: Lambda's is UTF-8.
+    assert env["LANG"] == "C.UTF-8"
 
 
 def test_forwarded_headers_from_a_proxy_in_front(main):
