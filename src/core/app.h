@@ -50,6 +50,7 @@ typedef struct function {
     char *script_file;   /* absolute path, or NULL when not given */
     char *entry_point;   /* as written, or NULL (then the name is used) */
     char *bootstrap;     /* "bootstrap": absolute path of a Lambda bootstrap, or NULL */
+    int lambda_payload_v2; /* "payloadFormatVersion": "2.0": HTTP API events (Lambda) */
     int disabled;
     binding_t *bindings;
     size_t nbindings;

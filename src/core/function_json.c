@@ -388,6 +388,19 @@ static int parse_code(const app_t *app, const json_t *root, function_t *fn,
         }
         fn->bootstrap = app__path_join(fn->dir, json_string_value(v));
     }
+
+    /* The API Gateway payload format a Lambda function gets: REST's 1.0
+     * (the default) or HTTP API's and function URLs' 2.0. */
+    if ((v = app__get(root, "payloadFormatVersion"))) {
+        const char *s = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(s, "1.0") != 0 && strcmp(s, "2.0") != 0) {
+            app__show(v, shown, sizeof shown);
+            return fail(err, n, "field 'payloadFormatVersion': expected \"1.0\" (API Gateway "
+                        "REST events) or \"2.0\" (HTTP API and function URL events), got %s",
+                        shown);
+        }
+        fn->lambda_payload_v2 = strcmp(s, "2.0") == 0;
+    }
     return 0;
 }
 

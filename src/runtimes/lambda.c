@@ -258,7 +258,9 @@ void lambda__respond(lambda_proc_t *p, lambda_call_t *c, const char *body, size_
     inv->mem_bytes = p->rss_bytes;
     if (inv->req) {
         char err[600];
-        if (lambda_proxy_result(inv, body, len, err, sizeof err) != 0) {
+        int rc = lf->payload_v2 ? lambda_proxy_result_v2(inv, body, len, err, sizeof err)
+                                : lambda_proxy_result(inv, body, len, err, sizeof err);
+        if (rc != 0) {
             char cat[200];
             lambda__category(lf, cat, sizeof cat);
             log_write(LOG_ERROR, cat, inv->id, "%s", err);
@@ -640,6 +642,7 @@ static int lambda_load(app_t *app, function_t *fn, char *err, size_t errlen)
     lf->handler = strdup(fn->entry_point ? fn->entry_point : "index.handler");
     lf->task_root = strdup(fn->dir);
     lf->route = strdup(fn->http && fn->http->route ? fn->http->route : fn->name);
+    lf->payload_v2 = fn->lambda_payload_v2;
     snprintf(lf->arn, sizeof lf->arn, "arn:aws:lambda:%s:" LAMBDA_ACCOUNT_ID ":function:%s",
              rt->region, fn->name);
     if (!lf->name || !lf->handler || !lf->task_root || !lf->route) {

@@ -105,7 +105,9 @@ int lambda__api_send(lambda_proc_t *p, http_request_t *req, lambda_call_t *c)
     lambda_rt_t *rt = lf->rt;
     invocation_t *inv = c->inv;
     buf_reset(&rt->event);
-    if (lambda_event_http(&rt->event, inv, rt->app->route_prefix, lf->route, c->start_unix) != 0)
+    int (*event)(buf_t *, invocation_t *, const char *, const char *, uint64_t) =
+        lf->payload_v2 ? lambda_event_http_v2 : lambda_event_http;
+    if (event(&rt->event, inv, rt->app->route_prefix, lf->route, c->start_unix) != 0)
         return -1;
     /* As Lambda: the function's time starts when the runtime gets the
      * event, not when it arrived (a cold start's init, or a wait for a free

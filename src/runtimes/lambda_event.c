@@ -53,13 +53,15 @@ static int jstr_c(buf_t *b, const char *s) { return jstr(b, s, strlen(s)); }
 
 /* ---- the event ---- */
 
-/* "/api/items/{id}" from "items/{id:int?}" behind prefix "api"; a
- * catch-all "{*rest}" becomes API Gateway's greedy "{rest+}". */
-static int put_resource(buf_t *b, const char *prefix, const char *route)
+/* "/api/items/{id}" from "items/{id:int?}" behind prefix "api", as a
+ * JSON string that starts with `before`; a catch-all "{*rest}" becomes API
+ * Gateway's greedy "{rest+}". */
+static int put_resource(buf_t *b, const char *before, const char *prefix, const char *route)
 {
     buf_t r;
     buf_init(&r, ROUTE_MAX_TEMPLATE * 2);
-    int rc = 0;
+    int rc = buf_puts(&r, before);
+    size_t root = r.len;
     if (*prefix) {
         rc |= buf_putc(&r, '/');
         rc |= buf_puts(&r, prefix);
@@ -89,9 +91,9 @@ static int put_resource(buf_t *b, const char *prefix, const char *route)
         rc |= buf_putc(&r, '}');
         p = end;
     }
-    if (r.len > 1 && r.p[r.len - 1] == '/')
+    if (r.len > root + 1 && r.p[r.len - 1] == '/')
         r.len--;
-    rc |= jstr(b, r.p ? r.p : "/", r.p ? r.len : 1);
+    rc |= rc ? -1 : jstr(b, r.p, r.len);
     buf_free(&r);
     return rc ? -1 : 0;
 }
@@ -246,6 +248,14 @@ static int put_query(buf_t *b, invocation_t *inv)
     return rc ? -1 : 0;
 }
 
+static int has_path_params(const invocation_t *inv)
+{
+    for (size_t i = 0; inv->params && i < inv->params->n; i++)
+        if (inv->params->v[i].value.p)
+            return 1;
+    return 0;
+}
+
 static int put_path_params(buf_t *b, const invocation_t *inv)
 {
     int rc = buf_lit(b, ",\"pathParameters\":");
@@ -374,7 +384,7 @@ int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const c
     size_t start = out->len;
     int rc = buf_lit(out, "{\"resource\":");
     size_t res_at = out->len;
-    rc |= put_resource(out, prefix ? prefix : "", route ? route : "");
+    rc |= put_resource(out, "", prefix ? prefix : "", route ? route : "");
     size_t res_len = out->len - res_at;
     rc |= buf_lit(out, ",\"path\":");
     rc |= jstr_c(out, path);
@@ -398,6 +408,236 @@ int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const c
     }
     free(path);
     rc |= rc ? -1 : put_body(out, inv);
+    rc |= buf_putc(out, '}');
+    if (rc) {
+        out->len = start;
+        if (out->p)
+            out->p[start] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the HTTP API event (payload format 2.0) ---- */
+
+/* A header name in lower case, as HTTP APIs deliver them. */
+static int jstr_lower(buf_t *b, sv_t name)
+{
+    char small[128];
+    if (name.n > sizeof small)
+        return jstr(b, name.p, name.n); /* no real header name is this long */
+    for (size_t i = 0; i < name.n; i++)
+        small[i] = (char)(name.p[i] >= 'A' && name.p[i] <= 'Z' ? name.p[i] | 0x20 : name.p[i]);
+    return jstr(b, small, name.n);
+}
+
+/* The cookies of the request's Cookie headers, one string each, without
+ * the spaces around them; nothing when there are none. */
+static int put_cookies_v2(buf_t *b, const http_request_t *r)
+{
+    int rc = 0, first = 1;
+    for (size_t i = 0; i < r->nheaders && rc == 0; i++) {
+        if (!sv_ieq_cstr(r->headers[i].name, "Cookie"))
+            continue;
+        sv_t v = r->headers[i].value;
+        for (size_t at = 0; at < v.n && rc == 0;) {
+            size_t end = at;
+            while (end < v.n && v.p[end] != ';')
+                end++;
+            size_t s = at, e = end;
+            while (s < e && (v.p[s] == ' ' || v.p[s] == '\t'))
+                s++;
+            while (e > s && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t'))
+                e--;
+            if (e > s) {
+                rc |= first ? buf_lit(b, ",\"cookies\":[") : buf_putc(b, ',');
+                first = 0;
+                rc |= jstr(b, v.p + s, e - s);
+            }
+            at = end + 1;
+        }
+    }
+    if (!first)
+        rc |= buf_putc(b, ']');
+    return rc ? -1 : 0;
+}
+
+/* headers: names in lower case, the values of a repeated one joined with
+ * commas, without Cookie (that is `cookies`), with the X-Forwarded-*
+ * headers a proxy adds. */
+static int put_headers_v2(buf_t *b, const http_request_t *r)
+{
+    int rc = buf_lit(b, ",\"headers\":{");
+    int first = 1, seen[FWD_N] = {0};
+    for (size_t i = 0; i < r->nheaders && rc == 0; i++) {
+        sv_t name = r->headers[i].name;
+        size_t j = 0;
+        while (j < i && !sv_ieq(r->headers[j].name, name))
+            j++;
+        if (j < i || sv_ieq_cstr(name, "Cookie"))
+            continue;
+        int fwd = fwd_index(name);
+        if (fwd >= 0)
+            seen[fwd] = 1;
+        size_t last = i;
+        for (size_t k = i + 1; k < r->nheaders; k++)
+            if (sv_ieq(r->headers[k].name, name))
+                last = k;
+        rc |= first ? 0 : buf_putc(b, ',');
+        first = 0;
+        rc |= jstr_lower(b, name);
+        rc |= buf_putc(b, ':');
+        if (last == i && fwd != FWD_FOR) {
+            rc |= jstr(b, r->headers[i].value.p, r->headers[i].value.n);
+            continue;
+        }
+        buf_t joined;
+        buf_init(&joined, LAMBDA_MAX_PAYLOAD);
+        for (size_t k = i; k <= last && rc == 0; k++) {
+            if (!sv_ieq(r->headers[k].name, name))
+                continue;
+            rc |= k == i ? 0 : buf_putc(&joined, ',');
+            rc |= buf_append(&joined, r->headers[k].value.p, r->headers[k].value.n);
+        }
+        if (fwd == FWD_FOR) {
+            rc |= joined.len ? buf_lit(&joined, ", ") : 0;
+            rc |= buf_puts(&joined, r->remote_addr);
+        }
+        rc |= rc ? -1 : jstr(b, joined.p ? joined.p : "", joined.len);
+        buf_free(&joined);
+    }
+    for (int f = 0; f < FWD_N && rc == 0; f++) {
+        if (seen[f])
+            continue;
+        rc |= first ? 0 : buf_putc(b, ',');
+        first = 0;
+        rc |= jstr_lower(b, sv_cstr(fwd_names[f]));
+        rc |= buf_putc(b, ':');
+        rc |= put_fwd_value(b, r, f);
+    }
+    rc |= buf_putc(b, '}');
+    return rc ? -1 : 0;
+}
+
+/* rawQueryString (as sent) and queryStringParameters (decoded, the values
+ * of a repeated one joined with commas; left out without a query). */
+static int put_query_v2(buf_t *b, invocation_t *inv)
+{
+    const http_request_t *r = inv->req;
+    int rc = buf_lit(b, ",\"rawQueryString\":");
+    rc |= jstr(b, r->query.p ? r->query.p : "", r->query.n);
+    stratus_req_query(inv, ""); /* parses the query into inv->query */
+    if (!inv->nquery || rc)
+        return rc ? -1 : 0;
+    rc |= buf_lit(b, ",\"queryStringParameters\":{");
+    for (size_t i = 0; i < inv->nquery && rc == 0; i++) {
+        const char *name = inv->query[i].name;
+        size_t j = 0;
+        while (j < i && strcmp(inv->query[j].name, name) != 0)
+            j++;
+        if (j < i)
+            continue;
+        rc |= i ? buf_putc(b, ',') : 0;
+        rc |= jstr_c(b, name);
+        rc |= buf_putc(b, ':');
+        buf_t joined;
+        buf_init(&joined, LAMBDA_MAX_PAYLOAD);
+        for (size_t k = i; k < inv->nquery && rc == 0; k++) {
+            if (strcmp(inv->query[k].name, name) != 0)
+                continue;
+            rc |= k == i ? 0 : buf_putc(&joined, ',');
+            rc |= buf_puts(&joined, inv->query[k].value);
+        }
+        rc |= rc ? -1 : jstr(b, joined.p ? joined.p : "", joined.len);
+        buf_free(&joined);
+    }
+    rc |= buf_putc(b, '}');
+    return rc ? -1 : 0;
+}
+
+static int put_context_v2(buf_t *b, const invocation_t *inv, const char *route_key,
+                          size_t route_key_len, const char *path, uint64_t now_ms)
+{
+    const http_request_t *r = inv->req;
+    char when[64], proto[16];
+    time_t secs = (time_t)(now_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    strftime(when, sizeof when, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    snprintf(proto, sizeof proto, "HTTP/%d.%d", r->http_major, r->http_minor);
+    sv_t host = http_request_header(r, "Host");
+    sv_t ua = http_request_header(r, "User-Agent");
+    size_t hostlen = 0, prefixlen = 0;
+    while (host.p && hostlen < host.n && host.p[hostlen] != ':')
+        hostlen++;
+    while (prefixlen < hostlen && host.p[prefixlen] != '.')
+        prefixlen++;
+
+    int rc = buf_lit(b, ",\"requestContext\":{\"accountId\":\"" LAMBDA_ACCOUNT_ID "\","
+                        "\"apiId\":\"stratus\",\"domainName\":");
+    rc |= jstr(b, host.p ? host.p : "", hostlen);
+    rc |= buf_lit(b, ",\"domainPrefix\":");
+    rc |= jstr(b, host.p ? host.p : "", prefixlen);
+    rc |= buf_lit(b, ",\"http\":{\"method\":");
+    rc |= jstr_c(b, r->method_name);
+    rc |= buf_lit(b, ",\"path\":");
+    rc |= jstr_c(b, path);
+    rc |= buf_lit(b, ",\"protocol\":");
+    rc |= jstr_c(b, proto);
+    rc |= buf_lit(b, ",\"sourceIp\":");
+    rc |= jstr_c(b, r->remote_addr);
+    rc |= buf_lit(b, ",\"userAgent\":");
+    rc |= jstr(b, ua.p ? ua.p : "", ua.n);
+    rc |= buf_lit(b, "},\"requestId\":");
+    rc |= jstr_c(b, inv->id);
+    rc |= buf_lit(b, ",\"routeKey\":");
+    rc |= buf_append(b, route_key, route_key_len);
+    rc |= buf_lit(b, ",\"stage\":\"" LAMBDA_STAGE "\",\"time\":");
+    rc |= jstr_c(b, when);
+    rc |= buf_lit(b, ",\"timeEpoch\":");
+    rc |= buf_put_uint(b, now_ms);
+    rc |= buf_putc(b, '}');
+    return rc ? -1 : 0;
+}
+
+int lambda_event_http_v2(buf_t *out, invocation_t *inv, const char *prefix, const char *route,
+                         uint64_t now_ms)
+{
+    const http_request_t *r = inv->req;
+    if (!r)
+        return lambda_event_raw(out, inv);
+    char *path = strndup(r->path.p ? r->path.p : "", r->path.n);
+    if (!path)
+        return -1;
+    size_t start = out->len;
+    int rc = buf_lit(out, "{\"version\":\"2.0\",\"routeKey\":");
+    /* "ANY /api/items/{id}", as an HTTP API route key names the route;
+     * copied into the context by offset (the buffer may move). */
+    size_t key_at = out->len;
+    rc |= put_resource(out, "ANY ", prefix ? prefix : "", route ? route : "");
+    size_t key_len = out->len - key_at;
+    rc |= buf_lit(out, ",\"rawPath\":");
+    rc |= jstr_c(out, path);
+    rc |= rc ? -1 : put_query_v2(out, inv);
+    rc |= rc ? -1 : put_cookies_v2(out, r);
+    rc |= rc ? -1 : put_headers_v2(out, r);
+    if (rc == 0 && has_path_params(inv))
+        rc |= put_path_params(out, inv); /* left out when none, as HTTP APIs do */
+    if (rc == 0) {
+        char *key = malloc(key_len);
+        if (!key) {
+            free(path);
+            out->len = start;
+            return -1;
+        }
+        memcpy(key, out->p + key_at, key_len);
+        rc |= put_context_v2(out, inv, key, key_len, path, now_ms);
+        free(key);
+    }
+    free(path);
+    /* No body: left out, as HTTP APIs do. */
+    if (rc == 0)
+        rc |= inv->trigger_len ? put_body(out, inv) : buf_lit(out, ",\"isBase64Encoded\":false");
     rc |= buf_putc(out, '}');
     if (rc) {
         out->len = start;
@@ -546,7 +786,9 @@ static void reset_response(invocation_t *inv)
     buf_reset(&inv->res_body);
 }
 
-static int map_result(invocation_t *inv, const json_t *doc, char *err, size_t n)
+/* Map a proxy result; v2 for HTTP API's format: cookies, and no
+ * multiValueHeaders. */
+static int map_result(invocation_t *inv, const json_t *doc, int v2, char *err, size_t n)
 {
     char shown[96];
     if (!json_is_object(doc)) {
@@ -558,7 +800,8 @@ static int map_result(invocation_t *inv, const json_t *doc, char *err, size_t n)
     if (parse_status(json_object_get(doc, "statusCode"), &status, err, n) != 0)
         return -1;
     const json_t *headers = json_object_get(doc, "headers");
-    const json_t *multi = json_object_get(doc, "multiValueHeaders");
+    const json_t *multi = v2 ? NULL : json_object_get(doc, "multiValueHeaders");
+    const json_t *cookies = v2 ? json_object_get(doc, "cookies") : NULL;
     const json_t *body = json_object_get(doc, "body");
     const json_t *b64 = json_object_get(doc, "isBase64Encoded");
     if (headers && !json_is_null(headers) && !json_is_object(headers)) {
@@ -570,6 +813,11 @@ static int map_result(invocation_t *inv, const json_t *doc, char *err, size_t n)
         show(multi, shown, sizeof shown);
         return malformed(err, n, "field 'multiValueHeaders': expected an object of names and "
                          "lists of values, got %s", shown);
+    }
+    if (cookies && !json_is_null(cookies) && !json_is_array(cookies)) {
+        show(cookies, shown, sizeof shown);
+        return malformed(err, n, "field 'cookies': expected a list of Set-Cookie values, got %s",
+                         shown);
     }
     if (body && !json_is_null(body) && !json_is_string(body)) {
         show(body, shown, sizeof shown);
@@ -615,6 +863,16 @@ static int map_result(invocation_t *inv, const json_t *doc, char *err, size_t n)
             has_type |= strcasecmp(name, "Content-Type") == 0;
         }
     }
+    size_t ci;
+    json_t *cookie;
+    json_array_foreach((json_t *)cookies, ci, cookie) {
+        if (!json_is_string(cookie)) {
+            show(cookie, shown, sizeof shown);
+            return malformed(err, n, "field 'cookies': expected strings, got %s", shown);
+        }
+        if (add_header(inv, "cookies", "Set-Cookie", cookie, err, n) != 0)
+            return -1;
+    }
     if (!has_type &&
         invocation_add_header(inv, SV_LIT("Content-Type"), SV_LIT("application/json")) != 0)
         return malformed(err, n, "too many headers (at most %d)", INVOCATION_MAX_RES_HEADERS);
@@ -641,11 +899,35 @@ int lambda_proxy_result(invocation_t *inv, const char *json, size_t len, char *e
     json_t *doc = jt_loadb(json ? json : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!doc)
         return malformed(err, errlen, "not JSON (%d:%d: %s)", je.line, je.column, je.text);
-    int rc = map_result(inv, doc, err, errlen);
+    int rc = map_result(inv, doc, 0, err, errlen);
     json_decref(doc);
     if (rc != 0)
         reset_response(inv);
     return rc;
+}
+
+int lambda_proxy_result_v2(invocation_t *inv, const char *json, size_t len, char *err,
+                           size_t errlen)
+{
+    json_error_t je;
+    reset_response(inv);
+    json_t *doc = jt_loadb(json ? json : "", len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!doc)
+        return malformed(err, errlen, "not JSON (%d:%d: %s)", je.line, je.column, je.text);
+    int rc;
+    if (json_is_object(doc) && json_object_get(doc, "statusCode")) {
+        rc = map_result(inv, doc, 1, err, errlen);
+    } else {
+        /* Any other JSON is the body of a 200 answer, as HTTP APIs take it. */
+        rc = invocation_add_header(inv, SV_LIT("Content-Type"), SV_LIT("application/json"));
+        rc |= buf_append(&inv->res_body, json, len);
+        if (rc != 0)
+            malformed(err, errlen, "the result is too large");
+    }
+    json_decref(doc);
+    if (rc != 0)
+        reset_response(inv);
+    return rc ? -1 : 0;
 }
 
 /* ---- error documents ---- */

@@ -39,6 +39,17 @@
 int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const char *route,
                       uint64_t now_ms);
 
+/* The same as an API Gateway HTTP API event (payload format 2.0, as
+ * function URLs send it too): version, routeKey ("ANY /api/items/{id}"),
+ * rawPath, rawQueryString, cookies (left out when none), headers (names
+ * in lower case, repeated values joined with commas, no Cookie),
+ * queryStringParameters (values joined with commas; left out when none),
+ * pathParameters (left out when none), requestContext (http.method, path,
+ * protocol, sourceIp, userAgent; requestId, routeKey, stage, time,
+ * timeEpoch, ...), body (left out when empty), isBase64Encoded. */
+int lambda_event_http_v2(buf_t *out, invocation_t *inv, const char *prefix, const char *route,
+                         uint64_t now_ms);
+
 /* Append the event of an invocation without an HTTP request: its trigger
  * data when that is a JSON document, else the data as a JSON string. 0 or
  * -1 as above. */
@@ -54,6 +65,14 @@ int lambda_event_raw(buf_t *out, const invocation_t *inv);
  * inv's response is left empty (status 200, no headers, no body). */
 int lambda_proxy_result(invocation_t *inv, const char *json, size_t len, char *err,
                         size_t errlen);
+
+/* The same for an HTTP API (payload format 2.0): a JSON object with a
+ * statusCode is a proxy result as above, with `cookies` (a list of
+ * Set-Cookie values) and without multiValueHeaders; any other JSON (an
+ * object without statusCode, a string, a number) is the body of a 200
+ * application/json answer, as HTTP APIs take it. */
+int lambda_proxy_result_v2(invocation_t *inv, const char *json, size_t len, char *err,
+                           size_t errlen);
 
 /* Describe an error document posted by a runtime ({"errorMessage",
  * "errorType", "stackTrace"} -- or "trace", as the Node.js client names

@@ -115,6 +115,7 @@ struct lambda_fn {
     char *handler;          /* _HANDLER */
     char *task_root;        /* LAMBDA_TASK_ROOT, the function folder */
     char *route;            /* route template, for the event's resource */
+    int payload_v2;         /* HTTP API (2.0) events and results, else REST (1.0) */
     char arn[400];
     lambda_proc_t *procs;
     size_t nprocs;          /* not exited */

@@ -85,7 +85,8 @@ def handle(event, headers, conn):
     """(kind, payload): kind "response" or "error"; payload bytes."""
     q = event.get("queryStringParameters") or {}
     rid = headers["Lambda-Runtime-Aws-Request-Id"]
-    if "httpMethod" not in event:
+    if "httpMethod" not in event and MODE != "result":
+        # Not a REST event (a trigger's data, or an HTTP API 2.0 event).
         print("raw event " + json.dumps(event, sort_keys=True), flush=True)
         return "response", json.dumps({"got": event}).encode()
     if MODE == "echo":
@@ -402,6 +403,45 @@ def test_a_bootstrap_finds_the_libraries_it_ships_in_lib(tmp_path, start_host):
         folder, folder, folder, folder)
     # A host started without a locale: Lambda's is UTF-8.
     assert env["LANG"] == "C.UTF-8"
+
+
+def test_http_api_payload_format_2(tmp_path, start_host):
+    # function.json "payloadFormatVersion": "2.0": HTTP API (and function
+    # URL) events, and their results, where any JSON without a statusCode
+    # is the body of a 200 answer.
+    funcs = {"v2": fn("echo.handler", route="v2/{id:int}/{*rest}",
+                      extra={"payloadFormatVersion": "2.0"}),
+             "v2result": fn("result.handler", extra={"payloadFormatVersion": "2.0"}),
+             "bad": fn("echo.handler", extra={"payloadFormatVersion": 2})}
+    h = start_host(lambda_app(tmp_path / "app", funcs))
+    errors = "\n".join(h.get("/admin/host/status").json()["errors"])
+    assert "bad" in errors and "payloadFormatVersion" in errors, errors
+    r = h.get("/api/v2/7/a/b%20c?x=1&x=2", headers={"Cookie": "s=1; t=2", "X-Two": "a"})
+    # The stdlib bootstrap answers an event without httpMethod with
+    # {"got": event}: not a proxy result, so it is the body.
+    assert r.status == 200, r.text + h.log()[-2000:]
+    assert r.header("Content-Type") == "application/json"
+    ev = r.json()["got"]
+    assert ev["version"] == "2.0"
+    assert ev["routeKey"] == "ANY /api/v2/{id}/{rest+}"
+    assert ev["rawPath"] == "/api/v2/7/a/b%20c"
+    assert ev["rawQueryString"] == "x=1&x=2"
+    assert ev["queryStringParameters"] == {"x": "1,2"}
+    assert ev["cookies"] == ["s=1", "t=2"]
+    assert ev["headers"]["x-two"] == "a" and "cookie" not in ev["headers"]
+    assert ev["headers"]["x-forwarded-port"] == str(h.port)
+    assert ev["pathParameters"] == {"id": "7", "rest": "a/b c"}
+    http = ev["requestContext"]["http"]
+    assert http["method"] == "GET" and http["path"] == "/api/v2/7/a/b%20c"
+    assert http["sourceIp"] == "127.0.0.1" and http["protocol"] == "HTTP/1.1"
+    assert UUID_RE.match(ev["requestContext"]["requestId"])
+    assert "body" not in ev and ev["isBase64Encoded"] is False
+    r = h.post("/api/v2result", body=json.dumps(
+        {"statusCode": 201, "cookies": ["a=1; Path=/", "b=2"], "body": "made"}).encode())
+    assert r.status == 201 and r.body == b"made"
+    assert [v for k, v in r.headers if k.lower() == "set-cookie"] == ["a=1; Path=/", "b=2"]
+    r = h.post("/api/v2result", body=b'"just a string"')
+    assert r.status == 200 and r.body == b'"just a string"'
 
 
 def test_forwarded_headers_from_a_proxy_in_front(main):

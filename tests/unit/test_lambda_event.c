@@ -58,6 +58,17 @@ static json_t *build(fixture_t *f, const char *route)
     return f->ev;
 }
 
+static json_t *build_v2(fixture_t *f, const char *route)
+{
+    if (lambda_event_http_v2(&f->out, f->inv, "api", route, 1700000000123ull) != 0)
+        return NULL;
+    json_error_t je;
+    f->ev = json_loadb(f->out.p, f->out.len, JSON_ALLOW_NUL, &je);
+    if (!f->ev)
+        fprintf(stderr, "event is not JSON: %s: %s\n", je.text, f->out.p);
+    return f->ev;
+}
+
 static void teardown(fixture_t *f)
 {
     json_decref(f->ev);
@@ -227,6 +238,86 @@ TEST(event_forwarded_headers)
     teardown(&f);
 }
 
+/* HTTP API events (payload format 2.0), as AWS documents them. */
+TEST(event_v2_fields)
+{
+    fixture_t f;
+    http_header_t h[] = {
+        {SV_LIT("Host"), SV_LIT("api.example.com")},
+        {SV_LIT("X-Dup"), SV_LIT("first")},
+        {SV_LIT("Cookie"), SV_LIT("a=1; b=2")},
+        {SV_LIT("x-dup"), SV_LIT("second")},
+        {SV_LIT("cookie"), SV_LIT(" c=3 ")},
+        {SV_LIT("User-Agent"), SV_LIT("ua/1")},
+    };
+    const char body[] = "{\"a\":1}";
+    setup(&f, "POST", "/api/items/42/x%2Fy", "q=1&q=2&s=a+b", h, 6, body, sizeof body - 1);
+    f.params.n = 2;
+    f.params.v[0] = (route_param_t){SV_LIT("id"), SV_LIT("42")};
+    f.params.v[1] = (route_param_t){SV_LIT("rest"), SV_LIT("x/y")};
+    json_t *ev = build_v2(&f, "items/{id:int}/{*rest}");
+    CHECK(ev != NULL);
+    CHECK_STR(str(ev, "version"), "2.0");
+    CHECK_STR(str(ev, "routeKey"), "ANY /api/items/{id}/{rest+}");
+    CHECK_STR(str(ev, "rawPath"), "/api/items/42/x%2Fy");
+    CHECK_STR(str(ev, "rawQueryString"), "q=1&q=2&s=a+b");
+    CHECK_STR(str(ev, "queryStringParameters.q"), "1,2");
+    CHECK_STR(str(ev, "queryStringParameters.s"), "a b");
+    json_t *cookies = json_object_get(ev, "cookies");
+    CHECK_INT(json_array_size(cookies), 3);
+    CHECK_STR(json_string_value(json_array_get(cookies, 0)), "a=1");
+    CHECK_STR(json_string_value(json_array_get(cookies, 1)), "b=2");
+    CHECK_STR(json_string_value(json_array_get(cookies, 2)), "c=3");
+    CHECK_STR(str(ev, "headers.x-dup"), "first,second");
+    CHECK_STR(str(ev, "headers.host"), "api.example.com");
+    CHECK_STR(str(ev, "headers.x-forwarded-for"), "10.1.2.3");
+    CHECK_STR(str(ev, "headers.x-forwarded-port"), "7071");
+    CHECK(json_object_get(json_object_get(ev, "headers"), "cookie") == NULL);
+    CHECK(json_object_get(json_object_get(ev, "headers"), "Host") == NULL);
+    CHECK(json_object_get(ev, "multiValueHeaders") == NULL);
+    CHECK_STR(str(ev, "pathParameters.rest"), "x/y");
+    CHECK_STR(str(ev, "body"), "{\"a\":1}");
+    CHECK(json_is_false(json_object_get(ev, "isBase64Encoded")));
+    CHECK_STR(str(ev, "requestContext.http.method"), "POST");
+    CHECK_STR(str(ev, "requestContext.http.path"), "/api/items/42/x%2Fy");
+    CHECK_STR(str(ev, "requestContext.http.protocol"), "HTTP/1.1");
+    CHECK_STR(str(ev, "requestContext.http.sourceIp"), "10.1.2.3");
+    CHECK_STR(str(ev, "requestContext.http.userAgent"), "ua/1");
+    CHECK_STR(str(ev, "requestContext.requestId"), ID);
+    CHECK_STR(str(ev, "requestContext.routeKey"), "ANY /api/items/{id}/{rest+}");
+    CHECK_STR(str(ev, "requestContext.stage"), "$default");
+    CHECK_STR(str(ev, "requestContext.time"), "14/Nov/2023:22:13:20 +0000");
+    CHECK_STR(str(ev, "requestContext.domainName"), "api.example.com");
+    CHECK_STR(str(ev, "requestContext.domainPrefix"), "api");
+    CHECK_INT(json_integer_value(json_object_get(json_object_get(ev, "requestContext"),
+                                                 "timeEpoch")),
+              1700000000123LL);
+    teardown(&f);
+
+    /* What a request does not have is left out. */
+    setup(&f, "GET", "/api/", "", NULL, 0, "", 0);
+    ev = build_v2(&f, "");
+    CHECK(ev != NULL);
+    CHECK_STR(str(ev, "routeKey"), "ANY /api");
+    CHECK_STR(str(ev, "rawQueryString"), "");
+    CHECK(json_object_get(ev, "queryStringParameters") == NULL);
+    CHECK(json_object_get(ev, "cookies") == NULL);
+    CHECK(json_object_get(ev, "pathParameters") == NULL);
+    CHECK(json_object_get(ev, "body") == NULL);
+    CHECK(json_is_false(json_object_get(ev, "isBase64Encoded")));
+    CHECK_STR(str(ev, "requestContext.http.userAgent"), "");
+    teardown(&f);
+
+    /* Binary bodies as in 1.0. */
+    http_header_t ct = {SV_LIT("Content-Type"), SV_LIT("application/octet-stream")};
+    setup(&f, "POST", "/api/x", "", &ct, 1, "abc", 3);
+    ev = build_v2(&f, "x");
+    CHECK(ev != NULL);
+    CHECK_STR(str(ev, "body"), "YWJj");
+    CHECK(json_is_true(json_object_get(ev, "isBase64Encoded")));
+    teardown(&f);
+}
+
 TEST(event_invalid_utf8_in_headers_stays_json)
 {
     fixture_t f;
@@ -335,6 +426,57 @@ TEST(proxy_result_maps_status_headers_body)
     CHECK_INT(inv->status, 201);
     CHECK_INT(result(inv, "{\"statusCode\": 200, \"body\": \"a\\u0000b\"}", err, sizeof err), 0);
     CHECK_INT(inv->res_body.len, 3);
+    arena_free(&a);
+}
+
+static int result_v2(invocation_t *inv, const char *json, char *err, size_t n)
+{
+    err[0] = '\0';
+    return lambda_proxy_result_v2(inv, json, strlen(json), err, n);
+}
+
+/* HTTP API results (payload format 2.0). */
+TEST(proxy_result_v2)
+{
+    arena_t a;
+    arena_init(&a, 1024);
+    invocation_t *inv = invocation_new(&a, NULL, NULL, SV_NULL);
+    char err[300];
+    /* Any JSON without a statusCode is the body of a 200 JSON answer. */
+    const char *plain[] = {"{\"message\": \"hi\"}", "\"a string\"", "42", "[1, 2]", "null"};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        CHECK_INT(result_v2(inv, plain[i], err, sizeof err), 0);
+        CHECK_INT(inv->status, 200);
+        CHECK_STR(header(inv, "Content-Type", 0), "application/json");
+        CHECK_INT(inv->res_body.len, strlen(plain[i]));
+        CHECK(memcmp(inv->res_body.p, plain[i], inv->res_body.len) == 0);
+    }
+    /* A proxy result, with cookies; multiValueHeaders is not 2.0's. */
+    CHECK_INT(result_v2(inv, "{\"statusCode\": 201, \"headers\": {\"content-type\": "
+                             "\"text/plain\"}, \"cookies\": [\"a=1; Path=/\", \"b=2\"], "
+                             "\"multiValueHeaders\": {\"X-M\": [\"1\"]}, \"body\": \"made\"}",
+                        err, sizeof err),
+              0);
+    CHECK_INT(inv->status, 201);
+    CHECK_STR(header(inv, "Content-Type", 0), "text/plain");
+    CHECK_STR(header(inv, "Set-Cookie", 0), "a=1; Path=/");
+    CHECK_STR(header(inv, "Set-Cookie", 1), "b=2");
+    CHECK(header(inv, "X-M", 0) == NULL);
+    CHECK_STR(inv->res_body.p, "made");
+    /* Malformed ones still are. */
+    CHECK_INT(result_v2(inv, "not json", err, sizeof err), -1);
+    CHECK(strstr(err, "not JSON") != NULL);
+    CHECK_INT(result_v2(inv, "{\"statusCode\": 200, \"cookies\": \"a=1\"}", err, sizeof err),
+              -1);
+    CHECK(strstr(err, "field 'cookies'") != NULL);
+    CHECK_INT(result_v2(inv, "{\"statusCode\": 200, \"cookies\": [1]}", err, sizeof err), -1);
+    CHECK_INT(result_v2(inv, "{\"statusCode\": 200, \"cookies\": [\"a=1\\r\\nX: y\"]}", err,
+                        sizeof err),
+              -1);
+    CHECK_INT(result_v2(inv, "{\"statusCode\": 99}", err, sizeof err), -1);
+    /* A REST result ignores cookies, as REST APIs do. */
+    CHECK_INT(result(inv, "{\"statusCode\": 200, \"cookies\": [\"a=1\"]}", err, sizeof err), 0);
+    CHECK(header(inv, "Set-Cookie", 0) == NULL);
     arena_free(&a);
 }
 
@@ -451,10 +593,12 @@ int main(void)
     RUN(event_nulls_when_absent);
     RUN(event_binary_bodies_are_base64);
     RUN(event_forwarded_headers);
+    RUN(event_v2_fields);
     RUN(event_invalid_utf8_in_headers_stays_json);
     RUN(event_too_large_is_refused);
     RUN(event_raw);
     RUN(proxy_result_maps_status_headers_body);
+    RUN(proxy_result_v2);
     RUN(proxy_result_malformed);
     RUN(proxy_result_too_many_headers);
     RUN(error_describe);
