@@ -388,6 +388,36 @@ void lambda__init_error(lambda_proc_t *p, const char *body, size_t len, sv_t typ
     lambda__kill(p, "it reported an init error");
 }
 
+/* A hint for a script bootstrap that failed at once: Lambda's /bin/sh is
+ * bash, and bootstraps written for it (the one in AWS's tutorial
+ * among them) use bash's features under "#!/bin/sh"; where /bin/sh is
+ * another shell (dash on Debian and Ubuntu) they stop at the first one.
+ * Empty when that is not the case. */
+static void sh_hint(const char *bootstrap, char *out, size_t n)
+{
+    out[0] = '\0';
+    char line[64] = "", shell[4200];
+    FILE *f = fopen(bootstrap, "r");
+    if (!f)
+        return;
+    size_t got = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[got] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    size_t len = strlen(line);
+    while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+        line[--len] = '\0';
+    if (strcmp(line, "#!/bin/sh") != 0 && strcmp(line, "#! /bin/sh") != 0)
+        return;
+    if (!realpath("/bin/sh", shell))
+        return;
+    const char *base = strrchr(shell, '/') ? strrchr(shell, '/') + 1 : shell;
+    if (strcmp(base, "bash") != 0)
+        snprintf(out, n, "; it starts with #!/bin/sh, which is %.40s here, while in Lambda it is "
+                 "bash: if it uses bash's features (set -o pipefail, source, [[ ]]), make its "
+                 "first line #!/bin/bash", base);
+}
+
 void lambda__proc_exited(lambda_proc_t *p, int unexpected, const char *why)
 {
     lambda_fn_t *lf = p->lf;
@@ -402,9 +432,10 @@ void lambda__proc_exited(lambda_proc_t *p, int unexpected, const char *why)
     if (p->init_failed)
         return; /* reported already */
     if (unexpected && !p->was_ready) {
-        char msg[700];
+        char msg[1000], hint[300];
+        sh_hint(lf->bootstrap, hint, sizeof hint);
         snprintf(msg, sizeof msg, "%s before asking for an invocation (Runtime.ExitError); "
-                 "its output is in the log", why);
+                 "its output is in the log%s", why, hint);
         if (rt->starting && !lf->settled) {
             lf->load_error = strdup(msg);
             lf->settled = 1;

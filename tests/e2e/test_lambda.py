@@ -444,6 +444,86 @@ def test_http_api_payload_format_2(tmp_path, start_host):
     assert r.status == 200 and r.body == b'"just a string"'
 
 
+# The shell bootstrap of AWS's custom runtime tutorial, as written there
+# (#!/bin/sh: Lambda's /bin/sh is bash), and its handler script.
+TUTORIAL_BOOTSTRAP = r"""#!/bin/sh
+
+set -euo pipefail
+
+# Initialization - load function handler
+source $LAMBDA_TASK_ROOT/"$(echo $_HANDLER | cut -d. -f1).sh"
+
+# Processing
+while true
+do
+  HEADERS="$(mktemp)"
+  # Get an event. The HTTP request will block until one is received
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+
+  # Extract request ID by scraping response headers received above
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+
+  # Run the handler function from the script
+  RESPONSE=$($(echo "$_HANDLER" | cut -d. -f2) "$EVENT_DATA")
+
+  # Send the response
+  curl "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response"  -d "$RESPONSE"
+done
+"""
+TUTORIAL_HANDLER = r"""function handler () {
+  EVENT_DATA=$1
+  echo "$EVENT_DATA" 1>&2;
+  RESPONSE="{\"statusCode\": 200, \"body\": \"hello from bash\"}"
+
+  echo $RESPONSE
+}
+"""
+# The tutorial's way of reporting an invocation error.
+TUTORIAL_ERROR_BOOTSTRAP = r"""#!/bin/bash
+set -euo pipefail
+while true
+do
+  HEADERS="$(mktemp)"
+  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
+  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  ERROR="{\"errorMessage\" : \"Error parsing event data.\", \"errorType\" : \"InvalidEventDataException\"}"
+  curl "http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/error" -d "$ERROR" --header "Lambda-Runtime-Function-Error-Type: Unhandled"
+done
+"""
+
+
+def test_the_aws_tutorial_shell_bootstrap(tmp_path, start_host):
+    import shutil
+    if not shutil.which("curl") or not os.path.exists("/bin/bash"):
+        pytest.skip("needs curl and bash")
+    funcs = {"verbatim": dict(fn("function.handler"), **{"function.sh": TUTORIAL_HANDLER}),
+             "bash": dict(fn("function.handler"), **{"function.sh": TUTORIAL_HANDLER}),
+             "fails": dict(fn("function.handler"))}
+    app = lambda_app(tmp_path / "app", funcs, bootstrap=None)
+    bootstraps = {"verbatim": TUTORIAL_BOOTSTRAP,
+                  "bash": TUTORIAL_BOOTSTRAP.replace("#!/bin/sh", "#!/bin/bash", 1),
+                  "fails": TUTORIAL_ERROR_BOOTSTRAP}
+    for name, text in bootstraps.items():
+        path = os.path.join(app, name, "bootstrap")
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o755)
+    h = start_host(app)
+    r = h.get("/api/bash", timeout=60)
+    assert r.status == 200 and r.body == b"hello from bash", r.text + h.log()[-2000:]
+    r = h.get("/api/fails", timeout=60)
+    assert r.status == 502 and r.header("x-invocation-id") in r.text
+    assert wait_for(lambda: "InvalidEventDataException: Error parsing event data." in h.log(),
+                    timeout=10)
+    if os.path.basename(os.path.realpath("/bin/sh")) == "bash":
+        assert h.get("/api/verbatim", timeout=60).body == b"hello from bash"
+    else:
+        # Where /bin/sh is not bash, the tutorial's script stops at
+        # `set -o pipefail`; the load error says why and what to do.
+        errors = "\n".join(h.get("/admin/host/status").json()["errors"])
+        assert "verbatim" in errors and "make its first line #!/bin/bash" in errors, errors
+
+
 def test_forwarded_headers_from_a_proxy_in_front(main):
     # Behind a proxy that terminates TLS: its word is kept, and the client's
     # address is appended to X-Forwarded-For, as a proxy does.
