@@ -89,20 +89,23 @@ static int is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == 
 
 int base64_decode(buf_t *out, const char *s, size_t n)
 {
-    while (n && is_space(s[0]))
-        s++, n--;
-    while (n && is_space(s[n - 1]))
-        n--;
-    if (!n)
-        return 0;
-    if (n % 4 == 1 || n > (size_t)1 << 30)
+    if (n > (size_t)1 << 30)
         return -1;
-    size_t padded = (n + 3) / 4 * 4, pad = 0;
-    char *in = malloc(padded);
+    /* White space anywhere is read past: encoders such as base64(1) and
+     * Python's base64.encodebytes break lines every 76 characters. */
+    char *in = malloc(n / 4 * 4 + 4);
     if (!in)
         return -1;
-    memcpy(in, s, n);
-    memset(in + n, '=', padded - n);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_space(s[i]))
+            in[m++] = s[i];
+    if (!m || m % 4 == 1) {
+        free(in);
+        return m ? -1 : 0;
+    }
+    size_t padded = (m + 3) / 4 * 4, pad = 0;
+    memset(in + m, '=', padded - m);
     for (size_t i = padded; i > 0 && in[i - 1] == '=' && pad < 2; i--)
         pad++;
     int rc = -1;

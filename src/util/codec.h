@@ -21,8 +21,8 @@ int utf8_valid(const char *p, size_t n);
  * 0, or -1 when out would pass its limit. */
 int base64_encode(buf_t *out, const void *p, size_t n);
 
-/* Decode standard base64 (padding optional, surrounding white space
- * ignored) onto the end of out, which stays NUL-terminated. 0, or -1 on
+/* Decode standard base64 (padding optional, white space anywhere, such as
+ * line breaks, ignored) onto the end of out, which stays NUL-terminated. 0, or -1 on
  * malformed input or when out would pass its limit. */
 int base64_decode(buf_t *out, const char *s, size_t n);
 

@@ -49,6 +49,21 @@ TEST(base64_round_trip)
     CHECK_INT(base64_decode(&d, b.p, b.len), 0);
     CHECK_INT(d.len, 256);
     CHECK(memcmp(d.p, bin, 256) == 0);
+    /* Line breaks every 76 characters, as base64(1) and Python's
+     * base64.encodebytes write them, and CRLF as MIME does. */
+    buf_t w;
+    buf_init(&w, 1 << 20);
+    for (size_t i = 0; i < b.len; i++) {
+        if (i && i % 76 == 0)
+            buf_append(&w, i % 152 ? "\n" : "\r\n", i % 152 ? 1 : 2);
+        buf_append(&w, b.p + i, 1);
+    }
+    buf_append(&w, "\n", 1);
+    buf_reset(&d);
+    CHECK_INT(base64_decode(&d, w.p, w.len), 0);
+    CHECK_INT(d.len, 256);
+    CHECK(memcmp(d.p, bin, 256) == 0);
+    buf_free(&w);
     buf_free(&b);
     buf_free(&d);
 }
@@ -60,6 +75,8 @@ TEST(base64_malformed)
     CHECK_INT(base64_decode(&d, "Zm9v!", 5), -1);
     CHECK_INT(base64_decode(&d, "Z", 1), -1);
     CHECK_INT(base64_decode(&d, "Zg==Zg==", 8), -1); /* '=' inside */
+    CHECK_INT(base64_decode(&d, "Zg\n=\n=Zg", 9), -1);
+    CHECK_INT(base64_decode(&d, "Zm9v\nZ", 6), -1); /* one character over */
     buf_free(&d);
 }
 
