@@ -15,13 +15,14 @@
 
 #include "../util/cron.h"
 
-#define BINDING_KIND_VERSION 2
+#define BINDING_KIND_VERSION 3
 
 typedef enum binding_dir { BINDING_IN = 1, BINDING_OUT = 2, BINDING_INOUT = 3 } binding_dir_t;
 
 struct binding;
 struct function;
 struct stratus_ctx;
+struct trigger_event;
 
 /* The host, as binding kinds see it (src/core/trigger.c): the loop, the
  * app, stores by connection, and running a function for an event. */
@@ -30,6 +31,21 @@ typedef struct binding_host binding_host_t;
 /* Completion of a read (value set, or NULL with ok 0) or a write. reason
  * says what failed, for the log. */
 typedef void (*binding_io_cb)(void *arg, int ok, json_t *value, const char *reason);
+
+/* Why the input of a run by hand cannot be used (binding_kind_t.manual). */
+typedef enum binding_manual_status {
+    BINDING_MANUAL_OK = 0,
+    BINDING_MANUAL_BAD_INPUT = -1, /* not what the trigger needs, e.g. not "container/blob" */
+    BINDING_MANUAL_NOT_FOUND = -2, /* names something that does not exist */
+    BINDING_MANUAL_ERROR = -3,     /* it could not be read (I/O, too big, out of memory) */
+    BINDING_MANUAL_STOPPING = -4   /* the host is stopping (binding_host_invoke_input) */
+} binding_manual_status_t;
+
+/* The event of a run by hand: ev (valid during the call; its metadata
+ * reference passes to whoever runs it) with status BINDING_MANUAL_OK, or
+ * NULL with another status and err saying what is wrong. */
+typedef void (*binding_manual_cb)(void *arg, binding_manual_status_t status,
+                                  const struct trigger_event *ev, const char *err);
 
 typedef struct binding_kind {
     int version;          /* BINDING_KIND_VERSION */
@@ -67,6 +83,17 @@ typedef struct binding_kind {
      * function succeeded. */
     void (*write)(binding_host_t *bh, const struct binding *b, struct stratus_ctx *inv,
                   json_t *value, binding_io_cb cb, void *arg);
+
+    /* ---- version 3 ---- */
+
+    /* Trigger kinds: make the event of a run by hand (the admin API's
+     * POST /admin/functions/{name} with {"input": "..."}) from the input
+     * text (len bytes, NUL-terminated), as Azure's trigger converts that
+     * string to its trigger value: a blob path becomes the blob, a string a
+     * queue message, anything a TimerInfo. Then cb, possibly before manual
+     * returns. NULL: the input is the payload as it is. */
+    void (*manual)(binding_host_t *bh, struct function *fn, const struct binding *b,
+                   const char *input, size_t len, binding_manual_cb cb, void *arg);
 } binding_kind_t;
 
 /* Values of non-HTTP bindings travel as JSON: a string is text, an object

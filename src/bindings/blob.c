@@ -302,6 +302,7 @@ const binding_kind_t binding_blob_trigger = {
     .free_conf = blob__free_conf,
     .start = blob__trigger_start,
     .stop = blob__trigger_stop,
+    .manual = blob__trigger_manual,
 };
 
 const binding_kind_t binding_blob = {

@@ -58,7 +58,6 @@
 #define POISON_QUEUE "webjobs-blobtrigger-poison"
 #define MAX_ACTIVE 8
 #define SETTLE_MS 2000
-#define ETAG_LEN 64
 
 typedef struct blob_src blob_src_t;
 typedef struct item item_t;
@@ -82,14 +81,13 @@ struct item {
     store_req_t req;
     uv_work_t work;
     /* the receipt */
-    char receipt_etag[ETAG_LEN];
+    char receipt_etag[BLOB_ETAG_LEN];
     int receipt_final;          /* done or poisoned */
     int failures;               /* failed deliveries of receipt_etag */
     /* the check */
     check_result_t result;
-    char etag[ETAG_LEN];
-    uint64_t size;
-    struct timespec mtime;
+    char etag[BLOB_ETAG_LEN];
+    struct stat st;             /* the file's, as read */
     buf_t data;
     char err[512];
 };
@@ -276,7 +274,7 @@ static void receipt_read(store_req_t *req)
         json_t *j = json_loadb((const char *)req->kvs[0].value, req->kvs[0].value_len, 0, NULL);
         const char *etag = json_string_value(json_object_get(j, "ETag"));
         const char *status = json_string_value(json_object_get(j, "Status"));
-        if (etag && status && strlen(etag) < ETAG_LEN) {
+        if (etag && status && strlen(etag) < BLOB_ETAG_LEN) {
             snprintf(it->receipt_etag, sizeof it->receipt_etag, "%s", etag);
             it->receipt_final = strcmp(status, "Failed") != 0;
             it->failures = (int)json_integer_value(json_object_get(j, "Failures"));
@@ -293,9 +291,9 @@ static void receipt_read(store_req_t *req)
 
 /* ---- the check (thread pool) ---- */
 
-static void etag_of(const struct stat *st, char *out)
+void blob__etag(const struct stat *st, char *out)
 {
-    snprintf(out, ETAG_LEN, "%llx-%llx-%llx", (unsigned long long)st->st_size,
+    snprintf(out, BLOB_ETAG_LEN, "%llx-%llx-%llx", (unsigned long long)st->st_size,
              (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL +
                  (unsigned long long)st->st_mtim.tv_nsec,
              (unsigned long long)st->st_ino);
@@ -320,9 +318,8 @@ static void check_work(uv_work_t *w)
         close(fd);
         return;
     }
-    etag_of(&st, it->etag);
-    it->size = (uint64_t)st.st_size;
-    it->mtime = st.st_mtim;
+    blob__etag(&st, it->etag);
+    it->st = st;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t age_ms = ((int64_t)now.tv_sec - st.st_mtim.tv_sec) * 1000 +
@@ -331,7 +328,7 @@ static void check_work(uv_work_t *w)
         it->result = CHECK_SAME;
     else if (it->from_walk && age_ms < SETTLE_MS && age_ms > -SETTLE_MS)
         it->result = CHECK_BUSY;
-    else if (it->size > s->max)
+    else if ((uint64_t)st.st_size > s->max)
         it->result = CHECK_TOOBIG;
     else
         it->result = CHECK_DELIVER;
@@ -389,7 +386,7 @@ static void check_after(uv_work_t *w, int status)
         log_write(LOG_ERROR, BLOB_LOG_CAT, NULL, "Function '%s': blob '%s/%s' has %llu bytes, "
                   "more than the %zu allowed (host.json stratus.storage.maxBlobSize); it is "
                   "not delivered", s->fn->name, s->container, it->name,
-                  (unsigned long long)it->size, s->max);
+                  (unsigned long long)it->st.st_size, s->max);
         poison(it, "too big");
         return;
     case CHECK_ERROR:
@@ -431,13 +428,13 @@ static void check_start(item_t *it)
 
 /* "file:///abs/path" with bytes outside unreserved characters and '/'
  * percent-encoded. */
-static json_t *file_uri(const blob_src_t *s, const char *name)
+static json_t *file_uri(const char *dir, const char *name)
 {
     buf_t b;
     buf_init(&b, 3 * (PATH_MAX + 16));
     int rc = buf_lit(&b, "file://");
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", s->dir, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     for (const unsigned char *p = (const unsigned char *)path; *p && rc == 0; p++) {
         if (isalnum(*p) || strchr("/-._~", *p))
             rc = buf_putc(&b, (char)*p);
@@ -449,27 +446,26 @@ static json_t *file_uri(const blob_src_t *s, const char *name)
     return v;
 }
 
-/* The binding data of a delivery: the path's captures, BlobTrigger, Uri,
- * Properties and Metadata. NULL when out of memory. */
-static json_t *metadata(item_t *it)
+json_t *blob__trigger_data(const blobpath_t *pattern, const char *container, const char *dir,
+                           const char *name, const struct stat *st)
 {
-    blob_src_t *s = it->s;
     json_t *m = json_object();
-    if (!m || blobpath_match(s->conf->pattern, s->container, it->name, m) != 1) {
+    if (!m || blobpath_match(pattern, container, name, m) < 0) {
         json_decref(m);
         return NULL;
     }
-    char when[64], path[BLOBPATH_NAME_MAX + 80];
+    char when[64], path[BLOBPATH_NAME_MAX + 80], etag[BLOB_ETAG_LEN];
     struct tm tm;
-    gmtime_r(&it->mtime.tv_sec, &tm);
+    gmtime_r(&st->st_mtim.tv_sec, &tm);
     size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + n, sizeof when - n, ".%03ld+00:00", it->mtime.tv_nsec / 1000000);
-    snprintf(path, sizeof path, "%s/%s", s->container, it->name);
+    snprintf(when + n, sizeof when - n, ".%03ld+00:00", st->st_mtim.tv_nsec / 1000000);
+    snprintf(path, sizeof path, "%s/%s", container, name);
+    blob__etag(st, etag);
     json_object_set_new(m, "BlobTrigger", json_string(path));
-    json_object_set_new(m, "Uri", file_uri(s, it->name));
+    json_object_set_new(m, "Uri", file_uri(dir, name));
     json_object_set_new(m, "Properties",
-                        json_pack("{s:I,s:s,s:s,s:s,s:s}", "Length", (json_int_t)it->size,
-                                  "LastModified", when, "ETag", it->etag, "BlobType",
+                        json_pack("{s:I,s:s,s:s,s:s,s:s}", "Length", (json_int_t)st->st_size,
+                                  "LastModified", when, "ETag", etag, "BlobType",
                                   "BlockBlob", "ContentType", "application/octet-stream"));
     json_object_set_new(m, "Metadata", json_object());
     return m;
@@ -549,7 +545,8 @@ static void deliver(item_t *it)
     blob_src_t *s = it->s;
     char reason[BLOBPATH_NAME_MAX + 120];
     snprintf(reason, sizeof reason, "New blob detected: %s/%s", s->container, it->name);
-    json_t *meta = metadata(it);
+    json_t *meta = blob__trigger_data(s->conf->pattern, s->container, s->dir, it->name,
+                                      &it->st);
     if (!meta) {
         log_write(LOG_ERROR, BLOB_LOG_CAT, NULL, "Function '%s': out of memory for blob '%s/%s'",
                   s->fn->name, s->container, it->name);

@@ -20,7 +20,9 @@
  *     function name in lower case) and updated after each run; at start a
  *     stored Next in the past means the host was down then: the function
  *     runs once with IsPastDue true (one catch-up, whatever was missed).
- * The function gets the TimerInfo JSON as its trigger payload.
+ * The function gets the TimerInfo JSON as its trigger payload; run by hand
+ * (the admin API) it gets a TimerInfo that is not past due and has no
+ * ScheduleStatus, whatever the input, as in Azure.
  */
 #include "binding.h"
 
@@ -493,6 +495,20 @@ static void timer_stop(void *state, void (*cb)(void *arg), void *arg)
     uv_close((uv_handle_t *)&t->kick, timer_closed);
 }
 
+static void timer_manual(binding_host_t *bh, function_t *fn, const binding_t *b,
+                         const char *input, size_t len, binding_manual_cb cb, void *arg)
+{
+    (void)bh;
+    (void)fn;
+    (void)b;
+    (void)input;
+    (void)len;
+    static const char info[] = "{\"Schedule\":{\"AdjustForDST\":true},\"ScheduleStatus\":null,"
+                               "\"IsPastDue\":false}";
+    trigger_event_t ev = {.data = info, .len = sizeof info - 1};
+    cb(arg, BINDING_MANUAL_OK, &ev, NULL);
+}
+
 const binding_kind_t binding_timer_trigger = {
     .version = BINDING_KIND_VERSION,
     .type = "timerTrigger",
@@ -502,4 +518,5 @@ const binding_kind_t binding_timer_trigger = {
     .free_conf = timer_free_conf,
     .start = timer_start,
     .stop = timer_stop,
+    .manual = timer_manual,
 };

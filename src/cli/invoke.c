@@ -21,7 +21,8 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: stratus invoke FUNCTION [options]\n\n"
             "Run FUNCTION (of any trigger type) in a running host, through its admin API,\n"
-            "with the given text as its trigger input. Uses the app's master key.\n\n"
+            "with the given text as its trigger input. Uses the app's master key.\n"
+            "A blob-triggered function gets the blob the input names: container/blob.\n\n"
             "Options:\n"
             "  --data TEXT    the input (default: empty)\n"
             "  --file PATH    read the input from a file ('-' for standard input)\n"
@@ -147,7 +148,8 @@ int cmd_invoke(int argc, char **argv)
         char what[200];
         snprintf(what, sizeof what, "invoking %s", name);
         cli_print_http_error("invoke", what, &target, &res);
-        if (res.status == 404)
+        /* Not for a 404 about what the input names (a blob). */
+        if (res.status == 404 && res.body && strstr(res.body, "no function named"))
             fprintf(stderr, "  Is there a function named '%s' in the running app?\n", name);
     }
     httpc_res_free(&res);

@@ -241,12 +241,20 @@ static void function_get(host_t *h, http_request_t *req, route_params_t *p)
         admin_respond_json(req, 200, function_json(h, req, fn), NULL);
 }
 
-static void admin_done(void *arg, int ok, const char *reason, invocation_t *inv)
+/* The event of a run by hand is made (or cannot be): answer. */
+static void invoke_made(void *arg, binding_manual_status_t status, const char *id,
+                        const char *err)
 {
-    (void)arg;
-    (void)ok;
-    (void)reason;
-    (void)inv; /* logged by the binding host */
+    http_request_t *req = arg;
+    if (status == BINDING_MANUAL_OK) {
+        http_header_t hdr = {SV_LIT("x-invocation-id"), sv_cstr(id)};
+        http_respond(req, 202, &hdr, 1, NULL, 0);
+        return;
+    }
+    int code = status == BINDING_MANUAL_BAD_INPUT ? 400
+               : status == BINDING_MANUAL_NOT_FOUND ? 404
+               : status == BINDING_MANUAL_STOPPING ? 503 : 500;
+    admin_respond_error(req, code, "%s", err);
 }
 
 static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
@@ -261,37 +269,29 @@ static void function_invoke(host_t *h, http_request_t *req, route_params_t *p)
         return;
     }
     json_t *input = json_object_get(body, "input");
-    char *text = NULL;
-    if (fn->trigger && !strcasecmp(fn->trigger->type, "timerTrigger"))
-        /* As Azure: a timer function run by hand gets a TimerInfo, whatever
-         * the input says. */
-        text = strdup("{\"Schedule\":{\"AdjustForDST\":true},\"ScheduleStatus\":null,"
-                      "\"IsPastDue\":false}");
-    else if (json_is_string(input))
-        text = strdup(json_string_value(input));
-    else if (input && !json_is_null(input))
-        text = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
-    else
-        text = strdup("");
-    json_decref(body);
+    const char *text;
+    size_t len;
+    char *dumped = NULL;
+    if (json_is_string(input)) {
+        text = json_string_value(input);
+        len = json_string_length(input);
+    } else if (input && !json_is_null(input)) {
+        text = dumped = json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY);
+        len = dumped ? strlen(dumped) : 0;
+    } else {
+        text = "";
+        len = 0;
+    }
     if (!text) {
+        json_decref(body);
         admin_respond_error(req, 500, "out of memory");
         return;
     }
-    char id[UUID_STR_LEN];
-    trigger_event_t ev = {
-        .data = text,
-        .len = strlen(text),
-        .reason = "This function was programmatically called via the host APIs.",
-    };
-    int rc = binding_host_invoke_id(h->bindings, fn, &ev, admin_done, NULL, id);
-    free(text);
-    if (rc != 0) {
-        admin_respond_error(req, 503, "the host is stopping");
-        return;
-    }
-    http_header_t hdr = {SV_LIT("x-invocation-id"), sv_cstr(id)};
-    http_respond(req, 202, &hdr, 1, NULL, 0);
+    /* The trigger's kind turns the input into its event (a blob path into
+     * the blob, ...); the answer comes once it did. */
+    binding_host_invoke_input(h->bindings, fn, text, len, invoke_made, req);
+    free(dumped);
+    json_decref(body);
 }
 
 /* ---- keys ---- */

@@ -43,6 +43,7 @@ typedef struct queue_watch {
 } queue_watch_t;
 
 typedef struct ev_run ev_run_t;
+typedef struct manual_run manual_run_t;
 
 struct binding_host {
     uv_loop_t *loop;
@@ -56,6 +57,7 @@ struct binding_host {
     queue_watch_t *watches;
     size_t nwatches;
     ev_run_t *runs; /* events in flight (a list, for stop) */
+    manual_run_t *manuals; /* runs by hand whose event is being made */
     ev_run_t *free_runs; /* finished runs kept for the next events */
     size_t nfree_runs;
     size_t inflight;
@@ -850,6 +852,91 @@ int binding_host_invoke_id(binding_host_t *bh, function_t *fn, const trigger_eve
     return 0;
 }
 
+/* ---- runs by hand ---- */
+
+/* A run by hand whose event the trigger kind is making (a blob being
+ * read): it counts as in flight, so that neither its app version nor the
+ * host goes away meanwhile. */
+struct manual_run {
+    binding_host_t *bh;
+    app_t *app;
+    function_t *fn;
+    trigger_input_cb cb;
+    void *arg;
+    manual_run_t *prev, *next;
+};
+
+#define MANUAL_REASON "This function was programmatically called via the host APIs."
+
+static void manual_done(void *arg, int ok, const char *reason, invocation_t *inv)
+{
+    (void)arg;
+    (void)ok;
+    (void)reason;
+    (void)inv; /* on_attempt logged it */
+}
+
+static void manual_made(void *arg, binding_manual_status_t status, const trigger_event_t *ev,
+                        const char *err)
+{
+    manual_run_t *m = arg;
+    binding_host_t *bh = m->bh;
+    char id[UUID_STR_LEN] = "";
+    binding_manual_status_t rc = status;
+    if (status == BINDING_MANUAL_OK) {
+        trigger_event_t run = *ev;
+        run.reason = MANUAL_REASON;
+        if (binding_host_invoke_id(bh, m->fn, &run, manual_done, NULL, id) != 0) {
+            rc = BINDING_MANUAL_STOPPING;
+            err = "the host is stopping";
+        }
+    } else if (ev) {
+        json_decref(ev->metadata);
+    }
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        bh->manuals = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    bh->inflight--;
+    m->cb(m->arg, rc, rc == BINDING_MANUAL_OK ? id : NULL,
+          rc == BINDING_MANUAL_OK ? NULL : err ? err : "failed");
+    free(m);
+    maybe_stopped(bh);
+}
+
+void binding_host_invoke_input(binding_host_t *bh, function_t *fn, const char *input,
+                               size_t len, trigger_input_cb cb, void *arg)
+{
+    if (bh->stopping) {
+        cb(arg, BINDING_MANUAL_STOPPING, NULL, "the host is stopping");
+        return;
+    }
+    manual_run_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        cb(arg, BINDING_MANUAL_ERROR, NULL, "out of memory");
+        return;
+    }
+    m->bh = bh;
+    m->app = app_of(bh, fn);
+    m->fn = fn;
+    m->cb = cb;
+    m->arg = arg;
+    m->next = bh->manuals;
+    if (bh->manuals)
+        bh->manuals->prev = m;
+    bh->manuals = m;
+    bh->inflight++;
+    const binding_t *b = fn->trigger;
+    if (b && b->kind->version >= 3 && b->kind->manual) {
+        b->kind->manual(bh, fn, b, input, len, manual_made, m);
+        return;
+    }
+    trigger_event_t ev = {.data = input, .len = len};
+    manual_made(m, BINDING_MANUAL_OK, &ev, NULL);
+}
+
 void binding_host_stop(binding_host_t *bh, void (*cb)(void *data), void *data)
 {
     if (bh->stopping)
@@ -957,6 +1044,8 @@ size_t binding_host_busy(const binding_host_t *bh, const app_t *app)
     size_t n = 0;
     for (const ev_run_t *r = bh->runs; r; r = r->next)
         n += r->app == app;
+    for (const manual_run_t *m = bh->manuals; m; m = m->next)
+        n += m->app == app;
     for (const retiring_t *t = bh->retiring; t; t = t->next)
         n += t->app == app;
     return n;

@@ -142,6 +142,21 @@ int binding_host_invoke(binding_host_t *bh, function_t *fn, const trigger_event_
 int binding_host_invoke_id(binding_host_t *bh, function_t *fn, const trigger_event_t *ev,
                            trigger_done_cb done, void *arg, char *id);
 
+/* The outcome of binding_host_invoke_input(): status BINDING_MANUAL_OK
+ * with the invocation's id, or why it did not run (err says what is
+ * wrong). */
+typedef void (*trigger_input_cb)(void *arg, binding_manual_status_t status, const char *id,
+                                 const char *err);
+
+/* Run fn by hand with input (len bytes, NUL-terminated), as the admin API
+ * does: fn's trigger kind makes the event from the input (binding_kind_t
+ * manual; without it the input is the payload as it is), then it runs as
+ * binding_host_invoke() runs an event, its outcome logged. cb(arg, ...)
+ * runs exactly once, when the event is made or cannot be (possibly before
+ * this returns). */
+void binding_host_invoke_input(binding_host_t *bh, function_t *fn, const char *input,
+                               size_t len, trigger_input_cb cb, void *arg);
+
 /* Around an invocation made by another front end (HTTP): read inv's inputs,
  * run it, write its outputs after success, then done(inv, ok, ...). Same
  * shape as runtime_t.invoke. */

@@ -237,6 +237,12 @@ int blobdir_list(const char *root, const char *container, const char *prefix, js
 int blobdir_read(const char *root, const char *container, const char *name, buf_t *out,
                  size_t max, char *err, size_t errlen)
 {
+    return blobdir_read_stat(root, container, name, out, max, NULL, err, errlen);
+}
+
+int blobdir_read_stat(const char *root, const char *container, const char *name, buf_t *out,
+                      size_t max, struct stat *st_out, char *err, size_t errlen)
+{
     char path[PATH_MAX];
     int rc = blob_path(root, container, name, path, sizeof path, err, errlen);
     if (rc != BLOBDIR_OK)
@@ -278,6 +284,8 @@ int blobdir_read(const char *root, const char *container, const char *name, buf_
         }
     }
     close(fd);
+    if (rc == BLOBDIR_OK && st_out)
+        *st_out = st;
     return rc;
 }
 

@@ -54,6 +54,12 @@ int blobdir_list(const char *root, const char *container, const char *prefix, js
 int blobdir_read(const char *root, const char *container, const char *name, buf_t *out,
                  size_t max, char *err, size_t errlen);
 
+/* The same, with the file's status (size, times, inode) in *st when it
+ * succeeded. */
+struct stat;
+int blobdir_read_stat(const char *root, const char *container, const char *name, buf_t *out,
+                      size_t max, struct stat *st, char *err, size_t errlen);
+
 /* Write a blob atomically (see the top), creating the container and the
  * blob's folders as needed and replacing an existing blob. *created is set
  * to 1 when there was no blob of that name before (may be NULL). */

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import SETTINGS, wait_for, write_app
+from conftest import SETTINGS, master_key, wait_for, write_app
 
 BLOBS = os.path.join(".stratus", "blobs")
 
@@ -308,6 +308,67 @@ def test_bad_output_names_fail_the_invocation(blobs):
     text = "field 'path': 'dotout/{name}/..' resolved to 'dotout/d.txt/..'"
     assert wait_for(lambda: text in blobs.log(), timeout=10), blobs.log()[-3000:]
     assert not os.path.exists(os.path.join(blobs.app, BLOBS, "dotout"))
+
+
+# ---- runs by hand (POST /admin/functions/{name}) ----
+
+def run_by_hand(host, fn, text):
+    return host.post("/admin/functions/" + fn, body=json.dumps({"input": text}).encode(),
+                     headers={"x-functions-key": master_key(host.app),
+                              "Content-Type": "application/json"})
+
+
+def test_run_by_hand_reads_the_blob_the_input_names(blobs):
+    """As Azure: the input is "container/blob"; the function gets that blob's
+    bytes with its binding data, so that captures feed output paths."""
+    put(blobs.app, "images", "hand.made.gif", b"GIFDATA")
+    wait_runs(blobs, "split", "images/hand.made.gif")  # the watcher's delivery
+    out = os.path.join(blobs.app, BLOBS, "thumbnails", "hand.made-gif.png")
+    assert wait_for(lambda: os.path.exists(out), timeout=10), blobs.log()[-3000:]
+    os.unlink(out)
+    r = run_by_hand(blobs, "split", "images/hand.made.gif")
+    assert r.status == 202, (r.status, r.text)
+    inv = r.header("x-invocation-id")
+    got = wait_runs(blobs, "split", "images/hand.made.gif", count=2)
+    for run in got:
+        assert run["data"] == b"GIFDATA", run
+        assert run["meta"]["stem"] == "hand.made" and run["meta"]["ext"] == "gif", run
+        assert run["meta"]["Uri"].endswith("/images/hand.made.gif"), run
+        assert json.loads(run["meta"]["Properties"])["Length"] == 7, run
+    assert wait_for(lambda: os.path.exists(out), timeout=10), blobs.log()[-3000:]
+    with open(out, "rb") as f:
+        assert f.read() == b"thumb of GIFDATA"
+    assert ("Executing 'Functions.split' (Reason='This function was programmatically called "
+            "via the host APIs.', Id=%s)" % inv) in blobs.log()
+
+
+def test_run_by_hand_with_a_blob_the_pattern_does_not_match(blobs):
+    """Azure still runs it: the blob is read from its own container, and the
+    captures it cannot give are absent."""
+    put(blobs.app, "elsewhere", "deep/other.txt", b"other data")
+    r = run_by_hand(blobs, "plain", "elsewhere/deep/other.txt")
+    assert r.status == 202, (r.status, r.text)
+    got = wait_runs(blobs, "plain", "elsewhere/deep/other.txt")
+    assert got[0]["data"] == b"other data"
+    assert "name" not in got[0]["meta"], got
+    assert got[0]["meta"]["Uri"].endswith("/elsewhere/deep/other.txt")
+
+
+@pytest.mark.parametrize("text,status,message", [
+    ("workitem.txt", 400, "Invalid blob path specified : 'workitem.txt'. Blob identifiers "
+     "must be in the format 'container/blob'."),
+    ("/inbox/a.txt", 400, "must be in the format 'container/blob'"),
+    ("inbox/", 400, "must be in the format 'container/blob'"),
+    ("", 400, "must be in the format 'container/blob'"),
+    ("Bad_Container/a.txt", 400, "Invalid container name: Bad_Container"),
+    ("inbox/../secrets.txt", 400, "Invalid blob name in 'inbox/../secrets.txt'"),
+    ("inbox/never-there.txt", 404, "blob 'inbox/never-there.txt' does not exist"),
+])
+def test_run_by_hand_refuses_what_is_not_a_blob(blobs, text, status, message):
+    r = run_by_hand(blobs, "plain", text)
+    assert r.status == status, (r.status, r.text)
+    assert message in r.json()["error"], r.text
+    assert r.header("x-invocation-id") is None
 
 
 BAD = {
