@@ -602,6 +602,53 @@ static int queue_start(binding_host_t *bh, function_t *fn, binding_t *b, void **
     return 0;
 }
 
+/* ---- a run by hand ---- */
+
+/* As Azure turns the admin API's input into a queue message: a message
+ * that was never on a queue (the input is not put on the real one), so it
+ * has no Id and no PopReceipt, DequeueCount 0, inserted now, and never
+ * expiring or becoming visible; QueueTrigger is the input, and the
+ * properties of a JSON object input join the binding data. */
+static void queue_manual(binding_host_t *bh, function_t *fn, const binding_t *b,
+                         const char *input, size_t len, binding_manual_cb cb, void *arg)
+{
+    (void)bh;
+    (void)fn;
+    (void)b;
+    struct timespec now;
+    char t[40];
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_t *d = NULL;
+    size_t i = 0;
+    while (i < len && (input[i] == ' ' || input[i] == '\t' || input[i] == '\n' ||
+                       input[i] == '\r'))
+        i++;
+    if (i < len && input[i] == '{') {
+        d = json_loadb(input, len, 0, NULL);
+        if (d && !json_is_object(d)) {
+            json_decref(d);
+            d = NULL;
+        }
+    }
+    if (!d && !(d = json_object())) {
+        cb(arg, BINDING_MANUAL_ERROR, NULL, "out of memory");
+        return;
+    }
+    json_object_set_new(d, "Id", json_null());
+    json_object_set_new(d, "DequeueCount", json_integer(0));
+    iso_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, t, sizeof t);
+    json_object_set_new(d, "InsertionTime", json_string(t));
+    iso_time(STORE_TIME_NEVER, t, sizeof t);
+    json_object_set_new(d, "ExpirationTime", json_string(t));
+    json_object_set_new(d, "NextVisibleTime", json_string(t));
+    json_object_set_new(d, "PopReceipt", json_null());
+    json_t *text = binding_value_new(input, len, 0);
+    if (text)
+        json_object_set_new(d, "QueueTrigger", text);
+    trigger_event_t ev = {.data = input, .len = len, .metadata = d};
+    cb(arg, BINDING_MANUAL_OK, &ev, NULL);
+}
+
 const binding_kind_t binding_queue_trigger = {
     .version = BINDING_KIND_VERSION,
     .type = "queueTrigger",
@@ -611,4 +658,5 @@ const binding_kind_t binding_queue_trigger = {
     .free_conf = queue_conf_free,
     .start = queue_start,
     .stop = queue_stop,
+    .manual = queue_manual,
 };

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import wait_for, write_app
+from conftest import master_key, wait_for, write_app
 
 SETTINGS_VALUES = {"FUNCTIONS_WORKER_RUNTIME": "native"}
 
@@ -213,6 +213,36 @@ def test_trigger_gets_body_and_metadata(main_app):
     assert got["name"] == "alpha-0"  # a property of the JSON body
     # ... and its output went on to queue "chain-{name}" = chain-alpha-0: the
     # next test reads a queue named from another message.
+
+
+def test_run_by_hand_gets_a_message_made_from_the_input(main_app):
+    """As Azure's queue trigger converts the admin API's input: a message
+    never queued (no Id, no PopReceipt, DequeueCount 0), inserted now and
+    never expiring; QueueTrigger is the input and a JSON object's
+    properties are binding data. The input is not put on the queue."""
+    host, out = main_app
+    text = json.dumps({"name": "byhand-1"})
+    r = host.post("/admin/functions/meta", body=json.dumps({"input": text}).encode(),
+                  headers={"x-functions-key": master_key(host.app)})
+    assert r.status == 202, r.text
+
+    def mine():
+        for row in records(out, "meta"):
+            got = dict(kv.split("=", 1) for kv in row)
+            if got["name"] == "byhand-1":
+                return got
+    got = wait_for(mine, timeout=30)
+    assert got, host.log()[-3000:]
+    assert got["QueueTrigger"] == text
+    assert got["DequeueCount"] == "0"
+    assert got["Id"] == "(none)" and got["PopReceipt"] == "(none)", got  # JSON null
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", got["InsertionTime"])
+    assert got["ExpirationTime"] == got["NextVisibleTime"] == "9999-12-31T23:59:59+00:00"
+    # Its output went on ("chain-{name}"); nothing went on the trigger's queue.
+    q = wait_for(lambda: host.get("/admin/queues/chain-byhand-1").json().get("visible"))
+    assert q == 1, host.get("/admin/queues/chain-byhand-1").text
+    time.sleep(1)
+    assert len([r for r in records(out, "meta") if "name=byhand-1" in r]) == 1
 
 
 def test_output_chain_with_expression_and_several_messages(main_app):
