@@ -108,6 +108,13 @@ int binding_value_bytes(const json_t *v, char **out, size_t *len);
  * memory. */
 json_t *binding_value_new(const void *p, size_t len, int binary);
 
+/* Add a trigger's built-in binding data (Id, BlobTrigger, ...) to d,
+ * which may already hold data from the trigger's value (a JSON message's
+ * properties, a blob path's captures): as in Azure, those win, so key is
+ * set only when d has no key equal to it ignoring case. Takes the
+ * reference to v either way. */
+void binding_data_builtin(json_t *d, const char *key, json_t *v);
+
 typedef struct binding {
     char *name;                 /* "req", "$return", ... */
     char *type;                 /* as written */

@@ -461,13 +461,13 @@ json_t *blob__trigger_data(const blobpath_t *pattern, const char *container, con
     snprintf(when + n, sizeof when - n, ".%03ld+00:00", st->st_mtim.tv_nsec / 1000000);
     snprintf(path, sizeof path, "%s/%s", container, name);
     blob__etag(st, etag);
-    json_object_set_new(m, "BlobTrigger", json_string(path));
-    json_object_set_new(m, "Uri", file_uri(dir, name));
-    json_object_set_new(m, "Properties",
+    binding_data_builtin(m, "BlobTrigger", json_string(path));
+    binding_data_builtin(m, "Uri", file_uri(dir, name));
+    binding_data_builtin(m, "Properties",
                         json_pack("{s:I,s:s,s:s,s:s,s:s}", "Length", (json_int_t)st->st_size,
                                   "LastModified", when, "ETag", etag, "BlobType",
                                   "BlockBlob", "ContentType", "application/octet-stream"));
-    json_object_set_new(m, "Metadata", json_object());
+    binding_data_builtin(m, "Metadata", json_object());
     return m;
 }
 

@@ -297,18 +297,18 @@ static json_t *message_data(const store_msg_t *msg)
     }
     if (!d && !(d = json_object()))
         return NULL;
-    json_object_set_new(d, "Id", json_string(msg->id));
-    json_object_set_new(d, "DequeueCount", json_integer(msg->dequeue_count));
+    binding_data_builtin(d, "Id", json_string(msg->id));
+    binding_data_builtin(d, "DequeueCount", json_integer(msg->dequeue_count));
     iso_time(msg->insertion_time, t, sizeof t);
-    json_object_set_new(d, "InsertionTime", json_string(t));
+    binding_data_builtin(d, "InsertionTime", json_string(t));
     iso_time(msg->expiration_time, t, sizeof t);
-    json_object_set_new(d, "ExpirationTime", json_string(t));
+    binding_data_builtin(d, "ExpirationTime", json_string(t));
     iso_time(msg->next_visible_time, t, sizeof t);
-    json_object_set_new(d, "NextVisibleTime", json_string(t));
-    json_object_set_new(d, "PopReceipt", json_string(msg->pop_receipt));
+    binding_data_builtin(d, "NextVisibleTime", json_string(t));
+    binding_data_builtin(d, "PopReceipt", json_string(msg->pop_receipt));
     json_t *text = binding_value_new(msg->body, msg->body_len, 0);
     if (text)
-        json_object_set_new(d, "QueueTrigger", text);
+        binding_data_builtin(d, "QueueTrigger", text);
     return d;
 }
 
@@ -634,17 +634,17 @@ static void queue_manual(binding_host_t *bh, function_t *fn, const binding_t *b,
         cb(arg, BINDING_MANUAL_ERROR, NULL, "out of memory");
         return;
     }
-    json_object_set_new(d, "Id", json_null());
-    json_object_set_new(d, "DequeueCount", json_integer(0));
+    binding_data_builtin(d, "Id", json_null());
+    binding_data_builtin(d, "DequeueCount", json_integer(0));
     iso_time((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, t, sizeof t);
-    json_object_set_new(d, "InsertionTime", json_string(t));
+    binding_data_builtin(d, "InsertionTime", json_string(t));
     iso_time(STORE_TIME_NEVER, t, sizeof t);
-    json_object_set_new(d, "ExpirationTime", json_string(t));
-    json_object_set_new(d, "NextVisibleTime", json_string(t));
-    json_object_set_new(d, "PopReceipt", json_null());
+    binding_data_builtin(d, "ExpirationTime", json_string(t));
+    binding_data_builtin(d, "NextVisibleTime", json_string(t));
+    binding_data_builtin(d, "PopReceipt", json_null());
     json_t *text = binding_value_new(input, len, 0);
     if (text)
-        json_object_set_new(d, "QueueTrigger", text);
+        binding_data_builtin(d, "QueueTrigger", text);
     trigger_event_t ev = {.data = input, .len = len, .metadata = d};
     cb(arg, BINDING_MANUAL_OK, &ev, NULL);
 }

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../util/buf.h"
 #include "../util/codec.h"
@@ -58,4 +59,17 @@ json_t *binding_value_new(const void *p, size_t len, int binary)
     json_t *v = json_pack("{s:s%}", "$binary", b.p ? b.p : "", b.len);
     buf_free(&b);
     return v;
+}
+
+void binding_data_builtin(json_t *d, const char *key, json_t *v)
+{
+    const char *k;
+    json_t *old;
+    json_object_foreach(d, k, old) {
+        if (strcasecmp(k, key) == 0) {
+            json_decref(v);
+            return;
+        }
+    }
+    json_object_set_new(d, key, v);
 }

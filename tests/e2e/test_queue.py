@@ -245,6 +245,35 @@ def test_run_by_hand_gets_a_message_made_from_the_input(main_app):
     assert len([r for r in records(out, "meta") if "name=byhand-1" in r]) == 1
 
 
+def test_properties_of_a_json_message_win_over_built_in_binding_data(main_app):
+    """As in Azure, a property of a JSON message named like built-in binding
+    data (an order's "Id") is what {Id} and the metadata give, on delivery
+    and on a run by hand; the message itself is still handled by its own id."""
+    host, out = main_app
+    key = {"x-functions-key": master_key(host.app)}
+    r = host.post("/admin/queues/meta-q/messages",
+                  body=json.dumps({"name": "own-1", "Id": "order-7"}).encode(), headers=key)
+    assert r.status == 201, r.text
+    r = host.post("/admin/functions/meta", headers=key,
+                  body=json.dumps({"input": json.dumps({"name": "own-2", "id": "order-8"})}).encode())
+    assert r.status == 202, r.text
+
+    def mine(name):
+        for row in records(out, "meta"):
+            got = dict(kv.split("=", 1) for kv in row)
+            if got["name"] == name:
+                return got
+    got = wait_for(lambda: mine("own-1"), timeout=30)
+    assert got and got["Id"] == "order-7", (got, host.log()[-3000:])
+    assert got["DequeueCount"] == "1" and re.fullmatch(r"[0-9a-f-]{36}", got["PopReceipt"])
+    got = wait_for(lambda: mine("own-2"), timeout=30)
+    assert got and got["Id"] == "order-8", got  # matched ignoring case, as Azure
+    # The delivered message was deleted by its real id: the queue is empty.
+    assert wait_for(lambda: host.get("/admin/queues/meta-q", headers=key).json().get("visible") == 0
+                    and host.get("/admin/queues/meta-q", headers=key).json().get("invisible", 0) == 0,
+                    timeout=30), host.get("/admin/queues/meta-q", headers=key).text
+
+
 def test_output_chain_with_expression_and_several_messages(main_app):
     host, out = main_app
     # HTTP -> "meta-q" (3 messages from stratus_output_add) -> meta -> chain-alpha-<i>.
