@@ -10,6 +10,8 @@
  *   custom_msg.c   what goes over HTTP: the forwarded request and its
  *                  answer, or the {"Data", "Metadata"} request and the
  *                  {"Outputs", "Logs", "ReturnValue"} answer
+ *   custom_value.c the values in Data and Metadata, typed as Azure's host
+ *                  writes them
  *
  * Not for use outside these files.
  *
@@ -199,5 +201,31 @@ int ch__msg_apply_answer(invocation_t *inv, const ch_fn_t *cf, const char *body,
 /* Append the Data/Metadata request JSON for inv to out. 0 or -1. Also
  * used by the unit tests. */
 int ch__msg_build_json(buf_t *out, const invocation_t *inv, const ch_fn_t *cf);
+
+/* ---- custom_value.c ----
+ * Each appends one JSON value to b and returns 0, or -1 when b would pass
+ * its limit. */
+/* A .NET string (n bytes at s; bytes that are not UTF-8 stand for U+FFFD):
+ * its JSON text, as a JSON string ("\"hello\""). */
+int ch__value_put_text(buf_t *b, const char *s, size_t n);
+/* The value v of the binding data member key of a trigger of type
+ * trigger_type (NULL: none in particular): an object as it is, a date of
+ * that trigger as a JSON date, anything else as its JSON text. */
+int ch__value_put_meta(buf_t *b, const char *trigger_type, const char *key, const json_t *v);
+/* 1 when v, a property of a JSON object payload (a queue message, a blob,
+ * an HTTP body), joins the binding data as Azure adds it: not a list, not
+ * null. */
+int ch__value_payload_prop(const json_t *v);
+/* Such a property's value: an object as it is, else its .NET text (a
+ * number as .NET writes it, True or False) as JSON text. */
+int ch__value_put_payload_prop(buf_t *b, const json_t *v);
+/* A trigger's payload bytes: base64 when binary (dataType binary), else
+ * text as ch__value_put_text, less a leading byte order mark for a blob. */
+int ch__value_put_bytes(buf_t *b, const char *p, size_t n, int binary, int blob);
+/* An input binding's value v (binding.h: text, {"$binary": base64}, JSON
+ * data, or NULL/null for nothing) read with dataType binary or not, from a
+ * blob or not: as ch__value_put_bytes, JSON data as ch__value_put_meta,
+ * nothing as the text null. */
+int ch__value_put_input(buf_t *b, const json_t *v, int binary, int blob);
 
 #endif

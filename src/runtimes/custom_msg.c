@@ -354,16 +354,17 @@ static int put_json(buf_t *b, const json_t *v)
     return json_dump_callback(v, dump_cb, b, JSON_COMPACT | JSON_ENCODE_ANY) != 0 ? -1 : 0;
 }
 
-/* A binding value (binding.h) as Azure sends it in Data: text as a JSON
- * string, bytes as a base64 string (as .NET writes a byte[]), JSON data as
- * it is. */
-static int put_binding_value(buf_t *b, const json_t *v)
+/* An input binding's value as Azure sends it in Data (custom_value.c),
+ * read as its binding's dataType says. */
+static int put_input(buf_t *b, const function_t *fn, const char *name, const json_t *v)
 {
-    json_t *bin = json_is_object(v) && json_object_size(v) == 1
-                      ? json_object_get(v, "$binary") : NULL;
-    if (json_is_string(bin))
-        return put_json_string(b, json_string_value(bin), json_string_length(bin));
-    return v ? put_json(b, v) : buf_lit(b, "null");
+    const binding_t *bd = NULL;
+    for (size_t i = 0; i < fn->nbindings && !bd; i++)
+        if (!strcmp(fn->bindings[i].name, name))
+            bd = &fn->bindings[i];
+    int binary = bd && bd->data_type && !strcasecmp(bd->data_type, "binary");
+    int blob = bd && !strcasecmp(bd->type, "blob");
+    return ch__value_put_input(b, v, binary, blob);
 }
 
 static int ends_with_trigger(const char *k)
@@ -372,23 +373,89 @@ static int ends_with_trigger(const char *k)
     return n >= 7 && strcasecmp(k + n - 7, "Trigger") == 0;
 }
 
+/* The top-level properties of a JSON object payload (a queue message, a
+ * blob), which Azure adds to the binding data when the function reads the
+ * payload as text; NULL when there are none. New reference. */
+static json_t *payload_object(const invocation_t *inv, const ch_fn_t *cf)
+{
+    const char *p = inv->trigger_data;
+    const char *type = inv->fn->trigger ? inv->fn->trigger->type : "";
+    size_t n = inv->trigger_len;
+    if (!p || (cf && cf->binary_body) || !strcasecmp(type, "timerTrigger"))
+        return NULL;
+    if (!strcasecmp(type, "blobTrigger") && n >= 3 &&
+        !memcmp(p, "\xef\xbb\xbf", 3)) {
+        p += 3;
+        n -= 3;
+    }
+    while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++, n--;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+        n--;
+    if (n < 2 || p[0] != '{' || p[n - 1] != '}')
+        return NULL;
+    json_t *o = json_loadb(p, n, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* obj's first member named key in any case, null and lists included;
+ * NULL when absent. Its name into *name when name is not NULL. */
+static json_t *member_ci(const json_t *obj, const char *key, const char **name)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+        if (!strcasecmp(k, key)) {
+            if (name)
+                *name = k;
+            return v;
+        }
+    return NULL;
+}
+
 /* A non-HTTP trigger's binding data (queue message properties, blob path
  * captures, ...) as Metadata members, each followed by a comma: all but
- * the keys that end in "Trigger" (the payload again) and "sys" (the
- * host's own), as Azure does; then RetryContext under a retry policy. */
-static int put_trigger_metadata(buf_t *b, const invocation_t *inv)
+ * the keys that end in "Trigger" (the payload again), "sys" (the host's
+ * own) and null values, as Azure does, with the properties of a JSON
+ * object payload over them; then RetryContext under a retry policy. */
+static int put_trigger_metadata(buf_t *b, const invocation_t *inv, const ch_fn_t *cf)
 {
+    const char *type = inv->fn->trigger ? inv->fn->trigger->type : NULL;
+    json_t *payload = payload_object(inv, cf);
     int rc = 0;
     const char *k;
     json_t *v;
     json_object_foreach(inv->binding_data, k, v) {
-        if (ends_with_trigger(k) || !strcasecmp(k, "sys") || !strcasecmp(k, "RetryContext"))
+        const char *first = k;
+        member_ci(inv->binding_data, k, &first);
+        if (ends_with_trigger(k) || !strcasecmp(k, "sys") || !strcasecmp(k, "RetryContext") ||
+            json_is_null(v) || first != k) /* Azure's binding data: one key in any case */
+            continue;
+        json_t *pv = payload ? member_ci(payload, k, NULL) : NULL;
+        if (pv && !ch__value_payload_prop(pv) && json_equal(pv, v))
+            continue; /* a list or null of the payload: not binding data */
+        rc |= put_json_string(b, k, strlen(k));
+        rc |= buf_putc(b, ':');
+        if (pv && ch__value_payload_prop(pv))
+            rc |= ch__value_put_payload_prop(b, pv);
+        else
+            rc |= ch__value_put_meta(b, type, k, v);
+        rc |= buf_putc(b, ',');
+    }
+    json_object_foreach(payload, k, v) {
+        if (!ch__value_payload_prop(v) || ends_with_trigger(k) || !strcasecmp(k, "sys") ||
+            !strcasecmp(k, "RetryContext") || member_ci(inv->binding_data, k, NULL))
             continue;
         rc |= put_json_string(b, k, strlen(k));
         rc |= buf_putc(b, ':');
-        rc |= put_json(b, v);
+        rc |= ch__value_put_payload_prop(b, v);
         rc |= buf_putc(b, ',');
     }
+    json_decref(payload);
     if (inv->max_retry_count) {
         rc |= buf_printf(b, "\"RetryContext\":{\"RetryCount\":%d,\"MaxRetryCount\":%d,"
                          "\"Exception\":", inv->retry_count, inv->max_retry_count);
@@ -398,7 +465,7 @@ static int put_trigger_metadata(buf_t *b, const invocation_t *inv)
     return rc;
 }
 
-static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
+static int put_metadata(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t *qs, size_t nq)
 {
     http_request_t *r = inv->req;
     int rc = buf_lit(b, "\"Metadata\":{");
@@ -413,7 +480,7 @@ static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
                 continue;
             rc |= put_json_string(b, p->name.p, p->name.n);
             rc |= buf_putc(b, ':');
-            rc |= put_json_string(b, p->value.p, p->value.n);
+            rc |= ch__value_put_text(b, p->value.p, p->value.n);
             rc |= buf_putc(b, ',');
         }
         for (size_t i = 0; i < nq; i++) {
@@ -425,7 +492,7 @@ static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
                 continue;
             rc |= put_json_string(b, qs[i].name, strlen(qs[i].name));
             rc |= buf_putc(b, ':');
-            rc |= put_json_string(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
+            rc |= ch__value_put_text(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
             rc |= buf_putc(b, ',');
         }
         rc |= buf_lit(b, "\"Query\":");
@@ -433,10 +500,10 @@ static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
         rc |= buf_lit(b, ",\"Headers\":");
         rc |= put_headers(b, r, 0);
         rc |= buf_putc(b, ',');
-    } else if (inv->binding_data || inv->binding_data_text.n || inv->max_retry_count) {
+    } else {
         if (!inv->binding_data && inv->binding_data_text.n)
             binding_host_data(inv); /* parse the text the trigger gave */
-        rc |= put_trigger_metadata(b, inv);
+        rc |= put_trigger_metadata(b, inv, cf);
     }
     char now[48], guid[UUID_STR_LEN];
     utc_now(now, sizeof now);
@@ -452,12 +519,12 @@ static int put_metadata(buf_t *b, invocation_t *inv, qv_t *qs, size_t nq)
 }
 
 /* A non-HTTP trigger's payload: a timer's TimerInfo as the JSON object it
- * is, anything else as text (a queue message is its text, even when that
- * is JSON, as in Azure's docs) or base64 for binary. */
+ * is; anything else is text to Azure (a queue message, a blob, even when
+ * they hold JSON), or bytes with dataType binary (custom_value.c). */
 static int put_trigger_payload(buf_t *b, const invocation_t *inv, const ch_fn_t *cf)
 {
-    if (inv->fn->trigger && !strcasecmp(inv->fn->trigger->type, "timerTrigger") &&
-        inv->trigger_len) {
+    const char *type = inv->fn->trigger ? inv->fn->trigger->type : "";
+    if (!strcasecmp(type, "timerTrigger") && inv->trigger_len) {
         json_t *info = json_loadb(inv->trigger_data, inv->trigger_len, 0, NULL);
         if (json_is_object(info)) {
             int rc = put_json(b, info);
@@ -466,8 +533,8 @@ static int put_trigger_payload(buf_t *b, const invocation_t *inv, const ch_fn_t 
         }
         json_decref(info);
     }
-    return put_payload(b, inv->trigger_data ? inv->trigger_data : "", inv->trigger_len,
-                       cf && cf->binary_body);
+    return ch__value_put_bytes(b, inv->trigger_data ? inv->trigger_data : "", inv->trigger_len,
+                               cf && cf->binary_body, !strcasecmp(type, "blobTrigger"));
 }
 
 int ch__msg_build_json(buf_t *b, const invocation_t *cinv, const ch_fn_t *cf)
@@ -509,10 +576,10 @@ int ch__msg_build_json(buf_t *b, const invocation_t *cinv, const ch_fn_t *cf)
         rc |= buf_putc(b, ',');
         rc |= put_json_string(b, k, strlen(k));
         rc |= buf_putc(b, ':');
-        rc |= put_binding_value(b, v);
+        rc |= put_input(b, inv->fn, k, v);
     }
     rc |= buf_lit(b, "},");
-    rc |= put_metadata(b, inv, qs, nq);
+    rc |= put_metadata(b, inv, cf, qs, nq);
     rc |= buf_putc(b, '}');
     for (size_t i = 0; i < nq; i++)
         buf_free(&qs[i].value);

@@ -10,6 +10,7 @@ kinds: on a host that does not know one of them they are skipped, with the
 host's own message as the reason."""
 import json
 import os
+import re
 
 import pytest
 
@@ -251,11 +252,13 @@ http.createServer((req, res) => {
     const p = body ? JSON.parse(body) : {};
     const fn = req.url.slice(1);
     let answer = { Outputs: {}, Logs: ['ran ' + fn], ReturnValue: null };
+    // A queue message is a string, sent as its JSON text (as Azure does):
+    // parsed once for the text, and once more for the JSON in it.
     if (fn === 'first') {
-      const m = JSON.parse(p.Data.msg);
+      const m = JSON.parse(JSON.parse(p.Data.msg));
       answer.Outputs.nxt = [0, 1].map((i) => JSON.stringify({ n: m.n, i }));
     } else if (fn === 'second') {
-      const m = JSON.parse(p.Data.msg);
+      const m = JSON.parse(JSON.parse(p.Data.msg));
       const d = path.join(root, 'seen');
       fs.mkdirSync(d, { recursive: true });
       fs.writeFileSync(path.join(d, m.n + '-' + m.i + '.json'), JSON.stringify({
@@ -284,11 +287,19 @@ def test_custom_handler_queue_blob_and_timer(make_app, start_host):
     run_admin(h, app, "first", json.dumps({"n": 4}))
     reports = read_reports(app, "seen", 2, h)
     for i, r in enumerate(reports):
-        assert json.loads(r["data"]["msg"]) == {"n": 4, "i": i}  # the message text
-        assert r["data"]["doc"] == "the readme"
+        # Text (the message, the blob input, the message's Id) arrives as its
+        # JSON text, DequeueCount as "1", the times as JSON dates, as Azure
+        # sends them; the JSON message's properties join the Metadata.
+        msg = json.loads(r["data"]["msg"])
+        assert json.loads(msg) == {"n": 4, "i": i}
+        assert r["data"]["doc"] == '"the readme"'
         meta = r["meta"]
-        assert meta["DequeueCount"] == 1 and meta["Id"] and meta["PopReceipt"]
-        assert "InsertionTime" in meta and "QueueTrigger" not in meta
+        assert meta["DequeueCount"] == "1"
+        assert json.loads(meta["Id"]) and json.loads(meta["PopReceipt"])
+        assert meta["Id"].startswith('"') and meta["PopReceipt"].startswith('"')
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$", meta["InsertionTime"])
+        assert "QueueTrigger" not in meta
+        assert meta["n"] == '"4"' and meta["i"] == '"%d"' % i
         assert meta["sys"]["MethodName"] == "second"
         assert r["invocation"]
     assert sorted(blob_texts(app, "outbox", 2)) == [b"blob for 0", b"blob for 1"]

@@ -338,9 +338,12 @@ def test_data_metadata_request_shape(make_app, start_host):
     assert req["Params"] == {"id": "42"}  # the optional one was not given
     assert req["Identities"] == []
     assert req["Body"] == '{"hello": "world"}'
-    # Metadata: the trigger's binding data and sys.
+    # Metadata: the trigger's binding data and sys. A route or query
+    # parameter is a string, sent as its JSON text (as Azure does); Query
+    # and Headers are objects.
     md = inv["Metadata"]
-    assert md["id"] == "42" and md["name"] == "Ada" and md["tag"] == "a,b"
+    assert md["id"] == '"42"' and md["name"] == '"Ada"' and md["tag"] == '"a,b"'
+    assert json.loads(md["id"]) == "42"
     assert md["Query"] == req["Query"]
     assert md["Headers"]["X-Multi"] == "one,two"
     assert md["sys"]["MethodName"] == "inspect"

@@ -1,8 +1,9 @@
 /*
  * test_custom.c -- the custom handler runtime's parsing parts: host.json
  * customHandler / httpWorker into typed settings (host_json_custom.c),
- * %NAME% expansion, the Data/Metadata request JSON and the reading of the
- * handler's {"Outputs", "Logs", "ReturnValue"} answer (custom_msg.c).
+ * %NAME% expansion, the Data/Metadata request JSON with its values typed
+ * as Azure writes them (custom_msg.c, custom_value.c) and the reading of
+ * the handler's {"Outputs", "Logs", "ReturnValue"} answer.
  */
 #include <ftw.h>
 #include <jansson.h>
@@ -220,7 +221,7 @@ TEST(expand_settings)
 typedef struct fixture {
     app_t app;
     function_t fn;
-    binding_t bindings[5];
+    binding_t bindings[7];
     http_request_t req;
     http_header_t headers[4];
     route_params_t params;
@@ -327,9 +328,13 @@ TEST(data_request_http)
                                               "Identities")),
               0);
     CHECK_STR(str_at(j, "Data.req.Body"), "body text");
-    /* Metadata: route parameters win over query ones; reserved names stay. */
-    CHECK_STR(str_at(j, "Metadata.id"), "7");
-    CHECK_STR(str_at(j, "Metadata.a"), "1,2");
+    /* Metadata: route parameters win over query ones; reserved names stay.
+     * A parameter is a string, sent as its JSON text; Query and Headers are
+     * dictionaries, sent as objects. */
+    CHECK_STR(str_at(j, "Metadata.id"), "\"7\"");
+    CHECK_STR(str_at(j, "Metadata.a"), "\"1,2\"");
+    CHECK_STR(str_at(j, "Metadata.b"), "\"x y\"");
+    CHECK_STR(str_at(j, "Metadata.Query.a"), "1,2");
     CHECK_STR(str_at(j, "Metadata.Query.Query"), "shadowed");
     CHECK_STR(str_at(j, "Metadata.Headers.X-Two"), "one,t\"wo");
     CHECK_STR(str_at(j, "Metadata.sys.MethodName"), "hello");
@@ -356,11 +361,16 @@ TEST(data_request_binary_and_non_http)
     json_decref(j);
     fixture_free(&f);
 
+    /* Another trigger's text is a string: its JSON text is sent. */
     fixture_init(&f, 0);
     j = build(&f);
-    CHECK_STR(str_at(j, "Data.req"), "queue \"text\"");
+    CHECK_STR(str_at(j, "Data.req"), "\"queue \\\"text\\\"\"");
     CHECK(json_object_get(json_object_get(j, "Metadata"), "Query") == NULL);
     CHECK_STR(str_at(j, "Metadata.sys.MethodName"), "hello");
+    json_decref(j);
+    f.cf.binary_body = 1; /* dataType binary: bytes, base64 */
+    j = build(&f);
+    CHECK_STR(str_at(j, "Data.req"), "cXVldWUgInRleHQi");
     json_decref(j);
     fixture_free(&f);
 }
@@ -378,13 +388,17 @@ static void fixture_queue(fixture_t *f)
     b[3] = (binding_t){.name = (char *)"$return", .type = (char *)"blob",
                        .direction = BINDING_OUT};
     b[4] = (binding_t){.name = (char *)"res", .type = (char *)"http", .direction = BINDING_OUT};
-    f->fn.nbindings = 5;
+    b[5] = (binding_t){.name = (char *)"bin", .type = (char *)"blob", .direction = BINDING_IN,
+                       .data_type = (char *)"binary"};
+    b[6] = (binding_t){.name = (char *)"raw", .type = (char *)"blob", .direction = BINDING_IN};
+    f->fn.nbindings = 7;
     f->inv->binding_data = json_pack("{s:s,s:i,s:s,s:s,s:{s:s}}", "Id", "m-1", "DequeueCount", 2,
                                      "InsertionTime", "2026-11-27T10:00:00+00:00",
                                      "QueueTrigger", "queue \"text\"", "sys", "MethodName",
                                      "ignored");
-    f->inv->inputs = json_pack("{s:s,s:{s:s},s:n,s:{s:i}}", "doc", "doc text", "bin", "$binary",
-                               "AP8=", "none", "data", "n", 1);
+    f->inv->inputs = json_pack("{s:s,s:{s:s},s:n,s:{s:i},s:{s:s}}", "doc", "doc text", "bin",
+                               "$binary", "AP8=", "none", "data", "n", 1, "raw", "$binary",
+                               "77u/aGk=");
 }
 
 TEST(data_request_queue_trigger_inputs_and_retry)
@@ -393,15 +407,18 @@ TEST(data_request_queue_trigger_inputs_and_retry)
     fixture_queue(&f);
     json_t *j = build(&f);
     CHECK(j != NULL);
-    CHECK_STR(str_at(j, "Data.msg"), "queue \"text\"");
-    CHECK_STR(str_at(j, "Data.doc"), "doc text");
-    CHECK_STR(str_at(j, "Data.bin"), "AP8="); /* bytes: base64 */
+    /* Text is a .NET string: its JSON text is sent. */
+    CHECK_STR(str_at(j, "Data.msg"), "\"queue \\\"text\\\"\"");
+    CHECK_STR(str_at(j, "Data.doc"), "\"doc text\"");
+    CHECK_STR(str_at(j, "Data.bin"), "AP8="); /* dataType binary: base64 */
+    CHECK_STR(str_at(j, "Data.raw"), "\"hi\""); /* bytes read as text, less the BOM */
+    CHECK_STR(str_at(j, "Data.none"), "null"); /* nothing: the JSON text of null */
     json_t *data = json_object_get(j, "Data");
-    CHECK(json_is_null(json_object_get(data, "none")));
     CHECK_INT(json_integer_value(json_object_get(json_object_get(data, "data"), "n")), 1);
+    /* A string and a long as their JSON text, a date as a JSON date. */
     json_t *meta = json_object_get(j, "Metadata");
-    CHECK_STR(str_at(j, "Metadata.Id"), "m-1");
-    CHECK_INT(json_integer_value(json_object_get(meta, "DequeueCount")), 2);
+    CHECK_STR(str_at(j, "Metadata.Id"), "\"m-1\"");
+    CHECK_STR(str_at(j, "Metadata.DequeueCount"), "2");
     CHECK_STR(str_at(j, "Metadata.InsertionTime"), "2026-11-27T10:00:00+00:00");
     CHECK(json_object_get(meta, "QueueTrigger") == NULL); /* keys ending in Trigger: not */
     CHECK_STR(str_at(j, "Metadata.sys.MethodName"), "hello");
@@ -433,6 +450,111 @@ TEST(data_request_timer_is_an_object)
     CHECK(json_is_true(json_object_get(t, "IsPastDue")));
     json_decref(j);
     fixture_free(&f);
+}
+
+TEST(data_request_json_message_properties)
+{
+    /* A JSON object message: its properties join the Metadata as Azure adds
+     * them (each as its .NET text, an object as it is, lists and nulls
+     * not), over the message's own metadata of the same name. */
+    fixture_t f;
+    fixture_queue(&f);
+    f.inv->trigger_data = " {\"n\": 5, \"f\": 1.5, \"big\": 1e15, \"ok\": true, \"s\": \"x\", "
+                          "\"o\": {\"a\": [1]}, \"l\": [1], \"z\": null, \"id\": \"mine\"}\n";
+    f.inv->trigger_len = strlen(f.inv->trigger_data);
+    /* The binding data has the properties too, under the message's own. */
+    json_t *props = json_pack("{s:i,s:[i],s:s}", "n", 5, "l", 1, "id", "mine");
+    json_object_update(f.inv->binding_data, props);
+    json_decref(props);
+    json_t *j = build(&f);
+    json_t *meta = json_object_get(j, "Metadata");
+    CHECK_STR(str_at(j, "Metadata.n"), "\"5\"");
+    CHECK_STR(str_at(j, "Metadata.f"), "\"1.5\"");
+    CHECK_STR(str_at(j, "Metadata.big"), "\"1E+15\"");
+    CHECK_STR(str_at(j, "Metadata.ok"), "\"True\"");
+    CHECK_STR(str_at(j, "Metadata.s"), "\"x\"");
+    CHECK_INT(json_integer_value(json_array_get(json_object_get(json_object_get(meta, "o"), "a"),
+                                                0)),
+              1);
+    CHECK(json_object_get(meta, "l") == NULL);
+    CHECK(json_object_get(meta, "z") == NULL);
+    CHECK_STR(str_at(j, "Metadata.Id"), "\"mine\"");
+    CHECK(json_object_get(meta, "id") == NULL); /* one key, in any case */
+    CHECK_STR(str_at(j, "Metadata.DequeueCount"), "2");
+    CHECK_STR(str_at(j, "Data.msg"), "\" {\\\"n\\\": 5, \\\"f\\\": 1.5, \\\"big\\\": 1e15, "
+              "\\\"ok\\\": true, \\\"s\\\": \\\"x\\\", \\\"o\\\": {\\\"a\\\": [1]}, "
+              "\\\"l\\\": [1], \\\"z\\\": null, \\\"id\\\": \\\"mine\\\"}\\n\"");
+    json_decref(j);
+    /* Read as bytes, the message adds nothing. */
+    f.cf.binary_body = 1;
+    j = build(&f);
+    CHECK(json_object_get(json_object_get(j, "Metadata"), "s") == NULL);
+    CHECK_STR(str_at(j, "Metadata.Id"), "\"m-1\"");
+    json_decref(j);
+    fixture_free(&f);
+}
+
+static const char *put(int (*fn)(buf_t *, const json_t *), const char *json)
+{
+    static char out[256];
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+    if (fn(&b, v) != 0)
+        snprintf(out, sizeof out, "(failed)");
+    else
+        snprintf(out, sizeof out, "%s", b.p ? b.p : "");
+    json_decref(v);
+    buf_free(&b);
+    return out;
+}
+
+TEST(values_as_dotnet_writes_them)
+{
+    /* Numbers of a JSON payload as .NET's ToString() writes them. */
+    CHECK_STR(put(ch__value_put_payload_prop, "0.1"), "\"\\\"0.1\\\"\"");
+    CHECK_STR(put(ch__value_put_payload_prop, "2.0"), "\"\\\"2\\\"\"");
+    CHECK_STR(put(ch__value_put_payload_prop, "-250.5"), "\"\\\"-250.5\\\"\"");
+    CHECK_STR(put(ch__value_put_payload_prop, "123456789012345.0"),
+              "\"\\\"123456789012345\\\"\"");
+    CHECK_STR(put(ch__value_put_payload_prop, "1.2345678901234567e20"),
+              "\"\\\"1.2345678901234567E+20\\\"\"");
+    CHECK_STR(put(ch__value_put_payload_prop, "0.0001"), "\"\\\"0.0001\\\"\"");
+    CHECK_STR(put(ch__value_put_payload_prop, "0.00001"), "\"\\\"1E-05\\\"\"");
+    CHECK_STR(put(ch__value_put_payload_prop, "false"), "\"\\\"False\\\"\"");
+    CHECK_STR(put(ch__value_put_payload_prop, "-7"), "\"\\\"-7\\\"\"");
+    /* Strings escaped as .NET's serializer does: \b and \f by name, other
+     * controls as \u00xx, U+2028, and U+FFFD for a byte that is not UTF-8. */
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    CHECK_INT(ch__value_put_text(&b, "a\b\f\x01\xe2\x80\xa8\xffz\xc3\xa9", 11), 0);
+    json_t *v = json_loadb(b.p, b.len, JSON_DECODE_ANY, NULL);
+    CHECK_STR(json_string_value(v), "\"a\\b\\f\\u0001\\u2028\xef\xbf\xbdz\xc3\xa9\"");
+    json_decref(v);
+    buf_free(&b);
+    /* Binding data: a long and a boolean as their JSON text, an object as
+     * it is, a queue message's date as a JSON date. */
+    buf_init(&b, 1 << 20);
+    json_t *n = json_integer(3), *t = json_true(), *o = json_pack("{s:s}", "k", "v"),
+           *d = json_string("2026-11-27T10:00:00+00:00");
+    CHECK_INT(ch__value_put_meta(&b, "queueTrigger", "DequeueCount", n), 0);
+    CHECK_INT(ch__value_put_meta(&b, "queueTrigger", "x", t), 0);
+    CHECK_INT(ch__value_put_meta(&b, "blobTrigger", "Properties", o), 0);
+    CHECK_INT(ch__value_put_meta(&b, "queueTrigger", "NextVisibleTime", d), 0);
+    CHECK_INT(ch__value_put_meta(&b, "blobTrigger", "NextVisibleTime", d), 0);
+    CHECK_STR(b.p, "\"3\"\"true\"{\"k\":\"v\"}\"2026-11-27T10:00:00+00:00\""
+                   "\"\\\"2026-11-27T10:00:00+00:00\\\"\"");
+    json_decref(n);
+    json_decref(t);
+    json_decref(o);
+    json_decref(d);
+    buf_free(&b);
+    /* A blob's text loses its byte order mark; a queue message's keeps it. */
+    buf_init(&b, 1 << 20);
+    CHECK_INT(ch__value_put_bytes(&b, "\xef\xbb\xbfhi", 5, 0, 1), 0);
+    CHECK_INT(ch__value_put_bytes(&b, "\xef\xbb\xbfhi", 5, 0, 0), 0);
+    CHECK_STR(b.p, "\"\\\"hi\\\"\"\"\\\"\xef\xbb\xbfhi\\\"\"");
+    buf_free(&b);
 }
 
 /* ---- the handler's answer ---- */
@@ -622,6 +744,8 @@ int main(void)
     RUN(data_request_binary_and_non_http);
     RUN(data_request_queue_trigger_inputs_and_retry);
     RUN(data_request_timer_is_an_object);
+    RUN(data_request_json_message_properties);
+    RUN(values_as_dotnet_writes_them);
     RUN(answer_outputs);
     RUN(answer_outputs_of_other_bindings);
     RUN(answer_return_value);
