@@ -234,6 +234,12 @@ static int put_payload(buf_t *b, const char *s, size_t n, int binary)
     return put_json_string(b, s, n);
 }
 
+/* 1 when the request said a Content-Length (not chunked). */
+static int has_content_length(const http_request_t *r)
+{
+    return http_request_header((http_request_t *)r, "Content-Length").n != 0;
+}
+
 static int body_is_binary(const invocation_t *inv, const ch_fn_t *cf)
 {
     if (cf && cf->binary_body)
@@ -256,9 +262,10 @@ static void utc_now(char *out, size_t n)
 }
 
 /* A query parameter, merged by name (case-insensitive) with "," between
- * repeated values. */
+ * repeated values; last is the value given last. */
 typedef struct qv {
     const char *name;
+    const char *last;
     buf_t value;
 } qv_t;
 
@@ -267,15 +274,19 @@ static int is_reserved_key(const char *k)
     return !strcasecmp(k, "Query") || !strcasecmp(k, "Headers") || !strcasecmp(k, "sys");
 }
 
-/* {"name": "value", ...} of the merged query parameters. */
-static int put_query(buf_t *b, const qv_t *qs, size_t nq)
+/* {"name": "value", ...} of the query parameters: the merged values, or
+ * the last ones (Azure's Metadata Query: "last one wins"). */
+static int put_query(buf_t *b, const qv_t *qs, size_t nq, int last)
 {
     int rc = buf_putc(b, '{');
     for (size_t i = 0; i < nq; i++) {
         rc |= i ? buf_putc(b, ',') : 0;
         rc |= put_json_string(b, qs[i].name, strlen(qs[i].name));
         rc |= buf_putc(b, ':');
-        rc |= put_json_string(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
+        if (last)
+            rc |= put_json_string(b, qs[i].last, strlen(qs[i].last));
+        else
+            rc |= put_json_string(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
     }
     return rc | buf_putc(b, '}');
 }
@@ -326,7 +337,7 @@ static int put_http_trigger(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t
     rc |= buf_lit(b, "\",\"Method\":");
     rc |= put_json_string(b, r->method_name, strlen(r->method_name));
     rc |= buf_lit(b, ",\"Query\":");
-    rc |= put_query(b, qs, nq);
+    rc |= put_query(b, qs, nq, 0);
     rc |= buf_lit(b, ",\"Headers\":");
     rc |= put_headers(b, r, 1);
     rc |= buf_lit(b, ",\"Params\":{");
@@ -373,18 +384,13 @@ static int ends_with_trigger(const char *k)
     return n >= 7 && strcasecmp(k + n - 7, "Trigger") == 0;
 }
 
-/* The top-level properties of a JSON object payload (a queue message, a
- * blob), which Azure adds to the binding data when the function reads the
- * payload as text; NULL when there are none. New reference. */
-static json_t *payload_object(const invocation_t *inv, const ch_fn_t *cf)
+/* The JSON object in n bytes of text (less a leading byte order mark when
+ * drop_bom), whose top-level properties Azure adds to the binding data of
+ * a payload it reads as text; NULL when the text is not one. New
+ * reference. */
+static json_t *json_object_text(const char *p, size_t n, int drop_bom)
 {
-    const char *p = inv->trigger_data;
-    const char *type = inv->fn->trigger ? inv->fn->trigger->type : "";
-    size_t n = inv->trigger_len;
-    if (!p || (cf && cf->binary_body) || !strcasecmp(type, "timerTrigger"))
-        return NULL;
-    if (!strcasecmp(type, "blobTrigger") && n >= 3 &&
-        !memcmp(p, "\xef\xbb\xbf", 3)) {
+    if (drop_bom && n >= 3 && !memcmp(p, "\xef\xbb\xbf", 3)) {
         p += 3;
         n -= 3;
     }
@@ -400,6 +406,17 @@ static json_t *payload_object(const invocation_t *inv, const ch_fn_t *cf)
         return NULL;
     }
     return o;
+}
+
+/* That object of a non-HTTP trigger's payload (a queue message, a blob),
+ * unless the function reads it as bytes or it is a timer's. */
+static json_t *payload_object(const invocation_t *inv, const ch_fn_t *cf)
+{
+    const char *type = inv->fn->trigger ? inv->fn->trigger->type : "";
+    if (!inv->trigger_data || (cf && cf->binary_body) || !strcasecmp(type, "timerTrigger"))
+        return NULL;
+    return json_object_text(inv->trigger_data, inv->trigger_len,
+                            !strcasecmp(type, "blobTrigger"));
 }
 
 /* obj's first member named key in any case, null and lists included;
@@ -470,8 +487,10 @@ static int put_metadata(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t *qs
     http_request_t *r = inv->req;
     int rc = buf_lit(b, "\"Metadata\":{");
     if (r) {
-        /* Binding data of an HTTP trigger: route parameters, then query
-         * parameters (a route parameter wins), Query and Headers. */
+        /* Binding data of an HTTP trigger, as Azure's: the properties of
+         * a JSON object body (one with a Content-Length), then the query
+         * parameters but code, then the route parameters, each over the
+         * ones before of the same name in any case; Query and Headers. */
         for (size_t i = 0; inv->params && i < inv->params->n; i++) {
             route_param_t *p = &inv->params->v[i];
             char name[ROUTE_MAX_TEMPLATE];
@@ -484,7 +503,7 @@ static int put_metadata(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t *qs
             rc |= buf_putc(b, ',');
         }
         for (size_t i = 0; i < nq; i++) {
-            int shadowed = is_reserved_key(qs[i].name);
+            int shadowed = is_reserved_key(qs[i].name) || !strcasecmp(qs[i].name, "code");
             for (size_t k = 0; !shadowed && inv->params && k < inv->params->n; k++)
                 shadowed = inv->params->v[k].value.p &&
                            sv_ieq_cstr(inv->params->v[k].name, qs[i].name);
@@ -495,8 +514,28 @@ static int put_metadata(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t *qs
             rc |= ch__value_put_text(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
             rc |= buf_putc(b, ',');
         }
+        json_t *body = has_content_length(r) && r->body.len
+                           ? json_object_text(r->body.p, r->body.len, 1) : NULL;
+        const char *k;
+        json_t *v;
+        json_object_foreach(body, k, v) {
+            int shadowed = !ch__value_payload_prop(v) || is_reserved_key(k);
+            for (size_t i = 0; !shadowed && i < nq; i++)
+                shadowed = !strcasecmp(qs[i].name, k) && strcasecmp(k, "code") != 0;
+            for (size_t i = 0; !shadowed && inv->params && i < inv->params->n; i++)
+                shadowed = inv->params->v[i].value.p && sv_ieq_cstr(inv->params->v[i].name, k);
+            const char *first = k;
+            member_ci(body, k, &first);
+            if (shadowed || first != k) /* one key in any case */
+                continue;
+            rc |= put_json_string(b, k, strlen(k));
+            rc |= buf_putc(b, ':');
+            rc |= ch__value_put_payload_prop(b, v);
+            rc |= buf_putc(b, ',');
+        }
+        json_decref(body);
         rc |= buf_lit(b, "\"Query\":");
-        rc |= put_query(b, qs, nq);
+        rc |= put_query(b, qs, nq, 1);
         rc |= buf_lit(b, ",\"Headers\":");
         rc |= put_headers(b, r, 0);
         rc |= buf_putc(b, ',');
@@ -560,6 +599,7 @@ int ch__msg_build_json(buf_t *b, const invocation_t *cinv, const ch_fn_t *cf)
                 rc |= buf_putc(&qs[k].value, ',');
             }
             rc |= buf_puts(&qs[k].value, inv->query[i].value);
+            qs[k].last = inv->query[i].value;
         }
     }
     const char *trigger = inv->fn->trigger ? inv->fn->trigger->name : "req";

@@ -338,13 +338,15 @@ def test_data_metadata_request_shape(make_app, start_host):
     assert req["Params"] == {"id": "42"}  # the optional one was not given
     assert req["Identities"] == []
     assert req["Body"] == '{"hello": "world"}'
-    # Metadata: the trigger's binding data and sys. A route or query
-    # parameter is a string, sent as its JSON text (as Azure does); Query
-    # and Headers are objects.
+    # Metadata: the trigger's binding data and sys, as Azure's: the JSON
+    # body's properties, the query parameters but code, the route
+    # parameters, each a string sent as its JSON text; Query (the last of
+    # repeated values) and Headers are objects.
     md = inv["Metadata"]
     assert md["id"] == '"42"' and md["name"] == '"Ada"' and md["tag"] == '"a,b"'
     assert json.loads(md["id"]) == "42"
-    assert md["Query"] == req["Query"]
+    assert md["hello"] == '"world"' and "code" not in md
+    assert md["Query"] == {"name": "Ada", "tag": "b", "code": "k"}
     assert md["Headers"]["X-Multi"] == "one,two"
     assert md["sys"]["MethodName"] == "inspect"
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$", md["sys"]["UtcNow"])

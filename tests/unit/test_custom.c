@@ -223,7 +223,7 @@ typedef struct fixture {
     function_t fn;
     binding_t bindings[7];
     http_request_t req;
-    http_header_t headers[4];
+    http_header_t headers[5];
     route_params_t params;
     arena_t arena;
     invocation_t *inv;
@@ -334,12 +334,44 @@ TEST(data_request_http)
     CHECK_STR(str_at(j, "Metadata.id"), "\"7\"");
     CHECK_STR(str_at(j, "Metadata.a"), "\"1,2\"");
     CHECK_STR(str_at(j, "Metadata.b"), "\"x y\"");
-    CHECK_STR(str_at(j, "Metadata.Query.a"), "1,2");
+    CHECK_STR(str_at(j, "Metadata.Query.a"), "2"); /* the last one wins */
     CHECK_STR(str_at(j, "Metadata.Query.Query"), "shadowed");
     CHECK_STR(str_at(j, "Metadata.Headers.X-Two"), "one,t\"wo");
     CHECK_STR(str_at(j, "Metadata.sys.MethodName"), "hello");
     CHECK(str_at(j, "Metadata.sys.UtcNow") && strlen(str_at(j, "Metadata.sys.UtcNow")) == 28);
     CHECK(str_at(j, "Metadata.sys.RandGuid") && strlen(str_at(j, "Metadata.sys.RandGuid")) == 36);
+    json_decref(j);
+    fixture_free(&f);
+}
+
+TEST(data_request_http_json_body_and_code)
+{
+    /* The properties of a JSON object body with a Content-Length are
+     * binding data, under the query and route parameters; code is not. */
+    fixture_t f;
+    fixture_init(&f, 1);
+    f.req.query = SV_LIT("code=k&B=q");
+    f.headers[3] = (http_header_t){SV_LIT("Content-Type"), SV_LIT("application/json")};
+    f.headers[4] = (http_header_t){SV_LIT("Content-Length"), SV_LIT("64")};
+    f.req.nheaders = 5;
+    buf_reset(&f.req.body);
+    buf_puts(&f.req.body, "{\"n\": 2, \"b\": \"body\", \"ID\": \"body\", \"l\": [], \"code\": \"c\"}");
+    json_t *j = build(&f);
+    json_t *meta = json_object_get(j, "Metadata");
+    CHECK_STR(str_at(j, "Metadata.n"), "\"2\"");
+    CHECK_STR(str_at(j, "Metadata.B"), "\"q\"");
+    CHECK(json_object_get(meta, "b") == NULL);
+    CHECK_STR(str_at(j, "Metadata.id"), "\"7\"");
+    CHECK(json_object_get(meta, "ID") == NULL);
+    CHECK(json_object_get(meta, "l") == NULL);
+    CHECK_STR(str_at(j, "Metadata.code"), "\"c\""); /* the body's: the query's is left out */
+    CHECK_STR(str_at(j, "Metadata.Query.code"), "k");
+    json_decref(j);
+    /* Without a Content-Length (chunked), the body adds nothing. */
+    f.req.nheaders = 4;
+    j = build(&f);
+    CHECK(json_object_get(json_object_get(j, "Metadata"), "n") == NULL);
+    CHECK(json_object_get(json_object_get(j, "Metadata"), "code") == NULL);
     json_decref(j);
     fixture_free(&f);
 }
@@ -741,6 +773,7 @@ int main(void)
     RUN(config_errors_name_the_field);
     RUN(expand_settings);
     RUN(data_request_http);
+    RUN(data_request_http_json_body_and_code);
     RUN(data_request_binary_and_non_http);
     RUN(data_request_queue_trigger_inputs_and_retry);
     RUN(data_request_timer_is_an_object);
