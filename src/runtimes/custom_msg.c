@@ -11,6 +11,7 @@
  * JSON body into the call's own buffer. The forwarding path allocates
  * nothing else.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,19 +420,46 @@ static json_t *payload_object(const invocation_t *inv, const ch_fn_t *cf)
                             !strcasecmp(type, "blobTrigger"));
 }
 
-/* obj's first member named key in any case, null and lists included;
- * NULL when absent. Its name into *name when name is not NULL. */
-static json_t *member_ci(const json_t *obj, const char *key, const char **name)
+/* Azure's binding data is a dictionary that ignores case: keys are
+ * matched through their lower-case form, made in tmp (NULL when out of
+ * memory). Sets and maps of such forms are JSON objects, so that a
+ * payload of many properties costs no more than one pass. */
+static const char *ci_key(buf_t *tmp, const char *k)
 {
-    const char *k;
+    buf_reset(tmp);
+    for (; *k; k++)
+        if (buf_putc(tmp, (char)tolower((unsigned char)*k)) != 0)
+            return NULL;
+    return tmp->p ? tmp->p : "";
+}
+
+/* 1 when k (in any case) is in the set seen, else 0 after adding it; -1
+ * when out of memory. */
+static int ci_seen(json_t *seen, buf_t *tmp, const char *k)
+{
+    const char *lk = ci_key(tmp, k);
+    if (!lk)
+        return -1;
+    if (json_object_get(seen, lk))
+        return 1;
+    return json_object_set_new(seen, lk, json_true()) != 0 ? -1 : 0;
+}
+
+/* The members of obj by their lower-case key, the first of each; a new
+ * object (empty for NULL), or NULL when out of memory. */
+static json_t *ci_map(const json_t *obj, buf_t *tmp)
+{
+    json_t *m = json_object();
+    const char *k, *lk;
     json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-        if (!strcasecmp(k, key)) {
-            if (name)
-                *name = k;
-            return v;
+    json_object_foreach((json_t *)obj, k, v) {
+        if (!m || !(lk = ci_key(tmp, k)) ||
+            (!json_object_get(m, lk) && json_object_set(m, lk, v) != 0)) {
+            json_decref(m);
+            return NULL;
         }
-    return NULL;
+    }
+    return m;
 }
 
 /* A non-HTTP trigger's binding data (queue message properties, blob path
@@ -442,17 +470,22 @@ static json_t *member_ci(const json_t *obj, const char *key, const char **name)
 static int put_trigger_metadata(buf_t *b, const invocation_t *inv, const ch_fn_t *cf)
 {
     const char *type = inv->fn->trigger ? inv->fn->trigger->type : NULL;
-    json_t *payload = payload_object(inv, cf);
-    int rc = 0;
+    buf_t tmp;
+    buf_init(&tmp, CH_MAX_JSON_BODY);
+    json_t *payload = payload_object(inv, cf), *props = ci_map(payload, &tmp),
+           *seen = json_object();
+    int rc = props && seen ? 0 : -1;
     const char *k;
     json_t *v;
-    json_object_foreach(inv->binding_data, k, v) {
-        const char *first = k;
-        member_ci(inv->binding_data, k, &first);
-        if (ends_with_trigger(k) || !strcasecmp(k, "sys") || !strcasecmp(k, "RetryContext") ||
-            json_is_null(v) || first != k) /* Azure's binding data: one key in any case */
+    json_object_foreach(rc ? NULL : inv->binding_data, k, v) {
+        int dup = ci_seen(seen, &tmp, k);
+        if (dup < 0)
+            rc = -1;
+        if (dup || ends_with_trigger(k) || !strcasecmp(k, "sys") ||
+            !strcasecmp(k, "RetryContext") || json_is_null(v))
             continue;
-        json_t *pv = payload ? member_ci(payload, k, NULL) : NULL;
+        const char *lk = ci_key(&tmp, k);
+        json_t *pv = lk ? json_object_get(props, lk) : NULL;
         if (pv && !ch__value_payload_prop(pv) && json_equal(pv, v))
             continue; /* a list or null of the payload: not binding data */
         rc |= put_json_string(b, k, strlen(k));
@@ -463,22 +496,80 @@ static int put_trigger_metadata(buf_t *b, const invocation_t *inv, const ch_fn_t
             rc |= ch__value_put_meta(b, type, k, v);
         rc |= buf_putc(b, ',');
     }
-    json_object_foreach(payload, k, v) {
+    json_object_foreach(rc ? NULL : payload, k, v) {
         if (!ch__value_payload_prop(v) || ends_with_trigger(k) || !strcasecmp(k, "sys") ||
-            !strcasecmp(k, "RetryContext") || member_ci(inv->binding_data, k, NULL))
+            !strcasecmp(k, "RetryContext"))
+            continue;
+        int dup = ci_seen(seen, &tmp, k);
+        if (dup < 0)
+            rc = -1;
+        if (dup)
             continue;
         rc |= put_json_string(b, k, strlen(k));
         rc |= buf_putc(b, ':');
         rc |= ch__value_put_payload_prop(b, v);
         rc |= buf_putc(b, ',');
     }
+    json_decref(seen);
+    json_decref(props);
     json_decref(payload);
+    buf_free(&tmp);
     if (inv->max_retry_count) {
         rc |= buf_printf(b, "\"RetryContext\":{\"RetryCount\":%d,\"MaxRetryCount\":%d,"
                          "\"Exception\":", inv->retry_count, inv->max_retry_count);
         rc |= invocation_put_retry_exception(b, inv, 1);
         rc |= buf_lit(b, "},");
     }
+    return rc;
+}
+
+/* The properties of a JSON object body (one with a Content-Length) as
+ * Metadata members, each followed by a comma, but those of the same name
+ * as a query parameter (other than code) or a route parameter, which are
+ * over them in Azure's binding data. */
+static int put_body_metadata(buf_t *b, const invocation_t *inv, const qv_t *qs, size_t nq)
+{
+    http_request_t *r = inv->req;
+    if (!has_content_length(r) || !r->body.len)
+        return 0;
+    json_t *body = json_object_text(r->body.p, r->body.len, 1);
+    if (!body)
+        return 0;
+    buf_t tmp;
+    buf_init(&tmp, CH_MAX_JSON_BODY);
+    json_t *seen = json_object();
+    int rc = seen ? 0 : -1;
+    static const char *const reserved[] = {"Query", "Headers", "sys"};
+    for (size_t i = 0; !rc && i < sizeof reserved / sizeof reserved[0]; i++)
+        rc = ci_seen(seen, &tmp, reserved[i]) < 0 ? -1 : 0;
+    for (size_t i = 0; !rc && i < nq; i++)
+        if (strcasecmp(qs[i].name, "code") != 0)
+            rc = ci_seen(seen, &tmp, qs[i].name) < 0 ? -1 : 0;
+    for (size_t i = 0; !rc && inv->params && i < inv->params->n; i++) {
+        route_param_t *p = &inv->params->v[i];
+        char name[ROUTE_MAX_TEMPLATE];
+        snprintf(name, sizeof name, "%.*s", (int)p->name.n, p->name.p);
+        if (p->value.p)
+            rc = ci_seen(seen, &tmp, name) < 0 ? -1 : 0;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(rc ? NULL : body, k, v) {
+        if (!ch__value_payload_prop(v))
+            continue;
+        int dup = ci_seen(seen, &tmp, k);
+        if (dup < 0)
+            rc = -1;
+        if (dup)
+            continue;
+        rc |= put_json_string(b, k, strlen(k));
+        rc |= buf_putc(b, ':');
+        rc |= ch__value_put_payload_prop(b, v);
+        rc |= buf_putc(b, ',');
+    }
+    json_decref(seen);
+    json_decref(body);
+    buf_free(&tmp);
     return rc;
 }
 
@@ -514,26 +605,7 @@ static int put_metadata(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t *qs
             rc |= ch__value_put_text(b, qs[i].value.p ? qs[i].value.p : "", qs[i].value.len);
             rc |= buf_putc(b, ',');
         }
-        json_t *body = has_content_length(r) && r->body.len
-                           ? json_object_text(r->body.p, r->body.len, 1) : NULL;
-        const char *k;
-        json_t *v;
-        json_object_foreach(body, k, v) {
-            int shadowed = !ch__value_payload_prop(v) || is_reserved_key(k);
-            for (size_t i = 0; !shadowed && i < nq; i++)
-                shadowed = !strcasecmp(qs[i].name, k) && strcasecmp(k, "code") != 0;
-            for (size_t i = 0; !shadowed && inv->params && i < inv->params->n; i++)
-                shadowed = inv->params->v[i].value.p && sv_ieq_cstr(inv->params->v[i].name, k);
-            const char *first = k;
-            member_ci(body, k, &first);
-            if (shadowed || first != k) /* one key in any case */
-                continue;
-            rc |= put_json_string(b, k, strlen(k));
-            rc |= buf_putc(b, ':');
-            rc |= ch__value_put_payload_prop(b, v);
-            rc |= buf_putc(b, ',');
-        }
-        json_decref(body);
+        rc |= put_body_metadata(b, inv, qs, nq);
         rc |= buf_lit(b, "\"Query\":");
         rc |= put_query(b, qs, nq, 1);
         rc |= buf_lit(b, ",\"Headers\":");
