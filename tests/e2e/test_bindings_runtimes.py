@@ -477,12 +477,14 @@ http.createServer((req, res) => {
     const p = JSON.parse(body);
     const d = path.join(__dirname, 'blobruns');
     fs.mkdirSync(d, { recursive: true });
-    const data = String(p.Data.myblob);
+    // Text values arrive as their JSON text, as Azure's host sends them.
+    const data = JSON.parse(p.Data.myblob);
+    const name = JSON.parse(p.Metadata.name);
     fs.writeFileSync(path.join(d, req.headers['x-azure-functions-invocationid'] + '.json'),
       // Metadata has no BlobTrigger: Azure leaves out the keys ending in Trigger.
-      JSON.stringify({ name: 'samples-workitems/' + p.Metadata.name,
+      JSON.stringify({ name: 'samples-workitems/' + name,
                        length: p.Metadata.Properties.Length,
-                       uri: p.Metadata.Uri, data, capture: p.Metadata.name }));
+                       uri: JSON.parse(p.Metadata.Uri), data, capture: name }));
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({ Outputs: {}, ReturnValue: 'copy:' + data }));
   });
