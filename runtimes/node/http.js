@@ -40,17 +40,14 @@ function headerObject(pairs) {
   return h;
 }
 
-// "a=1&b=x%20y&a=2" -> {a: "1,2", b: "x y"}; as Azure's host, a name
-// whose values are all empty ("?flag", "?e=") is left out.
+// "a=1&b=x%20y&a=2" -> {a: "1,2", b: "x y"}. A name without a value
+// ("?flag", "?e=") is there with the value '': Azure's Node.js worker asks
+// the host for its nullable query (UseNullableValueDictionaryForHttp), in
+// which such a name is kept.
 function queryObject(qs) {
   const q = {};
   if (!qs) return q;
-  let empty = false;
-  for (const [k, v] of new URLSearchParams(qs)) {
-    merge(q, k, v);
-    if (v === '') empty = true;
-  }
-  if (empty) for (const k of Object.keys(q)) if (q[k] === '') delete q[k];
+  for (const [k, v] of new URLSearchParams(qs)) merge(q, k, v);
   return q;
 }
 
