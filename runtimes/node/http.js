@@ -351,7 +351,10 @@ function cookieHeader(c) {
   }
   let s = name + '=' + (c.value === undefined || c.value === null ? '' : escapeCookieValue(c.value));
   if (c.domain) s += '; Domain=' + cookieAttr(c, 'domain');
-  if (c.path) s += '; Path=' + cookieAttr(c, 'path');
+  // As Azure's host (ASP.NET Core's CookieOptions), a cookie without a
+  // path is for the whole site, not only the folder of the request's path.
+  if (c.path === undefined || c.path === null) s += '; Path=/';
+  else if (c.path) s += '; Path=' + cookieAttr(c, 'path');
   if (c.expires !== undefined && c.expires !== null) {
     const d = c.expires instanceof Date ? c.expires : new Date(c.expires);
     if (Number.isNaN(d.getTime())) {

@@ -330,7 +330,7 @@ module.exports = async function (context, req) {
     headers: { 'X-Good': 'yes', 'X Space': '1', 'X-Tab\tName': '2', '(weird)': '3', 'X-\u00e9': '4',
                'X-Bell': 'a\u0007b' },
     cookies: [{ name: 'sid', value: 'abc; Domain=evil.example', sameSite: 'bogus' },
-              { name: 'plain', value: 'a-b_c.d~e' }],
+              { name: 'plain', value: 'a-b_c.d~e' }, { name: 'deep', value: '1', path: '/api/x' }],
     body: 'x',
   };
 };
@@ -510,9 +510,11 @@ def test_headers_that_cannot_be_sent_are_left_out_with_a_warning(host):
     for shown in ("X Space", "X-Tab?Name", "(weird)", "X-Bell"):
         e = log_entry(host, lambda e: "'%s'" % shown in e.get("message", ""))
         assert "is left out" in e["message"] and "badheaders" in e["message"], e
-    # Cookie values are escaped as Azure's host does; a bad SameSite sets none.
+    # Cookie values are escaped as Azure's host does; a bad SameSite sets none; a
+    # cookie without a path is for the whole site (ASP.NET Core's default, '/').
     cookies = [v for k, v in r.headers if k.lower() == "set-cookie"]
-    assert cookies == ["sid=abc%3B%20Domain%3Devil.example", "plain=a-b_c.d~e"], cookies
+    assert cookies == ["sid=abc%3B%20Domain%3Devil.example; Path=/", "plain=a-b_c.d~e; Path=/",
+                       "deep=1; Path=/api/x"], cookies
 
 
 def test_a_cookie_name_that_is_not_a_token_fails_with_a_clear_error(host):
