@@ -155,4 +155,4 @@ function outputValue(v, queue) {
   return v !== null && typeof v === 'object' ? oneValue(v) : v;
 }
 
-module.exports = { triggerValue, inputValue, bindingData, outputValue, camelDeep, parsed };
+module.exports = { triggerValue, inputValue, bindingData, outputValue, camelDeep, lowerFirst, parsed };

@@ -5,7 +5,7 @@
 // invocation that does not touch them does not pay for them.
 'use strict';
 
-const { bindingData } = require('./bindings');
+const { bindingData, parsed, camelDeep, lowerFirst } = require('./bindings');
 
 const LEVEL = { trace: 0, debug: 1, information: 2, warning: 3, error: 4, critical: 5 };
 
@@ -18,6 +18,38 @@ function makeLogger(inv) {
   log.verbose = (...args) => inv.userLog(LEVEL.trace, args);
   log.trace = (...args) => inv.userLog(LEVEL.trace, args);
   return log;
+}
+
+// The binding data of an HTTP trigger as Azure's host makes it and its
+// Node.js worker hands it over: the top-level properties of a JSON object
+// body, then the query parameters (but the key, `code`), then the route
+// parameters, each later one replacing an earlier one of the same name;
+// names with their first letter lower-cased, and text values parsed as
+// JSON when they are JSON (route parameter "42" is the number 42), as the
+// worker does with all binding data.
+function httpBindingData(req) {
+  const data = {};
+  const set = (k, v) => {
+    const key = lowerFirst(k);
+    if (key === '__proto__') return;
+    data[key] = typeof v === 'string' && v !== '' ? parsed(v) : v;
+  };
+  const body = req.body;
+  if (body !== null && typeof body === 'object' && !Array.isArray(body) && !Buffer.isBuffer(body)) {
+    for (const k of Object.keys(body)) {
+      const v = body[k];
+      if (v === null || v === undefined) continue;
+      // The host keeps objects and arrays and turns the rest into text
+      // (.NET spells booleans True and False).
+      set(k, typeof v === 'boolean' ? (v ? 'True' : 'False')
+        : Array.isArray(v) ? v : typeof v === 'object' ? camelDeep(v) : String(v));
+    }
+  }
+  const query = req.query;
+  for (const k of Object.keys(query)) if (k.toLowerCase() !== 'code') set(k, query[k]);
+  const params = req.params;
+  for (const k of Object.keys(params)) set(k, params[k]);
+  return data;
 }
 
 function own(obj, name, value) {
@@ -65,9 +97,9 @@ class Context {
     let data;
     if (inv.fn.isHttp) {
       const req = this.req;
-      data = Object.assign({}, req ? req.params : null);
-      data.query = req ? req.query : {};
-      data.headers = req ? req.headers : {};
+      data = req ? httpBindingData(req) : {};
+      if (data.query === undefined) data.query = req ? req.query : {};
+      if (data.headers === undefined) data.headers = req ? req.headers : {};
       data.invocationId = inv.invocationId;
       data.sys = {
         methodName: inv.fn.name,

@@ -350,6 +350,17 @@ module.exports = async function (context, req) {
 };
 """
 
+# context.bindingData of an HTTP trigger, without what changes every time.
+HTTP_BINDING_DATA_JS = r"""
+module.exports = async function (context, req) {
+  const bd = Object.assign({}, context.bindingData);
+  const kinds = { query: bd.query === req.query, headers: bd.headers === req.headers };
+  delete bd.headers; delete bd.sys; delete bd.invocationId;
+  if (kinds.query) delete bd.query;
+  context.res = { body: { bd, kinds } };
+};
+"""
+
 BAD_COOKIE_JS = r"""
 module.exports = async function (context, req) {
   context.res = { cookies: [{ name: 'a b;c', value: 'v' }], body: 'x' };
@@ -394,6 +405,7 @@ def app_functions():
         "fnbody": {"function.json": http_json(out="$return"), "index.js": FN_BODY_JS},
         "badcookie": {"function.json": http_json(), "index.js": BAD_COOKIE_JS},
         "echo": {"function.json": http_json(route="echo/{id}/{rest?}"), "index.js": ECHO_JS},
+        "bd": {"function.json": http_json(route="bd/{id}/{Name?}"), "index.js": HTTP_BINDING_DATA_JS},
         "binary": {"function.json": http_json(data_type="binary"), "index.js": BINARY_JS},
         "status": {"function.json": http_json(), "index.js": STATUS_JS},
         "fluent": {"function.json": http_json(), "index.js": FLUENT_JS},
@@ -587,10 +599,31 @@ def test_route_params_query_headers_and_json_body(host):
     assert j["exec"]["invocationId"] == j["invocationId"]
     assert j["exec"]["functionName"] == "echo"
     assert j["exec"]["functionDirectory"].endswith("/echo")
-    assert j["bdId"] == "42" and j["bdQuery"] == j["query"]
+    assert j["bdId"] == 42 and j["bdQuery"] == j["query"]  # binding data text is parsed as JSON
     assert j["bdSys"] == ["methodName", "randGuid", "utcNow"] and j["bdMethod"] == "echo"
     assert j["bdInvocationId"] == j["invocationId"]
     assert j["asJson"] == "POST"
+
+
+def test_http_binding_data_has_body_properties_query_and_route_parameters(host):
+    # As Azure's host makes it: a JSON body's top-level properties, then the query
+    # parameters (not the key, code), then the route parameters, later ones winning;
+    # first letters lower-cased; text parsed as JSON as the Node.js worker does.
+    body = {"Name": "body", "n": 5, "s": "42", "ok": True, "nested": {"Id": 1},
+            "list": [1, "a"], "gone": None, "x": "from body"}
+    r = host.post("/api/bd/42?Other=a&x=7&code=secret&flag&id=1",
+                  body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    assert r.status == 200, r.text
+    j = r.json()
+    assert j["kinds"] == {"query": True, "headers": True}, j
+    assert j["bd"] == {"name": "body", "n": 5, "s": 42, "ok": "True", "nested": {"id": 1},
+                       "list": [1, "a"], "x": 7, "other": "a", "flag": "", "id": 42}, j["bd"]
+    # A route parameter wins over the same name elsewhere; "007" is not JSON, so text;
+    # a query parameter named query is what context.bindingData.query holds.
+    r = host.get("/api/bd/007/Zed?name=q&query=text")
+    assert r.json()["bd"] == {"id": "007", "name": "Zed", "query": "text"}, r.text
+    r = host.post("/api/bd/1", body=b"[1, 2]", headers={"Content-Type": "application/json"})
+    assert r.json()["bd"] == {"id": 1}, r.text
 
 
 def test_optional_param_absent_and_text_body(host):
