@@ -181,7 +181,11 @@ async function loadFunction(f) {
       mod = require(file);
     }
   } catch (e) {
-    if (e && e.code === 'ERR_REQUIRE_ESM') {
+    // The function's own file an ES module that was not taken for one; an
+    // ES module it requires (a package that ships only ES modules) is
+    // Node's own message, which names both files.
+    if (e && e.code === 'ERR_REQUIRE_ESM' &&
+        String(e.message).startsWith('require() of ES Module ' + file + ' ')) {
       throw new Error(file + ' is an ES module but was loaded as CommonJS: name it .mjs or set "type": "module" in package.json');
     }
     throw new Error(describe(e, file, esm));

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -1000,6 +1001,32 @@ def test_syntax_error_names_file_and_line_and_others_serve(host):
     assert host.get("/api/broken").status in (404, 500)
     assert host.get("/api/echo/1").status == 200
     assert host.get("/api/ret").status == 200
+
+
+def test_a_package_that_is_only_es_modules_is_named_when_required(make_app, start_host):
+    """require() of an ES-module-only package (node-fetch 3, say) fails on a
+    Node.js without require(esm): the error names that package's file, and
+    does not tell the user to turn their own CommonJS file into a module."""
+    flag = "--no-experimental-require-module"
+    knows = subprocess.run(["node", flag, "-e", "0"], capture_output=True).returncode == 0
+    values = {"FUNCTIONS_WORKER_RUNTIME": "node"}
+    if knows:
+        values["languageWorkers__node__arguments"] = flag
+    app = make_app(
+        {"usesesm": {"function.json": http_json(),
+                     "index.js": "const f = require('esm-only');\n"
+                                 "module.exports = async function (context) { context.res = { body: 'x' }; };\n"},
+         "fine": {"function.json": http_json(), "index.js": EMPTY_JS}},
+        settings={"IsEncrypted": False, "Values": values},
+        files={"node_modules/esm-only/package.json": json.dumps(
+                   {"name": "esm-only", "type": "module", "exports": "./index.js"}),
+               "node_modules/esm-only/index.js": "export default function f() {}\n"})
+    h = start_host(app)
+    assert h.get("/api/fine").status == 200
+    errors = [e for e in admin(h, "/admin/host/status")["errors"] if "usesesm" in e]
+    assert errors, admin(h, "/admin/host/status")
+    assert "node_modules/esm-only/index.js" in errors[0], errors
+    assert "loaded as CommonJS" not in errors[0], errors
 
 
 # ---- concurrency and timeouts --------------------------------------------------------
