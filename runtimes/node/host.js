@@ -13,7 +13,7 @@ const { format } = require('util');
 const { T, FrameWriter } = require('./frames');
 const { loadFunction, userStack } = require('./loader');
 const { Context, LEVEL } = require('./context');
-const { Request, Response, httpResult, TYPES } = require('./http');
+const { Request, Response, requestView, httpResult, TYPES } = require('./http');
 const { triggerValue, inputValue, outputValue } = require('./bindings');
 const con = require('./console');
 
@@ -237,7 +237,7 @@ function run(inv) {
   try {
     if (names.length === 1 && names[0] === tname) {
       // The usual shape, (context, req): no argument list to build.
-      bindings[tname] = trigger;
+      bindings[tname] = fn.isHttp ? requestView(trigger) : trigger;
       ret = fn.fn.call(fn.self, ctx, trigger);
     } else {
       const args = [ctx];
@@ -245,7 +245,7 @@ function run(inv) {
       for (let i = 0; i < names.length; i++) {
         const v = names[i] === tname ? trigger
           : inputs ? inputValue(inputs[names[i]], fn.inputs[names[i]]) : undefined;
-        bindings[names[i]] = v;
+        bindings[names[i]] = fn.isHttp && names[i] === tname ? requestView(v) : v;
         args.push(v);
       }
       ret = fn.fn.apply(fn.self, args);

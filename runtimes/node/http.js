@@ -228,6 +228,38 @@ for (const name of FIELDS) {
   });
 }
 
+// context.bindings.<trigger> of an HTTP function: the same request, seen
+// through a proxy that reports its fields as own properties, as a request
+// of Azure's worker has them. Adapters that copy the request with
+// Object.assign or spread (azure-function-express copies
+// context.bindings.req to run an Express app) then see its method, URL,
+// headers and body. Only this view pays for the proxy; req and context.req
+// are the request itself.
+const FIELD_SET = new Set(FIELDS);
+const VIEW = {
+  get(t, k) {
+    const v = Reflect.get(t, k, t);
+    return typeof v === 'function' && v === Request.prototype[k] ? v.bind(t) : v;
+  },
+  set(t, k, v) {
+    return Reflect.set(t, k, v, t);
+  },
+  ownKeys(t) {
+    const keys = Reflect.ownKeys(t);
+    for (const f of FIELDS) if (!keys.includes(f)) keys.push(f);
+    return keys;
+  },
+  getOwnPropertyDescriptor(t, k) {
+    const d = Reflect.getOwnPropertyDescriptor(t, k);
+    if (d !== undefined || !FIELD_SET.has(k)) return d;
+    return { value: t[k], writable: true, enumerable: true, configurable: true };
+  },
+};
+
+function requestView(req) {
+  return new Proxy(req, VIEW);
+}
+
 // ---- the response ----
 
 // context.res: a plain object with fluent helpers, as in v3.
@@ -451,4 +483,4 @@ function httpResult(v, out) {
   return out;
 }
 
-module.exports = { Request, Response, httpResult, TYPES };
+module.exports = { Request, Response, requestView, httpResult, TYPES };

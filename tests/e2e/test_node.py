@@ -66,7 +66,7 @@ module.exports = async function (context, req) {
       body: Buffer.isBuffer(b) ? b.toString('hex') : b,
       rawBody: req.rawBody === undefined ? null : req.rawBody,
       bufferLen: req.bufferBody ? req.bufferBody.length : null,
-      sameReq: context.req === req && context.bindings.req === req,
+      sameReq: context.req === req && context.bindings.req.url === req.url,
       invocationId: context.invocationId,
       exec: context.executionContext,
       bdId: context.bindingData.id, bdQuery: context.bindingData.query,
@@ -362,6 +362,24 @@ module.exports = async function (context, req) {
 };
 """
 
+# What adapters such as azure-function-express do: copy context.bindings.req
+# with Object.assign (here also spread and Object.keys), then use the copy.
+COPIED_REQUEST_JS = r"""
+module.exports = async function (context, req) {
+  const copy = Object.assign({}, context.bindings.req);
+  const view = context.bindings.req;
+  view.extra = 'set through the view';
+  context.res = { body: {
+    method: copy.method, url: copy.url, originalUrl: copy.originalUrl, headers: copy.headers['x-a'],
+    query: copy.query, params: copy.params, body: copy.body, rawBody: copy.rawBody,
+    spread: Object.keys({ ...view }).filter((k) => k !== 'extra').sort(),
+    own: Object.prototype.hasOwnProperty.call(view, 'method'), get: view.get('X-A'),
+    json: JSON.parse(JSON.stringify(view)).method, extra: req.extra,
+    form: typeof view.parseFormBody, user: view.user,
+  } };
+};
+"""
+
 BAD_COOKIE_JS = r"""
 module.exports = async function (context, req) {
   context.res = { cookies: [{ name: 'a b;c', value: 'v' }], body: 'x' };
@@ -407,6 +425,7 @@ def app_functions():
         "badcookie": {"function.json": http_json(), "index.js": BAD_COOKIE_JS},
         "echo": {"function.json": http_json(route="echo/{id}/{rest?}"), "index.js": ECHO_JS},
         "bd": {"function.json": http_json(route="bd/{id}/{Name?}"), "index.js": HTTP_BINDING_DATA_JS},
+        "copied": {"function.json": http_json(route="copied/{id}"), "index.js": COPIED_REQUEST_JS},
         "binary": {"function.json": http_json(data_type="binary"), "index.js": BINARY_JS},
         "status": {"function.json": http_json(), "index.js": STATUS_JS},
         "fluent": {"function.json": http_json(), "index.js": FLUENT_JS},
@@ -625,6 +644,23 @@ def test_http_binding_data_has_body_properties_query_and_route_parameters(host):
     assert r.json()["bd"] == {"id": "007", "name": "Zed", "query": "text"}, r.text
     r = host.post("/api/bd/1", body=b"[1, 2]", headers={"Content-Type": "application/json"})
     assert r.json()["bd"] == {"id": 1}, r.text
+
+
+def test_a_copy_of_context_bindings_req_has_the_request_fields(host):
+    # As in Azure, whose requests have their fields as own properties, so that
+    # azure-function-express (Express in a function) sees method, URL and body.
+    r = host.post("/api/copied/7?q=1", body=b'{"k": 1}',
+                  headers={"Content-Type": "application/json", "X-A": "b"})
+    assert r.status == 200, r.text
+    j = r.json()
+    assert j["method"] == "POST" and j["url"].endswith("/api/copied/7?q=1"), j
+    assert j["originalUrl"] == j["url"] and j["headers"] == "b" and j["get"] == "b", j
+    assert j["query"] == {"q": "1"} and j["params"] == {"id": "7"}, j
+    assert j["body"] == {"k": 1} and j["rawBody"] == '{"k": 1}', j
+    assert j["spread"] == sorted(["method", "url", "originalUrl", "headers", "query", "params",
+                                  "body", "rawBody", "bufferBody"]), j
+    assert j["own"] is True and j["json"] == "POST" and j["form"] == "function", j
+    assert j["extra"] == "set through the view" and j["user"] is None, j
 
 
 def test_optional_param_absent_and_text_body(host):
