@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "../http/client.h"
+#include "../http/server.h"
 #include "../util/buf.h"
 
 #define DEFAULT_PORT 7071
@@ -234,32 +235,11 @@ int cli_target_is_local(const cli_target_t *t)
            !strcmp(h, "localhost");
 }
 
-static const char *standard_reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
-    }
-}
-
 const char *cli_status_text(const struct httpc_res *res, char *out, size_t outlen)
 {
-    const char *reason = res->reason && *res->reason ? res->reason : standard_reason(res->status);
+    const char *reason = res->reason && *res->reason ? res->reason : http_status_reason(res->status);
+    if (!reason)
+        reason = "";
     snprintf(out, outlen, "%d%s%s", res->status, *reason ? " " : "", reason);
     return out;
 }

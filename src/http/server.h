@@ -182,4 +182,7 @@ int http_request_eof(const http_request_t *req);
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_status_text(int status);
 
+/* The registered reason phrase of status, or NULL for an unregistered code. */
+const char *http_status_reason(int status);
+
 #endif

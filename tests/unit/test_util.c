@@ -1,12 +1,13 @@
 /*
  * test_util.c -- unit tests for the small pieces under src/util/ and the
- * method table: bounded buffers, arenas, ids, HTTP method sets.
+ * method table: bounded buffers, arenas, ids, HTTP method sets, status texts.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../src/http/method.h"
+#include "../../src/http/server.h"
 #include "../../src/util/arena.h"
 #include "../../src/util/buf.h"
 #include "../../src/util/id.h"
@@ -161,6 +162,16 @@ TEST(method_names_and_lists)
     CHECK(strlen(list) < 12);
 }
 
+TEST(status_reason_phrases)
+{
+    CHECK_STR(http_status_text(200), "OK");
+    CHECK_STR(http_status_text(203), "Non-Authoritative Information");
+    CHECK_STR(http_status_text(418), "Client Error"); /* not registered: its class */
+    CHECK_STR(http_status_text(599), "Server Error");
+    CHECK_STR(http_status_reason(451), "Unavailable For Legal Reasons");
+    CHECK(http_status_reason(299) == NULL);
+}
+
 int main(void)
 {
     RUN(buf_append_and_max);
@@ -172,5 +183,6 @@ int main(void)
     RUN(uuid_format_and_uniqueness);
     RUN(uuid_v7_time_ordered);
     RUN(method_names_and_lists);
+    RUN(status_reason_phrases);
     return TEST_REPORT();
 }
