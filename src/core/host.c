@@ -310,6 +310,9 @@ int host_run(const host_options_t *opts)
     h->enforce_auth = opts->production || opts->enable_auth;
     h->state = "Running";
     uuid_generate(h->id);
+    /* Before any worker starts: a write to one that died at once (a bad
+     * interpreter option) must be an EPIPE, not the host's end. */
+    signal(SIGPIPE, SIG_IGN);
     /* Requests free what they allocated every loop turn: keep the heap top
      * instead of returning it to the kernel and asking again each turn. */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
@@ -438,7 +441,6 @@ int host_run(const host_options_t *opts)
     uv_signal_start(&h->sigint, on_signal, SIGINT);
     uv_timer_init(h->loop, &h->drain_timer);
     h->drain_timer.data = h;
-    signal(SIGPIPE, SIG_IGN);
 
     host_print_functions(h);
     log_info("Host started: app '%s', runtime %s (%s), %zu function(s) loaded, %zu error(s); "
