@@ -68,6 +68,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(name, commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
+    if (cli_core_tools_command(name))
+        return 2;
     fprintf(stderr, "stratus: unknown command '%s'\n\n", name);
     usage(stderr);
     return 2;

@@ -29,6 +29,15 @@ int cmd_worker(int argc, char **argv);  /* started by the host only */
  * (runtimes/lambda_proc.c; started by the host only). */
 int cmd_lambda_bootstrap(int argc, char **argv);
 
+/* When arg (possibly "--opt=value") is an option of Azure Functions Core
+ * Tools' `func CMD` that Stratus does not have, print on stderr what to do
+ * instead and return 2 (bad usage); else return 0 and print nothing. */
+int cli_core_tools_option(const char *cmd, const char *arg);
+
+/* The same for a command of `func` that Stratus does not have (`azure`,
+ * `kubernetes`, ...): 2 after the advice, or 0. */
+int cli_core_tools_command(const char *name);
+
 /* 1 when argv[i] is "--help" or "-h" for some i. */
 int cli_wants_help(int argc, char **argv);
 

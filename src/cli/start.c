@@ -35,15 +35,22 @@ static void usage(FILE *out, int production)
             "      --cors ORIGINS   allowed CORS origins, comma-separated, or \"*\" (over\n"
             "                       local.settings.json Host.CORS)\n"
             "      --cors-credentials  allow credentials in CORS requests\n"
-            "      --app DIR        the app folder (the same as APP_DIR)\n"
+            "      --app DIR        the app folder (the same as APP_DIR; also --script-root)\n"
+            "      --language-worker ARGS  arguments for the Node.js or Python worker\n"
+            "                       interpreter (e.g. \"--inspect=9229\")\n"
             "      --port-file F    write the bound port to file F once listening\n"
             "      --verbose        debug-level logs\n"
             "  -h, --help           show this help\n\n"
+            "Options that take a value also accept --name=VALUE.\n"
+            "%s"
             "Environment: STRATUS_MASTER_KEY sets the master key (else it is generated into\n"
             "APP_DIR/.stratus/secrets/host.json on first start).\n",
             production ? "" : "      --enable-auth    enforce authLevel keys as in production\n",
             production ? "      --watch          reload the app when its files change (off by default)\n"
-                       : "      --no-watch       do not watch the app for changes\n");
+                       : "      --no-watch       do not watch the app for changes\n",
+            production ? "'stratus host start' is 'stratus start', as 'func host start' is "
+                         "'func start'.\n"
+                       : "");
 }
 
 static int run(int argc, char **argv, int production)
@@ -58,62 +65,69 @@ static int run(int argc, char **argv, int production)
     int rc = 2;
     const char *cmd = production ? "host" : "start";
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v;
+        int vrc;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout, production);
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--port")) {
+        } else if ((vrc = cli_opt_value(argc, argv, &i, cmd, "--port", &v)) != 0 ||
+                   (vrc = cli_opt_value(argc, argv, &i, cmd, "-p", &v)) != 0) {
             char *end;
-            if (i + 1 >= argc) {
-                fprintf(stderr, "stratus %s: %s needs a port number\n", cmd, a);
+            if (vrc < 0)
                 goto out;
-            }
-            long p = strtol(argv[++i], &end, 10);
-            if (*end || p < 0 || p > 65535) {
+            long p = strtol(v, &end, 10);
+            if (!*v || *end || p < 0 || p > 65535) {
                 fprintf(stderr, "stratus %s: --port: '%s' is not a port number (0-65535)\n", cmd,
-                        argv[i]);
+                        v);
                 goto out;
             }
             o.port = p == 0 ? -1 : (int)p;
-        } else if (!strcmp(a, "--listen")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "stratus %s: --listen needs an address\n", cmd);
+        } else if ((vrc = cli_opt_value(argc, argv, &i, cmd, "--listen", &v)) != 0) {
+            if (vrc < 0)
                 goto out;
-            }
-            o.listen = argv[++i];
-        } else if (!strcmp(a, "--app")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "stratus %s: --app needs the app folder\n", cmd);
+            o.listen = v;
+        } else if ((vrc = cli_opt_value(argc, argv, &i, cmd, "--app", &v)) != 0 ||
+                   (vrc = cli_opt_value(argc, argv, &i, cmd, "--script-root", &v)) != 0) {
+            if (vrc < 0)
                 goto out;
-            }
             if (o.app_dir) {
                 fprintf(stderr, "stratus %s: the app folder is given twice ('%s' and '%s')\n",
-                        cmd, o.app_dir, argv[i + 1]);
+                        cmd, o.app_dir, v);
                 goto out;
             }
-            o.app_dir = argv[++i];
-        } else if (!strcmp(a, "--port-file")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "stratus %s: --port-file needs a file name\n", cmd);
+            o.app_dir = v;
+        } else if ((vrc = cli_opt_value(argc, argv, &i, cmd, "--port-file", &v)) != 0) {
+            if (vrc < 0)
                 goto out;
-            }
-            o.port_file = argv[++i];
+            o.port_file = v;
+        } else if ((vrc = cli_opt_value(argc, argv, &i, cmd, "--language-worker", &v)) != 0) {
+            if (vrc < 0)
+                goto out;
+            /* As Core Tools: the arguments of the app's language worker,
+             * which the Node.js and Python runtimes read from this setting
+             * (the environment wins over local.settings.json). */
+            setenv("languageWorkers__node__arguments", v, 1);
+            setenv("languageWorkers__python__arguments", v, 1);
         } else if (!production && (!strcmp(a, "--enable-auth") || !strcmp(a, "--enableAuth"))) {
             o.enable_auth = 1;
         } else if (!production && !strcmp(a, "--no-watch")) {
             o.watch = 0;
         } else if (production && !strcmp(a, "--watch")) {
             o.watch = 1;
+        } else if (production && !strcmp(a, "--enable-json-output")) {
+            /* Core Tools' option for what `stratus host` always writes */
         } else if (!strcmp(a, "--verbose")) {
             o.verbose = 1;
-        } else if (!strcmp(a, "--cors")) {
-            if (i + 1 >= argc || !argv[i + 1][0]) {
+        } else if ((vrc = cli_opt_value(argc, argv, &i, cmd, "--cors", &v)) != 0) {
+            if (vrc < 0)
+                goto out;
+            if (!*v) {
                 fprintf(stderr, "stratus %s: --cors needs origins (\"https://a.example,"
                         "https://b.example\" or \"*\")\n", cmd);
                 goto out;
             }
-            o.cors = argv[++i];
+            o.cors = v;
         } else if (!strcmp(a, "--cors-credentials")) {
             o.cors_credentials = 1;
         } else if (!strcmp(a, "--functions")) {
@@ -124,7 +138,8 @@ static int run(int argc, char **argv, int production)
                 goto out;
             }
         } else if (a[0] == '-') {
-            fprintf(stderr, "stratus %s: unknown option '%s' (see --help)\n", cmd, a);
+            if (!cli_core_tools_option(cmd, a))
+                fprintf(stderr, "stratus %s: unknown option '%s' (see --help)\n", cmd, a);
             goto out;
         } else if (!o.app_dir) {
             o.app_dir = a;
@@ -143,4 +158,12 @@ out:
 
 int cmd_start(int argc, char **argv) { return run(argc, argv, 0); }
 
-int cmd_host(int argc, char **argv) { return run(argc, argv, 1); }
+/* `stratus host start` is Core Tools' `func host start`, the same as
+ * `func start`: the development host. (An app folder named "start" is
+ * `stratus host ./start`.) */
+int cmd_host(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "start"))
+        return run(argc - 1, argv + 1, 0);
+    return run(argc, argv, 1);
+}

@@ -346,3 +346,66 @@ def test_start_bad_options_are_usage_errors(tmp_path, args):
     p = run("start", tmp_path, *args, timeout=30)
     assert p.returncode == 2, (args, p.out, p.err)
     assert p.err.strip(), args
+
+
+# ---- Core Tools habits: func start / func host start -------------------------------
+
+def http_app(tmp_path, runtime="native", auth="function"):
+    d = tmp_path / ("app-" + runtime)
+    assert run("init", d, "--worker-runtime", runtime).returncode == 0
+    p = run("new", "-t", "http", "-n", "hello", "--authlevel", auth, "--app", d)
+    assert p.returncode == 0, p.err
+    return d
+
+
+def test_host_start_is_the_development_host(tmp_path, start_host):
+    """`func host start` is `func start`: the development host, auth off, readable logs;
+    --script-root=DIR names the app as Core Tools' --script-root does."""
+    d = http_app(tmp_path)
+    h = start_host("start", "--script-root=%s" % d, mode="host")
+    r = h.get("/api/hello?name=Ada", timeout=60)
+    assert r.status == 200, h.log()[-2000:]   # authLevel function, but auth is off
+    assert "Functions:" in h.log() and not h.log().lstrip().startswith("{"), h.log()[:500]
+
+
+def test_start_takes_option_values_after_equals(tmp_path):
+    p = run("start", tmp_path, "--port=notaport", timeout=30)
+    assert p.returncode == 2 and "'notaport' is not a port number" in p.err, p.err
+    p = run("start", tmp_path, "--cors=", timeout=30)
+    assert p.returncode == 2 and "--cors needs origins" in p.err, p.err
+
+
+def test_start_language_worker_arguments_reach_the_interpreter(tmp_path, start_host):
+    d = http_app(tmp_path, "python", "anonymous")
+    h = start_host(str(d), "--language-worker", "-X utf8")
+    r = h.get("/api/hello?name=Ada", timeout=60)
+    assert r.status == 200, h.log()[-2000:]
+    assert "-X utf8" in h.log() and "languageWorkers__python__arguments" in h.log(), \
+        h.log()[-2000:]
+
+
+@pytest.mark.parametrize("args,hint", [
+    (["--useHttps"], "TLS-terminating proxy"),
+    (["--cert", "x.pfx"], "TLS-terminating proxy"),
+    (["--timeout", "20"], "no start-up deadline"),
+    (["--timeout=20"], "no start-up deadline"),
+    (["--no-build"], "no project build to skip"),
+    (["--user-log-level", "Debug"], "\"Function\": \"Warning\""),
+    (["--dotnet-isolated-debug"], ".NET"),
+])
+def test_start_explains_core_tools_options_it_lacks(tmp_path, args, hint):
+    p = run("start", tmp_path, *args, timeout=30)
+    assert p.returncode == 2, (args, p.out, p.err)
+    assert "Core Tools option" in p.err and hint in p.err, p.err
+
+
+@pytest.mark.parametrize("args,hint", [
+    (["azure", "functionapp", "publish", "myapp"], "does not publish to Azure"),
+    (["kubernetes", "deploy", "--name", "x"], "stratus host APP_DIR"),
+    (["run", "hello"], "stratus invoke"),
+    (["durable", "start-new"], "Durable Functions"),
+])
+def test_core_tools_commands_it_lacks_are_explained(args, hint):
+    p = run(*args)
+    assert p.returncode == 2, p.err
+    assert "Core Tools command" in p.err and hint in p.err, p.err
