@@ -37,6 +37,10 @@ static const struct {
     {"start host", "--pause-on-error", "errors are printed and the command exits; remove it"},
     {"init new", "--csx", DOTNET},
     {"init", "--target-framework", DOTNET},
+    {"init", "--csharp", DOTNET},
+    {"init", "--dotnet", DOTNET},
+    {"init", "--java", DOTNET},
+    {"init", "--powershell", DOTNET},
     {"init", "--managed-dependencies", DOTNET},
     {"init", "--docker",
      "'stratus init' writes no Dockerfile: an image needs the stratus binary and the app "

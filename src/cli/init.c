@@ -26,7 +26,11 @@ static void usage(FILE *out)
             "Create a function app in DIR (default: the current folder): host.json,\n"
             "local.settings.json and .gitignore.\n\n"
             "Options:\n"
-            "  --worker-runtime RT  native (default), custom, python or node\n"
+            "  --worker-runtime RT  native (default), custom, python or node (also\n"
+            "                       javascript, typescript; or --python, --node, ...)\n"
+            "  --language LANG      with node: javascript or typescript\n"
+            "  -m, --model M        the programming model: V1 for python, V3 for node\n"
+            "                       (the only ones Stratus runs)\n"
             "  --force              overwrite an existing host.json and local.settings.json\n"
             "  -h, --help           show this help\n\n"
             "Example: stratus init myapp && cd myapp && stratus new --template http --name hello\n");
@@ -238,13 +242,48 @@ static int gitignore(const char *path, const char **what)
     return rc;
 }
 
+/* Core Tools' shortcuts for --worker-runtime (`func init --python`): the
+ * runtime, or NULL when arg is not one of them. */
+static const char *runtime_flag(const char *arg)
+{
+    static const char *const flags[][2] = {
+        {"--python", "python"},         {"--node", "node"}, {"--javascript", "node"},
+        {"--typescript", "node"},       {"--custom", "custom"}, {"--native", "native"},
+    };
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (!strcmp(arg, flags[i][0]))
+            return flags[i][1];
+    return NULL;
+}
+
+/* Core Tools' --model: Stratus runs the models that declare functions in
+ * function.json (Python V1, Node.js V3). 0, or -1 after a message. */
+static int check_model(const char *runtime, const char *model)
+{
+    const char *ok = !strcasecmp(runtime, "python") ? "V1" : !strcasecmp(runtime, "node") ? "V3"
+                                                                                          : NULL;
+    if (ok && !strcasecmp(model, ok))
+        return 0;
+    if (!ok)
+        fprintf(stderr, "stratus init: --model is for python (V1) and node (V3) apps, not %s\n",
+                runtime);
+    else
+        fprintf(stderr,
+                "stratus init: --model %s: Stratus runs the %s programming model of %s, whose "
+                "functions are folders with a function.json (see docs/%s.md); the model that "
+                "declares functions in code is not supported\n",
+                model, ok, !strcasecmp(runtime, "python") ? "Python" : "Node.js",
+                !strcasecmp(runtime, "python") ? "python" : "node");
+    return -1;
+}
+
 int cmd_init(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
     }
-    const char *dir = NULL, *runtime = "native";
+    const char *dir = NULL, *runtime = "native", *language = NULL, *model = NULL, *shortcut;
     int force = 0, opts_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -258,7 +297,25 @@ int cmd_init(int argc, char **argv)
             if (rc < 0)
                 return 2;
             runtime = v;
+        } else if (!opts_done && (rc = cli_opt_value(argc, argv, &i, "init", "--language", &v))) {
+            if (rc < 0)
+                return 2;
+            language = v;
+        } else if (!opts_done && ((rc = cli_opt_value(argc, argv, &i, "init", "--model", &v)) ||
+                                  (rc = cli_opt_value(argc, argv, &i, "init", "-m", &v)))) {
+            if (rc < 0)
+                return 2;
+            model = v;
+        } else if (!opts_done && (shortcut = runtime_flag(argv[i])) != NULL) {
+            runtime = shortcut;
+        } else if (!opts_done && (!strcmp(argv[i], "--no-bundle") ||
+                                  !strcmp(argv[i], "--no-docs") ||
+                                  !strcmp(argv[i], "--skip-npm-install"))) {
+            /* Core Tools' ways to leave out what `stratus init` never
+             * writes or runs (extensionBundle, docs, npm install) */
         } else if (!opts_done && cli_is_option(argv[i])) {
+            if (cli_core_tools_option("init", argv[i]))
+                return 2;
             return cli_bad_option("init", argv[i]);
         } else if (!dir) {
             dir = argv[i];
@@ -272,15 +329,33 @@ int cmd_init(int argc, char **argv)
     /* Any case, and Core Tools' "javascript" for node. */
     if (!strcasecmp(runtime, "javascript") || !strcasecmp(runtime, "typescript"))
         runtime = "node";
+    if (language && (strcasecmp(runtime, "node") ||
+                     (strcasecmp(language, "javascript") && strcasecmp(language, "typescript")))) {
+        fprintf(stderr, "stratus init: --language is for --worker-runtime node: javascript or "
+                        "typescript (got --worker-runtime %s --language %s)\n",
+                runtime, language);
+        return 2;
+    }
+    if (model && check_model(runtime, model) != 0)
+        return 2;
     while (r < sizeof runtimes / sizeof runtimes[0] && strcasecmp(runtime, runtimes[r]))
         r++;
     if (r < sizeof runtimes / sizeof runtimes[0])
         runtime = runtimes[r];
     if (r == sizeof runtimes / sizeof runtimes[0]) {
+        static const char *const others[] = {"dotnet", "dotnet-isolated", "dotnetIsolated",
+                                             "csharp", "java", "powershell"};
+        const char *why = "";
+        for (size_t k = 0; k < sizeof others / sizeof others[0]; k++)
+            if (!strcasecmp(runtime, others[k]))
+                why = ": apps of .NET, Java and PowerShell do not run on Stratus";
+        if (!strcasecmp(runtime, "lambda"))
+            why = ": a Lambda app is a folder with a bootstrap; 'stratus init' does not "
+                  "write one (see docs/lambda.md)";
         fprintf(stderr,
                 "stratus init: unknown worker runtime '%s' (expected native, custom, python "
-                "or node)\n",
-                runtime);
+                "or node)%s\n",
+                runtime, why);
         return 2;
     }
     if (!dir || !*dir)

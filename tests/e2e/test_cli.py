@@ -409,3 +409,34 @@ def test_core_tools_commands_it_lacks_are_explained(args, hint):
     p = run(*args)
     assert p.returncode == 2, p.err
     assert "Core Tools command" in p.err and hint in p.err, p.err
+
+
+# ---- Core Tools habits: func init ---------------------------------------------------
+
+@pytest.mark.parametrize("args,written", [
+    (["--python"], "python"), (["--node"], "node"), (["--javascript"], "node"),
+    (["--custom"], "custom"), (["--worker-runtime", "node", "--language", "javascript"], "node"),
+    (["--worker-runtime=python", "--model", "V1"], "python"), (["--node", "-m", "v3"], "node"),
+    (["--node", "--no-bundle", "--skip-npm-install"], "node"),
+])
+def test_init_takes_core_tools_runtime_options(tmp_path, args, written):
+    p = run("init", tmp_path / "x", *args)
+    assert p.returncode == 0, (args, p.err)
+    with open(tmp_path / "x" / "local.settings.json") as f:
+        assert json.load(f)["Values"]["FUNCTIONS_WORKER_RUNTIME"] == written
+
+
+@pytest.mark.parametrize("args,hint", [
+    (["--docker"], "writes no Dockerfile"),
+    (["--python", "--model", "V2"], "V1 programming model of Python"),
+    (["--node", "-m", "V4"], "V3 programming model of Node.js"),
+    (["--worker-runtime", "python", "--language", "typescript"], "--language is for"),
+    (["--worker-runtime", "dotnet-isolated"], ".NET, Java and PowerShell"),
+    (["--powershell"], ".NET, Java and PowerShell"),
+    (["--worker-runtime", "lambda"], "lambda.md"),
+])
+def test_init_refuses_what_stratus_lacks_with_a_reason(tmp_path, args, hint):
+    p = run("init", tmp_path / "x", *args)
+    assert p.returncode == 2, (args, p.out)
+    assert hint in p.err, p.err
+    assert not (tmp_path / "x" / "host.json").exists()
