@@ -29,6 +29,33 @@
 
 static const char *const known_runtimes[] = {"native", "custom", "python", "node"};
 
+/* Core Tools' --language (`func templates list --language JavaScript`,
+ * `func new -l Python`): the runtime whose templates it names, or NULL
+ * after printing why there is none on stderr. */
+static const char *language_runtime(const char *cmd, const char *lang)
+{
+    static const char *const map[][2] = {
+        {"python", "python"}, {"javascript", "node"}, {"node", "node"}, {"js", "node"},
+        {"c", "native"},      {"native", "native"},   {"custom", "custom"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcasecmp(lang, map[i][0]))
+            return map[i][1];
+    if (!strcasecmp(lang, "typescript"))
+        fprintf(stderr, "stratus %s: --language TypeScript: the Node.js templates are "
+                        "JavaScript (index.js); use --language JavaScript, and compile "
+                        "TypeScript to JavaScript yourself\n", cmd);
+    else
+        fprintf(stderr, "stratus %s: --language '%s': expected Python, JavaScript, C or "
+                        "Custom%s\n", cmd, lang,
+                !strcasecmp(lang, "C#") || !strcasecmp(lang, "F#") ||
+                        !strcasecmp(lang, "csharp") || !strcasecmp(lang, "java") ||
+                        !strcasecmp(lang, "powershell")
+                    ? " (apps of .NET, Java and PowerShell do not run on Stratus)"
+                    : "");
+    return NULL;
+}
+
 /* ---- stratus templates ---------------------------------------------------- */
 
 static void templates_usage(FILE *out)
@@ -37,6 +64,7 @@ static void templates_usage(FILE *out)
                  "List the templates 'stratus new --template NAME' can use.\n\n"
                  "Options:\n"
                  "  --worker-runtime RT  only the templates of RT (native, custom, python, node)\n"
+                 "  --language LANG      the same by language: Python, JavaScript, C or Custom\n"
                  "  -h, --help           show this help\n");
 }
 
@@ -51,6 +79,11 @@ int cmd_templates(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *v;
         int rc = cli_opt_value(argc, argv, &i, "templates", "--worker-runtime", &v);
+        if (rc < 0)
+            return 2;
+        if (rc == 0 && (rc = cli_opt_value(argc, argv, &i, "templates", "--language", &v)) > 0 &&
+            !(v = language_runtime("templates", v)))
+            return 2;
         if (rc < 0)
             return 2;
         if (rc > 0)
@@ -119,6 +152,8 @@ static void new_usage(FILE *out)
             "  --authlevel LEVEL    for an HTTP trigger: anonymous, function (default) or\n"
             "                       admin\n"
             "  --app DIR            the app folder (default: the current folder)\n"
+            "  -l, --language LANG  checked against the app's runtime (Python, JavaScript,\n"
+            "                       C or Custom); the runtime picks the template's files\n"
             "  -h, --help           show this help\n\n"
             "Example: stratus new --template http --name hello --authlevel anonymous\n");
 }
@@ -299,7 +334,7 @@ int cmd_new(int argc, char **argv)
         new_usage(stdout);
         return 0;
     }
-    const char *tname = NULL, *fn = NULL, *auth = "function", *app = ".";
+    const char *tname = NULL, *fn = NULL, *auth = "function", *app = ".", *language = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         int rc;
@@ -321,7 +356,14 @@ int cmd_new(int argc, char **argv)
             if (rc < 0)
                 return 2;
             app = *v ? v : ".";
+        } else if ((rc = cli_opt_value(argc, argv, &i, "new", "--language", &v)) ||
+                   (rc = cli_opt_value(argc, argv, &i, "new", "-l", &v))) {
+            if (rc < 0)
+                return 2;
+            language = v;
         } else if (cli_is_option(argv[i])) {
+            if (cli_core_tools_option("new", argv[i]))
+                return 2;
             return cli_bad_option("new", argv[i]);
         } else {
             fprintf(stderr, "stratus new: unexpected argument '%s' (use --name and --template)\n",
@@ -376,6 +418,17 @@ int cmd_new(int argc, char **argv)
                 "'%s', not a runtime Stratus knows (native, custom, python, node or lambda)\n",
                 app, runtime);
         return 1;
+    }
+    if (language) { /* Core Tools' --language: the app's runtime decides, so it must agree */
+        const char *lrt = language_runtime("new", language);
+        if (!lrt)
+            return 2;
+        if (strcasecmp(lrt, runtime)) {
+            fprintf(stderr, "stratus new: --language %s does not match the app's runtime "
+                            "\"%s\" (FUNCTIONS_WORKER_RUNTIME in %s/local.settings.json); "
+                            "leave --language out\n", language, runtime, app);
+            return 2;
+        }
     }
     const template_t *t = templates_find(runtime, tname);
     if (!t) {

@@ -171,3 +171,34 @@ def test_trigger_templates_run(tmp_path, start_host, runtime):
     assert wait_for(lambda: inv in h.log() and "Executed 'Functions.my-timer' (Succeeded, Id=%s"
                     % inv in h.log(), timeout=60), h.log()[-3000:]
     assert "Failed" not in h.log(), h.log()[-3000:]
+
+
+# ---- Core Tools' --language ------------------------------------------------------
+
+@pytest.mark.parametrize("lang,runtime", [("Python", "python"), ("JavaScript", "node"),
+                                          ("c", "native")])
+def test_templates_list_by_core_tools_language(lang, runtime):
+    for args in (["--language", lang], ["--language=" + lang]):
+        p = run("templates", "list", *args)
+        assert p.returncode == 0, p.err
+        assert p.out.startswith(runtime + " runtime:"), p.out
+        assert " runtime:" not in p.out[len(runtime) + 9:], p.out   # that runtime only
+        assert "Azure Queue Storage trigger" in p.out and "HTTP trigger" in p.out, p.out
+
+
+@pytest.mark.parametrize("lang,hint", [("TypeScript", "compile TypeScript"), ("C#", ".NET"),
+                                       ("cobol", "expected Python, JavaScript")])
+def test_templates_list_refuses_other_languages(lang, hint):
+    p = run("templates", "list", "--language", lang)
+    assert p.returncode == 2 and hint in p.err, p.err
+
+
+def test_new_takes_core_tools_language_when_it_matches(tmp_path):
+    d = new_app(tmp_path, "python")
+    p = run("new", "--template", "HTTP trigger", "--name", "h", "--language", "Python",
+            "--app", d)
+    assert p.returncode == 0, p.err
+    assert sorted(os.listdir(d / "h")) == ["__init__.py", "function.json"]
+    p = run("new", "-t", "Timer trigger", "-n", "t", "-l", "JavaScript", "--app", d)
+    assert p.returncode == 2 and "does not match the app's runtime \"python\"" in p.err, p.err
+    assert not (d / "t").exists()
