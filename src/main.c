@@ -15,6 +15,7 @@ static const struct command {
     {"init", cmd_init, "create a new function app folder"},
     {"new", cmd_new, "add a function to the app from a template"},
     {"templates", cmd_templates, "list the function templates"},
+    {"settings", cmd_settings, "list, get, add and delete the app settings of local.settings.json"},
     {"start", cmd_start, "run the app locally for development (auth off, readable logs)"},
     {"host", cmd_host, "run the app in production (auth enforced, JSON logs)"},
     {"invoke", cmd_invoke, "run a function of a running host through its admin API"},
@@ -24,6 +25,7 @@ static const struct command {
     {"usage", cmd_usage, "show executions and GB-seconds per function of a running host"},
     {"logs", cmd_logs, "show or follow the log of a running host"},
     {"invocations", cmd_invocations, "list a running host's recent invocations, or show one"},
+    {"extensions", cmd_extensions, "(Core Tools' extension installer: nothing to install)"},
 };
 
 static void usage(FILE *out)
@@ -33,7 +35,7 @@ static void usage(FILE *out)
             "Usage: stratus <command> [options]\n\nCommands:\n",
             STRATUS_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'stratus <command> --help' for a command's options.\n"
                  "Quick start: stratus init myapp && cd myapp && stratus new --template http "
                  "--name hello && stratus start\n");

@@ -24,6 +24,8 @@ int cmd_usage(int argc, char **argv);
 int cmd_logs(int argc, char **argv);        /* the live log of a running host */
 int cmd_invocations(int argc, char **argv); /* its invocation history */
 int cmd_templates(int argc, char **argv);
+int cmd_settings(int argc, char **argv);   /* local.settings.json Values */
+int cmd_extensions(int argc, char **argv); /* Core Tools' installer: nothing to do */
 int cmd_worker(int argc, char **argv);  /* started by the host only */
 /* Make the process die with the host, then execute a Lambda bootstrap
  * (runtimes/lambda_proc.c; started by the host only). */

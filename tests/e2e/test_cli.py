@@ -11,7 +11,8 @@ import pytest
 
 from conftest import BIN, function_key, master_key, sanitizer_report, wait_for
 
-COMMANDS = ["init", "new", "start", "host", "invoke", "keys", "templates"]
+COMMANDS = ["init", "new", "start", "host", "invoke", "keys", "templates", "settings",
+            "extensions"]
 
 
 def run(*args, cwd=None, env=None, timeout=60, input=None):
@@ -440,3 +441,70 @@ def test_init_refuses_what_stratus_lacks_with_a_reason(tmp_path, args, hint):
     assert p.returncode == 2, (args, p.out)
     assert hint in p.err, p.err
     assert not (tmp_path / "x" / "host.json").exists()
+
+
+# ---- Core Tools habits: func settings, func extensions -------------------------------
+
+def test_settings_add_get_list_delete(tmp_path):
+    d = tmp_path / "app"
+    assert run("init", d, "--python").returncode == 0
+    p = run("settings", "add", "GREETING", "Hello there", cwd=d)
+    assert p.returncode == 0 and "Added GREETING" in p.out, p.err
+    p = run("settings", "add", "DB", "Server=x", "--connectionString", "--app", d)
+    assert p.returncode == 0, p.err
+    with open(d / "local.settings.json") as f:
+        j = json.load(f)
+    assert j["Values"] == {"FUNCTIONS_WORKER_RUNTIME": "python",
+                           "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+                           "GREETING": "Hello there"}
+    assert j["ConnectionStrings"] == {"DB": "Server=x"} and j["Host"]["LocalHttpPort"] == 7071
+    p = run("settings", "get", "GREETING", cwd=d)
+    assert p.returncode == 0 and p.out == "Hello there\n", p.out
+    p = run("settings", "list", cwd=d)
+    assert "GREETING = *****" in p.out and "Hello there" not in p.out, p.out
+    assert "Connection Strings:" in p.out and "DB = *****" in p.out, p.out
+    p = run("settings", "list", "--showValue", cwd=d)
+    assert "GREETING = Hello there" in p.out and "DB = Server=x" in p.out, p.out
+    p = run("settings", "delete", "GREETING", cwd=d)
+    assert p.returncode == 0, p.err
+    for action in (["delete", "GREETING"], ["get", "GREETING"]):
+        p = run("settings", *action, cwd=d)
+        assert p.returncode == 1 and "no setting 'GREETING'" in p.err, p.err
+    with open(d / "local.settings.json") as f:
+        assert "GREETING" not in json.load(f)["Values"]
+
+
+def test_settings_add_creates_the_file(tmp_path):
+    d = tmp_path / "app"
+    d.mkdir()
+    (d / "host.json").write_text('{"version": "2.0"}')
+    p = run("settings", "add", "Host", "x", cwd=d)   # a setting may be called anything
+    assert p.returncode == 0, p.err
+    with open(d / "local.settings.json") as f:
+        assert json.load(f) == {"IsEncrypted": False, "Values": {"Host": "x"}}
+
+
+def test_settings_bad_usage_and_encryption(tmp_path):
+    assert run("settings", "add", "X", cwd=tmp_path).returncode == 2
+    assert run("settings", "frob", cwd=tmp_path).returncode == 2
+    p = run("settings", "list", "--app", tmp_path / "none")
+    assert p.returncode == 1 and "no local.settings.json" in p.err, p.err
+    (tmp_path / "local.settings.json").write_text('{"IsEncrypted": false, "Values": {}}')
+    p = run("settings", "encrypt", cwd=tmp_path)
+    assert p.returncode == 1 and "plain text only" in p.err, p.err
+    p = run("settings", "decrypt", cwd=tmp_path)
+    assert p.returncode == 0 and "nothing to decrypt" in p.out, p.out
+    (tmp_path / "local.settings.json").write_text('{"IsEncrypted": true, "Values": {"A": "x"}}')
+    for action in (["decrypt"], ["add", "B", "y"]):
+        p = run("settings", *action, cwd=tmp_path)
+        assert p.returncode == 1 and "func settings decrypt" in p.err, p.err
+    assert json.loads((tmp_path / "local.settings.json").read_text())["Values"] == {"A": "x"}
+
+
+@pytest.mark.parametrize("action", ["install", "sync"])
+def test_extensions_install_says_there_is_nothing_to_install(tmp_path, action):
+    p = run("extensions", action, "--package", "Microsoft.Azure.WebJobs.Extensions.Storage",
+            "--version", "5.0.0", cwd=tmp_path)
+    assert p.returncode == 0, p.err
+    assert "Nothing to install" in p.out and "built in" in p.out, p.out
+    assert os.listdir(tmp_path) == []
