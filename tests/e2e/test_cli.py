@@ -21,7 +21,8 @@ def run(*args, cwd=None, env=None, timeout=60, input=None):
     e["NO_COLOR"] = "1"
     if env:
         e.update(env)
-    p = subprocess.run([BIN] + [str(a) for a in args], cwd=cwd, env=e, timeout=timeout,
+    p = subprocess.run([os.path.abspath(BIN)] + [str(a) for a in args], cwd=cwd, env=e,
+                       timeout=timeout,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, input=input)
     p.out = p.stdout.decode("utf-8", "replace")
     p.err = p.stderr.decode("utf-8", "replace")
