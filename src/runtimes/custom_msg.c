@@ -462,6 +462,34 @@ static json_t *ci_map(const json_t *obj, buf_t *tmp)
     return m;
 }
 
+/* The properties of a JSON payload (a message, a body) as Metadata
+ * members, each followed by a comma, but those whose name seen already has
+ * (ignoring case; they are added to it) and those Azure's binding data
+ * leaves out; trigger: also the keys ending in Trigger, sys and
+ * RetryContext, which the trigger's own entries stand for. */
+static int put_props(buf_t *b, json_t *obj, json_t *seen, buf_t *tmp, int trigger)
+{
+    const char *k;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(obj, k, v) {
+        if (!ch__value_payload_prop(v) ||
+            (trigger && (ends_with_trigger(k) || !strcasecmp(k, "sys") ||
+                         !strcasecmp(k, "RetryContext"))))
+            continue;
+        int dup = ci_seen(seen, tmp, k);
+        if (dup < 0)
+            return -1;
+        if (dup)
+            continue;
+        rc |= put_json_string(b, k, strlen(k));
+        rc |= buf_putc(b, ':');
+        rc |= ch__value_put_payload_prop(b, v);
+        rc |= buf_putc(b, ',');
+    }
+    return rc;
+}
+
 /* A non-HTTP trigger's binding data (queue message properties, blob path
  * captures, ...) as Metadata members, each followed by a comma: all but
  * the keys that end in "Trigger" (the payload again), "sys" (the host's
@@ -496,20 +524,8 @@ static int put_trigger_metadata(buf_t *b, const invocation_t *inv, const ch_fn_t
             rc |= ch__value_put_meta(b, type, k, v);
         rc |= buf_putc(b, ',');
     }
-    json_object_foreach(rc ? NULL : payload, k, v) {
-        if (!ch__value_payload_prop(v) || ends_with_trigger(k) || !strcasecmp(k, "sys") ||
-            !strcasecmp(k, "RetryContext"))
-            continue;
-        int dup = ci_seen(seen, &tmp, k);
-        if (dup < 0)
-            rc = -1;
-        if (dup)
-            continue;
-        rc |= put_json_string(b, k, strlen(k));
-        rc |= buf_putc(b, ':');
-        rc |= ch__value_put_payload_prop(b, v);
-        rc |= buf_putc(b, ',');
-    }
+    if (!rc)
+        rc = put_props(b, payload, seen, &tmp, 1);
     json_decref(seen);
     json_decref(props);
     json_decref(payload);
@@ -552,21 +568,8 @@ static int put_body_metadata(buf_t *b, const invocation_t *inv, const qv_t *qs, 
         if (p->value.p)
             rc = ci_seen(seen, &tmp, name) < 0 ? -1 : 0;
     }
-    const char *k;
-    json_t *v;
-    json_object_foreach(rc ? NULL : body, k, v) {
-        if (!ch__value_payload_prop(v))
-            continue;
-        int dup = ci_seen(seen, &tmp, k);
-        if (dup < 0)
-            rc = -1;
-        if (dup)
-            continue;
-        rc |= put_json_string(b, k, strlen(k));
-        rc |= buf_putc(b, ':');
-        rc |= ch__value_put_payload_prop(b, v);
-        rc |= buf_putc(b, ',');
-    }
+    if (!rc)
+        rc = put_props(b, body, seen, &tmp, 0);
     json_decref(seen);
     json_decref(body);
     buf_free(&tmp);
