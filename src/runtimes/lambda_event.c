@@ -369,6 +369,28 @@ static int put_context(buf_t *b, const invocation_t *inv, const char *resource_j
     return rc ? -1 : 0;
 }
 
+/* A copy of len bytes written at offset at of b (a later write may move
+ * them); NULL when out of memory. */
+static char *copy_out(const buf_t *b, size_t at, size_t len)
+{
+    char *c = malloc(len ? len : 1);
+    if (c)
+        memcpy(c, b->p + at, len);
+    return c;
+}
+
+/* The end of an event written from offset start: 0, or -1 with it taken
+ * back when rc says a part failed. */
+static int event_end(buf_t *out, size_t start, int rc)
+{
+    if (!rc)
+        return 0;
+    out->len = start;
+    if (out->p)
+        out->p[start] = '\0';
+    return -1;
+}
+
 int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const char *route,
                       uint64_t now_ms)
 {
@@ -397,25 +419,14 @@ int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const c
     if (rc == 0) {
         /* The resource is copied into the context from where it was
          * written (the buffer may move meanwhile, so by offset). */
-        char *res = malloc(res_len);
-        if (!res) {
-            free(path);
-            return -1;
-        }
-        memcpy(res, out->p + res_at, res_len);
-        rc |= put_context(out, inv, res, res_len, path, now_ms);
+        char *res = copy_out(out, res_at, res_len);
+        rc |= res ? put_context(out, inv, res, res_len, path, now_ms) : -1;
         free(res);
     }
     free(path);
     rc |= rc ? -1 : put_body(out, inv);
     rc |= buf_putc(out, '}');
-    if (rc) {
-        out->len = start;
-        if (out->p)
-            out->p[start] = '\0';
-        return -1;
-    }
-    return 0;
+    return event_end(out, start, rc);
 }
 
 /* ---- the HTTP API event (payload format 2.0) ---- */
@@ -624,14 +635,8 @@ int lambda_event_http_v2(buf_t *out, invocation_t *inv, const char *prefix, cons
     if (rc == 0 && has_path_params(inv))
         rc |= put_path_params(out, inv); /* left out when none, as HTTP APIs do */
     if (rc == 0) {
-        char *key = malloc(key_len);
-        if (!key) {
-            free(path);
-            out->len = start;
-            return -1;
-        }
-        memcpy(key, out->p + key_at, key_len);
-        rc |= put_context_v2(out, inv, key, key_len, path, now_ms);
+        char *key = copy_out(out, key_at, key_len);
+        rc |= key ? put_context_v2(out, inv, key, key_len, path, now_ms) : -1;
         free(key);
     }
     free(path);
@@ -639,13 +644,7 @@ int lambda_event_http_v2(buf_t *out, invocation_t *inv, const char *prefix, cons
     if (rc == 0)
         rc |= inv->trigger_len ? put_body(out, inv) : buf_lit(out, ",\"isBase64Encoded\":false");
     rc |= buf_putc(out, '}');
-    if (rc) {
-        out->len = start;
-        if (out->p)
-            out->p[start] = '\0';
-        return -1;
-    }
-    return 0;
+    return event_end(out, start, rc);
 }
 
 int lambda_event_raw(buf_t *out, const invocation_t *inv)
