@@ -463,10 +463,15 @@ json_t *blob__trigger_data(const blobpath_t *pattern, const char *container, con
     blob__etag(st, etag);
     binding_data_builtin(m, "BlobTrigger", json_string(path));
     binding_data_builtin(m, "Uri", file_uri(dir, name));
+    /* Azure's blob extension names the size ContentLength, which is what apps
+     * read (blob_properties['ContentLength'], properties.contentLength);
+     * Length is the older name that azure-functions' InputStream.length reads. */
     binding_data_builtin(m, "Properties",
-                        json_pack("{s:I,s:s,s:s,s:s,s:s}", "Length", (json_int_t)st->st_size,
-                                  "LastModified", when, "ETag", etag, "BlobType",
-                                  "BlockBlob", "ContentType", "application/octet-stream"));
+                        json_pack("{s:I,s:I,s:s,s:s,s:s,s:s}", "Length",
+                                  (json_int_t)st->st_size, "ContentLength",
+                                  (json_int_t)st->st_size, "LastModified", when, "ETag", etag,
+                                  "BlobType", "BlockBlob", "ContentType",
+                                  "application/octet-stream"));
     binding_data_builtin(m, "Metadata", json_object());
     return m;
 }

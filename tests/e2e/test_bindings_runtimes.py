@@ -460,7 +460,7 @@ module.exports = async function (context, myblob) {
   fs.mkdirSync(d, { recursive: true });
   fs.writeFileSync(path.join(d, context.invocationId + '.json'), JSON.stringify({
     name: bd.blobTrigger, length: myblob.length, uri: bd.uri, data: myblob.toString(),
-    capture: bd.name }));
+    capture: bd.name, content_length: bd.properties.contentLength, metadata: bd.metadata }));
   return 'copy:' + myblob.toString();
 };
 """
@@ -484,7 +484,9 @@ http.createServer((req, res) => {
       // Metadata has no BlobTrigger: Azure leaves out the keys ending in Trigger.
       JSON.stringify({ name: 'samples-workitems/' + name,
                        length: p.Metadata.Properties.Length,
-                       uri: JSON.parse(p.Metadata.Uri), data, capture: name }));
+                       uri: JSON.parse(p.Metadata.Uri), data, capture: name,
+                       content_length: p.Metadata.Properties.ContentLength,
+                       metadata: p.Metadata.Metadata }));
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({ Outputs: {}, ReturnValue: 'copy:' + data }));
   });
@@ -523,6 +525,9 @@ def test_blob_function_run_by_hand_gets_the_named_blob(make_app, start_host, run
         got = json.load(f)
     assert got["name"] == "samples-workitems/workitem.txt", got
     assert got["length"] == 10 and got["data"] == "hello blob", got
+    # Azure's blob properties name the size ContentLength, which apps read
+    if runtime != "python":
+        assert got["content_length"] == 10 and got["metadata"] == {}, got
     assert got["uri"].startswith("file:///") and \
         got["uri"].endswith("/samples-workitems/workitem.txt"), got
     if runtime != "python":
