@@ -437,17 +437,21 @@ BLOB_HAND = [{"type": "blobTrigger", "direction": "in", "name": "myblob",
              {"type": "blob", "direction": "out", "name": "$return", "path": "out/{name}"}]
 
 PY_BLOB_HAND = '''
+import io
 import json
 import os
 import azure.functions as func
 
 def main(myblob: func.InputStream, context: func.Context) -> str:
-    data = myblob.read().decode()
+    # Lines of a TextIOWrapper are read with read1(), as in
+    # csv.DictReader(io.TextIOWrapper(myblob)), a common way to read a blob
+    data = "".join(io.TextIOWrapper(myblob, encoding="utf-8"))
     d = os.path.join(os.environ["STRATUS_APP_ROOT"], "blobruns")
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, context.invocation_id + ".json"), "w") as f:
         json.dump({"name": myblob.name, "length": myblob.length, "uri": myblob.uri,
-                   "data": data}, f)
+                   "data": data, "content_length": myblob.blob_properties["ContentLength"],
+                   "metadata": myblob.metadata}, f)
     return "copy:" + data
 '''
 
@@ -526,8 +530,7 @@ def test_blob_function_run_by_hand_gets_the_named_blob(make_app, start_host, run
     assert got["name"] == "samples-workitems/workitem.txt", got
     assert got["length"] == 10 and got["data"] == "hello blob", got
     # Azure's blob properties name the size ContentLength, which apps read
-    if runtime != "python":
-        assert got["content_length"] == 10 and got["metadata"] == {}, got
+    assert got["content_length"] == 10 and got["metadata"] == {}, got
     assert got["uri"].startswith("file:///") and \
         got["uri"].endswith("/samples-workitems/workitem.txt"), got
     if runtime != "python":

@@ -178,14 +178,26 @@ def _length(props):
     return None
 
 
+def _dict_or_none(v):
+    return v if isinstance(v, dict) else None
+
+
 def _input_stream(classes, data, meta, what):
     InputStream = classes.get("blob", "InputStream")
     if not meta:
         return InputStream(data=data)
-    return InputStream(data=data,
-                       name=_meta_field(meta, "BlobTrigger", str, what),
-                       length=_length(_meta_field(meta, "Properties", lambda v: v, what)),
-                       uri=_meta_field(meta, "Uri", str, what))
+    props = _meta_field(meta, "Properties", _dict_or_none, what)
+    args = dict(data=data,
+                name=_meta_field(meta, "BlobTrigger", str, what),
+                length=_length(props),
+                uri=_meta_field(meta, "Uri", str, what))
+    extra = dict(blob_properties=props or None,
+                 metadata=_meta_field(meta, "Metadata", _dict_or_none, what))
+    try:
+        return InputStream(**args, **extra)
+    except TypeError:
+        # an app's own azure-functions older than blob_properties/metadata
+        return InputStream(**args)
 
 
 def trigger_builder(binding, ann, classes):

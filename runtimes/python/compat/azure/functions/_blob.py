@@ -46,6 +46,10 @@ class InputStream(io.BufferedIOBase):
         omitted, None or negative)."""
         return self._io.read(-1 if size is None else size)
 
+    def read1(self, size=-1):
+        """As read(): what io.TextIOWrapper and other buffered readers call."""
+        return self.read(size)
+
     def readable(self):
         return True
 
