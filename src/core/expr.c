@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../util/id.h"
+#include "../util/netfmt.h"
 
 /* "'<shown>': <what>" into err; -1. */
 static int fail(char *err, size_t errlen, const char *shown, const char *what)
@@ -72,23 +73,41 @@ static int one(const char *name, size_t n, const json_t *data, int64_t now_ms, b
     snprintf(shown, sizeof shown, "{%.*s}", (int)n, name);
     if (n == 0)
         return fail(err, errlen, shown, "an empty expression");
+    /* {name:format}: a .NET format for a time or a GUID, as in Azure; other
+     * values are text already and are used as they are */
+    char fmt[EXPR_MAX_NAME + 1] = "";
+    const char *colon = memchr(name, ':', n);
+    if (colon) {
+        snprintf(fmt, sizeof fmt, "%.*s", (int)(name + n - colon - 1), colon + 1);
+        n = (size_t)(colon - name);
+        if (n == 0)
+            return fail(err, errlen, shown, "an empty name before ':'");
+    }
     if ((n == 9 && strncasecmp(name, "rand-guid", 9) == 0) ||
         (n == 12 && strncasecmp(name, "sys.randguid", 12) == 0)) {
-        char id[UUID_STR_LEN];
+        char id[UUID_STR_LEN], why[200];
         uuid_generate(id);
-        return buf_puts(out, id);
+        if (!fmt[0])
+            return buf_puts(out, id);
+        if (netfmt_guid(out, id, fmt, why, sizeof why) != 0)
+            return fail(err, errlen, shown, why);
+        return 0;
     }
-    if (n == 8 && strncasecmp(name, "DateTime", 8) == 0) {
+    int is_datetime = n == 8 && strncasecmp(name, "DateTime", 8) == 0;
+    if (is_datetime || (n == 10 && strncasecmp(name, "sys.utcnow", 10) == 0)) {
+        char why[300];
+        if (fmt[0]) {
+            if (netfmt_datetime(out, now_ms, fmt, why, sizeof why) != 0)
+                return fail(err, errlen, shown, why);
+            return 0;
+        }
         struct tm tm;
         char t[40];
         utc(now_ms, &tm);
-        strftime(t, sizeof t, "%Y-%m-%dT%H-%M-%SZ", &tm);
-        return buf_puts(out, t);
-    }
-    if (n == 10 && strncasecmp(name, "sys.utcnow", 10) == 0) {
-        struct tm tm;
-        char t[40];
-        utc(now_ms, &tm);
+        if (is_datetime) {
+            strftime(t, sizeof t, "%Y-%m-%dT%H-%M-%SZ", &tm);
+            return buf_puts(out, t);
+        }
         strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%S", &tm);
         return buf_printf(out, "%s.%03dZ", t, (int)(now_ms % 1000));
     }

@@ -13,6 +13,9 @@
  *                 2026-11-26T21-05-09Z (no colons, so it fits in paths).
  *   {sys.randguid}, {sys.utcnow}   the same, under Azure's sys names
  *                 (utcnow in ISO 8601: 2026-11-26T21:05:09.123Z).
+ *   {DateTime:yyyy-MM-dd}, {rand-guid:N}   a time or GUID in a .NET format
+ *                 (see util/netfmt.h); a format after another name is
+ *                 ignored, as Azure formats only times and GUIDs.
  *
  * A value that is a string is used as is; a number or boolean as its JSON
  * text; anything else (null, an object, an array) cannot be put into a

@@ -542,3 +542,37 @@ def test_blob_function_run_by_hand_gets_the_named_blob(make_app, start_host, run
                   headers={"x-functions-key": master_key(app)})
     assert r.status == 400 and "Blob identifiers must be in the format 'container/blob'" in \
         r.json()["error"], (r.status, r.body)
+
+
+# ---- {DateTime:format} and {rand-guid:format} in an output path ----
+
+PY_ARCHIVE = '''
+import azure.functions as func
+
+def main(msg: func.QueueMessage) -> str:
+    return msg.get_body().decode()
+'''
+
+
+def test_formatted_date_and_guid_expressions_in_an_output_path(make_app, start_host):
+    """As in Azure, {DateTime:format} takes a .NET date format and
+    {rand-guid:format} a GUID format: apps file their outputs by day."""
+    archive = {"type": "blob", "direction": "out", "name": "$return",
+               "path": "archive/{DateTime:yyyy}/{DateTime:MM}/{DateTime:dd}/{rand-guid:N}.txt"}
+    app = make_bindings_app(make_app, "python", {
+        "keep": (queue_fn("to-archive", [archive]), {"__init__.py": PY_ARCHIVE})})
+    h = start_app(start_host, app)
+    run_admin(h, app, "keep", "kept")
+    root = os.path.join(app, BLOB_ROOT, "archive")
+
+    def written():
+        for d, _, names in os.walk(root):
+            for n in names:
+                if not n.startswith("."):
+                    return os.path.relpath(os.path.join(d, n), root)
+        return None
+    rel = wait_for(written, timeout=30)
+    assert rel, h.log()[-4000:]
+    assert re.match(r"^20\d\d/\d\d/\d\d/[0-9a-f]{32}\.txt$", rel), rel
+    with open(os.path.join(root, rel), "rb") as f:
+        assert f.read() == b"kept"

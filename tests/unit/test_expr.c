@@ -58,6 +58,43 @@ TEST(builtins)
     CHECK(strcmp(first, out_text) != 0);
 }
 
+TEST(formats)
+{
+    /* {DateTime:format}: .NET custom and standard date formats, as in Azure */
+    CHECK_INT(resolve("logs/{DateTime:yyyy}/{DateTime:MM}/{DateTime:dd}/x", NULL), 0);
+    CHECK_STR(out_text, "logs/2026/11/27/x");
+    CHECK_INT(resolve("{datetime:yyyyMMdd-HHmmss.fff}", NULL), 0);
+    CHECK_STR(out_text, "20261127-210509.123");
+    CHECK_INT(resolve("{DateTime:yy-M-d h tt ddd MMM}", NULL), 0);
+    CHECK_STR(out_text, "26-11-27 9 PM Fri Nov");
+    CHECK_INT(resolve("{DateTime:dddd MMMM 'at' HH\\h%m}", NULL), 0);
+    CHECK_STR(out_text, "Friday November at 21h5");
+    CHECK_INT(resolve("{DateTime:s}|{DateTime:o}|{DateTime:u}", NULL), 0);
+    CHECK_STR(out_text, "2026-11-27T21:05:09|2026-11-27T21:05:09.1230000Z|2026-11-27 21:05:09Z");
+    CHECK_INT(resolve("{DateTime:FFFFFF}|{DateTime:}|{sys.utcnow:HH}", NULL), 0);
+    CHECK_STR(out_text, "123|2026-11-27T21-05-09Z|21");
+    /* {rand-guid:format} */
+    CHECK_INT(resolve("{rand-guid:N}", NULL), 0);
+    CHECK_INT(strlen(out_text), 32);
+    CHECK(!strchr(out_text, '-'));
+    CHECK_INT(resolve("{rand-guid:B}", NULL), 0);
+    CHECK(strlen(out_text) == 38 && out_text[0] == '{' && out_text[37] == '}');
+    /* a format on another value: the value as it is (Azure formats only times and GUIDs) */
+    CHECK_INT(resolve("{name:yyyy}", "{\"name\": \"cat\"}"), 0);
+    CHECK_STR(out_text, "cat");
+    CHECK_INT(resolve("{DateTime:Q}", NULL), -1);
+    CHECK_STR(err_text, "'{DateTime:Q}': date format 'Q': not a standard format (d D f F g G M O "
+                        "R s t T u U Y) nor a custom one such as yyyy-MM-dd");
+    CHECK_INT(resolve("{DateTime:yyyy'}", NULL), -1);
+    CHECK_CONTAINS(err_text, "a quote that is not closed");
+    CHECK_INT(resolve("{DateTime:ffffffff}", NULL), -1);
+    CHECK_CONTAINS(err_text, "more than seven 'f' or 'F'");
+    CHECK_INT(resolve("{rand-guid:Z}", NULL), -1);
+    CHECK_STR(err_text, "'{rand-guid:Z}': GUID format 'Z': expected N, D, B or P");
+    CHECK_INT(resolve("{:yyyy}", NULL), -1);
+    CHECK_CONTAINS(err_text, "an empty name before ':'");
+}
+
 TEST(errors)
 {
     CHECK_INT(resolve("a/{name}", "{\"id\": \"1\", \"DequeueCount\": 1}"), -1);
@@ -122,6 +159,7 @@ int main(void)
 {
     RUN(plain_and_names);
     RUN(builtins);
+    RUN(formats);
     RUN(errors);
     RUN(settings);
     return TEST_REPORT();
