@@ -640,7 +640,7 @@ static void on_watch(dirwatch_t *w, const dirwatch_event_t *ev, void *data)
     (void)w;
     blob_src_t *s = data;
     if (ev->kind == DIRWATCH_FILE)
-        blob_seen(s, ev->path, 0);
+        blob_seen(s, ev->path, ev->found); /* found in a new folder: maybe still written */
     else if (ev->kind == DIRWATCH_OVERFLOW)
         walk_start(s);
     else

@@ -289,7 +289,7 @@ static void drop_tree(dirwatch_t *w, const char *rel)
 
 static void emit(dirwatch_t *w, dirwatch_kind_t kind, const char *path, const char *message)
 {
-    dirwatch_event_t ev = {kind, path, message};
+    dirwatch_event_t ev = {kind, path, message, 0};
     if (!w->stopping)
         w->cb(w, &ev, w->data);
 }
@@ -323,8 +323,10 @@ static int watch_dir(walker_t *wk, const char *rel)
 static int report_file(walker_t *wk, const char *rel, const struct stat *st)
 {
     dirwatch_t *w = wk->ctx;
-    if (w->reporting)
-        emit(w, DIRWATCH_FILE, rel, NULL);
+    if (w->reporting && !w->stopping) {
+        dirwatch_event_t ev = {DIRWATCH_FILE, rel, NULL, 1};
+        w->cb(w, &ev, w->data);
+    }
     return w->stopping;
 }
 

@@ -14,8 +14,9 @@
  * A folder created or moved into the tree is walked right after its watch
  * is added, and the regular files found in it are reported, since they may
  * have landed before the watch existed. Such a file may still be open for
- * writing (nothing tells), and may be reported again when its writer closes
- * it: consumers must accept a file reported more than once. A folder
+ * writing (nothing tells; the event says found), and may be reported again
+ * when its writer closes it: consumers must accept a file reported more
+ * than once, and wait a while before taking a found file as complete. A folder
  * deleted or moved out drops its watches; one moved within the tree is
  * watched, and its files reported, under its new name.
  *
@@ -55,6 +56,8 @@ typedef struct dirwatch_event {
     dirwatch_kind_t kind;
     const char *path;    /* DIRWATCH_FILE and DIRWATCH_REMOVED only */
     const char *message; /* DIRWATCH_ERROR only */
+    int found;           /* DIRWATCH_FILE: 1 when found by the walk of a new folder (it
+                            may still be open for writing), 0 when closed or moved in */
 } dirwatch_event_t;
 
 /* ev and its strings live only during the call. */

@@ -235,6 +235,27 @@ def test_partial_write_is_delivered_only_when_complete(blobs):
     assert len(got) == 1 and got[0]["data"] == b"first half;second half", got
 
 
+def test_a_file_being_written_in_a_new_folder_is_delivered_once_complete(blobs):
+    """A folder made just now is walked as its watch is added, and may find
+    a file its writer still holds open (empty so far): that file is looked
+    at again later, not delivered half-written."""
+    names = []
+    for i in range(12):
+        d = os.path.join(blobs.app, BLOBS, "inbox", "fresh%d" % i, "sub")
+        os.makedirs(d)
+        with open(os.path.join(d, "f.csv"), "wb") as f:
+            time.sleep(0.02)  # the walk of the new folders may see it empty
+            f.write(b"a,b\n%d,2\n" % i)
+        names.append(("inbox/fresh%d/sub/f.csv" % i, b"a,b\n%d,2\n" % i))
+    for name, data in names:
+        got = wait_runs(blobs, "plain", name)
+        assert got and got[0]["data"] == data, (name, got)
+    time.sleep(2.5)  # past the look-again delay: nothing more arrives
+    for name, data in names:
+        got = by_trigger(blobs.out_dir, "plain", name)
+        assert [g["data"] for g in got] == [data], (name, got)
+
+
 def test_captures_feed_output_paths_and_outputs_trigger(blobs):
     put(blobs.app, "images", "cat.photo.jpg", b"JPEGDATA")
     got = wait_runs(blobs, "split", "images/cat.photo.jpg")

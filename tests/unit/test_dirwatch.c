@@ -45,6 +45,10 @@ static void on_event(dirwatch_t *w, const dirwatch_event_t *ev, void *data)
         snprintf(line, sizeof line, "E:%s", ev->message);
     if (c->n < MAX_EVENTS)
         c->events[c->n++] = strdup(line);
+    if (ev->kind == DIRWATCH_FILE && ev->found && c->n < MAX_EVENTS) {
+        snprintf(line, sizeof line, "FOUND:%s", ev->path); /* besides its F: line */
+        c->events[c->n++] = strdup(line);
+    }
     if (c->stop_after && c->n == c->stop_after) {
         dirwatch_stop(w, NULL);
         c->w = NULL;
@@ -333,6 +337,7 @@ TEST(moved_folder)
     path_of(&c, "m2", to, sizeof to);
     CHECK_INT(rename(from, to), 0);
     CHECK(run_until(&c, "F:m2/in/a")); /* its files, under the new name */
+    CHECK_INT(count(&c, "FOUND:m2/in/a"), 1); /* found by a walk, not closed */
     CHECK_INT(dirwatch_count(c.w), 3);
     CHECK_INT(write_file(&c, "m2/in/b", "b"), 0);
     CHECK(run_until(&c, "F:m2/in/b"));
