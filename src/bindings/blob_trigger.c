@@ -77,6 +77,7 @@ struct item {
     char *name;
     int from_walk;
     int again;                  /* reported again while in flight */
+    int again_walk;             /* ... and only by walks, which cannot tell it is complete */
     char key[STORE_KEY_MAX + 1];
     store_req_t req;
     uv_work_t work;
@@ -168,6 +169,14 @@ static item_t *item_new(blob_src_t *s, const char *name, int from_walk)
     return it;
 }
 
+/* Active item a was reported again: check it once more when it is done,
+ * as one found by a walk only if every report since was a walk's. */
+static void mark_again(item_t *a, int from_walk)
+{
+    a->again_walk = a->again ? a->again_walk && from_walk : from_walk;
+    a->again = 1;
+}
+
 /* A blob was reported (by the watcher, a walk or the settle timer). */
 static void blob_seen(blob_src_t *s, const char *name, int from_walk)
 {
@@ -175,7 +184,7 @@ static void blob_seen(blob_src_t *s, const char *name, int from_walk)
         return;
     for (item_t *a = s->active; a; a = a->next)
         if (strcmp(a->name, name) == 0) {
-            a->again = 1;
+            mark_again(a, from_walk);
             return;
         }
     item_t *it = item_new(s, name, from_walk);
@@ -202,7 +211,7 @@ static void pump(blob_src_t *s)
         while (a && strcmp(a->name, it->name) != 0)
             a = a->next;
         if (a) {
-            a->again = 1;
+            mark_again(a, it->from_walk);
             item_free(it);
             continue;
         }
@@ -222,7 +231,7 @@ static void item_done(item_t *it)
     buf_reset(&it->data);
     if (it->again && !s->stopping) {
         it->again = 0;
-        it->from_walk = 0;
+        it->from_walk = it->again_walk;
         check_start(it);
         return;
     }
