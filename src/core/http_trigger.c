@@ -116,8 +116,7 @@ static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
     }
     log_invocation(inv->fn->name, inv->id, 1, inv->status, ns, NULL);
     telemetry_end(inv, 1, inv->status, ns, NULL);
-    http_respond(req, inv->status, inv->res_headers, inv->nres_headers, inv->res_body.p,
-                 inv->res_body.len);
+    http_respond_take(req, inv->status, inv->res_headers, inv->nres_headers, &inv->res_body);
 }
 
 /* The caller's W3C trace context. Two traceparent headers make it invalid

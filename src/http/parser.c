@@ -514,6 +514,8 @@ const char *respparser_body(const respparser_t *p, size_t *len)
 
 void respparser_body_drop(respparser_t *p) { buf_reset(&p->body); }
 
+int respparser_body_take(respparser_t *p, buf_t *dst) { return buf_move(dst, &p->body); }
+
 const char *respparser_error(const respparser_t *p)
 {
     if (p->err[0])

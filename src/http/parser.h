@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../util/buf.h"
+
 typedef struct reqparser reqparser_t;
 
 typedef struct reqparser_head {
@@ -110,6 +112,11 @@ int respparser_header_at(const respparser_t *p, size_t i, const char **name,
 /* The body received so far, NUL-terminated (not counted); *len (if not
  * NULL) receives its length. Never NULL. */
 const char *respparser_body(const respparser_t *p, size_t *len);
+
+/* Move the body received so far into dst without copying it (dst's old
+ * contents are freed; the parser's body is then empty). 0, or -1 (nothing
+ * moved) when it is larger than dst's maximum. */
+int respparser_body_take(respparser_t *p, buf_t *dst);
 
 /* Forget the body bytes received so far (a reader that consumes a
  * streamed body as it arrives); the body limit then applies to what

@@ -57,6 +57,7 @@ struct http_conn {
     buf_t out;      /* answer bytes not yet written */
     uv_write_t wreq;
     char *wbase;    /* the buffer uv_write is sending */
+    char *wbody;    /* ... and a response body sent from its own storage */
     uv_shutdown_t sreq;
 
     uint64_t deadline;   /* uv_now() ms at which the sweep acts; 0 = none */
@@ -537,8 +538,43 @@ static int release_busy(http_conn_t *c)
     return 0;
 }
 
-void http_respond(http_request_t *req, int status, const http_header_t *headers,
-                  size_t nheaders, const void *body, size_t body_len)
+/* Bodies from this size on are written from their own storage by
+ * http_respond_take() rather than copied behind the head. */
+#define TAKE_MIN (64u << 10)
+
+static void on_write(uv_write_t *w, int status);
+static void read_stop(http_conn_t *c);
+
+/* Queue the head in c->out and the body, whose storage is taken from
+ * body, behind it in one write, so that a large body is never copied.
+ * Returns 0, or -1 (nothing taken) when a write is already under way: the
+ * answer must then go behind it through c->out. */
+static int write_with_body(http_conn_t *c, buf_t *body)
+{
+    if (c->writing || c->closing)
+        return -1;
+    size_t head = c->out.len, n = body->len;
+    c->wbase = buf_steal(&c->out);
+    buf_init(&c->out, OUT_HARD_MAX);
+    c->wbody = buf_steal(body);
+    uv_buf_t b[2] = {uv_buf_init(c->wbase, (unsigned)head), uv_buf_init(c->wbody, (unsigned)n)};
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, b, 2, on_write) != 0) {
+        free(c->wbase);
+        free(c->wbody);
+        c->wbase = c->wbody = NULL;
+        c->gone = 1;
+        c->close_after = 1;
+        return 0;
+    }
+    c->writing = 1;
+    if (n > OUT_SOFT_MAX)
+        read_stop(c);
+    return 0;
+}
+
+static void respond(http_request_t *req, int status, const http_header_t *headers,
+                    size_t nheaders, const void *body, size_t body_len, buf_t *take)
 {
     http_conn_t *c = req->conn;
     http_server_t *s = c->server;
@@ -558,9 +594,23 @@ void http_respond(http_request_t *req, int status, const http_header_t *headers,
     if (!body)
         body_len = 0;
     write_response_head(&c->out, status, body_len, keep_alive, headers, nheaders, http10, req);
-    if (body_len && !c->is_head && status >= 200 && status != 204 && status != 304)
+    int has_body = body_len && !c->is_head && status != 204 && status != 304;
+    if (has_body && (!take || write_with_body(c, take) != 0))
         buf_append(&c->out, body, body_len);
     answer_done(c, keep_alive);
+}
+
+void http_respond(http_request_t *req, int status, const http_header_t *headers,
+                  size_t nheaders, const void *body, size_t body_len)
+{
+    respond(req, status, headers, nheaders, body, body_len, NULL);
+}
+
+void http_respond_take(http_request_t *req, int status, const http_header_t *headers,
+                       size_t nheaders, buf_t *body)
+{
+    respond(req, status, headers, nheaders, body->p, body->len,
+            body->len >= TAKE_MIN ? body : NULL);
 }
 
 /* ---- streamed answers -------------------------------------------------- */
@@ -652,6 +702,7 @@ static void conn_free(http_conn_t *c)
     buf_free(&c->pending);
     buf_free(&c->out);
     free(c->wbase);
+    free(c->wbody);
     free(c);
     if (s->draining && s->nconns == 0 && s->drained_cb) {
         void (*cb)(http_server_t *) = s->drained_cb;
@@ -736,7 +787,8 @@ static void on_write(uv_write_t *w, int status)
 {
     http_conn_t *c = w->data;
     free(c->wbase);
-    c->wbase = NULL;
+    free(c->wbody);
+    c->wbase = c->wbody = NULL;
     c->writing = 0;
     if (c->closing)
         return;

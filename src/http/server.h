@@ -146,6 +146,13 @@ void http_server_free(http_server_t *s);
 void http_respond(http_request_t *req, int status, const http_header_t *headers,
                   size_t nheaders, const void *body, size_t body_len);
 
+/* The same with the body in a buffer whose storage the server may take: a
+ * large body is then written from it, not copied, and body is left empty
+ * (still initialised, with its maximum). A small one is copied as by
+ * http_respond() and body is left as it was. */
+void http_respond_take(http_request_t *req, int status, const http_header_t *headers,
+                       size_t nheaders, buf_t *body);
+
 /* Streamed answers, for a body that is not known in advance (a live log):
  * http_stream_start() queues the head (Transfer-Encoding: chunked; to an
  * HTTP/1.0 client no length, and the connection closes at the end), each

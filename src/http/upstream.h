@@ -71,8 +71,10 @@ typedef struct upstream upstream_t;
 typedef struct upstream_call upstream_call_t;
 typedef struct upstream_conn upstream_conn_t;
 
-/* status is UPSTREAM_OK with resp complete, or an error with resp NULL. */
-typedef void (*upstream_cb)(upstream_call_t *call, int status, const respparser_t *resp);
+/* status is UPSTREAM_OK with resp complete, or an error with resp NULL. The
+ * callback may take the body (respparser_body_take); resp is not valid after
+ * it returns. */
+typedef void (*upstream_cb)(upstream_call_t *call, int status, respparser_t *resp);
 
 struct upstream_call {
     /* ---- filled by the caller ---- */

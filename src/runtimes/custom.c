@@ -70,7 +70,7 @@ static ch_proc_t *pick(ch_app_t *ca)
     return best;
 }
 
-static void up_cb(upstream_call_t *call, int status, const respparser_t *resp);
+static void up_cb(upstream_call_t *call, int status, respparser_t *resp);
 
 static void send_call(ch_proc_t *p, ch_call_t *c)
 {
@@ -123,7 +123,7 @@ void ch__dispatch(ch_app_t *ca)
         sweep_start(ca);
 }
 
-static void up_cb(upstream_call_t *call, int status, const respparser_t *resp)
+static void up_cb(upstream_call_t *call, int status, respparser_t *resp)
 {
     ch_call_t *c = call->data;
     ch_proc_t *p = c->proc;

@@ -193,7 +193,7 @@ void ch__proc_kill(ch_proc_t *p, const char *reason);
 int ch__msg_request(ch_call_t *c, const char *host, char *err, size_t errlen);
 /* Read the handler's answer into the invocation. 1 on success; 0 with a
  * reason in err (the invocation fails). */
-int ch__msg_response(ch_call_t *c, const respparser_t *resp, char *err, size_t errlen);
+int ch__msg_response(ch_call_t *c, respparser_t *resp, char *err, size_t errlen);
 /* The Data/Metadata answer (body of len bytes) applied to inv: outputs,
  * logs, return value. 1 or 0 with err set. Also used by the fuzz driver. */
 int ch__msg_apply_answer(invocation_t *inv, const ch_fn_t *cf, const char *body, size_t len,

@@ -181,7 +181,7 @@ static int forward_request(ch_call_t *c, const char *host, char *err, size_t err
     return 0;
 }
 
-static int forward_response(ch_call_t *c, const respparser_t *resp, char *err, size_t errlen)
+static int forward_response(ch_call_t *c, respparser_t *resp, char *err, size_t errlen)
 {
     invocation_t *inv = c->inv;
     inv->status = respparser_status(resp);
@@ -203,6 +203,9 @@ static int forward_response(ch_call_t *c, const respparser_t *resp, char *err, s
     }
     size_t len;
     const char *body = respparser_body(resp, &len);
+    if (len >= (64u << 10) && !inv->res_body.len &&
+        respparser_body_take(resp, &inv->res_body) == 0)
+        return 1; /* a large body is handed over, not copied */
     if (len && (buf_reserve(&inv->res_body, len) != 0 ||
                 buf_append(&inv->res_body, body, len) != 0)) {
         snprintf(err, errlen, "the response is too large");
@@ -1022,7 +1025,7 @@ int ch__msg_apply_answer(invocation_t *inv, const ch_fn_t *cf, const char *body,
     return ok;
 }
 
-int ch__msg_response(ch_call_t *c, const respparser_t *resp, char *err, size_t errlen)
+int ch__msg_response(ch_call_t *c, respparser_t *resp, char *err, size_t errlen)
 {
     invocation_t *inv = c->inv;
     const ch_fn_t *cf = inv->fn->runtime_data;

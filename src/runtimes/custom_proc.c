@@ -229,7 +229,7 @@ static void pipe_done(ch_proc_t *p)
     ch__proc_ready(p);
 }
 
-static void pipe_cb(upstream_call_t *call, int status, const respparser_t *resp)
+static void pipe_cb(upstream_call_t *call, int status, respparser_t *resp)
 {
     ch_proc_t *p = call->data;
     /* The first kept its connection open (a handler that closes after each
@@ -263,7 +263,7 @@ static void pipe_check_cb(uv_timer_t *t)
     upstream_send(p->up, &p->pipe_calls[1]);
 }
 
-static void probe_cb(upstream_call_t *call, int status, const respparser_t *resp)
+static void probe_cb(upstream_call_t *call, int status, respparser_t *resp)
 {
     ch_proc_t *p = call->data;
     (void)resp;

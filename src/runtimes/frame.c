@@ -251,6 +251,22 @@ static void part_release(frame_decoder_t *d)
     d->part_done = 0;
 }
 
+int frame_decoder_take_body(frame_decoder_t *d, const frame_t *f, buf_t *dst)
+{
+    buf_t *part = &d->part;
+    if (!d->part_done || !part->p || f->body.p < part->p ||
+        f->body.p + f->body.n > part->p + part->len || f->body.n > dst->max)
+        return 0;
+    size_t n = f->body.n;
+    memmove(part->p, f->body.p, n);
+    part->len = n;
+    part->p[n] = '\0';
+    buf_move(dst, part); /* cannot fail: n <= dst->max */
+    part->max = FRAME_HEADER_SIZE;
+    d->part_done = 0;
+    return 1;
+}
+
 /* Move up to n bytes of the chunk into part. */
 static int part_take(frame_decoder_t *d, size_t n)
 {

@@ -156,6 +156,13 @@ int frame_decoder_feed(frame_decoder_t *d, const void *data, size_t len);
  * waited for. */
 int frame_decoder_next(frame_decoder_t *d, frame_t *out);
 
+/* Move the body of f, the frame next() returned last, into dst without
+ * copying it when the frame arrived in pieces (its storage is then the
+ * decoder's, handed over). Returns 1 when moved (dst's old contents are
+ * freed; f's views must not be used any more), 0 when the frame arrived
+ * whole in the chunk or its body is larger than dst's maximum: copy it. */
+int frame_decoder_take_body(frame_decoder_t *d, const frame_t *f, buf_t *dst);
+
 /* Why the decoder failed, or NULL while it has not. */
 const char *frame_decoder_error(const frame_decoder_t *d);
 

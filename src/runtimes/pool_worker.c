@@ -345,6 +345,17 @@ static void memo_store(worker_t *w, const frame_t *f, const invocation_t *inv, s
     m->n = f->meta.n;
 }
 
+/* Store a result's body as the response body: a large one that arrived
+ * in pieces is handed over by the decoder, not copied. 1, or 0 when it is
+ * too large. f must not be used after this. */
+static int result_body(worker_t *w, const frame_t *f, invocation_t *inv)
+{
+    if (f->body.n >= (64u << 10) && !inv->res_body.len &&
+        frame_decoder_take_body(&w->dec, f, &inv->res_body))
+        return 1;
+    return buf_append(&inv->res_body, f->body.p, f->body.n) == 0;
+}
+
 /* A result the same as the remembered one: its status, headers and body. */
 static void memo_apply(worker_t *w, pool_call_t *c, const frame_t *f)
 {
@@ -358,7 +369,7 @@ static void memo_apply(worker_t *w, pool_call_t *c, const frame_t *f)
             c->done(inv, 0, "the response headers could not be stored", c->data);
             return;
         }
-    int ok = buf_append(&inv->res_body, f->body.p, f->body.n) == 0;
+    int ok = result_body(w, f, inv);
     c->done(inv, ok, ok ? NULL : "the response is too large", c->data);
 }
 
@@ -472,7 +483,7 @@ static void on_result(worker_t *w, const frame_t *f)
             inv->outputs = jt_loadb(raw.p, raw.n, JSON_ALLOW_NUL, NULL);
         }
     }
-    int ok = buf_append(&inv->res_body, f->body.p, f->body.n) == 0;
+    int ok = result_body(w, f, inv);
     c->done(inv, ok, ok ? NULL : "the response is too large", c->data);
 }
 

@@ -170,6 +170,19 @@ char *buf_steal(buf_t *b)
     return p;
 }
 
+int buf_move(buf_t *dst, buf_t *src)
+{
+    if (src->len > dst->max)
+        return -1;
+    free(dst->p);
+    dst->p = src->p;
+    dst->len = src->len;
+    dst->cap = src->cap < dst->max ? src->cap : dst->max; /* cap <= max holds */
+    src->p = NULL;
+    src->len = src->cap = 0;
+    return 0;
+}
+
 int buf_put_uint(buf_t *b, unsigned long long v)
 {
     char tmp[24];

@@ -83,4 +83,10 @@ void buf_consume(buf_t *b, size_t n);
 /* Hand the storage to the caller (who frees it); the buffer is left empty. */
 char *buf_steal(buf_t *b);
 
+/* Move src's contents and storage into dst without copying: dst's old
+ * storage is freed and dst keeps its maximum; src is left empty with its
+ * own. Returns 0, or -1 (nothing moved) when src holds more than dst's
+ * maximum allows. */
+int buf_move(buf_t *dst, buf_t *src);
+
 #endif

@@ -53,6 +53,11 @@ function answer(req, res, body) {
     res.end(b);
     return;
   }
+  if (p === '/api/big') {
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.end(Buffer.alloc(parseInt(u.searchParams.get('n'), 10), 'x'));
+    return;
+  }
   if (p === '/api/chunked') {
     res.setHeader('Content-Type', 'text/plain');
     res.write('first,');
@@ -179,6 +184,7 @@ def settings(values=None):
 
 
 FORWARD_FNS = {"echo": fn(), "items": fn(route="items/{id}"), "bytes": fn(), "chunked": fn(),
+               "big": fn(),
                "slow": fn(), "crash": fn(), "env": fn(), "log": fn(), "slowecho": fn(),
                "stats": fn()}
 
@@ -274,6 +280,14 @@ def test_forward_binary_and_chunked_bodies(make_app, start_host):
     c.close()
     assert r.body == b"first,second,third"
     assert r.header("Content-Length") == str(len(b"first,second,third"))
+
+
+@pytest.mark.skipif(bool(os.environ.get("STRATUS_SANITIZE")),
+                    reason="the sanitizers keep freed memory in quarantine")
+def test_forward_large_answer_is_not_copied_in_the_host(make_app, start_host):
+    from test_http import assert_big_answer_held_once
+    h = start_host(make(make_app))
+    assert_big_answer_held_once(h, "/api/big?n=", 64 << 20)
 
 
 def test_forward_head_is_answered_from_get(make_app, start_host):

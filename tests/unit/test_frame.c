@@ -291,6 +291,60 @@ TEST(frame_large_body_in_small_chunks)
     free(body);
 }
 
+TEST(frame_take_body_of_a_split_frame)
+{
+    size_t n = 1u << 20;
+    char *body = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        body[i] = (char)(i * 13);
+    buf_t b;
+    buf_init(&b, BIG);
+    CHECK_INT(frame_encode(&b, FRAME_RESULT, 5, "{\"ok\":true}", 11, body, n), 0);
+    put(&b, FRAME_PONG, 3, NULL, NULL, 0);
+    size_t whole = b.len;
+    put(&b, FRAME_RESULT, 6, NULL, "small", 5);
+
+    frame_decoder_t d;
+    frame_decoder_init(&d, FRAME_FROM_WORKER);
+    frame_t f;
+    buf_t dst, tiny;
+    buf_init(&dst, BIG);
+    buf_init(&tiny, 16);
+    CHECK_INT(buf_append(&dst, "old", 3), 0);
+    int frames = 0, taken = 0, refused = 0, whole_refused = 0;
+    for (size_t off = 0; off < whole; off += 65536) {
+        size_t k = whole - off < 65536 ? whole - off : 65536;
+        frame_decoder_feed(&d, b.p + off, k);
+        while (frame_decoder_next(&d, &f) == 1) {
+            frames++;
+            if (f.type != FRAME_RESULT)
+                continue;
+            refused = frame_decoder_take_body(&d, &f, &tiny) == 0 && f.body.n == n &&
+                      memcmp(f.body.p, body, n) == 0; /* too big for tiny: left alone */
+            taken = frame_decoder_take_body(&d, &f, &dst);
+        }
+    }
+    /* A frame that arrived whole is a view into the chunk: nothing to take. */
+    frame_decoder_feed(&d, b.p + whole, b.len - whole);
+    CHECK_INT(frame_decoder_next(&d, &f), 1);
+    whole_refused = frame_decoder_take_body(&d, &f, &tiny) == 0;
+    CHECK_INT(frame_decoder_next(&d, &f), 0);
+    CHECK_INT(frames, 2);
+    CHECK(refused);
+    CHECK_INT(taken, 1);
+    CHECK(whole_refused);
+    CHECK_INT(dst.len, n);
+    CHECK(memcmp(dst.p, body, n) == 0);
+    CHECK_INT(dst.max, BIG);
+    CHECK_INT(tiny.len, 0);
+    CHECK_INT(d.part.cap, 0); /* the storage went with the body */
+    frame_decoder_free(&d);
+    buf_free(&dst);
+    buf_free(&tiny);
+    buf_free(&b);
+    free(body);
+}
+
 /* Decode a single header-only frame built from raw fields with a decoder
  * accepting `accept`; return the result of next() and the error text. */
 static int decode_raw(unsigned accept, uint32_t magic, uint32_t type, uint64_t id,
@@ -625,6 +679,7 @@ int main(void)
 {
     RUN(frame_layout_bytes);
     RUN(frame_roundtrip_zero_copy);
+    RUN(frame_take_body_of_a_split_frame);
     RUN(frame_full_id_range);
     RUN(frame_json_roundtrip);
     RUN(frame_zero_length_parts);

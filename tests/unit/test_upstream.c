@@ -206,7 +206,7 @@ typedef struct result {
     char error[160];
 } result_t;
 
-static void on_result(upstream_call_t *call, int status, const respparser_t *resp)
+static void on_result(upstream_call_t *call, int status, respparser_t *resp)
 {
     result_t *r = (result_t *)call;
     r->done++;
