@@ -909,7 +909,9 @@ static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *e
                 end++;
             ok = end != s && !*end;
         }
-        if (!ok || code < 100 || code > 599) {
+        /* 1xx is not a final answer: refused, as the Node.js and Python
+         * workers refuse it, rather than turned into a silent 500. */
+        if (!ok || code < 200 || code > 599) {
             char shown[64];
             if (json_is_string(status))
                 snprintf(shown, sizeof shown, "'%.40s'", json_string_value(status));
@@ -921,7 +923,7 @@ static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *e
                 snprintf(shown, sizeof shown, "%s", json_is_object(status) ? "an object"
                          : json_is_array(status) ? "an array" : json_is_boolean(status)
                          ? (json_is_true(status) ? "true" : "false") : "null");
-            snprintf(err, errlen, "http output '%s': statusCode %s is not an HTTP status (100 "
+            snprintf(err, errlen, "http output '%s': statusCode %s is not an HTTP status (200 "
                      "to 599)", binding, shown);
             return 0;
         }

@@ -127,6 +127,9 @@ function answer(req, res, body) {
     case 'badstatus':
       reply({Outputs: {res: {statusCode: 'abc'}}});
       return;
+    case 'interim':
+      reply({Outputs: {res: {statusCode: 101, body: 'switching?'}}});
+      return;
     case 'slowdata':
       setTimeout(() => reply({Outputs: {res: {body: 'late'}}}), 3000);
       return;
@@ -318,7 +321,7 @@ def test_forwarding_needs_one_trigger_and_one_http_output(make_app, start_host):
 
 DATA_FNS = {"inspect": fn(route="inspect/{id:int}/{opt?}"), "ret": fn(out="$return"),
             "plain": fn(), "fail": fn(), "notjson": fn(), "noresponse": fn(),
-            "badstatus": fn(), "slowdata": fn(), "bin": fn(data_type="binary")}
+            "badstatus": fn(), "interim": fn(), "slowdata": fn(), "bin": fn(data_type="binary")}
 
 
 def test_data_metadata_request_shape(make_app, start_host):
@@ -403,7 +406,8 @@ def test_data_outputs_and_return_value(make_app, start_host):
 def test_data_failures_answer_500_with_invocation_id(make_app, start_host):
     h = start_host(make(make_app, functions=DATA_FNS, host=custom_host(forward=False)))
     for name, why in (("fail", "answered 500"), ("notjson", "not JSON"),
-                      ("badstatus", "statusCode 'abc' is not an HTTP status")):
+                      ("badstatus", "statusCode 'abc' is not an HTTP status"),
+                      ("interim", "statusCode 101 is not an HTTP status (200 to 599)")):
         r = h.get("/api/" + name)
         assert r.status == 500, (name, r.status, r.text)
         inv = r.header("x-invocation-id")

@@ -751,6 +751,8 @@ TEST(answer_errors)
         {"{\"Outputs\": {\"res\": {\"statusCode\": \"abc\"}}}",
          "http output 'res': statusCode 'abc' is not an HTTP status"},
         {"{\"Outputs\": {\"res\": {\"statusCode\": 99}}}", "statusCode 99 is not an HTTP status"},
+        {"{\"Outputs\": {\"res\": {\"statusCode\": 101}}}",
+         "statusCode 101 is not an HTTP status (200 to 599)"},
         {"{\"Outputs\": {\"res\": {\"statusCode\": 200.5}}}", "statusCode 200.5 is not an"},
         {"{\"Outputs\": {\"res\": {\"statusCode\": true}}}", "statusCode true is not an"},
         {"{\"Outputs\": {\"res\": {\"headers\": [1]}}}", "headers must be an object"},
