@@ -594,7 +594,7 @@ static void respond(http_request_t *req, int status, const http_header_t *header
     if (!body)
         body_len = 0;
     write_response_head(&c->out, status, body_len, keep_alive, headers, nheaders, http10, req);
-    int has_body = body_len && !c->is_head && status != 204 && status != 304;
+    int has_body = body_len && !c->is_head && status >= 200 && status != 204 && status != 304;
     if (has_body && (!take || write_with_body(c, take) != 0))
         buf_append(&c->out, body, body_len);
     answer_done(c, keep_alive);
