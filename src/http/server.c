@@ -22,6 +22,7 @@
 #include "../telemetry/log.h"
 #include "method.h"
 #include "parser.h"
+#include "path.h"
 
 #define READ_BUF_SIZE (64 * 1024)
 #define PENDING_MAX (256 * 1024) /* stop reading once this much waits */
@@ -396,6 +397,32 @@ int http_request_gone(const http_request_t *req) { return req->conn->gone; }
 
 int http_request_eof(const http_request_t *req) { return req->conn->eof || req->conn->gone; }
 
+/* Route, authorize and forward the path in one form: "/api/pub/../priv"
+ * and "/api/pub/%2e%2e/priv" are "/api/priv" (as ASP.NET Core reads them
+ * before Azure routes them), never the anonymous "pub/{*rest}" with a
+ * handler behind it that resolves the dots itself. The target is rewritten
+ * in the URL buffer, the query moved up behind the shorter path. */
+static void normalize_path(http_conn_t *c)
+{
+    http_request_t *r = &c->req;
+    char *base = c->url.p;
+    if (!base || r->path.n == 0 || r->path.p < base || r->path.p >= base + c->url.len ||
+        r->path.p[0] != '/')
+        return; /* "*", or the constant "/" */
+    char *p = base + (r->path.p - base);
+    size_t n = http_path_normalize(p, r->path.n);
+    size_t cut = r->path.n - n;
+    if (cut == 0)
+        return;
+    const char *tail = r->path.p + r->path.n;
+    size_t tail_n = (size_t)(r->target.p + r->target.n - tail);
+    memmove(p + n, tail, tail_n);
+    if (r->query.p >= tail && r->query.p <= tail + tail_n)
+        r->query.p -= cut;
+    r->path.n = n;
+    r->target.n -= cut;
+}
+
 static void conn_dispatch(http_conn_t *c)
 {
     http_server_t *s = c->server;
@@ -426,6 +453,7 @@ static void conn_dispatch(http_conn_t *c)
     const char *frag = memchr(r->path.p, '#', r->path.n);
     if (frag)
         r->path.n = (size_t)(frag - r->path.p);
+    normalize_path(c);
     r->start_ns = uv_hrtime();
     c->in_request = 0;
     c->busy = 1;

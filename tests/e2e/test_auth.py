@@ -20,6 +20,7 @@ def app_functions():
         "disabledfn": http_fn("disabledfn", auth="function", extra={"disabled": True}),
         "disabledanon": http_fn("disabledanon", auth="anonymous", extra={"disabled": True}),
         "settingoff": http_fn("settingoff", auth="anonymous"),
+        "pub": http_fn("pub", auth="anonymous", route="pub/{*rest}"),
     }
 
 
@@ -69,6 +70,36 @@ def test_anonymous_needs_nothing(authed):
 
 def test_function_level_without_key_is_401(authed):
     assert authed.get("/api/func").status == 401
+
+
+@pytest.mark.parametrize("path", ["/api/pub/../func", "/api/pub/%2e%2e/func",
+                                  "/api/pub/%2E./func", "/api/pub/./../func",
+                                  "/api/pub/x/../../func?q=1", "/api/pub/../../api/func",
+                                  "/api/pub/%2e%2e/%66unc"])
+def test_dot_segments_do_not_bypass_a_key(authed, path):
+    # The path is routed as it resolves: a dot segment cannot make a
+    # function-level route look like the anonymous catch-all before it.
+    assert authed.get(path).status == 401
+    real = function_key(authed.app, "func")
+    r = authed.get(path, headers=key_header(real))
+    assert r.status == 200, r.text
+    assert r.text.startswith("method=GET path=/api/func ")
+
+
+@pytest.mark.parametrize("path", ["/api/../admin/host/status", "/api/pub/../../admin/host/status",
+                                  "/%61dmin/host/status", "/api/%2e%2e/admin/host/status"])
+def test_dot_segments_reach_the_admin_api_only_with_its_key(authed, path):
+    assert authed.get(path).status == 401
+    r = authed.get(path, headers=key_header(master_key(authed.app)))
+    assert r.status == 200, r.text
+    assert r.json()["state"] == "Running"
+
+
+def test_encoded_slash_stays_in_a_route_value(authed):
+    # %2F is not a segment boundary: ..%2F is a value of the catch-all.
+    r = authed.get("/api/pub/..%2Ffunc")
+    assert r.status == 200, r.text
+    assert "path=/api/pub/../func " in r.text  # stratus_req_path() decodes
 
 
 def test_function_level_wrong_key_is_401(authed):

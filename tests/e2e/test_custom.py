@@ -810,6 +810,14 @@ def test_switching_protocols_fails_the_invocation_and_the_connection(naive):
     assert r.status == 200 and r.text == "/api/echo?after=up"
 
 
+def test_the_handler_gets_the_path_the_host_routed(naive):
+    # Dot segments are resolved before routing, and the handler is sent
+    # that path: never one that names another function once it resolves.
+    for sent in ("/api/nm/../echo?n=1", "/api/nm/%2e%2e/echo?n=1", "/api/./%65cho?n=1"):
+        r = naive.get(sent, timeout=30)
+        assert r.status == 200 and r.text == "/api/echo?n=1", (sent, r.status, r.text)
+
+
 def test_data_metadata_json_is_utf8_when_the_request_is_not(naive):
     r = naive.get("/api/pay?e=%FFok", timeout=30)
     assert r.status == 200, r.text
