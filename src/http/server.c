@@ -325,6 +325,16 @@ static int on_headers_complete(void *data, const reqparser_head_t *head)
         c->error_reason = hosts ? "more than one Host header" : "missing Host header";
         return -1;
     }
+    /* A CONNECT turns the connection into a tunnel: http-parser ends the
+     * message at its head, whatever Content-Length says, and a body would
+     * be read as the next request -- one request to a proxy in front, two
+     * here. Not a proxy, the host refuses it (as ASP.NET Core does one in
+     * origin form) and closes the connection. */
+    if (strcmp(head->method, "CONNECT") == 0) {
+        c->error_status = 400;
+        c->error_reason = "CONNECT is for proxies; this server is not one";
+        return -1;
+    }
     r->method_name = head->method;
     r->method = method_from_name(head->method, strlen(head->method));
     if (!r->method)

@@ -651,6 +651,11 @@ MALFORMED = {
                                    b"Content-Length: 4\r\n\r\nabcd",
     "content_length_and_chunked": b"POST /api/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n"
                                   b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    # CONNECT opens a tunnel: its body would be parsed as a second request.
+    "connect_with_a_request_as_body": b"CONNECT /api/echo HTTP/1.1\r\nHost: t\r\n"
+                                      b"Content-Length: 37\r\n\r\n"
+                                      b"GET /api/echo?q=smuggled HTTP/1.1\r\n\r\n",
+    "connect_authority_form": b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n",
 }
 
 
