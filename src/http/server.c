@@ -13,6 +13,7 @@
 #include "../telemetry/telemetry.h"
 #include "server.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,35 @@ static int on_header_value(void *data, const char *at, size_t len)
     return header_bytes(c, at, len);
 }
 
+/* A Host value as RFC 9112 section 3.2 wants it: uri-host [":" port],
+ * uri-host a reg-name (letters, digits, "-._~", "%", the sub-delims) or
+ * an IP literal in brackets; empty is allowed. Anything else ("a b",
+ * "evil/x?y", "user@host") would change the URL a function is told it
+ * was called with. */
+static int host_valid(sv_t v)
+{
+    size_t i = 0;
+    if (v.n && v.p[0] == '[') {
+        for (i = 1; i < v.n && v.p[i] != ']'; i++)
+            if (!isxdigit((unsigned char)v.p[i]) && v.p[i] != ':' && v.p[i] != '.' &&
+                v.p[i] != 'v' && v.p[i] != 'V')
+                return 0;
+        if (i == v.n)
+            return 0;
+        i++;
+    } else {
+        for (; i < v.n && v.p[i] != ':'; i++)
+            if (!isalnum((unsigned char)v.p[i]) && !strchr("-._~%!$&'()*+,;=", v.p[i]))
+                return 0;
+    }
+    if (i < v.n && v.p[i++] != ':')
+        return 0;
+    for (; i < v.n; i++)
+        if (!isdigit((unsigned char)v.p[i]))
+            return 0;
+    return 1;
+}
+
 static int on_headers_complete(void *data, const reqparser_head_t *head)
 {
     http_conn_t *c = data;
@@ -309,7 +339,7 @@ static int on_headers_complete(void *data, const reqparser_head_t *head)
         return -1;
     }
     const char *base = c->hdr.p ? c->hdr.p : "";
-    int hosts = 0;
+    int hosts = 0, bad_host = 0;
     for (size_t i = 0; i < c->nh; i++) {
         sv_t v = sv_make(c->hoff[i].value_len ? base + c->hoff[i].value_off : "",
                          c->hoff[i].value_len);
@@ -317,12 +347,20 @@ static int on_headers_complete(void *data, const reqparser_head_t *head)
             v.n--;
         r->headers[i].name = sv_make(base + c->hoff[i].name_off, c->hoff[i].name_len);
         r->headers[i].value = v;
-        hosts += sv_ieq_cstr(r->headers[i].name, "Host");
+        if (sv_ieq_cstr(r->headers[i].name, "Host")) {
+            hosts++;
+            bad_host |= !host_valid(v);
+        }
     }
     r->nheaders = c->nh;
     if (hosts > 1 || (hosts == 0 && head->http_major == 1 && head->http_minor >= 1)) {
         c->error_status = 400;
         c->error_reason = hosts ? "more than one Host header" : "missing Host header";
+        return -1;
+    }
+    if (bad_host) {
+        c->error_status = 400;
+        c->error_reason = "invalid Host header (expected host or host:port)";
         return -1;
     }
     /* A CONNECT turns the connection into a tunnel: http-parser ends the

@@ -656,7 +656,21 @@ MALFORMED = {
                                       b"Content-Length: 37\r\n\r\n"
                                       b"GET /api/echo?q=smuggled HTTP/1.1\r\n\r\n",
     "connect_authority_form": b"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n",
+    # RFC 9112 3.2: 400 for a Host that is not host[:port] (a function
+    # would be told it was called at another URL).
+    "host_with_a_path": b"GET /api/echo HTTP/1.1\r\nHost: evil.example/x?y=\r\n\r\n",
+    "host_with_a_space": b"GET /api/echo HTTP/1.1\r\nHost: a b\r\n\r\n",
+    "host_with_userinfo": b"GET /api/echo HTTP/1.1\r\nHost: user@evil.example\r\n\r\n",
+    "host_with_a_bad_port": b"GET /api/echo HTTP/1.1\r\nHost: t:80x\r\n\r\n",
+    "host_with_markup": b"GET /api/echo HTTP/1.1\r\nHost: t\"><script>\r\n\r\n",
 }
+
+
+@pytest.mark.parametrize("host", [b"example.com", b"example.com:8080", b"EXAMPLE.com.", b"[::1]:7071",
+                                  b"[::1]", b"127.0.0.1:", b"xn--bcher-kva.example", b""])
+def test_valid_host_values_are_accepted(echo_host, host):
+    r = echo_host.raw(b"GET /api/echo HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 200 "), r
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED))
