@@ -326,6 +326,51 @@ static int host_valid(sv_t v)
     return 1;
 }
 
+/* The Transfer-Encoding headers of a request: 0 when absent or exactly
+ * "chunked"; else the status to answer, with *why set. http-parser frames
+ * "gzip, chunked" by its last coding and would hand the function bytes
+ * still gzipped, with the header that says so dropped on the way to a
+ * handler. */
+static int transfer_coding_status(const http_request_t *r, const char **why)
+{
+    int chunked = 0, seen = 0;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (!sv_ieq_cstr(r->headers[i].name, "Transfer-Encoding"))
+            continue;
+        seen = 1;
+        sv_t v = r->headers[i].value;
+        size_t k = 0;
+        while (k < v.n) {
+            while (k < v.n && (v.p[k] == ' ' || v.p[k] == '\t' || v.p[k] == ','))
+                k++;
+            size_t s = k;
+            while (k < v.n && v.p[k] != ',')
+                k++;
+            size_t e = k;
+            while (e > s && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t'))
+                e--;
+            if (e == s)
+                continue;
+            if (!sv_ieq_cstr(sv_make(v.p + s, e - s), "chunked")) {
+                *why = "unsupported transfer coding (only chunked is)";
+                return 501;
+            }
+            chunked++;
+        }
+    }
+    if (seen && r->http_major == 1 && r->http_minor == 0) {
+        /* RFC 9112 section 6.1: an HTTP/1.0 message with Transfer-Encoding
+         * has faulty framing. */
+        *why = "Transfer-Encoding in an HTTP/1.0 request";
+        return 400;
+    }
+    if (chunked > 1) {
+        *why = "chunked applied more than once";
+        return 400;
+    }
+    return 0;
+}
+
 static int on_headers_complete(void *data, const reqparser_head_t *head)
 {
     http_conn_t *c = data;
@@ -382,6 +427,11 @@ static int on_headers_complete(void *data, const reqparser_head_t *head)
     c->keep_alive = head->keep_alive && !s->draining;
     c->is_head = r->method == METHOD_HEAD;
 
+    int te = transfer_coding_status(r, &c->error_reason);
+    if (te) {
+        c->error_status = te;
+        return -1;
+    }
     if (head->has_length && head->content_length > s->cfg.max_body) {
         c->error_status = 413;
         c->error_reason = "request body too large";

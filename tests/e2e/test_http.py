@@ -663,7 +663,35 @@ MALFORMED = {
     "host_with_userinfo": b"GET /api/echo HTTP/1.1\r\nHost: user@evil.example\r\n\r\n",
     "host_with_a_bad_port": b"GET /api/echo HTTP/1.1\r\nHost: t:80x\r\n\r\n",
     "host_with_markup": b"GET /api/echo HTTP/1.1\r\nHost: t\"><script>\r\n\r\n",
+    # RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing;
+    # chunked is applied once.
+    "http10_transfer_encoding": b"POST /api/echo HTTP/1.0\r\nConnection: keep-alive\r\n"
+                                b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "chunked_twice": b"POST /api/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 }
+
+
+@pytest.mark.parametrize("te", [b"gzip, chunked", b"identity, chunked", b"x-custom,chunked"])
+def test_unknown_transfer_coding_gets_501_and_close(echo_host, te):
+    # The body would reach the function still coded, and the header that
+    # says so is not passed on (RFC 9112 6.1: 501 for a coding not known).
+    c = RawConn(echo_host.port)
+    try:
+        c.send(b"POST /api/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te +
+               b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 501, r.body
+        assert b"transfer coding" in r.body and b"method=" not in r.body
+        assert (r.header("Connection") or "").lower() == "close"
+        closed, extra = c.wait_closed(10 * SLOW)
+        assert closed and extra == b""
+    finally:
+        c.close()
+    # chunked alone, in any case, is fine
+    r = echo_host.raw(b"POST /api/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: Chunked\r\n"
+                      b"Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    assert r.startswith(b"HTTP/1.1 200 ") and r.endswith(b"len=3\nabc"), r
 
 
 @pytest.mark.parametrize("host", [b"example.com", b"example.com:8080", b"EXAMPLE.com.", b"[::1]:7071",
