@@ -45,6 +45,9 @@ size_t http_path_normalize(char *p, size_t n)
 {
     if (n == 0 || p[0] != '/')
         return n;
+    /* The usual path has neither escapes nor dot segments: leave it. */
+    if (!memchr(p, '%', n) && !memmem(p, n, "/.", 2))
+        return n;
     n = decode_unreserved(p, n);
     /* Each segment is read at r (after its '/') and written at w, which
      * never passes r: the output is built in the same buffer. */
