@@ -109,6 +109,7 @@ typedef struct app {
     int64_t header_timeout_ms;        /* stratus.http.headerTimeout; 30 s */
     int64_t keepalive_timeout_ms;     /* stratus.http.keepAliveTimeout; 120 s */
     int64_t max_connections;          /* stratus.http.maxConnections; 10000 */
+    int trust_identity_headers;       /* stratus.http.trustIdentityHeaders; 0 */
     int in_process;                   /* stratus.native.inProcess; default 0 (isolated workers) */
     int64_t scale_min_instances;      /* stratus.scale.minInstances; 0 (scale to zero) */
     int64_t scale_max_instances;      /* stratus.scale.maxInstances; 4 */

@@ -404,6 +404,7 @@ int host_run(const host_options_t *opts)
         .header_timeout_ms = (uint64_t)app->header_timeout_ms,
         .keepalive_timeout_ms = (uint64_t)app->keepalive_timeout_ms,
         .max_connections = (size_t)app->max_connections,
+        .keep_identity_headers = app->trust_identity_headers,
     };
     int rc = http_server_init(&h->server, h->loop, &cfg, host_on_request, h);
     int port = opts->port > 0 ? opts->port : app->local_http_port > 0 ? app->local_http_port

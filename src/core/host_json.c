@@ -338,6 +338,9 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
         get_int(app__get(st_http, "maxConnections"), "stratus.http.maxConnections", 1, 0,
                 &app->max_connections, err, errlen) != 0)
         return -1;
+    if ((v = app__get(st_http, "trustIdentityHeaders")) &&
+        app__bool(v, &app->trust_identity_headers) != 0)
+        return bad(err, errlen, "stratus.http.trustIdentityHeaders", "true or false", v);
     if ((v = app__get(native, "inProcess")) && app__bool(v, &app->in_process) != 0)
         return bad(err, errlen, "stratus.native.inProcess", "true or false", v);
     json_t *telemetry;

@@ -371,6 +371,17 @@ static int transfer_coding_status(const http_request_t *r, const char **why)
     return 0;
 }
 
+/* The headers through which App Service's authentication tells a function
+ * who signed in (X-MS-CLIENT-PRINCIPAL, -NAME, -ID, -IDP; X-MS-TOKEN-*):
+ * Azure removes a client's own, so functions believe them. */
+static int identity_header(sv_t n)
+{
+    if (n.n < 11 || (n.p[0] | 0x20) != 'x' || strncasecmp(n.p, "x-ms-", 5) != 0)
+        return 0;
+    return strncasecmp(n.p + 5, "token-", 6) == 0 ||
+           (n.n >= 21 && strncasecmp(n.p + 5, "client-principal", 16) == 0);
+}
+
 static int on_headers_complete(void *data, const reqparser_head_t *head)
 {
     http_conn_t *c = data;
@@ -385,19 +396,24 @@ static int on_headers_complete(void *data, const reqparser_head_t *head)
     }
     const char *base = c->hdr.p ? c->hdr.p : "";
     int hosts = 0, bad_host = 0;
+    size_t j = 0;
     for (size_t i = 0; i < c->nh; i++) {
+        sv_t name = sv_make(base + c->hoff[i].name_off, c->hoff[i].name_len);
+        if (!s->cfg.keep_identity_headers && identity_header(name))
+            continue;
         sv_t v = sv_make(c->hoff[i].value_len ? base + c->hoff[i].value_off : "",
                          c->hoff[i].value_len);
         while (v.n && (v.p[v.n - 1] == ' ' || v.p[v.n - 1] == '\t'))
             v.n--;
-        r->headers[i].name = sv_make(base + c->hoff[i].name_off, c->hoff[i].name_len);
-        r->headers[i].value = v;
-        if (sv_ieq_cstr(r->headers[i].name, "Host")) {
+        r->headers[j].name = name;
+        r->headers[j].value = v;
+        j++;
+        if (sv_ieq_cstr(name, "Host")) {
             hosts++;
             bad_host |= !host_valid(v);
         }
     }
-    r->nheaders = c->nh;
+    r->nheaders = j;
     if (hosts > 1 || (hosts == 0 && head->http_major == 1 && head->http_minor >= 1)) {
         c->error_status = 400;
         c->error_reason = hosts ? "more than one Host header" : "missing Host header";

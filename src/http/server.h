@@ -82,6 +82,9 @@ typedef struct http_server_config {
     size_t max_connections;      /* 503 beyond */
     int json_errors;             /* the server's own error answers as AWS's JSON
                                   * {"errorMessage", "errorType"} (else text) */
+    int keep_identity_headers;   /* pass on X-MS-CLIENT-PRINCIPAL* and X-MS-TOKEN-*
+                                  * (else dropped: only a front end that sets
+                                  * them, and strips a client's, may be believed) */
 } http_server_config_t;
 
 struct http_server {

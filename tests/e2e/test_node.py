@@ -701,12 +701,27 @@ def test_a_body_is_read_in_the_encoding_its_byte_order_mark_names(host):
         assert r.json()["body"] == want, (data, r.text)
 
 
-def test_req_user_from_the_client_principal_headers(host):
+def principal(obj):
     import base64
+    return base64.b64encode(json.dumps(obj).encode()).decode()
 
-    def principal(obj):
-        return base64.b64encode(json.dumps(obj).encode()).decode()
 
+def test_a_clients_own_client_principal_headers_are_dropped(host):
+    """Only a front end that sets them (and strips a client's) may be
+    believed: by default the host drops them, so a client cannot sign
+    itself in."""
+    r = host.get("/api/whoami", headers={
+        "X-MS-CLIENT-PRINCIPAL": principal({"userId": "u-1", "userDetails": "admin"}),
+        "X-MS-CLIENT-PRINCIPAL-NAME": "admin@corp", "x-ms-client-principal-id": "oid-1",
+        "X-MS-TOKEN-AAD-ID-TOKEN": "forged"})
+    assert r.status == 200 and r.json()["user"] is None, r.text
+
+
+def test_req_user_from_the_client_principal_headers(make_app, start_host):
+    import base64
+    h = host_json()
+    h["stratus"]["http"] = {"trustIdentityHeaders": True}
+    host = start_host(make_app(app_functions(), host=h, settings=SETTINGS))
     r = host.get("/api/whoami")
     assert r.json() == {"user": None, "tracestate": ""}, r.text
     claims = {"userId": "u-1", "userDetails": "ada", "identityProvider": "github",
