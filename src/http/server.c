@@ -715,6 +715,23 @@ static int write_with_body(http_conn_t *c, buf_t *body)
     return 0;
 }
 
+/* 1 when the answer's own headers ask to close the connection after it
+ * (a "close" option in Connection), as ASP.NET Core honours it. */
+static int asks_close(const http_header_t *headers, size_t nheaders)
+{
+    for (size_t i = 0; i < nheaders; i++) {
+        if (!sv_ieq_cstr(headers[i].name, "Connection"))
+            continue;
+        sv_t v = headers[i].value;
+        for (size_t k = 0; k + 5 <= v.n; k++)
+            if (strncasecmp(v.p + k, "close", 5) == 0 &&
+                (k == 0 || v.p[k - 1] == ',' || v.p[k - 1] == ' ' || v.p[k - 1] == '\t') &&
+                (k + 5 == v.n || v.p[k + 5] == ',' || v.p[k + 5] == ' ' || v.p[k + 5] == '\t'))
+                return 1;
+    }
+    return 0;
+}
+
 static void respond(http_request_t *req, int status, const http_header_t *headers,
                     size_t nheaders, const void *body, size_t body_len, buf_t *take)
 {
@@ -731,7 +748,8 @@ static void respond(http_request_t *req, int status, const http_header_t *header
         return;
     if (status < 200 || status > 599)
         status = 500; /* 1xx would not end the exchange */
-    int keep_alive = c->keep_alive && !s->draining && !c->close_after;
+    int keep_alive = c->keep_alive && !s->draining && !c->close_after &&
+                     !asks_close(headers, nheaders);
     int http10 = req->http_major == 1 && req->http_minor == 0;
     if (!body)
         body_len = 0;

@@ -402,6 +402,36 @@ def test_connection_close(echo_host):
         c.close()
 
 
+CLOSING_C = r"""
+#include <stratus.h>
+int closing(stratus_ctx *ctx)
+{
+    stratus_res_header(ctx, "Connection", "Close");
+    stratus_res_printf(ctx, "last\n");
+    return 0;
+}
+"""
+
+
+def test_function_asking_to_close_the_connection(make_app, start_host):
+    """A function's own Connection: close is honoured (as ASP.NET Core does):
+    the answer says so and the connection closes; a request pipelined
+    behind it is not answered."""
+    host = start_host(make_app({"echo": http_fn(), "closing": http_fn("closing", CLOSING_C)}))
+    c = RawConn(host.port)
+    try:
+        c.send(b"GET /api/closing HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /api/echo?q=after HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200 and r.body == b"last\n"
+        assert (r.header("Connection") or "").lower() == "close"
+        closed, extra = c.wait_closed(10 * SLOW)
+        assert closed and extra == b"", extra
+    finally:
+        c.close()
+    assert_alive(host)
+
+
 def test_http10_closes_by_default(echo_host):
     c = RawConn(echo_host.port)
     try:
