@@ -286,7 +286,8 @@ class FrameWriter {
     if (this.pending) this.flush();
   }
 
-  // Write the pending batch. cb, when given, runs once it has been written.
+  // Write the pending batch. cb, when given, runs once it has been written
+  // (at once, when the socket takes it all: the batch is emptied first).
   flush(cb) {
     this.pending = false;
     const sock = this.socket;
@@ -294,15 +295,20 @@ class FrameWriter {
       if (cb) sock.write(Buffer.alloc(0), cb);
       return;
     }
+    const len = this.len;
+    this.len = 0;
     if (this.chunks) {
-      if (this.len > this.start) this.chunks.push(this.buf.subarray(this.start, this.len));
+      if (len > this.start) this.chunks.push(this.buf.subarray(this.start, len));
       const chunks = this.chunks;
       this.chunks = null;
+      this.start = 0;
+      // The chunks hold parts of the buffer: frames added from now on go
+      // to a new one.
+      this.buf = Buffer.allocUnsafeSlow(this.buf.length);
       sock.cork();
       for (let i = 0; i < chunks.length; i++)
         sock.write(chunks[i], i === chunks.length - 1 ? cb : undefined);
       sock.uncork();
-      this.buf = Buffer.allocUnsafeSlow(this.buf.length);
     } else {
       let done = 0;
       if (this.fd >= 0 && !cb && sock.writableLength === 0) {
@@ -311,21 +317,54 @@ class FrameWriter {
         // does not take at once (full, or an error such as EPIPE) goes
         // through the stream, which queues it or reports the error.
         try {
-          done = fs.writeSync(this.fd, this.buf, 0, this.len);
+          done = fs.writeSync(this.fd, this.buf, 0, len);
         } catch (e) {
           done = 0;
         }
       }
-      if (done < this.len) {
-        sock.write(this.buf.subarray(done, this.len), cb);
+      if (done < len) {
+        const buf = this.buf;
+        sock.write(buf.subarray(done, len), cb);
         // A write that completed at once leaves nothing queued: the buffer
         // can be reused. Otherwise it still belongs to the pending write.
-        if (sock.writableLength !== 0) this.buf = Buffer.allocUnsafeSlow(this.buf.length);
+        if (sock.writableLength !== 0 && this.buf === buf) this.buf = Buffer.allocUnsafeSlow(buf.length);
       }
     }
+  }
+
+  // Write the pending batch now, with blocking writes to fd, for a process
+  // that is exiting: no later turn of the event loop will flush it. Skipped
+  // while an earlier write is still queued in the stream (bytes written
+  // ahead of it would cut a frame in two). Errors are ignored: the host
+  // may be gone.
+  flushSync(fd) {
+    if (this.socket.writableLength !== 0) return;
+    const parts = this.chunks || [];
+    if (this.len > this.start) parts.push(this.buf.subarray(this.start, this.len));
+    this.chunks = null;
     this.len = 0;
     this.start = 0;
+    this.pending = false;
+    for (let i = 0; i < parts.length; i++) {
+      if (!writeAll(fd, parts[i])) return;
+    }
   }
+}
+
+// Write all of buf to fd, a non-blocking socket, waiting while it is full
+// (at most a second in all). Whether it was all written.
+function writeAll(fd, buf) {
+  let off = 0;
+  let waits = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      if (e.code !== 'EAGAIN' || ++waits > 1000) return false;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+  return true;
 }
 
 // The worker's end of the host's socket, as the little FrameWriter needs of

@@ -28,6 +28,16 @@ function flush() {
   if (writer.pending && !writer.held) writer.flush();
 }
 
+// process.exit() (called by function code or a library, or by the worker)
+// ends the process before the next flush: what is pending (the last log
+// lines, results that were about to leave) is written now, and so is what
+// the other 'exit' listeners log after this one.
+process.on('exit', () => {
+  writer.held = false;
+  writer.onPending = () => writer.flushSync(fd);
+  writer.flushSync(fd);
+});
+
 function onRead(n, buf) {
   writer.hold();
   try {

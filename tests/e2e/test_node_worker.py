@@ -641,6 +641,52 @@ def test_console_outside_an_invocation_is_a_worker_line(worker):
     assert (0, {"level": 2, "message": "loading now"}) in logs, others
 
 
+QUIT_JS = r"""
+process.on('exit', (code) => console.log('exit listener saw ' + code));
+module.exports = async function (context, req) {
+  context.log('context line');
+  console.error('config missing');
+  process.exit(3);
+};
+"""
+
+
+def frames_until_eof(w):
+    out = []
+    while True:
+        f = w.recv()
+        if f is None:
+            return out
+        out.append(f)
+
+
+@pytest.mark.parametrize("node_args", [(), ("--experimental-permission", "--allow-fs-read=*")],
+                         ids=["pipe-handle", "net-socket"])
+def test_lines_logged_just_before_process_exit_are_not_lost(worker, node_args):
+    """process.exit() in function code (or a library's) ends the worker before
+    its next write: the lines logged before it, and those of the library's own
+    'exit' listeners, still reach the host, as console output written to
+    stdout would."""
+    w = worker({"quit": {"function.json": {}, "index.js": QUIT_JS}}, node_args=node_args)
+    w.load([http_fn("quit", w.app)])
+    w.send(frame(INVOKE, 2, invoke("quit")))
+    frames = frames_until_eof(w)
+    assert w.proc.wait(10) == 3
+    logs = [f[2]["message"] for f in frames if f[0] == LOG]
+    assert logs == ["context line", "config missing", "exit listener saw 3"], frames
+
+
+def test_lines_logged_by_a_module_that_exits_while_loading_are_not_lost(worker):
+    js = "console.error('the setting DB_URL is missing');\nprocess.exit(1);\n"
+    w = worker({"quit": {"function.json": {}, "index.js": js}})
+    w.send(frame(READY, 0, {"protocol": 1}) +
+           frame(LOAD, 0, {"appRoot": w.app, "functions": [http_fn("quit", w.app)]}))
+    frames = frames_until_eof(w)
+    assert w.proc.wait(10) == 1
+    logs = [(f[1], f[2]["level"], f[2]["message"]) for f in frames if f[0] == LOG]
+    assert (0, 4, "the setting DB_URL is missing") in logs, frames
+
+
 def test_settings_of_load_reach_process_env(worker):
     js = "module.exports = async () => ({ body: String(process.env.GREETING) });\n"
     w = worker({"env": {"function.json": {}, "index.js": js}})
