@@ -15,7 +15,7 @@
 'use strict';
 
 const { AsyncLocalStorage } = require('async_hooks');
-const { format } = require('util');
+const { format, inspect } = require('util');
 const { LEVEL } = require('./context');
 
 const als = new AsyncLocalStorage();
@@ -70,16 +70,31 @@ function owner() {
 // invocations in flight (a Map of objects with log(), fail(), finished).
 function install(send, inflightMap) {
   inflight = inflightMap;
+  // console.group()'s indentation, as Node's console applies it.
+  let indent = '';
   const emit = (level) => (...args) => {
+    if (indent !== '') args = [indent + message(args).replace(/\n/g, '\n' + indent)];
     const { inv } = owner();
     if (inv) inv.log(level, args);
     else send(0, level, message(args));
   };
-  console.log = emit(LEVEL.information);
-  console.info = emit(LEVEL.information);
+  const info = emit(LEVEL.information);
+  console.log = info;
+  console.info = info;
   console.debug = emit(LEVEL.debug);
   console.warn = emit(LEVEL.warning);
   console.error = emit(LEVEL.error);
+  // Node's console.dir writes to stdout itself: it would reach the log
+  // unattributed and out of order with the lines around it.
+  console.dir = (obj, options) => info(inspect(obj, { customInspect: false, ...options }));
+  console.group = (...label) => {
+    if (label.length > 0) console.log(...label);
+    indent += '  ';
+  };
+  console.groupCollapsed = console.group;
+  console.groupEnd = () => {
+    indent = indent.slice(0, -2);
+  };
   const traceLevel = emit(LEVEL.trace);
   console.trace = (...args) => {
     const e = { name: 'Trace', message: message(args) };

@@ -687,6 +687,27 @@ def test_lines_logged_by_a_module_that_exits_while_loading_are_not_lost(worker):
     assert (0, 4, "the setting DB_URL is missing") in logs, frames
 
 
+def test_console_dir_and_group_are_lines_of_the_invocation_in_order(worker):
+    """console.dir() (which Node writes to stdout itself) is a line of the
+    invocation like console.log's, in its place among them; console.group()
+    indents the lines logged inside it, as Node's console does."""
+    js = ("module.exports = async function (context, req) {\n"
+          "  console.log('first');\n"
+          "  console.dir({ x: { y: { z: 1 } } }, { depth: 0 });\n"
+          "  console.group('group');\n"
+          "  console.log('one\\ntwo');\n"
+          "  console.groupEnd();\n"
+          "  console.log('last');\n"
+          "};\n")
+    w = worker({"dir": {"function.json": {}, "index.js": js}})
+    w.load([http_fn("dir", w.app)])
+    w.send(frame(INVOKE, 5, invoke("dir")))
+    _, others = w.recv_type(RESULT)
+    logs = [(f[1], f[2]["message"]) for f in others if f[0] == LOG]
+    assert logs == [(5, "first"), (5, "{ x: [Object] }"), (5, "group"), (5, "  one\n  two"),
+                    (5, "last")], others
+
+
 def test_settings_of_load_reach_process_env(worker):
     js = "module.exports = async () => ({ body: String(process.env.GREETING) });\n"
     w = worker({"env": {"function.json": {}, "index.js": js}})
