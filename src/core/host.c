@@ -9,7 +9,9 @@
  * in-flight requests finish within HOST_DRAIN_MS, stop every version's
  * runtime, free everything, exit 0.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +303,28 @@ static int write_port_file(const char *path, int port)
     return fclose(f);
 }
 
+/* Descriptors the host inherited from whatever started it (a shell's, a
+ * supervisor's) are not for the workers, handlers and bootstraps it
+ * starts: mark every one above stderr close-on-exec. */
+static void inherited_fds_cloexec(void)
+{
+#ifdef CLOSE_RANGE_CLOEXEC
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+#endif
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (fd > 2 && fd != self)
+            fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    }
+    closedir(d);
+}
+
 int host_run(const host_options_t *opts)
 {
     host_t host, *h = &host;
@@ -313,6 +337,7 @@ int host_run(const host_options_t *opts)
     /* Before any worker starts: a write to one that died at once (a bad
      * interpreter option) must be an EPIPE, not the host's end. */
     signal(SIGPIPE, SIG_IGN);
+    inherited_fds_cloexec();
     /* Requests free what they allocated every loop turn: keep the heap top
      * instead of returning it to the kernel and asking again each turn. */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);

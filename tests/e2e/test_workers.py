@@ -1098,3 +1098,58 @@ def test_function_crashing_while_loading_is_reported_and_host_serves(make_app, s
     assert r.status == 500, (r.status, r.text)  # every worker dies loading the app
     assert "worker" in r.text, r.text
     assert h.alive()
+
+
+FDS_PY = """import os
+import azure.functions as func
+
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    fds = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            fds[fd] = os.readlink("/proc/self/fd/" + fd)
+        except OSError:
+            pass
+    return func.HttpResponse(repr(fds))
+"""
+
+
+def test_descriptors_the_host_inherited_do_not_reach_workers(tmp_path):
+    """A descriptor left open by whatever started the host (a shell's, a
+    supervisor's) is not passed on to the worker processes it starts."""
+    import ast
+    import subprocess
+    from conftest import BIN, Host
+    app = write_app(tmp_path / "app", {"fds": {
+        "function.json": {"bindings": [
+            {"type": "httpTrigger", "direction": "in", "name": "req", "authLevel": "anonymous"},
+            {"type": "http", "direction": "out", "name": "$return"}]},
+        "__init__.py": FDS_PY}},
+        settings={"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "python"}})
+    r, w = os.pipe()
+    os.dup2(r, 250)
+    stray = "pipe:[%d]" % os.fstat(250).st_ino
+    port_file = str(tmp_path / "port")
+    log_path = str(tmp_path / "host.log")
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("STRATUS_MASTER_KEY", None)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([BIN, "start", app, "--port", "0", "--listen", "127.0.0.1",
+                                 "--port-file", port_file], stdout=log, stderr=subprocess.STDOUT,
+                                env=env, pass_fds=[250])
+    os.close(250)
+    os.close(r)
+    os.close(w)
+    try:
+        assert wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(),
+                        timeout=60), open(log_path).read()
+        h = Host(proc, int(open(port_file).read()), app, log_path)
+        resp = h.get("/api/fds", timeout=30)
+        assert resp.status == 200, (resp.status, resp.text, h.log())
+        fds = ast.literal_eval(resp.text)
+        assert stray not in fds.values(), fds
+        assert os.readlink("/proc/%d/fd/250" % proc.pid) == stray  # the host still has it
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
