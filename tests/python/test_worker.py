@@ -956,3 +956,72 @@ def main(req, context):
     worker_lines = [f.meta["message"] for f in getattr(w, "pending_other", [])
                     if f.type == LOG and f.id == 0]
     assert worker_lines == ["from thread untied"]
+
+
+# ---- processes forked by functions ----
+
+FORKS = '''
+import logging
+import multiprocessing
+import os
+import sys
+
+def child_main(tag):
+    print("mp child print", tag)
+    logging.warning("mp child log %s", tag)
+
+def main(req):
+    k = req.params.get("k")
+    if k == "pid":
+        return str(os.getpid())
+    if k == "mp":
+        p = multiprocessing.get_context("fork").Process(target=child_main, args=("x",))
+        p.start()
+        p.join()
+        return "mp %d" % p.exitcode
+    print("partial line of the parent", end="")
+    pid = os.fork()
+    if pid == 0:
+        print("fork child print")
+        logging.warning("fork child log")
+        if k == "exit":
+            sys.exit(4)
+        if k == "raise":
+            raise ValueError("child failed")
+        return "the child's answer"
+    _, status = os.waitpid(pid, 0)
+    return "parent %d" % os.waitstatus_to_exitcode(status)
+'''
+
+
+@pytest.mark.parametrize("k,code", [("return", 0), ("exit", 4), ("raise", 1)])
+def test_a_forked_child_never_answers_for_the_worker(worker, app, k, code):
+    write_fn(app, "forks", FORKS)
+    w = worker([http_fn("forks", app)])
+    res, logs = w.invoke("forks", http=http_req("GET", "/api/forks", "k=" + k,
+                                                params={"k": k}))
+    assert res.meta["ok"], res.meta
+    assert res.body == b"parent %d" % code
+    assert [f.meta["message"] for f in logs] == ["partial line of the parent"]
+    res, _ = w.invoke("forks", http=http_req("GET", "/api/forks", "k=pid",
+                                             params={"k": "pid"}))
+    assert res.body == str(w.proc.pid).encode()
+    # The child's lines went to the worker's output, not to the host socket.
+    out = w.output()
+    assert "fork child print\n" in out and "fork child log\n" in out, out
+    if k == "raise":
+        assert "ValueError: child failed" in out, out
+    assert not [f for f in getattr(w, "pending_other", []) if f.type == RESULT]
+
+
+def test_multiprocessing_children_print_to_the_worker_output(worker, app):
+    write_fn(app, "forks", FORKS)
+    w = worker([http_fn("forks", app)])
+    res, logs = w.invoke("forks", http=http_req("GET", "/api/forks", "k=mp",
+                                                params={"k": "mp"}))
+    assert res.body == b"mp 0" and logs == []
+    out = w.output()
+    assert "mp child print x\n" in out and "mp child log x\n" in out, out
+    res, _ = w.invoke("forks", http=http_req("GET", "/api/forks", "k=pid",
+                                             params={"k": "pid"}))
+    assert res.body == str(w.proc.pid).encode()

@@ -45,6 +45,27 @@ def emit(inv, level, message, category=None):
         _flush()        # worker lines are rare and may come from any thread
 
 
+def _emit_to_streams(inv, level, message, category=None):
+    """emit() in a process forked from the worker: the line goes to the
+    inherited stdout (errors and warnings to stderr), which the host logs
+    as worker output, as a child process's output."""
+    stream = sys.__stderr__ if level in ("warning", "error", "critical") else sys.__stdout__
+    try:
+        stream.write(message + "\n")
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def after_fork_in_child():
+    """In a process forked from the worker (os.fork(), multiprocessing):
+    the host's socket belongs to the worker, so print() and logging write
+    to the inherited stdout and stderr instead of sending LOG frames."""
+    global emit
+    emit = _emit_to_streams
+    CURRENT.set(None)
+
+
 def finish(inv):
     """Send what inv printed without a final newline, before its RESULT."""
     if inv.pout:

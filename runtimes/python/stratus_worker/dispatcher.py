@@ -120,6 +120,8 @@ class Dispatcher:
         self.monitor_parked = False
         self.monitor_ev = _Signal()
         capture.init(self.out, self.flush)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork_in_child)
 
     # ---- entry ----
 
@@ -464,6 +466,31 @@ class Dispatcher:
             except OSError as e:
                 self._exit(0, "writing to the host failed: %s" % e)
 
+    # ---- a process forked by a function ----
+
+    def _after_fork_in_child(self):
+        """In a child that function code forked (os.fork(), multiprocessing,
+        a ProcessPoolExecutor): it must never write to the host's socket
+        nor run the worker's loop. Its output goes to the inherited
+        stdout/stderr; the socket is closed; and when the function returns
+        or raises in the child (a child that did not exit by itself), the
+        child exits as a Python program would: status 0, the SystemExit
+        code, or 1 with the traceback on stderr. Nothing of this costs the
+        worker anything per invocation: _reset and error_meta are what every
+        invocation's end calls, rebound in the child only."""
+        global _reset
+        capture.after_fork_in_child()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.wlock = allocate_lock()
+        self.runq.clear()
+        _reset = _end_forked_child
+        self.error_meta = _forked_child_raised
+        if self.aio is not None:
+            self.aio._done = lambda inv, meta, body: _end_forked_child(None)
+
     # ---- ending ----
 
     def _fatal(self, why):
@@ -479,6 +506,29 @@ class Dispatcher:
             except Exception:
                 pass
         os._exit(code)
+
+
+def _end_forked_child(token, status=0):
+    for s in (sys.stdout, sys.stderr):
+        try:
+            s.flush()
+        except Exception:
+            pass
+    os._exit(status)
+
+
+def _forked_child_raised(inv, exc):
+    if inv.pout is not None or inv.perr is not None:
+        capture.finish(inv)
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None or isinstance(code, int):
+            _end_forked_child(None, code or 0)
+        sys.stderr.write("%s\n" % (code,))
+        _end_forked_child(None, 1)
+    import traceback
+    traceback.print_exception(type(exc), exc, exc.__traceback__)
+    _end_forked_child(None, 1)
 
 
 def default_threads():
