@@ -1025,3 +1025,44 @@ def test_multiprocessing_children_print_to_the_worker_output(worker, app):
     res, _ = w.invoke("forks", http=http_req("GET", "/api/forks", "k=pid",
                                              params={"k": "pid"}))
     assert res.body == str(w.proc.pid).encode()
+
+
+# ---- lines logged after the invocation ended ----
+
+LATE_LINES = '''
+import asyncio
+import logging
+import threading
+import time
+
+async def later(iid):
+    await asyncio.sleep(2)
+    logging.info("task line %s", iid)
+
+async def amain(req, context):
+    asyncio.ensure_future(later(context.invocation_id))
+    return "started"
+
+def main(req, context):
+    def work():
+        context.thread_local_storage.invocation_id = context.invocation_id
+        time.sleep(2)
+        logging.info("thread line %s", context.invocation_id)
+    threading.Thread(target=work).start()
+    return "started"
+'''
+
+
+@pytest.mark.parametrize("entry,what", [("amain", "task"), ("main", "thread")])
+def test_a_line_logged_after_the_invocation_ended_is_sent_at_once(worker, app, entry, what):
+    # An asyncio task or a thread (that said its invocation) logs two
+    # seconds after the invocation answered, when the worker is idle:
+    # nothing else will be sent, so the line must be sent by itself.
+    write_fn(app, "late", LATE_LINES)
+    w = worker([http_fn("late", app, entry=entry)])
+    fid = w.start_invoke("late", http=http_req("GET", "/api/late"))
+    res, _ = w.result(fid)
+    assert res.body == b"started"
+    line = w.expect(LOG, fid, timeout=15)
+    assert line.meta["message"] == "%s line 00000000-0000-4000-8000-%012d" % (what, fid)
+    assert line.meta["category"] == "Function.late.User"

@@ -18,16 +18,19 @@ from .protocol import CLIP, LOG, MAGIC, clip, level_name, pack_header, quote
 _get = CURRENT.get
 _out = None             # the dispatcher's outgoing list of frame pieces
 _flush = None           # the dispatcher's flush()
+_inflight = None        # the dispatcher's in-flight table (frame id -> Invocation)
 _FLUSH_AT = 4096        # queued pieces that make a log line flush at once
 
 WORKER_CATEGORY = quote("Worker")
 
 
-def init(out, flush):
-    """Send LOG frames through out (a list of frame pieces) and flush()."""
-    global _out, _flush
+def init(out, flush, inflight):
+    """Send LOG frames through out (a list of frame pieces) and flush();
+    inflight is the table of invocations not yet answered."""
+    global _out, _flush, _inflight
     _out = out
     _flush = flush
+    _inflight = inflight
 
 
 def emit(inv, level, message, category=None):
@@ -41,8 +44,11 @@ def emit(inv, level, message, category=None):
         message = clip(message)
     meta = ('{"level":"%s","category":%s,"message":%s}' % (level, cat, quote(message))).encode()
     _out.extend((pack_header(MAGIC, LOG, fid, len(meta), 0), meta))
-    if fid == 0 or len(_out) > _FLUSH_AT:
-        _flush()        # worker lines are rare and may come from any thread
+    if fid == 0 or len(_out) > _FLUSH_AT or fid not in _inflight:
+        # Worker lines are rare and may come from any thread; so are lines
+        # of an invocation already answered (an asyncio task or a thread
+        # that outlived it): no RESULT will carry them out.
+        _flush()
 
 
 def _emit_to_streams(inv, level, message, category=None):

@@ -119,7 +119,7 @@ class Dispatcher:
         self.idle = []              # tokens of threads waiting for the role
         self.monitor_parked = False
         self.monitor_ev = _Signal()
-        capture.init(self.out, self.flush)
+        capture.init(self.out, self.flush, self.inflight)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork_in_child)
 
