@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 import pytest
 
@@ -1066,3 +1067,23 @@ def test_a_line_logged_after_the_invocation_ended_is_sent_at_once(worker, app, e
     line = w.expect(LOG, fid, timeout=15)
     assert line.meta["message"] == "%s line 00000000-0000-4000-8000-%012d" % (what, fid)
     assert line.meta["category"] == "Function.late.User"
+
+
+def test_a_running_async_invocations_lines_are_sent_while_it_runs(worker, app):
+    write_fn(app, "slowlog", '''
+import asyncio
+import logging
+
+async def main(req):
+    logging.info("before the long wait")
+    await asyncio.sleep(60)
+''')
+    w = worker([http_fn("slowlog", app)])
+    time.sleep(2)       # the worker has been idle for a while
+    fid = w.start_invoke("slowlog", http=http_req("GET", "/api/slowlog"))
+    line = w.expect(LOG, fid, timeout=15)
+    assert line.meta["message"] == "before the long wait"
+    assert not [f for f in w.pending if f.type == RESULT]
+    w.send(frame(CANCEL, fid, {"reason": "timeout"}))
+    res, _ = w.result(fid)
+    assert res.meta == {"ok": False, "error": "cancelled"}

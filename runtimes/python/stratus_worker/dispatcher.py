@@ -13,7 +13,8 @@ on reading, answering PING and running the rest of the queue. The old
 reader finishes its function, helps with the queue, then waits until it is
 needed again. At most PYTHON_THREADPOOL_THREAD_COUNT threads run function
 code at once (Azure's default: min(32, CPUs + 4)); the reader never stops
-reading.
+reading. While anything runs (sync or async), the monitor also sends every
+tick what was queued meanwhile, such as the log lines of running functions.
 
 Frames leave through one list of pieces (a frame's pieces are queued
 together, by one append or extend) and flush(), which writes everything
@@ -358,6 +359,12 @@ class Dispatcher:
             self.tail = bytearray(data[pos:])
         if batch:
             self.aio.submit(batch)
+            # The monitor sends what the running tasks log, every tick, as it
+            # does for sync functions; it may have parked while idle.
+            with self.role:
+                if self.monitor_parked:
+                    self.monitor_parked = False
+                    self.monitor_ev.set()
 
     def _bad_meta(self, ftype, raw):
         self._fatal("%s frame metadata is not a JSON object: %r"
