@@ -47,6 +47,7 @@ struct walker {
     /* For each regular file; nonzero stops the walk (and is returned). */
     int (*on_file)(walker_t *wk, const char *rel, const struct stat *st);
     void *ctx;
+    const char *const *dot_names; /* names starting with '.' walked all the same */
     char err[2 * PATH_MAX]; /* the first error */
     int errors;
 };
@@ -72,7 +73,17 @@ static int name_cmp(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int not_dot(const struct dirent *d) { return d->d_name[0] != '.'; }
+/* A name not to watch or walk: "." and "..", and names starting with '.'
+ * other than those in dot_names. */
+static int hidden(const char *name, const char *const *dot_names)
+{
+    if (name[0] != '.')
+        return 0;
+    for (size_t i = 0; dot_names && dot_names[i]; i++)
+        if (!strcmp(name, dot_names[i]))
+            return 0;
+    return 1;
+}
 
 /* Walk the folder whose path is wk->path[0..len). */
 static int walk(walker_t *wk, size_t len)
@@ -82,7 +93,7 @@ static int walk(walker_t *wk, size_t len)
 
     if (wk->on_dir && wk->on_dir(wk, walk_rel(wk, len)) < 0)
         return 0;
-    int n = scandir(wk->path, &list, not_dot, name_cmp);
+    int n = scandir(wk->path, &list, NULL, name_cmp);
     if (n < 0) {
         if (errno != ENOENT && errno != ENOTDIR) /* gone meanwhile: nothing to see */
             walk_error(wk, "cannot read folder '%s': %s", wk->path, strerror(errno));
@@ -92,7 +103,9 @@ static int walk(walker_t *wk, size_t len)
         const char *name = list[i]->d_name;
         size_t nl = strlen(name);
         struct stat st;
-        if (!stop && len + 1 + nl >= sizeof wk->path) {
+        if (hidden(name, wk->dot_names)) {
+            /* not walked */
+        } else if (!stop && len + 1 + nl >= sizeof wk->path) {
             walk_error(wk, "path too long under '%s': '%s'", wk->path, name);
         } else if (!stop) {
             wk->path[len] = '/';
@@ -192,6 +205,7 @@ struct dirwatch {
     dirwatch_cb cb;
     void *data;
     dirwatch_stop_cb stopped;
+    dirwatch_opts_t opts;
     watch_t **tab;
     size_t nbuckets, count;
     walker_t wk;     /* adding watches below a folder */
@@ -289,7 +303,14 @@ static void drop_tree(dirwatch_t *w, const char *rel)
 
 static void emit(dirwatch_t *w, dirwatch_kind_t kind, const char *path, const char *message)
 {
-    dirwatch_event_t ev = {kind, path, message, 0};
+    dirwatch_event_t ev = {kind, path, message, 0, 0, 0};
+    if (!w->stopping)
+        w->cb(w, &ev, w->data);
+}
+
+static void emit_removed(dirwatch_t *w, const char *path, int dir, int moved)
+{
+    dirwatch_event_t ev = {DIRWATCH_REMOVED, path, NULL, 0, dir, moved};
     if (!w->stopping)
         w->cb(w, &ev, w->data);
 }
@@ -297,6 +318,8 @@ static void emit(dirwatch_t *w, dirwatch_kind_t kind, const char *path, const ch
 static int watch_dir(walker_t *wk, const char *rel)
 {
     dirwatch_t *w = wk->ctx;
+    if (rel[0] && w->opts.skip && w->opts.skip(w->data, rel))
+        return -1; /* not watched, nor anything below it */
     int wd = inotify_add_watch(w->fd, wk->path, WATCH_MASK);
     if (wd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
@@ -324,7 +347,7 @@ static int report_file(walker_t *wk, const char *rel, const struct stat *st)
 {
     dirwatch_t *w = wk->ctx;
     if (w->reporting && !w->stopping) {
-        dirwatch_event_t ev = {DIRWATCH_FILE, rel, NULL, 1};
+        dirwatch_event_t ev = {DIRWATCH_FILE, rel, NULL, 1, 0, 0};
         w->cb(w, &ev, w->data);
     }
     return w->stopping;
@@ -384,7 +407,7 @@ static void handle(dirwatch_t *w, const struct inotify_event *ev)
         table_del(w, s);
         return;
     }
-    if (!ev->len || !ev->name[0] || ev->name[0] == '.')
+    if (!ev->len || !ev->name[0] || hidden(ev->name, w->opts.dot_names))
         return; /* events of the folder itself, or a name to ignore */
 
     const char *dir = (*s)->rel;
@@ -393,7 +416,7 @@ static void handle(dirwatch_t *w, const struct inotify_event *ev)
     if (k < 0 || (size_t)k >= sizeof w->path)
         return;
     if (w->removals && (ev->mask & (IN_DELETE | IN_MOVED_FROM)))
-        emit(w, DIRWATCH_REMOVED, w->path, NULL);
+        emit_removed(w, w->path, (ev->mask & IN_ISDIR) != 0, (ev->mask & IN_MOVED_FROM) != 0);
     if (w->stopping)
         return;
     if (ev->mask & IN_ISDIR) {
@@ -403,12 +426,18 @@ static void handle(dirwatch_t *w, const struct inotify_event *ev)
             add_tree(w, w->path, 1);
         return;
     }
-    if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) {
+    if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE)) {
         char full[PATH_MAX];
         struct stat st;
         k = snprintf(full, sizeof full, "%s/%s", w->root, w->path);
-        if (k > 0 && (size_t)k < sizeof full && lstat(full, &st) == 0 && S_ISREG(st.st_mode))
-            emit(w, DIRWATCH_FILE, w->path, NULL);
+        if (k <= 0 || (size_t)k >= sizeof full || lstat(full, &st) != 0 || !S_ISREG(st.st_mode))
+            return;
+        /* A name created for a file that has other links is a hard link to
+         * a complete file (ln, cp -l, cargo's build outputs); any other new
+         * file is reported when its writer closes it. */
+        if ((ev->mask & IN_CREATE) && st.st_nlink < 2)
+            return;
+        emit(w, DIRWATCH_FILE, w->path, NULL);
     }
 }
 
@@ -451,6 +480,13 @@ static void free_watcher(dirwatch_t *w)
 int dirwatch_start(uv_loop_t *loop, const char *root, dirwatch_cb cb, void *data,
                    dirwatch_t **out, char *err, size_t errlen)
 {
+    return dirwatch_start_opts(loop, root, NULL, cb, data, out, err, errlen);
+}
+
+int dirwatch_start_opts(uv_loop_t *loop, const char *root, const dirwatch_opts_t *opts,
+                        dirwatch_cb cb, void *data, dirwatch_t **out, char *err,
+                        size_t errlen)
+{
     *out = NULL;
     dirwatch_t *w = calloc(1, sizeof *w);
     if (!w)
@@ -458,11 +494,14 @@ int dirwatch_start(uv_loop_t *loop, const char *root, dirwatch_cb cb, void *data
     w->fd = -1;
     w->cb = cb;
     w->data = data;
+    if (opts)
+        w->opts = *opts;
     if (walk_init(&w->wk, root, err, errlen) < 0) {
         free_watcher(w);
         return -1;
     }
     w->wk.ctx = w;
+    w->wk.dot_names = w->opts.dot_names;
     w->wk.on_dir = watch_dir;
     w->wk.on_file = report_file;
     memcpy(w->root, w->wk.path, w->wk.rootlen + 1);

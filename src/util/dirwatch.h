@@ -5,11 +5,14 @@
  * A watcher watches a root folder and every folder below it, adding a
  * watch for each folder created (or moved in) later. It reports a file
  * when it is complete: when a writer that opened it for writing closes it
- * (IN_CLOSE_WRITE) or when it is renamed or moved into the tree
- * (IN_MOVED_TO). A file being written is not reported until its writer
- * closes it. Only regular files are reported (not symbolic links, FIFOs,
+ * (IN_CLOSE_WRITE), when it is renamed or moved into the tree
+ * (IN_MOVED_TO), or when a hard link to it is made in the tree (a name
+ * created for a file that has other links). A file being written is not
+ * reported until its writer closes it. Only regular files are reported (not symbolic links, FIFOs,
  * devices). Names starting with '.' are ignored, files and folders alike:
- * writers put a file in place by writing ".name.tmp-XXXX" and renaming it.
+ * writers put a file in place by writing ".name.tmp-XXXX" and renaming it
+ * (dirwatch_start_opts() can name some that are watched all the same, and
+ * folders that are not watched at all).
  *
  * A folder created or moved into the tree is walked right after its watch
  * is added, and the regular files found in it are reported, since they may
@@ -58,6 +61,9 @@ typedef struct dirwatch_event {
     const char *message; /* DIRWATCH_ERROR only */
     int found;           /* DIRWATCH_FILE: 1 when found by the walk of a new folder (it
                             may still be open for writing), 0 when closed or moved in */
+    int dir;             /* DIRWATCH_REMOVED: the name was a folder */
+    int moved;           /* DIRWATCH_REMOVED: moved out (a folder's contents were not
+                            reported), rather than deleted */
 } dirwatch_event_t;
 
 /* ev and its strings live only during the call. */
@@ -70,6 +76,23 @@ typedef void (*dirwatch_stop_cb)(void *data);
  * Files already there are not reported: dirwatch_scan() finds them. */
 int dirwatch_start(uv_loop_t *loop, const char *root, dirwatch_cb cb, void *data,
                    dirwatch_t **out, char *err, size_t errlen);
+
+typedef struct dirwatch_opts {
+    /* Names starting with '.' that are watched all the same, wherever they
+     * are (e.g. ".python_packages"); NULL-terminated, or NULL. The array
+     * must live as long as the watcher. */
+    const char *const *dot_names;
+    /* Asked before a folder below the root is watched (rel relative to the
+     * root, e.g. "venv"): nonzero leaves it, and all below it, unwatched
+     * (its files are never reported; its own removal still is). NULL
+     * watches every folder. Called with the watcher's data. */
+    int (*skip)(void *data, const char *rel);
+} dirwatch_opts_t;
+
+/* dirwatch_start() with options (opts may be NULL). */
+int dirwatch_start_opts(uv_loop_t *loop, const char *root, const dirwatch_opts_t *opts,
+                        dirwatch_cb cb, void *data, dirwatch_t **out, char *err,
+                        size_t errlen);
 
 /* Stop w: no event callback after this returns. Once the handle is closed,
  * w is freed and stopped(data) is called (stopped may be NULL). Calling it

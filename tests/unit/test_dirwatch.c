@@ -27,6 +27,7 @@ typedef struct ctx {
     char *events[MAX_EVENTS];
     int n;
     int stop_after; /* stop the watcher from the callback after this many events */
+    int flags;      /* removals show " dir" and " moved" */
     int stopped;
     int timed_out;
 } ctx_t;
@@ -40,7 +41,8 @@ static void on_event(dirwatch_t *w, const dirwatch_event_t *ev, void *data)
     else if (ev->kind == DIRWATCH_OVERFLOW)
         snprintf(line, sizeof line, "OVERFLOW");
     else if (ev->kind == DIRWATCH_REMOVED)
-        snprintf(line, sizeof line, "R:%s", ev->path);
+        snprintf(line, sizeof line, "R:%s%s%s", ev->path, c->flags && ev->dir ? " dir" : "",
+                 c->flags && ev->moved ? " moved" : "");
     else
         snprintf(line, sizeof line, "E:%s", ev->message);
     if (c->n < MAX_EVENTS)
@@ -136,9 +138,8 @@ static void rm_tree(const char *path)
 
 static void stopped_cb(void *data) { ((ctx_t *)data)->stopped = 1; }
 
-static int setup(ctx_t *c)
+static int make_root(ctx_t *c)
 {
-    char err[512];
     memset(c, 0, sizeof *c);
     const char *tmp = getenv("TMPDIR");
     snprintf(c->root, sizeof c->root, "%s/stratus-dirwatch-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -146,6 +147,26 @@ static int setup(ctx_t *c)
         perror("mkdtemp");
         return -1;
     }
+    return 0;
+}
+
+/* Start watching c->root (made by make_root) with opts. */
+static int start_opts(ctx_t *c, const dirwatch_opts_t *opts)
+{
+    char err[512];
+    uv_loop_init(&c->loop);
+    if (dirwatch_start_opts(&c->loop, c->root, opts, on_event, c, &c->w, err, sizeof err) != 0) {
+        fprintf(stderr, "dirwatch_start_opts: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup(ctx_t *c)
+{
+    char err[512];
+    if (make_root(c) != 0)
+        return -1;
     uv_loop_init(&c->loop);
     if (dirwatch_start(&c->loop, c->root, on_event, c, &c->w, err, sizeof err) != 0) {
         fprintf(stderr, "dirwatch_start: %s\n", err);
@@ -362,6 +383,140 @@ TEST(moved_folder)
     teardown(&c);
 }
 
+/* Removals say whether the name was a folder, and whether it was moved
+ * away (its contents unreported) or deleted (its files reported first). */
+TEST(removal_kinds)
+{
+    ctx_t c;
+    char p[512], outside[600];
+    CHECK_INT(setup(&c), 0);
+    c.flags = 1;
+    dirwatch_report_removals(c.w, 1);
+    CHECK_INT(make_dir(&c, "gone"), 0);
+    CHECK_INT(write_file(&c, "gone/f", "f"), 0);
+    CHECK_INT(make_dir(&c, "away"), 0);
+    CHECK_INT(write_file(&c, "away/g", "g"), 0);
+    CHECK_INT(write_file(&c, "file", "x"), 0);
+    CHECK(run_until(&c, "F:file"));
+    path_of(&c, "gone", p, sizeof p);
+    rm_tree(p);
+    CHECK(run_until(&c, "R:gone dir"));
+    CHECK_INT(count(&c, "R:gone/f"), 1);
+    path_of(&c, "away", p, sizeof p);
+    snprintf(outside, sizeof outside, "%s-away", c.root);
+    CHECK_INT(rename(p, outside), 0);
+    CHECK(run_until(&c, "R:away dir moved"));
+    CHECK_INT(count_prefix(&c, "R:away/"), 0);
+    rm_tree(outside);
+    path_of(&c, "file", p, sizeof p);
+    CHECK_INT(unlink(p), 0);
+    CHECK(run_until(&c, "R:file"));
+    CHECK_INT(write_file(&c, "again", "x"), 0);
+    path_of(&c, "again", p, sizeof p);
+    snprintf(outside, sizeof outside, "%s-again", c.root);
+    CHECK_INT(rename(p, outside), 0);
+    CHECK(run_until(&c, "R:again moved"));
+    unlink(outside);
+    teardown(&c);
+}
+
+/* A hard link made in the tree is a complete file at once (cargo builds
+ * its outputs so); a new file being written is not, until closed. */
+TEST(hard_link_is_reported)
+{
+    ctx_t c;
+    char from[512], to[512];
+    CHECK_INT(setup(&c), 0);
+    snprintf(from, sizeof from, "%s-outside", c.root);
+    FILE *f = fopen(from, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("built", f);
+        fclose(f);
+    }
+    path_of(&c, "handler", to, sizeof to);
+    CHECK_INT(link(from, to), 0);
+    CHECK(run_until(&c, "F:handler"));
+    CHECK_INT(count(&c, "F:handler"), 1);
+    /* created and still open: not yet */
+    char p[512];
+    path_of(&c, "open", p, sizeof p);
+    int fd = open(p, O_CREAT | O_WRONLY, 0644);
+    CHECK(fd >= 0);
+    CHECK_INT(write_file(&c, "sentinel", "s"), 0);
+    CHECK(run_until(&c, "F:sentinel"));
+    CHECK_INT(count(&c, "F:open"), 0);
+    close(fd);
+    CHECK(run_until(&c, "F:open"));
+    unlink(from);
+    teardown(&c);
+}
+
+static int skip_named(void *data, const char *rel)
+{
+    (void)data;
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    return !strcmp(base, "skipme") || !strcmp(rel, "venv");
+}
+
+/* dot_names are watched like any name (wherever they are); skipped
+ * folders are not watched, nor what is below them, and their files are
+ * never reported; their removal still is. */
+TEST(options_dot_names_and_skipped_folders)
+{
+    static const char *const dots[] = {".pkgs", NULL};
+    dirwatch_opts_t opts = {dots, skip_named};
+    ctx_t c;
+    CHECK_INT(make_root(&c), 0);
+    CHECK_INT(make_dir(&c, ".pkgs"), 0);
+    CHECK_INT(make_dir(&c, ".pkgs/lib"), 0);
+    CHECK_INT(make_dir(&c, ".other"), 0);
+    CHECK_INT(make_dir(&c, "venv"), 0);
+    CHECK_INT(make_dir(&c, "venv/lib"), 0);
+    CHECK_INT(make_dir(&c, "app"), 0);
+    CHECK_INT(make_dir(&c, "app/skipme"), 0);
+    CHECK_INT(start_opts(&c, &opts), 0);
+    CHECK_INT(dirwatch_count(c.w), 4); /* the root, .pkgs, .pkgs/lib, app */
+    dirwatch_report_removals(c.w, 1);
+    CHECK_INT(write_file(&c, ".pkgs/lib/m.py", "m"), 0);
+    CHECK(run_until(&c, "F:.pkgs/lib/m.py"));
+    CHECK_INT(write_file(&c, ".other/x", "x"), 0);
+    CHECK_INT(write_file(&c, "venv/lib/y", "y"), 0);
+    CHECK_INT(write_file(&c, "app/skipme/z", "z"), 0);
+    CHECK_INT(write_file(&c, "app/.pkgs", "a file named as a dot name"), 0);
+    CHECK_INT(write_file(&c, "app/.hidden", "h"), 0);
+    /* created later: watched or skipped by the same rules */
+    CHECK_INT(make_dir(&c, "app/new"), 0);
+    CHECK_INT(make_dir(&c, "app/new/skipme"), 0);
+    CHECK_INT(write_file(&c, "app/new/skipme/w", "w"), 0);
+    CHECK_INT(write_file(&c, "app/new/v", "v"), 0);
+    CHECK(run_until(&c, "F:app/new/v"));
+    CHECK_INT(write_file(&c, "app/new/skipme/w2", "w"), 0);
+    CHECK_INT(write_file(&c, "sentinel", "s"), 0);
+    CHECK(run_until(&c, "F:sentinel"));
+    CHECK_INT(count(&c, "F:app/.pkgs"), 1);
+    CHECK_INT(count_prefix(&c, "F:.other"), 0);
+    CHECK_INT(count_prefix(&c, "F:venv"), 0);
+    CHECK_INT(count_prefix(&c, "F:app/skipme"), 0);
+    CHECK_INT(count_prefix(&c, "F:app/new/skipme"), 0);
+    CHECK_INT(count_prefix(&c, "F:app/.hidden"), 0);
+    CHECK_INT(dirwatch_count(c.w), 5); /* and app/new */
+    /* a dot name folder created later is watched, its files reported */
+    CHECK_INT(make_dir(&c, "app/.pkgs2"), 0);
+    CHECK_INT(make_dir(&c, ".pkgs/new"), 0);
+    CHECK_INT(write_file(&c, ".pkgs/new/n", "n"), 0);
+    CHECK(run_until(&c, "F:.pkgs/new/n"));
+    /* a skipped folder's removal is reported (its contents are not) */
+    char p[512];
+    path_of(&c, "venv", p, sizeof p);
+    rm_tree(p);
+    CHECK(run_until(&c, "R:venv"));
+    CHECK_INT(count_prefix(&c, "R:venv/"), 0);
+    CHECK_INT(count_prefix(&c, "E:"), 0);
+    teardown(&c);
+}
+
 TEST(overflow_is_reported)
 {
     ctx_t c;
@@ -517,6 +672,9 @@ int main(void)
     RUN(deleted_and_recreated_folder);
     RUN(removals_when_asked);
     RUN(moved_folder);
+    RUN(removal_kinds);
+    RUN(hard_link_is_reported);
+    RUN(options_dot_names_and_skipped_folders);
     RUN(overflow_is_reported);
     RUN(stop_from_callback);
     RUN(root_deleted);
