@@ -329,6 +329,12 @@ void app_free(app_t *app)
     for (size_t i = 0; i < app->nfunctions_filter; i++)
         free(app->functions_filter[i]);
     free(app->functions_filter);
+    for (size_t i = 0; i < app->nwatch_dirs; i++)
+        free(app->watch_dirs[i]);
+    free(app->watch_dirs);
+    for (size_t i = 0; i < app->nwatch_files; i++)
+        free(app->watch_files[i]);
+    free(app->watch_files);
     app__custom_handler_free(&app->custom_handler);
     json_decref(app->host_json);
     free(app->root);

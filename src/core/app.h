@@ -139,6 +139,18 @@ typedef struct app {
     char **functions_filter;    /* host.json "functions" (or the caller's list) */
     size_t nfunctions_filter;
 
+    /* What `stratus start` watches (reload.c), as Azure's host.json has it:
+     * fileWatchingEnabled (default 1), watchDirectories (folders whose every
+     * file reloads the app, relative to the root, without '/' at either
+     * end) and watchFiles (file names that reload it wherever they are). */
+    int file_watching;
+    char **watch_dirs;
+    size_t nwatch_dirs;
+    char **watch_files;
+    size_t nwatch_files;
+    int reload;                 /* loaded by a reload of a running host (reload.c): the
+                                   runtime makes sure the new version starts before it serves */
+
     setting_t *settings;        /* local.settings.json Values, in file order */
     size_t nsettings;
 

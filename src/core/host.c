@@ -194,6 +194,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     }
     h->stopping = 1;
     h->state = "Stopping";
+    runtime_set_host_stopping();
     host_reload_stop(h);
     log_info("Received %s; stopping: no new connections, finishing %zu in-flight request(s)",
              signum == SIGTERM ? "SIGTERM" : "SIGINT", h->server.active_requests);

@@ -252,6 +252,72 @@ static int get_log_levels(app_t *app, const json_t *h, char *err, size_t errlen)
     return 0;
 }
 
+/* A list of strings at host.json key into *out (absent: none); each passed
+ * through trim when given. */
+static int get_names(const json_t *h, const char *key, const char *what, char ***out,
+                     size_t *nout, void (*trim)(char *s), char *err, size_t errlen)
+{
+    json_t *list = app__get(h, key), *v;
+    size_t i;
+    if (!list)
+        return 0;
+    if (!json_is_array(list))
+        return bad(err, errlen, key, what, list);
+    json_array_foreach(list, i, v) {
+        if (!json_is_string(v) || !json_string_value(v)[0]) {
+            char field[64];
+            snprintf(field, sizeof field, "%s[%zu]", key, i);
+            return bad(err, errlen, field, "a non-empty string", v);
+        }
+    }
+    *out = app__xcalloc(json_array_size(list) + 1, sizeof **out);
+    json_array_foreach(list, i, v) {
+        char *s = app__xstrdup(json_string_value(v));
+        if (trim)
+            trim(s);
+        if (*s)
+            (*out)[(*nout)++] = s;
+        else
+            free(s);
+    }
+    return 0;
+}
+
+/* A watched folder as a path relative to the root: no "./" in front, no
+ * '/' at either end ("./shared/" is "shared"). */
+static void trim_folder(char *s)
+{
+    char *p = s;
+    for (;;) {
+        while (*p == '/')
+            p++;
+        if (p[0] == '.' && (p[1] == '/' || !p[1]))
+            p++;
+        else
+            break;
+    }
+    size_t n = strlen(p);
+    while (n > 0 && p[n - 1] == '/')
+        n--;
+    memmove(s, p, n);
+    s[n] = '\0';
+}
+
+/* fileWatchingEnabled, watchDirectories and watchFiles (the development
+ * loop, reload.c). */
+static int get_watching(app_t *app, const json_t *h, char *err, size_t errlen)
+{
+    json_t *v = app__get(h, "fileWatchingEnabled");
+    app->file_watching = 1;
+    if (v && app__bool(v, &app->file_watching) != 0)
+        return bad(err, errlen, "fileWatchingEnabled", "true or false", v);
+    if (get_names(h, "watchDirectories", "a list of folders (relative to the app folder)",
+                  &app->watch_dirs, &app->nwatch_dirs, trim_folder, err, errlen) != 0)
+        return -1;
+    return get_names(h, "watchFiles", "a list of file names", &app->watch_files,
+                     &app->nwatch_files, NULL, err, errlen);
+}
+
 static int get_filter(app_t *app, const app_load_opts_t *opts, char *err, size_t errlen)
 {
     if (opts && opts->functions && opts->nfunctions) {
@@ -424,7 +490,7 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
 
     if (app__custom_handler_settings(app, err, errlen) != 0)
         return -1;
-    if (get_log_levels(app, h, err, errlen) != 0)
+    if (get_log_levels(app, h, err, errlen) != 0 || get_watching(app, h, err, errlen) != 0)
         return -1;
     return get_filter(app, opts, err, errlen);
 }

@@ -320,7 +320,8 @@ static void stop_app(ch_app_t *ca, const char *last)
     ca->stopped = 1;
     snprintf(ca->stop_reason, sizeof ca->stop_reason, "the custom handler of this app crashed "
              "%d times within 30 minutes (last: %.400s); Stratus stopped it: fix the handler and "
-             "restart the host", CH_CRASH_LIMIT, last);
+             "restart the host (stratus start reloads the app when the fix is saved)",
+             CH_CRASH_LIMIT, last);
     log_write(LOG_CRITICAL, "Host.CustomHandler", NULL, "App '%s': %s. Only this app is "
               "stopped; the host goes on.", ca->app->root, ca->stop_reason);
     app_add_error(ca->app, NULL, "custom handler stopped: %s", ca->stop_reason);
@@ -366,6 +367,12 @@ void ch__proc_exited(ch_proc_t *p, int64_t status, int sig)
     }
     if (!unexpected || ca->closing)
         return;
+    if (ca->trial) { /* a reloaded version that does not start: the reload is refused */
+        snprintf(ca->last_crash, sizeof ca->last_crash, "%.230s", reason);
+        ca->last_crash_ms = now;
+        ca->trial_failed = 1;
+        return;
+    }
     ca->crashes++;
     ca->consecutive_crashes++;
     snprintf(ca->last_crash, sizeof ca->last_crash, "%.230s", reason);
@@ -554,6 +561,49 @@ static void ch_unload(function_t *fn)
     fn->runtime_data = NULL;
 }
 
+static void trial_timeout_cb(uv_timer_t *t) { *(int *)t->data = 1; }
+
+static int any_ready(const ch_app_t *ca)
+{
+    for (const ch_proc_t *p = ca->procs; p; p = p->next)
+        if (!p->exited && p->state == CH_READY)
+            return 1;
+    return 0;
+}
+
+/* A reload: wait until the new version's handler answers (it serves only
+ * then), or fails to start -- exits, or does not answer within its
+ * startupTimeout -- which refuses the reload while the previous version's
+ * handler goes on serving. 0, or -1 with err saying why. */
+static int wait_started(ch_app_t *ca, char *err, size_t errlen)
+{
+    int timed_out = 0;
+    uv_timer_t t;
+    uv_timer_init(ca->loop, &t);
+    t.data = &timed_out;
+    /* the readiness deadline kills a handler that does not answer in time:
+     * this guard only bounds the wait */
+    uv_timer_start(&t, trial_timeout_cb, (uint64_t)ca->app->custom_handler.startup_timeout_ms +
+                                             5000, 0);
+    ca->trial = 1;
+    while (!any_ready(ca) && !ca->trial_failed && !timed_out && !ca->closing &&
+           !runtime_host_stopping())
+        uv_run(ca->loop, UV_RUN_ONCE);
+    ca->trial = 0;
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(ca->loop, UV_RUN_NOWAIT);
+    if (any_ready(ca))
+        return 0;
+    if (ca->trial_failed)
+        snprintf(err, errlen, "the custom handler did not start: %s; its output is in the log "
+                 "above", ca->last_crash);
+    else
+        snprintf(err, errlen, "the custom handler did not answer on its port within %lld ms "
+                 "(stratus.customHandler.startupTimeout)",
+                 (long long)ca->app->custom_handler.startup_timeout_ms);
+    return -1;
+}
+
 static int ch_ready(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
 {
     ch_app_t *ca = app->runtime_state;
@@ -588,6 +638,8 @@ static int ch_ready(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
     ensure_min(ca);
     uv_timer_start(&ca->housekeeping, housekeeping_cb, CH_HOUSEKEEPING_MS, CH_HOUSEKEEPING_MS);
     uv_unref((uv_handle_t *)&ca->housekeeping);
+    if (app->reload)
+        return wait_started(ca, err, errlen);
     return 0;
 }
 

@@ -156,6 +156,10 @@ struct ch_app {
     uint64_t backoff_until;
     char last_crash[240];
     uint64_t last_crash_ms;
+    /* a reload waits for its handler to start (ch_ready): an exit then
+     * refuses the reload instead of restarting the handler */
+    int trial;
+    int trial_failed;
     /* figures */
     uint64_t cold_starts;
     double last_cold_start_ms, total_cold_start_ms;

@@ -724,7 +724,7 @@ static int lambda_ready(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
     uv_timer_init(loop, &t);
     t.data = &timed_out;
     uv_timer_start(&t, start_wait_cb, LAMBDA_START_WAIT_MS, 0);
-    while (!all_settled(rt) && !timed_out)
+    while (!all_settled(rt) && !timed_out && !runtime_host_stopping())
         uv_run(loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&t, NULL);
     uv_run(loop, UV_RUN_NOWAIT);

@@ -395,7 +395,7 @@ int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
     uv_timer_init(p->loop, &t);
     t.data = &timed_out;
     uv_timer_start(&t, start_timeout_cb, (uint64_t)timeout_ms, 0);
-    while (!p->loaded && !timed_out && !p->crashes)
+    while (!p->loaded && !timed_out && !p->crashes && !runtime_host_stopping())
         uv_run(p->loop, UV_RUN_ONCE);
     uv_close((uv_handle_t *)&t, NULL);
     uv_run(p->loop, UV_RUN_NOWAIT);

@@ -58,6 +58,16 @@ extern const runtime_t runtime_lambda;          /* Lambda custom runtimes (boots
 extern const runtime_t runtime_lambda_provided; /* the same, named "provided" */
 extern const runtime_t runtime_custom;          /* custom handlers (custom.c) */
 
+/* ---- the host stopping ---- */
+
+/* The host calls runtime_set_host_stopping() when it starts to stop (a
+ * signal). A runtime that runs the loop while a new version of the app
+ * starts (a reload waiting for its first worker, handler or bootstrap)
+ * stops waiting once runtime_host_stopping() is 1: the version is thrown
+ * away, and the stop is not held up. */
+void runtime_set_host_stopping(void);
+int runtime_host_stopping(void);
+
 /* ---- admission, shared by the executors that queue invocations ---- */
 
 typedef struct runtime_load {

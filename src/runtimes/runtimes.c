@@ -35,3 +35,9 @@ void runtime_names(char *out, size_t outlen)
     for (size_t i = 0; runtimes[i] && off < outlen; i++)
         off += (size_t)snprintf(out + off, outlen - off, "%s%s", i ? ", " : "", runtimes[i]->name);
 }
+
+static int host_stopping;
+
+void runtime_set_host_stopping(void) { host_stopping = 1; }
+
+int runtime_host_stopping(void) { return host_stopping; }

@@ -921,6 +921,126 @@ def test_reload_after_the_executable_was_replaced(make_app, start_host, tmp_path
     assert "cannot start the custom handler" not in h.log(), h.log()[-3000:]
 
 
+# A handler program at bin/handler, as `go build -o bin/handler` leaves one:
+# an executable file without an extension (here a Python script). It says
+# its VERSION, its pid and the setting GREETING; ?wait=FILE waits for FILE.
+HANDLER_PROGRAM = r"""#!/usr/bin/env python3
+import http.server, os, sys, time
+VERSION = "%s"
+if os.environ.get("BREAK_AT_START"):
+    print("handler: refusing to start", file=sys.stderr, flush=True)
+    sys.exit(5)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if "wait=" in self.path:
+            path = self.path.split("wait=")[1]
+            for _ in range(6000):
+                if os.path.exists(path):
+                    break
+                time.sleep(0.01)
+        b = ("%%s %%d %%s" %% (VERSION, os.getpid(), os.environ.get("GREETING"))).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])),
+                                H).serve_forever()
+"""
+
+
+def write_program(path, version):
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        f.write(HANDLER_PROGRAM % version)
+    os.chmod(tmp, 0o755)
+    if os.path.exists(path):
+        with open(path, "w") as f:  # rewritten in place, as a compiler does
+            f.write(HANDLER_PROGRAM % version)
+        os.unlink(tmp)
+    else:
+        os.replace(tmp, path)
+
+
+def test_reload_restarts_a_rebuilt_handler_and_refuses_one_that_does_not_start(
+        make_app, start_host, tmp_path):
+    """`stratus start` watching a custom handler app: the handler program
+    (bin/handler, a path with a folder) rebuilt in place is started again
+    and serves the next request, while a request in flight finishes on the
+    old one; local.settings.json reaches the new handler's environment. A
+    handler that exits at start is not swapped in: the reload is refused,
+    the running handler keeps serving, and the fix is served once saved."""
+    import shutil
+    if not shutil.which("python3"):
+        pytest.skip("needs python3")
+    app = make_app({"hello": fn()}, host=custom_host(description={
+        "defaultExecutablePath": "bin/handler"}),
+        settings=settings({"GREETING": "g1"}))
+    prog = os.path.join(app, "bin", "handler")
+    os.makedirs(os.path.dirname(prog))
+    write_program(prog, "v1")
+    h = start_host(app)
+
+    def body():
+        r = h.get("/api/hello", timeout=30)
+        return r.text.split() if r.status == 200 else [str(r.status)]
+
+    assert wait_for(lambda: body()[0] == "v1", timeout=30), h.log()[-3000:]
+    release = str(tmp_path / "release")
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=h.get("/api/hello?wait=" + release, timeout=120)))
+    t.start()
+    try:
+        assert wait_for(lambda: scale(h)["inFlight"] == 1, timeout=30)
+        write_program(prog, "v2")
+        assert wait_for(lambda: body()[0] == "v2", timeout=60), h.log()[-3000:]
+        assert "r" not in result
+    finally:
+        open(release, "w").close()
+        t.join(120)
+    assert result["r"].status == 200 and result["r"].text.startswith("v1 "), result
+    with open(os.path.join(app, "local.settings.json"), "w") as f:
+        json.dump(settings({"GREETING": "g2"}), f)
+    assert wait_for(lambda: body()[::2] == ["v2", "g2"], timeout=60), h.log()[-3000:]
+    v2, pid = body()[0], body()[1]
+
+    # broken: exits at start; the reload is refused, the running one serves
+    with open(os.path.join(app, "local.settings.json"), "w") as f:
+        json.dump(settings({"GREETING": "g3", "BREAK_AT_START": "1"}), f)
+    assert wait_for(lambda: "Reload refused" in h.log(), timeout=60), h.log()[-3000:]
+    errors = "\n".join(status(h)["errors"])
+    assert "custom runtime: the custom handler did not start: custom handler 1" in errors, errors
+    assert "exited unexpectedly (exited with status 5)" in errors, errors
+    assert "handler: refusing to start" in h.log()
+    assert body() == [v2, pid, "g2"]
+    assert status(h)["workers"]["customHandler"] == "running"
+    # fixed
+    with open(os.path.join(app, "local.settings.json"), "w") as f:
+        json.dump(settings({"GREETING": "g4"}), f)
+    assert wait_for(lambda: body()[::2] == ["v2", "g4"], timeout=60), h.log()[-3000:]
+    assert status(h)["errors"] == []
+    assert "crashed 3 times" not in h.log()
+
+
+def test_a_stop_during_a_reload_does_not_wait_for_the_new_handler(make_app, start_host):
+    """A reload waits for its new handler to answer; a SIGTERM meanwhile
+    ends the wait (the new version is dropped) instead of holding the stop
+    up until the handler starts."""
+    app = make(make_app)
+    h = start_host(app)
+    assert h.get("/api/echo").status == 200
+    with open(os.path.join(app, "local.settings.json"), "w") as f:
+        json.dump(settings({"START_DELAY_MS": "120000"}), f)
+    assert log_has(h, "Reloading all functions", timeout=30)
+    assert h.get("/api/echo").status == 200  # the running handler serves meanwhile
+    start = time.time()
+    assert h.stop(timeout=60) == 0
+    assert time.time() - start < 20, "the stop waited for the new handler"
+    assert "Host reloaded" not in h.log()
+
+
 def test_three_crashes_stop_the_app(make_app, start_host):
     fns = dict(FORWARD_FNS)
     fns["jobs"] = {"function.json": {"bindings": [

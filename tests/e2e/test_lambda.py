@@ -524,6 +524,61 @@ def test_the_aws_tutorial_shell_bootstrap(tmp_path, start_host):
         assert "verbatim" in errors and "make its first line #!/bin/bash" in errors, errors
 
 
+def test_reload_restarts_bootstraps_when_the_handler_script_or_bootstrap_changes(tmp_path,
+                                                                                 start_host):
+    """`stratus start` watching a Lambda app: the tutorial's bootstrap reads
+    its handler script (function.sh) once, at init, so an edit of the
+    script, or of a bootstrap named by function.json ("bootstrap": "run"),
+    starts new bootstraps that serve the next request. A script that breaks
+    the init is reported, and the running bootstrap keeps serving."""
+    import shutil
+    if not shutil.which("curl") or not os.path.exists("/bin/bash"):
+        pytest.skip("needs curl and bash")
+    handler = TUTORIAL_HANDLER.replace("hello from bash", "%s")
+    funcs = {"script": dict(fn("function.handler"), **{"function.sh": handler % "s1"}),
+             "named": dict(fn("function.handler", extra={"bootstrap": "run"}),
+                           **{"function.sh": handler % "n1"})}
+    app = lambda_app(tmp_path / "app", funcs, bootstrap=None)
+    boot = TUTORIAL_BOOTSTRAP.replace("#!/bin/sh", "#!/bin/bash", 1)
+    for path in (os.path.join(app, "script", "bootstrap"), os.path.join(app, "named", "run")):
+        with open(path, "w") as f:
+            f.write(boot)
+        os.chmod(path, 0o755)
+    h = start_host(app)
+
+    def text(name):
+        r = h.get("/api/" + name, timeout=60)
+        return r.text if r.status == 200 else str(r.status)
+
+    assert text("script") == "s1" and text("named") == "n1", h.log()[-3000:]
+    with open(os.path.join(app, "script", "function.sh"), "w") as f:
+        f.write(handler % "s2")
+    assert wait_for(lambda: text("script") == "s2", timeout=60), h.log()[-3000:]
+    assert "Reloading functions: script" in h.log()
+    with open(os.path.join(app, "named", "run"), "w") as f:  # in place
+        f.write(boot.replace('-d "$RESPONSE"', '-d "${RESPONSE/n1/n2}"'))
+    assert wait_for(lambda: text("named") == "n2", timeout=60), h.log()[-3000:]
+    assert "File change of type 'Changed' detected for 'named/run'" in h.log()
+    with open(os.path.join(app, "script", "function.sh"), "w") as f:
+        f.write("function handler () {\n")
+    assert wait_for(lambda: "Reload refused" in h.log(), timeout=60), h.log()[-3000:]
+    errors = "\n".join(h.get("/admin/host/status").json()["errors"])
+    assert "exited with status 2 before asking for an invocation" in errors, errors
+    assert "script/function.sh: line 2: syntax error" in h.log()  # its output, logged
+    assert text("script") == "s2"
+    with open(os.path.join(app, "script", "function.sh"), "w") as f:
+        f.write(handler % "s3")
+    assert wait_for(lambda: text("script") == "s3", timeout=60), h.log()[-3000:]
+    # local.settings.json Values reach the new bootstraps' environment
+    with open(os.path.join(app, "script", "function.sh"), "w") as f:
+        f.write(handler % "s3 $MY_SETTING")
+    assert wait_for(lambda: text("script") == "s3 from-settings", timeout=60), h.log()[-3000:]
+    with open(os.path.join(app, "local.settings.json"), "w") as f:
+        json.dump({"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "lambda",
+                                                    "MY_SETTING": "changed"}}, f)
+    assert wait_for(lambda: text("script") == "s3 changed", timeout=60), h.log()[-3000:]
+
+
 def test_forwarded_headers_from_a_proxy_in_front(main):
     # Behind a proxy that terminates TLS: its word is kept, and the client's
     # address is appended to X-Forwarded-For, as a proxy does.

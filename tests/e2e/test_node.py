@@ -1216,6 +1216,65 @@ def test_a_worker_that_dies_takes_the_code_cache_with_it(make_app, start_host):
     assert r.status == 200 and r.text != pid, (r.text, pid)
 
 
+# ---- the development loop (stratus start watching the app) --------------------------
+
+USES_PACKAGES = """
+const later = require("later");
+const local = require("local");
+module.exports = async function (context, req) {
+  context.res = { body: later.TAG + " " + local.TAG };
+};
+"""
+
+
+def _reloads(h):
+    return h.log().count("Reloading ")
+
+
+def test_reload_follows_node_modules_as_npm_install_writes_it(make_app, start_host):
+    """node_modules is watched, as Azure's host watches it: a package that
+    is missing is reported, installing it (many files written in a burst)
+    reloads the app once and it serves; a package in a function's own
+    node_modules reloads that function."""
+    local = "exports.TAG = 'local1';\n"
+    app = make_app({"uses": {"function.json": http_json(), "index.js": USES_PACKAGES}},
+                   settings=SETTINGS, files={"uses/node_modules/local/index.js": local})
+    h = start_host(app)
+    assert wait_for(lambda: "Cannot find module 'later'" in h.log(), timeout=60), h.log()
+    assert h.get("/api/uses").status == 404
+    before = _reloads(h)
+    mods = os.path.join(app, "node_modules")
+    for i in range(60):  # the packages npm unpacks, then the one asked for
+        d = os.path.join(mods, "dep%d" % i, "lib")
+        os.makedirs(d)
+        with open(os.path.join(mods, "dep%d" % i, "package.json"), "w") as f:
+            json.dump({"name": "dep%d" % i, "main": "lib/index.js"}, f)
+        for name in ("index.js", "util.js", "README.md", "LICENSE"):
+            with open(os.path.join(d, name), "w") as f:
+                f.write("module.exports = %d;\n" % i)
+    os.makedirs(os.path.join(mods, "later"))
+    with open(os.path.join(mods, "later", "index.js"), "w") as f:
+        f.write("exports.TAG = 'later1';\n")
+    assert wait_for(lambda: h.get("/api/uses").text == "later1 local1", timeout=60), \
+        h.log()[-3000:]
+    assert _reloads(h) == before + 1, h.log()[-3000:]
+    assert "More file changes detected; not listing them" in h.log()
+
+    with open(os.path.join(app, "uses", "node_modules", "local", "index.js"), "w") as f:
+        f.write("exports.TAG = 'local2';\n")
+    assert wait_for(lambda: h.get("/api/uses").text == "later1 local2", timeout=60), \
+        h.log()[-3000:]
+    assert "Reloading functions: uses" in h.log()
+    # npm's own scratch (dot names) never reloads
+    before = _reloads(h)
+    os.makedirs(os.path.join(mods, ".cache", "x"))
+    with open(os.path.join(mods, ".package-lock.json"), "w") as f:
+        f.write("{}")
+    with open(os.path.join(mods, ".cache", "x", "y.js"), "w") as f:
+        f.write("1")
+    assert not wait_for(lambda: _reloads(h) > before, timeout=3)
+
+
 # ---- the example app ------------------------------------------------------------------
 
 def test_example_node_hello_app_serves(tmp_path, start_host):

@@ -966,3 +966,79 @@ def test_a_bad_functions_worker_process_count_stops_the_host(make_app, start_hos
     assert host.proc.wait(timeout=30) != 0
     assert ("FUNCTIONS_WORKER_PROCESS_COUNT: expected a whole number from 1 to 10, got '%s'"
             % value) in host.log()
+
+
+# ---- the development loop (stratus start watching the app) ----
+
+SHOW_TAG = '''
+import azure.functions as func
+from ..shared_code import helper
+
+def main(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(helper.TAG)
+'''
+
+
+def _served(host, text, timeout=60):
+    return wait_for(lambda: host.get("/api/show").text == text, timeout=timeout, interval=0.05)
+
+
+def _reloads(host):
+    return host.log().count("Host reloaded in")
+
+
+def test_reload_sees_a_module_saved_twice_within_a_second(make_app, start_host):
+    """Python trusts a module's cached bytecode when the source's size and
+    mtime (whole seconds) match: a second save within the same second, of
+    the same size, must still be what the next version imports."""
+    app = make_app({"show": py_fn(SHOW_TAG)}, settings=PY_SETTINGS,
+                   files={"shared_code/__init__.py": "", "shared_code/helper.py": 'TAG = "a0"\n'})
+    host = start_host(app, env={"PYTHONDONTWRITEBYTECODE": ""})  # bytecode written, as usual
+    assert _served(host, "a0"), host.log()[-3000:]
+    helper = os.path.join(app, "shared_code", "helper.py")
+    for k in range(1, 4):
+        with open(helper, "w") as f:
+            f.write('TAG = "a%d"\n' % k)
+        assert _served(host, "a%d" % k), host.log()[-3000:]
+        assert os.listdir(os.path.join(app, "shared_code", "__pycache__"))
+        st = os.stat(helper)
+        with open(helper, "w") as f:
+            f.write('TAG = "b%d"\n' % k)
+        os.utime(helper, ns=(st.st_atime_ns, st.st_mtime_ns))  # the same second, the same size
+        assert _served(host, "b%d" % k), host.log()[-3000:]
+
+
+def test_reload_ignores_virtual_environments_and_bytecode(make_app, start_host):
+    """A virtual environment in the app folder (python -m venv venv, then
+    pip install into it), .venv, and __pycache__ folders never reload the
+    app; .python_packages does."""
+    app = make_app({"show": py_fn(SHOW_TAG)}, settings=PY_SETTINGS,
+                   files={"shared_code/__init__.py": "", "shared_code/helper.py": 'TAG = "a"\n'})
+    host = start_host(app, env={"PYTHONDONTWRITEBYTECODE": ""})
+    assert _served(host, "a"), host.log()[-3000:]
+    for venv in ("venv", ".venv", "env2"):
+        site = os.path.join(app, venv, "lib", "python3.11", "site-packages")
+        os.makedirs(site)
+        with open(os.path.join(app, venv, "pyvenv.cfg"), "w") as f:
+            f.write("home = /usr/bin\n")
+        for i in range(20):
+            os.makedirs(os.path.join(site, "pkg%d" % i))
+            with open(os.path.join(site, "pkg%d" % i, "__init__.py"), "w") as f:
+                f.write("X = %d\n" % i)
+    os.makedirs(os.path.join(app, "shared_code", "__pycache__"), exist_ok=True)
+    with open(os.path.join(app, "shared_code", "__pycache__", "x.cpython-311.pyc"), "wb") as f:
+        f.write(b"\0" * 16)
+    with open(os.path.join(app, "shared_code", "helper.py"), "w") as f:
+        f.write('TAG = "b"\n')
+    assert _served(host, "b"), host.log()[-3000:]
+    changes = [l for l in host.log().splitlines() if "File change of type" in l]
+    assert len(changes) == 1 and "'shared_code/helper.py'" in changes[0], changes
+    assert _reloads(host) == 1
+    # pip install --target .python_packages/lib/site-packages: one reload
+    site = os.path.join(app, ".python_packages", "lib", "site-packages")
+    for i in range(30):
+        os.makedirs(os.path.join(site, "dep%d" % i))
+        with open(os.path.join(site, "dep%d" % i, "__init__.py"), "w") as f:
+            f.write("X = %d\n" % i)
+    assert wait_for(lambda: _reloads(host) == 2, timeout=60), host.log()[-3000:]
+    assert not wait_for(lambda: _reloads(host) > 2, timeout=3)
