@@ -367,9 +367,9 @@ static int same_file(const char *path, const char *root, const char *rel)
 {
     char norm[4600], *segs[512];
     size_t nseg = 0;
-    if (!path || path[0] != '/' || strlen(path) >= sizeof norm)
+    if (!path || path[0] != '/' ||
+        (size_t)snprintf(norm, sizeof norm, "%s", path) >= sizeof norm)
         return 0;
-    strcpy(norm, path);
     for (char *save = NULL, *t = strtok_r(norm, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
         if (!strcmp(t, "."))
             continue;

@@ -507,21 +507,20 @@ class Dispatcher:
     def _exit(self, code, why=None):
         if why:
             sys.__stderr__.write("stratus worker: %s\n" % why)
-        for s in (sys.__stdout__, sys.__stderr__):
-            try:
-                s.flush()
-            except Exception:
-                pass
-        os._exit(code)
+        _flush_and_exit((sys.__stdout__, sys.__stderr__), code)
 
 
-def _end_forked_child(token, status=0):
-    for s in (sys.stdout, sys.stderr):
+def _flush_and_exit(streams, status):
+    for s in streams:
         try:
             s.flush()
         except Exception:
             pass
     os._exit(status)
+
+
+def _end_forked_child(token, status=0):
+    _flush_and_exit((sys.stdout, sys.stderr), status)
 
 
 def _forked_child_raised(inv, exc):
