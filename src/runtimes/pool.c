@@ -419,7 +419,7 @@ int pool_start(pool_t *p, int timeout_ms, char *err, size_t errlen)
                      p->last_crash[0] ? p->last_crash : "the first worker failed");
         for (worker_t *x = p->workers; x; x = x->next)
             if (timed_out)
-                pool__worker_kill(x, "it did not load the functions in time");
+                pool__worker_fail(x, "it did not load the functions in time");
         rc = 1;
     }
     uv_timer_start(&p->housekeeping, housekeeping_cb, HOUSEKEEPING_MS, HOUSEKEEPING_MS);

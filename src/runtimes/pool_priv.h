@@ -99,6 +99,7 @@ struct worker {
     worker_state_t state;
     int exited;
     int stop_requested; /* shut down or killed on purpose */
+    int failed;         /* killed for failing (bad hello, broken channel): a crash */
     int via_fs;         /* forked by the fork server (no process handle here) */
     int kill_pending;   /* killed before the fork server told us its pid */
     char reason[512];   /* why it was killed */
@@ -214,6 +215,8 @@ void pool__handle_closed(uv_handle_t *h);
  * server when it runs, else started as a process; NULL on failure. */
 worker_t *pool__worker_spawn(pool_t *p, int placeholder);
 void pool__worker_kill(worker_t *w, const char *reason);
+/* Kill a worker that failed: its end counts as a crash (backoff, lastCrash). */
+void pool__worker_fail(worker_t *w, const char *reason);
 void pool__worker_stop(worker_t *w);
 void pool__worker_flush(worker_t *w);
 void pool__send_invoke(worker_t *w, pool_call_t *c);

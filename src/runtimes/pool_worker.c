@@ -30,7 +30,7 @@ static void on_write(uv_write_t *req, int status)
     w->writing = 0;
     if (status < 0) {
         if (w->state != W_STOPPING)
-            pool__worker_kill(w, "its channel failed");
+            pool__worker_fail(w, "its channel failed");
         return;
     }
     if (w->wbuf.len)
@@ -54,7 +54,7 @@ void pool__worker_flush(worker_t *w)
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
-        pool__worker_kill(w, "its channel failed");
+        pool__worker_fail(w, "its channel failed");
         return;
     }
     size_t done = n > 0 ? (size_t)n : 0, total = w->wbuf.len;
@@ -65,7 +65,7 @@ void pool__worker_flush(worker_t *w)
     if (uv_write(&w->wreq, (uv_stream_t *)&w->chan, &rest, 1, on_write) != 0) {
         free(w->wbase);
         w->wbase = NULL;
-        pool__worker_kill(w, "its channel failed");
+        pool__worker_fail(w, "its channel failed");
         return;
     }
     w->writing = 1;
@@ -298,7 +298,7 @@ static void on_loaded(worker_t *w, const frame_t *f)
     char err[200];
     json_t *meta = frame_meta_json(f, err, sizeof err);
     if (!meta) {
-        pool__worker_kill(w, "it sent a malformed loaded frame");
+        pool__worker_fail(w, "it sent a malformed loaded frame");
         return;
     }
     if (!p->loaded)
@@ -411,7 +411,7 @@ static void on_result(worker_t *w, const frame_t *f)
     }
     if (rc != 0) {
         pool__call_fail(c, 500, "the worker sent a malformed result");
-        pool__worker_kill(w, "it sent a malformed result frame");
+        pool__worker_fail(w, "it sent a malformed result frame");
         return;
     }
     p->consecutive_crashes = 0;
@@ -531,11 +531,11 @@ static void on_frame(worker_t *w, const frame_t *f)
         w->sequential = w->concurrency == 1 || json_is_true(json_object_get(meta, "sequential"));
         char why[120];
         if (proto != FRAME_PROTOCOL_VERSION) {
-            pool__worker_kill(w, "it speaks another protocol version");
+            pool__worker_fail(w, "it speaks another protocol version");
         } else if (!rt || strcasecmp(rt, w->pool->runtime) != 0) {
             snprintf(why, sizeof why, "it serves the runtime '%.32s', not '%s'", rt ? rt : "",
                      w->pool->runtime);
-            pool__worker_kill(w, why);
+            pool__worker_fail(w, why);
         }
         json_decref(meta);
         break;
@@ -706,6 +706,7 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
         snprintf(how + n, sizeof how - (size_t)n, " while loading function '%.100s'",
                  w->loading);
     int unexpected = !w->stop_requested;
+    int crashed = unexpected || w->failed;
     char why[600];
     if (w->reason[0])
         snprintf(why, sizeof why, "worker %d (pid %d) was stopped: %s", w->seq, w->pid, w->reason);
@@ -727,7 +728,7 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
     char reason[960];
     snprintf(reason, sizeof reason, "%s (%s)", why, how);
     worker_fail_all(w, reason);
-    if (unexpected) {
+    if (crashed) {
         p->crashes++;
         p->consecutive_crashes++;
         /* The next worker compiles afresh (and writes the cache anew). */
@@ -769,6 +770,13 @@ void pool__worker_kill(worker_t *w, const char *reason)
     /* The worker leads its own process group: take its children too. */
     if (kill(-w->pid, SIGKILL) != 0)
         kill(w->pid, SIGKILL);
+}
+
+void pool__worker_fail(worker_t *w, const char *reason)
+{
+    if (!w->exited && w->stop_requested != 2)
+        w->failed = 1;
+    pool__worker_kill(w, reason);
 }
 
 void pool__worker_stop(worker_t *w)

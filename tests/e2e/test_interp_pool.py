@@ -156,9 +156,16 @@ def test_fast_invocations_beside_a_timed_out_one_succeed(tmp_path, start_host):
 
 
 def test_hello_for_another_runtime_is_refused(tmp_path, start_host):
+    """A worker that says it serves another runtime is killed, and that counts
+    as a crash: the next ones start after a growing delay, not in a loop."""
     h = start_host(fake_app(tmp_path, runtime="node"), wait=False)
     assert wait_for(lambda: "serves the runtime 'node', not 'python'" in h.log(), timeout=15), \
         h.log()[-3000:]
+    assert wait_for(lambda: "crashes in a row; starting workers again in" in h.log(),
+                    timeout=15), h.log()[-3000:]
+    time.sleep(2)
+    kills = h.log().count("serves the runtime 'node', not 'python'")
+    assert kills < 15, "%d workers killed in a loop:\n%s" % (kills, h.log()[-2000:])
 
 
 def test_placeholders_of_interpreter_workers(tmp_path, start_host):
