@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/envset.h"
 #include "app_priv.h"
 
 /* ---- small shared helpers (app_priv.h) ---- */
@@ -254,11 +255,21 @@ const char *app_setting(const app_t *app, const char *name)
     return NULL;
 }
 
-void app_export_settings(const app_t *app)
+int app_export_settings(const app_t *app)
 {
+    env_change_t *ch = calloc(app->nsettings + 1, sizeof *ch);
+    if (!ch)
+        return -1;
+    size_t n = 0;
     for (size_t i = 0; i < app->nsettings; i++)
         if (app->settings[i].name[0] && !strchr(app->settings[i].name, '='))
-            setenv(app->settings[i].name, app->settings[i].value, 0);
+            ch[n++] = (env_change_t){app->settings[i].name,
+                                     app->settings[i].value ? app->settings[i].value : "", 1};
+    int rc = n ? env_update(ch, n) : 0;
+    int e = errno;
+    free(ch);
+    errno = e;
+    return rc;
 }
 
 function_t *app_function(const app_t *app, const char *name)

@@ -199,8 +199,10 @@ char *app_expand_settings(const app_t *app, const char *s);
 extern const char *const app_custom_handler_vars[APP_CUSTOM_HANDLER_VARS];
 
 /* Export local.settings.json Values into the process environment, without
- * replacing variables that are already set. */
-void app_export_settings(const app_t *app);
+ * replacing variables that are already set, in one change that threads
+ * reading the environment meanwhile see whole (envset.h). 0, or -1 with
+ * errno when memory ran out. */
+int app_export_settings(const app_t *app);
 
 /* Find a loaded function by name (case-insensitive), or NULL. */
 function_t *app_function(const app_t *app, const char *name);

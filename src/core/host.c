@@ -359,7 +359,12 @@ int host_run(const host_options_t *opts)
     app_t *app = h->app;
     if (opts->watch)
         host_reload_note_settings(app);
-    app_export_settings(app);
+    if (app_export_settings(app) != 0) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL,
+                  "The app settings could not be put into the environment: %s", strerror(errno));
+        app_free(app);
+        return 1;
+    }
     if (telemetry_init(app) != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "out of memory (telemetry tables)");
         app_free(app);

@@ -26,6 +26,7 @@
  * when it is inside the app.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@
 
 #include "../telemetry/log.h"
 #include "../util/dirwatch.h"
+#include "../util/envset.h"
 #include "host.h"
 
 #define RELOAD_QUIET_MS 300
@@ -91,24 +93,45 @@ void host_reload_note_settings(const app_t *app)
             own(app->settings[i].name);
 }
 
+static int exportable(const char *name)
+{
+    return name[0] && !strchr(name, '=');
+}
+
+static void update_env(const env_change_t *ch, size_t n)
+{
+    if (n && env_update(ch, n) != 0)
+        log_write(LOG_WARN, "Host.Reload", NULL,
+                  "The app settings could not be put into the environment: %s",
+                  strerror(errno));
+}
+
 /* Make the environment hold app's local.settings.json Values: new and
- * changed ones are set, deleted ones removed (only those this host set). */
+ * changed ones are set, deleted ones removed (only those this host set).
+ * One new environment, published at once (envset.h): threads that read
+ * it meanwhile never see it half changed. */
 static void apply_settings(const app_t *app)
 {
+    env_change_t *ch = calloc(nown_settings + app->nsettings + 1, sizeof *ch);
+    if (!ch)
+        return;
+    size_t n = 0;
     for (size_t i = 0; i < nown_settings; i++) {
         int kept = 0;
         for (size_t k = 0; k < app->nsettings && !kept; k++)
             kept = strcmp(app->settings[k].name, own_settings[i]) == 0;
         if (!kept)
-            unsetenv(own_settings[i]);
+            ch[n++] = (env_change_t){own_settings[i], NULL, 0};
     }
     for (size_t i = 0; i < app->nsettings; i++) {
         const setting_t *st = &app->settings[i];
-        if (owned(st->name) || !getenv(st->name)) {
+        if (exportable(st->name) && (owned(st->name) || !getenv(st->name))) {
             own(st->name);
-            setenv(st->name, st->value ? st->value : "", 1);
+            ch[n++] = (env_change_t){st->name, st->value ? st->value : "", 0};
         }
     }
+    update_env(ch, n);
+    free(ch);
 }
 
 /* Take this host's local.settings.json Values out of the environment while
@@ -118,8 +141,13 @@ static void apply_settings(const app_t *app)
  * apply_settings() puts them back. */
 static void hide_settings(void)
 {
+    env_change_t *ch = calloc(nown_settings + 1, sizeof *ch);
+    if (!ch)
+        return;
     for (size_t i = 0; i < nown_settings; i++)
-        unsetenv(own_settings[i]);
+        ch[i] = (env_change_t){own_settings[i], NULL, 0};
+    update_env(ch, nown_settings);
+    free(ch);
 }
 
 static void free_settings(void)
