@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../core/host.h"
 #include "cli.h"
@@ -67,7 +68,9 @@ static int run(int argc, char **argv, int production)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         int vrc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        struct stat st;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-?") ||
+            (!strcmp(a, "help") && !o.app_dir && stat(a, &st) != 0)) {
             usage(stdout, production);
             rc = 0;
             goto out;

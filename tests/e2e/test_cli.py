@@ -55,6 +55,16 @@ def test_help_topic_is_the_commands_help(cmd):
     assert "Usage: stratus " + cmd in p.out, p.out
 
 
+@pytest.mark.parametrize("cmd", ["start", "host"])
+def test_help_after_a_host_command_is_its_help(cmd, tmp_path):
+    """`stratus start help` (no folder named help here) shows the help
+    instead of failing to load an app folder called 'help'."""
+    p = subprocess.run([BIN, cmd, "help"], cwd=str(tmp_path), timeout=10,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 0, p.stderr
+    assert b"Usage: stratus " + cmd.encode() in p.stdout, p.stdout
+
+
 def test_unknown_command_exits_2():
     p = run("frobnicate")
     assert p.returncode == 2
