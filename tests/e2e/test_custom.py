@@ -897,6 +897,81 @@ def test_crash_fails_in_flight_and_restarts(make_app, start_host):
     assert "exited with status 3" in st["workers"]["lastCrash"]
 
 
+# The first process answers one request; the next request it gets finds it
+# going down: it stops listening, closes every connection (the request
+# unanswered) and exits soon after. The next process answers with its pid.
+DYING_HANDLER = r"""
+import os, socket, sys, threading, time
+port = int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])
+first = not os.path.exists("ran-once")
+open("ran-once", "a").close()
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port))
+ls.listen(16)
+conns = []
+answered = []
+
+def answer(c, body):
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+def go_down(last):
+    ls.shutdown(socket.SHUT_RDWR)
+    for c in conns + [last]:
+        try:
+            c.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    time.sleep(0.2)
+    os._exit(3)
+
+def serve(c):
+    buf = b""
+    while True:
+        data = c.recv(65536)
+        if not data:
+            return
+        buf += data
+        while b"\r\n\r\n" in buf:
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            path = head.split(b" ")[1]
+            if path == b"/":
+                answer(c, b"ready")
+            elif not first:
+                answer(c, b"pid %d" % os.getpid())
+            elif not answered:
+                answered.append(1)
+                answer(c, b"first")
+            else:
+                conns.remove(c)
+                go_down(c)
+
+while True:
+    try:
+        c, _ = ls.accept()
+    except OSError:
+        time.sleep(10)
+        continue
+    conns.append(c)
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+
+def test_a_request_on_a_handler_going_down_waits_for_the_next_one(make_app, start_host):
+    """A request sent on a kept-alive connection just as the handler goes
+    down (a crash in another request, a restart) is closed unanswered: the
+    handler never acted on it, so it goes again, and finding nothing
+    listening it waits for the restarted handler rather than failing."""
+    h = start_host(make(make_app, functions={"env": fn()},
+                        host=custom_host(description={"defaultExecutablePath": "python3",
+                                                      "arguments": ["handler.py"]}),
+                        files={"handler.py": DYING_HANDLER}))
+    r = h.get("/api/env")
+    assert r.status == 200 and r.text == "first", r.text
+    r = h.get("/api/env", timeout=30)
+    assert r.status == 200 and r.text.startswith("pid "), (r.status, r.text, h.log()[-3000:])
+
+
 def test_reload_after_the_executable_was_replaced(make_app, start_host, tmp_path,
                                                   monkeypatch):
     """An upgrade replaces the stratus file under a running host: reloads
