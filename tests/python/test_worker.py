@@ -710,6 +710,47 @@ def test_async_functions_run_concurrently(worker, app):
     assert ra.body == b"released" and rb.body == b"released the other"
 
 
+# Module-level asyncio use as Azure's worker allows it: it imports function
+# modules on its running event loop, the one that then runs async functions.
+LOOP_AT_IMPORT = '''
+import asyncio
+import sys
+
+LOOP = asyncio.get_running_loop()
+SAME = asyncio.get_event_loop() is LOOP
+READY = LOOP.create_future()
+
+async def _warm_up():
+    READY.set_result("warmed up")
+
+asyncio.ensure_future(_warm_up())
+
+async def main(req):
+    running = asyncio.get_running_loop()
+    return "%s %s %s" % (running is LOOP and SAME, await READY, running.is_running())
+'''
+
+NO_ASYNCIO = '''
+import sys
+
+def main(req):
+    return "asyncio imported: %s" % ("asyncio" in sys.modules)
+'''
+
+
+def test_modules_are_imported_on_the_loop_that_runs_async_functions(worker, app):
+    write_fn(app, "looped", LOOP_AT_IMPORT)
+    write_fn(app, "plain", NO_ASYNCIO)
+    w = worker([http_fn("looped", app)])
+    res, _ = w.invoke("looped", http=http_req("GET", "/api/looped"))
+    assert res.meta["ok"], res.meta
+    assert res.body == b"True warmed up True"
+    # An app that never imports asyncio does not pay for it.
+    w = worker([http_fn("plain", app)])
+    res, _ = w.invoke("plain", http=http_req("GET", "/api/plain"))
+    assert res.body == b"asyncio imported: False"
+
+
 def test_cancel_stops_an_async_invocation(worker, app):
     write_fn(app, "pair", ASYNC_PAIR)
     w = worker([http_fn("pair", app)])

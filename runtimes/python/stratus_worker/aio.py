@@ -15,12 +15,23 @@ from .invocation import CURRENT
 class Runner:
     """The event loop thread serving dispatcher d."""
 
-    def __init__(self, d):
+    def __init__(self, d, start=True):
         self.d = d
         self.loop = asyncio.new_event_loop()
         self.flush_pending = False
-        threading.Thread(target=_guarded, args=(self._run, ()), name="stratus-asyncio",
-                         daemon=True).start()
+        self.started = False
+        if start:
+            self.start()
+
+    def start(self):
+        """Run the loop on its own thread (once). A Runner made with
+        start=False has a loop that app modules could use while they were
+        imported (see the dispatcher's LOAD); what they scheduled on it runs
+        now."""
+        if not self.started:
+            self.started = True
+            threading.Thread(target=_guarded, args=(self._run, ()), name="stratus-asyncio",
+                             daemon=True).start()
 
     def _run(self):
         asyncio.set_event_loop(self.loop)

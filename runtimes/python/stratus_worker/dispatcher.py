@@ -400,11 +400,11 @@ class Dispatcher:
         self.app_root = meta.get("appRoot") or self.app_root
         capture.install_streams()
         capture.hook_logging(capture.debug_logging_enabled())
-        plans, entries, any_async = loader.load(meta)
+        plans, entries, any_async = loader.load(meta, self._loop_for_imports)
         for e in entries:
             if not e["ok"]:
                 self.load_errors[e["name"]] = e["error"]
-        if any_async:
+        if any_async or self.aio is not None:
             self._start_aio()
         self.plans = plans
         # Names whose JSON string is the name itself (no quote, backslash or
@@ -418,7 +418,18 @@ class Dispatcher:
         if self.aio is None:
             from . import aio
             self.aio = aio.Runner(self)
+        elif not self.aio.started:
+            self.aio.start()
         return self.aio
+
+    def _loop_for_imports(self):
+        """The event loop the app's modules see while LOAD imports them,
+        once they use asyncio: the one that runs the async functions, not
+        yet started (see loader.load)."""
+        if self.aio is None:
+            from . import aio
+            self.aio = aio.Runner(self, start=False)
+        return self.aio.loop
 
     def _shutdown(self):
         if self.shutting_down:

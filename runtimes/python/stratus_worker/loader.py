@@ -12,6 +12,7 @@ package whose path is the app root (so relative imports between a
 function's files and `from ..shared_code import x` work). The worker's own
 folder leaves sys.path first, so nothing of the app can resolve to the
 worker's files."""
+import builtins
 import os
 import sys
 
@@ -138,13 +139,89 @@ def _missing_module_hint(app_root):
             "(languageWorkers__python__defaultExecutablePath)" % target)
 
 
-def load(meta):
+class _LoopWhileImporting:
+    """While LOAD imports the app, make the worker's event loop (the one
+    that runs the async functions) the running loop of the importing
+    thread, as soon as asyncio is imported. Azure's worker imports function
+    modules from a coroutine on its event loop, the loop that then runs
+    async functions, so module-level code may call asyncio.get_event_loop()
+    or get_running_loop(), schedule tasks, or create clients bound to the
+    loop (an aiohttp.ClientSession) and use them in its async functions.
+
+    asyncio is imported only when something of the app imports it (it
+    costs a sync app's cold start tens of milliseconds): until then
+    builtins.__import__ is wrapped to notice it. get_loop() makes the loop
+    (a Runner that is not started yet); the dispatcher starts it after
+    LOAD, and what module code scheduled then runs."""
+
+    def __init__(self, get_loop):
+        self.get_loop = get_loop
+        self.loop = None
+        self.saved = None
+        self.watch = None
+
+    def __enter__(self):
+        if self.get_loop is None:
+            return self
+        aio = _asyncio_if_imported()
+        if aio is not None:
+            self._attach(aio)
+            return self
+        from _thread import get_ident
+        me = get_ident()
+        self.saved = real = builtins.__import__
+
+        def watch(name, globals=None, locals=None, fromlist=(), level=0):
+            module = real(name, globals, locals, fromlist, level)
+            if self.watch is not None and get_ident() == me:
+                aio = _asyncio_if_imported()
+                if aio is not None:
+                    self._unwatch()
+                    self._attach(aio)
+            return module
+        self.watch = builtins.__import__ = watch
+        return self
+
+    def _attach(self, aio):
+        self.loop = self.get_loop()
+        aio._set_running_loop(self.loop)
+
+    def _unwatch(self):
+        if builtins.__import__ is self.watch:
+            builtins.__import__ = self.saved
+        self.watch = self.saved = None
+
+    def __exit__(self, *exc):
+        if self.watch is not None:
+            self._unwatch()
+        if self.loop is not None:
+            sys.modules["asyncio"]._set_running_loop(None)
+        return False
+
+
+def _asyncio_if_imported():
+    """The asyncio module once it is imported whole, else None."""
+    aio = sys.modules.get("asyncio")
+    if aio is None or getattr(getattr(aio, "__spec__", None), "_initializing", False):
+        return None
+    return aio
+
+
+def load(meta, loop_for_imports=None):
     """Handle a LOAD frame's metadata. Returns (plans by function name,
-    LOADED entries, any_async)."""
+    LOADED entries, any_async). loop_for_imports() gives the event loop the
+    app's modules see while they are imported (see _LoopWhileImporting)."""
     app_root = meta.get("appRoot") or os.getcwd()
     # Azure's hosts give workers the app's folder in AzureWebJobsScriptRoot.
     os.environ.setdefault("AzureWebJobsScriptRoot", app_root)
     setup_paths(app_root)
+    with _LoopWhileImporting(loop_for_imports):
+        imported, entries = _import_all(meta, app_root)
+    return _finish_load(imported, entries, app_root)
+
+
+def _import_all(meta, app_root):
+    """Import each function of LOAD: ([(fdesc, fn, rel)], [error entries])."""
     imported = []
     entries = []
     for fdesc in meta.get("functions") or ():
@@ -161,6 +238,11 @@ def load(meta):
                     not str(e.name or "__app__").startswith("__app__"):
                 err += _missing_module_hint(app_root)
             entries.append({"name": name, "ok": False, "error": err})
+    return imported, entries
+
+
+def _finish_load(imported, entries, app_root):
+    """Build the plans of the imported functions: (plans, entries, any_async)."""
     plans = {}
     if imported:
         try:
