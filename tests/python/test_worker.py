@@ -914,6 +914,39 @@ def test_shutdown_finishes_in_flight_work_then_exits_0(worker, app):
     assert w.wait() == 0
 
 
+AT_EXIT = '''
+import atexit
+import logging
+import os
+
+def _goodbye():
+    logging.warning("atexit handler ran")
+    with open(os.path.join(os.environ["AzureWebJobsScriptRoot"], "bye.txt"), "w") as f:
+        f.write("bye")
+
+atexit.register(_goodbye)
+
+def main(req):
+    return "registered"
+'''
+
+
+def test_shutdown_runs_the_apps_atexit_handlers(worker, app):
+    """A graceful stop (the host's SHUTDOWN) ends the worker as a Python
+    program ends: atexit handlers run after the work in flight, and what
+    they log is a worker line."""
+    write_fn(app, "bye", AT_EXIT)
+    w = worker([http_fn("bye", app)])
+    res, _ = w.invoke("bye", http=http_req("GET", "/api/bye"))
+    assert res.body == b"registered"
+    w.send(frame(SHUTDOWN, 0, {"graceMs": 10000}))
+    line = w.expect(LOG, 0)
+    assert line.meta["message"] == "atexit handler ran", line.meta
+    assert w.wait() == 0
+    with open(os.path.join(app, "bye.txt")) as f:
+        assert f.read() == "bye"
+
+
 def test_end_of_file_exits_0(worker, app):
     write_fn(app, "hello", HELLO_PY)
     w = worker([http_fn("hello", app)])

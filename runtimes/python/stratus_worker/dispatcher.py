@@ -440,6 +440,16 @@ class Dispatcher:
     def _finish_and_exit(self):
         while self.inflight:
             time.sleep(0.005)
+        # A graceful stop ends the worker as a Python program ends: the
+        # app's atexit handlers run (and logging is shut down, which flushes
+        # its handlers); what they log or print reaches the host's log as
+        # worker lines. A handler that hangs is killed with the worker at
+        # the end of the host's grace period.
+        try:
+            import atexit
+            atexit._run_exitfuncs()
+        except BaseException:
+            pass
         self.flush()
         with self.wlock:    # another thread's flush may still be writing
             self._exit(0)
