@@ -168,9 +168,12 @@ class Invocation {
       // The v3 model's context.suppressBadPatternError (and the older
       // suppressAsyncDoneError) silence these warnings.
       if (ctx && (ctx.suppressBadPatternError || (this.promised && ctx.suppressAsyncDoneError))) return;
-      this.log(LEVEL.warning, [this.promised
-        ? "context.done was called by a function that also returned a promise: use one or the other"
-        : 'context.done was called more than once; the extra calls are ignored']);
+      // Azure's words and level (error), which logs and alerts look for.
+      this.log(LEVEL.error, [this.promised
+        ? "Error: Choose either to return a promise or call 'done'. Do not use both in your " +
+          'script. Learn more: https://go.microsoft.com/fwlink/?linkid=2097909'
+        : "Error: 'done' has already been called. Please check your script for extraneous " +
+          "calls to 'done'."]);
       return;
     }
     if (err !== undefined && err !== null) this.finish(err, undefined, true);
