@@ -365,6 +365,12 @@ int host_run(const host_options_t *opts)
         app_free(app);
         return 1;
     }
+    /* As Core Tools' func start: functions of the development host see
+     * AZURE_FUNCTIONS_ENVIRONMENT=Development (apps choose their local
+     * configuration by it), unless the environment or local.settings.json
+     * says otherwise. */
+    if (!opts->production)
+        setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development", 0);
     if (telemetry_init(app) != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "out of memory (telemetry tables)");
         app_free(app);

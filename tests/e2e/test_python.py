@@ -879,6 +879,29 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
                                         "functions", "__init__.py"))
 
 
+ENVIRONMENT_NAME = '''
+import os
+
+def main(req):
+    return os.environ.get("AZURE_FUNCTIONS_ENVIRONMENT", "(not set)")
+'''
+
+
+def test_the_development_host_says_so_in_azure_functions_environment(make_app, start_host):
+    """As Core Tools' func start, `stratus start` gives functions
+    AZURE_FUNCTIONS_ENVIRONMENT=Development; an app setting wins, and the
+    production host sets nothing, as Azure does not."""
+    staging = {"IsEncrypted": False, "Values": dict(PY_SETTINGS["Values"],
+                                                    AZURE_FUNCTIONS_ENVIRONMENT="Staging")}
+    for mode, settings, expect in (("start", PY_SETTINGS, "Development"),
+                                   ("host", PY_SETTINGS, "(not set)"),
+                                   ("start", staging, "Staging")):
+        app = make_app({"envname": py_fn(ENVIRONMENT_NAME)}, settings=settings)
+        host = start_host(app, mode=mode)
+        assert host.get("/api/envname").text == expect, mode
+        host.stop()
+
+
 def test_entry_point_and_script_file(make_app, start_host):
     app = make_app({"custom": py_fn("def run(req):\n    return 'custom entry'\n",
                                     script="app.py", entry="run")}, settings=PY_SETTINGS)
