@@ -326,6 +326,17 @@ static void inherited_fds_cloexec(void)
     closedir(d);
 }
 
+/* The port to listen on: --port, else local.settings.json Host.LocalHttpPort,
+ * else 7071; 0 for any free port (--port 0). */
+static int listen_port(const host_options_t *opts, const app_t *app)
+{
+    if (opts->port < 0)
+        return 0;
+    if (opts->port > 0)
+        return opts->port;
+    return app->local_http_port > 0 ? app->local_http_port : HOST_DEFAULT_PORT;
+}
+
 int host_run(const host_options_t *opts)
 {
     host_t host, *h = &host;
@@ -367,10 +378,19 @@ int host_run(const host_options_t *opts)
     }
     /* As Core Tools' func start: functions of the development host see
      * AZURE_FUNCTIONS_ENVIRONMENT=Development (apps choose their local
-     * configuration by it), unless the environment or local.settings.json
-     * says otherwise. */
-    if (!opts->production)
+     * configuration by it) and WEBSITE_HOSTNAME=localhost:<port> (apps build
+     * their own URLs from it), unless the environment or local.settings.json
+     * says otherwise. Workers start before the host listens, so with any
+     * free port (--port 0) the port is not known to them: no host name. */
+    int port = listen_port(opts, app);
+    if (!opts->production) {
         setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development", 0);
+        if (port > 0) {
+            char hostname[32];
+            snprintf(hostname, sizeof hostname, "localhost:%d", port);
+            setenv("WEBSITE_HOSTNAME", hostname, 0);
+        }
+    }
     if (telemetry_init(app) != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "out of memory (telemetry tables)");
         app_free(app);
@@ -444,10 +464,6 @@ int host_run(const host_options_t *opts)
         .keep_identity_headers = app->trust_identity_headers,
     };
     int rc = http_server_init(&h->server, h->loop, &cfg, host_on_request, h);
-    int port = opts->port > 0 ? opts->port : app->local_http_port > 0 ? app->local_http_port
-                                                                       : HOST_DEFAULT_PORT;
-    if (opts->port < 0)
-        port = 0; /* any free port */
     const char *listen = opts->listen ? opts->listen : "0.0.0.0";
     if (strcmp(listen, "localhost") == 0)
         listen = "127.0.0.1";

@@ -13,6 +13,7 @@ import concurrent.futures
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -900,6 +901,26 @@ def test_the_development_host_says_so_in_azure_functions_environment(make_app, s
         host = start_host(app, mode=mode)
         assert host.get("/api/envname").text == expect, mode
         host.stop()
+
+
+HOST_NAME = '''
+import os
+
+def main(req):
+    return os.environ.get("WEBSITE_HOSTNAME", "(not set)")
+'''
+
+
+def test_the_development_host_gives_functions_its_host_name(make_app, start_host):
+    """As Core Tools' func start: WEBSITE_HOSTNAME is localhost and the
+    port the host listens on."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    app = make_app({"hostname": py_fn(HOST_NAME)}, settings=PY_SETTINGS)
+    host = start_host(app, "--port", str(port))
+    assert host.get("/api/hostname").text == "localhost:%d" % port
 
 
 def test_entry_point_and_script_file(make_app, start_host):
