@@ -674,6 +674,37 @@ static int load_local_settings(app_t *app, char *err, size_t errlen)
         app->nsettings++;
     }
 
+    /* As Core Tools: each connection string is in the environment as
+     * ConnectionStrings:<name> (a string, or an object's "ConnectionString"),
+     * where frameworks and apps look for it. Anything else is left out with
+     * an error that says so. */
+    json_t *conns = app__get(root, "ConnectionStrings");
+    if (conns && !json_is_object(conns) && !json_is_null(conns))
+        app_add_error(app, NULL, "local.settings.json: field 'ConnectionStrings' is left out: "
+                      "expected an object of connection strings");
+    json_object_foreach(json_is_object(conns) ? conns : NULL, k, v) {
+        const json_t *cs = json_is_object(v) ? app__get(v, "ConnectionString") : v;
+        char key[300];
+        if (json_is_null(v))
+            continue;
+        app__escape(k, key, sizeof key);
+        if (!json_is_string(cs) || !*k || strchr(k, '=')) {
+            app_add_error(app, NULL, "local.settings.json: the connection string "
+                          "'ConnectionStrings.%s' is left out: %s", key,
+                          !json_is_string(cs) ? "expected a string, or an object with a "
+                          "\"ConnectionString\" string" : "an environment variable's name "
+                          "cannot be empty or hold '='");
+            continue;
+        }
+        size_t n = strlen("ConnectionStrings:") + strlen(k) + 1;
+        char *name = app__xrealloc(NULL, n, 1);
+        snprintf(name, n, "ConnectionStrings:%s", k);
+        app->settings = app__xrealloc(app->settings, app->nsettings + 1, sizeof *app->settings);
+        app->settings[app->nsettings].name = name;
+        app->settings[app->nsettings].value = app__xstrdup(json_string_value(cs));
+        app->nsettings++;
+    }
+
     json_t *host = app__get(root, "Host");
     if (host && !json_is_object(host)) {
         app__show(host, shown, sizeof shown);

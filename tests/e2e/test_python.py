@@ -923,6 +923,29 @@ def test_the_development_host_gives_functions_its_host_name(make_app, start_host
     assert host.get("/api/hostname").text == "localhost:%d" % port
 
 
+CONNECTION_STRINGS = '''
+import json
+import os
+
+def main(req):
+    return json.dumps({k: v for k, v in os.environ.items() if k.startswith("ConnectionStrings:")},
+                      sort_keys=True)
+'''
+
+
+def test_connection_strings_reach_functions_as_core_tools_gives_them(make_app, start_host):
+    """local.settings.json ConnectionStrings are in the functions'
+    environment as ConnectionStrings:<name>, a string or the
+    ConnectionString of an object."""
+    settings = dict(PY_SETTINGS, ConnectionStrings={
+        "Db": "Server=db;Database=app",
+        "Legacy": {"ConnectionString": "Server=old", "ProviderName": "System.Data.SqlClient"}})
+    app = make_app({"conns": py_fn(CONNECTION_STRINGS)}, settings=settings)
+    r = start_host(app).get("/api/conns")
+    assert r.json() == {"ConnectionStrings:Db": "Server=db;Database=app",
+                        "ConnectionStrings:Legacy": "Server=old"}, r.text
+
+
 def test_entry_point_and_script_file(make_app, start_host):
     app = make_app({"custom": py_fn("def run(req):\n    return 'custom entry'\n",
                                     script="app.py", entry="run")}, settings=PY_SETTINGS)

@@ -699,6 +699,28 @@ TEST(local_settings_name_that_cannot_be_a_variable)
         rmapp(root);
 }
 
+TEST(local_settings_connection_strings_are_settings_of_their_own)
+{
+    char *root = NULL;
+    app_t *app = app_ok(HOST,
+                        "{\"ConnectionStrings\": {\"Db\": \"Server=a\", "
+                        "\"Old\": {\"ConnectionString\": \"Server=b\", \"ProviderName\": \"x\"}, "
+                        "\"Bad\": 5, \"Gone\": null}}",
+                        &root);
+    if (app) {
+        CHECK_STR(app_setting(app, "ConnectionStrings:Db"), "Server=a");
+        CHECK_STR(app_setting(app, "ConnectionStrings:Old"), "Server=b");
+        CHECK(app_setting(app, "ConnectionStrings:Bad") == NULL);
+        CHECK(app_setting(app, "ConnectionStrings:Gone") == NULL);
+        CHECK_INT(app->nerrors, 1);
+        if (app->nerrors)
+            CHECK_CONTAINS(app->errors[0].message, "'ConnectionStrings.Bad' is left out");
+    }
+    app_free(app);
+    if (root)
+        rmapp(root);
+}
+
 TEST(local_settings_numbers_and_booleans_are_their_text)
 {
     char *root = NULL;
@@ -1341,6 +1363,7 @@ int main(void)
     RUN(override_bad_value_fails_app);
     RUN(local_settings_values_and_host);
     RUN(local_settings_name_that_cannot_be_a_variable);
+    RUN(local_settings_connection_strings_are_settings_of_their_own);
     RUN(local_settings_numbers_and_booleans_are_their_text);
     RUN(local_settings_bad_json);
     RUN(local_settings_bad_values);
