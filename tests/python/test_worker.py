@@ -553,6 +553,97 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
     assert ["X-Fake", "1"] in res.meta["headers"]
 
 
+# An installed azure-functions with worker extensions, as far as the worker
+# uses it: ExtensionMeta gives the hooks of a function and of the app.
+FAKE_SDK_WITH_EXTENSIONS = '''
+import collections
+HookMeta = collections.namedtuple("HookMeta", "ext_name ext_impl")
+AppHooks = collections.namedtuple(
+    "AppHooks", "post_function_load_app_level pre_invocation_app_level post_invocation_app_level")
+FuncHooks = collections.namedtuple("FuncHooks", "post_function_load pre_invocation post_invocation")
+class ExtensionMeta(type):
+    _app = AppHooks([], [], [])
+    _func = {}
+    @classmethod
+    def get_function_hooks(cls, name):
+        return cls._func.get(name.lower())
+    @classmethod
+    def get_application_hooks(cls):
+        return cls._app
+class HttpRequest:
+    def __init__(self, method, url, *, headers=None, params=None, route_params=None, body):
+        self.method, self.url, self.params, self.body = method, url, params, body
+class HttpResponse:
+    pass
+class Out:
+    pass
+class Context:
+    pass
+'''
+
+EXTENDED = '''
+import json
+import os
+import azure.functions as func
+from azure.functions import HookMeta, FuncHooks
+
+CALLS = []
+
+def _loaded(name, directory):
+    CALLS.append("loaded %s %s" % (name, os.path.basename(directory)))
+
+def _broken(logger, context, args):
+    raise RuntimeError("this hook fails")
+
+def _app_pre(logger, context, args):
+    CALLS.append("app pre %s %s" % (context.function_name, sorted(args)))
+
+def _pre(logger, context, args):
+    CALLS.append("function pre")
+
+def _post(logger, context, args, ret):
+    CALLS.append("function post %s" % type(ret).__name__)
+
+def _app_post(logger, context, args, ret):
+    CALLS.append("app post")
+
+M = func.ExtensionMeta
+M._app.post_function_load_app_level.append(HookMeta("Trace", _loaded))
+M._app.pre_invocation_app_level.extend([HookMeta("Broken", _broken), HookMeta("Trace", _app_pre)])
+M._app.post_invocation_app_level.append(HookMeta("Trace", _app_post))
+M._func["ext"] = FuncHooks([], [HookMeta("Mine", _pre)], [HookMeta("Mine", _post)])
+
+def main(req, context):
+    return json.dumps(CALLS)
+'''
+
+
+def test_worker_extensions_of_an_installed_azure_functions(worker, app, tmp_path_factory):
+    """With PYTHON_ENABLE_WORKER_EXTENSIONS, the hooks that the installed
+    azure-functions registers run as in Azure: after the load, then around
+    each invocation (application pre hooks first, post hooks after the
+    function's); a hook that raises is logged and costs nothing else."""
+    fake = tmp_path_factory.mktemp("site")
+    os.makedirs(fake / "azure" / "functions")
+    (fake / "azure" / "functions" / "__init__.py").write_text(FAKE_SDK_WITH_EXTENSIONS)
+    write_fn(app, "ext", EXTENDED)
+    env = {"PYTHONPATH": str(fake), "PYTHON_ENABLE_WORKER_EXTENSIONS": "1"}
+    w = worker([http_fn("ext", app)], env=env)
+    res, logs = w.invoke("ext", http=http_req("GET", "/api/ext"))
+    assert res.meta["ok"], res.meta
+    assert json.loads(res.body) == ["loaded ext ext", "app pre ext ['context', 'req']",
+                                    "function pre"]
+    assert any("this hook fails" in f.meta["message"] for f in logs), logs
+    res, _ = w.invoke("ext", http=http_req("GET", "/api/ext"))
+    assert json.loads(res.body)[3:6] == ["function post str", "app post",
+                                         "app pre ext ['context', 'req']"]
+    # Off unless the setting turns them on (Python 3.9 aside, as in Azure).
+    if sys.version_info[:2] != (3, 9):
+        w = worker([http_fn("ext", app)], env={"PYTHONPATH": str(fake)})
+        res, _ = w.invoke("ext", http=http_req("GET", "/api/ext"))
+        assert json.loads(res.body) == []
+
+
 def test_trace_context_names_with_an_installed_azure_functions(worker, app, tmp_path_factory):
     # Azure's package declares TraceContext abstract; what functions get
     # still has the names of Azure's worker (Traceparent, Tracestate).

@@ -12,4 +12,6 @@ Modules, in the order a frame meets them:
   bindings    from frame to arguments and from return value to RESULT
   capture     print() and logging inside a function become LOG frames
   aio         the asyncio loop for `async def` functions (imported only then)
+  extensions  the hooks of Python worker extensions (imported only when the
+              app's azure-functions package has them)
 """

@@ -380,7 +380,7 @@ class Plan:
         self.out_names = []
         self.out_types = {}
         anns = _annotations(fn)
-        builders, kw = [], []
+        builders, kw, names = [], [], []
         seen = set()
         unknown = []
         for pname, has_default, kwonly in _parameters(fn):
@@ -389,6 +389,7 @@ class Plan:
                 if pname == "context":
                     builders.append(T.Context)
                     kw.append(kwonly and pname)
+                    names.append(pname)
                 elif not has_default:
                     unknown.append(pname)
                 continue
@@ -405,6 +406,7 @@ class Plan:
             else:
                 builders.append(_input_builder(b, T, anns.get(pname)))
             kw.append(kwonly and pname)
+            names.append(pname)
         if unknown:
             raise LoadError("the following parameters are declared in Python but not in "
                             "function.json: %s (%s)" % (", ".join(sorted(unknown)), script))
@@ -414,8 +416,15 @@ class Plan:
                             "parameters of the Python function: %s (%s)"
                             % (", ".join(missing), script))
         self.call = _caller(fn, builders, kw)
+        self._arguments = (names, builders)
         if self.http_return and not self.out_names and T.compat_response:
             self.encode = self._encode_http_return
+
+    def use_extensions(self, hooks):
+        """Call the function through the worker extensions' hooks (an
+        extensions.Hooks)."""
+        names, builders = self._arguments
+        self.call = hooks.wrap(self, self.fn, names, builders, self.T.Context)
 
     def _encode_http_return(self, inv, ret):
         """encode() of a function whose only output is its http $return,

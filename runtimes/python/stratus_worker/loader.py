@@ -263,4 +263,27 @@ def _finish_load(imported, entries, app_root):
             except BaseException as e:
                 entries.append({"name": name, "ok": False,
                                 "error": describe_load_error(e, app_root, RUNTIME_DIR)})
+        if plans:
+            _use_extensions(T.azf, plans)
     return plans, entries, any(p.is_async for p in plans.values())
+
+
+def _use_extensions(azf, plans):
+    """Run the hooks of Python worker extensions, as Azure's worker does,
+    when the installed azure-functions package registers them (its
+    ExtensionMeta) and PYTHON_ENABLE_WORKER_EXTENSIONS allows it."""
+    meta = getattr(azf, "ExtensionMeta", None)
+    if meta is None:
+        if os.environ.get("PYTHON_ENABLE_WORKER_EXTENSIONS", "").strip().lower() in ("1", "true"):
+            capture.emit(None, "warning", "PYTHON_ENABLE_WORKER_EXTENSIONS is set, but the "
+                         "azure.functions in use (%s) has no worker extensions: install "
+                         "Azure's azure-functions package with the app"
+                         % getattr(azf, "__version__", "unknown version"))
+        return
+    from . import extensions
+    if not extensions.enabled():
+        return
+    hooks = extensions.Hooks(meta)
+    for name, plan in plans.items():
+        hooks.function_loaded(name, plan.directory)
+        plan.use_extensions(hooks)
