@@ -24,6 +24,7 @@
 #include "../telemetry/log.h"
 #include "../telemetry/logstream.h"
 #include "../telemetry/telemetry.h"
+#include "../util/envset.h"
 #include "host.h"
 
 /* origin is in list ("*", or origins separated by commas, compared as
@@ -384,11 +385,14 @@ int host_run(const host_options_t *opts)
      * free port (--port 0) the port is not known to them: no host name. */
     int port = listen_port(opts, app);
     if (!opts->production) {
-        setenv("AZURE_FUNCTIONS_ENVIRONMENT", "Development", 0);
-        if (port > 0) {
-            char hostname[32];
-            snprintf(hostname, sizeof hostname, "localhost:%d", port);
-            setenv("WEBSITE_HOSTNAME", hostname, 0);
+        char hostname[32];
+        snprintf(hostname, sizeof hostname, "localhost:%d", port);
+        env_change_t dev[] = {{"AZURE_FUNCTIONS_ENVIRONMENT", "Development", 1},
+                              {"WEBSITE_HOSTNAME", hostname, 1}};
+        if (env_update(dev, port > 0 ? 2 : 1) != 0) {
+            log_write(LOG_CRITICAL, "Host.Startup", NULL, "out of memory (environment)");
+            app_free(app);
+            return 1;
         }
     }
     if (telemetry_init(app) != 0) {
