@@ -231,5 +231,11 @@ int ch__value_put_bytes(buf_t *b, const char *p, size_t n, int binary, int blob)
  * blob or not: as ch__value_put_bytes, JSON data as ch__value_put_meta,
  * nothing as the text null. */
 int ch__value_put_input(buf_t *b, const json_t *v, int binary, int blob);
+/* The value an output binding (not http) is given for v, the handler's
+ * Outputs entry or ReturnValue, as Azure converts it: unless the binding
+ * says dataType binary, a string that .NET's Convert.FromBase64String
+ * accepts ("SGk=", "test", a Go []byte) becomes {"$binary": v}, the bytes
+ * it encodes; anything else is v. New reference; NULL out of memory. */
+json_t *ch__value_output(json_t *v, int binary);
 
 #endif

@@ -944,7 +944,8 @@ static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *e
 
 /* The values of the output bindings other than http into inv->outputs:
  * Outputs by binding name (matched case-insensitively), ReturnValue for a
- * $return binding. 0, or -1 out of memory. */
+ * $return binding, each as ch__value_output reads it. 0, or -1 out of
+ * memory. */
 static int collect_outputs(invocation_t *inv, json_t *outputs, json_t *ret)
 {
     const function_t *fn = inv->fn;
@@ -957,7 +958,8 @@ static int collect_outputs(invocation_t *inv, json_t *outputs, json_t *ret)
             continue;
         if (!inv->outputs && !(inv->outputs = json_object()))
             return -1;
-        if (json_object_set(inv->outputs, bd->name, v) != 0)
+        int binary = bd->data_type && !strcasecmp(bd->data_type, "binary");
+        if (json_object_set_new(inv->outputs, bd->name, ch__value_output(v, binary)) != 0)
             return -1;
     }
     return 0;

@@ -13,6 +13,9 @@
  * give: text for a queue message, a blob or a route parameter (bytes with
  * dataType binary), a long for DequeueCount, dates for a queue message's
  * times, TimerInfo for a timer.
+ *
+ * On the way back, an output binding's value is read as Azure reads it: a
+ * string that is valid base64 is the bytes it encodes (ch__value_output).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,4 +253,34 @@ int ch__value_put_input(buf_t *b, const json_t *v, int binary, int blob)
     if (!v || json_is_null(v))
         return put_quoted(b, "null", 4); /* the JSON text of nothing */
     return ch__value_put_meta(b, NULL, "", v);
+}
+
+/* 1 when the n bytes at s are text that .NET's Convert.FromBase64String
+ * accepts: the base64 alphabet, white space (space, tab, CR, LF) anywhere,
+ * a length without the white space that is a multiple of 4, and at most two
+ * '=' at the end only. */
+static int dotnet_base64(const char *s, size_t n)
+{
+    size_t len = 0, pad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+        if (c == '=') {
+            if (++pad > 2)
+                return 0;
+        } else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '+' || c == '/')) {
+            return 0;
+        }
+        len++;
+    }
+    return len % 4 == 0;
+}
+
+json_t *ch__value_output(json_t *v, int binary)
+{
+    if (binary || !json_is_string(v) || !dotnet_base64(json_string_value(v), json_string_length(v)))
+        return json_incref(v);
+    return json_pack("{s:O}", "$binary", v);
 }

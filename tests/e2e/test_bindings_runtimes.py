@@ -263,7 +263,9 @@ http.createServer((req, res) => {
       fs.mkdirSync(d, { recursive: true });
       fs.writeFileSync(path.join(d, m.n + '-' + m.i + '.json'), JSON.stringify({
         data: p.Data, meta: p.Metadata, invocation: req.headers['x-azure-functions-invocationid'] }));
-      answer.ReturnValue = 'blob for ' + m.i;
+      // As in Azure, an output string that is valid base64 is the bytes it
+      // encodes ('blob for 0' is: spaces are read past), so text goes so.
+      answer.ReturnValue = Buffer.from('blob for ' + m.i).toString('base64');
     } else if (fn === 'tick') {
       const d = path.join(root, 'ticks');
       fs.mkdirSync(d, { recursive: true });

@@ -130,6 +130,12 @@ function answer(req, res, body) {
     case 'interim':
       reply({Outputs: {res: {statusCode: 101, body: 'switching?'}}});
       return;
+    case 'outs':
+      // As a Go handler writes a []byte: base64 in a JSON string.
+      reply({Outputs: {q: 'test', words: 'not base64', obj: {a: 1}, blob: 'iVBORwAB/w==',
+                       raw: 'SGk=', res: {statusCode: 204}},
+             ReturnValue: 'QUJD'});
+      return;
     case 'slowdata':
       setTimeout(() => reply({Outputs: {res: {body: 'late'}}}), 3000);
       return;
@@ -461,6 +467,33 @@ def test_data_timeout_answers_504(make_app, start_host):
     assert r.header("x-invocation-id") in r.text
     # The handler keeps serving.
     assert h.get("/api/plain").text == "just a string"
+
+
+def test_data_base64_strings_are_bytes_on_output_bindings(make_app, start_host):
+    """As Azure reads a handler's Outputs: a string that is valid base64
+    is written as the bytes it encodes, unless the binding says dataType
+    binary; other strings as text, other values as JSON."""
+    outs = [{"type": "queue", "direction": "out", "name": n, "queueName": "o-" + n}
+            for n in ("q", "words", "obj")]
+    outs += [{"type": "blob", "direction": "out", "name": "blob", "path": "outs/blob.png"},
+             {"type": "blob", "direction": "out", "name": "raw", "path": "outs/raw.txt",
+              "dataType": "binary"},
+             {"type": "queue", "direction": "out", "name": "$return", "queueName": "o-ret"}]
+    h = start_host(make(make_app, functions={"outs": fn(extra=outs)},
+                        host=custom_host(forward=False)), mode="host")
+    assert h.get("/api/outs").status == 204
+    key = {"x-functions-key": master_key(h.app)}
+
+    def message(q):
+        m = h.get("/admin/queues/%s/messages?peek=1" % q, headers=key).json()["messages"][0]
+        return base64.b64decode(m["body"]) if m["binary"] else m["body"].encode()
+
+    assert message("o-q") == base64.b64decode("test")
+    assert message("o-ret") == b"ABC"
+    assert message("o-words") == b"not base64"
+    assert json.loads(message("o-obj")) == {"a": 1}
+    assert h.get("/admin/blobs/outs/blob.png", headers=key).body == b"\x89PNG\x00\x01\xff"
+    assert h.get("/admin/blobs/outs/raw.txt", headers=key).body == b"SGk="
 
 
 # ---- configuration ----

@@ -692,14 +692,14 @@ TEST(answer_outputs_of_other_bindings)
     fixture_queue(&f);
     f.cf.http_out = "res";
     CHECK_INT(apply(&f, "{\"Outputs\": {\"OUT\": [\"a\", {\"k\": 1}], \"res\": {\"body\": "
-                        "\"hi\"}, \"unknown\": 1}, \"ReturnValue\": \"blob text\"}",
+                        "\"hi\"}, \"unknown\": 1}, \"ReturnValue\": \"the blob's text\"}",
                     err, sizeof err),
               1);
     json_t *o = f.inv->outputs;
     CHECK(json_is_object(o));
     CHECK_INT(json_object_size(o), 2); /* out and $return; http and unknown names are not */
     CHECK_INT(json_array_size(json_object_get(o, "out")), 2);
-    CHECK_STR(json_string_value(json_object_get(o, "$return")), "blob text");
+    CHECK_STR(json_string_value(json_object_get(o, "$return")), "the blob's text");
     CHECK_STR(f.inv->res_body.p, "hi");
     fixture_free(&f);
     /* Nothing set: no outputs at all. */
@@ -707,6 +707,40 @@ TEST(answer_outputs_of_other_bindings)
     CHECK_INT(apply(&f, "{\"Outputs\": {}, \"ReturnValue\": null}", err, sizeof err), 1);
     CHECK(f.inv->outputs == NULL);
     fixture_free(&f);
+}
+
+/* An output string that .NET's Convert.FromBase64String accepts is bytes
+ * unless the binding says dataType binary. */
+TEST(answer_base64_outputs_are_bytes)
+{
+    static const struct {
+        const char *text;
+        int bytes;
+    } cases[] = {
+        {"test", 1}, {"SGk=", 1}, {"QQ==", 1}, {"QU\\r\\nJD", 1}, {" QUJD ", 1}, {"", 1},
+        {"abc", 0}, {"QQ=", 0}, {"Q===", 0}, {"QQ=a", 0}, {"QU-D", 0}, {"hello world", 0},
+        {"a\u00e9bc", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "\"%s\"", cases[i].text);
+        json_t *v = json_loads(text, JSON_DECODE_ANY, NULL), *out = ch__value_output(v, 0);
+        json_t *bin = json_object_get(out, "$binary");
+        CHECK_INT(bin != NULL, cases[i].bytes);
+        if (bin)
+            CHECK(json_equal(bin, v));
+        else
+            CHECK(out == v);
+        json_decref(out);
+        out = ch__value_output(v, 1); /* dataType binary: as it is */
+        CHECK(out == v);
+        json_decref(out);
+        json_decref(v);
+    }
+    json_t *n = json_integer(1234), *out = ch__value_output(n, 0);
+    CHECK(out == n);
+    json_decref(out);
+    json_decref(n);
 }
 
 /* A statusCode that says nothing (null, "") is 200 as in Azure; a JSON
@@ -784,6 +818,7 @@ int main(void)
     RUN(answer_outputs);
     RUN(answer_outputs_of_other_bindings);
     RUN(answer_return_value);
+    RUN(answer_base64_outputs_are_bytes);
     RUN(answer_status_unset_or_written_as_real);
     RUN(answer_errors);
     return TEST_REPORT();
