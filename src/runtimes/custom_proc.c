@@ -74,8 +74,19 @@ static char **proc_env(ch_proc_t *p, size_t *added)
 
 /* ---- output lines ---- */
 
-/* One line of the handler's stdout (info) or stderr (error), attributed to
- * the invocation when exactly one is in flight on this process. */
+/* 1 when the n bytes at s hold "warn" in any case. */
+static int says_warn(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 4 <= n; i++)
+        if (!strncasecmp(s + i, "warn", 4))
+            return 1;
+    return 0;
+}
+
+/* One line of the handler's stdout (info) or stderr (error; warning when
+ * it says "warn", as Azure's host reads a custom handler's stderr),
+ * attributed to the invocation when exactly one is in flight on this
+ * process. */
 static void out_line(ch_out_t *o, const char *s, size_t n)
 {
     ch_proc_t *p = o->proc;
@@ -87,7 +98,8 @@ static void out_line(ch_out_t *o, const char *s, size_t n)
         snprintf(cat, sizeof cat, "Function.%s", c->inv->fn->name);
     else
         snprintf(cat, sizeof cat, "CustomHandler.%d", p->seq);
-    log_write(o->is_err ? LOG_ERROR : LOG_INFO, cat, c ? c->inv->id : NULL, "%.*s", (int)n, s);
+    int level = !o->is_err ? LOG_INFO : says_warn(s, n) ? LOG_WARN : LOG_ERROR;
+    log_write(level, cat, c ? c->inv->id : NULL, "%.*s", (int)n, s);
 }
 
 static void out_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)

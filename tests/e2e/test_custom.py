@@ -89,6 +89,7 @@ function answer(req, res, body) {
   if (p === '/api/log') {
     console.log('a line on stdout');
     console.error('a line on stderr');
+    console.error('WARNING: a warning on stderr');
     res.end('logged');
     return;
   }
@@ -902,14 +903,17 @@ def test_stdout_and_stderr_become_log_lines(make_app, start_host):
                 l = json.loads(line)
             except ValueError:
                 continue
-            if l.get("message") in ("a line on stdout", "a line on stderr"):
+            if l.get("message") in ("a line on stdout", "a line on stderr",
+                                    "WARNING: a warning on stderr"):
                 levels[l["message"]] = (l["level"], l.get("category"), l.get("invocationId"))
-        return len(levels) == 2 and levels
+        return len(levels) == 3 and levels
 
     got = wait_for(find, timeout=10)
     assert got, h.log()
     assert got["a line on stdout"][0] == "info"
     assert got["a line on stderr"][0] == "error"
+    # A stderr line that says "warn" is a warning, as in Azure.
+    assert got["WARNING: a warning on stderr"][0] == "warning"
     assert got["a line on stdout"][1] == "Function.log"
     assert got["a line on stdout"][2]
 
