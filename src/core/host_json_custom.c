@@ -279,12 +279,9 @@ int app__custom_handler_settings(app_t *app, char *err, size_t errlen)
     json_t *sec = app__get(app->host_json, "customHandler");
     json_t *legacy = app__get(app->host_json, "httpWorker");
     c->section = "customHandler";
-    if (sec && legacy) {
-        snprintf(err, errlen,
-                 "host.json: sections 'httpWorker' and 'customHandler' cannot both be given "
-                 "(as in Azure Functions); keep 'customHandler', the current name");
-        return -1;
-    }
+    if (sec && legacy) /* Azure's words; it reads customHandler */
+        log_write(LOG_WARN, "Host.CustomHandler", NULL, "Both httpWorker and customHandler "
+                  "sections are specified in host.json file. customHandler takes precedence.");
     if (!sec) {
         sec = legacy;
         c->section = "httpWorker";

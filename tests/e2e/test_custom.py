@@ -505,6 +505,15 @@ def test_http_worker_legacy_section(make_app, start_host):
     assert log_has(h, "host.json httpWorker")
 
 
+def test_both_sections_customhandler_wins(make_app, start_host):
+    host = custom_host(forward=True)
+    host["httpWorker"] = {"description": {"defaultExecutablePath": "/nonexistent"}}
+    h = start_host(make(make_app, host=host))
+    assert h.get("/api/echo").json()["url"] == "/api/echo"
+    assert log_has(h, "Both httpWorker and customHandler sections are specified in host.json "
+                      "file. customHandler takes precedence.")
+
+
 def test_arguments_from_a_setting_holding_a_json_list(make_app, start_host):
     # What an AzureFunctionsJobHost__ setting gives is a string; Azure reads
     # a JSON list from it.
@@ -606,8 +615,6 @@ def test_relative_executable_in_app_and_default_worker_path(make_app, start_host
      "host.json: field 'customHandler.description.defaultExecutablePath' is required"),
     (custom_host(description={"defaultExecutablePath": "node", "arguments": "server.js"}),
      "host.json: field 'customHandler.description.arguments': expected a list of strings"),
-    (dict(custom_host(), httpWorker={"description": {"defaultExecutablePath": "node"}}),
-     "host.json: sections 'httpWorker' and 'customHandler' cannot both be given"),
     (custom_host(description={"defaultExecutablePath": 42}),
      "host.json: field 'customHandler.description.defaultExecutablePath': expected a string"),
     (custom_host(description={"defaultExecutablePath": "node", "workingDirectory": "nope"}),

@@ -124,14 +124,14 @@ TEST(config_defaults_and_legacy_section)
     }
     rmapp(root);
 
-    /* Both names at once is an error, as in Azure; none at all is not an
-     * error here. */
+    /* Both names at once: customHandler wins (with a warning), as in
+     * Azure; none at all is not an error here. */
     app = load("{\"version\": \"2.0\", \"httpWorker\": {\"description\": {"
                "\"defaultExecutablePath\": \"old\"}}, \"customHandler\": {\"description\": {"
                "\"defaultExecutablePath\": \"new\"}}}",
                NULL, &root, err, sizeof err);
-    CHECK(app == NULL);
-    CHECK_CONTAINS(err, "sections 'httpWorker' and 'customHandler' cannot both be given");
+    CHECK(app && !strcmp(app->custom_handler.section, "customHandler"));
+    CHECK(app && !strcmp(app->custom_handler.executable, "new"));
     app_free(app);
     rmapp(root);
     /* A string holding a JSON list, as an AzureFunctionsJobHost__ setting
