@@ -548,7 +548,13 @@ static int ch_load(app_t *app, function_t *fn, char *err, size_t errlen)
             others++;
         }
     }
-    cf->forward = app->custom_handler.forward_http && fn->http && http_out == 1 && !others;
+    /* The legacy httpWorker section forwards every HTTP-only function, to
+     * /{function}, as Azure's host still does for it; customHandler only
+     * with enableForwardingHttpRequest, to the request's own path. */
+    int legacy = !strcmp(app->custom_handler.section, "httpWorker");
+    cf->forward = (app->custom_handler.forward_http || legacy) && fn->http && http_out == 1 &&
+                  !others;
+    cf->forward_to_name = cf->forward && legacy;
     cf->binary_body = fn->trigger && fn->trigger->data_type &&
                       !strcasecmp(fn->trigger->data_type, "binary");
     fn->runtime_data = cf;
@@ -625,10 +631,13 @@ static int ch_ready(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
         buf_putc(&cmd, ' ');
         buf_puts(&cmd, conf->worker_path);
     }
+    int legacy = !strcmp(conf->section, "httpWorker");
     log_write(LOG_INFO, "Host.CustomHandler", NULL, "Custom handler (host.json %s): %s, in %s; "
-              "%zu of %zu function(s) forwarded as-is (enableForwardingHttpRequest %s), the "
-              "others called with POST /{function}", conf->section, cmd.p ? cmd.p : "",
-              conf->working_dir, forwarded, app->nfunctions, conf->forward_http ? "true" : "false");
+              "%zu of %zu function(s) forwarded as-is (%s), the others called with POST "
+              "/{function}", conf->section, cmd.p ? cmd.p : "", conf->working_dir, forwarded,
+              app->nfunctions, legacy ? "httpWorker: every HTTP-only function, to /{function}"
+              : conf->forward_http ? "enableForwardingHttpRequest true"
+                                   : "enableForwardingHttpRequest false");
     buf_free(&cmd);
     if (!ch__proc_spawn(ca)) {
         snprintf(err, errlen, "cannot start the custom handler %s (see the log above)",

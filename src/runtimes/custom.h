@@ -66,6 +66,7 @@ typedef struct ch_list {
 /* Per function, made by load(): how its invocations travel. */
 typedef struct ch_fn {
     int forward;            /* the request goes as-is (forwarding mode) */
+    int forward_to_name;    /* ... to /{function}, not its own path (httpWorker section) */
     const char *http_out;   /* name of its (first) named http output binding, or NULL */
     int http_return;        /* it has an http output named "$return" */
     int binary_body;        /* the trigger says dataType binary */

@@ -119,7 +119,10 @@ static int forward_request(ch_call_t *c, const char *host, char *err, size_t err
      * Content-Length of the GET), so a handler need not know HEAD. */
     int head = r->method == METHOD_HEAD;
     sv_t method = head ? SV_LIT("GET") : sv_cstr(r->method_name);
-    size_t need = method.n + r->path.n + r->query.n + 64 + 40 + UUID_STR_LEN + 80 +
+    const ch_fn_t *cf = inv->fn->runtime_data;
+    int to_name = cf && cf->forward_to_name;
+    sv_t path = to_name ? sv_cstr(inv->fn->name) : r->path;
+    size_t need = method.n + path.n + 1 + r->query.n + 64 + 40 + UUID_STR_LEN + 80 +
                   strlen(host) + 48 + TRACE_HEAD_MAX;
     for (size_t i = 0; i < r->nheaders; i++)
         need += r->headers[i].name.n + r->headers[i].value.n + 4;
@@ -130,7 +133,9 @@ static int forward_request(ch_call_t *c, const char *host, char *err, size_t err
     }
     w_sv(&w, method);
     W_LIT(&w, " ");
-    w_sv(&w, r->path);
+    if (to_name)
+        W_LIT(&w, "/");
+    w_sv(&w, path);
     if (r->query.n) {
         W_LIT(&w, "?");
         w_sv(&w, r->query);
