@@ -12,7 +12,8 @@
  * A process that exits unexpectedly fails its invocations and is restarted
  * with a growing delay; three such crashes within 30 minutes stop this
  * app's custom handler (requests then answer 503 and /admin/host/status
- * says why) while the host and its other work go on.
+ * says why) while the host and its other work go on. An exit with status
+ * 200 after serving is a request to be restarted: at once, and no crash.
  */
 #include <errno.h>
 #include <signal.h>
@@ -347,14 +348,27 @@ void ch__proc_exited(ch_proc_t *p, int64_t status, int sig)
     else
         snprintf(how, sizeof how, "exited with status %lld", (long long)status);
     int unexpected = !p->stop_requested || p->failed_start;
-    if (p->reason[0])
+    /* Exit status 200 is how a handler asks Azure's host to restart it: a
+     * new one starts at once and no crash is counted. Only for a handler
+     * that had served: one that exits so before it answers GET / counts,
+     * else it would restart in a loop. */
+    int restart = unexpected && !sig && status == CH_RESTART_STATUS && p->was_ready &&
+                  !p->reason[0] && !ca->trial;
+    if (restart)
+        snprintf(why, sizeof why, "custom handler %d (pid %d) exited to be restarted", p->seq,
+                 p->pid);
+    else if (p->reason[0])
         snprintf(why, sizeof why, "custom handler %d (pid %d) was stopped: %s", p->seq, p->pid,
                  p->reason);
     else
         snprintf(why, sizeof why, "custom handler %d (pid %d) %s", p->seq, p->pid,
                  unexpected ? (sig ? "crashed" : "exited unexpectedly") : "stopped");
     snprintf(reason, sizeof reason, "%s (%s)", why, how);
-    if (unexpected || p->inflight.n)
+    if (restart)
+        log_write(p->inflight.n ? LOG_WARN : LOG_INFO, "Host.CustomHandler", NULL,
+                  "%s with %zu invocation(s) in flight; starting a new one (not counted as a "
+                  "crash)", reason, p->inflight.n);
+    else if (unexpected || p->inflight.n)
         log_write(LOG_ERROR, "Host.CustomHandler", NULL, "%s with %zu invocation(s) in flight",
                   reason, p->inflight.n);
     else
@@ -367,6 +381,13 @@ void ch__proc_exited(ch_proc_t *p, int64_t status, int sig)
     }
     if (!unexpected || ca->closing)
         return;
+    if (restart) {
+        if (!ca->stopped) {
+            ca->backoff_until = now; /* asked for: not held back by earlier crashes */
+            uv_timer_start(&ca->backoff, backoff_cb, 0, 0);
+        }
+        return;
+    }
     if (ca->trial) { /* a reloaded version that does not start: the reload is refused */
         snprintf(ca->last_crash, sizeof ca->last_crash, "%.230s", reason);
         ca->last_crash_ms = now;

@@ -45,6 +45,7 @@
 #define CH_CRASH_LIMIT 3          /* crashes within the window stop the app */
 #define CH_CRASH_WINDOW_MS (30ULL * 60 * 1000)
 #define CH_BACKOFF_MIN_MS 100
+#define CH_RESTART_STATUS 200     /* exit status asking for a restart (Azure's) */
 #define CH_BACKOFF_MAX_MS 30000
 #define CH_QUEUE_MAX 10000
 #define CH_LINE_MAX (16 * 1024)

@@ -80,6 +80,7 @@ function answer(req, res, body) {
     return;
   }
   if (p === '/api/crash') { console.error('crashing on purpose'); process.exit(3); }
+  if (p === '/api/restart') { res.end('restarting', () => process.exit(200)); return; }
   if (p === '/api/env') {
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({env: process.env, argv: process.argv, cwd: process.cwd(),
@@ -1162,6 +1163,26 @@ def test_a_stop_during_a_reload_does_not_wait_for_the_new_handler(make_app, star
     assert h.stop(timeout=60) == 0
     assert time.time() - start < 20, "the stop waited for the new handler"
     assert "Host reloaded" not in h.log()
+
+
+def test_exit_status_200_asks_for_a_restart_and_is_no_crash(make_app, start_host):
+    # Azure's host restarts a handler that exits with status 200 without
+    # counting it among the crashes that stop the app.
+    h = start_host(make(make_app, functions=dict(FORWARD_FNS, restart=fn())))
+
+    def pid():
+        try:
+            return h.get("/api/env").json()["pid"]
+        except ValueError:  # a request that met the process on its way out
+            return None
+
+    for _ in range(4):
+        old = pid()
+        assert h.get("/api/restart").text == "restarting"
+        assert wait_for(lambda: pid() not in (None, old), timeout=20), h.log()
+    workers = status(h)["workers"]
+    assert workers["customHandler"] != "stopped" and workers["crashes"] == 0, workers
+    assert log_has(h, "exited to be restarted (exited with status 200)")
 
 
 def test_three_crashes_stop_the_app(make_app, start_host):
