@@ -880,16 +880,22 @@ static int status_unset(const json_t *status)
     return 1;
 }
 
-static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *err,
-                      size_t errlen)
+/* 1 when v is an object with a member of an http response (any case). */
+static int is_http_object(const json_t *v)
+{
+    return json_is_object(v) && (has_key_ci(v, "statusCode") || has_key_ci(v, "status") ||
+                                 has_key_ci(v, "headers") || has_key_ci(v, "body") ||
+                                 has_key_ci(v, "cookies"));
+}
+
+static int apply_http_value(invocation_t *inv, const char *binding, json_t *v, char *err,
+                            size_t errlen)
 {
     json_t *status = get_ci(v, "statusCode"), *headers = get_ci(v, "headers"),
            *body = get_ci(v, "body");
     if (!status || status_unset(status))
         status = get_ci(v, "status") ? get_ci(v, "status") : status;
-    if (!json_is_object(v) || (!has_key_ci(v, "statusCode") && !has_key_ci(v, "status") &&
-                               !has_key_ci(v, "headers") && !has_key_ci(v, "body") &&
-                               !has_key_ci(v, "cookies")))
+    if (!is_http_object(v))
         return set_body(inv, v, err, errlen); /* a plain value is the body */
     if (status && status_unset(status))
         status = NULL; /* 200, as Azure answers an empty statusCode */
@@ -945,6 +951,20 @@ static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *e
             add_header(inv, binding, k, hv);
     }
     return set_body(inv, body, err, errlen);
+}
+
+/* An http output (or $return) value v applied to the response. A string
+ * that holds such an object in JSON is that object, as Azure's host reads
+ * the value's text as JSON: a handler may send its response serialized. */
+static int apply_http(invocation_t *inv, const char *binding, json_t *v, char *err,
+                      size_t errlen)
+{
+    json_t *parsed = json_is_string(v) ? jt_loadb(json_string_value(v), json_string_length(v),
+                                                  0, NULL)
+                                       : NULL;
+    int ok = apply_http_value(inv, binding, is_http_object(parsed) ? parsed : v, err, errlen);
+    json_decref(parsed);
+    return ok;
 }
 
 /* The values of the output bindings other than http into inv->outputs:

@@ -116,6 +116,9 @@ function answer(req, res, body) {
     case 'plain':
       reply({Outputs: {res: 'just a string'}});
       return;
+    case 'serialized':
+      reply({Outputs: {res: JSON.stringify({statusCode: 201, headers: {'X-S': '1'}, body: 'made'})}});
+      return;
     case 'fail':
       res.writeHead(500, {'Content-Type': 'text/plain'});
       res.end('handler exploded');
@@ -329,7 +332,8 @@ def test_forwarding_needs_one_trigger_and_one_http_output(make_app, start_host):
 
 DATA_FNS = {"inspect": fn(route="inspect/{id:int}/{opt?}"), "ret": fn(out="$return"),
             "plain": fn(), "fail": fn(), "notjson": fn(), "noresponse": fn(),
-            "badstatus": fn(), "interim": fn(), "slowdata": fn(), "bin": fn(data_type="binary")}
+            "badstatus": fn(), "interim": fn(), "slowdata": fn(), "bin": fn(data_type="binary"),
+            "serialized": fn()}
 
 
 def test_data_metadata_request_shape(make_app, start_host):
@@ -409,6 +413,9 @@ def test_data_outputs_and_return_value(make_app, start_host):
     assert r.header("Content-Type") == "text/plain; charset=utf-8"
     r = h.get("/api/noresponse")
     assert r.status == 200 and r.body == b""
+    # The response sent as the JSON text of the object: that object, as in Azure.
+    r = h.get("/api/serialized")
+    assert (r.status, r.text, r.header("X-S")) == (201, "made", "1")
 
 
 def test_data_failures_answer_500_with_invocation_id(make_app, start_host):

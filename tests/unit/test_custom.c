@@ -652,6 +652,24 @@ TEST(answer_outputs)
     CHECK_INT(apply(&f, "{\"Outputs\": {\"res\": [1, 2]}}", err, sizeof err), 1);
     CHECK_STR(f.inv->res_body.p, "[1,2]");
     fixture_free(&f);
+
+    /* A string holding the response object in JSON is that object; other
+     * text, JSON or not, is the body. */
+    fixture_init(&f, 1);
+    CHECK_INT(apply(&f, "{\"Outputs\": {\"res\": \"{\\\"statusCode\\\": 201, "
+                        "\\\"body\\\": \\\"made\\\"}\"}}",
+                    err, sizeof err),
+              1);
+    CHECK_INT(f.inv->status, 201);
+    CHECK_STR(f.inv->res_body.p, "made");
+    fixture_free(&f);
+    fixture_init(&f, 1);
+    CHECK_INT(apply(&f, "{\"Outputs\": {\"res\": \"{\\\"a\\\": 1}\"}}", err, sizeof err),
+              1);
+    CHECK_INT(f.inv->status, 200);
+    CHECK_STR(f.inv->res_body.p, "{\"a\": 1}");
+    CHECK_STR(res_header(f.inv, "Content-Type"), "text/plain; charset=utf-8");
+    fixture_free(&f);
 }
 
 TEST(answer_return_value)
