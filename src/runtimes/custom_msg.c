@@ -300,9 +300,32 @@ static int put_query(buf_t *b, const qv_t *qs, size_t nq, int last)
     return rc | buf_putc(b, '}');
 }
 
-/* The request headers, same-named ones together (case-insensitive, the
- * first spelling, in order of first appearance): {"Name": ["a", "b"]} when
- * lists, else {"Name": "a,b"}. */
+/* The request headers that Azure's web server (Kestrel) knows by name: it
+ * gives them in this spelling whatever the client sent ("content-type" from
+ * an HTTP/2 or fetch() client is "Content-Type"), others as first sent. */
+static sv_t header_spelling(sv_t n)
+{
+    static const char *const known[] = {
+        "Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language",
+        "Access-Control-Request-Headers", "Access-Control-Request-Method", "Allow",
+        "Authorization", "Baggage", "Cache-Control", "Connection", "Content-Encoding",
+        "Content-Language", "Content-Length", "Content-Location", "Content-MD5",
+        "Content-Range", "Content-Type", "Cookie", "Correlation-Context", "Date", "DNT",
+        "Expect", "From", "Grpc-Accept-Encoding", "Grpc-Encoding", "Grpc-Timeout", "Host",
+        "If-Match", "If-Modified-Since", "If-None-Match", "If-Range", "If-Unmodified-Since",
+        "Keep-Alive", "Max-Forwards", "Origin", "Pragma", "Proxy-Authorization", "Range",
+        "Referer", "Request-Id", "TE", "traceparent", "tracestate", "Trailer",
+        "Transfer-Encoding", "Translate", "Upgrade", "Upgrade-Insecure-Requests", "User-Agent",
+        "Via", "Warning"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (sv_ieq_cstr(n, known[i]))
+            return sv_cstr(known[i]);
+    return n;
+}
+
+/* The request headers, same-named ones together (case-insensitive, in
+ * order of first appearance; named as header_spelling() gives them):
+ * {"Name": ["a", "b"]} when lists, else {"Name": "a,b"}. */
 static int put_headers(buf_t *b, const http_request_t *r, int lists)
 {
     int rc = buf_putc(b, '{'), first = 1;
@@ -315,7 +338,8 @@ static int put_headers(buf_t *b, const http_request_t *r, int lists)
             continue;
         rc |= first ? 0 : buf_putc(b, ',');
         first = 0;
-        rc |= put_json_string(b, n.p, n.n);
+        sv_t shown = header_spelling(n);
+        rc |= put_json_string(b, shown.p, shown.n);
         rc |= lists ? buf_lit(b, ":[") : buf_lit(b, ":\"");
         for (size_t k = i, m = 0; k < r->nheaders; k++) {
             if (!sv_ieq(r->headers[k].name, n))

@@ -340,8 +340,8 @@ def test_data_metadata_request_shape(make_app, start_host):
     h = start_host(make(make_app, functions=DATA_FNS, host=custom_host(forward=False)))
     r = h.request("POST", "/api/inspect/42?name=Ada&tag=a&tag=b&code=k",
                   body=b'{"hello": "world"}',
-                  headers={"Content-Type": "application/json", "X-Multi": "one",
-                           "x-multi": "two"})
+                  headers={"content-type": "application/json", "X-Multi": "one",
+                           "x-multi": "two", "accept-language": "fr", "x-lower": "1"})
     assert r.status == 201, r.text
     got = r.json()
     meta, inv = got["meta"], got["received"]
@@ -361,7 +361,12 @@ def test_data_metadata_request_shape(make_app, start_host):
     assert req["Method"] == "POST"
     assert req["Query"] == {"name": "Ada", "tag": "a,b", "code": "k"}
     assert req["Headers"]["X-Multi"] == ["one", "two"]
+    # Headers that Azure's web server knows are named as it spells them,
+    # whatever the client sent; others as first sent.
     assert req["Headers"]["Content-Type"] == ["application/json"]
+    assert req["Headers"]["Accept-Language"] == ["fr"]
+    assert req["Headers"]["x-lower"] == ["1"]
+    assert "content-type" not in req["Headers"]
     assert req["Headers"]["Host"] == ["127.0.0.1:%d" % h.port]
     assert all(isinstance(v, list) for v in req["Headers"].values())
     assert req["Params"] == {"id": "42"}  # the optional one was not given
@@ -377,6 +382,7 @@ def test_data_metadata_request_shape(make_app, start_host):
     assert md["hello"] == '"world"' and "code" not in md
     assert md["Query"] == {"name": "Ada", "tag": "b", "code": "k"}
     assert md["Headers"]["X-Multi"] == "one,two"
+    assert md["Headers"]["Content-Type"] == "application/json"
     assert md["sys"]["MethodName"] == "inspect"
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$", md["sys"]["UtcNow"])
     assert re.match(r"^[0-9a-f-]{36}$", md["sys"]["RandGuid"])
