@@ -385,8 +385,13 @@ static int put_http_trigger(buf_t *b, invocation_t *inv, const ch_fn_t *cf, qv_t
         rc |= buf_putc(b, ':');
         rc |= put_json_string(b, p->value.p, p->value.n);
     }
-    rc |= buf_lit(b, "},\"Identities\":[],\"Body\":");
-    rc |= put_payload(b, r->body.p ? r->body.p : "", r->body.len, body_is_binary(inv, cf));
+    rc |= buf_lit(b, "},\"Identities\":[]");
+    /* No Body at all for a request without one, as Azure's host leaves it
+     * out (a GET, a Content-Length of 0). */
+    if (r->body.len) {
+        rc |= buf_lit(b, ",\"Body\":");
+        rc |= put_payload(b, r->body.p, r->body.len, body_is_binary(inv, cf));
+    }
     rc |= buf_putc(b, '}');
     return rc ? -1 : 0;
 }
