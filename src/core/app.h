@@ -84,6 +84,8 @@ typedef struct custom_handler_conf {
     char **arguments;           /* description.arguments, each expanded */
     size_t narguments;
     char *worker_path;          /* description.defaultWorkerPath, expanded and absolute; or NULL */
+    char **worker_arguments;    /* description.workerArguments, each expanded: after worker_path */
+    size_t nworker_arguments;
     int forward_http;           /* enableForwardingHttpRequest (synonym enableProxyingHttpRequest) */
     int64_t startup_timeout_ms; /* stratus.customHandler.startupTimeout; 30 s */
     int pipelining;             /* stratus.customHandler.pipelining; default true */

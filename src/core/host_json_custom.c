@@ -76,7 +76,7 @@ static int handler_own(const char *name, size_t len)
 /* An argument as Azure's host passes it: %NAME% replaced by the setting;
  * a name that is not set is removed, with Azure's warning; the handler's
  * own variables stay for its start. */
-static char *expand_argument(const app_t *app, const char *s)
+static char *expand_argument(const app_t *app, const char *field, const char *s)
 {
     char *x = app_expand_settings(app, s);
     buf_t b;
@@ -94,8 +94,8 @@ static char *expand_argument(const app_t *app, const char *s)
             buf_append(&b, open, len + 2);
         } else if (len) {
             log_write(LOG_WARN, "Host.CustomHandler", NULL,
-                      "Environment variable:%.*s is not set (host.json customHandler "
-                      "description.arguments)", (int)(len + 2), open);
+                      "Environment variable:%.*s is not set (host.json customHandler %s)",
+                      (int)(len + 2), open, field);
         } else {
             buf_putc(&b, '%'); /* "%%": one stays, the other may open a name */
             close = open;
@@ -108,9 +108,10 @@ static char *expand_argument(const app_t *app, const char *s)
     return out;
 }
 
-/* Split a command line into words, appended to c->arguments: white space
- * separates them, double quotes group (and are dropped), \" is a quote. */
-static void add_words(custom_handler_conf_t *c, const char *s)
+/* Split a command line into words, appended to list (*n of them so far):
+ * white space separates them, double quotes group (and are dropped), \" is
+ * a quote. */
+static void add_words(char **list, size_t *n, const char *s)
 {
     buf_t w;
     buf_init(&w, EXPAND_MAX);
@@ -134,7 +135,7 @@ static void add_words(custom_handler_conf_t *c, const char *s)
                 buf_putc(&w, *p);
             }
         }
-        c->arguments[c->narguments++] = app__xstrdup(w.p ? w.p : "");
+        list[(*n)++] = app__xstrdup(w.p ? w.p : "");
     }
     buf_free(&w);
 }
@@ -171,6 +172,56 @@ static int get_bool(const json_t *obj, const char *key, const char *section, int
     return 0;
 }
 
+/* The list description.<key> ("arguments", "workerArguments") into *out
+ * (*n words), as Azure's host reads it: each string expanded, all of them
+ * joined into one command line that the process start splits again into
+ * words. 0, or -1 with err set. */
+static int get_arguments(const app_t *app, const char *sec, const json_t *d, const char *key,
+                         char ***out, size_t *n, char *err, size_t errlen)
+{
+    char field[80];
+    snprintf(field, sizeof field, "description.%s", key);
+    json_t *args = app__get(d, key), *a, *parsed = NULL;
+    size_t i;
+    /* As Azure: a string (what an AzureFunctionsJobHost__ setting gives)
+     * holding a JSON list of strings is that list. */
+    if (json_is_string(args)) {
+        parsed = json_loads(json_string_value(args), JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_array(parsed)) {
+            json_decref(parsed);
+            return bad(err, errlen, sec, field,
+                       "a list of strings (or a string holding a JSON list of strings)", args);
+        }
+        args = parsed;
+    }
+    if (args && !json_is_array(args))
+        return bad(err, errlen, sec, field, "a list of strings", args);
+    json_array_foreach(args, i, a) {
+        if (!json_is_string(a)) {
+            char item[120];
+            snprintf(item, sizeof item, "%s[%zu]", field, i);
+            bad(err, errlen, sec, item, "a string", a);
+            json_decref(parsed);
+            return -1;
+        }
+    }
+    size_t count = json_array_size(args), bound = 0;
+    char **expanded = count ? app__xcalloc(count, sizeof *expanded) : NULL;
+    json_array_foreach(args, i, a) {
+        expanded[i] = expand_argument(app, field, json_string_value(a));
+        bound += strlen(expanded[i]) / 2 + 1;
+    }
+    if (bound)
+        *out = app__xcalloc(bound, sizeof **out);
+    for (i = 0; i < count; i++) {
+        add_words(*out, n, expanded[i]);
+        free(expanded[i]);
+    }
+    free(expanded);
+    json_decref(parsed);
+    return 0;
+}
+
 static int get_description(app_t *app, custom_handler_conf_t *c, const json_t *d, char *err,
                            size_t errlen)
 {
@@ -202,47 +253,12 @@ static int get_description(app_t *app, custom_handler_conf_t *c, const json_t *d
         c->worker_path = app__path_join(c->working_dir ? c->working_dir : app->root, worker);
     free(worker);
 
-    json_t *args = app__get(d, "arguments"), *a, *parsed = NULL;
-    size_t i;
-    /* As Azure: a string (what an AzureFunctionsJobHost__ setting gives)
-     * holding a JSON list of strings is that list. */
-    if (json_is_string(args)) {
-        parsed = json_loads(json_string_value(args), JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_array(parsed)) {
-            json_decref(parsed);
-            return bad(err, errlen, sec, "description.arguments",
-                       "a list of strings (or a string holding a JSON list of strings)", args);
-        }
-        args = parsed;
-    }
-    if (args && !json_is_array(args))
-        return bad(err, errlen, sec, "description.arguments", "a list of strings", args);
-    json_array_foreach(args, i, a) {
-        if (!json_is_string(a)) {
-            char field[64];
-            snprintf(field, sizeof field, "description.arguments[%zu]", i);
-            bad(err, errlen, sec, field, "a string", a);
-            json_decref(parsed);
-            return -1;
-        }
-    }
-    /* As Azure's host: the arguments joined into one command line, which
-     * the process start splits again into words. */
-    size_t n = json_array_size(args), bound = 0;
-    char **expanded = n ? app__xcalloc(n, sizeof *expanded) : NULL;
-    json_array_foreach(args, i, a) {
-        expanded[i] = expand_argument(app, json_string_value(a));
-        bound += strlen(expanded[i]) / 2 + 1;
-    }
-    if (bound)
-        c->arguments = app__xcalloc(bound, sizeof *c->arguments);
-    for (i = 0; i < n; i++) {
-        add_words(c, expanded[i]);
-        free(expanded[i]);
-    }
-    free(expanded);
-    json_decref(parsed);
-    return 0;
+    return get_arguments(app, sec, d, "arguments", &c->arguments, &c->narguments, err,
+                         errlen) != 0 ||
+                   get_arguments(app, sec, d, "workerArguments", &c->worker_arguments,
+                                 &c->nworker_arguments, err, errlen) != 0
+               ? -1
+               : 0;
 }
 
 int app__custom_handler_settings(app_t *app, char *err, size_t errlen)
@@ -316,5 +332,8 @@ void app__custom_handler_free(custom_handler_conf_t *c)
     for (size_t i = 0; i < c->narguments; i++)
         free(c->arguments[i]);
     free(c->arguments);
+    for (size_t i = 0; i < c->nworker_arguments; i++)
+        free(c->worker_arguments[i]);
+    free(c->worker_arguments);
     memset(c, 0, sizeof *c);
 }

@@ -652,6 +652,10 @@ static int ch_ready(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
         buf_putc(&cmd, ' ');
         buf_puts(&cmd, conf->worker_path);
     }
+    for (size_t i = 0; i < conf->nworker_arguments; i++) {
+        buf_putc(&cmd, ' ');
+        buf_puts(&cmd, conf->worker_arguments[i]);
+    }
     int legacy = !strcmp(conf->section, "httpWorker");
     log_write(LOG_INFO, "Host.CustomHandler", NULL, "Custom handler (host.json %s): %s, in %s; "
               "%zu of %zu function(s) forwarded as-is (%s), the others called with POST "

@@ -374,6 +374,17 @@ static char *proc_arg(const ch_proc_t *p, const char *arg)
     return out;
 }
 
+/* The argument to pass for arg: proc_arg's rewrite, kept in *own (freed by
+ * the caller) when there is one and own is not NULL, else arg itself. */
+static char *own_arg(const ch_proc_t *p, char *arg, char **own)
+{
+    char *x = own ? proc_arg(p, arg) : NULL;
+    if (!x)
+        return arg;
+    *own = x;
+    return x;
+}
+
 ch_proc_t *ch__proc_spawn(ch_app_t *ca)
 {
     const custom_handler_conf_t *conf = &ca->app->custom_handler;
@@ -398,8 +409,10 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     p->up = upstream_new(ca->loop, "127.0.0.1", port, &uo);
     size_t added = 0;
     char **env = p->up ? proc_env(p, &added) : NULL;
-    /* argv: stratus worker --handler <handler> [arguments...] [defaultWorkerPath] */
-    size_t nargs = 4 + conf->narguments + 2;
+    /* argv: stratus worker --handler <handler> [arguments...] [defaultWorkerPath]
+     * [workerArguments...] */
+    size_t nown = conf->narguments + conf->nworker_arguments;
+    size_t nargs = 4 + nown + 2;
     char **args = calloc(nargs, sizeof *args);
     if (!env || !args) {
         child_env_free(env, added);
@@ -414,15 +427,16 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     args[k++] = (char *)"worker";
     args[k++] = (char *)"--handler";
     args[k++] = ca->handler;
-    char **own = calloc(conf->narguments + 1, sizeof *own);
-    for (size_t i = 0; i < conf->narguments; i++) {
-        char *x = own ? proc_arg(p, conf->arguments[i]) : NULL;
-        if (x)
-            own[i] = x;
-        args[k++] = x ? x : conf->arguments[i];
-    }
+    /* %FUNCTIONS_CUSTOMHANDLER_PORT% and the like become this process's:
+     * own[] holds the arguments so rewritten, freed after the spawn. */
+    char **own = calloc(nown + 1, sizeof *own);
+    size_t o = 0;
+    for (size_t i = 0; i < conf->narguments; i++, o++)
+        args[k++] = own_arg(p, conf->arguments[i], own ? &own[o] : NULL);
     if (conf->worker_path)
         args[k++] = conf->worker_path;
+    for (size_t i = 0; i < conf->nworker_arguments; i++, o++)
+        args[k++] = own_arg(p, conf->worker_arguments[i], own ? &own[o] : NULL);
     args[k] = NULL;
 
     uv_pipe_init(ca->loop, &p->out.pipe, 0);
@@ -443,7 +457,7 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
                          &p->out.pipe, &p->err.pipe, on_exit_cb);
     child_env_free(env, added);
     free(args);
-    for (size_t i = 0; own && i < conf->narguments; i++)
+    for (size_t i = 0; own && i < nown; i++)
         free(own[i]);
     free(own);
     /* Listed first, so that the close callbacks find it. */

@@ -611,15 +611,17 @@ def test_percent_expansion_environment_and_working_directory(make_app, start_hos
 
 def test_relative_executable_in_app_and_default_worker_path(make_app, start_host):
     """A relative defaultExecutablePath found in the app is made absolute;
-    defaultWorkerPath is the last argument."""
+    defaultWorkerPath follows the arguments, and workerArguments follow it,
+    as Azure's host builds the command line."""
     script = "#!/bin/sh\nexec %s \"$@\"\n" % NODE
     desc = {"defaultExecutablePath": "bin/run.sh", "defaultWorkerPath": "server.js",
-            "arguments": []}
+            "arguments": [], "workerArguments": ["--port", "%FUNCTIONS_CUSTOMHANDLER_PORT%"]}
     app = make(make_app, host=custom_host(description=desc), files={"bin/run.sh": script})
     os.chmod(os.path.join(app, "bin", "run.sh"), 0o755)
     h = start_host(app)
     got = h.get("/api/env").json()
-    assert got["argv"][1] == os.path.join(app, "server.js")
+    assert got["argv"][1:] == [os.path.join(app, "server.js"), "--port",
+                               got["env"]["FUNCTIONS_CUSTOMHANDLER_PORT"]]
     assert log_has(h, "run.sh")
 
 

@@ -73,7 +73,8 @@ TEST(config_full_section)
     app_t *app = load("{\"version\": \"2.0\", \"customHandler\": {\"description\": {"
                       "\"defaultExecutablePath\": \"%RUNNER%\", \"workingDirectory\": \"sub\", "
                       "\"arguments\": [\"--port\", \"%TEST_CH_PORTNAME%\", \"%NOPE_X%\"], "
-                      "\"defaultWorkerPath\": \"w/%RUNNER%.js\"}, "
+                      "\"defaultWorkerPath\": \"w/%RUNNER%.js\", "
+                      "\"workerArguments\": \"[\\\"-v\\\", \\\"%NOPE_X%x\\\"]\"}, "
                       "\"enableForwardingHttpRequest\": true}, "
                       "\"stratus\": {\"customHandler\": {\"startupTimeout\": \"00:01:00\"}}}",
                       "\"RUNNER\": \"node\", \"TEST_CH_PORTNAME\": \"p%\"", &root, err,
@@ -97,6 +98,10 @@ TEST(config_full_section)
     CHECK_STR(c->arguments[1], "p%");
     snprintf(want, sizeof want, "%s/sub/w/node.js", app->root);
     CHECK_STR(c->worker_path, want);
+    /* workerArguments, here a string holding a JSON list, read the same way */
+    CHECK_INT(c->nworker_arguments, 2);
+    CHECK_STR(c->worker_arguments[0], "-v");
+    CHECK_STR(c->worker_arguments[1], "x");
     CHECK_INT(c->forward_http, 1);
     CHECK_INT(c->startup_timeout_ms, 60000);
     app_free(app);
