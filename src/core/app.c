@@ -903,6 +903,7 @@ int app_load(const char *root, const app_load_opts_t *opts, app_t **out, char *e
     app->worker_runtime = rt ? app__xstrdup(rt) : NULL;
 
     load_functions(app, opts);
+    app__custom_handler_routes(app, opts);
     if (!app->nfunctions && !app->nerrors)
         note_other_models(app);
     *out = app;

@@ -87,6 +87,10 @@ typedef struct custom_handler_conf {
     char **worker_arguments;    /* description.workerArguments, each expanded: after worker_path */
     size_t nworker_arguments;
     int forward_http;           /* enableForwardingHttpRequest (synonym enableProxyingHttpRequest) */
+    int port;                   /* customHandler.port: the handler listens there; 0: a free port */
+    char **routes;              /* customHandler.http.routes[].route: HTTP functions from host.json */
+    char **route_auth;          /* ... their authorizationLevel (http.defaultAuthorizationLevel) */
+    size_t nroutes;
     int64_t startup_timeout_ms; /* stratus.customHandler.startupTimeout; 30 s */
     int pipelining;             /* stratus.customHandler.pipelining; default true */
     int pipeline_depth;         /* stratus.customHandler.pipelineDepth: requests in flight

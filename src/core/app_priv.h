@@ -72,6 +72,20 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
  * host_json_custom.c. */
 int app__custom_handler_settings(app_t *app, char *err, size_t errlen);
 
+/* Apply host.json "configurationProfile": "mcp-custom-handler" gives, as
+ * in Azure, the defaults routePrefix "", customHandler
+ * enableProxyingHttpRequest true and http.routes [{"route": "{*route}"}]
+ * (set only where host.json says nothing); "" and "default" give nothing.
+ * 0, or -1 with a message for any other name. Defined in
+ * host_json_custom.c. */
+int app__configuration_profile(app_t *app, char *err, size_t errlen);
+
+/* For a custom app with customHandler.http.routes: one HTTP function per
+ * route, named http-handler1, http-handler2, ..., with every method and
+ * an http output, as Azure's host makes them; an error on the app when
+ * function.json files are there too. Defined in host_json_custom.c. */
+void app__custom_handler_routes(app_t *app, const app_load_opts_t *opts);
+
 /* Release what app__custom_handler_settings stored. */
 void app__custom_handler_free(custom_handler_conf_t *c);
 

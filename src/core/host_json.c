@@ -351,6 +351,8 @@ int app__host_settings(app_t *app, const app_load_opts_t *opts, char *err, size_
     json_t *ext, *ext_http, *st, *st_http, *native, *v;
 
     apply_overrides(app);
+    if (app__configuration_profile(app, err, errlen) != 0)
+        return -1;
     app->function_timeout_ms = APP_DEFAULT_TIMEOUT_MS;
     app->max_concurrent_requests = -1;
     app->max_outstanding_requests = -1;

@@ -261,6 +261,67 @@ static int get_description(app_t *app, custom_handler_conf_t *c, const json_t *d
                : 0;
 }
 
+/* customHandler.port: a number or a string holding one, 1 to 65535. */
+static int get_port(const json_t *sec, custom_handler_conf_t *c, char *err, size_t errlen)
+{
+    json_t *v = app__get(sec, "port");
+    if (!v)
+        return 0;
+    long long port = -1;
+    if (json_is_integer(v)) {
+        port = json_integer_value(v);
+    } else if (json_is_string(v)) {
+        char *end;
+        const char *t = json_string_value(v);
+        port = strtoll(t, &end, 10);
+        if (end == t || *end)
+            port = -1;
+    }
+    if (port < 1 || port > 65535)
+        return bad(err, errlen, c->section, "port", "a port number from 1 to 65535", v);
+    c->port = (int)port;
+    return 0;
+}
+
+/* customHandler.http: routes [{"route", "authorizationLevel"}] and
+ * defaultAuthorizationLevel ("function" unless given). */
+static int get_routes(const json_t *sec, custom_handler_conf_t *c, char *err, size_t errlen)
+{
+    json_t *http = app__get(sec, "http");
+    if (!http)
+        return 0;
+    if (!json_is_object(http))
+        return bad(err, errlen, c->section, "http", "an object", http);
+    json_t *def = app__get(http, "defaultAuthorizationLevel");
+    if (def && !json_is_string(def))
+        return bad(err, errlen, c->section, "http.defaultAuthorizationLevel", "a string", def);
+    json_t *routes = app__get(http, "routes"), *r;
+    if (routes && !json_is_array(routes))
+        return bad(err, errlen, c->section, "http.routes", "a list of {\"route\": ...}",
+                   routes);
+    size_t i, n = json_array_size(routes);
+    json_array_foreach(routes, i, r) {
+        json_t *route = app__get(r, "route"), *auth = app__get(r, "authorizationLevel");
+        char field[64];
+        snprintf(field, sizeof field, "http.routes[%zu]", i);
+        if (!json_is_string(route) || (auth && !json_is_string(auth)))
+            return bad(err, errlen, c->section, field,
+                       "{\"route\": \"...\", \"authorizationLevel\": \"...\"}", r);
+    }
+    if (!n)
+        return 0;
+    c->routes = app__xcalloc(n, sizeof *c->routes);
+    c->route_auth = app__xcalloc(n, sizeof *c->route_auth);
+    json_array_foreach(routes, i, r) {
+        json_t *auth = app__get(r, "authorizationLevel");
+        c->routes[i] = app__xstrdup(json_string_value(app__get(r, "route")));
+        c->route_auth[i] = app__xstrdup(auth ? json_string_value(auth)
+                                        : def ? json_string_value(def) : "function");
+    }
+    c->nroutes = n;
+    return 0;
+}
+
 int app__custom_handler_settings(app_t *app, char *err, size_t errlen)
 {
     custom_handler_conf_t *c = &app->custom_handler;
@@ -316,12 +377,96 @@ int app__custom_handler_settings(app_t *app, char *err, size_t errlen)
     int fwd = 0, proxy = 0;
     if ((d && get_description(app, c, d, err, errlen) != 0) ||
         get_bool(sec, "enableForwardingHttpRequest", c->section, &fwd, err, errlen) != 0 ||
-        get_bool(sec, "enableProxyingHttpRequest", c->section, &proxy, err, errlen) != 0)
+        get_bool(sec, "enableProxyingHttpRequest", c->section, &proxy, err, errlen) != 0 ||
+        get_port(sec, c, err, errlen) != 0 || get_routes(sec, c, err, errlen) != 0)
         return -1;
     c->forward_http = fwd || proxy;
     if (!c->working_dir)
         c->working_dir = app__xstrdup(app->root);
     return 0;
+}
+
+/* ---- host.json configuration profiles ---- */
+
+/* obj[key] (any case) as an object, made when absent; NULL when it is
+ * there but not an object (the settings' checks then say so). */
+static json_t *child_object(json_t *obj, const char *key)
+{
+    json_t *v = app__get(obj, key);
+    if (!v && json_is_object(obj) && json_object_set_new(obj, key, json_object()) == 0)
+        v = json_object_get(obj, key);
+    return json_is_object(v) ? v : NULL;
+}
+
+static void set_default(json_t *obj, const char *key, json_t *v)
+{
+    if (obj && !app__get(obj, key))
+        json_object_set(obj, key, v);
+    json_decref(v);
+}
+
+int app__configuration_profile(app_t *app, char *err, size_t errlen)
+{
+    json_t *v = app__get(app->host_json, "configurationProfile");
+    if (!v)
+        return 0;
+    const char *name = json_is_string(v) ? json_string_value(v) : NULL;
+    if (name && (!name[0] || !strcasecmp(name, "default")))
+        return 0;
+    if (!name || strcasecmp(name, "mcp-custom-handler") != 0) {
+        char shown[128];
+        app__show(v, shown, sizeof shown);
+        snprintf(err, errlen, "host.json: field 'configurationProfile': configuration profile "
+                 "%s is not supported. Supported values: '', 'default', 'mcp-custom-handler'",
+                 shown);
+        return -1;
+    }
+    /* The profile's settings are defaults: what host.json says wins. */
+    json_t *ext_http = child_object(child_object(app->host_json, "extensions"), "http");
+    set_default(ext_http, "routePrefix", json_string(""));
+    const char *key = !app__get(app->host_json, "customHandler") &&
+                              app__get(app->host_json, "httpWorker")
+                          ? "httpWorker"
+                          : "customHandler";
+    json_t *sec = child_object(app->host_json, key);
+    if (sec && !app__get(sec, "enableForwardingHttpRequest"))
+        set_default(sec, "enableProxyingHttpRequest", json_true());
+    set_default(child_object(sec, "http"), "routes",
+                json_pack("[{s:s}]", "route", "{*route}"));
+    return 0;
+}
+
+/* ---- HTTP functions from customHandler.http.routes ---- */
+
+void app__custom_handler_routes(app_t *app, const app_load_opts_t *opts)
+{
+    const custom_handler_conf_t *c = &app->custom_handler;
+    if (!c->nroutes || !app->worker_runtime || strcasecmp(app->worker_runtime, "custom") != 0)
+        return;
+    if (app->nfunctions || app->nerrors) {
+        app_add_error(app, NULL, "Detected both function.json files and custom handler HTTP "
+                      "route configuration definition in host.json (customHandler.http.routes). "
+                      "Only one configuration source is supported. Remove either the "
+                      "function.json files or the HTTP routes entries in host.json.");
+        return;
+    }
+    for (size_t i = 0; i < c->nroutes; i++) {
+        char name[40];
+        snprintf(name, sizeof name, "http-handler%zu", i + 1);
+        json_t *fj = json_pack("{s:[{s:s,s:s,s:s,s:s,s:[s,s,s,s,s,s,s],s:s},{s:s,s:s,s:s}]}",
+                               "bindings", "type", "httpTrigger", "direction", "in", "name",
+                               "req", "authLevel", c->route_auth[i], "methods", "get", "post",
+                               "put", "delete", "patch", "head", "options", "route",
+                               c->routes[i], "type", "http", "direction", "out", "name", "res");
+        char *text = fj ? json_dumps(fj, JSON_COMPACT) : NULL;
+        json_decref(fj);
+        if (!text) {
+            app_add_error(app, name, "out of memory");
+            continue;
+        }
+        app_parse_function_json(app, name, app->root, text, strlen(text), opts);
+        free(text);
+    }
 }
 
 void app__custom_handler_free(custom_handler_conf_t *c)
@@ -335,5 +480,11 @@ void app__custom_handler_free(custom_handler_conf_t *c)
     for (size_t i = 0; i < c->nworker_arguments; i++)
         free(c->worker_arguments[i]);
     free(c->worker_arguments);
+    for (size_t i = 0; i < c->nroutes; i++) {
+        free(c->routes[i]);
+        free(c->route_auth[i]);
+    }
+    free(c->routes);
+    free(c->route_auth);
     memset(c, 0, sizeof *c);
 }

@@ -54,10 +54,27 @@ static size_t instances(const ch_app_t *ca)
     return n;
 }
 
+/* The custom apps of this host (versions side by side during a reload). */
+static ch_app_t *apps;
+
+/* 1 when ca's handler has a fixed port (customHandler.port) that a process
+ * of another version of the app still holds: a reload's new version waits
+ * until the one it replaces has finished its requests and exited. */
+static int port_held_by_other(const ch_app_t *ca)
+{
+    int port = ca->app->custom_handler.port;
+    for (const ch_app_t *o = apps; port && o; o = o->next_app)
+        if (o != ca && o->nprocs && o->app->custom_handler.port == port)
+            return 1;
+    return 0;
+}
+
 static int can_spawn(const ch_app_t *ca)
 {
+    /* A fixed port has room for one process. */
+    int64_t max = ca->app->custom_handler.port ? 1 : ca->app->scale_max_instances;
     return !ca->closing && !ca->stopped && uv_now(ca->loop) >= ca->backoff_until &&
-           (int64_t)instances(ca) < ca->app->scale_max_instances;
+           (int64_t)instances(ca) < max && !port_held_by_other(ca);
 }
 
 static ch_proc_t *pick(ch_app_t *ca)
@@ -336,11 +353,25 @@ static void stop_app(ch_app_t *ca, const char *last)
         ch__proc_stop(p, "the app's custom handler is stopped");
 }
 
+/* The last process of ca let its fixed port go: another version of the
+ * app waiting for it starts its handler. */
+static void port_released(const ch_app_t *ca)
+{
+    int port = ca->app->custom_handler.port;
+    for (ch_app_t *o = apps; port && o; o = o->next_app)
+        if (o != ca && !o->closing && o->app->custom_handler.port == port) {
+            ensure_min(o);
+            ch__dispatch(o);
+        }
+}
+
 void ch__proc_exited(ch_proc_t *p, int64_t status, int sig)
 {
     ch_app_t *ca = p->ca;
     uint64_t now = uv_now(ca->loop);
     ca->nprocs--;
+    if (!ca->nprocs && ca->closing)
+        port_released(ca);
     p->state = CH_STOPPING;
     char how[120], why[400], reason[600];
     if (sig)
@@ -544,6 +575,8 @@ static int ch_app_start(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
     uv_unref((uv_handle_t *)&ca->backoff);
     ca->handles_open = 3;
     app->runtime_state = ca;
+    ca->next_app = apps;
+    apps = ca;
     return 0;
 }
 
@@ -664,14 +697,23 @@ static int ch_ready(app_t *app, uv_loop_t *loop, char *err, size_t errlen)
               : conf->forward_http ? "enableForwardingHttpRequest true"
                                    : "enableForwardingHttpRequest false");
     buf_free(&cmd);
+    uv_timer_start(&ca->housekeeping, housekeeping_cb, CH_HOUSEKEEPING_MS, CH_HOUSEKEEPING_MS);
+    uv_unref((uv_handle_t *)&ca->housekeeping);
+    if (port_held_by_other(ca)) {
+        /* A reload with a fixed port: this version takes over at once, and
+         * its handler starts when the previous one has let the port go
+         * (ch__proc_exited); requests wait for it meanwhile. */
+        log_write(LOG_INFO, "Host.CustomHandler", NULL, "customHandler.port %d: the new "
+                  "version's custom handler starts once the running one has finished its "
+                  "requests and stopped", conf->port);
+        return 0;
+    }
     if (!ch__proc_spawn(ca)) {
         snprintf(err, errlen, "cannot start the custom handler %s (see the log above)",
                  ca->handler);
         return -1;
     }
     ensure_min(ca);
-    uv_timer_start(&ca->housekeeping, housekeeping_cb, CH_HOUSEKEEPING_MS, CH_HOUSEKEEPING_MS);
-    uv_unref((uv_handle_t *)&ca->housekeeping);
     if (app->reload)
         return wait_started(ca, err, errlen);
     return 0;
@@ -797,6 +839,11 @@ static void ch_app_free(app_t *app)
     ch_app_t *ca = app->runtime_state;
     if (!ca)
         return;
+    for (ch_app_t **at = &apps; *at; at = &(*at)->next_app)
+        if (*at == ca) {
+            *at = ca->next_app;
+            break;
+        }
     free(ca->handler);
     free(ca);
     app->runtime_state = NULL;

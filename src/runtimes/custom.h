@@ -162,6 +162,7 @@ struct ch_app {
      * refuses the reload instead of restarting the handler */
     int trial;
     int trial_failed;
+    ch_app_t *next_app;       /* the apps of this host (custom.c) */
     /* figures */
     uint64_t cold_starts;
     double last_cold_start_ms, total_cold_start_ms;

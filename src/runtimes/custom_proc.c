@@ -389,7 +389,8 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
 {
     const custom_handler_conf_t *conf = &ca->app->custom_handler;
     char err[200];
-    int port = free_port(err, sizeof err);
+    /* customHandler.port: the handler listens there (one process at most) */
+    int port = conf->port ? conf->port : free_port(err, sizeof err);
     if (port < 0) {
         log_write(LOG_ERROR, "Host.CustomHandler", NULL, "cannot start the custom handler: %s",
                   err);

@@ -514,6 +514,79 @@ def test_data_base64_strings_are_bytes_on_output_bindings(make_app, start_host):
     assert h.get("/admin/blobs/outs/raw.txt", headers=key).body == b"SGk="
 
 
+# ---- host.json routes, configuration profiles, a fixed port ----
+
+MCP_JS = r"""
+// A server of its own: it listens on the port it is given, not on
+// FUNCTIONS_CUSTOMHANDLER_PORT, as the MCP SDK servers do.
+const http = require('http');
+const VERSION = 'v1';
+http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    if (req.url === '/') { res.statusCode = 404; res.end('no page here'); return; }
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({version: VERSION, method: req.method, url: req.url,
+                            body: Buffer.concat(chunks).toString(),
+                            envPort: process.env.FUNCTIONS_CUSTOMHANDLER_PORT}));
+  });
+}).listen(parseInt(process.argv[2], 10), '127.0.0.1');
+"""
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_mcp_profile_routes_from_host_json_and_a_fixed_port(make_app, start_host):
+    # Azure's "mcp-custom-handler" profile: no function.json, one HTTP
+    # function for every path (routePrefix "", proxied as it came), and the
+    # handler on the port host.json gives; a reload stops the running
+    # handler before the new one takes the port.
+    port = free_port()
+    host = {"version": "2.0", "configurationProfile": "mcp-custom-handler",
+            "customHandler": {"description": {"defaultExecutablePath": NODE,
+                                              "arguments": ["mcp.js", str(port)]},
+                              "http": {"DefaultAuthorizationLevel": "anonymous"},
+                              "port": str(port)}}
+    app = make_app({}, host=host, settings=settings(), files={"mcp.js": MCP_JS})
+    h = start_host(app)
+    r = h.post("/mcp?x=1", body=b'{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}',
+               headers={"Content-Type": "application/json"})
+    got = r.json()
+    assert (got["method"], got["url"], got["envPort"]) == ("POST", "/mcp?x=1", str(port))
+    assert json.loads(got["body"])["method"] == "tools/list"
+    assert h.get("/").status == 404 and h.get("/").text == "no page here"
+    assert log_has(h, "http-handler1")
+    with open(os.path.join(app, "mcp.js")) as f:
+        js = f.read()
+    with open(os.path.join(app, "mcp.js"), "w") as f:
+        f.write(js.replace("'v1'", "'v2'"))
+
+    def version():
+        try:
+            return h.get("/mcp").json()["version"]
+        except (ValueError, OSError):
+            return None
+
+    assert wait_for(lambda: version() == "v2", timeout=30), h.log()
+    assert log_has(h, "customHandler.port %d: the new version's custom handler starts once "
+                      "the running one" % port)
+
+
+def test_routes_beside_function_json_is_an_error(make_app, start_host):
+    host = custom_host()
+    host["customHandler"]["http"] = {"routes": [{"route": "{*r}"}]}
+    h = start_host(make(make_app, host=host), mode="host")
+    assert log_has(h, "Detected both function.json files and custom handler HTTP route")
+
+
 # ---- configuration ----
 
 def test_http_worker_legacy_section(make_app, start_host):
@@ -651,6 +724,11 @@ def test_relative_executable_in_app_and_default_worker_path(make_app, start_host
      "host.json: field 'stratus.customHandler.pipelining': expected true or false"),
     (custom_host(extra={"stratus": {"customHandler": {"pipelineDepth": 0}}}),
      "host.json: field 'stratus.customHandler.pipelineDepth': expected an integer from 1 to 64"),
+    (custom_host(extra={"configurationProfile": "mcp"}),
+     "configuration profile 'mcp' is not supported. Supported values: '', 'default', "
+     "'mcp-custom-handler'"),
+    (dict(custom_host(), customHandler=dict(custom_host()["customHandler"], port="http")),
+     "host.json: field 'customHandler.port': expected a port number from 1 to 65535"),
 ])
 def test_bad_configuration_is_a_clear_error(make_app, start_host, host_json, expected):
     app = make(make_app, host=host_json)

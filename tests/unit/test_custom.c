@@ -198,6 +198,61 @@ TEST(config_errors_name_the_field)
     }
 }
 
+/* Azure's MCP profile: its defaults where host.json says nothing, the
+ * functions made from http.routes, and the fixed port. */
+TEST(config_mcp_profile_routes_and_port)
+{
+    char err[512], *root;
+    app_t *app = load("{\"version\": \"2.0\", \"configurationProfile\": \"MCP-Custom-Handler\", "
+                      "\"customHandler\": {\"description\": {\"defaultExecutablePath\": "
+                      "\"node\"}, \"http\": {\"DefaultAuthorizationLevel\": \"anonymous\"}, "
+                      "\"port\": \"8123\"}}",
+                      NULL, &root, err, sizeof err);
+    CHECK(app != NULL);
+    if (app) {
+        const custom_handler_conf_t *c = &app->custom_handler;
+        CHECK_INT(c->port, 8123);
+        CHECK_INT(c->forward_http, 1);
+        CHECK_STR(app->route_prefix, "");
+        CHECK_INT(c->nroutes, 1);
+        CHECK_STR(c->routes[0], "{*route}");
+        CHECK_STR(c->route_auth[0], "anonymous");
+        CHECK_INT(app->nfunctions, 1);
+        CHECK_STR(app->functions[0]->name, "http-handler1");
+        CHECK_INT(app->nerrors, 0);
+    }
+    app_free(app);
+    rmapp(root);
+
+    /* What host.json says wins over the profile; routes without the
+     * profile; a number as the port. */
+    app = load("{\"version\": \"2.0\", \"configurationProfile\": \"mcp-custom-handler\", "
+               "\"extensions\": {\"http\": {\"routePrefix\": \"x\"}}, "
+               "\"customHandler\": {\"description\": {\"defaultExecutablePath\": \"node\"}, "
+               "\"port\": 9000, \"http\": {\"routes\": [{\"route\": \"a/{id}\"}, "
+               "{\"route\": \"b\", \"authorizationLevel\": \"admin\"}]}}}",
+               NULL, &root, err, sizeof err);
+    CHECK(app != NULL);
+    if (app) {
+        CHECK_INT(app->custom_handler.port, 9000);
+        CHECK_STR(app->route_prefix, "x");
+        CHECK_INT(app->custom_handler.nroutes, 2);
+        CHECK_STR(app->custom_handler.route_auth[0], "function");
+        CHECK_STR(app->custom_handler.route_auth[1], "admin");
+        CHECK_INT(app->nfunctions, 2);
+    }
+    app_free(app);
+    rmapp(root);
+
+    app = load("{\"version\": \"2.0\", \"configurationProfile\": \"other\", \"customHandler\": "
+               "{\"description\": {\"defaultExecutablePath\": \"node\"}}}",
+               NULL, &root, err, sizeof err);
+    CHECK(app == NULL);
+    CHECK_CONTAINS(err, "configuration profile 'other' is not supported");
+    app_free(app);
+    rmapp(root);
+}
+
 TEST(expand_settings)
 {
     app_t app;
@@ -830,6 +885,7 @@ int main(void)
     RUN(config_full_section);
     RUN(config_defaults_and_legacy_section);
     RUN(config_errors_name_the_field);
+    RUN(config_mcp_profile_routes_and_port);
     RUN(expand_settings);
     RUN(data_request_http);
     RUN(data_request_http_json_body_and_code);
