@@ -281,6 +281,7 @@ static void housekeeping_cb(uv_timer_t *t)
     pool_t *p = t->data;
     uint64_t now = uv_now(p->loop);
     size_t alive = pool__instances(p);
+    pool__fs_check(p);
     for (worker_t *w = p->workers; w; w = w->next) {
         if (w->exited)
             continue;

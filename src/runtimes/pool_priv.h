@@ -19,6 +19,8 @@
 #define SWEEP_MS 50
 #define HOUSEKEEPING_MS 500
 #define STOP_GRACE_MS 3000
+/* How long the fork server may take to answer (pool__fs_check). */
+#define FS_ANSWER_MS 3000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 #define READ_SIZE (256 * 1024)
@@ -128,6 +130,7 @@ struct worker {
     uint64_t spawn_ns;
     uint64_t last_active;  /* uv_now() ms */
     uint64_t stop_deadline;
+    uint64_t killed_at;    /* uv_now() ms when SIGKILL was sent; 0 = not yet */
 };
 
 typedef struct load_error {
@@ -152,6 +155,7 @@ struct pool {
     uv_process_t fs_proc;
     uv_pipe_t fs_ctl;
     int fs_up, fs_started, fs_exited, fs_closing;
+    int fs_suspect;    /* pool__fs_check found it late on its last check */
     buf_t fs_line;
     int next_seq;
     call_list_t queue;
@@ -228,5 +232,6 @@ void pool__mark_dirty(worker_t *w);
 void pool__flush_cb(uv_check_t *h);
 /* Start the fork server (best effort). */
 void pool__fs_start(pool_t *p);
+void pool__fs_check(pool_t *p);
 
 #endif

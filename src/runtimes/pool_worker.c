@@ -584,8 +584,11 @@ static void chan_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         uv_read_stop(s);
         /* Most likely it is dying: let on_exit_cb tell a crash from a stop.
          * A worker that closed its channel on purpose is of no use either. */
-        if (!w->exited && !w->stop_requested && w->pid && kill(-w->pid, SIGKILL) != 0)
-            kill(w->pid, SIGKILL);
+        if (!w->exited && !w->stop_requested && w->pid) {
+            if (kill(-w->pid, SIGKILL) != 0)
+                kill(w->pid, SIGKILL);
+            w->killed_at = uv_now(p->loop);
+        }
         return;
     }
     if (n == 0) {
@@ -770,6 +773,7 @@ void pool__worker_kill(worker_t *w, const char *reason)
     /* The worker leads its own process group: take its children too. */
     if (kill(-w->pid, SIGKILL) != 0)
         kill(w->pid, SIGKILL);
+    w->killed_at = uv_now(w->pool->loop);
 }
 
 void pool__worker_fail(worker_t *w, const char *reason)
@@ -935,8 +939,11 @@ static void fs_message(pool_t *p, const char *line)
     if (sscanf(line, "spawned %d %d", &a, &b) == 2) {
         if ((w = find_worker(p, a, 0))) {
             w->pid = b;
-            if (w->kill_pending && kill(-b, SIGKILL) != 0)
-                kill(b, SIGKILL);
+            if (w->kill_pending) {
+                if (kill(-b, SIGKILL) != 0)
+                    kill(b, SIGKILL);
+                w->killed_at = uv_now(p->loop);
+            }
         }
     } else if (sscanf(line, "exited %d %d %d", &a, &b, &c) == 3) {
         if ((w = find_worker(p, 0, a)))
@@ -1007,6 +1014,43 @@ static void fs_exit_cb(uv_process_t *proc, int64_t status, int sig)
             worker_exited(w, 0, SIGKILL);
         }
     pool__maybe_finish(p);
+}
+
+/* The fork server forks a worker, and reports its end, within about a
+ * millisecond. One that has not named a worker it was asked for, or not
+ * reported the end of one killed, for FS_ANSWER_MS hangs (stopped, or
+ * stuck): so would every worker asked of it, every invocation given to
+ * them and the host's own stop. Kill it; its exit ends those workers, and
+ * new ones are started as processes. */
+void pool__fs_check(pool_t *p)
+{
+    if (!p->fs_up)
+        return;
+    uint64_t now = uv_now(p->loop);
+    for (worker_t *w = p->workers; w; w = w->next) {
+        if (!w->via_fs || w->exited)
+            continue;
+        const char *what = NULL;
+        if (!w->pid && (uv_hrtime() - w->spawn_ns) / 1000000 >= FS_ANSWER_MS)
+            what = "start";
+        else if (w->killed_at && now - w->killed_at >= FS_ANSWER_MS)
+            what = "report the end of";
+        if (!what)
+            continue;
+        /* Seen on two checks in a row: a loop that was busy for a while
+         * runs this timer before it reads what the fork server wrote. */
+        if (!p->fs_suspect++)
+            return;
+        log_write(LOG_WARN, "Host.Scale", NULL, "The fork server did not %s worker %d within "
+                  "%d ms; stopping it", what, w->seq, FS_ANSWER_MS);
+        for (worker_t *x = p->workers; x; x = x->next)
+            if (x->via_fs && !x->exited && !x->pid && !x->reason[0])
+                snprintf(x->reason, sizeof x->reason, "the fork server did not start it");
+        p->fs_up = 0;
+        uv_process_kill(&p->fs_proc, SIGKILL);
+        return;
+    }
+    p->fs_suspect = 0;
 }
 
 /* Start the fork server (best effort: without it, workers are started as

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 
@@ -1013,6 +1014,53 @@ def test_sigkill_of_host_leaves_no_orphan_workers(make_app, start_host):
             except (OSError, http.client.HTTPException):
                 pass
     assert gone, "workers outlived their host: %r" % [p for p in pids if worker_alive(p)]
+
+
+def fork_server_of(host_pid):
+    pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
+    return next((p for p in pids if parent_of(p) == host_pid and is_fork_server(p)), None)
+
+
+@pytest.mark.parametrize("then", ["serve", "stop"])
+def test_hung_fork_server_is_replaced(make_app, start_host, then):
+    """A fork server that stops answering (here: SIGSTOP) neither holds new
+    workers and their invocations nor the host's stop: it is killed and
+    workers are started as processes."""
+    app = make_app(fns(hello=HELLO_C), host=host_json(max_instances=1))
+    h = start_host(app)
+    assert h.get("/api/hello").status == 200
+    fs = wait_for(lambda: fork_server_of(h.proc.pid), timeout=10)
+    assert fs, h.log()[-3000:]
+    os.kill(fs, signal.SIGSTOP)
+    try:
+        for pid in child_workers(h.proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        if then == "stop":
+            with concurrent.futures.ThreadPoolExecutor(max_workers=1) as ex:
+                pending = ex.submit(h.get, "/api/hello", timeout=60)
+                time.sleep(0.3)
+                h.proc.send_signal(signal.SIGTERM)
+                try:
+                    rc = h.proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    rc = None
+                try:
+                    pending.result()
+                except (OSError, http.client.HTTPException):
+                    pass
+            assert rc == 0, h.log()[-3000:]
+            return
+
+        def served():
+            try:
+                return h.get("/api/hello", timeout=15).status == 200
+            except (OSError, http.client.HTTPException):
+                return False
+        assert wait_for(served, timeout=20), h.log()[-3000:]
+        assert "The fork server did not" in h.log()
+    finally:
+        if proc_state(fs) == "T":
+            os.kill(fs, signal.SIGKILL)
 
 
 # Writes garbage (or a frame header announcing an oversized body) into the
