@@ -497,6 +497,18 @@ static void tick_fn(lambda_fn_t *lf, uint64_t now)
         }
         if (p->state == LP_STOPPING)
             continue;
+        /* An invocation lasts until the runtime asks for the next one (as
+         * in Lambda): one that answered and then hangs holds its room
+         * without ever taking work, so it is reset like a timeout. */
+        if (p->state == LP_READY && !p->inflight.n && !p->nparked &&
+            app->function_timeout_ms > 0 &&
+            now - p->last_active >= (uint64_t)app->function_timeout_ms) {
+            snprintf(reason, sizeof reason, "it did not ask for an invocation within %s "
+                     "(functionTimeout) of answering its last", limit);
+            lambda__kill(p, reason);
+            n--;
+            continue;
+        }
         if (p->state == LP_STARTING && !p->was_ready &&
             (uv_hrtime() - p->spawn_ns) / 1000000 >= LAMBDA_INIT_LIMIT_MS) {
             /* Lambda ends an init phase that does not finish in 10 s. */

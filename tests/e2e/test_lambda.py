@@ -119,6 +119,10 @@ def handle(event, headers, conn):
         return "response", json.dumps({"statusCode": 200, "body": str(os.getpid())}).encode()
     if MODE == "abandon":
         return "response", json.dumps({"statusCode": 200, "body": "after a poll given up"}).encode()
+    if MODE == "linger":
+        # Answers, then (with ?linger=1) hangs before asking for the next.
+        probe_state["linger"] = bool(q.get("linger"))
+        return "response", json.dumps({"statusCode": 200, "body": str(os.getpid())}).encode()
     if MODE == "stream":
         return "stream", b"chunk one, chunk two"
     if MODE == "bigheader":
@@ -173,6 +177,8 @@ def loop():
         kind, payload = handle(event, headers, conn)
         if kind == "response":
             call("POST", "/invocation/%s/response" % rid, payload, conn=conn)
+            if probe_state.pop("linger", False):
+                time.sleep(60)
         elif kind == "error":
             call("POST", "/invocation/%s/error" % rid, payload,
                  {"Lambda-Runtime-Function-Error-Type": "MyError"}, conn=conn)
@@ -246,6 +252,7 @@ MAIN_FUNCTIONS = {
     "initfail": fn("initfail.handler"),
     "exitinit": fn("exitinit.handler"),
     "abandon": fn("abandon.handler"),
+    "linger": fn("linger.handler"),
     "bigheader": fn("bigheader.handler"),
     "stream": fn("stream.handler"),
     "nobootstrap": fn("echo.handler", extra={"bootstrap": "missing/bootstrap"}),
@@ -759,6 +766,20 @@ def test_timeout_is_504_and_replaces_the_process(main):
     r = main.get("/api/slow?fast=1", timeout=60)
     assert r.status == 200
     assert int(r.body) != pid1
+
+
+def test_a_process_that_answers_then_never_asks_again_is_replaced(main):
+    """As in Lambda, an invocation lasts until the runtime asks for the next
+    one: a runtime that answered and then hangs is reset after
+    functionTimeout, instead of holding its room for good."""
+    pid1 = int(main.get("/api/linger").body)
+    assert int(main.get("/api/linger?linger=1").body) == pid1
+
+    def served_elsewhere():
+        r = main.get("/api/linger", timeout=60)
+        return r.status == 200 and int(r.body) != pid1
+    assert wait_for(served_elsewhere, timeout=20), main.log()[-3000:]
+    assert "did not ask for an invocation within 00:00:03" in main.log()
 
 
 def test_processes_are_shown_in_scale(main):
