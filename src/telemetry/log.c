@@ -4,9 +4,12 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +18,9 @@
 
 #define LOG_BUF_MAX (16u << 20)
 #define LOG_FLUSH_AT (64u << 10)
+/* Written lines that a pipe or socket reader has not taken yet, at most;
+ * lines beyond are dropped (and counted) rather than blocking the host. */
+#define LOG_PENDING_MAX (4u << 20)
 
 typedef struct observer {
     log_observer_fn fn;
@@ -40,13 +46,24 @@ static struct {
     char cached_prefix[32]; /* "2026-11-26T18:56:46" */
     log_sink_fn sink;
     void *sink_data;
+    /* While buffered, a pipe is written through nbfd (the same pipe opened
+     * anew, non-blocking: fd's own flags are shared with whoever else
+     * holds it) and a socket with MSG_DONTWAIT, so a reader that stalls
+     * cannot stop the host's loop. */
+    int nbfd;
+    int is_socket;
+    int stalled;    /* the last flush left lines the reader did not take */
+    size_t head;    /* out[head..len) is still to be written */
+    size_t mark;    /* where the line being built starts in out */
+    uint64_t dropped;
     size_t nrules;
     struct {
         char category[128];
         size_t len;
         int level;
     } rules[LOG_MAX_CATEGORY_RULES];
-} L = {LOG_FORMAT_DEV, 2, 0, LOG_INFO, 0, {NULL, 0, 0, LOG_BUF_MAX}, 0, "", NULL, NULL, 0, {{"", 0, 0}}};
+} L = {LOG_FORMAT_DEV, 2, 0, LOG_INFO, 0, {NULL, 0, 0, LOG_BUF_MAX}, 0, "", NULL, NULL, -1, 0, 0, 0, 0,
+     0, 0, {{"", 0, 0}}};
 
 static const char *level_names[] = {"trace", "debug", "info", "warning", "error", "critical"};
 static const char *level_colours[] = {"\033[2m", "\033[2m", "", "\033[33m", "\033[31m", "\033[1;31m"};
@@ -57,6 +74,20 @@ void log_setup(log_format_t format, int fd, int colour, int min_level)
     L.fd = fd;
     L.colour = colour;
     L.min_level = min_level;
+    if (L.nbfd >= 0)
+        close(L.nbfd);
+    L.nbfd = -1;
+    L.is_socket = 0;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return;
+    if (S_ISFIFO(st.st_mode)) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        L.nbfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    } else if (S_ISSOCK(st.st_mode)) {
+        L.is_socket = 1;
+    }
 }
 
 void log_set_buffered(int on)
@@ -120,19 +151,53 @@ int log_level_for(const char *category)
     return level_for2(category, strlen(category), NULL);
 }
 
-void log_flush(void)
+/* Write out[0..len) as far as it goes: blocking, or (buffered, to a pipe
+ * or a socket) only what the reader takes now. The bytes written. */
+static size_t write_out(const char *p, size_t len)
 {
     size_t off = 0;
-    while (off < L.out.len) {
-        ssize_t n = write(L.fd, L.out.p + off, L.out.len - off);
+    int wait = !L.buffered || (L.nbfd < 0 && !L.is_socket);
+    while (off < len) {
+        ssize_t n;
+        if (wait)
+            n = write(L.fd, p + off, len - off);
+        else if (L.is_socket)
+            n = send(L.fd, p + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        else
+            n = write(L.nbfd, p + off, len - off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            break; /* nowhere to report a failing log; drop the lines */
+            if (!wait && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return off;
+            return len; /* nowhere to report a failing log; drop the lines */
         }
         off += (size_t)n;
     }
+    return off;
+}
+
+void log_flush(void)
+{
+    L.head += write_out(L.out.p + L.head, L.out.len - L.head);
+    if (L.head < L.out.len) {
+        if (L.head >= L.out.len - L.head) { /* moves at most what was written */
+            memmove(L.out.p, L.out.p + L.head, L.out.len - L.head);
+            L.out.len -= L.head;
+            L.head = 0;
+        }
+        L.stalled = 1;
+        return;
+    }
     buf_reset(&L.out);
+    L.head = 0;
+    L.stalled = 0;
+    if (L.dropped) {
+        uint64_t n = L.dropped;
+        L.dropped = 0;
+        log_write(LOG_WARN, "Host", NULL, "%llu log line(s) dropped: the log output was not "
+                  "read as fast as lines came", (unsigned long long)n);
+    }
 }
 
 static void timestamp(char *out, size_t outlen)
@@ -160,6 +225,7 @@ static void timestamp(char *out, size_t outlen)
 
 static void line_start(int level, const char *category, const char *invocation_id)
 {
+    L.mark = L.out.len;
     char ts[40];
     timestamp(ts, sizeof ts);
     if (level < 0)
@@ -185,14 +251,27 @@ static void line_start(int level, const char *category, const char *invocation_i
     }
 }
 
+/* The line since L.mark is complete: keep it, or drop it when the reader
+ * has left too much unread (the next turn of the loop tries again); write
+ * out when it is time. */
+static void line_done(void)
+{
+    if (L.out.len - L.head > LOG_PENDING_MAX) {
+        L.out.len = L.mark;
+        L.dropped++;
+        return;
+    }
+    if (!L.buffered || (L.out.len >= LOG_FLUSH_AT && !L.stalled))
+        log_flush();
+}
+
 static void line_end(void)
 {
     if (L.format == LOG_FORMAT_JSON)
         buf_lit(&L.out, "\"}\n");
     else
         buf_puts(&L.out, L.colour ? "\033[0m\n" : "\n");
-    if (!L.buffered || L.out.len >= LOG_FLUSH_AT)
-        log_flush();
+    line_done();
 }
 
 static void append_message(const char *fmt, va_list ap)
@@ -337,6 +416,7 @@ void log_invocation(const char *function, const char *invocation_id, int ok,
     if (L.format == LOG_FORMAT_JSON) {
         char ts[40];
         timestamp(ts, sizeof ts);
+        L.mark = L.out.len;
         buf_lit(&L.out, "{\"time\":\"");
         buf_puts(&L.out, ts);
         buf_lit(&L.out, "\",\"level\":\"");
@@ -361,8 +441,7 @@ void log_invocation(const char *function, const char *invocation_id, int ok,
         buf_lit(&L.out, "\"durationMs\":");
         buf_put_ms(&L.out, duration_ns);
         buf_lit(&L.out, "}\n");
-        if (!L.buffered || L.out.len >= LOG_FLUSH_AT)
-            log_flush();
+        line_done();
         return;
     }
     line_start(level, "Host", NULL);

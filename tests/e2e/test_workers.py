@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import http_fn, sanitizer_report, wait_for, write_app
+from conftest import BIN, Host, http_fn, sanitizer_report, wait_for, write_app
 
 SANITIZE = bool(os.environ.get("STRATUS_SANITIZE"))
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -922,6 +922,55 @@ def test_worker_output_logged_with_invocation_id(make_app, start_host, marker):
     if marker == "stderr-marker":
         assert entry.get("level") == "error", entry
 
+
+# Writes ?lines= lines of 100 bytes to its stdout.
+FLOOD_C = r"""
+#include <stratus.h>
+#include <stdio.h>
+#include <stdlib.h>
+int flood(stratus_ctx *ctx)
+{
+    const char *q = stratus_req_query(ctx, "lines");
+    long n = q ? atol(q) : 1000;
+    for (long i = 0; i < n; i++)
+        printf("flood %093ld\n", i);
+    fflush(stdout);
+    stratus_res_printf(ctx, "%ld", n);
+    return 0;
+}
+"""
+
+
+def test_log_reader_that_stalls_does_not_stop_the_host(make_app, tmp_path):
+    """The host's output is a pipe whose reader stops reading (a pager, a
+    stuck log shipper) while a function floods it: the host keeps serving,
+    drops what does not fit, and says how many lines it dropped."""
+    app = make_app(fns(flood=FLOOD_C, hello=HELLO_C), host=host_json(max_instances=1))
+    port_file = str(tmp_path / "port")
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("STRATUS_MASTER_KEY", None)
+    proc = subprocess.Popen([BIN, "start", app, "--port", "0", "--listen", "127.0.0.1",
+                             "--port-file", port_file], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, env=env)
+    try:
+        assert wait_for(lambda: os.path.exists(port_file) and open(port_file).read().strip(),
+                        timeout=30)
+        h = Host(proc, int(open(port_file).read()), app, None)
+        r = h.get("/api/flood?lines=200000", timeout=30)
+        assert (r.status, r.text) == (200, "200000")
+        assert h.get("/api/hello", timeout=30).status == 200
+        out = b""
+        deadline = time.time() + 30
+        while b"log line(s) dropped" not in out and time.time() < deadline:
+            h.get("/api/hello", timeout=30)
+            chunk = os.read(proc.stdout.fileno(), 1 << 20)
+            assert chunk, out[-2000:]
+            out += chunk
+        assert b"log line(s) dropped" in out, out[-2000:]
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
 
 # ---- admin invocation --------------------------------------------------------------
 
