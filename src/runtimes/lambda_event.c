@@ -917,9 +917,14 @@ int lambda_proxy_result_v2(invocation_t *inv, const char *json, size_t len, char
     if (json_is_object(doc) && json_object_get(doc, "statusCode")) {
         rc = map_result(inv, doc, 1, err, errlen);
     } else {
-        /* Any other JSON is the body of a 200 answer, as HTTP APIs take it. */
+        /* Any other JSON is the body of a 200 answer, as HTTP APIs take it:
+         * a string is the body itself (its text, without the quotes), any
+         * other value is sent as the JSON it is. */
         rc = invocation_add_header(inv, SV_LIT("Content-Type"), SV_LIT("application/json"));
-        rc |= buf_append(&inv->res_body, json, len);
+        if (json_is_string(doc))
+            rc |= buf_append(&inv->res_body, json_string_value(doc), json_string_length(doc));
+        else
+            rc |= buf_append(&inv->res_body, json, len);
         if (rc != 0)
             malformed(err, errlen, "the result is too large");
     }

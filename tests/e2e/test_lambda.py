@@ -447,8 +447,13 @@ def test_http_api_payload_format_2(tmp_path, start_host):
         {"statusCode": 201, "cookies": ["a=1; Path=/", "b=2"], "body": "made"}).encode())
     assert r.status == 201 and r.body == b"made"
     assert [v for k, v in r.headers if k.lower() == "set-cookie"] == ["a=1; Path=/", "b=2"]
+    # A bare string is the body itself, as an HTTP API infers the result
+    # (Node.js `return "hello"` answers hello, not "hello").
     r = h.post("/api/v2result", body=b'"just a string"')
-    assert r.status == 200 and r.body == b'"just a string"'
+    assert r.status == 200 and r.body == b'just a string'
+    assert r.header("Content-Type") == "application/json"
+    r = h.post("/api/v2result", body=b'{"message": "hi"}')
+    assert r.status == 200 and r.body == b'{"message": "hi"}'
 
 
 # The shell bootstrap of AWS's custom runtime tutorial, as written there

@@ -442,14 +442,18 @@ TEST(proxy_result_v2)
     arena_init(&a, 1024);
     invocation_t *inv = invocation_new(&a, NULL, NULL, SV_NULL);
     char err[300];
-    /* Any JSON without a statusCode is the body of a 200 JSON answer. */
-    const char *plain[] = {"{\"message\": \"hi\"}", "\"a string\"", "42", "[1, 2]", "null"};
+    /* Any JSON without a statusCode is the body of a 200 JSON answer;
+     * a string is the body itself, without its quotes. */
+    const char *plain[][2] = {{"{\"message\": \"hi\"}", "{\"message\": \"hi\"}"},
+                              {"\"a \\\"string\\\"\\u00e9\"", "a \"string\"\xc3\xa9"},
+                              {"\"\"", ""}, {"42", "42"}, {"[1, 2]", "[1, 2]"},
+                              {"null", "null"}};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
-        CHECK_INT(result_v2(inv, plain[i], err, sizeof err), 0);
+        CHECK_INT(result_v2(inv, plain[i][0], err, sizeof err), 0);
         CHECK_INT(inv->status, 200);
         CHECK_STR(header(inv, "Content-Type", 0), "application/json");
-        CHECK_INT(inv->res_body.len, strlen(plain[i]));
-        CHECK(memcmp(inv->res_body.p, plain[i], inv->res_body.len) == 0);
+        CHECK_INT(inv->res_body.len, strlen(plain[i][1]));
+        CHECK(memcmp(inv->res_body.p, plain[i][1], inv->res_body.len) == 0);
     }
     /* A proxy result, with cookies; multiValueHeaders is not 2.0's. */
     CHECK_INT(result_v2(inv, "{\"statusCode\": 201, \"headers\": {\"content-type\": "
