@@ -1056,6 +1056,7 @@ static int match_split(const route_t *r, const split_t *sp, route_params_t *pr, 
     for (size_t j = 0; j < r->nparams; j++) {
         pr->v[j].name = r->params[j].name;
         pr->v[j].value = r->params[j].def;
+        pr->v[j].raw = SV_NULL;
     }
     for (size_t i = 0; i < upto; i++) {
         const seg_t *sg = &r->segs[i];
@@ -1063,6 +1064,7 @@ static int match_split(const route_t *r, const split_t *sp, route_params_t *pr, 
             if (!(v = decode(&o, sp->p[i], sp->len[i], &dn)) || !check(r, sg->param, v, dn))
                 return 0;
             pr->v[sg->param].value = sv_make(v, dn);
+            pr->v[sg->param].raw = sv_make(sp->p[i], sp->len[i]);
         } else if (sg->kind == SEG_COMPLEX) {
             if (!match_complex(r, sg, sp->p[i], sp->len[i], &o, pr))
                 return 0;
@@ -1075,6 +1077,7 @@ static int match_split(const route_t *r, const split_t *sp, route_params_t *pr, 
             if (!(v = decode(&o, sp->p[fixed], rawlen, &dn)) || !check(r, sg->param, v, dn))
                 return 0;
             pr->v[sg->param].value = sv_make(v, dn);
+            pr->v[sg->param].raw = sv_make(sp->p[fixed], rawlen);
         }
     }
     pr->n = r->nparams;

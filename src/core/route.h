@@ -30,6 +30,10 @@ typedef struct route route_t;
 typedef struct route_param {
     sv_t name;
     sv_t value;  /* decoded value; value.p == NULL when an optional parameter is absent */
+    sv_t raw;    /* the value as it is in the path, still percent-encoded, when the
+                  * parameter is a whole segment or a catch-all (a view into the
+                  * matched path); raw.p == NULL otherwise (absent, a default, part
+                  * of a segment such as "{file}.{ext}") */
 } route_param_t;
 
 typedef struct route_params {

@@ -256,7 +256,10 @@ static int has_path_params(const invocation_t *inv)
     return 0;
 }
 
-static int put_path_params(buf_t *b, const invocation_t *inv)
+/* pathParameters: as sent (still percent-encoded) when as_sent, as REST
+ * APIs pass them, else decoded, as HTTP APIs do; a parameter that is part
+ * of a segment ("{file}.{ext}", which API Gateway has not) is decoded. */
+static int put_path_params(buf_t *b, const invocation_t *inv, int as_sent)
 {
     int rc = buf_lit(b, ",\"pathParameters\":");
     int first = 1;
@@ -268,7 +271,8 @@ static int put_path_params(buf_t *b, const invocation_t *inv)
         first = 0;
         rc |= jstr(b, p->name.p, p->name.n);
         rc |= buf_putc(b, ':');
-        rc |= jstr(b, p->value.p, p->value.n);
+        sv_t v = as_sent && p->raw.p ? p->raw : p->value;
+        rc |= jstr(b, v.p, v.n);
     }
     rc |= first ? buf_lit(b, "null") : buf_putc(b, '}');
     return rc ? -1 : 0;
@@ -398,8 +402,8 @@ int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const c
     if (!r)
         return lambda_event_raw(out, inv);
     /* As REST APIs deliver it: still percent-encoded (a decoded '?' or '#'
-     * would break the adapters that rebuild a URL from it); the path
-     * parameters are decoded. */
+     * would break the adapters that rebuild a URL from it), and so are the
+     * path parameters (an adapter may build the URL from {proxy+}). */
     char *path = strndup(r->path.p ? r->path.p : "", r->path.n);
     if (!path)
         return -1;
@@ -414,7 +418,7 @@ int lambda_event_http(buf_t *out, invocation_t *inv, const char *prefix, const c
     rc |= jstr_c(out, r->method_name);
     rc |= rc ? -1 : put_headers(out, r);
     rc |= rc ? -1 : put_query(out, inv);
-    rc |= rc ? -1 : put_path_params(out, inv);
+    rc |= rc ? -1 : put_path_params(out, inv, 1);
     rc |= buf_lit(out, ",\"stageVariables\":null");
     if (rc == 0) {
         /* The resource is copied into the context from where it was
@@ -633,7 +637,7 @@ int lambda_event_http_v2(buf_t *out, invocation_t *inv, const char *prefix, cons
     rc |= rc ? -1 : put_cookies_v2(out, r);
     rc |= rc ? -1 : put_headers_v2(out, r);
     if (rc == 0 && has_path_params(inv))
-        rc |= put_path_params(out, inv); /* left out when none, as HTTP APIs do */
+        rc |= put_path_params(out, inv, 0); /* left out when none, as HTTP APIs do */
     if (rc == 0) {
         char *key = copy_out(out, key_at, key_len);
         rc |= key ? put_context_v2(out, inv, key, key_len, path, now_ms) : -1;

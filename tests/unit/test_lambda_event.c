@@ -105,8 +105,8 @@ TEST(event_fields)
           sizeof body - 1);
     f.params.n = 3;
     f.params.v[0] = (route_param_t){SV_LIT("id"), SV_LIT("42")};
-    f.params.v[1] = (route_param_t){SV_LIT("rest"), SV_LIT("x/y")};
-    f.params.v[2] = (route_param_t){SV_LIT("opt"), SV_NULL};
+    f.params.v[1] = (route_param_t){SV_LIT("rest"), SV_LIT("x/y"), SV_LIT("x%2Fy")};
+    f.params.v[2] = (route_param_t){SV_LIT("opt"), SV_NULL, SV_NULL};
     json_t *ev = build(&f, "items/{id:int:min(1)}/{*rest}/{opt?}");
     CHECK(ev != NULL);
     CHECK_STR(str(ev, "resource"), "/api/items/{id}/{rest+}/{opt}");
@@ -123,7 +123,7 @@ TEST(event_fields)
     mv = json_object_get(json_object_get(ev, "multiValueQueryStringParameters"), "q");
     CHECK_INT(json_array_size(mv), 2);
     CHECK_STR(str(ev, "pathParameters.id"), "42");
-    CHECK_STR(str(ev, "pathParameters.rest"), "x/y");
+    CHECK_STR(str(ev, "pathParameters.rest"), "x%2Fy"); /* as sent, as REST APIs */
     CHECK(json_object_get(json_object_get(ev, "pathParameters"), "opt") == NULL);
     CHECK(json_is_null(json_object_get(ev, "stageVariables")));
     CHECK_STR(str(ev, "body"), "{\"a\":1}");
@@ -254,7 +254,7 @@ TEST(event_v2_fields)
     setup(&f, "POST", "/api/items/42/x%2Fy", "q=1&q=2&s=a+b", h, 6, body, sizeof body - 1);
     f.params.n = 2;
     f.params.v[0] = (route_param_t){SV_LIT("id"), SV_LIT("42")};
-    f.params.v[1] = (route_param_t){SV_LIT("rest"), SV_LIT("x/y")};
+    f.params.v[1] = (route_param_t){SV_LIT("rest"), SV_LIT("x/y"), SV_LIT("x%2Fy")};
     json_t *ev = build_v2(&f, "items/{id:int}/{*rest}");
     CHECK(ev != NULL);
     CHECK_STR(str(ev, "version"), "2.0");
@@ -275,7 +275,7 @@ TEST(event_v2_fields)
     CHECK(json_object_get(json_object_get(ev, "headers"), "cookie") == NULL);
     CHECK(json_object_get(json_object_get(ev, "headers"), "Host") == NULL);
     CHECK(json_object_get(ev, "multiValueHeaders") == NULL);
-    CHECK_STR(str(ev, "pathParameters.rest"), "x/y");
+    CHECK_STR(str(ev, "pathParameters.rest"), "x/y"); /* decoded, as HTTP APIs */
     CHECK_STR(str(ev, "body"), "{\"a\":1}");
     CHECK(json_is_false(json_object_get(ev, "isBase64Encoded")));
     CHECK_STR(str(ev, "requestContext.http.method"), "POST");

@@ -174,6 +174,39 @@ TEST(percent_decoding)
     CHECK_MATCHES(rows);
 }
 
+/* The raw value of parameter name after m(): "(null)" when raw.p is NULL. */
+static const char *raw(const char *name)
+{
+    static char out[512];
+    for (size_t i = 0; i < prm.n; i++) {
+        if (prm.v[i].name.n == strlen(name) && !memcmp(prm.v[i].name.p, name, prm.v[i].name.n)) {
+            if (!prm.v[i].raw.p)
+                return "(null)";
+            snprintf(out, sizeof out, "%.*s", (int)prm.v[i].raw.n, prm.v[i].raw.p);
+            return out;
+        }
+    }
+    return "(none)";
+}
+
+/* Whole segments and catch-alls also keep their value as sent. */
+TEST(raw_values)
+{
+    CHECK_INT(m("api/{id}/{*rest}", "/api/a%2Fb/x%20y/%25z"), 1);
+    CHECK_STR(val("id"), "a/b");
+    CHECK_STR(raw("id"), "a%2Fb");
+    CHECK_STR(val("rest"), "x y/%z");
+    CHECK_STR(raw("rest"), "x%20y/%25z");
+    CHECK_INT(m("api/{id}/{opt?}", "/api/1"), 1);
+    CHECK_STR(raw("id"), "1");
+    CHECK_STR(raw("opt"), "(null)");
+    CHECK_INT(m("api/{id=x%41}", "/api"), 1); /* a default */
+    CHECK_STR(raw("id"), "(null)");
+    CHECK_INT(m("api/{file}.{ext}", "/api/a%20b.txt"), 1); /* part of a segment */
+    CHECK_STR(val("file"), "a b");
+    CHECK_STR(raw("file"), "(null)");
+}
+
 TEST(scratch_too_small)
 {
     route_t *r = route_compile("a/{x}/{y}", err, sizeof err);
@@ -629,6 +662,7 @@ int main(void)
     RUN(empty_template);
     RUN(parameters);
     RUN(percent_decoding);
+    RUN(raw_values);
     RUN(scratch_too_small);
     RUN(optional_parameters);
     RUN(default_values);
