@@ -604,6 +604,26 @@ static int has_header(const http_header_t *headers, size_t n, sv_t name)
     return 0;
 }
 
+/* The value of a valid Content-Length among headers (digits only), else 0. */
+static size_t declared_length(const http_header_t *headers, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!sv_ieq_cstr(headers[i].name, "Content-Length"))
+            continue;
+        sv_t v = headers[i].value;
+        size_t len = 0;
+        if (!v.n || v.n > 15)
+            return 0;
+        for (size_t k = 0; k < v.n; k++) {
+            if (v.p[k] < '0' || v.p[k] > '9')
+                return 0;
+            len = len * 10 + (size_t)(v.p[k] - '0');
+        }
+        return len;
+    }
+    return 0;
+}
+
 static void write_response_head(buf_t *o, int status, size_t body_len, int keep_alive,
                                 const http_header_t *headers, size_t nheaders, int http10,
                                 const http_request_t *req)
@@ -753,7 +773,10 @@ static void respond(http_request_t *req, int status, const http_header_t *header
     int http10 = req->http_major == 1 && req->http_minor == 0;
     if (!body)
         body_len = 0;
-    write_response_head(&c->out, status, body_len, keep_alive, headers, nheaders, http10, req);
+    /* HEAD: a handler that says how long the GET answer is (and sends no
+     * body) keeps its Content-Length; else the length of what it sent. */
+    size_t head_len = c->is_head && !body_len ? declared_length(headers, nheaders) : body_len;
+    write_response_head(&c->out, status, head_len, keep_alive, headers, nheaders, http10, req);
     int has_body = body_len && !c->is_head && status >= 200 && status != 204 && status != 304;
     if (has_body && (!take || write_with_body(c, take) != 0))
         buf_append(&c->out, body, body_len);

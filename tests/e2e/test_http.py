@@ -30,6 +30,18 @@ int fixed(stratus_ctx *ctx)
 """
 FIXED_BODY = b"fixed-body-0123456789\n"
 
+# Says how long its answer is without sending it, as a framework answering
+# HEAD does.
+SIZED_C = r"""
+#include <stratus.h>
+int sized(stratus_ctx *ctx)
+{
+    stratus_res_header(ctx, "Content-Type", "text/plain");
+    stratus_res_header(ctx, "Content-Length", "1234");
+    return 0;
+}
+"""
+
 # Sleeps one second (even when a signal interrupts usleep) before answering;
 # touches ?marker=PATH first so a test knows it has started.
 SLOW_C = r"""
@@ -92,7 +104,8 @@ def echo_line(method="GET", path="/api/echo", id="-", q="-", h="-", n=0):
 def echo_host(make_app, start_host):
     app = make_app({"echo": http_fn(),
                     "items": http_fn("items", route="items/{id}"),
-                    "fixed": http_fn("fixed", FIXED_C, methods=["get"])})
+                    "fixed": http_fn("fixed", FIXED_C, methods=["get"]),
+                    "sized": http_fn("sized", SIZED_C, methods=["get"])})
     return start_host(app)
 
 
@@ -331,6 +344,26 @@ def test_large_response_is_not_copied_in_the_host(make_app, start_host):
 
 
 # ---- HEAD, Expect, Connection --------------------------------------------
+
+
+def test_head_answer_keeps_the_length_the_function_gave(echo_host):
+    """A function answering HEAD with a Content-Length and no body (Express
+    behind a Lambda adapter, a framework under WsgiMiddleware) keeps that
+    length; the answer still has no body."""
+    c = RawConn(echo_host.port)
+    try:
+        c.send(b"HEAD /api/sized HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /api/fixed HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = c.read_response(head=True)
+        assert r.status == 200
+        assert r.header("Content-Length") == "1234"
+        r = c.read_response()
+        assert r.status == 200 and r.body == FIXED_BODY
+    finally:
+        c.close()
+    # A GET answer's length is what it sends.
+    g = echo_host.get("/api/sized")
+    assert g.status == 200 and g.body == b"" and g.header("Content-Length") == "0"
 
 
 def test_head_same_headers_no_body(echo_host):
