@@ -225,17 +225,23 @@ static void sweep_cb(uv_timer_t *t)
         }
     }
     for (ch_proc_t *p = ca->procs; p; p = p->next) {
+        int timed_out = 0;
         for (ch_call_t *c = p->inflight.head, *next; c; c = next) {
             next = c->next;
             if (c->deadline && now >= c->deadline) {
                 ch__list_remove(&p->inflight, c);
                 ca->running--;
                 ca->timeouts++;
+                timed_out = 1;
                 snprintf(reason, sizeof reason, "timed out after %s (functionTimeout); the "
                          "custom handler (pid %d) did not answer", limit, p->pid);
                 ch__call_fail(c, 504, reason);
             }
         }
+        /* A handler that still answers GET / goes on (the function was
+         * slow); one that does not (hung, stopped) is replaced. */
+        if (timed_out)
+            ch__proc_check(p, "did not answer an invocation within functionTimeout");
     }
     if (!ca->queue.n && !ca->running) {
         uv_timer_stop(&ca->sweep);

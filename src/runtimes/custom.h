@@ -189,6 +189,10 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca);
 /* A READY process refused a connection: back to STARTING, polled again
  * with GET / (it is dying, and its exit follows, or it comes back). */
 void ch__proc_recheck(ch_proc_t *p);
+/* Take a ready process out of service until it answers GET / again (why
+ * says what made it suspect); killed and replaced when it does not within
+ * startupTimeout. */
+void ch__proc_check(ch_proc_t *p, const char *why);
 /* Ask it to stop (SIGTERM to its process group; SIGKILL after the grace). */
 void ch__proc_stop(ch_proc_t *p, const char *reason);
 /* Kill its process group now. */

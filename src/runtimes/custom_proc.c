@@ -293,10 +293,15 @@ static void probe_cb(upstream_call_t *call, int status, respparser_t *resp)
     }
     if (uv_now(p->ca->loop) >= p->ready_deadline) {
         char reason[240];
-        snprintf(reason, sizeof reason, "it did not answer GET / on 127.0.0.1:%d within %lld "
-                 "ms (stratus.customHandler.startupTimeout); it must listen on 127.0.0.1 at the "
-                 "port in FUNCTIONS_CUSTOMHANDLER_PORT", p->port,
-                 (long long)p->ca->app->custom_handler.startup_timeout_ms);
+        if (p->was_ready)
+            snprintf(reason, sizeof reason, "it stopped answering: no answer to GET / on "
+                     "127.0.0.1:%d within %lld ms (stratus.customHandler.startupTimeout)",
+                     p->port, (long long)p->ca->app->custom_handler.startup_timeout_ms);
+        else
+            snprintf(reason, sizeof reason, "it did not answer GET / on 127.0.0.1:%d within "
+                     "%lld ms (stratus.customHandler.startupTimeout); it must listen on "
+                     "127.0.0.1 at the port in FUNCTIONS_CUSTOMHANDLER_PORT", p->port,
+                     (long long)p->ca->app->custom_handler.startup_timeout_ms);
         p->failed_start = 1;
         ch__proc_kill(p, reason);
         return;
@@ -323,16 +328,23 @@ static void probe_start(uv_timer_t *t)
     upstream_send(p->up, &p->probe);
 }
 
-void ch__proc_recheck(ch_proc_t *p)
+void ch__proc_check(ch_proc_t *p, const char *why)
 {
     if (p->exited || p->state != CH_READY)
         return;
     p->state = CH_STARTING;
     int64_t limit = p->ca->app->custom_handler.startup_timeout_ms;
     p->ready_deadline = uv_now(p->ca->loop) + (uint64_t)limit;
-    log_write(LOG_WARN, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) refused a "
-              "connection on port %d; checking it with GET / again", p->seq, p->pid, p->port);
+    log_write(LOG_WARN, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) %s; checking "
+              "it with GET / again", p->seq, p->pid, why);
     uv_timer_start(&p->probe_timer, probe_start, CH_PROBE_MS, 0);
+}
+
+void ch__proc_recheck(ch_proc_t *p)
+{
+    char why[64];
+    snprintf(why, sizeof why, "refused a connection on port %d", p->port);
+    ch__proc_check(p, why);
 }
 
 /* ---- start ---- */

@@ -1326,6 +1326,31 @@ def test_function_timeout_answers_504_and_handler_goes_on(make_app, start_host):
     assert scale(h)["timeouts"] == 1
 
 
+def test_a_hung_handler_is_replaced_after_a_function_timeout(make_app, start_host):
+    """A handler that stops answering altogether (here: SIGSTOP) fails its
+    invocations with 504 at functionTimeout; it is then checked with GET /,
+    and as it does not answer within startupTimeout it is killed and a new
+    one serves."""
+    host = custom_host(extra={"functionTimeout": "00:00:01",
+                              "stratus": {"customHandler": {"startupTimeout": "00:00:02"}}})
+    h = start_host(make(make_app, host=host))
+    pid = h.get("/api/env").json()["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        r = h.get("/api/env", timeout=30)
+        assert r.status == 504, r.text
+        assert log_has(h, "did not answer an invocation within functionTimeout")
+        assert log_has(h, "it stopped answering: no answer to GET /")
+        r = h.get("/api/env", timeout=30)
+        assert r.status == 200, r.text
+        assert r.json()["pid"] != pid
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
 def test_scale_out_and_idle_stop(make_app, start_host):
     host = custom_host(extra={"stratus": {"scale": {"maxInstances": 2, "perInstanceConcurrency": 1,
                                                     "idleTimeout": "00:00:01"}}})
