@@ -1100,6 +1100,54 @@ def main(req):
                                    ["Set-Cookie", "a=1"], ["Set-Cookie", "b=2; max-age=60; secure"]]
 
 
+def test_asgi_lifespan_runs_when_the_function_asks_for_it(worker, app):
+    # As with Azure's AsgiMiddleware: notify_startup() runs the app's startup
+    # (FastAPI's @app.on_event("startup"), Starlette's lifespan) and says
+    # whether it worked; notify_shutdown() its shutdown; `state` is the
+    # lifespan scope's. An app without lifespan support gives False.
+    write_fn(app, "life", '''
+import json
+import azure.functions as func
+
+seen = []
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            msg = await receive()
+            seen.append(msg["type"])
+            if msg["type"] == "lifespan.startup":
+                scope["state"]["db"] = "open"
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await receive()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": json.dumps(seen).encode()})
+
+async def http_only(scope, receive, send):
+    assert scope["type"] == "http"
+
+asgi = func.AsgiMiddleware(app)
+
+async def main(req, context):
+    if not seen:
+        started = await asgi.notify_startup()
+        assert started is True and asgi.state == {"db": "open"}, (started, asgi.state)
+        assert await func.AsgiMiddleware(http_only).notify_startup() is False
+    if req.params.get("stop"):
+        await asgi.notify_shutdown()
+    return await asgi.handle_async(req, context)
+''')
+    w = worker([http_fn("life", app)])
+    res, _ = w.invoke("life", http=http_req("GET", "/api/life"))
+    assert res.meta["ok"], res.meta
+    assert json.loads(res.body) == ["lifespan.startup"]
+    res, _ = w.invoke("life", http=http_req("GET", "/api/life", "stop=1"))
+    assert json.loads(res.body) == ["lifespan.startup", "lifespan.shutdown"]
+
+
 def test_thread_local_storage_ties_a_thread_to_its_invocation(worker, app):
     write_fn(app, "t", '''
 import logging

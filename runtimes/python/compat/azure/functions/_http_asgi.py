@@ -7,7 +7,12 @@ behind an HTTP-triggered function of the v1 model, as with Azure's library:
 
 The application gets an ASGI 3 "http" scope with the invocation's context
 under azure_functions.* keys, the request body in one http.request
-message, and http.disconnect once its answer is complete."""
+message, and http.disconnect once its answer is complete.
+
+As with Azure's, the application's lifespan (startup and shutdown
+handlers) runs only when the function asks for it: `await
+notify_startup()` once before the first request, `await
+notify_shutdown()` at the end; `state` is the lifespan scope's state."""
 import asyncio
 import logging
 from urllib.parse import unquote
@@ -71,12 +76,78 @@ async def run_app(app, req, context):
     return to_http_response(answer["status"], answer["headers"], b"".join(chunks))
 
 
+class _Lifespan:
+    """The application's ASGI lifespan, run as a task of the loop that
+    called startup(): it gets lifespan.startup, then lifespan.shutdown."""
+
+    def __init__(self, app, state):
+        self.app = app
+        self.scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"},
+                      "state": state}
+        self.inbox = asyncio.Queue()
+        self.started = asyncio.Event()
+        self.stopped = asyncio.Event()
+        self.ok = False
+        self.task = None
+
+    async def send(self, message):
+        kind = str(message.get("type"))
+        if kind in ("lifespan.startup.complete", "lifespan.startup.failed"):
+            self.ok = kind == "lifespan.startup.complete"
+            self.started.set()
+        elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            self.stopped.set()
+        if kind.endswith(".failed"):
+            _log.error("ASGI lifespan %s failed: %s", kind.split(".")[1],
+                       message.get("message") or "(no message)")
+
+    async def run(self):
+        try:
+            await self.app(self.scope, self.inbox.get, self.send)
+        except Exception as e:  # no lifespan support, or a handler that raised
+            if not self.started.is_set():
+                _log.warning("the ASGI application ran no lifespan startup: %r", e)
+            elif self.ok:
+                _log.error("the ASGI application's lifespan failed: %r", e)
+        finally:
+            self.started.set()
+            self.stopped.set()
+
+    async def startup(self):
+        await self.inbox.put({"type": "lifespan.startup"})
+        if self.task is None:
+            self.task = asyncio.ensure_future(self.run())
+        await self.started.wait()
+        return self.ok
+
+    async def shutdown(self):
+        await self.inbox.put({"type": "lifespan.shutdown"})
+        await self.stopped.wait()
+
+
 class AsgiMiddleware:
     """Runs an ASGI application for each request of an HTTP function."""
 
     def __init__(self, app):
         self._app = app
         self.main = self._run
+        self.state = {}
+        self._lifespan = None
+
+    async def notify_startup(self):
+        """Run the application's lifespan startup (its startup handlers);
+        True when it reports success, False when it fails or has no
+        lifespan support. Call it once, before the first request."""
+        if self._lifespan is None:
+            self._lifespan = _Lifespan(self._app, self.state)
+        return await self._lifespan.startup()
+
+    async def notify_shutdown(self):
+        """Run the application's lifespan shutdown (its shutdown
+        handlers), once notify_startup() has run."""
+        if self._lifespan is None:
+            raise RuntimeError("notify_startup() must be called first.")
+        await self._lifespan.shutdown()
 
     def _run(self, req, context=None):
         return asyncio.run(run_app(self._app, req, context))
