@@ -1100,6 +1100,25 @@ def main(req):
                                    ["Set-Cookie", "a=1"], ["Set-Cookie", "b=2; max-age=60; secure"]]
 
 
+def test_asgi_scope_headers_are_the_bytes_the_client_sent(worker, app):
+    # As with Azure's AsgiMiddleware and ASGI servers: UTF-8 in a header
+    # reaches the application as its bytes, not cut to latin-1 ("?").
+    write_fn(app, "hdr", '''
+import azure.functions as func
+
+async def app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": dict(scope["headers"])[b"x-name"]})
+
+async def main(req, context):
+    return await func.AsgiMiddleware(app).handle_async(req, context)
+''')
+    w = worker([http_fn("hdr", app)])
+    res, _ = w.invoke("hdr", http=http_req("GET", "/api/hdr", headers=[("X-Name", "\u20ac \u00e9")]))
+    assert res.meta["ok"], res.meta
+    assert res.body == "\u20ac \u00e9".encode("utf-8")
+
+
 def test_asgi_lifespan_runs_when_the_function_asks_for_it(worker, app):
     # As with Azure's AsgiMiddleware: notify_startup() runs the app's startup
     # (FastAPI's @app.on_event("startup"), Starlette's lifespan) and says

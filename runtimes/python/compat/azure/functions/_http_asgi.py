@@ -34,8 +34,8 @@ def make_scope(parts, context):
         "raw_path": url.path.encode("utf-8"),
         "query_string": url.query.encode("utf-8"),
         "root_path": "",
-        "headers": [(k.lower().encode("latin-1", "replace"), v.encode("latin-1", "replace"))
-                    for k, v in parts.headers],
+        # The bytes the client sent: the host reads headers as UTF-8.
+        "headers": [(k.lower().encode("utf-8"), v.encode("utf-8")) for k, v in parts.headers],
         "server": (url.hostname, parts.port) if url.hostname else None,
         "client": None,
     }
