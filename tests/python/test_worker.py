@@ -1125,6 +1125,7 @@ def test_asgi_lifespan_runs_when_the_function_asks_for_it(worker, app):
     # whether it worked; notify_shutdown() its shutdown; `state` is the
     # lifespan scope's. An app without lifespan support gives False.
     write_fn(app, "life", '''
+import asyncio
 import json
 import azure.functions as func
 
@@ -1152,8 +1153,9 @@ asgi = func.AsgiMiddleware(app)
 
 async def main(req, context):
     if not seen:
-        started = await asgi.notify_startup()
-        assert started is True and asgi.state == {"db": "open"}, (started, asgi.state)
+        # Two requests arriving together both ask: the app starts once.
+        both = await asyncio.gather(asgi.notify_startup(), asgi.notify_startup())
+        assert both == [True, True] and asgi.state == {"db": "open"}, (both, asgi.state)
         assert await func.AsgiMiddleware(http_only).notify_startup() is False
     if req.params.get("stop"):
         await asgi.notify_shutdown()

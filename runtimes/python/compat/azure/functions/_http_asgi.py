@@ -89,6 +89,7 @@ class _Lifespan:
         self.stopped = asyncio.Event()
         self.ok = False
         self.task = None
+        self.stopping = False
 
     async def send(self, message):
         kind = str(message.get("type"))
@@ -114,14 +115,17 @@ class _Lifespan:
             self.stopped.set()
 
     async def startup(self):
-        await self.inbox.put({"type": "lifespan.startup"})
+        # Once: requests that arrive together may each ask for it.
         if self.task is None:
+            self.inbox.put_nowait({"type": "lifespan.startup"})
             self.task = asyncio.ensure_future(self.run())
         await self.started.wait()
         return self.ok
 
     async def shutdown(self):
-        await self.inbox.put({"type": "lifespan.shutdown"})
+        if not self.stopping:
+            self.stopping = True
+            self.inbox.put_nowait({"type": "lifespan.shutdown"})
         await self.stopped.wait()
 
 
