@@ -1100,15 +1100,17 @@ def main(req):
                                    ["Set-Cookie", "a=1"], ["Set-Cookie", "b=2; max-age=60; secure"]]
 
 
-def test_asgi_scope_headers_are_the_bytes_the_client_sent(worker, app):
+def test_asgi_headers_are_the_bytes_sent_both_ways(worker, app):
     # As with Azure's AsgiMiddleware and ASGI servers: UTF-8 in a header
-    # reaches the application as its bytes, not cut to latin-1 ("?").
+    # reaches the application as its bytes, not cut to latin-1 ("?"), and
+    # the application's header bytes reach the client.
     write_fn(app, "hdr", '''
 import azure.functions as func
 
 async def app(scope, receive, send):
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": dict(scope["headers"])[b"x-name"]})
+    name = dict(scope["headers"])[b"x-name"]
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-name", name)]})
+    await send({"type": "http.response.body", "body": name})
 
 async def main(req, context):
     return await func.AsgiMiddleware(app).handle_async(req, context)
@@ -1117,6 +1119,8 @@ async def main(req, context):
     res, _ = w.invoke("hdr", http=http_req("GET", "/api/hdr", headers=[("X-Name", "\u20ac \u00e9")]))
     assert res.meta["ok"], res.meta
     assert res.body == "\u20ac \u00e9".encode("utf-8")
+    # ... and the bytes of the answer's headers go back as they are.
+    assert ["x-name", "\u20ac \u00e9"] in res.meta["headers"], res.meta["headers"]
 
 
 def test_asgi_lifespan_runs_when_the_function_asks_for_it(worker, app):

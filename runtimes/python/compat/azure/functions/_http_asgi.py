@@ -43,6 +43,17 @@ def make_scope(parts, context):
     return scope
 
 
+def header_text(b):
+    """An answer's header bytes as the text whose UTF-8 the host writes:
+    UTF-8 bytes are sent as they are; others (latin-1) as their characters."""
+    if not isinstance(b, (bytes, bytearray)):
+        return str(b)
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b.decode("latin-1")
+
+
 async def run_app(app, req, context):
     """Run app for req; the answer as a func.HttpResponse."""
     parts = RequestParts(req)
@@ -61,10 +72,8 @@ async def run_app(app, req, context):
         kind = message.get("type")
         if kind == "http.response.start":
             answer["status"] = int(message["status"])
-            answer["headers"] = [
-                (k.decode("latin-1") if isinstance(k, bytes) else str(k),
-                 v.decode("latin-1") if isinstance(v, bytes) else str(v))
-                for k, v in message.get("headers") or ()]
+            answer["headers"] = [(header_text(k), header_text(v))
+                                 for k, v in message.get("headers") or ()]
         elif kind == "http.response.body":
             chunks.append(message.get("body") or b"")
             if not message.get("more_body"):
