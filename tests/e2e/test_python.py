@@ -192,6 +192,10 @@ import json
 import azure.functions as func
 
 def app(environ, start_response):
+    if environ["REQUEST_METHOD"] == "HEAD":
+        # As Flask answers HEAD: no body, the length of the GET answer.
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "11")])
+        return []
     if environ["PATH_INFO"].endswith("/fail"):
         start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
         return [b"down"]
@@ -684,6 +688,8 @@ def test_wsgi_middleware_runs_a_wsgi_app(py_host):
                         "has_invocation_id": True}
     r = py_host.get("/api/wsgi/fail")
     assert r.status == 500 and r.header("x-invocation-id")
+    r = py_host.request("HEAD", "/api/wsgi/a")
+    assert r.status == 200 and r.header("Content-Length") == "11" and r.body == b""
 
 
 def test_asgi_middleware_runs_an_asgi_app(py_host):
