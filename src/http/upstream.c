@@ -210,11 +210,8 @@ static void on_close(uv_handle_t *h)
         } else if (call->replayable && !call->retried && !u->closing && !(k == 0 && got) &&
                    (k > 0 || reused)) {
             /* Unanswered on a connection that has ended: the peer did not
-             * act on it (RFC 9112 9.3.2), so it goes again, once, as never
-             * sent: if the peer no longer listens, the caller may wait for
-             * another (UPSTREAM_ECONNECT without maybe_sent). */
+             * act on it (RFC 9112 9.3.2), so it goes again, once. */
             call->retried = 1;
-            call->maybe_sent = 0;
             call->error[0] = '\0';
             upstream_send(u, call);
         } else {

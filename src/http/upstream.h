@@ -96,9 +96,7 @@ struct upstream_call {
     /* ---- set by the client ---- */
     char error[160];        /* a one-line description of a failure, else "" */
     int maybe_sent;         /* bytes of the request went to a connection at least once:
-                               on failure, the peer may have acted on it (cleared when
-                               it goes again after a connection the peer ended
-                               without acting on it) */
+                               on failure, the peer may have acted on it */
 
     /* ---- private ---- */
     upstream_t *up;
