@@ -410,14 +410,35 @@ void ch__proc_exited(ch_proc_t *p, int64_t status, int sig)
                   reason, p->inflight.n);
     else
         log_write(LOG_DEBUG, "Host.CustomHandler", NULL, "%s", reason);
+    /* A call not yet written to the process (dispatched in the same turn
+     * of the loop as its end was seen) waits for the next one, first in
+     * line as it was; the others fail. */
+    ch_call_t *resend = NULL;
     while (p->inflight.head) {
         ch_call_t *c = p->inflight.head;
         ch__list_remove(&p->inflight, c);
         ca->running--;
+        if (!c->up.maybe_sent && !c->finished && c->requeues < CH_MAX_REQUEUES &&
+            !ca->closing && !ca->stopped) {
+            upstream_detach(&c->up);
+            c->requeues++;
+            c->proc = NULL;
+            c->next = resend; /* reversed: pushed to the front below */
+            resend = c;
+            continue;
+        }
         ch__call_fail(c, 500, reason);
     }
-    if (!unexpected || ca->closing)
+    while (resend) {
+        ch_call_t *c = resend;
+        resend = c->next;
+        ch__list_push_front(&ca->queue, c);
+    }
+    if (!unexpected || ca->closing) {
+        if (!ca->closing && ca->queue.n)
+            ch__dispatch(ca);
         return;
+    }
     if (restart) {
         if (!ca->stopped) {
             ca->backoff_until = now; /* asked for: not held back by earlier crashes */
