@@ -685,6 +685,19 @@ static void close_if_open(uv_handle_t *h)
 static void worker_fail_all(worker_t *w, const char *why)
 {
     pool_t *p = w->pool;
+    /* The last queued_invokes calls were never written to the worker (a
+     * sequential worker holds them until it answers; others until the
+     * loop's turn ends): they go back to the front of the queue, in order,
+     * for the next worker. The others fail. */
+    for (size_t unsent = p->closing ? 0 : w->queued_invokes; unsent && w->inflight.tail;
+         unsent--) {
+        pool_call_t *c = w->inflight.tail;
+        pool__list_remove(&w->inflight, c);
+        p->running--;
+        c->worker = NULL;
+        pool__list_push_front(&p->queue, c);
+    }
+    w->queued_invokes = 0;
     while (w->inflight.head) {
         pool_call_t *c = w->inflight.head;
         pool__list_remove(&w->inflight, c);

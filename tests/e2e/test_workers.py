@@ -41,14 +41,21 @@ int hello(stratus_ctx *ctx)
 }
 """
 
-# Crashes the way ?how= says: a NULL write, abort(), exit(3).
+# Crashes the way ?how= says: a NULL write, abort(), exit(3), after ?ms=.
 CRASH_C = r"""
 #include <stratus.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 int crash(stratus_ctx *ctx)
 {
     const char *how = stratus_req_query(ctx, "how");
+    const char *ms = stratus_req_query(ctx, "ms"); /* wait first */
+    if (ms) {
+        struct timespec d = {atol(ms) / 1000, (atol(ms) % 1000) * 1000000L};
+        while (nanosleep(&d, &d) != 0) {
+        }
+    }
     if (!how)
         how = "segv";
     if (!strcmp(how, "segv")) {
@@ -488,6 +495,24 @@ def test_crash_fails_invocation_and_worker_is_replaced(make_app, start_host, how
     assert r.text == "hello from pid=%d\n" % pid1
     assert h.get("/api/crash?how=none", timeout=30).status == 200
     assert h.alive()
+
+
+def test_invocations_waiting_behind_a_crash_go_to_the_next_worker(make_app, start_host):
+    """A native worker runs one invocation at a time; those sent to it while
+    it runs wait in the host. When it crashes, only the running one fails:
+    the ones it never received go to the next worker."""
+    app = make_app(fns(crash=CRASH_C, hello=HELLO_C),
+                   host=host_json(min_instances=1, max_instances=1))
+    h = start_host(app)
+    [pid0] = ready_workers(h, 1)
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        crash = ex.submit(h.get, "/api/crash?how=abort&ms=700", timeout=30)
+        time.sleep(0.3)
+        hellos = [ex.submit(h.get, "/api/hello", timeout=30) for _ in range(3)]
+        assert crash.result().status == 500
+        rs = [f.result() for f in hellos]
+    assert [r.status for r in rs] == [200] * 3, [(r.status, r.text) for r in rs]
+    assert all(r.text != "hello from pid=%d\n" % pid0 for r in rs), [r.text for r in rs]
 
 
 def test_repeated_crashes_back_off_and_are_reported(make_app, start_host):
