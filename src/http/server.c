@@ -338,20 +338,10 @@ static int transfer_coding_status(const http_request_t *r, const char **why)
         if (!sv_ieq_cstr(r->headers[i].name, "Transfer-Encoding"))
             continue;
         seen = 1;
-        sv_t v = r->headers[i].value;
         size_t k = 0;
-        while (k < v.n) {
-            while (k < v.n && (v.p[k] == ' ' || v.p[k] == '\t' || v.p[k] == ','))
-                k++;
-            size_t s = k;
-            while (k < v.n && v.p[k] != ',')
-                k++;
-            size_t e = k;
-            while (e > s && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t'))
-                e--;
-            if (e == s)
-                continue;
-            if (!sv_ieq_cstr(sv_make(v.p + s, e - s), "chunked")) {
+        sv_t coding;
+        while (sv_next_list_item(r->headers[i].value, &k, &coding)) {
+            if (!sv_ieq_cstr(coding, "chunked")) {
                 *why = "unsupported transfer coding (only chunked is)";
                 return 501;
             }

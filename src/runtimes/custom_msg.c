@@ -50,18 +50,10 @@ static int hop_by_hop(sv_t n)
 static int in_connection_list(sv_t list, sv_t name)
 {
     size_t i = 0;
-    while (i < list.n) {
-        while (i < list.n && (list.p[i] == ' ' || list.p[i] == '\t' || list.p[i] == ','))
-            i++;
-        size_t s = i;
-        while (i < list.n && list.p[i] != ',')
-            i++;
-        size_t e = i;
-        while (e > s && (list.p[e - 1] == ' ' || list.p[e - 1] == '\t'))
-            e--;
-        if (e > s && sv_ieq(sv_make(list.p + s, e - s), name))
+    sv_t item;
+    while (sv_next_list_item(list, &i, &item))
+        if (sv_ieq(item, name))
             return 1;
-    }
     return 0;
 }
 

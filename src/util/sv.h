@@ -39,4 +39,31 @@ static inline int sv_istarts(sv_t a, sv_t prefix)
     return a.n >= prefix.n && strncasecmp(a.p, prefix.p, prefix.n) == 0;
 }
 
+/* The next element of an HTTP comma-separated list (RFC 9110 5.6.1) from
+ * *at on: spaces and tabs around it trimmed, empty elements skipped. 1 with
+ * *out set, or 0 at the end of the list. */
+static inline int sv_next_list_item(sv_t list, size_t *at, sv_t *out)
+{
+    size_t i = *at;
+    for (;;) {
+        while (i < list.n && (list.p[i] == ' ' || list.p[i] == '\t' || list.p[i] == ','))
+            i++;
+        if (i >= list.n) {
+            *at = i;
+            return 0;
+        }
+        size_t s = i;
+        while (i < list.n && list.p[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (list.p[e - 1] == ' ' || list.p[e - 1] == '\t'))
+            e--;
+        if (e > s) {
+            *at = i;
+            *out = sv_make(list.p + s, e - s);
+            return 1;
+        }
+    }
+}
+
 #endif
