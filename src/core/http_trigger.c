@@ -94,6 +94,17 @@ static void http_done(invocation_t *inv, int ok, const char *reason, void *data)
     gen->http_inflight--;
     http_request_t *req = inv->req;
     uint64_t ns = uv_hrtime() - inv->start_ns;
+    if (inv->streamed) {
+        /* The head went out with the status: a failure now can only cut
+         * the answer off, so that the caller sees it is incomplete. */
+        log_invocation(inv->fn->name, inv->id, ok, inv->status, ns, reason);
+        telemetry_end(inv, ok, inv->status, ns, reason);
+        if (ok)
+            http_stream_end(req);
+        else
+            http_stream_abort(req);
+        return;
+    }
     if (!ok) {
         int status = inv->fail_status ? inv->fail_status : 500;
         log_invocation(inv->fn->name, inv->id, 0, status, ns, reason);
@@ -186,6 +197,7 @@ void http_trigger_handle(host_t *h, http_request_t *req)
     inv->trigger_data = req->body.p ? req->body.p : "";
     inv->trigger_len = req->body.len;
     inv->start_ns = req->start_ns;
+    inv->stream_ok = !fn->has_io;
     trace_from_request(inv, req);
     telemetry_begin(inv);
     /* The version (and its code) stays until its invocations finished. */

@@ -33,6 +33,17 @@ invocation_t *invocation_new(arena_t *arena, app_t *app, function_t *fn, sv_t id
     return inv;
 }
 
+int invocation_stream_start(invocation_t *inv, uint64_t length, http_gone_fn gone, void *data)
+{
+    if (!inv->stream_ok || !inv->req || inv->streamed || http_request_gone(inv->req))
+        return -1;
+    if (http_stream_start_len(inv->req, inv->status, inv->res_headers, inv->nres_headers, length,
+                              gone, data) != 0)
+        return -1;
+    inv->streamed = 1;
+    return 0;
+}
+
 void invocation_release(invocation_t *inv)
 {
     buf_free(&inv->res_body);

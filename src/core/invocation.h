@@ -82,6 +82,9 @@ struct stratus_ctx {
                                * HTTP client */
     uint64_t mem_bytes;       /* resident memory of the worker process that ran it, as
                                * last sampled (set by the runtime; 0 = not known) */
+    int stream_ok;            /* its caller can take the answer as a stream (an HTTP
+                               * request, nothing to write after the function) */
+    int streamed;             /* the answer's head has gone out (invocation_stream_start) */
 };
 
 typedef struct stratus_ctx invocation_t;
@@ -111,6 +114,18 @@ int invocation_add_header(invocation_t *inv, sv_t name, sv_t value);
 /* invocation_add_header() for a header known to pass invocation_header_ok()
  * (one remembered from an earlier, checked answer). */
 int invocation_put_header(invocation_t *inv, sv_t name, sv_t value);
+
+/* For a runtime that receives an HTTP answer piece by piece (a custom
+ * handler's forwarded answer): start passing it on to the caller. The
+ * head is inv->status and inv->res_headers, length the body's length or
+ * HTTP_STREAM_NO_LENGTH; the body then goes out with http_stream_write()
+ * on inv->req (http_stream_unsent() and http_stream_on_drain() bound what
+ * waits), and the runtime ends the invocation through its done callback
+ * as always: the caller's answer then ends, or on a failure is cut off
+ * (http_stream_abort). gone(inv->req, data) is called if the caller goes
+ * away first (see http_stream_start). 0, or -1 when the answer cannot be
+ * streamed (not stream_ok, the caller gone): the runtime gathers it. */
+int invocation_stream_start(invocation_t *inv, uint64_t length, http_gone_fn gone, void *data);
 
 /* Release what the invocation holds outside its arena (the response body).
  * Registered on the arena, so callers normally need not call it. */

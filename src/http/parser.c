@@ -144,6 +144,8 @@ struct respparser {
     int done;
     int no_body;    /* the request was HEAD */
     int keep_alive; /* set when the response completes */
+    int head_in;    /* the final response's head is complete */
+    int defer_limit; /* a Content-Length over the limit is no error (respparser_defer_limit) */
     char err[96]; /* our own error (a limit), else "" */
     /* A handler on a kept-alive connection sends the same head again and
      * again (the Date changes once a second). The last plain response's
@@ -175,6 +177,7 @@ static void resp_clear(respparser_t *p)
     p->hdr_state = HDR_NONE;
     p->status = 0;
     p->clen = NO_CLEN;
+    p->head_in = 0;
 }
 
 /* Record that a limit was passed; -1 is an error for every http-parser
@@ -256,13 +259,14 @@ static int resp_on_headers_complete(http_parser *hp)
     p->status = (int)hp->status_code;
     p->clen = (hp->flags & F_CONTENTLENGTH) && !(hp->flags & (F_CHUNKED | F_UPGRADE))
                   ? hp->content_length : NO_CLEN;
+    p->head_in = hp->status_code >= 200;
     /* http-parser: this message has no body. A 204 or 304 never has one
      * (RFC 9112 section 6.3), whatever Content-Length says: http-parser
      * would wait for that many bytes. */
     if ((p->no_body && hp->status_code / 100 != 1) || hp->status_code == 204 ||
         hp->status_code == 304)
         return 1;
-    if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->body.max)
+    if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->body.max && !p->defer_limit)
         return resp_limit(p, "body", p->body.max);
     return 0;
 }
@@ -384,6 +388,8 @@ static int memo_take(respparser_t *p, const char *data, size_t len, size_t *used
     }
     p->nheaders = p->memo_nheaders;
     p->status = p->memo_status;
+    p->clen = p->memo_clen;
+    p->head_in = 1;
     p->keep_alive = p->memo_keep_alive;
     p->done = 1;
     *used = head + (size_t)p->memo_clen;
@@ -436,8 +442,28 @@ void respparser_reset(respparser_t *p, int no_body)
     p->done = 0;
     p->keep_alive = 0;
     p->no_body = no_body;
+    p->defer_limit = 0;
     p->err[0] = '\0';
     p->fresh = 1;
+}
+
+void respparser_defer_limit(respparser_t *p) { p->defer_limit = 1; }
+
+int respparser_head_done(const respparser_t *p) { return p->head_in; }
+
+uint64_t respparser_content_length(const respparser_t *p)
+{
+    return p->head_in ? p->clen : NO_CLEN;
+}
+
+int respparser_check_length(respparser_t *p)
+{
+    p->defer_limit = 0;
+    if ((p->clen != NO_CLEN && p->clen > p->body.max) || p->body.len > p->body.max) {
+        resp_limit(p, "body", p->body.max);
+        return PARSE_ERROR;
+    }
+    return PARSE_OK;
 }
 
 int respparser_keep_alive(const respparser_t *p) { return p->done && p->keep_alive; }

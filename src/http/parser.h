@@ -146,6 +146,31 @@ void respparser_reset(respparser_t *p, int no_body);
  * for). */
 int respparser_feed_n(respparser_t *p, const char *data, size_t len, size_t *used);
 
+/* ---- taking a body as it arrives ------------------------------------------
+ *
+ * A reader that may pass the body on piece by piece (a proxy) calls
+ * respparser_defer_limit() after respparser_reset(): a Content-Length over
+ * the body limit is then no error at the head. Once the head is in
+ * (respparser_head_done) it either consumes the body as it comes
+ * (respparser_body, then respparser_body_drop after each feed: the limit
+ * then bounds only what is held at once) or gathers it, and then calls
+ * respparser_check_length(), which applies the limit to the announced
+ * length as the head would have.
+ */
+void respparser_defer_limit(respparser_t *p);
+
+/* 1 once the head of the final (non-1xx) response has been parsed. */
+int respparser_head_done(const respparser_t *p);
+
+/* The response's Content-Length once its head is in; UINT64_MAX when it
+ * has none (chunked, or delimited by the end of the connection). */
+uint64_t respparser_content_length(const respparser_t *p);
+
+/* Apply the body limit again after respparser_defer_limit(): PARSE_OK, or
+ * PARSE_ERROR (respparser_error says why) when the announced length or the
+ * body held is over it. */
+int respparser_check_length(respparser_t *p);
+
 /* Once respparser_done(): 1 when the connection may carry another request
  * (HTTP/1.1 without "Connection: close", or HTTP/1.0 with keep-alive, and
  * a body not delimited by the end of the connection), else 0. */

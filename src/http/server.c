@@ -85,6 +85,9 @@ struct http_conn {
     unsigned stream_keep : 1; /* ... and the connection stays open after it */
     http_gone_fn gone_cb;     /* told when the client goes away while streaming */
     void *gone_data;
+    http_gone_fn drain_cb;    /* told once a streamed answer's output is all written */
+    void *drain_data;
+    uint64_t stream_left;     /* bytes of a streamed answer of known length still due */
     size_t last_queue;        /* write queue size at the last sweep */
 };
 
@@ -680,6 +683,7 @@ static int release_busy(http_conn_t *c)
     c->busy = 0;
     c->streaming = 0;
     c->gone_cb = NULL;
+    c->drain_cb = NULL;
     c->server->active_requests--;
     if (c->closing) {
         request_reset(c);
@@ -791,6 +795,13 @@ void http_respond_take(http_request_t *req, int status, const http_header_t *hea
 int http_stream_start(http_request_t *req, int status, const http_header_t *headers,
                       size_t nheaders, http_gone_fn gone, void *data)
 {
+    return http_stream_start_len(req, status, headers, nheaders, HTTP_STREAM_NO_LENGTH, gone,
+                                 data);
+}
+
+int http_stream_start_len(http_request_t *req, int status, const http_header_t *headers,
+                          size_t nheaders, uint64_t length, http_gone_fn gone, void *data)
+{
     http_conn_t *c = req->conn;
     http_server_t *s = c->server;
     if (!c->busy || c->streaming || c->closing || c->gone)
@@ -799,11 +810,15 @@ int http_stream_start(http_request_t *req, int status, const http_header_t *head
         status = 500;
     telemetry_http(status);
     int http10 = req->http_major == 1 && req->http_minor == 0;
-    int keep_alive = c->keep_alive && !s->draining && !c->close_after && !http10;
-    write_response_head(&c->out, status, http10 ? HEAD_NO_LENGTH : HEAD_CHUNKED, keep_alive,
-                        headers, nheaders, http10, req);
+    int known = length != HTTP_STREAM_NO_LENGTH && length < HEAD_NO_LENGTH;
+    int keep_alive = c->keep_alive && !s->draining && !c->close_after && (known || !http10) &&
+                     !asks_close(headers, nheaders);
+    write_response_head(&c->out, status,
+                        known ? (size_t)length : http10 ? HEAD_NO_LENGTH : HEAD_CHUNKED,
+                        keep_alive, headers, nheaders, http10, req);
     c->streaming = 1;
-    c->chunked = !http10;
+    c->chunked = !known && !http10;
+    c->stream_left = known ? length : HTTP_STREAM_NO_LENGTH;
     c->stream_keep = keep_alive;
     c->gone_cb = gone;
     c->gone_data = data;
@@ -818,6 +833,11 @@ int http_stream_write(http_request_t *req, const void *p, size_t n)
         return -1;
     if (!n || c->is_head)
         return 0;
+    if (c->stream_left != HTTP_STREAM_NO_LENGTH) {
+        if (n > c->stream_left)
+            n = (size_t)c->stream_left; /* never more than the head announced */
+        c->stream_left -= n;
+    }
     if (c->chunked) {
         char size[24];
         int k = snprintf(size, sizeof size, "%zx\r\n", n);
@@ -844,12 +864,38 @@ void http_stream_end(http_request_t *req)
     http_conn_t *c = req->conn;
     if (!c->busy || !c->streaming)
         return;
+    if (c->stream_left != HTTP_STREAM_NO_LENGTH && c->stream_left && !c->is_head) {
+        http_stream_abort(req); /* shorter than announced */
+        return;
+    }
     int chunked = c->chunked && !c->is_head, keep_alive = c->stream_keep;
     if (release_busy(c))
         return;
     if (chunked)
         buf_lit(&c->out, "0\r\n\r\n");
     answer_done(c, keep_alive);
+}
+
+void http_stream_abort(http_request_t *req)
+{
+    http_conn_t *c = req->conn;
+    if (!c->busy || !c->streaming)
+        return;
+    if (release_busy(c))
+        return;
+    /* No last chunk, or fewer bytes than announced, then the end of the
+     * connection: the client can tell the answer is incomplete. */
+    answer_done(c, 0);
+}
+
+void http_stream_on_drain(http_request_t *req, http_gone_fn fn, void *data)
+{
+    http_conn_t *c = req->conn;
+    if (!c->busy || !c->streaming)
+        return;
+    c->drain_cb = fn;
+    c->drain_data = data;
+    mark_dirty(c); /* told from the next flush if nothing is waiting */
 }
 
 /* ---- connection I/O ---------------------------------------------------- */
@@ -1026,6 +1072,14 @@ static void conn_flush(http_conn_t *c)
                 read_stop(c);
             return;
         }
+    }
+    if (c->drain_cb && c->busy && c->streaming) {
+        /* Everything is written: the streamer may send more. It writes
+         * through c->out and marks c dirty, so the flush comes again. */
+        http_gone_fn cb = c->drain_cb;
+        c->drain_cb = NULL;
+        cb(&c->req, c->drain_data);
+        return;
     }
     if (!c->busy && (c->close_after || (c->eof && !c->pending.len))) {
         conn_finish(c);

@@ -179,6 +179,25 @@ int http_stream_write(http_request_t *req, const void *p, size_t n);
 size_t http_stream_unsent(const http_request_t *req);
 void http_stream_end(http_request_t *req);
 
+/* A streamed answer whose length is known (a proxied answer with a
+ * Content-Length): the head says Content-Length, the writes are sent as
+ * they are (never more than length in all), and an end that comes short of
+ * length aborts. HTTP_STREAM_NO_LENGTH makes it http_stream_start(). */
+#define HTTP_STREAM_NO_LENGTH UINT64_MAX
+int http_stream_start_len(http_request_t *req, int status, const http_header_t *headers,
+                          size_t nheaders, uint64_t length, http_gone_fn gone, void *data);
+
+/* End a streamed answer that failed half-way: what was written goes out,
+ * then the connection closes without the last chunk (or short of the
+ * announced length), so that the client knows the answer is incomplete.
+ * The request is released as by http_stream_end(). */
+void http_stream_abort(http_request_t *req);
+
+/* Be told once (fn(req, data), from the loop) when all of a streamed
+ * answer's output has been written: a streamer that stopped its source
+ * because http_stream_unsent() grew starts it again. */
+void http_stream_on_drain(http_request_t *req, http_gone_fn fn, void *data);
+
 /* The first value of a request header (case-insensitive), or SV_NULL. */
 sv_t http_request_header(const http_request_t *req, const char *name);
 

@@ -62,6 +62,7 @@ struct upstream_conn {
     unsigned got_bytes : 1;         /* bytes of the first call's response arrived */
     unsigned draining : 1;          /* takes no new call until empty */
     unsigned dirty : 1;             /* on up->dirty */
+    unsigned paused : 1;            /* reading stopped: a streamed answer waits downstream */
     unsigned closing : 1;
 };
 
@@ -373,6 +374,8 @@ static void release(upstream_t *u, const uv_buf_t *b)
         free(b->base);
 }
 
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
 /* The first call's whole response arrived: hand it over; then c goes on
  * with the next call, becomes idle, or closes. 0 when c goes on. */
 static int exchange_done(upstream_conn_t *c)
@@ -395,6 +398,16 @@ static int exchange_done(upstream_conn_t *c)
     }
     if (c->closing)
         return -1;
+    if (c->paused) {
+        /* The end of a streamed answer came with the bytes read before
+         * the pause: the connection reads again (for the next answer, or
+         * the peer's close while idle). */
+        c->paused = 0;
+        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0) {
+            conn_fail(c, UPSTREAM_EIO, "cannot read from the connection", NO_CULPRIT);
+            return -1;
+        }
+    }
     if (!keep) {
         /* A peer that ends connections after its answers (HTTP/1.0 or
          * Connection: close) drops what was pipelined behind them: from now
@@ -411,6 +424,26 @@ static int exchange_done(upstream_conn_t *c)
     if (!c->n)
         make_idle(c);
     return c->closing ? -1 : 0;
+}
+
+/* The head of call's answer is in and its body still to come: ask the
+ * caller whether it takes the body as it arrives. 0 to go on reading. */
+static int stream_head(upstream_conn_t *c, upstream_call_t *call)
+{
+    call->head_told = 1;
+    int take = call->head_cb(call, c->parser) == 1;
+    if (c->closing)
+        return -1;
+    if (slot_at(c, 0)->call != call)
+        return 0; /* given up in the callback: the connection is closing */
+    call->streaming = take;
+    if (!take && respparser_check_length(c->parser) != PARSE_OK) {
+        char why[160];
+        snprintf(why, sizeof why, "invalid response: %s", respparser_error(c->parser));
+        conn_fail(c, UPSTREAM_EPROTO, why, 0);
+        return -1;
+    }
+    return 0;
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -450,8 +483,11 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             conn_close(c); /* bytes nobody asked for */
             break;
         }
+        upstream_call_t *call = slot_at(c, 0)->call;
         if (!c->got_bytes) {
             respparser_reset(c->parser, slot_at(c, 0)->no_body);
+            if (call && call->head_cb)
+                respparser_defer_limit(c->parser);
             c->got_bytes = 1;
         }
         size_t used = 0;
@@ -462,6 +498,19 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             snprintf(why, sizeof why, "invalid response: %s", respparser_error(c->parser));
             conn_fail(c, UPSTREAM_EPROTO, why, 0);
             break;
+        }
+        if (call && call->head_cb && !call->head_told && respparser_head_done(c->parser) &&
+            !respparser_done(c->parser) && stream_head(c, call) != 0)
+            break;
+        if (call && call->streaming && slot_at(c, 0)->call == call) {
+            size_t bl;
+            const char *bp = respparser_body(c->parser, &bl);
+            if (bl) {
+                call->body_cb(call, bp, bl);
+                respparser_body_drop(c->parser);
+                if (c->closing)
+                    break;
+            }
         }
         if (!respparser_done(c->parser))
             break;
@@ -723,6 +772,7 @@ void upstream_send(upstream_t *u, upstream_call_t *call)
     call->conn = NULL;
     call->qnext = NULL;
     call->queued = 0;
+    call->head_told = call->streaming = 0;
     if (!call->retried) {
         call->maybe_sent = 0;
         call->error[0] = '\0';
@@ -784,6 +834,13 @@ void upstream_detach(upstream_call_t *call)
             make_idle(c);
         return;
     }
+    if (k == 0 && call->head_told && c->got_bytes) {
+        /* Its answer is arriving and may have no end: the connection goes
+         * (the calls behind it are sent again or fail, see on_close). */
+        slot_at(c, k)->call = NULL;
+        conn_fail(c, UPSTREAM_EIO, "an answer being passed on was given up", NO_CULPRIT);
+        return;
+    }
     slot_at(c, k)->call = NULL;
     if (k >= c->nwritten) {
         /* The request would go out half-written or with freed bytes. */
@@ -794,6 +851,25 @@ void upstream_detach(upstream_call_t *call)
     /* Wait for its answer (up to its deadline) and drop it; nothing new
      * goes behind it meanwhile. */
     c->draining = 1;
+}
+
+void upstream_pause(upstream_call_t *call)
+{
+    upstream_conn_t *c = call->conn;
+    if (!c || !call->streaming || c->paused || c->closing || slot_at(c, 0)->call != call)
+        return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->paused = 1;
+}
+
+void upstream_resume(upstream_call_t *call)
+{
+    upstream_conn_t *c = call->conn;
+    if (!c || !c->paused || c->closing || slot_at(c, 0)->call != call)
+        return;
+    c->paused = 0;
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0)
+        conn_fail(c, UPSTREAM_EIO, "cannot read from the connection", 0);
 }
 
 size_t upstream_conns(const upstream_t *u) { return u->nconns; }

@@ -42,6 +42,16 @@
  * both sides agreed to keep it alive, and is closed after idle_timeout_ms
  * unused, or at once if the peer closes it or sends anything unasked.
  *
+ * Streaming: a call with a head_cb hears of its response's head as soon as
+ * it is in, unless the whole response came with it (then the callback
+ * alone runs, as for any call). When head_cb takes the body, each piece
+ * goes to body_cb as it is read, nothing is gathered and the body limit
+ * does not apply; the callback then runs at the end with an empty body, or
+ * with an error if the answer is cut short. upstream_pause() stops reading
+ * the answer (a slow receiver downstream) until upstream_resume(); the
+ * call's timeout still runs. Detaching a call whose body streams closes
+ * its connection: an answer without an end would hold it forever.
+ *
  * Lifecycle of an upstream: upstream_new() -> upstream_send() ... ->
  * upstream_close(): calls still pending fail with UPSTREAM_ECLOSED, every
  * connection is closed, the upstream frees itself once its handles have
@@ -92,6 +102,12 @@ struct upstream_call {
     uint64_t timeout_ms;    /* whole exchange, connect included; 0 = none */
     upstream_cb cb;
     void *data;
+    /* Optional, for passing an answer on as it arrives (see "Streaming"
+     * above): head_cb runs once when the response's head is in and its body
+     * is still to come; it returns 1 to take the body through body_cb, 0 to
+     * have it gathered as usual. */
+    int (*head_cb)(upstream_call_t *call, respparser_t *resp);
+    void (*body_cb)(upstream_call_t *call, const char *p, size_t n);
 
     /* ---- set by the client ---- */
     char error[160];        /* a one-line description of a failure, else "" */
@@ -105,6 +121,8 @@ struct upstream_call {
     int queued;
     uint64_t deadline;      /* uv_now() ms; 0 = none */
     int retried;
+    int head_told;          /* head_cb has run */
+    int streaming;          /* ... and took the body */
     char chunk_line[24];    /* "<hex size>\r\n" when chunked */
 };
 
@@ -132,6 +150,11 @@ void upstream_send(upstream_t *u, upstream_call_t *call);
 /* Give up on a call that was sent and whose callback has not run; no-op
  * otherwise. */
 void upstream_detach(upstream_call_t *call);
+
+/* Stop and restart reading the answer of a call whose body streams (no-op
+ * for any other call). */
+void upstream_pause(upstream_call_t *call);
+void upstream_resume(upstream_call_t *call);
 
 /* Connections open (busy, idle, connecting) and busy; the calls in flight
  * on the busiest connection (for tests and diagnostics). */

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../http/method.h"
 #include "../telemetry/telemetry.h"
 #include "../telemetry/log.h"
 #include "custom.h"
@@ -90,6 +91,92 @@ static ch_proc_t *pick(ch_app_t *ca)
 
 static void up_cb(upstream_call_t *call, int status, respparser_t *resp);
 
+/* ---- forwarded answers passed on as they arrive ---- */
+
+/* c leaves its process's in-flight list (and the app's count). */
+static void call_leave(ch_call_t *c)
+{
+    if (!c->proc)
+        return;
+    ch__list_remove(&c->proc->inflight, c);
+    c->ca->running--;
+    c->proc->last_active = uv_now(c->ca->loop);
+    c->proc = NULL;
+}
+
+/* The caller went away while the answer streamed (an event stream it
+ * closed): the exchange with the handler ends, and so does the
+ * invocation, which did nothing wrong. */
+static void stream_gone(http_request_t *req, void *data)
+{
+    (void)req;
+    ch_call_t *c = data;
+    if (c->finished)
+        return;
+    ch_app_t *ca = c->ca;
+    call_leave(c);
+    c->finished = 1;
+    upstream_detach(&c->up);
+    log_write(LOG_DEBUG, "Host.CustomHandler", c->inv->id, "Function '%s': the caller closed "
+              "the connection while the answer was passed on", c->inv->fn->name);
+    c->done(c->inv, 1, NULL, c->data); /* may free c */
+    if (ca->queue.n)
+        ch__dispatch(ca);
+}
+
+static void stream_drained(http_request_t *req, void *data)
+{
+    (void)req;
+    ch_call_t *c = data;
+    if (!c->finished)
+        upstream_resume(&c->up);
+}
+
+/* The head of a forwarded answer is in, its body still to come: a large
+ * or open-ended one (an event stream, a download) is passed on as it
+ * arrives; a small one is gathered and sent in one piece. */
+static int up_head(upstream_call_t *call, respparser_t *resp)
+{
+    ch_call_t *c = call->data;
+    invocation_t *inv = c->inv;
+    uint64_t len = respparser_content_length(resp);
+    int head = inv->req->method == METHOD_HEAD;
+    if (c->finished || (len != UINT64_MAX && len < CH_STREAM_MIN && !head))
+        return 0;
+    ch__msg_forward_head(c, resp);
+    if (invocation_stream_start(inv, len == UINT64_MAX ? HTTP_STREAM_NO_LENGTH : len,
+                                stream_gone, c) != 0) {
+        inv->nres_headers = 0; /* gathered: the headers are taken again at the end */
+        return 0;
+    }
+    c->streaming = 1;
+    if (head) {
+        /* HEAD went as GET: its answer is the head, without waiting for
+         * a body that is not sent (and may not end). */
+        ch_app_t *ca = c->ca;
+        call_leave(c);
+        c->finished = 1;
+        upstream_detach(call);
+        c->done(inv, 1, NULL, c->data); /* may free c */
+        if (ca->queue.n)
+            ch__dispatch(ca);
+        return 0;
+    }
+    return 1;
+}
+
+static void up_body(upstream_call_t *call, const char *p, size_t n)
+{
+    ch_call_t *c = call->data;
+    http_request_t *req = c->inv->req;
+    if (c->finished || http_stream_write(req, p, n) != 0)
+        return; /* the caller is gone: stream_gone ends it */
+    if (http_stream_unsent(req) >= CH_STREAM_HIGH) {
+        upstream_pause(call);
+        http_stream_on_drain(req, stream_drained, c);
+    }
+}
+
 static void send_call(ch_proc_t *p, ch_call_t *c)
 {
     ch_app_t *ca = p->ca;
@@ -107,6 +194,11 @@ static void send_call(ch_proc_t *p, ch_call_t *c)
     }
     c->up.cb = up_cb;
     c->up.data = c;
+    const ch_fn_t *cf = c->inv->fn->runtime_data;
+    if (cf && cf->forward && c->inv->stream_ok) {
+        c->up.head_cb = up_head;
+        c->up.body_cb = up_body;
+    }
     /* The handler gets functionTimeout plus a minute; the caller gets its
      * 504 at functionTimeout (the sweep). */
     c->up.timeout_ms = c->deadline ? (c->deadline > now ? c->deadline - now : 0) +
@@ -168,6 +260,10 @@ static void up_cb(upstream_call_t *call, int status, respparser_t *resp)
         snprintf(err, sizeof err, "custom handler %d (pid %d, port %d): %s", p->seq, p->pid,
                  p->port, call->error);
         ch__call_fail(c, status == UPSTREAM_ETIMEDOUT ? 504 : 500, err);
+    } else if (c->streaming) {
+        c->finished = 1;
+        c->inv->mem_bytes = p->rss_bytes;
+        c->done(c->inv, 1, NULL, c->data); /* may free c */
     } else {
         int ok = ch__msg_response(c, resp, err, sizeof err);
         c->finished = 1;
@@ -232,9 +328,13 @@ static void sweep_cb(uv_timer_t *t)
                 ch__list_remove(&p->inflight, c);
                 ca->running--;
                 ca->timeouts++;
-                timed_out = 1;
-                snprintf(reason, sizeof reason, "timed out after %s (functionTimeout); the "
-                         "custom handler (pid %d) did not answer", limit, p->pid);
+                timed_out |= !c->streaming;
+                if (c->streaming)
+                    snprintf(reason, sizeof reason, "timed out after %s (functionTimeout) "
+                             "while its answer was passed on; the answer is cut off", limit);
+                else
+                    snprintf(reason, sizeof reason, "timed out after %s (functionTimeout); the "
+                             "custom handler (pid %d) did not answer", limit, p->pid);
                 ch__call_fail(c, 504, reason);
             }
         }

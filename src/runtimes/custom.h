@@ -50,6 +50,10 @@
 #define CH_QUEUE_MAX 10000
 #define CH_LINE_MAX (16 * 1024)
 #define CH_TIMEOUT_GRACE_MS 60000 /* the client waits functionTimeout plus this */
+#define CH_STREAM_MIN (1u << 20)  /* forwarded answers from this length on, or of unknown
+                                     length, are passed on as they arrive */
+#define CH_STREAM_HIGH (1u << 20) /* ... and reading them pauses while this much waits
+                                     for a slow caller */
 #define CH_MAX_JSON_BODY (256u << 20)
 #define CH_MAX_REQUEUES 3
 
@@ -86,6 +90,7 @@ struct ch_call {
     int json_built;
     int finished;
     int requeues;             /* sent back to the queue (the handler was not listening) */
+    int streaming;            /* its answer is passed on to the caller as it arrives */
 };
 
 DLIST_FUNCS(static inline, ch__list, ch_list_t, ch_call_t)
@@ -173,6 +178,8 @@ struct ch_app {
 /* End a call: fail it with an HTTP status (500, 503, 504) and a reason,
  * detaching what is still in flight. */
 void ch__call_fail(ch_call_t *c, int status, const char *reason);
+/* The status and headers of a forwarded answer into the invocation. */
+void ch__msg_forward_head(ch_call_t *c, respparser_t *resp);
 /* Give queued calls to ready processes, starting processes as allowed. */
 void ch__dispatch(ch_app_t *ca);
 /* A process became ready (after its first answer to GET /). */

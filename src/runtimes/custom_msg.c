@@ -102,6 +102,27 @@ static void put_trace(writer_t *w, const invocation_t *inv)
 
 /* ---- forwarding mode ---- */
 
+/* 1 when the request accepts text/event-stream (Server-Sent Events). */
+static int wants_event_stream(const http_request_t *r)
+{
+    for (size_t i = 0; i < r->nheaders; i++) {
+        if (!sv_ieq_cstr(r->headers[i].name, "Accept"))
+            continue;
+        size_t pos = 0;
+        sv_t item;
+        while (sv_next_list_item(r->headers[i].value, &pos, &item)) {
+            size_t k = 0;
+            while (k < item.n && item.p[k] != ';')
+                k++;
+            while (k && (item.p[k - 1] == ' ' || item.p[k - 1] == '\t'))
+                k--;
+            if (sv_ieq_cstr(sv_make(item.p, k), "text/event-stream"))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 static int forward_request(ch_call_t *c, const char *host, char *err, size_t errlen)
 {
     invocation_t *inv = c->inv;
@@ -173,15 +194,19 @@ static int forward_request(ch_call_t *c, const char *host, char *err, size_t err
     u->body = blen ? r->body.p : NULL;
     u->body_len = blen;
     u->no_body = 0;
+    /* A request for an event stream may be answered with one that does
+     * not end: nothing is pipelined behind it (it is not replayable). */
     u->replayable = (r->method & (METHOD_GET | METHOD_HEAD | METHOD_OPTIONS | METHOD_PUT |
-                                  METHOD_DELETE)) != 0;
+                                  METHOD_DELETE)) != 0 &&
+                    !wants_event_stream(r);
     return 0;
 }
 
-static int forward_response(ch_call_t *c, respparser_t *resp, char *err, size_t errlen)
+void ch__msg_forward_head(ch_call_t *c, respparser_t *resp)
 {
     invocation_t *inv = c->inv;
     inv->status = respparser_status(resp);
+    inv->nres_headers = 0;
     const char *conn = respparser_header(resp, "Connection");
     sv_t conn_list = sv_cstr(conn);
     size_t pos = 0, nl, vl;
@@ -198,6 +223,12 @@ static int forward_response(ch_call_t *c, respparser_t *resp, char *err, size_t 
             break;
         }
     }
+}
+
+static int forward_response(ch_call_t *c, respparser_t *resp, char *err, size_t errlen)
+{
+    invocation_t *inv = c->inv;
+    ch__msg_forward_head(c, resp);
     size_t len;
     const char *body = respparser_body(resp, &len);
     if (len >= (64u << 10) && !inv->res_body.len &&

@@ -1198,6 +1198,49 @@ TEST(resp_header_next)
     respparser_free(p);
 }
 
+#define FEED(p, text) respparser_feed((p), (text), strlen(text))
+
+TEST(resp_body_taken_as_it_arrives)
+{
+    static const char head40[] = "HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n";
+    respparser_t *p = respparser_new(16);
+    /* Without deferring, an announced length over the limit fails at the head. */
+    CHECK_INT(FEED(p, head40), PARSE_ERROR);
+    CHECK_CONTAINS(respparser_error(p), "larger than 16");
+    respparser_reset(p, 0);
+    respparser_defer_limit(p);
+    CHECK_INT(respparser_head_done(p), 0);
+    CHECK_INT(FEED(p, "HTTP/1.1 100 Continue\r\n\r\n"), PARSE_OK);
+    CHECK_INT(respparser_head_done(p), 0); /* an interim answer is not the head */
+    CHECK_INT(FEED(p, head40), PARSE_OK);
+    CHECK_INT(FEED(p, "0123456789"), PARSE_OK);
+    CHECK_INT(respparser_head_done(p), 1);
+    CHECK(respparser_content_length(p) == 40);
+    size_t n = 0;
+    CHECK_STR(respparser_body(p, &n), "0123456789");
+    /* Taken piece by piece, the limit bounds what is held at once. */
+    for (int i = 0; i < 3; i++) {
+        respparser_body_drop(p);
+        CHECK_INT(FEED(p, "abcdefghij"), PARSE_OK);
+        CHECK_STR(respparser_body(p, &n), "abcdefghij");
+    }
+    CHECK_INT(respparser_done(p), 1);
+    /* Gathered after all: the limit applies to the announced length. */
+    respparser_reset(p, 0);
+    respparser_defer_limit(p);
+    CHECK_INT(FEED(p, head40), PARSE_OK);
+    CHECK_INT(respparser_check_length(p), PARSE_ERROR);
+    CHECK_CONTAINS(respparser_error(p), "larger than 16");
+    /* Chunked: no length. */
+    respparser_reset(p, 0);
+    respparser_defer_limit(p);
+    CHECK_INT(FEED(p, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"), PARSE_OK);
+    CHECK_INT(respparser_head_done(p), 1);
+    CHECK(respparser_content_length(p) == UINT64_MAX);
+    CHECK_INT(respparser_check_length(p), PARSE_OK);
+    respparser_free(p);
+}
+
 TEST(resp_reset_releases_large_buffers)
 {
     respparser_t *p = respparser_new(0);
@@ -1259,5 +1302,6 @@ int main(void)
     RUN(resp_status_out_of_range);
     RUN(resp_header_next);
     RUN(resp_reset_releases_large_buffers);
+    RUN(resp_body_taken_as_it_arrives);
     return TEST_REPORT();
 }

@@ -18,9 +18,60 @@ static uv_loop_t loop;
 
 /* ---- a real server: echoes method, target and body ---- */
 
+/* Streamed answers (http_stream_*): /stream/len, /stream/short,
+ * /stream/abort, /stream/drain. */
+static int drains;
+static size_t drain_left;
+
+static void drain_more(http_request_t *req, void *data)
+{
+    (void)data;
+    static char block[65536];
+    drains++;
+    memset(block, 'D', sizeof block);
+    while (drain_left && http_stream_unsent(req) < (1u << 20)) {
+        size_t n = drain_left < sizeof block ? drain_left : sizeof block;
+        http_stream_write(req, block, n);
+        drain_left -= n;
+    }
+    if (drain_left)
+        http_stream_on_drain(req, drain_more, NULL);
+    else
+        http_stream_end(req);
+}
+
+static int stream_handler(http_request_t *req)
+{
+    sv_t t = req->target;
+    if (t.n < 8 || memcmp(t.p, "/stream/", 8) != 0)
+        return 0;
+    if (sv_ieq_cstr(t, "/stream/len")) {
+        http_stream_start_len(req, 200, NULL, 0, 10, NULL, NULL);
+        http_stream_write(req, "abcd", 4);
+        http_stream_write(req, "efghijXX", 8); /* never more than announced */
+        http_stream_end(req);
+    } else if (sv_ieq_cstr(t, "/stream/short")) {
+        http_stream_start_len(req, 200, NULL, 0, 10, NULL, NULL);
+        http_stream_write(req, "abc", 3);
+        http_stream_end(req); /* short of the length: cut off */
+    } else if (sv_ieq_cstr(t, "/stream/abort")) {
+        http_stream_start(req, 200, NULL, 0, NULL, NULL);
+        http_stream_write(req, "abc", 3);
+        http_stream_abort(req);
+    } else {
+        http_stream_start(req, 200, NULL, 0, NULL, NULL);
+        drain_left = 4u << 20;
+        drains = 0;
+        drain_more(req, NULL);
+    }
+    return 1;
+}
+
 static void echo_handler(http_request_t *req, void *data)
 {
     (void)data;
+    if (stream_handler(req))
+        return;
     char head[256];
     snprintf(head, sizeof head, "%s %.*s", req->method_name, (int)req->target.n, req->target.p);
     sv_t te = http_request_header(req, "Transfer-Encoding");
@@ -46,7 +97,14 @@ static int raw_held;         /* requests received and never answered */
 static int raw_max_per_read; /* most requests that arrived in one read */
 static int raw_die_left;     /* GET /die1 closes the connection this many times */
 
-static void raw_closed(uv_handle_t *h) { free(h); }
+static struct raw_conn *drip; /* the connection of the last GET /drip */
+
+static void raw_closed(uv_handle_t *h)
+{
+    if ((void *)h == (void *)drip)
+        drip = NULL;
+    free(h);
+}
 
 static void raw_write_done(uv_write_t *w, int status)
 {
@@ -108,6 +166,22 @@ static void raw_answer(raw_conn_t *c)
     }
     if (!strncmp(c->buf, "GET /die1 ", 10)) {
         raw_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlive");
+        return;
+    }
+    if (!strncmp(c->buf, "GET /drip ", 10)) {
+        /* A chunked answer whose next pieces the test sends (raw_send on drip). */
+        drip = c;
+        raw_send(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
+                    "5\r\nfirst\r\n");
+        return;
+    }
+    if (!strncmp(c->buf, "GET /long ", 10)) {
+        /* 3000 bytes announced: over a small body limit. */
+        static char text[4096];
+        int k = snprintf(text, sizeof text, "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n");
+        memset(text + k, 'L', 3000);
+        text[k + 3000] = '\0';
+        raw_send(c, text);
         return;
     }
     if (!strncmp(c->buf, "GET /chunked ", 13)) {
@@ -535,7 +609,7 @@ TEST(pipelined_responses_in_order)
     }
     run_all(r, 8);
     for (int i = 0; i < 8; i++) {
-        char want[8];
+        char want[16];
         snprintf(want, sizeof want, "%d", i);
         CHECK_INT(r[i].status, UPSTREAM_OK);
         CHECK_STR(r[i].body, want);
@@ -753,6 +827,198 @@ TEST(timeout_mid_pipeline)
     CHECK_INT(r[1].status, UPSTREAM_ECLOSED);
 }
 
+/* ---- answers passed on as they arrive ---- */
+
+typedef struct sresult {
+    result_t r;      /* first: the call */
+    int take;        /* what head_cb answers */
+    int heads;
+    int head_code;
+    int pause_after; /* pause once this many pieces came (0: never) */
+    int pieces;
+    char got[4096];
+    size_t ngot;
+} sresult_t;
+
+static int s_head(upstream_call_t *call, respparser_t *resp)
+{
+    sresult_t *s = (sresult_t *)call;
+    s->heads++;
+    s->head_code = respparser_status(resp);
+    return s->take;
+}
+
+static void s_body(upstream_call_t *call, const char *p, size_t n)
+{
+    sresult_t *s = (sresult_t *)call;
+    s->pieces++;
+    if (s->ngot + n < sizeof s->got) {
+        memcpy(s->got + s->ngot, p, n);
+        s->ngot += n;
+        s->got[s->ngot] = '\0';
+    }
+    if (s->pause_after && s->pieces == s->pause_after)
+        upstream_pause(call);
+}
+
+static void s_start(sresult_t *s, upstream_t *u, const char *head, int take)
+{
+    memset(s, 0, sizeof *s);
+    prepare(&s->r, head, NULL);
+    s->take = take;
+    s->r.call.head_cb = s_head;
+    s->r.call.body_cb = s_body;
+    upstream_send(u, &s->r.call);
+}
+
+static void spin_until(int *flag, int value)
+{
+    for (int i = 0; i < 100000 && *flag < value; i++)
+        uv_run(&loop, UV_RUN_ONCE);
+}
+
+TEST(stream_passes_pieces_as_they_arrive)
+{
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), NULL);
+    sresult_t s;
+    s_start(&s, u, "GET /drip HTTP/1.1\r\nHost: t\r\n\r\n", 1);
+    spin_until(&s.pieces, 1);
+    CHECK_INT(s.heads, 1);
+    CHECK_INT(s.head_code, 200);
+    CHECK_STR(s.got, "first");
+    CHECK_INT(s.r.done, 0);
+    CHECK(drip != NULL);
+    raw_send(drip, "6\r\nsecond\r\n");
+    spin_until(&s.pieces, 2);
+    CHECK_STR(s.got, "firstsecond");
+    raw_send(drip, "0\r\n\r\n");
+    run_until(&s.r.done);
+    CHECK_INT(s.r.status, UPSTREAM_OK);
+    CHECK_STR(s.r.body, ""); /* it went to body_cb */
+    CHECK_CONTAINS(s.r.header, "X-A=1;");
+    /* The connection serves the next call; a whole answer in one read
+     * never reaches head_cb. */
+    s_start(&s, u, "GET /chunked HTTP/1.1\r\nHost: t\r\n\r\n", 1);
+    run_until(&s.r.done);
+    CHECK_INT(s.heads, 0);
+    CHECK_STR(s.r.body, "hello, world");
+    CHECK_INT(upstream_conns(u), 1);
+    close_upstream(u);
+}
+
+TEST(stream_declined_is_gathered)
+{
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), NULL);
+    sresult_t s;
+    s_start(&s, u, "GET /drip HTTP/1.1\r\nHost: t\r\n\r\n", 0);
+    spin_until(&s.heads, 1);
+    for (int i = 0; i < 50 && !drip; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    raw_send(drip, "6\r\nsecond\r\n0\r\n\r\n");
+    run_until(&s.r.done);
+    CHECK_INT(s.r.status, UPSTREAM_OK);
+    CHECK_INT(s.pieces, 0);
+    CHECK_STR(s.r.body, "firstsecond");
+    close_upstream(u);
+}
+
+TEST(stream_is_not_bound_by_the_body_limit)
+{
+    upstream_opts_t o = {.max_body = 1024};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    sresult_t s;
+    /* The head may arrive alone or with the body: taken, all 3000 bytes
+     * pass; declined (or gathered), the limit holds as without head_cb. */
+    s_start(&s, u, "GET /long HTTP/1.1\r\nHost: t\r\n\r\n", 1);
+    run_until(&s.r.done);
+    if (s.heads) {
+        CHECK_INT(s.r.status, UPSTREAM_OK);
+        CHECK_INT(s.ngot, 3000);
+    } else {
+        CHECK_INT(s.r.status, UPSTREAM_EPROTO);
+    }
+    s_start(&s, u, "GET /long HTTP/1.1\r\nHost: t\r\n\r\n", 0);
+    run_until(&s.r.done);
+    CHECK_INT(s.r.status, UPSTREAM_EPROTO);
+    CHECK_CONTAINS(s.r.error, "larger than 1024");
+    close_upstream(u);
+}
+
+TEST(stream_pause_and_resume)
+{
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), NULL);
+    sresult_t s;
+    s_start(&s, u, "GET /drip HTTP/1.1\r\nHost: t\r\n\r\n", 1);
+    s.pause_after = 1;
+    spin_until(&s.pieces, 1);
+    raw_send(drip, "6\r\nsecond\r\n");
+    spin(200); /* paused: the piece waits in the socket */
+    CHECK_INT(s.pieces, 1);
+    upstream_resume(&s.r.call);
+    spin_until(&s.pieces, 2);
+    CHECK_STR(s.got, "firstsecond");
+    raw_send(drip, "0\r\n\r\n");
+    run_until(&s.r.done);
+    CHECK_INT(s.r.status, UPSTREAM_OK);
+    close_upstream(u);
+}
+
+TEST(stream_detached_closes_its_connection)
+{
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), NULL);
+    sresult_t s;
+    s_start(&s, u, "GET /drip HTTP/1.1\r\nHost: t\r\n\r\n", 1);
+    spin_until(&s.pieces, 1);
+    CHECK_INT(upstream_conns(u), 1);
+    upstream_detach(&s.r.call);
+    spin(50);
+    CHECK_INT(upstream_conns(u), 0);
+    CHECK_INT(s.r.done, 0);
+    close_upstream(u);
+}
+
+TEST(stream_cut_short_is_an_error)
+{
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), NULL);
+    sresult_t s;
+    s_start(&s, u, "GET /drip HTTP/1.1\r\nHost: t\r\n\r\n", 1);
+    spin_until(&s.pieces, 1);
+    raw_close(drip);
+    run_until(&s.r.done);
+    CHECK_INT(s.r.status, UPSTREAM_EIO);
+    CHECK_CONTAINS(s.r.error, "answer cut short");
+    close_upstream(u);
+}
+
+TEST(server_streamed_answers)
+{
+    upstream_opts_t o = {.max_body = 8u << 20};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", server_port, &o);
+    result_t r;
+    start(&r, u, "GET /stream/len HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    run_until(&r.done);
+    CHECK_INT(r.status, UPSTREAM_OK);
+    CHECK_STR(r.body, "abcdefghij");
+    start(&r, u, "GET /stream/len HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    run_until(&r.done);
+    CHECK_INT(r.status, UPSTREAM_OK); /* the connection went on */
+    CHECK_INT(upstream_conns(u), 1);
+    start(&r, u, "GET /stream/short HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    run_until(&r.done);
+    CHECK_INT(r.status, UPSTREAM_EIO);
+    CHECK_CONTAINS(r.error, "answer cut short");
+    start(&r, u, "GET /stream/abort HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    run_until(&r.done);
+    CHECK_INT(r.status, UPSTREAM_EIO);
+    CHECK_CONTAINS(r.error, "answer cut short");
+    sresult_t s;
+    s_start(&s, u, "GET /stream/drain HTTP/1.1\r\nHost: t\r\n\r\n", 0);
+    run_until(&s.r.done);
+    CHECK_INT(s.r.status, UPSTREAM_OK);
+    CHECK(drains > 1); /* it waited for the output to drain, more than once */
+    close_upstream(u);
+}
+
 static void close_any(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -790,6 +1056,13 @@ int main(void)
     RUN(peer_that_always_closes_stops_the_pipelining);
     RUN(parse_error_mid_pipeline);
     RUN(timeout_mid_pipeline);
+    RUN(stream_passes_pieces_as_they_arrive);
+    RUN(stream_declined_is_gathered);
+    RUN(stream_is_not_bound_by_the_body_limit);
+    RUN(stream_pause_and_resume);
+    RUN(stream_detached_closes_its_connection);
+    RUN(stream_cut_short_is_an_error);
+    RUN(server_streamed_answers);
 
     http_server_close(&server);
     uv_close((uv_handle_t *)&raw_listener, NULL);
