@@ -150,6 +150,8 @@ static void reap_cb(uv_timer_t *t) { reap(t->data); }
 
 static void retire(host_t *h, host_gen_t *g)
 {
+    if (h->runtime->app_retire && g->app->runtime_state)
+        h->runtime->app_retire(g->app);
     g->next = h->retired;
     h->retired = g;
     if (g->stop_state == 2) { /* never started: free it now */
@@ -188,6 +190,17 @@ void host_gen_discard(host_t *h, host_gen_t *g)
 {
     if (g)
         retire(h, g);
+}
+
+void host_gen_end_streams(host_t *h)
+{
+    if (!h->runtime || !h->runtime->app_retire)
+        return;
+    if (h->gen && h->gen->app->runtime_state)
+        h->runtime->app_retire(h->gen->app);
+    for (host_gen_t *g = h->retired; g; g = g->next)
+        if (g->app->runtime_state)
+            h->runtime->app_retire(g->app);
 }
 
 void host_gen_stop_all(host_t *h, void (*cb)(host_t *h))

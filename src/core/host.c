@@ -201,6 +201,7 @@ static void on_signal(uv_signal_t *sig, int signum)
              signum == SIGTERM ? "SIGTERM" : "SIGINT", h->server.active_requests);
     uv_timer_start(&h->drain_timer, on_drain_timeout, HOST_DRAIN_MS, 0);
     logstream_stop_all(); /* streams would hold the drain */
+    host_gen_end_streams(h);
     binding_host_stop(h->bindings, on_bindings_stopped, h);
     http_server_drain(&h->server, on_drained);
 }

@@ -133,6 +133,10 @@ void host_gen_discard(host_t *h, host_gen_t *g);
 /* Stopping: stop the runtime of every version; cb(h) when all stopped. */
 void host_gen_stop_all(host_t *h, void (*cb)(host_t *h));
 
+/* The host is stopping: every version's runtime ends the answers that have
+ * no end of their own (event streams), which would hold the drain. */
+void host_gen_end_streams(host_t *h);
+
 /* Free every version (after the loop ended). */
 void host_gen_free_all(host_t *h);
 

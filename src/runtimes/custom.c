@@ -961,6 +961,38 @@ static void ch_app_stop(app_t *app, void (*cb)(void *data), void *data)
     ch__maybe_finish(ca);
 }
 
+/* An answer is an event stream when the handler said so. */
+static int is_event_stream(const invocation_t *inv)
+{
+    for (size_t i = 0; i < inv->nres_headers; i++)
+        if (sv_ieq_cstr(inv->res_headers[i].name, "Content-Type"))
+            return sv_istarts(inv->res_headers[i].value, SV_LIT("text/event-stream"));
+    return 0;
+}
+
+static void ch_app_retire(app_t *app)
+{
+    ch_app_t *ca = app->runtime_state;
+    if (!ca)
+        return;
+    size_t ended = 0;
+    for (ch_proc_t *p = ca->procs; p; p = p->next) {
+        for (ch_call_t *c = p->inflight.head, *next; c; c = next) {
+            next = c->next;
+            if (!c->streaming || c->finished || !is_event_stream(c->inv))
+                continue;
+            call_leave(c);
+            c->finished = 1;
+            upstream_detach(&c->up); /* the handler sees its request end */
+            c->done(c->inv, 1, NULL, c->data); /* ends the answer; may free c */
+            ended++;
+        }
+    }
+    if (ended)
+        log_write(LOG_INFO, "Host.CustomHandler", NULL, "Ended %zu event stream(s) of the app "
+                  "version being replaced or stopped; their clients reconnect", ended);
+}
+
 static void ch_app_free(app_t *app)
 {
     ch_app_t *ca = app->runtime_state;
@@ -988,4 +1020,5 @@ const runtime_t runtime_custom = {
     .unload = ch_unload,
     .app_stop = ch_app_stop,
     .app_free = ch_app_free,
+    .app_retire = ch_app_retire,
 };

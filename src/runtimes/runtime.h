@@ -48,6 +48,11 @@ typedef struct runtime {
     void (*app_stop)(app_t *app, void (*cb)(void *data), void *data);
     /* Free what app_start/ready made, after app_stop's callback. */
     void (*app_free)(app_t *app);
+    /* This version of the app is being replaced (a reload) or the host is
+     * stopping: end the answers that would otherwise keep it open without
+     * end (event streams), so that their clients reconnect to what serves
+     * next. May be NULL. */
+    void (*app_retire)(app_t *app);
 } runtime_t;
 
 extern const runtime_t runtime_native;          /* in-process */

@@ -6,6 +6,7 @@ the host's memory, and a caller that goes away ends the exchange with the
 handler. functionTimeout cuts off an answer that does not end."""
 import http.client
 import os
+import signal
 import socket
 import time
 
@@ -275,3 +276,37 @@ def test_a_caller_that_does_not_read_holds_back_the_handler_not_host_memory(make
     s.close()
     assert got > n  # the head and every byte of the body
     assert host_rss_mb(h) - before < 64
+
+
+def test_a_stop_ends_event_streams_instead_of_waiting_for_them(make_app, start_host):
+    h = start(make_app, start_host)
+    conn, resp = open_stream(h)
+    read_until(resp, b"data: first\n\n")
+    h.proc.send_signal(signal.SIGTERM)
+    # The stream ends whole (its last chunk), as a server ends an event
+    # stream; the client reconnects to whatever serves next.
+    assert resp.read() == b""
+    conn.close()
+    assert h.proc.wait(timeout=30) == 0
+    log = h.log()
+    assert "Ended 1 event stream(s)" in log
+    assert "still in flight" not in log
+
+
+def test_a_reload_ends_event_streams_of_the_version_it_replaces(make_app, start_host):
+    h = start(make_app, start_host)
+    conn, resp = open_stream(h)
+    read_until(resp, b"data: first\n\n")
+    server_js = os.path.join(h.app, "server.js")
+    with open(server_js) as f:
+        text = f.read()
+    with open(server_js, "w") as f:
+        f.write(text.replace("res.end('plain');", "res.end('plain v2');"))
+    # The stream of the old version ends; the new version serves.
+    assert resp.read() == b""
+    conn.close()
+    assert wait_for(lambda: h.get("/api/plain").body == b"plain v2", timeout=60), h.log()[-3000:]
+    assert "Ended 1 event stream(s)" in h.log()
+    conn, resp = open_stream(h)
+    read_until(resp, b"data: first\n\n")
+    conn.close()
