@@ -268,6 +268,9 @@ static void free_host(host_t *h)
     binding_host_free(h->bindings);
     router_free(h->admin_router);
     keystore_free(h->keys);
+    if (h->listen_fd >= 0)
+        close(h->listen_fd);
+    h->listen_fd = -1;
     for (size_t i = 0; i < h->nreload_errors; i++)
         free(h->reload_errors[i]);
     free(h->reload_errors);
@@ -343,6 +346,7 @@ int host_run(const host_options_t *opts)
 {
     host_t host, *h = &host;
     memset(h, 0, sizeof *h);
+    h->listen_fd = -1;
     h->opts = opts;
     h->production = opts->production;
     h->enforce_auth = opts->production || opts->enable_auth;
@@ -382,22 +386,36 @@ int host_run(const host_options_t *opts)
      * AZURE_FUNCTIONS_ENVIRONMENT=Development (apps choose their local
      * configuration by it) and WEBSITE_HOSTNAME=localhost:<port> (apps build
      * their own URLs from it), unless the environment or local.settings.json
-     * says otherwise. Workers start before the host listens, so with any
-     * free port (--port 0) the port is not known to them: no host name. */
+     * says otherwise. The port is bound now, before any worker starts, so
+     * that it is known (with --port 0 too) and a port in use stops the host
+     * before it starts anything; connections are accepted once it is ready. */
     int port = listen_port(opts, app);
+    const char *listen = opts->listen ? opts->listen : "0.0.0.0";
+    if (strcmp(listen, "localhost") == 0)
+        listen = "127.0.0.1";
+    int rc = http_listener_bind(listen, port, &h->listen_fd, &port);
+    if (rc != 0) {
+        log_write(LOG_CRITICAL, "Host.Startup", NULL, "Cannot listen on %s:%d: %s%s", listen, port,
+                  uv_strerror(rc),
+                  rc == UV_EADDRINUSE ? " (another host running? choose one with --port)" : "");
+        app_free(app);
+        return 1;
+    }
     if (!opts->production) {
         char hostname[32];
         snprintf(hostname, sizeof hostname, "localhost:%d", port);
         env_change_t dev[] = {{"AZURE_FUNCTIONS_ENVIRONMENT", "Development", 1},
                               {"WEBSITE_HOSTNAME", hostname, 1}};
-        if (env_update(dev, port > 0 ? 2 : 1) != 0) {
+        if (env_update(dev, 2) != 0) {
             log_write(LOG_CRITICAL, "Host.Startup", NULL, "out of memory (environment)");
+            close(h->listen_fd);
             app_free(app);
             return 1;
         }
     }
     if (telemetry_init(app) != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "out of memory (telemetry tables)");
+        close(h->listen_fd);
         app_free(app);
         return 1;
     }
@@ -468,12 +486,11 @@ int host_run(const host_options_t *opts)
         .max_connections = (size_t)app->max_connections,
         .keep_identity_headers = app->trust_identity_headers,
     };
-    int rc = http_server_init(&h->server, h->loop, &cfg, host_on_request, h);
-    const char *listen = opts->listen ? opts->listen : "0.0.0.0";
-    if (strcmp(listen, "localhost") == 0)
-        listen = "127.0.0.1";
-    if (rc == 0)
-        rc = http_server_listen(&h->server, listen, port);
+    rc = http_server_init(&h->server, h->loop, &cfg, host_on_request, h);
+    if (rc == 0) {
+        rc = http_server_listen_fd(&h->server, h->listen_fd); /* the server owns it now */
+        h->listen_fd = -1;
+    }
     if (rc != 0) {
         log_write(LOG_CRITICAL, "Host.Startup", NULL, "Cannot listen on %s:%d: %s%s", listen, port,
                   uv_strerror(rc),

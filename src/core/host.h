@@ -80,6 +80,7 @@ typedef struct host {
     keystore_t *keys;
     binding_host_t *bindings; /* stores, trigger sources, binding I/O */
     http_server_t server;
+    int listen_fd;          /* bound before the workers start, until the server listens */
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer;
     int enforce_auth;

@@ -14,11 +14,14 @@
 #include "server.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../telemetry/log.h"
 #include "method.h"
@@ -1403,24 +1406,59 @@ int http_server_init(http_server_t *s, uv_loop_t *loop, const http_server_config
     return 0;
 }
 
-int http_server_listen(http_server_t *s, const char *host, int port)
+int http_listener_bind(const char *host, int port, int *fd, int *bound_port)
 {
     struct sockaddr_storage ss;
     int rc;
-    if (strchr(host, ':'))
+    int v6 = strchr(host, ':') != NULL;
+    if (v6)
         rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss);
     else
         rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
     if (rc)
         return rc;
-    rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&ss, 0);
-    if (rc)
+    int s = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -errno;
+    int on = 1; /* as libuv binds: a port in TIME_WAIT can be taken again */
+    socklen_t len = v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(s, (const struct sockaddr *)&ss, len) != 0) {
+        rc = -errno;
+        close(s);
         return rc;
+    }
+    len = sizeof ss;
+    if (getsockname(s, (struct sockaddr *)&ss, &len) != 0) {
+        rc = -errno;
+        close(s);
+        return rc;
+    }
+    *bound_port = ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                           : ((struct sockaddr_in *)&ss)->sin_port);
+    *fd = s;
+    return 0;
+}
+
+int http_server_listen_fd(http_server_t *s, int fd)
+{
+    int rc = uv_tcp_open(&s->listener, fd);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
     rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
     if (rc)
         return rc;
     s->listening = 1;
     return 0;
+}
+
+int http_server_listen(http_server_t *s, const char *host, int port)
+{
+    int fd, bound;
+    int rc = http_listener_bind(host, port, &fd, &bound);
+    return rc ? rc : http_server_listen_fd(s, fd);
 }
 
 int http_server_port(http_server_t *s)

@@ -118,6 +118,16 @@ int http_server_init(http_server_t *s, uv_loop_t *loop, const http_server_config
  * error (e.g. UV_EADDRINUSE). */
 int http_server_listen(http_server_t *s, const char *host, int port);
 
+/* Bind a socket to host:port before the server is made, so that the port
+ * (*bound_port: the one chosen, with port 0) is known early; give *fd to
+ * http_server_listen_fd() to start accepting, or close it. 0 or a negative
+ * errno (the libuv errors: UV_EADDRINUSE, ...). */
+int http_listener_bind(const char *host, int port, int *fd, int *bound_port);
+
+/* Listen on a socket from http_listener_bind(), which the server then owns
+ * (closed on failure too). 0 or a negative libuv error. */
+int http_server_listen_fd(http_server_t *s, int fd);
+
 /* The port actually bound (useful with port 0). */
 int http_server_port(http_server_t *s);
 

@@ -519,3 +519,35 @@ def test_extensions_install_says_there_is_nothing_to_install(tmp_path, action):
     assert p.returncode == 0, p.err
     assert "Nothing to install" in p.out and "built in" in p.out, p.out
     assert os.listdir(tmp_path) == []
+
+
+HOST_NAME_PY = '''
+import os
+
+def main(req):
+    return os.environ.get("WEBSITE_HOSTNAME", "(not set)")
+'''
+
+
+def test_start_gives_workers_the_port_chosen_with_port_0(make_app, start_host):
+    """The port is bound before the workers start, so WEBSITE_HOSTNAME
+    names it even when the host chose it (--port 0)."""
+    from test_python import PY_SETTINGS, py_fn
+    app = make_app({"hostname": py_fn(HOST_NAME_PY)}, settings=PY_SETTINGS)
+    host = start_host(app)  # --port 0
+    assert host.get("/api/hostname").text == "localhost:%d" % host.port
+
+
+def test_a_port_in_use_stops_the_host_before_any_worker_starts(make_app, start_host):
+    from test_python import PY_SETTINGS, py_fn
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    app = make_app({"hostname": py_fn(HOST_NAME_PY)}, settings=PY_SETTINGS)
+    host = start_host(app, "--port", str(port), wait=False)
+    assert host.proc.wait(timeout=30) == 1
+    s.close()
+    log = host.log()
+    assert "Cannot listen on 127.0.0.1:%d: address already in use" % port in log
+    assert "worker" not in log.lower()
