@@ -4,7 +4,9 @@
 #   make run           install missing packages, build, start examples/hello on :7071
 #   make test          install missing packages, build, run unit and end-to-end tests
 #                      (first installs the Lambda runtime client for the Lambda tests
-#                      into build/lambda-ric; STRATUS_SKIP_LAMBDA_RIC=1 skips it)
+#                      into build/lambda-ric; STRATUS_SKIP_LAMBDA_RIC=1 skips it, and the
+#                      MCP TypeScript SDK for the MCP tests into build/mcp-sdk;
+#                      STRATUS_SKIP_MCP_SDK=1 skips that)
 #   make pyunit        unit tests of the Python worker shim (runtimes/python)
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz          build the libFuzzer drivers (clang) into build/fuzz/
@@ -59,7 +61,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all deps lambda-ric run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
+.PHONY: FORCE all deps lambda-ric mcp-sdk run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
         bench-custom bench-python bench-python-worker bench-store bench-queue bench-node \
         bench-timer bench-telemetry \
         clean examples
@@ -129,9 +131,16 @@ lambda-ric:
 	@if [ -n "$(STRATUS_SKIP_LAMBDA_RIC)" ]; then echo "lambda-ric: skipped"; \
 	else sh scripts/lambda-ric.sh; fi
 
+# npm @modelcontextprotocol/sdk 1.x, for tests/e2e/test_mcp.py (quick once
+# installed).
+mcp-sdk:
+	@if [ -n "$(STRATUS_SKIP_MCP_SDK)" ]; then echo "mcp-sdk: skipped"; \
+	else sh scripts/mcp-sdk.sh; fi
+
 test: deps
 	$(MAKE) all unit pyunit
 	$(MAKE) lambda-ric
+	$(MAKE) mcp-sdk
 	$(MAKE) e2e
 
 FUZZ_CC     ?= clang
