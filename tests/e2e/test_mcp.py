@@ -7,7 +7,8 @@ customHandler.description, a fixed port, routes from host.json and no
 function.json. The client is the SDK's own (Client and
 StreamableHTTPClientTransport), run by node against the Stratus URL.
 
-The server serves four Streamable HTTP endpoints, one process:
+The server serves four Streamable HTTP endpoints, one process, on Node's
+http module (and, in one app, on the SDK's Express app):
 
     /mcp             stateful (session ids), answers as SSE streams
     /mcp-json        stateful, answers as JSON (enableJsonResponse)
@@ -144,7 +145,7 @@ function jsonError(res, status, code, message) {
 
 const sessions = new Map();
 
-async function handle(req, res, body) {
+async function handle(req, res, parsed) {
   const path = new URL(req.url, 'http://localhost').pathname;
   if (req.method === 'POST' && path.startsWith('/release/')) {
     const open = gates.get(decodeURIComponent(path.slice('/release/'.length)));
@@ -154,7 +155,6 @@ async function handle(req, res, body) {
   }
   const mode = MODES[path];
   if (!mode) { res.writeHead(404).end('not found'); return; }
-  const parsed = body.length ? JSON.parse(body.toString()) : undefined;
   if (!mode.stateful) {
     if (req.method !== 'POST') { jsonError(res, 405, -32000, 'Method not allowed.'); return; }
     const server = build(path);
@@ -184,14 +184,31 @@ async function handle(req, res, body) {
   await transport.handleRequest(req, res, parsed);
 }
 
-http.createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => handle(req, res, Buffer.concat(chunks)).catch((e) => {
+function failed(res) {
+  return (e) => {
     console.error('request failed:', e);
     if (!res.headersSent) jsonError(res, 500, -32603, 'Internal server error');
-  }));
-}).listen(PORT, '127.0.0.1', () => console.log(`MCP server listening on ${PORT}`));
+  };
+}
+
+if (process.argv[4] === 'express') {
+  // As the SDK's README writes it: Express, with its Host check (DNS
+  // rebinding protection) and JSON body parser; argv[5] lists the host names
+  // it accepts.
+  const { createMcpExpressApp } = await import('@modelcontextprotocol/sdk/server/express.js');
+  const app = createMcpExpressApp({allowedHosts: process.argv[5].split(',')});
+  app.use((req, res) => { handle(req, res, req.body).catch(failed(res)); });
+  app.listen(PORT, '127.0.0.1', () => console.log(`MCP server (express) listening on ${PORT}`));
+} else {
+  http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      handle(req, res, body.length ? JSON.parse(body.toString()) : undefined).catch(failed(res));
+    });
+  }).listen(PORT, '127.0.0.1', () => console.log(`MCP server listening on ${PORT}`));
+}
 """
 
 # The client: the SDK's Client over its StreamableHTTPClientTransport, with a
@@ -335,12 +352,15 @@ def link_sdk(folder):
         os.symlink(os.path.join(os.path.abspath(SDK_DIR), "node_modules"), link)
 
 
-def mcp_app(root, auth=None):
+def mcp_app(root, auth=None, express=None):
     """The app as Azure documents it: no function.json, the profile, the
-    server's own port. auth None leaves http.DefaultAuthorizationLevel out."""
+    server's own port. auth None leaves http.DefaultAuthorizationLevel out;
+    express lists the host names the Express variant accepts."""
     port = free_port()
-    custom = {"description": {"defaultExecutablePath": "node",
-                              "arguments": ["server.mjs", str(port), str(GATE_MS)]},
+    args = ["server.mjs", str(port), str(GATE_MS)]
+    if express:
+        args += ["express", ",".join(express)]
+    custom = {"description": {"defaultExecutablePath": "node", "arguments": args},
               "port": str(port)}
     if auth:
         custom["http"] = {"DefaultAuthorizationLevel": auth}
@@ -374,6 +394,14 @@ def keyed(module_hosts):
     under `stratus host`, where keys are checked."""
     app = mcp_app(os.path.join(module_hosts.workdir, "keyed"))
     return module_hosts.start(app, mode="host")
+
+
+@pytest.fixture(scope="module")
+def express(module_hosts):
+    """The same server on Express (createMcpExpressApp), anonymous."""
+    app = mcp_app(os.path.join(module_hosts.workdir, "express"), auth="anonymous",
+                  express=["127.0.0.1", "mcp.example.com"])
+    return module_hosts.start(app)
 
 
 def run_client(client_dir, host, path, scenario, headers=None, query="", fails=False, **extra):
@@ -621,6 +649,29 @@ def test_keys_function_level_by_default(keyed, client_dir):
     out = run_client(client_dir, keyed, "/mcp", "tour", headers={"x-functions-key": "wrong"},
                      fails=True)
     assert out["error"]["code"] == 401, out
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/stateless-json"])
+def test_express_server(express, client_dir, path):
+    # The SDK's Express app reads the body itself (express.json()) and
+    # checks the Host header, which reaches it as the caller sent it.
+    out = run_client(client_dir, express, path, "tour")
+    assert text(out["greet"]) == "Hello, Ada! Hello, Ada!"
+    assert out["fail"]["isError"] is True
+    assert out["prompt"]["messages"][0]["content"]["text"] == "Please review the pull request."
+    if path == "/mcp":
+        assert UUID_RE.match(out["sessionId"])
+        assert [e["status"] for e in out["exchanges"] if e["method"] == "DELETE"] == [200]
+    assert "MCP server (express) listening on" in express.log()
+
+
+def test_express_host_check_sees_the_callers_host(express):
+    init = rpc("initialize", 1, INIT)
+    r = express.post("/stateless-json", body=init, headers=dict(ACCEPT, Host="mcp.example.com"))
+    assert r.status == 200 and r.json()["result"]["serverInfo"]["name"] == "stratus-mcp-test"
+    r = express.post("/stateless-json", body=init, headers=dict(ACCEPT, Host="other.example.com"))
+    assert r.status == 403, r.text
+    assert r.json()["error"]["message"] == "Invalid Host: other.example.com"
 
 
 def test_profile_route_and_fixed_port(mcp):
