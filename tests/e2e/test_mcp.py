@@ -601,16 +601,11 @@ def test_slow_tool_in_json_mode(mcp, client_dir, path):
     assert [e for e in out["events"] if "result" not in e] == []
 
 
-STREAMING = ("the handler's answer is passed on only when complete (docs/custom-handlers.md, "
-             "Differences from Azure); these need it streamed as it comes")
-
-
-@pytest.mark.xfail(reason=STREAMING, strict=False)
 @pytest.mark.parametrize("path", ["/mcp", "/stateless"])
 def test_slow_tool_notifications_arrive_while_it_runs(mcp, client_dir, path):
     # The tool waits, after its first progress notification, for the client
-    # to say it got it (POST /release/<gate>, a request of its own): only a
-    # stream passed on as it comes lets the tool go on.
+    # to say it got it (POST /release/<gate>, a request of its own): only an
+    # answer streamed as it comes lets the tool go on before GATE_MS.
     gate = "slow-%s" % path.strip("/")
     out = run_client(client_dir, mcp, path, "slow", gate=gate)
     assert out["releaseAnswer"] == "released", out
@@ -620,7 +615,6 @@ def test_slow_tool_notifications_arrive_while_it_runs(mcp, client_dir, path):
     assert "result" in events[-1], events
 
 
-@pytest.mark.xfail(reason=STREAMING, strict=False)
 def test_session_get_stream_carries_server_notifications(mcp, client_dir):
     # Messages that belong to no request (server.sendLoggingMessage) go on
     # the session's standalone GET stream, which stays open: the client sees
