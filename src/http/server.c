@@ -891,6 +891,15 @@ void http_stream_abort(http_request_t *req)
     answer_done(c, 0);
 }
 
+void http_request_on_gone(http_request_t *req, http_gone_fn fn, void *data)
+{
+    http_conn_t *c = req->conn;
+    if (!c->busy)
+        return;
+    c->gone_cb = fn;
+    c->gone_data = data;
+}
+
 void http_stream_on_drain(http_request_t *req, http_gone_fn fn, void *data)
 {
     http_conn_t *c = req->conn;
@@ -965,7 +974,7 @@ static void conn_close(http_conn_t *c)
     if (c->busy)
         c->gone = 1;
     uv_close((uv_handle_t *)&c->tcp, on_close);
-    if (c->busy && c->streaming && c->gone_cb) {
+    if (c->busy && c->gone_cb) {
         http_gone_fn cb = c->gone_cb;
         c->gone_cb = NULL;
         cb(&c->req, c->gone_data);
@@ -1232,6 +1241,14 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         }
         /* The client finished sending; answer what it asked, then close. */
         c->eof = 1;
+        if (c->busy && c->gone_cb) {
+            /* A handler that asked (a proxy) gives up on the request. */
+            http_gone_fn cb = c->gone_cb;
+            c->gone_cb = NULL;
+            cb(&c->req, c->gone_data);
+            if (c->closing)
+                return;
+        }
         if (c->in_request && !c->busy) {
             conn_close(c); /* a request cut short */
             return;

@@ -211,6 +211,15 @@ void http_stream_on_drain(http_request_t *req, http_gone_fn fn, void *data);
 /* The first value of a request header (case-insensitive), or SV_NULL. */
 sv_t http_request_header(const http_request_t *req, const char *name);
 
+/* Be told once (fn(req, data)) when the client ends its side of the
+ * connection, or the connection fails, while the handler has the request:
+ * a proxy then gives up on the request it passed on (as nginx does: a
+ * client that half-closes is taken as gone). Not told of what happened
+ * before the call: check http_request_eof() first. The request must still
+ * be answered (http_respond, which then just releases it). A streamed
+ * answer's gone callback (http_stream_start) takes the place of this one. */
+void http_request_on_gone(http_request_t *req, http_gone_fn fn, void *data);
+
 /* 1 when the client has gone away while the request was being handled. */
 int http_request_gone(const http_request_t *req);
 

@@ -772,7 +772,7 @@ void upstream_send(upstream_t *u, upstream_call_t *call)
     call->conn = NULL;
     call->qnext = NULL;
     call->queued = 0;
-    call->head_told = call->streaming = 0;
+    call->head_told = call->streaming = call->cancel = 0;
     if (!call->retried) {
         call->maybe_sent = 0;
         call->error[0] = '\0';
@@ -834,11 +834,11 @@ void upstream_detach(upstream_call_t *call)
             make_idle(c);
         return;
     }
-    if (k == 0 && call->head_told && c->got_bytes) {
+    if ((k == 0 && call->head_told && c->got_bytes) || (call->cancel && k < c->nsent)) {
         /* Its answer is arriving and may have no end: the connection goes
          * (the calls behind it are sent again or fail, see on_close). */
         slot_at(c, k)->call = NULL;
-        conn_fail(c, UPSTREAM_EIO, "an answer being passed on was given up", NO_CULPRIT);
+        conn_fail(c, UPSTREAM_EIO, "a request was given up by its caller", NO_CULPRIT);
         return;
     }
     slot_at(c, k)->call = NULL;
@@ -851,6 +851,12 @@ void upstream_detach(upstream_call_t *call)
     /* Wait for its answer (up to its deadline) and drop it; nothing new
      * goes behind it meanwhile. */
     c->draining = 1;
+}
+
+void upstream_cancel(upstream_call_t *call)
+{
+    call->cancel = 1;
+    upstream_detach(call);
 }
 
 void upstream_pause(upstream_call_t *call)

@@ -121,6 +121,7 @@ struct upstream_call {
     int queued;
     uint64_t deadline;      /* uv_now() ms; 0 = none */
     int retried;
+    int cancel;             /* given up with upstream_cancel() */
     int head_told;          /* head_cb has run */
     int streaming;          /* ... and took the body */
     char chunk_line[24];    /* "<hex size>\r\n" when chunked */
@@ -150,6 +151,12 @@ void upstream_send(upstream_t *u, upstream_call_t *call);
 /* Give up on a call that was sent and whose callback has not run; no-op
  * otherwise. */
 void upstream_detach(upstream_call_t *call);
+
+/* upstream_detach(), and a call already sent closes its connection: the
+ * peer sees its request end (a proxy whose client went away). The calls
+ * behind it on that connection are sent again or fail, as when a
+ * connection ends. */
+void upstream_cancel(upstream_call_t *call);
 
 /* Stop and restart reading the answer of a call whose body streams (no-op
  * for any other call). */

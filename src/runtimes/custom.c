@@ -124,6 +124,32 @@ static void stream_gone(http_request_t *req, void *data)
         ch__dispatch(ca);
 }
 
+/* The caller of a forwarded request closed its connection: as a proxy
+ * does, the host gives the request up (a waiting one leaves the queue, a
+ * sent one's connection to the handler is closed, so the handler sees its
+ * request end), and the invocation fails with 499, nginx's "client closed
+ * request". A streamed answer ends as in stream_gone. */
+static void caller_gone(http_request_t *req, void *data)
+{
+    ch_call_t *c = data;
+    if (c->finished)
+        return;
+    if (c->streaming) {
+        stream_gone(req, data);
+        return;
+    }
+    ch_app_t *ca = c->ca;
+    if (c->proc)
+        call_leave(c);
+    else
+        ch__list_remove(&ca->queue, c);
+    upstream_cancel(&c->up); /* the handler sees its request end */
+    ch__call_fail(c, 499, "the caller closed the connection before the answer; the request to "
+                          "the handler was given up"); /* may free c */
+    if (ca->queue.n)
+        ch__dispatch(ca);
+}
+
 static void stream_drained(http_request_t *req, void *data)
 {
     (void)req;
@@ -145,7 +171,7 @@ static int up_head(upstream_call_t *call, respparser_t *resp)
         return 0;
     ch__msg_forward_head(c, resp);
     if (invocation_stream_start(inv, len == UINT64_MAX ? HTTP_STREAM_NO_LENGTH : len,
-                                stream_gone, c) != 0) {
+                                caller_gone, c) != 0) {
         inv->nres_headers = 0; /* gathered: the headers are taken again at the end */
         return 0;
     }
@@ -298,6 +324,16 @@ static void submit(ch_app_t *ca, invocation_t *inv, invocation_done_fn done, voi
     c->data = data;
     if (ca->app->function_timeout_ms > 0)
         c->deadline = uv_now(ca->loop) + (uint64_t)ca->app->function_timeout_ms;
+    const ch_fn_t *cf = inv->fn->runtime_data;
+    if (cf && cf->forward && inv->req) {
+        if (http_request_eof(inv->req)) {
+            inv->fail_status = 499;
+            done(inv, 0, "the caller closed the connection before the request was passed on",
+                 data);
+            return;
+        }
+        http_request_on_gone(inv->req, caller_gone, c);
+    }
     ch__list_push(&ca->queue, c);
     ch__dispatch(ca);
 }

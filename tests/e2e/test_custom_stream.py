@@ -23,7 +23,7 @@ STREAM_JS = r"""
 const http = require('http');
 const port = process.env.FUNCTIONS_CUSTOMHANDLER_PORT;
 const streams = new Set();
-let closed = 0, count = 0;
+let closed = 0, count = 0, hanging = 0, cancelled = 0;
 http.createServer((req, res) => {
   const u = new URL(req.url, 'http://x');
   const p = u.pathname;
@@ -84,6 +84,17 @@ http.createServer((req, res) => {
     setTimeout(() => process.exit(5), 100);
     return;
   }
+  if (p === '/api/hang') {
+    // Never answers; counts the requests whose connection the host closed.
+    hanging++;
+    res.on('close', () => { if (!res.writableFinished) { hanging--; cancelled++; } });
+    return;
+  }
+  if (p === '/api/hangs') {
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({hanging, cancelled}));
+    return;
+  }
   if (p === '/api/plain') { res.end('plain'); return; }
   res.statusCode = 404;
   res.end('no such path');
@@ -91,11 +102,13 @@ http.createServer((req, res) => {
 """
 
 FNS = {name: fn() for name in ("events", "next", "finish", "seen", "download", "untilclose",
-                               "short", "plain")}
+                               "short", "plain", "hang", "hangs")}
 
 
-def start(make_app, start_host, timeout=None, proxy=False):
-    extra = {"functionTimeout": timeout} if timeout else None
+def start(make_app, start_host, timeout=None, proxy=False, pipelining=True):
+    extra = {"functionTimeout": timeout} if timeout else {}
+    if not pipelining:
+        extra["stratus"] = {"customHandler": {"pipelining": False}}
     host = custom_host(extra=extra)
     if proxy:
         del host["customHandler"]["enableForwardingHttpRequest"]
@@ -310,3 +323,25 @@ def test_a_reload_ends_event_streams_of_the_version_it_replaces(make_app, start_
     conn, resp = open_stream(h)
     read_until(resp, b"data: first\n\n")
     conn.close()
+
+
+def test_a_caller_that_leaves_before_the_answer_gives_the_request_up(make_app, start_host):
+    """As a proxy does: the host closes its connection to the handler, which
+    sees its request end, and the invocation ends (499, nginx's "client
+    closed request") instead of holding its slot until functionTimeout.
+    (Without pipelining: a request that never ends would hold up those
+    written behind it in the same turn.)"""
+    h = start(make_app, start_host, pipelining=False)
+    s = socket.create_connection(("127.0.0.1", h.port))
+    s.sendall(b"GET /api/hang HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert wait_for(lambda: h.get("/api/hangs").json()["hanging"] == 1, timeout=10)
+    s.close()
+    assert wait_for(lambda: h.get("/api/hangs").json() == {"hanging": 0, "cancelled": 1},
+                    timeout=10)
+    assert log_has(h, "Status=499")
+    assert "the caller closed the connection before the answer" in h.log()
+    assert h.get("/admin/host/scale").json()["apps"][0]["inFlight"] == 0
+    # A stop does not wait for it.
+    h.proc.send_signal(signal.SIGTERM)
+    assert h.proc.wait(timeout=30) == 0
+    assert "still in flight" not in h.log()

@@ -990,6 +990,27 @@ TEST(stream_cut_short_is_an_error)
     close_upstream(u);
 }
 
+TEST(cancel_closes_the_connection_of_a_sent_call)
+{
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), NULL);
+    result_t r;
+    start(&r, u, "GET /silent HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    for (int i = 0; i < 200 && raw_accepted == 0; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    spin(20);
+    CHECK_INT(upstream_conns(u), 1);
+    upstream_cancel(&r.call); /* detach would wait for the answer on it */
+    spin(50);
+    CHECK_INT(upstream_conns(u), 0);
+    CHECK_INT(r.done, 0);
+    /* A call still waiting for a connection just leaves the queue. */
+    start(&r, u, "GET /p?x HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    upstream_cancel(&r.call);
+    spin(50);
+    CHECK_INT(r.done, 0);
+    close_upstream(u);
+}
+
 TEST(server_streamed_answers)
 {
     upstream_opts_t o = {.max_body = 8u << 20};
@@ -1062,6 +1083,7 @@ int main(void)
     RUN(stream_pause_and_resume);
     RUN(stream_detached_closes_its_connection);
     RUN(stream_cut_short_is_an_error);
+    RUN(cancel_closes_the_connection_of_a_sent_call);
     RUN(server_streamed_answers);
 
     http_server_close(&server);
