@@ -372,6 +372,10 @@ function cookieAttr(c, field) {
   return v;
 }
 
+// A Set-Cookie header as Azure's host writes it (ASP.NET Core's
+// SetCookieHeaderValue): the attributes in lower case and in its order,
+// expires, max-age, domain, path, secure, samesite, httponly, so that
+// "mycookie=v; max-age=60; path=/" reads the same from both.
 function cookieHeader(c) {
   if (!c || typeof c !== 'object' || !c.name) {
     throw new TypeError('a cookie of the HTTP response needs at least a name and a value');
@@ -382,32 +386,32 @@ function cookieHeader(c) {
       "!#$%&'*+-.^_`|~ only)");
   }
   let s = name + '=' + (c.value === undefined || c.value === null ? '' : escapeCookieValue(c.value));
-  if (c.domain) s += '; Domain=' + cookieAttr(c, 'domain');
-  // As Azure's host (ASP.NET Core's CookieOptions), a cookie without a
-  // path is for the whole site, not only the folder of the request's path.
-  if (c.path === undefined || c.path === null) s += '; Path=/';
-  else if (c.path) s += '; Path=' + cookieAttr(c, 'path');
   if (c.expires !== undefined && c.expires !== null) {
     const d = c.expires instanceof Date ? c.expires : new Date(c.expires);
     if (Number.isNaN(d.getTime())) {
       throw new TypeError(`cookie '${name}': expires is not a date (got ${JSON.stringify(String(c.expires))})`);
     }
-    s += '; Expires=' + d.toUTCString();
+    s += '; expires=' + d.toUTCString();
   }
   if (c.maxAge !== undefined && c.maxAge !== null) {
     const age = Math.trunc(Number(c.maxAge));
     if (!Number.isFinite(age)) {
       throw new TypeError(`cookie '${name}': maxAge is not a number (got ${JSON.stringify(String(c.maxAge))})`);
     }
-    s += '; Max-Age=' + age;
+    s += '; max-age=' + age;
   }
-  if (c.secure) s += '; Secure';
-  if (c.httpOnly) s += '; HttpOnly';
+  if (c.domain) s += '; domain=' + cookieAttr(c, 'domain');
+  // As Azure's host (ASP.NET Core's CookieOptions), a cookie without a
+  // path is for the whole site, not only the folder of the request's path.
+  if (c.path === undefined || c.path === null) s += '; path=/';
+  else if (c.path) s += '; path=' + cookieAttr(c, 'path');
+  if (c.secure) s += '; secure';
   // As Azure's Node.js worker: Strict, Lax or None; anything else sets none.
   if (typeof c.sameSite === 'string') {
-    const same = { strict: 'Strict', lax: 'Lax', none: 'None' }[c.sameSite.toLowerCase()];
-    if (same) s += '; SameSite=' + same;
+    const same = { strict: 'strict', lax: 'lax', none: 'none' }[c.sameSite.toLowerCase()];
+    if (same) s += '; samesite=' + same;
   }
+  if (c.httpOnly) s += '; httponly';
   return s;
 }
 

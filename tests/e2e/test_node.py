@@ -98,6 +98,25 @@ module.exports = async function (context, req) {
 };
 """
 
+# Every cookie attribute, in the shapes functions give them (a number or a
+# numeric string for maxAge, a Date for expires).
+COOKIE_JAR_JS = r"""
+module.exports = async function (context, req) {
+  context.res = {
+    cookies: [
+      { name: 'plain', value: 'one', maxAge: 3600 },
+      { name: 'text-age', value: 'two', path: '/', maxAge: '7200' },
+      { name: 'gone', value: 'three', maxAge: 0 },
+      { name: 'lax', value: 'four', sameSite: 'Lax' },
+      { name: 'strict', value: 'five', sameSite: 'strict' },
+      { name: 'everything', value: 'six', expires: new Date(Date.UTC(2031, 4, 6, 7, 8, 9)),
+        maxAge: 90.9, domain: 'example.org', path: '/api', secure: true, httpOnly: true,
+        sameSite: 'None' },
+    ],
+  };
+};
+"""
+
 # Not async and never calls context.done: res.json() ends the invocation.
 FLUENT_JS = r"""
 module.exports = function (context, req) {
@@ -428,6 +447,7 @@ def app_functions():
         "copied": {"function.json": http_json(route="copied/{id}"), "index.js": COPIED_REQUEST_JS},
         "binary": {"function.json": http_json(data_type="binary"), "index.js": BINARY_JS},
         "status": {"function.json": http_json(), "index.js": STATUS_JS},
+        "cookiejar": {"function.json": http_json(), "index.js": COOKIE_JAR_JS},
         "fluent": {"function.json": http_json(), "index.js": FLUENT_JS},
         "ret": {"function.json": http_json(route="ret/{who?}", out="$return"), "index.js": RETURN_JS},
         "callback": {"function.json": http_json(), "index.js": CALLBACK_JS},
@@ -545,8 +565,8 @@ def test_headers_that_cannot_be_sent_are_left_out_with_a_warning(host):
     # Cookie values are escaped as Azure's host does; a bad SameSite sets none; a
     # cookie without a path is for the whole site (ASP.NET Core's default, '/').
     cookies = [v for k, v in r.headers if k.lower() == "set-cookie"]
-    assert cookies == ["sid=abc%3B%20Domain%3Devil.example; Path=/", "plain=a-b_c.d~e; Path=/",
-                       "deep=1; Path=/api/x"], cookies
+    assert cookies == ["sid=abc%3B%20Domain%3Devil.example; path=/", "plain=a-b_c.d~e; path=/",
+                       "deep=1; path=/api/x"], cookies
 
 
 def test_a_cookie_name_that_is_not_a_token_fails_with_a_clear_error(host):
@@ -762,10 +782,25 @@ def test_status_headers_and_cookies(host):
     assert r.header("Content-Type") == "text/html; charset=utf-8"
     assert r.header("X-One") == "1"
     assert [v for k, v in r.headers if k.lower() == "x-many"] == ["a", "b"]
-    cookie = r.header("Set-Cookie")
-    assert cookie.startswith("session=abc") and "Path=/" in cookie and "HttpOnly" in cookie
-    assert "SameSite=Lax" in cookie and "Max-Age=60" in cookie
+    assert r.header("Set-Cookie") == "session=abc; max-age=60; path=/; samesite=lax; httponly"
     assert host.get("/api/status?status=418").status == 418
+
+
+def test_cookies_are_written_as_azures_host_writes_them(host):
+    # Attribute names in lower case, in the order ASP.NET Core writes them
+    # (expires, max-age, domain, path, secure, samesite, httponly), so that
+    # clients and tests comparing Set-Cookie lines see the same text.
+    r = host.get("/api/cookiejar")
+    assert r.status == 200, r.text
+    assert [v for k, v in r.headers if k.lower() == "set-cookie"] == [
+        "plain=one; max-age=3600; path=/",
+        "text-age=two; max-age=7200; path=/",
+        "gone=three; max-age=0; path=/",
+        "lax=four; path=/; samesite=lax",
+        "strict=five; path=/; samesite=strict",
+        "everything=six; expires=Tue, 06 May 2031 07:08:09 GMT; max-age=90; domain=example.org; "
+        "path=/api; secure; samesite=none; httponly",
+    ]
 
 
 def test_repeated_and_changing_answers_keep_their_own_status_and_headers(host):
