@@ -148,13 +148,15 @@ class Invocation {
   }
 
   // context.log and its levels: after the invocation has ended, the line
-  // comes with Azure's warning that something was not awaited.
+  // comes with Azure's warning that something was not awaited, word for
+  // word (log queries and alerts look for it).
   userLog(level, args) {
     if (this.finished) {
-      this.log(LEVEL.warning, ["Unexpected call to 'log' on the context object after function " +
-        'execution has completed. Please check for asynchronous calls that are not awaited or ' +
-        "calls to 'done' made before function execution completes. Function name: " +
-        this.fn.name + '. Invocation Id: ' + this.invocationId + '.']);
+      this.log(LEVEL.warning, ["Warning: Unexpected call to 'log' on the context object after " +
+        'function execution has completed. Please check for asynchronous calls that are not ' +
+        "awaited or calls to 'done' made before function execution completes. Function name: " +
+        this.fn.name + '. Invocation Id: ' + this.invocationId + '. Learn more: ' +
+        'https://go.microsoft.com/fwlink/?linkid=2097909']);
     }
     this.host.send(this.id, level, con.message(args), this.fn.category);
   }

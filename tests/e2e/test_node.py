@@ -967,7 +967,13 @@ def test_context_log_after_the_end_comes_with_azures_warning(host):
     log_entry(host, lambda e: e.get("message") == "late line lt1")
     e = log_entry(host, lambda e: "Unexpected call to 'log' on the context object" in
                   e.get("message", "") and "Function name: loglate." in e.get("message", ""))
-    assert UUID_RE.search(e["message"]), e
+    # Azure's words exactly, which log queries and alerts look for.
+    m = re.fullmatch(r"Warning: Unexpected call to 'log' on the context object after function "
+                     r"execution has completed\. Please check for asynchronous calls that are not "
+                     r"awaited or calls to 'done' made before function execution completes\. "
+                     r"Function name: loglate\. Invocation Id: (\S+)\. Learn more: "
+                     r"https://go\.microsoft\.com/fwlink/\?linkid=2097909", e["message"])
+    assert m and UUID_RE.fullmatch(m.group(1)), e
     assert e.get("level") == "warning" and e.get("category") == "Function.loglate.User", e
 
 
