@@ -90,6 +90,20 @@ def main(req):
     return "returned a str"
 '''
 
+NOTHING = '''
+import azure.functions as func
+
+def main(req: func.HttpRequest, res: func.Out[func.HttpResponse]):
+    if req.params.get("set"):
+        res.set(func.HttpResponse("set"))
+    return None
+'''
+
+RETURN_NONE = '''
+def main(req):
+    req.get_body()
+'''
+
 LOGS = '''
 import logging
 import azure.functions as func
@@ -336,6 +350,11 @@ def py_host(module_hosts):
         "status": py_fn(STATUS),
         "outhttp": py_fn(OUT_HTTP, out="res"),
         "retstr": py_fn(RETURN_STR),
+        "retnone": py_fn(RETURN_NONE),
+        "unsetout": py_fn(NOTHING, out="res"),
+        "nohttpout": {"function.json": {"bindings": [
+            {"authLevel": "anonymous", "type": "httpTrigger", "direction": "in",
+             "name": "req"}]}, "__init__.py": RETURN_NONE},
         "logs": py_fn(LOGS),
         "boom": py_fn(BOOM),
         "pair": py_fn(PAIR),
@@ -511,6 +530,20 @@ def test_out_http_binding_and_str_return(py_host):
     r = py_host.get("/api/retstr")
     assert r.status == 200 and r.body == b"returned a str"
     assert r.header("Content-Type") == "text/plain; charset=utf-8"
+
+
+def test_none_for_an_http_return_is_no_content_as_in_azure(py_host):
+    # An http $return binding given None: 204, as Azure's host answers.
+    r = py_host.get("/api/retnone")
+    assert r.status == 204 and r.body == b""
+    assert r.header("Content-Type") is None
+    # No response at all (a named http output never set, or no http output):
+    # 200 with an empty body.
+    for path in ("/api/unsetout", "/api/nohttpout"):
+        r = py_host.get(path)
+        assert r.status == 200 and r.body == b"", path
+    r = py_host.get("/api/unsetout?set=1")
+    assert r.status == 200 and r.body == b"set"
 
 
 def _log_lines(host):

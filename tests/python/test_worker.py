@@ -236,8 +236,24 @@ def main(req):
     assert res.meta["headers"] == [["Content-Type", "text/plain; charset=utf-8"]]
     res, _ = w.invoke("ret", http=http_req("GET", "/api/ret", "kind=bytes"))
     assert res.body == b"\x00\x01"
+    # None for an http $return is "no content", as in Azure.
     res, _ = w.invoke("ret", http=http_req("GET", "/api/ret"))
-    assert res.meta == {"ok": True} and res.body == b""
+    assert res.meta == {"ok": True, "status": 204, "headers": []} and res.body == b""
+
+
+def test_unset_named_http_output_and_no_http_output_answer_nothing(worker, app):
+    write_fn(app, "unset", '''
+import azure.functions as func
+def main(req: func.HttpRequest, res: func.Out[func.HttpResponse]) -> None:
+    pass
+''')
+    write_fn(app, "bare", "def main(req):\n    return None\n")
+    bare = http_fn("bare", app)
+    bare["bindings"] = bare["bindings"][:1]
+    w = worker([http_fn("unset", app, out="res"), bare])
+    for name in ("unset", "bare"):
+        res, _ = w.invoke(name, http=http_req("GET", "/api/" + name))
+        assert res.meta == {"ok": True} and res.body == b"", name
 
 
 def test_bad_return_value_fails_with_a_clear_error(worker, app):

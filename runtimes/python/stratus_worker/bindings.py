@@ -460,6 +460,10 @@ class Plan:
                     outputs[name] = self._output(name, self.out_types.get(name, ""), v)
         T = self.T
         if resp is None:
+            if self.http_return:
+                # As in Azure, None returned to an http $return binding is
+                # "no content": 204 with an empty body.
+                return _http_meta(204, [], outputs), b""
             if outputs is None:
                 return OK_EMPTY, b""
             return b'{"ok":true,"outputs":' + dumps(outputs) + b"}", b""
