@@ -300,6 +300,7 @@ void app__function_free(function_t *fn)
     free(fn->script_file);
     free(fn->entry_point);
     free(fn->bootstrap);
+    free(fn->load_error);
     free(fn);
 }
 
@@ -316,6 +317,28 @@ void app_drop_function(app_t *app, function_t *fn)
     }
 }
 
+void app_break_function(app_t *app, function_t *fn, const char *why)
+{
+    function_t **grown = NULL;
+    if (fn->http && !fn->load_error && (fn->load_error = strdup(why)) != NULL)
+        grown = realloc(app->broken, (app->nbroken + 1) * sizeof *app->broken);
+    if (!grown) {
+        app_drop_function(app, fn);
+        return;
+    }
+    app->broken = grown;
+    for (size_t i = 0; i < app->nfunctions; i++) {
+        if (app->functions[i] != fn)
+            continue;
+        memmove(&app->functions[i], &app->functions[i + 1],
+                (app->nfunctions - i - 1) * sizeof *app->functions);
+        app->nfunctions--;
+        break;
+    }
+    fn->runtime_data = NULL;
+    app->broken[app->nbroken++] = fn;
+}
+
 void app_free(app_t *app)
 {
     if (!app)
@@ -323,6 +346,9 @@ void app_free(app_t *app)
     for (size_t i = 0; i < app->nfunctions; i++)
         app__function_free(app->functions[i]);
     free(app->functions);
+    for (size_t i = 0; i < app->nbroken; i++)
+        app__function_free(app->broken[i]);
+    free(app->broken);
     for (size_t i = 0; i < app->nerrors; i++) {
         free(app->errors[i].function);
         free(app->errors[i].message);

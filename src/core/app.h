@@ -61,6 +61,7 @@ typedef struct function {
                                    (inputs, non-HTTP outputs) */
     void *runtime_data;         /* owned by the executor that loaded it */
     int telemetry_id;           /* its slot in the telemetry tables (telemetry_init) */
+    char *load_error;           /* why its code did not load (then it is in app->broken) */
 } function_t;
 
 typedef struct app_error {
@@ -162,6 +163,9 @@ typedef struct app {
 
     function_t **functions;     /* valid functions, sorted by name */
     size_t nfunctions;
+    function_t **broken;        /* HTTP functions whose code did not load: their routes
+                                   answer 500, as in Azure (app_break_function) */
+    size_t nbroken;
 
     app_error_t *errors;
     size_t nerrors;
@@ -221,6 +225,13 @@ void app_add_error(app_t *app, const char *function, const char *fmt, ...)
  * shared object would not open) and free it. The error should have been
  * recorded first. */
 void app_drop_function(app_t *app, function_t *fn);
+
+/* A function whose configuration is valid but whose code did not load (a
+ * syntax error, a missing module, a compile error): it leaves `functions`
+ * (nothing runs it) and, when HTTP-triggered, is kept in `broken` with
+ * why, so that its route answers 500 as Azure's does rather than 404;
+ * otherwise it is freed. The error should have been recorded first. */
+void app_break_function(app_t *app, function_t *fn, const char *why);
 
 /* Validate one function from the text of its function.json (len bytes, need
  * not be NUL-terminated) and add it to `functions`, kept in name order.

@@ -22,7 +22,7 @@ static void load_functions(host_t *h, app_t *app)
         char err[8192];
         if (h->runtime->load(app, fn, err, sizeof err) != 0) {
             app_add_error(app, fn->name, "%s: %s", fn->name, err);
-            app_drop_function(app, fn);
+            app_break_function(app, fn, err);
             continue;
         }
         if (fn->http && fn->http->auth_level == AUTH_FUNCTION &&
@@ -66,7 +66,7 @@ int host_gen_build(host_t *h, app_t *app, host_gen_t **out, char *err, size_t er
         app_add_error(app, fn->name, "%s: %s", fn->name, why);
         if (rt->unload)
             rt->unload(fn);
-        app_drop_function(app, fn);
+        app_break_function(app, fn, why);
     }
     g->router = router_new();
     if (!g->router) {

@@ -11,28 +11,45 @@
 #include "../telemetry/telemetry.h"
 #include "host.h"
 
+/* The route template of fn, with the app's prefix; NULL (err set) when it
+ * is one the host keeps for itself. */
+static const char *fn_route_template(const app_t *app, const function_t *fn, char *tmpl,
+                                  size_t size, char *err, size_t errlen)
+{
+    const char *route = fn->http->route ? fn->http->route : fn->name;
+    if (app->route_prefix[0])
+        snprintf(tmpl, size, "%s/%s", app->route_prefix, route);
+    else
+        snprintf(tmpl, size, "%s", route);
+    int reserved = !strncasecmp(tmpl, "admin", 5) && (tmpl[5] == '/' || !tmpl[5]);
+    reserved |= !strncasecmp(tmpl, "runtime/webhooks", 16) && (tmpl[16] == '/' || !tmpl[16]);
+    reserved |= !strcasecmp(tmpl, "metrics");
+    if (!reserved)
+        return tmpl;
+    snprintf(err, errlen, "'%.200s' is reserved for the host (admin/, runtime/webhooks/ and "
+             "metrics)", tmpl);
+    return NULL;
+}
+
 void http_trigger_register(host_t *h, app_t *app, router_t *router)
 {
+    /* Functions whose code did not load keep their routes (they answer
+     * 500), as in Azure; a route that cannot be added is just not served. */
+    for (size_t i = 0; i < app->nbroken; i++) {
+        function_t *fn = app->broken[i];
+        char tmpl[ROUTE_MAX_TEMPLATE + 256], err[512];
+        if (fn_route_template(app, fn, tmpl, sizeof tmpl, err, sizeof err))
+            router_add(router, tmpl, fn->http->methods, fn, err, sizeof err);
+    }
     for (size_t i = 0; i < app->nfunctions;) {
         function_t *fn = app->functions[i];
         if (!fn->http) {
             i++;
             continue;
         }
-        const char *route = fn->http->route ? fn->http->route : fn->name;
-        char tmpl[ROUTE_MAX_TEMPLATE + 256];
-        if (app->route_prefix[0])
-            snprintf(tmpl, sizeof tmpl, "%s/%s", app->route_prefix, route);
-        else
-            snprintf(tmpl, sizeof tmpl, "%s", route);
-        char err[512];
-        int reserved = !strncasecmp(tmpl, "admin", 5) && (tmpl[5] == '/' || !tmpl[5]);
-        reserved |= !strncasecmp(tmpl, "runtime/webhooks", 16) && (tmpl[16] == '/' || !tmpl[16]);
-        reserved |= !strcasecmp(tmpl, "metrics");
-        if (reserved)
-            snprintf(err, sizeof err, "'%.200s' is reserved for the host (admin/, "
-                     "runtime/webhooks/ and metrics)", tmpl);
-        if (reserved || router_add(router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
+        char tmpl[ROUTE_MAX_TEMPLATE + 256], err[512];
+        if (!fn_route_template(app, fn, tmpl, sizeof tmpl, err, sizeof err) ||
+            router_add(router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
             app_add_error(app, fn->name, "%s/function.json: binding '%s' (httpTrigger): field "
                           "'route': %s", fn->name, fn->trigger->name, err);
             if (h->runtime->unload)
@@ -186,6 +203,19 @@ void http_trigger_handle(host_t *h, http_request_t *req)
                 return;
             }
         }
+    }
+    if (fn->load_error) {
+        /* As Azure's host: the function is there, and fails. The reason
+         * (file, line, traceback) is for the log, not for callers. */
+        size_t n = strcspn(fn->load_error, "\n");
+        log_write(LOG_ERROR, "Host.Function", NULL, "Function '%s' was called, but its code did "
+                  "not load: %.*s%s", fn->name, (int)(n > 400 ? 400 : n), fn->load_error,
+                  fn->load_error[n] || n > 400 ? " ..." : "");
+        char body[512];
+        snprintf(body, sizeof body, "Function '%s' cannot run: its code did not load (the error "
+                 "is in the host's log and at /admin/host/status)\n", fn->name);
+        host_respond_text(req, 500, body);
+        return;
     }
     invocation_t *inv = invocation_new(&req->arena, h->app, fn, SV_NULL);
     if (!inv) {

@@ -726,9 +726,9 @@ def test_response_over_6mb_is_413_and_fails_the_invocation(main):
 
 def test_init_error_and_failed_starts_are_load_errors(main):
     # The other functions serve; these are not loaded and say why.
-    assert main.get("/api/initfail").status == 404
-    assert main.get("/api/exitinit").status == 404
-    assert main.get("/api/nobootstrap").status == 404
+    assert main.get("/api/initfail").status == 500
+    assert main.get("/api/exitinit").status == 500
+    assert main.get("/api/nobootstrap").status == 500
     st = main.get("/admin/host/status").json()
     errors = "\n".join(st["errors"])
     assert "initfail" in errors and "Runtime.ImportModuleError: Cannot find module 'nothere'" \

@@ -1287,7 +1287,7 @@ def test_reload_follows_node_modules_as_npm_install_writes_it(make_app, start_ho
                    settings=SETTINGS, files={"uses/node_modules/local/index.js": local})
     h = start_host(app)
     assert wait_for(lambda: "Cannot find module 'later'" in h.log(), timeout=60), h.log()
-    assert h.get("/api/uses").status == 404
+    assert h.get("/api/uses").status == 500
     before = _reloads(h)
     mods = os.path.join(app, "node_modules")
     for i in range(60):  # the packages npm unpacks, then the one asked for

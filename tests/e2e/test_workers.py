@@ -1034,7 +1034,7 @@ def test_missing_entry_point_reported_while_others_serve(make_app, start_host):
     assert len(errors) == 1, errors
     assert "noentry" in errors[0] and "entry point 'noentry' not found" in errors[0], errors
     assert "entry point 'noentry' not found" in h.log()
-    assert h.get("/api/noentry").status == 404
+    assert h.get("/api/noentry").status == 500
     names = sorted(f["name"] for f in h.get("/admin/functions").json())
     assert names == ["hello", "slow"]
     assert h.get("/api/hello", timeout=30).status == 200
