@@ -3,6 +3,7 @@
  * invoke -> reply, for every HTTP-triggered function of the app.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -167,6 +168,25 @@ static void trace_from_request(invocation_t *inv, const http_request_t *req)
         invocation_trace_from(inv, tp, ts);
 }
 
+/* GET / when no function has that route: a page saying the app is up, as
+ * Azure's host serves one (health checks and load balancers probe it),
+ * unless the setting AzureWebJobsDisableHomepage is true. 1 when answered. */
+static int homepage(http_request_t *req)
+{
+    const char *off = getenv("AzureWebJobsDisableHomepage");
+    if (off && !strcasecmp(off, "true"))
+        return 0;
+    static const char page[] =
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+        "<title>Your Functions app is up and running</title></head>\n<body>\n"
+        "<h1>Your Functions app is up and running</h1>\n"
+        "<p>Served by Stratus. Functions answer under their routes (by default "
+        "<code>/api/&lt;function&gt;</code>).</p>\n</body>\n</html>\n";
+    static const http_header_t ct = {SV_LIT("Content-Type"), SV_LIT("text/html; charset=utf-8")};
+    http_respond(req, 200, &ct, 1, page, sizeof page - 1);
+    return 1;
+}
+
 void http_trigger_handle(host_t *h, http_request_t *req)
 {
     size_t scratch_len = req->path.n + ROUTE_MAX_PARAMS + 1;
@@ -181,6 +201,8 @@ void http_trigger_handle(host_t *h, http_request_t *req)
     int r = router_lookup(h->router, req->method, req->path.p, req->path.n, params, scratch,
                           scratch_len, &data, &allowed);
     if (r == ROUTER_NOT_FOUND) {
+        if (req->path.n == 1 && (req->method & (METHOD_GET | METHOD_HEAD)) && homepage(req))
+            return;
         http_respond(req, 404, NULL, 0, NULL, 0);
         return;
     }

@@ -352,3 +352,32 @@ def test_unknown_path_is_404(main):
     assert main.get("/nothing").status == 404
     assert main.get("/api").status == 404
     assert main.post("/api/nope/nope", body=b"x").status == 404
+
+
+def test_the_root_answers_a_home_page_unless_a_function_or_the_setting_says_otherwise(
+        make_app, start_host):
+    """As Azure's host: GET / is a page saying the app is up (health
+    checks probe it); AzureWebJobsDisableHomepage=true turns it off; a
+    function whose route is the root takes it."""
+    app = make_app({"echo": http_fn("echo")})
+    h = start_host(app)
+    r = h.get("/")
+    assert r.status == 200
+    assert r.header("Content-Type") == "text/html; charset=utf-8"
+    assert "Your Functions app is up and running" in r.text
+    assert h.request("HEAD", "/").status == 200
+    assert h.post("/").status == 404
+    assert h.get("/other").status == 404
+    h.stop()
+    settings = {"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "native",
+                                                 "AzureWebJobsDisableHomepage": "true"}}
+    h = start_host(make_app({"echo": http_fn("echo")}, settings=settings))
+    assert h.get("/").status == 404
+    h.stop()
+    app = make_app({"root": http_fn("root", route="{*rest}")},
+                   host={"version": "2.0", "extensions": {"http": {"routePrefix": ""}}},
+                   settings={"IsEncrypted": False,
+                             "Values": {"FUNCTIONS_WORKER_RUNTIME": "native"}})
+    h = start_host(app)
+    r = h.get("/")
+    assert r.status == 200 and "up and running" not in r.text
