@@ -304,7 +304,8 @@ void app__function_free(function_t *fn)
     free(fn);
 }
 
-void app_drop_function(app_t *app, function_t *fn)
+/* Take fn out of app->functions; 0, or -1 when it is not there. */
+static int unlink_function(app_t *app, function_t *fn)
 {
     for (size_t i = 0; i < app->nfunctions; i++) {
         if (app->functions[i] != fn)
@@ -312,9 +313,15 @@ void app_drop_function(app_t *app, function_t *fn)
         memmove(&app->functions[i], &app->functions[i + 1],
                 (app->nfunctions - i - 1) * sizeof *app->functions);
         app->nfunctions--;
-        app__function_free(fn);
-        return;
+        return 0;
     }
+    return -1;
+}
+
+void app_drop_function(app_t *app, function_t *fn)
+{
+    if (unlink_function(app, fn) == 0)
+        app__function_free(fn);
 }
 
 void app_break_function(app_t *app, function_t *fn, const char *why)
@@ -327,14 +334,7 @@ void app_break_function(app_t *app, function_t *fn, const char *why)
         return;
     }
     app->broken = grown;
-    for (size_t i = 0; i < app->nfunctions; i++) {
-        if (app->functions[i] != fn)
-            continue;
-        memmove(&app->functions[i], &app->functions[i + 1],
-                (app->nfunctions - i - 1) * sizeof *app->functions);
-        app->nfunctions--;
-        break;
-    }
+    unlink_function(app, fn);
     fn->runtime_data = NULL;
     app->broken[app->nbroken++] = fn;
 }

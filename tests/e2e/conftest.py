@@ -373,6 +373,15 @@ def write_app(root, functions, host=None, settings=None, files=None):
     return root
 
 
+def free_port():
+    """A loopback port free now (for a server that must be told its port)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def wait_for(predicate, timeout=30, interval=0.05):
     """Poll predicate() until it returns something true; return that (or None)."""
     deadline = time.time() + timeout

@@ -182,7 +182,8 @@ def test_broken_function_is_skipped(broken, fn):
     if fn in CODE_ERRORS:
         assert r.status == 500, r.text
         assert "Function '%s' cannot run: its code did not load" % fn in r.text
-        assert "Function '%s' was called, but its code did not load" % fn in broken.log()
+        said = "Function '%s' was called, but its code did not load" % fn
+        assert wait_for(lambda: said in broken.log(), timeout=10)  # flushed after the answer
     else:
         assert r.status == 404
     names = [f["name"] for f in broken.get("/admin/functions").json()]

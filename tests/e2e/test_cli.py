@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import BIN, function_key, master_key, sanitizer_report, wait_for
+from conftest import BIN, free_port, function_key, master_key, sanitizer_report, wait_for
 
 COMMANDS = ["init", "new", "start", "host", "invoke", "keys", "templates", "settings",
             "extensions"]
@@ -336,14 +336,6 @@ def test_cli_without_master_key_is_refused(live, tmp_path):
     p = run("keys", "list", "--port", live.port, "--app", tmp_path)
     assert p.returncode != 0
     assert "401" in p.err
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_invoke_with_nothing_listening(tmp_path):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BIN, RawConn, master_key, wait_for, write_app
+from conftest import BIN, RawConn, free_port, master_key, wait_for, write_app
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -535,15 +535,6 @@ http.createServer((req, res) => {
   });
 }).listen(parseInt(process.argv[2], 10), '127.0.0.1');
 """
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_mcp_profile_routes_from_host_json_and_a_fixed_port(make_app, start_host):

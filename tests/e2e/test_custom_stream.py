@@ -14,7 +14,7 @@ import pytest
 
 from conftest import wait_for
 
-from test_custom import fn, make, settings, custom_host, log_has
+from test_custom import custom_host, fn, log_has, make
 
 # A handler whose answers are driven by the test: /api/events sends one
 # event, then one more each time /api/next is called, and ends at

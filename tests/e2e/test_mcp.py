@@ -26,12 +26,11 @@ the sanitizer build.
 import json
 import os
 import re
-import socket
 import subprocess
 
 import pytest
 
-from conftest import ROOT, function_key, master_key, wait_for, write_app
+from conftest import ROOT, free_port, function_key, master_key, wait_for, write_app
 
 SDK_DIR = os.environ.get("MCP_SDK_DIR") or os.path.join(ROOT, "build", "mcp-sdk")
 SDK_PKG = os.path.join(SDK_DIR, "node_modules", "@modelcontextprotocol", "sdk", "package.json")
@@ -336,14 +335,6 @@ await client.close().catch(() => {});
 console.log(JSON.stringify(out));
 process.exit(0);
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def link_sdk(folder):

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN, ECHO_C, http_fn, master_key, function_key, wait_for, write_app
+from conftest import BIN, ECHO_C, free_port, function_key, http_fn, master_key, wait_for, write_app
 
 SETTINGS = {"IsEncrypted": False, "Values": {"FUNCTIONS_WORKER_RUNTIME": "native"}}
 HOST = {"version": "2.0",
@@ -338,14 +338,6 @@ def test_telemetry_switch_must_be_boolean(make_app, start_host):
 
 
 # ---- a real Prometheus server -------------------------------------------------
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def prom_query(base, query):

@@ -4,16 +4,14 @@ running host and without one (on the store and the folders directly)."""
 import base64
 import json
 import os
-import socket
 import subprocess
 import threading
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import BIN, http_fn, master_key, wait_for, write_app
+from conftest import BIN, free_port, http_fn, master_key, wait_for, write_app
 
 
 # A queue-triggered function that writes each message it gets, as is, to
@@ -102,14 +100,6 @@ def cli(*args, stdin=None, app=None, port=None, env=None):
     e.pop("STRATUS_MASTER_KEY", None)
     e.update(env or {})
     return subprocess.run(cmd, input=stdin, capture_output=True, timeout=120, env=e)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ---- queues through the admin API ----------------------------------------------
