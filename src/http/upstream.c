@@ -392,12 +392,6 @@ static int exchange_done(upstream_conn_t *c)
         c->nwritten--;
     c->reused = 1;
     c->got_bytes = 0;
-    if (s.call) {
-        s.call->conn = NULL;
-        s.call->cb(s.call, UPSTREAM_OK, c->parser);
-    }
-    if (c->closing)
-        return -1;
     if (c->paused) {
         /* The end of a streamed answer came with the bytes read before
          * the pause: the connection reads again (for the next answer, or
@@ -405,9 +399,20 @@ static int exchange_done(upstream_conn_t *c)
         c->paused = 0;
         if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) != 0) {
             conn_fail(c, UPSTREAM_EIO, "cannot read from the connection", NO_CULPRIT);
-            return -1;
+            keep = 0;
         }
     }
+    /* Idle before the callback, so that a call it sends takes this
+     * connection: a single-threaded peer serves one connection at a time,
+     * and a new one would wait until this one is closed. */
+    if (keep && !c->n)
+        make_idle(c);
+    if (s.call) {
+        s.call->conn = NULL;
+        s.call->cb(s.call, UPSTREAM_OK, c->parser);
+    }
+    if (c->closing)
+        return -1;
     if (!keep) {
         /* A peer that ends connections after its answers (HTTP/1.0 or
          * Connection: close) drops what was pipelined behind them: from now
@@ -421,7 +426,7 @@ static int exchange_done(upstream_conn_t *c)
                   NO_CULPRIT);
         return -1;
     }
-    if (!c->n)
+    if (!c->n && c->state != C_IDLE)
         make_idle(c);
     return c->closing ? -1 : 0;
 }

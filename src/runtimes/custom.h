@@ -127,6 +127,7 @@ struct ch_proc {
     size_t pipeline_depth;    /* what host.json allows; 1: no pipelining */
     upstream_call_t pipe_calls[2];
     int pipe_pending, pipe_answers, pipe_checked;
+    int pipe_closes;          /* ... it ended the connection after the first answer */
     uv_timer_t pipe_timer;    /* starts the check outside the readiness callback */
     ch_list_t inflight;
     uint64_t spawn_ns;

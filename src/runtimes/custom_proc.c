@@ -231,6 +231,11 @@ static void pipe_done(ch_proc_t *p)
         log_write(LOG_DEBUG, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) answers "
                   "pipelined requests: up to %zu at a time on a connection", p->seq, p->pid,
                   p->pipeline_depth);
+    } else if (p->pipe_closes) {
+        upstream_set_max_pipeline(p->up, 1);
+        log_write(LOG_INFO, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) ends the "
+                  "connection after each answer (HTTP/1.0 or Connection: close): it gets one "
+                  "request per connection", p->seq, p->pid);
     } else {
         upstream_set_max_pipeline(p->up, 1);
         log_write(LOG_INFO, "Host.CustomHandler", NULL, "Custom handler %d (pid %d) did not "
@@ -248,6 +253,8 @@ static void pipe_cb(upstream_call_t *call, int status, respparser_t *resp)
      * answer gets the second again on a new one). */
     if (status == UPSTREAM_OK && (call != &p->pipe_calls[0] || respparser_keep_alive(resp)))
         p->pipe_answers++;
+    else if (status == UPSTREAM_OK)
+        p->pipe_closes = 1;
     if (--p->pipe_pending == 0)
         pipe_done(p);
 }
@@ -261,6 +268,7 @@ static void pipe_check_cb(uv_timer_t *t)
     upstream_set_max_pipeline(p->up, 2);
     p->pipe_pending = 2;
     p->pipe_answers = 0;
+    p->pipe_closes = 0;
     for (int k = 0; k < 2; k++) {
         upstream_call_t *c = &p->pipe_calls[k];
         memset(c, 0, sizeof *c);

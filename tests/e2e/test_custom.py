@@ -850,6 +850,8 @@ def test_a_handler_that_closes_after_every_answer_serves_a_burst(make_app, start
     got = burst(h, paths, workers=30)
     for p, (st, body) in got.items():
         assert st == 200 and body == ("echo " + p).encode(), (p, st, body, h.log()[-3000:])
+    assert log_has(h, "ends the connection after each answer (HTTP/1.0 or Connection: close)")
+    assert "did not answer two pipelined requests" not in h.log()
 
 
 # A handler in the style of small C or shell handlers: one read is one
@@ -970,6 +972,45 @@ def test_a_single_threaded_keep_alive_handler_passes_the_pipelining_check(make_a
     assert h.get("/api/echo?n=0").text == "echo /api/echo?n=0"
     assert "did not answer two pipelined requests" not in h.log()
     assert "Traceback" not in h.log() and "BrokenPipe" not in h.log()
+
+
+# A single-threaded HTTP/1.1 server that counts the connections it served.
+PY_ONE_AT_A_TIME = r"""
+import http.server, os, time
+time.sleep(float(os.environ.get("LISTEN_DELAY", "0")))
+conns = 0
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def setup(self):
+        global conns
+        conns += 1
+        super().setup()
+    def do_GET(self):
+        b = ("connections %d" % conns).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(os.environ["FUNCTIONS_CUSTOMHANDLER_PORT"])),
+                       H).serve_forever()
+"""
+
+
+def test_the_first_request_goes_on_the_connection_a_single_threaded_handler_serves(
+        make_app, start_host):
+    """Such a server serves one connection until it closes: a request that
+    waited for the handler to be ready goes on the readiness connection,
+    not on a new one that would wait for the idle one to be closed."""
+    import sys
+    desc = {"defaultExecutablePath": sys.executable, "arguments": ["handler.py"]}
+    app = make_app({"echo": fn()}, host=custom_host(description=desc),
+                   settings=settings({"LISTEN_DELAY": "0.5"}),
+                   files={"handler.py": PY_ONE_AT_A_TIME})
+    h = start_host(app)
+    assert h.get("/api/echo", timeout=30).text == "connections 1"  # sent before it listens
+    assert h.get("/api/echo").text == "connections 1"
 
 
 # ---- processes ----
