@@ -13,6 +13,9 @@
  * with the bytes that were left over. A second parser, new for every
  * response, is fed the same chunks: the reused one (which takes a head it
  * has seen before without parsing it) must report exactly what it does.
+ * A third parser takes each body as a proxy streams it (respparser_defer_limit,
+ * then the body drained after every feed once the head is in): what it
+ * passed on must be the body the others gathered.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,17 +64,35 @@ static void check_same(const respparser_t *p, const respparser_t *q)
         abort();
 }
 
+/* Drain what the streaming parser holds of its body into out. */
+static void drain(respparser_t *s, char *out, size_t *nout)
+{
+    if (!respparser_head_done(s))
+        return;
+    size_t n = 0;
+    const char *b = respparser_body(s, &n);
+    memcpy(out + *nout, b, n);
+    *nout += n;
+    respparser_body_drop(s);
+}
+
 static void responses(const uint8_t *data, size_t size, uint32_t seed)
 {
-    respparser_t *p = respparser_new(4096), *q = respparser_new(4096);
-    if (!p || !q) {
+    respparser_t *p = respparser_new(4096), *q = respparser_new(4096), *s = respparser_new(4096);
+    char *streamed = malloc(size + 1);
+    size_t nstreamed = 0;
+    if (!p || !q || !s || !streamed) {
         respparser_free(p);
         respparser_free(q);
+        respparser_free(s);
+        free(streamed);
         return;
     }
     int no_body = seed & 1;
     respparser_reset(p, no_body);
     respparser_reset(q, no_body);
+    respparser_reset(s, no_body);
+    respparser_defer_limit(s);
     size_t at = 0;
     int guard = 0;
     while (at < size && guard++ < 1000) {
@@ -80,12 +101,17 @@ static void responses(const uint8_t *data, size_t size, uint32_t seed)
             take = size - at;
         char *chunk = malloc(take);
         memcpy(chunk, data + at, take);
-        size_t used = 0, used_q = 0;
+        size_t used = 0, used_q = 0, used_s = 0;
         int rc = respparser_feed_n(p, chunk, take, &used);
         int rc_q = respparser_feed_n(q, chunk, take, &used_q);
+        int rc_s = respparser_feed_n(s, chunk, take, &used_s);
         free(chunk);
         if (rc != rc_q || used != used_q)
             abort();
+        if (rc == PARSE_OK && (rc_s != PARSE_OK || used_s != used))
+            abort(); /* the streaming parser takes at least what the others take */
+        if (rc_s == PARSE_OK)
+            drain(s, streamed, &nstreamed);
         if (rc != PARSE_OK) {
             if (!respparser_error(p)[0])
                 abort();
@@ -101,9 +127,15 @@ static void responses(const uint8_t *data, size_t size, uint32_t seed)
                 abort();
             check_headers(p);
             check_same(p, q);
+            if (!respparser_done(s) || respparser_status(s) != respparser_status(p) ||
+                nstreamed != len || memcmp(streamed, body, len) != 0)
+                abort();
             (void)respparser_keep_alive(p);
             no_body = next_rand(&seed) & 1;
             respparser_reset(p, no_body);
+            respparser_reset(s, no_body);
+            respparser_defer_limit(s);
+            nstreamed = 0;
             respparser_free(q);
             q = respparser_new(4096);
             if (!q)
@@ -124,6 +156,8 @@ static void responses(const uint8_t *data, size_t size, uint32_t seed)
     }
     respparser_free(p);
     respparser_free(q);
+    respparser_free(s);
+    free(streamed);
 }
 
 static void answer(const uint8_t *data, size_t size, uint32_t seed)
