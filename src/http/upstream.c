@@ -90,6 +90,7 @@ struct upstream {
 };
 
 static void dispatch(upstream_t *u);
+static void shed_behind(upstream_conn_t *c);
 
 static slot_t *slot_at(upstream_conn_t *c, unsigned k) { return &c->ring[(c->head + k) & (RING - 1)]; }
 
@@ -268,7 +269,9 @@ static void on_write(uv_write_t *req, int status)
         return;
     }
     c->nwritten = c->nsent;
-    if (c->nsent < c->n)
+    if (c->n > 1 && slot_at(c, 0)->call && slot_at(c, 0)->call->streaming)
+        shed_behind(c); /* the calls whose write just ended */
+    if (!c->closing && c->nsent < c->n)
         conn_flush(c);
 }
 
@@ -431,6 +434,50 @@ static int exchange_done(upstream_conn_t *c)
     return c->closing ? -1 : 0;
 }
 
+/* The first call's answer streams and may never end: the calls pipelined
+ * behind it would wait for that end. Each goes to the front of the queue,
+ * for another connection (only replayable calls are pipelined, so it may
+ * go again), alone there; c drops the answers to those it wrote, and takes
+ * nothing new until it is empty. A call still being written follows from on_write:
+ * the pending write holds its bytes. */
+static void shed_behind(upstream_conn_t *c)
+{
+    upstream_t *u = c->up;
+    upstream_call_t *moved[RING];
+    unsigned nm = 0;
+    c->draining = 1;
+    for (unsigned k = 1; k < c->n;) {
+        slot_t *s = slot_at(c, k);
+        if (k >= c->nwritten && k < c->nsent) {
+            k++;
+            continue;
+        }
+        if (s->call) {
+            s->call->conn = NULL;
+            s->call->alone = 1; /* its answer may stream too */
+            moved[nm++] = s->call;
+        }
+        if (k < c->nsent) {
+            s->call = NULL; /* its answer is read and dropped */
+            k++;
+            continue;
+        }
+        for (unsigned j = k; j + 1 < c->n; j++)
+            *slot_at(c, j) = *slot_at(c, j + 1);
+        c->n--;
+    }
+    while (nm) {
+        upstream_call_t *call = moved[--nm];
+        call->queued = 1;
+        call->qnext = u->qhead;
+        u->qhead = call;
+        if (!u->qtail)
+            u->qtail = call;
+        u->nqueue++;
+    }
+    dispatch(u);
+}
+
 /* The head of call's answer is in and its body still to come: ask the
  * caller whether it takes the body as it arrives. 0 to go on reading. */
 static int stream_head(upstream_conn_t *c, upstream_call_t *call)
@@ -442,6 +489,11 @@ static int stream_head(upstream_conn_t *c, upstream_call_t *call)
     if (slot_at(c, 0)->call != call)
         return 0; /* given up in the callback: the connection is closing */
     call->streaming = take;
+    if (take) {
+        shed_behind(c);
+        if (c->closing)
+            return -1;
+    }
     if (!take && respparser_check_length(c->parser) != PARSE_OK) {
         char why[160];
         snprintf(why, sizeof why, "invalid response: %s", respparser_error(c->parser));
@@ -592,7 +644,7 @@ static int can_take(const upstream_conn_t *c, const upstream_call_t *call)
         return 0;
     if (!c->n)
         return 1;
-    return call->replayable && c->ring[(c->head + c->n - 1) & (RING - 1)].idem;
+    return call->replayable && !call->alone && c->ring[(c->head + c->n - 1) & (RING - 1)].idem;
 }
 
 /* Put call at the end of c's ring; written at the end of the turn. */
@@ -604,7 +656,7 @@ static void conn_push(upstream_conn_t *c, upstream_call_t *call)
     s->call = call;
     s->deadline = call->deadline;
     s->no_body = (unsigned char)(call->no_body != 0);
-    s->idem = (unsigned char)(call->replayable != 0);
+    s->idem = (unsigned char)(call->replayable && !call->alone);
     call->conn = c;
     u->batch = c;
     if (!c->dirty) {
@@ -777,7 +829,7 @@ void upstream_send(upstream_t *u, upstream_call_t *call)
     call->conn = NULL;
     call->qnext = NULL;
     call->queued = 0;
-    call->head_told = call->streaming = call->cancel = 0;
+    call->head_told = call->streaming = call->cancel = call->alone = 0;
     if (!call->retried) {
         call->maybe_sent = 0;
         call->error[0] = '\0';

@@ -50,7 +50,10 @@
  * with an error if the answer is cut short. upstream_pause() stops reading
  * the answer (a slow receiver downstream) until upstream_resume(); the
  * call's timeout still runs. Detaching a call whose body streams closes
- * its connection: an answer without an end would hold it forever.
+ * its connection: an answer without an end would hold it forever. For the
+ * same reason, the calls pipelined behind a streamed answer go to another
+ * connection (sent again if written: they are replayable), and nothing new
+ * goes behind it.
  *
  * Lifecycle of an upstream: upstream_new() -> upstream_send() ... ->
  * upstream_close(): calls still pending fail with UPSTREAM_ECLOSED, every
@@ -124,6 +127,7 @@ struct upstream_call {
     int cancel;             /* given up with upstream_cancel() */
     int head_told;          /* head_cb has run */
     int streaming;          /* ... and took the body */
+    int alone;              /* moved off a streamed answer: nothing pipelined with it */
     char chunk_line[24];    /* "<hex size>\r\n" when chunked */
 };
 

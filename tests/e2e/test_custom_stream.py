@@ -198,6 +198,34 @@ def test_other_requests_are_not_held_behind_an_open_stream(make_app, start_host)
         conn.close()
 
 
+def test_streams_asked_for_at_once_all_arrive(make_app, start_host):
+    """Requests that reach the host together go to the handler pipelined on
+    one connection; when the first one's answer streams without end, those
+    behind it go on other connections instead of waiting for that end (here
+    without "Accept: text/event-stream", which would keep them apart from
+    the start)."""
+    h = start(make_app, start_host)
+    socks = [socket.create_connection(("127.0.0.1", h.port), timeout=20) for _ in range(6)]
+    for s in socks:
+        s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    for s in socks:
+        got = b""
+        while b"data: first" not in got:
+            piece = s.recv(65536)
+            assert piece, got
+            got += piece
+        assert got.startswith(b"HTTP/1.1 200 OK\r\n")
+    h.get("/api/next")
+    for s in socks:
+        got = b""
+        while b"data: event 1" not in got:
+            piece = s.recv(65536)
+            assert piece, got
+            got += piece
+        s.close()
+    assert h.get("/api/plain").status == 200
+
+
 def test_function_timeout_cuts_off_an_answer_that_does_not_end(make_app, start_host):
     h = start(make_app, start_host, timeout="00:00:02")
     conn, resp = open_stream(h)

@@ -168,9 +168,12 @@ static void raw_answer(raw_conn_t *c)
         raw_send(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlive");
         return;
     }
-    if (!strncmp(c->buf, "GET /drip ", 10)) {
-        /* A chunked answer whose next pieces the test sends (raw_send on drip). */
+    if (!strncmp(c->buf, "GET /drip ", 10) || !strncmp(c->buf, "GET /driphold ", 14)) {
+        /* A chunked answer whose next pieces the test sends (raw_send on drip);
+         * /driphold holds the requests that follow it, as a server that
+         * answers in order does. */
         drip = c;
+        c->holding = c->buf[9] == 'h';
         raw_send(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n"
                     "5\r\nfirst\r\n");
         return;
@@ -963,6 +966,47 @@ TEST(stream_pause_and_resume)
     close_upstream(u);
 }
 
+TEST(stream_does_not_hold_the_calls_behind_it)
+{
+    upstream_opts_t o = {.max_conns = 4, .max_pipeline = 8};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    sresult_t s;
+    static result_t r[3];
+    static char heads[3][64];
+    memset(&s, 0, sizeof s);
+    prepare(&s.r, "GET /driphold HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    s.take = 1;
+    s.r.call.replayable = 1;
+    s.r.call.head_cb = s_head;
+    s.r.call.body_cb = s_body;
+    upstream_send(u, &s.r.call);
+    for (int i = 0; i < 3; i++) {
+        snprintf(heads[i], sizeof heads[i], "GET /p?%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+        start_get(&r[i], u, heads[i]);
+    }
+    CHECK_INT(upstream_max_depth(u), 4); /* all in one write, behind the stream */
+    spin_until(&s.pieces, 1);
+    /* The answer streams and has no end in sight: the calls behind it are
+     * answered on another connection. */
+    run_all(r, 3);
+    for (int i = 0; i < 3; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        CHECK_INT(r[i].status, UPSTREAM_OK);
+        CHECK_STR(r[i].body, want);
+    }
+    CHECK_INT(s.r.done, 0);
+    raw_send(drip, "6\r\nsecond\r\n0\r\n\r\n");
+    run_until(&s.r.done);
+    CHECK_INT(s.r.status, UPSTREAM_OK);
+    CHECK_STR(s.got, "firstsecond");
+    /* Nothing new went behind it meanwhile. */
+    start_get(&r[0], u, "GET /p?again HTTP/1.1\r\nHost: t\r\n\r\n");
+    run_until(&r[0].done);
+    CHECK_STR(r[0].body, "again");
+    close_upstream(u);
+}
+
 TEST(stream_detached_closes_its_connection)
 {
     upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), NULL);
@@ -1081,6 +1125,7 @@ int main(void)
     RUN(stream_declined_is_gathered);
     RUN(stream_is_not_bound_by_the_body_limit);
     RUN(stream_pause_and_resume);
+    RUN(stream_does_not_hold_the_calls_behind_it);
     RUN(stream_detached_closes_its_connection);
     RUN(stream_cut_short_is_an_error);
     RUN(cancel_closes_the_connection_of_a_sent_call);
