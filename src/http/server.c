@@ -78,6 +78,7 @@ struct http_conn {
     unsigned closed : 1;      /* close callback ran */
     unsigned lingering : 1;   /* write side shut; discarding input */
     unsigned gone : 1;        /* the peer went away */
+    unsigned dropped : 1;     /* ... or rather, the server closed the connection */
     unsigned keep_alive : 1;
     unsigned is_head : 1;
     unsigned resume : 1;      /* answered outside conn_process: parse pending */
@@ -504,6 +505,8 @@ sv_t http_request_header(const http_request_t *req, const char *name)
 }
 
 int http_request_gone(const http_request_t *req) { return req->conn->gone; }
+
+int http_request_dropped(const http_request_t *req) { return req->conn->dropped; }
 
 int http_request_eof(const http_request_t *req) { return req->conn->eof || req->conn->gone; }
 
@@ -1523,7 +1526,7 @@ void http_server_close(http_server_t *s)
     http_conn_t *c = s->conns;
     while (c) {
         http_conn_t *next = c->next;
-        c->gone = 1;
+        c->gone = c->dropped = 1;
         conn_close(c);
         c = next;
     }
@@ -1559,7 +1562,7 @@ void http_server_close_cb(http_server_t *s, void (*cb)(http_server_t *s))
     http_conn_t *c = s->conns;
     while (c) {
         http_conn_t *next = c->next;
-        c->gone = 1;
+        c->gone = c->dropped = 1;
         conn_close(c);
         c = next;
     }

@@ -223,6 +223,10 @@ void http_request_on_gone(http_request_t *req, http_gone_fn fn, void *data);
 /* 1 when the client has gone away while the request was being handled. */
 int http_request_gone(const http_request_t *req);
 
+/* 1 when it went away because the server closed the connection (a stop
+ * past its drain limit), not the client. */
+int http_request_dropped(const http_request_t *req);
+
 /* 1 when the client has ended its side of the connection (it may still be
  * reading: HTTP allows a half-close; a long poll treats it as gone). */
 int http_request_eof(const http_request_t *req);

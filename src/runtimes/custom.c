@@ -106,20 +106,24 @@ static void call_leave(ch_call_t *c)
 
 /* The caller went away while the answer streamed (an event stream it
  * closed): the exchange with the handler ends, and so does the
- * invocation, which did nothing wrong. */
+ * invocation, which did nothing wrong. When the host itself closed the
+ * connection (a stop past its drain limit), the answer is cut off. */
 static void stream_gone(http_request_t *req, void *data)
 {
-    (void)req;
     ch_call_t *c = data;
     if (c->finished)
         return;
     ch_app_t *ca = c->ca;
+    int dropped = http_request_dropped(req);
     call_leave(c);
     c->finished = 1;
     upstream_detach(&c->up);
-    log_write(LOG_DEBUG, "Host.CustomHandler", c->inv->id, "Function '%s': the caller closed "
-              "the connection while the answer was passed on", c->inv->fn->name);
-    c->done(c->inv, 1, NULL, c->data); /* may free c */
+    if (!dropped)
+        log_write(LOG_DEBUG, "Host.CustomHandler", c->inv->id, "Function '%s': the caller "
+                  "closed the connection while the answer was passed on", c->inv->fn->name);
+    c->done(c->inv, !dropped, dropped ? "the host stopped (drain limit) while its answer was "
+                                        "passed on; the answer is cut off" : NULL,
+            c->data); /* may free c */
     if (ca->queue.n)
         ch__dispatch(ca);
 }
@@ -144,8 +148,12 @@ static void caller_gone(http_request_t *req, void *data)
     else
         ch__list_remove(&ca->queue, c);
     upstream_cancel(&c->up); /* the handler sees its request end */
-    ch__call_fail(c, 499, "the caller closed the connection before the answer; the request to "
-                          "the handler was given up"); /* may free c */
+    if (http_request_dropped(req))
+        ch__call_fail(c, 503, "the host stopped (drain limit) before the answer; the request "
+                              "to the handler was given up"); /* may free c */
+    else
+        ch__call_fail(c, 499, "the caller closed the connection before the answer; the "
+                              "request to the handler was given up"); /* may free c */
     if (ca->queue.n)
         ch__dispatch(ca);
 }

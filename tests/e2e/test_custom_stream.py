@@ -334,6 +334,23 @@ def test_a_stop_ends_event_streams_instead_of_waiting_for_them(make_app, start_h
     assert "still in flight" not in log
 
 
+def test_a_stop_cuts_off_at_its_drain_limit_what_still_streams_and_says_so(make_app,
+                                                                           start_host):
+    h = start(make_app, start_host)
+    s = socket.create_connection(("127.0.0.1", h.port), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(b"GET /api/download?n=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (300 << 20))
+    assert s.recv(4096).startswith(b"HTTP/1.1 200 OK\r\n")
+    # A download that is not read runs on; the stop waits its drain limit,
+    # then closes the connection: the answer is cut off, not a success.
+    h.proc.send_signal(signal.SIGTERM)
+    assert h.proc.wait(timeout=60) == 0
+    s.close()
+    log = h.log()
+    assert "Executed 'Functions.download' (Failed" in log, log[-3000:]
+    assert "the host stopped" in log
+
+
 def test_a_reload_ends_event_streams_of_the_version_it_replaces(make_app, start_host):
     h = start(make_app, start_host)
     conn, resp = open_stream(h)
