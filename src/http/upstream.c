@@ -387,6 +387,7 @@ static int exchange_done(upstream_conn_t *c)
     slot_t s = *slot_at(c, 0);
     int written = c->nwritten > 0;
     int keep = respparser_keep_alive(c->parser) && written && !u->closing;
+    int streamed = s.call && s.call->streaming;
     c->head = (c->head + 1) & (RING - 1);
     c->n--;
     if (c->nsent)
@@ -426,6 +427,13 @@ static int exchange_done(upstream_conn_t *c)
         conn_fail(c, UPSTREAM_EIO,
                   written ? "the peer ended the connection after an earlier answer"
                           : "the peer answered before the whole request was sent",
+                  NO_CULPRIT);
+        return -1;
+    }
+    if (streamed && c->n) {
+        /* What was behind the streamed answer went elsewhere (shed_behind):
+         * the answers left may not end either, and nobody waits for them. */
+        conn_fail(c, UPSTREAM_EIO, "the requests behind a streamed answer went elsewhere",
                   NO_CULPRIT);
         return -1;
     }
