@@ -143,7 +143,8 @@ static void caller_gone(http_request_t *req, void *data)
         return;
     }
     ch_app_t *ca = c->ca;
-    if (c->proc)
+    int sent = c->proc != NULL;
+    if (sent)
         call_leave(c);
     else
         ch__list_remove(&ca->queue, c);
@@ -151,6 +152,9 @@ static void caller_gone(http_request_t *req, void *data)
     if (http_request_dropped(req))
         ch__call_fail(c, 503, "the host stopped (drain limit) before the answer; the request "
                               "to the handler was given up"); /* may free c */
+    else if (!sent)
+        ch__call_fail(c, 499, "the caller closed the connection while the request waited for "
+                              "the handler; it was not sent"); /* may free c */
     else
         ch__call_fail(c, 499, "the caller closed the connection before the answer; the "
                               "request to the handler was given up"); /* may free c */

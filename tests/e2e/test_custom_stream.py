@@ -105,8 +105,10 @@ FNS = {name: fn() for name in ("events", "next", "finish", "seen", "download", "
                                "short", "plain", "hang", "hangs")}
 
 
-def start(make_app, start_host, timeout=None, proxy=False, pipelining=True):
-    extra = {"functionTimeout": timeout} if timeout else {}
+def start(make_app, start_host, timeout=None, proxy=False, pipelining=True, extra=None):
+    extra = dict(extra or {})
+    if timeout:
+        extra["functionTimeout"] = timeout
     if not pipelining:
         extra["stratus"] = {"customHandler": {"pipelining": False}}
     host = custom_host(extra=extra)
@@ -390,3 +392,22 @@ def test_a_caller_that_leaves_before_the_answer_gives_the_request_up(make_app, s
     h.proc.send_signal(signal.SIGTERM)
     assert h.proc.wait(timeout=30) == 0
     assert "still in flight" not in h.log()
+
+
+def test_a_caller_that_leaves_while_its_request_waits_is_told_apart(make_app, start_host):
+    """A request waiting for room (here behind an event stream that holds
+    the only slot) never reached the handler: the log says so."""
+    h = start(make_app, start_host,
+              extra={"extensions": {"http": {"maxConcurrentRequests": 1}}})
+    conn, resp = open_stream(h)
+    read_until(resp, b"data: first\n\n")
+    s = socket.create_connection(("127.0.0.1", h.port))
+    s.sendall(b"GET /api/plain HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert wait_for(lambda: h.get("/admin/host/scale").json()["apps"][0]["queueLength"] == 1,
+                    timeout=10)
+    s.close()
+    assert log_has(h, "Status=499")
+    assert "the caller closed the connection while the request waited for the handler" \
+        in h.log()
+    assert h.get("/admin/host/scale").json()["apps"][0]["queueLength"] == 0
+    conn.close()
