@@ -224,7 +224,7 @@ void http_request_on_gone(http_request_t *req, http_gone_fn fn, void *data);
 int http_request_gone(const http_request_t *req);
 
 /* 1 when it went away because the server closed the connection (a stop
- * past its drain limit), not the client. */
+ * past its drain limit, a second interrupt), not the client. */
 int http_request_dropped(const http_request_t *req);
 
 /* 1 when the client has ended its side of the connection (it may still be

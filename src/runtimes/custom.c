@@ -107,7 +107,8 @@ static void call_leave(ch_call_t *c)
 /* The caller went away while the answer streamed (an event stream it
  * closed): the exchange with the handler ends, and so does the
  * invocation, which did nothing wrong. When the host itself closed the
- * connection (a stop past its drain limit), the answer is cut off. */
+ * connection (a stop past its drain limit, a second interrupt), the
+ * answer is cut off. */
 static void stream_gone(http_request_t *req, void *data)
 {
     ch_call_t *c = data;
@@ -121,8 +122,9 @@ static void stream_gone(http_request_t *req, void *data)
     if (!dropped)
         log_write(LOG_DEBUG, "Host.CustomHandler", c->inv->id, "Function '%s': the caller "
                   "closed the connection while the answer was passed on", c->inv->fn->name);
-    c->done(c->inv, !dropped, dropped ? "the host stopped (drain limit) while its answer was "
-                                        "passed on; the answer is cut off" : NULL,
+    c->done(c->inv, !dropped, dropped ? "the host stopped (its drain limit, or a second "
+                                        "interrupt) while its answer was passed on; the "
+                                        "answer is cut off" : NULL,
             c->data); /* may free c */
     if (ca->queue.n)
         ch__dispatch(ca);
@@ -150,8 +152,9 @@ static void caller_gone(http_request_t *req, void *data)
         ch__list_remove(&ca->queue, c);
     upstream_cancel(&c->up); /* the handler sees its request end */
     if (http_request_dropped(req))
-        ch__call_fail(c, 503, "the host stopped (drain limit) before the answer; the request "
-                              "to the handler was given up"); /* may free c */
+        ch__call_fail(c, 503, "the host stopped (its drain limit, or a second interrupt) "
+                              "before the answer; the request to the handler was given "
+                              "up"); /* may free c */
     else if (!sent)
         ch__call_fail(c, 499, "the caller closed the connection while the request waited for "
                               "the handler; it was not sent"); /* may free c */
