@@ -652,7 +652,8 @@ static int can_take(const upstream_conn_t *c, const upstream_call_t *call)
         return 0;
     if (!c->n)
         return 1;
-    return call->replayable && !call->alone && c->ring[(c->head + c->n - 1) & (RING - 1)].idem;
+    return call->replayable && !call->alone && !call->solo &&
+           c->ring[(c->head + c->n - 1) & (RING - 1)].idem;
 }
 
 /* Put call at the end of c's ring; written at the end of the turn. */
@@ -664,7 +665,7 @@ static void conn_push(upstream_conn_t *c, upstream_call_t *call)
     s->call = call;
     s->deadline = call->deadline;
     s->no_body = (unsigned char)(call->no_body != 0);
-    s->idem = (unsigned char)(call->replayable && !call->alone);
+    s->idem = (unsigned char)(call->replayable && !call->alone && !call->solo);
     call->conn = c;
     u->batch = c;
     if (!c->dirty) {

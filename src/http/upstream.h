@@ -102,6 +102,9 @@ struct upstream_call {
                                may be pipelined behind other calls, and sent again
                                on another connection when its own ends before any
                                answer to it (once) */
+    int solo;               /* not pipelined: sent on a connection with nothing in
+                               flight, and nothing goes behind it until it is
+                               answered (a call expected to be slow, or to stream) */
     uint64_t timeout_ms;    /* whole exchange, connect included; 0 = none */
     upstream_cb cb;
     void *data;

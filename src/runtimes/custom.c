@@ -191,6 +191,9 @@ static int up_head(upstream_call_t *call, respparser_t *resp)
         return 0;
     }
     c->streaming = 1;
+    ch_fn_t *cf = inv->fn->runtime_data;
+    if (cf)
+        cf->streams = 1; /* its calls are no longer pipelined */
     if (head) {
         /* HEAD went as GET: its answer is the head, without waiting for
          * a body that is not sent (and may not end). */
@@ -235,11 +238,15 @@ static void send_call(ch_proc_t *p, ch_call_t *c)
     }
     c->up.cb = up_cb;
     c->up.data = c;
-    const ch_fn_t *cf = c->inv->fn->runtime_data;
+    ch_fn_t *cf = c->inv->fn->runtime_data;
     if (cf && cf->forward && c->inv->stream_ok) {
         c->up.head_cb = up_head;
         c->up.body_cb = up_body;
     }
+    c->up.solo = cf && (cf->streams || cf->solo_left);
+    if (cf && cf->solo_left)
+        cf->solo_left--;
+    c->sent_ms = now;
     /* The handler gets functionTimeout plus a minute; the caller gets its
      * 504 at functionTimeout (the sweep). */
     c->up.timeout_ms = c->deadline ? (c->deadline > now ? c->deadline - now : 0) +
@@ -297,6 +304,9 @@ static void up_cb(upstream_call_t *call, int status, respparser_t *resp)
         return;
     }
     p->invocations++;
+    ch_fn_t *cf = c->inv->fn->runtime_data;
+    if (cf && p->last_active - c->sent_ms > CH_SOLO_MS)
+        cf->solo_left = CH_SOLO_CALLS;
     if (status != UPSTREAM_OK) {
         snprintf(err, sizeof err, "custom handler %d (pid %d, port %d): %s", p->seq, p->pid,
                  p->port, call->error);
@@ -380,6 +390,9 @@ static void sweep_cb(uv_timer_t *t)
                 ca->running--;
                 ca->timeouts++;
                 timed_out |= !c->streaming;
+                ch_fn_t *cf = c->inv->fn->runtime_data;
+                if (cf && !c->streaming)
+                    cf->solo_left = CH_SOLO_CALLS; /* slow: not pipelined for a while */
                 if (c->streaming)
                     snprintf(reason, sizeof reason, "timed out after %s (functionTimeout) "
                              "while its answer was passed on; the answer is cut off", limit);

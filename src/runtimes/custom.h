@@ -52,6 +52,8 @@
 #define CH_TIMEOUT_GRACE_MS 60000 /* the client waits functionTimeout plus this */
 #define CH_STREAM_MIN (1u << 20)  /* forwarded answers from this length on, or of unknown
                                      length, are passed on as they arrive */
+#define CH_SOLO_MS 10
+#define CH_SOLO_CALLS 64
 #define CH_STREAM_HIGH (1u << 20) /* ... and reading them pauses while this much waits
                                      for a slow caller */
 #define CH_MAX_JSON_BODY (256u << 20)
@@ -75,6 +77,12 @@ typedef struct ch_fn {
     const char *http_out;   /* name of its (first) named http output binding, or NULL */
     int http_return;        /* it has an http output named "$return" */
     int binary_body;        /* the trigger says dataType binary */
+    /* Pipelining is for quick answers: one that is slow or streams would hold
+     * up those written behind it. A function whose answer took over
+     * CH_SOLO_MS has its next CH_SOLO_CALLS calls sent alone; one whose
+     * answer streamed, all of them. */
+    unsigned solo_left;
+    int streams;
 } ch_fn_t;
 
 struct ch_call {
@@ -91,6 +99,7 @@ struct ch_call {
     int finished;
     int requeues;             /* sent back to the queue (the handler was not listening) */
     int streaming;            /* its answer is passed on to the caller as it arrives */
+    uint64_t sent_ms;         /* uv_now() when it was handed to the connection pool */
 };
 
 DLIST_FUNCS(static inline, ch__list, ch_list_t, ch_call_t)

@@ -24,6 +24,7 @@ const http = require('http');
 const port = process.env.FUNCTIONS_CUSTOMHANDLER_PORT;
 const streams = new Set();
 let closed = 0, count = 0, hanging = 0, cancelled = 0;
+const gates = new Map();
 http.createServer((req, res) => {
   const u = new URL(req.url, 'http://x');
   const p = u.pathname;
@@ -95,6 +96,18 @@ http.createServer((req, res) => {
     res.end(JSON.stringify({hanging, cancelled}));
     return;
   }
+  if (p === '/api/gate') {
+    // Answers when /api/open names it.
+    gates.set(u.searchParams.get('id'), res);
+    return;
+  }
+  if (p === '/api/open') {
+    const g = gates.get(u.searchParams.get('id'));
+    gates.delete(u.searchParams.get('id'));
+    if (g) g.end('opened');
+    res.end(g ? 'yes' : 'no');
+    return;
+  }
   if (p === '/api/plain') { res.end('plain'); return; }
   res.statusCode = 404;
   res.end('no such path');
@@ -102,7 +115,7 @@ http.createServer((req, res) => {
 """
 
 FNS = {name: fn() for name in ("events", "next", "finish", "seen", "download", "untilclose",
-                               "short", "plain", "hang", "hangs")}
+                               "short", "plain", "hang", "hangs", "gate", "open")}
 
 
 def start(make_app, start_host, timeout=None, proxy=False, pipelining=True, extra=None):
@@ -411,3 +424,32 @@ def test_a_caller_that_leaves_while_its_request_waits_is_told_apart(make_app, st
         in h.log()
     assert h.get("/admin/host/scale").json()["apps"][0]["queueLength"] == 0
     conn.close()
+
+
+def test_a_function_found_slow_is_not_pipelined_behind_or_ahead_of_others(make_app, start_host):
+    """Pipelining is for quick answers: once a function's answer took long,
+    its next requests go alone on a connection, so quick requests arriving
+    at the same time are never written behind one of them."""
+    import threading
+    h = start(make_app, start_host)
+    slow = threading.Thread(target=lambda: h.get("/api/gate?id=first", timeout=20))
+    slow.start()
+    time.sleep(0.1)  # so that its answer takes long
+    assert wait_for(lambda: h.get("/api/open?id=first").text == "yes", timeout=10)
+    slow.join()
+    for rnd in range(3):
+        held = threading.Thread(target=lambda: h.get("/api/gate?id=r%d" % rnd, timeout=30))
+        held.start()
+        results = []
+
+        def quick():
+            results.append(h.get("/api/plain", timeout=10).status)
+        quick_ones = [threading.Thread(target=quick) for _ in range(20)]
+        for t in quick_ones:
+            t.start()
+        for t in quick_ones:
+            t.join()
+        # Every quick request was answered while the slow one is still held.
+        assert results == [200] * 20, results
+        assert wait_for(lambda: h.get("/api/open?id=r%d" % rnd).text == "yes", timeout=10)
+        held.join()

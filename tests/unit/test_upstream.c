@@ -1042,6 +1042,28 @@ TEST(stream_cut_short_is_an_error)
     close_upstream(u);
 }
 
+TEST(solo_calls_are_never_pipelined)
+{
+    upstream_opts_t o = {.max_pipeline = 8};
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), &o);
+    result_t r[3];
+    /* In one turn: a solo call, then two replayable ones. Without solo
+     * the three would share one connection. */
+    prepare(&r[0], "GET /p?a HTTP/1.1\r\nHost: t\r\n\r\n", NULL);
+    r[0].call.replayable = 1;
+    r[0].call.solo = 1;
+    upstream_send(u, &r[0].call);
+    start_get(&r[1], u, "GET /p?b HTTP/1.1\r\nHost: t\r\n\r\n");
+    start_get(&r[2], u, "GET /p?c HTTP/1.1\r\nHost: t\r\n\r\n");
+    CHECK_INT(upstream_conns(u), 2);
+    CHECK_INT(upstream_max_depth(u), 2);
+    run_all(r, 3);
+    CHECK_STR(r[0].body, "a");
+    CHECK_STR(r[1].body, "b");
+    CHECK_STR(r[2].body, "c");
+    close_upstream(u);
+}
+
 TEST(cancel_closes_the_connection_of_a_sent_call)
 {
     upstream_t *u = upstream_new(&loop, "127.0.0.1", raw_port(), NULL);
@@ -1136,6 +1158,7 @@ int main(void)
     RUN(stream_does_not_hold_the_calls_behind_it);
     RUN(stream_detached_closes_its_connection);
     RUN(stream_cut_short_is_an_error);
+    RUN(solo_calls_are_never_pipelined);
     RUN(cancel_closes_the_connection_of_a_sent_call);
     RUN(server_streamed_answers);
 
