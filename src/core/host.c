@@ -175,8 +175,13 @@ static void on_drain_timeout(uv_timer_t *t)
         stop_loop(h);
         return;
     }
-    log_warn("Stopping with %zu request(s) still in flight after %d ms (drain limit)",
-             h->server.active_requests, HOST_DRAIN_MS);
+    if (h->server.active_requests)
+        log_warn("Stopping with %zu request(s) still in flight after %d ms (drain limit)",
+                 h->server.active_requests, HOST_DRAIN_MS);
+    else
+        log_warn("Stopping with %zu connection(s) still taking their answers after %d ms (drain "
+                 "limit): clients that read slowly, or not at all", h->server.nconns,
+                 HOST_DRAIN_MS);
     http_server_close(&h->server);
     uv_timer_start(&h->drain_timer, on_drain_timeout, HOST_DRAIN_MS, 0);
     stop_runtime(h);
