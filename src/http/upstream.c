@@ -462,7 +462,7 @@ static void shed_behind(upstream_conn_t *c)
         }
         if (s->call) {
             s->call->conn = NULL;
-            s->call->alone = 1; /* its answer may stream too */
+            s->call->solo = 1; /* its answer may stream too */
             moved[nm++] = s->call;
         }
         if (k < c->nsent) {
@@ -652,7 +652,7 @@ static int can_take(const upstream_conn_t *c, const upstream_call_t *call)
         return 0;
     if (!c->n)
         return 1;
-    return call->replayable && !call->alone && !call->solo &&
+    return call->replayable && !call->solo &&
            c->ring[(c->head + c->n - 1) & (RING - 1)].idem;
 }
 
@@ -665,7 +665,7 @@ static void conn_push(upstream_conn_t *c, upstream_call_t *call)
     s->call = call;
     s->deadline = call->deadline;
     s->no_body = (unsigned char)(call->no_body != 0);
-    s->idem = (unsigned char)(call->replayable && !call->alone && !call->solo);
+    s->idem = (unsigned char)(call->replayable && !call->solo);
     call->conn = c;
     u->batch = c;
     if (!c->dirty) {
@@ -838,7 +838,7 @@ void upstream_send(upstream_t *u, upstream_call_t *call)
     call->conn = NULL;
     call->qnext = NULL;
     call->queued = 0;
-    call->head_told = call->streaming = call->cancel = call->alone = 0;
+    call->head_told = call->streaming = call->cancel = 0;
     if (!call->retried) {
         call->maybe_sent = 0;
         call->error[0] = '\0';

@@ -104,7 +104,9 @@ struct upstream_call {
                                answer to it (once) */
     int solo;               /* not pipelined: sent on a connection with nothing in
                                flight, and nothing goes behind it until it is
-                               answered (a call expected to be slow, or to stream) */
+                               answered (a call expected to be slow, or to stream;
+                               the client sets it too on a call it moves off a
+                               connection whose answer streams) */
     uint64_t timeout_ms;    /* whole exchange, connect included; 0 = none */
     upstream_cb cb;
     void *data;
@@ -130,7 +132,6 @@ struct upstream_call {
     int cancel;             /* given up with upstream_cancel() */
     int head_told;          /* head_cb has run */
     int streaming;          /* ... and took the body */
-    int alone;              /* moved off a streamed answer: nothing pipelined with it */
     char chunk_line[24];    /* "<hex size>\r\n" when chunked */
 };
 
