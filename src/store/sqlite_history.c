@@ -155,7 +155,10 @@ typedef struct names {
 static int name_index(names_t *t, const char *name)
 {
     for (size_t i = 0; i < t->n; i++) /* the host hands the same pointers */
-        if (t->v[i] == name || strcmp(t->v[i], name) == 0)
+        if (t->v[i] == name)
+            return (int)i;
+    for (size_t i = 0; i < t->n; i++) /* names the host interned anew */
+        if (strcmp(t->v[i], name) == 0)
             return (int)i;
     if (t->n == MAX_NAMES)
         return -1;

@@ -60,6 +60,9 @@ static struct {
 
     name_t *names[NAME_BUCKETS]; /* function and trigger names the records point to */
     size_t nnames;
+    struct {
+        const char *in, *out; /* intern's last answers (names_clear forgets them) */
+    } last[4];
 
     history_stats_t stats;
 } H;
@@ -208,7 +211,23 @@ static void prune_cb(uv_timer_t *t);
 static void schedule(void);
 
 /* The kept copy of name (made on first use), or NULL. */
+static const char *intern_lookup(const char *name);
+
+/* The interned copy of name. Every record asks twice (its function and its
+ * trigger), mostly with the same pointers: the last answers are kept by
+ * pointer, and checked (a reload may free a name and reuse its memory). */
 static const char *intern(const char *name)
+{
+    size_t k = ((uintptr_t)name >> 4) & 3;
+    if (H.last[k].in == name && H.last[k].out && strcmp(H.last[k].out, name) == 0)
+        return H.last[k].out;
+    const char *out = intern_lookup(name);
+    H.last[k].in = name;
+    H.last[k].out = out;
+    return out;
+}
+
+static const char *intern_lookup(const char *name)
 {
     name_t **slot = &H.names[fnv1a(name) % NAME_BUCKETS];
     for (name_t *n = *slot; n; n = n->next)
@@ -234,6 +253,7 @@ static void names_clear(void)
             free(n);
         }
     H.nnames = 0;
+    memset(H.last, 0, sizeof H.last);
 }
 
 static void record_free(store_inv_t *r)

@@ -65,6 +65,10 @@ static struct {
 } L = {LOG_FORMAT_DEV, 2, 0, LOG_INFO, 0, {NULL, 0, 0, LOG_BUF_MAX}, 0, "", NULL, NULL, -1, 0, 0, 0, 0,
      0, 0, {{"", 0, 0}}};
 
+/* Bumped whenever the rules or the minimum level change: the cache of
+ * function_level below is then stale. */
+static unsigned rules_gen = 1;
+
 static const char *level_names[] = {"trace", "debug", "info", "warning", "error", "critical"};
 static const char *level_colours[] = {"\033[2m", "\033[2m", "", "\033[33m", "\033[31m", "\033[1;31m"};
 
@@ -74,6 +78,7 @@ void log_setup(log_format_t format, int fd, int colour, int min_level)
     L.fd = fd;
     L.colour = colour;
     L.min_level = min_level;
+    rules_gen++;
     if (L.nbfd >= 0)
         close(L.nbfd);
     L.nbfd = -1;
@@ -101,6 +106,7 @@ int log_min_level(void) { return L.min_level; }
 
 void log_set_category_levels(const char *const *categories, const int *levels, size_t n)
 {
+    rules_gen++;
     L.nrules = 0;
     for (size_t i = 0; i < n && L.nrules < LOG_MAX_CATEGORY_RULES; i++) {
         size_t len = strlen(categories[i]);
@@ -404,11 +410,34 @@ static void observe_invocation(int level, const char *function, const char *invo
     observe(level, category, invocation_id, 1);
 }
 
+/* The level of category "Function.<function>", asked for every invocation:
+ * the last answers are kept (a few slots, by name length and first
+ * letter), since the rules only change on a reload. */
+static int function_level(const char *function)
+{
+    static struct {
+        unsigned gen;
+        int level;
+        char name[48];
+    } cache[8];
+    size_t n = strlen(function);
+    if (n >= sizeof cache[0].name)
+        return level_for2("Function.", 9, function);
+    unsigned slot = (unsigned)(n + (unsigned char)function[0]) & 7;
+    if (cache[slot].gen == rules_gen && memcmp(cache[slot].name, function, n + 1) == 0)
+        return cache[slot].level;
+    int level = level_for2("Function.", 9, function);
+    cache[slot].gen = rules_gen;
+    cache[slot].level = level;
+    memcpy(cache[slot].name, function, n + 1);
+    return level;
+}
+
 void log_invocation(const char *function, const char *invocation_id, int ok,
                     int status, uint64_t duration_ns, const char *reason)
 {
     int level = ok ? LOG_INFO : LOG_ERROR;
-    if (level < (L.nrules ? level_for2("Function.", 9, function) : L.min_level))
+    if (level < (L.nrules ? function_level(function) : L.min_level))
         return;
     if (O.n_every)
         observe_invocation(level, function, invocation_id, ok, status, duration_ns, reason);

@@ -52,15 +52,6 @@ int traceparent_parse(sv_t t, traceparent_t *out)
     return 0;
 }
 
-static void put_hex64(char *out, uint64_t v)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--) {
-        out[i] = digits[v & 15];
-        v >>= 4;
-    }
-}
-
 /* A random 64-bit value that is not zero. */
 static uint64_t nonzero64(void)
 {
@@ -72,7 +63,7 @@ static uint64_t nonzero64(void)
 
 static void put_span(char out[TRACEPARENT_SIZE])
 {
-    put_hex64(out + 36, nonzero64());
+    hex_put64(out + 36, nonzero64());
     out[52] = '-';
     out[TRACEPARENT_LEN] = '\0';
 }
@@ -86,8 +77,8 @@ void traceparent_child(const traceparent_t *parent, char out[TRACEPARENT_SIZE])
         out[53] = digits[(parent->flags >> 4) & 15];
         out[54] = digits[parent->flags & 15];
     } else {
-        put_hex64(out + 3, id_random64());
-        put_hex64(out + 19, nonzero64()); /* never all zeros */
+        hex_put64(out + 3, id_random64());
+        hex_put64(out + 19, nonzero64()); /* never all zeros */
         out[53] = out[54] = '0';
     }
     out[35] = '-';

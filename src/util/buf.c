@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "codec.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,11 +99,43 @@ static const unsigned char JSON_ESCAPED[256] = {
     [0x80 ... 0xff] = 2,
 };
 
+/* Nonzero when any of the 8 bytes at p may need JSON_ESCAPED's attention
+ * (a control, '"', '\\' or a byte >= 0x80), a word at a time: most header
+ * values have none, and are skipped 8 bytes per step. False positives only
+ * send the word through the byte loop. */
+static inline uint64_t json_special8(const char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t x;
+    memcpy(&x, p, 8);
+    uint64_t quote = x ^ (ones * '"'), bslash = x ^ (ones * '\\');
+    uint64_t lt = (x - ones * 0x20) & ~x;
+    uint64_t q = (quote - ones) & ~quote;
+    uint64_t bs = (bslash - ones) & ~bslash;
+    return (lt | q | bs | x) & high;
+}
+
 static int json_escape(buf_t *b, const char *s, size_t len, int utf8_only)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
+        while (len - i >= 8 && !json_special8(s + i))
+            i += 8;
+        if (i >= len)
+            break;
+        if (len - i < 8) { /* the tail: the last word, or padded with plain bytes */
+            if (len >= 8) {
+                if (!json_special8(s + len - 8))
+                    break;
+            } else {
+                char tail[8] = {'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'};
+                for (size_t k = 0; k < len; k++)
+                    tail[k] = s[k];
+                if (!json_special8(tail))
+                    break;
+            }
+        }
         unsigned char c = (unsigned char)s[i];
         if (!JSON_ESCAPED[c])
             continue;

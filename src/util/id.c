@@ -44,17 +44,39 @@ uint64_t id_random64(void)
     return result;
 }
 
+/* The two lower-case hex digits of every byte: ids and trace contexts are
+ * made for every invocation, a byte per lookup rather than a nibble. */
+#define HEXC(n) ((n) < 10 ? '0' + (n) : 'a' - 10 + (n))
+#define H1(x) {HEXC((x) >> 4), HEXC((x) & 15)}
+#define H4(x) H1(x), H1((x) + 1), H1((x) + 2), H1((x) + 3)
+#define H16(x) H4(x), H4((x) + 4), H4((x) + 8), H4((x) + 12)
+#define H64(x) H16(x), H16((x) + 16), H16((x) + 32), H16((x) + 48)
+static const char HEX2[256][2] = {H64(0), H64(64), H64(128), H64(192)};
+
+void hex_put(char *out, const unsigned char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + 2 * i, HEX2[b[i]], 2);
+}
+
+void hex_put64(char out[16], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        memcpy(out + 2 * i, HEX2[v & 0xff], 2);
+}
+
 static void uuid_format(char out[UUID_STR_LEN], const unsigned char b[16])
 {
-    static const char hex[] = "0123456789abcdef";
-    char *p = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *p++ = '-';
-        *p++ = hex[b[i] >> 4];
-        *p++ = hex[b[i] & 15];
-    }
-    *p = '\0';
+    hex_put(out, b, 4);
+    out[8] = '-';
+    hex_put(out + 9, b + 4, 2);
+    out[13] = '-';
+    hex_put(out + 14, b + 6, 2);
+    out[18] = '-';
+    hex_put(out + 19, b + 8, 2);
+    out[23] = '-';
+    hex_put(out + 24, b + 10, 6);
+    out[36] = '\0';
 }
 
 void uuid_generate(char out[UUID_STR_LEN])

@@ -104,7 +104,7 @@ TEST(event_fields)
     setup(&f, "PUT", "/api/items/42/x%2Fy", "q=1&q=2&s=a+b%26c&flag", h, 5, body,
           sizeof body - 1);
     f.params.n = 3;
-    f.params.v[0] = (route_param_t){SV_LIT("id"), SV_LIT("42")};
+    f.params.v[0] = (route_param_t){SV_LIT("id"), SV_LIT("42"), SV_LIT("42")};
     f.params.v[1] = (route_param_t){SV_LIT("rest"), SV_LIT("x/y"), SV_LIT("x%2Fy")};
     f.params.v[2] = (route_param_t){SV_LIT("opt"), SV_NULL, SV_NULL};
     json_t *ev = build(&f, "items/{id:int:min(1)}/{*rest}/{opt?}");
@@ -253,7 +253,7 @@ TEST(event_v2_fields)
     const char body[] = "{\"a\":1}";
     setup(&f, "POST", "/api/items/42/x%2Fy", "q=1&q=2&s=a+b", h, 6, body, sizeof body - 1);
     f.params.n = 2;
-    f.params.v[0] = (route_param_t){SV_LIT("id"), SV_LIT("42")};
+    f.params.v[0] = (route_param_t){SV_LIT("id"), SV_LIT("42"), SV_LIT("42")};
     f.params.v[1] = (route_param_t){SV_LIT("rest"), SV_LIT("x/y"), SV_LIT("x%2Fy")};
     json_t *ev = build_v2(&f, "items/{id:int}/{*rest}");
     CHECK(ev != NULL);

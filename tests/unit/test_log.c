@@ -370,6 +370,28 @@ TEST(category_levels)
     log_set_category_levels(NULL, NULL, 0);
     log_invocation("hello", "id", 1, 200, 1000, NULL);
     CHECK_CONTAINS(drain(), "Succeeded");
+
+    /* A function's level is remembered between invocations, and forgotten
+     * when the rules change (a reload): "hello" and "hxllo" share a slot. */
+    const char *c2[] = {"Function.hello", "Function.hxllo"};
+    int l2[] = {LOG_WARN, LOG_INFO};
+    log_set_category_levels(c2, l2, 2);
+    for (int i = 0; i < 2; i++) {
+        log_invocation("hello", "id", 1, 200, 1000, NULL);
+        CHECK_STR(drain(), "");
+        log_invocation("hxllo", "id", 1, 200, 1000, NULL);
+        CHECK_CONTAINS(drain(), "Succeeded");
+    }
+    int l3[] = {LOG_INFO, LOG_WARN};
+    log_set_category_levels(c2, l3, 2);
+    log_invocation("hello", "id", 1, 200, 1000, NULL);
+    CHECK_CONTAINS(drain(), "Succeeded");
+    log_invocation("hxllo", "id", 1, 200, 1000, NULL);
+    CHECK_STR(drain(), "");
+    log_setup(LOG_FORMAT_DEV, pipe_w, 0, LOG_ERROR); /* a new minimum: forgotten too */
+    log_set_category_levels(NULL, NULL, 0);
+    log_invocation("hello", "id", 1, 200, 1000, NULL);
+    CHECK_STR(drain(), "");
 }
 
 TEST(buffered_until_flush)

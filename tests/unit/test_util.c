@@ -82,6 +82,55 @@ TEST(buf_json_escape_utf8_keeps_utf8_and_replaces_what_is_not)
     buf_free(&b);
 }
 
+/* The reference: one byte at a time, as JSON (RFC 8259) asks. */
+static void escape_ref(buf_t *b, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i];
+        if (c == '"' || c == '\\')
+            buf_printf(b, "\\%c", c);
+        else if (c == '\n')
+            buf_lit(b, "\\n");
+        else if (c == '\r')
+            buf_lit(b, "\\r");
+        else if (c == '\t')
+            buf_lit(b, "\\t");
+        else if (c < 0x20)
+            buf_printf(b, "\\u%04x", c);
+        else
+            buf_putc(b, (char)c);
+    }
+}
+
+/* Runs of plain bytes are skipped a word at a time: every byte value, at
+ * every position of runs of each length (word edges, the tail), and pairs
+ * of specials in one word, must come out as the byte-at-a-time reference. */
+TEST(buf_json_escape_every_byte_at_every_offset)
+{
+    buf_t got, want;
+    buf_init(&got, 1 << 16);
+    buf_init(&want, 1 << 16);
+    unsigned char in[24];
+    int bad = 0;
+    for (size_t len = 1; len <= sizeof in && !bad; len++)
+        for (size_t pos = 0; pos < len && !bad; pos++)
+            for (unsigned v = 0; v < 256 && !bad; v++) {
+                memset(in, 'a' + (int)(len % 26), sizeof in);
+                in[pos] = (unsigned char)v;
+                if (pos + 3 < len)
+                    in[pos + 3] = '\\';
+                buf_reset(&got);
+                buf_reset(&want);
+                buf_json_escape(&got, (const char *)in, len);
+                escape_ref(&want, in, len);
+                if (got.len != want.len || memcmp(got.p, want.p, got.len) != 0)
+                    bad = 1;
+            }
+    CHECK_INT(bad, 0);
+    buf_free(&got);
+    buf_free(&want);
+}
+
 TEST(buf_steal_empty)
 {
     buf_t b;
@@ -178,6 +227,7 @@ int main(void)
     RUN(buf_printf_long);
     RUN(buf_json_escape_controls);
     RUN(buf_json_escape_utf8_keeps_utf8_and_replaces_what_is_not);
+    RUN(buf_json_escape_every_byte_at_every_offset);
     RUN(buf_steal_empty);
     RUN(arena_alloc_reset_free);
     RUN(uuid_format_and_uniqueness);
