@@ -41,12 +41,25 @@ static size_t decode_unreserved(char *p, size_t n)
     return w;
 }
 
+/* 1 when "/." is in p[0..n): a segment that may be "." or "..". */
+static int has_dot_segment(const char *p, size_t n)
+{
+    for (const char *q = p + 1, *end = p + n; q < end; q++) {
+        q = memchr(q, '.', (size_t)(end - q));
+        if (!q)
+            return 0;
+        if (q[-1] == '/')
+            return 1;
+    }
+    return 0;
+}
+
 size_t http_path_normalize(char *p, size_t n)
 {
     if (n == 0 || p[0] != '/')
         return n;
     /* The usual path has neither escapes nor dot segments: leave it. */
-    if (!memchr(p, '%', n) && !memmem(p, n, "/.", 2))
+    if (!memchr(p, '%', n) && !has_dot_segment(p, n))
         return n;
     n = decode_unreserved(p, n);
     /* Each segment is read at r (after its '/') and written at w, which

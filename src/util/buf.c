@@ -216,14 +216,28 @@ int buf_move(buf_t *dst, buf_t *src)
     return 0;
 }
 
+/* "00" to "99": numbers are written two digits per division (status codes,
+ * lengths and deadlines go out with every invocation). */
+#define D10(t) #t "0" #t "1" #t "2" #t "3" #t "4" #t "5" #t "6" #t "7" #t "8" #t "9"
+static const char DIGITS2[201] =
+    D10(0) D10(1) D10(2) D10(3) D10(4) D10(5) D10(6) D10(7) D10(8) D10(9);
+
 int buf_put_uint(buf_t *b, unsigned long long v)
 {
     char tmp[24];
     size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100);
+        v /= 100;
+        i -= 2;
+        memcpy(tmp + i, DIGITS2 + 2 * d, 2);
+    }
+    if (v >= 10) {
+        i -= 2;
+        memcpy(tmp + i, DIGITS2 + 2 * v, 2);
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
     return buf_append(b, tmp + i, sizeof tmp - i);
 }
 

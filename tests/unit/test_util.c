@@ -131,6 +131,32 @@ TEST(buf_json_escape_every_byte_at_every_offset)
     buf_free(&want);
 }
 
+TEST(buf_put_uint_as_printf)
+{
+    buf_t b;
+    buf_init(&b, 1024);
+    char want[32];
+    unsigned long long v[] = {0, 1, 9, 10, 11, 99, 100, 101, 200, 999, 1000, 4096,
+                              65535, 100000, 999999, 1000000, 4294967296ull,
+                              18446744073709551615ull};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        buf_reset(&b);
+        CHECK_INT(buf_put_uint(&b, v[i]), 0);
+        snprintf(want, sizeof want, "%llu", v[i]);
+        CHECK_STR(b.p, want);
+    }
+    for (unsigned long long x = 0; x < 20000; x += 7) { /* every length and digit pair */
+        buf_reset(&b);
+        buf_put_uint(&b, x * 1000003);
+        snprintf(want, sizeof want, "%llu", x * 1000003);
+        if (strcmp(b.p, want) != 0) {
+            CHECK_STR(b.p, want);
+            break;
+        }
+    }
+    buf_free(&b);
+}
+
 TEST(buf_steal_empty)
 {
     buf_t b;
@@ -228,6 +254,7 @@ int main(void)
     RUN(buf_json_escape_controls);
     RUN(buf_json_escape_utf8_keeps_utf8_and_replaces_what_is_not);
     RUN(buf_json_escape_every_byte_at_every_offset);
+    RUN(buf_put_uint_as_printf);
     RUN(buf_steal_empty);
     RUN(arena_alloc_reset_free);
     RUN(uuid_format_and_uniqueness);
