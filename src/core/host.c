@@ -302,6 +302,8 @@ static void stop_runtime_now(host_t *h)
     if (h->bindings)
         binding_host_stop(h->bindings, NULL, NULL);
     uv_run(h->loop, UV_RUN_DEFAULT);
+    child_guard_close();
+    uv_run(h->loop, UV_RUN_NOWAIT);
     uv_loop_close(h->loop);
 }
 
@@ -536,6 +538,7 @@ int host_run(const host_options_t *opts)
 
     uv_run(h->loop, UV_RUN_DEFAULT);
     history_stop(); /* when the stores never stopped (a forced stop) */
+    child_guard_close(); /* the children have stopped: the guardian ends what is left */
     uv_run(h->loop, UV_RUN_NOWAIT);
 
     log_set_buffered(0);

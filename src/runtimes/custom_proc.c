@@ -2,7 +2,7 @@
  * custom_proc.c -- the processes of the custom handler runtime (see
  * custom.h): a free port, the process (started through `stratus worker
  * --handler`, which makes it die with the host, in a process group of its
- * own), its environment (the app settings and the port, never the host's
+ * own that goes with it: child_guard.c), its environment (the app settings and the port, never the host's
  * master key), readiness (GET / every CH_PROBE_MS until any HTTP answer),
  * stdout and stderr as log lines, and its exit.
  */
@@ -177,6 +177,10 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int sig)
 {
     ch_proc_t *p = proc->data;
     p->exited = 1;
+    /* Before anything learns of the exit: its children (a shell script's
+     * server, say) go with it, and with them the port, which a fixed one
+     * hands to the next handler. */
+    child_guard_end(p->pid);
     uv_timer_stop(&p->probe_timer);
     ch__proc_exited(p, status, sig); /* fails its calls, detaching them */
     proc_close_handles(p);
@@ -496,6 +500,7 @@ ch_proc_t *ch__proc_spawn(ch_app_t *ca)
     }
     p->open_handles = 6; /* process, two pipes, two timers, upstream */
     p->pid = p->process.pid;
+    child_guard_add(ca->loop, p->pid);
     p->state = CH_STARTING;
     p->last_active = uv_now(ca->loop);
     p->ready_deadline = p->last_active + (uint64_t)conf->startup_timeout_ms;

@@ -210,6 +210,7 @@ static void on_exit_cb(uv_process_t *h, int64_t status, int sig)
     lambda_rt_t *rt = lf->rt;
     if (p->exited)
         return;
+    child_guard_end(p->pid); /* what the bootstrap started goes with it */
     char how[120], why[600];
     if (sig)
         snprintf(how, sizeof how, "was killed by signal %d (%s)", sig, strsignal(sig));
@@ -323,6 +324,7 @@ lambda_proc_t *lambda__spawn(lambda_fn_t *lf)
         return NULL;
     }
     p->pid = p->proc.pid;
+    child_guard_add(rt->loop, p->pid);
     p->last_active = uv_now(rt->loop);
     lf->nprocs++;
     uv_read_start((uv_stream_t *)&p->out.pipe, out_alloc, out_read);

@@ -713,6 +713,8 @@ static void worker_exited(worker_t *w, int64_t status, int sig)
     pool_t *p = w->pool;
     if (w->exited)
         return;
+    if (w->pid)
+        child_guard_end(w->pid); /* what the worker started goes with it */
     char how[300];
     int n = sig ? snprintf(how, sizeof how, "killed by signal %d (%s)", sig, strsignal(sig))
                 : snprintf(how, sizeof how, "exited with status %lld", (long long)status);
@@ -952,6 +954,7 @@ static void fs_message(pool_t *p, const char *line)
     if (sscanf(line, "spawned %d %d", &a, &b) == 2) {
         if ((w = find_worker(p, a, 0))) {
             w->pid = b;
+            child_guard_add(p->loop, b);
             if (w->kill_pending) {
                 if (kill(-b, SIGKILL) != 0)
                     kill(b, SIGKILL);
@@ -1168,6 +1171,7 @@ worker_t *pool__worker_spawn(pool_t *p, int placeholder)
     }
     w->open_handles = 4;
     w->pid = w->proc.pid;
+    child_guard_add(p->loop, w->pid);
     w->state = placeholder ? W_PLACEHOLDER : W_STARTING;
     w->last_active = uv_now(p->loop);
     p->nworkers++;

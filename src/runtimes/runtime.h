@@ -131,6 +131,28 @@ int child_spawn(uv_loop_t *loop, uv_process_t *proc, const char *file, char **ar
  * for any parent but init. 0, or -1 when the host is already gone. */
 int child_launch_prepare(long host, int privs);
 
+/* ---- the process trees of the host's children (child_guard.c) ----
+ * Each child leads a process group (and session) of its own, which holds
+ * what it starts; a guardian process kills the groups alive when the host
+ * dies, whatever the way. */
+
+/* A child with process group pgid (its pid) has started: listed for the
+ * guardian, which is started on loop the first time. */
+void child_guard_add(uv_loop_t *loop, int pgid);
+
+/* The leader of group pgid has exited: SIGKILL what is left of its group,
+ * and take it off the list. */
+void child_guard_end(int pgid);
+
+/* At the host's end, once its children have stopped: close the pipe to
+ * the guardian (which kills any group still listed, then exits). Run the
+ * loop once after it, for the close callbacks. */
+void child_guard_close(void);
+
+/* `stratus worker --guard`: the guardian, reading "+PGID" and "-PGID" lines
+ * on its standard input until end of file, then killing the groups listed. */
+int child_guard_main(void);
+
 /* ---- native code, shared by the in-process runtime and native workers ---- */
 
 #define NATIVE_ABI_MISMATCH (-2)

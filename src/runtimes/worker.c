@@ -374,6 +374,8 @@ int cmd_worker(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "--handler")) /* a custom handler's trampoline */
         return custom_exec(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "--guard")) /* the host's process guardian */
+        return child_guard_main();
     const char *fdv = getenv("STRATUS_WORKER_FD");
     if (!fdv) {
         fprintf(stderr, "stratus worker: this command is started by the host, not by hand\n");
