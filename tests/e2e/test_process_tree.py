@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from conftest import BIN, free_port, wait_for, write_app
+from conftest import BIN, free_port, sanitizer_report, wait_for, write_app
 
 PY = sys.executable
 
@@ -136,6 +136,10 @@ def launch(tmp_path):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+    for p in procs:
+        with open(p.log_path, errors="replace") as f:
+            text = f.read()
+        assert not sanitizer_report(text), "sanitizer report:\n" + text[-4000:]
 
 
 def get(port, path, timeout=10):
