@@ -339,6 +339,15 @@ def is_fork_server(pid):
         return False
 
 
+def is_guardian(pid):
+    """The host's process guardian (`stratus worker --guard`): no worker."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"\0--guard" in f.read()
+    except OSError:
+        return False
+
+
 def parent_of(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -350,13 +359,13 @@ def parent_of(pid):
 def child_workers(host_pid):
     """Pids of the live `stratus worker` processes of host_pid, found in /proc:
     its children and the children of its fork server (placeholder workers
-    included, which /admin/host/scale does not list; the fork server itself
-    excluded: it runs no user code)."""
+    included, which /admin/host/scale does not list; the fork server and the
+    process guardian excluded: they run no user code)."""
     servers = set()
     out = []
     pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
     for pid in pids:
-        if parent_of(pid) == host_pid and worker_alive(pid):
+        if parent_of(pid) == host_pid and worker_alive(pid) and not is_guardian(pid):
             if is_fork_server(pid):
                 servers.add(pid)
             else:
