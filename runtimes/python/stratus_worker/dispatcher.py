@@ -29,7 +29,7 @@ from _collections import deque
 from _thread import allocate_lock, start_new_thread
 
 from . import capture, loader
-from .bindings import CoroutineType, describe_exception
+from .bindings import describe_exception
 from .invocation import CURRENT, Invocation
 from .protocol import (CANCEL, HEADER_SIZE, INVOKE, LOAD, LOADED, MAGIC, MAX_BODY, MAX_META,
                        PING, PONG, READY, RESULT, SHUTDOWN, TYPE_NAMES, dumps, frame,
@@ -202,17 +202,15 @@ class Dispatcher:
             except IndexError:
                 return
             me.seq += 1
-            plan = inv.plan
             token = _set(inv)
             try:
-                ret = plan.call(inv)
-                if ret.__class__ is CoroutineType:
+                meta, body = inv.plan.run(inv)
+                if meta is None:
                     # A plain function that returned a coroutine (a wrapped
                     # async def): finish it on the loop.
                     _reset(token)
-                    self._start_aio().submit_coroutine(inv, ret)
+                    self._start_aio().submit_coroutine(inv, body)
                     continue
-                meta, body = plan.encode(inv, ret)
             except BaseException as e:
                 meta, body = self.error_meta(inv, e), b""
             if inv.pout is not None or inv.perr is not None:
