@@ -765,6 +765,28 @@ def test_compact_invoke_metadata_as_the_host_writes_it(worker, app):
     assert "not a JSON object" in w.output()
 
 
+@pytest.mark.parametrize("names", [("e", "ec", "echo"),
+                                   ("a", "ab", "abc", "abcd", "abcde", "b", "ba")])
+def test_compact_metadata_finds_the_function_among_names_that_share_a_prefix(worker, app,
+                                                                           names):
+    # Few name lengths and many take different ways to the function; each
+    # must answer for its own name, never for a longer or shorter one.
+    code = 'import azure.functions as func\n\ndef main(req):\n    return func.HttpResponse(%r)\n'
+    for name in names:
+        write_fn(app, name, code % name)
+    w = worker([http_fn(name, app) for name in names])
+    http = json.dumps(http_req("GET", "/api/x"), separators=(",", ":")).encode()
+    import struct
+    for fid, name in enumerate(names + ("abcdef", "c", "echoo"), 1):
+        meta = b'{"function":"' + name.encode() + b'","invocationId":"i","http":' + http + b"}"
+        w.send(struct.pack("<IIQII", 0x53545201, INVOKE, fid, len(meta), 0) + meta)
+        res = w.expect(RESULT, fid)
+        if name in names:
+            assert res.meta["ok"] and res.body == name.encode(), (name, res.meta, res.body)
+        else:
+            assert "no function named %r" % name in res.meta["error"], (name, res.meta)
+
+
 def test_unknown_function_and_invoke_before_load(app):
     write_fn(app, "hello", HELLO_PY)
     w = Worker(app)

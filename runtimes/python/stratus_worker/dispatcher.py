@@ -44,6 +44,8 @@ _reset = CURRENT.reset
 
 
 _FN_PREFIX = b'{"function":"'
+KEY_LENGTHS_MAX = 3         # see _load
+_new = object.__new__
 
 
 class _Signal:
@@ -105,7 +107,8 @@ class Dispatcher:
         self.inflight = {}          # frame id -> Invocation
         self.runq = deque()         # synchronous invocations waiting to run
         self.plans = None           # function name -> Plan, after LOAD
-        self.plan_keys = {}         # function name as UTF-8 bytes -> Plan (see _load)
+        self.plan_keys = {}         # b'{"function":"name"' -> Plan (see _load)
+        self.key_lengths = ()       # the lengths of plan_keys' keys, or None (see _load)
         self.load_errors = {}       # function name -> why it did not load
         self.app_root = os.getcwd()
         self.aio = None
@@ -275,6 +278,7 @@ class Dispatcher:
         inflight = self.inflight
         plans = self.plans
         plan_keys = self.plan_keys
+        key_lengths = self.key_lengths
         runq = self.runq
         batch = None
         while n - pos >= HEADER_SIZE:
@@ -298,11 +302,18 @@ class Dispatcher:
                     raw = bytes(raw)
                     body = bytes(body)
                 # The function, found without decoding the metadata when it
-                # starts as the host writes it, {"function":"name", by the
-                # name's bytes (plan_keys holds the names that need no JSON
-                # escape); the rest is decoded on first use.
-                q = raw.find(b'"', 13) if raw.startswith(_FN_PREFIX) else -1
-                plan = plan_keys.get(raw[13:q]) if q > 0 else None
+                # starts as the host writes it, {"function":"name", by those
+                # bytes (plan_keys holds the names that need no JSON escape):
+                # a slice of each length a key has, or up to the name's
+                # closing quote; the rest is decoded on first use.
+                plan = None
+                if key_lengths is None:
+                    plan = plan_keys.get(raw[:raw.find(b'"', 13) + 1])
+                else:
+                    for k in key_lengths:
+                        plan = plan_keys.get(raw[:k])
+                        if plan is not None:
+                            break
                 if plan is None:
                     meta = parse_meta(raw) if m else {}
                     if meta is None:
@@ -315,7 +326,12 @@ class Dispatcher:
                         self._result(inv, self._unknown(name), b"")
                         continue
                 else:
-                    inv = Invocation(fid, raw, body, plan)
+                    # Invocation(fid, raw, body, plan) without the call
+                    inv = _new(Invocation)
+                    inv.id = fid
+                    inv.raw = raw
+                    inv.body = body
+                    inv.plan = plan
                 inflight[fid] = inv
                 if plan.is_async:
                     if batch is None:
@@ -338,6 +354,7 @@ class Dispatcher:
                 self._load(meta)
                 plans = self.plans
                 plan_keys = self.plan_keys
+                key_lengths = self.key_lengths
             elif ftype == READY:
                 try:
                     self.max_meta = min(int(meta.get("maxMeta") or MAX_META), MAX_META)
@@ -406,9 +423,14 @@ class Dispatcher:
             self._start_aio()
         self.plans = plans
         # Names whose JSON string is the name itself (no quote, backslash or
-        # control character): an INVOKE's name is looked up by its bytes.
-        self.plan_keys = {n.encode("utf-8"): p for n, p in plans.items()
+        # control character): an INVOKE's function is found by the bytes the
+        # host's metadata starts with, {"function":"name" (see _handle).
+        # When the keys have few lengths, a slice of each is cheaper for
+        # CPython than looking for the closing quote.
+        self.plan_keys = {_FN_PREFIX + n.encode("utf-8") + b'"': p for n, p in plans.items()
                           if '"' not in n and "\\" not in n and min(n or " ") >= " "}
+        lengths = sorted({len(k) for k in self.plan_keys})
+        self.key_lengths = tuple(lengths) if len(lengths) <= KEY_LENGTHS_MAX else None
         self.out.append(frame(LOADED, 0, dumps({"functions": entries})))
         self.flush()
 
