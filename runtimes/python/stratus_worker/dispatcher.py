@@ -32,8 +32,8 @@ from . import capture, loader
 from .bindings import describe_exception
 from .invocation import CURRENT, Invocation
 from .protocol import (CANCEL, HEADER_SIZE, INVOKE, LOAD, LOADED, MAGIC, MAX_BODY, MAX_META,
-                       PING, PONG, READY, RESULT, SHUTDOWN, TYPE_NAMES, dumps, frame,
-                       pack_header, parse_meta, quote, unpack_header)
+                       PING, PONG, READY, RESULT, RESULT_PREFIX, SHUTDOWN, TYPE_NAMES, dumps,
+                       frame, pack_header, pack_result_rest, parse_meta, quote, unpack_header)
 
 BUFSZ = 64 * 1024
 TICK = 0.005                # monitor period, seconds
@@ -198,7 +198,8 @@ class Dispatcher:
         pop = runq.popleft
         append = self.out.append
         done = self.inflight.pop
-        max_meta, max_body = self.max_meta, self.max_body
+        max_meta = self.max_meta
+        small = min(4096, self.max_body)    # a body that is copied into its frame's piece
         while runq:
             try:
                 inv = pop()
@@ -222,11 +223,12 @@ class Dispatcher:
             # _result() inlined: one piece per small frame (the copy costs
             # less than queueing and joining three).
             n, b = len(meta), len(body)
-            if n > max_meta or b > max_body or b > 4096:
+            if b > small or n > max_meta:
                 self._result(inv, meta, body)
             else:
-                append(pack_header(MAGIC, RESULT, inv.id, n, b) + meta + body)
-                done(inv.id, None)
+                fid = inv.id
+                append(RESULT_PREFIX + pack_result_rest(fid, n, b) + meta + body)
+                done(fid, None)
 
     def _monitor(self):
         last_tok, last_seq, quiet = None, -1, 0

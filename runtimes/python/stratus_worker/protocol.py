@@ -40,6 +40,11 @@ def clip(text):
 
 pack_header = HEADER.pack
 unpack_header = HEADER.unpack_from
+# A RESULT header is RESULT_PREFIX + pack_result_rest(id, meta length, body
+# length): packing three numbers instead of five saves CPython a fifth of
+# the header's cost, paid once per invocation.
+RESULT_PREFIX = Struct("<II").pack(MAGIC, RESULT)
+pack_result_rest = Struct("<QII").pack
 
 
 def _not_serializable(o):
