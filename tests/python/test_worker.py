@@ -384,6 +384,38 @@ def main(req):
     assert "ZeroDivisionError" in exc.meta["message"]
 
 
+def test_lines_of_a_sync_function_and_of_its_own_event_loop_belong_to_it(worker, app):
+    # A synchronous function that runs a loop of its own (asyncio.run, as
+    # AsgiMiddleware.handle does): its tasks' lines are the invocation's too,
+    # and two invocations on the worker's threads one after another keep
+    # their lines apart.
+    write_fn(app, "ownloop", """
+import asyncio
+import logging
+
+async def work(name):
+    await asyncio.sleep(0)
+    logging.info("task %s", name)
+    print("printed by task", name)
+
+def main(req, context):
+    name = req.params["n"]
+    logging.info("sync %s", name)
+    asyncio.run(work(name))
+    return context.thread_local_storage.invocation_id
+""")
+    w = worker([http_fn("ownloop", app)])
+    for n in ("a", "b"):
+        fid = w.start_invoke("ownloop", http=http_req("GET", "/api/ownloop", "n=" + n,
+                                                       params={}))
+        res, logs = w.result(fid)
+        assert res.meta["ok"], res.meta
+        assert res.body == b"00000000-0000-4000-8000-%012d" % fid
+        assert [f.meta["message"] for f in logs] == \
+            ["sync " + n, "task " + n, "printed by task " + n]
+    assert not [f for f in getattr(w, "pending_other", []) if f.type == LOG]
+
+
 def test_debug_logging_setting(worker, app):
     write_fn(app, "dbg", "import logging\ndef main(req):\n    logging.debug('dbg')\n")
     w = worker([http_fn("dbg", app)], env={"PYTHON_ENABLE_DEBUG_LOGGING": "1"})

@@ -12,10 +12,10 @@ app imports it (at once if it already has, else through an import hook)."""
 import os
 import sys
 
-from .invocation import CURRENT, thread_invocation
+from .invocation import CURRENT, RUNNING, current, thread_invocation
 from .protocol import CLIP, LOG, MAGIC, clip, level_name, pack_header, quote
 
-_get = CURRENT.get
+_get = current
 _out = None             # the dispatcher's outgoing list of frame pieces
 _flush = None           # the dispatcher's flush()
 _inflight = None        # the dispatcher's in-flight table (frame id -> Invocation)
@@ -70,6 +70,7 @@ def after_fork_in_child():
     global emit
     emit = _emit_to_streams
     CURRENT.set(None)
+    RUNNING.clear()
 
 
 def finish(inv):

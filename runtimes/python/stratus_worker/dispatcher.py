@@ -26,11 +26,11 @@ import os
 import sys
 import time
 from _collections import deque
-from _thread import allocate_lock, start_new_thread
+from _thread import allocate_lock, get_ident, start_new_thread
 
 from . import capture, loader
 from .bindings import describe_exception
-from .invocation import CURRENT, Invocation
+from .invocation import RUNNING, Invocation
 from .protocol import (CANCEL, HEADER_SIZE, INVOKE, LOAD, LOADED, MAGIC, MAX_BODY, MAX_META,
                        PING, PONG, READY, RESULT, RESULT_PREFIX, SHUTDOWN, TYPE_NAMES, dumps,
                        frame, pack_header, pack_result_rest, parse_meta, quote, unpack_header)
@@ -39,8 +39,7 @@ BUFSZ = 64 * 1024
 TICK = 0.005                # monitor period, seconds
 PARK_AFTER = 200            # idle monitor ticks before the monitor sleeps
 CANCELLED = b'{"ok":false,"error":"cancelled"}'
-_set = CURRENT.set
-_reset = CURRENT.reset
+_forked = False             # this is a process that function code forked
 
 
 _FN_PREFIX = b'{"function":"'
@@ -200,26 +199,30 @@ class Dispatcher:
         done = self.inflight.pop
         max_meta = self.max_meta
         small = min(4096, self.max_body)    # a body that is copied into its frame's piece
+        running = RUNNING
+        thread = get_ident()
         while runq:
             try:
                 inv = pop()
             except IndexError:
                 return
             me.seq += 1
-            token = _set(inv)
+            running[thread] = inv   # what print() and logging belong to
             try:
                 meta, body = inv.plan.run(inv)
+                if _forked:
+                    _end_forked_child()
                 if meta is None:
                     # A plain function that returned a coroutine (a wrapped
                     # async def): finish it on the loop.
-                    _reset(token)
+                    running[thread] = None
                     self._start_aio().submit_coroutine(inv, body)
                     continue
             except BaseException as e:
                 meta, body = self.error_meta(inv, e), b""
             if inv.pout is not None or inv.perr is not None:
                 capture.finish(inv)
-            _reset(token)
+            running[thread] = None
             # _result() inlined: one piece per small frame (the copy costs
             # less than queueing and joining three).
             n, b = len(meta), len(body)
@@ -525,10 +528,11 @@ class Dispatcher:
         stdout/stderr; the socket is closed; and when the function returns
         or raises in the child (a child that did not exit by itself), the
         child exits as a Python program would: status 0, the SystemExit
-        code, or 1 with the traceback on stderr. Nothing of this costs the
-        worker anything per invocation: _reset and error_meta are what every
-        invocation's end calls, rebound in the child only."""
-        global _reset
+        code, or 1 with the traceback on stderr. What this costs the worker
+        per invocation is one test of _forked after the function returned;
+        error_meta, which every invocation that raised calls, is rebound in
+        the child only."""
+        global _forked
         capture.after_fork_in_child()
         try:
             self.sock.close()
@@ -536,10 +540,10 @@ class Dispatcher:
             pass
         self.wlock = allocate_lock()
         self.runq.clear()
-        _reset = _end_forked_child
+        _forked = True
         self.error_meta = _forked_child_raised
         if self.aio is not None:
-            self.aio._done = lambda inv, meta, body: _end_forked_child(None)
+            self.aio._done = lambda inv, meta, body: _end_forked_child()
 
     # ---- ending ----
 
@@ -562,7 +566,7 @@ def _flush_and_exit(streams, status):
     os._exit(status)
 
 
-def _end_forked_child(token, status=0):
+def _end_forked_child(status=0):
     _flush_and_exit((sys.stdout, sys.stderr), status)
 
 
@@ -572,12 +576,12 @@ def _forked_child_raised(inv, exc):
     if isinstance(exc, SystemExit):
         code = exc.code
         if code is None or isinstance(code, int):
-            _end_forked_child(None, code or 0)
+            _end_forked_child(code or 0)
         sys.stderr.write("%s\n" % (code,))
-        _end_forked_child(None, 1)
+        _end_forked_child(1)
     import traceback
     traceback.print_exception(type(exc), exc, exc.__traceback__)
-    _end_forked_child(None, 1)
+    _end_forked_child(1)
 
 
 def default_threads():
