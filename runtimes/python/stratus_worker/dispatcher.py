@@ -43,7 +43,6 @@ _forked = False             # this is a process that function code forked
 
 
 _FN_PREFIX = b'{"function":"'
-KEY_LENGTHS_MAX = 3         # see _load
 _new = object.__new__
 
 
@@ -107,7 +106,7 @@ class Dispatcher:
         self.runq = deque()         # synchronous invocations waiting to run
         self.plans = None           # function name -> Plan, after LOAD
         self.plan_keys = {}         # b'{"function":"name"' -> Plan (see _load)
-        self.key_lengths = ()       # the lengths of plan_keys' keys, or None (see _load)
+        self.key_length = 0         # the length of every key of plan_keys, or 0 (see _load)
         self.load_errors = {}       # function name -> why it did not load
         self.app_root = os.getcwd()
         self.aio = None
@@ -283,7 +282,7 @@ class Dispatcher:
         inflight = self.inflight
         plans = self.plans
         plan_keys = self.plan_keys
-        key_lengths = self.key_lengths
+        key_length = self.key_length
         runq = self.runq
         batch = None
         while n - pos >= HEADER_SIZE:
@@ -309,16 +308,12 @@ class Dispatcher:
                 # The function, found without decoding the metadata when it
                 # starts as the host writes it, {"function":"name", by those
                 # bytes (plan_keys holds the names that need no JSON escape):
-                # a slice of each length a key has, or up to the name's
-                # closing quote; the rest is decoded on first use.
-                plan = None
-                if key_lengths is None:
-                    plan = plan_keys.get(raw[:raw.find(b'"', 13) + 1])
+                # a slice of the keys' length when they have one, else up to
+                # the name's closing quote; the rest is decoded on first use.
+                if key_length:
+                    plan = plan_keys.get(raw[:key_length])
                 else:
-                    for k in key_lengths:
-                        plan = plan_keys.get(raw[:k])
-                        if plan is not None:
-                            break
+                    plan = plan_keys.get(raw[:raw.find(b'"', 13) + 1])
                 if plan is None:
                     meta = parse_meta(raw) if m else {}
                     if meta is None:
@@ -359,7 +354,7 @@ class Dispatcher:
                 self._load(meta)
                 plans = self.plans
                 plan_keys = self.plan_keys
-                key_lengths = self.key_lengths
+                key_length = self.key_length
             elif ftype == READY:
                 try:
                     self.max_meta = min(int(meta.get("maxMeta") or MAX_META), MAX_META)
@@ -430,12 +425,13 @@ class Dispatcher:
         # Names whose JSON string is the name itself (no quote, backslash or
         # control character): an INVOKE's function is found by the bytes the
         # host's metadata starts with, {"function":"name" (see _handle).
-        # When the keys have few lengths, a slice of each is cheaper for
-        # CPython than looking for the closing quote.
+        # When the keys have one length (one function, or names as long),
+        # a slice of it costs CPython less than looking for the closing
+        # quote.
         self.plan_keys = {_FN_PREFIX + n.encode("utf-8") + b'"': p for n, p in plans.items()
                           if '"' not in n and "\\" not in n and min(n or " ") >= " "}
-        lengths = sorted({len(k) for k in self.plan_keys})
-        self.key_lengths = tuple(lengths) if len(lengths) <= KEY_LENGTHS_MAX else None
+        lengths = {len(k) for k in self.plan_keys}
+        self.key_length = lengths.pop() if len(lengths) == 1 else 0
         self.out.append(frame(LOADED, 0, dumps({"functions": entries})))
         self.flush()
 
