@@ -25,7 +25,7 @@ const als = new AsyncLocalStorage();
 // untracked: invocations that started untracked may still be in flight
 // (once tracking is on, none start, so once none is found it stays false).
 const state = { tracking: false, current: null, untracked: true };
-let inflight = () => null;   // the Map of invocations in flight, from install()
+let inflight = () => null;   // the invocations in flight (size, values()), from install()
 
 function message(args) {
   return args.length === 1 && typeof args[0] === 'string' ? args[0] : format(...args);
@@ -67,7 +67,8 @@ function owner() {
 }
 
 // Route console.* through send(id, level, text); inflightMap() gives the
-// invocations in flight (a Map of objects with log(), fail(), finished).
+// invocations in flight (size, and values() in the order they came, of
+// objects with log(), fail(), finished).
 function install(send, inflightMap) {
   inflight = inflightMap;
   // console.group()'s indentation, as Node's console applies it.
