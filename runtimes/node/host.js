@@ -440,8 +440,8 @@ class Host {
 
   // The function whose name (plain ASCII) is the JSON string whose
   // characters start at pos of dv (raw: the metadata from metaStart, a
-  // character per byte), or undefined; this.nameEnd is where that string
-  // ends (-1: it is not plain, the metadata is to be parsed).
+  // character per byte), or undefined; this.nameEnd is then where that
+  // string ends.
   lookup(dv, pos, end, raw, metaStart) {
     const list = this.list;
     if (list.length <= 8) {
@@ -452,10 +452,11 @@ class Host {
           return list[i];
         }
       }
+      return undefined;
     }
     const e = plainEnd(dv, pos, end);
+    if (e < 0) return undefined;
     this.nameEnd = e;
-    if (e < 0 || list.length <= 8) return undefined;
     return this.functions.get(raw.slice(pos - metaStart, e - metaStart));
   }
 
