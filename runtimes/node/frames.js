@@ -200,6 +200,8 @@ class FrameWriter {
     this.chunks = null;  // earlier parts of the batch, when it has big bodies
     this.pending = false;
     this.held = false;   // a read batch is being handled: release() flushes
+    this.lastView = null;   // buf.subarray(0, n) of the last flush (see flush)
+    this.lastViewOf = null;
     this.maxMeta = MAX_META; // lowered by the host's READY
     this.maxBody = MAX_BODY;
   }
@@ -348,7 +350,17 @@ class FrameWriter {
       }
       if (done < len) {
         const buf = this.buf;
-        sock.write(buf.subarray(done, len), cb);
+        // The batches of a steady load are often of one size: the view of
+        // the last one is reused when it fits (no Buffer made per write).
+        let part = this.lastView;
+        if (done !== 0 || part === null || this.lastViewOf !== buf || part.length !== len) {
+          part = buf.subarray(done, len);
+          if (done === 0) {
+            this.lastView = part;
+            this.lastViewOf = buf;
+          }
+        }
+        sock.write(part, cb);
         // A write that completed at once leaves nothing queued: the buffer
         // can be reused. Otherwise it still belongs to the pending write.
         if (sock.writableLength !== 0 && this.buf === buf) this.setBuf(Buffer.allocUnsafeSlow(buf.length));

@@ -326,6 +326,29 @@ class Invocation {
   }
 }
 
+const PROMISE_THEN = Promise.prototype.then;
+
+// The handlers of the promise a function returned, for one invocation at a
+// time; back in settlers once one of them has run.
+const settlers = [];
+class Settler {
+  constructor() {
+    this.inv = null;
+    this.onValue = (v) => {
+      const inv = this.inv;
+      this.inv = null;
+      settlers.push(this);
+      inv.resolved(v);
+    };
+    this.onError = (e) => {
+      const inv = this.inv;
+      this.inv = null;
+      settlers.push(this);
+      inv.fail(e);
+    };
+  }
+}
+
 function run(inv) {
   const fn = inv.fn;
   const bindings = {};
@@ -366,7 +389,15 @@ function run(inv) {
   if (ret instanceof Promise || (ret !== null &&
       (typeof ret === 'object' || typeof ret === 'function') && typeof ret.then === 'function')) {
     inv.promised = true;
-    ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
+    if (ret instanceof Promise && ret.then === PROMISE_THEN) {
+      // A native promise calls one of the two once: the pair of handlers
+      // is reused, not made per invocation.
+      const s = settlers.length !== 0 ? settlers.pop() : new Settler();
+      s.inv = inv;
+      ret.then(s.onValue, s.onError);
+    } else {
+      ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
+    }
   }
 }
 
