@@ -36,10 +36,11 @@ function u32(buf, pos) {
 }
 
 // FrameReader: push(chunk, len) each chunk read from the socket (its first
-// len bytes, all by default; the chunk may be reused once push returns); onFrame(type, id, buf, metaStart, metaLen,
-// bodyStart, bodyLen) is called for every whole frame, in order. buf is only
-// valid during the call (copy the body to keep it). onError(reason) is
-// called once for a malformed stream; nothing is delivered after it.
+// len bytes, all by default; the chunk may be reused once push returns);
+// onFrame(type, id, buf, metaStart, metaLen, bodyStart, bodyLen) is called
+// for every whole frame, in order. buf is only valid during the call (copy
+// the body to keep it). onError(reason) is called once for a malformed
+// stream; nothing is delivered after it.
 class FrameReader {
   constructor(onFrame, onError) {
     this.onFrame = onFrame;
