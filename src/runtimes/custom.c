@@ -243,7 +243,7 @@ static void send_call(ch_proc_t *p, ch_call_t *c)
         c->up.head_cb = up_head;
         c->up.body_cb = up_body;
     }
-    c->up.solo = cf && (cf->streams || cf->solo_left);
+    c->up.solo = cf && (cf->streams || cf->solo_left || cf->whole_answers < CH_TRUST_ANSWERS);
     if (cf && cf->solo_left)
         cf->solo_left--;
     c->sent_ms = now;
@@ -317,6 +317,8 @@ static void up_cb(upstream_call_t *call, int status, respparser_t *resp)
         c->done(c->inv, 1, NULL, c->data); /* may free c */
     } else {
         int ok = ch__msg_response(c, resp, err, sizeof err);
+        if (cf && cf->whole_answers < CH_TRUST_ANSWERS)
+            cf->whole_answers++;
         c->finished = 1;
         /* What went wrong is in the handler's answer: the log has it, the
          * caller gets the invocation id. */

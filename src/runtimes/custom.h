@@ -54,6 +54,7 @@
                                      length, are passed on as they arrive */
 #define CH_SOLO_MS 10
 #define CH_SOLO_CALLS 64
+#define CH_TRUST_ANSWERS 2 /* whole answers of a function before its calls are pipelined */
 #define CH_STREAM_HIGH (1u << 20) /* ... and reading them pauses while this much waits
                                      for a slow caller */
 #define CH_MAX_JSON_BODY (256u << 20)
@@ -78,10 +79,13 @@ typedef struct ch_fn {
     int http_return;        /* it has an http output named "$return" */
     int binary_body;        /* the trigger says dataType binary */
     /* Pipelining is for quick answers: one that is slow or streams would hold
-     * up those written behind it. A function whose answer took over
-     * CH_SOLO_MS has its next CH_SOLO_CALLS calls sent alone; one whose
-     * answer streamed, all of them. */
+     * up those written behind it. A function's calls go alone until
+     * CH_TRUST_ANSWERS of its answers came back whole (not streamed): what
+     * is written behind a first answer that streams would be sent twice. A
+     * function whose answer took over CH_SOLO_MS has its next CH_SOLO_CALLS
+     * calls sent alone; one whose answer streamed, all of them. */
     unsigned solo_left;
+    unsigned whole_answers; /* counted up to CH_TRUST_ANSWERS */
     int streams;
 } ch_fn_t;
 

@@ -25,6 +25,7 @@ const port = process.env.FUNCTIONS_CUSTOMHANDLER_PORT;
 const streams = new Set();
 let closed = 0, count = 0, hanging = 0, cancelled = 0;
 const gates = new Map();
+const hits = {};
 http.createServer((req, res) => {
   const u = new URL(req.url, 'http://x');
   const p = u.pathname;
@@ -109,13 +110,28 @@ http.createServer((req, res) => {
     return;
   }
   if (p === '/api/plain') { res.end('plain'); return; }
+  if (p === '/api/chunky') {
+    // An open-ended answer that ends a moment later; counts each id's requests.
+    const id = u.searchParams.get('id');
+    hits[id] = (hits[id] || 0) + 1;
+    res.writeHead(200, {'Content-Type': 'text/plain'});
+    res.write('part one;');
+    setTimeout(() => res.end('part two'), 30);
+    return;
+  }
+  if (p === '/api/hits') {
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify(hits));
+    return;
+  }
   res.statusCode = 404;
   res.end('no such path');
 }).listen(port, '127.0.0.1');
 """
 
 FNS = {name: fn() for name in ("events", "next", "finish", "seen", "download", "untilclose",
-                               "short", "plain", "hang", "hangs", "gate", "open")}
+                               "short", "plain", "hang", "hangs", "gate", "open", "chunky",
+                               "hits")}
 
 
 def start(make_app, start_host, timeout=None, proxy=False, pipelining=True, extra=None):
@@ -453,3 +469,25 @@ def test_a_function_found_slow_is_not_pipelined_behind_or_ahead_of_others(make_a
         assert results == [200] * 20, results
         assert wait_for(lambda: h.get("/api/open?id=r%d" % rnd).text == "yes", timeout=10)
         held.join()
+
+
+def test_requests_at_once_to_a_function_whose_answers_stream_are_each_sent_once(make_app,
+                                                                                start_host):
+    """A function's requests are not pipelined before two of its answers came
+    back whole: had they been written behind a first answer that streams,
+    they would have gone again on other connections, and the handler would
+    have seen them twice."""
+    import threading
+    h = start(make_app, start_host)
+    bodies = {}
+
+    def get(i):
+        r = h.get("/api/chunky?id=%d" % i, timeout=20)
+        bodies[i] = (r.status, r.text)
+    threads = [threading.Thread(target=get, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bodies == {i: (200, "part one;part two") for i in range(12)}, bodies
+    assert h.get("/api/hits").json() == {str(i): 1 for i in range(12)}
