@@ -386,18 +386,28 @@ function run(inv) {
     else inv.log(LEVEL.error, ['The function threw after it had completed: ' + errorText(e)]);
     return;
   }
-  if (ret instanceof Promise || (ret !== null &&
-      (typeof ret === 'object' || typeof ret === 'function') && typeof ret.then === 'function')) {
-    inv.promised = true;
+  // A thenable's then may throw, or be a getter that throws (so may a
+  // promise's species constructor): that fails the invocation, as an await
+  // of the value would. Left to escape, the error would skip the other
+  // frames of the read and reach the stray-error handler, which cannot
+  // always tell that it is this invocation's.
+  try {
     if (ret instanceof Promise && ret.then === PROMISE_THEN) {
+      inv.promised = true;
       // A native promise calls one of the two once: the pair of handlers
       // is reused, not made per invocation.
       const s = settlers.length !== 0 ? settlers.pop() : new Settler();
       s.inv = inv;
       ret.then(s.onValue, s.onError);
-    } else {
-      ret.then((v) => inv.resolved(v), (e) => inv.fail(e));
+      return;
     }
+    if (ret === null || (typeof ret !== 'object' && typeof ret !== 'function')) return;
+    const then = ret.then;
+    if (typeof then !== 'function') return;
+    inv.promised = true;
+    then.call(ret, (v) => inv.resolved(v), (e) => inv.fail(e));
+  } catch (e) {
+    inv.fail(e);
   }
 }
 

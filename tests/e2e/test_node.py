@@ -1126,6 +1126,54 @@ def test_a_package_that_is_only_es_modules_is_named_when_required(make_app, star
     assert "loaded as CommonJS" not in errors[0], errors
 
 
+THENABLE_THROWS_JS = r"""
+module.exports = function (context, req) {
+  if (req.query.how === 'getter') return { get then() { throw new Error('then-getter-boom'); } };
+  return { then() { throw new Error('then-call-boom'); } };
+};
+"""
+
+SLOW_ECHO_JS = r"""
+module.exports = async function (context, req) {
+  console.log('slow-echo', req.query.n);
+  await new Promise((r) => setTimeout(r, Number(req.query.d)));
+  context.res = { body: req.query.n };
+};
+"""
+
+
+def test_a_thenable_whose_then_throws_fails_only_its_own_invocation(make_app, start_host):
+    """A returned thenable whose then() throws, or whose then is a getter
+    that throws, fails its invocation as awaiting it would; invocations
+    in flight beside it (sent in the same read) are answered, and the
+    worker keeps serving."""
+    h = fresh_host(make_app, start_host, {
+        "thenable": {"function.json": http_json(), "index.js": THENABLE_THROWS_JS},
+        "slow": {"function.json": http_json(), "index.js": SLOW_ECHO_JS},
+        "pid": {"function.json": http_json(out="$return"), "index.js": PID_JS}})
+    pid = h.get("/api/pid", timeout=30).text
+    # console use turns on the worker's exact tracking of invocations.
+    assert h.get("/api/slow?n=0&d=0", timeout=30).text == "0"
+    for how in ("call", "getter"):
+        r = h.get("/api/thenable?how=" + how, timeout=30)
+        assert r.status == 500, (how, r.status, r.text)
+        e = log_entry(h, lambda e, how=how: "then-%s-boom" % how in text(e))
+        assert e.get("invocationId") == failure_id(r), (e, r.text)
+
+    def one(i):
+        if i % 4 == 0:
+            return h.get("/api/thenable?how=" + ("getter" if i % 8 else "call"), timeout=30)
+        return h.get("/api/slow?n=%d&d=%d" % (i, (i * 7) % 40), timeout=30)
+    with concurrent.futures.ThreadPoolExecutor(24) as ex:
+        rs = list(ex.map(one, range(96)))
+    for i, r in enumerate(rs):
+        if i % 4 == 0:
+            assert r.status == 500, (i, r.status, r.text)
+        else:
+            assert r.status == 200 and r.text == str(i), (i, r.status, r.text)
+    assert h.get("/api/pid", timeout=30).text == pid
+
+
 # ---- concurrency and timeouts --------------------------------------------------------
 
 def test_two_slow_requests_overlap_in_one_worker(host):
