@@ -73,10 +73,11 @@ typedef struct guardian {
     uint64_t started_ms;
 } guardian_t;
 
-#define GUARD_RESPAWN_MS 1000 /* one that lived shorter is started again at the next child only */
+#define GUARD_RESPAWN_MS 1000 /* one that lived shorter is started again this much later */
 
 static uv_loop_t *guard_loop;
 static guardian_t *guard;       /* the running guardian, or NULL */
+static uv_timer_t *guard_timer; /* the delayed start of a new one, once needed */
 static int *groups;             /* the process groups alive */
 static size_t ngroups, capgroups;
 
@@ -140,6 +141,18 @@ static void guard_close(guardian_t *g)
 
 static int guard_start(void);
 
+static void guard_timer_cb(uv_timer_t *t)
+{
+    (void)t;
+    if (!guard && ngroups)
+        guard_start();
+}
+
+static void guard_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
 static void guard_exit_cb(uv_process_t *proc, int64_t status, int sig)
 {
     guardian_t *g = proc->data;
@@ -147,11 +160,28 @@ static void guard_exit_cb(uv_process_t *proc, int64_t status, int sig)
     log_write(LOG_WARN, "Host.Process", NULL, "The process guardian (pid %d) exited (status "
               "%lld, signal %d); %s", proc->pid, (long long)status, sig,
               !ngroups ? "a new one starts with the next process"
-              : lived ? "starting a new one" : "a new one starts with the next process; until "
-              "then processes that the host's children started outlive a host that is killed");
+              : lived ? "starting a new one" : "starting a new one in a second");
     guard_close(g);
-    if (ngroups && lived)
+    if (!ngroups)
+        return;
+    if (lived) {
         guard_start();
+        return;
+    }
+    /* One that died young is started again a little later, not at once (a
+     * guardian that cannot run would be started in a loop), and not only
+     * with the next process: a host whose children all run already would
+     * stay without one. */
+    if (!guard_timer) {
+        guard_timer = malloc(sizeof *guard_timer);
+        if (!guard_timer || uv_timer_init(guard_loop, guard_timer) != 0) {
+            free(guard_timer);
+            guard_timer = NULL;
+            return;
+        }
+        uv_unref((uv_handle_t *)guard_timer);
+    }
+    uv_timer_start(guard_timer, guard_timer_cb, GUARD_RESPAWN_MS, 0);
 }
 
 /* Start the guardian and tell it every group alive. 0, or -1 (logged). */
@@ -251,6 +281,10 @@ void child_guard_close(void)
      * after a clean stop) and exits. */
     if (guard)
         guard_close(guard);
+    if (guard_timer) {
+        uv_close((uv_handle_t *)guard_timer, guard_timer_closed);
+        guard_timer = NULL;
+    }
     free(groups);
     groups = NULL;
     ngroups = capgroups = 0;

@@ -236,6 +236,53 @@ def test_a_handler_that_dies_takes_its_children_and_restarts(tmp_path, launch, r
     assert read_pid(os.path.join(app, "server.pid")) == pid2
 
 
+def guardian_of(host_pid):
+    """The pid of the host's running process guardian (`worker --guard`), or None."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                args = f.read().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == host_pid and b"--guard" in args and alive(int(d)):
+            return int(d)
+    return None
+
+
+def test_a_killed_guardian_is_replaced_even_when_it_dies_young(tmp_path, launch, reap):
+    # The guardian is killed (SIGKILL, as the out-of-memory killer does),
+    # and its replacement too, just after it started. No process starts
+    # after that: a new guardian must come all the same, and do its work
+    # when the host is killed.
+    port = free_port()
+    app = handler_app(tmp_path / "app", port)
+    host = launch(app)
+    pid = server_pid(host)
+    reap(pid)
+    seen = []
+    for _ in range(2):
+        g = wait_for(lambda: (lambda x: x if x and x not in seen else None)(guardian_of(host.pid)),
+                     timeout=30)
+        assert g, "no new process guardian after %s:\n%s" % (seen, log_of(host))
+        reap(g)
+        seen.append(g)
+        os.kill(g, signal.SIGKILL)
+    g = wait_for(lambda: (lambda x: x if x and x not in seen else None)(guardian_of(host.pid)),
+                 timeout=30)
+    assert g, "no new process guardian after %s:\n%s" % (seen, log_of(host))
+    reap(g)
+    assert get(host.port, "/pid") == (200, str(pid))
+    host.kill()
+    host.wait()
+    assert wait_for(lambda: not alive(pid), timeout=30), \
+        "the handler's server (pid %d) outlived the host killed with SIGKILL" % pid
+    assert wait_for(lambda: not alive(g), timeout=30)
+
+
 # ---- a Lambda bootstrap that starts a helper ----
 
 RUNTIME_PY = r'''
