@@ -9,9 +9,10 @@
 // worker turns it on only once function code has used console or thrown a
 // stray error: a worker whose functions log with context.log never pays it.
 // Until then, the invocation is the one whose synchronous part is running,
-// or the only one in flight; with several in flight a line stays the
-// worker's, and a stray error fails all of them (as Azure's worker, which
-// ends, fails every invocation it was running).
+// or the only one in flight (while none has ended: code of an ended one may
+// still run); otherwise a line stays the worker's, and a stray error fails
+// all of them (as Azure's worker, which ends, fails every invocation it was
+// running).
 'use strict';
 
 const { AsyncLocalStorage } = require('async_hooks');
@@ -23,8 +24,10 @@ const als = new AsyncLocalStorage();
 // tracking: invocations run inside als (host.js reads it per invocation);
 // current: without it, the invocation whose synchronous part is running;
 // untracked: invocations that started untracked may still be in flight
-// (once tracking is on, none start, so once none is found it stays false).
-const state = { tracking: false, current: null, untracked: true };
+// (once tracking is on, none start, so once none is found it stays false);
+// untrackedEnded: one that ran untracked has ended, and code of it (a
+// timer, a late callback) may still run (host.js sets it).
+const state = { tracking: false, current: null, untracked: true, untrackedEnded: false };
 let inflight = () => null;   // the invocations in flight (size, values()), from install()
 
 function message(args) {
@@ -63,7 +66,10 @@ function owner() {
     return NONE;
   }
   state.tracking = true;
-  return several ? { inv: undefined, several } : { inv: one, several: null };
+  if (several) return { inv: undefined, several };
+  // The only one in flight, unless an untracked one has ended: the code
+  // may be that one's, left running after its end.
+  return state.untrackedEnded ? { inv: undefined, several: [one] } : { inv: one, several: null };
 }
 
 // Route console.* through send(id, level, text); inflightMap() gives the
@@ -71,6 +77,7 @@ function owner() {
 // objects with log(), fail(), finished).
 function install(send, inflightMap) {
   inflight = inflightMap;
+  state.untrackedEnded = false;   // the warm-up's invocation is not the app's
   // console.group()'s indentation, as Node's console applies it.
   let indent = '';
   const emit = (level) => (...args) => {

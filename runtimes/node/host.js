@@ -313,6 +313,7 @@ class Invocation {
   finish(err, value, failed) {
     if (this.finished) return;
     this.finished = true;
+    if (!this.tracked) con.state.untrackedEnded = true;
     const host = this.host;
     if (this.cancelled) return;
     host.inflight.remove(this);
@@ -583,6 +584,7 @@ class Host {
     const inv = this.inflight.get(id);
     if (!inv) return;
     inv.cancelled = true;
+    if (!inv.tracked) con.state.untrackedEnded = true;
     this.inflight.remove(inv);
     this.writer.add(T.RESULT, id, '{"ok":false,"error":"cancelled"}', null);
     if (this.inflight.size === 0) this.onIdle();

@@ -948,6 +948,10 @@ def test_es_modules(host):
 # ---- logs ---------------------------------------------------------------------------
 
 def test_context_log_and_console_reach_the_host_log(host):
+    # The worker's first console line may be its own, not the invocation's,
+    # when invocations have ended before (see the tests of first lines
+    # below): a first request uses console, the second one is looked at.
+    assert host.get("/api/logs?m=mk0").status == 200
     r = host.get("/api/logs?m=mk1")
     assert r.status == 200, r.text
     inv = r.text
@@ -1033,6 +1037,43 @@ def test_first_console_lines_of_concurrent_invocations_are_never_misattributed(
                 assert e.get("invocationId") == r.text, (e, r.text)
             else:
                 assert e.get("invocationId") in (None, r.text), (e, r.text)
+
+
+LATE_CONSOLE_JS = r"""
+module.exports = async function (context, req) {
+  while (!global.waiterIn) await new Promise((r) => setTimeout(r, 5));
+  setTimeout(() => {
+    console.log('late-console-line');
+    global.lateLogged = true;
+  }, 20);
+  context.res = { body: context.invocationId };
+};
+"""
+
+WAITER_JS = r"""
+module.exports = async function (context, req) {
+  global.waiterIn = true;
+  while (!global.lateLogged) await new Promise((r) => setTimeout(r, 5));
+  context.res = { body: context.invocationId };
+};
+"""
+
+
+def test_a_line_logged_after_its_invocation_ended_is_never_anothers(make_app, start_host):
+    """Before the worker tracks invocations, a console line from a timer of
+    an invocation that has ended comes while another one is the only one
+    in flight: it may be the worker's line, never the other invocation's."""
+    h = fresh_host(make_app, start_host, {
+        "late": {"function.json": http_json(), "index.js": LATE_CONSOLE_JS},
+        "waiter": {"function.json": http_json(), "index.js": WAITER_JS}})
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        waiter = ex.submit(h.get, "/api/waiter", timeout=30)
+        late = ex.submit(h.get, "/api/late", timeout=30)
+        rw, rl = waiter.result(), late.result()
+    assert rw.status == 200 and rl.status == 200, (rw.text, rl.text)
+    e = log_entry(h, lambda e: e.get("message") == "late-console-line")
+    assert e.get("invocationId") in (None, rl.text), (e, rl.text, rw.text)
+    assert e.get("category") != "Function.waiter.User", e
 
 
 def test_a_stray_error_among_untracked_invocations_fails_them_then_only_its_own(
