@@ -21,6 +21,7 @@
 #   make bench-timer   run bench/timer_jitter (timer fire time vs the scheduled second)
 #   make bench-queue   run bench/queue (queue-triggered native function end to end)
 #   make bench-telemetry  run bench/telemetry (the host with telemetry on vs off)
+#   make bench-ceiling run bench/ceiling/run (the design's ceiling beside Stratus and its peers)
 
 CC      ?= cc
 PYTHON  ?= /usr/bin/python3
@@ -63,7 +64,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: FORCE all deps lambda-ric mcp-sdk run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
         bench-custom bench-python bench-python-worker bench-store bench-queue bench-node \
-        bench-timer bench-telemetry \
+        bench-timer bench-telemetry bench-ceiling \
         clean examples
 all: $(BIN)
 
@@ -197,6 +198,9 @@ bench-python-worker:
 
 bench-timer: all
 	sh bench/timer_jitter
+
+bench-ceiling: all
+	sh bench/ceiling/run
 
 bench-telemetry: all
 	sh bench/telemetry
