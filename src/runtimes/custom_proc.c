@@ -2,9 +2,10 @@
  * custom_proc.c -- the processes of the custom handler runtime (see
  * custom.h): a free port, the process (started through `stratus worker
  * --handler`, which makes it die with the host, in a process group of its
- * own that goes with it: child_guard.c), its environment (the app settings and the port, never the host's
- * master key), readiness (GET / every CH_PROBE_MS until any HTTP answer),
- * stdout and stderr as log lines, and its exit.
+ * own that goes with it: child_guard.c), its environment (the app settings
+ * and the port, never the host's master key), readiness (GET / every
+ * CH_PROBE_MS until any HTTP answer), stdout and stderr as log lines, and
+ * its exit.
  */
 #include <errno.h>
 #include <netinet/in.h>

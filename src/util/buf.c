@@ -130,8 +130,8 @@ static int json_escape(buf_t *b, const char *s, size_t len, int utf8_only)
                     break;
             } else {
                 char tail[8] = {'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'};
-                for (size_t k = 0; k < len; k++)
-                    tail[k] = s[k];
+                for (size_t k = i; k < len; k++) /* only what is left to check */
+                    tail[k - i] = s[k];
                 if (!json_special8(tail))
                     break;
             }
