@@ -190,7 +190,8 @@ static json_t *function_json(host_t *h, http_request_t *req, function_t *fn)
     json_error_t je;
     char *text = NULL;
     size_t len = 0;
-    json_t *config = app__read_file(fn->config_path, 1 << 20, &text, &len) == 0
+    json_t *config = fn->config_text ? json_loads(fn->config_text, 0, &je)
+                     : app__read_file(fn->config_path, 1 << 20, &text, &len) == 0
                          ? app__load_relaxed(text, len, &je)
                          : NULL;
     free(text);

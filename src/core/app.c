@@ -297,6 +297,8 @@ void app__function_free(function_t *fn)
     free(fn->name);
     free(fn->dir);
     free(fn->config_path);
+    free(fn->label);
+    free(fn->config_text);
     free(fn->script_file);
     free(fn->entry_point);
     free(fn->bootstrap);
@@ -374,6 +376,7 @@ void app_free(app_t *app)
     free(app->watch_files);
     app__custom_handler_free(&app->custom_handler);
     json_decref(app->host_json);
+    free(app->index_source);
     free(app->root);
     free(app->worker_runtime);
     free(app->route_prefix);
@@ -787,21 +790,33 @@ static int in_filter(const app_t *app, const char *name)
     return 0;
 }
 
-/* The names of the sub-folders holding a function.json, sorted. */
-/* An app with no function folders may be written for a programming model
- * that declares functions in code (Python v2, Node.js v4): say so rather
- * than start with nothing and no word. */
-static void note_other_models(app_t *app)
+/* An app with no function folders may declare its functions in code:
+ * Python's v2 model (function_app.py, or the file PYTHON_SCRIPT_FILE_NAME
+ * names) and Node.js's v4 model (package.json "main"). Its worker lists
+ * them when the runtime starts (worker indexing, app_add_indexed); an app
+ * of such a model without the matching FUNCTIONS_WORKER_RUNTIME is told
+ * so rather than started with nothing and no word. */
+static void detect_code_model(app_t *app)
 {
     struct stat st;
-    char *py = app__path_join(app->root, "function_app.py");
-    int is_py = stat(py, &st) == 0;
+    const char *rt = app->worker_runtime;
+    const char *script = app_setting(app, "PYTHON_SCRIPT_FILE_NAME");
+    if (!script || !*script)
+        script = "function_app.py";
+    char *py = app__path_join(app->root, script);
+    int is_py = stat(py, &st) == 0 && S_ISREG(st.st_mode);
     free(py);
     if (is_py) {
-        app_add_error(app, NULL, "function_app.py is an app of the Python v2 programming model "
-                      "(functions declared with decorators), which Stratus does not run: it runs "
-                      "the v1 model, a folder per function with function.json and __init__.py "
-                      "(docs/python.md)");
+        if (rt && !strcasecmp(rt, "python")) {
+            app->index_lang = "python";
+            app->index_source = app__xstrdup(script);
+        } else if (!rt || strcasecmp(rt, "custom") != 0) {
+            app_add_error(app, NULL, "%s declares the functions of a Python app (the v2 "
+                          "programming model) and there are no function folders: set "
+                          "\"FUNCTIONS_WORKER_RUNTIME\": \"python\" in local.settings.json "
+                          "Values (it is %s%s%s)", script, rt ? "'" : "", rt ? rt : "not set",
+                          rt ? "'" : "");
+        }
         return;
     }
     char *pkg = app__path_join(app->root, "package.json"), *text = NULL;
@@ -812,15 +827,23 @@ static void note_other_models(app_t *app)
         j = app__load_relaxed(text, len, &je);
     free(pkg);
     free(text);
-    if (json_is_string(json_object_get(j, "main")))
-        app_add_error(app, NULL, "package.json names a \"main\" file and there are no function "
-                      "folders: this looks like an app of the Node.js v4 programming model "
-                      "(functions declared with app.http(...)), which Stratus does not run: it "
-                      "runs the v3 model, a folder per function with function.json and index.js "
-                      "(docs/node.md)");
+    if (json_is_string(json_object_get(j, "main"))) {
+        if (rt && !strcasecmp(rt, "node")) {
+            app->index_lang = "node";
+            app->index_source = app__xstrdup("package.json");
+        } else if (!rt || strcasecmp(rt, "custom") != 0) {
+            app_add_error(app, NULL, "package.json names a \"main\" file and there are no "
+                          "function folders: this looks like a Node.js app of the v4 "
+                          "programming model (functions declared with app.http(...)): set "
+                          "\"FUNCTIONS_WORKER_RUNTIME\": \"node\" in local.settings.json "
+                          "Values (it is %s%s%s)", rt ? "'" : "", rt ? rt : "not set",
+                          rt ? "'" : "");
+        }
+    }
     json_decref(j);
 }
 
+/* The names of the sub-folders holding a function.json, sorted. */
 static char **list_function_dirs(app_t *app, size_t *n)
 {
     char **names = NULL;
@@ -875,6 +898,8 @@ static void load_functions(app_t *app, const app_load_opts_t *opts)
 {
     size_t n, loaded = 0;
     char **names = list_function_dirs(app, &n);
+    if (!n && !app->nerrors && (detect_code_model(app), app->index_lang))
+        return; /* the worker lists them when the runtime starts */
 
     for (size_t i = 0; i < app->nfunctions_filter; i++) {
         size_t j = 0;
@@ -930,8 +955,6 @@ int app_load(const char *root, const app_load_opts_t *opts, app_t **out, char *e
 
     load_functions(app, opts);
     app__custom_handler_routes(app, opts);
-    if (!app->nfunctions && !app->nerrors)
-        note_other_models(app);
     *out = app;
     return 0;
 fail:

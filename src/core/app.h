@@ -46,7 +46,13 @@ typedef struct retry_policy {
 typedef struct function {
     char *name;          /* folder name, as written */
     char *dir;           /* absolute folder path */
-    char *config_path;   /* absolute path of its function.json */
+    char *config_path;   /* absolute path of its function.json; for an indexed
+                            function, of the code file that declared it */
+    char *label;         /* where it was declared, for messages: "hello/function.json",
+                            or "function_app.py: function 'hello'" */
+    char *config_text;   /* an indexed function's declaration (function.json form), as
+                            the worker gave it; NULL for function.json functions */
+    int indexed;         /* declared in code and listed by the worker (app_add_indexed) */
     char *script_file;   /* absolute path, or NULL when not given */
     char *entry_point;   /* as written, or NULL (then the name is used) */
     char *bootstrap;     /* "bootstrap": absolute path of a Lambda bootstrap, or NULL */
@@ -170,6 +176,14 @@ typedef struct app {
     app_error_t *errors;
     size_t nerrors;
 
+    /* An app that declares its functions in code (Python v2: function_app.py,
+     * Node.js v4: package.json "main") and has no function folders: the
+     * language ("python", "node") whose worker lists them (worker
+     * indexing, app_add_indexed), and the file that marks the model, as a
+     * path relative to the root. NULL when the app has function folders. */
+    const char *index_lang;
+    char *index_source;
+
     void *runtime_state;        /* owned by the app's runtime (e.g. its worker pool) */
 } app_t;
 
@@ -242,6 +256,18 @@ void app_break_function(app_t *app, function_t *fn, const char *why);
  * app_load() calls it for each function folder; fuzzers call it directly. */
 int app_parse_function_json(app_t *app, const char *name, const char *dir, const char *text,
                             size_t len, const app_load_opts_t *opts);
+
+/* Worker indexing: add the functions a language worker listed for an app
+ * of a code-declared model (app->index_lang), from its answer (len bytes):
+ *   {"functions": [{"name": N, <function.json fields>}, ...],
+ *    "errors": [{"function": N or null, "error": TEXT}, ...]}
+ * Each function is validated as a function.json would be (scriptFile
+ * resolved against the app root), with messages labelled "<source>:
+ * function 'N'"; duplicate names, names that are not valid, and the
+ * host.json "functions" filter are applied as for folders. Each entry of
+ * errors becomes a load error. Returns 0, or -1 after recording an app
+ * error when the answer itself is not a valid document. */
+int app_add_indexed(app_t *app, const char *text, size_t len, const app_load_opts_t *opts);
 
 /* Read a "retry" section (function.json or host.json) into out. 0, or -1
  * with err naming the field, e.g. "field 'retry.strategy': expected

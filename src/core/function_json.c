@@ -29,7 +29,8 @@ extern char **environ;
 #define BINDING_NAME_RULE \
     "a name of letters and digits starting with a letter (at most 128), or $return"
 
-/* Write ": <message>" into err (the caller prefixes "<name>/function.json"). */
+/* Write ": <message>" into err (the caller prefixes the function's label,
+ * "<name>/function.json"). */
 static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t n, const char *fmt, ...)
@@ -504,21 +505,30 @@ static int parse_function(app_t *app, function_t *fn, const char *text, size_t l
     return rc;
 }
 
-int app_parse_function_json(app_t *app, const char *name, const char *dir, const char *text,
-                            size_t len, const app_load_opts_t *opts)
+/* Validate one function's declaration and add it in name order. label
+ * prefixes its error ("hello/function.json", "function_app.py: function
+ * 'hello'"); config_path is the file that declared it. */
+static int add_function(app_t *app, const char *name, const char *dir, char *config_path,
+                        const char *label, const char *text, size_t len,
+                        const app_load_opts_t *opts, int indexed)
 {
-    char err[ERR_MAX], qname[300];
+    char err[ERR_MAX];
     function_t *fn = app__xcalloc(1, sizeof *fn);
     fn->name = app__xstrdup(name);
     fn->telemetry_id = -1; /* no slot until telemetry_init or telemetry_switch_app */
     fn->dir = app__xstrdup(dir);
-    fn->config_path = app__path_join(dir, "function.json");
+    fn->config_path = config_path;
+    fn->label = app__xstrdup(label);
+    fn->indexed = indexed;
 
     if (parse_function(app, fn, text, len, opts, err, sizeof err) != 0) {
         app__function_free(fn);
-        app__escape(name, qname, sizeof qname);
-        app_add_error(app, name, "%s/function.json%s", qname, err);
+        app_add_error(app, name, "%s%s", label, err);
         return -1;
+    }
+    if (indexed) {
+        fn->config_text = app__xcalloc(1, len + 1);
+        memcpy(fn->config_text, text, len);
     }
     size_t at = app->nfunctions;
     while (at > 0 && strcmp(app->functions[at - 1]->name, name) > 0)
@@ -528,5 +538,110 @@ int app_parse_function_json(app_t *app, const char *name, const char *dir, const
             (app->nfunctions - at) * sizeof *app->functions);
     app->functions[at] = fn;
     app->nfunctions++;
+    return 0;
+}
+
+int app_parse_function_json(app_t *app, const char *name, const char *dir, const char *text,
+                            size_t len, const app_load_opts_t *opts)
+{
+    char qname[300], label[320];
+    app__escape(name, qname, sizeof qname);
+    snprintf(label, sizeof label, "%s/function.json", qname);
+    return add_function(app, name, dir, app__path_join(dir, "function.json"), label, text, len,
+                        opts, 0);
+}
+
+/* ---- worker indexing ---- */
+
+static int filtered_out(const app_t *app, const char *name)
+{
+    if (app->nfunctions_filter == 0)
+        return 0;
+    for (size_t i = 0; i < app->nfunctions_filter; i++)
+        if (strcasecmp(app->functions_filter[i], name) == 0)
+            return 0;
+    return 1;
+}
+
+int app_add_indexed(app_t *app, const char *text, size_t len, const app_load_opts_t *opts)
+{
+    const char *source = app->index_source ? app->index_source : "the app's code";
+    char shown[300], label[600];
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *fns = json_object_get(doc, "functions"), *errs = json_object_get(doc, "errors");
+    if (!json_is_object(doc) || !json_is_array(fns) || (errs && !json_is_array(errs))) {
+        if (doc)
+            snprintf(shown, sizeof shown, "expected {\"functions\": [...], \"errors\": [...]}");
+        else
+            snprintf(shown, sizeof shown, "%d:%d: %s", je.line, je.column, je.text);
+        app_add_error(app, NULL, "%s: the %s worker's list of functions is not valid: %s", source,
+                      app->index_lang ? app->index_lang : "language", shown);
+        json_decref(doc);
+        return -1;
+    }
+    size_t i, added = 0;
+    json_t *item;
+    json_array_foreach(errs, i, item) {
+        const char *fname = json_string_value(json_object_get(item, "function"));
+        const char *why = json_string_value(json_object_get(item, "error"));
+        if (!why || !*why)
+            why = "could not be loaded (the worker gave no reason)";
+        if (fname && *fname) {
+            app__escape(fname, shown, sizeof shown);
+            app_add_error(app, fname, "%s: function '%s': %s", source, shown, why);
+        } else {
+            app_add_error(app, NULL, "%s", why);
+        }
+    }
+    json_array_foreach(fns, i, item) {
+        json_t *jname = json_object_get(item, "name");
+        const char *name = json_string_value(jname);
+        if (!json_is_object(item) || !name || !*name) {
+            app__show(json_is_object(item) ? jname : item, shown, sizeof shown);
+            app_add_error(app, NULL, "%s: function %zu of the worker's list has no name (%s)",
+                          source, i + 1, shown);
+            continue;
+        }
+        if (filtered_out(app, name))
+            continue;
+        if (added++ == APP_MAX_FUNCTIONS) {
+            app__escape(name, shown, sizeof shown);
+            app_add_error(app, NULL, "too many functions: only the first %d are loaded ('%s' "
+                          "and later are skipped)", APP_MAX_FUNCTIONS, shown);
+            break;
+        }
+        app__escape(name, shown, sizeof shown);
+        snprintf(label, sizeof label, "%s: function '%s'", source, shown);
+        json_t *decl = json_deep_copy(item);
+        json_object_del(decl, "name");
+        char *dtext = decl ? json_dumps(decl, JSON_COMPACT) : NULL;
+        json_decref(decl);
+        if (!dtext) {
+            app_add_error(app, name, "%s: out of memory", label);
+            continue;
+        }
+        const char *script = json_string_value(json_object_get(item, "scriptFile"));
+        add_function(app, name, app->root,
+                     app__path_join(app->root, script && *script ? script : source), label,
+                     dtext, strlen(dtext), opts, 1);
+        free(dtext);
+    }
+    for (size_t k = 0; k < app->nfunctions_filter; k++) {
+        int found = 0;
+        json_array_foreach(fns, i, item) {
+            const char *name = json_string_value(json_object_get(item, "name"));
+            if (name && !strcasecmp(name, app->functions_filter[k]))
+                found = 1;
+        }
+        if (!found) {
+            app__escape(app->functions_filter[k], shown, sizeof shown);
+            app_add_error(app, NULL, "function '%s' is listed in %s but %s declares no function "
+                          "of that name", shown,
+                          opts && opts->nfunctions ? "the functions to load"
+                                                   : "host.json \"functions\"", source);
+        }
+    }
+    json_decref(doc);
     return 0;
 }

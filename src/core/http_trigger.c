@@ -51,8 +51,8 @@ void http_trigger_register(host_t *h, app_t *app, router_t *router)
         char tmpl[ROUTE_MAX_TEMPLATE + 256], err[512];
         if (!fn_route_template(app, fn, tmpl, sizeof tmpl, err, sizeof err) ||
             router_add(router, tmpl, fn->http->methods, fn, err, sizeof err) != 0) {
-            app_add_error(app, fn->name, "%s/function.json: binding '%s' (httpTrigger): field "
-                          "'route': %s", fn->name, fn->trigger->name, err);
+            app_add_error(app, fn->name, "%s: binding '%s' (httpTrigger): field 'route': %s",
+                          fn->label, fn->trigger->name, err);
             if (h->runtime->unload)
                 h->runtime->unload(fn);
             app_drop_function(app, fn);

@@ -265,8 +265,8 @@ void binding_host_check(binding_host_t *bh, app_t *app)
             i++;
             continue;
         }
-        app_add_error(app, fn->name, "%s/function.json: binding '%s' (%s): field 'connection': %s",
-                      fn->name, bad->name, bad->type, err);
+        app_add_error(app, fn->name, "%s: binding '%s' (%s): field 'connection': %s",
+                      fn->label, bad->name, bad->type, err);
         if (bh->rt->unload)
             bh->rt->unload(fn);
         app_drop_function(app, fn);

@@ -171,7 +171,7 @@ static const char *lang_setting(const app_t *app, const char *lang, const char *
     return v;
 }
 
-int interp_start(const app_t *app, const interp_spec_t *spec, interp_state_t *st, char *err,
+int interp_start(app_t *app, const interp_spec_t *spec, interp_state_t *st, char *err,
                  size_t errlen)
 {
     char setting[128], dir[4100];
@@ -220,6 +220,13 @@ int interp_start(const app_t *app, const interp_spec_t *spec, interp_state_t *st
             len += (size_t)snprintf(line + len, sizeof line - len, "%s%s", i ? " " : "",
                                     st->argv[i]);
         log_info("%s workers run: %s (arguments from %s)", spec->lang, line, setting);
+    }
+    if (app->index_lang && !strcmp(app->index_lang, spec->lang)) {
+        /* The app still starts (or the reload goes on) without functions,
+         * with the reason among its errors, as with a broken function.json. */
+        char why[4096];
+        if (interp_index(app, spec, st, why, sizeof why) != 0)
+            app_add_error(app, NULL, "%s", why);
     }
     return 0;
 }

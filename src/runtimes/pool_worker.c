@@ -113,10 +113,12 @@ void pool__send_load(worker_t *w)
                                             bd->name, "dataType", bd->data_type, "connection",
                                             bd->connection));
         }
-        json_array_append_new(fns, json_pack("{s:s, s:s, s:s*, s:o, s:s*}", "name", fn->name,
-                                             "directory", fn->dir, "scriptFile", fn->script_file,
-                                             "bindings", bindings, "entryPoint",
-                                             fn->entry_point));
+        json_t *entry = json_pack("{s:s, s:s, s:s*, s:o, s:s*}", "name", fn->name, "directory",
+                                  fn->dir, "scriptFile", fn->script_file, "bindings", bindings,
+                                  "entryPoint", fn->entry_point);
+        if (fn->indexed) /* declared in code: the worker finds it by name */
+            json_object_set_new(entry, "indexed", json_true());
+        json_array_append_new(fns, entry);
     }
     json_t *load = json_pack("{s:s, s:o, s:o}", "appRoot", app->root, "settings", settings,
                              "functions", fns);

@@ -230,8 +230,18 @@ typedef struct interp_state {
 } interp_state_t;
 
 /* app_start of an interpreter runtime: find the interpreter, read the
- * arguments setting, write the shim. 0, or -1 with err set. */
-int interp_start(const app_t *app, const interp_spec_t *spec, interp_state_t *st, char *err,
+ * arguments setting, write the shim; then, for an app that declares its
+ * functions in code, list them (interp_index). 0, or -1 with err set. */
+int interp_start(app_t *app, const interp_spec_t *spec, interp_state_t *st, char *err,
+                 size_t errlen);
+
+/* Worker indexing (interp_index.c): for an app whose functions are
+ * declared in code (app->index_lang is spec's language), run the shim of
+ * interp_start with --index and add the functions it lists
+ * (app_add_indexed). 0, or -1 with err set when no list came (the
+ * interpreter failed, timed out, or wrote none); problems of the app's
+ * code are recorded as the app's errors. */
+int interp_index(app_t *app, const interp_spec_t *spec, const interp_state_t *st, char *err,
                  size_t errlen);
 
 /* ready of an interpreter runtime: start the app's pool of workers running

@@ -293,8 +293,9 @@ TEST(apps_of_models_declared_in_code_are_named)
     static const struct {
         const char *file, *text, *says;
     } cases[] = {
-        {"function_app.py", "app = None\n", "function_app.py is an app of the Python v2"},
-        {"package.json", "{\"main\": \"src/functions/*.js\"}", "Node.js v4 programming model"},
+        {"function_app.py", "app = None\n",
+         "function_app.py declares the functions of a Python app (the v2 programming model)"},
+        {"package.json", "{\"main\": \"src/functions/*.js\"}", "v4 programming model"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *root = mkapp(), err[512] = "";
@@ -319,6 +320,142 @@ TEST(apps_of_models_declared_in_code_are_named)
     good_fn(root, "hello");
     CHECK_INT(app_load(root, NULL, &app, err, sizeof err), 0);
     CHECK(app && app->nerrors == 0);
+    app_free(app);
+    rmapp(root);
+}
+
+/* With the matching runtime, such an app is indexed by its worker. */
+TEST(apps_of_models_declared_in_code_are_indexed)
+{
+    static const struct {
+        const char *file, *text, *settings, *lang, *source;
+    } cases[] = {
+        {"function_app.py", "", "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"python\"}}",
+         "python", "function_app.py"},
+        {"main.py", "", "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"python\", "
+         "\"PYTHON_SCRIPT_FILE_NAME\": \"main.py\"}}", "python", "main.py"},
+        {"package.json", "{\"main\": \"src/functions/*.js\"}",
+         "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"node\"}}", "node", "package.json"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *root = mkapp(), err[512] = "";
+        app_t *app = NULL;
+        put(root, "host.json", HOST);
+        put(root, "local.settings.json", cases[i].settings);
+        put(root, cases[i].file, cases[i].text);
+        CHECK_INT(app_load(root, NULL, &app, err, sizeof err), 0);
+        if (app) {
+            CHECK_INT(app->nerrors, 0);
+            CHECK_STR(app->index_lang ? app->index_lang : "(null)", cases[i].lang);
+            CHECK_STR(app->index_source ? app->index_source : "(null)", cases[i].source);
+        }
+        app_free(app);
+        rmapp(root);
+    }
+}
+
+static app_t *indexed_app(char **root)
+{
+    char err[512] = "";
+    app_t *app = NULL;
+    *root = mkapp();
+    put(*root, "host.json", HOST);
+    put(*root, "local.settings.json", "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"python\"}}");
+    put(*root, "function_app.py", "");
+    CHECK_INT(app_load(*root, NULL, &app, err, sizeof err), 0);
+    return app;
+}
+
+TEST(indexed_functions_are_validated_like_function_json)
+{
+    char *root;
+    app_t *app = indexed_app(&root);
+    if (!app)
+        return;
+    static const char doc[] =
+        "{\"functions\": ["
+        "{\"name\": \"hello\", \"scriptFile\": \"function_app.py\", \"entryPoint\": \"hello\", "
+        " \"bindings\": [{\"type\": \"httpTrigger\", \"direction\": \"in\", \"name\": \"req\", "
+        "  \"route\": \"hi/{name?}\", \"methods\": [\"get\"]}, " OUTPUT "]},"
+        "{\"name\": \"tick\", \"scriptFile\": \"function_app.py\", \"bindings\": "
+        " [{\"type\": \"timerTrigger\", \"direction\": \"in\", \"name\": \"t\"}]},"
+        "{\"name\": \"HELLO\", \"scriptFile\": \"function_app.py\", \"bindings\": [" TRIGGER "]},"
+        "{\"name\": \"gone\", \"scriptFile\": \"nope.py\", \"bindings\": [" TRIGGER "]},"
+        "{\"name\": \"bad name!\", \"bindings\": [" TRIGGER "]},"
+        "{\"scriptFile\": \"function_app.py\"}],"
+        "\"errors\": [{\"function\": null, \"error\": \"function_app.py, line 7: NameError\"},"
+        "             {\"function\": \"late\", \"error\": \"ValueError: no\"}]}";
+    CHECK_INT(app_add_indexed(app, doc, sizeof doc - 1, NULL), 0);
+    CHECK_INT(app->nfunctions, 1);
+    const function_t *fn = app_function(app, "hello");
+    CHECK(fn != NULL);
+    if (fn) {
+        CHECK(fn->indexed);
+        CHECK_STR(fn->entry_point, "hello");
+        CHECK_CONTAINS(fn->script_file, "/function_app.py");
+        CHECK_STR(fn->dir, app->root);
+        CHECK_STR(fn->label, "function_app.py: function 'hello'");
+        CHECK_CONTAINS(fn->config_text, "\"route\":\"hi/{name?}\"");
+        CHECK(fn->http != NULL);
+    }
+    CHECK_INT(app->nerrors, 7);
+    static const char *const says[] = {
+        "function_app.py, line 7: NameError",
+        "function_app.py: function 'late': ValueError: no",
+        "function_app.py: function 'tick': binding 't' (timerTrigger): field 'schedule'",
+        "function_app.py: function 'HELLO': function name 'HELLO' is used twice",
+        "function_app.py: function 'gone': field 'scriptFile': 'nope.py' not found",
+        "function_app.py: function 'bad name!': invalid function name",
+        "function 6 of the worker's list has no name",
+    };
+    for (size_t i = 0; i < app->nerrors && i < 7; i++)
+        CHECK_CONTAINS(app->errors[i].message, says[i]);
+    app_free(app);
+    rmapp(root);
+}
+
+TEST(indexed_list_that_is_not_a_document_is_an_error)
+{
+    static const char *const docs[] = {"", "[1]", "{\"functions\": {}}", "{\"functions\": [], "
+                                       "\"errors\": 3}", "{\"functions\": [] "};
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
+        char *root;
+        app_t *app = indexed_app(&root);
+        if (!app)
+            continue;
+        CHECK_INT(app_add_indexed(app, docs[i], strlen(docs[i]), NULL), -1);
+        CHECK_INT(app->nfunctions, 0);
+        CHECK_INT(app->nerrors, 1);
+        if (app->nerrors)
+            CHECK_CONTAINS(app->errors[0].message, "function_app.py: the python worker's list "
+                                                   "of functions is not valid");
+        app_free(app);
+        rmapp(root);
+    }
+}
+
+TEST(indexed_functions_follow_the_functions_filter)
+{
+    char *root = mkapp(), err[512] = "";
+    app_t *app = NULL;
+    put(root, "host.json", "{\"version\": \"2.0\", \"functions\": [\"b\", \"zz\"]}");
+    put(root, "local.settings.json", "{\"Values\": {\"FUNCTIONS_WORKER_RUNTIME\": \"python\"}}");
+    put(root, "function_app.py", "");
+    CHECK_INT(app_load(root, NULL, &app, err, sizeof err), 0);
+    if (app) {
+        static const char doc[] =
+            "{\"functions\": [{\"name\": \"a\", \"scriptFile\": \"function_app.py\", "
+            "\"bindings\": [" TRIGGER "]}, {\"name\": \"B\", \"scriptFile\": "
+            "\"function_app.py\", \"bindings\": [" TRIGGER "]}]}";
+        CHECK_INT(app_add_indexed(app, doc, sizeof doc - 1, NULL), 0);
+        CHECK_INT(app->nfunctions, 1);
+        CHECK(app_function(app, "b") != NULL);
+        CHECK_INT(app->nerrors, 1);
+        if (app->nerrors)
+            CHECK_CONTAINS(app->errors[0].message, "function 'zz' is listed in host.json "
+                                                   "\"functions\" but function_app.py declares "
+                                                   "no function of that name");
+    }
     app_free(app);
     rmapp(root);
 }
@@ -1342,6 +1479,10 @@ int main(void)
     RUN(http_methods_empty_means_all);
     RUN(skips_dot_and_plain_folders);
     RUN(apps_of_models_declared_in_code_are_named);
+    RUN(apps_of_models_declared_in_code_are_indexed);
+    RUN(indexed_functions_are_validated_like_function_json);
+    RUN(indexed_list_that_is_not_a_document_is_an_error);
+    RUN(indexed_functions_follow_the_functions_filter);
     RUN(host_json_missing);
     RUN(host_json_bad_json_line_col);
     RUN(comments_and_trailing_commas_as_json_net_reads_them);
