@@ -359,7 +359,7 @@ class Plan:
     come from. call(inv) runs it (returns a coroutine for async ones);
     encode(inv, ret) -> (RESULT meta bytes, body bytes)."""
 
-    def __init__(self, name, directory, fn, bindings, T, script):
+    def __init__(self, name, directory, fn, bindings, T, script, declared="function.json"):
         self.name = name
         self.directory = directory
         self.fn = fn
@@ -415,12 +415,12 @@ class Plan:
             names.append(pname)
         if unknown:
             raise LoadError("the following parameters are declared in Python but not in "
-                            "function.json: %s (%s)" % (", ".join(sorted(unknown)), script))
+                            "%s: %s (%s)" % (declared, ", ".join(sorted(unknown)), script))
         missing = sorted(set(by_name) - seen)
         if missing:
-            raise LoadError("the following bindings are declared in function.json but not as "
+            raise LoadError("the following bindings are declared in %s but not as "
                             "parameters of the Python function: %s (%s)"
-                            % (", ".join(missing), script))
+                            % (declared, ", ".join(missing), script))
         self.call = _caller(fn, builders, kw)
         self._arguments = (names, builders)
         http_only = self.http_return and not self.out_names and T.compat_response

@@ -23,10 +23,12 @@ RUNTIME_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 COMPAT_DIR = os.path.join(RUNTIME_DIR, "compat")
 
 
-def setup_paths(app_root):
+def setup_paths(app_root, app_first=False):
     """Arrange sys.path for the app (see the module comment). Adds the
     azure.functions stand-in at the end only when no azure/functions package
-    is on sys.path. Returns True when the stand-in is in use."""
+    is on sys.path. app_first: the app root goes first, not last, as Azure
+    has it for the v2 programming model (function_app.py imports the app's
+    modules by their names). Returns True when the stand-in is in use."""
     real = {}       # each path resolved once (realpath costs a stat per part)
 
     def resolve(p):
@@ -55,7 +57,7 @@ def setup_paths(app_root):
         sys.modules["__app__"] = app
     for p in front + rest:
         if os.path.isdir(os.path.join(p or ".", "azure", "functions")):
-            sys.path.append(app_root)
+            _add_app_root(app_root, app_first)
             return False
     sys.path.append(COMPAT_DIR)
     # Import the stand-in now, its bytecode cached like the rest of the
@@ -67,8 +69,15 @@ def setup_paths(app_root):
         __import__("azure.functions")
     finally:
         sys.dont_write_bytecode = no_cache
-        sys.path.append(app_root)
+        _add_app_root(app_root, app_first)
     return True
+
+
+def _add_app_root(app_root, first):
+    if first:
+        sys.path.insert(0, app_root)
+    else:
+        sys.path.append(app_root)
 
 
 def _module_name(script, app_root):
@@ -125,6 +134,17 @@ def import_function(fdesc, app_root):
         raise LoadError("entry point %s in %s is a %s, not a function"
                         % (entry, rel, type(fn).__name__))
     return fn, rel
+
+
+def _indexed_function(fdesc, app_root):
+    """A function of the v2 programming model (found by worker indexing):
+    the script that declares it is imported once, and the function is
+    found by its name among its FunctionApp's (see indexing.py)."""
+    from . import indexing
+    script = fdesc.get("scriptFile") or indexing.script_file(app_root)
+    if not os.path.isabs(script):
+        script = os.path.join(app_root, script)
+    return indexing.register(app_root, script).find(fdesc.get("name"))
 
 
 def _missing_module_hint(app_root):
@@ -214,7 +234,7 @@ def load(meta, loop_for_imports=None):
     app_root = meta.get("appRoot") or os.getcwd()
     # Azure's hosts give workers the app's folder in AzureWebJobsScriptRoot.
     os.environ.setdefault("AzureWebJobsScriptRoot", app_root)
-    setup_paths(app_root)
+    setup_paths(app_root, any(f.get("indexed") for f in meta.get("functions") or ()))
     with _LoopWhileImporting(loop_for_imports):
         imported, entries = _import_all(meta, app_root)
     return _finish_load(imported, entries, app_root)
@@ -230,7 +250,10 @@ def _import_all(meta, app_root):
         # ends the process, the host can say which one did.
         capture.emit(None, "trace", str(name), "Worker.Loading")
         try:
-            fn, rel = import_function(fdesc, app_root)
+            if fdesc.get("indexed"):
+                fn, rel = _indexed_function(fdesc, app_root)
+            else:
+                fn, rel = import_function(fdesc, app_root)
             imported.append((fdesc, fn, rel))
         except BaseException as e:  # SystemExit from module code too
             err = describe_load_error(e, app_root, RUNTIME_DIR)
@@ -257,8 +280,10 @@ def _finish_load(imported, entries, app_root):
         for fdesc, fn, rel in imported:
             name = fdesc.get("name")
             try:
+                declared = "the function's decorators" if fdesc.get("indexed") \
+                    else "function.json"
                 plans[name] = Plan(name, fdesc.get("directory") or os.path.join(app_root, name),
-                                   fn, fdesc.get("bindings") or [], T, rel)
+                                   fn, fdesc.get("bindings") or [], T, rel, declared)
                 entries.append({"name": name, "ok": True})
             except BaseException as e:
                 entries.append({"name": name, "ok": False,

@@ -6,7 +6,9 @@ package is found on it, so an installed azure-functions always wins.
 
 The names and signatures follow Azure's public API (HttpRequest,
 HttpResponse, Out, Context, TraceContext, RetryContext, QueueMessage,
-TimerRequest, InputStream, WsgiMiddleware, AsgiMiddleware). Each trigger's
+TimerRequest, InputStream, WsgiMiddleware, AsgiMiddleware), and the v2
+programming model (FunctionApp, Blueprint, their decorators, AuthLevel,
+DataType; in the decorators package). Each trigger's
 types live in a module of their own (_http.py, _queue.py, _timer.py,
 _blob.py; the framework adapters in _http_wsgi.py and _http_asgi.py) and are
 exported here.
@@ -18,6 +20,12 @@ from ._http import HttpRequest, HttpResponse
 # start does not import them.
 _LAZY = {"QueueMessage": "_queue", "TimerRequest": "_timer", "InputStream": "_blob",
          "WsgiMiddleware": "_http_wsgi", "AsgiMiddleware": "_http_asgi"}
+# The v2 programming model (decorators in function_app.py).
+_LAZY.update(dict.fromkeys((
+    "AccessRights", "AsgiFunctionApp", "AuthLevel", "BindingApi", "Blueprint", "Cardinality",
+    "DataType", "DecoratorApi", "ExternalHttpFunctionApp", "Function", "FunctionApp",
+    "FunctionRegister", "HttpMethod", "SettingsApi", "TriggerApi", "WsgiFunctionApp"),
+    "decorators"))
 
 
 def __getattr__(name):
@@ -33,15 +41,31 @@ def __getattr__(name):
 __version__ = "1.0.0+stratus"
 
 __all__ = (
+    "AccessRights",
+    "AsgiFunctionApp",
     "AsgiMiddleware",
+    "AuthLevel",
+    "BindingApi",
+    "Blueprint",
+    "Cardinality",
     "Context",
+    "DataType",
+    "DecoratorApi",
+    "ExternalHttpFunctionApp",
+    "Function",
+    "FunctionApp",
+    "FunctionRegister",
+    "HttpMethod",
     "HttpRequest",
     "HttpResponse",
     "InputStream",
     "Out",
     "QueueMessage",
     "RetryContext",
+    "SettingsApi",
     "TimerRequest",
     "TraceContext",
+    "TriggerApi",
+    "WsgiFunctionApp",
     "WsgiMiddleware",
 )
