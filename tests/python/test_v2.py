@@ -206,6 +206,29 @@ def test_misuse_raises_as_in_azure():
         app.route()(42)
 
 
+def test_decorators_of_other_azure_bindings_record_them_under_azure_type_names():
+    # Stratus does not run Service Bus or Cosmos DB; the app still imports,
+    # and the host reports the binding type for that function only.
+    app = func.FunctionApp()
+
+    @app.service_bus_queue_trigger(arg_name="msg", queue_name="q", connection="SB",
+                                   cardinality=func.Cardinality.MANY)
+    def sb(msg):
+        pass
+
+    @app.route()
+    @app.cosmos_db_output(arg_name="doc", database_name="d", container_name="c",
+                          connection="X")
+    def h(req, doc):
+        pass
+
+    got = {k: v[0]["bindings"] for k, v in functions_json(app).items()}
+    assert got["sb"] == [{"direction": "IN", "type": "serviceBusTrigger", "name": "msg",
+                          "queueName": "q", "connection": "SB", "cardinality": "MANY"}]
+    assert got["h"][0] == {"direction": "OUT", "type": "cosmosDB", "name": "doc",
+                           "databaseName": "d", "containerName": "c", "connection": "X"}
+
+
 def test_decorated_name_is_the_builder_and_types_are_exported():
     app = func.FunctionApp()
 

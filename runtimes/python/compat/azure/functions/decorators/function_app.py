@@ -303,6 +303,65 @@ class SettingsApi(DecoratorApi):
             **_fields(setting_extra_fields))))
 
 
+# Azure's decorators for the bindings Stratus does not run (Service Bus,
+# Event Hubs, Cosmos DB, ...): each records its binding under Azure's type
+# name, its keyword arguments as fields, so that the app imports and the
+# host reports the binding type it does not support for that function only.
+_OTHER_TRIGGERS = {
+    "service_bus_queue_trigger": "serviceBusTrigger",
+    "service_bus_topic_trigger": "serviceBusTrigger",
+    "event_hub_message_trigger": "eventHubTrigger",
+    "cosmos_db_trigger": "cosmosDBTrigger",
+    "cosmos_db_trigger_v3": "cosmosDBTrigger",
+    "event_grid_trigger": "eventGridTrigger",
+    "kafka_trigger": "kafkaTrigger",
+    "sql_trigger": "sqlTrigger",
+    "warm_up_trigger": "warmupTrigger",
+    "redis_pub_sub_trigger": "redisPubSubTrigger",
+    "redis_list_trigger": "redisListTrigger",
+    "redis_stream_trigger": "redisStreamTrigger",
+    "mcp_tool_trigger": "mcpToolTrigger",
+}
+_OTHER_BINDINGS = {
+    "service_bus_queue_output": (GenericOutputBinding, "serviceBus"),
+    "service_bus_topic_output": (GenericOutputBinding, "serviceBus"),
+    "event_hub_output": (GenericOutputBinding, "eventHub"),
+    "cosmos_db_input": (GenericInputBinding, "cosmosDB"),
+    "cosmos_db_input_v3": (GenericInputBinding, "cosmosDB"),
+    "cosmos_db_output": (GenericOutputBinding, "cosmosDB"),
+    "cosmos_db_output_v3": (GenericOutputBinding, "cosmosDB"),
+    "event_grid_output": (GenericOutputBinding, "eventGrid"),
+    "table_input": (GenericInputBinding, "table"),
+    "table_output": (GenericOutputBinding, "table"),
+    "sql_input": (GenericInputBinding, "sql"),
+    "sql_output": (GenericOutputBinding, "sql"),
+    "kafka_output": (GenericOutputBinding, "kafka"),
+    "redis_input": (GenericInputBinding, "redis"),
+    "redis_output": (GenericOutputBinding, "redis"),
+}
+
+
+def _other_trigger(btype):
+    def decorator(self, arg_name, data_type=None, **kwargs):
+        return self._decorator(lambda fb: fb.add_trigger(GenericTrigger(
+            name=arg_name, type=btype, data_type=parse_enum(data_type, DataType), **kwargs)))
+    return decorator
+
+
+def _other_binding(cls, btype):
+    def decorator(self, arg_name, data_type=None, **kwargs):
+        return self._decorator(lambda fb: fb.add_binding(cls(
+            name=arg_name, type=btype, data_type=parse_enum(data_type, DataType), **kwargs)))
+    return decorator
+
+
+for _name, _type in _OTHER_TRIGGERS.items():
+    setattr(TriggerApi, _name, _other_trigger(_type))
+for _name, (_cls, _type) in _OTHER_BINDINGS.items():
+    setattr(BindingApi, _name, _other_binding(_cls, _type))
+del _name, _type, _cls
+
+
 class FunctionRegister(DecoratorApi, HttpFunctionsAuthLevelMixin):
     """The app's top level: what the worker indexes (exactly one per
     script file)."""
