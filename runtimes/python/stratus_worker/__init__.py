@@ -1,5 +1,5 @@
 """The Stratus Python worker (started as runtimes/python/worker.py): runs an
-Azure Functions Python (v1 model) app's functions for the Stratus host,
+Azure Functions Python app's functions (v1 and v2 models) for the Stratus host,
 speaking the frame protocol of docs/worker-protocol.md on an inherited
 socket. Standard library only.
 
@@ -9,6 +9,7 @@ Modules, in the order a frame meets them:
   dispatcher  reads frames, runs invocations (inline, on helper threads or
               on the asyncio loop), gathers every outgoing frame into one write
   loader      LOAD: sys.path, importing each function, its binding plan
+  indexing    the v2 model: worker.py --index, and finding indexed functions
   bindings    from frame to arguments and from return value to RESULT
   capture     print() and logging inside a function become LOG frames
   aio         the asyncio loop for `async def` functions (imported only then)
