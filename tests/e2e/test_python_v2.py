@@ -214,3 +214,51 @@ def test_script_file_setting_and_start_mode_does_not_check_keys(make_app, start_
     assert r is not None and r.text.startswith("secret "), h.log()
     assert h.get("/api/bp/z").text == "blueprint z"
     assert "not this file" not in h.log()
+
+
+WSGI_APP = '''
+import azure.functions as func
+
+
+def wsgi(environ, start_response):
+    body = ("wsgi %s %s %s" % (environ["REQUEST_METHOD"], environ["PATH_INFO"],
+                               environ["QUERY_STRING"])).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("X-Framework", "wsgi")])
+    return [body]
+
+
+app = func.WsgiFunctionApp(app=wsgi, http_auth_level=func.AuthLevel.ANONYMOUS)
+'''
+
+ASGI_APP = '''
+import azure.functions as func
+
+
+async def asgi(scope, receive, send):
+    assert scope["type"] == "http"
+    body = (await receive()).get("body", b"")
+    text = "asgi %s %s %s" % (scope["method"], scope["path"], body.decode())
+    await send({"type": "http.response.start", "status": 201,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": text.encode()})
+
+
+app = func.AsgiFunctionApp(app=asgi, http_auth_level=func.AuthLevel.ANONYMOUS)
+'''
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_wsgi_and_asgi_function_apps_take_every_path(make_app, start_host, kind):
+    app = make_app({}, host={"version": "2.0", "extensions": {"http": {"routePrefix": ""}}},
+                   settings=settings("/nonexistent"),
+                   files={"function_app.py": WSGI_APP if kind == "wsgi" else ASGI_APP})
+    h = start_host(app)
+    if kind == "wsgi":
+        r = h.get("/some/path?x=1")
+        assert r.status == 200, h.log()
+        assert r.text == "wsgi GET /some/path x=1"
+        assert r.header("X-Framework") == "wsgi"
+    else:
+        r = h.post("/a/b", body=b"payload")
+        assert r.status == 201, h.log()
+        assert r.text == "asgi POST /a/b payload"
