@@ -265,7 +265,8 @@ int app_parse_function_json(app_t *app, const char *name, const char *dir, const
  * resolved against the app root), with messages labelled "<source>:
  * function 'N'"; duplicate names, names that are not valid, and the
  * host.json "functions" filter are applied as for folders. Each entry of
- * errors becomes a load error. Returns 0, or -1 after recording an app
+ * errors becomes a load error (of its function, "<source>: function 'N':
+ * TEXT", the source left out when TEXT starts with it). Returns 0, or -1 after recording an app
  * error when the answer itself is not a valid document. */
 int app_add_indexed(app_t *app, const char *text, size_t len, const app_load_opts_t *opts);
 

@@ -588,8 +588,12 @@ int app_add_indexed(app_t *app, const char *text, size_t len, const app_load_opt
         if (!why || !*why)
             why = "could not be loaded (the worker gave no reason)";
         if (fname && *fname) {
+            /* "function_app.py: function 'f': ...", once when the text
+             * starts with the file's name already. */
+            int named = !strncmp(why, source, strlen(source));
             app__escape(fname, shown, sizeof shown);
-            app_add_error(app, fname, "%s: function '%s': %s", source, shown, why);
+            app_add_error(app, fname, "%s%sfunction '%s': %s", named ? "" : source,
+                          named ? "" : ": ", shown, why);
         } else {
             app_add_error(app, NULL, "%s", why);
         }

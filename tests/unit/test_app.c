@@ -384,7 +384,8 @@ TEST(indexed_functions_are_validated_like_function_json)
         "{\"name\": \"bad name!\", \"bindings\": [" TRIGGER "]},"
         "{\"scriptFile\": \"function_app.py\"}],"
         "\"errors\": [{\"function\": null, \"error\": \"function_app.py, line 7: NameError\"},"
-        "             {\"function\": \"late\", \"error\": \"ValueError: no\"}]}";
+        "             {\"function\": \"late\", \"error\": \"ValueError: no\"},"
+        "             {\"function\": \"f2\", \"error\": \"function_app.py, line 9: E\"}]}";
     CHECK_INT(app_add_indexed(app, doc, sizeof doc - 1, NULL), 0);
     CHECK_INT(app->nfunctions, 1);
     const function_t *fn = app_function(app, "hello");
@@ -398,18 +399,21 @@ TEST(indexed_functions_are_validated_like_function_json)
         CHECK_CONTAINS(fn->config_text, "\"route\":\"hi/{name?}\"");
         CHECK(fn->http != NULL);
     }
-    CHECK_INT(app->nerrors, 7);
+    CHECK_INT(app->nerrors, 8);
     static const char *const says[] = {
         "function_app.py, line 7: NameError",
         "function_app.py: function 'late': ValueError: no",
+        "function 'f2': function_app.py, line 9: E",
         "function_app.py: function 'tick': binding 't' (timerTrigger): field 'schedule'",
         "function_app.py: function 'HELLO': function name 'HELLO' is used twice",
         "function_app.py: function 'gone': field 'scriptFile': 'nope.py' not found",
         "function_app.py: function 'bad name!': invalid function name",
         "function 6 of the worker's list has no name",
     };
-    for (size_t i = 0; i < app->nerrors && i < 7; i++)
+    for (size_t i = 0; i < app->nerrors && i < 8; i++)
         CHECK_CONTAINS(app->errors[i].message, says[i]);
+    if (app->nerrors > 2)
+        CHECK(strncmp(app->errors[2].message, "function 'f2'", 13) == 0);
     app_free(app);
     rmapp(root);
 }
