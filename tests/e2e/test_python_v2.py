@@ -262,3 +262,25 @@ def test_wsgi_and_asgi_function_apps_take_every_path(make_app, start_host, kind)
         r = h.post("/a/b", body=b"payload")
         assert r.status == 201, h.log()
         assert r.text == "asgi POST /a/b payload"
+
+
+def test_example_app_runs(tmp_path, start_host):
+    """examples/python-v2, as the README has it: hello, items, orders -> work."""
+    import shutil
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    app = str(tmp_path / "python-v2")
+    shutil.copytree(os.path.join(root, "examples", "python-v2"), app,
+                    ignore=shutil.ignore_patterns(".stratus", "__pycache__"))
+    h = start_host(app)
+    wait_for(lambda: "Host started" in h.log())
+    assert "4 function(s) loaded, 0 error(s)" in h.log(), h.log()
+    assert h.get("/api/hello?name=Ada").text == "Hello, Ada!\n"
+    r = h.post("/api/hello", body=b'{"name": "Bo"}', headers={"Content-Type": "application/json"})
+    assert (r.status, r.text) == (200, "Hello, Bo!\n")
+    assert h.get("/api/hello").status == 400
+    item = h.get("/api/items/books/42").json()
+    assert (item["category"], item["id"]) == ("books", 42) and item["invocation"]
+    assert h.get("/api/items/42").status == 404  # {category:alpha}
+    r = h.post("/api/orders", body=b"paint the fence")
+    assert (r.status, r.text) == (202, "queued: paint the fence\n")
+    wait_for(lambda: "working on order paint the fence (dequeue count 1)" in h.log())
