@@ -6,7 +6,9 @@
 #                      (first installs the Lambda runtime client for the Lambda tests
 #                      into build/lambda-ric; STRATUS_SKIP_LAMBDA_RIC=1 skips it, and the
 #                      MCP TypeScript SDK for the MCP tests into build/mcp-sdk;
-#                      STRATUS_SKIP_MCP_SDK=1 skips that)
+#                      STRATUS_SKIP_MCP_SDK=1 skips that, and npm @azure/functions 4.x for
+#                      the Node.js v4-model tests into build/azure-functions;
+#                      STRATUS_SKIP_AZURE_FUNCTIONS=1 skips that)
 #   make pyunit        unit tests of the Python worker shim (runtimes/python)
 #   make test SANITIZE=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz          build the libFuzzer drivers (clang) into build/fuzz/
@@ -62,7 +64,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: FORCE all deps lambda-ric mcp-sdk run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
+.PHONY: FORCE all deps lambda-ric mcp-sdk azure-functions run test unit pyunit e2e fuzz fuzz-run bench bench-cold \
         bench-custom bench-python bench-python-worker bench-store bench-queue bench-node \
         bench-timer bench-telemetry bench-ceiling \
         clean examples
@@ -138,10 +140,17 @@ mcp-sdk:
 	@if [ -n "$(STRATUS_SKIP_MCP_SDK)" ]; then echo "mcp-sdk: skipped"; \
 	else sh scripts/mcp-sdk.sh; fi
 
+# npm @azure/functions 4.x, for tests/e2e/test_node_v4.py (quick once
+# installed).
+azure-functions:
+	@if [ -n "$(STRATUS_SKIP_AZURE_FUNCTIONS)" ]; then echo "azure-functions: skipped"; \
+	else sh scripts/azure-functions.sh; fi
+
 test: deps
 	$(MAKE) all unit pyunit
 	$(MAKE) lambda-ric
 	$(MAKE) mcp-sdk
+	$(MAKE) azure-functions
 	$(MAKE) e2e
 
 FUZZ_CC     ?= clang
