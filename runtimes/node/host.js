@@ -4,9 +4,15 @@
 // outcome (a returned promise, context.done, context.res.send, a throw)
 // becomes one RESULT frame with the HTTP response and the output bindings.
 //
+// Functions of the v4 programming model (npm @azure/functions 4.x), which
+// come from worker indexing (`indexed` in LOAD), are found among what the
+// app's entry files registered (entry.js) and run through the app's
+// programming model (v4.js); the hooks of @azure/functions-core (core.js)
+// run around v3-model functions too.
+//
 // Lifecycle: create() once per worker, then load() once; invoke() and
-// cancel() per frame. Results and logs go to the shared FrameWriter and
-// leave with the next flush.
+// cancel() per frame; terminate() on shutdown. Results and logs go to the
+// shared FrameWriter and leave with the next flush.
 'use strict';
 
 const { format } = require('util');
@@ -16,6 +22,7 @@ const { Context, LEVEL } = require('./context');
 const { Request, Response, requestView, httpResult, TYPES } = require('./http');
 const { triggerValue, inputValue, outputValue } = require('./bindings');
 const con = require('./console');
+const core = require('./core');
 
 const EMPTY = Buffer.alloc(0);
 const NO_HTTP = { method: 'POST', url: '', headers: null, query: '', params: null };
@@ -99,6 +106,7 @@ function describeFunction(f) {
     trigger: null, isHttp: false, argNames: [], inputs: {}, httpOut: null, outNames: [], hasReturn: false,
     returnIsHttp: false, binary: false, needsMeta: true, namePattern: null,
     outQueue: {}, // output binding name -> 1 for a queue (an array is one message per element)
+    v4: null,     // a v4-model function: its registration ({metadata, callback, file})
   };
   for (const b of bindings) {
     const type = String(b.type || '').toLowerCase();
@@ -233,6 +241,7 @@ class Invocation {
     this.promised = false;
     this.doneCalled = false;
     this.tracked = false;     // runs inside the AsyncLocalStorage (console.js)
+    this.post = null;         // the postInvocation hooks' context, when there are hooks
     this.slot = -1;           // its index in the host's Inflight
     this.seq = 0;
   }
@@ -314,6 +323,23 @@ class Invocation {
     if (this.finished) return;
     this.finished = true;
     if (!this.tracked) con.state.untrackedEnded = true;
+    if (this.cancelled) return;
+    const post = this.post;
+    if (post !== null) {
+      // The postInvocation hooks see the outcome and may change it.
+      this.post = null;
+      post.result = failed ? null : value;
+      post.error = failed ? err : null;
+      core.runHooks('postInvocation', post).then(() => {
+        if (post.error !== null && post.error !== undefined) this.send(post.error, undefined, true);
+        else this.send(null, post.result, false);
+      }, (e) => this.send(e, undefined, true));
+      return;
+    }
+    this.send(err, value, failed);
+  }
+
+  send(err, value, failed) {
     const host = this.host;
     if (this.cancelled) return;
     host.inflight.remove(this);
@@ -352,6 +378,10 @@ class Settler {
 
 function run(inv) {
   const fn = inv.fn;
+  if (core.state.hooks.preInvocation.length !== 0 || core.state.hooks.postInvocation.length !== 0) {
+    runHooked(inv);
+    return;
+  }
   const bindings = {};
   let trigger;
   let ctx;
@@ -387,6 +417,12 @@ function run(inv) {
     else inv.log(LEVEL.error, ['The function threw after it had completed: ' + errorText(e)]);
     return;
   }
+  settle(inv, ret);
+}
+
+// Follow what a v3 function returned: a promise or thenable settles the
+// invocation (unless context.done did).
+function settle(inv, ret) {
   // A thenable's then may throw, or be a getter that throws (so may a
   // promise's species constructor): that fails the invocation, as an await
   // of the value would. Left to escape, the error would skip the other
@@ -410,6 +446,58 @@ function run(inv) {
   } catch (e) {
     inv.fail(e);
   }
+}
+
+// run() when the app registered preInvocation or postInvocation hooks: the
+// hooks run before the function (they may change its arguments and the
+// function itself) and after it (they see and may change its result or
+// error), as Azure's worker runs them for v3-model functions.
+function runHooked(inv) {
+  const fn = inv.fn;
+  const bindings = {};
+  let trigger;
+  let ctx;
+  if (fn.isHttp) {
+    trigger = new Request(inv, inv.body, fn.binary);
+    ctx = new Context(inv, bindings, trigger, new Response(inv));
+  } else {
+    trigger = triggerValue(inv.body, fn.trigger || {});
+    ctx = new Context(inv, bindings, undefined, undefined);
+  }
+  inv.ctx = ctx;
+  const tname = fn.trigger ? fn.trigger.name : null;
+  const inputs = inv.meta.inputs;
+  const args = [];
+  for (const name of fn.argNames) {
+    const v = name === tname ? trigger : inputs ? inputValue(inputs[name], fn.inputs[name]) : undefined;
+    bindings[name] = fn.isHttp && name === tname ? requestView(v) : v;
+    args.push(v);
+  }
+  const hookData = {};
+  const appHookData = core.state.appHookData;
+  const pre = { hookData, appHookData, invocationContext: ctx, functionCallback: fn.fn, inputs: args };
+  inv.post = { hookData, appHookData, invocationContext: ctx, inputs: args, result: null, error: null };
+  core.runHooks('preInvocation', pre).then(() => {
+    if (inv.finished) return;
+    inv.post.inputs = pre.inputs;
+    let ret;
+    try {
+      ret = pre.functionCallback.apply(fn.self, [ctx].concat(pre.inputs));
+    } catch (e) {
+      if (!inv.finished) inv.fail(e);
+      else inv.log(LEVEL.error, ['The function threw after it had completed: ' + errorText(e)]);
+      return;
+    }
+    settle(inv, ret);
+  }, (e) => {
+    inv.post = null;
+    inv.fail(e);
+  });
+}
+
+// A v4-model invocation, through the app's programming model.
+function runV4(inv) {
+  require('./v4').invoke(inv, inv.fn).then((resp) => inv.resolved(resp), (e) => inv.fail(e));
 }
 
 class Host {
@@ -458,14 +546,32 @@ class Host {
       process.env.AzureWebJobsScriptRoot = meta.appRoot;
     }
     con.install((id, level, text) => this.send(id, level, text), () => this.inflight);
+    // require('@azure/functions-core') works in every module of the app.
+    core.install();
+    core.state.logSink = (level, category, message) => {
+      const l = LEVEL[level];
+      if (l === undefined || (category === 'system' && l < LEVEL.information)) return;
+      this.send(0, l, String(message));
+    };
+    const root = meta.appRoot || process.cwd();
     const out = [];
+    let app = null;
     for (const f of Array.isArray(meta.functions) ? meta.functions : []) {
       const rec = describeFunction(f);
       this.add(rec);
       // Which function is being loaded, written at once: if its module ends
       // the process, the host can say which one did.
-      this.send(0, 0, String(f.name), '"Worker.Loading"');
-      this.writer.flush();
+      if (!f.indexed || app === null) {
+        this.send(0, 0, String(f.name), '"Worker.Loading"');
+        this.writer.flush();
+      }
+      if (f.indexed) {
+        // The app's entry files are loaded once, for all its functions.
+        if (app === null) app = await require('./entry').loadApp(root);
+        this.indexed(rec, app);
+        out.push(rec.ok ? { name: rec.name, ok: true } : { name: rec.name, ok: false, error: rec.error });
+        continue;
+      }
       try {
         const ep = await loadFunction(f);
         rec.fn = ep.fn;
@@ -477,7 +583,47 @@ class Host {
         out.push({ name: rec.name, ok: false, error: rec.error });
       }
     }
+    core.finishStartup();
+    // The appStart hooks, once the app's code is loaded.
+    const start = { hookData: core.state.appHookData, appHookData: core.state.appHookData, functionAppDirectory: root };
+    try {
+      await core.runHooks('appStart', start);
+      if (start.hookData && typeof start.hookData === 'object') core.state.appHookData = start.hookData;
+    } catch (e) {
+      this.send(0, LEVEL.error, 'An appStart hook failed: ' + errorText(e));
+    }
     return out;
+  }
+
+  // Find indexed function rec among the registrations of the app's entry
+  // files (app: what entry.loadApp() gave).
+  indexed(rec, app) {
+    const reg = core.state.functions.get(rec.name);
+    if (!reg) {
+      const why = app.errors.map((e) => e.error).join('; ');
+      rec.error = 'function "' + rec.name + '" is not registered by the app\'s code' +
+        (why ? ' (' + why + ')' : ' (package.json "main" names the files that register it)');
+      return;
+    }
+    if (core.state.streaming && rec.isHttp) {
+      rec.error = 'app.setup({ enableHttpStream: true }): HTTP streaming is not supported by Stratus; ' +
+        'remove the option to serve this function';
+      return;
+    }
+    rec.v4 = reg;
+    rec.needsMeta = true;
+    rec.ok = true;
+  }
+
+  // On shutdown: the appTerminate hooks; resolves when they have run.
+  async terminate() {
+    if (core.state.hooks.appTerminate.length === 0) return;
+    const ctx = { hookData: core.state.appHookData, appHookData: core.state.appHookData };
+    try {
+      await core.runHooks('appTerminate', ctx);
+    } catch (e) {
+      this.send(0, LEVEL.error, 'An appTerminate hook failed: ' + errorText(e));
+    }
   }
 
   // The function whose name (plain ASCII) is the JSON string whose
@@ -563,6 +709,15 @@ class Host {
     const inv = new Invocation(this, id, raw, meta, typeof invocationId === 'string' ? invocationId : '',
       fn, bodyLen ? Buffer.from(buf.subarray(bodyStart, bodyStart + bodyLen)) : EMPTY);
     this.inflight.add(inv);
+    if (fn.v4 !== null || core.state.hooks.preInvocation.length !== 0 ||
+        core.state.hooks.postInvocation.length !== 0) {
+      // The function runs after awaits of the programming model or hooks:
+      // console lines are told apart by the AsyncLocalStorage.
+      con.state.tracking = true;
+      inv.tracked = true;
+      con.als.run(inv, fn.v4 !== null ? runV4 : run, inv);
+      return;
+    }
     // Inside the AsyncLocalStorage only once function code has used console
     // (see console.js); else the synchronous part is marked as this one's.
     if (con.state.tracking) {
@@ -595,6 +750,10 @@ class Host {
   }
 
   sendResult(inv, value) {
+    if (inv.fn.v4 !== null) {
+      this.sendV4Result(inv, value);
+      return;
+    }
     // As in Azure, a falsy result (null, 0, '', false) is no result: the
     // outputs come from context.bindings (and context.res).
     if (!value) value = undefined;
@@ -663,6 +822,24 @@ class Host {
   }
 }
 
+// (Host.prototype.sendV4Result) RESULT of a v4-model invocation from the
+// programming model's RpcInvocationResponse.
+Host.prototype.sendV4Result = function (inv, resp) {
+  let r;
+  try {
+    r = require('./v4').result(inv.fn, resp || {});
+  } catch (e) {
+    this.sendError(inv.id, 'the result could not be sent: ' + errorText(e));
+    return;
+  }
+  try {
+    this.writer.add(T.RESULT, inv.id, r.text, r.body);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    this.sendError(inv.id, 'the result is too large for the worker protocol: ' + e.message);
+  }
+};
+
 // Run one made-up HTTP invocation through the machinery (invoke frame,
 // request, context, response, result frame) with a writer that never
 // writes, so that V8 has compiled that code before a placeholder's first
@@ -697,6 +874,7 @@ function create(writer, onIdle, fatal) {
     invoke: (id, buf, ms, ml, bs, bl) => host.invoke(id, buf, ms, ml, bs, bl),
     cancel: (id) => host.cancel(id),
     inflight: () => host.inflightCount(),
+    terminate: () => host.terminate(),
   };
 }
 

@@ -194,4 +194,4 @@ async function loadFunction(f) {
   return { fn: ep.fn, self: ep.self, file };
 }
 
-module.exports = { loadFunction, userStack };
+module.exports = { loadFunction, userStack, isESModule, esmSyntaxLocation };

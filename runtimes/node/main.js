@@ -2,7 +2,7 @@
 // = node), loaded by worker.js: on the Unix socket of fd STRATUS_WORKER_FD
 // it speaks the frame protocol of docs/worker-protocol.md and runs Azure
 // Functions v3-model functions (module.exports = async function (context,
-// req) {...}).
+// req) {...}) and v4-model ones (app.http(...) of npm @azure/functions).
 //
 // Start-up is kept short: the worker requires the rest of the shim only
 // when LOAD comes (a pre-started placeholder loads it and runs it once while
@@ -58,6 +58,7 @@ function release() {
 let host = null;          // the invocation machinery (./host.js), after LOAD
 let queued = null;        // frames that arrived while LOAD was in progress
 let shuttingDown = false;
+let terminating = false;  // the app's appTerminate hooks are running
 
 function fatal(reason) {
   process.stderr.write('stratus node worker: ' + reason + '\n');
@@ -140,12 +141,22 @@ function shutdown(metaText) {
   } catch (e) { /* keep the default */ }
   // Past the grace period the host kills the worker; leave just before.
   setTimeout(exit, Math.max(0, grace - 100)).unref();
-  onIdle();
+  if (host) {
+    // The app's appTerminate hooks first (@azure/functions-core).
+    terminating = true;
+    const done = () => {
+      terminating = false;
+      onIdle();
+    };
+    host.terminate().then(done, done);
+  } else {
+    onIdle();
+  }
 }
 
 // Called by the host module when its last invocation has finished.
 function onIdle() {
-  if (shuttingDown && (!host || host.inflight() === 0)) exit();
+  if (shuttingDown && !terminating && (!host || host.inflight() === 0)) exit();
 }
 
 function exit() {

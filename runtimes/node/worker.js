@@ -16,6 +16,10 @@
 // unexpectedly, in case what V8 took from it was damaged. Without
 // --code-cache (or without node's vm module) the modules are plain
 // require()s.
+//
+// With --index, there is no channel: the worker loads the app's entry files
+// (v4 programming model), writes the functions they registered to the
+// descriptor STRATUS_INDEX_FD as one JSON document and exits (entry.js).
 'use strict';
 
 const fs = require('fs');
@@ -140,5 +144,6 @@ function load(name) {
   return module.exports;
 }
 
-if (vm) load('main.js');
+if (process.argv.includes('--index')) require('./entry').indexMode();
+else if (vm) load('main.js');
 else require('./main');
