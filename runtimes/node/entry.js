@@ -256,6 +256,7 @@ async function load(root) {
     const at = userFrame(core.state.streaming, root);
     errors.push({
       function: null,
+      streaming: true,
       error: (at ? at.file + ', line ' + at.line + ': ' : '') + 'app.setup({ enableHttpStream: true }): ' +
         'HTTP streaming is not supported by Stratus; its HTTP functions are not served. ' +
         'Remove the option: requests and responses are then whole bodies',
@@ -317,7 +318,7 @@ async function index(root) {
     if (retry) f.retry = retry;
     functions.push(f);
   }
-  return { functions, errors };
+  return { functions, errors: errors.map((e) => ({ function: e.function, error: e.error })) };
 }
 
 // `worker.js --index`: write the index document to descriptor

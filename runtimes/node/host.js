@@ -242,6 +242,7 @@ class Invocation {
     this.doneCalled = false;
     this.tracked = false;     // runs inside the AsyncLocalStorage (console.js)
     this.post = null;         // the postInvocation hooks' context, when there are hooks
+    this.inPostHooks = false; // they are running (their context.log lines are no warning)
     this.slot = -1;           // its index in the host's Inflight
     this.seq = 0;
   }
@@ -263,7 +264,7 @@ class Invocation {
   // comes with Azure's warning that something was not awaited, word for
   // word (log queries and alerts look for it).
   userLog(level, args) {
-    if (this.finished) {
+    if (this.finished && !this.inPostHooks) {
       this.log(LEVEL.warning, ["Warning: Unexpected call to 'log' on the context object after " +
         'function execution has completed. Please check for asynchronous calls that are not ' +
         "awaited or calls to 'done' made before function execution completes. Function name: " +
@@ -330,10 +331,15 @@ class Invocation {
       this.post = null;
       post.result = failed ? null : value;
       post.error = failed ? err : null;
+      this.inPostHooks = true;
       core.runHooks('postInvocation', post).then(() => {
+        this.inPostHooks = false;
         if (post.error !== null && post.error !== undefined) this.send(post.error, undefined, true);
         else this.send(null, post.result, false);
-      }, (e) => this.send(e, undefined, true));
+      }, (e) => {
+        this.inPostHooks = false;
+        this.send(e, undefined, true);
+      });
       return;
     }
     this.send(err, value, failed);
@@ -600,7 +606,7 @@ class Host {
   indexed(rec, app) {
     const reg = core.state.functions.get(rec.name);
     if (!reg) {
-      const why = app.errors.map((e) => e.error).join('; ');
+      const why = app.errors.filter((e) => !e.streaming).map((e) => e.error).join('; ');
       rec.error = 'function "' + rec.name + '" is not registered by the app\'s code' +
         (why ? ' (' + why + ')' : ' (package.json "main" names the files that register it)');
       return;
