@@ -439,3 +439,140 @@ def test_worker_hooks_for_v3_functions(tmp_path):
         assert (tmp_path / "app" / "terminated.txt").read_text() == "yes"
     finally:
         w.close()
+
+
+# ---- the host: worker indexing and the real workers ---------------------------------------
+
+MASTER = "node-v4-test-master-key-0123456789abcdefABC"
+
+SECURE_JS = r"""
+const { app } = require('@azure/functions');
+app.http('secure', {
+  authLevel: 'function',
+  handler: async (request, context) => ({ body: 'secret for ' + (request.query.get('who') || 'nobody') }),
+});
+"""
+
+
+def log_entries(h):
+    out = []
+    for ln in h.log().splitlines():
+        if ln.startswith("{"):
+            try:
+                out.append(json.loads(ln))
+            except ValueError:
+                pass
+    return out
+
+
+def log_entry(h, pred, timeout=20):
+    entry = wait_for(lambda: next((e for e in log_entries(h) if pred(e)), None), timeout=timeout)
+    assert entry, "no such log entry:\n" + h.log()[-4000:]
+    return entry
+
+
+@pytest.fixture(scope="module")
+def v4_host(module_hosts):
+    """One v4 app under `stratus host` (keys checked): a glob main over
+    several entry files, one of which does not compile."""
+    app = v4_app(os.path.join(module_hosts.workdir, "app"), {
+        "src/functions/hello.js": HELLO_JS,
+        "src/functions/jobs.js": JOBS_JS,
+        "src/functions/secure.js": SECURE_JS,
+        "src/functions/hooks.js": HOOKS_JS,
+        "src/functions/bad.js": BAD_JS,
+    }, host={"version": "2.0", "stratus": {"scale": {"minInstances": 1, "maxInstances": 1}}})
+    return module_hosts.start(app, mode="host", env={"STRATUS_MASTER_KEY": MASTER})
+
+
+def test_host_http_request_and_response(v4_host):
+    r = v4_host.post("/api/hello/ann?x=1&x=2", body=b'{"k": [1, 2]}',
+                     headers={"X-H": "v", "Content-Type": "application/json"})
+    assert r.status == 200, r.text
+    j = r.json()
+    assert j["name"] == "ann" and j["x"] == ["1", "2"] and j["h"] == "v"
+    assert j["body"] == {"k": [1, 2]}
+    assert j["id"] and len(j["id"]) == 36
+    assert r.header("X-Out") == "yes"
+    assert r.header("Content-Type").startswith("application/json")
+    assert "sid=abc" in (r.header("Set-Cookie") or "")
+    # optional route parameter, and the status a handler sets
+    r = v4_host.get("/api/hello?status=201")
+    assert r.status == 201 and r.json()["name"] is None
+    r = v4_host.get("/api/hello?status=404")
+    assert r.status == 404
+
+
+def test_host_binary_and_text_bodies(v4_host):
+    data = bytes(range(256)) * 4
+    r = v4_host.post("/api/binary", body=data, headers={"Content-Type": "application/octet-stream"})
+    assert r.status == 200 and r.body == data[::-1]
+    r = v4_host.post("/api/text", body="grüße".encode())
+    assert r.status == 200 and r.body == "text:grüße".encode()
+
+
+def test_host_auth_level_function(v4_host):
+    assert v4_host.get("/api/secure").status == 401
+    key = function_key(v4_host.app, "secure")
+    r = v4_host.get("/api/secure?who=ann&code=" + urllib.parse.quote(key))
+    assert r.status == 200 and r.body == b"secret for ann"
+    r = v4_host.get("/api/secure", headers={"x-functions-key": MASTER})
+    assert r.status == 200
+
+
+def test_host_context_log_carries_the_invocation_id(v4_host):
+    r = v4_host.get("/api/hello/logger")
+    assert r.status == 200
+    inv = r.json()["id"]
+    e = log_entry(v4_host, lambda e: e.get("invocationId") == inv and e.get("message") == "greeting logger")
+    assert e.get("category", "Function.hello.User").startswith("Function.hello")
+
+
+def test_host_queue_output_feeds_a_queue_function(v4_host):
+    r = v4_host.post("/api/hello/q", body=b'{"job": {"n": 42}}', headers={"Content-Type": "application/json"})
+    assert r.status == 200, r.text
+    e = log_entry(v4_host, lambda e: e.get("message") == 'job {"n":42} dequeueCount=1')
+    assert e.get("invocationId")
+
+
+def test_host_timer_runs_on_startup(v4_host):
+    log_entry(v4_host, lambda e: str(e.get("message", "")).startswith("tick ran, isPastDue="))
+
+
+def test_host_exception_is_500_and_the_worker_survives(v4_host):
+    r = v4_host.get("/api/boom")
+    assert r.status == 500
+    log_entry(v4_host, lambda e: "kaboom in handler" in e.get("message", "") + e.get("reason", ""))
+    assert v4_host.get("/api/hello/after").status == 200
+    assert v4_host.get("/api/boom").status == 500
+    assert v4_host.get("/api/hello/again").status == 200
+
+
+def test_host_reports_a_syntax_error_and_serves_the_other_files(v4_host):
+    r = v4_host.get("/admin/host/status", headers={"x-functions-key": MASTER})
+    assert r.status == 200, r.text
+    errors = json.dumps(r.json().get("errors"))
+    assert "src/functions/bad.js, line 3: SyntaxError" in errors, errors
+    assert "src/functions/bad.js, line 3: SyntaxError" in v4_host.log()
+    assert v4_host.get("/api/hello/x").status == 200
+    assert v4_host.get("/api/swap").status == 200
+
+
+def test_host_invocation_hooks(v4_host):
+    r = v4_host.get("/api/swap")
+    assert r.status == 200 and r.body == b"swapped by a hook"
+    r = v4_host.get("/api/fails")
+    assert r.status == 202 and r.body == b"recovered"
+    log_entry(v4_host, lambda e: e.get("message") == "post: pre=fails app=yes error=recover me")
+
+
+def test_host_es_module_app(module_hosts):
+    esm = ("import { app } from '@azure/functions';\n"
+           "app.get('esm', async (request, context) => ({ jsonBody: { method: request.method, "
+           "q: request.query.get('q') } }));\n")
+    app = v4_app(os.path.join(module_hosts.workdir, "esm"), {"src/index.js": esm},
+                 main="src/index.js", package={"type": "module"})
+    h = module_hosts.start(app)
+    r = h.get("/api/esm?q=1")
+    assert r.status == 200 and r.json() == {"method": "GET", "q": "1"}
+    assert h.post("/api/esm").status in (404, 405)
