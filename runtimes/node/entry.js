@@ -200,9 +200,12 @@ function describe(err, root, rel, esm) {
       return file + ', line ' + m[2] + ': SyntaxError: ' + first;
     }
   }
+  // The package itself missing: say how to get it.
+  const hint = err.code === 'MODULE_NOT_FOUND' && /'@azure\/functions'/.test(first)
+    ? ' (install it in the app folder: npm install @azure/functions)' : '';
   const at = userFrame(err.stack, root);
-  if (at) return at.file + ', line ' + at.line + ': ' + err.name + ': ' + first;
-  return rel + ': ' + err.name + ': ' + first;
+  if (at) return at.file + ', line ' + at.line + ': ' + err.name + ': ' + first + hint;
+  return rel + ': ' + err.name + ': ' + first + hint;
 }
 
 // Load the app's entry files once: resolves to { files, errors } with
@@ -219,9 +222,13 @@ async function load(root) {
   let files = [];
   try {
     const pkg = readPackage(root);
-    if (typeof pkg.main !== 'string' || pkg.main === '') {
+    if (pkg === null || typeof pkg !== 'object' || pkg.main === undefined || pkg.main === '') {
       throw new Error('package.json: no "main" naming the entry file of the app\'s functions ' +
         '(e.g. "main": "src/functions/*.js")');
+    }
+    if (typeof pkg.main !== 'string') {
+      throw new Error('package.json: "main" must be a string (a file or a glob pattern such as ' +
+        '"src/functions/*.js"), not ' + (Array.isArray(pkg.main) ? 'an array' : typeof pkg.main));
     }
     files = entryFiles(root, pkg.main);
   } catch (e) {

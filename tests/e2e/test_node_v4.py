@@ -225,6 +225,19 @@ def test_index_main_missing_or_matching_nothing(tmp_path):
     assert doc["errors"][0]["error"] == 'package.json: "main" pattern dist/*.js matches no file'
 
 
+def test_index_package_not_installed_and_main_not_a_string(tmp_path):
+    app = write_app(tmp_path / "bare", {}, settings=SETTINGS, files={
+        "package.json": json.dumps({"main": "index.js"}),
+        "index.js": "\nconst { app } = require('@azure/functions');\n"})
+    doc, _ = index(app)
+    assert doc == {"functions": [], "errors": [{"function": None, "error":
+                   "index.js, line 2: Error: Cannot find module '@azure/functions' "
+                   "(install it in the app folder: npm install @azure/functions)"}]}
+    app = v4_app(tmp_path / "array", {}, package={"main": ["a.js"]})
+    doc, _ = index(app)
+    assert doc["errors"][0]["error"].startswith('package.json: "main" must be a string')
+
+
 def test_index_es_modules(tmp_path):
     esm = ("import { app } from '@azure/functions';\n"
            "app.http('esm', { handler: async (req) => ({ body: 'esm ' + req.method }) });\n")
