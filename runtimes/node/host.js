@@ -501,9 +501,12 @@ function runHooked(inv) {
   });
 }
 
+// v4.js, required when the first v4-model function is loaded.
+let v4 = null;
+
 // A v4-model invocation, through the app's programming model.
 function runV4(inv) {
-  require('./v4').invoke(inv, inv.fn).then((resp) => inv.resolved(resp), (e) => inv.fail(e));
+  v4.invoke(inv, inv.fn).then((resp) => inv.resolved(resp), (e) => inv.fail(e));
 }
 
 class Host {
@@ -616,6 +619,7 @@ class Host {
         'remove the option to serve this function';
       return;
     }
+    if (v4 === null) v4 = require('./v4');
     rec.v4 = reg;
     rec.needsMeta = true;
     rec.ok = true;
@@ -826,25 +830,25 @@ class Host {
       this.sendError(inv.id, 'the result is too large for the worker protocol: ' + e.message);
     }
   }
-}
 
-// (Host.prototype.sendV4Result) RESULT of a v4-model invocation from the
-// programming model's RpcInvocationResponse.
-Host.prototype.sendV4Result = function (inv, resp) {
-  let r;
-  try {
-    r = require('./v4').result(inv.fn, resp || {});
-  } catch (e) {
-    this.sendError(inv.id, 'the result could not be sent: ' + errorText(e));
-    return;
+  // RESULT of a v4-model invocation from the programming model's
+  // RpcInvocationResponse.
+  sendV4Result(inv, resp) {
+    let r;
+    try {
+      r = v4.result(inv.fn, resp || {});
+    } catch (e) {
+      this.sendError(inv.id, 'the result could not be sent: ' + errorText(e));
+      return;
+    }
+    try {
+      this.writer.add(T.RESULT, inv.id, r.text, r.body);
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      this.sendError(inv.id, 'the result is too large for the worker protocol: ' + e.message);
+    }
   }
-  try {
-    this.writer.add(T.RESULT, inv.id, r.text, r.body);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    this.sendError(inv.id, 'the result is too large for the worker protocol: ' + e.message);
-  }
-};
+}
 
 // Run one made-up HTTP invocation through the machinery (invoke frame,
 // request, context, response, result frame) with a writer that never
