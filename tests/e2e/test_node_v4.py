@@ -552,13 +552,23 @@ def test_host_timer_runs_on_startup(v4_host):
     log_entry(v4_host, lambda e: str(e.get("message", "")).startswith("tick ran, isPastDue="))
 
 
+def workers_started(h):
+    return [e["message"] for e in log_entries(h)
+            if e.get("category") == "Host.Scale" and " ready in " in e.get("message", "")]
+
+
 def test_host_exception_is_500_and_the_worker_survives(v4_host):
+    assert v4_host.get("/api/hello/before").status == 200
+    started = workers_started(v4_host)
+    assert started
     r = v4_host.get("/api/boom")
     assert r.status == 500
     log_entry(v4_host, lambda e: "kaboom in handler" in e.get("message", "") + e.get("reason", ""))
     assert v4_host.get("/api/hello/after").status == 200
     assert v4_host.get("/api/boom").status == 500
     assert v4_host.get("/api/hello/again").status == 200
+    # the same worker served them all: none was started since
+    assert workers_started(v4_host) == started
 
 
 def test_host_reports_a_syntax_error_and_serves_the_other_files(v4_host):
