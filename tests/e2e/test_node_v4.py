@@ -599,3 +599,22 @@ def test_host_es_module_app(module_hosts):
     r = h.get("/api/esm?q=1")
     assert r.status == 200 and r.json() == {"method": "GET", "q": "1"}
     assert h.post("/api/esm").status in (404, 405)
+
+
+def test_example_node_v4_hello_app_serves(tmp_path, start_host):
+    app = str(tmp_path / "node-v4-hello")
+    shutil.copytree(os.path.join(ROOT, "examples", "node-v4-hello"), app,
+                    ignore=shutil.ignore_patterns(".stratus", "node_modules"))
+    os.makedirs(os.path.join(app, "node_modules"))
+    os.symlink(os.path.join(os.path.abspath(PKG_DIR), "node_modules", "@azure"),
+               os.path.join(app, "node_modules", "@azure"))
+    h = start_host(app)
+    r = h.get("/api/hello/Ada", timeout=30)
+    assert r.status == 200 and r.text == "Hello, Ada!\n", r.text
+    r = h.post("/api/hello", body=b'{"name": "Bo"}', headers={"Content-Type": "application/json"})
+    assert r.text == "Hello, Bo!\n", r.text
+    assert h.get("/api/hello").status == 400
+    r = h.post("/api/orders", body=b'{"item": "book", "qty": 2}', headers={"Content-Type": "application/json"})
+    assert r.status == 202 and r.json() == {"accepted": {"item": "book", "qty": 2}}
+    # `stratus start` logs text lines
+    assert wait_for(lambda: "shipping 2 x book (message " in h.log(), timeout=20), h.log()[-3000:]
