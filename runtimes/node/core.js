@@ -123,6 +123,8 @@ function log(level, category, message) {
 }
 
 const api = {
+  // The versions of Azure's Node.js worker and Functions host whose
+  // @azure/functions-core this one matches (log() and the log hook included).
   version: '3.10.1',
   hostVersion: '4.1037.0',
   registerFunction,

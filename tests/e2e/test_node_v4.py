@@ -215,6 +215,23 @@ def test_index_main_paths_and_globs(tmp_path, main, expected):
     assert sorted(by_name(doc)) == expected
 
 
+def test_index_generic_trigger_and_outputs(tmp_path):
+    src = ("const { app, trigger, output } = require('@azure/functions');\n"
+           "app.generic('g', {\n"
+           "  trigger: trigger.generic({ type: 'blobTrigger', path: 'in/{name}', connection: 'S', dataType: 'binary' }),\n"
+           "  extraOutputs: [output.generic({ type: 'queue', name: 'next', queueName: 'q2' })],\n"
+           "  handler: async () => {},\n"
+           "});\n")
+    app = v4_app(tmp_path / "app", {"index.js": src}, main="index.js")
+    doc, _ = index(app)
+    assert doc["errors"] == []
+    assert by_name(doc)["g"]["bindings"] == [
+        {"name": [b for b in by_name(doc)["g"]["bindings"] if b["type"] == "blobTrigger"][0]["name"],
+         "type": "blobTrigger", "direction": "in", "path": "in/{name}", "connection": "S",
+         "dataType": "binary"},
+        {"name": "next", "type": "queue", "direction": "out", "queueName": "q2"}]
+
+
 def test_index_main_missing_or_matching_nothing(tmp_path):
     app = v4_app(tmp_path / "a", {}, main="dist/index.js")
     doc, _ = index(app)
@@ -360,6 +377,13 @@ app.storageQueue('copy', {
     return data === undefined ? undefined : Buffer.concat([data, Buffer.from('!')]);
   },
 });
+app.storageBlob('uploaded', {
+  path: 'uploads/{name}', connection: 'AzureWebJobsStorage',
+  handler: async (blob, context) => {
+    context.log('blob ' + context.triggerMetadata.name + ' ' + Buffer.isBuffer(blob) + ' ' + blob.length +
+      ' ' + context.triggerMetadata.blobTrigger);
+  },
+});
 """
 
 
@@ -376,6 +400,11 @@ def test_worker_blob_input_and_return_output(v4_worker):
                              "inputs": {blob_in: None}}, b"none.bin")
     assert m == {"ok": True}
     assert any(l["message"] == "input is a buffer: false, missing: true" for l in logs)
+    m, _, logs = call(w, 3, {"function": "uploaded", "invocationId": "00000000-0000-4000-8000-000000000003",
+                             "triggerMetadata": {"name": "a.bin", "BlobTrigger": "uploads/a.bin"}},
+                      b"\x00\xff\x01")
+    assert m == {"ok": True}
+    assert any(l["message"] == "blob a.bin true 3 uploads/a.bin" for l in logs), logs
 
 
 HOOKS_JS = r"""
