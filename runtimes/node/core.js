@@ -46,7 +46,6 @@ const state = {
   appHookData: {},
   startupDone: false,
   file: null,                // the entry file being loaded (relative to the app root)
-  streaming: null,           // the stack of an app.setup({ enableHttpStream: true })
   logSink: null,             // (level, category, message) for lines outside an invocation
 };
 
@@ -112,13 +111,8 @@ function hasInvocationHooks() {
 }
 
 // coreApi.log(level, category, message): lines of the programming model
-// that belong to no invocation. @azure/functions writes "HTTP streaming
-// enabled." here when the app asks for streaming, which Stratus does not
-// do: that is remembered, with where it was asked for.
+// that belong to no invocation.
 function log(level, category, message) {
-  if (category === 'system' && message === 'HTTP streaming enabled.') {
-    state.streaming = new Error().stack;
-  }
   if (state.logSink) state.logSink(level, category, message);
 }
 

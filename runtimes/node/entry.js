@@ -259,16 +259,6 @@ async function load(root) {
         '" is registered a second time (first in ' + d.first + '); the second is ignored',
     });
   }
-  if (core.state.streaming) {
-    const at = userFrame(core.state.streaming, root);
-    errors.push({
-      function: null,
-      streaming: true,
-      error: (at ? at.file + ', line ' + at.line + ': ' : '') + 'app.setup({ enableHttpStream: true }): ' +
-        'HTTP streaming is not supported by Stratus; its HTTP functions are not served. ' +
-        'Remove the option: requests and responses are then whole bodies',
-    });
-  }
   return { files, errors };
 }
 
@@ -325,7 +315,7 @@ async function index(root) {
     if (retry) f.retry = retry;
     functions.push(f);
   }
-  return { functions, errors: errors.map((e) => ({ function: e.function, error: e.error })) };
+  return { functions, errors };
 }
 
 // `worker.js --index`: write the index document to descriptor

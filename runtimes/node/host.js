@@ -576,7 +576,10 @@ class Host {
       }
       if (f.indexed) {
         // The app's entry files are loaded once, for all its functions.
-        if (app === null) app = await require('./entry').loadApp(root);
+        if (app === null) {
+          app = await require('./entry').loadApp(root);
+          await this.capabilities();
+        }
         this.indexed(rec, app);
         out.push(rec.ok ? { name: rec.name, ok: true } : { name: rec.name, ok: false, error: rec.error });
         continue;
@@ -609,20 +612,32 @@ class Host {
   indexed(rec, app) {
     const reg = core.state.functions.get(rec.name);
     if (!reg) {
-      const why = app.errors.filter((e) => !e.streaming).map((e) => e.error).join('; ');
+      const why = app.errors.map((e) => e.error).join('; ');
       rec.error = 'function "' + rec.name + '" is not registered by the app\'s code' +
         (why ? ' (' + why + ')' : ' (package.json "main" names the files that register it)');
-      return;
-    }
-    if (core.state.streaming && rec.isHttp) {
-      rec.error = 'app.setup({ enableHttpStream: true }): HTTP streaming is not supported by Stratus; ' +
-        'remove the option to serve this function';
       return;
     }
     if (v4 === null) v4 = require('./v4');
     rec.v4 = reg;
     rec.needsMeta = true;
     rec.ok = true;
+  }
+
+  // Ask the app's programming model for its capabilities once its code is
+  // loaded, as Azure's worker does: this ends app.setup() time, and an app
+  // that asked for HTTP streaming starts the server its HTTP requests go to.
+  async capabilities() {
+    const model = core.state.model;
+    if (!model || typeof model.getCapabilities !== 'function') return;
+    try {
+      const caps = await model.getCapabilities({});
+      if (caps && typeof caps.HttpUri === 'string' && caps.HttpUri) {
+        if (v4 === null) v4 = require('./v4');
+        v4.useProxy(caps.HttpUri);
+      }
+    } catch (e) {
+      this.send(0, LEVEL.error, 'The programming model failed to start: ' + errorText(e));
+    }
   }
 
   // On shutdown: the appTerminate hooks; resolves when they have run.

@@ -8,8 +8,15 @@
 // RpcInvocationResponse (getResponse: outputData, returnValue). This module
 // builds the request from an INVOKE frame and turns the response into a
 // RESULT frame's status, headers, outputs and body.
+//
+// An app that asks for HTTP streaming (app.setup({ enableHttpStream: true }))
+// has the package serve HTTP on a port of its own, where Azure's host sends
+// it the requests of HTTP functions; here the worker does that (useProxy):
+// per HTTP invocation it sends the request, whole, to that port, and the
+// response it gets is the invocation's HTTP response.
 'use strict';
 
+const http = require('http');
 const core = require('./core');
 const { outputValue } = require('./bindings');
 const { LEVEL } = require('./context');
@@ -55,11 +62,11 @@ function headerRecord(pairs) {
 }
 
 // The request URL, absolute (the Request the package builds needs one).
-function absoluteUrl(http, headers) {
-  const url = String(http.url || '');
+function absoluteUrl(h, headers) {
+  const url = String(h.url || '');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
   const host = headers.host || 'localhost';
-  const p = url || (http.path || '/') + (http.query ? '?' + http.query : '');
+  const p = url || (h.path || '/') + (h.query ? '?' + h.query : '');
   return 'http://' + host + (p.startsWith('/') ? p : '/' + p);
 }
 
@@ -76,14 +83,14 @@ function rpcRequest(inv, rec) {
     if (/trigger$/i.test(String(b.type || ''))) {
       let data;
       if (String(b.type).toLowerCase() === 'httptrigger') {
-        const http = inv.http();
-        const headers = headerRecord(http.headers);
+        const h = inv.http();
+        const headers = headerRecord(h.headers);
         data = {
           http: {
-            method: http.method || 'GET',
-            url: absoluteUrl(http, headers),
+            method: h.method || 'GET',
+            url: absoluteUrl(h, headers),
             headers,
-            params: http.params || {},
+            params: h.params || {},
             body: { bytes: inv.body },
           },
         };
@@ -104,7 +111,19 @@ function rpcRequest(inv, rec) {
       if (tm[k] !== null && tm[k] !== undefined) triggerMetadata[k] = typedValue(tm[k]);
     }
   }
-  if (rec.isHttp) triggerMetadata = {};
+  if (rec.isHttp) {
+    // What the package reads of a streamed request: its headers, and the
+    // route parameters as properties of their own.
+    triggerMetadata = {};
+    if (proxy !== null) {
+      const h = inv.http();
+      triggerMetadata.Headers = { json: JSON.stringify(headerRecord(h.headers)) };
+      const params = h.params || {};
+      for (const k of Object.keys(params)) {
+        if (k !== 'Headers' && k !== 'Query' && params[k] !== null) triggerMetadata[k] = { string: String(params[k]) };
+      }
+    }
+  }
   const tc = meta.traceContext || {};
   return {
     invocationId: inv.invocationId,
@@ -153,9 +172,80 @@ class CoreInvocationContext {
   }
 }
 
+// The package's HTTP server for streamed requests, once the app asked for
+// streaming: { host, port, agent }.
+let proxy = null;
+
+function useProxy(uri) {
+  const u = new URL(uri);
+  proxy = { host: u.hostname, port: Number(u.port), agent: new http.Agent({ keepAlive: true }) };
+}
+
+// Headers of the proxy's request and response that belong to the hop.
+const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'host',
+  'te', 'trailer', 'upgrade', 'proxy-connection', 'x-ms-invocation-id', 'date']);
+
+// Send invocation inv's HTTP request to the package's server: { done (a
+// promise of {status, headers, body}), abort() }.
+function proxyRequest(inv) {
+  const h = inv.http();
+  const url = new URL(absoluteUrl(h, headerRecord(h.headers)));
+  const headers = {};
+  for (const [k, v] of Array.isArray(h.headers) ? h.headers : []) {
+    const key = String(k).toLowerCase();
+    if (HOP.has(key)) continue;
+    (headers[key] || (headers[key] = [])).push(v === null || v === undefined ? '' : String(v));
+  }
+  headers['x-ms-invocation-id'] = inv.invocationId;
+  headers['x-forwarded-host'] = url.host;
+  headers['x-forwarded-proto'] = url.protocol.replace(/:$/, '');
+  if (inv.body.length !== 0) headers['content-length'] = String(inv.body.length);
+  let req;
+  const done = new Promise((resolve, reject) => {
+    req = http.request({
+      host: proxy.host, port: proxy.port, method: h.method || 'GET', path: url.pathname + url.search,
+      headers, agent: proxy.agent,
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const pairs = [];
+        const raw = res.rawHeaders;
+        for (let i = 0; i + 1 < raw.length; i += 2) {
+          if (!HOP.has(raw[i].toLowerCase())) pairs.push([raw[i], raw[i + 1]]);
+        }
+        resolve({ status: res.statusCode, headers: pairs, body: Buffer.concat(chunks) });
+      });
+    });
+    req.on('error', (e) => reject(new Error('the HTTP stream of @azure/functions failed: ' + e.message)));
+    req.end(inv.body.length !== 0 ? inv.body : undefined);
+  });
+  done.catch(() => {});
+  return { done, abort: () => req.destroy() };
+}
+
 // Run invocation inv of v4 function rec; resolves to the
 // RpcInvocationResponse, rejects with the failure.
 async function invoke(inv, rec) {
+  if (proxy === null || !rec.isHttp) return run(inv, rec);
+  const proxied = proxyRequest(inv);
+  try {
+    // The package waits for the request to reach its server: when that
+    // fails, so does the invocation.
+    const resp = await Promise.race([run(inv, rec), proxied.done.then(() => new Promise(() => {}))]);
+    resp[PROXIED] = await proxied.done;
+    return resp;
+  } catch (e) {
+    proxied.abort();
+    throw e;
+  }
+}
+
+const PROXIED = Symbol('proxied');
+
+// The invocation through the programming model.
+async function run(inv, rec) {
   const model = core.state.model;
   if (!model) throw new Error('the app set no programming model (it did not load @azure/functions)');
   const coreCtx = new CoreInvocationContext(inv, rpcRequest(inv, rec), rec.v4.metadata);
@@ -243,13 +333,13 @@ function cookieText(c) {
 // The RESULT of an RpcInvocationResponse: { text (metadata), body }.
 function result(rec, resp) {
   const bindings = rec.v4.metadata.bindings;
-  let http = null;
+  let httpData = null;
   let outputs = null;
   const put = (name, d) => {
     const b = bindings[name] || {};
     const type = String(b.type || '').toLowerCase();
     if (type === 'http') {
-      if (http === null && d && d.http) http = d.http;
+      if (httpData === null && d && d.http) httpData = d.http;
       return;
     }
     const v = plainValue(d, type === 'queue');
@@ -259,15 +349,20 @@ function result(rec, resp) {
   for (const o of resp.outputData || []) put(o.name, o.data);
   let meta = '{"ok":true';
   let body = null;
-  if (rec.isHttp || http !== null) {
+  const streamed = resp[PROXIED];
+  if (streamed !== undefined) {
+    meta += ',"status":' + streamed.status;
+    if (streamed.headers.length) meta += ',"headers":' + JSON.stringify(streamed.headers);
+    if (streamed.body.length) body = streamed.body;
+  } else if (rec.isHttp || httpData !== null) {
     let status = 200;
     const headers = [];
-    if (http !== null) {
-      const n = parseInt(http.statusCode, 10);
+    if (httpData !== null) {
+      const n = parseInt(httpData.statusCode, 10);
       if (Number.isInteger(n) && n >= 100 && n <= 999) status = n;
-      for (const k of Object.keys(http.headers || {})) headers.push([k, String(http.headers[k])]);
-      for (const c of http.cookies || []) headers.push(['Set-Cookie', cookieText(c)]);
-      const b = http.body;
+      for (const k of Object.keys(httpData.headers || {})) headers.push([k, String(httpData.headers[k])]);
+      for (const c of httpData.cookies || []) headers.push(['Set-Cookie', cookieText(c)]);
+      const b = httpData.body;
       if (b && b.bytes) body = Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
       else if (b && typeof b.string === 'string') body = Buffer.from(b.string);
       if (body !== null && body.length === 0) body = null;
@@ -279,4 +374,4 @@ function result(rec, resp) {
   return { text: meta + '}', body };
 }
 
-module.exports = { invoke, result, rpcRequest };
+module.exports = { invoke, result, rpcRequest, useProxy };

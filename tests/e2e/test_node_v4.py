@@ -268,16 +268,6 @@ def test_index_es_modules(tmp_path):
     assert list(by_name(doc)) == ["esm"] and doc["errors"] == []
 
 
-def test_index_refuses_http_streaming(tmp_path):
-    src = ("const { app } = require('@azure/functions');\n"
-           "app.setup({ enableHttpStream: true });\n"
-           "app.http('h', { handler: async () => ({}) });\n")
-    app = v4_app(tmp_path / "app", {"index.js": src}, main="index.js")
-    doc, _ = index(app)
-    assert doc["errors"][0]["error"].startswith("index.js, line 2: app.setup({ enableHttpStream: true }): "
-                                                "HTTP streaming is not supported")
-
-
 # ---- the worker, over the frame protocol ------------------------------------------------
 
 def load_frame(app, doc, extra=()):
@@ -440,6 +430,55 @@ def test_worker_v4_hooks(v4_worker):
     m, b, logs = call(w, 2, http_meta("fails", n=2))
     assert m["ok"] and m["status"] == 202 and b == b"recovered"
     assert any(l["message"] == "post: pre=fails app=yes error=recover me" for l in logs), logs
+
+
+STREAM_INDEX_JS = "const { app } = require('@azure/functions');\napp.setup({ enableHttpStream: true });\n"
+
+STREAM_JS = r"""
+const { app } = require('@azure/functions');
+const { Readable } = require('stream');
+app.http('stream', {
+  methods: ['POST'],
+  route: 'stream/{id}',
+  handler: async (request, context) => {
+    let n = 0;
+    for await (const chunk of request.body) n += chunk.length;
+    context.log('streamed ' + n + ' bytes');
+    return {
+      status: 201,
+      body: Readable.from(['id=', request.params.id, ' q=', String(request.query.get('q')), ' h=',
+                           String(request.headers.get('x-h')), ' n=', String(n)]),
+      headers: { 'X-Out': 'yes' },
+      cookies: [{ name: 'sid', value: 'abc', httpOnly: true }],
+    };
+  },
+});
+app.http('streamfail', { handler: async () => { throw new Error('failed while streaming'); } });
+"""
+
+
+def test_worker_http_streaming(v4_worker):
+    """app.setup({ enableHttpStream: true }), as Azure's templates write it:
+    the package's own HTTP server gets the request and gives the response."""
+    w = v4_worker({"src/index.js": STREAM_INDEX_JS, "src/functions/stream.js": STREAM_JS},
+                  main="src/{index.js,functions/*.js}")
+    assert w.doc["errors"] == []
+    w.send(frame(READY, 0, {"protocol": 1}) + frame(LOAD, 0, load_frame(w.app, w.doc)))
+    (_, _, meta, _), _ = w.recv_type(LOADED)
+    assert all(f["ok"] for f in meta["functions"]), meta
+    body = b"x" * 300000
+    m, b, logs = call(w, 1, http_meta("stream", "POST", "q=1", [["Host", "h:7071"], ["X-H", "hv"]],
+                                      {"id": "42"}), body)
+    assert m["ok"] and m["status"] == 201, m
+    assert b == b"id=42 q=1 h=hv n=300000"
+    headers = [(k.lower(), v) for k, v in m["headers"]]
+    assert ("x-out", "yes") in headers and ("set-cookie", "sid=abc; HttpOnly") in headers
+    assert not any(k in ("transfer-encoding", "connection", "x-ms-invocation-id") for k, _ in headers)
+    assert any(l["message"] == "streamed 300000 bytes" for l in logs)
+    m, b, _ = call(w, 2, http_meta("streamfail", n=2))
+    assert not m["ok"] and m["error"].startswith("Error: failed while streaming")
+    m, b, _ = call(w, 3, http_meta("stream", "POST", "q=2", params={"id": "7"}, n=3))
+    assert m["ok"] and b == b"id=7 q=2 h=null n=0", (m, b)
 
 
 V3_HOOKED_JS = r"""
@@ -616,6 +655,20 @@ def test_host_invocation_hooks(v4_host):
     r = v4_host.get("/api/fails")
     assert r.status == 202 and r.body == b"recovered"
     log_entry(v4_host, lambda e: e.get("message") == "post: pre=fails app=yes error=recover me")
+
+
+def test_host_http_streaming_app(module_hosts):
+    app = v4_app(os.path.join(module_hosts.workdir, "stream"),
+                 {"src/index.js": STREAM_INDEX_JS, "src/functions/stream.js": STREAM_JS},
+                 main="src/{index.js,functions/*.js}")
+    h = module_hosts.start(app)
+    data = os.urandom(1 << 20)
+    r = h.post("/api/stream/9?q=z", body=data, headers={"X-H": "v"})
+    assert r.status == 201, r.text
+    assert r.body == b"id=9 q=z h=v n=1048576"
+    assert r.header("X-Out") == "yes" and "sid=abc" in (r.header("Set-Cookie") or "")
+    assert h.get("/api/streamfail").status == 500
+    assert h.post("/api/stream/10", body=b"abc").body == b"id=10 q=null h=null n=3"
 
 
 def test_host_es_module_app(module_hosts):
