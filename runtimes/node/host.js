@@ -629,6 +629,19 @@ class Host {
   async capabilities() {
     const model = core.state.model;
     if (!model || typeof model.getCapabilities !== 'function') return;
+    // The package's server for streamed requests listens on every
+    // interface (it is behind Azure's front end there); here only the
+    // worker calls it, so a listen() without a host binds to loopback.
+    const net = require('net');
+    const listen = net.Server.prototype.listen;
+    net.Server.prototype.listen = function (...args) {
+      if (typeof args[0] === 'function') args.unshift(0);
+      if ((typeof args[0] === 'number' || typeof args[0] === 'string') &&
+          typeof args[1] !== 'string') {
+        args.splice(1, 0, '127.0.0.1');
+      }
+      return listen.apply(this, args);
+    };
     try {
       const caps = await model.getCapabilities({});
       if (caps && typeof caps.HttpUri === 'string' && caps.HttpUri) {
@@ -637,6 +650,8 @@ class Host {
       }
     } catch (e) {
       this.send(0, LEVEL.error, 'The programming model failed to start: ' + errorText(e));
+    } finally {
+      net.Server.prototype.listen = listen;
     }
   }
 

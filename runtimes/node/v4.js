@@ -178,7 +178,9 @@ let proxy = null;
 
 function useProxy(uri) {
   const u = new URL(uri);
-  proxy = { host: u.hostname, port: Number(u.port), agent: new http.Agent({ keepAlive: true }) };
+  // "localhost" may resolve to ::1 first; the server is on 127.0.0.1.
+  const host = u.hostname === 'localhost' ? '127.0.0.1' : u.hostname;
+  proxy = { host, port: Number(u.port), agent: new http.Agent({ keepAlive: true }) };
 }
 
 // Headers of the proxy's request and response that belong to the hop.

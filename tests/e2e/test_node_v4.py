@@ -457,6 +457,27 @@ app.http('streamfail', { handler: async () => { throw new Error('failed while st
 """
 
 
+def listening_addresses(pid):
+    """The local addresses (hex, as /proc/net/tcp* has them) of the TCP
+    sockets process pid listens on."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("tcp", "tcp6"):
+        with open("/proc/%d/net/%s" % (pid, table)) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # LISTEN
+                    found.append(cols[1].split(":")[0])
+    return found
+
+
 def test_worker_http_streaming(v4_worker):
     """app.setup({ enableHttpStream: true }), as Azure's templates write it:
     the package's own HTTP server gets the request and gives the response."""
@@ -475,6 +496,10 @@ def test_worker_http_streaming(v4_worker):
     assert ("x-out", "yes") in headers and ("set-cookie", "sid=abc; HttpOnly") in headers
     assert not any(k in ("transfer-encoding", "connection", "x-ms-invocation-id") for k, _ in headers)
     assert any(l["message"] == "streamed 300000 bytes" for l in logs)
+    # The package's server listens on loopback only, not on every interface.
+    listening = listening_addresses(w.proc.pid)
+    assert listening and all(a in ("0100007F", "00000000000000000000000001000000")
+                             for a in listening), listening
     m, b, _ = call(w, 2, http_meta("streamfail", n=2))
     assert not m["ok"] and m["error"].startswith("Error: failed while streaming")
     m, b, _ = call(w, 3, http_meta("stream", "POST", "q=2", params={"id": "7"}, n=3))
