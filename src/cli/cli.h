@@ -125,6 +125,10 @@ struct buf;
  * 0, or -1 after printing why on stderr ("stratus CMD: cannot open ..."). */
 int cli_read_file(const char *cmd, const char *path, struct buf *b);
 
+/* Create dir and its missing parents (like mkdir -p). 0, or -1 with errno
+ * set (ENOTDIR when dir or a parent is not a folder). */
+int cli_mkdir_p(const char *dir);
+
 /* ---- working without a running host (src/cli/local.c) --------------------- */
 
 struct store;

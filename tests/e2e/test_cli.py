@@ -1,5 +1,6 @@
 """The stratus command line: help, init, new, templates, and the commands that
 talk to a running host's admin API (invoke, keys) (AZURE-CONTRACT.md section 6)."""
+import ast
 import json
 import os
 import re
@@ -432,8 +433,13 @@ def test_init_takes_core_tools_runtime_options(tmp_path, args, written):
 
 @pytest.mark.parametrize("args,hint", [
     (["--docker"], "writes no Dockerfile"),
-    (["--python", "--model", "V2"], "V1 programming model of Python"),
-    (["--node", "-m", "V4"], "V3 programming model of Node.js"),
+    (["--python", "--model", "V5"], "expected V1 (a folder with a function.json per function) "
+                                    "or V2"),
+    (["--node", "-m", "v2"], "expected V3 (a folder with a function.json per function) or V4"),
+    (["--native", "-m", "V2"], "--model is for python (V1 or V2) and node (V3 or V4)"),
+    (["--typescript", "-m", "V4"], "JavaScript only (no tsconfig.json or build step)"),
+    (["--worker-runtime", "node", "--language", "TypeScript", "--model", "v4"],
+     "JavaScript only"),
     (["--worker-runtime", "python", "--language", "typescript"], "--language is for"),
     (["--worker-runtime", "dotnet-isolated"], ".NET, Java and PowerShell"),
     (["--powershell"], ".NET, Java and PowerShell"),
@@ -444,6 +450,147 @@ def test_init_refuses_what_stratus_lacks_with_a_reason(tmp_path, args, hint):
     assert p.returncode == 2, (args, p.out)
     assert hint in p.err, p.err
     assert not (tmp_path / "x" / "host.json").exists()
+
+
+# ---- init of the models that declare functions in code (Python V2, Node.js V4) -----
+
+def settings_values(d):
+    with open(d / "local.settings.json") as f:
+        return json.load(f)["Values"]
+
+
+def assert_function_app_py(path):
+    """function_app.py imports azure.functions as func and logging, and binds app to
+    func.FunctionApp()."""
+    tree = ast.parse(path.read_text(), str(path))
+    imports = {(a.name, a.asname) for n in tree.body if isinstance(n, ast.Import)
+               for a in n.names}
+    assert ("azure.functions", "func") in imports and ("logging", None) in imports, imports
+    apps = [n for n in tree.body if isinstance(n, ast.Assign)
+            and [t.id for t in n.targets if isinstance(t, ast.Name)] == ["app"]]
+    assert len(apps) == 1, ast.dump(tree)
+    call = apps[0].value
+    assert isinstance(call, ast.Call) and ast.unparse(call.func) == "func.FunctionApp", \
+        ast.dump(call)
+
+
+@pytest.mark.parametrize("args", [["--python", "--model", "V2"],
+                                  ["--worker-runtime", "python", "-m", "v2"],
+                                  ["--worker-runtime=Python", "--model=v2"]])
+def test_init_python_v2_writes_function_app_py(tmp_path, args):
+    d = tmp_path / "x"
+    p = run("init", d, *args)
+    assert p.returncode == 0, (args, p.err)
+    assert sorted(os.listdir(d)) == [".gitignore", "function_app.py", "host.json",
+                                     "local.settings.json", "requirements.txt"]
+    assert settings_values(d) == {"FUNCTIONS_WORKER_RUNTIME": "python",
+                                  "AzureWebJobsStorage": "UseDevelopmentStorage=true"}
+    assert_function_app_py(d / "function_app.py")
+    reqs = [ln.strip() for ln in (d / "requirements.txt").read_text().splitlines()
+            if ln.strip() and not ln.startswith("#")]
+    assert reqs == ["azure-functions"], reqs
+    ignore = (d / ".gitignore").read_text().splitlines()
+    for line in ("local.settings.json", ".stratus/", "__pycache__/", ".venv/"):
+        assert line in ignore, ignore
+    assert "model V2" in p.out and "stratus new --template http" in p.out, p.out
+
+
+@pytest.mark.parametrize("args", [["--node", "--model", "V4"], ["--javascript", "-m", "v4"],
+                                  ["--worker-runtime", "node", "--language", "javascript",
+                                   "--model", "V4"]])
+def test_init_node_v4_writes_package_json(tmp_path, args):
+    d = tmp_path / "x"
+    p = run("init", d, *args, "--skip-npm-install")
+    assert p.returncode == 0, (args, p.err)
+    assert sorted(os.listdir(d)) == [".gitignore", "host.json", "local.settings.json",
+                                     "package.json", "src"]
+    assert os.listdir(d / "src" / "functions") == []
+    assert settings_values(d)["FUNCTIONS_WORKER_RUNTIME"] == "node"
+    with open(d / "package.json") as f:
+        pkg = json.load(f)
+    assert pkg["name"] == "x" and pkg["main"] == "src/functions/*.js", pkg
+    assert pkg["dependencies"] == {"@azure/functions": "^4.0.0"}, pkg
+    assert set(pkg["scripts"]) == {"start", "test"}, pkg
+    assert "node_modules/" in (d / ".gitignore").read_text().splitlines()
+    assert "Running npm install" not in p.out
+    # the app needs its packages before it runs: the next step says so
+    assert "npm install && stratus new" in p.out, p.out
+
+
+def fake_npm(tmp_path, status):
+    """A directory holding an `npm` that records its arguments and folder, then exits."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    npm = bindir / "npm"
+    npm.write_text('#!/bin/sh\necho "fake npm: $*"\npwd > "%s"\necho "$*" >> "%s"\nexit %d\n'
+                   % (tmp_path / "npm-ran", tmp_path / "npm-ran", status))
+    npm.chmod(0o755)
+    return bindir
+
+
+def test_init_node_v4_runs_npm_install(tmp_path):
+    bindir = fake_npm(tmp_path, 0)
+    d = tmp_path / "my app"
+    p = run("init", d, "--node", "--model", "V4",
+            env={"PATH": "%s:%s" % (bindir, os.environ.get("PATH", ""))})
+    assert p.returncode == 0, p.err
+    assert "Running npm install in" in p.out and "fake npm: install" in p.out, p.out
+    assert (tmp_path / "npm-ran").read_text().splitlines() == [str(d), "install"]
+    assert "npm install &&" not in p.out and p.err == "", (p.out, p.err)
+    with open(d / "package.json") as f:
+        assert json.load(f)["name"] == "my-app"
+
+
+def test_init_node_v4_says_when_npm_install_fails_or_is_missing(tmp_path):
+    bindir = fake_npm(tmp_path, 3)
+    p = run("init", tmp_path / "a", "--node", "-m", "V4", env={"PATH": str(bindir)})
+    assert p.returncode == 0, p.err   # the app was written
+    assert "npm install failed (exit status 3)" in p.err, p.err
+    assert "run 'npm install' in %s before 'stratus start'" % (tmp_path / "a") in p.err, p.err
+    assert "npm install && stratus new" in p.out, p.out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    p = run("init", tmp_path / "b", "--node", "-m", "V4", env={"PATH": str(empty)})
+    assert p.returncode == 0, p.err
+    assert "npm is not on PATH: run 'npm install' in" in p.err, p.err
+    assert (tmp_path / "b" / "package.json").is_file()
+
+
+def test_init_default_models_are_still_v1_and_v3(tmp_path):
+    p = run("init", tmp_path / "py", "--python")
+    assert p.returncode == 0, p.err
+    assert sorted(os.listdir(tmp_path / "py")) == [".gitignore", "host.json",
+                                                   "local.settings.json"]
+    p = run("init", tmp_path / "js", "--node", env={"PATH": ""})
+    assert p.returncode == 0 and "npm" not in p.out + p.err, p.out + p.err
+    assert sorted(os.listdir(tmp_path / "js")) == [".gitignore", "host.json",
+                                                   "local.settings.json"]
+    p = run("init", "--help")
+    assert "Core Tools' default is V2 and V4" in p.out, p.out
+
+
+def test_init_code_models_keep_the_apps_own_files(tmp_path):
+    d = tmp_path / "x"
+    d.mkdir()
+    (d / "function_app.py").write_text("# mine\n")
+    (d / "requirements.txt").write_text("requests\n")
+    p = run("init", d, "--python", "--model", "V2")
+    assert p.returncode == 0, p.err
+    assert "Keeping the existing %s" % (d / "function_app.py") in p.out, p.out
+    assert (d / "function_app.py").read_text() == "# mine\n"
+    assert (d / "requirements.txt").read_text() == "requests\n"
+    p = run("init", d, "--python", "--model", "V2", "--force")
+    assert p.returncode == 0, p.err
+    assert (d / "function_app.py").read_text() == "# mine\n"
+
+    n = tmp_path / "n"
+    n.mkdir()
+    (n / "package.json").write_text('{"name": "n", "dependencies": {}}')
+    p = run("init", n, "--node", "--model", "V4", "--skip-npm-install")
+    assert p.returncode == 0, p.err
+    assert 'has no "main": add "main": "src/functions/*.js"' in p.out, p.out
+    assert 'has no dependency "@azure/functions"' in p.out, p.out
+    assert json.loads((n / "package.json").read_text()) == {"name": "n", "dependencies": {}}
 
 
 # ---- Core Tools habits: func settings, func extensions -------------------------------
