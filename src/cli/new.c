@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../util/buf.h"
+#include "new.h"
 #include "templates.h"
 
 static const char *const known_runtimes[] = {"native", "custom", "python", "node"};
@@ -133,7 +134,10 @@ int cmd_templates(int argc, char **argv)
     if (any_template)
         printf("\nUse: stratus new --template NAME --name FUNCTION [--authlevel LEVEL]\n"
                "(--authlevel is for HTTP triggers; the other templates' queue, blob path and\n"
-               "schedule are Azure's defaults, to edit in the new function.json)\n");
+               "schedule are Azure's defaults, to edit in the new function.json or code)\n"
+               "The python and node templates serve every programming model: a function\n"
+               "folder in V1 and V3 apps; in a V2 app the function is added to\n"
+               "function_app.py, in a V4 app it is src/functions/FUNCTION.js.\n");
     return 0;
 }
 
@@ -148,7 +152,9 @@ static void new_usage(FILE *out)
             "  -t, --template NAME  the template: http, timer, queue or blob, or Azure's\n"
             "                       names (\"HTTP trigger\", \"TimerTrigger\", ...)\n"
             "  -n, --name FUNCTION  the function (folder) name: a letter, then letters,\n"
-            "                       digits, '_' or '-' (at most 128; not \"host\")\n"
+            "                       digits, '_' or '-' (at most 128; not \"host\")\n"            "                       In an app of the Python V2 model the function is added\n"
+            "                       to function_app.py; of the Node.js V4 model, it is\n"
+            "                       src/functions/FUNCTION.js\n"
             "  --authlevel LEVEL    for an HTTP trigger: anonymous, function (default) or\n"
             "                       admin\n"
             "  --app DIR            the app folder (default: the current folder)\n"
@@ -190,18 +196,17 @@ static void entry_symbol(const char *fn, char *out, size_t outlen)
         memcpy(out + n, "_fn", 4);
 }
 
-/* Replace the {{...}} placeholders of text into b. */
-static int expand(buf_t *b, const char *text, const char *fn, const char *entry,
-                  const char *auth)
+int new_expand(buf_t *b, const char *text, const new_vars_t *v)
 {
     char entry_line[200];
     entry_line[0] = '\0';
-    if (strcmp(entry, fn))
-        snprintf(entry_line, sizeof entry_line, "  \"entryPoint\": \"%s\",\n", entry);
+    if (v->entry && v->fn && strcmp(v->entry, v->fn))
+        snprintf(entry_line, sizeof entry_line, "  \"entryPoint\": \"%s\",\n", v->entry);
     const struct {
         const char *key, *value;
-    } vars[] = {{"{{FN}}", fn}, {"{{ENTRY}}", entry}, {"{{ENTRYPOINT}}", entry_line},
-                {"{{AUTH}}", auth}};
+    } vars[] = {{"{{FN}}", v->fn},         {"{{ENTRY}}", v->entry},  {"{{ENTRYPOINT}}", entry_line},
+                {"{{AUTH}}", v->auth},     {"{{PYDEF}}", v->pydef},  {"{{PYNAME}}", v->pyname},
+                {"{{PYAUTH}}", v->pyauth}};
     const char *p = text;
     while (*p) {
         const char *open = strstr(p, "{{");
@@ -218,15 +223,14 @@ static int expand(buf_t *b, const char *text, const char *fn, const char *entry,
             p = open + 2;
             continue;
         }
-        if (buf_puts(b, vars[k].value))
+        if (vars[k].value && buf_puts(b, vars[k].value))
             return -1;
         p = open + strlen(vars[k].key);
     }
     return 0;
 }
 
-/* Create path exclusively and write the text. 0, or -1 after printing why. */
-static int write_new_file(const char *path, const char *text, size_t len)
+int new_write_file(const char *path, const char *text, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -296,12 +300,11 @@ static void route_prefix(const char *host_json, char *out, size_t outlen)
     json_decref(root);
 }
 
-/* What `stratus new` says after writing the files: which they are, and how
- * to run the function. */
-static void print_created(const template_t *t, const char *app, const char *host_json,
-                          const char *fn, const char *entry, const char *auth,
-                          char *const *written, size_t nwritten)
+void new_print_created(const template_t *t, const char *app, const char *host_json,
+                       const new_vars_t *v, const char *next, char *const *written,
+                       size_t nwritten)
 {
+    const char *fn = v->fn, *auth = v->auth;
     int here = !strcmp(app, ".");
     if (t->trigger == TEMPLATE_HTTP)
         printf("Created function %s from template \"%s\" (authLevel %s):\n", fn, t->name,
@@ -319,12 +322,12 @@ static void print_created(const template_t *t, const char *app, const char *host
         return;
     }
     printf("\nRun 'stratus start'%s%s.\n", here ? "" : " in ", here ? "" : app);
-    if (t->next) {
-        buf_t next;
-        buf_init(&next, 1 << 16);
-        if (expand(&next, t->next, fn, entry, auth) == 0 && next.p)
-            fputs(next.p, stdout);
-        buf_free(&next);
+    if (next) {
+        buf_t b;
+        buf_init(&b, 1 << 16);
+        if (new_expand(&b, next, v) == 0 && b.p)
+            fputs(b.p, stdout);
+        buf_free(&b);
     }
 }
 
@@ -443,6 +446,13 @@ int cmd_new(int argc, char **argv)
         return 1;
     }
 
+    char where[PATH_MAX];
+    int model = new_app_model(app, runtime, where, sizeof where);
+    if (model < 0)
+        return 1;
+    if (model != NEW_MODEL_FOLDERS)
+        return new_in_code(t, app, host_json, (new_model_t)model, where, fn, auth);
+
     char existing[NAME_MAX + 1];
     if (find_entry(app, fn, existing, sizeof existing)) {
         fprintf(stderr, "stratus new: '%s/%s' already exists (function names ignore case); "
@@ -464,6 +474,7 @@ int cmd_new(int argc, char **argv)
 
     char entry[160];
     entry_symbol(fn, entry, sizeof entry);
+    const new_vars_t vars = {.fn = fn, .entry = entry, .auth = auth};
     buf_t text, name;
     buf_init(&text, 1 << 20);
     buf_init(&name, PATH_MAX);
@@ -474,10 +485,10 @@ int cmd_new(int argc, char **argv)
         buf_reset(&text);
         buf_reset(&name);
         if (buf_puts(&name, dir) || buf_putc(&name, '/') ||
-            expand(&name, f->name, fn, entry, auth) || expand(&text, f->text, fn, entry, auth)) {
+            new_expand(&name, f->name, &vars) || new_expand(&text, f->text, &vars)) {
             fprintf(stderr, "stratus new: out of memory\n");
             failed = 1;
-        } else if (write_new_file(name.p, text.p, text.len) != 0) {
+        } else if (new_write_file(name.p, text.p, text.len) != 0) {
             failed = 1;
         } else if (nwritten < sizeof written / sizeof written[0]) {
             written[nwritten++] = strdup(name.p);
@@ -489,7 +500,7 @@ int cmd_new(int argc, char **argv)
                 unlink(written[i]);
         rmdir(dir);
     } else {
-        print_created(t, app, host_json, fn, entry, auth, written, nwritten);
+        new_print_created(t, app, host_json, &vars, t->next, written, nwritten);
     }
     for (size_t i = 0; i < nwritten; i++)
         free(written[i]);

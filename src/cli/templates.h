@@ -13,6 +13,14 @@
  *                   differs from the name, else nothing
  *   {{AUTH}}        the HTTP auth level
  *
+ * A template's `code` (see below) also holds these, for Python:
+ *
+ *   {{PYDEF}}       the name of the function's `def` (the function name, or
+ *                   a Python identifier made of it)
+ *   {{PYNAME}}      an `@app.function_name(name="...")` line when {{PYDEF}}
+ *                   differs from the name, else nothing
+ *   {{PYAUTH}}      the auth level as a func.AuthLevel member (FUNCTION, ...)
+ *
  * Other "{{" are kept as they are. Descriptors live for the whole process.
  */
 #ifndef STRATUS_CLI_TEMPLATES_H
@@ -45,6 +53,11 @@ typedef struct template {
     const char *next;             /* what to do next, printed by `stratus new`
                                      after the files ({{FN}} expanded), or NULL */
     const template_file_t *files; /* terminated by {NULL, NULL} */
+    /* The function for an app that declares its functions in code, or NULL:
+     * for python, the decorated function appended to function_app.py (the
+     * V2 model); for node, the file src/functions/{{FN}}.js (the V4 model). */
+    const char *code;
+    const char *code_next; /* what to do next in such an app, or NULL */
 } template_t;
 
 /* function.json of a template: `head` is the scriptFile line (and for native

@@ -2,7 +2,8 @@
  * templates_blob.c -- the "Blob trigger" templates of `stratus new` for the
  * native, python and node runtimes: a function run for each new or changed
  * blob of the container "samples-workitems" that logs the blob's name and
- * size, as Azure's BlobTrigger templates do (see templates.h, docs/blob.md).
+ * size, as Azure's BlobTrigger templates do, in function folders or, for the
+ * Python V2 and Node.js V4 models, in code (see templates.h, docs/blob.md).
  */
 #include "templates.h"
 
@@ -79,6 +80,42 @@ static const char node_js[] =
     "                context.bindingData.name, \"Blob Size:\", myBlob.length, \"bytes\");\n"
     "};\n";
 
+/* The Python V2 model: appended to function_app.py. */
+static const char python_v2_py[] =
+    "{{PYNAME}}@app.blob_trigger(arg_name=\"myblob\", path=\"samples-workitems/{name}\",\n"
+    "                  connection=\"AzureWebJobsStorage\")\n"
+    "def {{PYDEF}}(myblob: func.InputStream) -> None:\n"
+    "    \"\"\"A blob-triggered function (from the Stratus \"blob\" template).\n"
+    "\n"
+    "    It runs for each new or changed blob matching samples-workitems/{name}: a\n"
+    "    file written under the app's .stratus/blobs/samples-workitems/ folder, or\n"
+    "\n"
+    "        stratus blob put samples-workitems/hello.txt hello.txt\n"
+    "    \"\"\"\n"
+    "    logging.info(\"Python blob trigger function processed blob Name: %s, \"\n"
+    "                 \"Blob Size: %s bytes\", myblob.name, myblob.length)\n";
+
+/* The Node.js V4 model: src/functions/{{FN}}.js. */
+static const char node_v4_js[] =
+    "// {{FN}} -- a blob-triggered function (from the Stratus \"blob\" template).\n"
+    "//\n"
+    "// It runs for each new or changed blob matching samples-workitems/{name}: a\n"
+    "// file written under the app's .stratus/blobs/samples-workitems/ folder, or\n"
+    "//\n"
+    "//   stratus blob put samples-workitems/hello.txt hello.txt\n"
+    "//\n"
+    "// blob is a Buffer with the blob's bytes.\n"
+    "const { app } = require('@azure/functions');\n"
+    "\n"
+    "app.storageBlob('{{FN}}', {\n"
+    "    path: 'samples-workitems/{name}',\n"
+    "    connection: 'AzureWebJobsStorage',\n"
+    "    handler: async (blob, context) => {\n"
+    "        context.log('JavaScript blob trigger function processed blob Name:',\n"
+    "                    context.triggerMetadata.name, 'Blob Size:', blob.length, 'bytes');\n"
+    "    },\n"
+    "});\n";
+
 static const template_file_t native_files[] = {
     {"function.json", TEMPLATE_FUNCTION_JSON(TEMPLATE_NATIVE_HEAD, BLOB_BINDINGS("myBlob"))},
     {"{{FN}}.c", native_c},
@@ -106,13 +143,19 @@ static const char *const aliases[] = {"blob", "BlobTrigger", "blob-trigger",
     "It runs for each new or changed blob of the container \"samples-workitems\" (\"path\"\n" \
     "in function.json): a file written under .stratus/blobs/samples-workitems/, or\n"         \
     "  stratus blob put samples-workitems/hello.txt FILE\n"
+#define CODE_NEXT                                                              \
+    "It runs for each new or changed blob of \"samples-workitems/{name}\" (in the code).\n" \
+    "Try it: stratus blob put samples-workitems/hello.txt hello.txt\n"
 
 const template_t template_blob_native = {
     1, "native", "Blob trigger", aliases, SUMMARY, TEMPLATE_BLOB, NEXT, native_files,
+    NULL, NULL,
 };
 const template_t template_blob_python = {
     1, "python", "Blob trigger", aliases, SUMMARY, TEMPLATE_BLOB, NEXT, python_files,
+    python_v2_py, CODE_NEXT,
 };
 const template_t template_blob_node = {
     1, "node", "Blob trigger", aliases, SUMMARY, TEMPLATE_BLOB, NEXT, node_files,
+    node_v4_js, CODE_NEXT,
 };

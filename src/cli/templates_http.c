@@ -2,7 +2,8 @@
  * templates_http.c -- the "HTTP trigger" templates of `stratus new` for the
  * native, python and node runtimes: a function answering GET and POST
  * /api/<name> with a greeting for ?name= or a {"name": ...} body, as
- * Azure's HttpTrigger templates do (see templates.h).
+ * Azure's HttpTrigger templates do, in function folders or, for the Python V2
+ * and Node.js V4 models, in code (see templates.h).
  */
 #include "templates.h"
 
@@ -161,6 +162,75 @@ static const char node_http_js[] =
     "    };\n"
     "};\n";
 
+/* The Python V2 model: appended to function_app.py. */
+static const char python_v2_py[] =
+    "{{PYNAME}}@app.route(route=\"{{FN}}\", methods=[\"GET\", \"POST\"],\n"
+    "           auth_level=func.AuthLevel.{{PYAUTH}})\n"
+    "def {{PYDEF}}(req: func.HttpRequest) -> func.HttpResponse:\n"
+    "    \"\"\"An HTTP-triggered function (from the Stratus \"http\" template).\n"
+    "\n"
+    "        curl \"http://localhost:7071/api/{{FN}}?name=Azure\"\n"
+    "        curl -d '{\"name\": \"Azure\"}' http://localhost:7071/api/{{FN}}\n"
+    "\n"
+    "    (add ?code=<function key> when the host enforces keys).\n"
+    "    \"\"\"\n"
+    "    logging.info(\"Python HTTP trigger function processed a request.\")\n"
+    "\n"
+    "    name = req.params.get(\"name\")\n"
+    "    if not name:\n"
+    "        try:\n"
+    "            body = req.get_json()\n"
+    "        except ValueError:\n"
+    "            body = None\n"
+    "        if isinstance(body, dict):\n"
+    "            name = body.get(\"name\")\n"
+    "\n"
+    "    if name:\n"
+    "        return func.HttpResponse(\n"
+    "            f\"Hello, {name}. This HTTP triggered function executed successfully.\")\n"
+    "    return func.HttpResponse(\n"
+    "        \"This HTTP triggered function executed successfully. Pass a name in the query \"\n"
+    "        \"string or in the request body for a personalized response.\",\n"
+    "        status_code=200)\n";
+
+/* The Node.js V4 model: src/functions/{{FN}}.js. */
+static const char node_v4_js[] =
+    "// {{FN}} -- an HTTP-triggered function (from the Stratus \"http\" template).\n"
+    "//\n"
+    "//   curl \"http://localhost:7071/api/{{FN}}?name=Azure\"\n"
+    "//   curl -H 'Content-Type: application/json' -d '{\"name\": \"Azure\"}' "
+    "http://localhost:7071/api/{{FN}}\n"
+    "//\n"
+    "// (add ?code=<function key> when the host enforces keys).\n"
+    "const { app } = require('@azure/functions');\n"
+    "\n"
+    "app.http('{{FN}}', {\n"
+    "    methods: ['GET', 'POST'],\n"
+    "    authLevel: '{{AUTH}}',\n"
+    "    handler: async (request, context) => {\n"
+    "        context.log(`JavaScript HTTP trigger function processed a request for url \""
+    "${request.url}\"`);\n"
+    "\n"
+    "        let name = request.query.get('name');\n"
+    "        if (!name) {\n"
+    "            try {\n"
+    "                const body = await request.json();\n"
+    "                name = body && body.name;\n"
+    "            } catch (err) {\n"
+    "                // no body, or not JSON\n"
+    "            }\n"
+    "        }\n"
+    "\n"
+    "        return {\n"
+    "            // status: 200 is the default\n"
+    "            body: name\n"
+    "                ? `Hello, ${name}. This HTTP triggered function executed successfully.`\n"
+    "                : 'This HTTP triggered function executed successfully. Pass a name in the ' +\n"
+    "                  'query string or in the request body for a personalized response.',\n"
+    "        };\n"
+    "    },\n"
+    "});\n";
+
 static const template_file_t native_files[] = {
     {"function.json", TEMPLATE_FUNCTION_JSON(TEMPLATE_NATIVE_HEAD, HTTP_BINDINGS("res"))},
     {"{{FN}}.c", http_function_c},
@@ -185,10 +255,13 @@ static const char *const aliases[] = {"http", "HttpTrigger", "http-trigger", NUL
 
 const template_t template_http_native = {
     1, "native", "HTTP trigger", aliases, SUMMARY, TEMPLATE_HTTP, NULL, native_files,
+    NULL, NULL,
 };
 const template_t template_http_python = {
     1, "python", "HTTP trigger", aliases, SUMMARY, TEMPLATE_HTTP, NULL, python_files,
+    python_v2_py, NULL,
 };
 const template_t template_http_node = {
     1, "node", "HTTP trigger", aliases, SUMMARY, TEMPLATE_HTTP, NULL, node_files,
+    node_v4_js, NULL,
 };

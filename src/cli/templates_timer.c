@@ -2,7 +2,8 @@
  * templates_timer.c -- the "Timer trigger" templates of `stratus new` for
  * the native, python and node runtimes: a function run every five minutes
  * (an NCRONTAB schedule) that logs the time and whether the run is past due, as
- * Azure's TimerTrigger templates do (see templates.h, docs/timer.md).
+ * Azure's TimerTrigger templates do, in function folders or, for the Python
+ * V2 and Node.js V4 models, in code (see templates.h, docs/timer.md).
  */
 #include "templates.h"
 
@@ -87,6 +88,45 @@ static const char node_js[] =
     "    context.log(\"JavaScript timer trigger function ran!\", timeStamp);\n"
     "};\n";
 
+/* The Python V2 model: appended to function_app.py. */
+static const char python_v2_py[] =
+    "{{PYNAME}}@app.timer_trigger(schedule=\"0 */5 * * * *\", arg_name=\"mytimer\",\n"
+    "                   run_on_startup=False, use_monitor=False)\n"
+    "def {{PYDEF}}(mytimer: func.TimerRequest) -> None:\n"
+    "    \"\"\"A timer-triggered function (from the Stratus \"timer\" template).\n"
+    "\n"
+    "    It runs every five minutes: the schedule is an NCRONTAB expression ({second}\n"
+    "    {minute} {hour} {day} {month} {day-of-week}) or a TimeSpan such as \"00:00:30\";\n"
+    "    edit it to change when the function runs.\n"
+    "    \"\"\"\n"
+    "    utc_timestamp = datetime.datetime.now(datetime.timezone.utc).isoformat()\n"
+    "\n"
+    "    if mytimer.past_due:\n"
+    "        logging.info(\"The timer is past due!\")\n"
+    "\n"
+    "    logging.info(\"Python timer trigger function ran at %s\", utc_timestamp)\n";
+
+/* The Node.js V4 model: src/functions/{{FN}}.js. */
+static const char node_v4_js[] =
+    "// {{FN}} -- a timer-triggered function (from the Stratus \"timer\" template).\n"
+    "//\n"
+    "// It runs every five minutes: the schedule is an NCRONTAB expression ({second}\n"
+    "// {minute} {hour} {day} {month} {day-of-week}) or a TimeSpan such as \"00:00:30\";\n"
+    "// edit it to change when the function runs.\n"
+    "const { app } = require('@azure/functions');\n"
+    "\n"
+    "app.timer('{{FN}}', {\n"
+    "    schedule: '0 */5 * * * *',\n"
+    "    handler: async (myTimer, context) => {\n"
+    "        const timeStamp = new Date().toISOString();\n"
+    "\n"
+    "        if (myTimer.isPastDue) {\n"
+    "            context.log('JavaScript is running late!');\n"
+    "        }\n"
+    "        context.log('JavaScript timer trigger function ran!', timeStamp);\n"
+    "    },\n"
+    "});\n";
+
 static const template_file_t native_files[] = {
     {"function.json", TEMPLATE_FUNCTION_JSON(TEMPLATE_NATIVE_HEAD, TIMER_BINDINGS("myTimer"))},
     {"{{FN}}.c", native_c},
@@ -111,13 +151,19 @@ static const char *const aliases[] = {"timer", "TimerTrigger", "timer-trigger", 
 #define NEXT                                                                   \
     "It runs every five minutes (\"schedule\": \"0 */5 * * * *\" in function.json; edit it\n" \
     "to change that). To run it now: stratus invoke {{FN}}\n"
+#define CODE_NEXT                                                              \
+    "It runs every five minutes (the schedule \"0 */5 * * * *\" in the code; edit it to\n" \
+    "change that). To run it now: stratus invoke {{FN}}\n"
 
 const template_t template_timer_native = {
     1, "native", "Timer trigger", aliases, SUMMARY, TEMPLATE_TIMER, NEXT, native_files,
+    NULL, NULL,
 };
 const template_t template_timer_python = {
     1, "python", "Timer trigger", aliases, SUMMARY, TEMPLATE_TIMER, NEXT, python_files,
+    python_v2_py, CODE_NEXT,
 };
 const template_t template_timer_node = {
     1, "node", "Timer trigger", aliases, SUMMARY, TEMPLATE_TIMER, NEXT, node_files,
+    node_v4_js, CODE_NEXT,
 };

@@ -1,6 +1,7 @@
 """`stratus new` templates for timer, queue and blob triggers (Azure Core Tools' "Timer
 trigger", "Queue trigger", "Blob trigger"), for the native, python and node runtimes: the
 files they write, and that each function really runs when its trigger fires in a host."""
+import ast
 import json
 import os
 import shutil
@@ -202,3 +203,266 @@ def test_new_takes_core_tools_language_when_it_matches(tmp_path):
     p = run("new", "-t", "Timer trigger", "-n", "t", "-l", "JavaScript", "--app", d)
     assert p.returncode == 2 and "does not match the app's runtime \"python\"" in p.err, p.err
     assert not (d / "t").exists()
+
+
+# ---- apps that declare their functions in code (Python V2, Node.js V4) ----------
+# What `stratus new` writes there; running such apps needs the workers' side of worker
+# indexing, tested with the workers.
+
+def code_app(tmp_path, runtime):
+    d = tmp_path / ("app-" + runtime)
+    model = "V2" if runtime == "python" else "V4"
+    p = run("init", d, "--worker-runtime", runtime, "--model", model, "--skip-npm-install")
+    assert p.returncode == 0, p.err
+    return d
+
+
+def call_args(call):
+    """The keyword arguments of a decorator call, as Python values."""
+    return {k.arg: ast.literal_eval(k.value) for k in call.keywords
+            if not isinstance(k.value, ast.Attribute)}
+
+
+def decorated(path):
+    """def name -> {decorator: (positional args, keyword args)} of function_app.py."""
+    tree = ast.parse(path.read_text(), str(path))
+    out = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            decs = {}
+            for dec in node.decorator_list:
+                assert isinstance(dec, ast.Call), ast.dump(dec)
+                name = ast.unparse(dec.func)
+                assert name.startswith("app."), name
+                decs[name[4:]] = ([ast.literal_eval(a) for a in dec.args], call_args(dec),
+                                  {k.arg: ast.unparse(k.value) for k in dec.keywords})
+            out[node.name] = (decs, [a.arg for a in node.args.args])
+    return out
+
+
+def test_python_v2_templates_add_decorated_functions(tmp_path):
+    d = code_app(tmp_path, "python")
+    for t, fn, extra in (("http", "hello", ["--authlevel", "anonymous"]),
+                         ("HttpTrigger", "secret", []),
+                         ("Timer trigger", "my-timer", []),
+                         ("queue", "work", []),
+                         ("Azure Blob Storage trigger", "upload", [])):
+        p = run("new", "--template", t, "--name", fn, "--app", d, *extra)
+        assert p.returncode == 0, (t, p.err)
+        assert str(d / "function_app.py") in p.out, p.out
+    assert sorted(os.listdir(d)) == [".gitignore", "function_app.py", "host.json",
+                                     "local.settings.json", "requirements.txt"]
+    fns = decorated(d / "function_app.py")
+    assert list(fns) == ["hello", "secret", "my_timer", "work", "upload"], fns
+
+    decs, params = fns["hello"]
+    assert list(decs) == ["route"] and params == ["req"], decs
+    assert decs["route"][1] == {"route": "hello", "methods": ["GET", "POST"]}
+    assert decs["route"][2]["auth_level"] == "func.AuthLevel.ANONYMOUS"
+    assert fns["secret"][0]["route"][2]["auth_level"] == "func.AuthLevel.FUNCTION"
+
+    decs, params = fns["my_timer"]  # "my-timer" is no Python name: function_name says it
+    assert decs["function_name"][1] == {"name": "my-timer"}, decs
+    assert decs["timer_trigger"][1] == {"schedule": "0 */5 * * * *", "arg_name": "mytimer",
+                                        "run_on_startup": False, "use_monitor": False}
+    assert params == ["mytimer"]
+
+    decs, params = fns["work"]
+    assert decs == {"queue_trigger": ([], {"arg_name": "msg", "queue_name": "myqueue-items",
+                                           "connection": "AzureWebJobsStorage"},
+                                      decs["queue_trigger"][2])}, decs
+    assert params == ["msg"]
+
+    decs, params = fns["upload"]
+    assert decs["blob_trigger"][1] == {"arg_name": "myblob", "path": "samples-workitems/{name}",
+                                       "connection": "AzureWebJobsStorage"}, decs
+    assert params == ["myblob"]
+    text = (d / "function_app.py").read_text()
+    # the bodies are the v1 templates' ones
+    assert 'req.params.get("name")' in text and "req.get_json()" in text
+    assert "Python timer trigger function ran at " in text
+    assert "Python queue trigger function processed a queue item: " in text
+    assert "Python blob trigger function processed blob Name: " in text
+    # two blank lines between the functions, none piled up
+    assert "\n\n\n\n" not in text and text.count("\n\n\n@app.") == 5, text
+
+
+def test_python_v2_names_that_are_no_python_names(tmp_path):
+    d = code_app(tmp_path, "python")
+    for fn in ("class", "app", "logging"):
+        p = run("new", "-t", "timer", "-n", fn, "--app", d)
+        assert p.returncode == 0, p.err
+    fns = decorated(d / "function_app.py")
+    assert list(fns) == ["class_fn", "app_fn", "logging_fn"], fns
+    assert fns["app_fn"][0]["function_name"][1] == {"name": "app"}
+
+
+def test_python_v2_refuses_a_name_already_declared(tmp_path):
+    d = code_app(tmp_path, "python")
+    path = d / "function_app.py"
+    path.write_text(path.read_text() + '\n\n@app.function_name(name="Named")\n'
+                    '@app.route(route="x")\ndef other(req):\n    pass\n\n\n'
+                    '@app.route(route="y")\nasync def plain (req):\n    pass\n')
+    before = path.read_text()
+    for fn, hint in (("named", 'function_name "Named"'), ("PLAIN", "def plain(")):
+        p = run("new", "-t", "http", "-n", fn, "--app", d)
+        assert p.returncode == 1, p.out
+        assert "%s already declares a function '%s' (%s;" % (path, fn, hint) in p.err, p.err
+    p = run("new", "-t", "queue", "-n", "my-fn", "--app", d)
+    assert p.returncode == 0, p.err
+    p = run("new", "-t", "blob", "-n", "my_fn", "--app", d)   # the def of "my-fn"
+    assert p.returncode == 1 and "def my_fn(" in p.err, p.err
+    p = run("new", "-t", "blob", "-n", "My-Fn", "--app", d)   # the function_name of "my-fn"
+    assert p.returncode == 1 and 'function_name "my-fn"' in p.err, p.err
+    assert len(decorated(path)) == 3
+    assert path.read_text().startswith(before)
+
+
+def test_python_v2_needs_the_app_object(tmp_path):
+    d = code_app(tmp_path, "python")
+    (d / "function_app.py").write_text("import azure.functions as func\n")
+    p = run("new", "-t", "http", "-n", "h", "--app", d)
+    assert p.returncode == 1, p.out
+    assert "has no 'app = func.FunctionApp()' line" in p.err, p.err
+    assert (d / "function_app.py").read_text() == "import azure.functions as func\n"
+    # without the imports the function uses, the function is added with a note
+    (d / "function_app.py").write_text("import azure.functions\napp: object = "
+                                       "azure.functions.FunctionApp()")
+    p = run("new", "-t", "timer", "-n", "t", "--app", d)
+    assert p.returncode == 0, p.err
+    assert "uses the module logging, which function_app.py does not import" in p.out, p.out
+    assert "uses the module datetime" in p.out and "import azure.functions as func" in p.out
+    assert list(decorated(d / "function_app.py")) == ["t"]
+
+
+def test_python_v2_script_file_name_setting(tmp_path):
+    d = code_app(tmp_path, "python")
+    os.rename(d / "function_app.py", d / "main_app.py")
+    p = run("settings", "add", "PYTHON_SCRIPT_FILE_NAME", "main_app.py", "--app", d)
+    assert p.returncode == 0, p.err
+    p = run("new", "-t", "http", "-n", "h", "--app", d)
+    assert p.returncode == 0, p.err
+    assert list(decorated(d / "main_app.py")) == ["h"]
+    assert not (d / "h").exists() and not (d / "function_app.py").exists()
+
+
+def test_python_app_with_function_folders_gets_a_folder(tmp_path):
+    """As the host: an app with function folders is of the V1 model, function_app.py or not."""
+    d = code_app(tmp_path, "python")
+    p = run("new", "-t", "http", "-n", "first", "--app", d)
+    assert p.returncode == 0, p.err
+    (d / "old").mkdir()
+    (d / "old" / "function.json").write_text('{"bindings": []}')
+    p = run("new", "-t", "http", "-n", "second", "--app", d)
+    assert p.returncode == 0, p.err
+    assert sorted(os.listdir(d / "second")) == ["__init__.py", "function.json"]
+    assert list(decorated(d / "function_app.py")) == ["first"]
+
+
+# A stand-in for @azure/functions that records what each file registers.
+FAKE_AZURE_FUNCTIONS = """
+const registered = [];
+const reg = (kind) => (name, options) => registered.push({kind, name, options,
+    handler: typeof options.handler});
+module.exports = {registered, app: {http: reg('http'), timer: reg('timer'),
+    storageQueue: reg('storageQueue'), storageBlob: reg('storageBlob')}};
+"""
+
+
+def node_registrations(d, files):
+    pkg = d / "node_modules" / "@azure" / "functions"
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "index.js").write_text(FAKE_AZURE_FUNCTIONS)
+    script = ("for (const f of process.argv.slice(1)) require(f);"
+              "console.log(JSON.stringify(require('@azure/functions').registered));")
+    p = subprocess.run(["node", "-e", script] + [str(f) for f in files], cwd=d,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, p.stderr.decode()
+    return json.loads(p.stdout)
+
+
+def test_node_v4_templates_write_src_functions(tmp_path):
+    needs("node")
+    d = code_app(tmp_path, "node")
+    for t, fn, extra in (("http", "hello", ["--authlevel", "anonymous"]),
+                         ("HTTP trigger", "secret", []),
+                         ("TimerTrigger", "my-timer", []),
+                         ("Azure Queue Storage trigger", "work", []),
+                         ("blob", "upload", [])):
+        p = run("new", "--template", t, "--name", fn, "--app", d, *extra)
+        assert p.returncode == 0, (t, p.err)
+        assert str(d / "src" / "functions" / (fn + ".js")) in p.out, p.out
+        assert "Note:" not in p.out, p.out
+    files = sorted(os.listdir(d / "src" / "functions"))
+    assert files == ["hello.js", "my-timer.js", "secret.js", "upload.js", "work.js"]
+    for f in files:
+        c = subprocess.run(["node", "--check", str(d / "src" / "functions" / f)],
+                           stderr=subprocess.PIPE, timeout=60)
+        assert c.returncode == 0, (f, c.stderr.decode())
+    regs = {r["name"]: r for r in node_registrations(
+        d, [d / "src" / "functions" / f for f in files])}
+    assert sorted(regs) == ["hello", "my-timer", "secret", "upload", "work"], regs
+    assert all(r["handler"] == "function" for r in regs.values()), regs
+    assert regs["hello"]["kind"] == "http"
+    assert regs["hello"]["options"] == {"methods": ["GET", "POST"], "authLevel": "anonymous"}
+    assert regs["secret"]["options"]["authLevel"] == "function"
+    assert regs["my-timer"]["kind"] == "timer"
+    assert regs["my-timer"]["options"] == {"schedule": "0 */5 * * * *"}
+    assert regs["work"]["kind"] == "storageQueue"
+    assert regs["work"]["options"] == {"queueName": "myqueue-items",
+                                       "connection": "AzureWebJobsStorage"}
+    assert regs["upload"]["kind"] == "storageBlob"
+    assert regs["upload"]["options"] == {"path": "samples-workitems/{name}",
+                                         "connection": "AzureWebJobsStorage"}
+    text = (d / "src" / "functions" / "hello.js").read_text()
+    assert "request.query.get('name')" in text and "await request.json()" in text
+
+
+def test_node_v4_refuses_an_existing_file_and_follows_main(tmp_path):
+    d = code_app(tmp_path, "node")
+    assert run("new", "-t", "http", "-n", "hello", "--app", d).returncode == 0
+    p = run("new", "-t", "timer", "-n", "HELLO", "--app", d)
+    assert p.returncode == 1, p.out
+    assert "'%s' already exists" % (d / "src" / "functions" / "hello.js") in p.err, p.err
+    pkg = json.loads((d / "package.json").read_text())
+    pkg["main"] = "./lib/handlers/*.js"
+    (d / "package.json").write_text(json.dumps(pkg))
+    p = run("new", "-t", "timer", "-n", "tick", "--app", d)
+    assert p.returncode == 0, p.err
+    assert (d / "lib" / "handlers" / "tick.js").is_file() and "Note:" not in p.out, p.out
+    pkg["main"] = "index.js"
+    (d / "package.json").write_text(json.dumps(pkg))
+    p = run("new", "-t", "queue", "-n", "work", "--app", d)
+    assert p.returncode == 0, p.err
+    assert (d / "src" / "functions" / "work.js").is_file()
+    assert 'Note: package.json "main" is "index.js", which does not name ' \
+           'src/functions/work.js' in p.out, p.out
+
+
+def test_node_apps_of_the_v3_model_get_folders(tmp_path):
+    """package.json "main" alone (as `npm init` writes it) is not the V4 model: the
+    @azure/functions library of version 4 is."""
+    d = new_app(tmp_path, "node")
+    for deps in ({}, {"@azure/functions": "^3.5.0"}):
+        (d / "package.json").write_text(json.dumps({"main": "index.js", "dependencies": deps}))
+        fn = "f%d" % len(deps)
+        p = run("new", "-t", "http", "-n", fn, "--app", d)
+        assert p.returncode == 0, p.err
+        assert sorted(os.listdir(d / fn)) == ["function.json", "index.js"]
+        assert not (d / "src").exists()
+
+
+def test_node_v4_typescript_app_is_refused(tmp_path):
+    d = code_app(tmp_path, "node")
+    (d / "tsconfig.json").write_text("{}")
+    p = run("new", "-t", "http", "-n", "hello", "--app", d)
+    assert p.returncode == 1, p.out
+    assert "is a TypeScript app of the Node.js V4 model" in p.err, p.err
+    assert os.listdir(d / "src" / "functions") == []
+
+
+def test_templates_say_which_models_they_serve():
+    p = run("templates")
+    assert p.returncode == 0, p.err
+    assert "in a V2 app the function is added to\nfunction_app.py" in p.out, p.out
+    assert "in a V4 app it is src/functions/FUNCTION.js" in p.out, p.out
