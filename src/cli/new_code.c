@@ -64,10 +64,11 @@ static const char *app_setting(const char *app, const char *name, char *out, siz
     const char *v = json_string_value(json_object_get(json_object_get(root, "Values"), name));
     if (!v || !*v)
         v = getenv(name);
-    if (v && *v)
+    int found = v && *v;
+    if (found)
         snprintf(out, outlen, "%s", v);
     json_decref(root);
-    return v && *v ? out : NULL;
+    return found ? out : NULL;
 }
 
 /* The major version a package.json dependency range asks for ("^4.0.0" ->
