@@ -41,7 +41,7 @@ static void usage(FILE *out)
             "                       (Core Tools' default is V2 and V4: pass --model for them)\n"
             "  --skip-npm-install   with --model V4: do not run npm install\n"
             "  --force              overwrite an existing host.json and local.settings.json\n"
-            "                       (never function_app.py, requirements.txt or package.json)\n"
+            "                       (never function_app.py, requirements.txt, package.json)\n"
             "  -h, --help           show this help\n\n"
             "Example: stratus init myapp && cd myapp && stratus new --template http --name hello\n");
 }

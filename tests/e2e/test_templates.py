@@ -466,3 +466,84 @@ def test_templates_say_which_models_they_serve():
     assert p.returncode == 0, p.err
     assert "in a V2 app the function is added to\nfunction_app.py" in p.out, p.out
     assert "in a V4 app it is src/functions/FUNCTION.js" in p.out, p.out
+
+
+# A stand-in for azure.functions whose decorators keep the functions as they are, to run
+# the bodies the V2 templates write.
+FAKE_AZURE_FUNCTIONS_PY = """
+import enum, json as _json
+
+
+class AuthLevel(enum.Enum):
+    ANONYMOUS = "anonymous"
+    FUNCTION = "function"
+    ADMIN = "admin"
+
+
+class HttpResponse:
+    def __init__(self, body, status_code=200):
+        self.body, self.status_code = body, status_code
+
+
+class HttpRequest:
+    def __init__(self, params, body):
+        self.params, self._body = params, body
+
+    def get_json(self):
+        return _json.loads(self._body)
+
+
+class FunctionApp:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: (lambda f: f)
+"""
+
+
+def test_python_v2_http_body_greets_by_query_or_json(tmp_path):
+    d = code_app(tmp_path, "python")
+    assert run("new", "-t", "http", "-n", "hello", "--app", d).returncode == 0
+    pkg = tmp_path / "stub" / "azure" / "functions"
+    pkg.mkdir(parents=True)
+    (pkg.parent / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text(FAKE_AZURE_FUNCTIONS_PY)
+    script = (
+        "import function_app as m, azure.functions as func\n"
+        "for params, body in (({'name': 'Ann'}, ''), ({}, '{\"name\": \"Bob\"}'),"
+        " ({}, 'not json'), ({}, '[1]')):\n"
+        "    r = m.hello(func.HttpRequest(params, body))\n"
+        "    print(r.status_code, r.body)\n")
+    p = subprocess.run(["/usr/bin/python3", "-c", script], cwd=d, timeout=60,
+                       env=dict(os.environ, PYTHONPATH="%s:%s" % (tmp_path / "stub", d)),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 0, p.stderr.decode()
+    lines = p.stdout.decode().splitlines()
+    assert lines[0] == "200 Hello, Ann. This HTTP triggered function executed successfully."
+    assert lines[1] == "200 Hello, Bob. This HTTP triggered function executed successfully."
+    assert lines[2].startswith("200 This HTTP triggered function executed successfully. Pass")
+    assert lines[3] == lines[2]
+
+
+def test_node_v4_http_handler_greets_by_query_or_json(tmp_path):
+    needs("node")
+    d = code_app(tmp_path, "node")
+    assert run("new", "-t", "http", "-n", "hello", "--app", d).returncode == 0
+    node_registrations(d, [])  # installs the stand-in @azure/functions
+    script = """
+const {registered} = require('@azure/functions');
+require('./src/functions/hello.js');
+const handler = registered[0].options.handler;
+const req = (query, body) => ({url: 'http://localhost/api/hello?' + query,
+    query: new URLSearchParams(query), json: async () => JSON.parse(body)});
+const ctx = {log: () => {}};
+(async () => {
+    for (const [q, b] of [['name=Ann', ''], ['', '{"name": "Bob"}'], ['', 'nope']])
+        console.log((await handler(req(q, b), ctx)).body);
+})();
+"""
+    p = subprocess.run(["node", "-e", script], cwd=d, timeout=60,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert p.returncode == 0, p.stderr.decode()
+    lines = p.stdout.decode().splitlines()
+    assert lines[0] == "Hello, Ann. This HTTP triggered function executed successfully."
+    assert lines[1] == "Hello, Bob. This HTTP triggered function executed successfully."
+    assert lines[2].startswith("This HTTP triggered function executed successfully. Pass")
