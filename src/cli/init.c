@@ -1,6 +1,8 @@
 /*
  * init.c -- `stratus init`: create a function app folder, as `func init`
- * does (host.json, local.settings.json, .gitignore).
+ * does (host.json, local.settings.json, .gitignore; for the models that
+ * declare functions in code, function_app.py and requirements.txt (Python
+ * V2) or package.json, src/functions and `npm install` (Node.js V4)).
  */
 #include "cli.h"
 
