@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from conftest import BIN, sanitizer_report, wait_for
+from conftest import BIN, ROOT, sanitizer_report, wait_for
 
 RUNTIMES = ["native", "python", "node"]
 CODE = {"native": None, "python": "__init__.py", "node": "index.js"}
@@ -171,6 +171,78 @@ def test_trigger_templates_run(tmp_path, start_host, runtime):
     inv = r.header("x-invocation-id")
     assert wait_for(lambda: inv in h.log() and "Executed 'Functions.my-timer' (Succeeded, Id=%s"
                     % inv in h.log(), timeout=60), h.log()[-3000:]
+    assert "Failed" not in h.log(), h.log()[-3000:]
+
+
+# The apps of the models that declare functions in code: `init --model` and
+# `new` for each trigger, then a host runs them (worker indexing).
+CODE_MODEL_LINES = {
+    "V2": {"http": "Python HTTP trigger function processed a request.",
+           "timer": "Python timer trigger function ran at ",
+           "queue": "Python queue trigger function processed a queue item: ",
+           "blob": "Python blob trigger function processed blob Name: "},
+    "V4": {"http": "JavaScript HTTP trigger function processed a request for url",
+           "timer": "JavaScript timer trigger function ran!",
+           "queue": "JavaScript queue trigger function processed work item ",
+           "blob": "JavaScript blob trigger function processed blob Name: "},
+}
+AZURE_FUNCTIONS = os.path.join(ROOT, "build", "azure-functions", "node_modules")
+
+
+@pytest.mark.parametrize("runtime,model", [("python", "V2"), ("node", "V4")])
+def test_code_model_templates_run(tmp_path, start_host, runtime, model):
+    """init --model V2/V4 + new (http, timer, queue, blob) + start: each runs when its
+    trigger fires, and the HTTP function greets by query and by JSON body."""
+    needs(runtime)
+    d = tmp_path / ("app-" + model)
+    args = ["init", d, "--worker-runtime", runtime, "--model", model]
+    if runtime == "node":
+        if not os.path.isdir(os.path.join(AZURE_FUNCTIONS, "@azure", "functions")):
+            pytest.skip("npm @azure/functions 4.x is not installed (make azure-functions)")
+        args.append("--skip-npm-install")
+    p = run(*args)
+    assert p.returncode == 0, p.err
+    for t in ("http", "timer", "queue", "blob"):
+        p = run("new", "--template", t, "--name", "my-" + t, "--app", d,
+                "--authlevel", "anonymous")
+        assert p.returncode == 0, p.err
+    # Every five minutes is too slow for a test: every second instead.
+    code = d / ("function_app.py" if runtime == "python" else "src/functions/my-timer.js")
+    text = code.read_text()
+    assert "0 */5 * * * *" in text
+    code.write_text(text.replace("0 */5 * * * *", "* * * * * *"))
+    if runtime == "node":
+        os.makedirs(d / "node_modules")
+        os.symlink(os.path.join(AZURE_FUNCTIONS, "@azure"), d / "node_modules" / "@azure")
+
+    h = start_host(str(d))
+    lines = CODE_MODEL_LINES[model]
+
+    def logged(fn, text):
+        return any(fn in ln and text in ln for ln in h.log().splitlines())
+
+    assert wait_for(lambda: "4 function(s) loaded, 0 error(s)" in h.log(), timeout=60), \
+        h.log()[-3000:]
+    r = h.get("/api/my-http?name=Ada")
+    assert r.status == 200 and r.text.startswith("Hello, Ada."), (r.status, r.text)
+    r = h.post("/api/my-http", body=b'{"name": "Bo"}',
+               headers={"Content-Type": "application/json"})
+    assert r.status == 200 and r.text.startswith("Hello, Bo."), (r.status, r.text)
+    assert logged("my-http", lines["http"]), h.log()[-3000:]
+    assert wait_for(lambda: logged("my-timer", lines["timer"]), timeout=90), h.log()[-3000:]
+    marker = "hello-" + uuid.uuid4().hex
+    p = run("queue", "put", "myqueue-items", marker, "--port", h.port, "--app", d)
+    assert p.returncode == 0, p.err
+    assert wait_for(lambda: logged("my-queue", lines["queue"] + marker), timeout=90), \
+        h.log()[-3000:]
+    blob = "item-%s.txt" % uuid.uuid4().hex
+    container = d / ".stratus" / "blobs" / "samples-workitems"
+    assert wait_for(container.is_dir, timeout=30)  # made by the trigger when it starts
+    tmp = container / (".tmp-" + blob)
+    tmp.write_bytes(b"x" * 1234)
+    os.rename(tmp, container / blob)
+    assert wait_for(lambda: logged("my-blob", lines["blob"]) and blob in h.log(), timeout=90), \
+        h.log()[-3000:]
     assert "Failed" not in h.log(), h.log()[-3000:]
 
 
