@@ -382,6 +382,20 @@ class Settler {
   }
 }
 
+// The trigger's value and the invocation's context (inv.ctx), whose
+// bindings are `bindings`; returns the trigger's value.
+function prepare(inv, fn, bindings) {
+  let trigger;
+  if (fn.isHttp) {
+    trigger = new Request(inv, inv.body, fn.binary);
+    inv.ctx = new Context(inv, bindings, trigger, new Response(inv));
+  } else {
+    trigger = triggerValue(inv.body, fn.trigger || {});
+    inv.ctx = new Context(inv, bindings, undefined, undefined);
+  }
+  return trigger;
+}
+
 function run(inv) {
   const fn = inv.fn;
   if (core.state.hooks.preInvocation.length !== 0 || core.state.hooks.postInvocation.length !== 0) {
@@ -389,16 +403,8 @@ function run(inv) {
     return;
   }
   const bindings = {};
-  let trigger;
-  let ctx;
-  if (fn.isHttp) {
-    trigger = new Request(inv, inv.body, fn.binary);
-    ctx = new Context(inv, bindings, trigger, new Response(inv));
-  } else {
-    trigger = triggerValue(inv.body, fn.trigger || {});
-    ctx = new Context(inv, bindings, undefined, undefined);
-  }
-  inv.ctx = ctx;
+  const trigger = prepare(inv, fn, bindings);
+  const ctx = inv.ctx;
   const names = fn.argNames;
   const tname = fn.trigger ? fn.trigger.name : null;
   let ret;
@@ -461,16 +467,8 @@ function settle(inv, ret) {
 function runHooked(inv) {
   const fn = inv.fn;
   const bindings = {};
-  let trigger;
-  let ctx;
-  if (fn.isHttp) {
-    trigger = new Request(inv, inv.body, fn.binary);
-    ctx = new Context(inv, bindings, trigger, new Response(inv));
-  } else {
-    trigger = triggerValue(inv.body, fn.trigger || {});
-    ctx = new Context(inv, bindings, undefined, undefined);
-  }
-  inv.ctx = ctx;
+  const trigger = prepare(inv, fn, bindings);
+  const ctx = inv.ctx;
   const tname = fn.trigger ? fn.trigger.name : null;
   const inputs = inv.meta.inputs;
   const args = [];

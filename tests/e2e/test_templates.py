@@ -122,6 +122,25 @@ def test_native_entry_symbol_kept_apart_from_libc(tmp_path):
 
 # ---- the functions run ------------------------------------------------------------
 
+def put_message(h, d):
+    """A message for the queue template's function; returns its text."""
+    marker = "hello-" + uuid.uuid4().hex
+    p = run("queue", "put", "myqueue-items", marker, "--port", h.port, "--app", d)
+    assert p.returncode == 0, p.err
+    return marker
+
+
+def put_blob(d):
+    """A new 1,234-byte blob for the blob template's function; returns its name."""
+    blob = "item-%s.txt" % uuid.uuid4().hex
+    container = d / ".stratus" / "blobs" / "samples-workitems"
+    assert wait_for(container.is_dir, timeout=30)  # made by the trigger when it starts
+    tmp = container / (".tmp-" + blob)
+    tmp.write_bytes(b"x" * 1234)
+    os.rename(tmp, container / blob)
+    return blob
+
+
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_trigger_templates_run(tmp_path, start_host, runtime):
     """init + new (timer, queue, blob) + start: each function runs when its trigger fires."""
@@ -144,18 +163,11 @@ def test_trigger_templates_run(tmp_path, start_host, runtime):
 
     assert wait_for(lambda: logged("my-timer", lines["timer"]), timeout=90), h.log()[-3000:]
 
-    marker = "hello-" + uuid.uuid4().hex
-    p = run("queue", "put", "myqueue-items", marker, "--port", h.port, "--app", d)
-    assert p.returncode == 0, p.err
+    marker = put_message(h, d)
     assert wait_for(lambda: logged("my-queue", lines["queue"] + marker), timeout=90), \
         h.log()[-3000:]
 
-    blob = "item-%s.txt" % uuid.uuid4().hex
-    container = d / ".stratus" / "blobs" / "samples-workitems"
-    assert wait_for(container.is_dir, timeout=30)  # made by the trigger when it starts
-    tmp = container / (".tmp-" + blob)
-    tmp.write_bytes(b"x" * 1234)
-    os.rename(tmp, container / blob)
+    blob = put_blob(d)
     if runtime == "python":  # InputStream.name is "container/blob", as in Azure
         want = "Name: samples-workitems/%s, Blob Size: 1234 bytes" % blob
     elif runtime == "node":
@@ -230,17 +242,10 @@ def test_code_model_templates_run(tmp_path, start_host, runtime, model):
     assert r.status == 200 and r.text.startswith("Hello, Bo."), (r.status, r.text)
     assert logged("my-http", lines["http"]), h.log()[-3000:]
     assert wait_for(lambda: logged("my-timer", lines["timer"]), timeout=90), h.log()[-3000:]
-    marker = "hello-" + uuid.uuid4().hex
-    p = run("queue", "put", "myqueue-items", marker, "--port", h.port, "--app", d)
-    assert p.returncode == 0, p.err
+    marker = put_message(h, d)
     assert wait_for(lambda: logged("my-queue", lines["queue"] + marker), timeout=90), \
         h.log()[-3000:]
-    blob = "item-%s.txt" % uuid.uuid4().hex
-    container = d / ".stratus" / "blobs" / "samples-workitems"
-    assert wait_for(container.is_dir, timeout=30)  # made by the trigger when it starts
-    tmp = container / (".tmp-" + blob)
-    tmp.write_bytes(b"x" * 1234)
-    os.rename(tmp, container / blob)
+    blob = put_blob(d)
     assert wait_for(lambda: logged("my-blob", lines["blob"]) and blob in h.log(), timeout=90), \
         h.log()[-3000:]
     assert "Failed" not in h.log(), h.log()[-3000:]
