@@ -16,6 +16,7 @@ import urllib.parse
 import pytest
 
 from conftest import ROOT, function_key, wait_for, write_app
+from test_node import log_entries, log_entry  # noqa: F401 (helpers, not tests)
 from test_node_worker import (INVOKE, LOAD, LOADED, LOG, READY, RESULT, SHUTDOWN, Worker,
                               frame)
 
@@ -560,21 +561,6 @@ app.http('secure', {
 """
 
 
-def log_entries(h):
-    out = []
-    for ln in h.log().splitlines():
-        if ln.startswith("{"):
-            try:
-                out.append(json.loads(ln))
-            except ValueError:
-                pass
-    return out
-
-
-def log_entry(h, pred, timeout=20):
-    entry = wait_for(lambda: next((e for e in log_entries(h) if pred(e)), None), timeout=timeout)
-    assert entry, "no such log entry:\n" + h.log()[-4000:]
-    return entry
 
 
 @pytest.fixture(scope="module")

@@ -136,17 +136,9 @@ def register(app_root, script):
 
 
 def _import_script(script):
-    from importlib import util
-    name = os.path.splitext(os.path.basename(script))[0]
-    spec = util.spec_from_file_location(name, script)
-    module = util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+    """The script as the module of its file's name, as Azure imports it."""
+    from .loader import exec_script
+    return exec_script(os.path.splitext(os.path.basename(script))[0], script)
 
 
 def _find_app(module, reg):

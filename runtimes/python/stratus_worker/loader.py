@@ -96,15 +96,19 @@ def _import_script(script, app_root):
         __import__(name)
         return sys.modules[name]
     # A script outside the app folder: load it under a name of its own.
+    return exec_script("__app_script__%d" % abs(hash(script)), script)
+
+
+def exec_script(name, script):
+    """Run file script as module `name` (in sys.modules unless it raised)."""
     from importlib import util
-    name = "__app_script__%d" % abs(hash(script))
     spec = util.spec_from_file_location(name, script)
     mod = util.module_from_spec(spec)
     sys.modules[name] = mod
     try:
         spec.loader.exec_module(mod)
     except BaseException:
-        del sys.modules[name]
+        sys.modules.pop(name, None)
         raise
     return mod
 
