@@ -54,8 +54,11 @@ struct http_conn {
 
     buf_t url;
     buf_t hdr;                  /* header names and values back to back */
-    header_off_t hoff[HTTP_MAX_HEADER_COUNT];
+    buf_t trl;                  /* ... and trailer fields', apart: hdr must not move
+                                 * once the headers point into it */
+    header_off_t hoff[HTTP_MAX_HEADER_COUNT]; /* headers, then trailers (into trl) */
     size_t nh;
+    size_t nt;                  /* trailer fields, in hoff[nh..nh+nt) */
     int last_was_value;
 
     buf_t pending;  /* received bytes not yet parsed */
@@ -231,7 +234,9 @@ static int on_message_begin(void *data)
     c->deadline = uv_now(c->server->loop) + c->server->cfg.header_timeout_ms;
     buf_reset(&c->url);
     buf_reset(&c->hdr);
+    buf_reset(&c->trl);
     c->nh = 0;
+    c->nt = 0;
     c->last_was_value = 0;
     c->error_status = 0;
     c->head_done = 0;
@@ -251,6 +256,16 @@ static int on_url(void *data, const char *at, size_t len)
 
 static int header_bytes(http_conn_t *c, const char *at, size_t len)
 {
+    if (c->head_done) {
+        /* A trailer field: counted with the headers against max_headers. */
+        if (len > c->server->cfg.max_headers - c->hdr.len - c->trl.len ||
+            buf_append(&c->trl, at, len) != 0) {
+            c->error_status = 431;
+            c->error_reason = "request headers and trailer fields too large";
+            return -1;
+        }
+        return 0;
+    }
     if (buf_append(&c->hdr, at, len) != 0) {
         c->error_status = 431;
         c->error_reason = "request headers too large";
@@ -262,22 +277,25 @@ static int header_bytes(http_conn_t *c, const char *at, size_t len)
 static int on_header_field(void *data, const char *at, size_t len)
 {
     http_conn_t *c = data;
-    if (c->head_done)
-        return 0; /* chunked trailers are dropped: r->headers points into hdr */
-    if (c->nh == 0 || c->last_was_value) {
-        if (c->nh == HTTP_MAX_HEADER_COUNT) {
+    /* After the head, fields are a chunked body's trailers: into trl, whose
+     * offsets follow the headers' in hoff (one count for both). */
+    size_t *n = c->head_done ? &c->nt : &c->nh;
+    if (*n == 0 || c->last_was_value) {
+        if (c->nh + c->nt == HTTP_MAX_HEADER_COUNT) {
             c->error_status = 431;
-            c->error_reason = "too many request headers";
+            c->error_reason = c->head_done ? "too many request headers and trailer fields"
+                                           : "too many request headers";
             return -1;
         }
-        header_off_t *h = &c->hoff[c->nh++];
-        h->name_off = (uint32_t)c->hdr.len;
+        header_off_t *h = &c->hoff[c->nh + c->nt];
+        (*n)++;
+        h->name_off = (uint32_t)(c->head_done ? c->trl.len : c->hdr.len);
         h->name_len = 0;
         h->value_off = 0;
         h->value_len = 0;
         c->last_was_value = 0;
     }
-    c->hoff[c->nh - 1].name_len += (uint32_t)len;
+    c->hoff[c->nh + c->nt - 1].name_len += (uint32_t)len;
     /* http-parser lets spaces into names ("Content-Length : 4"); a
      * smuggling vector behind proxies, refused as RFC 9112 says. */
     if (memchr(at, ' ', len) || memchr(at, '\t', len)) {
@@ -291,13 +309,11 @@ static int on_header_field(void *data, const char *at, size_t len)
 static int on_header_value(void *data, const char *at, size_t len)
 {
     http_conn_t *c = data;
-    if (c->head_done)
-        return 0;
-    if (c->nh == 0)
+    if ((c->head_done ? c->nt : c->nh) == 0)
         return -1;
-    header_off_t *h = &c->hoff[c->nh - 1];
+    header_off_t *h = &c->hoff[c->nh + c->nt - 1];
     if (!c->last_was_value) {
-        h->value_off = (uint32_t)c->hdr.len;
+        h->value_off = (uint32_t)(c->head_done ? c->trl.len : c->hdr.len);
         c->last_was_value = 1;
     }
     h->value_len += (uint32_t)len;
@@ -445,7 +461,16 @@ static int on_headers_complete(void *data, const reqparser_head_t *head)
         c->error_status = te;
         return -1;
     }
-    if (head->has_length && head->content_length > s->cfg.max_body) {
+    uint64_t max_body = s->cfg.max_body;
+    if (s->body_limit)
+        max_body = s->body_limit(s, r, sv_make(c->url.p ? c->url.p : "", c->url.len),
+                                 s->handler_data);
+    if (max_body > SIZE_MAX - 1)
+        max_body = SIZE_MAX - 1;
+    if (r->body.cap > max_body)
+        buf_free(&r->body); /* storage past the new limit would let appends pass it */
+    r->body.max = (size_t)max_body;
+    if (head->has_length && head->content_length > max_body) {
         c->error_status = 413;
         c->error_reason = "request body too large";
         return -1;
@@ -477,9 +502,36 @@ static int on_body(void *data, const char *at, size_t len)
     return 0;
 }
 
+/* The trailer fields of a chunked request, set on the request once trl no
+ * longer grows. */
+static int set_trailers(http_conn_t *c)
+{
+    http_request_t *r = &c->req;
+    if (!c->nt)
+        return 0;
+    r->trailers = arena_alloc(&r->arena, c->nt * sizeof(http_header_t));
+    if (!r->trailers) {
+        c->error_status = 500;
+        c->error_reason = "out of memory";
+        return -1;
+    }
+    const char *base = c->trl.p ? c->trl.p : "";
+    for (size_t i = 0; i < c->nt; i++) {
+        const header_off_t *h = &c->hoff[c->nh + i];
+        sv_t v = sv_make(h->value_len ? base + h->value_off : "", h->value_len);
+        while (v.n && (v.p[v.n - 1] == ' ' || v.p[v.n - 1] == '\t'))
+            v.n--;
+        r->trailers[i].name = sv_make(base + h->name_off, h->name_len);
+        r->trailers[i].value = v;
+    }
+    r->ntrailers = c->nt;
+    return 0;
+}
+
 static int on_message_complete(void *data)
 {
-    (void)data;
+    if (set_trailers(data) != 0)
+        return -1;
     return 1; /* pause: answer this request before parsing the next */
 }
 
@@ -495,13 +547,23 @@ static const reqparser_callbacks_t callbacks = {
 
 /* ---- requests ---------------------------------------------------------- */
 
-sv_t http_request_header(const http_request_t *req, const char *name)
+static sv_t field_value(const http_header_t *fields, size_t nfields, const char *name)
 {
     size_t n = strlen(name);
-    for (size_t i = 0; i < req->nheaders; i++)
-        if (req->headers[i].name.n == n && strncasecmp(req->headers[i].name.p, name, n) == 0)
-            return req->headers[i].value;
+    for (size_t i = 0; i < nfields; i++)
+        if (fields[i].name.n == n && strncasecmp(fields[i].name.p, name, n) == 0)
+            return fields[i].value;
     return SV_NULL;
+}
+
+sv_t http_request_header(const http_request_t *req, const char *name)
+{
+    return field_value(req->headers, req->nheaders, name);
+}
+
+sv_t http_request_trailer(const http_request_t *req, const char *name)
+{
+    return field_value(req->trailers, req->ntrailers, name);
 }
 
 int http_request_gone(const http_request_t *req) { return req->conn->gone; }
@@ -581,6 +643,8 @@ static void request_reset(http_conn_t *c)
     arena_reset(&r->arena);
     r->headers = NULL;
     r->nheaders = 0;
+    r->trailers = NULL;
+    r->ntrailers = 0;
     r->extra = NULL;
     r->nextra = 0;
     if (r->body.cap > READ_BUF_SIZE)
@@ -589,6 +653,8 @@ static void request_reset(http_conn_t *c)
         buf_reset(&r->body);
     if (c->hdr.cap > 16384)
         buf_free(&c->hdr);
+    if (c->trl.cap > 16384)
+        buf_free(&c->trl);
 }
 
 /* write_response_head's body_len for a streamed answer. */
@@ -933,6 +999,7 @@ static void conn_free(http_conn_t *c)
     buf_free(&c->req.body);
     buf_free(&c->url);
     buf_free(&c->hdr);
+    buf_free(&c->trl);
     buf_free(&c->pending);
     buf_free(&c->out);
     free(c->wbase);
@@ -1353,6 +1420,7 @@ static void on_connection(uv_stream_t *ls, int status)
     buf_init(&c->req.body, (size_t)s->cfg.max_body);
     buf_init(&c->url, s->cfg.max_url);
     buf_init(&c->hdr, s->cfg.max_headers);
+    buf_init(&c->trl, s->cfg.max_headers);
     buf_init(&c->pending, PENDING_CAP);
     buf_init(&c->out, OUT_HARD_MAX);
     c->req.conn = c;
@@ -1570,6 +1638,8 @@ void http_server_close_cb(http_server_t *s, void (*cb)(http_server_t *s))
 }
 
 void http_server_on_refused(http_server_t *s, http_refused_fn fn) { s->refused = fn; }
+
+void http_server_on_body_limit(http_server_t *s, http_body_limit_fn fn) { s->body_limit = fn; }
 
 void http_server_free(http_server_t *s)
 {

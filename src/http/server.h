@@ -2,7 +2,7 @@
  * server.h -- the HTTP/1.1 server: libuv streams + the request parser.
  *
  * Keep-alive, pipelining (requests are answered in order, one at a time per
- * connection), Content-Length and chunked bodies, HEAD, Expect:
+ * connection), Content-Length and chunked bodies (with trailer fields), HEAD, Expect:
  * 100-continue, Connection: close, limits with their status codes (URL 414,
  * headers 431, body 413, slow headers 408, too many connections 503,
  * malformed 400), and a graceful stop.
@@ -51,6 +51,12 @@ typedef struct http_request {
     sv_t query;               /* after '?', without it; n == 0 when none */
     http_header_t *headers;
     size_t nheaders;
+    /* Trailer fields after a chunked body (none otherwise), kept apart from
+     * the headers: a field a client sends after the body must not pass for
+     * one it sent before it. Counted with the headers against the header
+     * limits (431). */
+    http_header_t *trailers;
+    size_t ntrailers;
     buf_t body;
     arena_t arena;            /* per-request memory, reset after the answer */
     char remote_addr[64];     /* "127.0.0.1" */
@@ -72,6 +78,13 @@ typedef void (*http_handler_fn)(http_request_t *req, void *data);
  * request. */
 typedef void (*http_refused_fn)(http_server_t *s, sv_t method, sv_t target, int status,
                                 void *data);
+
+/* The most body bytes this request may have (413 beyond), asked once its
+ * head has been read (headers set; target is the request target, valid
+ * during the call): a server whose requests differ in what they may carry
+ * raises or lowers max_body per request. */
+typedef uint64_t (*http_body_limit_fn)(http_server_t *s, const http_request_t *req, sv_t target,
+                                       void *data);
 
 typedef struct http_server_config {
     size_t max_url;              /* 414 beyond */
@@ -106,6 +119,7 @@ struct http_server {
     size_t rbuf_size;
     int rbuf_in_use;
     http_refused_fn refused;   /* optional, see http_server_on_refused() */
+    http_body_limit_fn body_limit; /* optional, see http_server_on_body_limit() */
     void (*closed_cb)(http_server_t *s);
     int handles_open;          /* listener, check, timer: counted once closing */
 };
@@ -148,6 +162,10 @@ void http_server_close_cb(http_server_t *s, void (*cb)(http_server_t *s));
 
 /* Be told of requests the server refuses itself (see http_refused_fn). */
 void http_server_on_refused(http_server_t *s, http_refused_fn fn);
+
+/* Decide each request's body limit (see http_body_limit_fn); without it
+ * every request has cfg.max_body. */
+void http_server_on_body_limit(http_server_t *s, http_body_limit_fn fn);
 
 /* Release the server's memory once its handles have closed (after
  * http_server_close() and a run of the loop). */
@@ -210,6 +228,10 @@ void http_stream_on_drain(http_request_t *req, http_gone_fn fn, void *data);
 
 /* The first value of a request header (case-insensitive), or SV_NULL. */
 sv_t http_request_header(const http_request_t *req, const char *name);
+
+/* The first value of a trailer field of a chunked request
+ * (case-insensitive), or SV_NULL. */
+sv_t http_request_trailer(const http_request_t *req, const char *name);
 
 /* Be told once (fn(req, data)) when the client ends its side of the
  * connection, or the connection fails, while the handler has the request:

@@ -75,9 +75,29 @@ static void echo_handler(http_request_t *req, void *data)
     char head[256];
     snprintf(head, sizeof head, "%s %.*s", req->method_name, (int)req->target.n, req->target.p);
     sv_t te = http_request_header(req, "Transfer-Encoding");
-    http_header_t h[2] = {{SV_LIT("X-Request"), sv_cstr(head)},
-                          {SV_LIT("X-Chunked"), te.p ? SV_LIT("yes") : SV_LIT("no")}};
-    http_respond(req, 200, h, 2, req->body.p, req->body.len);
+    /* The trailer fields as "name=value," and the last header, which a
+     * trailer must not have replaced. */
+    char trailers[256] = "";
+    for (size_t i = 0; i < req->ntrailers; i++)
+        snprintf(trailers + strlen(trailers), sizeof trailers - strlen(trailers), "%.*s=%.*s,",
+                 (int)req->trailers[i].name.n, req->trailers[i].name.p,
+                 (int)req->trailers[i].value.n, req->trailers[i].value.p);
+    sv_t sum = http_request_trailer(req, "x-checksum");
+    sv_t last = req->nheaders ? req->headers[req->nheaders - 1].value : SV_LIT("");
+    http_header_t h[5] = {{SV_LIT("X-Request"), sv_cstr(head)},
+                          {SV_LIT("X-Chunked"), te.p ? SV_LIT("yes") : SV_LIT("no")},
+                          {SV_LIT("X-Trailers"), sv_cstr(trailers)},
+                          {SV_LIT("X-Sum"), sum.p ? sum : SV_LIT("none")},
+                          {SV_LIT("X-Last"), last}};
+    http_respond(req, 200, h, 5, req->body.p, req->body.len);
+}
+
+/* A body limit per request: 8 bytes for /small, else the configured one. */
+static uint64_t body_limit(http_server_t *s, const http_request_t *req, sv_t target, void *data)
+{
+    (void)req;
+    (void)data;
+    return sv_eq(target, SV_LIT("/small")) ? 8 : s->cfg.max_body;
 }
 
 /* ---- a scripted raw server ---- */
@@ -279,7 +299,7 @@ typedef struct result {
     int status;
     int code;
     char body[256];
-    char header[128];
+    char header[512];
     char error[160];
 } result_t;
 
@@ -299,7 +319,8 @@ static void on_result(upstream_call_t *call, int status, respparser_t *resp)
         r->header[0] = '\0';
         while (respparser_header_next(resp, &pos, &name, &nl, &value, &vl) == 0)
             if (!strcasecmp(name, "X-Request") || !strcasecmp(name, "X-A") ||
-                !strcasecmp(name, "X-Chunked"))
+                !strcasecmp(name, "X-Chunked") || !strcasecmp(name, "X-Trailers") ||
+                !strcasecmp(name, "X-Sum") || !strcasecmp(name, "X-Last"))
                 snprintf(r->header + strlen(r->header), sizeof r->header - strlen(r->header),
                          "%s=%s;", name, value);
     }
@@ -375,6 +396,103 @@ TEST(chunked_request_body)
     CHECK_INT(r.status, UPSTREAM_OK);
     CHECK_STR(r.body, "a chunked body");
     CHECK_CONTAINS(r.header, "X-Chunked=yes;");
+    close_upstream(u);
+}
+
+/* A chunked request's trailer fields reach the handler apart from its
+ * headers (a trailer never replaces or adds a header), with their values
+ * trimmed; a request without trailers has none. */
+TEST(chunked_request_trailers)
+{
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", server_port, NULL);
+    result_t r;
+    start(&r, u, "POST /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                 "Trailer: X-Checksum\r\nX-Last: head\r\n\r\n",
+          "5\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc \r\nX-Last: trailer\r\n"
+          "Lambda-Runtime-Function-Error-Body: eyJhIjoxfQ==\r\n\r\n");
+    run_until(&r.done);
+    CHECK_INT(r.status, UPSTREAM_OK);
+    CHECK_INT(r.code, 200);
+    CHECK_STR(r.body, "hello world");
+    CHECK_CONTAINS(r.header, "X-Trailers=X-Checksum=abc,X-Last=trailer,"
+                             "Lambda-Runtime-Function-Error-Body=eyJhIjoxfQ==,;");
+    CHECK_CONTAINS(r.header, "X-Sum=abc;");
+    CHECK_CONTAINS(r.header, "X-Last=head;");
+    /* The next request on the connection has no trailers of its own. */
+    start(&r, u, "POST /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "2\r\nok\r\n0\r\n\r\n");
+    run_until(&r.done);
+    CHECK_INT(r.code, 200);
+    CHECK_STR(r.body, "ok");
+    CHECK_CONTAINS(r.header, "X-Trailers=;");
+    CHECK_CONTAINS(r.header, "X-Sum=none;");
+    CHECK_INT(upstream_conns(u), 1);
+    close_upstream(u);
+}
+
+/* Trailer fields count against the header limits: bytes (64 KB with the
+ * headers) and fields (HTTP_MAX_HEADER_COUNT with the headers): 431. */
+TEST(chunked_request_trailers_limits)
+{
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", server_port, NULL);
+    result_t r;
+    /* 40 KB of headers and 30 KB of trailers: each fits alone, not both. */
+    static char head[48 * 1024], body[40 * 1024];
+    snprintf(head, sizeof head, "POST /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+             "X-Big: %0*d\r\n\r\n", 40 * 1024, 0);
+    snprintf(body, sizeof body, "2\r\nok\r\n0\r\nX-Big-Trailer: %0*d\r\n\r\n", 30 * 1024, 0);
+    start(&r, u, head, body);
+    run_until(&r.done);
+    CHECK_INT(r.status, UPSTREAM_OK);
+    CHECK_INT(r.code, 431);
+    CHECK_CONTAINS(r.body, "trailer fields too large");
+    /* The same trailers after small headers are fine. */
+    start(&r, u, "POST /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", body);
+    run_until(&r.done);
+    CHECK_INT(r.code, 200);
+    CHECK_STR(r.body, "ok");
+    /* 200 headers and 100 trailer fields: more than 256 fields. */
+    size_t at = (size_t)snprintf(head, sizeof head, "POST /t HTTP/1.1\r\nHost: t\r\n"
+                                 "Transfer-Encoding: chunked\r\n");
+    for (int i = 0; i < 200; i++)
+        at += (size_t)snprintf(head + at, sizeof head - at, "X-H%d: 1\r\n", i);
+    snprintf(head + at, sizeof head - at, "\r\n");
+    at = (size_t)snprintf(body, sizeof body, "2\r\nok\r\n0\r\n");
+    for (int i = 0; i < 100; i++)
+        at += (size_t)snprintf(body + at, sizeof body - at, "X-T%d: 1\r\n", i);
+    snprintf(body + at, sizeof body - at, "\r\n");
+    start(&r, u, head, body);
+    run_until(&r.done);
+    CHECK_INT(r.code, 431);
+    CHECK_CONTAINS(r.body, "too many request headers and trailer fields");
+    close_upstream(u);
+}
+
+/* http_server_on_body_limit: one request's limit differs from the rest. */
+TEST(body_limit_per_request)
+{
+    upstream_t *u = upstream_new(&loop, "127.0.0.1", server_port, NULL);
+    result_t r;
+    start(&r, u, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\n", "12345678");
+    run_until(&r.done);
+    CHECK_INT(r.code, 200);
+    CHECK_STR(r.body, "12345678");
+    start(&r, u, "POST /small HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\n", "123456789");
+    run_until(&r.done);
+    CHECK_INT(r.code, 413);
+    close_upstream(u);
+    u = upstream_new(&loop, "127.0.0.1", server_port, NULL);
+    /* Chunked, past the limit only in its body. */
+    start(&r, u, "POST /small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+          "5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n");
+    run_until(&r.done);
+    CHECK_INT(r.code, 413);
+    close_upstream(u);
+    u = upstream_new(&loop, "127.0.0.1", server_port, NULL);
+    start(&r, u, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\n", "123456789");
+    run_until(&r.done);
+    CHECK_INT(r.code, 200);
+    CHECK_STR(r.body, "123456789");
     close_upstream(u);
 }
 
@@ -1127,6 +1245,7 @@ int main(void)
     uv_loop_init(&loop);
     http_server_config_t cfg = {.max_body = 1 << 20};
     http_server_init(&server, &loop, &cfg, echo_handler, NULL);
+    http_server_on_body_limit(&server, body_limit);
     http_server_listen(&server, "127.0.0.1", 0);
     server_port = http_server_port(&server);
     uv_tcp_init(&loop, &raw_listener);
@@ -1137,6 +1256,9 @@ int main(void)
 
     RUN(round_trip_keep_alive);
     RUN(chunked_request_body);
+    RUN(chunked_request_trailers);
+    RUN(chunked_request_trailers_limits);
+    RUN(body_limit_per_request);
     RUN(concurrent_calls_and_connection_limit);
     RUN(chunked_and_close_delimited_responses);
     RUN(head_response_has_no_body);
