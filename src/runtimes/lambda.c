@@ -25,6 +25,7 @@
 
 #include "../telemetry/telemetry.h"
 #include "../telemetry/log.h"
+#include "../util/codec.h"
 #include "../util/jsontok.h"
 #include "lambda_priv.h"
 
@@ -250,6 +251,42 @@ static void answered(lambda_proc_t *p, lambda_call_t *c)
     p->lf->consecutive_crashes = 0;
 }
 
+/* Complete an HTTP invocation whose response was mapped (rc 0) or not
+ * (err says why: 502, logged). */
+static void complete_http(lambda_fn_t *lf, lambda_call_t *c, int rc, const char *err)
+{
+    if (rc != 0) {
+        char cat[200];
+        lambda__category(lf, cat, sizeof cat);
+        log_write(LOG_ERROR, cat, c->inv->id, "%s", err);
+        lf->errors++;
+        call_fail(c, 502, err);
+    } else {
+        c->done(c->inv, 1, NULL, c->data);
+    }
+}
+
+/* Complete an invocation without an HTTP request: the result as it is. */
+static void complete_raw(lambda_call_t *c, const char *body, size_t len)
+{
+    invocation_t *inv = c->inv;
+    inv->status = 200;
+    int ok = buf_append(&inv->res_body, body, len) == 0;
+    if (ok && has_return(inv->fn)) {
+        /* The result as the $return binding's value: JSON, or the text. */
+        json_error_t je;
+        json_t *v = len ? jt_loadb(body, len, JSON_DECODE_ANY, &je) : NULL;
+        if (!v && len)
+            v = json_stringn_nocheck(body, len);
+        if (v) {
+            if (!inv->outputs)
+                inv->outputs = json_object();
+            ok = inv->outputs && json_object_set_new(inv->outputs, "$return", v) == 0;
+        }
+    }
+    c->done(inv, ok, ok ? NULL : "the response is too large", c->data);
+}
+
 void lambda__respond(lambda_proc_t *p, lambda_call_t *c, const char *body, size_t len)
 {
     lambda_fn_t *lf = p->lf;
@@ -260,31 +297,37 @@ void lambda__respond(lambda_proc_t *p, lambda_call_t *c, const char *body, size_
         char err[600];
         int rc = lf->payload_v2 ? lambda_proxy_result_v2(inv, body, len, err, sizeof err)
                                 : lambda_proxy_result(inv, body, len, err, sizeof err);
-        if (rc != 0) {
-            char cat[200];
-            lambda__category(lf, cat, sizeof cat);
-            log_write(LOG_ERROR, cat, inv->id, "%s", err);
-            lf->errors++;
-            call_fail(c, 502, err);
-        } else {
-            c->done(inv, 1, NULL, c->data);
-        }
+        complete_http(lf, c, rc, err);
     } else {
-        inv->status = 200;
-        int ok = buf_append(&inv->res_body, body, len) == 0;
-        if (ok && has_return(inv->fn)) {
-            /* The result as the $return binding's value: JSON, or the text. */
-            json_error_t je;
-            json_t *v = len ? jt_loadb(body, len, JSON_DECODE_ANY, &je) : NULL;
-            if (!v && len)
-                v = json_stringn_nocheck(body, len);
-            if (v) {
-                if (!inv->outputs)
-                    inv->outputs = json_object();
-                ok = inv->outputs && json_object_set_new(inv->outputs, "$return", v) == 0;
-            }
-        }
-        c->done(inv, ok, ok ? NULL : "the response is too large", c->data);
+        complete_raw(c, body, len);
+    }
+    lambda__dispatch(lf);
+}
+
+void lambda__respond_stream(lambda_proc_t *p, lambda_call_t *c, const char *body, size_t len,
+                            sv_t content_type, sv_t error_type, sv_t error_body)
+{
+    if (error_type.p) {
+        /* The handler threw after the stream began: the RIC ends the stream
+         * with the error in trailers, its document in base64. */
+        buf_t doc;
+        buf_init(&doc, LAMBDA_MAX_PAYLOAD);
+        if (error_body.n && base64_decode(&doc, error_body.p, error_body.n) != 0)
+            buf_reset(&doc);
+        lambda__error(p, c, doc.p ? doc.p : "", doc.len, error_type);
+        buf_free(&doc);
+        return;
+    }
+    lambda_fn_t *lf = p->lf;
+    invocation_t *inv = c->inv;
+    answered(p, c);
+    inv->mem_bytes = p->rss_bytes;
+    if (inv->req) {
+        char err[600];
+        int rc = lambda_stream_result(inv, content_type, body, len, err, sizeof err);
+        complete_http(lf, c, rc, err);
+    } else {
+        complete_raw(c, body, len);
     }
     lambda__dispatch(lf);
 }
@@ -322,7 +365,10 @@ void lambda__unsupported(lambda_proc_t *p, lambda_call_t *c, const char *why)
 void lambda__refused(lambda_proc_t *p, lambda_call_t *c, int status)
 {
     char reason[200];
-    if (status == 413)
+    if (status == 413 && c->streamed)
+        snprintf(reason, sizeof reason, "the streamed response is larger than %zu bytes "
+                 "(Lambda's limit for streamed responses)", LAMBDA_MAX_STREAM_PAYLOAD);
+    else if (status == 413)
         snprintf(reason, sizeof reason, "the response is larger than %zu bytes (Lambda's limit "
                  "for synchronous invocations)", LAMBDA_MAX_PAYLOAD);
     else

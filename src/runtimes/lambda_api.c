@@ -10,7 +10,9 @@
  *
  * An unknown request id gets 400 InvalidRequestID, an unknown path 404, a
  * wrong method 405, a body over 6 MB 413 (and fails the invocation), as
- * Lambda answers. This file speaks HTTP; lambda.c decides what happens.
+ * Lambda answers. A streamed /response (Lambda-Runtime-Function-Response-
+ * Mode: streaming) may be 20 MB, and is read whole before it is answered.
+ * This file speaks HTTP; lambda.c decides what happens.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -136,6 +138,29 @@ int lambda__api_send(lambda_proc_t *p, http_request_t *req, lambda_call_t *c)
 
 static int path_is(sv_t rest, const char *s) { return sv_eq(rest, sv_cstr(s)); }
 
+/* A response streamed (awslambda.streamifyResponse): the body is read
+ * whole, then answered as a function URL answers it. */
+static int streaming(const http_request_t *req)
+{
+    return sv_ieq_cstr(http_request_header(req, "Lambda-Runtime-Function-Response-Mode"),
+                       "streaming");
+}
+
+/* The call that the request target invocation/{id}/... names, or NULL. */
+static lambda_call_t *target_call(lambda_proc_t *p, sv_t target, sv_t *what)
+{
+    sv_t prefix = SV_LIT(LAMBDA_API_PREFIX "invocation/");
+    if (target.n <= prefix.n || memcmp(target.p, prefix.p, prefix.n) != 0)
+        return NULL;
+    sv_t tail = sv_make(target.p + prefix.n, target.n - prefix.n);
+    const char *slash = memchr(tail.p, '/', tail.n);
+    if (!slash)
+        return NULL;
+    if (what)
+        *what = sv_make(slash + 1, tail.n - (size_t)(slash - tail.p) - 1);
+    return lambda__find(p, sv_make(tail.p, (size_t)(slash - tail.p)));
+}
+
 static void api_handle(http_request_t *req, void *data)
 {
     lambda_proc_t *p = data;
@@ -190,12 +215,11 @@ static void api_handle(http_request_t *req, void *data)
                     return;
                 }
                 /* The body is read before the answer releases the request. */
-                sv_t mode = http_request_header(req, "Lambda-Runtime-Function-Response-Mode");
-                if (is_response && sv_ieq_cstr(mode, "streaming"))
-                    lambda__unsupported(p, c, "the runtime streamed its response "
-                                        "(awslambda.streamifyResponse), which an API Gateway "
-                                        "REST proxy integration does not pass on: return a "
-                                        "proxy result ({statusCode, headers, body}) instead");
+                if (is_response && streaming(req))
+                    lambda__respond_stream(
+                        p, c, body, len, http_request_header(req, "Content-Type"),
+                        http_request_trailer(req, "Lambda-Runtime-Function-Error-Type"),
+                        http_request_trailer(req, "Lambda-Runtime-Function-Error-Body"));
                 else if (is_response)
                     lambda__respond(p, c, body, len);
                 else
@@ -220,9 +244,7 @@ static void api_refused(http_server_t *s, sv_t method, sv_t target, int status, 
     (void)method;
     sv_t prefix = SV_LIT(LAMBDA_API_PREFIX "invocation/");
     if (target.n > prefix.n && memcmp(target.p, prefix.p, prefix.n) == 0) {
-        sv_t tail = sv_make(target.p + prefix.n, target.n - prefix.n);
-        const char *slash = memchr(tail.p, '/', tail.n);
-        lambda_call_t *c = slash ? lambda__find(p, sv_make(tail.p, (size_t)(slash - tail.p))) : NULL;
+        lambda_call_t *c = target_call(p, target, NULL);
         if (c)
             lambda__refused(p, c, status);
         return;
@@ -240,6 +262,22 @@ static void api_refused(http_server_t *s, sv_t method, sv_t target, int status, 
     }
 }
 
+/* A streamed response may be larger than a buffered one: 20 MB, as Lambda
+ * allows (the call remembers it, for the message when it is larger still);
+ * everything else 6 MB. */
+static uint64_t api_body_limit(http_server_t *s, const http_request_t *req, sv_t target,
+                               void *data)
+{
+    (void)s;
+    sv_t what = SV_NULL;
+    lambda_call_t *c = streaming(req) ? target_call(data, target, &what) : NULL;
+    if (c && sv_eq(what, SV_LIT("response"))) {
+        c->streamed = 1;
+        return LAMBDA_MAX_STREAM_PAYLOAD;
+    }
+    return LAMBDA_MAX_PAYLOAD;
+}
+
 int lambda__api_open(lambda_proc_t *p, char *err, size_t errlen)
 {
     lambda_rt_t *rt = p->lf->rt;
@@ -247,7 +285,11 @@ int lambda__api_open(lambda_proc_t *p, char *err, size_t errlen)
         .max_url = 4096,
         .max_headers = 64 * 1024,
         .max_body = LAMBDA_MAX_PAYLOAD,
-        .header_timeout_ms = 30000,
+        /* Also how long a body may pause: a streamed response may wait
+         * between two writes as long as a function may run (Lambda's
+         * longest is 15 minutes); an invocation's own timeout ends a
+         * runtime stuck in one sooner. */
+        .header_timeout_ms = 15 * 60 * 1000,
         .keepalive_timeout_ms = 15 * 60 * 1000,
         .max_connections = (size_t)rt->concurrency * 2 + 16,
         .json_errors = 1,
@@ -258,6 +300,7 @@ int lambda__api_open(lambda_proc_t *p, char *err, size_t errlen)
         return -1;
     }
     http_server_on_refused(&p->api, api_refused);
+    http_server_on_body_limit(&p->api, api_body_limit);
     rc = http_server_listen(&p->api, "127.0.0.1", 0);
     if (rc != 0) {
         snprintf(err, errlen, "cannot listen on 127.0.0.1 for its Runtime API: %s",

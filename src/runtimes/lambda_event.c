@@ -938,6 +938,147 @@ int lambda_proxy_result_v2(invocation_t *inv, const char *json, size_t len, char
     return rc ? -1 : 0;
 }
 
+/* ---- streamed responses ---- */
+
+#define MALFORMED_STREAM "Malformed Lambda streaming response: "
+
+/* An error message of the proxy result's checks (add_header, parse_status)
+ * told as one of a streamed response. */
+static int stream_error(char *err, size_t n)
+{
+    size_t old = sizeof MALFORMED - 1, neu = sizeof MALFORMED_STREAM - 1;
+    size_t len = strlen(err);
+    if (len < old || memcmp(err, MALFORMED, old) != 0 || n <= neu)
+        return -1;
+    size_t rest = len - old;
+    if (neu + rest >= n)
+        rest = n - neu - 1;
+    memmove(err + neu, err + old, rest);
+    memcpy(err, MALFORMED_STREAM, neu);
+    err[neu + rest] = '\0';
+    return -1;
+}
+
+static int stream_malformed(char *err, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int stream_malformed(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    int used = snprintf(err, n, MALFORMED_STREAM);
+    if (used < 0 || (size_t)used >= n)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(err + used, n - (size_t)used, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The media type of a Content-Type value is type (case-insensitive,
+ * parameters ignored). */
+static int media_type_is(sv_t v, const char *type)
+{
+    size_t n = strlen(type);
+    while (v.n && (v.p[0] == ' ' || v.p[0] == '\t')) {
+        v.p++;
+        v.n--;
+    }
+    if (v.n < n || strncasecmp(v.p, type, n) != 0)
+        return 0;
+    for (size_t i = n; i < v.n; i++)
+        if (v.p[i] != ' ' && v.p[i] != '\t')
+            return v.p[i] == ';';
+    return 1;
+}
+
+/* The prelude of an HTTP integration response: {statusCode, headers,
+ * cookies}, each optional. */
+static int map_prelude(invocation_t *inv, const json_t *doc, char *err, size_t n)
+{
+    char shown[96];
+    if (!json_is_object(doc)) {
+        show(doc, shown, sizeof shown);
+        return stream_malformed(err, n, "the prelude: expected a JSON object with statusCode, "
+                                "headers and cookies, got %s", shown);
+    }
+    const json_t *st = json_object_get(doc, "statusCode");
+    const json_t *headers = json_object_get(doc, "headers");
+    const json_t *cookies = json_object_get(doc, "cookies");
+    int status = 200;
+    if (st && !json_is_null(st) && parse_status(st, &status, err, n) != 0)
+        return stream_error(err, n);
+    if (headers && !json_is_null(headers) && !json_is_object(headers)) {
+        show(headers, shown, sizeof shown);
+        return stream_malformed(err, n, "the prelude's field 'headers': expected an object of "
+                                "names and values, got %s", shown);
+    }
+    if (cookies && !json_is_null(cookies) && !json_is_array(cookies)) {
+        show(cookies, shown, sizeof shown);
+        return stream_malformed(err, n, "the prelude's field 'cookies': expected a list of "
+                                "Set-Cookie values, got %s", shown);
+    }
+    inv->status = status;
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)headers, name, v)
+        if (add_header(inv, "headers", name, v, err, n) != 0)
+            return stream_error(err, n);
+    size_t i;
+    json_array_foreach((json_t *)cookies, i, v) {
+        if (!json_is_string(v)) {
+            show(v, shown, sizeof shown);
+            return stream_malformed(err, n, "the prelude's field 'cookies': expected strings, "
+                                    "got %s", shown);
+        }
+        if (add_header(inv, "cookies", "Set-Cookie", v, err, n) != 0)
+            return stream_error(err, n);
+    }
+    return 0;
+}
+
+int lambda_stream_result(invocation_t *inv, sv_t content_type, const char *body, size_t len,
+                         char *err, size_t errlen)
+{
+    reset_response(inv);
+    if (!body)
+        body = "";
+    if (!media_type_is(content_type, LAMBDA_HTTP_INTEGRATION_TYPE)) {
+        if (!content_type.n)
+            content_type = SV_LIT("application/octet-stream");
+        if (!invocation_header_ok(SV_LIT("Content-Type"), content_type))
+            return stream_malformed(err, errlen, "its Content-Type has a line break, NUL or "
+                                    "other control character");
+        if (invocation_add_header(inv, SV_LIT("Content-Type"), content_type) != 0 ||
+            buf_append(&inv->res_body, body, len) != 0) {
+            reset_response(inv);
+            return stream_malformed(err, errlen, "the response is too large");
+        }
+        return 0;
+    }
+    /* The prelude, 8 NUL bytes, the body; a stream that ended before its
+     * first write (nothing at all) has the defaults. */
+    if (len == 0)
+        return 0;
+    static const char sep[LAMBDA_PRELUDE_SEPARATOR] = {0};
+    const char *at = memmem(body, len, sep, sizeof sep);
+    if (!at)
+        return stream_malformed(err, errlen, "Content-Type %s, but no 8 NUL bytes end the JSON "
+                                "prelude (awslambda.HttpResponseStream.from writes them before "
+                                "the body)", LAMBDA_HTTP_INTEGRATION_TYPE);
+    size_t plen = (size_t)(at - body);
+    json_error_t je;
+    json_t *doc = jt_loadb(body, plen, JSON_DECODE_ANY, &je);
+    if (!doc)
+        return stream_malformed(err, errlen, "the prelude is not JSON (%d:%d: %s)", je.line,
+                                je.column, je.text);
+    int rc = map_prelude(inv, doc, err, errlen);
+    json_decref(doc);
+    if (rc == 0 && buf_append(&inv->res_body, at + sizeof sep, len - plen - sizeof sep) != 0)
+        rc = stream_malformed(err, errlen, "the response is too large");
+    if (rc != 0)
+        reset_response(inv);
+    return rc;
+}
+
 /* ---- error documents ---- */
 
 /* Copy n bytes into out (size on), control characters as spaces unless

@@ -21,6 +21,14 @@
 /* Lambda's limit on a synchronous invocation's event and response. */
 #define LAMBDA_MAX_PAYLOAD ((size_t)6 * 1024 * 1024)
 
+/* Lambda's (soft) limit on a streamed response (Response-Mode streaming). */
+#define LAMBDA_MAX_STREAM_PAYLOAD ((size_t)20 * 1024 * 1024)
+
+/* The Content-Type of a streamed response that starts with a prelude
+ * (awslambda.HttpResponseStream.from), and the NUL bytes after it. */
+#define LAMBDA_HTTP_INTEGRATION_TYPE "application/vnd.awslambda.http-integration-response"
+#define LAMBDA_PRELUDE_SEPARATOR 8
+
 /* The stage and account that events and ARNs name. */
 #define LAMBDA_STAGE "$default"
 #define LAMBDA_ACCOUNT_ID "000000000000"
@@ -73,6 +81,20 @@ int lambda_proxy_result(invocation_t *inv, const char *json, size_t len, char *e
  * application/json answer, as HTTP APIs take it. */
 int lambda_proxy_result_v2(invocation_t *inv, const char *json, size_t len, char *err,
                            size_t errlen);
+
+/* Map a streamed response (len bytes of body, posted with
+ * Lambda-Runtime-Function-Response-Mode: streaming and this Content-Type)
+ * onto inv, as a function URL in RESPONSE_STREAM mode does, whatever the
+ * event's payload format: with LAMBDA_HTTP_INTEGRATION_TYPE the body is a
+ * JSON prelude ({statusCode, headers, cookies}, each optional: 200 and no
+ * headers by default; cookies become Set-Cookie), 8 NUL bytes and the
+ * response body (an empty stream has the defaults); else the answer is 200
+ * with that Content-Type (application/octet-stream when none) and the body
+ * as it is. Returns 0, or -1 with err set to a message starting
+ * "Malformed Lambda streaming response: " that says what is wrong; then
+ * inv's response is left empty. */
+int lambda_stream_result(invocation_t *inv, sv_t content_type, const char *body, size_t len,
+                         char *err, size_t errlen);
 
 /* Describe an error document posted by a runtime ({"errorMessage",
  * "errorType", "stackTrace"} -- or "trace", as the Node.js client names

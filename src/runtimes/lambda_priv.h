@@ -61,6 +61,7 @@ typedef struct lambda_call {
     uint64_t start_unix;    /* Unix ms when it was submitted (requestTimeEpoch) */
     lambda_fn_t *lf;
     lambda_proc_t *proc;    /* NULL while queued */
+    int streamed;           /* its response is being streamed (20 MB limit) */
 } lambda_call_t;
 
 typedef struct lambda_list {
@@ -165,6 +166,14 @@ lambda_call_t *lambda__find(lambda_proc_t *p, sv_t id);
 /* p posted the result of c (body, len bytes): complete it. */
 void lambda__respond(lambda_proc_t *p, lambda_call_t *c, const char *body, size_t len);
 
+/* p streamed the result of c (Response-Mode streaming): complete it as a
+ * function URL does (lambda_stream_result), or, with error_type (the
+ * trailer Lambda-Runtime-Function-Error-Type; error_body the trailer
+ * Lambda-Runtime-Function-Error-Body, base64 of the error document), fail
+ * it as lambda__error() does. */
+void lambda__respond_stream(lambda_proc_t *p, lambda_call_t *c, const char *body, size_t len,
+                            sv_t content_type, sv_t error_type, sv_t error_body);
+
 /* p posted an error for c: fail it (502) and log it. */
 void lambda__error(lambda_proc_t *p, lambda_call_t *c, const char *body, size_t len,
                    sv_t type_header);
@@ -172,7 +181,8 @@ void lambda__error(lambda_proc_t *p, lambda_call_t *c, const char *body, size_t 
 /* p posted /init/error: report it and kill p. */
 void lambda__init_error(lambda_proc_t *p, const char *body, size_t len, sv_t type_header);
 
-/* p tried to post more than LAMBDA_MAX_PAYLOAD for c: fail c (502). */
+/* p tried to post more than LAMBDA_MAX_PAYLOAD (LAMBDA_MAX_STREAM_PAYLOAD
+ * when streamed) for c, or headers too large: fail c (502). */
 void lambda__refused(lambda_proc_t *p, lambda_call_t *c, int status);
 /* Fail c, answered by the runtime in a way the host does not pass on. */
 void lambda__unsupported(lambda_proc_t *p, lambda_call_t *c, const char *why);

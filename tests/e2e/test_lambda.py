@@ -81,10 +81,48 @@ def probes():
     return out
 
 
+def stream(conn, rid, spec):
+    """Post a streamed response as the Node.js client does: chunked, with
+    trailers at the end. spec (the request's JSON body): "ct" (the
+    Content-Type, none when absent), "parts" (text chunks) or "b64" (base64
+    chunks), "big" (that many bytes of x, in 1 MB chunks), "trailers"."""
+    trailers = spec.get("trailers") or {}
+    parts = [p.encode() for p in spec.get("parts", [])]
+    parts += [base64.b64decode(p) for p in spec.get("b64", [])]
+    conn.putrequest("POST", PREFIX + "/invocation/%s/response" % rid)
+    conn.putheader("Lambda-Runtime-Function-Response-Mode", "streaming")
+    conn.putheader("Transfer-Encoding", "chunked")
+    if spec.get("ct"):
+        conn.putheader("Content-Type", spec["ct"])
+    if trailers:
+        conn.putheader("Trailer", ", ".join(trailers))
+    conn.endheaders()
+    left = spec.get("big", 0)
+    while left:
+        n = min(left, 1 << 20)
+        parts.append(b"x" * n)
+        left -= n
+        if len(parts) > 1 or not left:
+            for p in parts:
+                conn.send(b"%x\r\n%s\r\n" % (len(p), p))
+            parts = []
+    for p in parts:
+        if p:
+            conn.send(b"%x\r\n%s\r\n" % (len(p), p))
+    conn.send(b"0\r\n" + b"".join(b"%s: %s\r\n" % (k.encode(), v.encode())
+                                   for k, v in trailers.items()) + b"\r\n")
+    r = conn.getresponse()
+    r.read()
+    return r.status
+
+
 def handle(event, headers, conn):
     """(kind, payload): kind "response" or "error"; payload bytes."""
     q = event.get("queryStringParameters") or {}
     rid = headers["Lambda-Runtime-Aws-Request-Id"]
+    if MODE == "stream":
+        # The same for both payload formats: the spec is the request body.
+        return "stream", json.loads(event.get("body") or "{}")
     if "httpMethod" not in event and MODE != "result":
         # Not a REST event (a trigger's data, or an HTTP API 2.0 event).
         print("raw event " + json.dumps(event, sort_keys=True), flush=True)
@@ -123,8 +161,6 @@ def handle(event, headers, conn):
         # Answers, then (with ?linger=1) hangs before asking for the next.
         probe_state["linger"] = bool(q.get("linger"))
         return "response", json.dumps({"statusCode": 200, "body": str(os.getpid())}).encode()
-    if MODE == "stream":
-        return "stream", b"chunk one, chunk two"
     if MODE == "bigheader":
         return "error-bigheader", json.dumps({"errorType": "Big", "errorMessage": "x"}).encode()
     if MODE == "slowinit":
@@ -186,8 +222,11 @@ def loop():
             call("POST", "/invocation/%s/error" % rid, payload,
                  {"Lambda-Runtime-Function-Error-Type": "Custom.Thing"}, conn=conn)
         elif kind == "stream":
-            call("POST", "/invocation/%s/response" % rid, payload,
-                 {"Lambda-Runtime-Function-Response-Mode": "streaming"}, conn=conn)
+            try:
+                stream(conn, rid, payload)
+            except OSError:  # refused (413): the listener closed the connection
+                conn.close()
+                conn = http.client.HTTPConnection(HOST, int(PORT), timeout=600)
         elif kind == "error-bigheader":
             # As aws-lambda-cpp sends a long stack: an X-Ray cause header.
             try:
@@ -255,6 +294,7 @@ MAIN_FUNCTIONS = {
     "linger": fn("linger.handler"),
     "bigheader": fn("bigheader.handler"),
     "stream": fn("stream.handler"),
+    "stream2": fn("stream.handler", extra={"payloadFormatVersion": "2.0"}),
     "nobootstrap": fn("echo.handler", extra={"bootstrap": "missing/bootstrap"}),
     "plainfile": fn("echo.handler", extra={"bootstrap": "notexec"}),
 }
@@ -873,9 +913,108 @@ def test_an_error_report_with_headers_too_large_fails_the_invocation_at_once(mai
     assert wait_for(lambda: "refused by the Runtime API" in main.log(), timeout=10)
 
 
-def test_a_streamed_response_is_refused_with_a_reason(main):
-    r = main.get("/api/stream", timeout=30)
-    assert r.status == 502 and "streamed its response" in r.text, (r.status, r.text)
+def post_stream(host, spec, fn="stream"):
+    return host.post("/api/" + fn, body=json.dumps(spec),
+                     headers={"Content-Type": "application/json"}, timeout=60)
+
+
+@pytest.mark.parametrize("fn", ["stream", "stream2"])
+def test_a_streamed_response_is_the_answer_whatever_the_payload_format(main, fn):
+    # As a function URL in RESPONSE_STREAM mode: 200, the stream's type,
+    # the chunks as one body.
+    r = post_stream(main, {"ct": "text/plain; charset=utf-8",
+                           "parts": ["chunk one, ", "", "chunk two"]}, fn)
+    assert r.status == 200, r.text
+    assert r.body == b"chunk one, chunk two"
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
+    # No Content-Type: the one the Node.js client sends by default.
+    r = post_stream(main, {"b64": [base64.b64encode(bytes(range(256))).decode()]}, fn)
+    assert r.status == 200 and r.body == bytes(range(256))
+    assert r.header("Content-Type") == "application/octet-stream"
+    # Over 6 MB is fine for a stream.
+    r = post_stream(main, {"ct": "text/plain", "big": 7 << 20}, fn)
+    assert r.status == 200, r.text
+    assert len(r.body) == 7 << 20
+
+
+PRELUDE_TYPE = "application/vnd.awslambda.http-integration-response"
+NULS = base64.b64encode(b"\0" * 8).decode()
+
+
+def test_a_streamed_response_with_a_prelude(main):
+    prelude = json.dumps({"statusCode": 201,
+                          "headers": {"Content-Type": "text/html", "X-One": "1", "X-Num": 5},
+                          "cookies": ["a=1; Path=/", "b=2"]})
+    # The prelude and the 8 NUL bytes split across chunks anywhere.
+    parts = [base64.b64encode(p).decode() for p in
+             (prelude[:7].encode(), prelude[7:].encode() + b"\0\0\0", b"\0" * 5 + b"<p>he",
+              b"llo</p>")]
+    r = post_stream(main, {"ct": PRELUDE_TYPE, "b64": parts})
+    assert r.status == 201, r.text
+    assert r.body == b"<p>hello</p>"
+    assert r.header("Content-Type") == "text/html"
+    assert r.header("X-One") == "1" and r.header("X-Num") == "5"
+    assert [v for k, v in r.headers if k.lower() == "set-cookie"] == ["a=1; Path=/", "b=2"]
+    # Every field is optional: 200, no headers; the body may hold NUL bytes.
+    r = post_stream(main, {"ct": PRELUDE_TYPE + "; charset=utf-8",
+                           "b64": [base64.b64encode(b"{}" + b"\0" * 10 + b"x").decode()]})
+    assert r.status == 200, r.text
+    assert r.body == b"\0\0x"
+    assert r.header("X-One") is None
+    # A stream that ended before its first write (no prelude written).
+    r = post_stream(main, {"ct": PRELUDE_TYPE})
+    assert r.status == 200 and r.body == b"", r.text
+
+
+@pytest.mark.parametrize("parts,needle", [
+    (["not json"], "no 8 NUL bytes end the JSON prelude"),
+    (["{\"statusCode\": 200}"], "no 8 NUL bytes"),
+    (["{\"statusCode\": ", NULS, "body"], "the prelude is not JSON"),
+    (["[1, 2]", NULS], "the prelude: expected a JSON object"),
+    (["{\"statusCode\": 99}", NULS], "field 'statusCode'"),
+    (["{\"headers\": {\"X\": \"a\\r\\nInjected: 1\"}}", NULS], "line break"),
+    (["{\"headers\": [\"X: 1\"]}", NULS], "field 'headers': expected an object"),
+    (["{\"cookies\": \"a=1\"}", NULS], "field 'cookies': expected a list"),
+])
+def test_a_malformed_prelude_is_502(main, parts, needle):
+    b64 = [p if p == NULS else base64.b64encode(p.encode()).decode() for p in parts]
+    r = post_stream(main, {"ct": PRELUDE_TYPE, "b64": b64})
+    assert r.status == 502, r.text
+    assert "Malformed Lambda streaming response" in r.text and needle in r.text, r.text
+    inv = r.header("x-invocation-id")
+    assert inv and inv in r.text
+    assert wait_for(lambda: "Malformed Lambda streaming response" in main.log() and
+                    inv in main.log(), timeout=10)
+    assert "Injected" not in str(r.headers)
+
+
+def test_a_stream_that_ends_with_an_error_fails_the_invocation(main):
+    doc = {"errorType": "StreamError", "errorMessage": "broke mid-stream",
+           "trace": ["StreamError: broke mid-stream", "    at handler (index.mjs:3:9)"]}
+    r = post_stream(main, {"ct": "text/plain", "parts": ["partial "], "trailers": {
+        "Lambda-Runtime-Function-Error-Type": "StreamError",
+        "Lambda-Runtime-Function-Error-Body": base64.b64encode(json.dumps(doc).encode()).decode()}})
+    assert r.status == 502, r.text
+    inv = r.header("x-invocation-id")
+    assert inv in r.text and "host's log" in r.text and "partial" not in r.text, r.text
+    log = wait_for(lambda: "Invocation failed: StreamError: broke mid-stream" in main.log() and
+                   main.log(), timeout=10)
+    assert "at handler (index.mjs:3:9)" in log
+    # The type alone (a body that is not base64) still fails it.
+    r = post_stream(main, {"parts": ["x"], "trailers": {
+        "Lambda-Runtime-Function-Error-Type": "Runtime.Odd",
+        "Lambda-Runtime-Function-Error-Body": "%%%"}})
+    assert r.status == 502
+    assert wait_for(lambda: "Invocation failed: Runtime.Odd" in main.log(), timeout=10)
+    # The process goes on serving.
+    assert post_stream(main, {"parts": ["ok"]}).body == b"ok"
+
+
+def test_a_streamed_response_over_20mb_fails_the_invocation(main):
+    r = post_stream(main, {"ct": "text/plain", "big": (20 << 20) + 1})
+    assert r.status == 502, r.text[:300]
+    assert "larger than 20971520 bytes" in r.text, r.text
+    assert post_stream(main, {"parts": ["after"]}).body == b"after"
 
 
 def test_a_long_poll_given_up_by_its_client_is_not_sent_an_event(main):
@@ -1001,12 +1140,45 @@ THROW_MJS = """export const handler = async (event) => {
 """
 
 
+# Response streaming (awslambda.streamifyResponse), with a pause between writes.
+STREAM_MJS = """const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const q = event.queryStringParameters ?? {};
+  if (q.type) responseStream.setContentType(q.type);
+  for (const part of ["one ", "two ", "three"]) {
+    responseStream.write(part);
+    await pause();
+  }
+  if (q.fail) throw new TypeError("stream broke after three parts");
+  responseStream.end();
+});
+"""
+
+HTTP_STREAM_MJS = """export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const out = awslambda.HttpResponseStream.from(responseStream, {
+    statusCode: 201,
+    headers: {"Content-Type": "text/html", "X-Stream": "yes"},
+    cookies: ["session=abc; HttpOnly", "theme=dark"],
+  });
+  out.write("<p>");
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  out.write(event.rawPath ?? event.path);
+  out.write("</p>");
+  out.end();
+});
+"""
+
+
 @pytest.fixture(scope="module")
 def ric(module_hosts):
     if not RIC_READY:
         pytest.skip("aws-lambda-ric is not installed")
     funcs = {"hello": dict(fn("index.handler"), **{"index.mjs": HELLO_MJS}),
-             "throws": dict(fn("index.handler"), **{"index.mjs": THROW_MJS})}
+             "throws": dict(fn("index.handler"), **{"index.mjs": THROW_MJS}),
+             "streams": dict(fn("index.handler"), **{"index.mjs": STREAM_MJS}),
+             "httpstream": dict(fn("index.handler"), **{"index.mjs": HTTP_STREAM_MJS}),
+             "httpstream2": dict(fn("index.handler", extra={"payloadFormatVersion": "2.0"}),
+                                 **{"index.mjs": HTTP_STREAM_MJS})}
     app = lambda_app(os.path.join(module_hosts.workdir, "ric"), funcs,
                      host_extra={"functionTimeout": "00:00:30"}, bootstrap=RIC_BOOTSTRAP)
     return module_hosts.start(app)
@@ -1040,6 +1212,46 @@ def test_ric_handler_that_throws(ric):
     st = scale(ric)
     f = [x for x in st["functions"] if x["name"] == "throws"][0]
     assert f["errors"] >= 2 and f["crashes"] == 0
+
+
+@needs_ric
+def test_ric_streamed_response(ric):
+    r = ric.get("/api/streams", timeout=60)
+    assert r.status == 200, r.text + ric.log()[-3000:]
+    assert r.body == b"one two three"
+    assert r.header("Content-Type") == "application/octet-stream"  # the client's default
+    r = ric.get("/api/streams?type=text/csv;%20charset=utf-8", timeout=60)
+    assert r.status == 200 and r.body == b"one two three"
+    assert r.header("Content-Type") == "text/csv; charset=utf-8"  # setContentType
+
+
+@needs_ric
+@pytest.mark.parametrize("fn,path", [("httpstream", "/api/httpstream"),
+                                     ("httpstream2", "/api/httpstream2")])
+def test_ric_http_response_stream(ric, fn, path):
+    r = ric.get(path, timeout=60)
+    assert r.status == 201, r.text + ric.log()[-3000:]
+    assert r.body == ("<p>%s</p>" % path).encode()
+    assert r.header("Content-Type") == "text/html"
+    assert r.header("X-Stream") == "yes"
+    assert [v for k, v in r.headers if k.lower() == "set-cookie"] == \
+        ["session=abc; HttpOnly", "theme=dark"]
+
+
+@needs_ric
+def test_ric_stream_that_throws_after_writing(ric):
+    r = ric.get("/api/streams?fail=1", timeout=60)
+    assert r.status == 502, r.text
+    inv = r.header("x-invocation-id")
+    assert inv in r.text and "TypeError" not in r.text and "one two" not in r.text, r.text
+    log = wait_for(lambda: "Invocation failed: TypeError: stream broke after three parts" in
+                   ric.log() and ric.log(), timeout=10)
+    line = [ln for ln in log.splitlines() if "stream broke after three parts" in ln][0]
+    assert inv in line, line
+    # The process goes on serving.
+    assert ric.get("/api/streams", timeout=60).body == b"one two three"
+    f = [x for x in scale(ric)["functions"] if x["name"] == "streams"][0]
+    assert f["errors"] >= 1 and f["crashes"] == 0
 
 
 @needs_ric

@@ -553,6 +553,93 @@ TEST(proxy_result_too_many_headers)
     arena_free(&a);
 }
 
+/* ---- streamed responses ---- */
+
+#define PRELUDE_CT "application/vnd.awslambda.http-integration-response"
+#define B(lit) lit, sizeof(lit) - 1 /* a literal and its length, NUL bytes included */
+
+static int streamed(invocation_t *inv, const char *ct, const char *body, size_t len, char *err,
+                    size_t n)
+{
+    err[0] = '\0';
+    return lambda_stream_result(inv, ct ? sv_cstr(ct) : SV_NULL, body, len, err, n);
+}
+
+TEST(stream_result)
+{
+    arena_t a;
+    arena_init(&a, 1024);
+    invocation_t *inv = invocation_new(&a, NULL, NULL, SV_NULL);
+    char err[400];
+    /* Without a prelude: 200, the stream's Content-Type, the bytes. */
+    CHECK_INT(streamed(inv, "text/plain", "a\0b", 3, err, sizeof err), 0);
+    CHECK_INT(inv->status, 200);
+    CHECK_INT(inv->nres_headers, 1);
+    CHECK_STR(header(inv, "Content-Type", 0), "text/plain");
+    CHECK_INT(inv->res_body.len, 3);
+    CHECK(memcmp(inv->res_body.p, "a\0b", 3) == 0);
+    CHECK_INT(streamed(inv, NULL, "x", 1, err, sizeof err), 0);
+    CHECK_STR(header(inv, "Content-Type", 0), "application/octet-stream");
+    /* A type that only starts like the prelude's is not it. */
+    CHECK_INT(streamed(inv, PRELUDE_CT "x", "{}", 2, err, sizeof err), 0);
+    CHECK_STR(inv->res_body.p, "{}");
+    CHECK_INT(streamed(inv, "text/plain\r\nX: 1", "x", 1, err, sizeof err), -1);
+    CHECK_CONTAINS(err, "Malformed Lambda streaming response: its Content-Type");
+
+    /* The prelude: status, headers, cookies; then the body after 8 NULs. */
+    static const char full[] = "{\"statusCode\": 202, \"headers\": {\"Content-Type\": "
+                               "\"text/html\", \"X-N\": 3, \"X-Null\": null}, \"cookies\": "
+                               "[\"a=1\", \"b=2\"]}\0\0\0\0\0\0\0\0<b>\0</b>";
+    CHECK_INT(streamed(inv, " Application/VND.awslambda.http-integration-response ; q=1", full,
+                       sizeof full - 1, err, sizeof err), 0);
+    CHECK_INT(inv->status, 202);
+    CHECK_STR(header(inv, "Content-Type", 0), "text/html");
+    CHECK_STR(header(inv, "X-N", 0), "3");
+    CHECK(header(inv, "X-Null", 0) == NULL);
+    CHECK_STR(header(inv, "Set-Cookie", 0), "a=1");
+    CHECK_STR(header(inv, "Set-Cookie", 1), "b=2");
+    CHECK_INT(inv->res_body.len, 8);
+    CHECK(memcmp(inv->res_body.p, "<b>\0</b>", 8) == 0);
+    /* Defaults: 200, no headers (not even a Content-Type), an empty body. */
+    CHECK_INT(streamed(inv, PRELUDE_CT, "{}\0\0\0\0\0\0\0\0", 10, err, sizeof err), 0);
+    CHECK_INT(inv->status, 200);
+    CHECK_INT(inv->nres_headers, 0);
+    CHECK_INT(inv->res_body.len, 0);
+    CHECK_INT(streamed(inv, PRELUDE_CT, "", 0, err, sizeof err), 0);
+    CHECK_INT(inv->status, 200);
+    CHECK_INT(inv->nres_headers, 0);
+
+    const struct {
+        const char *body;
+        size_t len;
+        const char *says;
+    } bad[] = {
+        {B("{\"statusCode\": 200}"), "no 8 NUL bytes end the JSON prelude"},
+        {B("{}\0\0\0\0\0\0\0"), "no 8 NUL bytes"},
+        {B("{\"a\": \0\0\0\0\0\0\0\0"), "the prelude is not JSON"},
+        {B("\0\0\0\0\0\0\0\0body"), "the prelude is not JSON"},
+        {B("\"s\"\0\0\0\0\0\0\0\0"),
+         "the prelude: expected a JSON object with statusCode, headers and cookies, got the "
+         "string 's'"},
+        {B("{\"statusCode\": 1000}\0\0\0\0\0\0\0\0"),
+         "field 'statusCode': expected an HTTP status from 200 to 599, got 1000"},
+        {B("{\"headers\": 1}\0\0\0\0\0\0\0\0"), "the prelude's field 'headers'"},
+        {B("{\"headers\": {\"A\": \"x\\ny\"}}\0\0\0\0\0\0\0\0"), "line break"},
+        {B("{\"cookies\": {}}\0\0\0\0\0\0\0\0"), "the prelude's field 'cookies'"},
+        {B("{\"cookies\": [1]}\0\0\0\0\0\0\0\0"), "expected strings, got 1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT(streamed(inv, PRELUDE_CT, bad[i].body, bad[i].len, err, sizeof err), -1);
+        CHECK_CONTAINS(err, "Malformed Lambda streaming response: ");
+        CHECK_CONTAINS(err, bad[i].says);
+        CHECK(strstr(err, "proxy response") == NULL);
+        CHECK_INT(inv->status, 200);
+        CHECK_INT(inv->nres_headers, 0);
+        CHECK_INT(inv->res_body.len, 0);
+    }
+    arena_free(&a);
+}
+
 /* ---- error documents ---- */
 
 TEST(error_describe)
@@ -605,6 +692,7 @@ int main(void)
     RUN(proxy_result_v2);
     RUN(proxy_result_malformed);
     RUN(proxy_result_too_many_headers);
+    RUN(stream_result);
     RUN(error_describe);
     RUN(utf8);
     return TEST_REPORT();
