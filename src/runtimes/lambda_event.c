@@ -1062,8 +1062,9 @@ int lambda_stream_result(invocation_t *inv, sv_t content_type, const char *body,
     const char *at = memmem(body, len, sep, sizeof sep);
     if (!at)
         return stream_malformed(err, errlen, "Content-Type %s, but no 8 NUL bytes end the JSON "
-                                "prelude (awslambda.HttpResponseStream.from writes them before "
-                                "the body)", LAMBDA_HTTP_INTEGRATION_TYPE);
+                                "prelude (awslambda.HttpResponseStream.from writes the prelude and "
+                                "them on the stream's first write(), not on an end(data) "
+                                "without one)", LAMBDA_HTTP_INTEGRATION_TYPE);
     size_t plen = (size_t)(at - body);
     json_error_t je;
     json_t *doc = jt_loadb(body, plen, JSON_DECODE_ANY, &je);

@@ -1168,6 +1168,12 @@ HTTP_STREAM_MJS = """export const handler = awslambda.streamifyResponse(async (e
 });
 """
 
+# The client writes the prelude on the first write(): end(data) alone has none.
+END_ONLY_MJS = """export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  awslambda.HttpResponseStream.from(responseStream, {statusCode: 202}).end("only end");
+});
+"""
+
 
 @pytest.fixture(scope="module")
 def ric(module_hosts):
@@ -1178,7 +1184,8 @@ def ric(module_hosts):
              "streams": dict(fn("index.handler"), **{"index.mjs": STREAM_MJS}),
              "httpstream": dict(fn("index.handler"), **{"index.mjs": HTTP_STREAM_MJS}),
              "httpstream2": dict(fn("index.handler", extra={"payloadFormatVersion": "2.0"}),
-                                 **{"index.mjs": HTTP_STREAM_MJS})}
+                                 **{"index.mjs": HTTP_STREAM_MJS}),
+             "endonly": dict(fn("index.handler"), **{"index.mjs": END_ONLY_MJS})}
     app = lambda_app(os.path.join(module_hosts.workdir, "ric"), funcs,
                      host_extra={"functionTimeout": "00:00:30"}, bootstrap=RIC_BOOTSTRAP)
     return module_hosts.start(app)
@@ -1236,6 +1243,13 @@ def test_ric_http_response_stream(ric, fn, path):
     assert r.header("X-Stream") == "yes"
     assert [v for k, v in r.headers if k.lower() == "set-cookie"] == \
         ["session=abc; HttpOnly", "theme=dark"]
+
+
+@needs_ric
+def test_ric_http_response_stream_ended_without_a_write_is_502(ric):
+    r = ric.get("/api/endonly", timeout=60)
+    assert r.status == 502, r.text
+    assert "Malformed Lambda streaming response" in r.text and "first write()" in r.text, r.text
 
 
 @needs_ric
