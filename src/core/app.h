@@ -151,6 +151,7 @@ typedef struct app {
 
     char **functions_filter;    /* host.json "functions" (or the caller's list) */
     size_t nfunctions_filter;
+    int functions_filter_given; /* the list is the caller's (app_load_opts_t) */
 
     /* What `stratus start` watches (reload.c), as Azure's host.json has it:
      * fileWatchingEnabled (default 1), watchDirectories (folders whose every

@@ -642,8 +642,8 @@ int app_add_indexed(app_t *app, const char *text, size_t len, const app_load_opt
             app__escape(app->functions_filter[k], shown, sizeof shown);
             app_add_error(app, NULL, "function '%s' is listed in %s but %s declares no function "
                           "of that name", shown,
-                          opts && opts->nfunctions ? "the functions to load"
-                                                   : "host.json \"functions\"", source);
+                          app->functions_filter_given ? "the functions to load"
+                                                      : "host.json \"functions\"", source);
         }
     }
     json_decref(doc);

@@ -324,6 +324,7 @@ static int get_filter(app_t *app, const app_load_opts_t *opts, char *err, size_t
         app->functions_filter = app__xcalloc(opts->nfunctions, sizeof *app->functions_filter);
         for (size_t i = 0; i < opts->nfunctions; i++)
             app->functions_filter[app->nfunctions_filter++] = app__xstrdup(opts->functions[i]);
+        app->functions_filter_given = 1;
         return 0;
     }
     json_t *list = app__get(app->host_json, "functions"), *name;

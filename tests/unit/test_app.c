@@ -461,6 +461,20 @@ TEST(indexed_functions_follow_the_functions_filter)
                                                    "no function of that name");
     }
     app_free(app);
+    /* The caller's list (stratus start --functions) is named as such. */
+    static const char *const only[] = {"nope"};
+    app_load_opts_t opts = {only, 1, 0};
+    app = NULL;
+    CHECK_INT(app_load(root, &opts, &app, err, sizeof err), 0);
+    if (app) {
+        static const char doc[] = "{\"functions\": []}";
+        CHECK_INT(app_add_indexed(app, doc, sizeof doc - 1, NULL), 0);
+        CHECK_INT(app->nerrors, 1);
+        if (app->nerrors)
+            CHECK_CONTAINS(app->errors[0].message, "function 'nope' is listed in the functions "
+                                                   "to load but function_app.py declares");
+    }
+    app_free(app);
     rmapp(root);
 }
 
