@@ -694,15 +694,23 @@ static void show(const json_t *v, char *out, size_t n)
     }
 }
 
+/* "<prefix><message>" into err; -1. */
+static int vfail(char *err, size_t n, const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int vfail(char *err, size_t n, const char *prefix, const char *fmt, va_list ap)
+{
+    int used = snprintf(err, n, "%s", prefix);
+    if (used >= 0 && (size_t)used < n)
+        vsnprintf(err + used, n - (size_t)used, fmt, ap);
+    return -1;
+}
+
 static int malformed(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int malformed(char *err, size_t n, const char *fmt, ...)
 {
     va_list ap;
-    int used = snprintf(err, n, MALFORMED);
-    if (used < 0 || (size_t)used >= n)
-        return -1;
     va_start(ap, fmt);
-    vsnprintf(err + used, n - (size_t)used, fmt, ap);
+    vfail(err, n, MALFORMED, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -964,11 +972,8 @@ static int stream_malformed(char *err, size_t n, const char *fmt, ...)
 static int stream_malformed(char *err, size_t n, const char *fmt, ...)
 {
     va_list ap;
-    int used = snprintf(err, n, MALFORMED_STREAM);
-    if (used < 0 || (size_t)used >= n)
-        return -1;
     va_start(ap, fmt);
-    vsnprintf(err + used, n - (size_t)used, fmt, ap);
+    vfail(err, n, MALFORMED_STREAM, fmt, ap);
     va_end(ap);
     return -1;
 }
