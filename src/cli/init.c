@@ -356,9 +356,10 @@ static char *package_json(const char *dir)
     json_object_set_new(pkg, "devDependencies", json_object());
     char *text = json_dumps(pkg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(pkg);
-    char *with_newline = text ? malloc(strlen(text) + 2) : NULL;
+    size_t n = text ? strlen(text) + 2 : 0;
+    char *with_newline = text ? malloc(n) : NULL;
     if (with_newline)
-        sprintf(with_newline, "%s\n", text);
+        snprintf(with_newline, n, "%s\n", text);
     free(text);
     return with_newline;
 }
