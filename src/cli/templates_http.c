@@ -108,6 +108,27 @@ static const char http_function_c[] =
     "    return 0; /* non-zero would fail the invocation (500) */\n"
     "}\n";
 
+/* The Python function's body, the same in the V1 template and the V2 one. */
+#define PY_HTTP_BODY \
+    "    logging.info(\"Python HTTP trigger function processed a request.\")\n" \
+    "\n" \
+    "    name = req.params.get(\"name\")\n" \
+    "    if not name:\n" \
+    "        try:\n" \
+    "            body = req.get_json()\n" \
+    "        except ValueError:\n" \
+    "            body = None\n" \
+    "        if isinstance(body, dict):\n" \
+    "            name = body.get(\"name\")\n" \
+    "\n" \
+    "    if name:\n" \
+    "        return func.HttpResponse(\n" \
+    "            f\"Hello, {name}. This HTTP triggered function executed successfully.\")\n" \
+    "    return func.HttpResponse(\n" \
+    "        \"This HTTP triggered function executed successfully. Pass a name in the query \"\n" \
+    "        \"string or in the request body for a personalized response.\",\n" \
+    "        status_code=200)\n"
+
 static const char python_http_py[] =
     "\"\"\"{{FN}} -- an HTTP-triggered function (from the Stratus \"http\" template).\n"
     "\n"
@@ -122,24 +143,7 @@ static const char python_http_py[] =
     "\n"
     "\n"
     "def main(req: func.HttpRequest) -> func.HttpResponse:\n"
-    "    logging.info(\"Python HTTP trigger function processed a request.\")\n"
-    "\n"
-    "    name = req.params.get(\"name\")\n"
-    "    if not name:\n"
-    "        try:\n"
-    "            body = req.get_json()\n"
-    "        except ValueError:\n"
-    "            body = None\n"
-    "        if isinstance(body, dict):\n"
-    "            name = body.get(\"name\")\n"
-    "\n"
-    "    if name:\n"
-    "        return func.HttpResponse(\n"
-    "            f\"Hello, {name}. This HTTP triggered function executed successfully.\")\n"
-    "    return func.HttpResponse(\n"
-    "        \"This HTTP triggered function executed successfully. Pass a name in the query \"\n"
-    "        \"string or in the request body for a personalized response.\",\n"
-    "        status_code=200)\n";
+    PY_HTTP_BODY;
 
 static const char node_http_js[] =
     "// {{FN}} -- an HTTP-triggered function (from the Stratus \"http\" template).\n"
@@ -174,24 +178,7 @@ static const char python_v2_py[] =
     "\n"
     "    (add ?code=<function key> when the host enforces keys).\n"
     "    \"\"\"\n"
-    "    logging.info(\"Python HTTP trigger function processed a request.\")\n"
-    "\n"
-    "    name = req.params.get(\"name\")\n"
-    "    if not name:\n"
-    "        try:\n"
-    "            body = req.get_json()\n"
-    "        except ValueError:\n"
-    "            body = None\n"
-    "        if isinstance(body, dict):\n"
-    "            name = body.get(\"name\")\n"
-    "\n"
-    "    if name:\n"
-    "        return func.HttpResponse(\n"
-    "            f\"Hello, {name}. This HTTP triggered function executed successfully.\")\n"
-    "    return func.HttpResponse(\n"
-    "        \"This HTTP triggered function executed successfully. Pass a name in the query \"\n"
-    "        \"string or in the request body for a personalized response.\",\n"
-    "        status_code=200)\n";
+    PY_HTTP_BODY;
 
 /* The Node.js V4 model: src/functions/{{FN}}.js. */
 static const char node_v4_js[] =

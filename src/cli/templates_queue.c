@@ -46,6 +46,11 @@ static const char native_c[] =
     "    return 0;\n"
     "}\n";
 
+/* The Python function's body, the same in the V1 template and the V2 one. */
+#define PY_QUEUE_BODY \
+    "    logging.info(\"Python queue trigger function processed a queue item: %s\",\n" \
+    "                 msg.get_body().decode(\"utf-8\"))\n"
+
 static const char python_py[] =
     "\"\"\"{{FN}} -- a queue-triggered function (from the Stratus \"queue\" template).\n"
     "\n"
@@ -64,8 +69,7 @@ static const char python_py[] =
     "\n"
     "\n"
     "def main(msg: func.QueueMessage) -> None:\n"
-    "    logging.info(\"Python queue trigger function processed a queue item: %s\",\n"
-    "                 msg.get_body().decode(\"utf-8\"))\n";
+    PY_QUEUE_BODY;
 
 static const char node_js[] =
     "// {{FN}} -- a queue-triggered function (from the Stratus \"queue\" template).\n"
@@ -97,8 +101,7 @@ static const char python_v2_py[] =
     "    host.json extensions.queues.maxDequeueCount tries (5) moves to the queue\n"
     "    myqueue-items-poison.\n"
     "    \"\"\"\n"
-    "    logging.info(\"Python queue trigger function processed a queue item: %s\",\n"
-    "                 msg.get_body().decode(\"utf-8\"))\n";
+    PY_QUEUE_BODY;
 
 /* The Node.js V4 model: src/functions/{{FN}}.js. */
 static const char node_v4_js[] =

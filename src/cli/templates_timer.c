@@ -52,6 +52,15 @@ static const char native_c[] =
     "    return 0; /* non-zero would fail the run */\n"
     "}\n";
 
+/* The Python function's body, the same in the V1 template and the V2 one. */
+#define PY_TIMER_BODY \
+    "    utc_timestamp = datetime.datetime.now(datetime.timezone.utc).isoformat()\n" \
+    "\n" \
+    "    if mytimer.past_due:\n" \
+    "        logging.info(\"The timer is past due!\")\n" \
+    "\n" \
+    "    logging.info(\"Python timer trigger function ran at %s\", utc_timestamp)\n"
+
 static const char python_py[] =
     "\"\"\"{{FN}} -- a timer-triggered function (from the Stratus \"timer\" template).\n"
     "\n"
@@ -66,12 +75,7 @@ static const char python_py[] =
     "\n"
     "\n"
     "def main(mytimer: func.TimerRequest) -> None:\n"
-    "    utc_timestamp = datetime.datetime.now(datetime.timezone.utc).isoformat()\n"
-    "\n"
-    "    if mytimer.past_due:\n"
-    "        logging.info(\"The timer is past due!\")\n"
-    "\n"
-    "    logging.info(\"Python timer trigger function ran at %s\", utc_timestamp)\n";
+    PY_TIMER_BODY;
 
 static const char node_js[] =
     "// {{FN}} -- a timer-triggered function (from the Stratus \"timer\" template).\n"
@@ -99,12 +103,7 @@ static const char python_v2_py[] =
     "    {minute} {hour} {day} {month} {day-of-week}) or a TimeSpan such as \"00:00:30\";\n"
     "    edit it to change when the function runs.\n"
     "    \"\"\"\n"
-    "    utc_timestamp = datetime.datetime.now(datetime.timezone.utc).isoformat()\n"
-    "\n"
-    "    if mytimer.past_due:\n"
-    "        logging.info(\"The timer is past due!\")\n"
-    "\n"
-    "    logging.info(\"Python timer trigger function ran at %s\", utc_timestamp)\n";
+    PY_TIMER_BODY;
 
 /* The Node.js V4 model: src/functions/{{FN}}.js. */
 static const char node_v4_js[] =
